@@ -1,0 +1,87 @@
+"""Atomic file writes: write to a temporary name in the same folder, fsync, then rename.
+
+A run killed midway leaves either the old file or the new one, never half of one.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import shutil
+import tempfile
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import torch
+
+
+@contextmanager
+def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
+    """Yield a temporary path beside ``path``; on success rename it onto ``path``.
+
+    The caller writes the temporary file (any writer that takes a path); on an exception the
+    temporary file is removed and ``path`` is left as it was.
+    """
+    target = Path(path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    os.close(fd)
+    tmp_path = Path(tmp)
+    try:
+        yield tmp_path
+        with open(tmp_path, "rb+") as fh:
+            os.fsync(fh.fileno())
+        os.replace(tmp_path, target)
+    except BaseException:
+        tmp_path.unlink(missing_ok=True)
+        raise
+
+
+def write_bytes(path: str | os.PathLike[str], data: bytes) -> None:
+    with atomic_path(path) as tmp:
+        tmp.write_bytes(data)
+
+
+def write_text(path: str | os.PathLike[str], text: str) -> None:
+    write_bytes(path, text.encode("utf-8"))
+
+
+def write_json(path: str | os.PathLike[str], obj: Any) -> None:
+    write_text(path, json.dumps(obj, indent=2, sort_keys=False) + "\n")
+
+
+def save_torch(path: str | os.PathLike[str], obj: Any) -> None:
+    """``torch.save`` atomically. Read back only with ``load_torch`` (``weights_only=True``)."""
+    buf = io.BytesIO()
+    torch.save(obj, buf)
+    write_bytes(path, buf.getvalue())
+
+
+def load_torch(path: str | os.PathLike[str]) -> Any:
+    """``torch.load(..., weights_only=True)``: tensors and plain containers only, nothing unpickled."""
+    p = Path(path)
+    if not p.is_file():
+        raise FileNotFoundError(f"No file at {str(p)!r}")
+    return torch.load(p, map_location="cpu", weights_only=True)
+
+
+def replace_dir(build: Callable[[Path], None], target: str | os.PathLike[str]) -> None:
+    """Build a folder in a temporary sibling with ``build(tmp)``, then swap it in for ``target``."""
+    dst = Path(target)
+    dst.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{dst.name}.", dir=dst.parent))
+    try:
+        build(tmp)
+        if dst.exists():
+            old = Path(tempfile.mkdtemp(prefix=f".{dst.name}.old.", dir=dst.parent))
+            os.replace(dst, old / "x")
+            os.replace(tmp, dst)
+            shutil.rmtree(old, ignore_errors=True)
+        else:
+            os.replace(tmp, dst)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise

@@ -1,0 +1,70 @@
+"""Typed config dataclasses ↔ command-line flags.
+
+Each method's configuration is a dataclass with the paper's defaults; the CLI derives its flags
+from the fields (``lr_feat`` → ``--lr-feat``), so there is no global ``args`` object.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import typing
+from typing import Any, TypeVar
+
+T = TypeVar("T")
+
+
+def _field_type(cls: type, f: dataclasses.Field[Any]) -> Any:
+    hints = typing.get_type_hints(cls)
+    tp = hints[f.name]
+    args = [a for a in typing.get_args(tp) if a is not type(None)]
+    if typing.get_origin(tp) in (typing.Union, getattr(__import__("types"), "UnionType", None)) and len(args) == 1:
+        return args[0]
+    return tp
+
+
+def _parse_bool(text: str) -> bool:
+    low = text.lower()
+    if low in ("1", "true", "yes", "on"):
+        return True
+    if low in ("0", "false", "no", "off"):
+        return False
+    raise argparse.ArgumentTypeError(f"expected a boolean (true/false), got {text!r}")
+
+
+def add_dataclass_args(parser: argparse.ArgumentParser, cls: type, *, prefix: str = "") -> None:
+    """Add one ``--flag`` per field of ``cls`` (defaults suppressed, so unset flags keep the
+    dataclass default)."""
+    group = parser.add_argument_group(f"{cls.__name__} (defaults from the paper)")
+    for f in dataclasses.fields(cls):
+        tp = _field_type(cls, f)
+        flag = "--" + prefix + f.name.replace("_", "-")
+        default = f.default if f.default is not dataclasses.MISSING else None
+        kwargs: dict[str, Any] = {"dest": prefix + f.name, "default": argparse.SUPPRESS}
+        help_text = f.metadata.get("help", "")
+        if tp is bool:
+            kwargs["type"] = _parse_bool
+            kwargs["metavar"] = "BOOL"
+        elif tp in (int, float, str):
+            kwargs["type"] = tp
+        elif typing.get_origin(tp) is typing.Literal:
+            kwargs["choices"] = list(typing.get_args(tp))
+        else:
+            continue  # structured fields are not exposed as flags
+        kwargs["help"] = f"{help_text} (default: {default})".strip()
+        group.add_argument(flag, **kwargs)
+
+
+def dataclass_from_args(cls: type[T], ns: argparse.Namespace, *, prefix: str = "", **overrides: Any) -> T:
+    """Build ``cls`` from the flags that were given, plus ``overrides``."""
+    values = {}
+    for f in dataclasses.fields(cls):  # type: ignore[arg-type]
+        key = prefix + f.name
+        if hasattr(ns, key):
+            values[f.name] = getattr(ns, key)
+    values.update(overrides)
+    return cls(**values)
+
+
+def config_to_dict(cfg: Any) -> dict[str, Any]:
+    return dataclasses.asdict(cfg)

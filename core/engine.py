@@ -1,0 +1,295 @@
+"""The one condensation loop that every method runs in.
+
+A method supplies *what one step does* (:class:`CondensationMethod`); the engine owns the loop:
+seeding, device, progress bar, periodic evaluation with best-by-validation selection, atomic
+checkpoints, bit-for-bit resume, and time / peak-memory accounting. Bi-level methods (GCond: an
+outer step with its inner model updates inside), one-step methods (DosCond), distribution methods
+(GCDM), and later trajectory and kernel-ridge methods all fit the same ``step`` contract, and a
+coreset is a method with zero steps.
+"""
+
+from __future__ import annotations
+
+import abc
+import copy
+import math
+import resource
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import Tensor, nn
+
+from condensekit.core.atomic import load_torch, save_torch
+from condensekit.core.seed import resolve_device, rng_state, seed_everything, set_rng_state
+
+CHECKPOINT_FORMAT = "condensekit-checkpoint"
+CHECKPOINT_VERSION = 1
+
+
+class CondensationMethod(abc.ABC):
+    """What a method gives the engine.
+
+    The engine calls :meth:`setup` once (after seeding), then :meth:`step` for
+    ``step = start, …, steps-1``. :meth:`condensed` returns the current condensed set as named
+    tensors (what is evaluated and saved). :meth:`stateful` lists everything that changes across
+    steps (tensors, modules, optimisers) so the default :meth:`state_dict` checkpoints it.
+    """
+
+    name: str = "method"
+
+    @abc.abstractmethod
+    def setup(self, device: torch.device) -> None:
+        """Allocate the synthetic set, models and optimisers on ``device``."""
+
+    @abc.abstractmethod
+    def step(self, step: int) -> dict[str, float]:
+        """Run one condensation step; return scalars to log (e.g. ``{"loss": 0.3}``)."""
+
+    @abc.abstractmethod
+    def condensed(self) -> dict[str, Tensor]:
+        """The current condensed set, detached (e.g. ``{"x": ..., "adj": ..., "y": ...}``)."""
+
+    def stateful(self) -> dict[str, Any]:
+        """Name → tensor / ``nn.Module`` / optimiser whose state changes across steps."""
+        return {}
+
+    def state_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        for key, obj in self.stateful().items():
+            if isinstance(obj, Tensor):
+                out[key] = obj.detach().clone()
+            elif isinstance(obj, (nn.Module, torch.optim.Optimizer)):
+                out[key] = copy.deepcopy(obj.state_dict())
+            else:
+                raise TypeError(f"stateful()[{key!r}] is a {type(obj).__name__}; expected Tensor, Module or Optimizer")
+        return out
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        objs = self.stateful()
+        missing = sorted(set(objs) - set(state))
+        if missing:
+            raise ValueError(f"checkpoint lacks state for {missing}; it was written by another method or config")
+        for key, obj in objs.items():
+            if isinstance(obj, Tensor):
+                with torch.no_grad():
+                    obj.copy_(state[key])
+            else:
+                obj.load_state_dict(state[key])
+
+
+@dataclass(frozen=True)
+class EngineConfig:
+    """How the engine runs a method.
+
+    Args:
+        steps: number of condensation steps (a coreset uses 0).
+        seed: seeds Python, NumPy and torch before ``setup``.
+        device: ``"auto"`` (CUDA when available, else CPU), ``"cpu"`` or ``"cuda[:N]"``.
+        eval_every: evaluate every k steps (and after the last step); 0 evaluates only at the end.
+        checkpoint: path of the checkpoint file; ``None`` disables checkpointing.
+        checkpoint_every: write the checkpoint every k steps (0: only at the end).
+        resume: continue from ``checkpoint`` when it exists.
+        progress: show a tqdm progress bar.
+        stop_after: stop (as if killed) after this many steps of this call; for tests and time-boxing.
+    """
+
+    steps: int
+    seed: int = 0
+    device: str = "auto"
+    eval_every: int = 0
+    checkpoint: str | None = None
+    checkpoint_every: int = 0
+    resume: bool = True
+    progress: bool = True
+    stop_after: int | None = None
+
+    def __post_init__(self) -> None:
+        for name in ("steps", "eval_every", "checkpoint_every"):
+            value = getattr(self, name)
+            if not isinstance(value, int) or value < 0:
+                raise ValueError(f"Invalid value {value!r} for argument {name}. Valid values are integers >= 0")
+        if self.stop_after is not None and self.stop_after < 0:
+            raise ValueError(f"Invalid value {self.stop_after!r} for argument stop_after. Valid values are >= 0")
+
+
+@dataclass
+class CondensationResult:
+    """What a run returns: the selected condensed set and how it was obtained."""
+
+    condensed: dict[str, Tensor]
+    best_step: int
+    best_score: float | None
+    steps_done: int
+    finished: bool
+    history: list[dict[str, float]] = field(default_factory=list)
+    wall_time_s: float = 0.0
+    peak_memory_mb: float = 0.0
+    device: str = "cpu"
+
+    def cost(self) -> dict[str, Any]:
+        return {
+            "wall_time_s": round(self.wall_time_s, 3),
+            "peak_memory_mb": round(self.peak_memory_mb, 1),
+            "device": self.device,
+            "steps": self.steps_done,
+        }
+
+
+Evaluator = Callable[[dict[str, Tensor]], float]
+
+
+def _peak_memory_mb(device: torch.device) -> float:
+    if device.type == "cuda":
+        return torch.cuda.max_memory_allocated(device) / 2**20
+    # ru_maxrss: kilobytes on Linux, bytes on macOS (peak resident set of the whole process).
+    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return rss / (2**20 if sys.platform == "darwin" else 2**10)
+
+
+def _clone(tensors: dict[str, Tensor]) -> dict[str, Tensor]:
+    return {k: v.detach().clone() for k, v in tensors.items()}
+
+
+def run(method: CondensationMethod, config: EngineConfig, evaluate: Evaluator | None = None) -> CondensationResult:
+    """Run ``method`` for ``config.steps`` steps and return the best condensed set.
+
+    With an ``evaluate`` callback (condensed set → validation score, higher is better), the set
+    with the best score among the evaluated steps is kept (ties keep the earlier one); without it,
+    the last set is returned. With ``config.checkpoint`` set, the complete run state (method state,
+    every RNG state, best set, history, elapsed time) is written atomically every
+    ``checkpoint_every`` steps; a run started again with ``resume=True`` continues from it and
+    ends with exactly the tensors an uninterrupted run produces.
+    """
+    device = resolve_device(config.device)
+    seed_everything(config.seed)
+    method.setup(device)
+    if device.type == "cuda":
+        torch.cuda.reset_peak_memory_stats(device)
+
+    start = 0
+    best: dict[str, Tensor] | None = None
+    best_step, best_score = -1, -math.inf
+    history: list[dict[str, float]] = []
+    elapsed_before = 0.0
+    ckpt = Path(config.checkpoint) if config.checkpoint else None
+    if ckpt is not None and config.resume and ckpt.exists():
+        state = load_torch(ckpt)
+        _check_checkpoint(state, method, config, ckpt)
+        method.load_state_dict(state["method"])
+        set_rng_state(state["rng"])
+        start = int(state["step"])
+        best = state["best"]
+        best_step, best_score = int(state["best_step"]), float(state["best_score"])
+        history = list(state["history"])
+        elapsed_before = float(state["elapsed"])
+
+    t0 = time.perf_counter()
+
+    def save(step_done: int) -> None:
+        if ckpt is None:
+            return
+        save_torch(
+            ckpt,
+            {
+                "format": CHECKPOINT_FORMAT,
+                "version": CHECKPOINT_VERSION,
+                "method_name": method.name,
+                "config": asdict(config) | {"checkpoint": None, "stop_after": None, "progress": None},
+                "step": step_done,
+                "method": method.state_dict(),
+                "rng": rng_state(),
+                "best": best,
+                "best_step": best_step,
+                "best_score": best_score,
+                "history": history,
+                "elapsed": elapsed_before + time.perf_counter() - t0,
+            },
+        )
+
+    def maybe_evaluate(step_done: int) -> None:
+        nonlocal best, best_step, best_score
+        if evaluate is None:
+            return
+        # Evaluation must not perturb the condensation RNG stream: a run with and without a
+        # resume point evaluates the same sets and keeps drawing the same random numbers.
+        saved = rng_state()
+        score = float(evaluate(method.condensed()))
+        set_rng_state(saved)
+        history.append({"step": float(step_done), "val": score})
+        if score > best_score:
+            best, best_step, best_score = _clone(method.condensed()), step_done, score
+
+    if start == 0 and evaluate is not None and config.eval_every and not history:
+        maybe_evaluate(0)
+
+    bar = None
+    if config.progress and config.steps > start:
+        from tqdm.auto import tqdm
+
+        bar = tqdm(total=config.steps, initial=start, desc=method.name, leave=False, dynamic_ncols=True)
+
+    steps_this_call = 0
+    finished = True
+    for step in range(start, config.steps):
+        if config.stop_after is not None and steps_this_call >= config.stop_after:
+            finished = False
+            break
+        logs = method.step(step)
+        steps_this_call += 1
+        done = step + 1
+        if bar is not None:
+            bar.update(1)
+            if logs:
+                bar.set_postfix({k: f"{v:.4g}" for k, v in logs.items()}, refresh=False)
+        if config.eval_every and done % config.eval_every == 0 and done != config.steps:
+            maybe_evaluate(done)
+        if config.checkpoint_every and done % config.checkpoint_every == 0 and done != config.steps:
+            save(done)
+    if bar is not None:
+        bar.close()
+
+    steps_done = start + steps_this_call
+    if finished:
+        if evaluate is not None and (not history or history[-1]["step"] != steps_done):
+            maybe_evaluate(steps_done)
+        save(steps_done)
+    else:
+        save(steps_done)
+
+    if best is None:
+        best, best_step = _clone(method.condensed()), steps_done
+    return CondensationResult(
+        condensed=best,
+        best_step=best_step,
+        best_score=None if evaluate is None else best_score,
+        steps_done=steps_done,
+        finished=finished,
+        history=history,
+        wall_time_s=elapsed_before + time.perf_counter() - t0,
+        peak_memory_mb=_peak_memory_mb(device),
+        device=str(device),
+    )
+
+
+def _check_checkpoint(state: Any, method: CondensationMethod, config: EngineConfig, path: Path) -> None:
+    if not isinstance(state, dict) or state.get("format") != CHECKPOINT_FORMAT:
+        raise ValueError(f"{str(path)!r} is not a condensekit checkpoint")
+    if state.get("version") != CHECKPOINT_VERSION:
+        raise ValueError(f"checkpoint {str(path)!r} has version {state.get('version')!r}; expected {CHECKPOINT_VERSION}")
+    if state.get("method_name") != method.name:
+        raise ValueError(
+            f"checkpoint {str(path)!r} was written by method {state.get('method_name')!r}, not {method.name!r}; "
+            "delete it or pass another checkpoint path"
+        )
+    saved = state.get("config", {})
+    for key in ("seed", "steps"):
+        if saved.get(key) != getattr(config, key):
+            raise ValueError(
+                f"checkpoint {str(path)!r} was written with {key}={saved.get(key)!r}, this run has "
+                f"{key}={getattr(config, key)!r}; resume with the same settings or delete the checkpoint"
+            )

@@ -1,0 +1,65 @@
+"""A small name → factory registry with errors that list the valid names.
+
+Methods, models, datasets and objectives are looked up by name here (as opacus does for its
+accountants); the CLI and benchmarks never use ``eval`` or if-chains.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from typing import Generic, TypeVar
+
+T = TypeVar("T")
+
+
+class Registry(Generic[T]):
+    """Maps lower-case names to objects of one kind.
+
+    Args:
+        kind: what the registry holds, used in error messages (``"method"``, ``"model"``).
+    """
+
+    def __init__(self, kind: str) -> None:
+        self.kind = kind
+        self._items: dict[str, T] = {}
+
+    def register(self, name: str, obj: T | None = None) -> Callable[[T], T] | T:
+        """Register ``obj`` under ``name``; used bare or as a decorator ``@reg.register("x")``."""
+        key = name.lower()
+
+        def add(item: T) -> T:
+            if key in self._items and self._items[key] is not item:
+                raise ValueError(f"{self.kind} {name!r} is already registered")
+            self._items[key] = item
+            return item
+
+        return add if obj is None else add(obj)
+
+    def get(self, name: str) -> T:
+        """Return the object registered as ``name``; unknown names raise ``ValueError``."""
+        key = str(name).lower()
+        if key not in self._items:
+            raise ValueError(
+                f"Unknown {self.kind} {name!r}. Valid values are {{{', '.join(sorted(self._items))}}}"
+            )
+        return self._items[key]
+
+    def names(self) -> list[str]:
+        return sorted(self._items)
+
+    def __contains__(self, name: object) -> bool:
+        return isinstance(name, str) and name.lower() in self._items
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.names())
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+
+def check_choice(argument: str, value: object, valid: list[str] | tuple[str, ...] | set[str]) -> None:
+    """Raise ``ValueError`` naming ``argument`` when ``value`` is not one of ``valid``."""
+    if value not in valid:
+        raise ValueError(
+            f"Unknown value {value!r} for argument {argument}. Valid values are {{{', '.join(map(str, sorted(valid)))}}}"
+        )

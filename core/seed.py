@@ -1,0 +1,69 @@
+"""Seeding and RNG-state capture, so runs repeat and resumed runs continue bit for bit."""
+
+from __future__ import annotations
+
+import random
+from typing import Any
+
+import numpy as np
+import torch
+
+
+def seed_everything(seed: int) -> None:
+    """Seed Python, NumPy and torch (CPU and every CUDA device)."""
+    if not isinstance(seed, int) or seed < 0:
+        raise ValueError(f"Invalid value {seed!r} for argument seed. Valid values are integers >= 0")
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch.manual_seed(seed)
+
+
+def rng_state() -> dict[str, Any]:
+    """Every global RNG state, as tensors and plain containers (``torch.load(weights_only=True)`` safe)."""
+    py = random.getstate()
+    np_state = np.random.get_state()
+    state: dict[str, Any] = {
+        "torch": torch.get_rng_state(),
+        "python_version": py[0],
+        "python_state": torch.tensor(py[1], dtype=torch.int64),
+        "python_gauss": py[2],
+        "numpy_keys": torch.from_numpy(np_state[1].astype(np.int64)),
+        "numpy_pos": int(np_state[2]),
+        "numpy_has_gauss": int(np_state[3]),
+        "numpy_gauss": float(np_state[4]),
+    }
+    if torch.cuda.is_available():
+        state["cuda"] = torch.cuda.get_rng_state_all()
+    return state
+
+
+def set_rng_state(state: dict[str, Any]) -> None:
+    """Restore what ``rng_state`` captured."""
+    torch.set_rng_state(state["torch"])
+    random.setstate((state["python_version"], tuple(int(v) for v in state["python_state"]), state["python_gauss"]))
+    np.random.set_state(
+        (
+            "MT19937",
+            state["numpy_keys"].numpy().astype(np.uint32),
+            state["numpy_pos"],
+            state["numpy_has_gauss"],
+            state["numpy_gauss"],
+        )
+    )
+    if "cuda" in state and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(state["cuda"])
+
+
+def resolve_device(device: str | torch.device = "auto") -> torch.device:
+    """``"auto"`` picks CUDA when it is usable, else the CPU; other strings are checked."""
+    if isinstance(device, torch.device):
+        return device
+    if device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        dev = torch.device(device)
+    except RuntimeError as err:
+        raise ValueError(f"Invalid value {device!r} for argument device. Valid values are auto, cpu, cuda[:N]") from err
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError(f"Invalid value {device!r} for argument device: CUDA is not available here; use cpu or auto")
+    return dev

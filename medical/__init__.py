@@ -1,0 +1,1 @@
+"""condensekit.medical — placeholder until its issue lands; see DESIGN.md."""

@@ -1,0 +1,1 @@
+"""condensekit.privacy — placeholder until its issue lands; see DESIGN.md."""

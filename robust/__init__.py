@@ -1,0 +1,1 @@
+"""condensekit.robust — placeholder until its issue lands; see DESIGN.md."""
