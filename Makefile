@@ -26,7 +26,7 @@ demo: $(STAMP)
 	$(VENV)/bin/condensekit graph demo
 
 test: $(STAMP)
-	$(PY) -m pytest tests
+	OMP_NUM_THREADS=$${OMP_NUM_THREADS:-2} $(PY) -m pytest -q tests
 
 bench: $(STAMP)
 	$(PY) benchmarks/graph_node.py

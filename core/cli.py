@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+import warnings
 from importlib.metadata import entry_points
 
 from condensekit.core.artifact import format_card, load_artifact
@@ -19,8 +20,14 @@ def _info(ns: argparse.Namespace) -> int:
     return 0
 
 
+# torch_geometric imports torch.jit.script, which torch 2.9+ flags as deprecated on every run.
+warnings.filterwarnings("ignore", message=r".*torch\.jit\.script.*", category=FutureWarning)
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="condensekit", description="Dataset condensation beyond natural images.")
+    parser = argparse.ArgumentParser(
+        prog="condensekit", description="Dataset condensation beyond natural images."
+    )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     info = sub.add_parser("info", help="print the card of a condensed-set artifact")
     info.add_argument("path", help="artifact folder (tensors.safetensors + card.json)")
@@ -32,7 +39,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
-    ns = parser.parse_args(argv)
+    ns, extra = parser.parse_known_args(argv)
+    if extra and not getattr(ns, "accepts_extra", False):
+        parser.error(f"unrecognized arguments: {' '.join(extra)}")
+    ns.extra = extra
     if not hasattr(ns, "func"):
         parser.print_help()
         return 2

@@ -47,7 +47,9 @@ class TrainConfig:
         if self.lr <= 0:
             raise ValueError(f"Invalid value {self.lr!r} for argument lr. Valid values are > 0")
         if not 0 < self.lr_drop_at <= 1:
-            raise ValueError(f"Invalid value {self.lr_drop_at!r} for argument lr_drop_at. Valid values are in (0, 1]")
+            raise ValueError(
+                f"Invalid value {self.lr_drop_at!r} for argument lr_drop_at. Valid values are in (0, 1]"
+            )
 
 
 @dataclass(frozen=True)
@@ -117,7 +119,11 @@ class Summary:
         return f"{self.mean:.2f} ± {self.std:.2f}"
 
     def to_dict(self) -> dict[str, float | list[float]]:
-        return {"mean": round(self.mean, 4), "std": round(self.std, 4), "runs": [round(v, 4) for v in self.values]}
+        return {
+            "mean": round(self.mean, 4),
+            "std": round(self.std, 4),
+            "runs": [round(v, 4) for v in self.values],
+        }
 
 
 def repeat(run: Callable[[int], float], *, runs: int, seed: int = 0) -> Summary:

@@ -61,5 +61,6 @@ def check_choice(argument: str, value: object, valid: list[str] | tuple[str, ...
     """Raise ``ValueError`` naming ``argument`` when ``value`` is not one of ``valid``."""
     if value not in valid:
         raise ValueError(
-            f"Unknown value {value!r} for argument {argument}. Valid values are {{{', '.join(map(str, sorted(valid)))}}}"
+            f"Unknown value {value!r} for argument {argument}. "
+            f"Valid values are {{{', '.join(map(str, sorted(valid)))}}}"
         )

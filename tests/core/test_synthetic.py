@@ -30,8 +30,13 @@ def test_balanced() -> None:
 
 @pytest.mark.parametrize(
     "kw, match",
-    [({"budget": 2}, "at least the number of classes"), ({"budget": 500}, "exceeds"),
-     ({"ratio": 0.0}, "ratio"), ({"ratio": 1.5}, "ratio"), ({}, "exactly one")],
+    [
+        ({"budget": 2}, "at least the number of classes"),
+        ({"budget": 500}, "exceeds"),
+        ({"ratio": 0.0}, "ratio"),
+        ({"ratio": 1.5}, "ratio"),
+        ({}, "exactly one"),
+    ],
 )
 def test_budget_errors(kw: dict, match: str) -> None:
     with pytest.raises(ValueError, match=match):
@@ -40,7 +45,7 @@ def test_budget_errors(kw: dict, match: str) -> None:
 
 def test_herding_and_kcenter() -> None:
     emb = torch.tensor([[0.0], [10.0], [1.0], [-1.0], [5.0]])
-    # class mean is 3.0: herding first takes the nearest to the mean (1.0 at index 2? |1-3|=2, |5-3|=2 → first)
+    # class mean is 3.0: 1.0 (index 2) and 5.0 (index 4) are equally near, herding takes either first
     h = select_herding(emb, 2)
     assert h.tolist()[0] in (2, 4) and len(set(h.tolist())) == 2
     k = select_kcenter(emb, 3)

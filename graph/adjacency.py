@@ -1,0 +1,232 @@
+"""Adjacency matrices as tensors: sparse construction, normalisation and products.
+
+One representation serves both sides of graph condensation: a small *dense* weighted synthetic
+adjacency that must stay differentiable, and a large *sparse* real adjacency (a torch sparse COO
+or CSR tensor). Every function here accepts either and gives the same numbers for both.
+
+Convention: ``adj[i, j]`` is the weight of edge ``(i, j)`` (``edge_index[0] = i``), as in
+:func:`torch_geometric.utils.to_dense_adj`; degrees are row sums and an operator ``op``
+aggregates a node's row, ``(op @ x)[i] = sum_j op[i, j] x[j]``. For undirected graphs (symmetric
+adjacency) the direction does not matter.
+"""
+
+from __future__ import annotations
+
+import warnings
+
+import torch
+from torch import Tensor
+
+from condensekit.core.registry import check_choice
+
+__all__ = [
+    "NORMALIZATIONS",
+    "dense_to_edge_index",
+    "is_sparse",
+    "normalize",
+    "spmm",
+    "to_sparse_adj",
+]
+
+#: Valid values of ``normalize(kind=...)`` and whether each adds self loops by default.
+NORMALIZATIONS: dict[str, bool] = {"sym": True, "row": False, "cheb": False}
+
+_LAYOUTS = ("coo", "csr")
+
+
+def is_sparse(t: Tensor) -> bool:
+    """Whether ``t`` is a torch sparse tensor of any layout (COO, CSR, CSC, BSR, BSC)."""
+    return t.layout != torch.strided
+
+
+def to_sparse_adj(
+    edge_index: Tensor,
+    num_nodes: int,
+    edge_weight: Tensor | None = None,
+    *,
+    layout: str = "csr",
+) -> Tensor:
+    """Build the coalesced sparse ``num_nodes × num_nodes`` adjacency of an edge list.
+
+    Duplicate edges are summed (coalesced). ``adj[i, j]`` holds the weight of edge ``(i, j)``.
+
+    Args:
+        edge_index: ``2 × E`` integer tensor of (source, target) pairs.
+        num_nodes: the number of nodes ``n``.
+        edge_weight: ``E`` edge weights; ones when ``None`` (default).
+        layout: ``"csr"`` (default; the fastest layout for ``op @ x`` and its backward on CPU)
+            or ``"coo"``.
+
+    Shapes:
+        ``edge_index``: ``(2, E)``; ``edge_weight``: ``(E,)``; output: ``(n, n)`` sparse.
+    """
+    check_choice("layout", layout, _LAYOUTS)
+    if edge_index.dim() != 2 or edge_index.size(0) != 2:
+        raise ValueError(f"edge_index must have shape (2, E), got {tuple(edge_index.shape)}")
+    if edge_index.is_floating_point() or edge_index.is_complex():
+        raise ValueError(f"edge_index must be an integer tensor, got dtype {edge_index.dtype}")
+    if num_nodes < 0:
+        raise ValueError(f"num_nodes must be >= 0, got {num_nodes}")
+    num_edges = edge_index.size(1)
+    if num_edges and (int(edge_index.min()) < 0 or int(edge_index.max()) >= num_nodes):
+        raise ValueError(
+            f"edge_index holds node ids in [{int(edge_index.min())}, {int(edge_index.max())}], "
+            f"outside [0, num_nodes={num_nodes})"
+        )
+    if edge_weight is None:
+        edge_weight = torch.ones(num_edges, device=edge_index.device)
+    elif edge_weight.shape != (num_edges,):
+        raise ValueError(
+            f"edge_weight must have shape ({num_edges},) to match edge_index, got {tuple(edge_weight.shape)}"
+        )
+    adj = torch.sparse_coo_tensor(
+        edge_index.long(),
+        edge_weight,
+        (num_nodes, num_nodes),
+        device=edge_index.device,
+        check_invariants=False,
+    ).coalesce()
+    return _to_csr(adj) if layout == "csr" else adj
+
+
+def dense_to_edge_index(adj: Tensor, threshold: float = 0.0) -> tuple[Tensor, Tensor]:
+    """The edges of a dense weighted adjacency whose weight exceeds ``threshold``.
+
+    This is how a learned synthetic adjacency becomes a ``Data(edge_index, edge_weight)``
+    (GCond keeps the entries ``> threshold``). The weights keep their autograd history.
+
+    Args:
+        adj: a dense ``n × n`` adjacency.
+        threshold: keep entries with ``adj[i, j] > threshold`` (default ``0.0``).
+
+    Shapes:
+        ``adj``: ``(n, n)``; output: ``edge_index`` ``(2, E)`` (long), ``edge_weight`` ``(E,)``.
+    """
+    if is_sparse(adj):
+        raise ValueError("adj must be a dense tensor; for a sparse one use adj.coalesce().indices()")
+    _check_square(adj)
+    mask = adj > threshold
+    edge_index = mask.nonzero().t().contiguous()
+    return edge_index, adj[mask]
+
+
+def normalize(adj: Tensor, *, kind: str, self_loops: bool | None = None) -> Tensor:
+    r"""Normalise a dense (differentiable) or sparse adjacency into a propagation operator.
+
+    With :math:`\tilde{A} = A + I` when ``self_loops`` else :math:`A`, and
+    :math:`D = \mathrm{diag}(\tilde{A} \mathbf{1})`:
+
+    .. math::
+        \text{sym}: \; D^{-1/2} \tilde{A} D^{-1/2} \qquad
+        \text{row}: \; D^{-1} \tilde{A} \qquad
+        \text{cheb}: \; \frac{2L}{\lambda_{\max}} - I = -D^{-1/2} \tilde{A} D^{-1/2}
+
+    ``"sym"`` is the GCN renormalisation trick (`Kipf & Welling, ICLR 2017
+    <https://arxiv.org/abs/1609.02907>`_), ``"row"`` the mean aggregation of GraphSAGE and
+    ``"cheb"`` the scaled Laplacian of ChebNet with :math:`L = I - D^{-1/2} A D^{-1/2}` and
+    :math:`\lambda_{\max} = 2`. Zero-degree nodes get zero rows and columns (no NaN or inf, also
+    in the gradient). Dense and sparse inputs give the same numbers.
+
+    Args:
+        adj: ``n × n`` adjacency, dense (gradients flow to it) or torch sparse (COO/CSR).
+        kind: ``"sym"``, ``"row"`` or ``"cheb"``.
+        self_loops: add the identity before normalising; ``None`` (default) uses the kind's
+            default: ``True`` for ``"sym"``, ``False`` for ``"row"`` and ``"cheb"``.
+
+    Shapes:
+        ``adj``: ``(n, n)``; output: ``(n, n)``, dense for dense input, otherwise sparse in the
+        input's layout (COO or CSR, coalesced).
+    """
+    check_choice("kind", kind, tuple(NORMALIZATIONS))
+    _check_square(adj)
+    loops = NORMALIZATIONS[kind] if self_loops is None else bool(self_loops)
+    n = adj.size(0)
+    if not is_sparse(adj):
+        if loops:
+            adj = adj + torch.eye(n, dtype=adj.dtype, device=adj.device)
+        deg = adj.sum(dim=1)
+        if kind == "row":
+            return _inv_pow(deg, 1.0).unsqueeze(1) * adj
+        d = _inv_pow(deg, 0.5)
+        out = d.unsqueeze(1) * adj * d.unsqueeze(0)
+        return -out if kind == "cheb" else out
+
+    layout = adj.layout
+    coo = adj.to_sparse_coo().coalesce() if layout != torch.sparse_coo else adj.coalesce()
+    index, value = coo.indices(), coo.values()
+    if loops:
+        diag = torch.arange(n, device=index.device)
+        index = torch.cat([index, torch.stack([diag, diag])], dim=1)
+        value = torch.cat([value, torch.ones(n, dtype=value.dtype, device=value.device)])
+        coo = torch.sparse_coo_tensor(index, value, (n, n), check_invariants=False).coalesce()
+        index, value = coo.indices(), coo.values()
+    row, col = index[0], index[1]
+    deg = torch.zeros(n, dtype=value.dtype, device=value.device).index_add(0, row, value)
+    if kind == "row":
+        value = value * _inv_pow(deg, 1.0)[row]
+    else:
+        d = _inv_pow(deg, 0.5)
+        value = value * d[row] * d[col]
+        if kind == "cheb":
+            value = -value
+    out = torch.sparse_coo_tensor(index, value, (n, n), is_coalesced=True, check_invariants=False)
+    return _to_csr(out) if layout == torch.sparse_csr else out
+
+
+def spmm(op: Tensor, x: Tensor) -> Tensor:
+    """Matrix product ``op @ x`` for any mix of dense and torch sparse operands.
+
+    The result is dense unless both operands are sparse (then it is sparse, as
+    :func:`torch.sparse.mm` returns). Gradients flow to dense operands. CSR operands are
+    several times faster than COO on CPU, forward and backward.
+
+    Shapes:
+        ``op``: ``(n, m)``; ``x``: ``(m, d)``; output: ``(n, d)``.
+    """
+    if op.dim() != 2 or x.dim() != 2 or op.size(1) != x.size(0):
+        raise ValueError(f"spmm needs op (n, m) and x (m, d), got {tuple(op.shape)} and {tuple(x.shape)}")
+    sparse_op, sparse_x = is_sparse(op), is_sparse(x)
+    if not sparse_op and not sparse_x:
+        return op @ x
+    if sparse_op and not sparse_x:
+        return _csr_times_dense(op if op.layout == torch.sparse_csr else _to_csr(op), x)
+    if not sparse_op:
+        # dense @ sparse = (sparse^T @ dense^T)^T, kept on the sparse-times-dense kernel.
+        xt = x.to_sparse_coo().t() if x.layout != torch.sparse_coo else x.t()
+        return torch.sparse.mm(xt, op.t()).t()
+    if op.layout != x.layout:
+        x = _to_csr(x) if op.layout == torch.sparse_csr else x.to_sparse_coo()
+    return torch.sparse.mm(op, x)
+
+
+def _csr_times_dense(op: Tensor, x: Tensor) -> Tensor:
+    """CSR @ dense as a weighted ``embedding_bag`` sum: row ``i`` sums ``values[k] * x[col[k]]``
+    over its non-zeros. Same numbers as ``torch.sparse.mm``, differentiable in ``x`` (and in the
+    values), and on CPU 10-50x faster than torch's sparse kernels forward and backward
+    (Cora: 0.4 ms vs 3-23 ms for ``A @ H`` with H 2708×256; 0.6 ms vs 31 ms for ``X @ W``)."""
+    if op.size(0) == 0 or op.values().numel() == 0:
+        return x.new_zeros(op.size(0), x.size(1))
+    values = op.values().to(x.dtype)
+    offsets = op.crow_indices()[:-1].long()
+    return torch.nn.functional.embedding_bag(
+        op.col_indices().long(), x.contiguous(), offsets, mode="sum", per_sample_weights=values
+    )
+
+
+def _to_csr(t: Tensor) -> Tensor:
+    """``t.to_sparse_csr()`` without torch's one-off "CSR support is in beta" warning."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="Sparse CSR tensor support is in beta")
+        return t.to_sparse_csr()
+
+
+def _inv_pow(deg: Tensor, p: float) -> Tensor:
+    """``deg ** -p`` with zeros (and zero gradients) where ``deg <= 0``."""
+    positive = deg > 0
+    safe = torch.where(positive, deg, torch.ones_like(deg))
+    return torch.where(positive, safe.pow(-p), torch.zeros_like(deg))
+
+
+def _check_square(adj: Tensor) -> None:
+    if adj.dim() != 2 or adj.size(0) != adj.size(1):
+        raise ValueError(f"adj must be a square n × n matrix, got shape {tuple(adj.shape)}")

@@ -1,0 +1,79 @@
+"""What every node-level condensation method shares: the task, the budget, the synthetic set.
+
+Methods are registered by name in :data:`NODE_METHODS` with their config dataclass; the CLI and
+benchmarks look them up there.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+from torch import Tensor
+
+from condensekit.core.engine import CondensationMethod
+from condensekit.core.registry import Registry
+from condensekit.core.synthetic import class_budgets, class_offsets, labels_from_budgets
+from condensekit.graph.task import NodeTask
+
+
+@dataclass(frozen=True)
+class MethodEntry:
+    """A registered method: its class, its config dataclass, and the engine steps it runs."""
+
+    cls: type[NodeCondensation]
+    config: type
+    description: str
+
+
+NODE_METHODS: Registry[MethodEntry] = Registry("method")
+
+
+def register_node_method(name: str, config: type, description: str) -> Any:
+    def add(cls: type[NodeCondensation]) -> type[NodeCondensation]:
+        cls.name = name
+        NODE_METHODS.register(name, MethodEntry(cls, config, description))
+        return cls
+
+    return add
+
+
+class NodeCondensation(CondensationMethod):
+    """Base of node-level methods: holds the task, per-class budgets and synthetic labels.
+
+    Args:
+        task: the prepared real graph.
+        budgets: C per-class counts (see :func:`condensekit.core.synthetic.class_budgets`).
+        config: the method's config dataclass instance.
+    """
+
+    def __init__(self, task: NodeTask, budgets: Tensor, config: Any) -> None:
+        if budgets.numel() != task.num_classes:
+            raise ValueError(
+                f"budgets has {budgets.numel()} entries; the task has {task.num_classes} classes"
+            )
+        self.task = task
+        self.budgets = budgets.cpu().long()
+        self.config = config
+        self.offsets = class_offsets(self.budgets)
+        self.classes = [c for c in range(task.num_classes) if int(self.budgets[c]) > 0]
+
+    @property
+    def n_syn(self) -> int:
+        return int(self.budgets.sum())
+
+    def labels(self, device: torch.device) -> Tensor:
+        return labels_from_budgets(self.budgets).to(device)
+
+    def class_slice(self, c: int) -> slice:
+        return slice(int(self.offsets[c]), int(self.offsets[c + 1]))
+
+    def steps(self) -> int:
+        """Engine steps of a full run with this config (the paper's epochs)."""
+        return int(getattr(self.config, "epochs", 0))
+
+
+def node_budgets(task: NodeTask, *, budget: int | None = None, ratio: float | None = None) -> Tensor:
+    """GCond's proportional per-class budgets over the task's training nodes."""
+    return class_budgets(task.y_train, task.num_classes, budget=budget, ratio=ratio)

@@ -1,0 +1,96 @@
+"""Coreset baselines for node classification: random, herding and k-center.
+
+As in GCond's ``train_coreset.py`` (Jin et al., ICLR 2022, Table 2 baselines): per class, pick
+real training nodes (random; herding, Welling ICML 2009; greedy k-center, Sener & Savarese ICLR
+2018) on the output embeddings of a GCN trained on the full graph, and keep the subgraph they
+induce, with their original features and labels. The condensed graph needs zero engine steps;
+the selection happens in :meth:`setup`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+from condensekit.core.evaluate import TrainConfig, accuracy, train_select
+from condensekit.core.selection import select_per_class
+from condensekit.graph.methods.base import NodeCondensation, register_node_method
+from condensekit.graph.models.registry import create_model
+
+
+@dataclass(frozen=True)
+class CoresetConfig:
+    """Coreset selection settings (the embedding GCN follows the evaluation protocol)."""
+
+    epochs: int = field(default=0, metadata={"help": "engine steps (a coreset has none)"})
+    embed_epochs: int = 600
+    hidden: int = 256
+
+
+class NodeCoreset(NodeCondensation):
+    """Selects real training nodes per class and keeps their induced subgraph."""
+
+    selection: str = "random"
+    config: CoresetConfig
+
+    def _embeddings(self, device: torch.device) -> Tensor:
+        task = self.task
+        model = create_model(
+            "gcn",
+            in_channels=task.num_features,
+            out_channels=task.num_classes,
+            hidden_channels=self.config.hidden,
+        ).to(device)
+        op = task.op(model)
+        y_val = task.y[task.val_idx]
+        train_select(
+            model,
+            train_loss=lambda m: F.cross_entropy(m(task.x_in, op)[task.train_idx], task.y_train),
+            validate=lambda m: accuracy(m(task.x_in, op)[task.val_idx], y_val),
+            test=lambda m: 0.0,
+            config=TrainConfig(epochs=self.config.embed_epochs),
+        )
+        with torch.no_grad():
+            return F.log_softmax(model(task.x_in, op), dim=-1)[task.train_idx]
+
+    def setup(self, device: torch.device) -> None:
+        task = self.task
+        emb = task.x[task.train_idx] if self.selection == "random" else self._embeddings(device)
+        local = select_per_class(self.selection, emb, task.y_train, self.budgets)
+        self.nodes = task.train_idx[local]
+        sub = task.adj.to_sparse_coo().index_select(0, self.nodes).index_select(1, self.nodes).to_dense()
+        self.adj = sub.float()
+
+    def step(self, step: int) -> dict[str, float]:
+        raise RuntimeError("a coreset has no condensation steps; run it with steps=0")
+
+    def stateful(self) -> dict[str, Any]:
+        return {}
+
+    def condensed(self) -> dict[str, Tensor]:
+        return {
+            "x": self.task.x[self.nodes].clone(),
+            "adj": self.adj.clone(),
+            "y": self.task.y[self.nodes].clone(),
+        }
+
+
+@register_node_method("random", CoresetConfig, "coreset: random training nodes per class, induced subgraph")
+class RandomCoreset(NodeCoreset):
+    selection = "random"
+
+
+@register_node_method(
+    "herding", CoresetConfig, "coreset: herding on trained-GCN embeddings, induced subgraph"
+)
+class HerdingCoreset(NodeCoreset):
+    selection = "herding"
+
+
+@register_node_method("kcenter", CoresetConfig, "coreset: greedy k-center on trained-GCN embeddings")
+class KCenterCoreset(NodeCoreset):
+    selection = "kcenter"
