@@ -104,9 +104,7 @@ def _check_card_fields(card: dict[str, Any], where: str) -> None:
     """Check the caller-supplied part of a card (required keys and optional field types)."""
     missing = [k for k in REQUIRED_KEYS if k not in card]
     if missing:
-        raise ValueError(
-            f"{where} is missing required key(s) {missing}; required keys are {list(REQUIRED_KEYS)}"
-        )
+        raise ValueError(f"{where} is missing required key(s) {missing}; required keys are {list(REQUIRED_KEYS)}")
     for key in ("domain", "task", "method"):
         if not isinstance(card[key], str) or not card[key]:
             raise ValueError(f"{where}: {key!r} must be a non-empty string, got {card[key]!r}")
@@ -123,9 +121,7 @@ def _check_card_fields(card: dict[str, Any], where: str) -> None:
             raise ValueError(f"{where}: 'privacy' must be None or a dict, got {type(privacy).__name__}")
         lacking = [k for k in ("epsilon", "delta", "accountant") if k not in privacy]
         if lacking:
-            raise ValueError(
-                f"{where}: 'privacy' is missing {lacking}; it needs epsilon, delta and accountant"
-            )
+            raise ValueError(f"{where}: 'privacy' is missing {lacking}; it needs epsilon, delta and accountant")
     audits = card.get("audits")
     if audits is not None and (not isinstance(audits, list) or not all(isinstance(a, dict) for a in audits)):
         raise ValueError(f"{where}: 'audits' must be a list of dicts, got {audits!r}")
@@ -205,9 +201,7 @@ def save_artifact(path: str | os.PathLike[str], tensors: dict[str, Tensor], card
 def _read_card(folder: Path) -> dict[str, Any]:
     card_path = folder / CARD_FILE
     if not card_path.is_file():
-        raise FileNotFoundError(
-            f"Artifact at {str(folder)!r} has no {CARD_FILE} (looked for {str(card_path)!r})"
-        )
+        raise FileNotFoundError(f"Artifact at {str(folder)!r} has no {CARD_FILE} (looked for {str(card_path)!r})")
     try:
         card = json.loads(card_path.read_text(encoding="utf-8"))
     except (json.JSONDecodeError, UnicodeDecodeError) as err:
@@ -215,16 +209,13 @@ def _read_card(folder: Path) -> dict[str, Any]:
     if not isinstance(card, dict):
         raise ValueError(f"{str(card_path)!r} must hold a JSON object, got {type(card).__name__}")
     if card.get("format") != FORMAT:
-        raise ValueError(
-            f"{str(card_path)!r} is not a condensekit artifact card (format={card.get('format')!r})"
-        )
+        raise ValueError(f"{str(card_path)!r} is not a condensekit artifact card (format={card.get('format')!r})")
     version = card.get("format_version")
     if version != FORMAT_VERSION:
         newer = isinstance(version, int) and version > FORMAT_VERSION
         hint = " (written by a newer condensekit?)" if newer else ""
         raise ValueError(
-            f"{str(card_path)!r} has format_version {version!r}; "
-            f"this condensekit reads version {FORMAT_VERSION}{hint}"
+            f"{str(card_path)!r} has format_version {version!r}; this condensekit reads version {FORMAT_VERSION}{hint}"
         )
     _check_card_fields(card, str(card_path))
     specs = card.get("tensors")
@@ -248,9 +239,7 @@ def _check_domain(card: dict[str, Any], folder: Path, domain: str | None, purpos
     )
 
 
-def load_artifact(
-    path: str | os.PathLike[str], *, domain: str | None = None, purpose: str | None = None
-) -> Artifact:
+def load_artifact(path: str | os.PathLike[str], *, domain: str | None = None, purpose: str | None = None) -> Artifact:
     """Load and validate the artifact folder ``path``.
 
     Checks, in order: the folder and both files exist; the card is JSON with the right
@@ -279,9 +268,7 @@ def load_artifact(
 
     tensors_path = folder / TENSORS_FILE
     if not tensors_path.is_file():
-        raise FileNotFoundError(
-            f"Artifact at {str(folder)!r} has no {TENSORS_FILE} (looked for {str(tensors_path)!r})"
-        )
+        raise FileNotFoundError(f"Artifact at {str(folder)!r} has no {TENSORS_FILE} (looked for {str(tensors_path)!r})")
     blob = tensors_path.read_bytes()
     digest = hashlib.sha256(blob).hexdigest()
     if digest != card["sha256"]:
@@ -297,15 +284,13 @@ def load_artifact(
     specs: dict[str, dict[str, Any]] = card["tensors"]
     if set(tensors) != set(specs):
         raise ValueError(
-            f"Artifact at {str(folder)!r}: the card lists tensors {sorted(specs)} "
-            f"but the file holds {sorted(tensors)}"
+            f"Artifact at {str(folder)!r}: the card lists tensors {sorted(specs)} but the file holds {sorted(tensors)}"
         )
     for name, t in tensors.items():
         want_shape, want_dtype = specs[name]["shape"], specs[name]["dtype"]
         if list(t.shape) != want_shape:
             raise ValueError(
-                f"Artifact at {str(folder)!r}: tensor {name!r} has shape {list(t.shape)} "
-                f"but the card says {want_shape}"
+                f"Artifact at {str(folder)!r}: tensor {name!r} has shape {list(t.shape)} but the card says {want_shape}"
             )
         if _dtype_name(t.dtype) != want_dtype:
             raise ValueError(
@@ -330,9 +315,7 @@ def update_card(path: str | os.PathLike[str], **fields: Any) -> dict[str, Any]:
     """
     frozen = [k for k in fields if k in _FROZEN_KEYS]
     if frozen:
-        raise ValueError(
-            f"update_card cannot change {frozen}: they describe the tensors file; save a new artifact"
-        )
+        raise ValueError(f"update_card cannot change {frozen}: they describe the tensors file; save a new artifact")
     folder = Path(path)
     card = load_artifact(folder).card
     for key, value in fields.items():
@@ -345,9 +328,7 @@ def update_card(path: str | os.PathLike[str], **fields: Any) -> dict[str, Any]:
         elif key == "audits" and value is not None:
             new = [value] if isinstance(value, dict) else value
             if not isinstance(new, list):
-                raise ValueError(
-                    f"Argument audits must be a dict or a list of dicts, got {type(value).__name__}"
-                )
+                raise ValueError(f"Argument audits must be a dict or a list of dicts, got {type(value).__name__}")
             card["audits"] = list(card.get("audits") or []) + list(new)
         else:
             card[key] = value

@@ -25,9 +25,7 @@ warnings.filterwarnings("ignore", message=r".*torch\.jit\.script.*", category=Fu
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="condensekit", description="Dataset condensation beyond natural images."
-    )
+    parser = argparse.ArgumentParser(prog="condensekit", description="Dataset condensation beyond natural images.")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     info = sub.add_parser("info", help="print the card of a condensed-set artifact")
     info.add_argument("path", help="artifact folder (tensors.safetensors + card.json)")

@@ -18,10 +18,7 @@ def _field_type(cls: type, f: dataclasses.Field[Any]) -> Any:
     hints = typing.get_type_hints(cls)
     tp = hints[f.name]
     args = [a for a in typing.get_args(tp) if a is not type(None)]
-    if (
-        typing.get_origin(tp) in (typing.Union, getattr(__import__("types"), "UnionType", None))
-        and len(args) == 1
-    ):
+    if typing.get_origin(tp) in (typing.Union, getattr(__import__("types"), "UnionType", None)) and len(args) == 1:
         return args[0]
     return tp
 

@@ -81,13 +81,10 @@ def cache_dir(*parts: str) -> Path:
         path.mkdir(parents=True, exist_ok=True)
     except OSError as err:
         raise PermissionError(
-            f"Cannot create the cache folder {str(path)!r} ({err.strerror}); "
-            f"set {CACHE_ENV} to a writable folder."
+            f"Cannot create the cache folder {str(path)!r} ({err.strerror}); set {CACHE_ENV} to a writable folder."
         ) from err
     if not os.access(path, os.W_OK | os.X_OK):
-        raise PermissionError(
-            f"The cache folder {str(path)!r} is not writable; set {CACHE_ENV} to a writable folder."
-        )
+        raise PermissionError(f"The cache folder {str(path)!r} is not writable; set {CACHE_ENV} to a writable folder.")
     return path
 
 

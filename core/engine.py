@@ -66,18 +66,14 @@ class CondensationMethod(abc.ABC):
             elif isinstance(obj, (nn.Module, torch.optim.Optimizer)):
                 out[key] = copy.deepcopy(obj.state_dict())
             else:
-                raise TypeError(
-                    f"stateful()[{key!r}] is a {type(obj).__name__}; expected Tensor, Module or Optimizer"
-                )
+                raise TypeError(f"stateful()[{key!r}] is a {type(obj).__name__}; expected Tensor, Module or Optimizer")
         return out
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         objs = self.stateful()
         missing = sorted(set(objs) - set(state))
         if missing:
-            raise ValueError(
-                f"checkpoint lacks state for {missing}; it was written by another method or config"
-            )
+            raise ValueError(f"checkpoint lacks state for {missing}; it was written by another method or config")
         for key, obj in objs.items():
             if isinstance(obj, Tensor):
                 with torch.no_grad():
@@ -116,13 +112,9 @@ class EngineConfig:
         for name in ("steps", "eval_every", "checkpoint_every"):
             value = getattr(self, name)
             if not isinstance(value, int) or value < 0:
-                raise ValueError(
-                    f"Invalid value {value!r} for argument {name}. Valid values are integers >= 0"
-                )
+                raise ValueError(f"Invalid value {value!r} for argument {name}. Valid values are integers >= 0")
         if self.stop_after is not None and self.stop_after < 0:
-            raise ValueError(
-                f"Invalid value {self.stop_after!r} for argument stop_after. Valid values are >= 0"
-            )
+            raise ValueError(f"Invalid value {self.stop_after!r} for argument stop_after. Valid values are >= 0")
 
 
 @dataclass
@@ -163,9 +155,7 @@ def _clone(tensors: dict[str, Tensor]) -> dict[str, Tensor]:
     return {k: v.detach().clone() for k, v in tensors.items()}
 
 
-def run(
-    method: CondensationMethod, config: EngineConfig, evaluate: Evaluator | None = None
-) -> CondensationResult:
+def run(method: CondensationMethod, config: EngineConfig, evaluate: Evaluator | None = None) -> CondensationResult:
     """Run ``method`` for ``config.steps`` steps and return the best condensed set.
 
     With an ``evaluate`` callback (condensed set → validation score, higher is better), the set

@@ -47,9 +47,7 @@ class TrainConfig:
         if self.lr <= 0:
             raise ValueError(f"Invalid value {self.lr!r} for argument lr. Valid values are > 0")
         if not 0 < self.lr_drop_at <= 1:
-            raise ValueError(
-                f"Invalid value {self.lr_drop_at!r} for argument lr_drop_at. Valid values are in (0, 1]"
-            )
+            raise ValueError(f"Invalid value {self.lr_drop_at!r} for argument lr_drop_at. Valid values are in (0, 1]")
 
 
 @dataclass(frozen=True)

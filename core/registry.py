@@ -39,9 +39,7 @@ class Registry(Generic[T]):
         """Return the object registered as ``name``; unknown names raise ``ValueError``."""
         key = str(name).lower()
         if key not in self._items:
-            raise ValueError(
-                f"Unknown {self.kind} {name!r}. Valid values are {{{', '.join(sorted(self._items))}}}"
-            )
+            raise ValueError(f"Unknown {self.kind} {name!r}. Valid values are {{{', '.join(sorted(self._items))}}}")
         return self._items[key]
 
     def names(self) -> list[str]:

@@ -40,9 +40,7 @@ def rng_state() -> dict[str, Any]:
 def set_rng_state(state: dict[str, Any]) -> None:
     """Restore what ``rng_state`` captured."""
     torch.set_rng_state(state["torch"])
-    random.setstate(
-        (state["python_version"], tuple(int(v) for v in state["python_state"]), state["python_gauss"])
-    )
+    random.setstate((state["python_version"], tuple(int(v) for v in state["python_state"]), state["python_gauss"]))
     np.random.set_state(
         (
             "MT19937",
@@ -65,11 +63,7 @@ def resolve_device(device: str | torch.device = "auto") -> torch.device:
     try:
         dev = torch.device(device)
     except RuntimeError as err:
-        raise ValueError(
-            f"Invalid value {device!r} for argument device. Valid values are auto, cpu, cuda[:N]"
-        ) from err
+        raise ValueError(f"Invalid value {device!r} for argument device. Valid values are auto, cpu, cuda[:N]") from err
     if dev.type == "cuda" and not torch.cuda.is_available():
-        raise ValueError(
-            f"Invalid value {device!r} for argument device: CUDA is not available here; use cpu or auto"
-        )
+        raise ValueError(f"Invalid value {device!r} for argument device: CUDA is not available here; use cpu or auto")
     return dev

@@ -52,7 +52,7 @@ def class_budgets(
     counts = torch.bincount(labels, minlength=num_classes)
     present = int((counts > 0).sum())
     if ratio is not None:
-        if not (isinstance(ratio, (int, float)) and 0 < ratio <= 1):
+        if isinstance(ratio, bool) or not (isinstance(ratio, (int, float)) and 0 < ratio <= 1):
             raise ValueError(f"Invalid value {ratio!r} for argument ratio. Valid values are in (0, 1]")
         budget = int(n * ratio)
     assert budget is not None
@@ -65,8 +65,7 @@ def class_budgets(
         )
     if budget > n:
         raise ValueError(
-            f"Invalid value {budget} for argument budget: it exceeds the {n} training samples "
-            f"(valid: {present}..{n})"
+            f"Invalid value {budget} for argument budget: it exceeds the {n} training samples (valid: {present}..{n})"
         )
     out = torch.zeros(num_classes, dtype=torch.long)
     order = [int(c) for c in torch.argsort(counts, stable=True) if counts[c] > 0]

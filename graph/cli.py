@@ -51,9 +51,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     _common(e)
     e.set_defaults(func=_evaluate)
 
-    d = verbs.add_parser(
-        "demo", help=f"condense Cora to 70 nodes with {DEMO_METHOD} and evaluate it with GCN"
-    )
+    d = verbs.add_parser("demo", help=f"condense Cora to 70 nodes with {DEMO_METHOD} and evaluate it with GCN")
     _common(d)
     d.add_argument("--runs", type=int, default=3)
     d.add_argument("--out", default="artifacts/demo-cora-70")
@@ -62,17 +60,13 @@ def register(sub: argparse._SubParsersAction) -> None:
     m = verbs.add_parser("methods", help="list the registered methods")
     m.set_defaults(
         func=lambda ns: print(
-            format_table(
-                ["method", "what"], [[n, NODE_METHODS.get(n).description] for n in NODE_METHODS.names()]
-            )
+            format_table(["method", "what"], [[n, NODE_METHODS.get(n).description] for n in NODE_METHODS.names()])
         )
     )
 
 
 def _common(p: argparse.ArgumentParser) -> None:
-    p.add_argument(
-        "--root", default=None, help="data root (default: $CONDENSEKIT_DATA, else ~/.cache/condensekit)"
-    )
+    p.add_argument("--root", default=None, help="data root (default: $CONDENSEKIT_DATA, else ~/.cache/condensekit)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--device", default="auto", help="auto, cpu or cuda[:N]")
     p.add_argument("--json", default=None, help="where to write the JSON result")
@@ -92,11 +86,7 @@ def _method_config(ns: argparse.Namespace) -> Any:
 
 def _print_eval(title: str, results: dict[str, Any]) -> None:
     print(title)
-    print(
-        format_table(
-            ["model", "test acc (%)", "runs"], [[m, str(s), len(s.values)] for m, s in results.items()]
-        )
-    )
+    print(format_table(["model", "test acc (%)", "runs"], [[m, str(s), len(s.values)] for m, s in results.items()]))
 
 
 def _condense(ns: argparse.Namespace) -> int:
@@ -127,9 +117,7 @@ def _condense(ns: argparse.Namespace) -> int:
     }
     if ns.eval_runs:
         task = prepare_task(ns.dataset, root=ns.root, device=ns.device)
-        res = evaluate_node(
-            task, cg.tensors(), models=["gcn"], config=NodeEvalConfig(runs=ns.eval_runs, seed=ns.seed)
-        )
+        res = evaluate_node(task, cg.tensors(), models=["gcn"], config=NodeEvalConfig(runs=ns.eval_runs, seed=ns.seed))
         cg.card["metrics"]["test"] = {m: s.to_dict() for m, s in res.items()}
         summary["test"] = cg.card["metrics"]["test"]
     cg.save(out)
@@ -143,9 +131,7 @@ def _condense(ns: argparse.Namespace) -> int:
                     n,
                     int((cg.adj > 0).sum()),
                     cg.card["metrics"]["best_step"],
-                    "-"
-                    if cg.card["metrics"]["val_selected"] is None
-                    else f"{cg.card['metrics']['val_selected']:.2f}",
+                    "-" if cg.card["metrics"]["val_selected"] is None else f"{cg.card['metrics']['val_selected']:.2f}",
                     cg.card["cost"]["wall_time_s"],
                     cg.card["cost"]["peak_memory_mb"],
                 ]

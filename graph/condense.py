@@ -70,9 +70,7 @@ class CondensedGraph:
     def load(cls, path: str | os.PathLike[str], *, purpose: str | None = None) -> CondensedGraph:
         art = load_artifact(path, domain=DOMAIN, purpose=purpose)
         if art.card.get("task") != TASK:
-            raise ValueError(
-                f"artifact at {str(path)!r} holds a {art.card.get('task')!r} set; expected {TASK!r}"
-            )
+            raise ValueError(f"artifact at {str(path)!r} holds a {art.card.get('task')!r} set; expected {TASK!r}")
         check_condensed(art.tensors, art.tensors["x"].shape[1], int(art.card["source"]["num_classes"]))
         return cls(art.tensors["x"], art.tensors["adj"], art.tensors["y"], art.card)
 
@@ -94,9 +92,7 @@ def make_config(method: str, overrides: dict[str, Any] | None = None) -> Any:
     valid = {f.name for f in dataclasses.fields(entry.config)}
     unknown = sorted(set(overrides) - valid)
     if unknown:
-        raise ValueError(
-            f"Unknown config field(s) {unknown} for method {method!r}. Valid fields are {sorted(valid)}"
-        )
+        raise ValueError(f"Unknown config field(s) {unknown} for method {method!r}. Valid fields are {sorted(valid)}")
     return entry.config(**overrides)
 
 
@@ -142,6 +138,9 @@ def condense_nodes(
     budgets = node_budgets(task, budget=budget, ratio=ratio)
     algo = entry.cls(task, budgets, config)
     n_steps = algo.steps() if steps is None else steps
+    if not isinstance(n_steps, int) or n_steps < 0 or (n_steps > 0 and algo.steps() == 0):
+        valid = "0 (a coreset selects, it has no steps)" if algo.steps() == 0 else "integers >= 0"
+        raise ValueError(f"Invalid value {steps!r} for argument steps of method {method!r}. Valid values are {valid}")
     if eval_every is None:
         eval_every = max(n_steps // 10, 1) if n_steps else 0
     engine = EngineConfig(

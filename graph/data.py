@@ -222,9 +222,7 @@ def validate_node_data(data: Data) -> None:
         _require(data, mask, "node condensation needs train/val/test masks")
 
     if x.dim() != 2 or not x.is_floating_point():
-        raise ValueError(
-            f"graph 'x' must be a 2-D float tensor (N × F), got shape {list(x.shape)} and {x.dtype}"
-        )
+        raise ValueError(f"graph 'x' must be a 2-D float tensor (N × F), got shape {list(x.shape)} and {x.dtype}")
     bad = ~torch.isfinite(x)
     if bad.any():
         rows = bad.any(dim=1).nonzero().flatten()
@@ -253,15 +251,12 @@ def validate_node_data(data: Data) -> None:
         mask = data[name]
         if mask.dtype != torch.bool or mask.dim() != 1 or mask.numel() != n:
             raise ValueError(
-                f"graph {name!r} must be a 1-D bool tensor of length {n}, "
-                f"got shape {list(mask.shape)} and {mask.dtype}"
+                f"graph {name!r} must be a 1-D bool tensor of length {n}, got shape {list(mask.shape)} and {mask.dtype}"
             )
         masks[name] = mask
     for name in ("train_mask", "val_mask"):
         if not masks[name].any():
-            raise ValueError(
-                f"graph {name!r} selects no nodes; condensation needs training and validation nodes"
-            )
+            raise ValueError(f"graph {name!r} selects no nodes; condensation needs training and validation nodes")
 
     classes = torch.unique(y)
     trained = torch.unique(y[masks["train_mask"]])

@@ -41,17 +41,15 @@ def check_condensed(condensed: dict[str, Tensor], num_features: int, num_classes
     x, adj, y = condensed["x"], condensed["adj"], condensed["y"]
     n = x.shape[0]
     if x.dim() != 2 or x.shape[1] != num_features:
-        raise ValueError(
-            f"condensed x has shape {tuple(x.shape)}; the real graph has {num_features} features"
-        )
+        raise ValueError(f"condensed x has shape {tuple(x.shape)}; the real graph has {num_features} features")
     if adj.shape != (n, n):
         raise ValueError(f"condensed adj has shape {tuple(adj.shape)}; expected ({n}, {n})")
     if y.shape != (n,) or int(y.min()) < 0 or int(y.max()) >= num_classes:
-        raise ValueError(
-            f"condensed y must hold {n} labels in [0, {num_classes}), got shape {tuple(y.shape)}"
-        )
+        raise ValueError(f"condensed y must hold {n} labels in [0, {num_classes}), got shape {tuple(y.shape)}")
     if not (torch.isfinite(x).all() and torch.isfinite(adj).all()):
         raise ValueError("condensed x or adj holds NaN or inf")
+    if (adj < 0).any() or not torch.allclose(adj, adj.t(), atol=1e-5):
+        raise ValueError("condensed adj must be symmetric with non-negative weights")
 
 
 def evaluate_node(

@@ -43,9 +43,7 @@ class PGE(nn.Module):
         if num_layers < 2:
             raise ValueError(f"Invalid value {num_layers!r} for argument num_layers. Valid values are >= 2")
         self.first = nn.Linear(2 * in_channels, hidden_channels)
-        self.hidden = nn.ModuleList(
-            nn.Linear(hidden_channels, hidden_channels) for _ in range(num_layers - 2)
-        )
+        self.hidden = nn.ModuleList(nn.Linear(hidden_channels, hidden_channels) for _ in range(num_layers - 2))
         self.norms = nn.ModuleList(nn.BatchNorm1d(hidden_channels) for _ in range(num_layers - 1))
         self.last = nn.Linear(hidden_channels, 1)
         self.in_channels = in_channels

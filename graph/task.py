@@ -54,9 +54,7 @@ class NodeTask:
         x = data.x.float().to(device)
         n = x.shape[0]
         weight = getattr(data, "edge_weight", None)
-        adj = to_sparse_adj(
-            data.edge_index.to(device), n, None if weight is None else weight.float().to(device)
-        )
+        adj = to_sparse_adj(data.edge_index.to(device), n, None if weight is None else weight.float().to(device))
         density = float((x != 0).sum()) / max(x.numel(), 1)
         x_in = x.to_sparse_csr() if density < SPARSE_FEATURE_DENSITY and device.type == "cpu" else x
         y = data.y.long().to(device)

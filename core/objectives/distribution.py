@@ -264,8 +264,7 @@ class FourierFeatureMap:
         _check_sample("x", x)
         if x.shape[1] != self.dim:
             raise ValueError(
-                f"Argument x must have {self.dim} features to match the feature map, "
-                f"got shape {tuple(x.shape)}"
+                f"Argument x must have {self.dim} features to match the feature map, got shape {tuple(x.shape)}"
             )
         w = self.weight.to(device=x.device, dtype=x.dtype)
         b = self.bias.to(device=x.device, dtype=x.dtype)

@@ -50,9 +50,7 @@ class NodeCondensation(CondensationMethod):
 
     def __init__(self, task: NodeTask, budgets: Tensor, config: Any) -> None:
         if budgets.numel() != task.num_classes:
-            raise ValueError(
-                f"budgets has {budgets.numel()} entries; the task has {task.num_classes} classes"
-            )
+            raise ValueError(f"budgets has {budgets.numel()} entries; the task has {task.num_classes} classes")
         self.task = task
         self.budgets = budgets.cpu().long()
         self.config = config

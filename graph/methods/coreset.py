@@ -66,7 +66,7 @@ class NodeCoreset(NodeCondensation):
         self.adj = sub.float()
 
     def step(self, step: int) -> dict[str, float]:
-        raise RuntimeError("a coreset has no condensation steps; run it with steps=0")
+        raise ValueError(f"Invalid steps for coreset {self.name!r}: a coreset has no condensation steps; use steps=0")
 
     def stateful(self) -> dict[str, Any]:
         return {}
@@ -84,9 +84,7 @@ class RandomCoreset(NodeCoreset):
     selection = "random"
 
 
-@register_node_method(
-    "herding", CoresetConfig, "coreset: herding on trained-GCN embeddings, induced subgraph"
-)
+@register_node_method("herding", CoresetConfig, "coreset: herding on trained-GCN embeddings, induced subgraph")
 class HerdingCoreset(NodeCoreset):
     selection = "herding"
 

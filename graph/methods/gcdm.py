@@ -51,9 +51,7 @@ class GCDMConfig:
     hidden: int = 256
     num_layers: int = 2
     kernel: Literal["linear", "gaussian", "multi"] = "linear"
-    bandwidth: float = field(
-        default=1.0, metadata={"help": "Gaussian kernel sigma (multi: sigma × {0.5, 1, 2})"}
-    )
+    bandwidth: float = field(default=1.0, metadata={"help": "Gaussian kernel sigma (multi: sigma × {0.5, 1, 2})"})
     structure: bool = False
     pge_hidden: int = 128
     pge_layers: int = 3
@@ -76,15 +74,15 @@ class GCDM(NodeCondensation):
 
     def setup(self, device: torch.device) -> None:
         cfg, task = self.config, self.task
+        if cfg.outer_loop < 1 or cfg.inner_loop < 0:
+            raise ValueError(f"outer_loop must be >= 1 and inner_loop >= 0, got {cfg.outer_loop}, {cfg.inner_loop}")
         x0, _ = init_from_real(cfg.init, task.x[task.train_idx], task.y_train, self.budgets)
         self.feat = nn.Parameter(x0.to(device))
         self.y_syn = self.labels(device)
         self.opt_feat = torch.optim.Adam([self.feat], lr=cfg.lr_feat)
         self.pge: PGE | None = None
         if cfg.structure:
-            self.pge = PGE(task.num_features, hidden_channels=cfg.pge_hidden, num_layers=cfg.pge_layers).to(
-                device
-            )
+            self.pge = PGE(task.num_features, hidden_channels=cfg.pge_hidden, num_layers=cfg.pge_layers).to(device)
             self.opt_pge = torch.optim.Adam(self.pge.parameters(), lr=cfg.lr_adj)
         self.model = create_model(
             cfg.backbone,

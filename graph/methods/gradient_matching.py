@@ -101,9 +101,7 @@ class NodeGradientMatching(NodeCondensation):
     def setup(self, device: torch.device) -> None:
         cfg, task = self.config, self.task
         if cfg.outer_loop < 1 or cfg.inner_loop < 0:
-            raise ValueError(
-                f"outer_loop must be >= 1 and inner_loop >= 0, got {cfg.outer_loop}, {cfg.inner_loop}"
-            )
+            raise ValueError(f"outer_loop must be >= 1 and inner_loop >= 0, got {cfg.outer_loop}, {cfg.inner_loop}")
         self.device = device
         x0, _ = init_from_real(cfg.init, task.x[task.train_idx], task.y_train, self.budgets)
         self.feat = nn.Parameter(x0.to(device))
@@ -111,9 +109,7 @@ class NodeGradientMatching(NodeCondensation):
         self.opt_feat = torch.optim.Adam([self.feat], lr=cfg.lr_feat)
         self.pge: PGE | None = None
         if cfg.structure:
-            self.pge = PGE(task.num_features, hidden_channels=cfg.pge_hidden, num_layers=cfg.pge_layers).to(
-                device
-            )
+            self.pge = PGE(task.num_features, hidden_channels=cfg.pge_hidden, num_layers=cfg.pge_layers).to(device)
             self.opt_pge = torch.optim.Adam(self.pge.parameters(), lr=cfg.lr_adj)
         self.model = create_model(
             cfg.backbone,
@@ -201,9 +197,7 @@ class NodeGradientMatching(NodeCondensation):
         return {"loss": total / cfg.outer_loop}
 
 
-@register_node_method(
-    "gcond", GCondConfig, "GCond (ICLR 2022): bi-level gradient matching, features + PGE structure"
-)
+@register_node_method("gcond", GCondConfig, "GCond (ICLR 2022): bi-level gradient matching, features + PGE structure")
 class GCond(NodeGradientMatching):
     pass
 

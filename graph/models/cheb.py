@@ -71,9 +71,7 @@ class ChebNet(GraphModel):
         self.k = k
         sizes = [in_channels] + [hidden_channels] * (num_layers - 1) + [out_channels]
         # layers[l] maps to all K terms at once: weight (K * out, in) stacks W_0, ..., W_{K-1}.
-        self.layers = nn.ModuleList(
-            nn.Linear(a, k * b, bias=False) for a, b in zip(sizes[:-1], sizes[1:], strict=True)
-        )
+        self.layers = nn.ModuleList(nn.Linear(a, k * b, bias=False) for a, b in zip(sizes[:-1], sizes[1:], strict=True))
         self.biases = nn.ParameterList(nn.Parameter(torch.zeros(b)) for b in sizes[1:])
 
     def reset_parameters(self) -> None:

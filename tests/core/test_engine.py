@@ -44,9 +44,7 @@ def score(c: dict[str, torch.Tensor]) -> float:
 def test_resume_is_bit_for_bit(tmp_path: Path) -> None:
     full = run(ToyMethod(), EngineConfig(steps=12, seed=3, eval_every=4, progress=False), score)
     ckpt = tmp_path / "run.ckpt"
-    cfg = EngineConfig(
-        steps=12, seed=3, eval_every=4, checkpoint=str(ckpt), checkpoint_every=2, progress=False
-    )
+    cfg = EngineConfig(steps=12, seed=3, eval_every=4, checkpoint=str(ckpt), checkpoint_every=2, progress=False)
     part = run(ToyMethod(), EngineConfig(**{**cfg.__dict__, "stop_after": 5}), score)
     assert not part.finished and part.steps_done == 5
     assert ckpt.exists()

@@ -62,9 +62,7 @@ def test_output_and_embedding_shapes(name: str) -> None:
     op = model.propagation(to_sparse_adj(EDGE_INDEX, 4))
     assert model(x, op).shape == (4, 3)
     embeddings = model.embed(x, op)
-    assert embeddings and all(
-        e.dim() == 2 and e.size(0) == 4 and e.layout == torch.strided for e in embeddings
-    )
+    assert embeddings and all(e.dim() == 2 and e.size(0) == 4 and e.layout == torch.strided for e in embeddings)
     assert "propagation_kind" in repr(model)
 
 

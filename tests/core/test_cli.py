@@ -1,0 +1,122 @@
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+
+from condensekit.core.cli import main
+from condensekit.graph.data import NODE_DATASETS
+
+needs_data = pytest.mark.skipif(
+    not os.environ.get("CONDENSEKIT_DATA"), reason="CONDENSEKIT_DATA is not set (no real datasets)"
+)
+
+
+@pytest.fixture(autouse=True)
+def _cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CONDENSEKIT_CACHE", str(tmp_path / "cache"))
+
+
+@pytest.fixture(scope="module")
+def shared_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One cache for the module's real-data tests, so Cora is processed once."""
+    return tmp_path_factory.mktemp("cache")
+
+
+def test_graph_methods_lists_the_registry(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["graph", "methods"]) == 0
+    out = capsys.readouterr().out
+    for name in ("gcond", "gcondx", "doscond", "gcdm", "random", "herding", "kcenter"):
+        assert name in out
+
+
+def test_no_command_prints_help(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main([]) == 2
+    assert "graph" in capsys.readouterr().out
+
+
+def test_unknown_method_flag(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    argv = ["graph", "condense", "--dataset", "cora", "--method", "gcdm", "--budget", "35", "--bogus", "1"]
+    assert main(argv + ["--out", str(tmp_path / "a"), "--quiet"]) == 2
+    err = capsys.readouterr().err
+    assert "--bogus" in err and "gcdm" in err
+    assert "--outer-loop" in err  # the valid options are listed
+    assert not (tmp_path / "a").exists()
+
+
+def test_unknown_dataset(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    argv = ["graph", "condense", "--dataset", "nope", "--method", "random", "--budget", "35"]
+    assert main(argv + ["--out", str(tmp_path / "a"), "--quiet"]) == 2
+    err = capsys.readouterr().err
+    assert "nope" in err
+    for name in NODE_DATASETS:
+        assert name in err
+
+
+def test_evaluate_missing_artifact(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["graph", "evaluate", str(tmp_path / "missing")]) == 2
+    assert "No artifact" in capsys.readouterr().err
+
+
+def test_info_missing_artifact(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["info", str(tmp_path / "missing")]) == 2
+    assert "missing" in capsys.readouterr().err
+
+
+@pytest.mark.real_data
+@needs_data
+def test_condense_info_evaluate_on_cora(
+    shared_cache: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("CONDENSEKIT_CACHE", str(shared_cache))
+    art = tmp_path / "a"
+    argv = ["graph", "condense", "--dataset", "cora", "--method", "random", "--budget", "35"]
+    assert main(argv + ["--out", str(art), "--quiet"]) == 0
+    assert (art / "card.json").is_file() and (art / "tensors.safetensors").is_file()
+    summary = json.loads((tmp_path / "a.json").read_text())
+    assert summary["method"] == "random" and summary["budget"]["nodes"] == 35
+    capsys.readouterr()
+
+    assert main(["info", str(art)]) == 0
+    out = capsys.readouterr().out
+    assert "random" in out and "cora" in out
+
+    argv = ["graph", "evaluate", str(art), "--models", "gcn,mlp", "--runs", "1", "--epochs", "20"]
+    assert main(argv) == 0
+    out = capsys.readouterr().out
+    assert "gcn" in out and "mlp" in out
+    result = json.loads((tmp_path / "a.eval.json").read_text())
+    assert set(result["test"]) == {"gcn", "mlp"}
+    assert all(0 <= s["mean"] <= 100 and len(s["runs"]) == 1 for s in result["test"].values())
+    card = json.loads((art / "card.json").read_text())
+    assert set(card["metrics"]["test"]) == {"gcn", "mlp"}
+
+
+@pytest.mark.real_data
+@needs_data
+def test_method_specific_flags_on_cora(
+    shared_cache: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("CONDENSEKIT_CACHE", str(shared_cache))
+    art = tmp_path / "g"
+    argv = ["graph", "condense", "--dataset", "cora", "--method", "gcdm", "--budget", "35", "--steps", "2"]
+    argv += ["--outer-loop", "1", "--hidden", "16", "--eval-every", "0", "--out", str(art), "--quiet"]
+    assert main(argv) == 0
+    card = json.loads((art / "card.json").read_text())
+    assert card["method"] == "gcdm"
+    assert card["config"]["outer_loop"] == 1 and card["config"]["hidden"] == 16
+    assert card["cost"]["steps"] == 2
+
+
+@pytest.mark.real_data
+@needs_data
+def test_bad_ratio_on_cora(
+    shared_cache: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("CONDENSEKIT_CACHE", str(shared_cache))
+    argv = ["graph", "condense", "--dataset", "cora", "--method", "random", "--ratio", "1.5"]
+    assert main(argv + ["--out", str(tmp_path / "r"), "--quiet"]) == 2
+    assert "ratio" in capsys.readouterr().err
+    assert not (tmp_path / "r").exists()
