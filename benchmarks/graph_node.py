@@ -19,6 +19,7 @@ Examples::
 from __future__ import annotations
 
 import argparse
+import fcntl
 import json
 import os
 import platform
@@ -101,6 +102,16 @@ def load() -> dict[str, Any]:
     if RESULTS.exists():
         return json.loads(RESULTS.read_text())
     return {"entries": {}}
+
+
+def save_entry(key: str, entry: dict[str, Any]) -> None:
+    """Merge one entry into the results file under a lock (several benchmark processes may run)."""
+    RESULTS.parent.mkdir(parents=True, exist_ok=True)
+    with open(RESULTS.with_suffix(".lock"), "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        results = load()
+        results["entries"][key] = entry
+        write_json(RESULTS, results)
 
 
 def run_entry(
@@ -210,8 +221,7 @@ def main(argv: list[str] | None = None) -> int:
                     print(f"skip {key} (in results; --force recomputes)")
                     continue
                 e = run_entry(d, m, b, runs=ns.runs, models=models, seed=ns.seed, steps=ns.steps, overrides=overrides)
-                results["entries"][key] = e
-                write_json(RESULTS, results)
+                save_entry(key, e)
                 accs = ", ".join(f"{k} {v['mean']:.2f} ± {v['std']:.2f}" for k, v in e["test"].items())
                 print(
                     f"{key}: {accs} | condense {e['condense']['wall_time_s']:.0f} s, total {e['total_time_s']:.0f} s",

@@ -51,6 +51,9 @@ class GCDMConfig:
     hidden: int = 256
     num_layers: int = 2
     kernel: Literal["linear", "gaussian", "multi"] = "linear"
+    layers: Literal["hidden", "all"] = field(
+        default="hidden", metadata={"help": "match hidden layers only, or the output logits too"}
+    )
     bandwidth: float = field(default=1.0, metadata={"help": "Gaussian kernel sigma (multi: sigma × {0.5, 1, 2})"})
     structure: bool = False
     pge_hidden: int = 128
@@ -115,6 +118,10 @@ class GCDM(NodeCondensation):
             adj = self._adjacency(feat)
         return {"x": feat.clone(), "adj": adj.clone(), "y": self.y_syn.clone()}
 
+    def _embed(self, x: Tensor, op: Tensor | None) -> list[Tensor]:
+        hidden = self.model.embed(x, op)
+        return hidden + [self.model(x, op)] if self.config.layers == "all" else hidden
+
     def step(self, step: int) -> dict[str, float]:
         cfg, model = self.config, self.model
         model.reset_parameters()
@@ -125,9 +132,9 @@ class GCDM(NodeCondensation):
         total = 0.0
         for ol in range(cfg.outer_loop):
             with torch.no_grad():
-                emb_real = model.embed(self.task.x_in, self.op_real)
+                emb_real = self._embed(self.task.x_in, self.op_real)
             adj = self._adjacency(self.feat)
-            emb_syn = model.embed(self.feat, model.propagation(adj))
+            emb_syn = self._embed(self.feat, model.propagation(adj))
             loss = self.feat.new_zeros(())
             for c in self.classes:
                 idx, sl = self.real_members[c], self.class_slice(c)
