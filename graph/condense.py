@@ -75,11 +75,14 @@ class CondensedGraph:
         return cls(art.tensors["x"], art.tensors["adj"], art.tensors["y"], art.card)
 
 
-def prepare_task(data: Data | str, *, root: str | None = None, device: str = "auto") -> NodeTask:
-    """A :class:`NodeTask` from a dataset name (read from the data root) or a user's ``Data``."""
+def prepare_task(
+    data: Data | str, *, root: str | None = None, device: str = "auto", download: bool = False
+) -> NodeTask:
+    """A :class:`NodeTask` from a dataset name (read from the data root; fetched with PyG's
+    standard loader only when ``download=True`` and it is missing) or a user's ``Data``."""
     dev = resolve_device(device)
     if isinstance(data, str):
-        data = load_node_dataset(data, root=root)
+        data = load_node_dataset(data, root=root, download=download)
     elif not isinstance(data, Data):
         raise ValueError(f"data must be a dataset name or a torch_geometric Data, got {type(data).__name__}")
     return NodeTask.from_data(data, device=dev)

@@ -32,8 +32,10 @@ from torch import Tensor, nn
 
 from condensekit.core.objectives import gaussian_kernel, linear_kernel, mmd2, multi_bandwidth_kernel
 from condensekit.core.synthetic import init_from_real
+from condensekit.graph.adjacency import spmm
 from condensekit.graph.methods.base import NodeCondensation, register_node_method
 from condensekit.graph.models.registry import create_model
+from condensekit.graph.models.sgc import SGC
 from condensekit.graph.pge import PGE
 
 
@@ -61,6 +63,9 @@ class GCDMConfig:
     adj_period: int = 50
     adj_steps: int = 10
     init: Literal["real", "noise", "kcenter", "herding"] = "real"
+    init_hops: int = field(
+        default=0, metadata={"help": "initialise from Â^k X of the picked nodes (0: their raw features)"}
+    )
 
 
 def _kernel(cfg: GCDMConfig) -> Any:
@@ -79,7 +84,11 @@ class GCDM(NodeCondensation):
         cfg, task = self.config, self.task
         if cfg.outer_loop < 1 or cfg.inner_loop < 0:
             raise ValueError(f"outer_loop must be >= 1 and inner_loop >= 0, got {cfg.outer_loop}, {cfg.inner_loop}")
-        x0, _ = init_from_real(cfg.init, task.x[task.train_idx], task.y_train, self.budgets)
+        x_init = task.x
+        with torch.no_grad():
+            for _ in range(cfg.init_hops):  # Â^k X: what a k-layer GCN sees of each node
+                x_init = spmm(task.op(SGC), x_init)
+        x0, _ = init_from_real(cfg.init, x_init[task.train_idx], task.y_train, self.budgets)
         self.feat = nn.Parameter(x0.to(device))
         self.y_syn = self.labels(device)
         self.opt_feat = torch.optim.Adam([self.feat], lr=cfg.lr_feat)
