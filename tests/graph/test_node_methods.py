@@ -85,6 +85,23 @@ def test_gcdm_loss_decreases(tiny_task: NodeTask) -> None:
     assert losses[-1] < 0.7 * losses[0]
 
 
+@pytest.mark.parametrize(
+    "extra",
+    [{"layers": "all"}, {"init_hops": 2}, {"kernel": "gaussian"}, {"kernel": "multi"}, {"structure": True}],
+)
+def test_gcdm_variants(tiny_task: NodeTask, extra: dict[str, Any]) -> None:
+    cg = _condense(tiny_task, "gcdm", config={**CONFIGS["gcdm"], "pge_hidden": 8, **extra})
+    assert cg.x.shape == (BUDGET, tiny_task.num_features) and torch.isfinite(cg.x).all()
+    if extra.get("structure"):
+        assert cg.adj.sum() > 0
+
+
+def test_gcdm_init_hops_starts_from_propagated_features(tiny_task: NodeTask) -> None:
+    raw = _condense(tiny_task, "gcdm", steps=0, config={**CONFIGS["gcdm"], "init_hops": 0})
+    hop = _condense(tiny_task, "gcdm", steps=0, config={**CONFIGS["gcdm"], "init_hops": 1})
+    assert not torch.allclose(raw.x, hop.x)
+
+
 def test_gcondx_has_no_structure(tiny_task: NodeTask) -> None:
     cg = _condense(tiny_task, "gcondx")
     assert torch.count_nonzero(cg.adj) == 0
