@@ -33,43 +33,25 @@ of them; for Cora/CiteSeer-sized graphs this is the exact version of the same qu
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Any, Literal
+from dataclasses import dataclass
+from typing import Literal
 
 import torch
 import torch.nn.functional as F
-from torch import Tensor, nn
+from torch import Tensor
 
 from condensekit.core.objectives import gradient_distance
-from condensekit.core.synthetic import init_from_real
-from condensekit.graph.methods.base import NodeCondensation, register_node_method
-from condensekit.graph.models.registry import create_model
-from condensekit.graph.pge import PGE
+from condensekit.graph.methods.base import register_node_method
+from condensekit.graph.methods.learned import LearnedGraphConfig, LearnedNodeGraph
 
 
 @dataclass(frozen=True)
-class GCondConfig:
+class GCondConfig(LearnedGraphConfig):
     """GCond hyper-parameters; defaults are the reference's Cora/CiteSeer settings
     (``scripts/run_main.sh``: ``--sgc=1 --nlayers=2 --lr_feat=1e-4 --lr_adj=1e-4 --epoch=600``,
-    ``get_loops``: outer 20, inner 15)."""
+    ``get_loops``: outer 20, inner 15; PGE hidden 128, 3 layers; alternation ``it % 50 < 10``)."""
 
-    epochs: int = field(default=600, metadata={"help": "engine steps (reference epochs)"})
-    outer_loop: int = 20
-    inner_loop: int = 15
-    lr_feat: float = 1e-4
-    lr_adj: float = 1e-4
-    lr_model: float = 0.01
-    backbone: str = field(default="sgc", metadata={"help": "gnn whose gradients are matched"})
-    hidden: int = 256
-    num_layers: int = 2
-    dropout: float = 0.0
     metric: Literal["dc", "mse", "cos"] = "dc"
-    structure: bool = field(default=True, metadata={"help": "learn A' with PGE (False: GCond-X)"})
-    pge_hidden: int = 128
-    pge_layers: int = 3
-    adj_period: int = 50
-    adj_steps: int = 10
-    init: Literal["real", "noise", "kcenter", "herding"] = "real"
 
 
 @dataclass(frozen=True)
@@ -93,59 +75,20 @@ class DosCondConfig(GCondConfig):
     metric: Literal["dc", "mse", "cos"] = "mse"
 
 
-class NodeGradientMatching(NodeCondensation):
+class NodeGradientMatching(LearnedNodeGraph):
     """The shared step of GCond, GCond-X and DosCond (see the module docstring)."""
 
     config: GCondConfig
 
     def setup(self, device: torch.device) -> None:
-        cfg, task = self.config, self.task
-        if cfg.outer_loop < 1 or cfg.inner_loop < 0:
-            raise ValueError(f"outer_loop must be >= 1 and inner_loop >= 0, got {cfg.outer_loop}, {cfg.inner_loop}")
-        self.device = device
-        x0, _ = init_from_real(cfg.init, task.x[task.train_idx], task.y_train, self.budgets)
-        self.feat = nn.Parameter(x0.to(device))
-        self.y_syn = self.labels(device)
-        self.opt_feat = torch.optim.Adam([self.feat], lr=cfg.lr_feat)
-        self.pge: PGE | None = None
-        if cfg.structure:
-            self.pge = PGE(task.num_features, hidden_channels=cfg.pge_hidden, num_layers=cfg.pge_layers).to(device)
-            self.opt_pge = torch.optim.Adam(self.pge.parameters(), lr=cfg.lr_adj)
-        self.model = create_model(
-            cfg.backbone,
-            in_channels=task.num_features,
-            out_channels=task.num_classes,
-            hidden_channels=cfg.hidden,
-            num_layers=cfg.num_layers,
-            dropout=cfg.dropout,
-        ).to(device)
-        self.op_real = task.op(self.model)
-        train_y = task.y_train
-        self.real_members = {c: task.train_idx[train_y == c] for c in self.classes}
+        super().setup(device)
         # SGC's propagation is weight-free: compute op^K X once and keep the training rows, so the
         # real gradients cost a 140×d product instead of a pass over the whole graph.
         with torch.no_grad():
-            z = self.model.precompute(task.x_in, self.op_real)
+            z = self.model.precompute(self.task.x_in, self.op_real)
         self.z_real = None if z is None else {c: z[idx] for c, idx in self.real_members.items()}
         top = max(int(self.budgets[c]) for c in self.classes)
         self.coeff = {c: int(self.budgets[c]) / top for c in self.classes}
-
-    def stateful(self) -> dict[str, Any]:
-        out: dict[str, Any] = {"feat": self.feat, "opt_feat": self.opt_feat}
-        if self.pge is not None:
-            out |= {"pge": self.pge, "opt_pge": self.opt_pge}
-        return out
-
-    def _adjacency(self, feat: Tensor) -> Tensor:
-        if self.pge is None:
-            return torch.zeros(feat.shape[0], feat.shape[0], device=feat.device)
-        return self.pge(feat)
-
-    def condensed(self) -> dict[str, Tensor]:
-        feat = self.feat.detach()
-        with torch.no_grad():
-            adj = self._adjacency(feat)
-        return {"x": feat.clone(), "adj": adj.clone(), "y": self.y_syn.clone()}
 
     def _real_gradients(self, params: list[Tensor]) -> dict[int, list[Tensor]]:
         out = None if self.z_real is not None else self.model(self.task.x_in, self.op_real)
@@ -160,17 +103,14 @@ class NodeGradientMatching(NodeCondensation):
 
     def step(self, step: int) -> dict[str, float]:
         cfg, model = self.config, self.model
-        model.reset_parameters()
-        model.train()
+        opt_model = self.fresh_model()
         params = list(model.parameters())
-        opt_model = torch.optim.Adam(params, lr=cfg.lr_model)
-        update_structure = self.pge is not None and step % cfg.adj_period < cfg.adj_steps
+        update_structure = self.updates_structure(step)
         targets = list(self.pge.parameters()) if update_structure and self.pge is not None else [self.feat]
         optimizer = self.opt_pge if update_structure else self.opt_feat
         total = 0.0
         for ol in range(cfg.outer_loop):
-            adj = self._adjacency(self.feat)
-            op_syn = model.propagation(adj)
+            op_syn = model.propagation(self.adjacency(self.feat))
             g_real = self._real_gradients(params)
             out_syn = model(self.feat, op_syn)
             loss = self.feat.new_zeros(())
@@ -185,15 +125,8 @@ class NodeGradientMatching(NodeCondensation):
                 p.grad = g
             optimizer.step()
             total += float(loss.detach())
-            if ol == cfg.outer_loop - 1:
-                break
-            feat_inner = self.feat.detach()
-            with torch.no_grad():
-                op_inner = model.propagation(self._adjacency(feat_inner))
-            for _ in range(cfg.inner_loop):
-                opt_model.zero_grad(set_to_none=True)
-                F.cross_entropy(model(feat_inner, op_inner), self.y_syn).backward()
-                opt_model.step()
+            if ol < cfg.outer_loop - 1:
+                self.train_inner(opt_model)
         return {"loss": total / cfg.outer_loop}
 
 

@@ -1,0 +1,125 @@
+"""What GCond, GCond-X, DosCond and GCDM share: a learnable synthetic graph and a backbone GNN.
+
+The synthetic graph is learnable features :math:`X'` (n'×d, initialised from real training nodes
+of each class) and, when ``structure`` is on, GCond's :class:`~condensekit.graph.pge.PGE`
+generator :math:`A' = g_\\Phi(X')`; otherwise the structure is the identity (an all-zero
+adjacency, which the GCN renormalisation turns into :math:`I`). Each method only defines its
+``step``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from condensekit.core.synthetic import init_from_real
+from condensekit.graph.adjacency import spmm
+from condensekit.graph.methods.base import NodeCondensation
+from condensekit.graph.models.registry import create_model
+from condensekit.graph.models.sgc import SGC
+from condensekit.graph.pge import PGE
+
+
+@dataclass(frozen=True)
+class LearnedGraphConfig:
+    """Settings every learned-graph method has (each method's config sets its paper defaults)."""
+
+    epochs: int = field(default=600, metadata={"help": "engine steps (reference epochs)"})
+    outer_loop: int = 20
+    inner_loop: int = 15
+    lr_feat: float = 1e-4
+    lr_adj: float = 1e-4
+    lr_model: float = 0.01
+    backbone: str = field(default="sgc", metadata={"help": "gnn used while condensing"})
+    hidden: int = 256
+    num_layers: int = 2
+    dropout: float = 0.0
+    structure: bool = field(default=True, metadata={"help": "learn A' with PGE (False: identity structure)"})
+    pge_hidden: int = 128
+    pge_layers: int = 3
+    adj_period: int = 50
+    adj_steps: int = 10
+    init: Literal["real", "noise", "kcenter", "herding"] = "real"
+    init_hops: int = field(
+        default=0, metadata={"help": "initialise from Â^k X of the picked nodes (0: their raw features)"}
+    )
+
+
+class LearnedNodeGraph(NodeCondensation):
+    """Base of the methods that learn :math:`X'` (and optionally :math:`A'`) against a backbone."""
+
+    config: LearnedGraphConfig
+
+    def setup(self, device: torch.device) -> None:
+        cfg, task = self.config, self.task
+        if cfg.outer_loop < 1 or cfg.inner_loop < 0:
+            raise ValueError(f"outer_loop must be >= 1 and inner_loop >= 0, got {cfg.outer_loop}, {cfg.inner_loop}")
+        if cfg.init_hops < 0:
+            raise ValueError(f"Invalid value {cfg.init_hops!r} for argument init_hops. Valid values are >= 0")
+        x_init = task.x
+        with torch.no_grad():
+            for _ in range(cfg.init_hops):  # Â^k X: what a k-layer GCN sees of each node
+                x_init = spmm(task.op(SGC), x_init)
+        x0, _ = init_from_real(cfg.init, x_init[task.train_idx], task.y_train, self.budgets)
+        self.feat = nn.Parameter(x0.to(device))
+        self.y_syn = self.labels(device)
+        self.opt_feat = torch.optim.Adam([self.feat], lr=cfg.lr_feat)
+        self.pge: PGE | None = None
+        if cfg.structure:
+            self.pge = PGE(task.num_features, hidden_channels=cfg.pge_hidden, num_layers=cfg.pge_layers).to(device)
+            self.opt_pge = torch.optim.Adam(self.pge.parameters(), lr=cfg.lr_adj)
+        self.model = create_model(
+            cfg.backbone,
+            in_channels=task.num_features,
+            out_channels=task.num_classes,
+            hidden_channels=cfg.hidden,
+            num_layers=cfg.num_layers,
+            dropout=cfg.dropout,
+        ).to(device)
+        self.op_real = task.op(self.model)
+        self.real_members = {c: task.train_idx[task.y_train == c] for c in self.classes}
+
+    def stateful(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"feat": self.feat, "opt_feat": self.opt_feat}
+        if self.pge is not None:
+            out |= {"pge": self.pge, "opt_pge": self.opt_pge}
+        return out
+
+    def adjacency(self, feat: Tensor) -> Tensor:
+        """:math:`A' = g_\\Phi(X')`, or the all-zero (identity after renormalisation) structure."""
+        if self.pge is None:
+            return torch.zeros(feat.shape[0], feat.shape[0], device=feat.device)
+        return self.pge(feat)
+
+    def condensed(self) -> dict[str, Tensor]:
+        feat = self.feat.detach()
+        with torch.no_grad():
+            adj = self.adjacency(feat)
+        return {"x": feat.clone(), "adj": adj.clone(), "y": self.y_syn.clone()}
+
+    def updates_structure(self, step: int) -> bool:
+        """GCond's alternation: the generator in the first ``adj_steps`` of every ``adj_period``
+        steps, the features otherwise."""
+        return self.pge is not None and step % self.config.adj_period < self.config.adj_steps
+
+    def fresh_model(self) -> torch.optim.Optimizer:
+        """Re-initialise the backbone and return a new optimiser for its inner training."""
+        self.model.reset_parameters()
+        self.model.train()
+        return torch.optim.Adam(self.model.parameters(), lr=self.config.lr_model)
+
+    def train_inner(self, optimizer: torch.optim.Optimizer) -> None:
+        """``inner_loop`` steps of the backbone on the current (detached) synthetic graph."""
+        if not self.config.inner_loop:
+            return
+        feat = self.feat.detach()
+        with torch.no_grad():
+            op = self.model.propagation(self.adjacency(feat))
+        for _ in range(self.config.inner_loop):
+            optimizer.zero_grad(set_to_none=True)
+            F.cross_entropy(self.model(feat, op), self.y_syn).backward()
+            optimizer.step()
