@@ -16,7 +16,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from condensekit.core.evaluate import Summary, TrainConfig, accuracy, repeat, train_select
+from condensekit.core.evaluate import Summary, TrainConfig, TrainResult, accuracy, repeat, train_select
 from condensekit.graph.models.registry import MODELS, create_model
 from condensekit.graph.task import NodeTask
 
@@ -52,6 +52,35 @@ def check_condensed(condensed: dict[str, Tensor], num_features: int, num_classes
         raise ValueError("condensed adj must be symmetric with non-negative weights")
 
 
+def train_on_condensed(
+    task: NodeTask, model: str, condensed: dict[str, Tensor], config: NodeEvalConfig, *, test: bool = True
+) -> TrainResult:
+    """One run of the protocol: a fresh ``model`` trained on ``condensed``, selected by real
+    validation accuracy, tested on the real test nodes (skipped when ``test=False``)."""
+    cls = MODELS.get(model)
+    device = task.x.device
+    x_syn = condensed["x"].float().to(device)
+    y_syn = condensed["y"].long().to(device)
+    op_syn = cls.propagation(condensed["adj"].float().to(device))
+    op_real = task.op(cls)
+    y_val, y_test = task.y[task.val_idx], task.y[task.test_idx]
+    net = create_model(
+        model,
+        in_channels=task.num_features,
+        out_channels=task.num_classes,
+        hidden_channels=config.hidden,
+        num_layers=config.num_layers,
+        dropout=config.dropout,
+    ).to(device)
+    return train_select(
+        net,
+        train_loss=lambda m: F.cross_entropy(m(x_syn, op_syn), y_syn),
+        validate=lambda m: accuracy(m(task.x_in, op_real)[task.val_idx], y_val),
+        test=(lambda m: accuracy(m(task.x_in, op_real)[task.test_idx], y_test)) if test else (lambda m: float("nan")),
+        config=config.train,
+    )
+
+
 def evaluate_node(
     task: NodeTask,
     condensed: dict[str, Tensor],
@@ -63,39 +92,14 @@ def evaluate_node(
     check_condensed(condensed, task.num_features, task.num_classes)
     for name in models:
         MODELS.get(name)  # unknown names fail before any training
-    device = task.x.device
-    x_syn = condensed["x"].float().to(device)
-    adj_syn = condensed["adj"].float().to(device)
-    y_syn = condensed["y"].long().to(device)
-    y_val, y_test = task.y[task.val_idx], task.y[task.test_idx]
-    out: dict[str, Summary] = {}
-    for name in models:
-        cls = MODELS.get(name)
-        op_syn = cls.propagation(adj_syn)
-        op_real = task.op(cls)
-
-        def one_run(
-            seed: int, name: str = name, op_syn: Tensor | None = op_syn, op_real: Tensor | None = op_real
-        ) -> float:
-            model = create_model(
-                name,
-                in_channels=task.num_features,
-                out_channels=task.num_classes,
-                hidden_channels=config.hidden,
-                num_layers=config.num_layers,
-                dropout=config.dropout,
-            ).to(device)
-            res = train_select(
-                model,
-                train_loss=lambda m: F.cross_entropy(m(x_syn, op_syn), y_syn),
-                validate=lambda m: accuracy(m(task.x_in, op_real)[task.val_idx], y_val),
-                test=lambda m: accuracy(m(task.x_in, op_real)[task.test_idx], y_test),
-                config=config.train,
-            )
-            return res.test
-
-        out[name] = repeat(one_run, runs=config.runs, seed=config.seed)
-    return out
+    return {
+        name: repeat(
+            lambda _seed, name=name: train_on_condensed(task, name, condensed, config).test,
+            runs=config.runs,
+            seed=config.seed,
+        )
+        for name in models
+    }
 
 
 def validation_score(
@@ -108,28 +112,7 @@ def validation_score(
 ) -> float:
     """Mean best validation accuracy (%) of ``model`` trained on ``condensed`` — the engine's
     selection signal during condensation (test nodes are never looked at)."""
-    device = task.x.device
-    cls = MODELS.get(model)
-    x_syn, adj_syn, y_syn = condensed["x"].to(device), condensed["adj"].to(device), condensed["y"].to(device)
-    op_syn, op_real = cls.propagation(adj_syn), task.op(cls)
-    y_val = task.y[task.val_idx]
-    vals = []
-    for i in range(runs):
-        torch.manual_seed(config.seed + i)
-        m = create_model(
-            model,
-            in_channels=task.num_features,
-            out_channels=task.num_classes,
-            hidden_channels=config.hidden,
-            num_layers=config.num_layers,
-            dropout=config.dropout,
-        ).to(device)
-        res = train_select(
-            m,
-            train_loss=lambda mm: F.cross_entropy(mm(x_syn, op_syn), y_syn),
-            validate=lambda mm: accuracy(mm(task.x_in, op_real)[task.val_idx], y_val),
-            test=lambda mm: 0.0,
-            config=config.train,
-        )
-        vals.append(res.val)
-    return sum(vals) / len(vals)
+    runs_ = repeat(
+        lambda _seed: train_on_condensed(task, model, condensed, config, test=False).val, runs=runs, seed=config.seed
+    )
+    return runs_.mean
