@@ -162,7 +162,7 @@ def load_node_dataset(
             ``download`` is false.
     """
     key = str(name).lower()
-    check_choice("name", key, NODE_DATASETS)
+    check_choice("dataset", key, NODE_DATASETS)
     spec = INFO[key]
     base = resolve_root(root)
     folder = base / spec.folder

@@ -89,7 +89,7 @@ def test_validate_other_errors() -> None:
 
 
 def test_unknown_dataset(tmp_path: Path) -> None:
-    with pytest.raises(ValueError, match=r"Unknown value 'pubmedx' for argument name.*actor, citeseer, cora"):
+    with pytest.raises(ValueError, match=r"Unknown value 'pubmedx' for argument dataset.*actor, citeseer, cora"):
         load_node_dataset("pubmedx", root=tmp_path)
 
 
