@@ -156,6 +156,7 @@ def run_entry(
         "eval_time_s": round(t2 - t1, 2),
         "total_time_s": round(t2 - t0, 2),
         "config": cg.card["config"],
+        "selection": {k: v for k, v in cg.card.get("selection", {}).items() if k != "history"},
         "edges": int((cg.adj > 0).sum()),
         "hardware": hardware(),
         "reused_artifact": reused,

@@ -91,6 +91,8 @@ class EngineConfig:
         seed: seeds Python, NumPy and torch before ``setup``.
         device: ``"auto"`` (CUDA when available, else CPU), ``"cpu"`` or ``"cuda[:N]"``.
         eval_every: evaluate every k steps (and after the last step); 0 evaluates only at the end.
+        eval_steps: further steps after which to evaluate (e.g. a dense early schedule, for
+            methods whose validation accuracy peaks within the first steps).
         checkpoint: path of the checkpoint file; ``None`` disables checkpointing.
         checkpoint_every: write the checkpoint every k steps (0: only at the end).
         resume: continue from ``checkpoint`` when it exists.
@@ -102,6 +104,7 @@ class EngineConfig:
     seed: int = 0
     device: str = "auto"
     eval_every: int = 0
+    eval_steps: tuple[int, ...] = ()
     checkpoint: str | None = None
     checkpoint_every: int = 0
     resume: bool = True
@@ -223,7 +226,8 @@ def run(method: CondensationMethod, config: EngineConfig, evaluate: Evaluator | 
         if score > best_score:
             best, best_step, best_score = _clone(method.condensed()), step_done, score
 
-    if start == 0 and evaluate is not None and config.eval_every and not history:
+    wants_eval = bool(config.eval_every or config.eval_steps)
+    if start == 0 and evaluate is not None and wants_eval and not history:
         maybe_evaluate(0)
 
     bar = None
@@ -245,7 +249,8 @@ def run(method: CondensationMethod, config: EngineConfig, evaluate: Evaluator | 
             bar.update(1)
             if logs:
                 bar.set_postfix({k: f"{v:.4g}" for k, v in logs.items()}, refresh=False)
-        if config.eval_every and done % config.eval_every == 0 and done != config.steps:
+        scheduled = (config.eval_every and done % config.eval_every == 0) or done in config.eval_steps
+        if scheduled and done != config.steps:
             maybe_evaluate(done)
         if config.checkpoint_every and done % config.checkpoint_every == 0 and done != config.steps:
             save(done)

@@ -127,7 +127,7 @@ def condense_nodes(
         config: the method's config dataclass or a dict of overrides of its paper defaults.
         steps: engine steps (default: the config's ``epochs``).
         eval_every: select the set by validation accuracy of a GCN every k steps (default:
-            ``steps // 10``; 0 keeps the last set).
+            ``steps // 10``, plus steps 1, 2, 5, 10, 20, 50; 0 keeps the last set).
         checkpoint: checkpoint file; an interrupted run with the same settings resumes from it.
     """
     entry = NODE_METHODS.get(method)
@@ -144,13 +144,17 @@ def condense_nodes(
     if not isinstance(n_steps, int) or n_steps < 0 or (n_steps > 0 and algo.steps() == 0):
         valid = "0 (a coreset selects, it has no steps)" if algo.steps() == 0 else "integers >= 0"
         raise ValueError(f"Invalid value {steps!r} for argument steps of method {method!r}. Valid values are {valid}")
+    eval_steps: tuple[int, ...] = ()
     if eval_every is None:
         eval_every = max(n_steps // 10, 1) if n_steps else 0
+        # Dense early checks too: gradient matching without structure can peak in the first steps.
+        eval_steps = tuple(s for s in (1, 2, 5, 10, 20, 50) if s < n_steps)
     engine = EngineConfig(
         steps=n_steps,
         seed=seed,
         device=str(task.x.device),
         eval_every=eval_every,
+        eval_steps=eval_steps,
         checkpoint=None if checkpoint is None else str(checkpoint),
         checkpoint_every=checkpoint_every if checkpoint else 0,
         progress=progress,
@@ -182,6 +186,13 @@ def condense_nodes(
         },
         "seed": seed,
         "metrics": {"val_selected": result.best_score, "best_step": result.best_step},
+        "selection": {
+            "model": "gcn",
+            "runs": eval_runs,
+            "eval_every": eval_every,
+            "eval_steps": list(eval_steps),
+            "history": result.history,
+        },
         "cost": result.cost(),
     }
     return CondensedGraph(cond["x"].cpu(), cond["adj"].cpu(), cond["y"].cpu(), card, result)
