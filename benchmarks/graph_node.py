@@ -164,13 +164,21 @@ def run_entry(
     }
 
 
+def _selection(e: dict[str, Any]) -> str:
+    sel = e.get("selection")
+    steps = e["condense"]["steps"]
+    early = "" if sel is None or not sel.get("eval_steps") else "*"
+    return f"{e['best_step']}/{steps}{early}"
+
+
 def table(results: dict[str, Any]) -> str:
+    """The BENCHMARKS.md tables: main (GCN) and cross-architecture."""
     rows = [
         "| dataset | budget | method | ours (GCN, mean ± std) | paper | peer (GraphSlim, this machine) "
-        "| condense time | peak MB | end-to-end | device |",
-        "|---|---|---|---|---|---|---|---|---|---|",
+        "| selected step | condense time | peak MB | end-to-end | threads |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
     ]
-    entries = [e for k, e in results["entries"].items() if not k.startswith("cross/")]
+    entries = [e for k, e in results["entries"].items() if k.startswith("main/")]
     entries.sort(
         key=lambda e: (e["dataset"], e["budget"], METHODS.index(e["method"]) if e["method"] in METHODS else 99)
     )
@@ -183,8 +191,9 @@ def table(results: dict[str, Any]) -> str:
         rows.append(
             f"| {d} | {b} | {m} | {g['mean']:.1f} ± {g['std']:.1f} | "
             f"{'-' if paper is None or i is None else paper[i]} | "
-            f"{'-' if peer is None else f'{peer[0]} ({peer[1]} s)'} | {e['condense']['wall_time_s']:.0f} s | "
-            f"{e['condense']['peak_memory_mb']:.0f} | {e['total_time_s']:.0f} s | {e['hardware']['device']} |"
+            f"{'-' if peer is None else f'{peer[0]} ({peer[1]} s)'} | {_selection(e)} | "
+            f"{e['condense']['wall_time_s']:.0f} s | {e['condense']['peak_memory_mb']:.0f} | "
+            f"{e['total_time_s']:.0f} s | {e['hardware']['torch_threads']} |"
         )
     cross = [e for k, e in results["entries"].items() if k.startswith("cross/")]
     if cross:
