@@ -178,7 +178,28 @@ def table(results: dict[str, Any]) -> str:
         "| selected step | condense time | peak MB | end-to-end | threads |",
         "|---|---|---|---|---|---|---|---|---|---|---|",
     ]
-    entries = [e for k, e in results["entries"].items() if k.startswith("main/")]
+    main = [e for k, e in results["entries"].items() if k.startswith("main/")]
+    timing = [e for k, e in results["entries"].items() if k.startswith("timing/")]
+    rows += _rows(main)
+    if timing:
+        rows += ["", "Runs alone on the idle machine (2 torch threads), for the cost targets:", "", rows[0], rows[1]]
+        rows += _rows(timing)
+    cross = [e for k, e in results["entries"].items() if k.startswith("cross/")]
+    if cross:
+        models = list(cross[0]["test"])
+        rows += [
+            "",
+            "| dataset | budget | method | " + " | ".join(models) + " |",
+            "|---|---|---|" + "---|" * len(models),
+        ]
+        for e in sorted(cross, key=lambda e: (e["dataset"], e["budget"], e["method"])):
+            cells = " | ".join(f"{e['test'][m]['mean']:.1f} ± {e['test'][m]['std']:.1f}" for m in models)
+            rows.append(f"| {e['dataset']} | {e['budget']} | {e['method']} | {cells} |")
+    return "\n".join(rows)
+
+
+def _rows(entries: list[dict[str, Any]]) -> list[str]:
+    rows = []
     entries.sort(
         key=lambda e: (e["dataset"], e["budget"], METHODS.index(e["method"]) if e["method"] in METHODS else 99)
     )
@@ -195,18 +216,7 @@ def table(results: dict[str, Any]) -> str:
             f"{e['condense']['wall_time_s']:.0f} s | {e['condense']['peak_memory_mb']:.0f} | "
             f"{e['total_time_s']:.0f} s | {e['hardware']['torch_threads']} |"
         )
-    cross = [e for k, e in results["entries"].items() if k.startswith("cross/")]
-    if cross:
-        models = list(cross[0]["test"])
-        rows += [
-            "",
-            "| dataset | budget | method | " + " | ".join(models) + " |",
-            "|---|---|---|" + "---|" * len(models),
-        ]
-        for e in sorted(cross, key=lambda e: (e["dataset"], e["budget"], e["method"])):
-            cells = " | ".join(f"{e['test'][m]['mean']:.1f} ± {e['test'][m]['std']:.1f}" for m in models)
-            rows.append(f"| {e['dataset']} | {e['budget']} | {e['method']} | {cells} |")
-    return "\n".join(rows)
+    return rows
 
 
 def main(argv: list[str] | None = None) -> int:
