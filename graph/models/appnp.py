@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from torch import Tensor
 
@@ -45,24 +45,11 @@ class APPNP(GraphModel):
 
     propagation_kind: ClassVar[str | None] = "sym"
 
-    def __init__(
-        self,
-        *,
-        in_channels: int,
-        out_channels: int,
-        hidden_channels: int = 256,
-        num_layers: int = 2,
-        dropout: float = 0.5,
-        k: int = 10,
-        alpha: float = 0.1,
-    ) -> None:
-        super().__init__(
-            in_channels=in_channels,
-            out_channels=out_channels,
-            hidden_channels=hidden_channels,
-            num_layers=num_layers,
-            dropout=dropout,
-        )
+    def __init__(self, *, k: int = 10, alpha: float = 0.1, **kwargs: Any) -> None:
+        # in_channels, out_channels, hidden_channels, num_layers, dropout: see GraphModel.
+        super().__init__(**kwargs)
+        in_channels, out_channels = self.in_channels, self.out_channels
+        hidden_channels, num_layers, dropout = self.hidden_channels, self.num_layers, self.dropout
         if not isinstance(k, int) or k < 0:
             raise ValueError(f"k must be a non-negative integer, got {k!r}")
         if not 0.0 <= alpha <= 1.0:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import torch
 from torch import Tensor, nn
@@ -49,23 +49,11 @@ class ChebNet(GraphModel):
 
     propagation_kind: ClassVar[str | None] = "cheb"
 
-    def __init__(
-        self,
-        *,
-        in_channels: int,
-        out_channels: int,
-        hidden_channels: int = 256,
-        num_layers: int = 2,
-        dropout: float = 0.5,
-        k: int = 2,
-    ) -> None:
-        super().__init__(
-            in_channels=in_channels,
-            out_channels=out_channels,
-            hidden_channels=hidden_channels,
-            num_layers=num_layers,
-            dropout=dropout,
-        )
+    def __init__(self, *, k: int = 2, **kwargs: Any) -> None:
+        # in_channels, out_channels, hidden_channels, num_layers, dropout: see GraphModel.
+        super().__init__(**kwargs)
+        in_channels, out_channels = self.in_channels, self.out_channels
+        hidden_channels, num_layers = self.hidden_channels, self.num_layers
         if not isinstance(k, int) or k < 1:
             raise ValueError(f"k must be a positive integer, got {k!r}")
         self.k = k

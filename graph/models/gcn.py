@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import torch
 from torch import Tensor, nn
@@ -40,22 +40,11 @@ class GCN(GraphModel):
 
     propagation_kind: ClassVar[str | None] = "sym"
 
-    def __init__(
-        self,
-        *,
-        in_channels: int,
-        out_channels: int,
-        hidden_channels: int = 256,
-        num_layers: int = 2,
-        dropout: float = 0.5,
-    ) -> None:
-        super().__init__(
-            in_channels=in_channels,
-            out_channels=out_channels,
-            hidden_channels=hidden_channels,
-            num_layers=num_layers,
-            dropout=dropout,
-        )
+    def __init__(self, **kwargs: Any) -> None:
+        # in_channels, out_channels, hidden_channels, num_layers, dropout: see GraphModel.
+        super().__init__(**kwargs)
+        in_channels, out_channels = self.in_channels, self.out_channels
+        hidden_channels, num_layers = self.hidden_channels, self.num_layers
         sizes = [in_channels] + [hidden_channels] * (num_layers - 1) + [out_channels]
         self.layers = nn.ModuleList(nn.Linear(a, b) for a, b in zip(sizes[:-1], sizes[1:], strict=True))
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from torch import Tensor, nn
 
@@ -41,23 +41,10 @@ class SGC(GraphModel):
 
     propagation_kind: ClassVar[str | None] = "sym"
 
-    def __init__(
-        self,
-        *,
-        in_channels: int,
-        out_channels: int,
-        hidden_channels: int = 256,
-        num_layers: int = 2,
-        dropout: float = 0.5,
-        k: int = 2,
-    ) -> None:
-        super().__init__(
-            in_channels=in_channels,
-            out_channels=out_channels,
-            hidden_channels=hidden_channels,
-            num_layers=num_layers,
-            dropout=dropout,
-        )
+    def __init__(self, *, k: int = 2, **kwargs: Any) -> None:
+        # in_channels, out_channels, hidden_channels, num_layers, dropout: see GraphModel.
+        super().__init__(**kwargs)
+        in_channels, out_channels = self.in_channels, self.out_channels
         if not isinstance(k, int) or k < 0:
             raise ValueError(f"k must be a non-negative integer, got {k!r}")
         self.k = k
