@@ -24,10 +24,10 @@ learns it with GCond's PGE, updated alternately with the features.
 Defaults. The paper gives no per-dataset hyper-parameters we could verify, so the defaults were
 chosen on Cora's *validation* accuracy at 70 nodes (test nodes never looked at) and are used
 unchanged for every dataset and budget: identity structure, linear kernel, hidden layer only,
-``lr_feat=1e-5`` (the features are row-normalised bag-of-words, entries ≈ 0.05: larger rates
-overshoot — 1e-3 drove validation accuracy from 70 % to 20 %), 200 steps of 10 updates each
-(validation accuracy plateaus after ~150 steps), no inner training (5 inner steps dropped it to
-69 %), learned PGE structure off (77.4 % test vs 81.2 % without).
+``lr_feat=1e-5`` (the features are row-normalised bag-of-words, entries ≈ 0.05, and larger rates
+overshoot), 200 steps of 10 updates each (validation accuracy plateaued before), no inner
+training and no learned structure (both lowered validation accuracy in our trials). These trials
+were exploratory; ``benchmarks/graph_node.py --set FIELD=VALUE`` reruns any of them.
 """
 
 from __future__ import annotations
