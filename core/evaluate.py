@@ -70,7 +70,9 @@ def train_select(
     ``validate`` and ``test`` are called in eval mode without gradients; the weights with the
     highest validation score (first one on ties, as in GCond) are restored before ``test``.
     """
-    opt = torch.optim.Adam(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
+    # fused: one kernel for all parameters, same update rule (the per-parameter loop was a fifth of
+    # a Cora evaluation profile).
+    opt = torch.optim.Adam(model.parameters(), lr=config.lr, weight_decay=config.weight_decay, fused=True)
     drop_epoch = int(config.epochs * config.lr_drop_at) if config.lr_drop_at < 1 else -1
     best_val, best_epoch = -math.inf, -1
     best_state = copy.deepcopy(model.state_dict())
@@ -78,7 +80,7 @@ def train_select(
         if epoch == drop_epoch:
             # GCond re-creates Adam with the lower rate; a fresh optimiser resets its moments too.
             opt = torch.optim.Adam(
-                model.parameters(), lr=config.lr * config.lr_drop_factor, weight_decay=config.weight_decay
+                model.parameters(), lr=config.lr * config.lr_drop_factor, weight_decay=config.weight_decay, fused=True
             )
         model.train()
         opt.zero_grad(set_to_none=True)
