@@ -18,7 +18,7 @@ from torch import Tensor
 
 from condensekit.core.evaluate import Summary, TrainConfig, TrainResult, accuracy, repeat, train_select
 from condensekit.graph.models.registry import MODELS, create_model
-from condensekit.graph.task import NodeTask
+from condensekit.graph.task import NodeTask, model_input
 
 
 @dataclass(frozen=True)
@@ -59,7 +59,7 @@ def train_on_condensed(
     validation accuracy, tested on the real test nodes (skipped when ``test=False``)."""
     cls = MODELS.get(model)
     device = task.x.device
-    x_syn = condensed["x"].float().to(device)
+    x_syn = model_input(condensed["x"].float().to(device))  # a coreset keeps the real sparse rows
     y_syn = condensed["y"].long().to(device)
     op_syn = cls.propagation(condensed["adj"].float().to(device))
     op_real = task.op(cls)

@@ -11,6 +11,7 @@ from condensekit.graph.methods.gradient_matching import (
     GCondX,
     GCondXConfig,
 )
+from condensekit.graph.methods.krr import GCSNTK, GCSNTKConfig
 
 __all__ = [
     "NODE_METHODS",
@@ -21,6 +22,7 @@ __all__ = [
     "GCondX",
     "DosCond",
     "GCDM",
+    "GCSNTK",
     "RandomCoreset",
     "HerdingCoreset",
     "KCenterCoreset",
@@ -28,5 +30,6 @@ __all__ = [
     "GCondXConfig",
     "DosCondConfig",
     "GCDMConfig",
+    "GCSNTKConfig",
     "CoresetConfig",
 ]

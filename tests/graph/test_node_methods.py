@@ -14,6 +14,7 @@ from torch_geometric.utils import to_networkx
 from condensekit.core.engine import EngineConfig, run
 from condensekit.core.evaluate import Summary, TrainConfig
 from condensekit.core.seed import seed_everything
+from condensekit.graph.adjacency import normalize
 from condensekit.graph.condense import CondensedGraph, condense_nodes, make_config
 from condensekit.graph.evaluate import NodeEvalConfig, evaluate_node
 from condensekit.graph.methods import NODE_METHODS, node_budgets
@@ -21,7 +22,7 @@ from condensekit.graph.pge import PGE
 from condensekit.graph.task import NodeTask
 
 GRADIENT_MATCHING = ("gcond", "gcondx", "doscond")
-LEARNED = (*GRADIENT_MATCHING, "gcdm")
+LEARNED = (*GRADIENT_MATCHING, "gcdm", "gcsntk")
 CORESETS = ("random", "herding", "kcenter")
 PGE_METHODS = ("gcond", "doscond")  # structure=True by default
 BUDGET = 9
@@ -34,6 +35,7 @@ CONFIGS: dict[str, dict[str, Any]] = {
         for m in GRADIENT_MATCHING
     },
     "gcdm": {"outer_loop": 2, "hidden": 16},
+    "gcsntk": {},
     **{m: {"embed_epochs": 20, "hidden": 16} for m in CORESETS},
 }
 
@@ -100,6 +102,28 @@ def test_gcdm_init_hops_starts_from_propagated_features(tiny_task: NodeTask) -> 
     raw = _condense(tiny_task, "gcdm", steps=0, config={**CONFIGS["gcdm"], "init_hops": 0})
     hop = _condense(tiny_task, "gcdm", steps=0, config={**CONFIGS["gcdm"], "init_hops": 1})
     assert not torch.allclose(raw.x, hop.x)
+
+
+def test_gcsntk_fits_the_real_labels_better_and_maps_features_back(tiny_task: NodeTask) -> None:
+    cfg = make_config("gcsntk", {"lr_feat": 0.05})
+    algo = NODE_METHODS.get("gcsntk").cls(tiny_task, node_budgets(tiny_task, budget=BUDGET), cfg)
+    seed_everything(0)
+    algo.setup(torch.device("cpu"))
+    losses = [algo.step(s)["loss"] for s in range(30)]
+    assert losses[-1] < 0.8 * losses[0]
+    out = algo.condensed()
+    assert torch.allclose((out["x"] - algo.mean) / algo.std, algo.feat.detach(), atol=1e-5)
+    assert torch.count_nonzero(out["adj"]) == 0
+    # The real side's structure: the subgraph of A + I that the training nodes induce, row-normalised.
+    dense = tiny_task.adj.to_dense()[tiny_task.train_idx][:, tiny_task.train_idx]
+    want = normalize((dense != 0).float(), kind="row", self_loops=True)
+    assert torch.allclose(algo.p_real.to_dense(), want)
+
+
+@pytest.mark.parametrize("bad", [{"hops": -1}, {"kernel_hops": 0}, {"kernel_layers": 0}, {"ridge": -1.0}])
+def test_gcsntk_rejects_bad_config(tiny_task: NodeTask, bad: dict[str, Any]) -> None:
+    with pytest.raises(ValueError, match=next(iter(bad))):
+        _condense(tiny_task, "gcsntk", config=bad)
 
 
 def test_gcondx_has_no_structure(tiny_task: NodeTask) -> None:

@@ -1,0 +1,94 @@
+"""Kernel ridge regression (KRR) objectives: fit on the synthetic set, predict the real one.
+
+KIP (`Nguyen et al., "Dataset Meta-Learning from Kernel Inducing Points", ICLR 2021
+<https://arxiv.org/abs/2011.00050>`_) and its graph descendants (GC-SNTK, KiDD) learn a synthetic
+set :math:`(X_s, Y_s)` so that kernel ridge regression fitted on it predicts the real labels:
+
+.. math::
+    \\hat Y_t = K_{ts}\\,\\big(K_{ss} + \\lambda \\tfrac{\\operatorname{tr} K_{ss}}{n_s} I\\big)^{-1} Y_s,
+    \\qquad \\mathcal{L} = \\ell(\\hat Y_t, Y_t),
+
+with :math:`K_{ts} = k(X_t, X_s)` and :math:`K_{ss} = k(X_s, X_s)`; scaling the ridge by the mean
+diagonal makes :math:`\\lambda` independent of the kernel's scale. The kernels here are the
+infinite-width ReLU network kernels (NNGP and NTK) built layer by layer with the arc-cosine
+formulas (`Cho & Saul 2009 <https://papers.nips.cc/paper/3628>`_; `Jacot et al. 2018
+<https://arxiv.org/abs/1806.07572>`_); a domain adds its own aggregation between layers (the graph
+structure, in :mod:`condensekit.graph.sntk`).
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import Tensor
+
+__all__ = ["krr_predict", "relu_ntk", "relu_ntk_layer"]
+
+#: Correlations are clipped to ±(1 − this) before ``arccos``, whose gradient is infinite at ±1.
+CORRELATION_MARGIN = 1e-4
+
+
+def krr_predict(k_ts: Tensor, k_ss: Tensor, y_s: Tensor, *, ridge: float = 1.0) -> Tensor:
+    """Kernel ridge regression fitted on the synthetic set, evaluated on the targets.
+
+    :math:`\\hat Y_t = K_{ts} (K_{ss} + \\lambda \\, \\mathrm{tr}(K_{ss})/n_s \\, I)^{-1} Y_s`,
+    differentiable in every input.
+
+    Shapes:
+        ``k_ts``: ``(n_t, n_s)``; ``k_ss``: ``(n_s, n_s)``; ``y_s``: ``(n_s, c)``; output ``(n_t, c)``.
+    """
+    n_s = k_ss.shape[0]
+    if k_ss.shape != (n_s, n_s) or k_ts.shape[1] != n_s or y_s.shape[0] != n_s:
+        raise ValueError(
+            f"krr_predict needs k_ts (n_t, n_s), k_ss (n_s, n_s) and y_s (n_s, c), got "
+            f"{tuple(k_ts.shape)}, {tuple(k_ss.shape)} and {tuple(y_s.shape)}"
+        )
+    if ridge < 0:
+        raise ValueError(f"Invalid value {ridge!r} for argument ridge. Valid values are >= 0")
+    eye = torch.eye(n_s, dtype=k_ss.dtype, device=k_ss.device)
+    regulariser = ridge * torch.diagonal(k_ss).mean() * eye
+    return k_ts @ torch.linalg.solve(k_ss + regulariser, y_s)
+
+
+def relu_ntk_layer(nngp: Tensor, ntk: Tensor, norm1: Tensor, norm2: Tensor) -> tuple[Tensor, Tensor]:
+    """One infinite-width ReLU layer applied to a pair of kernels.
+
+    With :math:`\\rho = \\Sigma_{ij} / (\\lVert a_i\\rVert \\lVert b_j\\rVert)` (``norm1``, ``norm2``:
+    the square roots of the two sides' self-kernels, :math:`\\sqrt{\\Sigma_{ii}}`):
+
+    .. math::
+        \\Sigma'_{ij} = \\lVert a_i\\rVert\\lVert b_j\\rVert \\,
+            \\frac{\\rho(\\pi - \\arccos\\rho) + \\sqrt{1-\\rho^2}}{\\pi},\\qquad
+        \\Theta'_{ij} = \\Theta_{ij}\\,\\frac{\\pi - \\arccos\\rho}{\\pi} + \\Sigma'_{ij}
+
+    (NNGP :math:`\\Sigma`, NTK :math:`\\Theta`; the normalisation keeps :math:`\\Sigma'_{ii} =
+    \\Sigma_{ii}`, so the norms stay valid through consecutive layers).
+
+    Shapes:
+        ``nngp``, ``ntk``: ``(n1, n2)``; ``norm1``: ``(n1,)``; ``norm2``: ``(n2,)``.
+    """
+    scale = norm1[:, None] * norm2[None, :]
+    rho = (nngp / scale.clamp_min(1e-12)).clamp(-1 + CORRELATION_MARGIN, 1 - CORRELATION_MARGIN)
+    angle = torch.arccos(rho)
+    nngp_next = scale * (rho * (math.pi - angle) + torch.sqrt(1 - rho * rho)) / math.pi
+    return nngp_next, ntk * (math.pi - angle) / math.pi + nngp_next
+
+
+def relu_ntk(x1: Tensor, x2: Tensor, *, depth: int = 2) -> Tensor:
+    """NTK of an infinitely wide ``depth``-hidden-layer ReLU MLP between the rows of two inputs.
+
+    :math:`\\Sigma^{(0)} = \\Theta^{(0)} = x_1 x_2^\\top`, then ``depth`` times
+    :func:`relu_ntk_layer`.
+
+    Shapes:
+        ``x1``: ``(n1, d)``; ``x2``: ``(n2, d)``; output ``(n1, n2)``.
+    """
+    if depth < 1:
+        raise ValueError(f"Invalid value {depth!r} for argument depth. Valid values are >= 1")
+    nngp = x1 @ x2.t()
+    ntk = nngp
+    norm1, norm2 = x1.norm(dim=1), x2.norm(dim=1)
+    for _ in range(depth):
+        nngp, ntk = relu_ntk_layer(nngp, ntk, norm1, norm2)
+    return ntk

@@ -1,0 +1,64 @@
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+
+from condensekit.core.objectives.kernel_ridge import krr_predict, relu_ntk, relu_ntk_layer
+
+
+def test_krr_predict_matches_the_closed_form() -> None:
+    torch.manual_seed(0)
+    xs, xt, ys = torch.randn(5, 3), torch.randn(4, 3), torch.randn(5, 2)
+    k_ss, k_ts = xs @ xs.t(), xt @ xs.t()
+    lam = 0.5 * torch.trace(k_ss) / 5
+    want = k_ts @ torch.linalg.inv(k_ss + lam * torch.eye(5)) @ ys
+    assert torch.allclose(krr_predict(k_ts, k_ss, ys, ridge=0.5), want, atol=1e-4)
+
+
+def test_krr_interpolates_its_own_support_without_ridge() -> None:
+    torch.manual_seed(0)
+    xs, ys = torch.randn(4, 6), torch.randn(4, 3)
+    k = xs @ xs.t()
+    assert torch.allclose(krr_predict(k, k, ys, ridge=0.0), ys, atol=1e-3)
+
+
+def test_krr_bad_shapes_and_ridge() -> None:
+    with pytest.raises(ValueError, match="n_s"):
+        krr_predict(torch.zeros(2, 3), torch.eye(4), torch.zeros(4, 2))
+    with pytest.raises(ValueError, match="ridge"):
+        krr_predict(torch.zeros(2, 4), torch.eye(4), torch.zeros(4, 2), ridge=-1.0)
+
+
+def test_relu_layer_closed_form_for_orthogonal_and_equal_inputs() -> None:
+    # rho = 0: nngp' = |a||b| / pi, ntk' = ntk / 2 + nngp'; rho -> 1: nngp' = |a||b|, ntk' = ntk + nngp'.
+    n1, n2 = torch.tensor([2.0]), torch.tensor([3.0])
+    nngp, ntk = relu_ntk_layer(torch.zeros(1, 1), torch.ones(1, 1), n1, n2)
+    assert torch.allclose(nngp, torch.tensor([[6.0 / math.pi]]))
+    assert torch.allclose(ntk, torch.tensor([[0.5 + 6.0 / math.pi]]))
+    nngp, ntk = relu_ntk_layer(torch.full((1, 1), 6.0), torch.full((1, 1), 6.0), n1, n2)
+    assert torch.allclose(nngp, torch.tensor([[6.0]]), atol=1e-3)
+    assert torch.allclose(ntk, torch.tensor([[12.0]]), atol=0.05)  # rho clipped to 1 - 1e-4
+
+
+def test_relu_nngp_matches_a_wide_random_layer() -> None:
+    """E_w[relu(w.a) relu(w.b)] * 2 over w ~ N(0, I) is the arc-cosine kernel (Cho & Saul)."""
+    gen = torch.Generator().manual_seed(0)
+    a, b = torch.tensor([[1.0, 0.5, -0.2]]), torch.tensor([[0.3, -1.0, 0.8]])
+    w = torch.randn(3, 400_000, generator=gen)
+    mc = 2 * (torch.relu(a @ w) * torch.relu(b @ w)).mean()
+    nngp, _ = relu_ntk_layer(a @ b.t(), a @ b.t(), a.norm(dim=1), b.norm(dim=1))
+    assert abs(float(nngp) - float(mc)) < 0.01
+
+
+def test_relu_ntk_is_symmetric_psd_and_differentiable() -> None:
+    torch.manual_seed(0)
+    x = torch.randn(6, 4, requires_grad=True)
+    k = relu_ntk(x, x, depth=3)
+    assert torch.allclose(k, k.t(), atol=1e-5)
+    assert torch.linalg.eigvalsh(k.detach()).min() > -1e-4
+    k.sum().backward()
+    assert torch.isfinite(x.grad).all()
+    with pytest.raises(ValueError, match="depth"):
+        relu_ntk(x, x, depth=0)
