@@ -42,7 +42,7 @@ RESULTS = Path(__file__).resolve().parent / "results" / "graph_node.json"
 # Condensed sets of default-config runs (not committed), reused by --reuse (e.g. the cross table).
 ARTIFACTS = Path(__file__).resolve().parent.parent / "runs" / "benchmarks"
 BUDGETS = {"cora": [35, 70, 140], "citeseer": [30, 60, 120]}
-METHODS = ["random", "herding", "kcenter", "gcdm", "doscond", "gcond", "gcondx"]
+METHODS = ["random", "herding", "kcenter", "gcdm", "doscond", "gcond", "gcondx", "gcsntk"]
 
 # Published figures (GCond ICLR 2022 Table 2; SFGC NeurIPS 2023; GEOM ICML 2024), test accuracy %.
 PAPER = {
