@@ -128,6 +128,9 @@ def _induced_structure(adj: Tensor, nodes: Tensor) -> Tensor:
     keep = (row >= 0) & (col >= 0) & (coo.values() != 0)
     m = nodes.numel()
     sub = torch.sparse_coo_tensor(
-        torch.stack([row[keep], col[keep]]), torch.ones(int(keep.sum()), device=adj.device), (m, m)
+        torch.stack([row[keep], col[keep]]),
+        torch.ones(int(keep.sum()), device=adj.device),
+        (m, m),
+        check_invariants=True,
     ).coalesce()
     return normalize(sub.to_sparse_csr(), kind="row", self_loops=True)
