@@ -23,6 +23,7 @@ from condensekit.core.registry import check_choice
 __all__ = [
     "NORMALIZATIONS",
     "dense_to_edge_index",
+    "induced_subgraph",
     "is_sparse",
     "normalize",
     "spmm",
@@ -109,6 +110,18 @@ def dense_to_edge_index(adj: Tensor, threshold: float = 0.0) -> tuple[Tensor, Te
     mask = adj > threshold
     edge_index = mask.nonzero().t().contiguous()
     return edge_index, adj[mask]
+
+
+def induced_subgraph(adj: Tensor, nodes: Tensor) -> Tensor:
+    """The subgraph ``nodes`` induce: ``adj[nodes][:, nodes]`` as a coalesced sparse COO tensor,
+    for a dense or sparse ``adj`` (rows and columns in the order of ``nodes``).
+
+    Shapes:
+        ``adj``: ``(n, n)``; ``nodes``: ``(m,)`` long; output: ``(m, m)``.
+    """
+    _check_square(adj)
+    coo = adj.to_sparse_coo()
+    return coo.index_select(0, nodes).index_select(1, nodes).coalesce()
 
 
 def normalize(adj: Tensor, *, kind: str, self_loops: bool | None = None) -> Tensor:

@@ -14,9 +14,10 @@ import torch
 from torch import Tensor
 from torch_geometric.data import Data
 
-from condensekit.graph.adjacency import to_sparse_adj
+from condensekit.graph.adjacency import spmm, to_sparse_adj
 from condensekit.graph.data import validate_node_data
 from condensekit.graph.models.base import GraphModel
+from condensekit.graph.models.sgc import SGC
 
 SPARSE_FEATURE_DENSITY = 0.1
 
@@ -83,6 +84,18 @@ class NodeTask:
     @property
     def y_train(self) -> Tensor:
         return self.y[self.train_idx]
+
+    def smooth(self, x: Tensor, hops: int) -> Tensor:
+        """:math:`\\hat A^{k} x` with GCN's operator :math:`D^{-1/2}(A+I)D^{-1/2}` (no gradient).
+
+        Shapes:
+            ``x``: ``(N, d)`` dense; output ``(N, d)``.
+        """
+        op = self.op(SGC)
+        with torch.no_grad():
+            for _ in range(hops):
+                x = spmm(op, x)
+        return x
 
     def op(self, model: type[GraphModel] | GraphModel) -> Tensor | None:
         """The real graph's propagation operator for ``model``'s family, computed once."""

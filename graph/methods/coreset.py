@@ -18,6 +18,7 @@ from torch import Tensor
 
 from condensekit.core.evaluate import TrainConfig, accuracy, train_select
 from condensekit.core.selection import select_per_class
+from condensekit.graph.adjacency import induced_subgraph
 from condensekit.graph.methods.base import NodeCondensation, register_node_method
 from condensekit.graph.models.registry import create_model
 
@@ -62,8 +63,7 @@ class NodeCoreset(NodeCondensation):
         emb = task.x[task.train_idx] if self.selection == "random" else self._embeddings(device)
         local = select_per_class(self.selection, emb, task.y_train, self.budgets)
         self.nodes = task.train_idx[local]
-        sub = task.adj.to_sparse_coo().index_select(0, self.nodes).index_select(1, self.nodes).to_dense()
-        self.adj = sub.float()
+        self.adj = induced_subgraph(task.adj, self.nodes).to_dense().float()
 
     def step(self, step: int) -> dict[str, float]:
         raise ValueError(f"Invalid steps for coreset {self.name!r}: a coreset has no condensation steps; use steps=0")

@@ -42,9 +42,8 @@ from torch import Tensor, nn
 
 from condensekit.core.objectives.kernel_ridge import krr_predict
 from condensekit.core.synthetic import init_from_real
-from condensekit.graph.adjacency import normalize, spmm
+from condensekit.graph.adjacency import induced_subgraph, normalize
 from condensekit.graph.methods.base import NodeCondensation, register_node_method
-from condensekit.graph.models.sgc import SGC
 from condensekit.graph.sntk import sntk, sntk_norms
 
 
@@ -80,11 +79,8 @@ class GCSNTK(NodeCondensation):
             self.std = torch.where(self.std > 0, self.std, torch.ones_like(self.std))
         else:
             self.mean, self.std = torch.zeros_like(x[0]), torch.ones_like(x[0])
-        g = (x - self.mean) / self.std
-        op = task.op(SGC)  # D^-1/2 (A + I) D^-1/2, the reference's graph convolution filter
-        with torch.no_grad():
-            for _ in range(cfg.hops):
-                g = spmm(op, g)
+        # D^-1/2 (A + I) D^-1/2 applied k times: the reference's graph convolution filter.
+        g = task.smooth((x - self.mean) / self.std, cfg.hops)
         train = task.train_idx
         self.g_real = g[train]
         self.y_real = F.one_hot(task.y_train, task.num_classes).to(g.dtype)
@@ -121,16 +117,8 @@ class GCSNTK(NodeCondensation):
 def _induced_structure(adj: Tensor, nodes: Tensor) -> Tensor:
     """Row-normalised :math:`A + I` (unweighted) on the subgraph ``nodes`` induce, sparse CSR
     ``(m, m)`` with ``m = len(nodes)`` (the reference's ``sub_E`` with the "average" scale)."""
-    coo = adj.to_sparse_coo().coalesce() if adj.layout != torch.sparse_coo else adj.coalesce()
-    local = torch.full((adj.size(0),), -1, dtype=torch.long, device=adj.device)
-    local[nodes] = torch.arange(nodes.numel(), device=adj.device)
-    row, col = local[coo.indices()[0]], local[coo.indices()[1]]
-    keep = (row >= 0) & (col >= 0) & (coo.values() != 0)
-    m = nodes.numel()
-    sub = torch.sparse_coo_tensor(
-        torch.stack([row[keep], col[keep]]),
-        torch.ones(int(keep.sum()), device=adj.device),
-        (m, m),
-        check_invariants=True,
+    sub = induced_subgraph(adj, nodes)
+    binary = torch.sparse_coo_tensor(
+        sub.indices(), (sub.values() != 0).to(torch.float32), sub.shape, check_invariants=True
     ).coalesce()
-    return normalize(sub.to_sparse_csr(), kind="row", self_loops=True)
+    return normalize(binary.to_sparse_csr(), kind="row", self_loops=True)

@@ -17,10 +17,8 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from condensekit.core.synthetic import init_from_real
-from condensekit.graph.adjacency import spmm
 from condensekit.graph.methods.base import NodeCondensation
 from condensekit.graph.models.registry import create_model
-from condensekit.graph.models.sgc import SGC
 from condensekit.graph.pge import PGE
 
 
@@ -60,10 +58,7 @@ class LearnedNodeGraph(NodeCondensation):
             raise ValueError(f"outer_loop must be >= 1 and inner_loop >= 0, got {cfg.outer_loop}, {cfg.inner_loop}")
         if cfg.init_hops < 0:
             raise ValueError(f"Invalid value {cfg.init_hops!r} for argument init_hops. Valid values are >= 0")
-        x_init = task.x
-        with torch.no_grad():
-            for _ in range(cfg.init_hops):  # Â^k X: what a k-layer GCN sees of each node
-                x_init = spmm(task.op(SGC), x_init)
+        x_init = task.smooth(task.x, cfg.init_hops)  # Â^k X: what a k-layer GCN sees of each node
         x0, _ = init_from_real(cfg.init, x_init[task.train_idx], task.y_train, self.budgets)
         self.feat = nn.Parameter(x0.to(device))
         self.y_syn = self.labels(device)
