@@ -84,7 +84,7 @@ class GCDM(LearnedNodeGraph):
     def step(self, step: int) -> dict[str, float]:
         cfg, model = self.config, self.model
         opt_model = self.fresh_model()
-        optimizer = self.opt_pge if self.updates_structure(step) else self.opt_feat
+        targets = self.update_targets(step)
         total = 0.0
         for ol in range(cfg.outer_loop):
             with torch.no_grad():
@@ -95,10 +95,7 @@ class GCDM(LearnedNodeGraph):
                 idx, sl = self.real_members[c], self.class_slice(c)
                 for h_real, h_syn in zip(emb_real, emb_syn, strict=True):
                     loss = loss + self.coeff[c] * mmd2(h_real[idx], h_syn[sl], kernel=self.kernel)
-            optimizer.zero_grad(set_to_none=True)
-            self.opt_feat.zero_grad(set_to_none=True)
-            loss.backward()
-            optimizer.step()
+            self.apply_update(targets, loss)
             total += float(loss.detach())
             if ol < cfg.outer_loop - 1:
                 self.train_inner(opt_model)

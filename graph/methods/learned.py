@@ -41,6 +41,10 @@ class LearnedGraphConfig:
     pge_layers: int = 3
     adj_period: int = 50
     adj_steps: int = 10
+    joint_update: bool = field(
+        default=False,
+        metadata={"help": "update X' and the generator together every step (else GCond's alternation)"},
+    )
     init: Literal["real", "noise", "kcenter", "herding"] = "real"
     init_hops: int = field(
         default=0, metadata={"help": "initialise from Â^k X of the picked nodes (0: their raw features)"}
@@ -100,6 +104,30 @@ class LearnedNodeGraph(NodeCondensation):
         """GCond's alternation: the generator in the first ``adj_steps`` of every ``adj_period``
         steps, the features otherwise."""
         return self.pge is not None and step % self.config.adj_period < self.config.adj_steps
+
+    def update_targets(self, step: int) -> list[tuple[torch.optim.Optimizer, list[Tensor]]]:
+        """The (optimiser, parameters) pairs one matching update moves at ``step``: both the
+        features and the generator with ``joint_update``, else one of them by
+        :meth:`updates_structure`."""
+        feat = (self.opt_feat, [self.feat])
+        if self.pge is None:
+            return [feat]
+        pge = (self.opt_pge, list(self.pge.parameters()))
+        if self.config.joint_update:
+            return [feat, pge]
+        return [pge] if self.updates_structure(step) else [feat]
+
+    @staticmethod
+    def apply_update(targets: list[tuple[torch.optim.Optimizer, list[Tensor]]], loss: Tensor) -> None:
+        """One optimiser step of every target on ``loss`` (gradients only for what moves)."""
+        params = [p for _, ps in targets for p in ps]
+        grads = torch.autograd.grad(loss, params)
+        it = iter(grads)
+        for opt, ps in targets:
+            opt.zero_grad(set_to_none=True)
+            for p in ps:
+                p.grad = next(it)
+            opt.step()
 
     def fresh_model(self) -> torch.optim.Optimizer:
         """Re-initialise the backbone and return a new optimiser for its inner training."""

@@ -350,3 +350,18 @@ def test_gcond_alternates_structure_and_features(tiny_task: NodeTask) -> None:
     algo.step(1)  # 1 % 4 >= 1: feature step
     assert not torch.equal(algo.feat, feat1)
     assert not changed(pge1)
+
+
+@pytest.mark.parametrize("method", ["doscond", "gcdm"])
+def test_joint_update_moves_features_and_structure_every_step(tiny_task: NodeTask, method: str) -> None:
+    overrides = CONFIGS[method] | {"joint_update": True, "structure": True, "lr_feat": 1e-2}
+    cfg = make_config(method, overrides)
+    assert make_config("doscond").joint_update and not make_config("gcond").joint_update
+    algo = NODE_METHODS.get(method).cls(tiny_task, node_budgets(tiny_task, budget=BUDGET), cfg)
+    seed_everything(0)
+    algo.setup(torch.device("cpu"))
+    for step in (0, 1):  # a structure step and a feature step under the alternation
+        feat, pge = algo.feat.detach().clone(), [p.detach().clone() for p in algo.pge.parameters()]
+        algo.step(step)
+        assert not torch.equal(algo.feat, feat)
+        assert any(not torch.equal(b, p) for b, p in zip(pge, algo.pge.parameters(), strict=True))
