@@ -32,6 +32,7 @@ from typing import Any
 import torch
 
 from condensekit.core.atomic import write_json
+from condensekit.core.parallel import auto_workers
 from condensekit.graph.condense import CondensedGraph, condense_nodes, prepare_task
 from condensekit.graph.evaluate import NodeEvalConfig, evaluate_node
 
@@ -142,7 +143,8 @@ def run_entry(
         if not overrides and steps is None:
             cg.save(saved)
     t1 = time.perf_counter()
-    res = evaluate_node(task, cg.tensors(), models=models, config=NodeEvalConfig(runs=runs, seed=seed))
+    workers = auto_workers(runs * len(models), task.x.device)
+    res = evaluate_node(task, cg.tensors(), models=models, config=NodeEvalConfig(runs=runs, seed=seed), workers=workers)
     t2 = time.perf_counter()
     return {
         "dataset": dataset,
@@ -154,6 +156,7 @@ def run_entry(
         "best_step": cg.card["metrics"]["best_step"],
         "condense": cg.card["cost"],
         "eval_time_s": round(t2 - t1, 2),
+        "eval_workers": workers,
         "total_time_s": round(t2 - t0, 2),
         "config": cg.card["config"],
         "selection": {k: v for k, v in cg.card.get("selection", {}).items() if k != "history"},

@@ -11,12 +11,14 @@ from condensekit.core.artifact import update_card
 from condensekit.core.atomic import write_json
 from condensekit.core.config import add_dataclass_args, dataclass_from_args
 from condensekit.core.evaluate import TrainConfig
+from condensekit.core.parallel import auto_workers
 from condensekit.core.report import format_table
 from condensekit.graph.condense import CondensedGraph, condense_nodes, prepare_task
 from condensekit.graph.data import NODE_DATASETS
 from condensekit.graph.evaluate import NodeEvalConfig, evaluate_node
 from condensekit.graph.methods import NODE_METHODS
 from condensekit.graph.models.registry import MODELS
+from condensekit.graph.task import NodeTask
 
 # The most accurate method on Cora at 70 nodes in BENCHMARKS.md, and one of the fastest.
 DEMO_METHOD = "gcsntk"
@@ -73,6 +75,16 @@ def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--json", default=None, help="where to write the JSON result")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.add_argument("--download", action="store_true", help="fetch a missing dataset with PyG's standard loader")
+    p.add_argument(
+        "--workers", type=int, default=0, help="evaluation processes (0: one per CPU core, 1 on a GPU; 1: in-process)"
+    )
+
+
+def _workers(ns: argparse.Namespace, task: NodeTask, runs: int) -> int:
+    """``--workers``, or one evaluation process per core when it is 0."""
+    if ns.workers < 0:
+        raise ValueError(f"Invalid value {ns.workers!r} for argument --workers. Valid values are integers >= 0")
+    return ns.workers or auto_workers(runs, task.x.device)
 
 
 def _method_config(ns: argparse.Namespace) -> Any:
@@ -118,7 +130,13 @@ def _condense(ns: argparse.Namespace) -> int:
         "val_selected": cg.card["metrics"]["val_selected"],
     }
     if ns.eval_runs:
-        res = evaluate_node(task, cg.tensors(), models=["gcn"], config=NodeEvalConfig(runs=ns.eval_runs, seed=ns.seed))
+        res = evaluate_node(
+            task,
+            cg.tensors(),
+            models=["gcn"],
+            config=NodeEvalConfig(runs=ns.eval_runs, seed=ns.seed),
+            workers=_workers(ns, task, ns.eval_runs),
+        )
         cg.card["metrics"]["test"] = {m: s.to_dict() for m, s in res.items()}
         summary["test"] = cg.card["metrics"]["test"]
     cg.save(out)
@@ -154,7 +172,8 @@ def _evaluate(ns: argparse.Namespace) -> int:
     task = prepare_task(cg.card["source"]["dataset"], root=ns.root, device=ns.device, download=ns.download)
     t0 = time.perf_counter()
     cfg = NodeEvalConfig(runs=ns.runs, seed=ns.seed, train=TrainConfig(epochs=ns.epochs))
-    res = evaluate_node(task, cg.tensors(), models=models, config=cfg)
+    workers = _workers(ns, task, ns.runs * len(models))
+    res = evaluate_node(task, cg.tensors(), models=models, config=cfg, workers=workers)
     elapsed = time.perf_counter() - t0
     _print_eval(
         f"{cg.card['method']} on {cg.card['source']['dataset']}, {cg.card['budget']['nodes']} nodes "
@@ -180,7 +199,13 @@ def _demo(ns: argparse.Namespace) -> int:
     # The demo fetches Cora with PyG's loader when the data root lacks it (never when it is there).
     task = prepare_task("cora", root=ns.root, device=ns.device, download=True)
     cg = condense_nodes(task, DEMO_METHOD, budget=70, seed=ns.seed, progress=not ns.quiet)
-    res = evaluate_node(task, cg.tensors(), models=["gcn"], config=NodeEvalConfig(runs=ns.runs, seed=ns.seed))
+    res = evaluate_node(
+        task,
+        cg.tensors(),
+        models=["gcn"],
+        config=NodeEvalConfig(runs=ns.runs, seed=ns.seed),
+        workers=_workers(ns, task, ns.runs),
+    )
     cg.card["metrics"]["test"] = {m: s.to_dict() for m, s in res.items()}
     cg.save(ns.out)
     total = time.perf_counter() - t0

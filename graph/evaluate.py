@@ -11,12 +11,16 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from functools import partial
+from typing import Any
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor
 
 from condensekit.core.evaluate import Summary, TrainConfig, TrainResult, accuracy, repeat, train_select
+from condensekit.core.parallel import run_seeded
+from condensekit.graph.adjacency import to_sparse_adj
 from condensekit.graph.models.registry import MODELS, create_model
 from condensekit.graph.task import NodeTask, model_input
 
@@ -87,11 +91,31 @@ def evaluate_node(
     *,
     models: Sequence[str] = ("gcn",),
     config: NodeEvalConfig = NodeEvalConfig(),
+    workers: int = 1,
 ) -> dict[str, Summary]:
-    """Test accuracy (%) of each architecture trained on ``condensed``, over ``config.runs`` runs."""
+    """Test accuracy (%) of each architecture trained on ``condensed``, over ``config.runs`` runs.
+
+    ``workers > 1`` spreads the runs over that many CPU processes with one torch thread each
+    (:mod:`condensekit.core.parallel`; :func:`~condensekit.core.parallel.auto_workers` picks one
+    per core). Every run is seeded as in-process; its figures match the in-process ones up to
+    floating-point summation order (thread count).
+    """
+    if not isinstance(workers, int) or workers < 1:
+        raise ValueError(f"Invalid value {workers!r} for argument workers. Valid values are integers >= 1")
     check_condensed(condensed, task.num_features, task.num_classes)
     for name in models:
         MODELS.get(name)  # unknown names fail before any training
+    if workers > 1:
+        if task.x.device.type != "cpu":
+            raise ValueError(f"workers={workers} needs a CPU task, got device {task.x.device}; use workers=1")
+        cond = {k: v.detach().cpu() for k, v in condensed.items()}
+        jobs = [
+            (partial(_test_run, model=name, condensed=cond, config=config), config.seed + i)
+            for name in models
+            for i in range(config.runs)
+        ]
+        values = run_seeded(jobs, _rebuild_task, (task_payload(task),), workers=workers)
+        return {name: Summary(values=values[k * config.runs : (k + 1) * config.runs]) for k, name in enumerate(models)}
     return {
         name: repeat(
             lambda _seed, name=name: train_on_condensed(task, name, condensed, config).test,
@@ -100,6 +124,41 @@ def evaluate_node(
         )
         for name in models
     }
+
+
+def _test_run(task: NodeTask, _seed: int, *, model: str, condensed: dict[str, Tensor], config: NodeEvalConfig) -> float:
+    return train_on_condensed(task, model, condensed, config).test
+
+
+def task_payload(task: NodeTask) -> dict[str, Any]:
+    """What a worker process needs to rebuild ``task`` (dense tensors and COO indices: picklable)."""
+    adj = task.adj.to_sparse_coo().coalesce() if task.adj.layout != torch.sparse_coo else task.adj.coalesce()
+    return {
+        "x": task.x.cpu(),
+        "edge_index": adj.indices().cpu(),
+        "edge_weight": adj.values().cpu(),
+        "y": task.y.cpu(),
+        "train_idx": task.train_idx.cpu(),
+        "val_idx": task.val_idx.cpu(),
+        "test_idx": task.test_idx.cpu(),
+        "num_classes": task.num_classes,
+        "name": task.name,
+    }
+
+
+def _rebuild_task(payload: dict[str, Any]) -> NodeTask:
+    x = payload["x"]
+    return NodeTask(
+        x=x,
+        x_in=model_input(x),
+        adj=to_sparse_adj(payload["edge_index"], x.shape[0], payload["edge_weight"]),
+        y=payload["y"],
+        train_idx=payload["train_idx"],
+        val_idx=payload["val_idx"],
+        test_idx=payload["test_idx"],
+        num_classes=payload["num_classes"],
+        name=payload["name"],
+    )
 
 
 def validation_score(

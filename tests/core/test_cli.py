@@ -93,6 +93,9 @@ def test_condense_info_evaluate_on_cora(
     card = json.loads((art / "card.json").read_text())
     assert set(card["metrics"]["test"]) == {"gcn", "mlp"}
 
+    assert main(argv + ["--workers", "-1"]) == 2
+    assert "--workers" in capsys.readouterr().err
+
 
 @pytest.mark.real_data
 @needs_data

@@ -279,6 +279,19 @@ def test_evaluate_every_architecture(tiny_task: NodeTask) -> None:
         assert all(0.0 <= v <= 100.0 for v in summary.values)
 
 
+def test_evaluate_in_worker_processes_matches_in_process(tiny_task: NodeTask) -> None:
+    cg = _condense(tiny_task, "random")
+    models = ["gcn", "sage"]
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # the workers' thread count, so both sum in the same order
+    try:
+        here = evaluate_node(tiny_task, cg.tensors(), models=models, config=EVAL)
+    finally:
+        torch.set_num_threads(threads)
+    there = evaluate_node(tiny_task, cg.tensors(), models=models, config=EVAL, workers=2)
+    assert {m: s.values for m, s in there.items()} == {m: s.values for m, s in here.items()}
+
+
 def test_evaluate_bad_input(tiny_task: NodeTask) -> None:
     cg = _condense(tiny_task, "random")
     with pytest.raises(ValueError, match=r"Unknown model 'gat'"):
@@ -286,6 +299,8 @@ def test_evaluate_bad_input(tiny_task: NodeTask) -> None:
     wrong = cg.tensors() | {"x": torch.randn(BUDGET, 7)}
     with pytest.raises(ValueError, match="features"):
         evaluate_node(tiny_task, wrong, models=["gcn"], config=EVAL)
+    with pytest.raises(ValueError, match="workers"):
+        evaluate_node(tiny_task, cg.tensors(), models=["gcn"], config=EVAL, workers=0)
 
 
 def _pge_reference(pge: PGE, x: torch.Tensor) -> torch.Tensor:

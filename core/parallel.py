@@ -1,0 +1,84 @@
+"""Independent seeded runs spread over worker processes (CPU evaluation).
+
+Training many small models from scratch (the evaluation protocol's N runs × architectures) uses
+2 CPU cores poorly from one process: each run is a stream of small kernels that a second torch
+thread barely speeds up. :func:`run_seeded` runs them in ``workers`` spawned processes with
+``threads`` torch threads each instead. A worker builds its context (e.g. the real graph) once,
+from ``build(*build_args)``, then runs ``run(context, seed)`` for the seeds it is handed, after
+seeding every RNG with that seed, exactly as :func:`~condensekit.core.evaluate.repeat` does; the
+values come back in job order.
+
+Processes are started with ``spawn``, not ``fork``: a forked child of a process whose OpenMP
+thread pool is running can deadlock. ``run``, ``build`` and their arguments must be picklable
+(top-level functions, :func:`functools.partial` of them, tensors, dataclasses).
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+from collections.abc import Callable, Sequence
+from concurrent.futures import ProcessPoolExecutor
+from typing import Any
+
+import torch
+
+from condensekit.core.seed import seed_everything
+
+_CONTEXT: Any = None
+
+
+def _init_worker(threads: int, build: Callable[..., Any], build_args: Sequence[Any]) -> None:
+    global _CONTEXT
+    torch.set_num_threads(threads)
+    _CONTEXT = build(*build_args)
+
+
+def _run_seed(run: Callable[[Any, int], float], seed: int) -> float:
+    seed_everything(seed)
+    return float(run(_CONTEXT, seed))
+
+
+def auto_workers(runs: int, device: torch.device | str = "cpu") -> int:
+    """Worker processes worth starting for ``runs`` CPU runs: one per core, at most ``runs``;
+    1 (in-process) on an accelerator or a single core."""
+    if torch.device(device).type != "cpu":
+        return 1
+    return max(1, min(runs, os.cpu_count() or 1))
+
+
+def run_seeded(
+    jobs: Sequence[tuple[Callable[[Any, int], float], int]],
+    build: Callable[..., Any],
+    build_args: Sequence[Any] = (),
+    *,
+    workers: int = 2,
+    threads: int = 1,
+) -> list[float]:
+    """``run(context, seed)`` for every ``(run, seed)`` job, each after seeding every RNG with its
+    seed, in ``workers`` processes; the values come back in job order.
+
+    With ``workers == 1`` everything runs in this process (context built here, current thread
+    count), giving the same values as :func:`~condensekit.core.evaluate.repeat`.
+    """
+    if workers < 1:
+        raise ValueError(f"Invalid value {workers!r} for argument workers. Valid values are >= 1")
+    if threads < 1:
+        raise ValueError(f"Invalid value {threads!r} for argument threads. Valid values are >= 1")
+    if not jobs:
+        return []
+    if workers == 1:
+        context = build(*build_args)
+        values = []
+        for run, seed in jobs:
+            seed_everything(seed)
+            values.append(float(run(context, seed)))
+        return values
+    ctx = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(
+        max_workers=min(workers, len(jobs)),
+        mp_context=ctx,
+        initializer=_init_worker,
+        initargs=(threads, build, tuple(build_args)),
+    ) as pool:
+        return list(pool.map(_run_seed, [run for run, _ in jobs], [seed for _, seed in jobs]))
