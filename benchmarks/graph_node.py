@@ -201,6 +201,13 @@ def table(results: dict[str, Any]) -> str:
     return "\n".join(rows)
 
 
+def _threads(e: dict[str, Any]) -> str:
+    """Torch threads of the run, plus ``eval 2×1`` when its evaluation ran in worker processes."""
+    workers = e.get("eval_workers", 1)
+    extra = f", eval {workers}×1" if workers > 1 else ""
+    return f"{e['hardware']['torch_threads']}{extra}"
+
+
 def _rows(entries: list[dict[str, Any]]) -> list[str]:
     rows = []
     entries.sort(
@@ -217,7 +224,7 @@ def _rows(entries: list[dict[str, Any]]) -> list[str]:
             f"{'-' if paper is None or i is None else paper[i]} | "
             f"{'-' if peer is None else f'{peer[0]} ({peer[1]} s)'} | {_selection(e)} | "
             f"{e['condense']['wall_time_s']:.0f} s | {e['condense']['peak_memory_mb']:.0f} | "
-            f"{e['total_time_s']:.0f} s | {e['hardware']['torch_threads']} |"
+            f"{e['total_time_s']:.0f} s | {_threads(e)} |"
         )
     return rows
 

@@ -76,12 +76,15 @@ def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.add_argument("--download", action="store_true", help="fetch a missing dataset with PyG's standard loader")
     p.add_argument(
-        "--workers", type=int, default=0, help="evaluation processes (0: one per CPU core, 1 on a GPU; 1: in-process)"
+        "--workers",
+        type=int,
+        default=0,
+        help="evaluation processes (0: one per CPU core with at least 3 runs each, 1 on a GPU; 1: in-process)",
     )
 
 
 def _workers(ns: argparse.Namespace, task: NodeTask, runs: int) -> int:
-    """``--workers``, or one evaluation process per core when it is 0."""
+    """``--workers``, or :func:`~condensekit.core.parallel.auto_workers` when it is 0."""
     if ns.workers < 0:
         raise ValueError(f"Invalid value {ns.workers!r} for argument --workers. Valid values are integers >= 0")
     return ns.workers or auto_workers(runs, task.x.device)

@@ -98,7 +98,8 @@ def evaluate_node(
     ``workers > 1`` spreads the runs over that many CPU processes with one torch thread each
     (:mod:`condensekit.core.parallel`; :func:`~condensekit.core.parallel.auto_workers` picks one
     per core). Every run is seeded as in-process; its figures match the in-process ones up to
-    floating-point summation order (thread count).
+    floating-point summation order (thread count). Workers are spawned, so a script calling this
+    with ``workers > 1`` needs an ``if __name__ == "__main__":`` guard.
     """
     if not isinstance(workers, int) or workers < 1:
         raise ValueError(f"Invalid value {workers!r} for argument workers. Valid values are integers >= 1")
