@@ -10,7 +10,7 @@ from typing import Any
 from condensekit.core.artifact import update_card
 from condensekit.core.atomic import write_json
 from condensekit.core.config import add_dataclass_args, dataclass_from_args
-from condensekit.core.evaluate import TrainConfig
+from condensekit.core.evaluate import Summary, TrainConfig
 from condensekit.core.parallel import auto_workers
 from condensekit.core.report import format_table
 from condensekit.graph.condense import CondensedGraph, condense_nodes, prepare_task
@@ -133,14 +133,7 @@ def _condense(ns: argparse.Namespace) -> int:
         "val_selected": cg.card["metrics"]["val_selected"],
     }
     if ns.eval_runs:
-        res = evaluate_node(
-            task,
-            cg.tensors(),
-            models=["gcn"],
-            config=NodeEvalConfig(runs=ns.eval_runs, seed=ns.seed),
-            workers=_workers(ns, task, ns.eval_runs),
-        )
-        cg.card["metrics"]["test"] = {m: s.to_dict() for m, s in res.items()}
+        res = _evaluate_gcn(ns, task, cg, ns.eval_runs)
         summary["test"] = cg.card["metrics"]["test"]
     cg.save(out)
     print(
@@ -197,19 +190,20 @@ def _evaluate(ns: argparse.Namespace) -> int:
     return 0
 
 
+def _evaluate_gcn(ns: argparse.Namespace, task: NodeTask, cg: CondensedGraph, runs: int) -> dict[str, Summary]:
+    """``runs`` GCN runs of the protocol on ``cg``; the figures go into its card's metrics."""
+    cfg = NodeEvalConfig(runs=runs, seed=ns.seed)
+    res = evaluate_node(task, cg.tensors(), models=["gcn"], config=cfg, workers=_workers(ns, task, runs))
+    cg.card["metrics"]["test"] = {m: s.to_dict() for m, s in res.items()}
+    return res
+
+
 def _demo(ns: argparse.Namespace) -> int:
     t0 = time.perf_counter()
     # The demo fetches Cora with PyG's loader when the data root lacks it (never when it is there).
     task = prepare_task("cora", root=ns.root, device=ns.device, download=True)
     cg = condense_nodes(task, DEMO_METHOD, budget=70, seed=ns.seed, progress=not ns.quiet)
-    res = evaluate_node(
-        task,
-        cg.tensors(),
-        models=["gcn"],
-        config=NodeEvalConfig(runs=ns.runs, seed=ns.seed),
-        workers=_workers(ns, task, ns.runs),
-    )
-    cg.card["metrics"]["test"] = {m: s.to_dict() for m, s in res.items()}
+    res = _evaluate_gcn(ns, task, cg, ns.runs)
     cg.save(ns.out)
     total = time.perf_counter() - t0
     print(

@@ -106,9 +106,11 @@ def test_method_specific_flags_on_cora(
     art = tmp_path / "g"
     argv = ["graph", "condense", "--dataset", "cora", "--method", "gcdm", "--budget", "35", "--steps", "2"]
     argv += ["--outer-loop", "1", "--hidden", "16", "--eval-every", "0", "--out", str(art), "--quiet"]
-    assert main(argv) == 0
+    assert main(argv + ["--eval-runs", "1"]) == 0
     card = json.loads((art / "card.json").read_text())
     assert card["method"] == "gcdm"
+    assert len(card["metrics"]["test"]["gcn"]["runs"]) == 1
+    assert json.loads((tmp_path / "g.json").read_text())["test"] == card["metrics"]["test"]
     assert card["config"]["outer_loop"] == 1 and card["config"]["hidden"] == 16
     assert card["cost"]["steps"] == 2
 
