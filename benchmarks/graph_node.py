@@ -101,20 +101,35 @@ def hardware() -> dict[str, Any]:
     }
 
 
-def load() -> dict[str, Any]:
-    if RESULTS.exists():
-        return json.loads(RESULTS.read_text())
+def load(path: Path = RESULTS) -> dict[str, Any]:
+    if path.exists():
+        return json.loads(path.read_text())
     return {"entries": {}}
 
 
-def save_entry(key: str, entry: dict[str, Any]) -> None:
-    """Merge one entry into the results file under a lock (several benchmark processes may run)."""
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    with open(RESULTS.with_suffix(".lock"), "w") as lock:
+def save_entry(key: str, entry: dict[str, Any], path: Path = RESULTS) -> None:
+    """Merge one entry into a results file under a lock (several benchmark processes may run)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path.with_suffix(".lock"), "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
-        results = load()
+        results = load(path)
         results["entries"][key] = entry
-        write_json(RESULTS, results)
+        write_json(path, results)
+
+
+def parse_overrides(items: list[str]) -> dict[str, Any]:
+    """``--set FIELD=VALUE`` items as config overrides; a VALUE that parses as JSON (numbers,
+    ``true``/``false``, lists) is taken as that, anything else as a string."""
+    overrides: dict[str, Any] = {}
+    for item in items:
+        k, sep, v = item.partition("=")
+        if not sep or not k:
+            raise ValueError(f"Invalid value {item!r} for argument --set. Valid values are FIELD=VALUE")
+        try:
+            overrides[k] = json.loads(v)
+        except json.JSONDecodeError:
+            overrides[k] = v
+    return overrides
 
 
 def run_entry(
@@ -248,12 +263,7 @@ def main(argv: list[str] | None = None) -> int:
     if ns.table:
         print(table(results))
         return 0
-    overrides = {}
-    for item in ns.set:
-        k, _, v = item.partition("=")
-        overrides[k] = json.loads(v) if v[:1] in "0123456789-[{tf" and v not in ("true", "false") else v
-        if v in ("true", "false"):
-            overrides[k] = v == "true"
+    overrides = parse_overrides(ns.set)
     models = ns.models.split(",")
     for d in ns.datasets.split(","):
         budgets = [int(b) for b in ns.budgets.split(",")] if ns.budgets else BUDGETS[d]

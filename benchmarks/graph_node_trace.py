@@ -17,28 +17,19 @@ Example (DosCond on Cora at 70 nodes, its default joint update and GCond's alter
 from __future__ import annotations
 
 import argparse
-import fcntl
-import json
 import time
 from pathlib import Path
 from typing import Any
 
 import torch
+from graph_node import parse_overrides, save_entry  # benchmarks/ is on sys.path when run as a script
 
-from condensekit.core.atomic import write_json
 from condensekit.core.engine import EngineConfig, run
 from condensekit.graph.condense import make_config, prepare_task
 from condensekit.graph.evaluate import NodeEvalConfig, train_on_condensed
 from condensekit.graph.methods import NODE_METHODS, node_budgets
 
 RESULTS = Path(__file__).resolve().parent / "results" / "graph_node_trace.json"
-
-
-def _value(text: str) -> Any:
-    try:
-        return json.loads(text)
-    except json.JSONDecodeError:
-        return text
 
 
 def trace(dataset: str, method: str, budget: int, *, every: int, runs: int, overrides: dict[str, Any]) -> dict:
@@ -89,19 +80,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--label", default="default")
     p.add_argument("--set", action="append", default=[], metavar="FIELD=VALUE", help="config override")
     ns = p.parse_args(argv)
-    overrides = {}
-    for item in ns.set:
-        if "=" not in item:
-            p.error(f"--set expects FIELD=VALUE, got {item!r}")
-        k, v = item.split("=", 1)
-        overrides[k] = _value(v)
+    overrides = parse_overrides(ns.set)
     entry = trace(ns.dataset, ns.method, ns.budget, every=ns.every, runs=ns.runs, overrides=overrides)
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    with open(RESULTS.with_suffix(".lock"), "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        data = json.loads(RESULTS.read_text()) if RESULTS.exists() else {"entries": {}}
-        data["entries"][f"{ns.dataset}/{ns.method}/{ns.budget}/{ns.label}"] = entry
-        write_json(RESULTS, data)
+    save_entry(f"{ns.dataset}/{ns.method}/{ns.budget}/{ns.label}", entry, RESULTS)
     print(f"best step {entry['best_step']}: {entry['best']}; {entry['time_s']} s")
     return 0
 

@@ -12,15 +12,14 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import partial
-from typing import Any
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor
+from torch_geometric.data import Data
 
 from condensekit.core.evaluate import Summary, TrainConfig, TrainResult, accuracy, repeat, train_select
 from condensekit.core.parallel import run_seeded
-from condensekit.graph.adjacency import to_sparse_adj
 from condensekit.graph.models.registry import MODELS, create_model
 from condensekit.graph.task import NodeTask, model_input
 
@@ -115,13 +114,11 @@ def evaluate_node(
             for name in models
             for i in range(config.runs)
         ]
-        values = run_seeded(jobs, _rebuild_task, (task_payload(task),), workers=workers)
+        values = run_seeded(jobs, NodeTask.from_data, (task_payload(task),), workers=workers)
         return {name: Summary(values=values[k * config.runs : (k + 1) * config.runs]) for k, name in enumerate(models)}
     return {
         name: repeat(
-            lambda _seed, name=name: train_on_condensed(task, name, condensed, config).test,
-            runs=config.runs,
-            seed=config.seed,
+            partial(_test_run, task, model=name, condensed=condensed, config=config), runs=config.runs, seed=config.seed
         )
         for name in models
     }
@@ -131,34 +128,26 @@ def _test_run(task: NodeTask, _seed: int, *, model: str, condensed: dict[str, Te
     return train_on_condensed(task, model, condensed, config).test
 
 
-def task_payload(task: NodeTask) -> dict[str, Any]:
-    """What a worker process needs to rebuild ``task`` (dense tensors and COO indices: picklable)."""
-    adj = task.adj.to_sparse_coo().coalesce() if task.adj.layout != torch.sparse_coo else task.adj.coalesce()
-    return {
-        "x": task.x.cpu(),
-        "edge_index": adj.indices().cpu(),
-        "edge_weight": adj.values().cpu(),
-        "y": task.y.cpu(),
-        "train_idx": task.train_idx.cpu(),
-        "val_idx": task.val_idx.cpu(),
-        "test_idx": task.test_idx.cpu(),
-        "num_classes": task.num_classes,
-        "name": task.name,
-    }
+def task_payload(task: NodeTask) -> Data:
+    """``task`` as the picklable PyG ``Data`` (with split masks) that
+    :meth:`NodeTask.from_data` rebuilds it from in a worker process."""
+    adj = task.adj.to_sparse_coo().coalesce()
+    n = task.x.shape[0]
 
+    def mask(idx: Tensor) -> Tensor:
+        m = torch.zeros(n, dtype=torch.bool)
+        m[idx.cpu()] = True
+        return m
 
-def _rebuild_task(payload: dict[str, Any]) -> NodeTask:
-    x = payload["x"]
-    return NodeTask(
-        x=x,
-        x_in=model_input(x),
-        adj=to_sparse_adj(payload["edge_index"], x.shape[0], payload["edge_weight"]),
-        y=payload["y"],
-        train_idx=payload["train_idx"],
-        val_idx=payload["val_idx"],
-        test_idx=payload["test_idx"],
-        num_classes=payload["num_classes"],
-        name=payload["name"],
+    return Data(
+        x=task.x.cpu(),
+        edge_index=adj.indices().cpu(),
+        edge_weight=adj.values().cpu(),
+        y=task.y.cpu(),
+        train_mask=mask(task.train_idx),
+        val_mask=mask(task.val_idx),
+        test_mask=mask(task.test_idx),
+        name=task.name,
     )
 
 
