@@ -5,6 +5,7 @@ expert trajectories and the image condensation methods join this package as they
 """
 
 from condensekit.core.vision.convnet import ConvNet
+from condensekit.core.vision.imageset import IMAGE_TASK, CondensedImages, image_source
 from condensekit.core.vision.mlp import MLP, LogReg
 from condensekit.core.vision.mnist import load_mnist
 from condensekit.core.vision.models import IMAGE_MODELS, SmallCNN, build_image_model
@@ -23,6 +24,9 @@ from condensekit.core.vision.train import (
 
 __all__ = [
     "IMAGE_MODELS",
+    "IMAGE_TASK",
+    "CondensedImages",
+    "image_source",
     "TASKS",
     "ConvNet",
     "FitResult",
