@@ -78,7 +78,8 @@ def _read(path: Path, flag: str, size: int) -> dict[str, np.ndarray]:
         if x.dtype != np.uint8:
             raise ValueError(f"{str(path)!r}: {s}_images has dtype {x.dtype}; expected uint8")
         if x.shape[1:] != img_shape:
-            raise ValueError(f"{str(path)!r}: {s}_images has shape {x.shape}; expected (N, {', '.join(map(str, img_shape))})")
+            want_shape = ", ".join(map(str, img_shape))
+            raise ValueError(f"{str(path)!r}: {s}_images has shape {x.shape}; expected (N, {want_shape})")
         if y.ndim != 2 or y.shape != (x.shape[0], label_cols):
             raise ValueError(f"{str(path)!r}: {s}_labels has shape {y.shape}; expected ({x.shape[0]}, {label_cols})")
         if not np.issubdtype(y.dtype, np.integer):

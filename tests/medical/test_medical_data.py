@@ -60,8 +60,12 @@ def test_missing_size_without_download(tmp_path):
 
 @pytest.mark.parametrize(
     ("kwargs", "match"),
-    [({"drop": "val_labels"}, "lacks the keys"), ({"shape": (28, 27)}, "shape"), ({"dtype": np.float32}, "dtype"),
-     ({"labels": 7}, "range")],
+    [
+        ({"drop": "val_labels"}, "lacks the keys"),
+        ({"shape": (28, 27)}, "shape"),
+        ({"dtype": np.float32}, "dtype"),
+        ({"labels": 7}, "range"),
+    ],
 )
 def test_corrupt_npz(tmp_path, kwargs, match):
     _write(tmp_path, "breastmnist", **kwargs)
