@@ -12,7 +12,7 @@ Defaults: the closest MedMNIST setting with public code, HoP-TM (Dong et al., MI
 ConvNet-3 instance norm: ``expert_epochs`` 2, ``syn_steps`` 80, ``lr_img`` 10, ``lr_teacher`` 0.01; the
 rest is MTT's CIFAR-10 row (``max_start_epoch`` 20, ``lr_lr`` 1e-5, 5,000 iterations, ``batch_syn`` = the
 whole set). Subclasses change *which* segment is matched (:meth:`MTT.segment`) and what happens after an
-update (:meth:`MTT.after_update`); PTM (:mod:`condensekit.medical.ptm`) does both.
+update (:meth:`MTT.apply_update`, :meth:`MTT.after_update`); PTM (:mod:`condensekit.medical.ptm`) does both.
 
 The optional ``regularizer`` is evaluated on the network at the segment's start :math:`\\theta^*_t`.
 """
@@ -85,6 +85,11 @@ class MTT(ImageCondensation):
         start = int(torch.randint(self.config.max_start_epoch, (1,)))
         return start, start + self.config.expert_epochs
 
+    def apply_update(self, step: int) -> None:
+        """Hook: apply the gradients now on the images and the learning rate (MTT: both SGD steps)."""
+        self.opt_img.step()
+        self.opt_lr.step()
+
     def after_update(self, step: int) -> dict[str, float]:
         """Hook after each image update; returns extra scalars to log."""
         return {}
@@ -130,8 +135,7 @@ class MTT(ImageCondensation):
         self.opt_img.zero_grad(set_to_none=True)
         self.opt_lr.zero_grad(set_to_none=True)
         loss.backward()
-        self.opt_img.step()
-        self.opt_lr.step()
+        self.apply_update(step)
         for p in self.student.parameters():
             p.grad = None
         logs = {"loss": float(loss.detach()), "lr": float(self.syn_lr.detach())}
