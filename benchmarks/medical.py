@@ -18,18 +18,13 @@ Examples::
 from __future__ import annotations
 
 import argparse
-import fcntl
-import json
-import os
-import platform
 import sys
 import time
 from pathlib import Path
 from typing import Any
 
-import torch
+from graph_node import hardware, load, save_entry  # benchmarks/ is on sys.path when run as a script
 
-from condensekit.core.atomic import write_json
 from condensekit.core.seed import resolve_device
 from condensekit.medical.condense import condense_medical, needs_experts, prepare_experts
 from condensekit.medical.data import load_medmnist
@@ -44,26 +39,6 @@ REFERENCE = {
     "pneumoniamnist": {"acc": 0.854, "auc": 0.944},
     "breastmnist": {"acc": 0.863, "auc": 0.901},
 }
-
-
-def hardware() -> dict[str, Any]:
-    dev = "cuda:" + torch.cuda.get_device_name(0) if torch.cuda.is_available() else "cpu"
-    return {"device": dev, "cpu_cores": os.cpu_count(), "torch_threads": torch.get_num_threads(),
-            "torch": torch.__version__, "python": platform.python_version()}  # fmt: skip
-
-
-def load(path: Path = RESULTS) -> dict[str, Any]:
-    return json.loads(path.read_text()) if path.exists() else {"entries": {}}
-
-
-def save_entry(key: str, entry: dict[str, Any], path: Path = RESULTS) -> None:
-    """Merge one entry into the results file under a lock (several benchmark processes may run)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path.with_suffix(".lock"), "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        results = load(path)
-        results["entries"][key] = entry
-        write_json(path, results)
 
 
 def _peak_rss_mb() -> float:
@@ -90,11 +65,11 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--table", action="store_true")
     ns = p.parse_args(argv)
     if ns.table:
-        print(table(load()))
+        print(table(load(RESULTS)))
         return 0
     profile = PROFILES.get(ns.profile)
     models = [m for m in ns.models.split(",") if m]
-    done = load()["entries"]
+    done = load(RESULTS)["entries"]
     for flag in [f for f in ns.flags.split(",") if f]:
         data = load_medmnist(flag, ns.root)
         dev = str(resolve_device(ns.device))
@@ -130,7 +105,7 @@ def main(argv: list[str] | None = None) -> int:
                     "eval": {"config": profile.evaluation.__dict__, "runs": ns.runs,
                              "time_s": round(time.perf_counter() - t0, 1)},
                 }  # fmt: skip
-                save_entry(key, entry)
+                save_entry(key, entry, RESULTS)
                 print(key, summaries_to_dict(res), ci.card["cost"], flush=True)
         if ns.full:
             key = f"{flag}/full/{ns.profile}/{'+'.join(models)}"
@@ -139,7 +114,9 @@ def main(argv: list[str] | None = None) -> int:
                 res = evaluate_medical(data.x_train, data.y_train, data, models=models, runs=ns.runs, seed=ns.seed,
                                        config=profile.full, dsa=False)  # fmt: skip
                 ev = {"config": profile.full.__dict__, "runs": ns.runs, "time_s": round(time.perf_counter() - t0, 1)}
-                save_entry(key, common | {"method": "full", "ipc": None, "test": summaries_to_dict(res), "eval": ev})
+                save_entry(
+                    key, common | {"method": "full", "ipc": None, "test": summaries_to_dict(res), "eval": ev}, RESULTS
+                )
                 print(key, summaries_to_dict(res), flush=True)
     return 0
 

@@ -10,7 +10,7 @@ from typing import Any
 
 from condensekit.core.artifact import update_card
 from condensekit.core.atomic import write_json
-from condensekit.core.config import add_dataclass_args
+from condensekit.core.config import add_dataclass_args, parse_config_flags
 from condensekit.core.report import format_table
 from condensekit.core.seed import resolve_device
 from condensekit.core.vision.experts import ExpertBuffer, ExpertConfig, generate_experts
@@ -108,14 +108,8 @@ def _experts(ns: argparse.Namespace) -> int:
 
 
 def _method_overrides(ns: argparse.Namespace) -> dict[str, Any]:
-    entry = IMAGE_METHODS.get(ns.method)
-    parser = argparse.ArgumentParser(prog=f"condensekit medical condense --method {ns.method}", add_help=False)
-    add_dataclass_args(parser, entry.config)
-    cfg_ns, rest = parser.parse_known_args(ns.extra)
-    if rest:
-        valid = sorted("--" + a.dest.replace("_", "-") for a in parser._actions if a.dest != "help")
-        raise ValueError(f"Unknown option(s) {rest} for method {ns.method!r}. Valid options are {valid}")
-    return _given(cfg_ns, entry.config)
+    prog = f"condensekit medical condense --method {ns.method}"
+    return parse_config_flags(IMAGE_METHODS.get(ns.method).config, ns.extra, prog=prog, owner=f"method {ns.method!r}")
 
 
 def _condense(ns: argparse.Namespace) -> int:

@@ -3,6 +3,7 @@ import json
 import pytest
 
 from condensekit.core.cli import main
+from condensekit.medical.profiles import PROFILES
 from tests.medical.test_medical_data import _write
 
 
@@ -26,7 +27,8 @@ def test_experts_condense_evaluate_show(root, tmp_path, capsys):
     assert main(args) == 0
     card = json.loads((art / "card.json").read_text())
     assert card["domain"] == "medical" and card["method"] == "ptm" and card["budget"]["ipc"] == 2
-    assert card["config"]["syn_steps"] == 2 and card["config"]["stages"] == 3  # flag, then profile
+    cpu_stages = PROFILES.get("cpu").method_overrides("ptm")["stages"]
+    assert card["config"]["syn_steps"] == 2 and card["config"]["stages"] == cpu_stages  # flag, then profile
     assert main(args) == 0  # the finished checkpoint is reused
     rc = main(["medical", "evaluate", str(art), "--root", str(root), "--models", "mlp", "--runs", "2",
                "--epochs", "2", "--profile", "cpu", "--device", "cpu"])  # fmt: skip
