@@ -1,0 +1,55 @@
+from __future__ import annotations
+
+import json
+import os
+
+import pytest
+import torch
+
+from condensekit.core.artifact import load_artifact
+from condensekit.core.cli import main
+from condensekit.core.vision import CondensedImages, image_source, load_mnist
+
+
+def test_attacks_verb_lists_the_registry(capsys):
+    assert main(["robust", "attacks"]) == 0
+    out = capsys.readouterr().out
+    for name in ("fgsm", "pgd", "pgdl2", "cw", "autoattack"):
+        assert name in out
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--attacks", "fgsm,boom"], "Unknown attack 'boom'. Valid values are {autoattack, cw, fgsm, pgd, pgdl2}"),
+        (["--eps", "2/255,3"], "outside the data range"),
+        (["--pgd-steps", "0"], "argument pgd_steps"),
+    ],
+)
+def test_audit_bad_input_exits_2_with_the_reason(tmp_path, capsys, args, message):
+    assert main(["robust", "audit", str(tmp_path / "none"), *args]) == 2
+    assert message in capsys.readouterr().err
+
+
+def test_audit_missing_artifact(tmp_path, capsys):
+    assert main(["robust", "audit", str(tmp_path / "none")]) == 2
+    assert "No artifact at" in capsys.readouterr().err
+
+
+@pytest.mark.real_data
+@pytest.mark.skipif(not os.environ.get("CONDENSEKIT_DATA"), reason="CONDENSEKIT_DATA is not set")
+def test_audit_an_mnist_artifact_end_to_end(tmp_path, capsys):
+    data = load_mnist()
+    keep = torch.cat([(data.y_train == c).nonzero()[:2, 0] for c in range(10)])
+    path = CondensedImages(data.x_train[keep], data.y_train[keep], {
+        "domain": "privacy", "method": "random", "config": {}, "source": image_source(data), "budget": 20, "seed": 0,
+    }).save(tmp_path / "mnist-random-2")  # fmt: skip
+    code = main(["robust", "audit", str(path), "--attacks", "fgsm,pgd", "--eps", "0.1,0.3", "--models", "mlp",
+                 "--runs", "1", "--subset", "50", "--epochs", "20", "--pgd-steps", "3", "--device", "cpu"])  # fmt: skip
+    assert code == 0
+    out = capsys.readouterr().out
+    assert "stratified 50" in out and "| mlp" in out
+    record = json.loads((tmp_path / "mnist-random-2-robust-audit.json").read_text())
+    assert record["dataset"] == "mnist" and record["method"] == "random"
+    assert [r["attack"] for r in record["rows"]] == ["clean", "fgsm", "fgsm", "pgd", "pgd"]
+    assert load_artifact(path).card["audits"][-1]["rows"] == record["rows"]
