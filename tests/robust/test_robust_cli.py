@@ -6,9 +6,9 @@ import os
 import pytest
 import torch
 
-from condensekit.core.artifact import load_artifact
+from condensekit.core.artifact import load_artifact, save_artifact
 from condensekit.core.cli import main
-from condensekit.core.vision import CondensedImages, image_source, load_mnist
+from condensekit.core.vision import CondensedImages, ImageSplits, image_source, load_mnist
 
 
 def test_attacks_verb_lists_the_registry(capsys):
@@ -27,8 +27,20 @@ def test_attacks_verb_lists_the_registry(capsys):
     ],
 )
 def test_audit_bad_input_exits_2_with_the_reason(tmp_path, capsys, args, message):
-    assert main(["robust", "audit", str(tmp_path / "none"), *args]) == 2
+    x, y = torch.rand(4, 1, 8, 8), torch.tensor([0, 1, 0, 1])
+    data = ImageSplits("toy", x, y, x, y, x, y, num_classes=2)
+    path = CondensedImages(x, y, {"domain": "medical", "method": "random", "config": {}, "source": image_source(data),
+                                  "budget": 4, "seed": 0}).save(tmp_path / "toy")  # fmt: skip
+    assert main(["robust", "audit", str(path), *args]) == 2
     assert message in capsys.readouterr().err
+
+
+def test_audit_refuses_a_task_without_attacks(tmp_path, capsys):
+    save_artifact(tmp_path / "gl", {"x": torch.zeros(3, 4), "y": torch.zeros(3)}, {
+        "domain": "graph", "task": "graph_classification", "method": "kidd", "config": {},
+        "source": {"dataset": "mutag"}, "budget": 3, "seed": 0})  # fmt: skip
+    assert main(["robust", "audit", str(tmp_path / "gl")]) == 2
+    assert "'graph_classification' set, which has no attack" in capsys.readouterr().err
 
 
 def test_audit_missing_artifact(tmp_path, capsys):
