@@ -26,6 +26,7 @@ scales as 1/batch, so λ = 100 at batch 256 weighs about as much as λ ≈ 0.4 o
 
 from __future__ import annotations
 
+import importlib
 import json
 import os
 from dataclasses import asdict, dataclass, field
@@ -33,11 +34,17 @@ from pathlib import Path
 from typing import Any
 
 from condensekit.core.atomic import write_json
+from condensekit.core.data import cache_dir
 from condensekit.core.objectives.curvature import CurvatureRegularizer
+from condensekit.core.registry import check_choice
 from condensekit.core.vision.experts import ExpertBuffer, ExpertConfig, generate_experts
+from condensekit.core.vision.imageset import CondensedImages
+from condensekit.core.vision.methods import IMAGE_METHODS, MTT, condense_images, make_image_config
 from condensekit.core.vision.splits import ImageSplits
 
-__all__ = ["GuardConfig", "curvature_experts", "MARKER"]
+__all__ = ["GUARD_MODES", "MARKER", "GuardConfig", "curvature_experts", "robust_condense", "uses_experts"]
+
+GUARD_MODES = ("auto", "teacher", "plugin", "both")
 
 MARKER = "curvature.json"
 
@@ -104,3 +111,89 @@ def curvature_experts(
         write_json(marker, want)
     reg = guard.regularizer() if (guard is not None and guard.teacher and guard.curvature > 0) else None
     return generate_experts(data, folder, config, workers=workers, regularizer=reg)
+
+
+def _entry(base: str) -> Any:
+    if base not in IMAGE_METHODS:
+        try:  # PTM registers itself with the medical domain
+            importlib.import_module("condensekit.medical")
+        except ImportError:
+            pass
+    return IMAGE_METHODS.get(base)
+
+
+def uses_experts(base: str) -> bool:
+    """Whether ``base`` distils expert trajectories (MTT and its subclasses, e.g. PTM): GUARD's teacher."""
+    return issubclass(_entry(base).cls, MTT)
+
+
+def resolve_mode(base: str, mode: str) -> tuple[bool, bool]:
+    """``(teacher, plugin)`` for ``mode``: ``auto`` is the teacher (GUARD) for trajectory bases and the
+    plug-in for the others (DM, DC have no teacher to regularise)."""
+    check_choice("mode", mode, GUARD_MODES)
+    has_teacher = uses_experts(base)
+    if mode in ("teacher", "both") and not has_teacher:
+        raise ValueError(
+            f"method {base!r} has no teacher or experts to regularise (GUARD's mode); use mode 'plugin' "
+            "to add the curvature term to its per-step loss"
+        )
+    if mode == "auto":
+        return has_teacher, not has_teacher
+    return mode in ("teacher", "both"), mode in ("plugin", "both")
+
+
+def default_experts_dir(data: ImageSplits, config: ExpertConfig, guard: GuardConfig | None) -> Path:
+    """``<cache>/experts/<dataset>-<model>-e<epochs>-<plain | curv<λ>-h<h>>``."""
+    curved = guard is not None and guard.teacher and guard.curvature > 0
+    tag = f"curv{guard.curvature:g}-h{guard.h:g}" if curved else "plain"  # type: ignore[union-attr]
+    return cache_dir("experts") / f"{data.name}-{config.model}-e{config.epochs}-{tag}"
+
+
+def robust_condense(
+    data: ImageSplits,
+    base: str,
+    *,
+    ipc: int,
+    guard: GuardConfig | None = None,
+    config: Any | dict[str, Any] | None = None,
+    expert_config: ExpertConfig | None = None,
+    experts_dir: str | os.PathLike[str] | None = None,
+    workers: int = 1,
+    seed: int = 0,
+    device: str = "auto",
+    steps: int | None = None,
+    checkpoint: str | os.PathLike[str] | None = None,
+    progress: bool = True,
+) -> CondensedImages:
+    """Condense ``data`` with image method ``base``, curvature-regularised as ``guard`` says.
+
+    ``guard.teacher`` trains the experts with the curvature term (GUARD; trajectory bases only),
+    ``guard.plugin`` adds it to the method's per-step loss; ``guard=None`` or ``curvature=0`` is the
+    plain base method (with plain experts), so both arms of a comparison go through this one function.
+    The artifact's domain is ``robust``; its card's ``config.guard`` records the setting and
+    ``config.experts`` the expert buffer.
+    """
+    entry = _entry(base)
+    method_cfg = make_image_config(base, config) if config is None or isinstance(config, dict) else config
+    if guard is not None and guard.teacher and not uses_experts(base):
+        raise ValueError(f"method {base!r} has no teacher or experts to regularise; set teacher=False, plugin=True")
+    resources: dict[str, Any] = {}
+    expert_record: dict[str, Any] | None = None
+    if uses_experts(base):
+        ecfg = expert_config or ExpertConfig(model=getattr(method_cfg, "model", "convnet"))
+        if ecfg.model != getattr(method_cfg, "model", ecfg.model):
+            raise ValueError(f"experts are {ecfg.model!r} models but {base!r} trains {method_cfg.model!r} students")
+        folder = Path(experts_dir) if experts_dir is not None else default_experts_dir(data, ecfg, guard)
+        resources["experts"] = curvature_experts(data, folder, ecfg, guard, workers=workers)
+        expert_record = {"folder": str(folder), "config": asdict(ecfg)} | _teacher_record(guard)
+    plugin = guard is not None and guard.plugin and guard.curvature > 0
+    cond = condense_images(
+        data, entry.cls.name, ipc=ipc, domain="robust", config=method_cfg, seed=seed, device=device, steps=steps,
+        checkpoint=checkpoint, progress=progress, regularizer=guard.regularizer() if plugin else None, **resources,
+    )  # fmt: skip
+    enabled = guard is not None and guard.enabled
+    cond.card["method"] = f"guard-{base}" if enabled else base
+    cond.card["config"] = dict(cond.card["config"]) | {
+        "base": base, "guard": guard.describe() if enabled else None, "experts": expert_record,
+    }  # fmt: skip
+    return cond
