@@ -42,7 +42,16 @@ from condensekit.core.vision.imageset import CondensedImages
 from condensekit.core.vision.methods import IMAGE_METHODS, MTT, condense_images, make_image_config
 from condensekit.core.vision.splits import ImageSplits
 
-__all__ = ["GUARD_MODES", "MARKER", "GuardConfig", "curvature_experts", "robust_condense", "uses_experts"]
+__all__ = [
+    "GUARD_MODES",
+    "MARKER",
+    "GuardConfig",
+    "curvature_experts",
+    "image_method",
+    "resolve_mode",
+    "robust_condense",
+    "uses_experts",
+]
 
 GUARD_MODES = ("auto", "teacher", "plugin", "both")
 
@@ -113,7 +122,8 @@ def curvature_experts(
     return generate_experts(data, folder, config, workers=workers, regularizer=reg)
 
 
-def _entry(base: str) -> Any:
+def image_method(base: str) -> Any:
+    """The registry entry of image method ``base`` (PTM is registered by the medical domain, imported here)."""
     if base not in IMAGE_METHODS:
         try:  # PTM registers itself with the medical domain
             importlib.import_module("condensekit.medical")
@@ -124,7 +134,7 @@ def _entry(base: str) -> Any:
 
 def uses_experts(base: str) -> bool:
     """Whether ``base`` distils expert trajectories (MTT and its subclasses, e.g. PTM): GUARD's teacher."""
-    return issubclass(_entry(base).cls, MTT)
+    return issubclass(image_method(base).cls, MTT)
 
 
 def resolve_mode(base: str, mode: str) -> tuple[bool, bool]:
@@ -173,7 +183,7 @@ def robust_condense(
     The artifact's domain is ``robust``; its card's ``config.guard`` records the setting and
     ``config.experts`` the expert buffer.
     """
-    entry = _entry(base)
+    entry = image_method(base)
     method_cfg = make_image_config(base, config) if config is None or isinstance(config, dict) else config
     if guard is not None and guard.teacher and not uses_experts(base):
         raise ValueError(f"method {base!r} has no teacher or experts to regularise; set teacher=False, plugin=True")

@@ -65,3 +65,32 @@ def test_audit_an_mnist_artifact_end_to_end(tmp_path, capsys):
     assert record["dataset"] == "mnist" and record["method"] == "random"
     assert [r["attack"] for r in record["rows"]] == ["clean", "fgsm", "fgsm", "pgd", "pgd"]
     assert load_artifact(path).card["audits"][-1]["rows"] == record["rows"]
+
+
+def test_condense_bad_input(capsys):
+    assert main(["robust", "condense", "--base", "dm", "--dataset", "mnist", "--ipc", "1", "--mode", "teacher"]) == 2
+    assert "has no teacher" in capsys.readouterr().err
+    assert main(["robust", "condense", "--base", "mtt", "--dataset", "mnist", "--ipc", "1", "--h", "0"]) == 2
+    assert "argument h" in capsys.readouterr().err
+    assert main(["robust", "condense", "--base", "dm", "--dataset", "mnist", "--ipc", "1", "--lr-foo", "1"]) == 2
+    assert "Unknown option(s) ['--lr-foo', '1'] for method 'dm'" in capsys.readouterr().err
+    assert main(["robust", "condense", "--base", "gan", "--dataset", "mnist", "--ipc", "1"]) == 2
+    assert "Unknown image method 'gan'" in capsys.readouterr().err
+
+
+@pytest.mark.real_data
+@pytest.mark.skipif(not os.environ.get("CONDENSEKIT_DATA"), reason="CONDENSEKIT_DATA is not set")
+def test_condense_guard_mtt_on_mnist_then_audit(tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("CONDENSEKIT_CACHE", str(tmp_path / "cache"))
+    out = tmp_path / "mnist-guard"
+    code = main(["robust", "condense", "--base", "mtt", "--dataset", "mnist", "--ipc", "1", "--curvature", "100",
+                 "--num-experts", "1", "--teacher-epochs", "2", "--steps", "2", "--quiet", "--device", "cpu",
+                 "--out", str(out), "--model", "lr", "--syn-steps", "2", "--expert-epochs", "1",
+                 "--max-start-epoch", "1", "--dsa", "false"])  # fmt: skip
+    assert code == 0, capsys.readouterr().err
+    card = load_artifact(out).card
+    assert card["method"] == "guard-mtt" and card["domain"] == "robust" and card["budget"]["ipc"] == 1
+    assert card["config"]["guard"]["curvature"] == 100 and card["config"]["experts"]["curvature"]["h"] == 3.0
+    assert (tmp_path / "cache" / "experts" / "mnist-lr-e2-curv100-h3" / "curvature.json").exists()
+    assert main(["robust", "audit", str(out), "--attacks", "fgsm", "--eps", "0.1", "--models", "lr", "--runs", "1",
+                 "--subset", "30", "--epochs", "5", "--device", "cpu"]) == 0  # fmt: skip
