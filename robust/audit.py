@@ -187,7 +187,7 @@ def audit_images(
         )
     dev = resolve_device(device)
     _reset_peak_memory(dev)
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     x, y = x.to(dev), y.to(dev).long()
     idx = stratified_subset(data.y_test, config.subset, seed=config.seed)
     x_test = data.denormalise(data.x_test[idx].to(dev)).clamp_(0, 1)
@@ -229,6 +229,7 @@ def audit_images(
         )  # fmt: skip
     cost = {
         "wall_time_s": round(time.perf_counter() - t0, 2),
+        "cpu_time_s": round(time.process_time() - c0, 2),
         "peak_memory_mb": round(_peak_memory_mb(dev), 1),
         "device": str(dev),
         "torch_threads": torch.get_num_threads(),

@@ -57,7 +57,7 @@ def test_audit_table_rows_sanity_and_cost():
     assert pgd["0.3"] < pgd["0.02"]
     assert res.sanity == {"ok": True, "issues": []}
     assert res.subset == "stratified 20 (seed 0)" and res.test_images == 20
-    assert res.cost["wall_time_s"] > 0 and res.cost["peak_memory_mb"] > 0
+    assert res.cost["wall_time_s"] > 0 and res.cost["cpu_time_s"] > 0 and res.cost["peak_memory_mb"] > 0
     assert "| mlp   | pgd" in res.table()
 
 
