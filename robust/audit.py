@@ -51,7 +51,15 @@ from condensekit.robust.attacks import (
 )
 from condensekit.robust.data import data_for_card
 
-__all__ = ["AUDIT_KIND", "AuditConfig", "AuditResult", "audit_artifact", "audit_images", "plot_audit"]
+__all__ = [
+    "AUDIT_KIND",
+    "AuditConfig",
+    "AuditResult",
+    "audit_artifact",
+    "audit_images",
+    "plot_audit",
+    "record_audit",
+]
 
 AUDIT_KIND = "adversarial_robustness"
 
@@ -302,11 +310,20 @@ def audit_artifact(
     real = data if data is not None else data_for_card(cond.card, root=root)
     lr = None if cond.lr is None else float(cond.lr)
     result = audit_images(cond.x, cond.y, real, config=config, lr=lr, device=device)
+    return result, record_audit(path, result, method=cond.card.get("method"), out=out)
+
+
+def record_audit(
+    path: str | os.PathLike[str], result: AuditResult, *, method: Any, out: str | os.PathLike[str] | None = None
+) -> dict[str, str]:
+    """Write ``<out>.json`` and ``<out>.png`` (default ``<path>-robust-audit``) atomically, then append the
+    audit to the card of the artifact at ``path``; returns the two file names. Nothing is written until
+    the audit is complete, and the card comes last."""
     folder = Path(path)
     stem = Path(out) if out is not None else folder.with_name(folder.name + "-robust-audit")
     files = {"json": str(stem.with_suffix(".json")), "png": str(stem.with_suffix(".png"))}
-    record = result.to_dict() | {"artifact": str(path), "method": cond.card.get("method"), "files": files}
+    record = result.to_dict() | {"artifact": str(path), "method": method, "files": files}
     write_json(files["json"], record)
-    plot_audit(result, files["png"], title=f"{real.name} {cond.card.get('method', '')}")
+    plot_audit(result, files["png"], title=f"{result.dataset} {method or ''}")
     update_card(path, audits=record)
-    return result, files
+    return files

@@ -19,7 +19,6 @@ import os
 import statistics
 import time
 from dataclasses import asdict, dataclass, field
-from pathlib import Path
 from typing import Any
 
 import torch
@@ -29,15 +28,13 @@ from torch import Tensor, nn
 from torch_geometric.data import Data
 from torch_geometric.utils import to_undirected
 
-from condensekit.core.artifact import update_card
-from condensekit.core.atomic import write_json
 from condensekit.core.engine import _peak_memory_mb, _reset_peak_memory
 from condensekit.core.evaluate import accuracy, train_select
 from condensekit.core.registry import check_choice
 from condensekit.core.seed import seed_everything
 from condensekit.graph import MODELS, CondensedGraph, NodeEvalConfig, NodeTask, create_model, prepare_task
 from condensekit.robust.attacks import parse_eps_list
-from condensekit.robust.audit import AuditResult, _sanity, plot_audit
+from condensekit.robust.audit import AuditResult, _sanity, record_audit
 
 __all__ = ["GRAPH_ATTACKS", "GraphAuditConfig", "audit_graph", "audit_graph_artifact", "flip_edges"]
 
@@ -211,11 +208,4 @@ def audit_graph_artifact(
         real = load_node_dataset(cond.card["source"]["dataset"], root=root)
     task = prepare_task(real, device=device)
     result = audit_graph(cond, task, config=config, real=real)
-    folder = Path(path)
-    stem = Path(out) if out is not None else folder.with_name(folder.name + "-robust-audit")
-    files = {"json": str(stem.with_suffix(".json")), "png": str(stem.with_suffix(".png"))}
-    record = result.to_dict() | {"artifact": str(path), "method": cond.card.get("method"), "files": files}
-    write_json(files["json"], record)
-    plot_audit(result, files["png"], title=f"{result.dataset} {cond.card.get('method', '')}")
-    update_card(path, audits=record)
-    return result, files
+    return result, record_audit(path, result, method=cond.card.get("method"), out=out)
