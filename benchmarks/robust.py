@@ -59,7 +59,7 @@ def run(ns: argparse.Namespace) -> None:
     for lam in [float(v) for v in ns.curvature.split(",")]:
         teacher, plugin = resolve_mode(ns.base, ns.mode)
         guard = GuardConfig(curvature=lam, h=ns.h, teacher=teacher, plugin=plugin) if lam > 0 else None
-        ecfg = ExpertConfig(num_experts=ns.num_experts, epochs=ns.teacher_epochs, model=ns.model)
+        ecfg = ExpertConfig(num_experts=ns.num_experts, epochs=ns.teacher_epochs, model=ns.model, dsa=ns.expert_dsa)
         t0 = time.perf_counter()
         cond = robust_condense(
             data, ns.base, ipc=ns.ipc, guard=guard, config=overrides,
@@ -124,6 +124,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--model", default="convnet", help="condensation, expert and evaluation model")
     p.add_argument("--num-experts", type=int, default=ExpertConfig.num_experts)
     p.add_argument("--teacher-epochs", type=int, default=ExpertConfig.epochs)
+    p.add_argument("--expert-dsa", type=lambda t: t.lower() in ("1", "true", "yes"), default=True,
+                   help="DSA while training experts (MTT: true)")  # fmt: skip
     p.add_argument("--steps", type=int, default=None, help="engine steps (default: the method's iterations)")
     p.add_argument("--set", action="append", help="method config FIELD=VALUE (repeatable)")
     p.add_argument("--attacks", default="fgsm,pgd,autoattack")
