@@ -6,6 +6,13 @@ A method's loss is a weighted sum of these, e.g.
 
 from __future__ import annotations
 
+from .curvature import (
+    CurvatureRegularizer,
+    curvature_gap,
+    input_curvature,
+    parameter_curvature,
+    unit_direction,
+)
 from .distribution import (
     DISTRIBUTION_DISTANCES,
     FourierFeatureMap,
@@ -33,6 +40,12 @@ from .gradient import (
 from .trajectory import flat_params, param_distance, student_batches, unflatten, unroll_student
 
 __all__ = [
+    # curvature
+    "CurvatureRegularizer",
+    "curvature_gap",
+    "input_curvature",
+    "parameter_curvature",
+    "unit_direction",
     # gradient matching
     "GRADIENT_METRICS",
     "dc_distance",
