@@ -88,7 +88,8 @@ def test_sensitivities_and_report():
     rep = account([GaussianRelease(5.0)], 1e-5, mechanism="gaussian", neighbouring="replace-one", sensitivity="2/n")
     card = rep.to_card()
     assert card["epsilon"] == pytest.approx(card["epsilon_analytic"]) and card["epsilon_rdp"] > card["epsilon"]
-    sub = account([GaussianRelease(1.0, 0.01, 100)], 1e-5, mechanism="m", neighbouring="add-remove-one", sensitivity="C")
+    rel = [GaussianRelease(1.0, 0.01, 100)]
+    sub = account(rel, 1e-5, mechanism="m", neighbouring="add-remove-one", sensitivity="C")
     assert sub.epsilon_analytic is None and sub.accountant.startswith("rdp")
 
 
