@@ -6,6 +6,7 @@ and :func:`audit_artifact` for any image artifact.
 """
 
 from condensekit.privacy import dp_merf as _dp_merf  # noqa: F401  (registers the methods)
+from condensekit.privacy import psg as _psg  # noqa: F401
 from condensekit.privacy.accounting import (
     GaussianRelease,
     PrivacyReport,
