@@ -30,7 +30,7 @@ from __future__ import annotations
 
 import math
 import os
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -39,14 +39,14 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from condensekit.core.artifact import update_card
-from condensekit.core.registry import Registry, check_choice
+from condensekit.core.registry import check_choice
 from condensekit.core.seed import seed_everything
-from condensekit.core.vision import CondensedImages, ImageSplits, build_image_model, fit_images, load_mnist, predict
+from condensekit.core.vision import CondensedImages, ImageSplits, build_image_model, fit_images, predict
+from condensekit.privacy.data import load_private_dataset
 from condensekit.privacy.evaluate import train_config_for
 
 __all__ = [
     "ATTACKS",
-    "AUDIT_DATASETS",
     "AuditConfig",
     "audit_artifact",
     "audit_set",
@@ -56,10 +56,6 @@ __all__ = [
 
 ATTACKS: tuple[str, ...] = ("loss", "lira")
 MODES: tuple[str, ...] = ("online", "offline")
-
-#: Loaders of the real data an artifact's card names (``source.dataset``); other domains register theirs.
-AUDIT_DATASETS: Registry[Callable[[], ImageSplits]] = Registry("audit dataset")
-AUDIT_DATASETS.register("mnist", load_mnist)
 
 
 @dataclass(frozen=True)
@@ -261,22 +257,19 @@ def _lira(
 # artifacts
 
 
-def load_audit_data(name: str) -> ImageSplits:
-    """The real data named by an artifact's ``source.dataset`` (see :data:`AUDIT_DATASETS`)."""
-    return AUDIT_DATASETS.get(name)()
-
-
 def audit_artifact(
     path: str | os.PathLike[str],
     config: AuditConfig = AuditConfig(),
     *,
     data: ImageSplits | None = None,
+    root: str | None = None,
     device: str = "cpu",
     record: bool = True,
 ) -> dict[str, Any]:
-    """Audit the image artifact at ``path`` (any domain) and append the result to its card's ``audits``."""
+    """Audit the image artifact at ``path`` (any domain) and append the result to its card's ``audits``; the
+    real data is ``data`` or the dataset its card names (:data:`~condensekit.privacy.data.PRIVATE_DATASETS`)."""
     ci = CondensedImages.load(path, purpose="`privacy audit`")
-    data = data if data is not None else load_audit_data(str(ci.card["source"]["dataset"]))
+    data = data if data is not None else load_private_dataset(str(ci.card["source"]["dataset"]), root)
     y = ci.y if ci.y.dim() == 1 else ci.y.argmax(dim=1)
     result = audit_set(ci.x.float(), y.long(), data, config, device=device)
     result |= {"method": ci.card.get("method"), "privacy": ci.card.get("privacy")}
@@ -292,7 +285,7 @@ def benchmark_audits(
     cfg = AuditConfig(attack=attack, shadows=shadows, seed=seed)
     for t in targets:
         if t == "real-subset":
-            data = load_mnist()
+            data = load_private_dataset("mnist")
             r = audit_set(None, None, data, cfg, size=size)
             yield f"real-subset-{size}/{attack}", r | {"method": f"real subset ({size})", "dataset": "mnist"}
         else:

@@ -25,7 +25,8 @@ linear kernel (Eq. 8 of the paper).
   bandwidths stacked into one unit-norm feature (same privacy cost). Same release, same ε.
 
 Deviations: the noise multiplier is calibrated with the exact analytic Gaussian mechanism by default
-(σ = 4.41 for (1, 1e-5) instead of the repository's 5.0, whose RDP ε is 0.79); ``accountant="rdp"`` gives the
+(σ = 3.73 for (1, 1e-5); the repository uses 5.0, whose exact ε is 0.73 and RDP ε 0.79);
+``accountant="rdp"`` gives the
 RDP calibration. Labels are assumed uniform (class counts are not released; see
 :mod:`condensekit.privacy.embedding`). No validation-based selection: the last iterate is released.
 The condensed variant's defaults (D = 4,000 — fewer features put less noise norm, :math:`\propto \sqrt{DC}`,
