@@ -9,33 +9,18 @@ actually ran — and :meth:`PrivateMethod.max_steps` — how many engine steps i
 from __future__ import annotations
 
 import abc
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from typing import Any
 
 import torch
 
 from condensekit.core.engine import CondensationMethod, EngineConfig, run
-from condensekit.core.registry import Registry
+from condensekit.core.registry import MethodEntry, Registry, method_registrar
 from condensekit.core.vision import CondensedImages, ImageSplits, image_source
 
-
-@dataclass(frozen=True)
-class PrivateEntry:
-    cls: type[PrivateMethod]
-    config: type
-    description: str
-
-
-PRIVACY_METHODS: Registry[PrivateEntry] = Registry("privacy method")
-
-
-def register_private_method(name: str, config: type, description: str) -> Any:
-    def add(cls: type[PrivateMethod]) -> type[PrivateMethod]:
-        cls.name = name
-        PRIVACY_METHODS.register(name, PrivateEntry(cls, config, description))
-        return cls
-
-    return add
+PRIVACY_METHODS: Registry[MethodEntry] = Registry("privacy method")
+#: ``@register_private_method(name, ConfigClass, description)`` on a :class:`PrivateMethod` subclass.
+register_private_method = method_registrar(PRIVACY_METHODS)
 
 
 class PrivateMethod(CondensationMethod):

@@ -48,7 +48,14 @@ from condensekit.core.vision import ImageSplits
 from condensekit.privacy.base import PrivateMethod, register_private_method, to_normalised
 from condensekit.privacy.embedding import NoisyEmbedding, StackedFeatures, class_embedding, release_embedding
 
-__all__ = ["ConditionalGenerator", "DPMERFCondensed", "DPMERFCondensedConfig", "DPMERFGenerator", "DPMERFConfig"]
+__all__ = [
+    "ConditionalGenerator",
+    "DPMERFCondensed",
+    "DPMERFCondensedConfig",
+    "DPMERFConfig",
+    "DPMERFGenerator",
+    "ReleaseConfig",
+]
 
 
 def _scales(text: str) -> list[float]:
@@ -64,16 +71,22 @@ def _scales(text: str) -> list[float]:
 
 
 @dataclass(frozen=True)
-class DPMERFConfig:
-    """DP-MERF generator (defaults: the authors' MNIST settings)."""
+class ReleaseConfig:
+    """The single release: budget, noise calibration and the random-feature map."""
 
     epsilon: float = field(default=1.0, metadata={"help": "privacy budget ε of the single release"})
     delta: float = field(default=1e-5, metadata={"help": "δ (keep it well below 1/n)"})
     sigma: float = field(default=0.0, metadata={"help": "noise multiplier; 0 calibrates it to (ε, δ)"})
     accountant: str = field(default="analytic", metadata={"help": "σ calibration: analytic (exact) or rdp"})
-    n_features: int = field(default=10_000, metadata={"help": "random features D (cos + sin pairs)"})
+    n_features: int = field(default=10_000, metadata={"help": "random features D per bandwidth (cos + sin pairs)"})
     bandwidth: float = field(default=math.sqrt(105.0), metadata={"help": "Gaussian kernel bandwidth on [0,1] pixels"})
     bandwidth_scales: str = field(default="1", metadata={"help": "comma-separated multiples of bandwidth, stacked"})
+
+
+@dataclass(frozen=True)
+class DPMERFConfig(ReleaseConfig):
+    """DP-MERF generator (defaults: the authors' MNIST settings)."""
+
     code_dim: int = field(default=5, metadata={"help": "generator code dimension"})
     hidden: int = field(default=200, metadata={"help": "generator FC width"})
     channels: str = field(default="16,8", metadata={"help": "generator conv channels"})
@@ -86,16 +99,10 @@ class DPMERFConfig:
 
 
 @dataclass(frozen=True)
-class DPMERFCondensedConfig:
+class DPMERFCondensedConfig(ReleaseConfig):
     """DP-MERF condensed variant (defaults: see the module docstring)."""
 
-    epsilon: float = field(default=1.0, metadata={"help": "privacy budget ε of the single release"})
-    delta: float = field(default=1e-5, metadata={"help": "δ (keep it well below 1/n)"})
-    sigma: float = field(default=0.0, metadata={"help": "noise multiplier; 0 calibrates it to (ε, δ)"})
-    accountant: str = field(default="analytic", metadata={"help": "σ calibration: analytic (exact) or rdp"})
-    n_features: int = field(default=4000, metadata={"help": "random features D per bandwidth"})
-    bandwidth: float = field(default=math.sqrt(105.0), metadata={"help": "Gaussian kernel bandwidth on [0,1] pixels"})
-    bandwidth_scales: str = field(default="1", metadata={"help": "comma-separated multiples of bandwidth, stacked"})
+    n_features: int = field(default=4000, metadata={"help": "random features D per bandwidth (cos + sin pairs)"})
     ipc: int = field(default=10, metadata={"help": "synthetic images per class"})
     lr: float = field(default=0.05, metadata={"help": "Adam learning rate on the pixel logits"})
     steps: int = field(default=1000, metadata={"help": "full-batch optimisation steps"})
@@ -148,6 +155,12 @@ class _EmbeddingMethod(PrivateMethod):
     def loss(self, x01: Tensor, labels: Tensor) -> Tensor:
         return (self.target - class_embedding(self.features, x01, labels, self.data.num_classes)).pow(2).sum()
 
+    def _descend(self, loss: Tensor) -> dict[str, float]:
+        self.opt.zero_grad(set_to_none=True)
+        loss.backward()
+        self.opt.step()
+        return {"loss": float(loss.detach())}
+
     def privacy(self, steps_done: int) -> dict[str, Any]:
         return self.released.report.to_card()
 
@@ -193,11 +206,7 @@ class DPMERFGenerator(_EmbeddingMethod):
         self.gen.train()
         code = torch.randn(cfg.batch_size, cfg.code_dim, device=self.device)
         labels = torch.randint(self.data.num_classes, (cfg.batch_size,), device=self.device)
-        loss = self.loss(self.gen(code, labels), labels)
-        self.opt.zero_grad(set_to_none=True)
-        loss.backward()
-        self.opt.step()
-        return {"loss": float(loss.detach())}
+        return self._descend(self.loss(self.gen(code, labels), labels))
 
     @torch.no_grad()
     def condensed(self) -> dict[str, Tensor]:
@@ -235,11 +244,7 @@ class DPMERFCondensed(_EmbeddingMethod):
         self.opt = torch.optim.Adam([self.logits], lr=cfg.lr)
 
     def step(self, step: int) -> dict[str, float]:
-        loss = self.loss(torch.sigmoid(self.logits), self.labels)
-        self.opt.zero_grad(set_to_none=True)
-        loss.backward()
-        self.opt.step()
-        return {"loss": float(loss.detach())}
+        return self._descend(self.loss(torch.sigmoid(self.logits), self.labels))
 
     @torch.no_grad()
     def condensed(self) -> dict[str, Tensor]:
