@@ -30,6 +30,7 @@ from .gradient import (
     gradient_distance,
     gradient_mse,
 )
+from .trajectory import flat_params, param_distance, student_batches, unflatten, unroll_student
 
 __all__ = [
     # gradient matching
@@ -54,4 +55,10 @@ __all__ = [
     "rff_map",
     "rff_mmd2",
     "sliced_wasserstein",
+    # trajectory matching
+    "flat_params",
+    "param_distance",
+    "student_batches",
+    "unflatten",
+    "unroll_student",
 ]
