@@ -27,8 +27,7 @@ from typing import Any
 import torch
 from graph_node import hardware, load, parse_overrides, save_entry
 
-from condensekit.core.config import config_to_dict
-from condensekit.core.vision import load_mnist
+from condensekit.core.vision import CondensedImages, load_mnist
 from condensekit.privacy import PRIVACY_METHODS, condense_private
 from condensekit.privacy.evaluate import PRIVATE_EVAL_MODELS, evaluate_private
 
@@ -55,9 +54,17 @@ def run_entry(
     entry = PRIVACY_METHODS.get(method)
     cfg = entry.config(**({"epsilon": epsilon, "delta": delta} | overrides))
     ci = condense_private(data, method, config=cfg, seed=seed, steps=steps, device="auto", progress=False)
-    end_to_end = time.perf_counter() - t0
+    ci.card["cost"]["end_to_end_s"] = round(time.perf_counter() - t0, 1)
     name = f"mnist-{method}-eps{epsilon:g}" + "".join(f"-{k}{v}" for k, v in sorted(overrides.items()))
     ci.save(ARTIFACTS / name)
+    return evaluate_entry(ci, data, ARTIFACTS / name, runs=runs, seed=seed, train_steps=train_steps)
+
+
+def evaluate_entry(
+    ci: CondensedImages, data: Any, path: Path, *, runs: dict[str, int], seed: int, train_steps: int
+) -> dict[str, Any]:
+    """Evaluate a released set (just made, or loaded with ``--from-artifact``) and build its entry."""
+    cfg = ci.card["config"]
     t1 = time.perf_counter()
     test = {
         m: evaluate_private(ci.x, ci.y, data, models=[m], runs=r, seed=seed, train_steps=train_steps)[m].to_dict()
@@ -66,18 +73,18 @@ def run_entry(
     p = ci.card["privacy"]
     return {
         "dataset": "mnist",
-        "method": method,
-        "epsilon": epsilon,
-        "delta": delta,
+        "method": ci.card["method"],
+        "epsilon": p["target_epsilon"],
+        "delta": p["delta"],
         "epsilon_achieved": p["epsilon"],
         "privacy": p,
         "images": int(ci.x.shape[0]),
         "budget": ci.card["budget"],
-        "config": config_to_dict(cfg),
+        "config": cfg,
         "test": test,
         "eval": {"train_steps": train_steps, "optimizer": "adam 1e-3, batch 256, last weights", "runs": runs},
-        "cost": ci.card["cost"] | {"end_to_end_s": round(end_to_end, 1), "eval_s": round(time.perf_counter() - t1, 1)},
-        "artifact": str(ARTIFACTS / name),
+        "cost": ci.card["cost"] | {"eval_s": round(time.perf_counter() - t1, 1)},
+        "artifact": str(path),
         "load": "shared",
         "hardware": hardware(),
     }
@@ -102,7 +109,7 @@ def table(results: dict[str, Any]) -> str:
             ach += f" (stopped at step {p['steps_done']} of {p['steps_requested']})"
         rows.append(
             f"| {e['method']} (ours) | {e['epsilon']:g} | " + " | ".join(cells)
-            + f" | {runs} | {e['images']} | {ach} | {e['cost']['end_to_end_s']:.0f}"
+            + f" | {runs} | {e['images']} | {ach} | {e['cost'].get('end_to_end_s', e['cost']['wall_time_s']):.0f}"
             + f" | {e['cost']['peak_memory_mb']:.0f} |"
         )  # fmt: skip
     audits = [e for e in results["entries"].values() if "attack" in e]
@@ -130,6 +137,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--audit", default=None, help="comma-separated targets: 'real-subset' or artifact folders")
     p.add_argument("--attack", default="lira", help="audit attack: loss or lira")
     p.add_argument("--shadows", type=int, default=8)
+    p.add_argument("--from-artifact", default=None, help="evaluate this saved artifact instead of condensing")
     p.add_argument("--force", action="store_true")
     p.add_argument("--table", action="store_true", help="print the Markdown tables and exit")
     ns = p.parse_args(argv)
@@ -148,6 +156,16 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     overrides = parse_overrides(ns.set)
     runs = {k: int(v) for k, v in (item.split("=") for item in ns.runs.split(","))}
+    if ns.from_artifact:
+        ci = CondensedImages.load(ns.from_artifact, domain="privacy")
+        path = Path(ns.from_artifact)
+        e = evaluate_entry(ci, load_mnist(), path, runs=runs, seed=ns.seed, train_steps=ns.train_steps)
+        key = f"mnist/{e['method']}/eps{e['epsilon']:g}" + "".join(
+            f"/{k}={v}" for k, v in sorted(parse_overrides(ns.set).items())
+        )
+        save_entry(key, e, RESULTS)
+        print(f"{key}: " + ", ".join(f"{k} {v['mean']:.2f} ± {v['std']:.2f}" for k, v in e["test"].items()))
+        return 0
     for m in ns.methods.split(","):
         for eps in (float(e) for e in ns.epsilons.split(",")):
             key = f"mnist/{m}/eps{eps:g}" + "".join(f"/{k}={v}" for k, v in sorted(overrides.items()))
