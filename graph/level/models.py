@@ -105,7 +105,8 @@ class GraphGIN(GraphClassifier):
         d_in, d_h = kwargs["in_channels"], kwargs["hidden_channels"]
         sizes = [d_in] + [d_h] * kwargs["num_layers"]
         self.layers = nn.ModuleList(
-            nn.Sequential(nn.Linear(a, b), nn.ReLU(), nn.Linear(b, b)) for a, b in zip(sizes[:-1], sizes[1:], strict=True)
+            nn.Sequential(nn.Linear(a, b), nn.ReLU(), nn.Linear(b, b))
+            for a, b in zip(sizes[:-1], sizes[1:], strict=True)
         )
 
     def node_embeddings(self, g: GraphBatch) -> Tensor:
