@@ -63,8 +63,12 @@ class CondensedGraphSet:
         for i in range(len(self)):
             keep = self.mask[i] > 0
             a = self.adj[i][keep][:, keep]
-            data = Data(x=self.x[i][keep].clone(), edge_index=(a > 0).nonzero().t().contiguous(),
-                        y=self.y[i].reshape(1).clone(), num_nodes=int(keep.sum()))
+            data = Data(
+                x=self.x[i][keep].clone(),
+                edge_index=(a > 0).nonzero().t().contiguous(),
+                y=self.y[i].reshape(1).clone(),
+                num_nodes=int(keep.sum()),
+            )
             data.validate(raise_on_error=True)
             out.append(data)
         return out

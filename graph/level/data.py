@@ -291,8 +291,10 @@ def load_graph_dataset(
     if graphs[0].x is None:  # IMDB-BINARY: no labels, no attributes -> one-hot degree
         degs = [torch.bincount(g.edge_index[0], minlength=int(g.num_nodes)) for g in graphs]
         top = int(max(int(d.max()) for d in degs))
-        graphs = [Data(x=torch.nn.functional.one_hot(d, top + 1).float(), edge_index=g.edge_index, y=g.y)
-                  for g, d in zip(graphs, degs, strict=True)]
+        graphs = [
+            Data(x=torch.nn.functional.one_hot(d, top + 1).float(), edge_index=g.edge_index, y=g.y)
+            for g, d in zip(graphs, degs, strict=True)
+        ]
     else:
         graphs = [Data(x=g.x.float(), edge_index=g.edge_index, y=g.y) for g in graphs]
     gs = _to_graphset(graphs, key, seed, spec.num_classes)

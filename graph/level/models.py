@@ -40,8 +40,12 @@ class GraphClassifier(nn.Module):
         pooling: str = "mean",
     ) -> None:
         super().__init__()
-        for name, value in (("in_channels", in_channels), ("out_channels", out_channels),
-                            ("hidden_channels", hidden_channels), ("num_layers", num_layers)):
+        for name, value in (
+            ("in_channels", in_channels),
+            ("out_channels", out_channels),
+            ("hidden_channels", hidden_channels),
+            ("num_layers", num_layers),
+        ):
             if not isinstance(value, int) or value < 1:
                 raise ValueError(f"Invalid value {value!r} for argument {name}. Valid values are integers >= 1")
         if not 0.0 <= dropout < 1.0:

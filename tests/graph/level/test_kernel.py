@@ -54,8 +54,14 @@ def test_lite_gntk_matches_brute_force_on_two_tiny_graphs() -> None:
     g1 = GraphBatch.dense(x1[None], a1[None])
     # the second graph in the sparse layout: both layouts must agree with the brute force
     edge_index = a2.nonzero().t()
-    g2 = GraphBatch(x=x2, adj=torch.sparse_coo_tensor(edge_index, torch.ones(edge_index.shape[1], dtype=torch.float64),
-                                                        (4, 4), check_invariants=True), num_graphs=1, batch=torch.zeros(4, dtype=torch.long))
+    g2 = GraphBatch(
+        x=x2,
+        adj=torch.sparse_coo_tensor(
+            edge_index, torch.ones(edge_index.shape[1], dtype=torch.float64), (4, 4), check_invariants=True
+        ),
+        num_graphs=1,
+        batch=torch.zeros(4, dtype=torch.long),
+    )
     got_sparse = lite_gntk(lite_gntk_stats(g1), lite_gntk_stats(g2))
     got_dense = lite_gntk(lite_gntk_stats(g1), lite_gntk_stats(GraphBatch.dense(x2[None], a2[None])))
     assert got_sparse.shape == (1, 1)
@@ -81,7 +87,11 @@ def test_lite_gntk_is_symmetric_psd_and_handles_edgeless_and_single_node_graphs(
 
 def test_krr_on_a_linear_kernel_is_closed_form_least_squares() -> None:
     torch.manual_seed(0)
-    xs, ys, xt = torch.randn(6, 3, dtype=torch.float64), torch.randn(6, 2, dtype=torch.float64), torch.randn(5, 3, dtype=torch.float64)
+    xs, ys, xt = (
+        torch.randn(6, 3, dtype=torch.float64),
+        torch.randn(6, 2, dtype=torch.float64),
+        torch.randn(5, 3, dtype=torch.float64),
+    )
     # Least squares through the origin in the 6-sample span: ŷ = Xt Xsᵀ (Xs Xsᵀ)⁺ Ys; Xs Xsᵀ has rank 3, so a tiny
     # ridge is needed, and KRR equals ridge regression in the primal: Xt (XsᵀXs + λI)⁻¹ Xsᵀ Ys.
     ridge = 1e-3
