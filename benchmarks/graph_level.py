@@ -42,6 +42,15 @@ RESULTS = Path(__file__).resolve().parent / "results" / "graph_level.json"
 ARTIFACTS = Path(__file__).resolve().parent.parent / "runs" / "benchmarks-graph-level"
 # DosCond's scripts/script.sh: lr_adj per dataset (main.py's default 0.01 elsewhere).
 DOSCOND_LR_ADJ = {"mutag": 0.1, "nci1": 1.0, "dd": 2.0}
+# KiDD's commands.sh (KiDD-D) per dataset and gpc: anm (node_multiplier), lrA, lrX; MUTAG is not in it.
+KIDD_SETTINGS = {
+    ("proteins", 1): {"node_multiplier": 4.0, "lr_adj": 0.0, "lr_feat": 1e-3},
+    ("proteins", 10): {"node_multiplier": 4.0, "lr_adj": 1e-6, "lr_feat": 1e-3},
+    ("proteins", 50): {"node_multiplier": 4.0, "lr_adj": 0.0, "lr_feat": 1e-3},
+    ("nci1", 1): {"node_multiplier": 3.0, "lr_adj": 0.0, "lr_feat": 1e-4},
+    ("nci1", 10): {"node_multiplier": 3.0, "lr_adj": 0.0, "lr_feat": 1e-4},
+    ("nci1", 50): {"node_multiplier": 3.0, "lr_adj": 0.0, "lr_feat": 1e-4},
+}
 SELECTION_MODEL = {"kidd": "gin", "kidd-lr": "gin", "doscond": "gcn"}
 
 # Published figures, test accuracy %, at 1 / 10 / 50 graphs per class (None: not reported).
@@ -53,6 +62,8 @@ def run_entry(dataset: str, method: str, gpc: int, ns: argparse.Namespace) -> di
     overrides = parse_overrides(ns.set)
     if method == "doscond" and dataset in DOSCOND_LR_ADJ and "lr_adj" not in overrides:
         overrides["lr_adj"] = DOSCOND_LR_ADJ[dataset]
+    if method == "kidd":
+        overrides = KIDD_SETTINGS.get((dataset, gpc), {}) | overrides
     t0 = time.perf_counter()
     cs = condense_graphs(
         graphs,
@@ -61,8 +72,10 @@ def run_entry(dataset: str, method: str, gpc: int, ns: argparse.Namespace) -> di
         config=overrides,
         seed=ns.seed,
         device=ns.device,
-        steps=ns.steps,
-        eval_every=ns.eval_every if method in SELECTION_MODEL else None,
+        steps=ns.kidd_steps if method.startswith("kidd") and ns.kidd_steps else ns.steps,
+        eval_every=(ns.kidd_eval_every if method.startswith("kidd") else ns.eval_every)
+        if method in SELECTION_MODEL
+        else None,
         eval_model=SELECTION_MODEL.get(method, "gin"),
         progress=False,
     )
@@ -197,8 +210,10 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--models", default="gcn,gin")
     p.add_argument("--runs", type=int, default=10)
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--steps", type=int, default=None, help="engine steps (default: each method's)")
-    p.add_argument("--eval-every", type=int, default=200)
+    p.add_argument("--steps", type=int, default=None, help="engine steps of every method (default: each method's)")
+    p.add_argument("--kidd-steps", type=int, default=None, help="engine steps of KiDD only")
+    p.add_argument("--eval-every", type=int, default=200, help="selection period (steps) of DosCond")
+    p.add_argument("--kidd-eval-every", type=int, default=100, help="selection period (steps) of KiDD")
     p.add_argument("--device", default="cpu")
     p.add_argument("--set", action="append", default=[], help="FIELD=VALUE config override")
     p.add_argument("--whole", action="store_true", help="only the whole-data rows")
