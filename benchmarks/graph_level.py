@@ -57,6 +57,17 @@ SELECTION_MODEL = {"kidd": "gin", "kidd-lr": "gin", "doscond": "gcn"}
 PAPER: dict[str, dict[str, Any]] = {}
 
 
+def _measured(res: dict[str, Any], t_eval: float, ns: argparse.Namespace) -> dict[str, Any]:
+    """The fields every accuracy entry shares: figures, evaluation time, runs, load, hardware."""
+    return {
+        "test": {m: s.to_dict() for m, s in res.items()},
+        "eval_time_s": round(time.perf_counter() - t_eval, 1),
+        "runs": ns.runs,
+        "load": "shared",  # timed on a 2-core machine shared with other jobs: re-time on an idle one
+        "hardware": hardware(),
+    }
+
+
 def run_entry(dataset: str, method: str, gpc: int, ns: argparse.Namespace) -> dict[str, Any]:
     graphs = prepare_graphs(dataset, seed=ns.seed, device=ns.device)
     overrides = parse_overrides(ns.set)
@@ -93,11 +104,7 @@ def run_entry(dataset: str, method: str, gpc: int, ns: argparse.Namespace) -> di
         "val_selected": cs.card["metrics"]["val_selected"],
         "best_step": cs.card["metrics"]["best_step"],
         "cost": cs.card["cost"] | {"end_to_end_s": round(t1 - t0, 1)},
-        "test": {m: s.to_dict() for m, s in res.items()},
-        "eval_time_s": round(time.perf_counter() - t1, 1),
-        "runs": ns.runs,
-        "load": "shared",
-        "hardware": hardware(),
+        **_measured(res, t1, ns),
     }
 
 
@@ -111,11 +118,7 @@ def whole_entry(dataset: str, ns: argparse.Namespace) -> dict[str, Any]:
         "gpc": None,
         "seed": ns.seed,
         "graphs": int(graphs.train_idx.numel()),
-        "test": {m: s.to_dict() for m, s in res.items()},
-        "eval_time_s": round(time.perf_counter() - t0, 1),
-        "runs": ns.runs,
-        "load": "shared",
-        "hardware": hardware(),
+        **_measured(res, t0, ns),
     }
 
 

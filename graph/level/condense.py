@@ -24,6 +24,7 @@ from torch_geometric.data import Data
 from condensekit.core.artifact import load_artifact, save_artifact
 from condensekit.core.engine import CondensationResult, EngineConfig, run
 from condensekit.core.seed import resolve_device
+from condensekit.graph.condense import make_config
 from condensekit.graph.level.data import GraphSet, graphset_from_list, load_graph_dataset
 from condensekit.graph.level.evaluate import check_condensed_graphs, validation_score
 from condensekit.graph.level.methods import GRAPH_METHODS, check_gpc
@@ -106,14 +107,8 @@ def prepare_graphs(
 
 
 def make_graph_config(method: str, overrides: dict[str, Any] | None = None) -> Any:
-    """The method's config dataclass with ``overrides`` (unknown keys are an error)."""
-    entry = GRAPH_METHODS.get(method)
-    overrides = dict(overrides or {})
-    valid = {f.name for f in dataclasses.fields(entry.config)}
-    unknown = sorted(set(overrides) - valid)
-    if unknown:
-        raise ValueError(f"Unknown config field(s) {unknown} for method {method!r}. Valid fields are {sorted(valid)}")
-    return entry.config(**overrides)
+    """The graph-level method's config dataclass with ``overrides`` (unknown keys are an error)."""
+    return make_config(method, overrides, registry=GRAPH_METHODS)
 
 
 def condense_graphs(

@@ -14,6 +14,7 @@ from torch import Tensor, nn
 
 from condensekit.core.registry import Registry, check_choice
 from condensekit.graph.level.batch import POOLINGS, GraphBatch
+from condensekit.graph.models.base import check_model_args
 
 __all__ = ["GRAPH_MODELS", "GraphClassifier", "GraphGCN", "GraphGIN", "create_graph_model"]
 
@@ -40,16 +41,13 @@ class GraphClassifier(nn.Module):
         pooling: str = "mean",
     ) -> None:
         super().__init__()
-        for name, value in (
-            ("in_channels", in_channels),
-            ("out_channels", out_channels),
-            ("hidden_channels", hidden_channels),
-            ("num_layers", num_layers),
-        ):
-            if not isinstance(value, int) or value < 1:
-                raise ValueError(f"Invalid value {value!r} for argument {name}. Valid values are integers >= 1")
-        if not 0.0 <= dropout < 1.0:
-            raise ValueError(f"Invalid value {dropout!r} for argument dropout. Valid values are in [0, 1)")
+        check_model_args(
+            in_channels=in_channels,
+            out_channels=out_channels,
+            hidden_channels=hidden_channels,
+            num_layers=num_layers,
+            dropout=dropout,
+        )
         check_choice("pooling", pooling, POOLINGS)
         self.pooling = pooling
         self.dropout = dropout
