@@ -33,16 +33,18 @@ only the ``"uniform"`` scale is offered (the reference default).
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import torch
 from torch import Tensor
 
 from condensekit.core.objectives.kernel_ridge import relu_ntk_scaled
+from condensekit.core.registry import Registry
 from condensekit.graph.level.batch import GraphBatch
 from condensekit.graph.level.data import _ranges
 
-__all__ = ["NodeStats", "lite_gntk", "lite_gntk_stats"]
+__all__ = ["GRAPH_KERNELS", "GraphKernel", "NodeStats", "lite_gntk", "lite_gntk_stats"]
 
 #: The reference's smoothing constants: self-loop weight of the aggregation and the ε of Σ.
 SELF_LOOP = 1e-4
@@ -134,3 +136,17 @@ def lite_gntk(s1: NodeStats, s2: NodeStats, *, mlp_layers: int = 1) -> Tensor:
     per_node = torch.einsum("Na,Nat->Nt", s1.u, ntk) * f2.u
     out = per_node.new_zeros(per_node.shape[0], f2.num_graphs)
     return out.index_add(1, f2.batch, per_node)
+
+
+@dataclass(frozen=True)
+class GraphKernel:
+    """A graph kernel in two parts: per-node quantities of a batch (``stats(g, hops=...)``) and
+    the kernel matrix between two sets of them (``matrix(s1, s2, mlp_layers=...)``)."""
+
+    stats: Callable[..., NodeStats]
+    matrix: Callable[..., Tensor]
+
+
+#: Graph kernels by name (KiDD's ``kernel`` option); unknown names list the valid ones.
+GRAPH_KERNELS: Registry[GraphKernel] = Registry("graph kernel")
+GRAPH_KERNELS.register("litegntk", GraphKernel(lite_gntk_stats, lite_gntk))

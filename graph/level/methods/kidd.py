@@ -44,7 +44,7 @@ from torch import Tensor, nn
 
 from condensekit.core.objectives.kernel_ridge import krr_predict
 from condensekit.graph.level.batch import GraphBatch
-from condensekit.graph.level.kernel import lite_gntk, lite_gntk_stats
+from condensekit.graph.level.kernel import GRAPH_KERNELS
 from condensekit.graph.level.methods.base import GraphCondensation, dense_real_init, register_graph_method
 
 
@@ -61,6 +61,7 @@ class KiDDConfig:
     batch_syn: int = field(default=16, metadata={"help": "synthetic graphs per step"})
     hops: int = field(default=3, metadata={"help": "LiteGNTK aggregations (num_layers)"})
     mlp_layers: int = field(default=1, metadata={"help": "LiteGNTK ReLU layers after the first aggregation"})
+    kernel: str = field(default="litegntk", metadata={"help": "graph kernel, a name in GRAPH_KERNELS"})
     node_multiplier: float = field(default=2.0, metadata={"help": "synthetic graph size / mean real size (anm)"})
     init: Literal["herding", "kcenter", "random"] = field(default="herding", metadata={"help": "initial real graphs"})
     embed_epochs: int = field(default=50, metadata={"help": "GCN epochs for herding/k-center embeddings"})
@@ -90,6 +91,7 @@ class KiDD(GraphCondensation):
     def setup(self, device: torch.device) -> None:
         self._check()
         cfg, graphs = self.config, self.graphs
+        self.kernel = GRAPH_KERNELS.get(cfg.kernel)
         emb = None
         if cfg.init != "random":
             from condensekit.graph.level.evaluate import real_embeddings
@@ -102,7 +104,7 @@ class KiDD(GraphCondensation):
         self.y_onehot = F.one_hot(self.y_syn, graphs.num_classes).to(x0.dtype)
         with torch.no_grad():  # the real side never changes: its per-node kernel quantities once
             real = GraphBatch.from_graphset(graphs, graphs.train_idx)
-            self.real_stats = lite_gntk_stats(real, hops=cfg.hops)
+            self.real_stats = self.kernel.stats(real, hops=cfg.hops)
         self.y_real = graphs.y_train.to(device)
         self.opt_feat = torch.optim.Adam([self.feat], lr=cfg.lr_feat)
         self.opt_adj = torch.optim.Adam(self.adj_params(), lr=cfg.lr_adj)
@@ -128,9 +130,9 @@ class KiDD(GraphCondensation):
         real = torch.randperm(self.y_real.numel(), device=dev)[: cfg.batch_real]
         adj = self.adjacency()[syn]
         adj = 0.5 * (adj + adj.transpose(1, 2))
-        s = lite_gntk_stats(GraphBatch.dense(self.feat[syn], adj), hops=cfg.hops)
-        k_ss = lite_gntk(s, s, mlp_layers=cfg.mlp_layers)
-        k_st = lite_gntk(s, self.real_stats.subset(real), mlp_layers=cfg.mlp_layers)
+        s = self.kernel.stats(GraphBatch.dense(self.feat[syn], adj), hops=cfg.hops)
+        k_ss = self.kernel.matrix(s, s, mlp_layers=cfg.mlp_layers)
+        k_st = self.kernel.matrix(s, self.real_stats.subset(real), mlp_layers=cfg.mlp_layers)
         pred = krr_predict(k_st.t(), k_ss, self.y_onehot[syn], ridge=cfg.ridge)
         loss_krr = F.cross_entropy(pred, self.y_real[real])
         d = k_ss.diagonal().clamp_min(1e-12).sqrt()

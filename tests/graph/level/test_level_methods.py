@@ -69,6 +69,8 @@ def test_budget_above_a_class_size_says_how_many_exist(tiny_set) -> None:
 def test_unknown_method_and_config_field_list_the_valid_ones(tiny_set) -> None:
     with pytest.raises(ValueError, match=r"doscond, herding, kcenter, kidd, kidd-lr, random"):
         condense_graphs(tiny_set, "gcond", gpc=1, progress=False, device="cpu")
+    with pytest.raises(ValueError, match=r"Unknown graph kernel 'wl'. Valid values are \{litegntk\}"):
+        condense_graphs(tiny_set, "kidd", gpc=1, config={"kernel": "wl"}, steps=1, progress=False, device="cpu")
     with pytest.raises(ValueError, match="Valid fields"):
         condense_graphs(tiny_set, "kidd", gpc=1, config={"lr": 1.0}, progress=False, device="cpu")
 
