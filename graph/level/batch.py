@@ -48,6 +48,22 @@ class GraphBatch:
         return cls(x=x, adj=adj, num_graphs=int(idx.numel()), batch=batch)
 
     @classmethod
+    def sparse_from_dense(cls, x: Tensor, adj: Tensor, mask: Tensor | None = None) -> GraphBatch:
+        """Dense padded graphs (no gradients needed) in the sparse layout, padding nodes dropped:
+        the cheap way to train on a coreset padded to its largest graph."""
+        keep = torch.ones(x.shape[:2], dtype=torch.bool, device=x.device) if mask is None else mask > 0
+        new_id = torch.cumsum(keep.reshape(-1), 0) - 1
+        b, i, j = (adj > 0).nonzero(as_tuple=True)
+        ok = keep[b, i] & keep[b, j]
+        n = x.shape[1]
+        src, dst = new_id[b[ok] * n + i[ok]], new_id[b[ok] * n + j[ok]]
+        total = int(keep.sum())
+        values = adj[b[ok], i[ok], j[ok]]
+        sp = torch.sparse_coo_tensor(torch.stack([src, dst]), values, (total, total), check_invariants=False)
+        batch = torch.arange(x.shape[0], device=x.device).unsqueeze(1).expand_as(keep)[keep]
+        return cls(x=x[keep], adj=sp.coalesce(), num_graphs=int(x.shape[0]), batch=batch)
+
+    @classmethod
     def dense(cls, x: Tensor, adj: Tensor, mask: Tensor | None = None) -> GraphBatch:
         """Dense graphs: ``x`` ``(B, n, d)``, ``adj`` ``(B, n, n)``, optional ``mask`` ``(B, n)``."""
         if x.dim() != 3 or adj.shape != (x.shape[0], x.shape[1], x.shape[1]):

@@ -17,6 +17,8 @@ def test_sparse_and_dense_layouts_agree(tiny_set, name: str, pooling: str) -> No
     dense = model(GraphBatch.dense(*tiny_set.padded(idx)))
     assert sparse.shape == (5, 2) and torch.isfinite(sparse).all()
     assert torch.allclose(sparse, dense, atol=1e-5)
+    from_dense = model(GraphBatch.sparse_from_dense(*tiny_set.padded(idx)))
+    assert torch.allclose(sparse, from_dense, atol=1e-5)
 
 
 def test_dense_adjacency_gets_gradients() -> None:
