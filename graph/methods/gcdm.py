@@ -85,7 +85,7 @@ class GCDM(LearnedNodeGraph):
         cfg, model = self.config, self.model
         opt_model = self.fresh_model()
         targets = self.update_targets(step)
-        total = 0.0
+        total = self.feat.new_zeros(())  # summed on the device: one host sync per step, not per update
         for ol in range(cfg.outer_loop):
             with torch.no_grad():
                 emb_real = self._embed(self.task.x_in, self.op_real)
@@ -96,7 +96,7 @@ class GCDM(LearnedNodeGraph):
                 for h_real, h_syn in zip(emb_real, emb_syn, strict=True):
                     loss = loss + self.coeff[c] * mmd2(h_real[idx], h_syn[sl], kernel=self.kernel)
             self.apply_update(targets, loss)
-            total += float(loss.detach())
+            total = total + loss.detach()
             if ol < cfg.outer_loop - 1:
                 self.train_inner(opt_model)
-        return {"loss": total / cfg.outer_loop}
+        return {"loss": float(total) / cfg.outer_loop}

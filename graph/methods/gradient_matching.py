@@ -118,7 +118,7 @@ class NodeGradientMatching(LearnedNodeGraph):
         opt_model = self.fresh_model()
         params = list(model.parameters())
         targets = self.update_targets(step)
-        total = 0.0
+        total = self.feat.new_zeros(())  # summed on the device: one host sync per step, not per update
         for ol in range(cfg.outer_loop):
             op_syn = model.propagation(self.adjacency(self.feat))
             g_real = self._real_gradients(params)
@@ -130,10 +130,10 @@ class NodeGradientMatching(LearnedNodeGraph):
                 g_syn = torch.autograd.grad(l_syn, params, create_graph=True)
                 loss = loss + self.coeff[c] * gradient_distance(g_syn, g_real[c], metric=cfg.metric)
             self.apply_update(targets, loss)
-            total += float(loss.detach())
+            total = total + loss.detach()
             if ol < cfg.outer_loop - 1:
                 self.train_inner(opt_model)
-        return {"loss": total / cfg.outer_loop}
+        return {"loss": float(total) / cfg.outer_loop}
 
 
 @register_node_method("gcond", GCondConfig, "GCond (ICLR 2022): bi-level gradient matching, features + PGE structure")

@@ -16,13 +16,15 @@ class ToyMethod(CondensationMethod):
     name = "toy"
 
     def setup(self, device: torch.device) -> None:
+        self.device = device
         self.x = nn.Parameter(torch.randn(4, 3, device=device))
         self.net = nn.Linear(3, 2).to(device)
         self.opt = torch.optim.Adam([self.x, *self.net.parameters()], lr=0.05)
 
     def step(self, step: int) -> dict[str, float]:
-        target = torch.randn(4, 2)
-        noise = torch.nn.init.normal_(torch.empty(2, 3))
+        # Tensors on the engine's device: with CUDA visible, device="auto" picks it.
+        target = torch.randn(4, 2, device=self.device)
+        noise = torch.nn.init.normal_(torch.empty(2, 3, device=self.device))
         loss = (self.net(self.x) + self.x @ noise.t() - target).pow(2).mean()
         self.opt.zero_grad()
         loss.backward()
