@@ -5,9 +5,9 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from typing import ClassVar
 
-import torch.nn.functional as F
 from torch import Tensor, nn
 
+from condensekit.core.batched import dropout
 from condensekit.graph.adjacency import is_sparse, normalize, spmm
 
 __all__ = ["GraphModel", "linear", "propagate", "propagate_linear", "require_op"]
@@ -115,7 +115,8 @@ class GraphModel(nn.Module, ABC):
                 module.reset_parameters()
 
     def _dropout(self, h: Tensor) -> Tensor:
-        return F.dropout(h, p=self.dropout, training=self.training)
+        # condensekit.core.batched.dropout: F.dropout, or the replayed masks of a batched evaluation.
+        return dropout(h, self.dropout, self.training)
 
     def extra_repr(self) -> str:
         return (
