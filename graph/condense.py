@@ -177,6 +177,7 @@ def condense_nodes(
             "num_features": task.num_features,
             "num_classes": task.num_classes,
             "num_train": int(task.train_idx.numel()),
+            **task.meta,
         },
         "budget": {
             "nodes": n,
