@@ -59,6 +59,10 @@ class CondensationMethod(abc.ABC):
         """Name → tensor / ``nn.Module`` / optimiser whose state changes across steps."""
         return {}
 
+    def memory_hint(self) -> str:
+        """What the run's size is and which options lower its memory (for out-of-memory errors)."""
+        return "lower the budget"
+
     def state_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {}
         for key, obj in self.stateful().items():
@@ -216,7 +220,13 @@ def run(method: CondensationMethod, config: EngineConfig, evaluate: Evaluator | 
     seed_everything(config.seed)
     _reset_peak_memory(device)
     t0 = time.perf_counter()  # set-up counts: a coreset's whole selection happens there
-    method.setup(device)
+    try:
+        method.setup(device)
+    except (RuntimeError, MemoryError) as err:
+        if not _is_out_of_memory(err):
+            raise
+        ckpt_path = Path(config.checkpoint) if config.checkpoint else None
+        raise _out_of_memory(method, device, "set-up", ckpt_path, None) from err
 
     start = 0
     best: dict[str, Tensor] | None = None
@@ -235,9 +245,13 @@ def run(method: CondensationMethod, config: EngineConfig, evaluate: Evaluator | 
         history = list(state["history"])
         elapsed_before = float(state["elapsed"])
 
+    last_saved = start if ckpt is not None and start else None
+
     def save(step_done: int) -> None:
+        nonlocal last_saved
         if ckpt is None:
             return
+        last_saved = step_done
         save_torch(
             ckpt,
             {
@@ -289,7 +303,12 @@ def run(method: CondensationMethod, config: EngineConfig, evaluate: Evaluator | 
             finished = False
             break
         ts = time.perf_counter()
-        logs = method.step(step)
+        try:
+            logs = method.step(step)
+        except (RuntimeError, MemoryError) as err:
+            if not _is_out_of_memory(err):
+                raise
+            raise _out_of_memory(method, device, f"step {step}", ckpt, last_saved) from err
         step_time += time.perf_counter() - ts
         steps_this_call += 1
         done = step + 1
@@ -328,6 +347,28 @@ def run(method: CondensationMethod, config: EngineConfig, evaluate: Evaluator | 
         start_to_first_step_s=first_step_age,
         sec_per_step=step_time / steps_this_call if steps_this_call else None,
     )
+
+
+def _is_out_of_memory(err: BaseException) -> bool:
+    """CUDA's ``OutOfMemoryError``, Python's ``MemoryError``, or the CPU allocator's RuntimeError."""
+    if isinstance(err, (torch.OutOfMemoryError, MemoryError)):
+        return True
+    text = str(err)
+    return "can't allocate memory" in text or "out of memory" in text.lower()
+
+
+def _out_of_memory(
+    method: CondensationMethod, device: torch.device, where_: str, ckpt: Path | None, saved: int | None
+) -> MemoryError:
+    """The error a run that ran out of memory raises: its size, what lowers memory, the checkpoint."""
+    where = (
+        "no checkpoint was asked for (pass one to make the run resumable)"
+        if ckpt is None
+        else f"the checkpoint {str(ckpt)!r} is intact"
+        + (f" at step {saved}" if saved is not None else " (none written yet)")
+        + "; rerun the same command to resume from it"
+    )
+    return MemoryError(f"out of memory on {device} in {where_} of {method.name!r}: {method.memory_hint()}. {where}")
 
 
 def _check_checkpoint(state: Any, method: CondensationMethod, config: EngineConfig, path: Path) -> None:

@@ -88,11 +88,11 @@ class GCDM(LearnedNodeGraph):
         total = self.feat.new_zeros(())  # summed on the device: one host sync per step, not per update
         for ol in range(cfg.outer_loop):
             with torch.no_grad():
-                emb_real = self._embed(self.task.x_in, self.op_real)
+                emb_real, rows = self.real_outputs(self._embed)
             emb_syn = self._embed(self.feat, model.propagation(self.adjacency(self.feat)))
             loss = self.feat.new_zeros(())
             for c in self.classes:
-                idx, sl = self.real_members[c], self.class_slice(c)
+                idx, sl = rows[c], self.class_slice(c)
                 for h_real, h_syn in zip(emb_real, emb_syn, strict=True):
                     loss = loss + self.coeff[c] * mmd2(h_real[idx], h_syn[sl], kernel=self.kernel)
             self.apply_update(targets, loss)

@@ -47,6 +47,7 @@ from torch import Tensor
 from condensekit.core.objectives import gradient_distance
 from condensekit.graph.methods.base import register_node_method
 from condensekit.graph.methods.learned import LearnedGraphConfig, LearnedNodeGraph
+from condensekit.graph.sampling import sample_per_class
 
 
 @dataclass(frozen=True)
@@ -103,12 +104,16 @@ class NodeGradientMatching(LearnedNodeGraph):
         self.coeff = {c: int(self.budgets[c]) / top for c in self.classes}
 
     def _real_gradients(self, params: list[Tensor]) -> dict[int, list[Tensor]]:
-        out = None if self.z_real is not None else self.model(self.task.x_in, self.op_real)
+        out, rows = None, self.real_members
+        z_real = self.z_real
+        if z_real is not None and self.config.real_batch:
+            z_real = sample_per_class(z_real, self.config.real_batch)  # rows of op^K X: no graph needed
+        elif z_real is None:
+            out, rows = self.real_outputs(self.model)
         grads = {}
         for i, c in enumerate(self.classes):
-            idx = self.real_members[c]
-            logits = self.model.forward_precomputed(self.z_real[c]) if self.z_real is not None else out[idx]
-            loss = F.cross_entropy(logits, self.task.y[idx])
+            logits = self.model.forward_precomputed(z_real[c]) if z_real is not None else out[rows[c]]
+            loss = F.cross_entropy(logits, torch.full_like(logits[:, 0], c, dtype=torch.long))
             g = torch.autograd.grad(loss, params, retain_graph=out is not None and i < len(self.classes) - 1)
             grads[c] = [t.detach() for t in g]
         return grads

@@ -96,6 +96,12 @@ class GraphModel(nn.Module, ABC):
     def _run(self, x: Tensor, op: Tensor | None, *, logits: bool) -> tuple[Tensor | None, list[Tensor]]:
         """Return ``(logits or None when not asked for, hidden representations)``."""
 
+    @property
+    def hops(self) -> int:
+        """How far a forward pass reaches: the times it multiplies by ``op`` (0 without a graph).
+        A node's logits depend on its ``hops``-hop neighbourhood only."""
+        return 0 if self.propagation_kind is None else self.num_layers
+
     def precompute(self, x: Tensor, op: Tensor | None) -> Tensor | None:
         """The parameter-free part of the forward pass, when the model has one (SGC: ``op^K x``).
 

@@ -77,3 +77,31 @@ def test_checkpoint_from_other_settings_is_refused(tmp_path: Path) -> None:
 def test_bad_config() -> None:
     with pytest.raises(ValueError, match="steps"):
         EngineConfig(steps=-1)
+
+
+class OutOfMemory(ToyMethod):
+    """Runs out of memory at step 3."""
+
+    def step(self, step: int) -> dict[str, float]:
+        if step == 3:
+            raise torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB")
+        return super().step(step)
+
+    def memory_hint(self) -> str:
+        return "the toy has 4 rows; lower memory with --rows"
+
+
+def test_out_of_memory_names_the_size_and_keeps_the_checkpoint(tmp_path: Path) -> None:
+    ckpt = tmp_path / "run.ckpt"
+    cfg = EngineConfig(steps=6, seed=0, checkpoint=str(ckpt), checkpoint_every=2, progress=False)
+    with pytest.raises(
+        MemoryError,
+        match=r"in step 3 of 'toy': the toy has 4 rows; lower memory with --rows\. "
+        r"the checkpoint .* is intact at step 2",
+    ):
+        run(OutOfMemory(), cfg)
+    resumed = run(ToyMethod(), cfg)  # the same run, resumed from step 2 once memory suffices
+    assert resumed.finished and resumed.steps_done == 6
+    assert torch.equal(
+        resumed.condensed["x"], run(ToyMethod(), EngineConfig(steps=6, seed=0, progress=False)).condensed["x"]
+    )
