@@ -16,7 +16,7 @@ from torch import Tensor
 from torch_geometric.data import Data
 from torch_geometric.utils import is_undirected, to_undirected
 
-from condensekit.graph.adjacency import spmm, to_sparse_adj
+from condensekit.graph.adjacency import induced_subgraph, spmm, to_sparse_adj
 from condensekit.graph.data import validate_node_data
 from condensekit.graph.models.base import GraphModel
 from condensekit.graph.models.sgc import SGC
@@ -106,6 +106,27 @@ class NodeTask:
             num_classes=int(y.max()) + 1,
             name=str(getattr(data, "name", "graph")),
             meta=meta,
+        )
+
+    def training_subgraph(self) -> NodeTask:
+        """The graph the training nodes induce, as a task of its own: GCond's *inductive* setting
+        (Flickr, Reddit), where condensation sees only the training subgraph and the condensed
+        graph is evaluated on the full one. Its nodes are all training nodes (no val/test)."""
+        nodes = self.train_idx
+        sub = induced_subgraph(self.adj, nodes)
+        x = self.x[nodes]
+        empty = nodes.new_empty(0)
+        return NodeTask(
+            x=x,
+            x_in=model_input(x),
+            adj=to_sparse_adj(sub.indices(), nodes.numel(), sub.values()),
+            y=self.y[nodes],
+            train_idx=torch.arange(nodes.numel(), device=nodes.device),
+            val_idx=empty,
+            test_idx=empty,
+            num_classes=self.num_classes,
+            name=self.name,
+            meta=self.meta | {"setting": "inductive", "subgraph_edges": int(sub.values().numel())},
         )
 
     @property

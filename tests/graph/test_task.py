@@ -30,3 +30,16 @@ def test_directed_graph_condenses_and_evaluates(tiny_graph: Data) -> None:
     cg = condense_nodes(task, "random", budget=9, progress=False)
     assert cg.card["source"]["symmetrized"] is True
     assert torch.equal(cg.adj, cg.adj.t())
+
+
+def test_inductive_condenses_from_the_training_subgraph(tiny_task: NodeTask) -> None:
+    sub = tiny_task.training_subgraph()
+    n = tiny_task.train_idx.numel()
+    assert sub.x.shape[0] == n and torch.equal(sub.train_idx, torch.arange(n))
+    dense = tiny_task.adj.to_dense()[tiny_task.train_idx][:, tiny_task.train_idx]
+    assert torch.equal(sub.adj.to_dense(), dense)
+    cg = condense_nodes(
+        sub, "gcdm", budget=9, steps=2, eval_every=1, config={"hidden": 16}, progress=False, eval_task=tiny_task
+    )
+    assert cg.card["source"]["setting"] == "inductive" and cg.card["source"]["num_nodes"] == 60
+    assert cg.card["metrics"]["val_selected"] is not None  # selected on the full graph's validation nodes

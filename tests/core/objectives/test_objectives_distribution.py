@@ -8,6 +8,7 @@ import torch
 from condensekit.core.objectives import (
     DISTRIBUTION_DISTANCES,
     average_hausdorff,
+    classwise_mean_embedding_distance,
     distribution_distance,
     gaussian_kernel,
     hausdorff,
@@ -194,3 +195,12 @@ def test_distribution_distance_dispatch_and_errors():
     msg = r"same feature dimension, got x of shape \(4, 2\) and y of shape \(5, 3\)"
     with pytest.raises(ValueError, match=msg):
         mmd2(x, torch.zeros(5, 3), kernel=linear_kernel())
+
+
+def test_classwise_mean_embedding_distance_equals_the_per_class_sum():
+    g = torch.Generator().manual_seed(0)
+    x, y = torch.randn(12, 5, generator=g), torch.randn(7, 5, generator=g)
+    a, b = torch.tensor([0, 1, 2] * 4), torch.tensor([0, 0, 1, 1, 2, 2, 2])
+    w = torch.tensor([0.5, 0.0, 2.0])  # class 1 weighted 0: skipped
+    want = sum(float(w[c]) * mean_embedding_distance(x[a == c], y[b == c]) for c in range(3))
+    assert torch.allclose(classwise_mean_embedding_distance(x, a, y, b, w), want)
