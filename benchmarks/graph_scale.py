@@ -49,6 +49,7 @@ from condensekit.core.evaluate import TrainConfig
 from condensekit.core.seed import resolve_device
 from condensekit.graph.condense import condense_nodes, prepare_task
 from condensekit.graph.evaluate import NodeEvalConfig, evaluate_node
+from condensekit.graph.methods import NODE_METHODS
 from condensekit.graph.task import NodeTask
 
 RESULTS = Path(__file__).resolve().parent / "results" / "graph_scale.json"
@@ -145,6 +146,8 @@ def run_entry(
     # GCond's budget, a fraction of all nodes; at least 2 per class (small scales), split proportionally.
     budget = max(int(round(spec.budget_ratio * task.x.shape[0])), 2 * spec.classes)
     config = _overrides(sets, method)
+    if not getattr(NODE_METHODS.get(method).config(), "epochs", 0):
+        steps = None  # a coreset selects in its set-up; it has no steps
     cg = condense_nodes(
         cond_task,
         method,
