@@ -32,6 +32,7 @@ Examples::
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import subprocess
 import sys
@@ -42,7 +43,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from graph_node import hardware, load, save_entry  # benchmarks/ is on sys.path when run as a script
+from graph_node import hardware, load, parse_overrides, save_entry  # benchmarks/ is on sys.path when run as a script
 from torch_geometric.data import Data
 
 from condensekit.core.evaluate import TrainConfig
@@ -76,6 +77,12 @@ STANDINS = {
     "flickr": StandIn(89_250, 899_756 // 2, 500, 7, (0.50, 0.25, 0.25), "inductive", 0.005),
     "reddit": StandIn(232_965, 114_615_892 // 2, 602, 41, (0.66, 0.10, 0.24), "inductive", 0.001),
 }
+
+
+@functools.lru_cache(maxsize=1)
+def standin(name: str, scale: float, seed: int) -> Data:
+    """:func:`dcsbm` of ``STANDINS[name]``, kept for the next method at the same size."""
+    return dcsbm(STANDINS[name], scale=scale, seed=seed)
 
 
 def dcsbm(spec: StandIn, *, scale: float = 1.0, homophily: float = 0.8, signal: float = 0.15, seed: int = 0) -> Data:
@@ -118,19 +125,15 @@ def dcsbm(spec: StandIn, *, scale: float = 1.0, homophily: float = 0.8, signal: 
 
 
 def _overrides(items: list[str], method: str) -> dict[str, Any]:
-    """``--set METHOD.FIELD=VALUE`` items that apply to ``method`` (JSON values, else strings)."""
-    out: dict[str, Any] = {}
+    """``--set METHOD.FIELD=VALUE`` items that apply to ``method``, parsed as graph_node's ``--set``."""
+    mine = []
     for item in items:
-        key, sep, value = item.partition("=")
-        meth, dot, fld = key.partition(".")
-        if not sep or not dot:
+        meth, dot, rest = item.partition(".")
+        if not dot or "=" not in rest:
             raise ValueError(f"Invalid value {item!r} for argument --set. Valid values are METHOD.FIELD=VALUE")
         if meth == method:
-            try:
-                out[fld] = json.loads(value)
-            except json.JSONDecodeError:
-                out[fld] = value
-    return out
+            mine.append(rest)
+    return parse_overrides(mine)
 
 
 def run_entry(
@@ -138,7 +141,7 @@ def run_entry(
 ) -> dict[str, Any]:
     spec = STANDINS[name]
     t0 = time.perf_counter()
-    data = dcsbm(spec, scale=scale, seed=seed)
+    data = standin(name, scale, seed)
     task = NodeTask.from_data(data, device=resolve_device(device))
     task.name = f"{name}-standin"
     build_s = time.perf_counter() - t0

@@ -22,6 +22,7 @@ from condensekit.core.batched import device_rng_state, train_select_batched
 from condensekit.core.evaluate import Summary, TrainConfig, TrainResult, accuracy, repeat, train_select
 from condensekit.core.parallel import run_seeded
 from condensekit.core.seed import seed_everything
+from condensekit.graph.models.base import GraphModel
 from condensekit.graph.models.registry import MODELS, create_model
 from condensekit.graph.task import NodeTask, model_input
 
@@ -57,6 +58,18 @@ def check_condensed(condensed: dict[str, Tensor], num_features: int, num_classes
         raise ValueError("condensed adj must be symmetric with non-negative weights")
 
 
+def _protocol_model(task: NodeTask, model: str, config: NodeEvalConfig) -> GraphModel:
+    """A freshly initialised ``model`` of the protocol's size, on the task's device."""
+    return create_model(
+        model,
+        in_channels=task.num_features,
+        out_channels=task.num_classes,
+        hidden_channels=config.hidden,
+        num_layers=config.num_layers,
+        dropout=config.dropout,
+    ).to(task.x.device)
+
+
 def train_on_condensed(
     task: NodeTask, model: str, condensed: dict[str, Tensor], config: NodeEvalConfig, *, test: bool = True
 ) -> TrainResult:
@@ -69,16 +82,8 @@ def train_on_condensed(
     op_syn = cls.propagation(condensed["adj"].float().to(device))
     op_real = task.op(cls)
     y_val, y_test = task.y[task.val_idx], task.y[task.test_idx]
-    net = create_model(
-        model,
-        in_channels=task.num_features,
-        out_channels=task.num_classes,
-        hidden_channels=config.hidden,
-        num_layers=config.num_layers,
-        dropout=config.dropout,
-    ).to(device)
     return train_select(
-        net,
+        _protocol_model(task, model, config),
         train_loss=lambda m: F.cross_entropy(m(x_syn, op_syn), y_syn),
         validate=lambda m: accuracy(m(task.x_in, op_real)[task.val_idx], y_val),
         test=(lambda m: accuracy(m(task.x_in, op_real)[task.test_idx], y_test)) if test else (lambda m: float("nan")),
@@ -104,16 +109,7 @@ def train_on_condensed_batched(
     nets, states = [], []
     for i in range(config.runs):
         seed_everything(config.seed + i)
-        nets.append(
-            create_model(
-                model,
-                in_channels=task.num_features,
-                out_channels=task.num_classes,
-                hidden_channels=config.hidden,
-                num_layers=config.num_layers,
-                dropout=config.dropout,
-            ).to(device)
-        )
+        nets.append(_protocol_model(task, model, config))
         states.append(device_rng_state(device))
     return train_select_batched(
         nets,
