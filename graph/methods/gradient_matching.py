@@ -55,7 +55,7 @@ from torch import Tensor
 from condensekit.core.objectives import gradient_distance
 from condensekit.graph.methods.base import register_node_method
 from condensekit.graph.methods.learned import LearnedGraphConfig, LearnedNodeGraph
-from condensekit.graph.sampling import sample_per_class
+from condensekit.graph.sampling import receptive_subgraph, sample_per_class
 
 
 @dataclass(frozen=True)
@@ -132,12 +132,21 @@ class NodeGradientMatching(LearnedNodeGraph):
         return list(torch.autograd.grad(per_class, params, eye, is_grads_batched=True, create_graph=create_graph))
 
     def _real_logits(self) -> tuple[list[Tensor], Tensor | None, dict[int, Tensor]]:
-        """The real side: SGC's precomputed rows per class (sampled with ``real_batch``), or the
-        real outputs and each class's rows in them (:meth:`real_outputs`)."""
-        z_real = self.z_real
+        """The real side: per-class logits (SGC's precomputed rows, or with ``real_batch`` each
+        class's sampled nodes on *their own* receptive subgraph, as GCond's per-class sampler: a
+        class's backward pass then touches its subgraph only), or the full-graph outputs and
+        each class's rows in them."""
+        cfg, z_real = self.config, self.z_real
         if z_real is not None:
-            z = sample_per_class(z_real, self.config.real_batch) if self.config.real_batch else z_real
+            z = sample_per_class(z_real, cfg.real_batch) if cfg.real_batch else z_real
             return [self.model.forward_precomputed(z[c]) for c in self.classes], None, {}
+        if cfg.real_batch:
+            picked = sample_per_class(self.real_members, cfg.real_batch)
+            logits = []
+            for c in self.classes:
+                sub, op_sub, pos = receptive_subgraph(self.op_real, picked[c], self.model.hops, fanout=cfg.real_fanout)
+                logits.append(self.model(self.task.x[sub], op_sub)[pos])
+            return logits, None, {}
         out, rows = self.real_outputs(self.model)
         return [], out, rows
 
@@ -181,7 +190,11 @@ class NodeGradientMatching(LearnedNodeGraph):
         opt_model = self.fresh_model()
         params = list(model.parameters())
         targets = self.update_targets(step)
-        matching_loss = self._loss_looped if self.feat.device.type == "cpu" else self._loss_batched
+        # Batched classes on an accelerator, unless each class has its own sampled subgraph (a
+        # batched backward would run every class's cotangent through every subgraph).
+        per_class_graphs = self.z_real is None and cfg.real_batch > 0
+        batched = self.feat.device.type != "cpu" and not per_class_graphs
+        matching_loss = self._loss_batched if batched else self._loss_looped
         total = self.feat.new_zeros(())  # summed on the device: one host sync per step, not per update
         for ol in range(cfg.outer_loop):
             op_syn = model.propagation(self.adjacency(self.feat))
