@@ -14,6 +14,10 @@ The result is a square operator on the nodes reached, whose rows are those of th
 for the nodes within ``hops - 1`` hops and empty for the outermost ring, so a model with
 ``hops`` propagations gives the batch the outputs it has on the full graph.
 
+Gradient matching gives each class's batch its own subgraph (a class's backward pass then costs
+its subgraph, as with GCond's per-class sampler); GCDM's embeddings need no backward on the real
+side, so all classes' batches share one subgraph and one forward pass.
+
 Deviation from GCond: one fanout for every hop (GCond passes per-layer sizes such as [15, 10]),
 and the kept entries are reweighted (PyG's ``NeighborSampler`` keeps the normalised values).
 """
