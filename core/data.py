@@ -89,18 +89,22 @@ def cache_dir(*parts: str) -> Path:
 
 
 def _source_key(src: Path, files: list[Path]) -> str:
-    """Hash of the source folder and its raw files' names, sizes and mtimes."""
+    """Hash of the source folder and its files' relative paths, sizes and mtimes."""
     h = hashlib.sha256(str(src).encode("utf-8"))
     for f in files:
         st = f.stat()
-        h.update(f"\0{f.name}\0{st.st_size}\0{st.st_mtime_ns}".encode())
+        h.update(f"\0{f.relative_to(src)}\0{st.st_size}\0{st.st_mtime_ns}".encode())
     return h.hexdigest()[:16]
 
 
-def _mirrors(target: Path, files: list[Path]) -> bool:
-    """Whether ``target/raw`` holds a readable entry for every source raw file."""
-    raw = target / "raw"
-    return raw.is_dir() and all((raw / f.name).is_file() for f in files)
+def _mirrors(target: Path, src: Path, files: list[Path]) -> bool:
+    """Whether ``target`` holds a readable entry for every source file, at the same relative path."""
+    return all((target / f.relative_to(src)).is_file() for f in files)
+
+
+def _tree_files(src: Path) -> list[Path]:
+    """Every file under ``src`` except what a loader wrote into ``processed/`` folders."""
+    return sorted(p for p in src.rglob("*") if p.is_file() and "processed" not in p.relative_to(src).parts)
 
 
 def _link_or_copy(src: Path, dst: Path) -> None:
@@ -110,8 +114,10 @@ def _link_or_copy(src: Path, dst: Path) -> None:
         shutil.copy2(src, dst)
 
 
-def writable_copy(src_dir: str | os.PathLike[str], name: str) -> Path:
-    """Return a writable cache folder ``<cache>/sources/<key>/<name>`` whose ``raw/`` mirrors ``src_dir/raw``.
+def writable_copy(src_dir: str | os.PathLike[str], name: str, *, tree: bool = False) -> Path:
+    """Return a writable cache folder ``<cache>/sources/<key>/<name>`` whose ``raw/`` mirrors ``src_dir/raw``
+    (with ``tree=True``: that mirrors every file under ``src_dir`` but ``processed/`` folders, for
+    loaders whose raw files sit deeper, e.g. ``<root>/Amazon/computers/raw``).
 
     The raw files are symlinked (copied where symlinks are unavailable), so a loader that writes
     ``processed/`` beside ``raw/`` can run on a read-only ``src_dir``. ``key`` hashes the source
@@ -131,23 +137,31 @@ def writable_copy(src_dir: str | os.PathLike[str], name: str) -> Path:
     if not name or Path(name).name != name or name in {".", ".."}:
         raise ValueError(f"Invalid value {name!r} for argument name: it must be a plain folder name")
     src = Path(src_dir).expanduser().resolve()
-    raw = src / "raw"
-    if not raw.is_dir():
-        raise FileNotFoundError(f"No raw folder at {str(raw)!r}")
-    files = sorted(p for p in raw.iterdir() if p.is_file())
-    if not files:
-        raise FileNotFoundError(f"The raw folder {str(raw)!r} holds no files")
+    if tree:
+        if not src.is_dir():
+            raise FileNotFoundError(f"No dataset folder at {str(src)!r}")
+        files = _tree_files(src)
+        if not files:
+            raise FileNotFoundError(f"The dataset folder {str(src)!r} holds no files")
+    else:
+        raw = src / "raw"
+        if not raw.is_dir():
+            raise FileNotFoundError(f"No raw folder at {str(raw)!r}")
+        files = sorted(p for p in raw.iterdir() if p.is_file())
+        if not files:
+            raise FileNotFoundError(f"The raw folder {str(raw)!r} holds no files")
     parent = cache_dir("sources", _source_key(src, files))
     target = parent / name
-    if _mirrors(target, files):
+    if _mirrors(target, src, files):
         return target
 
     tmp = Path(tempfile.mkdtemp(prefix=f".{name}.", suffix=".tmp", dir=parent))
     try:
         os.chmod(tmp, 0o755)  # mkdtemp makes 0700
-        (tmp / "raw").mkdir()
         for f in files:
-            _link_or_copy(f, tmp / "raw" / f.name)
+            dst = tmp / f.relative_to(src)
+            dst.parent.mkdir(parents=True, exist_ok=True)
+            _link_or_copy(f, dst)
         if target.exists() or target.is_symlink():
             # An incomplete or damaged mirror (someone deleted files): move it aside, then replace.
             old = Path(tempfile.mkdtemp(prefix=f".{name}.old.", dir=parent))
@@ -159,7 +173,7 @@ def writable_copy(src_dir: str | os.PathLike[str], name: str) -> Path:
         try:
             os.rename(tmp, target)
         except OSError:
-            if not _mirrors(target, files):  # not a lost race: a real failure
+            if not _mirrors(target, src, files):  # not a lost race: a real failure
                 raise
             shutil.rmtree(tmp, ignore_errors=True)  # another caller built it first
     except BaseException:

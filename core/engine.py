@@ -13,6 +13,7 @@ from __future__ import annotations
 import abc
 import copy
 import math
+import os
 import resource
 import sys
 import time
@@ -57,6 +58,10 @@ class CondensationMethod(abc.ABC):
     def stateful(self) -> dict[str, Any]:
         """Name → tensor / ``nn.Module`` / optimiser whose state changes across steps."""
         return {}
+
+    def memory_hint(self) -> str:
+        """What the run's size is and which options lower its memory (for out-of-memory errors)."""
+        return "lower the budget"
 
     def state_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {}
@@ -133,14 +138,37 @@ class CondensationResult:
     wall_time_s: float = 0.0
     peak_memory_mb: float = 0.0
     device: str = "cpu"
+    start_to_first_step_s: float | None = None
+    sec_per_step: float | None = None
 
     def cost(self) -> dict[str, Any]:
-        return {
+        """Wall time, peak memory, device and steps; ``start_to_first_step_s``: from the start of
+        the process (the command) to the loop's start (imports, data, set-up; the step-0 selection
+        evaluation, when scheduled, comes after); ``sec_per_step``: the
+        mean time of this call's steps (selection evaluations excluded)."""
+        out: dict[str, Any] = {
             "wall_time_s": round(self.wall_time_s, 3),
             "peak_memory_mb": round(self.peak_memory_mb, 1),
             "device": self.device,
             "steps": self.steps_done,
         }
+        if self.start_to_first_step_s is not None:
+            out["start_to_first_step_s"] = round(self.start_to_first_step_s, 3)
+        if self.sec_per_step is not None:
+            out["sec_per_step"] = round(self.sec_per_step, 5)
+        return out
+
+
+def process_age_s() -> float | None:
+    """Seconds since this process started (Linux ``/proc``), or ``None`` where that is unknown."""
+    try:
+        with open("/proc/self/stat") as fh:
+            start_ticks = int(fh.read().rsplit(")", 1)[1].split()[19])
+        with open("/proc/uptime") as fh:
+            uptime = float(fh.read().split()[0])
+        return uptime - start_ticks / os.sysconf("SC_CLK_TCK")
+    except (OSError, ValueError, IndexError):
+        return None
 
 
 Evaluator = Callable[[dict[str, Tensor]], float]
@@ -192,7 +220,13 @@ def run(method: CondensationMethod, config: EngineConfig, evaluate: Evaluator | 
     seed_everything(config.seed)
     _reset_peak_memory(device)
     t0 = time.perf_counter()  # set-up counts: a coreset's whole selection happens there
-    method.setup(device)
+    try:
+        method.setup(device)
+    except (RuntimeError, MemoryError) as err:
+        if not _is_out_of_memory(err):
+            raise
+        ckpt_path = Path(config.checkpoint) if config.checkpoint else None
+        raise _out_of_memory(method, device, "set-up", ckpt_path, None) from err
 
     start = 0
     best: dict[str, Tensor] | None = None
@@ -211,9 +245,13 @@ def run(method: CondensationMethod, config: EngineConfig, evaluate: Evaluator | 
         history = list(state["history"])
         elapsed_before = float(state["elapsed"])
 
+    last_saved = start if ckpt is not None and start else None
+
     def save(step_done: int) -> None:
+        nonlocal last_saved
         if ckpt is None:
             return
+        last_saved = step_done
         save_torch(
             ckpt,
             {
@@ -245,6 +283,8 @@ def run(method: CondensationMethod, config: EngineConfig, evaluate: Evaluator | 
         if score > best_score:
             best, best_step, best_score = _clone(method.condensed()), step_done, score
 
+    # The command's start-up: process start → set-up done (before any step-0 selection evaluation).
+    first_step_age = process_age_s()
     wants_eval = bool(config.eval_every or config.eval_steps)
     if start == 0 and evaluate is not None and wants_eval and not history:
         maybe_evaluate(0)
@@ -257,11 +297,19 @@ def run(method: CondensationMethod, config: EngineConfig, evaluate: Evaluator | 
 
     steps_this_call = 0
     finished = True
+    step_time = 0.0
     for step in range(start, config.steps):
         if config.stop_after is not None and steps_this_call >= config.stop_after:
             finished = False
             break
-        logs = method.step(step)
+        ts = time.perf_counter()
+        try:
+            logs = method.step(step)
+        except (RuntimeError, MemoryError) as err:
+            if not _is_out_of_memory(err):
+                raise
+            raise _out_of_memory(method, device, f"step {step}", ckpt, last_saved) from err
+        step_time += time.perf_counter() - ts
         steps_this_call += 1
         done = step + 1
         if bar is not None:
@@ -296,7 +344,31 @@ def run(method: CondensationMethod, config: EngineConfig, evaluate: Evaluator | 
         wall_time_s=elapsed_before + time.perf_counter() - t0,
         peak_memory_mb=_peak_memory_mb(device),
         device=str(device),
+        start_to_first_step_s=first_step_age,
+        sec_per_step=step_time / steps_this_call if steps_this_call else None,
     )
+
+
+def _is_out_of_memory(err: BaseException) -> bool:
+    """CUDA's ``OutOfMemoryError``, Python's ``MemoryError``, or the CPU allocator's RuntimeError."""
+    if isinstance(err, (torch.OutOfMemoryError, MemoryError)):
+        return True
+    text = str(err)
+    return "can't allocate memory" in text or "out of memory" in text.lower()
+
+
+def _out_of_memory(
+    method: CondensationMethod, device: torch.device, where_: str, ckpt: Path | None, saved: int | None
+) -> MemoryError:
+    """The error a run that ran out of memory raises: its size, what lowers memory, the checkpoint."""
+    where = (
+        "no checkpoint was asked for (pass one to make the run resumable)"
+        if ckpt is None
+        else f"the checkpoint {str(ckpt)!r} is intact"
+        + (f" at step {saved}" if saved is not None else " (none written yet)")
+        + "; rerun the same command to resume from it"
+    )
+    return MemoryError(f"out of memory on {device} in {where_} of {method.name!r}: {method.memory_hint()}. {where}")
 
 
 def _check_checkpoint(state: Any, method: CondensationMethod, config: EngineConfig, path: Path) -> None:

@@ -44,19 +44,23 @@ def select_herding(emb: Tensor, k: int, generator: torch.Generator | None = None
     Each of the ``k`` greedy steps is one vectorised distance computation over all candidates.
     """
     _check(emb, k)
+    # Indices stay on the device (no host round trip per pick): one sync at the end, not k.
     mu = emb.mean(0)
-    chosen: list[int] = []
+    chosen: list[Tensor] = []
     taken = torch.zeros(emb.shape[0], dtype=torch.bool, device=emb.device)
     running = torch.zeros_like(mu)
     for t in range(1, k + 1):
         cand = (running.unsqueeze(0) + emb) / t
-        dist = (cand - mu).pow(2).sum(1)
-        dist[taken] = float("inf")
-        i = int(dist.argmin())
+        dist = (cand - mu).pow(2).sum(1).masked_fill(taken, float("inf"))
+        i = dist.argmin()
         chosen.append(i)
         taken[i] = True
         running = running + emb[i]
-    return torch.tensor(chosen, dtype=torch.long, device=emb.device)
+    return _stack(chosen, emb.device)
+
+
+def _stack(chosen: list[Tensor], device: torch.device) -> Tensor:
+    return torch.stack(chosen).long() if chosen else torch.empty(0, dtype=torch.long, device=device)
 
 
 @SELECTORS.register("kcenter")
@@ -70,14 +74,14 @@ def select_kcenter(emb: Tensor, k: int, generator: torch.Generator | None = None
     _check(emb, k)
     if k == 0:
         return torch.empty(0, dtype=torch.long, device=emb.device)
-    first = int((emb - emb.mean(0)).pow(2).sum(1).argmin())
+    first = (emb - emb.mean(0)).pow(2).sum(1).argmin()
     chosen = [first]
     mind = (emb - emb[first]).pow(2).sum(1)
     for _ in range(1, k):
-        i = int(mind.argmax())
+        i = mind.argmax()
         chosen.append(i)
         mind = torch.minimum(mind, (emb - emb[i]).pow(2).sum(1))
-    return torch.tensor(chosen, dtype=torch.long, device=emb.device)
+    return _stack(chosen, emb.device)
 
 
 def select_per_class(
@@ -106,4 +110,4 @@ def select_per_class(
         if members.numel() < n:
             raise ValueError(f"class {c} has {members.numel()} samples, fewer than its budget {n}")
         out.append(members[select(emb[members], n, generator)])
-    return torch.cat(out) if out else torch.empty(0, dtype=torch.long)
+    return torch.cat(out) if out else torch.empty(0, dtype=torch.long, device=emb.device)

@@ -33,7 +33,13 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="condense a graph and write an artifact",
         description="Method-specific flags (e.g. --lr-feat) appear with --method X --help.",
     )
-    c.add_argument("--dataset", required=True, help=f"one of {{{', '.join(NODE_DATASETS)}}}")
+    c.add_argument(
+        "--dataset",
+        required=True,
+        help=f"one of {{{', '.join(NODE_DATASETS)}}}, a graph file path/to/graph.npz (x, edge_index, y, "
+        "train/val/test masks), a PyG alias (amazon-computers, coauthor-cs, wikics, ...) or ClassName[/name] "
+        "of torch_geometric.datasets (with --download when missing); directed graphs are symmetrised",
+    )
     c.add_argument("--method", required=True, help=f"one of {{{', '.join(NODE_METHODS.names())}}}")
     size = c.add_mutually_exclusive_group(required=True)
     size.add_argument("--budget", type=int, help="synthetic node count")
@@ -128,7 +134,7 @@ def _condense(ns: argparse.Namespace) -> int:
         progress=not ns.quiet,
     )
     n = cg.card["budget"]["nodes"]
-    out = Path(ns.out or f"artifacts/{ns.dataset.lower()}-{ns.method}-{n}")
+    out = Path(ns.out or f"artifacts/{task.name.lower().replace('/', '-')}-{ns.method}-{n}")
     summary: dict[str, Any] = {
         "artifact": str(out),
         "method": ns.method,
@@ -170,7 +176,8 @@ def _evaluate(ns: argparse.Namespace) -> int:
     models = [m.strip() for m in ns.models.split(",") if m.strip()]
     for m in models:
         MODELS.get(m)
-    task = prepare_task(cg.card["source"]["dataset"], root=ns.root, device=ns.device, download=ns.download)
+    source = cg.card["source"].get("source_path") or cg.card["source"]["dataset"]  # a user's .npz: its path
+    task = prepare_task(source, root=ns.root, device=ns.device, download=ns.download)
     t0 = time.perf_counter()
     cfg = NodeEvalConfig(runs=ns.runs, seed=ns.seed, train=TrainConfig(epochs=ns.epochs))
     workers = _workers(ns, task, ns.runs * len(models))

@@ -116,6 +116,7 @@ def condense_nodes(
     checkpoint_every: int = 50,
     progress: bool = True,
     root: str | None = None,
+    eval_task: NodeTask | None = None,
 ) -> CondensedGraph:
     """Condense a node-classification graph with a registered method.
 
@@ -130,6 +131,9 @@ def condense_nodes(
         eval_every: select the set by validation accuracy of a GCN every k steps (default:
             ``steps // 10``, plus steps 1, 2, 5, 10, 20, 50; 0 keeps the last set).
         checkpoint: checkpoint file; an interrupted run with the same settings resumes from it.
+        eval_task: the graph whose validation nodes select the set and that the card names as the
+            source (default: the condensed one). Inductive setting:
+            ``condense_nodes(full.training_subgraph(), ..., eval_task=full)``.
     """
     entry = NODE_METHODS.get(method)
     task = data if isinstance(data, NodeTask) else prepare_task(data, root=root, device=device)
@@ -161,8 +165,10 @@ def condense_nodes(
         progress=progress,
     )
 
+    judge = task if eval_task is None else eval_task
+
     def evaluate(cond: dict[str, Tensor]) -> float:
-        return validation_score(task, cond, runs=eval_runs, config=NodeEvalConfig(seed=seed))
+        return validation_score(judge, cond, runs=eval_runs, config=NodeEvalConfig(seed=seed))
 
     result = run(algo, engine, evaluate if eval_every else None)
     cond = result.condensed
@@ -173,11 +179,13 @@ def condense_nodes(
         "method": method,
         "config": dataclasses.asdict(config),
         "source": {
-            "dataset": task.name,
-            "num_nodes": int(task.x.shape[0]),
+            "dataset": judge.name,
+            "num_nodes": int(judge.x.shape[0]),
             "num_features": task.num_features,
             "num_classes": task.num_classes,
             "num_train": int(task.train_idx.numel()),
+            "setting": "transductive",
+            **task.meta,
         },
         "budget": {
             "nodes": n,

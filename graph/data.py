@@ -1,4 +1,6 @@
-"""Node-classification datasets: Planetoid Cora and CiteSeer (public split) and Actor.
+"""Node-classification datasets: Planetoid Cora and CiteSeer (public split), Actor, a user's
+``.npz`` file (:mod:`condensekit.graph.npz`) and any torch_geometric dataset by name
+(:mod:`condensekit.graph.pyg_datasets`).
 
 One spec table (:data:`INFO`, like ``medmnist/info.py``) says where each dataset lives under
 the data root and how torch_geometric reads it. :func:`load_node_dataset` reads the raw files
@@ -20,7 +22,8 @@ from torch_geometric.data import Data, InMemoryDataset
 from torch_geometric.datasets import Actor, Planetoid
 
 from condensekit.core.data import DATA_ENV, cache_dir, resolve_root, writable_copy
-from condensekit.core.registry import check_choice
+from condensekit.graph.npz import load_npz_graph
+from condensekit.graph.pyg_datasets import PYG_ALIASES, load_pyg_node_dataset, resolve_pyg_name, supported_names
 
 __all__ = ["INFO", "NODE_DATASETS", "NodeDatasetSpec", "load_node_dataset", "validate_node_data"]
 
@@ -146,7 +149,10 @@ def load_node_dataset(
     with several splits (Actor) the masks of split :attr:`NodeDatasetSpec.split` are taken.
 
     Args:
-        name: one of :data:`NODE_DATASETS` (case-insensitive).
+        name: one of :data:`NODE_DATASETS` (case-insensitive); a graph file ``path/to/graph.npz``
+            (:func:`condensekit.graph.npz.load_npz_graph`; features as given); or a torch_geometric
+            dataset (:mod:`condensekit.graph.pyg_datasets`: an alias such as ``amazon-computers``, or
+            ``ClassName[/name]``), read from ``<root>/<ClassName>/``.
         root: the data root (``--root``); ``None`` uses the environment or the default.
         download: when the raw files are missing, download them with torch_geometric into
             the root if it is writable, else into the cache. Off by default: nothing touches
@@ -162,7 +168,8 @@ def load_node_dataset(
             ``download`` is false.
     """
     key = str(name).lower()
-    check_choice("dataset", key, NODE_DATASETS)
+    if key not in INFO:
+        return _load_other(str(name), root=root, download=download, normalize_features=normalize_features)
     spec = INFO[key]
     base = resolve_root(root)
     folder = base / spec.folder
@@ -189,6 +196,27 @@ def load_node_dataset(
     if normalize_features:
         data = T.NormalizeFeatures()(data)
     data.name = key
+    validate_node_data(data)
+    return data
+
+
+def _load_other(name: str, *, root: str | os.PathLike[str] | None, download: bool, normalize_features: bool) -> Data:
+    """A graph file (``.npz``, features as given) or a torch_geometric dataset by name."""
+    if name.endswith(".npz") or Path(name).expanduser().is_file():
+        data = load_npz_graph(name)
+        validate_node_data(data)
+        return data
+    spec = resolve_pyg_name(name)
+    if spec is None:
+        raise ValueError(
+            f"Unknown value {name!r} for argument dataset. Valid values are {{{', '.join(sorted(NODE_DATASETS))}}}, "
+            f"a graph file path/to/graph.npz, {supported_names()}"
+        )
+    base = resolve_root(root)
+    data = load_pyg_node_dataset(spec, base, download=download, download_root=_download_root(base))
+    if normalize_features:
+        data = T.NormalizeFeatures()(data)
+    data.name = name.lower() if name.lower() in PYG_ALIASES else str(spec)
     validate_node_data(data)
     return data
 
@@ -254,9 +282,17 @@ def validate_node_data(data: Data) -> None:
                 f"graph {name!r} must be a 1-D bool tensor of length {n}, got shape {list(mask.shape)} and {mask.dtype}"
             )
         masks[name] = mask
-    for name in ("train_mask", "val_mask"):
+    for name in ("train_mask", "val_mask", "test_mask"):
         if not masks[name].any():
-            raise ValueError(f"graph {name!r} selects no nodes; condensation needs training and validation nodes")
+            raise ValueError(f"graph {name!r} selects no nodes; condensation needs training, validation and test nodes")
+    names = list(masks)
+    for i, a in enumerate(names):
+        for b in names[i + 1 :]:
+            both = int((masks[a] & masks[b]).sum())
+            if both:
+                raise ValueError(f"graph {a!r} and {b!r} overlap in {both} node(s); the splits must be disjoint")
+    if int(y.min()) < 0:
+        raise ValueError(f"graph 'y' holds negative labels (min {int(y.min())}); valid labels are 0 … C-1")
 
     classes = torch.unique(y)
     trained = torch.unique(y[masks["train_mask"]])

@@ -18,8 +18,11 @@ import torch.nn.functional as F
 from torch import Tensor
 from torch_geometric.data import Data
 
+from condensekit.core.batched import device_rng_state, train_select_batched
 from condensekit.core.evaluate import Summary, TrainConfig, TrainResult, accuracy, repeat, train_select
 from condensekit.core.parallel import run_seeded
+from condensekit.core.seed import seed_everything
+from condensekit.graph.models.base import GraphModel
 from condensekit.graph.models.registry import MODELS, create_model
 from condensekit.graph.task import NodeTask, model_input
 
@@ -55,6 +58,18 @@ def check_condensed(condensed: dict[str, Tensor], num_features: int, num_classes
         raise ValueError("condensed adj must be symmetric with non-negative weights")
 
 
+def _protocol_model(task: NodeTask, model: str, config: NodeEvalConfig) -> GraphModel:
+    """A freshly initialised ``model`` of the protocol's size, on the task's device."""
+    return create_model(
+        model,
+        in_channels=task.num_features,
+        out_channels=task.num_classes,
+        hidden_channels=config.hidden,
+        num_layers=config.num_layers,
+        dropout=config.dropout,
+    ).to(task.x.device)
+
+
 def train_on_condensed(
     task: NodeTask, model: str, condensed: dict[str, Tensor], config: NodeEvalConfig, *, test: bool = True
 ) -> TrainResult:
@@ -67,19 +82,42 @@ def train_on_condensed(
     op_syn = cls.propagation(condensed["adj"].float().to(device))
     op_real = task.op(cls)
     y_val, y_test = task.y[task.val_idx], task.y[task.test_idx]
-    net = create_model(
-        model,
-        in_channels=task.num_features,
-        out_channels=task.num_classes,
-        hidden_channels=config.hidden,
-        num_layers=config.num_layers,
-        dropout=config.dropout,
-    ).to(device)
     return train_select(
-        net,
+        _protocol_model(task, model, config),
         train_loss=lambda m: F.cross_entropy(m(x_syn, op_syn), y_syn),
         validate=lambda m: accuracy(m(task.x_in, op_real)[task.val_idx], y_val),
         test=(lambda m: accuracy(m(task.x_in, op_real)[task.test_idx], y_test)) if test else (lambda m: float("nan")),
+        config=config.train,
+    )
+
+
+def train_on_condensed_batched(
+    task: NodeTask, model: str, condensed: dict[str, Tensor], config: NodeEvalConfig
+) -> list[TrainResult]:
+    """``config.runs`` runs of :func:`train_on_condensed` trained together
+    (:func:`~condensekit.core.batched.train_select_batched`): run ``i`` is built after seeding
+    every RNG with ``config.seed + i`` and draws its dropout masks from that stream, so it gives
+    the one-at-a-time figures up to floating-point summation order."""
+    cls = MODELS.get(model)
+    device = task.x.device
+    # Dense synthetic features: a batched product with shared sparse rows has no vmap rule.
+    x_syn = condensed["x"].float().to(device)
+    y_syn = condensed["y"].long().to(device)
+    op_syn = cls.propagation(condensed["adj"].float().to(device))
+    op_real = task.op(cls)
+    y_val, y_test = task.y[task.val_idx], task.y[task.test_idx]
+    nets, states = [], []
+    for i in range(config.runs):
+        seed_everything(config.seed + i)
+        nets.append(_protocol_model(task, model, config))
+        states.append(device_rng_state(device))
+    return train_select_batched(
+        nets,
+        rng_states=states,
+        train_loss=lambda m: F.cross_entropy(m(x_syn, op_syn), y_syn),
+        # Correct validation nodes, on the device: the same ranking as accuracy, no host sync.
+        validate=lambda m: (m(task.x_in, op_real)[task.val_idx].argmax(-1) == y_val).sum(),
+        test=lambda m: accuracy(m(task.x_in, op_real)[task.test_idx], y_test),
         config=config.train,
     )
 
@@ -91,6 +129,7 @@ def evaluate_node(
     models: Sequence[str] = ("gcn",),
     config: NodeEvalConfig = NodeEvalConfig(),
     workers: int = 1,
+    batched: bool | None = None,
 ) -> dict[str, Summary]:
     """Test accuracy (%) of each architecture trained on ``condensed``, over ``config.runs`` runs.
 
@@ -99,12 +138,25 @@ def evaluate_node(
     per core). Every run is seeded as in-process; its figures match the in-process ones up to
     floating-point summation order (thread count). Workers are spawned, so a script calling this
     with ``workers > 1`` needs an ``if __name__ == "__main__":`` guard.
+
+    ``batched`` trains each architecture's runs together in this process
+    (:func:`train_on_condensed_batched`; same figures up to summation order); ``None`` (default)
+    batches on an accelerator and not on the CPU, where the runs go one at a time or to workers.
     """
     if not isinstance(workers, int) or workers < 1:
         raise ValueError(f"Invalid value {workers!r} for argument workers. Valid values are integers >= 1")
     check_condensed(condensed, task.num_features, task.num_classes)
     for name in models:
         MODELS.get(name)  # unknown names fail before any training
+    if batched is None:
+        batched = task.x.device.type != "cpu" and workers == 1
+    if batched:
+        if workers > 1:
+            raise ValueError(f"workers={workers} and batched=True exclude each other; pass one of them")
+        return {
+            name: Summary(values=[r.test for r in train_on_condensed_batched(task, name, condensed, config)])
+            for name in models
+        }
     if workers > 1:
         if task.x.device.type != "cpu":
             raise ValueError(f"workers={workers} needs a CPU task, got device {task.x.device}; use workers=1")

@@ -9,12 +9,14 @@ propagation operator computed once and cached.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 import torch
 from torch import Tensor
 from torch_geometric.data import Data
+from torch_geometric.utils import is_undirected, to_undirected
 
-from condensekit.graph.adjacency import spmm, to_sparse_adj
+from condensekit.graph.adjacency import induced_subgraph, spmm, to_sparse_adj
 from condensekit.graph.data import validate_node_data
 from condensekit.graph.models.base import GraphModel
 from condensekit.graph.models.sgc import SGC
@@ -29,6 +31,27 @@ def model_input(x: Tensor) -> Tensor:
     return x.to_sparse_csr() if density < SPARSE_FEATURE_DENSITY and x.device.type == "cpu" else x
 
 
+def symmetrize(
+    edge_index: Tensor, edge_weight: Tensor | None, num_nodes: int
+) -> tuple[Tensor, Tensor | None, dict[str, Any]]:
+    """The edge list made undirected when it is not, and what was done.
+
+    Every model here propagates with a symmetric operator (GCN's :math:`D^{-1/2}(A+I)D^{-1/2}`)
+    and a condensed graph must be symmetric, so a directed graph (PyG's Actor, a user's citation
+    list) is read as undirected: the union of both directions, where both exist keeping the larger
+    weight (1 for unweighted graphs). The returned record goes into the card.
+    """
+    directed = not is_undirected(edge_index, edge_weight, num_nodes=num_nodes)
+    meta: dict[str, Any] = {"directed_input": directed, "symmetrized": directed, "edges_in": int(edge_index.size(1))}
+    if directed:
+        if edge_weight is None:
+            edge_index = to_undirected(edge_index, num_nodes=num_nodes)
+        else:
+            edge_index, edge_weight = to_undirected(edge_index, edge_weight, num_nodes=num_nodes, reduce="max")
+    meta["edges_used"] = int(edge_index.size(1))
+    return edge_index, edge_weight, meta
+
+
 @dataclass
 class NodeTask:
     """The real graph of a transductive node-classification task.
@@ -41,6 +64,8 @@ class NodeTask:
         train_idx, val_idx, test_idx: node indices of the splits.
         num_classes: C.
         name: dataset name.
+        meta: how the graph was read (``directed_input``, ``symmetrized``, edge counts, the
+            split, the source file), recorded in the card's ``source``.
     """
 
     x: Tensor
@@ -52,6 +77,7 @@ class NodeTask:
     test_idx: Tensor
     num_classes: int
     name: str = "graph"
+    meta: dict[str, Any] = field(default_factory=dict)
     _ops: dict[str, Tensor | None] = field(default_factory=dict, repr=False)
 
     @classmethod
@@ -62,7 +88,11 @@ class NodeTask:
         x = data.x.float().to(device)
         n = x.shape[0]
         weight = getattr(data, "edge_weight", None)
-        adj = to_sparse_adj(data.edge_index.to(device), n, None if weight is None else weight.float().to(device))
+        edge_index, weight, meta = symmetrize(data.edge_index, None if weight is None else weight.float(), n)
+        for key in ("split", "source_path"):
+            if getattr(data, key, None) is not None:
+                meta[key] = getattr(data, key)
+        adj = to_sparse_adj(edge_index.to(device), n, None if weight is None else weight.to(device))
         x_in = model_input(x)
         y = data.y.long().to(device)
         return cls(
@@ -75,6 +105,28 @@ class NodeTask:
             test_idx=data.test_mask.nonzero(as_tuple=True)[0].to(device),
             num_classes=int(y.max()) + 1,
             name=str(getattr(data, "name", "graph")),
+            meta=meta,
+        )
+
+    def training_subgraph(self) -> NodeTask:
+        """The graph the training nodes induce, as a task of its own: GCond's *inductive* setting
+        (Flickr, Reddit), where condensation sees only the training subgraph and the condensed
+        graph is evaluated on the full one. Its nodes are all training nodes (no val/test)."""
+        nodes = self.train_idx
+        sub = induced_subgraph(self.adj, nodes)
+        x = self.x[nodes]
+        empty = nodes.new_empty(0)
+        return NodeTask(
+            x=x,
+            x_in=model_input(x),
+            adj=to_sparse_adj(sub.indices(), nodes.numel(), sub.values()),
+            y=self.y[nodes],
+            train_idx=torch.arange(nodes.numel(), device=nodes.device),
+            val_idx=empty,
+            test_idx=empty,
+            num_classes=self.num_classes,
+            name=self.name,
+            meta=self.meta | {"setting": "inductive", "subgraph_edges": int(sub.values().numel())},
         )
 
     @property

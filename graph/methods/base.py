@@ -67,6 +67,18 @@ class NodeCondensation(CondensationMethod):
     def class_slice(self, c: int) -> slice:
         return slice(int(self.offsets[c]), int(self.offsets[c + 1]))
 
+    def memory_hint(self) -> str:
+        """The real and synthetic sizes, and the options that lower memory (for out-of-memory errors)."""
+        task = self.task
+        hint = (
+            f"the real graph has {task.x.shape[0]} nodes, {task.adj.values().numel()} edges, "
+            f"{task.num_features} features and {task.train_idx.numel()} training nodes; the synthetic one "
+            f"{self.n_syn} nodes. Lower memory with a smaller --budget/--ratio"
+        )
+        if getattr(self.config, "real_batch", None) == 0:
+            hint += ", or sample the real training nodes: --real-batch 256 (GCond's large-graph recipe)"
+        return hint
+
     def steps(self) -> int:
         """Engine steps of a full run with this config (the paper's epochs)."""
         return int(getattr(self.config, "epochs", 0))

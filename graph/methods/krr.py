@@ -44,6 +44,7 @@ from condensekit.core.objectives.kernel_ridge import krr_predict
 from condensekit.core.synthetic import init_from_real
 from condensekit.graph.adjacency import induced_subgraph, normalize
 from condensekit.graph.methods.base import NodeCondensation, register_node_method
+from condensekit.graph.sampling import sample_per_class
 from condensekit.graph.sntk import sntk, sntk_norms
 
 
@@ -59,6 +60,13 @@ class GCSNTKConfig:
     kernel_layers: int = field(default=2, metadata={"help": "ReLU layers L after each aggregation"})
     standardize: bool = field(default=True, metadata={"help": "z-score the features per column first"})
     init: Literal["real", "noise", "kcenter", "herding"] = "real"
+    real_batch: int = field(
+        default=0,
+        metadata={
+            "help": "real training nodes sampled per class for each step's regression target (0: all; the "
+            "kernel against all training nodes needs memory quadratic in their count)"
+        },
+    )
 
 
 @register_node_method("gcsntk", GCSNTKConfig, "GC-SNTK (WWW 2024): kernel ridge regression with the structure NTK")
@@ -81,12 +89,15 @@ class GCSNTK(NodeCondensation):
             self.mean, self.std = torch.zeros_like(x[0]), torch.ones_like(x[0])
         # D^-1/2 (A + I) D^-1/2 applied k times: the reference's graph convolution filter.
         g = task.smooth((x - self.mean) / self.std, cfg.hops)
+        if cfg.real_batch < 0:
+            raise ValueError(f"Invalid value {cfg.real_batch!r} for argument real_batch. Valid values are >= 0")
         train = task.train_idx
+        self.g_all = g  # propagated, standardised features of every node (rows drawn per step when sampling)
         self.g_real = g[train]
-        self.y_real = F.one_hot(task.y_train, task.num_classes).to(g.dtype)
-        self.p_real = _induced_structure(task.adj, train)
-        self.norms_real = sntk_norms(self.g_real, self.p_real, hops=cfg.kernel_hops, layers=cfg.kernel_layers)
         g0, _ = init_from_real(cfg.init, self.g_real, task.y_train, self.budgets)
+        self.members = {c: train[task.y_train == c] for c in self.classes}
+        if cfg.real_batch == 0:
+            self.batch = self._real_batch(train)
         self.feat = nn.Parameter(g0.to(device))
         self.y_syn = self.labels(device)
         self.y_syn_onehot = F.one_hot(self.y_syn, task.num_classes).to(g.dtype)
@@ -95,14 +106,27 @@ class GCSNTK(NodeCondensation):
     def stateful(self) -> dict[str, Any]:
         return {"feat": self.feat, "opt_feat": self.opt_feat}
 
+    def _real_batch(self, nodes: Tensor) -> tuple[Tensor, Tensor, Tensor, list[Tensor]]:
+        """Features, one-hot labels, induced structure and kernel norms of the real nodes ``nodes``."""
+        cfg, task = self.config, self.task
+        g = self.g_all[nodes]
+        y = F.one_hot(task.y[nodes], task.num_classes).to(g.dtype)
+        p = _induced_structure(task.adj, nodes)
+        return g, y, p, sntk_norms(g, p, hops=cfg.kernel_hops, layers=cfg.kernel_layers)
+
     def step(self, step: int) -> dict[str, float]:
         cfg = self.config
         kw = {"hops": cfg.kernel_hops, "layers": cfg.kernel_layers}
+        if cfg.real_batch:
+            picked = sample_per_class(self.members, cfg.real_batch)
+            g_real, y_real, p_real, norms_real = self._real_batch(torch.cat([picked[c] for c in self.classes]))
+        else:
+            g_real, y_real, p_real, norms_real = self.batch
         norms_syn = sntk_norms(self.feat, None, **kw)
         k_ss = sntk(self.feat, self.feat, None, None, norms1=norms_syn, norms2=norms_syn, **kw)
-        k_ts = sntk(self.g_real, self.feat, self.p_real, None, norms1=self.norms_real, norms2=norms_syn, **kw)
+        k_ts = sntk(g_real, self.feat, p_real, None, norms1=norms_real, norms2=norms_syn, **kw)
         pred = krr_predict(k_ts, k_ss, self.y_syn_onehot, ridge=cfg.ridge).softmax(dim=1)
-        loss = F.mse_loss(pred, self.y_real)
+        loss = F.mse_loss(pred, y_real)
         self.opt_feat.zero_grad(set_to_none=True)
         loss.backward()
         self.opt_feat.step()

@@ -9,8 +9,9 @@ adjacency, which the GCN renormalisation turns into :math:`I`). Each method only
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 import torch
 import torch.nn.functional as F
@@ -20,6 +21,9 @@ from condensekit.core.synthetic import init_from_real
 from condensekit.graph.methods.base import NodeCondensation
 from condensekit.graph.models.registry import create_model
 from condensekit.graph.pge import PGE
+from condensekit.graph.sampling import receptive_subgraph, sample_per_class
+
+_T = TypeVar("_T")
 
 
 @dataclass(frozen=True)
@@ -49,6 +53,16 @@ class LearnedGraphConfig:
     init_hops: int = field(
         default=0, metadata={"help": "initialise from Â^k X of the picked nodes (0: their raw features)"}
     )
+    real_batch: int = field(
+        default=0,
+        metadata={
+            "help": "real training nodes sampled per class for each real term, with their receptive subgraph "
+            "(0: all of them on the full graph; GCond's recipe for large graphs, lowers time and memory)"
+        },
+    )
+    real_fanout: int = field(
+        default=0, metadata={"help": "with --real-batch: neighbours kept per node and hop (0: all, exact)"}
+    )
 
 
 class LearnedNodeGraph(NodeCondensation):
@@ -60,6 +74,9 @@ class LearnedNodeGraph(NodeCondensation):
         cfg, task = self.config, self.task
         if cfg.outer_loop < 1 or cfg.inner_loop < 0:
             raise ValueError(f"outer_loop must be >= 1 and inner_loop >= 0, got {cfg.outer_loop}, {cfg.inner_loop}")
+        for name in ("real_batch", "real_fanout", "init_hops"):
+            if getattr(cfg, name) < 0:
+                raise ValueError(f"Invalid value {getattr(cfg, name)!r} for argument {name}. Valid values are >= 0")
         if cfg.init_hops < 0:
             raise ValueError(f"Invalid value {cfg.init_hops!r} for argument init_hops. Valid values are >= 0")
         x_init = task.smooth(task.x, cfg.init_hops)  # Â^k X: what a k-layer GCN sees of each node
@@ -81,6 +98,22 @@ class LearnedNodeGraph(NodeCondensation):
         ).to(device)
         self.op_real = task.op(self.model)
         self.real_members = {c: task.train_idx[task.y_train == c] for c in self.classes}
+
+    def real_outputs(self, fn: Callable[[Tensor, Tensor | None], _T]) -> tuple[_T, dict[int, Tensor]]:
+        """``fn(x, op)`` on the real graph, and per class the rows of the output that are its
+        training nodes: every training node on the full graph (``real_batch=0``), or
+        ``real_batch`` sampled ones per class on their receptive subgraph
+        (:mod:`condensekit.graph.sampling`; draws from the global RNG, which the engine seeds and
+        checkpoints)."""
+        cfg, task = self.config, self.task
+        if cfg.real_batch == 0:
+            return fn(task.x_in, self.op_real), self.real_members
+        picked = sample_per_class(self.real_members, cfg.real_batch)
+        batch = torch.cat([picked[c] for c in self.classes])
+        sub, op_sub, pos = receptive_subgraph(self.op_real, batch, self.model.hops, fanout=cfg.real_fanout)
+        sizes = [picked[c].numel() for c in self.classes]
+        rows = dict(zip(self.classes, torch.split(pos, sizes), strict=True))
+        return fn(task.x[sub], op_sub), rows
 
     def stateful(self) -> dict[str, Any]:
         out: dict[str, Any] = {"feat": self.feat, "opt_feat": self.opt_feat}

@@ -64,6 +64,10 @@ class APPNP(GraphModel):
             dropout=dropout,
         )
 
+    @property
+    def hops(self) -> int:
+        return self.k
+
     def _run(self, x: Tensor, op: Tensor | None, *, logits: bool) -> tuple[Tensor | None, list[Tensor]]:
         h, hidden = self.mlp._run(x, None, logits=logits)
         if h is None:

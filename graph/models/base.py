@@ -5,9 +5,9 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from typing import ClassVar
 
-import torch.nn.functional as F
 from torch import Tensor, nn
 
+from condensekit.core.batched import dropout
 from condensekit.graph.adjacency import is_sparse, normalize, spmm
 
 __all__ = ["GraphModel", "check_model_args", "linear", "propagate", "propagate_linear", "require_op"]
@@ -102,6 +102,12 @@ class GraphModel(nn.Module, ABC):
     def _run(self, x: Tensor, op: Tensor | None, *, logits: bool) -> tuple[Tensor | None, list[Tensor]]:
         """Return ``(logits or None when not asked for, hidden representations)``."""
 
+    @property
+    def hops(self) -> int:
+        """How far a forward pass reaches: the times it multiplies by ``op`` (0 without a graph).
+        A node's logits depend on its ``hops``-hop neighbourhood only."""
+        return 0 if self.propagation_kind is None else self.num_layers
+
     def precompute(self, x: Tensor, op: Tensor | None) -> Tensor | None:
         """The parameter-free part of the forward pass, when the model has one (SGC: ``op^K x``).
 
@@ -121,7 +127,8 @@ class GraphModel(nn.Module, ABC):
                 module.reset_parameters()
 
     def _dropout(self, h: Tensor) -> Tensor:
-        return F.dropout(h, p=self.dropout, training=self.training)
+        # condensekit.core.batched.dropout: F.dropout, or the replayed masks of a batched evaluation.
+        return dropout(h, self.dropout, self.training)
 
     def extra_repr(self) -> str:
         return (

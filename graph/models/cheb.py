@@ -91,6 +91,10 @@ class ChebNet(GraphModel):
         w = weight.view(k, out_features, in_features).permute(1, 0, 2).reshape(out_features, k * in_features)
         return torch.cat(terms, dim=1) @ w.t() + bias
 
+    @property
+    def hops(self) -> int:
+        return max(self.k - 1, 0) * self.num_layers
+
     def _run(self, x: Tensor, op: Tensor | None, *, logits: bool) -> tuple[Tensor | None, list[Tensor]]:
         if self.k > 1:
             op = require_op(self, op)

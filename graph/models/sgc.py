@@ -50,6 +50,10 @@ class SGC(GraphModel):
         self.k = k
         self.lin = nn.Linear(in_channels, out_channels)
 
+    @property
+    def hops(self) -> int:
+        return self.k
+
     def _run(self, x: Tensor, op: Tensor | None, *, logits: bool) -> tuple[Tensor | None, list[Tensor]]:
         if self.k > 0:
             op = require_op(self, op)

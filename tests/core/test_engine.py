@@ -16,13 +16,15 @@ class ToyMethod(CondensationMethod):
     name = "toy"
 
     def setup(self, device: torch.device) -> None:
+        self.device = device
         self.x = nn.Parameter(torch.randn(4, 3, device=device))
         self.net = nn.Linear(3, 2).to(device)
         self.opt = torch.optim.Adam([self.x, *self.net.parameters()], lr=0.05)
 
     def step(self, step: int) -> dict[str, float]:
-        target = torch.randn(4, 2)
-        noise = torch.nn.init.normal_(torch.empty(2, 3))
+        # Tensors on the engine's device: with CUDA visible, device="auto" picks it.
+        target = torch.randn(4, 2, device=self.device)
+        noise = torch.nn.init.normal_(torch.empty(2, 3, device=self.device))
         loss = (self.net(self.x) + self.x @ noise.t() - target).pow(2).mean()
         self.opt.zero_grad()
         loss.backward()
@@ -75,3 +77,31 @@ def test_checkpoint_from_other_settings_is_refused(tmp_path: Path) -> None:
 def test_bad_config() -> None:
     with pytest.raises(ValueError, match="steps"):
         EngineConfig(steps=-1)
+
+
+class OutOfMemory(ToyMethod):
+    """Runs out of memory at step 3."""
+
+    def step(self, step: int) -> dict[str, float]:
+        if step == 3:
+            raise torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB")
+        return super().step(step)
+
+    def memory_hint(self) -> str:
+        return "the toy has 4 rows; lower memory with --rows"
+
+
+def test_out_of_memory_names_the_size_and_keeps_the_checkpoint(tmp_path: Path) -> None:
+    ckpt = tmp_path / "run.ckpt"
+    cfg = EngineConfig(steps=6, seed=0, checkpoint=str(ckpt), checkpoint_every=2, progress=False)
+    with pytest.raises(
+        MemoryError,
+        match=r"in step 3 of 'toy': the toy has 4 rows; lower memory with --rows\. "
+        r"the checkpoint .* is intact at step 2",
+    ):
+        run(OutOfMemory(), cfg)
+    resumed = run(ToyMethod(), cfg)  # the same run, resumed from step 2 once memory suffices
+    assert resumed.finished and resumed.steps_done == 6
+    assert torch.equal(
+        resumed.condensed["x"], run(ToyMethod(), EngineConfig(steps=6, seed=0, progress=False)).condensed["x"]
+    )

@@ -117,7 +117,7 @@ def test_gcsntk_fits_the_real_labels_better_and_maps_features_back(tiny_task: No
     # The real side's structure: the subgraph of A + I that the training nodes induce, row-normalised.
     dense = tiny_task.adj.to_dense()[tiny_task.train_idx][:, tiny_task.train_idx]
     want = normalize((dense != 0).float(), kind="row", self_loops=True)
-    assert torch.allclose(algo.p_real.to_dense(), want)
+    assert torch.allclose(algo.batch[2].to_dense(), want)
 
 
 @pytest.mark.parametrize("bad", [{"hops": -1}, {"kernel_hops": 0}, {"kernel_layers": 0}, {"ridge": -1.0}])

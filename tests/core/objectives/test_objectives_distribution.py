@@ -8,6 +8,7 @@ import torch
 from condensekit.core.objectives import (
     DISTRIBUTION_DISTANCES,
     average_hausdorff,
+    classwise_mean_embedding_distance,
     distribution_distance,
     gaussian_kernel,
     hausdorff,
@@ -206,3 +207,10 @@ def test_paired_rff_has_unit_norm_and_approximates_the_gaussian_kernel():
     assert torch.allclose(phi @ fmap(y).t(), gaussian_kernel(1.5)(x, y), atol=0.05)
     with pytest.raises(ValueError, match="must be even with paired=True"):
         rff_map(3, 5, 1.0, paired=True)
+def test_classwise_mean_embedding_distance_equals_the_per_class_sum():
+    g = torch.Generator().manual_seed(0)
+    x, y = torch.randn(12, 5, generator=g), torch.randn(7, 5, generator=g)
+    a, b = torch.tensor([0, 1, 2] * 4), torch.tensor([0, 0, 1, 1, 2, 2, 2])
+    w = torch.tensor([0.5, 0.0, 2.0])  # class 1 weighted 0: skipped
+    want = sum(float(w[c]) * mean_embedding_distance(x[a == c], y[b == c]) for c in range(3))
+    assert torch.allclose(classwise_mean_embedding_distance(x, a, y, b, w), want)

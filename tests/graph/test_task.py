@@ -1,0 +1,45 @@
+"""NodeTask: a directed graph is read as undirected, on purpose, and says so."""
+
+from __future__ import annotations
+
+import torch
+from torch_geometric.data import Data
+
+from condensekit.graph.condense import condense_nodes
+from condensekit.graph.task import NodeTask, symmetrize
+
+
+def test_symmetrize_unions_both_directions() -> None:
+    ei = torch.tensor([[0, 1, 2, 1], [1, 2, 0, 0]])  # 0→1 and 1→0 both present; 1→2, 2→0 one way
+    out, weight, meta = symmetrize(ei, None, 3)
+    assert weight is None and meta == {"directed_input": True, "symmetrized": True, "edges_in": 4, "edges_used": 6}
+    dense = torch.zeros(3, 3)
+    dense[out[0], out[1]] = 1
+    assert torch.equal(dense, dense.t()) and int(dense.sum()) == 6
+    w_out = symmetrize(ei, torch.tensor([1.0, 3.0, 1.0, 2.0]), 3)[1]
+    assert w_out is not None and float(w_out.max()) == 3.0  # both directions exist: the larger weight
+
+
+def test_directed_graph_condenses_and_evaluates(tiny_graph: Data) -> None:
+    keep = tiny_graph.edge_index[0] < tiny_graph.edge_index[1]
+    tiny_graph.edge_index = tiny_graph.edge_index[:, keep]  # one direction only
+    task = NodeTask.from_data(tiny_graph)
+    assert task.meta["directed_input"] and task.meta["edges_used"] == 2 * int(keep.sum())
+    dense = task.adj.to_dense()
+    assert torch.equal(dense, dense.t())
+    cg = condense_nodes(task, "random", budget=9, progress=False)
+    assert cg.card["source"]["symmetrized"] is True
+    assert torch.equal(cg.adj, cg.adj.t())
+
+
+def test_inductive_condenses_from_the_training_subgraph(tiny_task: NodeTask) -> None:
+    sub = tiny_task.training_subgraph()
+    n = tiny_task.train_idx.numel()
+    assert sub.x.shape[0] == n and torch.equal(sub.train_idx, torch.arange(n))
+    dense = tiny_task.adj.to_dense()[tiny_task.train_idx][:, tiny_task.train_idx]
+    assert torch.equal(sub.adj.to_dense(), dense)
+    cg = condense_nodes(
+        sub, "gcdm", budget=9, steps=2, eval_every=1, config={"hidden": 16}, progress=False, eval_task=tiny_task
+    )
+    assert cg.card["source"]["setting"] == "inductive" and cg.card["source"]["num_nodes"] == 60
+    assert cg.card["metrics"]["val_selected"] is not None  # selected on the full graph's validation nodes
