@@ -20,20 +20,22 @@ Examples::
 from __future__ import annotations
 
 import argparse
+import statistics
 import sys
 import time
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
 import torch
 from graph_node import hardware, load, parse_overrides, save_entry  # benchmarks/ is on sys.path as a script
 
-from condensekit.core.vision import ImageTrainConfig
-from condensekit.core.vision.experts import ExpertConfig
-from condensekit.robust.attacks import AttackConfig
+from condensekit.core.vision import ImageTrainConfig, accuracy_metric, build_image_model, predict
+from condensekit.core.vision.experts import ExpertBuffer, ExpertConfig
+from condensekit.robust.attacks import AttackConfig, PixelSpace, parse_eps_list, robust_accuracy, stratified_subset
 from condensekit.robust.audit import AuditConfig, audit_artifact
 from condensekit.robust.data import load_image_data
-from condensekit.robust.guard import GuardConfig, resolve_mode, robust_condense, uses_experts
+from condensekit.robust.guard import GuardConfig, default_experts_dir, resolve_mode, robust_condense, uses_experts
 
 RESULTS = Path(__file__).resolve().parent / "results" / "robust.json"
 ARTIFACTS = Path(__file__).resolve().parent.parent / "runs" / "benchmarks" / "robust"
@@ -43,6 +45,32 @@ PAPER = {
     "guard": {"clean": 57.93, "pgd": 23.87, "autoattack": 19.69},
     "sre2l": {"clean": 42.42, "pgd": 4.76, "autoattack": 4.99},
 }
+
+
+def audit_teachers(data: Any, folder: str, ns: argparse.Namespace, audit_cfg: AuditConfig) -> list[dict[str, Any]]:
+    """Clean and PGD accuracy of the experts' final weights (GUARD's teacher) on the audit's test subset:
+    whether the curvature term made the teacher robust, apart from whether that reaches the condensed set."""
+    buffer = ExpertBuffer.open(folder)
+    idx = stratified_subset(data.y_test, audit_cfg.subset, seed=audit_cfg.seed)
+    x = data.denormalise(data.x_test[idx]).clamp(0, 1)
+    y = data.y_test[idx].reshape(-1).long()
+    grid = parse_eps_list(audit_cfg.eps)
+    per: dict[tuple[str, str], list[float]] = {}
+    for i in buffer.completed():
+        net = build_image_model(buffer.card["model"], channels=data.channels, num_classes=data.num_classes,
+                                im_size=data.im_size)  # fmt: skip
+        torch.nn.utils.vector_to_parameters(buffer.load(i)[-1].clone(), net.parameters())
+        pixel = PixelSpace(net, data.mean, data.std).eval()
+        per.setdefault(("clean", "0"), []).append(accuracy_metric(predict(pixel, x), y))
+        acc = robust_accuracy(pixel, x, y, "pgd", [v for _, v in grid], num_classes=data.num_classes,
+                              seed=audit_cfg.seed, config=audit_cfg.attack)  # fmt: skip
+        for text, value in grid:
+            per.setdefault(("pgd", text), []).append(acc[value])
+    return [
+        {"attack": a, "eps": e, "mean": round(statistics.fmean(v), 4),
+         "std": round(statistics.pstdev(v) if len(v) > 1 else 0.0, 4), "runs": [round(t, 4) for t in v]}
+        for (a, e), v in per.items()
+    ]  # fmt: skip
 
 
 def run(ns: argparse.Namespace) -> None:
@@ -60,6 +88,10 @@ def run(ns: argparse.Namespace) -> None:
         teacher, plugin = resolve_mode(ns.base, ns.mode)
         guard = GuardConfig(curvature=lam, h=ns.h, teacher=teacher, plugin=plugin) if lam > 0 else None
         ecfg = ExpertConfig(num_experts=ns.num_experts, epochs=ns.teacher_epochs, model=ns.model, dsa=ns.expert_dsa)
+        if ns.teachers_only:
+            folder = default_experts_dir(data, ecfg, guard)
+            teacher_entries(data, str(folder), ns, audit_cfg, lam, teacher, plugin)
+            continue
         t0 = time.perf_counter()
         cond = robust_condense(
             data, ns.base, ipc=ns.ipc, guard=guard, config=overrides,
@@ -89,16 +121,36 @@ def run(ns: argparse.Namespace) -> None:
                 "attack": row["attack"], "eps": row["eps"], "mean": row["mean"], "std": row["std"], "runs": row["runs"],
             }  # fmt: skip
             save_entry(key, entry, ns.results)
+        experts = cond.card["config"].get("experts")
+        if experts is not None:
+            teacher_entries(data, experts["folder"], ns, audit_cfg, lam, teacher, plugin)
+
+
+def teacher_entries(
+    data: Any, folder: str, ns: argparse.Namespace, audit_cfg: AuditConfig, lam: float, teacher: bool, plugin: bool
+) -> None:
+    """Save the experts' own clean / PGD accuracy as entries with ``method`` ``<base>-teacher``."""
+    for row in audit_teachers(data, folder, ns, audit_cfg):
+        key = f"{ns.dataset}/{ns.base}-teacher/{ns.model}/lam{lam:g}/seed{ns.seed}/{row['attack']}/{row['eps']}"
+        save_entry(key, {
+            "dataset": ns.dataset, "method": f"{ns.base}-teacher", "ipc": None, "curvature": lam > 0, "lambda": lam,
+            "h": ns.h if lam > 0 else None, "mode": ("teacher" if teacher else "plugin") if lam > 0 else None,
+            "model": ns.model, "subset": f"stratified {audit_cfg.subset} (seed {audit_cfg.seed})",
+            "experts": folder, "audit_config": asdict(audit_cfg), "load": "shared",
+            "hardware": hardware() | {"load": "shared"},
+            "note": "final-epoch weights of each expert (the teacher GUARD regularises), attacked directly",
+        } | row, ns.results)  # fmt: skip
 
 
 def table(path: Path = RESULTS) -> str:
     entries = load(path)["entries"].values()
     groups: dict[tuple, dict[tuple[str, str], dict[str, Any]]] = {}
     for e in entries:
-        groups.setdefault((e["dataset"], e["method"], e["model"], e["ipc"], e["lambda"]), {})[
+        groups.setdefault((e["dataset"], e["method"], e["model"], str(e["ipc"] or "-"), e["lambda"]), {})[
             (e["attack"], e["eps"])
         ] = e
-    lines = []
+    lines: list[list[str]] = []
+    last: list[str] = []
     for (dataset, method, model, ipc, lam), rows in sorted(groups.items()):
         cols = sorted(
             (k for k in rows if k[0] != "clean"), key=lambda k: (k[0], rows[k]["audit_config"]["eps"].index(k[1]))
@@ -107,10 +159,11 @@ def table(path: Path = RESULTS) -> str:
         clean = rows.get(("clean", "0"))
         fmt = lambda r: f"{r['mean']:.1f} ± {r['std']:.1f}" if r else "-"  # noqa: E731
         body = [dataset, method, model, ipc, f"{lam:g}", fmt(clean)] + [fmt(rows[k]) for k in cols]
-        if not lines or lines[0] != head:
-            lines += [head, ["---"] * len(head)]
+        if head != last:
+            lines += ([[]] if lines else []) + [head, ["---"] * len(head)]
+            last = head
         lines.append([str(c) for c in body])
-    return "\n".join("| " + " | ".join(map(str, r)) + " |" for r in lines)
+    return "\n".join("| " + " | ".join(map(str, r)) + " |" if r else "" for r in lines)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -141,6 +194,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument(
         "--results", type=Path, default=RESULTS, help="results JSON (default: benchmarks/results/robust.json)"
     )
+    p.add_argument("--teachers-only", action="store_true", help="only attack the (existing) experts' final weights")
     p.add_argument("--table", action="store_true", help="print the Markdown table of the results and exit")
     ns = p.parse_args(argv)
     if ns.table:
