@@ -106,7 +106,7 @@ def run(ns: argparse.Namespace) -> None:
         print(result.table())
         common: dict[str, Any] = {
             "dataset": ns.dataset, "method": ns.base, "ipc": ns.ipc, "curvature": lam > 0, "lambda": lam,
-            "h": ns.h if lam > 0 else None, "mode": ("teacher" if teacher else "plugin") if lam > 0 else None,
+            "h": ns.h if lam > 0 else None, "mode": _mode_name(teacher, plugin, lam),
             "model": ns.model, "subset": result.subset, "seed": ns.seed,
             "method_config": cond.card["config"], "experts": cond.card["config"].get("experts"),
             "audit_config": result.config, "sanity": result.sanity,
@@ -116,7 +116,10 @@ def run(ns: argparse.Namespace) -> None:
             "artifact": str(path), "audit_json": files["json"],
         }  # fmt: skip
         for row in result.rows:
-            key = f"{ns.dataset}/{ns.base}/{ns.model}/ipc{ns.ipc}/lam{lam:g}/seed{ns.seed}/{row['attack']}/{row['eps']}"
+            key = (
+                f"{ns.dataset}/{ns.base}/{ns.model}/ipc{ns.ipc}/lam{lam:g}{_mode_tag(ns.base, ns.mode, lam)}/"
+                f"seed{ns.seed}/{row['attack']}/{row['eps']}"
+            )
             entry = common | {
                 "attack": row["attack"], "eps": row["eps"], "mean": row["mean"], "std": row["std"], "runs": row["runs"],
             }  # fmt: skip
@@ -131,10 +134,13 @@ def teacher_entries(
 ) -> None:
     """Save the experts' own clean / PGD accuracy as entries with ``method`` ``<base>-teacher``."""
     for row in audit_teachers(data, folder, ns, audit_cfg):
-        key = f"{ns.dataset}/{ns.base}-teacher/{ns.model}/lam{lam:g}/seed{ns.seed}/{row['attack']}/{row['eps']}"
+        key = (
+            f"{ns.dataset}/{ns.base}-teacher/{ns.model}/lam{lam:g}{_mode_tag(ns.base, ns.mode, lam)}/"
+            f"seed{ns.seed}/{row['attack']}/{row['eps']}"
+        )
         save_entry(key, {
             "dataset": ns.dataset, "method": f"{ns.base}-teacher", "ipc": None, "curvature": lam > 0, "lambda": lam,
-            "h": ns.h if lam > 0 else None, "mode": ("teacher" if teacher else "plugin") if lam > 0 else None,
+            "h": ns.h if lam > 0 else None, "mode": _mode_name(teacher, plugin, lam),
             "model": ns.model, "subset": f"stratified {audit_cfg.subset} (seed {audit_cfg.seed})",
             "experts": folder, "audit_config": asdict(audit_cfg), "load": "shared",
             "hardware": hardware() | {"load": "shared"},
@@ -142,23 +148,38 @@ def teacher_entries(
         } | row, ns.results)  # fmt: skip
 
 
+def _mode_tag(base: str, mode: str, lam: float) -> str:
+    """Key suffix for a curvature mode other than the base's default (GUARD's teacher for MTT/PTM)."""
+    teacher, plugin = resolve_mode(base, mode)
+    default = resolve_mode(base, "auto")
+    return "" if lam == 0 or (teacher, plugin) == default else "-" + ("both" if teacher and plugin else mode)
+
+
+def _mode_name(teacher: bool, plugin: bool, lam: float) -> str | None:
+    return None if lam == 0 else "both" if teacher and plugin else "teacher" if teacher else "plugin"
+
+
+def _mode(e: dict[str, Any]) -> str:
+    return "-" if not e["curvature"] else str(e.get("mode") or "-")
+
+
 def table(path: Path = RESULTS) -> str:
     entries = load(path)["entries"].values()
     groups: dict[tuple, dict[tuple[str, str], dict[str, Any]]] = {}
     for e in entries:
-        groups.setdefault((e["dataset"], e["method"], e["model"], str(e["ipc"] or "-"), e["lambda"]), {})[
+        groups.setdefault((e["dataset"], e["method"], e["model"], str(e["ipc"] or "-"), e["lambda"], _mode(e)), {})[
             (e["attack"], e["eps"])
         ] = e
     lines: list[list[str]] = []
     last: list[str] = []
-    for (dataset, method, model, ipc, lam), rows in sorted(groups.items()):
+    for (dataset, method, model, ipc, lam, mode), rows in sorted(groups.items()):
         cols = sorted(
             (k for k in rows if k[0] != "clean"), key=lambda k: (k[0], rows[k]["audit_config"]["eps"].index(k[1]))
         )
-        head = ["dataset", "method", "model", "ipc", "λ", "clean"] + [f"{a} {e}" for a, e in cols]
+        head = ["dataset", "method", "model", "ipc", "λ", "curvature in", "clean"] + [f"{a} {e}" for a, e in cols]
         clean = rows.get(("clean", "0"))
         fmt = lambda r: f"{r['mean']:.1f} ± {r['std']:.1f}" if r else "-"  # noqa: E731
-        body = [dataset, method, model, ipc, f"{lam:g}", fmt(clean)] + [fmt(rows[k]) for k in cols]
+        body = [dataset, method, model, ipc, f"{lam:g}", mode, fmt(clean)] + [fmt(rows[k]) for k in cols]
         if head != last:
             lines += ([[]] if lines else []) + [head, ["---"] * len(head)]
             last = head
