@@ -37,6 +37,7 @@ from .gradient import (
     gradient_distance,
     gradient_mse,
 )
+from .trajectory import flat_params, param_distance, student_batches, unflatten, unroll_student
 
 __all__ = [
     # curvature
@@ -67,4 +68,10 @@ __all__ = [
     "rff_map",
     "rff_mmd2",
     "sliced_wasserstein",
+    # trajectory matching
+    "flat_params",
+    "param_distance",
+    "student_batches",
+    "unflatten",
+    "unroll_student",
 ]

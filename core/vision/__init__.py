@@ -1,10 +1,14 @@
 """What every image domain shares: models, the image data container, the training routine, MNIST.
 
-Domains (medical, privacy, robust) import from here and never from each other. Augmentation (DSA),
-expert trajectories and the image condensation methods join this package as they land.
+Domains (medical, privacy, robust) import from here and never from each other. Differentiable siamese
+augmentation (:mod:`.augment`) and expert trajectories (:mod:`.experts`) are exported here; the image
+condensation methods (random real, DM, DC, MTT, registry ``IMAGE_METHODS``) live in
+:mod:`condensekit.core.vision.methods`.
 """
 
+from condensekit.core.vision.augment import DSA, DSAConfig, DSAParams, apply_dsa, draw_params
 from condensekit.core.vision.convnet import ConvNet
+from condensekit.core.vision.experts import ExpertBuffer, ExpertConfig, generate_experts, train_expert
 from condensekit.core.vision.imageset import IMAGE_TASK, CondensedImages, image_source
 from condensekit.core.vision.mlp import MLP, LogReg
 from condensekit.core.vision.mnist import load_mnist
@@ -23,6 +27,15 @@ from condensekit.core.vision.train import (
 )
 
 __all__ = [
+    "DSA",
+    "DSAConfig",
+    "DSAParams",
+    "ExpertBuffer",
+    "ExpertConfig",
+    "apply_dsa",
+    "draw_params",
+    "generate_experts",
+    "train_expert",
     "IMAGE_MODELS",
     "IMAGE_TASK",
     "CondensedImages",

@@ -222,4 +222,3 @@ def evaluate_image_set(
 
     repeat(one, runs=runs, seed=seed)
     return {name: Summary([r[name] for r in per_run]) for name in metrics}
-

@@ -20,6 +20,7 @@ from condensekit.core.engine import CondensationMethod
 from condensekit.core.registry import Registry
 from condensekit.core.selection import select_per_class
 from condensekit.core.synthetic import INIT_METHODS
+from condensekit.core.vision.augment import DSAConfig
 from condensekit.core.vision.models import build_image_model
 from condensekit.core.vision.splits import ImageSplits
 from condensekit.core.vision.train import Regularizer, classification_loss, multilabel_loss
@@ -142,3 +143,19 @@ class ImageCondensation(CondensationMethod):
 
     def condensed(self) -> dict[str, Tensor]:
         return {"x": self.x_syn.detach(), "y": self.y_syn.detach()}
+
+    def dsa_config(self) -> DSAConfig:
+        """DSA's default transforms when the config's ``dsa`` is on, none otherwise."""
+        return DSAConfig() if getattr(self.config, "dsa", True) else DSAConfig(strategy="none")
+
+
+class ImageSGDMethod(ImageCondensation):
+    """A method whose learnable tensor is the images alone, updated by SGD (``lr_img``, ``momentum``): DM, DC."""
+
+    def setup(self, device: torch.device) -> None:
+        super().setup(device)
+        self.opt = torch.optim.SGD([self.x_syn], lr=self.config.lr_img, momentum=self.config.momentum)
+        self.dsa = self.dsa_config()
+
+    def stateful(self) -> dict[str, Any]:
+        return {"x": self.x_syn, "opt": self.opt}

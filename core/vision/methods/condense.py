@@ -10,6 +10,7 @@ from typing import Any
 
 from torch import Tensor
 
+from condensekit.core.config import config_with_overrides
 from condensekit.core.engine import EngineConfig, run
 from condensekit.core.seed import resolve_device
 from condensekit.core.vision.imageset import IMAGE_TASK, CondensedImages, image_source
@@ -20,13 +21,7 @@ from condensekit.core.vision.train import Regularizer
 
 def make_image_config(method: str, overrides: dict[str, Any] | None = None) -> Any:
     """The method's config dataclass with ``overrides`` applied (unknown keys are an error)."""
-    entry = IMAGE_METHODS.get(method)
-    overrides = dict(overrides or {})
-    valid = {f.name for f in dataclasses.fields(entry.config)}
-    unknown = sorted(set(overrides) - valid)
-    if unknown:
-        raise ValueError(f"Unknown config field(s) {unknown} for method {method!r}. Valid fields are {sorted(valid)}")
-    return entry.config(**overrides)
+    return config_with_overrides(IMAGE_METHODS.get(method).config, overrides, owner=f"method {method!r}")
 
 
 def condense_images(

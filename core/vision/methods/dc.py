@@ -22,8 +22,8 @@ from dataclasses import dataclass, field
 import torch
 
 from condensekit.core.objectives import dc_distance
-from condensekit.core.vision.augment import DSAConfig, apply_dsa, draw_params
-from condensekit.core.vision.methods.base import ImageCondensation, register_image_method
+from condensekit.core.vision.augment import apply_dsa, draw_params
+from condensekit.core.vision.methods.base import ImageSGDMethod, register_image_method
 
 
 @dataclass(frozen=True)
@@ -44,16 +44,8 @@ class DCConfig:
 
 
 @register_image_method("dc", DCConfig, "DC / DSA (ICLR 2021): layer-wise gradient matching per class")
-class DC(ImageCondensation):
+class DC(ImageSGDMethod):
     config: DCConfig
-
-    def setup(self, device: torch.device) -> None:
-        super().setup(device)
-        self.opt = torch.optim.SGD([self.x_syn], lr=self.config.lr_img, momentum=self.config.momentum)
-        self.dsa = DSAConfig() if self.config.dsa else DSAConfig(strategy="none")
-
-    def stateful(self) -> dict:
-        return {"x": self.x_syn, "opt": self.opt}
 
     def step(self, step: int) -> dict[str, float]:
         cfg = self.config

@@ -22,8 +22,8 @@ from dataclasses import dataclass, field
 import torch
 
 from condensekit.core.objectives import mean_embedding_distance
-from condensekit.core.vision.augment import DSAConfig, apply_dsa, draw_params
-from condensekit.core.vision.methods.base import ImageCondensation, register_image_method
+from condensekit.core.vision.augment import apply_dsa, draw_params
+from condensekit.core.vision.methods.base import ImageSGDMethod, register_image_method
 
 
 @dataclass(frozen=True)
@@ -38,16 +38,8 @@ class DMConfig:
 
 
 @register_image_method("dm", DMConfig, "DM (WACV 2023): class-wise mean embeddings under random networks")
-class DM(ImageCondensation):
+class DM(ImageSGDMethod):
     config: DMConfig
-
-    def setup(self, device: torch.device) -> None:
-        super().setup(device)
-        self.opt = torch.optim.SGD([self.x_syn], lr=self.config.lr_img, momentum=self.config.momentum)
-        self.dsa = DSAConfig() if self.config.dsa else DSAConfig(strategy="none")
-
-    def stateful(self) -> dict:
-        return {"x": self.x_syn, "opt": self.opt}
 
     def step(self, step: int) -> dict[str, float]:
         net = self.fresh_model()

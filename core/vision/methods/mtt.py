@@ -26,7 +26,7 @@ import torch
 from torch import Tensor, nn
 
 from condensekit.core.objectives.trajectory import param_distance, student_batches, unflatten, unroll_student
-from condensekit.core.vision.augment import DSA, DSAConfig
+from condensekit.core.vision.augment import DSA
 from condensekit.core.vision.experts import ExpertBuffer
 from condensekit.core.vision.methods.base import ImageCondensation, register_image_method
 from condensekit.core.vision.splits import ImageSplits
@@ -104,7 +104,7 @@ class MTT(ImageCondensation):
         self.opt_img = torch.optim.SGD([self.x_syn], lr=cfg.lr_img, momentum=cfg.momentum)
         self.opt_lr = torch.optim.SGD([self.syn_lr], lr=cfg.lr_lr, momentum=cfg.momentum)
         self.student = self.fresh_model()
-        self.augment = DSA(DSAConfig() if cfg.dsa else DSAConfig(strategy="none"))
+        self.augment = DSA(self.dsa_config())
 
     def stateful(self) -> dict:
         return {"x": self.x_syn, "lr": self.syn_lr, "opt_img": self.opt_img, "opt_lr": self.opt_lr}
