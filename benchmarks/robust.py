@@ -125,7 +125,7 @@ def run(ns: argparse.Namespace) -> None:
             }  # fmt: skip
             save_entry(key, entry, ns.results)
         experts = cond.card["config"].get("experts")
-        if experts is not None:
+        if experts is not None and not _mode_tag(ns.base, ns.mode, lam):  # other modes reuse the same experts
             teacher_entries(data, experts["folder"], ns, audit_cfg, lam, teacher, plugin)
 
 
