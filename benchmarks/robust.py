@@ -99,7 +99,8 @@ def run(ns: argparse.Namespace) -> None:
             steps=ns.steps, progress=False,
         )  # fmt: skip
         condense_total = time.perf_counter() - t0
-        path = ARTIFACTS / f"{ns.dataset}-{ns.base}-{ns.model}-ipc{ns.ipc}-lam{lam:g}-seed{ns.seed}"
+        tag = _mode_tag(ns.base, ns.mode, lam)
+        path = ARTIFACTS / f"{ns.dataset}-{ns.base}-{ns.model}-ipc{ns.ipc}-lam{lam:g}{tag}-seed{ns.seed}"
         cond.save(path)
         result, files = audit_artifact(path, config=audit_cfg, data=data, device=ns.device)
         print(f"λ={lam:g}: condensation {condense_total:.0f} s, audit {result.cost['wall_time_s']:.0f} s")
