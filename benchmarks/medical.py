@@ -89,8 +89,13 @@ def main(argv: list[str] | None = None) -> int:
                         data, RUNS / "experts" / f"{flag}-convnet-{ns.profile}", profile=ns.profile
                     )
                     expert_time = round(time.perf_counter() - t0, 1)
-                ci = condense_medical(data, method, ipc=ipc, profile=ns.profile, experts=buffer, seed=ns.seed,
-                                      device=dev, progress=False)  # fmt: skip
+                try:
+                    ci = condense_medical(data, method, ipc=ipc, profile=ns.profile, experts=buffer, seed=ns.seed,
+                                          device=dev, progress=False)  # fmt: skip
+                except FloatingPointError as err:  # recorded, not hidden: the table shows the row as diverged
+                    save_entry(key, common | {"method": method, "ipc": ipc, "test": {}, "diverged": str(err)}, RESULTS)
+                    print(key, "diverged:", err, flush=True)
+                    continue
                 ci.save(RUNS / "benchmarks" / f"{flag}-{method}-ipc{ipc}-{ns.profile}")
                 t0 = time.perf_counter()
                 lr = None if ci.lr is None else float(ci.lr)
@@ -131,6 +136,8 @@ def table(results: dict[str, Any]) -> str:
     entries = sorted(results["entries"].values(),
                      key=lambda e: (e["dataset"], e["ipc"] or 0, order.get(e["method"], 9)))  # fmt: skip
     for e in entries:
+        if e.get("diverged"):
+            rows.append(f"| {e['dataset']} | {e['method']} | {e['ipc']} | - | diverged | diverged | - | - | - |")
         for model, t in e["test"].items():
             cost = e.get("cost", {})
             rows.append(

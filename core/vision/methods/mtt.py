@@ -132,6 +132,12 @@ class MTT(ImageCondensation):
 
     def step(self, step: int) -> dict[str, float]:
         loss = self.match_loss(step)
+        if not torch.isfinite(loss):
+            raise FloatingPointError(
+                f"{self.name} diverged at iteration {step} (matching loss {float(loss)}, learned lr "
+                f"{float(self.syn_lr)}): lower lr_img / lr_lr, or use experts whose segments move further "
+                "(the loss divides by how far the expert moved over the segment)"
+            )
         self.opt_img.zero_grad(set_to_none=True)
         self.opt_lr.zero_grad(set_to_none=True)
         loss.backward()

@@ -84,3 +84,9 @@ def test_bad_input(tiny_images, experts):
         condense_images(tiny_images, "mtt", ipc=1, domain="t", experts=experts)
     with pytest.raises(ValueError, match="Unknown config field"):
         condense_images(tiny_images, "dm", ipc=1, domain="t", config={"lr": 1})
+
+
+def test_mtt_divergence_is_an_error(tiny_images, experts):
+    with pytest.raises(FloatingPointError, match="diverged at iteration"):
+        condense_images(tiny_images, "mtt", ipc=2, domain="t", progress=False, device="cpu", experts=experts,
+                        config=SMALL["mtt"] | {"lr_img": 1e30, "iterations": 3})  # fmt: skip
