@@ -146,12 +146,13 @@ def table(results: dict[str, Any]) -> str:
     entries = sorted(results["entries"].values(),
                      key=lambda e: (e["dataset"], e["ipc"] or 0, order.get(e["method"], 9)))  # fmt: skip
     for e in entries:
+        label = e["method"] + "".join(f" ({k}={v})" for k, v in sorted((e.get("overrides") or {}).items()))
         if e.get("diverged"):
-            rows.append(f"| {e['dataset']} | {e['method']} | {e['ipc']} | - | diverged | diverged | - | - | - |")
+            rows.append(f"| {e['dataset']} | {label} | {e['ipc']} | - | diverged | diverged | - | - | - |")
         for model, t in e["test"].items():
             cost = e.get("cost", {})
             rows.append(
-                f"| {e['dataset']} | {e['method']} | {e['ipc'] or 'all'} | {model} | {_fmt(t.get('acc'))} | "
+                f"| {e['dataset']} | {label} | {e['ipc'] or 'all'} | {model} | {_fmt(t.get('acc'))} | "
                 f"{_fmt(t.get('auc'))} | {len(t['acc']['runs'])} | {cost.get('time_per_step_s', '-')} | "
                 f"{cost.get('peak_memory_mb', '-')} |"
             )
