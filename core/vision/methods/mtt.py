@@ -145,6 +145,8 @@ class MTT(ImageCondensation):
         for p in self.student.parameters():
             p.grad = None
         logs = {"loss": float(loss.detach()), "lr": float(self.syn_lr.detach())}
+        if not logs["lr"] > 0:  # a non-positive rate trains by gradient ascent: the set cannot be evaluated
+            raise FloatingPointError(f"{self.name} diverged at iteration {step}: the learned lr became {logs['lr']}")
         logs.update(self.after_update(step))
         return logs
 
