@@ -8,7 +8,15 @@ from condensekit.core.vision.methods import IMAGE_METHODS, condense_images, make
 SMALL = {
     "dm": {"iterations": 2, "batch_real": 8, "model": "mlp"},
     "dc": {"iterations": 2, "outer_loop": 2, "inner_loop": 2, "batch_real": 8, "model": "mlp"},
-    "mtt": {"iterations": 2, "syn_steps": 3, "expert_epochs": 1, "max_start_epoch": 2, "lr_img": 1.0, "model": "mlp"},
+    "mtt": {
+        "iterations": 2,
+        "syn_steps": 3,
+        "expert_epochs": 1,
+        "max_start_epoch": 2,
+        "lr_img": 1.0,
+        "lr_lr": 1e-8,
+        "model": "mlp",
+    },
 }
 
 
