@@ -134,8 +134,8 @@ class MTT(ImageCondensation):
         loss = self.match_loss(step)
         if not torch.isfinite(loss):
             raise FloatingPointError(
-                f"{self.name} diverged at iteration {step} (matching loss {float(loss)}, learned lr "
-                f"{float(self.syn_lr)}): lower lr_img / lr_lr, or use experts whose segments move further "
+                f"{self.name} diverged at iteration {step} (matching loss {float(loss.detach())}, learned lr "
+                f"{float(self.syn_lr.detach())}): lower lr_img / lr_lr, or use experts whose segments move further "
                 "(the loss divides by how far the expert moved over the segment)"
             )
         self.opt_img.zero_grad(set_to_none=True)
