@@ -23,7 +23,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from graph_node import hardware, load, save_entry  # benchmarks/ is on sys.path when run as a script
+from graph_node import hardware, load, parse_overrides, save_entry  # benchmarks/ is on sys.path when run as a script
 
 from condensekit.core.seed import resolve_device
 from condensekit.medical.condense import condense_medical, needs_experts, prepare_experts
@@ -61,6 +61,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--device", default="auto")
     p.add_argument("--root", default=None)
+    p.add_argument("--set", action="append", default=[], metavar="FIELD=VALUE",
+                   help="override a method config field (recorded in the entry and its key)")  # fmt: skip
     p.add_argument("--force", action="store_true")
     p.add_argument("--table", action="store_true")
     ns = p.parse_args(argv)
@@ -70,6 +72,7 @@ def main(argv: list[str] | None = None) -> int:
     profile = PROFILES.get(ns.profile)
     models = [m for m in ns.models.split(",") if m]
     done = load(RESULTS)["entries"]
+    overrides = parse_overrides(ns.set)
     for flag in [f for f in ns.flags.split(",") if f]:
         data = load_medmnist(flag, ns.root)
         dev = str(resolve_device(ns.device))
@@ -80,6 +83,8 @@ def main(argv: list[str] | None = None) -> int:
         for method in [m for m in ns.methods.split(",") if m]:
             for ipc in [int(i) for i in ns.ipcs.split(",") if i]:
                 key = f"{flag}/{method}/ipc{ipc}/{ns.profile}/{'+'.join(models)}"
+                if overrides:
+                    key += "/" + ",".join(f"{k}={v}" for k, v in sorted(overrides.items()))
                 if not ns.force and key in done:
                     continue
                 expert_time = None
@@ -89,8 +94,18 @@ def main(argv: list[str] | None = None) -> int:
                         data, RUNS / "experts" / f"{flag}-convnet-{ns.profile}", profile=ns.profile
                     )
                     expert_time = round(time.perf_counter() - t0, 1)
-                ci = condense_medical(data, method, ipc=ipc, profile=ns.profile, experts=buffer, seed=ns.seed,
-                                      device=dev, progress=False)  # fmt: skip
+                try:
+                    ci = condense_medical(data, method, ipc=ipc, profile=ns.profile, experts=buffer, seed=ns.seed,
+                                          device=dev, progress=False, overrides=overrides)  # fmt: skip
+                except FloatingPointError as err:  # recorded, not hidden: the table shows the row as diverged
+                    save_entry(
+                        key,
+                        common
+                        | {"method": method, "ipc": ipc, "test": {}, "diverged": str(err), "overrides": overrides},
+                        RESULTS,
+                    )
+                    print(key, "diverged:", err, flush=True)
+                    continue
                 ci.save(RUNS / "benchmarks" / f"{flag}-{method}-ipc{ipc}-{ns.profile}")
                 t0 = time.perf_counter()
                 lr = None if ci.lr is None else float(ci.lr)
@@ -98,7 +113,7 @@ def main(argv: list[str] | None = None) -> int:
                                        config=profile.evaluation, lr=lr)  # fmt: skip
                 entry = common | {
                     "method": method, "ipc": ipc, "config": ci.card["config"], "test": summaries_to_dict(res),
-                    "learned_lr": lr,
+                    "learned_lr": lr, "overrides": overrides,
                     "cost": ci.card["cost"] | {"peak_rss_process_mb": round(_peak_rss_mb(), 1)},
                     "experts": None if not needs_experts(method) else
                     {"config": buffer.card["config"], "generation_time_s": expert_time},
@@ -131,10 +146,13 @@ def table(results: dict[str, Any]) -> str:
     entries = sorted(results["entries"].values(),
                      key=lambda e: (e["dataset"], e["ipc"] or 0, order.get(e["method"], 9)))  # fmt: skip
     for e in entries:
+        label = e["method"] + "".join(f" ({k}={v})" for k, v in sorted((e.get("overrides") or {}).items()))
+        if e.get("diverged"):
+            rows.append(f"| {e['dataset']} | {label} | {e['ipc']} | - | diverged | diverged | - | - | - |")
         for model, t in e["test"].items():
             cost = e.get("cost", {})
             rows.append(
-                f"| {e['dataset']} | {e['method']} | {e['ipc'] or 'all'} | {model} | {_fmt(t.get('acc'))} | "
+                f"| {e['dataset']} | {label} | {e['ipc'] or 'all'} | {model} | {_fmt(t.get('acc'))} | "
                 f"{_fmt(t.get('auc'))} | {len(t['acc']['runs'])} | {cost.get('time_per_step_s', '-')} | "
                 f"{cost.get('peak_memory_mb', '-')} |"
             )

@@ -20,20 +20,22 @@ Examples::
 from __future__ import annotations
 
 import argparse
+import statistics
 import sys
 import time
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
 import torch
 from graph_node import hardware, load, parse_overrides, save_entry  # benchmarks/ is on sys.path as a script
 
-from condensekit.core.vision import ImageTrainConfig
-from condensekit.core.vision.experts import ExpertConfig
-from condensekit.robust.attacks import AttackConfig
+from condensekit.core.vision import ImageTrainConfig, accuracy_metric, build_image_model, predict
+from condensekit.core.vision.experts import ExpertBuffer, ExpertConfig
+from condensekit.robust.attacks import AttackConfig, PixelSpace, parse_eps_list, robust_accuracy, stratified_subset
 from condensekit.robust.audit import AuditConfig, audit_artifact
 from condensekit.robust.data import load_image_data
-from condensekit.robust.guard import GuardConfig, resolve_mode, robust_condense, uses_experts
+from condensekit.robust.guard import GuardConfig, default_experts_dir, resolve_mode, robust_condense, uses_experts
 
 RESULTS = Path(__file__).resolve().parent / "results" / "robust.json"
 ARTIFACTS = Path(__file__).resolve().parent.parent / "runs" / "benchmarks" / "robust"
@@ -43,6 +45,32 @@ PAPER = {
     "guard": {"clean": 57.93, "pgd": 23.87, "autoattack": 19.69},
     "sre2l": {"clean": 42.42, "pgd": 4.76, "autoattack": 4.99},
 }
+
+
+def audit_teachers(data: Any, folder: str, ns: argparse.Namespace, audit_cfg: AuditConfig) -> list[dict[str, Any]]:
+    """Clean and PGD accuracy of the experts' final weights (GUARD's teacher) on the audit's test subset:
+    whether the curvature term made the teacher robust, apart from whether that reaches the condensed set."""
+    buffer = ExpertBuffer.open(folder)
+    idx = stratified_subset(data.y_test, audit_cfg.subset, seed=audit_cfg.seed)
+    x = data.denormalise(data.x_test[idx]).clamp(0, 1)
+    y = data.y_test[idx].reshape(-1).long()
+    grid = parse_eps_list(audit_cfg.eps)
+    per: dict[tuple[str, str], list[float]] = {}
+    for i in buffer.completed():
+        net = build_image_model(buffer.card["model"], channels=data.channels, num_classes=data.num_classes,
+                                im_size=data.im_size)  # fmt: skip
+        torch.nn.utils.vector_to_parameters(buffer.load(i)[-1].clone(), net.parameters())
+        pixel = PixelSpace(net, data.mean, data.std).eval()
+        per.setdefault(("clean", "0"), []).append(accuracy_metric(predict(pixel, x), y))
+        acc = robust_accuracy(pixel, x, y, "pgd", [v for _, v in grid], num_classes=data.num_classes,
+                              seed=audit_cfg.seed, config=audit_cfg.attack)  # fmt: skip
+        for text, value in grid:
+            per.setdefault(("pgd", text), []).append(acc[value])
+    return [
+        {"attack": a, "eps": e, "mean": round(statistics.fmean(v), 4),
+         "std": round(statistics.pstdev(v) if len(v) > 1 else 0.0, 4), "runs": [round(t, 4) for t in v]}
+        for (a, e), v in per.items()
+    ]  # fmt: skip
 
 
 def run(ns: argparse.Namespace) -> None:
@@ -60,6 +88,10 @@ def run(ns: argparse.Namespace) -> None:
         teacher, plugin = resolve_mode(ns.base, ns.mode)
         guard = GuardConfig(curvature=lam, h=ns.h, teacher=teacher, plugin=plugin) if lam > 0 else None
         ecfg = ExpertConfig(num_experts=ns.num_experts, epochs=ns.teacher_epochs, model=ns.model, dsa=ns.expert_dsa)
+        if ns.teachers_only:
+            folder = default_experts_dir(data, ecfg, guard)
+            teacher_entries(data, str(folder), ns, audit_cfg, lam, teacher, plugin)
+            continue
         t0 = time.perf_counter()
         cond = robust_condense(
             data, ns.base, ipc=ns.ipc, guard=guard, config=overrides,
@@ -67,14 +99,15 @@ def run(ns: argparse.Namespace) -> None:
             steps=ns.steps, progress=False,
         )  # fmt: skip
         condense_total = time.perf_counter() - t0
-        path = ARTIFACTS / f"{ns.dataset}-{ns.base}-{ns.model}-ipc{ns.ipc}-lam{lam:g}-seed{ns.seed}"
+        tag = _mode_tag(ns.base, ns.mode, lam)
+        path = ARTIFACTS / f"{ns.dataset}-{ns.base}-{ns.model}-ipc{ns.ipc}-lam{lam:g}{tag}-seed{ns.seed}"
         cond.save(path)
         result, files = audit_artifact(path, config=audit_cfg, data=data, device=ns.device)
         print(f"λ={lam:g}: condensation {condense_total:.0f} s, audit {result.cost['wall_time_s']:.0f} s")
         print(result.table())
         common: dict[str, Any] = {
             "dataset": ns.dataset, "method": ns.base, "ipc": ns.ipc, "curvature": lam > 0, "lambda": lam,
-            "h": ns.h if lam > 0 else None, "mode": ("teacher" if teacher else "plugin") if lam > 0 else None,
+            "h": ns.h if lam > 0 else None, "mode": _mode_name(teacher, plugin, lam),
             "model": ns.model, "subset": result.subset, "seed": ns.seed,
             "method_config": cond.card["config"], "experts": cond.card["config"].get("experts"),
             "audit_config": result.config, "sanity": result.sanity,
@@ -84,33 +117,75 @@ def run(ns: argparse.Namespace) -> None:
             "artifact": str(path), "audit_json": files["json"],
         }  # fmt: skip
         for row in result.rows:
-            key = f"{ns.dataset}/{ns.base}/{ns.model}/ipc{ns.ipc}/lam{lam:g}/seed{ns.seed}/{row['attack']}/{row['eps']}"
+            key = (
+                f"{ns.dataset}/{ns.base}/{ns.model}/ipc{ns.ipc}/lam{lam:g}{_mode_tag(ns.base, ns.mode, lam)}/"
+                f"seed{ns.seed}/{row['attack']}/{row['eps']}"
+            )
             entry = common | {
                 "attack": row["attack"], "eps": row["eps"], "mean": row["mean"], "std": row["std"], "runs": row["runs"],
             }  # fmt: skip
             save_entry(key, entry, ns.results)
+        experts = cond.card["config"].get("experts")
+        if experts is not None and not _mode_tag(ns.base, ns.mode, lam):  # other modes reuse the same experts
+            teacher_entries(data, experts["folder"], ns, audit_cfg, lam, teacher, plugin)
+
+
+def teacher_entries(
+    data: Any, folder: str, ns: argparse.Namespace, audit_cfg: AuditConfig, lam: float, teacher: bool, plugin: bool
+) -> None:
+    """Save the experts' own clean / PGD accuracy as entries with ``method`` ``<base>-teacher``."""
+    for row in audit_teachers(data, folder, ns, audit_cfg):
+        key = (
+            f"{ns.dataset}/{ns.base}-teacher/{ns.model}/lam{lam:g}{_mode_tag(ns.base, ns.mode, lam)}/"
+            f"seed{ns.seed}/{row['attack']}/{row['eps']}"
+        )
+        save_entry(key, {
+            "dataset": ns.dataset, "method": f"{ns.base}-teacher", "ipc": None, "curvature": lam > 0, "lambda": lam,
+            "h": ns.h if lam > 0 else None, "mode": _mode_name(teacher, plugin, lam),
+            "model": ns.model, "subset": f"stratified {audit_cfg.subset} (seed {audit_cfg.seed})",
+            "experts": folder, "audit_config": asdict(audit_cfg), "load": "shared",
+            "hardware": hardware() | {"load": "shared"},
+            "note": "final-epoch weights of each expert (the teacher GUARD regularises), attacked directly",
+        } | row, ns.results)  # fmt: skip
+
+
+def _mode_tag(base: str, mode: str, lam: float) -> str:
+    """Key suffix for a curvature mode other than the base's default (GUARD's teacher for MTT/PTM)."""
+    teacher, plugin = resolve_mode(base, mode)
+    default = resolve_mode(base, "auto")
+    return "" if lam == 0 or (teacher, plugin) == default else "-" + ("both" if teacher and plugin else mode)
+
+
+def _mode_name(teacher: bool, plugin: bool, lam: float) -> str | None:
+    return None if lam == 0 else "both" if teacher and plugin else "teacher" if teacher else "plugin"
+
+
+def _mode(e: dict[str, Any]) -> str:
+    return "-" if not e["curvature"] else str(e.get("mode") or "-")
 
 
 def table(path: Path = RESULTS) -> str:
     entries = load(path)["entries"].values()
     groups: dict[tuple, dict[tuple[str, str], dict[str, Any]]] = {}
     for e in entries:
-        groups.setdefault((e["dataset"], e["method"], e["model"], e["ipc"], e["lambda"]), {})[
+        groups.setdefault((e["dataset"], e["method"], e["model"], str(e["ipc"] or "-"), e["lambda"], _mode(e)), {})[
             (e["attack"], e["eps"])
         ] = e
-    lines = []
-    for (dataset, method, model, ipc, lam), rows in sorted(groups.items()):
+    lines: list[list[str]] = []
+    last: list[str] = []
+    for (dataset, method, model, ipc, lam, mode), rows in sorted(groups.items()):
         cols = sorted(
             (k for k in rows if k[0] != "clean"), key=lambda k: (k[0], rows[k]["audit_config"]["eps"].index(k[1]))
         )
-        head = ["dataset", "method", "model", "ipc", "λ", "clean"] + [f"{a} {e}" for a, e in cols]
+        head = ["dataset", "method", "model", "ipc", "λ", "curvature in", "clean"] + [f"{a} {e}" for a, e in cols]
         clean = rows.get(("clean", "0"))
         fmt = lambda r: f"{r['mean']:.1f} ± {r['std']:.1f}" if r else "-"  # noqa: E731
-        body = [dataset, method, model, ipc, f"{lam:g}", fmt(clean)] + [fmt(rows[k]) for k in cols]
-        if not lines or lines[0] != head:
-            lines += [head, ["---"] * len(head)]
+        body = [dataset, method, model, ipc, f"{lam:g}", mode, fmt(clean)] + [fmt(rows[k]) for k in cols]
+        if head != last:
+            lines += ([[]] if lines else []) + [head, ["---"] * len(head)]
+            last = head
         lines.append([str(c) for c in body])
-    return "\n".join("| " + " | ".join(map(str, r)) + " |" for r in lines)
+    return "\n".join("| " + " | ".join(map(str, r)) + " |" if r else "" for r in lines)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -141,6 +216,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument(
         "--results", type=Path, default=RESULTS, help="results JSON (default: benchmarks/results/robust.json)"
     )
+    p.add_argument("--teachers-only", action="store_true", help="only attack the (existing) experts' final weights")
     p.add_argument("--table", action="store_true", help="print the Markdown table of the results and exit")
     ns = p.parse_args(argv)
     if ns.table:

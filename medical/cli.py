@@ -44,6 +44,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     c.add_argument("--ipc", type=int, required=True, help="synthetic images per class")
     c.add_argument("--experts", default=None, help="expert buffer folder (trajectory methods: mtt, ptm)")
     c.add_argument("--checkpoint", default=None, help="checkpoint file (resumes when it exists)")
+    c.add_argument("--checkpoint-every", type=int, default=10, help="write the checkpoint every k iterations")
     c.add_argument("--out", default=None, help="artifact folder (default: artifacts/FLAG-METHOD-ipcN)")
     c.add_argument("--eval-runs", type=int, default=0, help="also evaluate with ConvNet for this many runs")
     _common(c)
@@ -124,7 +125,8 @@ def _condense(ns: argparse.Namespace) -> int:
             )
         buffer = ExpertBuffer.open(ns.experts, data=data)
     ci = condense_medical(data, ns.method, ipc=ns.ipc, profile=ns.profile, overrides=overrides, experts=buffer,
-                          seed=ns.seed, device=ns.device, checkpoint=ns.checkpoint, progress=not ns.quiet)  # fmt: skip
+                          seed=ns.seed, device=ns.device, checkpoint=ns.checkpoint,
+                          checkpoint_every=ns.checkpoint_every, progress=not ns.quiet)  # fmt: skip
     out = Path(ns.out or f"artifacts/{ns.flag}-{ns.method}-ipc{ns.ipc}")
     summary: dict[str, Any] = {"artifact": str(out), "method": ns.method, "dataset": ns.flag, "ipc": ns.ipc,
                                "profile": ns.profile, "cost": ci.card["cost"]}  # fmt: skip

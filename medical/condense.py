@@ -51,6 +51,7 @@ def condense_medical(
     seed: int = 0,
     device: str = "auto",
     checkpoint: str | os.PathLike[str] | None = None,
+    checkpoint_every: int = 10,
     progress: bool = True,
     regularizer: Regularizer | None = None,
 ) -> CondensedImages:
@@ -62,7 +63,8 @@ def condense_medical(
             raise ValueError(f"method {method!r} needs an expert buffer: run `condensekit medical experts` first")
         resources["experts"] = experts
     ci = condense_images(data, method, ipc=ipc, domain=DOMAIN, config=config, seed=seed, device=device,
-                         checkpoint=checkpoint, progress=progress, regularizer=regularizer, **resources)  # fmt: skip
+                         checkpoint=checkpoint, checkpoint_every=checkpoint_every, progress=progress,
+                         regularizer=regularizer, **resources)  # fmt: skip
     ci.card["profile"] = profile
     if experts is not None and needs_experts(method):
         ci.card["experts"] = {"folder": str(experts.folder), "config": experts.card["config"]}

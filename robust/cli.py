@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from condensekit.core.artifact import load_artifact
-from condensekit.core.config import add_dataclass_args, dataclass_from_args
+from condensekit.core.config import add_dataclass_args, config_with_overrides, dataclass_from_args, parse_config_flags
 from condensekit.core.evaluate import TrainConfig
 from condensekit.core.report import format_table
 from condensekit.core.vision import IMAGE_TASK, ImageTrainConfig
@@ -116,13 +116,10 @@ def _common(p: argparse.ArgumentParser) -> None:
 
 def _method_config(base: str, extra: list[str]) -> Any:
     entry = image_method(base)
-    parser = argparse.ArgumentParser(prog=f"condensekit robust condense --base {base}", add_help=False)
-    add_dataclass_args(parser, entry.config)
-    ns, rest = parser.parse_known_args(extra)
-    if rest:
-        valid = sorted("--" + a.dest.replace("_", "-") for a in parser._actions if a.dest != "help")
-        raise ValueError(f"Unknown option(s) {rest} for method {base!r}. Valid options are {valid}")
-    return dataclass_from_args(entry.config, ns)
+    given = parse_config_flags(
+        entry.config, extra, prog=f"condensekit robust condense --base {base}", owner=f"method {base!r}"
+    )
+    return config_with_overrides(entry.config, given, owner=f"method {base!r}")
 
 
 def _condense(ns: argparse.Namespace) -> int:

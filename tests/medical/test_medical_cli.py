@@ -23,7 +23,7 @@ def test_experts_condense_evaluate_show(root, tmp_path, capsys):
     args = ["medical", "condense", "--flag", "breastmnist", "--root", str(root), "--method", "ptm", "--ipc", "2",
             "--profile", "cpu", "--experts", str(buf), "--out", str(art), "--quiet", "--device", "cpu",
             "--checkpoint", str(ck), "--model", "mlp", "--iterations", "3", "--syn-steps", "2",
-            "--max-start-epoch", "1"]  # fmt: skip
+            "--max-start-epoch", "1", "--lr-lr", "1e-8"]  # fmt: skip
     assert main(args) == 0
     card = json.loads((art / "card.json").read_text())
     assert card["domain"] == "medical" and card["method"] == "ptm" and card["budget"]["ipc"] == 2

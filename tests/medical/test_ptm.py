@@ -7,7 +7,15 @@ from condensekit.core.vision.methods import IMAGE_METHODS, MTT, condense_images,
 from condensekit.medical.ptm import PTM, PTMConfig, stage_ends
 from tests.core.vision.conftest import make_tiny_images
 
-SMALL = {"syn_steps": 2, "expert_epochs": 1, "max_start_epoch": 3, "lr_img": 1.0, "model": "mlp", "stages": 3}
+SMALL = {
+    "syn_steps": 2,
+    "expert_epochs": 1,
+    "max_start_epoch": 3,
+    "lr_img": 1.0,
+    "lr_lr": 1e-8,
+    "model": "mlp",
+    "stages": 3,
+}
 
 
 @pytest.fixture(scope="module")

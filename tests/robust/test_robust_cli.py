@@ -94,3 +94,24 @@ def test_condense_guard_mtt_on_mnist_then_audit(tmp_path, capsys, monkeypatch):
     assert (tmp_path / "cache" / "experts" / "mnist-lr-e2-curv100-h3" / "curvature.json").exists()
     assert main(["robust", "audit", str(out), "--attacks", "fgsm", "--eps", "0.1", "--models", "lr", "--runs", "1",
                  "--subset", "30", "--epochs", "5", "--device", "cpu"]) == 0  # fmt: skip
+
+
+@pytest.mark.real_data
+@pytest.mark.skipif(not os.environ.get("CONDENSEKIT_DATA"), reason="CONDENSEKIT_DATA is not set")
+def test_audit_a_cora_graph_artifact(tmp_path, capsys, monkeypatch):
+    from condensekit.graph import condense_nodes, prepare_task
+
+    monkeypatch.setenv("CONDENSEKIT_CACHE", str(tmp_path / "cache"))
+    cond = condense_nodes(prepare_task("cora", device="cpu"), "random", budget=35, seed=0, progress=False)
+    path = cond.save(tmp_path / "cora-random-35")
+    code = main(["robust", "audit", str(path), "--eps", "0.01,0.1", "--runs", "1", "--graph-epochs", "20",
+                 "--pgd-steps", "3", "--device", "cpu"])  # fmt: skip
+    assert code == 0, capsys.readouterr().err
+    rows = load_artifact(path).card["audits"][-1]["rows"]
+    assert [(r["attack"], r["eps"]) for r in rows] == [
+        ("clean", "0"),
+        ("feature_pgd", "0.01"),
+        ("feature_pgd", "0.1"),
+        ("random_edges", "0.01"),
+        ("random_edges", "0.1"),
+    ]

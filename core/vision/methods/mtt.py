@@ -132,6 +132,12 @@ class MTT(ImageCondensation):
 
     def step(self, step: int) -> dict[str, float]:
         loss = self.match_loss(step)
+        if not torch.isfinite(loss):
+            raise FloatingPointError(
+                f"{self.name} diverged at iteration {step} (matching loss {float(loss.detach())}, learned lr "
+                f"{float(self.syn_lr.detach())}): lower lr_img / lr_lr, or use experts whose segments move further "
+                "(the loss divides by how far the expert moved over the segment)"
+            )
         self.opt_img.zero_grad(set_to_none=True)
         self.opt_lr.zero_grad(set_to_none=True)
         loss.backward()
@@ -139,6 +145,8 @@ class MTT(ImageCondensation):
         for p in self.student.parameters():
             p.grad = None
         logs = {"loss": float(loss.detach()), "lr": float(self.syn_lr.detach())}
+        if not logs["lr"] > 0:  # a non-positive rate trains by gradient ascent: the set cannot be evaluated
+            raise FloatingPointError(f"{self.name} diverged at iteration {step}: the learned lr became {logs['lr']}")
         logs.update(self.after_update(step))
         return logs
 

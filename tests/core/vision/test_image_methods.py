@@ -8,7 +8,15 @@ from condensekit.core.vision.methods import IMAGE_METHODS, condense_images, make
 SMALL = {
     "dm": {"iterations": 2, "batch_real": 8, "model": "mlp"},
     "dc": {"iterations": 2, "outer_loop": 2, "inner_loop": 2, "batch_real": 8, "model": "mlp"},
-    "mtt": {"iterations": 2, "syn_steps": 3, "expert_epochs": 1, "max_start_epoch": 2, "lr_img": 1.0, "model": "mlp"},
+    "mtt": {
+        "iterations": 2,
+        "syn_steps": 3,
+        "expert_epochs": 1,
+        "max_start_epoch": 2,
+        "lr_img": 1.0,
+        "lr_lr": 1e-8,
+        "model": "mlp",
+    },
 }
 
 
@@ -84,3 +92,9 @@ def test_bad_input(tiny_images, experts):
         condense_images(tiny_images, "mtt", ipc=1, domain="t", experts=experts)
     with pytest.raises(ValueError, match="Unknown config field"):
         condense_images(tiny_images, "dm", ipc=1, domain="t", config={"lr": 1})
+
+
+def test_mtt_divergence_is_an_error(tiny_images, experts):
+    with pytest.raises(FloatingPointError, match="diverged at iteration"):
+        condense_images(tiny_images, "mtt", ipc=2, domain="t", progress=False, device="cpu", experts=experts,
+                        config=SMALL["mtt"] | {"lr_img": 1e30, "iterations": 3})  # fmt: skip
