@@ -164,6 +164,22 @@ class CondensationResult:
         return out
 
 
+def available_memory_bytes(device: torch.device) -> int | None:
+    """Free memory on ``device`` (CUDA: free device memory; CPU: Linux ``MemAvailable``), or
+    ``None`` where unknown. Methods check a known large allocation against it before making it:
+    on Linux an oversized CPU allocation may not fail but get the process killed later."""
+    if device.type == "cuda":
+        return int(torch.cuda.mem_get_info(device)[0])
+    try:
+        with open("/proc/meminfo") as fh:
+            for line in fh:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError):
+        pass
+    return None
+
+
 def process_age_s() -> float | None:
     """Seconds since this process started (Linux ``/proc``), or ``None`` where that is unknown."""
     try:
@@ -231,7 +247,7 @@ def run(method: CondensationMethod, config: EngineConfig, evaluate: Evaluator | 
         if not _is_out_of_memory(err):
             raise
         ckpt_path = Path(config.checkpoint) if config.checkpoint else None
-        raise _out_of_memory(method, device, "set-up", ckpt_path, None) from err
+        raise _out_of_memory(method, device, "set-up", ckpt_path, None, err) from err
 
     start = 0
     best: dict[str, Tensor] | None = None
@@ -313,7 +329,7 @@ def run(method: CondensationMethod, config: EngineConfig, evaluate: Evaluator | 
         except (RuntimeError, MemoryError) as err:
             if not _is_out_of_memory(err):
                 raise
-            raise _out_of_memory(method, device, f"step {step}", ckpt, last_saved) from err
+            raise _out_of_memory(method, device, f"step {step}", ckpt, last_saved, err) from err
         step_time += time.perf_counter() - ts
         step_cpu += time.process_time() - cs
         steps_this_call += 1
@@ -365,7 +381,12 @@ def _is_out_of_memory(err: BaseException) -> bool:
 
 
 def _out_of_memory(
-    method: CondensationMethod, device: torch.device, where_: str, ckpt: Path | None, saved: int | None
+    method: CondensationMethod,
+    device: torch.device,
+    where_: str,
+    ckpt: Path | None,
+    saved: int | None,
+    err: BaseException,
 ) -> MemoryError:
     """The error a run that ran out of memory raises: its size, what lowers memory, the checkpoint."""
     where = (
@@ -375,7 +396,10 @@ def _out_of_memory(
         + (f" at step {saved}" if saved is not None else " (none written yet)")
         + "; rerun the same command to resume from it"
     )
-    return MemoryError(f"out of memory on {device} in {where_} of {method.name!r}: {method.memory_hint()}. {where}")
+    cause = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+    return MemoryError(
+        f"out of memory on {device} in {where_} of {method.name!r} ({cause}): {method.memory_hint()}. {where}"
+    )
 
 
 def _check_checkpoint(state: Any, method: CondensationMethod, config: EngineConfig, path: Path) -> None:
