@@ -68,3 +68,25 @@ def dataclass_from_args(cls: type[T], ns: argparse.Namespace, *, prefix: str = "
 
 def config_to_dict(cfg: Any) -> dict[str, Any]:
     return dataclasses.asdict(cfg)
+
+
+def config_with_overrides(cls: type[T], overrides: dict[str, Any] | None, *, owner: str) -> T:
+    """``cls(**overrides)``; unknown keys raise ``ValueError`` naming ``owner`` (e.g. ``"method 'mtt'"``)."""
+    overrides = dict(overrides or {})
+    valid = {f.name for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
+    unknown = sorted(set(overrides) - valid)
+    if unknown:
+        raise ValueError(f"Unknown config field(s) {unknown} for {owner}. Valid fields are {sorted(valid)}")
+    return cls(**overrides)
+
+
+def parse_config_flags(cls: type, argv: list[str], *, prog: str, owner: str) -> dict[str, Any]:
+    """The fields of ``cls`` given as ``--flags`` in ``argv`` (a method's extra arguments); an unknown flag
+    raises ``ValueError`` listing the valid ones."""
+    parser = argparse.ArgumentParser(prog=prog, add_help=False)
+    add_dataclass_args(parser, cls)
+    ns, rest = parser.parse_known_args(argv)
+    if rest:
+        valid = sorted("--" + a.dest.replace("_", "-") for a in parser._actions if a.dest != "help")
+        raise ValueError(f"Unknown option(s) {rest} for {owner}. Valid options are {valid}")
+    return {f.name: getattr(ns, f.name) for f in dataclasses.fields(cls) if hasattr(ns, f.name)}

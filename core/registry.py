@@ -7,7 +7,8 @@ accountants); the CLI and benchmarks never use ``eval`` or if-chains.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from typing import Generic, TypeVar
+from dataclasses import dataclass
+from typing import Any, Generic, TypeVar
 
 T = TypeVar("T")
 
@@ -62,3 +63,27 @@ def check_choice(argument: str, value: object, valid: list[str] | tuple[str, ...
             f"Unknown value {value!r} for argument {argument}. "
             f"Valid values are {{{', '.join(map(str, sorted(valid)))}}}"
         )
+
+
+@dataclass(frozen=True)
+class MethodEntry:
+    """A registered condensation method: its class, its config dataclass and a one-line description."""
+
+    cls: type
+    config: type
+    description: str
+
+
+def method_registrar(registry: Registry[MethodEntry]) -> Callable[[str, type, str], Callable[[Any], Any]]:
+    """A class decorator factory ``register(name, config, description)`` that names the class ``name`` and adds
+    its :class:`MethodEntry` to ``registry``."""
+
+    def register(name: str, config: type, description: str) -> Callable[[Any], Any]:
+        def add(cls: Any) -> Any:
+            cls.name = name
+            registry.register(name, MethodEntry(cls, config, description))
+            return cls
+
+        return add
+
+    return register

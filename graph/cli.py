@@ -73,6 +73,11 @@ def register(sub: argparse._SubParsersAction) -> None:
         )
     )
 
+    # Graph classification (condensekit.graph.level): --task graph on condense/evaluate, `graph show`.
+    from condensekit.graph.level.cli import register_graph_level
+
+    register_graph_level(verbs)
+
 
 def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--root", default=None, help="data root (default: $CONDENSEKIT_DATA, else ~/.cache/condensekit)")
@@ -96,8 +101,8 @@ def _workers(ns: argparse.Namespace, task: NodeTask, runs: int) -> int:
     return ns.workers or auto_workers(runs, task.x.device)
 
 
-def _method_config(ns: argparse.Namespace) -> Any:
-    entry = NODE_METHODS.get(ns.method)
+def _method_config(ns: argparse.Namespace, registry: Any = NODE_METHODS) -> Any:
+    entry = registry.get(ns.method)
     parser = argparse.ArgumentParser(prog=f"condensekit graph condense --method {ns.method}", add_help=False)
     add_dataclass_args(parser, entry.config)
     cfg_ns, rest = parser.parse_known_args(ns.extra)

@@ -88,9 +88,10 @@ def prepare_task(
     return NodeTask.from_data(data, device=dev)
 
 
-def make_config(method: str, overrides: dict[str, Any] | None = None) -> Any:
-    """The method's config dataclass with ``overrides`` applied (unknown keys are an error)."""
-    entry = NODE_METHODS.get(method)
+def make_config(method: str, overrides: dict[str, Any] | None = None, *, registry: Any = NODE_METHODS) -> Any:
+    """The method's config dataclass with ``overrides`` applied (unknown keys are an error);
+    ``registry``: where ``method`` is registered (node-level methods by default)."""
+    entry = registry.get(method)
     overrides = dict(overrides or {})
     valid = {f.name for f in dataclasses.fields(entry.config)}
     unknown = sorted(set(overrides) - valid)

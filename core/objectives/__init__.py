@@ -6,6 +6,13 @@ A method's loss is a weighted sum of these, e.g.
 
 from __future__ import annotations
 
+from .curvature import (
+    CurvatureRegularizer,
+    curvature_gap,
+    input_curvature,
+    parameter_curvature,
+    unit_direction,
+)
 from .distribution import (
     DISTRIBUTION_DISTANCES,
     FourierFeatureMap,
@@ -31,8 +38,15 @@ from .gradient import (
     gradient_distance,
     gradient_mse,
 )
+from .trajectory import flat_params, param_distance, student_batches, unflatten, unroll_student
 
 __all__ = [
+    # curvature
+    "CurvatureRegularizer",
+    "curvature_gap",
+    "input_curvature",
+    "parameter_curvature",
+    "unit_direction",
     # gradient matching
     "GRADIENT_METRICS",
     "dc_distance",
@@ -56,4 +70,10 @@ __all__ = [
     "rff_map",
     "rff_mmd2",
     "sliced_wasserstein",
+    # trajectory matching
+    "flat_params",
+    "param_distance",
+    "student_batches",
+    "unflatten",
+    "unroll_student",
 ]

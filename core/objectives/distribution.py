@@ -270,27 +270,45 @@ def mmd2(x: Tensor, y: Tensor, *, kernel: Kernel, unbiased: bool = False) -> Ten
 class FourierFeatureMap:
     r"""A fixed random Fourier feature map (build it with :func:`rff_map`).
 
+    Phase form (``paired=False``, Rahimi & Recht's):
+
     .. math::
         \varphi(\mathbf{x}) = \sqrt{2 / D} \, \cos(\mathbf{W} \mathbf{x} + \mathbf{b})
+
+    Paired form (``paired=True``, the "sphere" features of DP-MERF), with :math:`D/2` frequencies:
+
+    .. math::
+        \varphi(\mathbf{x}) = \sqrt{2 / D} \, \big[\cos(\mathbf{W} \mathbf{x}), \sin(\mathbf{W} \mathbf{x})\big],
+        \qquad \lVert \varphi(\mathbf{x}) \rVert = 1 \text{ exactly},
+
+    which bounds the sensitivity of a mean embedding (``2/n`` under replace-one) as differential privacy
+    needs; the phase form only has :math:`\lVert \varphi \rVert \le \sqrt{2}`.
 
     Calling it on ``(n, d)`` returns ``(n, D)``; the same frequencies are used on every call, so
     two samples mapped by one instance are comparable.
 
     Attributes:
-        weight (Tensor): frequencies :math:`\mathbf{W}`, shape :math:`(D, d)`.
-        bias (Tensor): phases :math:`\mathbf{b}`, shape :math:`(D,)`.
+        weight (Tensor): frequencies :math:`\mathbf{W}`, shape :math:`(D, d)` (paired: :math:`(D/2, d)`).
+        bias (Tensor): phases :math:`\mathbf{b}`, shape :math:`(D,)` (unused when paired).
+        paired (bool): cos and sin of each frequency instead of a random phase.
     """
 
     weight: Tensor
     bias: Tensor
+    paired: bool = False
 
     @property
     def n_features(self) -> int:
-        return self.weight.shape[0]
+        return self.weight.shape[0] * (2 if self.paired else 1)
 
     @property
     def dim(self) -> int:
         return self.weight.shape[1]
+
+    @property
+    def norm_bound(self) -> float:
+        r"""An upper bound on :math:`\lVert \varphi(\mathbf{x}) \rVert` (1 when paired, else :math:`\sqrt{2}`)."""
+        return 1.0 if self.paired else math.sqrt(2.0)
 
     def __call__(self, x: Tensor) -> Tensor:
         _check_sample("x", x)
@@ -299,8 +317,12 @@ class FourierFeatureMap:
                 f"Argument x must have {self.dim} features to match the feature map, got shape {tuple(x.shape)}"
             )
         w = self.weight.to(device=x.device, dtype=x.dtype)
+        scale = math.sqrt(2.0 / self.n_features)
+        if self.paired:
+            proj = x @ w.transpose(0, 1)
+            return scale * torch.cat([torch.cos(proj), torch.sin(proj)], dim=1)
         b = self.bias.to(device=x.device, dtype=x.dtype)
-        return math.sqrt(2.0 / self.n_features) * torch.cos(x @ w.transpose(0, 1) + b)
+        return scale * torch.cos(x @ w.transpose(0, 1) + b)
 
 
 def rff_map(
@@ -311,6 +333,7 @@ def rff_map(
     generator: torch.Generator | None = None,
     dtype: torch.dtype | None = None,
     device: torch.device | str | None = None,
+    paired: bool = False,
 ) -> FourierFeatureMap:
     r"""Random Fourier features for the Gaussian kernel, from `"Random Features for Large-Scale
     Kernel Machines" <https://papers.nips.cc/paper/3182-random-features-for-large-scale-kernel-machines>`_
@@ -332,6 +355,9 @@ def rff_map(
         dtype (torch.dtype, optional): dtype of the frequencies. (default: :obj:`None`)
         device (torch.device or str, optional): device of the frequencies; the map moves them to
             its input's device anyway. (default: :obj:`None`)
+        paired (bool, optional): :math:`D/2` frequencies, each giving a cos and a sin feature, so that
+            :math:`\lVert \varphi \rVert = 1` (DP-MERF); ``n_features`` must then be even.
+            (default: :obj:`False`)
 
     Returns:
         A :class:`FourierFeatureMap`, reusable on any number of samples.
@@ -341,10 +367,13 @@ def rff_map(
     if n_features < 1:
         raise ValueError(f"Argument n_features must be a positive integer, got {n_features!r}")
     _check_positive("sigma", sigma)
-    weight = _randn((n_features, dim), generator, dtype, device) / float(sigma)
+    if paired and n_features % 2:
+        raise ValueError(f"Argument n_features must be even with paired=True (a cos and a sin each), got {n_features}")
+    rows = n_features // 2 if paired else n_features
+    weight = _randn((rows, dim), generator, dtype, device) / float(sigma)
     draw_device = generator.device if generator is not None else device
-    u = torch.rand((n_features,), generator=generator, dtype=dtype, device=draw_device).to(device)
-    return FourierFeatureMap(weight=weight, bias=2.0 * math.pi * u)
+    u = torch.rand((rows,), generator=generator, dtype=dtype, device=draw_device).to(device)
+    return FourierFeatureMap(weight=weight, bias=2.0 * math.pi * u, paired=paired)
 
 
 def random_fourier_features(

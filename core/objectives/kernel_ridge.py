@@ -23,17 +23,44 @@ import math
 import torch
 from torch import Tensor
 
-__all__ = ["krr_predict", "relu_ntk", "relu_ntk_layer"]
+__all__ = ["cholesky_jitter", "krr_predict", "relu_ntk", "relu_ntk_layer", "relu_ntk_scaled"]
 
 #: Correlations are clipped to ±(1 − this) before ``arccos``, whose gradient is infinite at ±1.
 CORRELATION_MARGIN = 1e-4
+
+#: Jitter tried by :func:`cholesky_jitter`, relative to the mean diagonal: 0, then 1e-6 … 1e-2.
+JITTERS = (0.0, 1e-6, 1e-5, 1e-4, 1e-3, 1e-2)
+
+
+def cholesky_jitter(k: Tensor) -> Tensor:
+    """Lower Cholesky factor of the symmetric matrix ``k``, adding the smallest jitter
+    :math:`\\epsilon\\,\\overline{\\operatorname{diag} k}\\, I` from :data:`JITTERS` that makes it
+    positive definite (differentiable; float32 kernel matrices are often PSD only up to rounding).
+
+    Raises:
+        ValueError: ``k`` holds NaN/inf, or stays singular with the largest jitter.
+    """
+    if not torch.isfinite(k).all():
+        raise ValueError("the kernel matrix holds NaN or inf; check the inputs of the kernel")
+    eye = torch.eye(k.shape[0], dtype=k.dtype, device=k.device)
+    scale = torch.diagonal(k).abs().mean().clamp_min(torch.finfo(k.dtype).tiny)
+    for jitter in JITTERS:
+        factor, info = torch.linalg.cholesky_ex(k + jitter * scale * eye if jitter else k)
+        if int(info) == 0:
+            return factor
+    raise ValueError(
+        f"the kernel matrix ({k.shape[0]}×{k.shape[0]}) is singular even with jitter "
+        f"{JITTERS[-1]} × its mean diagonal: duplicate or all-zero samples? Raise the ridge"
+    )
 
 
 def krr_predict(k_ts: Tensor, k_ss: Tensor, y_s: Tensor, *, ridge: float = 1.0) -> Tensor:
     """Kernel ridge regression fitted on the synthetic set, evaluated on the targets.
 
     :math:`\\hat Y_t = K_{ts} (K_{ss} + \\lambda \\, \\mathrm{tr}(K_{ss})/n_s \\, I)^{-1} Y_s`,
-    differentiable in every input.
+    differentiable in every input, solved through a Cholesky factor (:func:`cholesky_jitter`: a
+    jitter is added only when the regularised matrix is not numerically positive definite, and a
+    singular one raises ``ValueError``).
 
     Shapes:
         ``k_ts``: ``(n_t, n_s)``; ``k_ss``: ``(n_s, n_s)``; ``y_s``: ``(n_s, c)``; output ``(n_t, c)``.
@@ -48,7 +75,8 @@ def krr_predict(k_ts: Tensor, k_ss: Tensor, y_s: Tensor, *, ridge: float = 1.0) 
         raise ValueError(f"Invalid value {ridge!r} for argument ridge. Valid values are >= 0")
     eye = torch.eye(n_s, dtype=k_ss.dtype, device=k_ss.device)
     regulariser = ridge * torch.diagonal(k_ss).mean() * eye
-    return k_ts @ torch.linalg.solve(k_ss + regulariser, y_s)
+    factor = cholesky_jitter(k_ss + regulariser)
+    return k_ts @ torch.cholesky_solve(y_s, factor)
 
 
 def relu_ntk_layer(nngp: Tensor, ntk: Tensor, norm1: Tensor, norm2: Tensor) -> tuple[Tensor, Tensor]:
@@ -68,7 +96,12 @@ def relu_ntk_layer(nngp: Tensor, ntk: Tensor, norm1: Tensor, norm2: Tensor) -> t
     Shapes:
         ``nngp``, ``ntk``: ``(n1, n2)``; ``norm1``: ``(n1,)``; ``norm2``: ``(n2,)``.
     """
-    scale = norm1[:, None] * norm2[None, :]
+    return relu_ntk_scaled(nngp, ntk, norm1[:, None] * norm2[None, :])
+
+
+def relu_ntk_scaled(nngp: Tensor, ntk: Tensor, scale: Tensor) -> tuple[Tensor, Tensor]:
+    """:func:`relu_ntk_layer` with the products of norms given as one tensor ``scale`` that
+    broadcasts against ``nngp`` (any shape: e.g. node pairs of graph pairs, ``(N, n, T)``)."""
     rho = (nngp / scale.clamp_min(1e-12)).clamp(-1 + CORRELATION_MARGIN, 1 - CORRELATION_MARGIN)
     angle = torch.arccos(rho)
     nngp_next = scale * (rho * (math.pi - angle) + torch.sqrt(1 - rho * rho)) / math.pi

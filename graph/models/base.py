@@ -10,7 +10,16 @@ from torch import Tensor, nn
 from condensekit.core.batched import dropout
 from condensekit.graph.adjacency import is_sparse, normalize, spmm
 
-__all__ = ["GraphModel", "linear", "propagate", "propagate_linear", "require_op"]
+__all__ = ["GraphModel", "check_model_args", "linear", "propagate", "propagate_linear", "require_op"]
+
+
+def check_model_args(*, dropout: float, **sizes: int) -> None:
+    """Every size (``in_channels``, ``hidden_channels``, ...) a positive integer, ``dropout`` in [0, 1)."""
+    for name, value in sizes.items():
+        if not isinstance(value, int) or value < 1:
+            raise ValueError(f"{name} must be a positive integer, got {value!r}")
+    if not 0.0 <= dropout < 1.0:
+        raise ValueError(f"dropout must be in [0, 1), got {dropout!r}")
 
 
 class GraphModel(nn.Module, ABC):
@@ -53,16 +62,13 @@ class GraphModel(nn.Module, ABC):
         dropout: float = 0.5,
     ) -> None:
         super().__init__()
-        for name, value in (
-            ("in_channels", in_channels),
-            ("out_channels", out_channels),
-            ("hidden_channels", hidden_channels),
-            ("num_layers", num_layers),
-        ):
-            if not isinstance(value, int) or value < 1:
-                raise ValueError(f"{name} must be a positive integer, got {value!r}")
-        if not 0.0 <= dropout < 1.0:
-            raise ValueError(f"dropout must be in [0, 1), got {dropout!r}")
+        check_model_args(
+            in_channels=in_channels,
+            out_channels=out_channels,
+            hidden_channels=hidden_channels,
+            num_layers=num_layers,
+            dropout=dropout,
+        )
         self.in_channels = in_channels
         self.out_channels = out_channels
         self.hidden_channels = hidden_channels

@@ -197,6 +197,16 @@ def test_distribution_distance_dispatch_and_errors():
         mmd2(x, torch.zeros(5, 3), kernel=linear_kernel())
 
 
+def test_paired_rff_has_unit_norm_and_approximates_the_gaussian_kernel():
+    fmap = rff_map(3, 4000, 1.5, generator=_gen(31), paired=True)
+    assert fmap.n_features == 4000 and fmap.weight.shape == (2000, 3) and fmap.norm_bound == 1.0
+    x, y = torch.randn(6, 3, generator=_gen(32)), torch.randn(5, 3, generator=_gen(33))
+    phi = fmap(x)
+    assert phi.shape == (6, 4000)
+    assert torch.allclose(phi.norm(dim=1), torch.ones(6), atol=1e-5)
+    assert torch.allclose(phi @ fmap(y).t(), gaussian_kernel(1.5)(x, y), atol=0.05)
+    with pytest.raises(ValueError, match="must be even with paired=True"):
+        rff_map(3, 5, 1.0, paired=True)
 def test_classwise_mean_embedding_distance_equals_the_per_class_sum():
     g = torch.Generator().manual_seed(0)
     x, y = torch.randn(12, 5, generator=g), torch.randn(7, 5, generator=g)

@@ -1,0 +1,145 @@
+"""MedMNIST condensation benchmark: random real images, DM, MTT, PTM (and DC) at IPC 1 / 10, plus the
+full-data ConvNet, scored with medmnist's ACC and AUC on the real test split.
+
+For every (flag, method, ipc): condense with the ``--profile``'s configs (``cpu`` or ``paper``, see
+``condensekit/medical/profiles.py``), then train ``--runs`` fresh models per ``--models`` on the set
+(validation-selected by ACC) and test them. Trajectory methods share one expert buffer per (flag, model,
+profile) under ``runs/experts/`` (reused; generation resumes). Entries are merged into
+``benchmarks/results/medical.json`` under a lock as each finishes, so an interrupted run resumes
+(``--force`` recomputes). ``--table`` prints the Markdown table of BENCHMARKS.md.
+
+Examples::
+
+    OMP_NUM_THREADS=1 nice -n 10 python benchmarks/medical.py --flags breastmnist --profile cpu --full
+    python benchmarks/medical.py --flags pneumoniamnist --methods ptm --ipcs 10 --models convnet,resnet18 --runs 2
+    python benchmarks/medical.py --table
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from graph_node import hardware, load, save_entry  # benchmarks/ is on sys.path when run as a script
+
+from condensekit.core.seed import resolve_device
+from condensekit.medical.condense import condense_medical, needs_experts, prepare_experts
+from condensekit.medical.data import load_medmnist
+from condensekit.medical.evaluate import evaluate_medical, summaries_to_dict
+from condensekit.medical.profiles import PROFILES
+
+RESULTS = Path(__file__).resolve().parent / "results" / "medical.json"
+RUNS = Path(__file__).resolve().parent.parent / "runs"
+
+# MedMNIST v2 (Yang et al., Scientific Data 2023), Table 2: ResNet-18 (28), full training set, test split.
+REFERENCE = {
+    "pneumoniamnist": {"acc": 0.854, "auc": 0.944},
+    "breastmnist": {"acc": 0.863, "auc": 0.901},
+}
+
+
+def _peak_rss_mb() -> float:
+    with open("/proc/self/status") as fh:
+        for line in fh:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--flags", default="pneumoniamnist,breastmnist")
+    p.add_argument("--methods", default="random,dm,mtt,ptm")
+    p.add_argument("--ipcs", default="1,10")
+    p.add_argument("--models", default="convnet")
+    p.add_argument("--runs", type=int, default=5)
+    p.add_argument("--profile", default="cpu", help=f"one of {{{', '.join(PROFILES.names())}}}")
+    p.add_argument("--full", action="store_true", help="also the full-data row (method 'full')")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--device", default="auto")
+    p.add_argument("--root", default=None)
+    p.add_argument("--force", action="store_true")
+    p.add_argument("--table", action="store_true")
+    ns = p.parse_args(argv)
+    if ns.table:
+        print(table(load(RESULTS)))
+        return 0
+    profile = PROFILES.get(ns.profile)
+    models = [m for m in ns.models.split(",") if m]
+    done = load(RESULTS)["entries"]
+    for flag in [f for f in ns.flags.split(",") if f]:
+        data = load_medmnist(flag, ns.root)
+        dev = str(resolve_device(ns.device))
+        data = data.to(dev)
+        common = {"dataset": flag, "profile": ns.profile, "hardware": hardware(), "load": "shared",
+                  "reference_resnet18_28": REFERENCE.get(flag)}  # fmt: skip
+        buffer = None
+        for method in [m for m in ns.methods.split(",") if m]:
+            for ipc in [int(i) for i in ns.ipcs.split(",") if i]:
+                key = f"{flag}/{method}/ipc{ipc}/{ns.profile}/{'+'.join(models)}"
+                if not ns.force and key in done:
+                    continue
+                expert_time = None
+                if needs_experts(method) and buffer is None:
+                    t0 = time.perf_counter()
+                    buffer = prepare_experts(
+                        data, RUNS / "experts" / f"{flag}-convnet-{ns.profile}", profile=ns.profile
+                    )
+                    expert_time = round(time.perf_counter() - t0, 1)
+                ci = condense_medical(data, method, ipc=ipc, profile=ns.profile, experts=buffer, seed=ns.seed,
+                                      device=dev, progress=False)  # fmt: skip
+                ci.save(RUNS / "benchmarks" / f"{flag}-{method}-ipc{ipc}-{ns.profile}")
+                t0 = time.perf_counter()
+                lr = None if ci.lr is None else float(ci.lr)
+                res = evaluate_medical(ci.x, ci.y, data, models=models, runs=ns.runs, seed=ns.seed,
+                                       config=profile.evaluation, lr=lr)  # fmt: skip
+                entry = common | {
+                    "method": method, "ipc": ipc, "config": ci.card["config"], "test": summaries_to_dict(res),
+                    "learned_lr": lr,
+                    "cost": ci.card["cost"] | {"peak_rss_process_mb": round(_peak_rss_mb(), 1)},
+                    "experts": None if not needs_experts(method) else
+                    {"config": buffer.card["config"], "generation_time_s": expert_time},
+                    "eval": {"config": profile.evaluation.__dict__, "runs": ns.runs,
+                             "time_s": round(time.perf_counter() - t0, 1)},
+                }  # fmt: skip
+                save_entry(key, entry, RESULTS)
+                print(key, summaries_to_dict(res), ci.card["cost"], flush=True)
+        if ns.full:
+            key = f"{flag}/full/{ns.profile}/{'+'.join(models)}"
+            if ns.force or key not in done:
+                t0 = time.perf_counter()
+                res = evaluate_medical(data.x_train, data.y_train, data, models=models, runs=ns.runs, seed=ns.seed,
+                                       config=profile.full, dsa=False)  # fmt: skip
+                ev = {"config": profile.full.__dict__, "runs": ns.runs, "time_s": round(time.perf_counter() - t0, 1)}
+                save_entry(
+                    key, common | {"method": "full", "ipc": None, "test": summaries_to_dict(res), "eval": ev}, RESULTS
+                )
+                print(key, summaries_to_dict(res), flush=True)
+    return 0
+
+
+def _fmt(s: dict[str, Any] | None) -> str:
+    return "-" if not s else f"{s['mean']:.3f} ± {s['std']:.3f}"
+
+
+def table(results: dict[str, Any]) -> str:
+    rows = ["| dataset | method | IPC | model | ACC | AUC | runs | condense s/iter | peak MB |", "|" + "---|" * 9]
+    order = {"full": 0, "random": 1, "dc": 2, "dm": 3, "mtt": 4, "ptm": 5}
+    entries = sorted(results["entries"].values(),
+                     key=lambda e: (e["dataset"], e["ipc"] or 0, order.get(e["method"], 9)))  # fmt: skip
+    for e in entries:
+        for model, t in e["test"].items():
+            cost = e.get("cost", {})
+            rows.append(
+                f"| {e['dataset']} | {e['method']} | {e['ipc'] or 'all'} | {model} | {_fmt(t.get('acc'))} | "
+                f"{_fmt(t.get('auc'))} | {len(t['acc']['runs'])} | {cost.get('time_per_step_s', '-')} | "
+                f"{cost.get('peak_memory_mb', '-')} |"
+            )
+    return "\n".join(rows)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,154 @@
+"""Robust condensation benchmark: the same base method with and without GUARD's curvature term, audited.
+
+For each curvature weight λ in ``--curvature`` (0 = the plain base method): condense ``--dataset`` to
+``--ipc`` images per class with ``--base`` (for MTT/PTM the experts are trained with the curvature term:
+GUARD; for DM/DC the term is a plug-in), save the artifact under ``runs/benchmarks/robust/``, then audit it
+(:mod:`condensekit.robust.audit`): ``--runs`` evaluation models trained on the set, clean and robust
+accuracy per attack and ε on a fixed stratified ``--subset`` of the real test split. Every (attack, ε)
+becomes one entry of ``benchmarks/results/robust.json`` (merged under a lock) with ``dataset``,
+``method``, ``ipc``, ``curvature`` (true/false), ``lambda``, ``attack`` (``clean`` for clean accuracy),
+``eps`` as written, ``mean``/``std`` in %, and the setting, cost and hardware (``"load": "shared"``: taken
+on a loaded machine, re-time later). ``--table`` prints BENCHMARKS.md's table.
+
+Examples::
+
+    python benchmarks/robust.py --dataset mnist --base mtt --ipc 10 --curvature 0,100 --model mlp
+    python benchmarks/robust.py --dataset pneumoniamnist --base mtt --ipc 10 --curvature 0,100
+    python benchmarks/robust.py --table
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import torch
+from graph_node import hardware, load, parse_overrides, save_entry  # benchmarks/ is on sys.path as a script
+
+from condensekit.core.vision import ImageTrainConfig
+from condensekit.core.vision.experts import ExpertConfig
+from condensekit.robust.attacks import AttackConfig
+from condensekit.robust.audit import AuditConfig, audit_artifact
+from condensekit.robust.data import load_image_data
+from condensekit.robust.guard import GuardConfig, resolve_mode, robust_condense, uses_experts
+
+RESULTS = Path(__file__).resolve().parent / "results" / "robust.json"
+ARTIFACTS = Path(__file__).resolve().parent.parent / "runs" / "benchmarks" / "robust"
+EPS = {"mnist": "0.1,0.2,0.3"}  # MedMNIST: 1/255,2/255,4/255,8/255
+# GUARD (AAAI 2025) Table: ImageNette, IPC 10, ResNet-18, ε = 1/255 (PGD-100, AutoAttack), %.
+PAPER = {
+    "guard": {"clean": 57.93, "pgd": 23.87, "autoattack": 19.69},
+    "sre2l": {"clean": 42.42, "pgd": 4.76, "autoattack": 4.99},
+}
+
+
+def run(ns: argparse.Namespace) -> None:
+    torch.set_num_threads(ns.threads)
+    data = load_image_data(ns.dataset, root=ns.root)
+    overrides = parse_overrides(ns.set or [])
+    overrides.setdefault("model", ns.model)
+    eps = ns.eps or EPS.get(ns.dataset, "1/255,2/255,4/255,8/255")
+    audit_cfg = AuditConfig(
+        attacks=tuple(ns.attacks.split(",")), eps=tuple(eps.split(",")), models=(ns.model,), runs=ns.runs,
+        subset=None if ns.subset == 0 else ns.subset, seed=ns.seed, train=ImageTrainConfig(epochs=ns.epochs),
+        attack=AttackConfig(pgd_steps=ns.pgd_steps),
+    )  # fmt: skip
+    for lam in [float(v) for v in ns.curvature.split(",")]:
+        teacher, plugin = resolve_mode(ns.base, ns.mode)
+        guard = GuardConfig(curvature=lam, h=ns.h, teacher=teacher, plugin=plugin) if lam > 0 else None
+        ecfg = ExpertConfig(num_experts=ns.num_experts, epochs=ns.teacher_epochs, model=ns.model, dsa=ns.expert_dsa)
+        t0 = time.perf_counter()
+        cond = robust_condense(
+            data, ns.base, ipc=ns.ipc, guard=guard, config=overrides,
+            expert_config=ecfg if uses_experts(ns.base) else None, seed=ns.seed, device=ns.device,
+            steps=ns.steps, progress=False,
+        )  # fmt: skip
+        condense_total = time.perf_counter() - t0
+        path = ARTIFACTS / f"{ns.dataset}-{ns.base}-{ns.model}-ipc{ns.ipc}-lam{lam:g}-seed{ns.seed}"
+        cond.save(path)
+        result, files = audit_artifact(path, config=audit_cfg, data=data, device=ns.device)
+        print(f"λ={lam:g}: condensation {condense_total:.0f} s, audit {result.cost['wall_time_s']:.0f} s")
+        print(result.table())
+        common: dict[str, Any] = {
+            "dataset": ns.dataset, "method": ns.base, "ipc": ns.ipc, "curvature": lam > 0, "lambda": lam,
+            "h": ns.h if lam > 0 else None, "mode": ("teacher" if teacher else "plugin") if lam > 0 else None,
+            "model": ns.model, "subset": result.subset, "seed": ns.seed,
+            "method_config": cond.card["config"], "experts": cond.card["config"].get("experts"),
+            "audit_config": result.config, "sanity": result.sanity,
+            "cost": {"condense_total_s": round(condense_total, 1), "condense": cond.card["cost"],
+                     "audit": result.cost},
+            "hardware": hardware() | {"load": "shared"}, "load": "shared",
+            "artifact": str(path), "audit_json": files["json"],
+        }  # fmt: skip
+        for row in result.rows:
+            key = f"{ns.dataset}/{ns.base}/{ns.model}/ipc{ns.ipc}/lam{lam:g}/seed{ns.seed}/{row['attack']}/{row['eps']}"
+            entry = common | {
+                "attack": row["attack"], "eps": row["eps"], "mean": row["mean"], "std": row["std"], "runs": row["runs"],
+            }  # fmt: skip
+            save_entry(key, entry, ns.results)
+
+
+def table(path: Path = RESULTS) -> str:
+    entries = load(path)["entries"].values()
+    groups: dict[tuple, dict[tuple[str, str], dict[str, Any]]] = {}
+    for e in entries:
+        groups.setdefault((e["dataset"], e["method"], e["model"], e["ipc"], e["lambda"]), {})[
+            (e["attack"], e["eps"])
+        ] = e
+    lines = []
+    for (dataset, method, model, ipc, lam), rows in sorted(groups.items()):
+        cols = sorted(
+            (k for k in rows if k[0] != "clean"), key=lambda k: (k[0], rows[k]["audit_config"]["eps"].index(k[1]))
+        )
+        head = ["dataset", "method", "model", "ipc", "λ", "clean"] + [f"{a} {e}" for a, e in cols]
+        clean = rows.get(("clean", "0"))
+        fmt = lambda r: f"{r['mean']:.1f} ± {r['std']:.1f}" if r else "-"  # noqa: E731
+        body = [dataset, method, model, ipc, f"{lam:g}", fmt(clean)] + [fmt(rows[k]) for k in cols]
+        if not lines or lines[0] != head:
+            lines += [head, ["---"] * len(head)]
+        lines.append([str(c) for c in body])
+    return "\n".join("| " + " | ".join(map(str, r)) + " |" for r in lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--dataset", default="mnist")
+    p.add_argument("--base", default="mtt")
+    p.add_argument("--ipc", type=int, default=10)
+    p.add_argument("--curvature", default="0,100", help="comma-separated λ (0: the plain base method)")
+    p.add_argument("--h", type=float, default=GuardConfig.h)
+    p.add_argument("--mode", default="auto")
+    p.add_argument("--model", default="convnet", help="condensation, expert and evaluation model")
+    p.add_argument("--num-experts", type=int, default=ExpertConfig.num_experts)
+    p.add_argument("--teacher-epochs", type=int, default=ExpertConfig.epochs)
+    p.add_argument("--expert-dsa", type=lambda t: t.lower() in ("1", "true", "yes"), default=True,
+                   help="DSA while training experts (MTT: true)")  # fmt: skip
+    p.add_argument("--steps", type=int, default=None, help="engine steps (default: the method's iterations)")
+    p.add_argument("--set", action="append", help="method config FIELD=VALUE (repeatable)")
+    p.add_argument("--attacks", default="fgsm,pgd,autoattack")
+    p.add_argument("--eps", default=None, help="default: mnist 0.1,0.2,0.3; MedMNIST 1/255,2/255,4/255,8/255")
+    p.add_argument("--runs", type=int, default=3)
+    p.add_argument("--subset", type=int, default=1000, help="stratified test images (0: the full test set)")
+    p.add_argument("--epochs", type=int, default=ImageTrainConfig.epochs, help="evaluation training epochs")
+    p.add_argument("--pgd-steps", type=int, default=AttackConfig.pgd_steps)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--device", default="auto")
+    p.add_argument("--root", default=None)
+    p.add_argument("--threads", type=int, default=1)
+    p.add_argument(
+        "--results", type=Path, default=RESULTS, help="results JSON (default: benchmarks/results/robust.json)"
+    )
+    p.add_argument("--table", action="store_true", help="print the Markdown table of the results and exit")
+    ns = p.parse_args(argv)
+    if ns.table:
+        print(table(ns.results))
+        return 0
+    run(ns)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,242 @@
+r"""Curvature: finite-difference input curvature (CURE / GUARD) and parameter curvature (LCMat-style).
+
+Both terms approximate a Hessian-vector product by the difference of two gradients, so they cost two
+gradient evaluations (plus one backward through them when used as a loss), never a Hessian:
+
+.. math::
+    \nabla f(u + h\,v) - \nabla f(u) = h\,\nabla^2 f(u)\,v + O(h^2)
+
+which is exact when :math:`f` is quadratic. Every function is pure (tensors and closures in, tensors
+out) and differentiable with respect to the model's parameters.
+
+* :func:`input_curvature` — `"Robustness via curvature regularization, and vice versa"
+  <https://arxiv.org/abs/1811.09716>`_ (CURE, Moosavi-Dezfooli et al., CVPR 2019) as used by
+  `GUARD <https://arxiv.org/abs/2403.10045>`_ (Xue et al., AAAI 2025) for its teacher.
+* :class:`CurvatureRegularizer` — that term as the per-batch extra loss ``(model, x, y) -> Tensor``
+  of :func:`condensekit.core.vision.train.fit_images` and of the image methods' ``regularizer`` hook.
+* :func:`parameter_curvature` and :func:`curvature_gap` — the loss-curvature gap between synthetic
+  and real data in parameter space, `LCMat <https://arxiv.org/abs/2303.04449>`_ (Shin et al.,
+  AISTATS 2023), to add to a gradient-matching loss.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from ..registry import check_choice
+
+__all__ = [
+    "REDUCTIONS",
+    "CurvatureRegularizer",
+    "curvature_gap",
+    "input_curvature",
+    "parameter_curvature",
+    "unit_direction",
+]
+
+REDUCTIONS = ("mean", "sum")
+
+
+def _check_h(h: float, name: str = "h") -> None:
+    if not (isinstance(h, (int, float)) and h > 0 and h == h and h != float("inf")):
+        raise ValueError(f"Invalid value {h!r} for argument {name}. Valid values are finite numbers > 0")
+
+
+def unit_direction(g: Tensor, *, eps: float = 1e-7) -> Tensor:
+    r"""Each sample's direction :math:`(g_i + \epsilon) / (\lVert g_i \rVert_2 + \epsilon)` (rows along dim 0).
+
+    The :math:`\epsilon` offsets are the GUARD reference's, so an all-zero gradient gives a finite
+    (small, constant) direction instead of NaN.
+    """
+    if g.dim() < 1 or g.shape[0] == 0:
+        raise ValueError(f"Argument g must have at least one sample along dim 0, got shape {tuple(g.shape)}")
+    norms = g.reshape(g.shape[0], -1).norm(dim=1).reshape(-1, *([1] * (g.dim() - 1)))
+    return (g + eps) / (norms + eps)
+
+
+def input_curvature(
+    loss_fn: Callable[[Tensor], Tensor],
+    x: Tensor,
+    *,
+    h: float = 3.0,
+    reduction: str = "mean",
+    eps: float = 1e-7,
+    create_graph: bool = True,
+) -> Tensor:
+    r"""Per-sample finite-difference input curvature (CURE, as in GUARD's reference):
+
+    .. math::
+        r_i = \bigl\lVert \nabla_{x_i} \bigl[\ell(x + h\,z) - \ell(x)\bigr] \bigr\rVert_2, \qquad
+        z_i = \frac{g_i}{\lVert g_i \rVert_2}, \quad g = \nabla_x \ell(x)
+
+    with :math:`z` held constant (detached), so :math:`r_i \approx h \lVert \nabla^2_{x_i}\ell\, z_i \rVert`,
+    the curvature along the gradient direction; equality holds when :math:`\ell` is quadratic in :math:`x`.
+
+    Args:
+        loss_fn: maps inputs N×... to the per-sample losses N (e.g. cross-entropy with
+            ``reduction="none"`` over a model's logits).
+        x: the inputs N×... (any shape with the batch first).
+        h: the finite-difference step, > 0 (GUARD and CURE: 3 in normalised pixel units).
+        reduction: how per-sample losses are combined before differentiating: ``"mean"`` (GUARD's
+            reference: the gradient of the batch-mean loss, so each :math:`r_i` carries a factor 1/N)
+            or ``"sum"`` (each :math:`r_i` is the sample's own gradient difference).
+        eps: offset of :func:`unit_direction`.
+        create_graph: keep the graph so :math:`r` can be differentiated (needed to train with it), with
+            respect to the model's parameters and, when ``x`` requires grad, to ``x`` itself.
+
+    Returns:
+        Tensor N: :math:`r_i` per sample.
+    """
+    _check_h(h)
+    check_choice("reduction", reduction, REDUCTIONS)
+
+    def total(inp: Tensor) -> Tensor:
+        losses = loss_fn(inp)
+        if losses.dim() != 1 or losses.shape[0] != inp.shape[0]:
+            raise ValueError(
+                f"loss_fn must return one loss per sample (shape ({inp.shape[0]},)), got {tuple(losses.shape)}"
+            )
+        return losses.mean() if reduction == "mean" else losses.sum()
+
+    # Synthetic images that require grad stay in the graph (the term then shapes them); real inputs
+    # become leaves so the input gradient exists.
+    xr = x if x.requires_grad else x.detach().requires_grad_(True)
+    (g,) = torch.autograd.grad(total(xr), xr)
+    z = h * unit_direction(g.detach(), eps=eps)
+    diff = total(xr + z) - total(xr)
+    (gd,) = torch.autograd.grad(diff, xr, create_graph=create_graph)
+    return gd.reshape(gd.shape[0], -1).norm(dim=1)
+
+
+def _per_sample_ce(logits: Tensor, y: Tensor) -> Tensor:
+    return F.cross_entropy(logits, y, reduction="none")
+
+
+@dataclass(frozen=True)
+class CurvatureRegularizer:
+    r"""GUARD's curvature term as an extra training loss: :math:`\lambda \cdot \frac1N \sum_i r_i`
+    (:func:`input_curvature` on the model's loss).
+
+    An instance is a ``(model, x, y) -> Tensor`` callable: pass it as ``regularizer=`` to
+    :func:`~condensekit.core.vision.train.fit_images` (a curvature-regularised teacher or expert) or
+    to an image method (adds the term on the synthetic batch at every step).
+
+    As in GUARD's reference, the term is computed with the model in eval mode (batch-norm statistics
+    are not updated by the perturbed inputs) and the mode is restored afterwards.
+    """
+
+    lam: float = field(default=100.0, metadata={"help": "weight λ of the curvature term (GUARD, CIFAR: 100)"})
+    h: float = field(default=3.0, metadata={"help": "finite-difference step h > 0 (GUARD and CURE: 3)"})
+    reduction: str = field(
+        default="mean", metadata={"help": "gradient of the batch-mean loss (GUARD's reference) or of the sum"}
+    )
+    eval_mode: bool = field(default=True, metadata={"help": "compute the term in eval mode (GUARD's reference)"})
+    loss: Callable[[Tensor, Tensor], Tensor] = field(default=_per_sample_ce, compare=False, repr=False)
+
+    def __post_init__(self) -> None:
+        if not self.lam >= 0:
+            raise ValueError(f"Invalid value {self.lam!r} for argument lam. Valid values are >= 0")
+        _check_h(self.h)
+        check_choice("reduction", self.reduction, REDUCTIONS)
+
+    def __call__(self, model: nn.Module, x: Tensor, y: Tensor) -> Tensor:
+        was_training = model.training
+        if self.eval_mode:
+            model.eval()
+        try:
+            r = input_curvature(lambda inp: self.loss(model(inp), y), x, h=self.h, reduction=self.reduction)
+        finally:
+            model.train(was_training)
+        return self.lam * r.mean()
+
+
+Params = Mapping[str, Tensor]
+
+
+def _grads(loss_fn: Callable[[Params], Tensor], params: Params, create_graph: bool) -> tuple[Tensor, ...]:
+    names = list(params)
+    leaves = {k: (v if v.requires_grad else v.detach().requires_grad_(True)) for k, v in params.items()}
+    return torch.autograd.grad(loss_fn(leaves), [leaves[k] for k in names], create_graph=create_graph)
+
+
+def parameter_curvature(
+    loss_fn: Callable[[Params], Tensor],
+    params: Params,
+    direction: Sequence[Tensor],
+    *,
+    h: float,
+    create_graph: bool = True,
+) -> tuple[Tensor, ...]:
+    r"""Finite-difference Hessian-vector product in parameter space, one tensor per parameter:
+
+    .. math::
+        \nabla_\theta \ell(\theta + h\,v) - \nabla_\theta \ell(\theta) \;\approx\; h\,\nabla^2_\theta \ell(\theta)\,v
+
+    Args:
+        loss_fn: parameters (name → tensor, e.g. for :func:`torch.func.functional_call`) → scalar loss.
+        params: the point :math:`\theta`.
+        direction: :math:`v`, one tensor per parameter in ``params``' order (treated as a constant).
+        h: the step, > 0.
+        create_graph: keep the graph (to differentiate through, e.g. with respect to synthetic images).
+    """
+    _check_h(h)
+    direction = tuple(direction)
+    if len(direction) != len(params):
+        raise ValueError(f"direction has {len(direction)} tensors but params has {len(params)}")
+    for (name, p), v in zip(params.items(), direction, strict=True):
+        if p.shape != v.shape:
+            raise ValueError(f"direction for {name!r} has shape {tuple(v.shape)}, parameter is {tuple(p.shape)}")
+    base = {k: v.detach() for k, v in params.items()}
+    moved = {k: v.detach() + h * d.detach() for (k, v), d in zip(base.items(), direction, strict=True)}
+    g0 = _grads(loss_fn, base, create_graph)
+    g1 = _grads(loss_fn, moved, create_graph)
+    return tuple(a - b for a, b in zip(g1, g0, strict=True))
+
+
+def curvature_gap(
+    loss_syn: Callable[[Params], Tensor],
+    loss_real: Callable[[Params], Tensor],
+    params: Params,
+    *,
+    rho: float = 0.05,
+    eps: float = 1e-12,
+) -> Tensor:
+    r"""LCMat-style loss-curvature gap between the synthetic and the real loss at :math:`\theta`:
+
+    .. math::
+        C = \frac{1}{\rho}\bigl\lVert \bigl[\nabla\ell_S(\theta+\rho v) - \nabla\ell_S(\theta)\bigr]
+            - \bigl[\nabla\ell_T(\theta+\rho v) - \nabla\ell_T(\theta)\bigr] \bigr\rVert_2
+            \;\approx\; \bigl\lVert (H_S - H_T)\,v \bigr\rVert_2,
+        \qquad v = \frac{\delta}{\lVert \delta \rVert}, \quad \delta = \nabla\ell_S(\theta) - \nabla\ell_T(\theta)
+
+    LCMat (Shin et al., AISTATS 2023) bounds the worst loss gap within a :math:`\rho`-ball of parameters by
+    a gradient term plus a curvature term along the worst direction; gradient matching already supplies
+    the first, and this function is the second, to add with a weight. Deviation: LCMat states the
+    curvature term through the Hessian difference's top eigenvalue; this is its finite-difference
+    estimate along the gradient-difference direction (the SAM-style worst direction of the first-order
+    term), exact for quadratic losses. Differentiable with respect to whatever ``loss_syn`` closes over
+    (the synthetic images); the real side is detached.
+
+    Args:
+        loss_syn, loss_real: parameters → scalar loss on the synthetic and the real batch.
+        params: :math:`\theta`.
+        rho: the perturbation radius, > 0 (LCMat's :math:`\rho`; 0.05 as in SAM).
+    """
+    _check_h(rho, "rho")
+    base = {k: v.detach() for k, v in params.items()}
+    g_syn = _grads(loss_syn, base, True)
+    g_real = tuple(g.detach() for g in _grads(loss_real, base, False))
+    diff = [(a - b).detach() for a, b in zip(g_syn, g_real, strict=True)]
+    norm = torch.sqrt(sum((d * d).sum() for d in diff)) + eps
+    v = [d / norm for d in diff]
+    moved = {k: p + rho * d for (k, p), d in zip(base.items(), v, strict=True)}
+    g_syn_moved = _grads(loss_syn, moved, True)
+    g_real_moved = tuple(g.detach() for g in _grads(loss_real, moved, False))
+    parts = [(a1 - a0) - (b1 - b0) for a1, a0, b1, b0 in zip(g_syn_moved, g_syn, g_real_moved, g_real, strict=True)]
+    # vector_norm's gradient at 0 is 0 (a sqrt of the squared sum would give NaN when the sets agree)
+    return torch.linalg.vector_norm(torch.cat([p.reshape(-1) for p in parts])) / rho

@@ -1,0 +1,300 @@
+"""Expert trajectories for trajectory matching: N networks trained on the real data, every epoch's
+parameters kept (MTT's "buffer", Cazenavette et al., CVPR 2022).
+
+A buffer is a folder::
+
+    card.json                   dataset, model, normalisation, image shape, the ExpertConfig, parameter count
+    expert_0000.safetensors     "trajectory": (epochs+1)×P float32, epoch 0 = the initialisation
+    expert_0001.partial.safetensors   an expert still being trained (resumed from its last epoch)
+
+Each expert trains with :func:`~condensekit.core.vision.train.fit_images` one epoch per call (plain SGD,
+MTT's ``lr_teacher`` 0.01, no momentum, no weight decay, batch 256, DSA on the real images), seeded from
+``(seed, expert, epoch)``, so an interrupted expert resumes from its last written epoch and ends with the
+same parameters (with ``momentum > 0`` the momentum restarts at each epoch; MTT's experts use none). Every
+file is written atomically. Opening a buffer made for another dataset, model, normalisation or config is
+refused with the differences listed; a truncated or malformed expert file is reported with its path.
+Experts can be generated in several processes (:func:`~condensekit.core.parallel.run_seeded`).
+
+Only parameters are stored (not batch-norm running statistics), as MTT does; trajectory matching works
+with instance-norm ConvNets, whose GroupNorm has none.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import asdict, dataclass, field
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+import safetensors.torch
+import torch
+from torch import Tensor
+
+from condensekit.core.atomic import atomic_path, write_json
+from condensekit.core.objectives.trajectory import flat_params
+from condensekit.core.parallel import run_seeded
+from condensekit.core.vision.augment import DSA, DSAConfig
+from condensekit.core.vision.models import build_image_model
+from condensekit.core.vision.splits import ImageSplits
+from condensekit.core.vision.train import (
+    ImageTrainConfig,
+    Regularizer,
+    classification_loss,
+    fit_images,
+    multilabel_loss,
+)
+
+BUFFER_FORMAT = "condensekit-experts"
+BUFFER_VERSION = 1
+CARD = "card.json"
+
+
+@dataclass(frozen=True)
+class ExpertConfig:
+    """How experts are trained (defaults: MTT's ``buffer.py``; HoP-TM uses the same for MedMNIST)."""
+
+    num_experts: int = field(default=100, metadata={"help": "number of expert trajectories"})
+    epochs: int = field(default=50, metadata={"help": "epochs per expert (snapshots epochs+1)"})
+    model: str = field(default="convnet", metadata={"help": "image model name"})
+    lr: float = field(default=0.01, metadata={"help": "expert SGD learning rate (MTT's lr_teacher)"})
+    momentum: float = 0.0
+    weight_decay: float = 0.0
+    batch_size: int = 256
+    dsa: bool = field(default=True, metadata={"help": "DSA on the real images while training experts"})
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        for name in ("num_experts", "epochs", "batch_size"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"Invalid value {getattr(self, name)!r} for argument {name}. Valid values are >= 1")
+        if self.lr <= 0:
+            raise ValueError(f"Invalid value {self.lr!r} for argument lr. Valid values are > 0")
+
+
+def _describe(data: ImageSplits, config: ExpertConfig) -> dict[str, Any]:
+    model = build_image_model(config.model, channels=data.channels, num_classes=data.num_classes, im_size=data.im_size)
+    return {
+        "format": BUFFER_FORMAT,
+        "version": BUFFER_VERSION,
+        "dataset": data.name,
+        "task": data.task,
+        "model": config.model,
+        "channels": data.channels,
+        "im_size": list(data.im_size),
+        "num_classes": data.num_classes,
+        "mean": list(data.mean),
+        "std": list(data.std),
+        "num_params": int(sum(p.numel() for p in model.parameters())),
+        "config": asdict(config),
+    }
+
+
+# Keys whose mismatch makes a buffer unusable; num_experts may grow (more experts are appended).
+_IDENTITY = ("format", "version", "dataset", "task", "model", "channels", "im_size", "num_classes", "mean", "std")
+
+
+def _mismatch(have: dict[str, Any], want: dict[str, Any]) -> list[str]:
+    out = [f"{k}: buffer {have.get(k)!r}, wanted {want[k]!r}" for k in _IDENTITY if have.get(k) != want[k]]
+    hc, wc = have.get("config", {}), want["config"]
+    out += [
+        f"config.{k}: buffer {hc.get(k)!r}, wanted {wc[k]!r}" for k in wc if k != "num_experts" and hc.get(k) != wc[k]
+    ]
+    return out
+
+
+class ExpertBuffer:
+    """A folder of expert trajectories (see the module docstring)."""
+
+    def __init__(self, folder: str | os.PathLike[str], card: dict[str, Any]) -> None:
+        self.folder = Path(folder)
+        self.card = card
+
+    @property
+    def epochs(self) -> int:
+        return int(self.card["config"]["epochs"])
+
+    @property
+    def num_params(self) -> int:
+        return int(self.card["num_params"])
+
+    def path(self, index: int, *, partial_file: bool = False) -> Path:
+        return self.folder / f"expert_{index:04d}{'.partial' if partial_file else ''}.safetensors"
+
+    @classmethod
+    def create(cls, folder: str | os.PathLike[str], data: ImageSplits, config: ExpertConfig) -> ExpertBuffer:
+        """Open ``folder`` for ``data`` and ``config``, writing its card if new; a buffer made for another
+        dataset, model, normalisation or config raises ``ValueError``."""
+        want = _describe(data, config)
+        card_path = Path(folder) / CARD
+        if card_path.exists():
+            have = _read_card(card_path)
+            diff = _mismatch(have, want)
+            if diff:
+                raise ValueError(
+                    f"expert buffer {str(folder)!r} was made for other settings ({'; '.join(diff)}); "
+                    "pass another folder or delete it"
+                )
+            if have["config"]["num_experts"] >= config.num_experts:
+                return cls(folder, have)
+        write_json(card_path, want)
+        return cls(folder, want)
+
+    @classmethod
+    def open(
+        cls, folder: str | os.PathLike[str], *, data: ImageSplits | None = None, model: str | None = None
+    ) -> ExpertBuffer:
+        """Open an existing buffer to read; with ``data``/``model`` refuse one made for other data or model."""
+        card_path = Path(folder) / CARD
+        if not card_path.exists():
+            raise FileNotFoundError(
+                f"no expert buffer at {str(folder)!r} (no {CARD}); generate one with `condensekit medical experts`"
+            )
+        card = _read_card(card_path)
+        if data is not None:
+            probe = {"dataset": data.name, "task": data.task, "channels": data.channels, "im_size": list(data.im_size),
+                     "num_classes": data.num_classes, "mean": list(data.mean), "std": list(data.std)}  # fmt: skip
+            diff = [f"{k}: buffer {card.get(k)!r}, data {v!r}" for k, v in probe.items() if card.get(k) != v]
+            if diff:
+                raise ValueError(f"expert buffer {str(folder)!r} was made for other data ({'; '.join(diff)})")
+        if model is not None and card.get("model") != model:
+            raise ValueError(
+                f"expert buffer {str(folder)!r} holds {card.get('model')!r} experts; this run needs {model!r}"
+            )
+        return cls(folder, card)
+
+    def completed(self) -> list[int]:
+        """Indices of experts whose full trajectory is on disk."""
+        n = int(self.card["config"]["num_experts"])
+        return [i for i in range(n) if self.path(i).exists()]
+
+    def load(self, index: int) -> Tensor:
+        """Expert ``index``'s trajectory, (epochs+1)×P; a truncated or malformed file raises ``ValueError``."""
+        return _read_trajectory(self.path(index), self.epochs + 1, self.num_params)
+
+    def trajectories(self, *, device: torch.device | str = "cpu") -> list[Tensor]:
+        """Every completed expert's trajectory (at least one must exist)."""
+        done = self.completed()
+        if not done:
+            raise ValueError(f"expert buffer {str(self.folder)!r} has no finished expert; run `experts` to finish it")
+        return [self.load(i).to(device) for i in done]
+
+
+def _read_card(path: Path) -> dict[str, Any]:
+    try:
+        card = json.loads(path.read_text())
+    except (OSError, json.JSONDecodeError) as err:
+        raise ValueError(f"{str(path)!r} is not a readable expert-buffer card ({err})") from err
+    if not isinstance(card, dict) or card.get("format") != BUFFER_FORMAT:
+        raise ValueError(f"{str(path)!r} is not an expert-buffer card (format {BUFFER_FORMAT!r})")
+    return card
+
+
+def _read_trajectory(path: Path, rows: int | None, num_params: int) -> Tensor:
+    if not path.exists():
+        raise FileNotFoundError(f"expert file {str(path)!r} not found")
+    try:
+        traj = safetensors.torch.load_file(str(path))["trajectory"]
+    except Exception as err:  # safetensors raises its own error type on a cut-off file
+        raise ValueError(
+            f"expert file {str(path)!r} is truncated or corrupt ({err}); delete it and run `experts` again (it resumes)"
+        ) from err
+    ok_rows = rows is None or traj.shape[0] == rows
+    if traj.dim() != 2 or traj.shape[1] != num_params or not ok_rows or traj.dtype != torch.float32:
+        raise ValueError(
+            f"expert file {str(path)!r} holds a {tuple(traj.shape)} {traj.dtype} trajectory; expected "
+            f"({rows if rows is not None else 'k'}, {num_params}) float32. Delete it and run `experts` again"
+        )
+    if not torch.isfinite(traj).all():
+        raise ValueError(f"expert file {str(path)!r} contains NaN or inf parameters (the expert diverged)")
+    return traj
+
+
+def _write_trajectory(path: Path, traj: Tensor) -> None:
+    with atomic_path(path) as tmp:
+        safetensors.torch.save_file({"trajectory": traj.detach().cpu().contiguous()}, str(tmp))
+
+
+def _seed(config: ExpertConfig, index: int, epoch: int) -> int:
+    return (config.seed * 1_000_003 + index) * 10_007 + epoch + 1
+
+
+def train_expert(
+    data: ImageSplits,
+    buffer: ExpertBuffer,
+    index: int,
+    config: ExpertConfig,
+    *,
+    regularizer: Regularizer | None = None,
+) -> Tensor:
+    """Train (or finish) expert ``index`` and write its trajectory; returns it ((epochs+1)×P).
+
+    Resumes from ``expert_i.partial.safetensors`` when present; an already finished expert is loaded.
+    ``regularizer`` is passed to :func:`fit_images` (e.g. a curvature term for robust experts)."""
+    final = buffer.path(index)
+    if final.exists():
+        return buffer.load(index)
+    device = data.x_train.device
+    torch.manual_seed(_seed(config, index, -1))
+    model = build_image_model(config.model, channels=data.channels, num_classes=data.num_classes, im_size=data.im_size)
+    model = model.to(device)
+    part = buffer.path(index, partial_file=True)
+    snaps: list[Tensor]
+    if part.exists():
+        done = _read_trajectory(part, None, buffer.num_params)
+        snaps = list(done.unbind(0))
+        with torch.no_grad():
+            # a copy: vector_to_parameters makes the parameters views of the vector it is given
+            torch.nn.utils.vector_to_parameters(snaps[-1].to(device).clone(), model.parameters())
+    else:
+        snaps = [flat_params(model).cpu()]
+    train_cfg = ImageTrainConfig(
+        epochs=1, lr=config.lr, momentum=config.momentum, weight_decay=config.weight_decay,
+        batch_size=config.batch_size, lr_drop_at=1.0,
+    )  # fmt: skip
+    loss = multilabel_loss if data.multilabel else classification_loss
+    while len(snaps) <= config.epochs:
+        gen = torch.Generator(device=device).manual_seed(_seed(config, index, len(snaps)))
+        augment = DSA(DSAConfig(), generator=gen) if config.dsa else None
+        fit_images(model, data.x_train, data.y_train, config=train_cfg, loss_fn=loss, augment=augment,
+                   regularizer=regularizer, generator=gen)  # fmt: skip
+        snaps.append(flat_params(model).cpu())
+        if len(snaps) <= config.epochs:
+            _write_trajectory(part, torch.stack(snaps))
+    traj = torch.stack(snaps)
+    _write_trajectory(final, traj)
+    part.unlink(missing_ok=True)
+    return traj
+
+
+def _context(data: ImageSplits, folder: str, config: ExpertConfig, regularizer: Regularizer | None) -> Any:
+    return data, ExpertBuffer.create(folder, data, config), config, regularizer
+
+
+def _run_expert(context: Any, index: int) -> float:
+    data, buffer, config, regularizer = context
+    train_expert(data, buffer, index, config, regularizer=regularizer)
+    return float(index)
+
+
+def generate_experts(
+    data: ImageSplits,
+    folder: str | os.PathLike[str],
+    config: ExpertConfig = ExpertConfig(),
+    *,
+    workers: int = 1,
+    regularizer: Regularizer | None = None,
+) -> ExpertBuffer:
+    """Train the experts of ``folder`` that are not finished yet (in ``workers`` processes) and return the
+    buffer. Run it again after an interruption: finished experts are kept, partial ones resume.
+
+    With ``workers > 1`` the data, config and ``regularizer`` must be picklable (a top-level function or a
+    ``functools.partial`` of one)."""
+    buffer = ExpertBuffer.create(folder, data, config)
+    todo = [i for i in range(config.num_experts) if not buffer.path(i).exists()]
+    if todo:
+        jobs = [(_run_expert, i) for i in todo]
+        run_seeded(jobs, partial(_context, data.to("cpu") if workers > 1 else data, str(folder), config, regularizer),
+                   workers=max(1, min(workers, len(todo))))  # fmt: skip
+    return buffer

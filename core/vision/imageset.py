@@ -1,0 +1,80 @@
+"""A condensed image set as an artifact, readable by every image domain and every audit.
+
+Tensors: ``x`` (N×C×H×W, normalised like the source data), ``y`` (N int64 labels, or N×L float for
+multi-label tasks) and, for trajectory methods, ``lr`` (the learned learning rate, a 0-d tensor). The
+card's ``task`` is ``"image_classification"`` whatever the domain (``medical``, ``privacy``, ``robust``),
+and ``source`` records ``dataset``, ``num_classes``, ``task`` (MedMNIST's task name), ``channels``,
+``im_size``, ``mean`` and ``std``, so an audit can load the matching real data and models that fit.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import Tensor
+
+from condensekit.core.artifact import load_artifact, save_artifact
+from condensekit.core.vision.splits import ImageSplits
+
+IMAGE_TASK = "image_classification"
+
+
+def image_source(data: ImageSplits) -> dict[str, Any]:
+    """The card's ``source`` for a set condensed from ``data``."""
+    return {
+        "dataset": data.name,
+        "num_classes": data.num_classes,
+        "task": data.task,
+        "channels": data.channels,
+        "im_size": list(data.im_size),
+        "mean": list(data.mean),
+        "std": list(data.std),
+        "train_size": int(data.x_train.shape[0]),
+    }
+
+
+@dataclass
+class CondensedImages:
+    """Synthetic images, their labels, an optional learned learning rate, and the card."""
+
+    x: Tensor
+    y: Tensor
+    card: dict[str, Any] = field(default_factory=dict)
+    lr: Tensor | None = None
+
+    def tensors(self) -> dict[str, Tensor]:
+        out = {"x": self.x.detach(), "y": self.y.detach()}
+        if self.lr is not None:
+            out["lr"] = self.lr.detach().reshape(())
+        return out
+
+    def save(self, path: str | os.PathLike[str]) -> Path:
+        card = dict(self.card)
+        card.setdefault("task", IMAGE_TASK)
+        return save_artifact(path, self.tensors(), card)
+
+    @classmethod
+    def load(
+        cls, path: str | os.PathLike[str], *, domain: str | None = None, purpose: str | None = None
+    ) -> CondensedImages:
+        """Load an image artifact of any domain (or of ``domain``); a non-image artifact is refused."""
+        art = load_artifact(path, domain=domain, purpose=purpose)
+        who = purpose or "this command"
+        if art.card.get("task") != IMAGE_TASK:
+            raise ValueError(
+                f"artifact at {str(path)!r} holds a {art.card.get('domain')!r} {art.card.get('task')!r} set; "
+                f"{who} needs an {IMAGE_TASK!r} artifact"
+            )
+        x, y = art.tensors["x"], art.tensors["y"]
+        if x.dim() != 4 or x.shape[0] != y.shape[0]:
+            raise ValueError(f"artifact at {str(path)!r}: x {list(x.shape)} and y {list(y.shape)} are not N×C×H×W, N")
+        src = art.card["source"]
+        want = [src.get("channels"), *src.get("im_size", [])]
+        if want != list(x.shape[1:]):
+            raise ValueError(f"artifact at {str(path)!r}: x is {list(x.shape[1:])} per image but its card says {want}")
+        lr = art.tensors.get("lr")
+        return cls(x=x, y=y, card=art.card, lr=lr if lr is None else torch.as_tensor(lr))

@@ -1,0 +1,161 @@
+"""What every image condensation method shares: the real data, the per-class budget (images per class),
+the synthetic set and its initialisation, the optional regulariser, and the registry.
+
+Methods are registered by name in :data:`IMAGE_METHODS` with their config dataclass; the engine
+(:mod:`condensekit.core.engine`) runs them, and :func:`~condensekit.core.vision.methods.condense.condense_images`
+wraps that into an artifact. A ``regularizer`` ``(model, x_syn, y_syn) -> Tensor`` (the signature of
+:func:`~condensekit.core.vision.train.fit_images`'s, weight included by the caller) is added to every
+method's per-step loss on that step's network: robust condensation plugs a curvature term in there.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+from torch import Tensor, nn
+
+from condensekit.core.engine import CondensationMethod
+from condensekit.core.registry import Registry
+from condensekit.core.selection import select_per_class
+from condensekit.core.synthetic import INIT_METHODS
+from condensekit.core.vision.augment import DSAConfig
+from condensekit.core.vision.models import build_image_model
+from condensekit.core.vision.splits import ImageSplits
+from condensekit.core.vision.train import Regularizer, classification_loss, multilabel_loss
+
+
+@dataclass(frozen=True)
+class ImageMethodEntry:
+    """A registered image method: its class, its config dataclass and a one-line description."""
+
+    cls: type[ImageCondensation]
+    config: type
+    description: str
+
+
+IMAGE_METHODS: Registry[ImageMethodEntry] = Registry("image method")
+
+
+def register_image_method(name: str, config: type, description: str) -> Any:
+    """Class decorator: register ``cls`` as ``name`` with its ``config`` dataclass."""
+
+    def add(cls: type[ImageCondensation]) -> type[ImageCondensation]:
+        cls.name = name
+        IMAGE_METHODS.register(name, ImageMethodEntry(cls, config, description))
+        return cls
+
+    return add
+
+
+def class_groups(data: ImageSplits) -> tuple[Tensor, int]:
+    """One group index per training image and the number of groups: the class for single-label tasks; for
+    multi-label tasks the first positive label, or a "no finding" group K (see ``ImageSplits.class_labels``)."""
+    groups = data.class_labels()
+    return groups, data.num_classes + 1 if data.multilabel else data.num_classes
+
+
+def ipc_budgets(data: ImageSplits, ipc: int) -> Tensor:
+    """``ipc`` images for every group present; an IPC larger than a group raises ``ValueError``."""
+    if not isinstance(ipc, int) or isinstance(ipc, bool) or ipc < 1:
+        raise ValueError(f"Invalid value {ipc!r} for argument ipc. Valid values are integers >= 1")
+    groups, k = class_groups(data)
+    counts = torch.bincount(groups.cpu(), minlength=k)
+    present = counts > 0
+    small = [(c, int(counts[c])) for c in range(k) if present[c] and counts[c] < ipc]
+    if small:
+        raise ValueError(
+            f"Invalid value {ipc} for argument ipc: class(es) {[c for c, _ in small]} have only "
+            f"{[n for _, n in small]} training images; valid values are 1..{int(counts[present].min())}"
+        )
+    return torch.where(present, torch.full_like(counts, ipc), torch.zeros_like(counts))
+
+
+class ImageCondensation(CondensationMethod):
+    """Base of image methods: real data on the engine's device, budgets, the synthetic set.
+
+    Args:
+        data: the real image splits.
+        ipc: images per class.
+        config: the method's config dataclass (fields used here: ``init`` and ``model`` when present).
+        regularizer: optional extra loss on each step's network (see the module docstring).
+    """
+
+    def __init__(
+        self, data: ImageSplits, ipc: int, config: Any, *, regularizer: Regularizer | None = None, **resources: Any
+    ) -> None:
+        self.budgets = ipc_budgets(data, ipc)
+        self.data = data
+        self.ipc = ipc
+        self.config = config
+        self.regularizer = regularizer
+        if resources:
+            raise ValueError(f"method {self.name!r} takes no resources {sorted(resources)}")
+        self.loss_fn = multilabel_loss if data.multilabel else classification_loss
+
+    def steps(self) -> int:
+        """Engine steps of a full run (the config's ``iterations``; 0 for a selection)."""
+        return int(getattr(self.config, "iterations", 0))
+
+    def setup(self, device: torch.device) -> None:
+        self.device = device
+        self.x_real = self.data.x_train.to(device)
+        self.y_real = self.data.y_train.to(device)
+        groups, self.num_groups = class_groups(self.data)
+        self.groups = groups.to(device)
+        self.classes = [c for c in range(self.num_groups) if int(self.budgets[c]) > 0]
+        self.real_members = {c: (self.groups == c).nonzero(as_tuple=True)[0] for c in self.classes}
+        init = getattr(self.config, "init", "real")
+        idx = self.initial_indices(init)
+        x0 = self.x_real[idx].clone()
+        if init == "noise":
+            x0 = torch.randn_like(x0)
+        self.x_syn = nn.Parameter(x0)
+        self.y_syn = self.y_real[idx].clone()
+        self.g_syn = self.groups[idx].clone()
+        offsets = torch.cat([torch.zeros(1, dtype=torch.long), self.budgets.cumsum(0)])
+        self.syn_slices = {c: slice(int(offsets[c]), int(offsets[c + 1])) for c in self.classes}
+
+    def initial_indices(self, init: str) -> Tensor:
+        """Real training rows the synthetic set starts from, grouped by class (random real images)."""
+        if init not in INIT_METHODS:
+            raise ValueError(f"Unknown value {init!r} for argument init. Valid values are {set(INIT_METHODS)}")
+        emb = self.x_real.reshape(self.x_real.shape[0], -1)
+        method = "random" if init in ("real", "noise") else init
+        return select_per_class(method, emb, self.groups, self.budgets.to(self.device)).to(self.device)
+
+    def real_batch(self, c: int, n: int) -> Tensor:
+        """``n`` random real images of class ``c`` (all of them when the class is smaller)."""
+        members = self.real_members[c]
+        pick = torch.randperm(members.numel(), device=self.device)[:n]
+        return self.x_real[members[pick]]
+
+    def fresh_model(self) -> nn.Module:
+        name = getattr(self.config, "model", "convnet")
+        d = self.data
+        return build_image_model(name, channels=d.channels, num_classes=d.num_classes, im_size=d.im_size).to(
+            self.device
+        )
+
+    def regularize(self, model: nn.Module) -> Tensor | None:
+        return None if self.regularizer is None else self.regularizer(model, self.x_syn, self.y_syn)
+
+    def condensed(self) -> dict[str, Tensor]:
+        return {"x": self.x_syn.detach(), "y": self.y_syn.detach()}
+
+    def dsa_config(self) -> DSAConfig:
+        """DSA's default transforms when the config's ``dsa`` is on, none otherwise."""
+        return DSAConfig() if getattr(self.config, "dsa", True) else DSAConfig(strategy="none")
+
+
+class ImageSGDMethod(ImageCondensation):
+    """A method whose learnable tensor is the images alone, updated by SGD (``lr_img``, ``momentum``): DM, DC."""
+
+    def setup(self, device: torch.device) -> None:
+        super().setup(device)
+        self.opt = torch.optim.SGD([self.x_syn], lr=self.config.lr_img, momentum=self.config.momentum)
+        self.dsa = self.dsa_config()
+
+    def stateful(self) -> dict[str, Any]:
+        return {"x": self.x_syn, "opt": self.opt}

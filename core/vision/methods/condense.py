@@ -1,0 +1,89 @@
+"""``condense_images(data, "mtt", ipc=10, ...)`` → :class:`~condensekit.core.vision.imageset.CondensedImages`:
+look the method up, run it with the engine, and fill the artifact card."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from collections.abc import Callable
+from typing import Any
+
+from torch import Tensor
+
+from condensekit.core.config import config_with_overrides
+from condensekit.core.engine import EngineConfig, run
+from condensekit.core.seed import resolve_device
+from condensekit.core.vision.imageset import IMAGE_TASK, CondensedImages, image_source
+from condensekit.core.vision.methods.base import IMAGE_METHODS
+from condensekit.core.vision.splits import ImageSplits
+from condensekit.core.vision.train import Regularizer
+
+
+def make_image_config(method: str, overrides: dict[str, Any] | None = None) -> Any:
+    """The method's config dataclass with ``overrides`` applied (unknown keys are an error)."""
+    return config_with_overrides(IMAGE_METHODS.get(method).config, overrides, owner=f"method {method!r}")
+
+
+def condense_images(
+    data: ImageSplits,
+    method: str,
+    *,
+    ipc: int,
+    domain: str,
+    config: Any | dict[str, Any] | None = None,
+    seed: int = 0,
+    device: str = "auto",
+    steps: int | None = None,
+    evaluate: Callable[[dict[str, Tensor]], float] | None = None,
+    eval_every: int = 0,
+    checkpoint: str | os.PathLike[str] | None = None,
+    checkpoint_every: int = 50,
+    progress: bool = True,
+    regularizer: Regularizer | None = None,
+    **resources: Any,
+) -> CondensedImages:
+    """Condense ``data`` to ``ipc`` images per class with a registered image method.
+
+    Args:
+        method: a name in :data:`IMAGE_METHODS`.
+        domain: the artifact's domain (``"medical"``, ``"privacy"``, ``"robust"``).
+        config: the method's config dataclass or a dict of overrides of its defaults.
+        steps: engine steps (default: the config's ``iterations``).
+        evaluate: condensed tensors → validation score (higher is better) for selection every
+            ``eval_every`` steps; without it the last set is kept.
+        checkpoint: checkpoint file; an interrupted run with the same settings resumes bit for bit.
+        regularizer: extra per-step loss on the step's network (see :mod:`.base`).
+        resources: what the method needs besides the data (MTT/PTM: ``experts=ExpertBuffer``).
+    """
+    entry = IMAGE_METHODS.get(method)
+    if config is None or isinstance(config, dict):
+        config = make_image_config(method, config)
+    elif not isinstance(config, entry.config):
+        raise ValueError(
+            f"config for {method!r} must be a {entry.config.__name__} or a dict, got {type(config).__name__}"
+        )
+    algo = entry.cls(data, ipc, config, regularizer=regularizer, **resources)
+    n_steps = algo.steps() if steps is None else steps
+    if not isinstance(n_steps, int) or n_steps < 0 or (n_steps > 0 and algo.steps() == 0):
+        valid = "0 (a selection has no steps)" if algo.steps() == 0 else "integers >= 0"
+        raise ValueError(f"Invalid value {steps!r} for argument steps of method {method!r}. Valid values are {valid}")
+    dev = resolve_device(device)
+    engine = EngineConfig(
+        steps=n_steps, seed=seed, device=str(dev), eval_every=eval_every if evaluate else 0,
+        checkpoint=None if checkpoint is None else str(checkpoint),
+        checkpoint_every=checkpoint_every if checkpoint else 0, progress=progress,
+    )  # fmt: skip
+    result = run(algo, engine, evaluate)
+    cond = result.condensed
+    card = {
+        "domain": domain,
+        "task": IMAGE_TASK,
+        "method": method,
+        "config": dataclasses.asdict(config),
+        "source": image_source(data),
+        "budget": {"ipc": ipc, "images": int(cond["x"].shape[0])},
+        "seed": seed,
+        "metrics": {"best_step": result.best_step, "val_selected": result.best_score, "history": result.history},
+        "cost": result.cost() | {"time_per_step_s": round(result.wall_time_s / max(result.steps_done, 1), 4)},
+    }
+    return CondensedImages(x=cond["x"], y=cond["y"], card=card, lr=cond.get("lr"))

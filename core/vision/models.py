@@ -1,0 +1,58 @@
+"""Image models by name: ``build_image_model("convnet", channels=1, num_classes=2, im_size=(28, 28))``.
+
+Every model has ``embed(x)`` (features before the last linear layer, N×``feature_dim``) and
+``forward(x)`` (logits). Names: ``convnet`` (ConvNet-3, width 128, instance norm), ``convnet_bn``,
+``convnet_d4`` (depth 4, for 64×64), ``resnet18`` (batch norm), ``resnet18_in`` (instance norm), ``mlp``,
+``lr`` (logistic regression), ``cnn`` (the small 2-conv MNIST classifier of the DP literature).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import partial
+
+from torch import Tensor, nn
+
+from condensekit.core.registry import Registry
+from condensekit.core.vision.convnet import ConvNet
+from condensekit.core.vision.mlp import MLP, LogReg
+from condensekit.core.vision.resnet import ResNet18
+
+
+class SmallCNN(nn.Module):
+    """Two conv layers (32, 64 channels, 3×3, max pool) and a 128-unit hidden layer: the "CNN" classifier of
+    DP generative-model evaluations on MNIST (DPDM, DP-Sinkhorn)."""
+
+    def __init__(self, channels: int, num_classes: int, im_size: tuple[int, int] = (28, 28)) -> None:
+        super().__init__()
+        h, w = im_size[0] // 4, im_size[1] // 4
+        self.body = nn.Sequential(
+            nn.Conv2d(channels, 32, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
+            nn.Conv2d(32, 64, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
+            nn.Flatten(), nn.Linear(64 * h * w, 128), nn.ReLU(),
+        )  # fmt: skip
+        self.feature_dim = 128
+        self.classifier = nn.Linear(128, num_classes)
+
+    def embed(self, x: Tensor) -> Tensor:
+        return self.body(x)
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.classifier(self.embed(x))
+
+
+ImageModelFactory = Callable[..., nn.Module]
+IMAGE_MODELS: Registry[ImageModelFactory] = Registry("image model")
+IMAGE_MODELS.register("convnet", ConvNet)
+IMAGE_MODELS.register("convnet_bn", partial(ConvNet, norm="batchnorm"))
+IMAGE_MODELS.register("convnet_d4", partial(ConvNet, depth=4))
+IMAGE_MODELS.register("resnet18", ResNet18)
+IMAGE_MODELS.register("resnet18_in", partial(ResNet18, norm="instancenorm"))
+IMAGE_MODELS.register("mlp", MLP)
+IMAGE_MODELS.register("lr", LogReg)
+IMAGE_MODELS.register("cnn", SmallCNN)
+
+
+def build_image_model(name: str, *, channels: int, num_classes: int, im_size: tuple[int, int]) -> nn.Module:
+    """A freshly initialised model registered as ``name`` (unknown names list the valid ones)."""
+    return IMAGE_MODELS.get(name)(channels, num_classes, tuple(im_size))

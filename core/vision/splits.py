@@ -1,0 +1,90 @@
+"""Image data in memory: normalised train / validation / test tensors plus what a model needs to know.
+
+Every image domain (MedMNIST, MNIST for privacy and robustness) returns an :class:`ImageSplits`; the
+training routine, the condensation methods and the audits take it, so none of them knows where the
+images came from.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import torch
+from torch import Tensor
+
+TASKS = ("multi-class", "binary-class", "multi-label, binary-class", "ordinal-regression")
+
+
+@dataclass
+class ImageSplits:
+    """Normalised images and labels of one dataset.
+
+    Attributes:
+        name: the dataset name (``"mnist"``, ``"pneumoniamnist"``...), recorded in artifact cards.
+        x_train, x_val, x_test: float tensors N×C×H×W, already normalised with ``mean``/``std``.
+        y_train, y_val, y_test: int64 labels N (single-label tasks) or float N×L (multi-label).
+        num_classes: K (the number of labels L for multi-label tasks).
+        task: one of :data:`TASKS` (MedMNIST's task names).
+        mean, std: per-channel normalisation constants (C); ``x_raw = x * std + mean`` in [0, 1].
+        info: free-form facts for the card (source file, split sizes, ...).
+    """
+
+    name: str
+    x_train: Tensor
+    y_train: Tensor
+    x_val: Tensor
+    y_val: Tensor
+    x_test: Tensor
+    y_test: Tensor
+    num_classes: int
+    task: str = "multi-class"
+    mean: tuple[float, ...] = (0.0,)
+    std: tuple[float, ...] = (1.0,)
+    info: dict[str, object] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if self.task not in TASKS:
+            raise ValueError(f"Unknown value {self.task!r} for argument task. Valid values are {set(TASKS)}")
+        for split in ("train", "val", "test"):
+            x, y = getattr(self, f"x_{split}"), getattr(self, f"y_{split}")
+            if x.dim() != 4:
+                raise ValueError(f"x_{split} must be N×C×H×W, got shape {tuple(x.shape)}")
+            if x.shape[0] != y.shape[0]:
+                raise ValueError(f"x_{split} has {x.shape[0]} images but y_{split} has {y.shape[0]} labels")
+            if not torch.isfinite(x).all():
+                raise ValueError(f"x_{split} contains NaN or inf values")
+
+    @property
+    def channels(self) -> int:
+        return int(self.x_train.shape[1])
+
+    @property
+    def im_size(self) -> tuple[int, int]:
+        return int(self.x_train.shape[2]), int(self.x_train.shape[3])
+
+    @property
+    def multilabel(self) -> bool:
+        return self.task == "multi-label, binary-class"
+
+    def class_labels(self) -> Tensor:
+        """Training labels as one class index per image (for budgets and per-class sampling); multi-label
+        tasks use the first positive label, or an extra "no finding" class K when none is positive."""
+        if not self.multilabel:
+            return self.y_train.reshape(-1).long()
+        has = self.y_train.bool()
+        first = has.float().argmax(dim=1)
+        return torch.where(has.any(dim=1), first, torch.full_like(first, self.num_classes))
+
+    def denormalise(self, x: Tensor) -> Tensor:
+        """Back to [0, 1] pixel space: ``x * std + mean`` per channel (N×C×H×W)."""
+        mean = torch.tensor(self.mean, dtype=x.dtype, device=x.device).view(1, -1, 1, 1)
+        std = torch.tensor(self.std, dtype=x.dtype, device=x.device).view(1, -1, 1, 1)
+        return x * std + mean
+
+    def to(self, device: torch.device | str) -> ImageSplits:
+        """A copy with every tensor on ``device``."""
+        moved = {k: getattr(self, k).to(device) for k in ("x_train", "y_train", "x_val", "y_val", "x_test", "y_test")}
+        return ImageSplits(
+            name=self.name, num_classes=self.num_classes, task=self.task, mean=self.mean, std=self.std,
+            info=dict(self.info), **moved,
+        )  # fmt: skip

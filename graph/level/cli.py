@@ -1,0 +1,224 @@
+"""Graph-level verbs on the graph CLI: ``graph condense --task graph``, ``graph evaluate`` of a
+graph-level artifact, ``graph show ARTIFACT --png``, ``graph methods --task graph``.
+
+:func:`register_graph_level` extends the node-level parsers of :mod:`condensekit.graph.cli`
+(it adds ``--task`` and ``--gpc`` and dispatches on them), so the node-level code stays as it is.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from condensekit.core.artifact import CARD_FILE, update_card
+from condensekit.core.atomic import atomic_path, write_json
+from condensekit.core.evaluate import Summary
+from condensekit.core.report import format_table
+from condensekit.graph.level.condense import TASK, CondensedGraphSet, condense_graphs, num_edges, prepare_graphs
+from condensekit.graph.level.data import GRAPH_DATASETS
+from condensekit.graph.level.evaluate import GraphEvalConfig, evaluate_graphs
+from condensekit.graph.level.methods import GRAPH_METHODS
+from condensekit.graph.level.models import GRAPH_MODELS
+
+TASKS = ("node", "graph")
+Handler = Callable[[argparse.Namespace], int]
+
+
+def register_graph_level(verbs: argparse._SubParsersAction) -> None:
+    """Add the graph-level options and the ``show`` verb to the ``graph`` sub-commands."""
+    c = verbs.choices["condense"]
+    c.add_argument("--task", choices=TASKS, default="node", help="node or graph classification (default: node)")
+    size = c._mutually_exclusive_groups[0]  # --budget | --ratio: --gpc joins them
+    size.add_argument("--gpc", type=int, help="synthetic graphs per class (--task graph)")
+    c.set_defaults(func=_by_task(c.get_default("func"), _condense))
+
+    e = verbs.choices["evaluate"]
+    e.add_argument("--task", choices=TASKS, default=None, help="the artifact's task (default: read from its card)")
+    e.set_defaults(func=_by_card(e.get_default("func"), _evaluate), models=None, epochs=None)
+
+    m = verbs.choices["methods"]
+    m.add_argument("--task", choices=TASKS, default="node")
+    m.set_defaults(func=_by_task(m.get_default("func"), _methods))
+
+    s = verbs.add_parser("show", help="draw a few condensed graphs per class of a graph-level artifact")
+    s.add_argument("artifact", help="artifact folder written by `graph condense --task graph`")
+    s.add_argument("--png", required=True, help="output image")
+    s.add_argument("--per-class", type=int, default=3, help="graphs drawn per class")
+    s.set_defaults(func=_show)
+
+
+def _by_task(node: Handler, graph: Handler) -> Handler:
+    def dispatch(ns: argparse.Namespace) -> int:
+        if ns.task == "graph":
+            return graph(ns)
+        if getattr(ns, "gpc", None) is not None:
+            raise ValueError("--gpc is for graph classification: add --task graph (node-level takes --budget/--ratio)")
+        return node(ns)
+
+    return dispatch
+
+
+def _card_task(path: str) -> str | None:
+    try:
+        return json.loads((Path(path) / CARD_FILE).read_text()).get("task")
+    except (OSError, ValueError, AttributeError):
+        return None  # the loaders below give the precise error
+
+
+def _by_card(node: Handler, graph: Handler) -> Handler:
+    def dispatch(ns: argparse.Namespace) -> int:
+        task = ns.task or ("graph" if _card_task(ns.artifact) == TASK else "node")
+        if task == "graph":
+            return graph(ns)
+        ns.models = ns.models or "gcn"
+        ns.epochs = ns.epochs or 600
+        return node(ns)
+
+    return dispatch
+
+
+def _methods(ns: argparse.Namespace) -> int:
+    rows = [[n, GRAPH_METHODS.get(n).description] for n in GRAPH_METHODS.names()]
+    print(format_table(["method", "what"], rows))
+    return 0
+
+
+def _print_eval(title: str, results: dict[str, Summary]) -> None:
+    print(title)
+    print(format_table(["model", "test acc (%)", "runs"], [[m, str(s), len(s.values)] for m, s in results.items()]))
+
+
+def _condense(ns: argparse.Namespace) -> int:
+    from condensekit.graph.cli import _method_config
+
+    if ns.gpc is None:
+        raise ValueError("--task graph needs --gpc N (graphs per class), not --budget/--ratio")
+    if ns.dataset.lower() not in GRAPH_DATASETS:
+        raise ValueError(
+            f"Unknown value {ns.dataset!r} for argument --dataset with --task graph. "
+            f"Valid values are {{{', '.join(GRAPH_DATASETS)}}}"
+        )
+    cfg = _method_config(ns, GRAPH_METHODS)
+    graphs = prepare_graphs(ns.dataset, root=ns.root, seed=ns.seed, device=ns.device)
+    cs = condense_graphs(
+        graphs,
+        ns.method,
+        gpc=ns.gpc,
+        config=cfg,
+        seed=ns.seed,
+        device=ns.device,
+        steps=ns.steps,
+        eval_every=ns.eval_every,
+        checkpoint=ns.checkpoint,
+        progress=not ns.quiet,
+    )
+    out = Path(ns.out or f"artifacts/{ns.dataset.lower()}-{ns.method}-gpc{ns.gpc}")
+    res = None
+    if ns.eval_runs:
+        res = evaluate_graphs(graphs, cs.tensors(), config=GraphEvalConfig(runs=ns.eval_runs, seed=ns.seed))
+        cs.card["metrics"]["test"] = {m: s.to_dict() for m, s in res.items()}
+    cs.save(out)
+    val = cs.card["metrics"]["val_selected"]
+    print(
+        format_table(
+            ["method", "dataset", "graphs", "nodes", "edges", "best step", "val (%)", "time (s)", "peak MB"],
+            [
+                [
+                    ns.method,
+                    ns.dataset,
+                    len(cs),
+                    cs.card["budget"]["nodes"],
+                    num_edges(cs),
+                    cs.card["metrics"]["best_step"],
+                    "-" if val is None else f"{val:.2f}",
+                    cs.card["cost"]["wall_time_s"],
+                    cs.card["cost"]["peak_memory_mb"],
+                ]
+            ],
+        )
+    )
+    if res is not None:
+        _print_eval("", res)
+    path = ns.json or str(out) + ".json"
+    write_json(
+        path,
+        {
+            "artifact": str(out),
+            "method": ns.method,
+            "dataset": ns.dataset,
+            "budget": cs.card["budget"],
+            "cost": cs.card["cost"],
+            "metrics": cs.card["metrics"],
+        },
+    )
+    print(f"artifact: {out}   json: {path}")
+    return 0
+
+
+def _evaluate(ns: argparse.Namespace) -> int:
+    cs = CondensedGraphSet.load(ns.artifact, purpose="`graph evaluate --task graph`")
+    models = [m.strip() for m in (ns.models or "gcn,gin").split(",") if m.strip()]
+    for m in models:
+        GRAPH_MODELS.get(m)
+    seed = int(cs.card["source"].get("split", {}).get("seed", 0))
+    graphs = prepare_graphs(cs.card["source"]["dataset"], root=ns.root, seed=seed, device=ns.device)
+    t0 = time.perf_counter()
+    res = evaluate_graphs(
+        graphs, cs.tensors(), models=models, config=GraphEvalConfig(runs=ns.runs, seed=ns.seed, epochs=ns.epochs)
+    )
+    elapsed = time.perf_counter() - t0
+    _print_eval(
+        f"{cs.card['method']} on {cs.card['source']['dataset']}, {len(cs)} graphs ({ns.runs} runs, {elapsed:.1f} s)",
+        res,
+    )
+    metrics = {
+        "test": {m: s.to_dict() for m, s in res.items()},
+        "eval_protocol": {"runs": ns.runs, "epochs": ns.epochs or "protocol"},
+    }
+    update_card(ns.artifact, metrics=metrics)
+    path = ns.json or str(Path(ns.artifact)) + ".eval.json"
+    write_json(
+        path, {"artifact": ns.artifact, "method": cs.card["method"], **metrics, "eval_time_s": round(elapsed, 2)}
+    )
+    print(f"json: {path}")
+    return 0
+
+
+def _show(ns: argparse.Namespace) -> int:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import networkx as nx
+    from torch_geometric.utils import to_networkx
+
+    if ns.per_class < 1:
+        raise ValueError(f"Invalid value {ns.per_class!r} for argument --per-class. Valid values are >= 1")
+    cs = CondensedGraphSet.load(ns.artifact, purpose="`graph show`")
+    graphs = cs.to_data_list()
+    classes = sorted({int(g.y) for g in graphs})
+    cols = ns.per_class
+    fig, axes = plt.subplots(len(classes), cols, figsize=(2.6 * cols, 2.6 * len(classes)), squeeze=False)
+    for r, c in enumerate(classes):
+        members = [g for g in graphs if int(g.y) == c][:cols]
+        for k in range(cols):
+            ax = axes[r][k]
+            ax.axis("off")
+            if k >= len(members):
+                continue
+            g = to_networkx(members[k], to_undirected=True)
+            nx.draw_networkx(g, pos=nx.spring_layout(g, seed=0), ax=ax, node_size=25, with_labels=False, width=0.6)
+            ax.set_title(f"class {c}: {g.number_of_nodes()} nodes, {g.number_of_edges()} edges", fontsize=7)
+    fig.suptitle(f"{cs.card['method']} on {cs.card['source']['dataset']} ({cs.card['budget']['gpc']} per class)")
+    fig.tight_layout()
+    with atomic_path(ns.png) as tmp:
+        fig.savefig(tmp, format="png", dpi=110)
+    plt.close(fig)
+    print(f"png: {ns.png} ({len(classes)} classes × up to {cols} graphs)")
+    return 0
+
+
+__all__ = ["register_graph_level"]

@@ -1,0 +1,314 @@
+"""Graph-classification datasets (TUDataset) and the prepared set of graphs methods work on.
+
+One spec table (:data:`INFO`) names the six TU datasets of the issue. :func:`load_graph_dataset`
+reads their raw text files offline from the data root (a read-only root works: torch_geometric
+processes them in a writable cache mirror, :func:`condensekit.core.data.writable_copy`), builds
+node features as the field does (one-hot node labels plus continuous attributes where a dataset
+has them, min-max scaled to [0, 1] on the training graphs; one-hot degree where it has neither,
+IMDB-BINARY) and splits the graphs 80/10/10 per class after a seeded shuffle (DosCond's and
+KiDD's protocol). :class:`GraphSet` holds all graphs collated once (features, edges, offsets) and
+cuts batches out of them without Python loops over graphs.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+from torch import Tensor
+from torch_geometric.data import Data
+
+from condensekit.core.data import DATA_ENV, resolve_root, writable_copy
+from condensekit.core.registry import check_choice
+
+__all__ = ["GRAPH_DATASETS", "INFO", "GraphDatasetSpec", "GraphSet", "load_graph_dataset", "stratified_split"]
+
+
+@dataclass(frozen=True)
+class GraphDatasetSpec:
+    """A TU dataset: its folder under the data root and its published size."""
+
+    name: str
+    folder: str
+    num_graphs: int
+    num_classes: int
+    description: str
+
+
+INFO: dict[str, GraphDatasetSpec] = {
+    "mutag": GraphDatasetSpec("mutag", "MUTAG", 188, 2, "mutagenic aromatic compounds (Debnath et al. 1991)"),
+    "proteins": GraphDatasetSpec("proteins", "PROTEINS", 1113, 2, "enzymes vs non-enzymes (Borgwardt et al. 2005)"),
+    "nci1": GraphDatasetSpec("nci1", "NCI1", 4110, 2, "anti-cancer screens (Wale et al. 2008)"),
+    "enzymes": GraphDatasetSpec("enzymes", "ENZYMES", 600, 6, "6 EC top-level classes (Borgwardt et al. 2005)"),
+    "ptc_mr": GraphDatasetSpec("ptc_mr", "PTC_MR", 344, 2, "carcinogenicity in male rats (Helma et al. 2001)"),
+    "imdb-binary": GraphDatasetSpec("imdb-binary", "IMDB-BINARY", 1000, 2, "actor ego-networks (Yanardag 2015)"),
+}
+"""Spec of every graph-classification dataset, by name."""
+
+GRAPH_DATASETS: tuple[str, ...] = tuple(INFO)
+"""Names accepted by :func:`load_graph_dataset`."""
+
+SPLIT_FRACTIONS = (0.8, 0.1, 0.1)
+
+
+def stratified_split(y: Tensor, seed: int, fractions: Sequence[float] = SPLIT_FRACTIONS) -> tuple[Tensor, ...]:
+    """Train/val/test graph indices: per class, a seeded permutation cut at 80 % and 90 %.
+
+    Every class with at least 3 graphs has one in each split; the split depends only on ``y`` and
+    ``seed``.
+    """
+    gen = torch.Generator().manual_seed(int(seed))
+    parts: list[list[Tensor]] = [[], [], []]
+    for c in torch.unique(y).tolist():
+        members = (y == c).nonzero().flatten()
+        members = members[torch.randperm(members.numel(), generator=gen)]
+        n = members.numel()
+        n_train = max(1, int(round(fractions[0] * n)))
+        n_val = max(1 if n >= 3 else 0, int(round(fractions[1] * n)))
+        n_train = min(n_train, n - n_val - (1 if n >= 3 else 0))
+        parts[0].append(members[:n_train])
+        parts[1].append(members[n_train : n_train + n_val])
+        parts[2].append(members[n_train + n_val :])
+    return tuple(torch.sort(torch.cat(p)).values for p in parts)
+
+
+def _ranges(starts: Tensor, counts: Tensor) -> Tensor:
+    """``cat([arange(s, s + c) for s, c in zip(starts, counts)])`` without a Python loop."""
+    total = int(counts.sum())
+    if total == 0:
+        return torch.zeros(0, dtype=torch.long, device=starts.device)
+    offsets = torch.cumsum(counts, 0) - counts
+    return torch.repeat_interleave(starts - offsets, counts) + torch.arange(total, device=starts.device)
+
+
+@dataclass
+class GraphSet:
+    """Graphs of one classification task, collated once.
+
+    Attributes:
+        x: ``(T, d)`` node features of all graphs, graph after graph.
+        edge_index: ``(2, E)`` global node ids, edges grouped by graph (undirected: both directions).
+        ptr: ``(G + 1)`` node offsets; graph ``g`` owns nodes ``ptr[g]:ptr[g+1]``.
+        eptr: ``(G + 1)`` edge offsets.
+        y: ``(G)`` class labels.
+        num_classes: C.
+        train_idx, val_idx, test_idx: graph indices of the splits.
+        name: dataset name.
+    """
+
+    x: Tensor
+    edge_index: Tensor
+    ptr: Tensor
+    eptr: Tensor
+    y: Tensor
+    num_classes: int
+    train_idx: Tensor
+    val_idx: Tensor
+    test_idx: Tensor
+    name: str = "graphs"
+    _cache: dict[str, object] = field(default_factory=dict, repr=False)
+
+    @property
+    def num_features(self) -> int:
+        return int(self.x.shape[1])
+
+    @property
+    def num_graphs(self) -> int:
+        return int(self.y.numel())
+
+    @property
+    def num_nodes(self) -> Tensor:
+        """Nodes per graph, ``(G)``."""
+        return self.ptr[1:] - self.ptr[:-1]
+
+    @property
+    def device(self) -> torch.device:
+        return self.x.device
+
+    @property
+    def y_train(self) -> Tensor:
+        return self.y[self.train_idx]
+
+    def to(self, device: torch.device | str) -> GraphSet:
+        return GraphSet(
+            self.x.to(device),
+            self.edge_index.to(device),
+            self.ptr.to(device),
+            self.eptr.to(device),
+            self.y.to(device),
+            self.num_classes,
+            self.train_idx.to(device),
+            self.val_idx.to(device),
+            self.test_idx.to(device),
+            self.name,
+        )
+
+    def select(self, idx: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+        """Graphs ``idx`` as ``(x, edge_index, batch)``: their nodes concatenated in order,
+        edges renumbered, and the position in ``idx`` of each node's graph."""
+        idx = idx.to(self.ptr.device).long()
+        counts = self.num_nodes[idx]
+        nodes = _ranges(self.ptr[idx], counts)
+        ecounts = (self.eptr[1:] - self.eptr[:-1])[idx]
+        edges = _ranges(self.eptr[idx], ecounts)
+        new_ptr = torch.cumsum(counts, 0) - counts
+        shift = torch.repeat_interleave(new_ptr - self.ptr[idx], ecounts)
+        batch = torch.repeat_interleave(torch.arange(idx.numel(), device=idx.device), counts)
+        return self.x[nodes], self.edge_index[:, edges] + shift, batch
+
+    def padded(self, idx: Tensor, max_nodes: int | None = None) -> tuple[Tensor, Tensor, Tensor]:
+        """Graphs ``idx`` as dense padded tensors ``(x (B, n, d), adj (B, n, n), mask (B, n))``,
+        ``n = max_nodes`` or the largest graph; larger graphs are truncated to their first ``n``
+        nodes (as DosCond's and KiDD's initialisation do)."""
+        x, edge_index, batch = self.select(idx)
+        counts = torch.bincount(batch, minlength=idx.numel())
+        n = int(counts.max()) if max_nodes is None else int(max_nodes)
+        starts = torch.cumsum(counts, 0) - counts
+        local = torch.arange(batch.numel(), device=batch.device) - starts[batch]
+        keep = local < n
+        b = idx.numel()
+        xd = x.new_zeros(b, n, x.shape[1])
+        xd[batch[keep], local[keep]] = x[keep]
+        mask = torch.zeros(b, n, dtype=torch.bool, device=x.device)
+        mask[batch[keep], local[keep]] = True
+        src, dst = edge_index
+        ekeep = keep[src] & keep[dst]
+        adj = x.new_zeros(b, n, n)
+        adj[batch[src[ekeep]], local[src[ekeep]], local[dst[ekeep]]] = 1.0
+        return xd, adj, mask
+
+
+def _to_graphset(graphs: Sequence[Data], name: str, seed: int, num_classes: int | None = None) -> GraphSet:
+    """Collate and validate a list of PyG graphs (see :func:`validate_graphs`)."""
+    validate_graphs(graphs)
+    xs = [g.x.float() for g in graphs]
+    sizes = torch.tensor([x.shape[0] for x in xs], dtype=torch.long)
+    ptr = torch.cat([torch.zeros(1, dtype=torch.long), torch.cumsum(sizes, 0)])
+    edges = [g.edge_index.long() + ptr[i] for i, g in enumerate(graphs)]
+    esizes = torch.tensor([e.shape[1] for e in edges], dtype=torch.long)
+    eptr = torch.cat([torch.zeros(1, dtype=torch.long), torch.cumsum(esizes, 0)])
+    y = torch.tensor([int(g.y.reshape(-1)[0]) for g in graphs], dtype=torch.long)
+    c = int(y.max()) + 1 if num_classes is None else num_classes
+    train, val, test = stratified_split(y, seed)
+    return GraphSet(torch.cat(xs), torch.cat(edges, 1), ptr, eptr, y, c, train, val, test, name)
+
+
+def validate_graphs(graphs: Sequence[Data]) -> None:
+    """Check a list of graphs for graph classification.
+
+    Every graph needs ``x`` (2-D, finite, the same width for all graphs), a valid ``edge_index``
+    (``Data.validate``) and one integer label ``y``; graphs with no edges, isolated nodes or a
+    single node are fine. At least two classes, and at least 3 graphs in each (one per split).
+
+    Raises:
+        ValueError: naming the graph, the attribute and what is wrong with it.
+    """
+    if not isinstance(graphs, Sequence) or len(graphs) == 0:
+        raise ValueError("graphs must be a non-empty list of torch_geometric Data objects")
+    width = None
+    for i, g in enumerate(graphs):
+        if not isinstance(g, Data):
+            raise ValueError(f"graphs[{i}] is a {type(g).__name__}, not a torch_geometric Data")
+        if g.x is None or g.x.dim() != 2:
+            raise ValueError(f"graphs[{i}] needs node features x of shape (nodes, features), got {g.x!r}")
+        if g.x.shape[0] == 0:
+            raise ValueError(f"graphs[{i}] has no nodes; every graph needs at least one node")
+        if width is None:
+            width = g.x.shape[1]
+        elif g.x.shape[1] != width:
+            raise ValueError(
+                f"graphs[{i}] has {g.x.shape[1]} node features but graphs[0] has {width}; "
+                "every graph needs the same node-feature width"
+            )
+        if not torch.isfinite(g.x).all():
+            raise ValueError(f"graphs[{i}].x holds NaN or inf values; clean or impute the node features first")
+        if g.y is None or g.y.numel() != 1 or g.y.is_floating_point():
+            raise ValueError(f"graphs[{i}] needs one integer class label y, got {g.y!r}")
+        try:
+            g.validate(raise_on_error=True)
+        except Exception as err:  # PyG raises ValueError today; wrap whatever it raises
+            raise ValueError(f"graphs[{i}] has an invalid structure: {err}") from err
+    labels = torch.tensor([int(g.y.reshape(-1)[0]) for g in graphs])
+    if int(labels.min()) < 0:
+        raise ValueError(f"class labels must be >= 0, got {int(labels.min())}")
+    counts = torch.bincount(labels)
+    present = counts[counts > 0]
+    if present.numel() < 2:
+        raise ValueError("graph classification needs at least two classes in y")
+    if int(present.min()) < 3:
+        small = [c for c in range(counts.numel()) if 0 < int(counts[c]) < 3]
+        raise ValueError(f"class(es) {small} have fewer than 3 graphs; each class needs one per split")
+
+
+def _read_tu(folder: Path, spec: GraphDatasetSpec) -> list[Data]:
+    from torch_geometric.datasets import TUDataset
+
+    mirror = writable_copy(folder, spec.folder)
+    ds = TUDataset(root=str(mirror.parent), name=spec.folder, use_node_attr=True)
+    return [ds[i] for i in range(len(ds))]
+
+
+def _attribute_columns(folder: Path, spec: GraphDatasetSpec) -> int:
+    """Number of continuous attribute columns (TUDataset puts them first in ``x``)."""
+    attr = folder / "raw" / f"{spec.folder}_node_attributes.txt"
+    if not attr.is_file():
+        return 0
+    with open(attr) as fh:
+        first = fh.readline()
+    return len([v for v in first.replace(",", " ").split() if v])
+
+
+def load_graph_dataset(
+    name: str, *, root: str | os.PathLike[str] | None = None, seed: int = 0, device: str | torch.device = "cpu"
+) -> GraphSet:
+    """Load a TU dataset as a :class:`GraphSet` with stratified 80/10/10 splits fixed by ``seed``.
+
+    Node features: continuous attributes (when the dataset has them) min-max scaled to [0, 1]
+    with the training graphs' range, then the one-hot node labels; datasets with neither
+    (IMDB-BINARY) get a one-hot node degree (``max degree + 1`` columns, as PyG's
+    ``OneHotDegree``). Nothing is downloaded: the raw files must be under
+    ``<root>/<FOLDER>/raw/`` (root: argument, ``$CONDENSEKIT_DATA``, ``~/.cache/condensekit``).
+
+    Raises:
+        ValueError: unknown ``name`` (the error lists the valid ones).
+        FileNotFoundError: the raw files are missing.
+    """
+    key = str(name).lower()
+    check_choice("dataset", key, GRAPH_DATASETS)
+    spec = INFO[key]
+    folder = resolve_root(root) / spec.folder
+    needed = [f"{spec.folder}_{s}.txt" for s in ("A", "graph_indicator", "graph_labels")]
+    missing = [f for f in needed if not (folder / "raw" / f).is_file()]
+    if missing:
+        raise FileNotFoundError(
+            f"Dataset {key!r} not found: {', '.join(missing)} missing from {str(folder / 'raw')!r}. "
+            f"Set {DATA_ENV} (or --root) to a data root that holds '{spec.folder}/raw/' (TUDataset layout)."
+        )
+    graphs = _read_tu(folder, spec)
+    if graphs[0].x is None:  # IMDB-BINARY: no labels, no attributes -> one-hot degree
+        degs = [torch.bincount(g.edge_index[0], minlength=int(g.num_nodes)) for g in graphs]
+        top = int(max(int(d.max()) for d in degs))
+        graphs = [
+            Data(x=torch.nn.functional.one_hot(d, top + 1).float(), edge_index=g.edge_index, y=g.y)
+            for g, d in zip(graphs, degs, strict=True)
+        ]
+    else:
+        graphs = [Data(x=g.x.float(), edge_index=g.edge_index, y=g.y) for g in graphs]
+    gs = _to_graphset(graphs, key, seed, spec.num_classes)
+    n_attr = _attribute_columns(folder, spec)
+    if n_attr:
+        train_nodes = gs.select(gs.train_idx)[0][:, :n_attr]
+        lo, hi = train_nodes.min(0).values, train_nodes.max(0).values
+        span = torch.where(hi > lo, hi - lo, torch.ones_like(hi))
+        gs.x[:, :n_attr] = ((gs.x[:, :n_attr] - lo) / span).clamp(0.0, 1.0)
+    return gs.to(device)
+
+
+def graphset_from_list(
+    graphs: Sequence[Data], *, name: str = "graphs", seed: int = 0, device: str | torch.device = "cpu"
+) -> GraphSet:
+    """A :class:`GraphSet` from a user's list of PyG graphs (validated, split 80/10/10 by ``seed``)."""
+    return _to_graphset(list(graphs), name, seed).to(device)

@@ -1,0 +1,99 @@
+"""What every graph-level condensation method shares: the real graphs, the per-class budget (graphs
+per class, ``gpc``), the synthetic labels and the dense synthetic graphs.
+
+A condensed set is four tensors: ``x`` ``(N, n, d)`` node features, ``adj`` ``(N, n, n)`` binary
+symmetric adjacency, ``mask`` ``(N, n)`` (1 for a node, 0 for padding) and ``y`` ``(N)``, grouped
+by class. Methods are registered by name in :data:`GRAPH_METHODS` (its own registry: the node-level
+``doscond`` and ``random`` are other methods).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+from torch import Tensor
+
+from condensekit.core.engine import CondensationMethod
+from condensekit.core.registry import Registry
+from condensekit.core.selection import select_per_class
+from condensekit.graph.level.data import GraphSet
+
+__all__ = ["GRAPH_METHODS", "GraphCondensation", "GraphMethodEntry", "check_gpc", "register_graph_method"]
+
+
+@dataclass(frozen=True)
+class GraphMethodEntry:
+    cls: type[GraphCondensation]
+    config: type
+    description: str
+
+
+GRAPH_METHODS: Registry[GraphMethodEntry] = Registry("graph-level method")
+
+
+def register_graph_method(name: str, config: type, description: str) -> Any:
+    def add(cls: type[GraphCondensation]) -> type[GraphCondensation]:
+        cls.name = name
+        GRAPH_METHODS.register(name, GraphMethodEntry(cls, config, description))
+        return cls
+
+    return add
+
+
+def check_gpc(graphs: GraphSet, gpc: int) -> None:
+    """``gpc`` graphs per class must exist among each class's training graphs."""
+    if isinstance(gpc, bool) or not isinstance(gpc, int) or gpc < 1:
+        raise ValueError(f"Invalid value {gpc!r} for argument gpc. Valid values are integers >= 1")
+    counts = torch.bincount(graphs.y_train.cpu(), minlength=graphs.num_classes)
+    short = [(c, int(counts[c])) for c in range(graphs.num_classes) if int(counts[c]) < gpc]
+    if short:
+        detail = ", ".join(f"class {c} has {n}" for c, n in short)
+        raise ValueError(
+            f"Invalid value {gpc} for argument gpc: {detail} training graphs in {graphs.name!r} "
+            f"(at most {int(counts.min())} graphs per class are possible)"
+        )
+
+
+def dense_real_init(
+    graphs: GraphSet, gpc: int, how: str, n_nodes: int, emb: Tensor | None = None
+) -> tuple[Tensor, Tensor, Tensor]:
+    """``gpc`` real training graphs per class picked by ``how`` (``"random"``, ``"herding"``,
+    ``"kcenter"``; the last two on ``emb``), as padded ``(x, adj, mask)`` truncated to
+    ``n_nodes`` nodes, grouped by class."""
+    budgets = torch.full((graphs.num_classes,), gpc, dtype=torch.long)
+    feats = graphs.y_train.new_zeros(graphs.train_idx.numel(), 1).float() if emb is None else emb
+    local = select_per_class(how, feats, graphs.y_train, budgets)
+    return graphs.padded(graphs.train_idx[local], n_nodes)
+
+
+class GraphCondensation(CondensationMethod):
+    """Base of graph-level methods: the real graphs, ``gpc`` and the synthetic labels.
+
+    Args:
+        graphs: the real graphs with their splits.
+        gpc: synthetic graphs per class (checked against each class's training graphs).
+        config: the method's config dataclass instance.
+    """
+
+    def __init__(self, graphs: GraphSet, gpc: int, config: Any) -> None:
+        check_gpc(graphs, gpc)
+        self.graphs = graphs
+        self.gpc = gpc
+        self.config = config
+
+    @property
+    def n_syn(self) -> int:
+        return self.gpc * self.graphs.num_classes
+
+    def labels(self, device: torch.device) -> Tensor:
+        return torch.arange(self.graphs.num_classes, device=device).repeat_interleave(self.gpc)
+
+    def syn_nodes(self, multiplier: float) -> int:
+        """Nodes of each synthetic graph: ``multiplier`` × the mean training-graph size, rounded."""
+        mean = float(self.graphs.num_nodes[self.graphs.train_idx].float().mean())
+        return max(1, int(round(multiplier * mean)))
+
+    def steps(self) -> int:
+        return int(getattr(self.config, "steps", 0))

@@ -1,0 +1,227 @@
+"""``condensekit medical experts | condense | evaluate | show | methods``."""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import time
+from pathlib import Path
+from typing import Any
+
+from condensekit.core.artifact import update_card
+from condensekit.core.atomic import write_json
+from condensekit.core.config import add_dataclass_args, parse_config_flags
+from condensekit.core.report import format_table
+from condensekit.core.seed import resolve_device
+from condensekit.core.vision.experts import ExpertBuffer, ExpertConfig, generate_experts
+from condensekit.core.vision.imageset import CondensedImages
+from condensekit.core.vision.methods import IMAGE_METHODS
+from condensekit.medical.condense import DOMAIN, condense_medical, medical_config, needs_experts
+from condensekit.medical.data import FLAGS_2D, SIZES, load_medmnist
+from condensekit.medical.evaluate import evaluate_medical, summaries_to_dict
+from condensekit.medical.profiles import PROFILES
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    med = sub.add_parser("medical", help="MedMNIST condensation (PTM, MTT, DM, DC, random real)")
+    verbs = med.add_subparsers(dest="verb", metavar="VERB")
+
+    x = verbs.add_parser("experts", help="train (or finish) an expert-trajectory buffer")
+    _data_args(x)
+    _common(x, seed=False)
+    x.add_argument("--out", default=None, help="buffer folder (default: runs/experts/FLAG-MODEL-PROFILE)")
+    x.add_argument("--workers", type=int, default=1, help="processes training experts in parallel")
+    add_dataclass_args(x, ExpertConfig)
+    x.set_defaults(func=_experts)
+
+    c = verbs.add_parser(
+        "condense",
+        help="condense a MedMNIST split and write an artifact",
+        description="Method-specific flags (e.g. --syn-steps) appear with --method X --help.",
+    )
+    _data_args(c)
+    c.add_argument("--method", required=True, help=f"one of {{{', '.join(IMAGE_METHODS.names())}}}")
+    c.add_argument("--ipc", type=int, required=True, help="synthetic images per class")
+    c.add_argument("--experts", default=None, help="expert buffer folder (trajectory methods: mtt, ptm)")
+    c.add_argument("--checkpoint", default=None, help="checkpoint file (resumes when it exists)")
+    c.add_argument("--out", default=None, help="artifact folder (default: artifacts/FLAG-METHOD-ipcN)")
+    c.add_argument("--eval-runs", type=int, default=0, help="also evaluate with ConvNet for this many runs")
+    _common(c)
+    c.set_defaults(func=_condense, accepts_extra=True)
+
+    e = verbs.add_parser("evaluate", help="train models on a condensed set, test ACC/AUC on the real test split")
+    e.add_argument("artifact")
+    e.add_argument("--models", default="convnet,resnet18")
+    e.add_argument("--runs", type=int, default=5)
+    e.add_argument("--epochs", type=int, default=None, help="training epochs (default: the profile's)")
+    e.add_argument("--root", default=None)
+    _common(e)
+    e.set_defaults(func=_evaluate)
+
+    s = verbs.add_parser("show", help="print a condensed set's card; --png writes a grid per class")
+    s.add_argument("artifact")
+    s.add_argument("--png", default=None, help="write the images, one row per class, to this PNG")
+    s.set_defaults(func=_show)
+
+    m = verbs.add_parser("methods", help="list the image methods")
+    m.set_defaults(
+        func=lambda ns: print(
+            format_table(["method", "what"], [[n, IMAGE_METHODS.get(n).description] for n in IMAGE_METHODS.names()])
+        )
+    )
+
+
+def _data_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--flag", required=True, help=f"MedMNIST 2D flag, one of {{{', '.join(FLAGS_2D)}}}")
+    p.add_argument("--size", type=int, default=28, choices=SIZES)
+    p.add_argument("--root", default=None, help="data root (default: $CONDENSEKIT_DATA, else ~/.cache/condensekit)")
+    p.add_argument("--download", action="store_true", help="fetch a missing file with medmnist's downloader")
+
+
+def _common(p: argparse.ArgumentParser, *, seed: bool = True) -> None:
+    p.add_argument("--profile", default="paper", help=f"one of {{{', '.join(PROFILES.names())}}}")
+    if seed:  # `experts` takes --seed from ExpertConfig
+        p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--device", default="auto", help="auto, cpu or cuda[:N]")
+    p.add_argument("--json", default=None, help="where to write the JSON result")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+
+
+def _given(ns: argparse.Namespace, cls: type) -> dict[str, Any]:
+    return {f.name: getattr(ns, f.name) for f in dataclasses.fields(cls) if hasattr(ns, f.name)}
+
+
+def _experts(ns: argparse.Namespace) -> int:
+    data = load_medmnist(ns.flag, ns.root, size=ns.size, download=ns.download).to(resolve_device(ns.device))
+    profile = PROFILES.get(ns.profile)
+    cfg = dataclasses.replace(profile.experts, **_given(ns, ExpertConfig))
+    out = Path(ns.out or f"runs/experts/{ns.flag}-{cfg.model}-{ns.profile}")
+    t0 = time.perf_counter()
+    buf = generate_experts(data, out, cfg, workers=ns.workers)
+    elapsed = time.perf_counter() - t0
+    print(
+        f"{len(buf.completed())} experts × {cfg.epochs} epochs of {cfg.model} on {ns.flag} in {out} ({elapsed:.0f} s)"
+    )
+    write_json(ns.json or str(out) + ".json", {"buffer": str(out), "config": dataclasses.asdict(cfg),
+                                                "time_s": round(elapsed, 1)})  # fmt: skip
+    return 0
+
+
+def _method_overrides(ns: argparse.Namespace) -> dict[str, Any]:
+    prog = f"condensekit medical condense --method {ns.method}"
+    return parse_config_flags(IMAGE_METHODS.get(ns.method).config, ns.extra, prog=prog, owner=f"method {ns.method!r}")
+
+
+def _condense(ns: argparse.Namespace) -> int:
+    overrides = _method_overrides(ns)
+    medical_config(ns.method, ns.profile, overrides)  # bad flags fail before the data is read
+    data = load_medmnist(ns.flag, ns.root, size=ns.size, download=ns.download).to(resolve_device(ns.device))
+    buffer = None
+    if needs_experts(ns.method):
+        if ns.experts is None:
+            raise ValueError(
+                f"method {ns.method!r} needs --experts FOLDER (make one with `condensekit medical experts`)"
+            )
+        buffer = ExpertBuffer.open(ns.experts, data=data)
+    ci = condense_medical(data, ns.method, ipc=ns.ipc, profile=ns.profile, overrides=overrides, experts=buffer,
+                          seed=ns.seed, device=ns.device, checkpoint=ns.checkpoint, progress=not ns.quiet)  # fmt: skip
+    out = Path(ns.out or f"artifacts/{ns.flag}-{ns.method}-ipc{ns.ipc}")
+    summary: dict[str, Any] = {"artifact": str(out), "method": ns.method, "dataset": ns.flag, "ipc": ns.ipc,
+                               "profile": ns.profile, "cost": ci.card["cost"]}  # fmt: skip
+    if ns.eval_runs:
+        res = _run_eval(ci, data, ["convnet"], ns.eval_runs, ns.profile, None, ns.seed)
+        ci.card["metrics"]["test"] = summaries_to_dict(res)
+        summary["test"] = ci.card["metrics"]["test"]
+    ci.save(out)
+    cost = ci.card["cost"]
+    print(format_table(["method", "dataset", "IPC", "images", "time (s)", "s/iter", "peak MB"],
+                       [[ns.method, ns.flag, ns.ipc, ci.x.shape[0], cost["wall_time_s"], cost["time_per_step_s"],
+                         cost["peak_memory_mb"]]]))  # fmt: skip
+    if ns.eval_runs:
+        _print_eval(res)
+    write_json(ns.json or str(out) + ".json", summary)
+    print(f"artifact: {out}   json: {ns.json or str(out) + '.json'}")
+    return 0
+
+
+def _run_eval(ci: CondensedImages, data: Any, models: list[str], runs: int, profile: str, epochs: int | None,
+              seed: int) -> dict:  # fmt: skip
+    cfg = PROFILES.get(profile).evaluation
+    if epochs is not None:
+        cfg = dataclasses.replace(cfg, epochs=epochs)
+    x, y = ci.x.to(data.x_train.device), ci.y.to(data.x_train.device)
+    return evaluate_medical(x, y, data, models=models, runs=runs, seed=seed, config=cfg,
+                            lr=None if ci.lr is None else float(ci.lr))  # fmt: skip
+
+
+def _print_eval(res: dict) -> None:
+    rows = [[m, str(r["acc"]), str(r["auc"]), len(r["acc"].values)] for m, r in res.items()]
+    print(format_table(["model", "test ACC", "test AUC", "runs"], rows))
+
+
+def _evaluate(ns: argparse.Namespace) -> int:
+    ci = CondensedImages.load(ns.artifact, domain=DOMAIN, purpose="`medical evaluate`")
+    src = ci.card["source"]
+    data = load_medmnist(src["dataset"], ns.root, size=int(src["im_size"][0])).to(resolve_device(ns.device))
+    if list(data.mean) != list(src["mean"]) or list(data.std) != list(src["std"]):
+        raise ValueError(f"the data's normalisation {data.mean}/{data.std} differs from the artifact's "
+                         f"{src['mean']}/{src['std']}; was the npz replaced?")  # fmt: skip
+    models = [m.strip() for m in ns.models.split(",") if m.strip()]
+    t0 = time.perf_counter()
+    res = _run_eval(ci, data, models, ns.runs, ns.profile, ns.epochs, ns.seed)
+    elapsed = time.perf_counter() - t0
+    print(f"{ci.card['method']} on {src['dataset']}, IPC {ci.card['budget']['ipc']} ({ns.runs} runs, {elapsed:.0f} s)")
+    _print_eval(res)
+    metrics = {"test": summaries_to_dict(res), "eval_protocol": {"runs": ns.runs, "profile": ns.profile,
+                                                                 "epochs": ns.epochs}}  # fmt: skip
+    update_card(ns.artifact, metrics=metrics)
+    path = ns.json or str(Path(ns.artifact)) + ".eval.json"
+    write_json(
+        path, {"artifact": ns.artifact, "method": ci.card["method"], **metrics, "eval_time_s": round(elapsed, 1)}
+    )
+    print(f"json: {path}")
+    return 0
+
+
+def _show(ns: argparse.Namespace) -> int:
+    from condensekit.core.artifact import format_card
+
+    ci = CondensedImages.load(ns.artifact, purpose="`medical show`")
+    print(format_card(ci.card))
+    if ns.png:
+        save_grid(ci, ns.png)
+        print(f"png: {ns.png}")
+    return 0
+
+
+def save_grid(ci: CondensedImages, path: str) -> None:
+    """One row per class (multi-label: per first positive label), images denormalised to [0, 1]."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import torch
+
+    src = ci.card["source"]
+    mean = torch.tensor(src["mean"]).view(1, -1, 1, 1)
+    std = torch.tensor(src["std"]).view(1, -1, 1, 1)
+    imgs = (ci.x.detach().cpu().float() * std + mean).clamp(0, 1)
+    y = ci.y.cpu()
+    groups = y.float().argmax(1) if y.dim() == 2 else y.long()
+    classes = sorted(set(groups.tolist()))
+    per = max(int((groups == c).sum()) for c in classes)
+    fig, axes = plt.subplots(len(classes), per, figsize=(1.2 * per, 1.2 * len(classes)), squeeze=False)
+    for r, c in enumerate(classes):
+        rows = (groups == c).nonzero(as_tuple=True)[0]
+        for k in range(per):
+            ax = axes[r][k]
+            ax.axis("off")
+            if k < rows.numel():
+                im = imgs[rows[k]]
+                grey = im.shape[0] == 1
+                ax.imshow((im[0] if grey else im.permute(1, 2, 0)).numpy(), cmap="gray" if grey else None)
+        axes[r][0].set_title(f"class {c}", fontsize=7, loc="left")
+    fig.suptitle(f"{src['dataset']} · {ci.card['method']} · IPC {ci.card['budget']['ipc']}", fontsize=8)
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=120, bbox_inches="tight")
+    plt.close(fig)

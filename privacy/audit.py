@@ -1,0 +1,295 @@
+r"""Membership-inference audit of any image set: does a model trained on it reveal who was in the real data?
+
+Game. ``m`` candidates are real *members* (training records the set was made from; for the real-subset
+baseline, exactly the records the target trained on) and ``m`` are *non-members* (test records, never used).
+A target model is trained on the audited set; the attack scores every candidate and we report the ROC AUC
+and the TPR at 0.1 % and 1 % FPR (`Carlini et al., "Membership Inference Attacks From First Principles",
+S&P 2022 <https://arxiv.org/abs/2112.03570>`_: low-FPR TPR is what matters).
+
+Attacks (:data:`ATTACKS`):
+
+* ``loss`` (`Yeom et al., CSF 2018 <https://arxiv.org/abs/1709.01604>`_): score :math:`-\ell(f(\mathbf{x}), y)`.
+* ``lira`` (Carlini et al. 2022): the logit-scaled confidence :math:`\phi = \log p_y - \log(1 - p_y)` of the
+  target is compared with its distribution under shadow models. **Online**: every shadow trains on a random
+  half of the 2m candidates, so each candidate has IN and OUT shadows; score
+  :math:`\log \mathcal{N}(\phi; \mu_{in}, \sigma_{in}^2) - \log \mathcal{N}(\phi; \mu_{out}, \sigma_{out}^2)`.
+  **Offline**: shadows train on disjoint chunks of ``m`` records outside the candidates (all OUT); score
+  :math:`(\phi - \mu_{out}) / \sigma_{out}`. Asking for more offline shadows than the reserve splits into is an
+  error. Variances are per-example when each side has ≥ 2 shadows, else global (as the paper advises for
+  few shadows).
+
+The shadows imitate the target's training: for a real subset they are exact; for a condensed or generated
+set they are *real subsets of the set's size* — a proxy, since re-running the condensation per shadow (as
+"No Free Lunch", Carlini et al. 2022, do) is out of CPU reach here. The baseline, a model trained on a random
+real subset of the same size, shows what a working attack finds. Optional canaries (``canaries`` members
+given a wrong label in the real-subset target) show the worst case. The result goes into the artifact's card
+(``audits``) through :func:`condensekit.core.artifact.update_card`.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+from condensekit.core.artifact import update_card
+from condensekit.core.registry import check_choice
+from condensekit.core.seed import seed_everything
+from condensekit.core.vision import CondensedImages, ImageSplits, build_image_model, fit_images, predict
+from condensekit.privacy.data import load_private_dataset
+from condensekit.privacy.evaluate import train_config_for
+
+__all__ = [
+    "ATTACKS",
+    "AuditConfig",
+    "audit_artifact",
+    "audit_set",
+    "benchmark_audits",
+    "roc_metrics",
+]
+
+ATTACKS: tuple[str, ...] = ("loss", "lira")
+MODES: tuple[str, ...] = ("online", "offline")
+
+
+@dataclass(frozen=True)
+class AuditConfig:
+    """How the audit runs."""
+
+    attack: str = field(default="lira", metadata={"help": "loss or lira"})
+    mode: str = field(default="online", metadata={"help": "lira shadows: online (IN and OUT) or offline (OUT)"})
+    shadows: int = field(default=16, metadata={"help": "shadow models (lira)"})
+    members: int = field(default=0, metadata={"help": "member candidates m (0: the set's size, at most 1000)"})
+    model: str = field(default="mlp", metadata={"help": "target and shadow architecture"})
+    train_steps: int = field(default=500, metadata={"help": "Adam steps of the target and every shadow"})
+    canaries: int = field(default=0, metadata={"help": "mislabelled members (real-subset target only)"})
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        check_choice("attack", self.attack, ATTACKS)
+        check_choice("mode", self.mode, MODES)
+        if self.attack == "lira" and self.shadows < 2:
+            raise ValueError(f"Invalid value {self.shadows!r} for argument shadows. Valid values for lira are >= 2")
+        if self.members < 0 or self.canaries < 0:
+            raise ValueError("members and canaries must be >= 0")
+
+
+# ---------------------------------------------------------------------------------------------
+# metrics
+
+
+def roc_metrics(member_scores: Tensor, nonmember_scores: Tensor) -> dict[str, float]:
+    """AUC (Mann–Whitney, ties counted half) and the TPR at FPR ≤ 0.1 % and ≤ 1 % (higher score = member)."""
+    s = torch.cat([member_scores, nonmember_scores]).double()
+    is_member = torch.cat([torch.ones_like(member_scores), torch.zeros_like(nonmember_scores)]).bool()
+    order = torch.argsort(s, descending=True, stable=True)
+    s, is_member = s[order], is_member[order]
+    # group ties: thresholds only between distinct scores
+    last = torch.ones_like(s, dtype=torch.bool)
+    last[:-1] = s[1:] != s[:-1]
+    tp = torch.cumsum(is_member.double(), 0)[last] / max(1, int(is_member.sum()))
+    fp = torch.cumsum((~is_member).double(), 0)[last] / max(1, int((~is_member).sum()))
+    tpr = torch.cat([tp.new_zeros(1), tp])
+    fpr = torch.cat([fp.new_zeros(1), fp])
+    auc = float(torch.trapezoid(tpr, fpr))
+
+    def tpr_at(limit: float) -> float:
+        ok = fpr <= limit + 1e-12
+        return float(tpr[ok].max())
+
+    return {"auc": auc, "tpr_at_01fpr": tpr_at(0.001), "tpr_at_1fpr": tpr_at(0.01)}
+
+
+def _logit_confidence(logits: Tensor, y: Tensor) -> Tensor:
+    """:math:`\\log p_y - \\log(1 - p_y)`, computed stably from the logits."""
+    correct = logits.gather(1, y.view(-1, 1)).squeeze(1)
+    others = logits.scatter(1, y.view(-1, 1), float("-inf")).logsumexp(dim=1)
+    return correct - others
+
+
+def _normal_logpdf(x: Tensor, mu: Tensor, sd: Tensor) -> Tensor:
+    return -0.5 * ((x - mu) / sd).pow(2) - sd.log() - 0.5 * math.log(2 * math.pi)
+
+
+# ---------------------------------------------------------------------------------------------
+# the game
+
+
+def _train(x: Tensor, y: Tensor, data: ImageSplits, cfg: AuditConfig, seed: int) -> torch.nn.Module:
+    seed_everything(seed)
+    net = build_image_model(cfg.model, channels=data.channels, num_classes=data.num_classes, im_size=data.im_size)
+    net = net.to(x.device)
+    gen = torch.Generator(device=x.device).manual_seed(seed)
+    fit_images(net, x, y, config=train_config_for(int(x.shape[0]), train_steps=cfg.train_steps), generator=gen)
+    return net
+
+
+def audit_set(
+    x: Tensor | None,
+    y: Tensor | None,
+    data: ImageSplits,
+    config: AuditConfig = AuditConfig(),
+    *,
+    size: int | None = None,
+    device: str | torch.device = "cpu",
+) -> dict[str, Any]:
+    """Audit the image set ``(x, y)`` (normalised like ``data``); with ``x`` = ``None``, audit the baseline: a
+    model trained on ``size`` random real training records (the members), with ``config.canaries`` of them
+    mislabelled. Returns the audit record (metrics, the game's sizes, the attack and its mode)."""
+    cfg = config
+    if x is None and (size is None or size < 1):
+        raise ValueError(f"Invalid value {size!r} for argument size. The real-subset baseline needs size >= 1")
+    if x is not None and (y is None or x.shape[0] != y.shape[0]):
+        raise ValueError("x and y must be given together with the same number of images")
+    n_set = int(x.shape[0]) if x is not None else int(size)  # type: ignore[arg-type]
+    m = cfg.members or min(n_set, 1000)
+    if x is None:
+        m = n_set  # the members are exactly the target's training records
+    n_train, n_test = int(data.x_train.shape[0]), int(data.x_test.shape[0])
+    if m > n_test or 2 * m > n_train:
+        raise ValueError(
+            f"Invalid value {m} for argument members: the data has {n_train} training and {n_test} test records; "
+            f"members must be <= {min(n_test, n_train // 2)}"
+        )
+    if cfg.canaries > m or (cfg.canaries and x is not None):
+        raise ValueError(
+            f"Invalid value {cfg.canaries!r} for argument canaries: canaries are mislabelled members of the "
+            f"real-subset target (at most members = {m}); an existing set cannot be given canaries after the fact"
+        )
+    dev = torch.device(device)
+    gen = torch.Generator().manual_seed(cfg.seed)
+    perm = torch.randperm(n_train, generator=gen)
+    mem_idx, reserve_idx = perm[:m], perm[m:]
+    non_idx = torch.randperm(n_test, generator=gen)[:m]
+    cand_x = torch.cat([data.x_train[mem_idx], data.x_test[non_idx]]).to(dev)
+    cand_y = torch.cat([data.class_labels()[mem_idx], data.y_test[non_idx].reshape(-1).long()]).to(dev)
+    is_member = torch.arange(2 * m, device=dev) < m
+    if x is None:  # baseline target: trained on the members (canaries: the first few get a wrong label)
+        cand_y = cand_y.clone()
+        if cfg.canaries:
+            shift = torch.randint(1, data.num_classes, (cfg.canaries,), generator=gen).to(dev)
+            cand_y[: cfg.canaries] = (cand_y[: cfg.canaries] + shift) % data.num_classes
+        tx, ty = cand_x[:m], cand_y[:m]
+    else:
+        tx, ty = x.to(dev), y.to(dev)  # type: ignore[union-attr]
+
+    target = _train(tx, ty, data, cfg, seed=cfg.seed)
+    t_logits = predict(target, cand_x)
+    record: dict[str, Any] = {
+        "attack": cfg.attack,
+        "members": m,
+        "target_size": n_set,
+        "config": asdict(cfg),
+        "target": "real subset" if x is None else "audited set",
+    }
+    if cfg.attack == "loss":
+        scores = -F.cross_entropy(t_logits, cand_y, reduction="none")
+    else:
+        phi = _logit_confidence(t_logits, cand_y)
+        scores, shadow_info = _lira(phi, cand_x, cand_y, data, cfg, reserve_idx, n_set, dev)
+        record |= shadow_info
+    record |= roc_metrics(scores[is_member], scores[~is_member])
+    if cfg.canaries:
+        canary = roc_metrics(scores[: cfg.canaries], scores[~is_member])
+        record["canaries"] = {"count": cfg.canaries} | canary
+    return record
+
+
+def _lira(
+    phi: Tensor, cand_x: Tensor, cand_y: Tensor, data: ImageSplits, cfg: AuditConfig, reserve_idx: Tensor,
+    n_set: int, dev: torch.device,
+) -> tuple[Tensor, dict[str, Any]]:  # fmt: skip
+    two_m = cand_x.shape[0]
+    gen = torch.Generator().manual_seed(cfg.seed + 1)
+    confs, ins = [], []
+    if cfg.mode == "offline":
+        if cfg.shadows * n_set > reserve_idx.numel():
+            raise ValueError(
+                f"Invalid value {cfg.shadows} for argument shadows: offline shadows train on disjoint chunks of "
+                f"{n_set} records and the {reserve_idx.numel()} non-candidate records split into at most "
+                f"{reserve_idx.numel() // n_set}"
+            )
+    elif n_set > two_m:
+        raise ValueError(
+            f"online shadows train on {n_set} of the {two_m} candidates; use members >= {math.ceil(n_set / 2)} "
+            "or mode='offline'"
+        )
+    labels = data.class_labels()
+    for s in range(cfg.shadows):
+        if cfg.mode == "offline":
+            idx = reserve_idx[s * n_set : (s + 1) * n_set]
+            sx, sy = data.x_train[idx].to(dev), labels[idx].to(dev)
+            inside = torch.zeros(two_m, dtype=torch.bool, device=dev)
+        else:
+            pick = torch.randperm(two_m, generator=gen)[:n_set].to(dev)
+            sx, sy = cand_x[pick], cand_y[pick]
+            inside = torch.zeros(two_m, dtype=torch.bool, device=dev)
+            inside[pick] = True
+        net = _train(sx, sy, data, cfg, seed=cfg.seed + 1000 + s)
+        confs.append(_logit_confidence(predict(net, cand_x), cand_y))
+        ins.append(inside)
+    conf, inside = torch.stack(confs), torch.stack(ins)  # shadows × 2m
+
+    def fit(mask: Tensor) -> tuple[Tensor, Tensor]:
+        cnt = mask.sum(0).clamp_min(1)
+        mu = (conf * mask).sum(0) / cnt
+        var = ((conf - mu).pow(2) * mask).sum(0) / (cnt - 1).clamp_min(1)
+        global_sd = conf[mask].std() if int(mask.sum()) > 1 else conf.std()
+        per_ok = mask.sum(0) >= 2
+        sd = torch.where(per_ok, var.sqrt(), global_sd).clamp_min(1e-3)
+        return mu, sd
+
+    mu_out, sd_out = fit(~inside)
+    if cfg.mode == "offline":
+        return (phi - mu_out) / sd_out, {"shadows": cfg.shadows, "mode": "offline"}
+    mu_in, sd_in = fit(inside)
+    score = _normal_logpdf(phi, mu_in, sd_in) - _normal_logpdf(phi, mu_out, sd_out)
+    return score, {"shadows": cfg.shadows, "mode": "online", "shadow_set": "real subsets of the target's size"}
+
+
+# ---------------------------------------------------------------------------------------------
+# artifacts
+
+
+def audit_artifact(
+    path: str | os.PathLike[str],
+    config: AuditConfig = AuditConfig(),
+    *,
+    data: ImageSplits | None = None,
+    root: str | None = None,
+    device: str = "cpu",
+    record: bool = True,
+) -> dict[str, Any]:
+    """Audit the image artifact at ``path`` (any domain) and append the result to its card's ``audits``; the
+    real data is ``data`` or the dataset its card names (:data:`~condensekit.privacy.data.PRIVATE_DATASETS`)."""
+    ci = CondensedImages.load(path, purpose="`privacy audit`")
+    data = data if data is not None else load_private_dataset(str(ci.card["source"]["dataset"]), root)
+    y = ci.y if ci.y.dim() == 1 else ci.y.argmax(dim=1)
+    result = audit_set(ci.x.float(), y.long(), data, config, device=device)
+    result |= {"method": ci.card.get("method"), "privacy": ci.card.get("privacy")}
+    if record:
+        update_card(path, audits={k: v for k, v in result.items() if k != "privacy"} | {"kind": "membership"})
+    return result
+
+
+def benchmark_audits(
+    targets: list[str], *, attack: str, shadows: int, seed: int = 0, size: int = 100
+) -> Iterator[tuple[str, dict[str, Any]]]:
+    """For the benchmark: ``real-subset`` (a model on ``size`` random real MNIST records) or artifact folders."""
+    cfg = AuditConfig(attack=attack, shadows=shadows, seed=seed)
+    for t in targets:
+        if t == "real-subset":
+            data = load_private_dataset("mnist")
+            r = audit_set(None, None, data, cfg, size=size)
+            yield f"real-subset-{size}/{attack}", r | {"method": f"real subset ({size})", "dataset": "mnist"}
+        else:
+            r = audit_artifact(t, cfg)
+            name = os.path.basename(os.path.normpath(t))
+            eps = (r.get("privacy") or {}).get("epsilon")
+            yield f"{name}/{attack}", r | {"method": f"{r['method']} ({name})", "dataset": "mnist", "epsilon": eps}

@@ -1,0 +1,95 @@
+"""What every private image method shares: the registry, and one function that runs a method through the
+engine and returns a :class:`~condensekit.core.vision.CondensedImages` with an honest privacy card.
+
+A method is a :class:`PrivateMethod` (a :class:`~condensekit.core.engine.CondensationMethod`) that also
+reports :meth:`PrivateMethod.privacy` — the guarantee of what it actually released, for the steps it
+actually ran — and :meth:`PrivateMethod.max_steps` — how many engine steps its budget allows.
+"""
+
+from __future__ import annotations
+
+import abc
+from dataclasses import asdict
+from typing import Any
+
+import torch
+
+from condensekit.core.engine import CondensationMethod, EngineConfig, run
+from condensekit.core.registry import MethodEntry, Registry, method_registrar
+from condensekit.core.vision import CondensedImages, ImageSplits, image_source
+
+PRIVACY_METHODS: Registry[MethodEntry] = Registry("privacy method")
+#: ``@register_private_method(name, ConfigClass, description)`` on a :class:`PrivateMethod` subclass.
+register_private_method = method_registrar(PRIVACY_METHODS)
+
+
+class PrivateMethod(CondensationMethod):
+    """Base of private methods: holds the real data and the config."""
+
+    def __init__(self, data: ImageSplits, config: Any) -> None:
+        self.data = data
+        self.config = config
+
+    @abc.abstractmethod
+    def privacy(self, steps_done: int) -> dict[str, Any]:
+        """The card's ``privacy`` record after ``steps_done`` engine steps."""
+
+    def default_steps(self) -> int:
+        """Engine steps of the paper's schedule."""
+        return int(self.config.steps)
+
+    def max_steps(self, requested: int) -> int:
+        """Steps the privacy budget allows (≤ ``requested``); a single-release method allows any number."""
+        return requested
+
+    def budget(self) -> dict[str, Any]:
+        return {}
+
+
+def condense_private(
+    data: ImageSplits,
+    method: str,
+    *,
+    config: Any | None = None,
+    seed: int = 0,
+    device: str = "auto",
+    steps: int | None = None,
+    progress: bool = False,
+) -> CondensedImages:
+    """Run the registered private ``method`` on ``data`` through the engine.
+
+    A method whose budget runs out before ``steps`` stops at the last step that fits: the artifact holds
+    what it reached and the card says so (``privacy.stopped_early``, ``steps_done`` and ``steps_requested``).
+    No validation-based selection is made (the validation images are private data too): the last iterate
+    is released.
+    """
+    entry = PRIVACY_METHODS.get(method)
+    cfg = config if config is not None else entry.config()
+    if not isinstance(cfg, entry.config):
+        raise ValueError(f"config for {method!r} must be a {entry.config.__name__}, got {type(cfg).__name__}")
+    m = entry.cls(data, cfg)
+    requested = m.default_steps() if steps is None else int(steps)
+    allowed = m.max_steps(requested)
+    result = run(m, EngineConfig(steps=allowed, seed=seed, device=device, progress=progress))
+    privacy = m.privacy(result.steps_done)
+    privacy.update(steps_requested=requested, steps_done=result.steps_done, stopped_early=allowed < requested)
+    tensors = result.condensed
+    card = {
+        "domain": "privacy",
+        "method": method,
+        "config": asdict(cfg),
+        "source": image_source(data),
+        "budget": m.budget() | {"images": int(tensors["x"].shape[0])},
+        "seed": seed,
+        "privacy": privacy,
+        "cost": result.cost(),
+        "metrics": {"val_selected": None, "selection": "last iterate (no private validation)"},
+    }
+    return CondensedImages(x=tensors["x"], y=tensors["y"], card=card)
+
+
+def to_normalised(data: ImageSplits, x01: torch.Tensor) -> torch.Tensor:
+    """[0, 1] pixels → the normalised space of ``data`` (inverse of ``data.denormalise``)."""
+    mean = torch.tensor(data.mean, dtype=x01.dtype, device=x01.device).view(1, -1, 1, 1)
+    std = torch.tensor(data.std, dtype=x01.dtype, device=x01.device).view(1, -1, 1, 1)
+    return (x01 - mean) / std

@@ -1,0 +1,177 @@
+"""``condensekit privacy dp-merf | psg | account | audit | methods``."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import Any
+
+from condensekit.core.artifact import format_card, load_artifact
+from condensekit.core.atomic import write_json
+from condensekit.core.config import add_dataclass_args, dataclass_from_args
+from condensekit.core.report import format_table
+from condensekit.privacy.accounting import (
+    GaussianRelease,
+    analytic_gaussian_epsilon,
+    check_delta,
+    noise_for_epsilon,
+    rdp_epsilon,
+)
+from condensekit.privacy.audit import AuditConfig, audit_artifact
+from condensekit.privacy.base import PRIVACY_METHODS, condense_private
+from condensekit.privacy.data import PRIVATE_DATASETS, load_private_dataset
+from condensekit.privacy.evaluate import evaluate_private
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    priv = sub.add_parser("privacy", help="differentially private condensed sets and membership-inference audits")
+    verbs = priv.add_subparsers(dest="verb", metavar="VERB")
+
+    d = verbs.add_parser(
+        "dp-merf",
+        help="DP-MERF: one noisy RFF embedding, then a generator (default) or, with --ipc, a condensed set",
+        description="Method flags (e.g. --n-features, --lr) appear with --help after --ipc or without it.",
+    )
+    d.add_argument("--ipc", type=int, default=None, help="images per class: optimise a condensed set directly")
+    _common(d)
+    d.set_defaults(func=_dp_merf, accepts_extra=True)
+
+    p = verbs.add_parser("psg", help="PSG: gradient matching with DP-SGD real gradients")
+    p.add_argument("--ipc", type=int, default=10, help="images per class")
+    _common(p)
+    p.set_defaults(func=_psg, accepts_extra=True)
+
+    a = verbs.add_parser(
+        "account",
+        help="ε of Gaussian releases (--sigma), σ for a target (--target-epsilon), or an artifact's guarantee",
+    )
+    a.add_argument("artifact", nargs="?", default=None, help="print this artifact's privacy record")
+    a.add_argument("--sigma", type=float, default=None, help="noise multiplier (noise std / L2 sensitivity)")
+    a.add_argument("--target-epsilon", type=float, default=None, help="print the σ that reaches this ε")
+    a.add_argument("--delta", type=float, default=1e-5)
+    a.add_argument("--sample-rate", type=float, default=1.0, help="Poisson sampling rate q (DP-SGD)")
+    a.add_argument("--steps", type=int, default=1, help="number of releases (composed)")
+    a.set_defaults(func=_account)
+
+    u = verbs.add_parser("audit", help="membership-inference audit of any image artifact; recorded in its card")
+    u.add_argument("artifact")
+    add_dataclass_args(u, AuditConfig)
+    u.add_argument("--root", default=None, help="data root (default: $CONDENSEKIT_DATA)")
+    u.add_argument("--device", default="cpu")
+    u.add_argument("--json", default=None)
+    u.set_defaults(func=_audit)
+
+    m = verbs.add_parser("methods", help="list the registered private methods")
+    m.set_defaults(
+        func=lambda ns: print(
+            format_table(
+                ["method", "what"], [[n, PRIVACY_METHODS.get(n).description] for n in PRIVACY_METHODS.names()]
+            )
+        )
+    )
+
+
+def _common(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--dataset", default="mnist", help=f"one of {{{', '.join(PRIVATE_DATASETS.names())}}}")
+    p.add_argument("--epsilon", type=float, required=True, help="privacy budget ε")
+    p.add_argument("--delta", type=float, default=1e-5, help="δ (well below 1/n)")
+    p.add_argument("--root", default=None, help="data root (default: $CONDENSEKIT_DATA, else ~/.cache/condensekit)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--device", default="auto", help="auto, cpu or cuda[:N]")
+    p.add_argument("--steps", type=int, default=None, help="engine steps (default: the method's schedule)")
+    p.add_argument("--out", default=None, help="artifact folder (default: artifacts/DATASET-METHOD-epsE)")
+    p.add_argument("--eval-runs", type=int, default=0, help="also train LR/MLP/CNN this many times each")
+    p.add_argument("--json", default=None, help="where to write the JSON summary")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+
+
+def _method_config(method: str, extra: list[str], **fixed: Any) -> Any:
+    entry = PRIVACY_METHODS.get(method)
+    parser = argparse.ArgumentParser(prog=f"condensekit privacy {method}", add_help=False)
+    add_dataclass_args(parser, entry.config)
+    ns, rest = parser.parse_known_args(extra)
+    if rest:
+        valid = sorted("--" + a.dest.replace("_", "-") for a in parser._actions if a.dest != "help")
+        raise ValueError(f"Unknown option(s) {rest} for method {method!r}. Valid options are {valid}")
+    return dataclass_from_args(entry.config, ns, **fixed)
+
+
+def _run(ns: argparse.Namespace, method: str, **fixed: Any) -> int:
+    cfg = _method_config(method, ns.extra, epsilon=ns.epsilon, delta=ns.delta, **fixed)
+    data = load_private_dataset(ns.dataset, ns.root)
+    ci = condense_private(
+        data, method, config=cfg, seed=ns.seed, device=ns.device, steps=ns.steps, progress=not ns.quiet
+    )
+    out = Path(ns.out or f"artifacts/{ns.dataset}-{method}-eps{ns.epsilon:g}")
+    p = ci.card["privacy"]
+    summary: dict[str, Any] = {"artifact": str(out), "method": method, "privacy": p, "cost": ci.card["cost"]}
+    if ns.eval_runs:
+        res = evaluate_private(ci.x, ci.y, data, runs=ns.eval_runs, seed=ns.seed)
+        ci.card["metrics"]["test"] = summary["test"] = {m: s.to_dict() for m, s in res.items()}
+    ci.save(out)
+    print(
+        f"{method} on {ns.dataset}: {ci.x.shape[0]} images, (ε={p['epsilon']:.4g}, δ={p['delta']:g})-DP by "
+        f"{p['accountant']} (σ={p['sigma']:.4g}; RDP ε={p['epsilon_rdp']:.4g}), "
+        f"{ci.card['cost']['wall_time_s']:.0f} s, peak {ci.card['cost']['peak_memory_mb']:.0f} MB"
+    )
+    if p.get("stopped_early"):
+        print(f"budget spent: stopped at step {p['steps_done']} of {p['steps_requested']}")
+    if ns.eval_runs:
+        print(format_table(["model", "test acc (%)", "runs"], [[m, str(s), len(s.values)] for m, s in res.items()]))
+    path = ns.json or str(out) + ".json"
+    write_json(path, summary)
+    print(f"artifact: {out}   json: {path}")
+    return 0
+
+
+def _dp_merf(ns: argparse.Namespace) -> int:
+    if ns.ipc is not None:
+        return _run(ns, "dp-merf-condensed", ipc=ns.ipc)
+    return _run(ns, "dp-merf")
+
+
+def _psg(ns: argparse.Namespace) -> int:
+    return _run(ns, "psg", ipc=ns.ipc)
+
+
+def _account(ns: argparse.Namespace) -> int:
+    if ns.artifact is not None:
+        card = load_artifact(ns.artifact).card
+        if not card.get("privacy"):
+            raise ValueError(
+                f"artifact at {ns.artifact!r} ({card.get('method')!r}) has no privacy record: it was not made with a "
+                "differentially private method, so it has no (ε, δ) guarantee"
+            )
+        print(next(line for line in format_card(card).splitlines() if line.startswith("privacy:")))
+        return 0
+    check_delta(ns.delta)
+    if (ns.sigma is None) == (ns.target_epsilon is None):
+        raise ValueError("pass exactly one of --sigma (prints ε) and --target-epsilon (prints σ), or an ARTIFACT")
+    full = ns.sample_rate == 1.0
+    if ns.target_epsilon is not None:
+        acc = "analytic" if full else "rdp"
+        sigma = noise_for_epsilon(
+            ns.target_epsilon, ns.delta, sample_rate=ns.sample_rate, steps=ns.steps, accountant=acc
+        )
+        print(f"sigma = {sigma:.4f} for (ε={ns.target_epsilon:g}, δ={ns.delta:g}) by {acc}")
+        return 0
+    rel = [GaussianRelease(sigma=ns.sigma, sample_rate=ns.sample_rate, steps=ns.steps)]
+    eps, order = rdp_epsilon(rel, ns.delta)
+    print(f"epsilon (RDP, opacus, order {order:g}) = {eps:.4f}")
+    if full:
+        print(f"epsilon (analytic Gaussian, exact) = {analytic_gaussian_epsilon(rel, ns.delta):.4f}")
+    return 0
+
+
+def _audit(ns: argparse.Namespace) -> int:
+    cfg = dataclass_from_args(AuditConfig, ns)
+    rec = audit_artifact(ns.artifact, cfg, root=ns.root, device=ns.device)
+    print(
+        f"{rec['attack']} audit of {ns.artifact} ({rec['method']}): AUC {rec['auc']:.3f}, "
+        f"TPR {100 * rec['tpr_at_1fpr']:.1f} % at 1 % FPR, {100 * rec['tpr_at_01fpr']:.1f} % at 0.1 % FPR "
+        f"({rec['members']} members vs {rec['members']} non-members)"
+    )
+    if ns.json:
+        write_json(ns.json, rec)
+    return 0
+

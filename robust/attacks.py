@@ -1,0 +1,274 @@
+"""Adversarial attacks on image classifiers, through `torchattacks <https://github.com/Harry24k/adversarial-attacks-pytorch>`_.
+
+Nothing here re-implements an attack: each registered name builds a torchattacks attack. What this
+module adds is what an audit needs around them:
+
+* pixel space: torchattacks perturbs images in [0, 1]; our images are normalised, so the model is
+  wrapped with the normalisation (:class:`PixelSpace`) and the test images are denormalised, attacked
+  and scored in pixel space, where ε means what the literature means (``8/255``);
+* an ε grid parsed from the command line (``"1/255,2/255"``; :func:`parse_eps`), checked against the
+  data range;
+* a fixed, stratified test subset (:func:`stratified_subset`, 1,000 images by default);
+* :func:`robust_accuracy`: the share of images classified correctly both clean and attacked, in %.
+
+Attacks (``ATTACKS``; ε is measured in the attack's norm):
+
+========== ===== ==================================================================================
+name       norm  torchattacks
+========== ===== ==================================================================================
+fgsm       L∞    ``FGSM(eps)``
+pgd        L∞    ``PGD(eps, alpha=2.5·eps/steps, steps=20, random_start=True)`` (Madry et al.'s step rule)
+pgdl2      L2    ``PGDL2(eps, alpha=2.5·eps/steps, steps=20, random_start=True)``
+cw         L2    ``CW(c=1, kappa=0, steps=50, lr=0.01)``: a minimum-norm attack, run once per model; at ε an
+                 image counts as broken when its CW example is misclassified *and* within ε in L2
+autoattack L∞    ``AutoAttack(version="standard")`` = APGD-CE, APGD-T, FAB-T, Square (5,000 queries);
+                 with fewer than 4 classes (APGD-T's DLR loss needs 4) torchattacks' own APGD-CE, FAB and
+                 Square are chained the same way (``MultiAttack``): a deviation, recorded in the result
+========== ===== ==================================================================================
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from fractions import Fraction
+
+import torch
+import torchattacks
+from torch import Tensor, nn
+from torchattacks.attack import Attack
+
+from condensekit.core.registry import Registry
+
+__all__ = [
+    "ATTACKS",
+    "AttackConfig",
+    "AttackSpec",
+    "PixelSpace",
+    "parse_attacks",
+    "parse_eps",
+    "parse_eps_list",
+    "robust_accuracy",
+    "stratified_subset",
+]
+
+
+@dataclass(frozen=True)
+class AttackConfig:
+    """Hyper-parameters of the attacks (defaults: DD-RobustBench / torchattacks)."""
+
+    pgd_steps: int = field(default=20, metadata={"help": "PGD / PGD-L2 iterations"})
+    pgd_step_ratio: float = field(default=2.5, metadata={"help": "PGD step size = ratio · ε / steps (Madry et al.)"})
+    cw_c: float = field(default=1.0, metadata={"help": "C&W trade-off constant c (GUARD's evaluation: 1e-4)"})
+    cw_steps: int = field(default=50, metadata={"help": "C&W Adam steps"})
+    cw_lr: float = field(default=0.01, metadata={"help": "C&W Adam learning rate"})
+    autoattack_version: str = field(default="standard", metadata={"help": "AutoAttack version (standard)"})
+    batch_size: int = field(default=500, metadata={"help": "images attacked at once"})
+
+    def __post_init__(self) -> None:
+        for name in ("pgd_steps", "cw_steps", "batch_size"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"Invalid value {getattr(self, name)!r} for argument {name}. Valid values are >= 1")
+        for name in ("pgd_step_ratio", "cw_c", "cw_lr"):
+            if not getattr(self, name) > 0:
+                raise ValueError(f"Invalid value {getattr(self, name)!r} for argument {name}. Valid values are > 0")
+        if self.autoattack_version not in ("standard", "plus", "rand"):
+            raise ValueError(
+                f"Unknown value {self.autoattack_version!r} for argument autoattack_version. "
+                "Valid values are {plus, rand, standard}"
+            )
+
+
+Builder = Callable[[nn.Module, float, int, int, AttackConfig], Attack]
+
+
+@dataclass(frozen=True)
+class AttackSpec:
+    """A registered attack: its norm, whether it is a minimum-norm attack run once, and its builder."""
+
+    name: str
+    norm: str
+    build: Builder
+    description: str
+    minimum_norm: bool = False
+
+
+def _pgd(model: nn.Module, eps: float, _k: int, _seed: int, cfg: AttackConfig) -> Attack:
+    alpha = cfg.pgd_step_ratio * eps / cfg.pgd_steps
+    return torchattacks.PGD(model, eps=eps, alpha=alpha, steps=cfg.pgd_steps, random_start=True)
+
+
+def _pgdl2(model: nn.Module, eps: float, _k: int, _seed: int, cfg: AttackConfig) -> Attack:
+    alpha = cfg.pgd_step_ratio * eps / cfg.pgd_steps
+    return torchattacks.PGDL2(model, eps=eps, alpha=alpha, steps=cfg.pgd_steps, random_start=True)
+
+
+def _autoattack(model: nn.Module, eps: float, k: int, seed: int, cfg: AttackConfig) -> Attack:
+    if k >= 4:
+        return torchattacks.AutoAttack(
+            model, norm="Linf", eps=eps, version=cfg.autoattack_version, n_classes=k, seed=seed
+        )
+    return torchattacks.MultiAttack(
+        [
+            torchattacks.APGD(model, norm="Linf", eps=eps, seed=seed, loss="ce", n_restarts=1),
+            torchattacks.FAB(model, norm="Linf", eps=eps, seed=seed, n_classes=k, n_restarts=1),
+            torchattacks.Square(model, norm="Linf", eps=eps, seed=seed, n_queries=5000, n_restarts=1),
+        ]
+    )
+
+
+ATTACKS: Registry[AttackSpec] = Registry("attack")
+for _spec in (
+    AttackSpec("fgsm", "Linf", lambda m, e, k, s, c: torchattacks.FGSM(m, eps=e), "FGSM (Goodfellow et al., 2015)"),
+    AttackSpec("pgd", "Linf", _pgd, "PGD-L∞ (Madry et al., 2018)"),
+    AttackSpec("pgdl2", "L2", _pgdl2, "PGD-L2 (Madry et al., 2018)"),
+    AttackSpec(
+        "cw",
+        "L2",
+        lambda m, e, k, s, c: torchattacks.CW(m, c=c.cw_c, kappa=0, steps=c.cw_steps, lr=c.cw_lr),
+        "Carlini & Wagner L2 (2017), scored within ε",
+        minimum_norm=True,
+    ),
+    AttackSpec("autoattack", "Linf", _autoattack, "AutoAttack standard (Croce & Hein, 2020)"),
+):
+    ATTACKS.register(_spec.name, _spec)
+
+
+def parse_attacks(text: str | Sequence[str]) -> list[str]:
+    """``"fgsm,pgd"`` → ``["fgsm", "pgd"]``; an unknown name raises ``ValueError`` listing the valid ones."""
+    names = [n.strip().lower() for n in (text.split(",") if isinstance(text, str) else text) if n.strip()]
+    if not names:
+        raise ValueError(f"Invalid value {text!r} for argument attacks. Valid values are {{{', '.join(ATTACKS)}}}")
+    for name in names:
+        ATTACKS.get(name)
+    return list(dict.fromkeys(names))
+
+
+def parse_eps(text: str | float) -> float:
+    """``"2/255"``, ``"0.3"`` or a number → ε in pixel units; it must lie in (0, 1], the data range."""
+    try:
+        value = float(Fraction(str(text).strip())) if isinstance(text, str) else float(text)
+    except (ValueError, ZeroDivisionError) as err:
+        raise ValueError(
+            f"Invalid value {text!r} for argument eps. Valid values are numbers or fractions like 2/255"
+        ) from err
+    if not (math.isfinite(value) and 0 < value <= 1):
+        raise ValueError(
+            f"Invalid value {text!r} for argument eps: ε = {value:g} is outside the data range. "
+            "Valid values are in (0, 1] (images are attacked in [0, 1] pixel space, e.g. 8/255)"
+        )
+    return value
+
+
+def parse_eps_list(text: str | Sequence[str | float]) -> list[tuple[str, float]]:
+    """``"1/255,2/255"`` → ``[("1/255", 0.0039…), ("2/255", 0.0078…)]`` (as written, value), ascending."""
+    items = [t.strip() for t in text.split(",")] if isinstance(text, str) else [str(t) for t in text]
+    items = [t for t in items if t]
+    if not items:
+        raise ValueError(f"Invalid value {text!r} for argument eps. Valid values are lists like 1/255,2/255")
+    out = sorted({t: parse_eps(t) for t in items}.items(), key=lambda kv: kv[1])
+    return out
+
+
+class PixelSpace(nn.Module):
+    """``model`` behind its input normalisation: takes [0, 1] images, feeds ``(x - mean) / std``."""
+
+    def __init__(self, model: nn.Module, mean: Sequence[float], std: Sequence[float]) -> None:
+        super().__init__()
+        self.model = model
+        device = next(model.parameters()).device
+        self.register_buffer("mean", torch.tensor(list(mean), dtype=torch.float32, device=device).view(1, -1, 1, 1))
+        self.register_buffer("std", torch.tensor(list(std), dtype=torch.float32, device=device).view(1, -1, 1, 1))
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.model((x - self.mean) / self.std)
+
+
+def stratified_subset(y: Tensor, n: int | None = 1000, *, seed: int = 0) -> Tensor:
+    """Indices of a fixed, seeded subset of ``n`` test images with the class proportions of ``y``
+    (largest remainders); ``None`` or ``n >= len(y)`` keeps every image. Sorted, on ``y``'s device."""
+    total = y.shape[0]
+    if n is None or n >= total:
+        return torch.arange(total, device=y.device)
+    if n < 1:
+        raise ValueError(f"Invalid value {n!r} for argument subset. Valid values are >= 1 or None (full test set)")
+    labels = y.reshape(-1).long().cpu()
+    classes, counts = labels.unique(return_counts=True)
+    quota = counts.double() * n / total
+    take = quota.floor().long()
+    order = torch.argsort(quota - take, descending=True, stable=True)
+    take[order[: n - int(take.sum())]] += 1
+    gen = torch.Generator().manual_seed(seed)
+    parts = []
+    for c, k in zip(classes.tolist(), take.tolist(), strict=True):
+        members = (labels == c).nonzero(as_tuple=True)[0]
+        parts.append(members[torch.randperm(members.numel(), generator=gen)[:k]])
+    return torch.cat(parts).sort().values.to(y.device)
+
+
+def _check_pixels(x: Tensor) -> None:
+    lo, hi = float(x.min()), float(x.max())
+    if lo < -1e-5 or hi > 1 + 1e-5:
+        raise ValueError(
+            f"images to attack lie in [{lo:.3g}, {hi:.3g}], outside the pixel range [0, 1]; "
+            "denormalise them first (ImageSplits.denormalise) and wrap the model with PixelSpace"
+        )
+
+
+def adversarial(
+    model: nn.Module, x: Tensor, y: Tensor, attack: str, eps: float, *, num_classes: int,
+    seed: int = 0, config: AttackConfig = AttackConfig(),
+) -> Tensor:  # fmt: skip
+    """Adversarial examples of ``attack`` at ``eps`` for pixel-space ``model`` and images ``x`` in [0, 1],
+    computed in batches of ``config.batch_size`` (on ``x``'s device)."""
+    spec = ATTACKS.get(attack)
+    _check_pixels(x)
+    model.eval()
+    atk = spec.build(model, eps, num_classes, seed, config)
+    torch.manual_seed(seed)
+    bs = config.batch_size
+    out = [atk(x[i : i + bs], y[i : i + bs]).detach() for i in range(0, x.shape[0], bs)]
+    return torch.cat(out)
+
+
+@torch.no_grad()
+def _correct(model: nn.Module, x: Tensor, y: Tensor, batch_size: int) -> Tensor:
+    return torch.cat(
+        [model(x[i : i + batch_size]).argmax(-1) == y[i : i + batch_size] for i in range(0, len(x), batch_size)]
+    )
+
+
+def robust_accuracy(
+    model: nn.Module,
+    x: Tensor,
+    y: Tensor,
+    attack: str,
+    eps_grid: Sequence[float],
+    *,
+    num_classes: int,
+    seed: int = 0,
+    config: AttackConfig = AttackConfig(),
+) -> dict[float, float]:
+    """Robust accuracy (%) of pixel-space ``model`` under ``attack`` at each ε of ``eps_grid``.
+
+    An image counts when it is classified correctly clean *and* attacked (so robust ≤ clean). A
+    minimum-norm attack (``cw``) runs once; at ε an image counts unless its adversarial example is
+    misclassified within ε (in the attack's norm).
+    """
+    spec = ATTACKS.get(attack)
+    y = y.reshape(-1).long()
+    clean = _correct(model, x, y, config.batch_size)
+    out: dict[float, float] = {}
+    if spec.minimum_norm:
+        adv = adversarial(model, x, y, attack, 1.0, num_classes=num_classes, seed=seed, config=config)
+        fooled = ~_correct(model, adv, y, config.batch_size)
+        dist = (adv - x).flatten(1).norm(p=2 if spec.norm == "L2" else math.inf, dim=1)
+        for eps in eps_grid:
+            broken = fooled & (dist <= eps + 1e-6)
+            out[eps] = float((clean & ~broken).float().mean()) * 100.0
+        return out
+    for eps in eps_grid:
+        adv = adversarial(model, x, y, attack, eps, num_classes=num_classes, seed=seed, config=config)
+        out[eps] = float((clean & _correct(model, adv, y, config.batch_size)).float().mean()) * 100.0
+    return out

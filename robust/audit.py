@@ -1,0 +1,329 @@
+"""Adversarial robustness audit of a condensed image set, from any domain.
+
+Protocol: train ``runs`` fresh evaluation models of each architecture on the condensed set (the shared
+image routine :func:`~condensekit.core.vision.train.fit_images`, with the artifact's learned learning
+rate when it has one), then attack each on a fixed, stratified subset of the real test split (1,000
+images by default; ``subset=None`` takes the full test set) with every attack at every ε, in [0, 1]
+pixel space (:mod:`condensekit.robust.attacks`). Reported per model, attack and ε: mean ± std over the
+runs of the robust accuracy (%), with ``clean`` rows for the unattacked accuracy on the same images.
+
+The result is a table, a JSON file and a PNG plot of accuracy against ε; :func:`audit_artifact` also
+records it in the artifact's card (``audits``). Everything is computed before anything is written; the
+JSON and the PNG are written atomically and the card last, so an audit killed midway leaves the old
+files (or none), never half of one.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import os
+import statistics
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import Tensor, nn
+
+from condensekit.core.artifact import update_card
+from condensekit.core.atomic import atomic_path, write_json
+from condensekit.core.engine import _peak_memory_mb, _reset_peak_memory
+from condensekit.core.report import format_table
+from condensekit.core.seed import resolve_device, seed_everything
+from condensekit.core.vision import (
+    CondensedImages,
+    ImageSplits,
+    ImageTrainConfig,
+    accuracy_metric,
+    build_image_model,
+    fit_images,
+    predict,
+)
+from condensekit.robust.attacks import (
+    ATTACKS,
+    AttackConfig,
+    PixelSpace,
+    parse_attacks,
+    parse_eps_list,
+    robust_accuracy,
+    stratified_subset,
+)
+from condensekit.robust.data import data_for_card
+
+__all__ = [
+    "AUDIT_KIND",
+    "AuditConfig",
+    "AuditResult",
+    "audit_artifact",
+    "audit_images",
+    "plot_audit",
+    "record_audit",
+]
+
+AUDIT_KIND = "adversarial_robustness"
+
+
+@dataclass(frozen=True)
+class AuditConfig:
+    """What an audit runs (defaults: the issue's PneumoniaMNIST grid, DD-RobustBench's attacks).
+
+    Args:
+        attacks: names from :data:`~condensekit.robust.attacks.ATTACKS`.
+        eps: ε values as written (``"2/255"``, ``"0.1"``), in the attack's norm, in (0, 1].
+        models: evaluation architectures (:func:`~condensekit.core.vision.build_image_model` names).
+        runs: models trained per architecture (seeds ``seed``, ``seed + 1``...).
+        subset: stratified test images attacked; ``None``: the full test set.
+        seed: seeds training, the subset and the attacks' random starts.
+        train: how each evaluation model is trained on the condensed set.
+        attack: the attacks' hyper-parameters.
+    """
+
+    attacks: tuple[str, ...] = ("fgsm", "pgd", "autoattack")
+    eps: tuple[str, ...] = ("1/255", "2/255", "4/255", "8/255")
+    models: tuple[str, ...] = ("convnet",)
+    runs: int = 3
+    subset: int | None = 1000
+    seed: int = 0
+    train: ImageTrainConfig = field(default_factory=ImageTrainConfig)
+    attack: AttackConfig = field(default_factory=AttackConfig)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "attacks", tuple(parse_attacks(self.attacks)))
+        object.__setattr__(self, "eps", tuple(t for t, _ in parse_eps_list(self.eps)))
+        if not self.models:
+            raise ValueError("Invalid value () for argument models. Name at least one evaluation model")
+        if self.runs < 1:
+            raise ValueError(f"Invalid value {self.runs!r} for argument runs. Valid values are >= 1")
+        if self.subset is not None and self.subset < 1:
+            raise ValueError(f"Invalid value {self.subset!r} for argument subset. Valid values are >= 1 or None")
+
+
+@dataclass
+class AuditResult:
+    """Rows ``{model, attack, eps, eps_value, mean, std, runs}`` (``attack == "clean"`` with ``eps == "0"``
+    for clean accuracy), plus the setting, sanity checks and cost."""
+
+    rows: list[dict[str, Any]]
+    dataset: str
+    subset: str
+    test_images: int
+    config: dict[str, Any]
+    sanity: dict[str, Any]
+    cost: dict[str, Any]
+
+    def table(self) -> str:
+        body = [
+            [r["model"], r["attack"], r["eps"], f"{r['mean']:.2f} ± {r['std']:.2f}", len(r["runs"])] for r in self.rows
+        ]
+        return format_table(["model", "attack", "ε", "accuracy (%)", "runs"], body)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "kind": AUDIT_KIND,
+            "dataset": self.dataset,
+            "subset": self.subset,
+            "test_images": self.test_images,
+            "config": self.config,
+            "rows": self.rows,
+            "sanity": self.sanity,
+            "cost": self.cost,
+            "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+        }
+
+
+def _fit_check(name: str, data: ImageSplits, x: Tensor, device: torch.device) -> nn.Module:
+    shape = list(x.shape[1:])
+    if shape != [data.channels, *data.im_size]:
+        raise ValueError(
+            f"the condensed images are {shape} (C, H, W) but the real {data.name!r} test images are "
+            f"{[data.channels, *data.im_size]}; audit the artifact against the data it was condensed from"
+        )
+    try:
+        net = build_image_model(name, channels=data.channels, num_classes=data.num_classes, im_size=data.im_size)
+        net = net.to(device)
+        with torch.no_grad():
+            out = net.eval()(x[:1])
+    except (RuntimeError, ValueError) as err:
+        raise ValueError(
+            f"evaluation model {name!r} does not fit the artifact's {'×'.join(map(str, shape))} images: {err}. "
+            "Choose another model (--models)"
+        ) from err
+    if tuple(out.shape) != (1, data.num_classes):
+        raise ValueError(
+            f"evaluation model {name!r} returns {tuple(out.shape)} logits, expected (1, {data.num_classes})"
+        )
+    return net
+
+
+def _summary(values: list[float]) -> tuple[float, float]:
+    return statistics.fmean(values), (statistics.pstdev(values) if len(values) > 1 else 0.0)
+
+
+def _sanity(rows: list[dict[str, Any]], models: tuple[str, ...], attacks: tuple[str, ...]) -> dict[str, Any]:
+    """Robust accuracy falls (weakly) as ε grows; AutoAttack is never above PGD (on the means)."""
+    issues: list[str] = []
+    by = {(r["model"], r["attack"], r["eps"]): r["mean"] for r in rows}
+    for model in models:
+        for attack in attacks:
+            curve = [(r["eps"], r["mean"]) for r in rows if r["model"] == model and r["attack"] == attack]
+            for (e0, a0), (e1, a1) in zip(curve, curve[1:], strict=False):
+                if a1 > a0 + 1e-9:
+                    issues.append(f"{model} {attack}: accuracy rises from {a0:.2f} at {e0} to {a1:.2f} at {e1}")
+        if "autoattack" in attacks and "pgd" in attacks:
+            for r in rows:
+                if r["model"] == model and r["attack"] == "autoattack":
+                    pgd = by[(model, "pgd", r["eps"])]
+                    if r["mean"] > pgd + 1e-9:
+                        issues.append(f"{model} at {r['eps']}: AutoAttack {r['mean']:.2f} > PGD {pgd:.2f}")
+    return {"ok": not issues, "issues": issues}
+
+
+def audit_images(
+    x: Tensor,
+    y: Tensor,
+    data: ImageSplits,
+    *,
+    config: AuditConfig = AuditConfig(),
+    lr: float | None = None,
+    device: str = "auto",
+) -> AuditResult:
+    """Audit the condensed set ``(x, y)`` (normalised like ``data``) against ``data``'s real test split."""
+    if data.multilabel or y.dim() != 1:
+        raise ValueError(
+            f"the audit attacks single-label classifiers; {data.name!r} is {data.task!r} with labels {tuple(y.shape)}"
+        )
+    dev = resolve_device(device)
+    _reset_peak_memory(dev)
+    t0, c0 = time.perf_counter(), time.process_time()
+    x, y = x.to(dev), y.to(dev).long()
+    idx = stratified_subset(data.y_test, config.subset, seed=config.seed)
+    x_test = data.denormalise(data.x_test[idx].to(dev)).clamp_(0, 1)
+    y_test = data.y_test[idx].to(dev).reshape(-1).long()
+    val_x, val_y = data.x_val.to(dev), data.y_val.to(dev)
+    grid = parse_eps_list(config.eps)
+    per: dict[tuple[str, str, str], list[float]] = {}
+    for name in config.models:
+        _fit_check(name, data, x, dev)
+        for run in range(config.runs):
+            seed = config.seed + run
+            seed_everything(seed)
+            net = build_image_model(name, channels=data.channels, num_classes=data.num_classes, im_size=data.im_size)
+            net = net.to(dev)
+            fit_images(
+                net, x, y, config=config.train, lr=lr,
+                generator=torch.Generator(device=dev).manual_seed(seed),
+                validate=(lambda m: accuracy_metric(predict(m, val_x), val_y)) if len(val_y) else None,
+            )  # fmt: skip
+            pixel = PixelSpace(net, data.mean, data.std).eval()
+            with torch.no_grad():
+                clean = accuracy_metric(predict(pixel, x_test), y_test)
+            per.setdefault((name, "clean", "0"), []).append(clean)
+            for attack in config.attacks:
+                acc = robust_accuracy(
+                    pixel, x_test, y_test, attack, [v for _, v in grid],
+                    num_classes=data.num_classes, seed=seed, config=config.attack,
+                )  # fmt: skip
+                for text, value in grid:
+                    per.setdefault((name, attack, text), []).append(acc[value])
+    rows = []
+    for (model, attack, eps), values in per.items():
+        mean, std = _summary(values)
+        eps_value = 0.0 if attack == "clean" else dict(grid)[eps]
+        norm = "-" if attack == "clean" else ATTACKS.get(attack).norm
+        rows.append(
+            {"model": model, "attack": attack, "norm": norm, "eps": eps, "eps_value": eps_value,
+             "mean": round(mean, 4), "std": round(std, 4), "runs": [round(v, 4) for v in values]}
+        )  # fmt: skip
+    cost = {
+        "wall_time_s": round(time.perf_counter() - t0, 2),
+        "cpu_time_s": round(time.process_time() - c0, 2),
+        "peak_memory_mb": round(_peak_memory_mb(dev), 1),
+        "device": str(dev),
+        "torch_threads": torch.get_num_threads(),
+    }
+    cfg = asdict(config)
+    return AuditResult(
+        rows=rows,
+        dataset=data.name,
+        subset="full" if len(idx) == len(data.y_test) else f"stratified {len(idx)} (seed {config.seed})",
+        test_images=len(idx),
+        config=cfg,
+        sanity=_sanity(rows, config.models, config.attacks),
+        cost=cost,
+    )
+
+
+def plot_audit(result: AuditResult, path: str | os.PathLike[str], *, title: str = "") -> Path:
+    """A PNG of accuracy against ε (one panel per model, one line per attack, clean dashed), atomically."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    models = list(dict.fromkeys(r["model"] for r in result.rows))
+    fig, axes = plt.subplots(1, len(models), figsize=(5 * len(models), 3.8), squeeze=False)
+    for ax, model in zip(axes[0], models, strict=True):
+        rows = [r for r in result.rows if r["model"] == model]
+        attacks = list(dict.fromkeys(r["attack"] for r in rows if r["attack"] != "clean"))
+        labels = list(dict.fromkeys(r["eps"] for r in rows if r["attack"] != "clean"))
+        for attack in attacks:
+            pts = [r for r in rows if r["attack"] == attack]
+            ax.errorbar(
+                [labels.index(r["eps"]) for r in pts], [r["mean"] for r in pts], yerr=[r["std"] for r in pts],
+                marker="o", capsize=3, label=attack,
+            )  # fmt: skip
+        clean = next((r for r in rows if r["attack"] == "clean"), None)
+        if clean is not None:
+            ax.axhline(clean["mean"], linestyle="--", color="grey", label=f"clean {clean['mean']:.1f}")
+        ax.set_xticks(range(len(labels)), labels)
+        ax.set_xlabel("ε")
+        ax.set_ylabel("accuracy (%)")
+        ax.set_ylim(0, 100)
+        ax.set_title(f"{title} {model}".strip())
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=8)
+    fig.tight_layout()
+    target = Path(path)
+    with atomic_path(target) as tmp:
+        fig.savefig(tmp, format="png", dpi=110)
+    plt.close(fig)
+    return target
+
+
+def audit_artifact(
+    path: str | os.PathLike[str],
+    *,
+    config: AuditConfig = AuditConfig(),
+    root: str | os.PathLike[str] | None = None,
+    device: str = "auto",
+    out: str | os.PathLike[str] | None = None,
+    data: ImageSplits | None = None,
+) -> tuple[AuditResult, dict[str, str]]:
+    """Audit the image artifact at ``path`` (any domain) and record it.
+
+    Writes ``<out>.json`` and ``<out>.png`` (default ``out``: ``<path>-robust-audit``, beside the folder) and
+    appends the audit (table, setting, sanity, cost, file names) to the card's ``audits``. ``data``
+    overrides the real data named by the card (tests, or a custom root layout).
+    """
+    cond = CondensedImages.load(path, purpose="`robust audit`")
+    real = data if data is not None else data_for_card(cond.card, root=root)
+    lr = None if cond.lr is None else float(cond.lr)
+    result = audit_images(cond.x, cond.y, real, config=config, lr=lr, device=device)
+    return result, record_audit(path, result, method=cond.card.get("method"), out=out)
+
+
+def record_audit(
+    path: str | os.PathLike[str], result: AuditResult, *, method: Any, out: str | os.PathLike[str] | None = None
+) -> dict[str, str]:
+    """Write ``<out>.json`` and ``<out>.png`` (default ``<path>-robust-audit``) atomically, then append the
+    audit to the card of the artifact at ``path``; returns the two file names. Nothing is written until
+    the audit is complete, and the card comes last."""
+    folder = Path(path)
+    stem = Path(out) if out is not None else folder.with_name(folder.name + "-robust-audit")
+    files = {"json": str(stem.with_suffix(".json")), "png": str(stem.with_suffix(".png"))}
+    record = result.to_dict() | {"artifact": str(path), "method": method, "files": files}
+    write_json(files["json"], record)
+    plot_audit(result, files["png"], title=f"{result.dataset} {method or ''}")
+    update_card(path, audits=record)
+    return files

@@ -1,0 +1,191 @@
+"""``condensekit robust condense | audit | attacks``."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import Any
+
+from condensekit.core.artifact import load_artifact
+from condensekit.core.config import add_dataclass_args, dataclass_from_args
+from condensekit.core.evaluate import TrainConfig
+from condensekit.core.report import format_table
+from condensekit.core.vision import IMAGE_TASK, ImageTrainConfig
+from condensekit.core.vision.experts import ExpertConfig
+from condensekit.core.vision.methods import IMAGE_METHODS
+from condensekit.graph import NodeEvalConfig
+from condensekit.robust.attacks import ATTACKS, AttackConfig
+from condensekit.robust.audit import AuditConfig, audit_artifact
+from condensekit.robust.data import load_image_data
+from condensekit.robust.graph_audit import GRAPH_ATTACKS, GraphAuditConfig, audit_graph_artifact
+from condensekit.robust.guard import (
+    GUARD_MODES,
+    GuardConfig,
+    image_method,
+    resolve_mode,
+    robust_condense,
+    uses_experts,
+)
+
+NODE_TASK = "node_classification"
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    robust = sub.add_parser("robust", help="curvature-regularised condensation and adversarial robustness audits")
+    verbs = robust.add_subparsers(dest="verb", metavar="VERB")
+
+    a = verbs.add_parser(
+        "audit",
+        help="train models on an image artifact and attack them on the real test set",
+        description="Clean and robust accuracy per attack and ε; writes ARTIFACT-robust-audit.{json,png} and "
+        "records the audit in the artifact's card.",
+    )
+    a.add_argument("artifact", help="image artifact folder (any domain)")
+    a.add_argument(
+        "--attacks",
+        default=None,
+        help=f"comma-separated; images: {{{', '.join(ATTACKS)}}} (default fgsm,pgd,autoattack); "
+        f"graphs: {{{', '.join(GRAPH_ATTACKS)}}} (default both)",
+    )
+    a.add_argument(
+        "--eps", default=None, help="comma-separated ε in (0, 1], e.g. 2/255 (default: images 1/255,2/255,4/255,8/255; "
+        "graphs 0.01,0.05,0.1)",
+    )  # fmt: skip
+    a.add_argument("--models", default=None, help="evaluation architectures, comma-separated (convnet; graphs: gcn)")
+    a.add_argument("--runs", type=int, default=3, help="models trained per architecture")
+    subset = a.add_mutually_exclusive_group()
+    subset.add_argument("--subset", type=int, default=1000, help="stratified real test images attacked")
+    subset.add_argument("--full-test", action="store_true", help="attack the full test set instead")
+    a.add_argument("--epochs", type=int, default=ImageTrainConfig.epochs, help="training epochs per image model")
+    a.add_argument("--graph-epochs", type=int, default=TrainConfig.epochs, help="training epochs per GNN")
+    a.add_argument("--out", default=None, help="stem of the JSON and PNG (default: ARTIFACT-robust-audit)")
+    add_dataclass_args(a, AttackConfig)
+    _common(a)
+    a.set_defaults(func=_audit)
+
+    c = verbs.add_parser(
+        "condense",
+        allow_abbrev=False,  # method flags (--expert-epochs) must not be taken for abbreviations of ours
+        help="condense an image set with a base method, curvature-regularised (GUARD) or not",
+        description="Method flags (e.g. --syn-steps, --lr-img) are accepted after --base; --curvature 0 runs the "
+        "plain base method (with plain experts), for the comparison.",
+    )
+    c.add_argument(
+        "--base", required=True, help=f"image method, one of {{{', '.join(sorted({*IMAGE_METHODS.names(), 'ptm'}))}}}"
+    )
+    which = c.add_mutually_exclusive_group(required=True)
+    which.add_argument("--flag", help="MedMNIST flag, e.g. pneumoniamnist")
+    which.add_argument("--dataset", help="mnist (or a MedMNIST flag)")
+    c.add_argument("--size", type=int, default=28, help="MedMNIST image size")
+    c.add_argument("--ipc", type=int, required=True, help="synthetic images per class")
+    c.add_argument("--curvature", type=float, default=GuardConfig.curvature, help="λ of the curvature term (0: off)")
+    c.add_argument("--h", type=float, default=GuardConfig.h, help="finite-difference step h > 0")
+    c.add_argument(
+        "--mode", default="auto", choices=GUARD_MODES,
+        help="teacher: curvature-regularised experts (GUARD; MTT/PTM); plugin: the term in the method's per-step "
+        "loss (any base); auto: teacher when the base has experts, else plugin",
+    )  # fmt: skip
+    c.add_argument("--experts", default=None, help="expert buffer folder (default: in the cache, per setting)")
+    c.add_argument("--num-experts", type=int, default=ExpertConfig.num_experts, help="expert trajectories")
+    c.add_argument(
+        "--teacher-epochs", type=int, default=ExpertConfig.epochs, help="epochs each expert (teacher) is trained"
+    )
+    c.add_argument("--workers", type=int, default=1, help="processes training experts")
+    c.add_argument("--steps", type=int, default=None, help="engine steps (default: the method's iterations)")
+    c.add_argument("--checkpoint", default=None, help="checkpoint file (resumes when it exists)")
+    c.add_argument("--out", default=None, help="artifact folder (default: artifacts/DATASET-METHOD-ipcN[-curvL])")
+    c.add_argument("--quiet", action="store_true", help="no progress bar")
+    _common(c)
+    c.set_defaults(func=_condense, accepts_extra=True)
+
+    t = verbs.add_parser("attacks", help="list the registered attacks")
+    t.set_defaults(
+        func=lambda ns: print(
+            format_table(
+                ["attack", "norm", "what"], [[n, ATTACKS.get(n).norm, ATTACKS.get(n).description] for n in ATTACKS]
+            )
+        )
+    )
+
+
+def _common(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--root", default=None, help="data root (default: $CONDENSEKIT_DATA, else ~/.cache/condensekit)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--device", default="auto", help="auto, cpu or cuda[:N]")
+
+
+def _method_config(base: str, extra: list[str]) -> Any:
+    entry = image_method(base)
+    parser = argparse.ArgumentParser(prog=f"condensekit robust condense --base {base}", add_help=False)
+    add_dataclass_args(parser, entry.config)
+    ns, rest = parser.parse_known_args(extra)
+    if rest:
+        valid = sorted("--" + a.dest.replace("_", "-") for a in parser._actions if a.dest != "help")
+        raise ValueError(f"Unknown option(s) {rest} for method {base!r}. Valid options are {valid}")
+    return dataclass_from_args(entry.config, ns)
+
+
+def _condense(ns: argparse.Namespace) -> int:
+    name = ns.flag or ns.dataset
+    teacher, plugin = resolve_mode(ns.base, ns.mode)
+    guard = GuardConfig(curvature=ns.curvature, h=ns.h, teacher=teacher, plugin=plugin)
+    cfg = _method_config(ns.base, ns.extra)
+    data = load_image_data(name, root=ns.root, size=ns.size, seed=0)
+    ecfg = None
+    if uses_experts(ns.base):
+        ecfg = ExpertConfig(num_experts=ns.num_experts, epochs=ns.teacher_epochs, model=cfg.model)
+    cond = robust_condense(
+        data, ns.base, ipc=ns.ipc, guard=guard if guard.enabled else None, config=cfg, expert_config=ecfg,
+        experts_dir=ns.experts, workers=ns.workers, seed=ns.seed, device=ns.device, steps=ns.steps,
+        checkpoint=ns.checkpoint, progress=not ns.quiet,
+    )  # fmt: skip
+    tag = f"-curv{ns.curvature:g}" if guard.enabled else ""
+    out = Path(ns.out or f"artifacts/{data.name}-{ns.base}-ipc{ns.ipc}{tag}")
+    cond.save(out)
+    cost = cond.card["cost"]
+    print(format_table(
+        ["dataset", "method", "ipc", "curvature", "mode", "steps", "time (s)", "peak MB"],
+        [[data.name, cond.card["method"], ns.ipc, ns.curvature if guard.enabled else 0,
+          ns.mode if guard.enabled else "-", cost["steps"], cost["wall_time_s"], cost["peak_memory_mb"]]],
+    ))  # fmt: skip
+    print(f"artifact: {out}   audit it: condensekit robust audit {out}")
+    return 0
+
+
+def _split(text: str | None) -> dict[str, tuple[str, ...]]:
+    return {} if text is None else {"x": tuple(t.strip() for t in text.split(",") if t.strip())}
+
+
+def _audit(ns: argparse.Namespace) -> int:
+    task = load_artifact(ns.artifact).card.get("task")
+    given = {k: v["x"] for k, v in (("attacks", _split(ns.attacks)), ("eps", _split(ns.eps)),
+                                    ("models", _split(ns.models))) if v}  # fmt: skip
+    if task == NODE_TASK:
+        attack_cfg = dataclass_from_args(AttackConfig, ns)
+        gcfg = GraphAuditConfig(
+            **given, pgd_steps=attack_cfg.pgd_steps,
+            eval=NodeEvalConfig(runs=ns.runs, seed=ns.seed, train=TrainConfig(epochs=ns.graph_epochs)),
+        )  # fmt: skip
+        result, files = audit_graph_artifact(ns.artifact, config=gcfg, root=ns.root, device=ns.device, out=ns.out)
+    elif task == IMAGE_TASK:
+        config = AuditConfig(
+            **given,
+            runs=ns.runs,
+            subset=None if ns.full_test else ns.subset,
+            seed=ns.seed,
+            train=ImageTrainConfig(epochs=ns.epochs),
+            attack=dataclass_from_args(AttackConfig, ns),
+        )
+        result, files = audit_artifact(ns.artifact, config=config, root=ns.root, device=ns.device, out=ns.out)
+    else:
+        raise ValueError(
+            f"artifact at {ns.artifact!r} holds a {task!r} set, which has no attack; "
+            f"`robust audit` attacks {IMAGE_TASK!r} and {NODE_TASK!r} artifacts"
+        )
+    print(f"{result.dataset}: {result.subset} test images, {result.cost['wall_time_s']} s, "
+          f"peak {result.cost['peak_memory_mb']} MB on {result.cost['device']}")  # fmt: skip
+    print(result.table())
+    if not result.sanity["ok"]:
+        print("sanity: " + "; ".join(result.sanity["issues"]))
+    print(f"json: {files['json']}   plot: {files['png']}   card: {ns.artifact}/card.json")
+    return 0

@@ -1,0 +1,209 @@
+r"""GUARD: adversarially robust condensation by curvature regularisation, and the curvature plug-in.
+
+`"Towards Adversarially Robust Dataset Distillation by Curvature Regularization"
+<https://arxiv.org/abs/2403.10045>`_ (Xue et al., AAAI 2025). GUARD trains the network whose knowledge is
+distilled (its teacher; for trajectory matching, the experts) with the finite-difference curvature term of
+CURE added to the loss,
+
+.. math::
+    \mathcal{L} = \ell(x, y) + \lambda\,\frac1N\sum_i \bigl\lVert \nabla_{x_i}\bigl[\ell(x + h z) - \ell(x)\bigr]
+    \bigr\rVert_2, \qquad z_i = \frac{\nabla_{x_i}\ell(x)}{\lVert \nabla_{x_i}\ell(x) \rVert}
+
+(:class:`~condensekit.core.objectives.curvature.CurvatureRegularizer`; the reference: λ = 100, h = 3, the
+term in eval mode, gradients of the batch-mean loss), then runs the base condensation unchanged on that
+teacher (SRe2L in the reference). Here the base is any image method of the suite that learns from
+experts (MTT, PTM): its experts are trained with the curvature term (:func:`curvature_experts`), then the
+method runs on them through the shared engine.
+
+The **plug-in** option (not in GUARD) adds the same term to a method's own per-step loss through the
+methods' ``regularizer`` hook (DM, DC, MTT, PTM): the curvature of the loss at the synthetic images under
+the method's network, weighted by λ, so the images themselves are pushed towards flat regions.
+
+Deviations: the reference base is SRe2L on ImageNet-scale data with ResNet-18 teachers; here the base
+is MTT/PTM (the issue's CLI) with the suite's experts. With ``reduction="mean"`` (the reference) the term
+scales as 1/batch, so λ = 100 at batch 256 weighs about as much as λ ≈ 0.4 on per-sample gradients.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import os
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from condensekit.core.atomic import write_json
+from condensekit.core.data import cache_dir
+from condensekit.core.objectives.curvature import CurvatureRegularizer
+from condensekit.core.registry import check_choice
+from condensekit.core.vision.experts import ExpertBuffer, ExpertConfig, generate_experts
+from condensekit.core.vision.imageset import CondensedImages
+from condensekit.core.vision.methods import IMAGE_METHODS, MTT, condense_images, make_image_config
+from condensekit.core.vision.splits import ImageSplits
+
+__all__ = [
+    "GUARD_MODES",
+    "MARKER",
+    "GuardConfig",
+    "curvature_experts",
+    "image_method",
+    "resolve_mode",
+    "robust_condense",
+    "uses_experts",
+]
+
+GUARD_MODES = ("auto", "teacher", "plugin", "both")
+
+MARKER = "curvature.json"
+
+
+@dataclass(frozen=True)
+class GuardConfig:
+    """GUARD's settings (defaults: the reference's CIFAR values)."""
+
+    curvature: float = field(default=100.0, metadata={"help": "λ of the curvature term; 0 disables it"})
+    h: float = field(default=3.0, metadata={"help": "finite-difference step h > 0 (normalised pixel units)"})
+    teacher: bool = field(default=True, metadata={"help": "train the experts / teacher with the term (GUARD)"})
+    plugin: bool = field(default=False, metadata={"help": "also add the term to the method's per-step loss"})
+
+    def __post_init__(self) -> None:
+        if not self.curvature >= 0:
+            raise ValueError(f"Invalid value {self.curvature!r} for argument curvature. Valid values are >= 0")
+        self.regularizer()  # validates h
+
+    @property
+    def enabled(self) -> bool:
+        return self.curvature > 0 and (self.teacher or self.plugin)
+
+    def regularizer(self) -> CurvatureRegularizer:
+        return CurvatureRegularizer(lam=self.curvature, h=self.h)
+
+    def describe(self) -> dict[str, Any]:
+        return asdict(self) | {"reduction": "mean", "eval_mode": True}
+
+
+def _teacher_record(guard: GuardConfig | None) -> dict[str, Any]:
+    if guard is None or not (guard.teacher and guard.curvature > 0):
+        return {"curvature": None}
+    return {"curvature": {"lam": guard.curvature, "h": guard.h, "reduction": "mean", "eval_mode": True}}
+
+
+def curvature_experts(
+    data: ImageSplits,
+    folder: str | os.PathLike[str],
+    config: ExpertConfig,
+    guard: GuardConfig | None,
+    *,
+    workers: int = 1,
+) -> ExpertBuffer:
+    """Expert trajectories for ``data``, trained with GUARD's curvature term when ``guard`` asks for it.
+
+    The buffer's own card does not know the regulariser, so ``folder/curvature.json`` records it and a
+    folder made with another curvature setting (or none) is refused rather than mixed.
+    """
+    want = _teacher_record(guard)
+    marker = Path(folder) / MARKER
+    if marker.exists():
+        have = json.loads(marker.read_text())
+        if have != want:
+            raise ValueError(
+                f"expert buffer {str(folder)!r} was trained with {have}, this run wants {want}; "
+                "pass another experts folder or delete it"
+            )
+    elif Path(folder, "card.json").exists():
+        raise ValueError(
+            f"expert buffer {str(folder)!r} has no {MARKER}: its curvature setting is unknown; "
+            "pass another experts folder or delete it"
+        )
+    else:
+        write_json(marker, want)
+    reg = guard.regularizer() if (guard is not None and guard.teacher and guard.curvature > 0) else None
+    return generate_experts(data, folder, config, workers=workers, regularizer=reg)
+
+
+def image_method(base: str) -> Any:
+    """The registry entry of image method ``base`` (PTM is registered by the medical domain, imported here)."""
+    if base not in IMAGE_METHODS:
+        try:  # PTM registers itself with the medical domain
+            importlib.import_module("condensekit.medical")
+        except ImportError:
+            pass
+    return IMAGE_METHODS.get(base)
+
+
+def uses_experts(base: str) -> bool:
+    """Whether ``base`` distils expert trajectories (MTT and its subclasses, e.g. PTM): GUARD's teacher."""
+    return issubclass(image_method(base).cls, MTT)
+
+
+def resolve_mode(base: str, mode: str) -> tuple[bool, bool]:
+    """``(teacher, plugin)`` for ``mode``: ``auto`` is the teacher (GUARD) for trajectory bases and the
+    plug-in for the others (DM, DC have no teacher to regularise)."""
+    check_choice("mode", mode, GUARD_MODES)
+    has_teacher = uses_experts(base)
+    if mode in ("teacher", "both") and not has_teacher:
+        raise ValueError(
+            f"method {base!r} has no teacher or experts to regularise (GUARD's mode); use mode 'plugin' "
+            "to add the curvature term to its per-step loss"
+        )
+    if mode == "auto":
+        return has_teacher, not has_teacher
+    return mode in ("teacher", "both"), mode in ("plugin", "both")
+
+
+def default_experts_dir(data: ImageSplits, config: ExpertConfig, guard: GuardConfig | None) -> Path:
+    """``<cache>/experts/<dataset>-<model>-e<epochs>-<plain | curv<λ>-h<h>>``."""
+    curved = guard is not None and guard.teacher and guard.curvature > 0
+    tag = f"curv{guard.curvature:g}-h{guard.h:g}" if curved else "plain"  # type: ignore[union-attr]
+    return cache_dir("experts") / f"{data.name}-{config.model}-e{config.epochs}-{tag}"
+
+
+def robust_condense(
+    data: ImageSplits,
+    base: str,
+    *,
+    ipc: int,
+    guard: GuardConfig | None = None,
+    config: Any | dict[str, Any] | None = None,
+    expert_config: ExpertConfig | None = None,
+    experts_dir: str | os.PathLike[str] | None = None,
+    workers: int = 1,
+    seed: int = 0,
+    device: str = "auto",
+    steps: int | None = None,
+    checkpoint: str | os.PathLike[str] | None = None,
+    progress: bool = True,
+) -> CondensedImages:
+    """Condense ``data`` with image method ``base``, curvature-regularised as ``guard`` says.
+
+    ``guard.teacher`` trains the experts with the curvature term (GUARD; trajectory bases only),
+    ``guard.plugin`` adds it to the method's per-step loss; ``guard=None`` or ``curvature=0`` is the
+    plain base method (with plain experts), so both arms of a comparison go through this one function.
+    The artifact's domain is ``robust``; its card's ``config.guard`` records the setting and
+    ``config.experts`` the expert buffer.
+    """
+    entry = image_method(base)
+    method_cfg = make_image_config(base, config) if config is None or isinstance(config, dict) else config
+    if guard is not None and guard.teacher and not uses_experts(base):
+        raise ValueError(f"method {base!r} has no teacher or experts to regularise; set teacher=False, plugin=True")
+    resources: dict[str, Any] = {}
+    expert_record: dict[str, Any] | None = None
+    if uses_experts(base):
+        ecfg = expert_config or ExpertConfig(model=getattr(method_cfg, "model", "convnet"))
+        if ecfg.model != getattr(method_cfg, "model", ecfg.model):
+            raise ValueError(f"experts are {ecfg.model!r} models but {base!r} trains {method_cfg.model!r} students")
+        folder = Path(experts_dir) if experts_dir is not None else default_experts_dir(data, ecfg, guard)
+        resources["experts"] = curvature_experts(data, folder, ecfg, guard, workers=workers)
+        expert_record = {"folder": str(folder), "config": asdict(ecfg)} | _teacher_record(guard)
+    plugin = guard is not None and guard.plugin and guard.curvature > 0
+    cond = condense_images(
+        data, entry.cls.name, ipc=ipc, domain="robust", config=method_cfg, seed=seed, device=device, steps=steps,
+        checkpoint=checkpoint, progress=progress, regularizer=guard.regularizer() if plugin else None, **resources,
+    )  # fmt: skip
+    enabled = guard is not None and guard.enabled
+    cond.card["method"] = f"guard-{base}" if enabled else base
+    cond.card["config"] = dict(cond.card["config"]) | {
+        "base": base, "guard": guard.describe() if enabled else None, "experts": expert_record,
+    }  # fmt: skip
+    return cond

@@ -1,0 +1,56 @@
+import pytest
+import torch
+
+from condensekit.core.vision.augment import DSA, DSA_OPS, DSAConfig, apply_dsa, draw_params
+
+
+@pytest.mark.parametrize("op", DSA_OPS)
+def test_each_op_differentiable_and_shape_preserving(op):
+    cfg = DSAConfig(strategy=op)
+    x = torch.randn(4, 3, 16, 16, requires_grad=True)
+    p = draw_params(cfg, 4, (16, 16), generator=torch.Generator().manual_seed(0))
+    y = apply_dsa(x, p, cfg)
+    assert y.shape == x.shape
+    y.square().sum().backward()
+    assert x.grad is not None and torch.isfinite(x.grad).all() and x.grad.abs().sum() > 0
+
+
+def test_siamese_draw_shared_by_real_and_synthetic():
+    cfg = DSAConfig(mode="multiple")
+    p = draw_params(cfg, 1, (16, 16), generator=torch.Generator().manual_seed(1))
+    img = torch.randn(1, 1, 16, 16)
+    real = torch.cat([img, img, img])
+    syn = img.clone()
+    out_real, out_syn = apply_dsa(real, p, cfg), apply_dsa(syn, p, cfg)
+    # every image of both batches got the same transform
+    assert torch.allclose(out_real[0], out_syn[0], atol=1e-6) and torch.allclose(out_real[2], out_syn[0], atol=1e-6)
+    assert not torch.allclose(out_syn, syn)
+
+
+def test_independent_draws_differ_and_seed_repeats():
+    x = torch.randn(1, 1, 16, 16).expand(8, 1, 16, 16)
+    a = DSA(DSAConfig(mode="multiple"), generator=torch.Generator().manual_seed(3))(x)
+    b = DSA(DSAConfig(mode="multiple"), generator=torch.Generator().manual_seed(3))(x)
+    assert torch.equal(a, b)
+    assert not torch.allclose(a[0], a[1])
+
+
+def test_known_values_flip_and_crop():
+    x = torch.arange(16.0).reshape(1, 1, 4, 4)
+    from condensekit.core.vision.augment import DSAParams
+
+    flipped = apply_dsa(x, DSAParams(("flip",), {"flip": torch.zeros(1)}), DSAConfig(strategy="flip"))
+    assert torch.equal(flipped, x.flip(3))
+    shifted = apply_dsa(x, DSAParams(("crop",), {"shift": torch.tensor([[1.0, 0.0]])}), DSAConfig(strategy="crop"))
+    assert torch.equal(shifted[0, 0, :, :3], x[0, 0, :, 1:]) and torch.equal(shifted[0, 0, :, 3], torch.zeros(4))
+
+
+def test_bad_strategy_and_batch():
+    with pytest.raises(ValueError, match="strategy"):
+        DSAConfig(strategy="color_blur")
+    p = draw_params(DSAConfig(strategy="flip"), 3, (8, 8))
+    with pytest.raises(ValueError, match="drawn for 3"):
+        apply_dsa(torch.zeros(2, 1, 8, 8), p, DSAConfig(strategy="flip"))
+    assert torch.equal(
+        apply_dsa(torch.ones(2, 1, 8, 8), draw_params(DSAConfig(strategy="none"), 2, (8, 8))), torch.ones(2, 1, 8, 8)
+    )

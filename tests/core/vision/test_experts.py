@@ -1,0 +1,67 @@
+import pytest
+import torch
+
+from condensekit.core.vision.experts import ExpertBuffer, ExpertConfig, generate_experts, train_expert
+from tests.core.vision.conftest import make_tiny_images
+
+CFG = ExpertConfig(num_experts=2, epochs=2, model="mlp", batch_size=8)
+
+
+def test_generate_reuse_and_shapes(tmp_path, tiny_images):
+    buf = generate_experts(tiny_images, tmp_path / "buf", CFG)
+    trajs = buf.trajectories()
+    assert len(trajs) == 2 and trajs[0].shape == (3, buf.num_params)
+    assert not torch.equal(trajs[0][0], trajs[0][2])  # the expert moved
+    assert not torch.equal(trajs[0][0], trajs[1][0])  # experts start apart
+    mtime = buf.path(0).stat().st_mtime_ns
+    generate_experts(tiny_images, tmp_path / "buf", CFG)  # reused, not retrained
+    assert buf.path(0).stat().st_mtime_ns == mtime
+
+
+def test_resume_from_partial_gives_same_trajectory(tmp_path, tiny_images):
+    full = generate_experts(tiny_images, tmp_path / "a", CFG).load(1)
+    buf = ExpertBuffer.create(tmp_path / "b", tiny_images, CFG)
+    from condensekit.core.vision.experts import _write_trajectory
+
+    _write_trajectory(buf.path(1, partial_file=True), full[:2])  # as if killed after epoch 1
+    resumed = train_expert(tiny_images, buf, 1, CFG)
+    assert torch.equal(resumed, full) and not buf.path(1, partial_file=True).exists()
+
+
+def test_other_dataset_model_or_normalisation_refused(tmp_path, tiny_images):
+    generate_experts(tiny_images, tmp_path / "buf", CFG)
+    with pytest.raises(ValueError, match="model"):
+        ExpertBuffer.create(tmp_path / "buf", tiny_images, ExpertConfig(num_experts=2, epochs=2, model="lr"))
+    other = make_tiny_images()
+    other.mean = (0.1,)
+    with pytest.raises(ValueError, match="mean"):
+        ExpertBuffer.open(tmp_path / "buf", data=other)
+    with pytest.raises(ValueError, match="needs 'convnet'"):
+        ExpertBuffer.open(tmp_path / "buf", model="convnet")
+    with pytest.raises(FileNotFoundError, match="no expert buffer"):
+        ExpertBuffer.open(tmp_path / "nothing")
+
+
+def test_truncated_expert_detected(tmp_path, tiny_images):
+    buf = generate_experts(tiny_images, tmp_path / "buf", CFG)
+    raw = buf.path(0).read_bytes()
+    buf.path(0).write_bytes(raw[: len(raw) // 2])
+    with pytest.raises(ValueError, match="truncated"):
+        buf.trajectories()
+
+
+def test_regularizer_reaches_fit_images(tmp_path, tiny_images):
+    calls = []
+
+    def reg(model, x, y):
+        calls.append(x.shape[0])
+        return x.new_zeros(())
+
+    generate_experts(tiny_images, tmp_path / "buf", ExpertConfig(num_experts=1, epochs=1, model="mlp"), regularizer=reg)
+    assert calls
+
+
+def test_two_processes_match_one(tmp_path, tiny_images):
+    one = generate_experts(tiny_images, tmp_path / "one", CFG).trajectories()
+    two = generate_experts(tiny_images, tmp_path / "two", CFG, workers=2).trajectories()
+    assert all(torch.allclose(a, b, atol=1e-6) for a, b in zip(one, two, strict=True))

@@ -1,0 +1,86 @@
+import pytest
+import torch
+
+from condensekit.core.engine import EngineConfig, run
+from condensekit.core.vision.experts import ExpertConfig, generate_experts
+from condensekit.core.vision.methods import IMAGE_METHODS, condense_images, make_image_config
+
+SMALL = {
+    "dm": {"iterations": 2, "batch_real": 8, "model": "mlp"},
+    "dc": {"iterations": 2, "outer_loop": 2, "inner_loop": 2, "batch_real": 8, "model": "mlp"},
+    "mtt": {"iterations": 2, "syn_steps": 3, "expert_epochs": 1, "max_start_epoch": 2, "lr_img": 1.0, "model": "mlp"},
+}
+
+
+@pytest.fixture
+def experts(tmp_path, tiny_images):
+    return generate_experts(tiny_images, tmp_path / "buf", ExpertConfig(num_experts=2, epochs=3, model="mlp"))
+
+
+def _resources(method, experts):
+    return {"experts": experts} if method == "mtt" else {}
+
+
+def test_registry_lists_the_methods():
+    assert {"random", "dm", "dc", "mtt"} <= set(IMAGE_METHODS.names())
+
+
+@pytest.mark.parametrize("method", ["random", "dm", "dc", "mtt"])
+def test_each_method_runs_and_keeps_budget(method, tiny_images, experts):
+    ci = condense_images(tiny_images, method, ipc=2, domain="test", config=SMALL.get(method), progress=False,
+                         device="cpu", **_resources(method, experts))  # fmt: skip
+    assert ci.x.shape == (4, 1, 8, 8) and torch.equal(ci.y.sort().values, torch.tensor([0, 0, 1, 1]))
+    assert ci.card["budget"] == {"ipc": 2, "images": 4} and ci.card["domain"] == "test"
+    real_rows = (ci.x.reshape(4, 1, -1) == tiny_images.x_train.reshape(1, 24, -1)).all(-1).any(-1)
+    if method == "random":
+        assert real_rows.all()
+    else:
+        assert not real_rows.all()  # the images were optimised away from their real initialisation
+    if method == "mtt":
+        assert ci.lr is not None and ci.lr.dim() == 0
+
+
+@pytest.mark.parametrize("method", ["dm", "dc", "mtt"])
+def test_regularizer_enters_the_step(method, tiny_images, experts):
+    seen = []
+
+    def reg(model, x, y):
+        seen.append(tuple(x.shape))
+        return weight * x.square().mean()
+
+    # MTT's image rate is large; a smaller one lets the penalty dominate the two steps.
+    cfg, weight = (SMALL[method] | {"lr_img": 1.0}, 50.0) if method == "mtt" else (SMALL[method], 10.0)
+    a = condense_images(tiny_images, method, ipc=2, domain="t", config=cfg, progress=False, device="cpu",
+                        **_resources(method, experts))  # fmt: skip
+    b = condense_images(tiny_images, method, ipc=2, domain="t", config=cfg, progress=False, device="cpu",
+                        regularizer=reg, **_resources(method, experts))  # fmt: skip
+    assert seen and seen[0] == (4, 1, 8, 8)
+    assert b.x.norm() < a.x.norm()  # the penalty on ‖x‖² shrank the images
+
+
+@pytest.mark.parametrize("method", ["dm", "mtt"])
+def test_resume_is_bit_for_bit(method, tmp_path, tiny_images, experts):
+    def fresh():
+        entry = IMAGE_METHODS.get(method)
+        return entry.cls(tiny_images, 2, make_image_config(method, SMALL[method] | {"iterations": 4}),
+                         **_resources(method, experts))  # fmt: skip
+
+    full = run(fresh(), EngineConfig(steps=4, device="cpu", progress=False)).condensed
+    ck = str(tmp_path / "ck.pt")
+    run(fresh(), EngineConfig(steps=4, device="cpu", progress=False, checkpoint=ck, checkpoint_every=1, stop_after=2))
+    resumed = run(fresh(), EngineConfig(steps=4, device="cpu", progress=False, checkpoint=ck)).condensed
+    assert all(torch.equal(full[k], resumed[k]) for k in full)
+
+
+def test_bad_input(tiny_images, experts):
+    with pytest.raises(ValueError, match=r"have only \[12, 12\] training images; valid values are 1..12"):
+        condense_images(tiny_images, "random", ipc=13, domain="t")
+    with pytest.raises(ValueError, match="needs experts"):
+        condense_images(tiny_images, "mtt", ipc=1, domain="t")
+    with pytest.raises(ValueError, match="has 3"):
+        condense_images(tiny_images, "mtt", ipc=1, domain="t", config={"max_start_epoch": 5, "model": "mlp"},
+                        experts=experts)  # fmt: skip
+    with pytest.raises(ValueError, match="holds 'mlp' experts"):
+        condense_images(tiny_images, "mtt", ipc=1, domain="t", experts=experts)
+    with pytest.raises(ValueError, match="Unknown config field"):
+        condense_images(tiny_images, "dm", ipc=1, domain="t", config={"lr": 1})

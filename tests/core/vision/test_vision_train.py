@@ -1,0 +1,83 @@
+import pytest
+import torch
+
+from condensekit.core.vision import ImageSplits, ImageTrainConfig, build_image_model, evaluate_image_set, fit_images
+
+
+def _blobs(n: int, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Two classes of 1×8×8 images: bright top half vs bright bottom half, plus noise."""
+    g = torch.Generator().manual_seed(seed)
+    y = torch.arange(n) % 2
+    x = torch.randn(n, 1, 8, 8, generator=g) * 0.3
+    x[y == 0, :, :4] += 1.0
+    x[y == 1, :, 4:] += 1.0
+    return x, y
+
+
+def _splits() -> ImageSplits:
+    (xtr, ytr), (xv, yv), (xt, yt) = _blobs(40, 0), _blobs(20, 1), _blobs(40, 2)
+    return ImageSplits("blobs", xtr, ytr, xv, yv, xt, yt, num_classes=2)
+
+
+def test_fit_learns_a_separable_task_and_is_seeded():
+    data = _splits()
+    cfg = ImageTrainConfig(epochs=30, batch_size=16, lr=0.05)
+    results = []
+    for _ in range(2):
+        torch.manual_seed(0)
+        net = build_image_model("mlp", channels=1, num_classes=2, im_size=(8, 8))
+        fit_images(net, data.x_train, data.y_train, config=cfg, generator=torch.Generator().manual_seed(0))
+        results.append(net(data.x_test).argmax(1))
+    assert torch.equal(results[0], results[1])
+    assert (results[0] == data.y_test).float().mean() > 0.9
+
+
+def test_validation_selection_restores_the_best_epoch():
+    data = _splits()
+    cfg = ImageTrainConfig(epochs=10, batch_size=40, lr=0.05, val_every=1)
+    scores = iter([1.0, 5.0, 2.0] + [0.0] * 7)
+    net = build_image_model("lr", channels=1, num_classes=2, im_size=(8, 8))
+    res = fit_images(net, data.x_train, data.y_train, config=cfg, validate=lambda m: next(scores))
+    assert res.best_epoch == 1 and res.best_val == 5.0
+
+
+def test_regularizer_and_augment_are_applied_per_batch():
+    data = _splits()
+    calls = {"aug": 0, "reg": 0}
+
+    def aug(x):
+        calls["aug"] += 1
+        return x
+
+    def reg(model, x, y):
+        calls["reg"] += 1
+        return model(x).pow(2).mean() * 0
+
+    net = build_image_model("lr", channels=1, num_classes=2, im_size=(8, 8))
+    fit_images(net, data.x_train, data.y_train, config=ImageTrainConfig(epochs=2, batch_size=16), augment=aug,
+               regularizer=reg)  # fmt: skip
+    assert calls == {"aug": 6, "reg": 6}  # 3 batches of 40 images × 2 epochs
+
+
+def test_evaluate_image_set_reports_every_metric_over_runs():
+    data = _splits()
+    out = evaluate_image_set(
+        data.x_train, data.y_train, data, model="mlp", runs=2,
+        config=ImageTrainConfig(epochs=20, batch_size=40, lr=0.05, val_every=5),
+    )  # fmt: skip
+    assert set(out) == {"acc"} and len(out["acc"].values) == 2
+    assert out["acc"].mean > 85
+
+
+def test_bad_input_is_named():
+    with pytest.raises(ValueError, match="argument optimizer"):
+        ImageTrainConfig(optimizer="lbfgs")
+    with pytest.raises(ValueError, match="argument epochs"):
+        ImageTrainConfig(epochs=0)
+    net = build_image_model("lr", channels=1, num_classes=2, im_size=(8, 8))
+    with pytest.raises(ValueError, match="40 images but y has 3"):
+        fit_images(net, torch.zeros(40, 1, 8, 8), torch.zeros(3, dtype=torch.long))
+    x = torch.zeros(2, 1, 8, 8)
+    x[0, 0, 0, 0] = float("nan")
+    with pytest.raises(ValueError, match="x_train contains NaN"):
+        ImageSplits("bad", x, torch.zeros(2), x[:0], torch.zeros(0), x[:0], torch.zeros(0), num_classes=2)

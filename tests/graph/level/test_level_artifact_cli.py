@@ -1,0 +1,53 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import torch
+
+from condensekit.core.cli import main
+from condensekit.graph.condense import CondensedGraph, condense_nodes
+from condensekit.graph.level.condense import CondensedGraphSet, condense_graphs
+
+
+def test_save_load_round_trip_and_wrong_task_errors(tiny_set, tiny_task, tmp_path: Path) -> None:
+    cs = condense_graphs(tiny_set, "random", gpc=2, progress=False, device="cpu")
+    cs.save(tmp_path / "g")
+    back = CondensedGraphSet.load(tmp_path / "g")
+    for k, v in cs.tensors().items():
+        assert torch.equal(v, back.tensors()[k])
+    assert back.card["source"]["num_classes"] == 2
+    with pytest.raises(ValueError, match="node_classification"):
+        CondensedGraph.load(tmp_path / "g")
+    cg = condense_nodes(tiny_task, "random", budget=6, progress=False, device="cpu")
+    cg.save(tmp_path / "n")
+    with pytest.raises(ValueError, match="'node_classification' set.*'graph_classification'"):
+        CondensedGraphSet.load(tmp_path / "n")
+
+
+def test_cli_errors_name_the_fix(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["graph", "condense", "--task", "graph", "--dataset", "cora", "--method", "kidd", "--gpc", "1"]) == 2
+    assert "mutag" in capsys.readouterr().err
+    assert (
+        main(["graph", "condense", "--task", "graph", "--dataset", "mutag", "--method", "kidd", "--budget", "5"]) == 2
+    )
+    assert "--gpc" in capsys.readouterr().err
+    assert main(["graph", "condense", "--dataset", "cora", "--method", "random", "--gpc", "2"]) == 2
+    assert "--task graph" in capsys.readouterr().err
+
+
+@pytest.mark.real_data
+def test_cli_condense_info_evaluate_show_on_mutag(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    out = str(tmp_path / "art")
+    argv = ["graph", "condense", "--task", "graph", "--dataset", "mutag", "--method", "kidd", "--gpc", "2"]
+    assert main([*argv, "--steps", "2", "--init", "random", "--batch-real", "16", "--quiet", "--out", out]) == 0
+    assert main(["info", out]) == 0
+    assert "graph_classification" in capsys.readouterr().out
+    assert main(["graph", "evaluate", out, "--runs", "1", "--epochs", "2", "--models", "gin"]) == 0
+    assert "gin" in capsys.readouterr().out
+    png = tmp_path / "g.png"
+    assert main(["graph", "show", out, "--png", str(png)]) == 0
+    assert png.stat().st_size > 1000
+    # a graph-level artifact handed to the node-level path is refused with the reason
+    assert main(["graph", "evaluate", out, "--task", "node"]) == 2
+    assert "graph_classification" in capsys.readouterr().err

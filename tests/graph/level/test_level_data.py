@@ -1,0 +1,71 @@
+from __future__ import annotations
+
+import pytest
+import torch
+from torch_geometric.data import Data
+from torch_geometric.utils import to_dense_adj
+
+from condensekit.graph.level.data import GRAPH_DATASETS, graphset_from_list, load_graph_dataset, stratified_split
+
+
+def test_stratified_split_is_disjoint_complete_per_class_and_fixed_by_seed() -> None:
+    y = torch.tensor([0] * 50 + [1] * 30 + [2] * 20)
+    train, val, test = stratified_split(y, seed=3)
+    allidx = torch.cat([train, val, test])
+    assert allidx.numel() == 100 and torch.unique(allidx).numel() == 100
+    for c, n in ((0, 50), (1, 30), (2, 20)):
+        assert int((y[train] == c).sum()) == round(0.8 * n)
+        assert int((y[val] == c).sum()) == round(0.1 * n)
+    again = stratified_split(y, seed=3)
+    other = stratified_split(y, seed=4)
+    assert all(torch.equal(a, b) for a, b in zip((train, val, test), again, strict=True))
+    assert not torch.equal(train, other[0])
+
+
+def test_select_and_padded_reproduce_each_graph(tiny_set, tiny_graphs) -> None:
+    idx = torch.tensor([3, 0, 20, 12])
+    x, edge_index, batch = tiny_set.select(idx)
+    assert torch.equal(batch.bincount(), torch.tensor([tiny_graphs[i].num_nodes for i in idx.tolist()]))
+    xd, adj, mask = tiny_set.padded(idx)
+    for k, i in enumerate(idx.tolist()):
+        g = tiny_graphs[i]
+        n = g.num_nodes
+        assert torch.equal(xd[k, :n], g.x) and mask[k, :n].all() and not mask[k, n:].any()
+        want = to_dense_adj(g.edge_index, max_num_nodes=n)[0] if g.edge_index.numel() else torch.zeros(n, n)
+        assert torch.equal(adj[k, :n, :n], want)
+    # truncation keeps the first nodes and the edges among them
+    xt, at, mt = tiny_set.padded(idx, max_nodes=2)
+    assert xt.shape[1] == 2 and int(mt.sum()) <= 8
+
+
+def test_bad_graph_lists_name_the_graph_and_the_problem(tiny_graphs) -> None:
+    wide = list(tiny_graphs)
+    wide[5] = Data(x=torch.zeros(3, 7), edge_index=torch.zeros(2, 0, dtype=torch.long), y=torch.tensor([0]))
+    with pytest.raises(ValueError, match=r"graphs\[5\] has 7 node features but graphs\[0\] has 4"):
+        graphset_from_list(wide)
+    nan = list(tiny_graphs)
+    nan[2] = Data(
+        x=torch.full((3, 4), float("nan")), edge_index=torch.zeros(2, 0, dtype=torch.long), y=torch.tensor([0])
+    )
+    with pytest.raises(ValueError, match=r"graphs\[2\]\.x holds NaN or inf"):
+        graphset_from_list(nan)
+    with pytest.raises(ValueError, match="at least two classes"):
+        graphset_from_list([g for g in tiny_graphs if int(g.y) == 0])
+
+
+def test_unknown_dataset_lists_the_valid_ones() -> None:
+    with pytest.raises(ValueError, match="mutag"):
+        load_graph_dataset("cora")
+
+
+@pytest.mark.real_data
+def test_mutag_loads_with_one_hot_labels_and_stratified_splits() -> None:
+    gs = load_graph_dataset("mutag")
+    assert gs.num_graphs == 188 and gs.num_features == 7 and gs.num_classes == 2
+    assert (gs.train_idx.numel(), gs.val_idx.numel(), gs.test_idx.numel()) == (
+        150,
+        18,
+        20,
+    )  # 63 and 125 graphs per class
+    assert torch.equal(gs.x.sum(1), torch.ones(gs.x.shape[0]))  # one-hot node labels
+    assert "imdb-binary" in GRAPH_DATASETS

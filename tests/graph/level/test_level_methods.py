@@ -1,0 +1,86 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import torch
+
+from condensekit.core.engine import EngineConfig, run
+from condensekit.graph.level.condense import condense_graphs, make_graph_config
+from condensekit.graph.level.evaluate import GraphEvalConfig, check_condensed_graphs, evaluate_graphs
+from condensekit.graph.level.methods import GRAPH_METHODS
+
+FAST = {
+    "kidd": {"batch_real": 8, "batch_syn": 4, "init": "random"},
+    "kidd-lr": {"batch_real": 8, "batch_syn": 4, "init": "random", "rank": 2},
+    "doscond": {"batch_real": 4, "init": "random"},
+    "random": {},
+    "herding": {"embed_epochs": 2},
+    "kcenter": {"embed_epochs": 2},
+}
+
+
+@pytest.mark.parametrize("method", sorted(FAST))
+def test_every_method_gives_valid_graphs(tiny_set, method: str) -> None:
+    steps = 0 if method in ("random", "herding", "kcenter") else 3
+    cs = condense_graphs(tiny_set, method, gpc=2, config=FAST[method], steps=steps, progress=False, device="cpu")
+    check_condensed_graphs(cs.tensors(), 4, 2)
+    assert cs.y.tolist() == [0, 0, 1, 1]
+    assert set(torch.unique(cs.adj).tolist()) <= {0.0, 1.0}
+    graphs = cs.to_data_list()
+    assert len(graphs) == 4 and all(int(g.y) == c for g, c in zip(graphs, [0, 0, 1, 1], strict=True))
+    assert cs.card["task"] == "graph_classification" and cs.card["budget"]["gpc"] == 2
+
+
+@pytest.mark.parametrize("method", ["kidd", "doscond"])
+def test_learning_changes_the_features_and_stays_finite(tiny_set, method: str) -> None:
+    base = condense_graphs(tiny_set, method, gpc=2, config=FAST[method], steps=0, progress=False, device="cpu")
+    cs = condense_graphs(tiny_set, method, gpc=2, config=FAST[method], steps=5, progress=False, device="cpu")
+    assert torch.isfinite(cs.x).all()
+    assert not torch.equal(base.x, cs.x)
+
+
+@pytest.mark.parametrize("method", ["kidd", "kidd-lr", "doscond"])
+def test_a_killed_run_resumes_bit_for_bit(tiny_set, tmp_path: Path, method: str) -> None:
+    entry = GRAPH_METHODS.get(method)
+    cfg = make_graph_config(method, FAST[method])
+    full = run(entry.cls(tiny_set, 2, cfg), EngineConfig(steps=6, seed=1, device="cpu", progress=False))
+    ckpt = str(tmp_path / "ck.pt")
+    first = run(
+        entry.cls(tiny_set, 2, cfg),
+        EngineConfig(steps=6, seed=1, device="cpu", progress=False, checkpoint=ckpt, checkpoint_every=1, stop_after=3),
+    )
+    assert not first.finished
+    resumed = run(
+        entry.cls(tiny_set, 2, cfg), EngineConfig(steps=6, seed=1, device="cpu", progress=False, checkpoint=ckpt)
+    )
+    assert resumed.finished
+    for k in full.condensed:
+        assert torch.equal(full.condensed[k], resumed.condensed[k]), k
+
+
+def test_budget_above_a_class_size_says_how_many_exist(tiny_set) -> None:
+    with pytest.raises(
+        ValueError, match=r"class 0 has 10, class 1 has 10 training graphs .*at most 10 graphs per class"
+    ):
+        condense_graphs(tiny_set, "random", gpc=50, progress=False, device="cpu")
+
+
+def test_unknown_method_and_config_field_list_the_valid_ones(tiny_set) -> None:
+    with pytest.raises(ValueError, match=r"doscond, herding, kcenter, kidd, kidd-lr, random"):
+        condense_graphs(tiny_set, "gcond", gpc=1, progress=False, device="cpu")
+    with pytest.raises(ValueError, match=r"Unknown graph kernel 'wl'. Valid values are \{litegntk\}"):
+        condense_graphs(tiny_set, "kidd", gpc=1, config={"kernel": "wl"}, steps=1, progress=False, device="cpu")
+    with pytest.raises(ValueError, match="Valid fields"):
+        condense_graphs(tiny_set, "kidd", gpc=1, config={"lr": 1.0}, progress=False, device="cpu")
+
+
+def test_evaluation_runs_are_seeded_and_whole_data_row_works(tiny_set) -> None:
+    cs = condense_graphs(tiny_set, "random", gpc=2, progress=False, device="cpu")
+    cfg = GraphEvalConfig(runs=2, epochs=3)
+    a = evaluate_graphs(tiny_set, cs.tensors(), config=cfg)
+    b = evaluate_graphs(tiny_set, cs.tensors(), config=cfg)
+    assert set(a) == {"gcn", "gin"} and len(a["gin"].values) == 2
+    assert a["gcn"].values == b["gcn"].values and a["gin"].values == b["gin"].values
+    whole = evaluate_graphs(tiny_set, None, models=["gin"], config=GraphEvalConfig(runs=1, epochs=2))
+    assert 0.0 <= whole["gin"].mean <= 100.0

@@ -1,0 +1,68 @@
+import pytest
+import torch
+
+from condensekit.core.engine import EngineConfig, run
+from condensekit.core.vision.experts import ExpertConfig, generate_experts
+from condensekit.core.vision.methods import IMAGE_METHODS, MTT, condense_images, make_image_config
+from condensekit.medical.ptm import PTM, PTMConfig, stage_ends
+from tests.core.vision.conftest import make_tiny_images
+
+SMALL = {"syn_steps": 2, "expert_epochs": 1, "max_start_epoch": 3, "lr_img": 1.0, "model": "mlp", "stages": 3}
+
+
+@pytest.fixture(scope="module")
+def setting(tmp_path_factory):
+    data = make_tiny_images()
+    buf = generate_experts(data, tmp_path_factory.mktemp("buf"), ExpertConfig(num_experts=2, epochs=3, model="mlp"))
+    return data, buf
+
+
+def test_stage_ends_golden():
+    assert stage_ends(PTMConfig()) == [2, 7, 12, 16, 21]  # expert_epochs 2, max_start_epoch 20, 5 stages
+    assert stage_ends(PTMConfig(stages=1)) == [21]
+    with pytest.raises(ValueError, match="stages"):
+        PTMConfig(stages=0)
+
+
+def test_segments_start_at_zero_and_grow(setting):
+    data, buf = setting
+    ptm = PTM(data, 2, make_image_config("ptm", SMALL | {"iterations": 9}), experts=buf)
+    ptm.setup(torch.device("cpu"))
+    segs = [ptm.segment(s) for s in range(9)]
+    assert {s for s, _ in segs} == {0}
+    assert [e for _, e in segs] == [1, 1, 1, 2, 2, 2, 3, 3, 3]
+    assert isinstance(ptm, MTT) and "ptm" in IMAGE_METHODS
+
+
+def test_overlap_mitigation_reinitialises_and_retrains(setting):
+    data, buf = setting
+    cfg = make_image_config("ptm", SMALL | {"iterations": 10, "overlap_every": 1, "retrain_iterations": 2})
+    ptm = PTM(data, 3, cfg, experts=buf)
+    ptm.setup(torch.device("cpu"))
+    with torch.no_grad():
+        ptm.x_syn[1] = ptm.x_syn[0]  # a duplicate within class 0
+    assert ptm.duplicates().tolist() == [False, True, False, False, False, False]
+    logs = ptm.after_update(0)
+    assert logs == {"reinit": 1.0}
+    assert not torch.equal(ptm.x_syn[1], ptm.x_syn[0])
+    assert ptm.retrain.tolist() == [False, True, False, False, False, False] and int(ptm.retrain_until) == 3
+    before = ptm.x_syn.detach().clone()
+    ptm.step(1)  # only the re-initialised image moves
+    moved = (ptm.x_syn.detach() != before).flatten(1).any(1)
+    assert moved.tolist() == [False, True, False, False, False, False]
+
+
+def test_ptm_runs_and_resumes_bit_for_bit(tmp_path, setting):
+    data, buf = setting
+    cfg = SMALL | {"iterations": 6, "overlap_every": 2, "retrain_iterations": 1}
+    ci = condense_images(data, "ptm", ipc=3, domain="medical", config=cfg, device="cpu", progress=False, experts=buf)
+    assert ci.x.shape == (6, 1, 8, 8) and ci.lr is not None
+
+    def fresh():
+        return PTM(data, 3, make_image_config("ptm", cfg), experts=buf)
+
+    full = run(fresh(), EngineConfig(steps=6, device="cpu", progress=False)).condensed
+    ck = str(tmp_path / "ck.pt")
+    run(fresh(), EngineConfig(steps=6, device="cpu", progress=False, checkpoint=ck, checkpoint_every=1, stop_after=3))
+    resumed = run(fresh(), EngineConfig(steps=6, device="cpu", progress=False, checkpoint=ck)).condensed
+    assert all(torch.equal(full[k], resumed[k]) for k in full)

@@ -1,0 +1,27 @@
+"""Tiny generated image data for the privacy tests: 2 classes of 8×8 images, class = bright left / right half."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from condensekit.core.vision import ImageSplits
+
+
+def make_images(n_per_class: int = 30, seed: int = 0) -> ImageSplits:
+    gen = torch.Generator().manual_seed(seed)
+
+    def split(n: int) -> tuple[torch.Tensor, torch.Tensor]:
+        y = torch.arange(2).repeat_interleave(n)
+        x = 0.2 * torch.rand(2 * n, 1, 8, 8, generator=gen)
+        x[y == 0, :, :, :4] += 0.7
+        x[y == 1, :, :, 4:] += 0.7
+        return (x - 0.5) / 0.25, y
+
+    (xt, yt), (xv, yv), (xs, ys) = split(n_per_class), split(5), split(10)
+    return ImageSplits("toy", xt, yt, xv, yv, xs, ys, num_classes=2, mean=(0.5,), std=(0.25,))
+
+
+@pytest.fixture
+def images() -> ImageSplits:
+    return make_images()

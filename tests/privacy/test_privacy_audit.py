@@ -1,0 +1,52 @@
+import pytest
+import torch
+
+from condensekit.core.artifact import load_artifact
+from condensekit.core.vision import CondensedImages, image_source
+from condensekit.privacy.audit import AuditConfig, audit_artifact, audit_set, roc_metrics
+
+
+def test_roc_metrics_golden():
+    perfect = roc_metrics(torch.tensor([3.0, 4.0, 5.0]), torch.tensor([0.0, 1.0, 2.0]))
+    assert perfect == {"auc": 1.0, "tpr_at_01fpr": 1.0, "tpr_at_1fpr": 1.0}
+    tied = roc_metrics(torch.zeros(4), torch.zeros(4))
+    assert tied["auc"] == pytest.approx(0.5) and tied["tpr_at_1fpr"] == 0.0
+    half = roc_metrics(torch.tensor([1.0, 3.0]), torch.tensor([0.0, 2.0]))
+    assert half["auc"] == pytest.approx(0.75)
+    assert roc_metrics(torch.tensor([0.0, 1.0]), torch.tensor([2.0, 3.0]))["auc"] == 0.0
+
+
+def test_mislabelled_canaries_are_found_by_the_loss_attack(images):
+    cfg = AuditConfig(attack="loss", model="mlp", train_steps=1000, canaries=5)
+    rec = audit_set(None, None, images, cfg, size=20)
+    assert rec["members"] == 20 and rec["target"] == "real subset"
+    assert rec["canaries"]["auc"] > 0.9
+
+
+def test_lira_online_and_offline_on_an_artifact(images, tmp_path):
+    x, y = images.x_train[:8], images.y_train[:8]
+    card = {"domain": "privacy", "method": "toy", "config": {}, "source": image_source(images), "budget": {},
+            "seed": 0}
+    CondensedImages(x, y, card).save(tmp_path / "a")
+    cfg = AuditConfig(attack="lira", shadows=4, members=8, model="lr", train_steps=20)
+    rec = audit_artifact(tmp_path / "a", cfg, data=images)
+    assert rec["mode"] == "online" and rec["shadows"] == 4 and 0.0 <= rec["auc"] <= 1.0
+    off = audit_artifact(tmp_path / "a", AuditConfig(attack="lira", mode="offline", shadows=3, members=8, model="lr",
+                                                      train_steps=20), data=images)
+    assert off["mode"] == "offline"
+    audits = load_artifact(tmp_path / "a").card["audits"]
+    assert [a["mode"] for a in audits] == ["online", "offline"] and all(a["kind"] == "membership" for a in audits)
+
+
+def test_audit_errors(images, tmp_path):
+    x, y = images.x_train[:8], images.y_train[:8]
+    with pytest.raises(ValueError, match="split into at most 6"):
+        audit_set(x, y, images, AuditConfig(mode="offline", shadows=7, members=8, model="lr", train_steps=5))
+    with pytest.raises(ValueError, match="argument shadows"):
+        AuditConfig(shadows=1)
+    with pytest.raises(ValueError, match="argument attack"):
+        AuditConfig(attack="magic")
+    with pytest.raises(ValueError, match="argument members"):
+        audit_set(x, y, images, AuditConfig(members=25, model="lr"))
+    with pytest.raises(ValueError, match="cannot be given canaries"):
+        audit_set(x, y, images, AuditConfig(canaries=2, members=8, model="lr"))

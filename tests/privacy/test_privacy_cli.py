@@ -1,0 +1,55 @@
+import pytest
+
+from condensekit.core.artifact import load_artifact
+from condensekit.core.cli import main
+from condensekit.core.vision import CondensedImages, image_source
+from condensekit.privacy.data import PRIVATE_DATASETS
+
+
+@pytest.fixture
+def toy(images):
+    """Register the tiny data set as the dataset ``toy`` for the CLI."""
+    PRIVATE_DATASETS._items["toy"] = lambda root=None: images
+    yield images
+    PRIVATE_DATASETS._items.pop("toy")
+
+
+def test_account_prints_both_epsilons(capsys):
+    assert main(["privacy", "account", "--sigma", "5", "--delta", "1e-5"]) == 0
+    out = capsys.readouterr().out
+    assert "= 0.7945" in out and "analytic Gaussian, exact) = 0.7255" in out
+    assert main(["privacy", "account", "--target-epsilon", "1", "--delta", "1e-5"]) == 0
+    assert "sigma = 3.73" in capsys.readouterr().out
+    assert main(["privacy", "account", "--sigma", "5", "--delta", "0"]) == 2
+    assert "argument delta" in capsys.readouterr().err
+
+
+def test_account_of_an_artifact_without_privacy_record_errors(tmp_path, capsys, images):
+    data = images
+    card = {"domain": "medical", "method": "dm", "config": {}, "source": image_source(data), "budget": 4, "seed": 0}
+    CondensedImages(data.x_train[:4], data.y_train[:4], card).save(tmp_path / "dm")
+    assert main(["privacy", "account", str(tmp_path / "dm")]) == 2
+    assert "has no privacy record" in capsys.readouterr().err
+
+
+def test_dp_merf_condensed_then_account_then_audit(tmp_path, capsys, toy):
+    out = tmp_path / "a"
+    argv = ["privacy", "dp-merf", "--dataset", "toy", "--epsilon", "2", "--delta", "1e-3", "--ipc", "2",
+            "--steps", "5", "--out", str(out), "--quiet", "--device", "cpu", "--n-features", "100", "--bandwidth", "2"]
+    assert main(argv) == 0
+    assert "(ε=" in capsys.readouterr().out
+    assert load_artifact(out).card["config"]["n_features"] == 100
+    assert main(["privacy", "account", str(out)]) == 0
+    assert "privacy:  (ε=" in capsys.readouterr().out
+    assert main(["privacy", "audit", str(out), "--attack", "loss", "--members", "4", "--model", "lr",
+                 "--train-steps", "5"]) == 0
+    assert "loss audit" in capsys.readouterr().out
+    assert load_artifact(out).card["audits"][0]["attack"] == "loss"
+    assert main(argv + ["--no-such-flag", "1"]) == 2
+    assert "Valid options are" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("shadows", ["1"])
+def test_audit_bad_shadows(tmp_path, capsys, shadows):
+    assert main(["privacy", "audit", str(tmp_path / "missing"), "--shadows", shadows]) == 2
+    assert "argument shadows" in capsys.readouterr().err

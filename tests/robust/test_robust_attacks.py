@@ -1,0 +1,103 @@
+from __future__ import annotations
+
+import pytest
+import torch
+from torch import nn
+
+from condensekit.robust.attacks import (
+    ATTACKS,
+    AttackConfig,
+    PixelSpace,
+    adversarial,
+    parse_attacks,
+    parse_eps,
+    parse_eps_list,
+    robust_accuracy,
+    stratified_subset,
+)
+
+
+def _blobs(k: int = 4, n: int = 40, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor, nn.Module]:
+    """k classes of 1×4×4 images in [0, 1] whose class sets one pixel block; a trained linear model."""
+    gen = torch.Generator().manual_seed(seed)
+    y = torch.arange(k).repeat_interleave(n // k)
+    x = 0.3 + 0.1 * torch.rand(len(y), 1, 4, 4, generator=gen)
+    x.view(len(y), -1)[torch.arange(len(y)), y * 3] += 0.4
+    torch.manual_seed(seed)
+    model = nn.Sequential(nn.Flatten(), nn.Linear(16, k))
+    opt = torch.optim.Adam(model.parameters(), lr=0.05)
+    for _ in range(200):
+        opt.zero_grad()
+        nn.functional.cross_entropy(model(x), y).backward()
+        opt.step()
+    return x, y, model.eval()
+
+
+def test_parse_eps_fractions_numbers_and_the_data_range():
+    assert parse_eps("2/255") == pytest.approx(2 / 255)
+    assert parse_eps(" 0.3 ") == pytest.approx(0.3)
+    for bad in ("0", "-1/255", "1.5", "300/255"):
+        with pytest.raises(ValueError, match="outside the data range"):
+            parse_eps(bad)
+    with pytest.raises(ValueError, match="argument eps"):
+        parse_eps("two")
+    assert parse_eps_list("4/255,1/255,2/255") == [
+        ("1/255", pytest.approx(1 / 255)),
+        ("2/255", pytest.approx(2 / 255)),
+        ("4/255", pytest.approx(4 / 255)),
+    ]
+
+
+def test_unknown_attack_lists_the_valid_ones():
+    assert parse_attacks("FGSM, pgd,pgd") == ["fgsm", "pgd"]
+    with pytest.raises(ValueError, match=r"Unknown attack 'deepfool'.*autoattack.*cw.*fgsm.*pgd.*pgdl2"):
+        parse_attacks("fgsm,deepfool")
+    with pytest.raises(ValueError, match="argument batch_size"):
+        AttackConfig(batch_size=0)
+
+
+def test_stratified_subset_keeps_class_shares_and_is_fixed():
+    y = torch.tensor([0] * 70 + [1] * 20 + [2] * 10)
+    idx = stratified_subset(y, 10, seed=3)
+    assert torch.bincount(y[idx]).tolist() == [7, 2, 1]
+    assert torch.equal(idx, stratified_subset(y, 10, seed=3))
+    assert len(stratified_subset(y, None)) == 100 and len(stratified_subset(y, 500)) == 100
+    with pytest.raises(ValueError, match="argument subset"):
+        stratified_subset(y, 0)
+
+
+def test_pixel_space_wraps_the_normalisation():
+    inner = nn.Sequential(nn.Flatten(), nn.Linear(16, 3))
+    x01 = torch.rand(5, 1, 4, 4)
+    wrapped = PixelSpace(inner, (0.5,), (0.25,))
+    assert torch.allclose(wrapped(x01), inner((x01 - 0.5) / 0.25))
+
+
+def test_images_outside_the_pixel_range_are_refused():
+    x, y, model = _blobs()
+    with pytest.raises(ValueError, match="pixel range"):
+        adversarial(model, x * 3 - 1, y, "fgsm", 0.1, num_classes=4)
+
+
+def test_robust_accuracy_falls_with_eps_and_stays_below_clean():
+    x, y, model = _blobs()
+    clean = float((model(x).argmax(-1) == y).float().mean()) * 100
+    assert clean == 100.0
+    grid = [0.02, 0.1, 0.3]
+    for attack in ("fgsm", "pgd", "pgdl2", "cw"):
+        acc = robust_accuracy(model, x, y, attack, grid, num_classes=4, config=AttackConfig(pgd_steps=5, cw_steps=20))
+        values = [acc[e] for e in grid]
+        assert all(v <= clean for v in values), attack
+        assert values == sorted(values, reverse=True), (attack, values)
+    pgd = robust_accuracy(model, x, y, "pgd", [0.3], num_classes=4)
+    assert pgd[0.3] < clean  # a 0.3 L∞ budget breaks a linear model on these blobs
+
+
+@pytest.mark.parametrize("k", [4, 2])
+def test_autoattack_is_at_most_pgd(k):
+    x, y, model = _blobs(k=k, n=20)
+    eps = 0.1
+    aa = robust_accuracy(model, x, y, "autoattack", [eps], num_classes=k)[eps]
+    pgd = robust_accuracy(model, x, y, "pgd", [eps], num_classes=k)[eps]
+    assert aa <= pgd + 1e-9
+    assert "autoattack" in ATTACKS

@@ -1,0 +1,121 @@
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+
+from condensekit.core.artifact import load_artifact, save_artifact
+from condensekit.core.vision import CondensedImages, ImageSplits, ImageTrainConfig, image_source
+from condensekit.robust import audit as audit_mod
+from condensekit.robust.attacks import AttackConfig
+from condensekit.robust.audit import AuditConfig, audit_artifact, audit_images
+
+
+def _data(k: int = 4, per: int = 12, size: int = 8, seed: int = 0) -> ImageSplits:
+    """k classes of 1×size×size images whose class brightens one row band; normalised with (0.5, 0.25)."""
+    gen = torch.Generator().manual_seed(seed)
+
+    def split(n: int) -> tuple[torch.Tensor, torch.Tensor]:
+        y = torch.arange(k).repeat(n)
+        x = 0.2 + 0.2 * torch.rand(len(y), 1, size, size, generator=gen)
+        for c in range(k):
+            x[y == c, :, 2 * c : 2 * c + 2] += 0.5
+        return (x - 0.5) / 0.25, y
+
+    (xt, yt), (xv, yv), (xs, ys) = split(per), split(2), split(per)
+    return ImageSplits("toy", xt, yt, xv, yv, xs, ys, num_classes=k, mean=(0.5,), std=(0.25,))
+
+
+FAST = dict(
+    models=("mlp",), runs=2, subset=20, train=ImageTrainConfig(epochs=30, lr=0.05),
+    attack=AttackConfig(pgd_steps=5),
+)  # fmt: skip
+
+
+def _artifact(tmp_path, data: ImageSplits):
+    keep = torch.cat([(data.y_train == c).nonzero()[:2, 0] for c in range(data.num_classes)])
+    cond = CondensedImages(data.x_train[keep], data.y_train[keep], {
+        "domain": "medical", "method": "random", "config": {}, "source": image_source(data), "budget": 8, "seed": 0,
+    })  # fmt: skip
+    return cond.save(tmp_path / "toy-random")
+
+
+def test_audit_table_rows_sanity_and_cost():
+    data = _data()
+    cfg = AuditConfig(attacks=("fgsm", "pgd"), eps=("0.3", "0.02"), **FAST)
+    res = audit_images(data.x_train, data.y_train, data, config=cfg, device="cpu")
+    assert cfg.eps == ("0.02", "0.3")  # sorted as numbers
+    keys = [(r["model"], r["attack"], r["eps"]) for r in res.rows]
+    assert keys == [("mlp", "clean", "0"), ("mlp", "fgsm", "0.02"), ("mlp", "fgsm", "0.3"),
+                    ("mlp", "pgd", "0.02"), ("mlp", "pgd", "0.3")]  # fmt: skip
+    clean = res.rows[0]["mean"]
+    assert clean > 80
+    assert all(r["mean"] <= clean for r in res.rows)
+    assert all(len(r["runs"]) == 2 for r in res.rows)
+    pgd = {r["eps"]: r["mean"] for r in res.rows if r["attack"] == "pgd"}
+    assert pgd["0.3"] < pgd["0.02"]
+    assert res.sanity == {"ok": True, "issues": []}
+    assert res.subset == "stratified 20 (seed 0)" and res.test_images == 20
+    assert res.cost["wall_time_s"] > 0 and res.cost["cpu_time_s"] > 0 and res.cost["peak_memory_mb"] > 0
+    assert "| mlp   | pgd" in res.table()
+
+
+def test_sanity_flags_rising_accuracy_and_autoattack_above_pgd():
+    rows = [
+        {"model": "m", "attack": "pgd", "eps": "a", "mean": 50.0},
+        {"model": "m", "attack": "pgd", "eps": "b", "mean": 60.0},
+        {"model": "m", "attack": "autoattack", "eps": "a", "mean": 55.0},
+        {"model": "m", "attack": "autoattack", "eps": "b", "mean": 10.0},
+    ]
+    out = audit_mod._sanity(rows, ("m",), ("pgd", "autoattack"))
+    assert not out["ok"]
+    assert any("rises" in i for i in out["issues"]) and any("AutoAttack 55.00 > PGD 50.00" in i for i in out["issues"])
+
+
+def test_audit_artifact_writes_json_png_and_card(tmp_path):
+    data = _data()
+    path = _artifact(tmp_path, data)
+    cfg = AuditConfig(attacks=("fgsm",), eps=("0.1",), **FAST)
+    res, files = audit_artifact(path, config=cfg, data=data, device="cpu")
+    record = json.loads(open(files["json"]).read())
+    assert record["rows"] == res.rows and record["subset"] == "stratified 20 (seed 0)"
+    assert open(files["png"], "rb").read(8) == b"\x89PNG\r\n\x1a\n"
+    audits = load_artifact(path).card["audits"]
+    assert len(audits) == 1 and audits[0]["kind"] == "adversarial_robustness" and audits[0]["rows"] == res.rows
+
+
+def test_killed_audit_leaves_no_half_written_files(tmp_path, monkeypatch):
+    data = _data()
+    path = _artifact(tmp_path, data)
+    card_before = (path / "card.json").read_text()
+
+    def killed(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(audit_mod, "plot_audit", killed)  # dies after the JSON, before the PNG and the card
+    with pytest.raises(KeyboardInterrupt):
+        audit_artifact(path, config=AuditConfig(attacks=("fgsm",), eps=("0.1",), **FAST), data=data, device="cpu")
+    assert (path / "card.json").read_text() == card_before
+    leftovers = [p.name for p in tmp_path.iterdir() if p.name.startswith(".")]
+    assert leftovers == []
+    json.loads((tmp_path / "toy-random-robust-audit.json").read_text())  # whole, or absent
+
+
+def test_bad_input_errors(tmp_path):
+    data = _data()
+    with pytest.raises(ValueError, match="Unknown attack 'boom'"):
+        AuditConfig(attacks=("boom",))
+    with pytest.raises(ValueError, match="outside the data range"):
+        AuditConfig(eps=("2",))
+    with pytest.raises(ValueError, match="does not fit"):
+        audit_images(data.x_train, data.y_train, data, config=AuditConfig(models=("convnet_d4",), **{
+            k: v for k, v in FAST.items() if k != "models"}), device="cpu")  # fmt: skip
+    other = _data(size=12)
+    with pytest.raises(ValueError, match="condensed images are"):
+        audit_images(other.x_train, other.y_train, data, config=AuditConfig(**FAST), device="cpu")
+    save_artifact(tmp_path / "g", {"x": torch.zeros(3, 4), "y": torch.zeros(3)}, {
+        "domain": "graph", "task": "node_classification", "method": "gcond", "config": {},
+        "source": {"dataset": "cora"}, "budget": 3, "seed": 0})  # fmt: skip
+    with pytest.raises(ValueError, match="needs an 'image_classification' artifact"):
+        audit_artifact(tmp_path / "g", data=data)

@@ -1,0 +1,96 @@
+from __future__ import annotations
+
+import json
+import os
+
+import pytest
+import torch
+
+from condensekit.core.artifact import load_artifact, save_artifact
+from condensekit.core.cli import main
+from condensekit.core.vision import CondensedImages, ImageSplits, image_source, load_mnist
+
+
+def test_attacks_verb_lists_the_registry(capsys):
+    assert main(["robust", "attacks"]) == 0
+    out = capsys.readouterr().out
+    for name in ("fgsm", "pgd", "pgdl2", "cw", "autoattack"):
+        assert name in out
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--attacks", "fgsm,boom"], "Unknown attack 'boom'. Valid values are {autoattack, cw, fgsm, pgd, pgdl2}"),
+        (["--eps", "2/255,3"], "outside the data range"),
+        (["--pgd-steps", "0"], "argument pgd_steps"),
+    ],
+)
+def test_audit_bad_input_exits_2_with_the_reason(tmp_path, capsys, args, message):
+    x, y = torch.rand(4, 1, 8, 8), torch.tensor([0, 1, 0, 1])
+    data = ImageSplits("toy", x, y, x, y, x, y, num_classes=2)
+    path = CondensedImages(x, y, {"domain": "medical", "method": "random", "config": {}, "source": image_source(data),
+                                  "budget": 4, "seed": 0}).save(tmp_path / "toy")  # fmt: skip
+    assert main(["robust", "audit", str(path), *args]) == 2
+    assert message in capsys.readouterr().err
+
+
+def test_audit_refuses_a_task_without_attacks(tmp_path, capsys):
+    save_artifact(tmp_path / "gl", {"x": torch.zeros(3, 4), "y": torch.zeros(3)}, {
+        "domain": "graph", "task": "graph_classification", "method": "kidd", "config": {},
+        "source": {"dataset": "mutag"}, "budget": 3, "seed": 0})  # fmt: skip
+    assert main(["robust", "audit", str(tmp_path / "gl")]) == 2
+    assert "'graph_classification' set, which has no attack" in capsys.readouterr().err
+
+
+def test_audit_missing_artifact(tmp_path, capsys):
+    assert main(["robust", "audit", str(tmp_path / "none")]) == 2
+    assert "No artifact at" in capsys.readouterr().err
+
+
+@pytest.mark.real_data
+@pytest.mark.skipif(not os.environ.get("CONDENSEKIT_DATA"), reason="CONDENSEKIT_DATA is not set")
+def test_audit_an_mnist_artifact_end_to_end(tmp_path, capsys):
+    data = load_mnist()
+    keep = torch.cat([(data.y_train == c).nonzero()[:2, 0] for c in range(10)])
+    path = CondensedImages(data.x_train[keep], data.y_train[keep], {
+        "domain": "privacy", "method": "random", "config": {}, "source": image_source(data), "budget": 20, "seed": 0,
+    }).save(tmp_path / "mnist-random-2")  # fmt: skip
+    code = main(["robust", "audit", str(path), "--attacks", "fgsm,pgd", "--eps", "0.1,0.3", "--models", "mlp",
+                 "--runs", "1", "--subset", "50", "--epochs", "20", "--pgd-steps", "3", "--device", "cpu"])  # fmt: skip
+    assert code == 0
+    out = capsys.readouterr().out
+    assert "stratified 50" in out and "| mlp" in out
+    record = json.loads((tmp_path / "mnist-random-2-robust-audit.json").read_text())
+    assert record["dataset"] == "mnist" and record["method"] == "random"
+    assert [r["attack"] for r in record["rows"]] == ["clean", "fgsm", "fgsm", "pgd", "pgd"]
+    assert load_artifact(path).card["audits"][-1]["rows"] == record["rows"]
+
+
+def test_condense_bad_input(capsys):
+    assert main(["robust", "condense", "--base", "dm", "--dataset", "mnist", "--ipc", "1", "--mode", "teacher"]) == 2
+    assert "has no teacher" in capsys.readouterr().err
+    assert main(["robust", "condense", "--base", "mtt", "--dataset", "mnist", "--ipc", "1", "--h", "0"]) == 2
+    assert "argument h" in capsys.readouterr().err
+    assert main(["robust", "condense", "--base", "dm", "--dataset", "mnist", "--ipc", "1", "--lr-foo", "1"]) == 2
+    assert "Unknown option(s) ['--lr-foo', '1'] for method 'dm'" in capsys.readouterr().err
+    assert main(["robust", "condense", "--base", "gan", "--dataset", "mnist", "--ipc", "1"]) == 2
+    assert "Unknown image method 'gan'" in capsys.readouterr().err
+
+
+@pytest.mark.real_data
+@pytest.mark.skipif(not os.environ.get("CONDENSEKIT_DATA"), reason="CONDENSEKIT_DATA is not set")
+def test_condense_guard_mtt_on_mnist_then_audit(tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("CONDENSEKIT_CACHE", str(tmp_path / "cache"))
+    out = tmp_path / "mnist-guard"
+    code = main(["robust", "condense", "--base", "mtt", "--dataset", "mnist", "--ipc", "1", "--curvature", "100",
+                 "--num-experts", "1", "--teacher-epochs", "2", "--steps", "2", "--quiet", "--device", "cpu",
+                 "--out", str(out), "--model", "lr", "--syn-steps", "2", "--expert-epochs", "1",
+                 "--max-start-epoch", "1", "--dsa", "false"])  # fmt: skip
+    assert code == 0, capsys.readouterr().err
+    card = load_artifact(out).card
+    assert card["method"] == "guard-mtt" and card["domain"] == "robust" and card["budget"]["ipc"] == 1
+    assert card["config"]["guard"]["curvature"] == 100 and card["config"]["experts"]["curvature"]["h"] == 3.0
+    assert (tmp_path / "cache" / "experts" / "mnist-lr-e2-curv100-h3" / "curvature.json").exists()
+    assert main(["robust", "audit", str(out), "--attacks", "fgsm", "--eps", "0.1", "--models", "lr", "--runs", "1",
+                 "--subset", "30", "--epochs", "5", "--device", "cpu"]) == 0  # fmt: skip

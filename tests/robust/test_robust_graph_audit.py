@@ -1,0 +1,59 @@
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+
+from condensekit.core.artifact import load_artifact
+from condensekit.core.evaluate import TrainConfig
+from condensekit.graph import NodeEvalConfig, NodeTask, condense_nodes
+from condensekit.robust.graph_audit import GraphAuditConfig, audit_graph, audit_graph_artifact, flip_edges
+
+FAST = dict(models=("gcn",), pgd_steps=5, eval=NodeEvalConfig(runs=2, hidden=16, train=TrainConfig(epochs=40)))
+
+
+@pytest.fixture
+def unit_graph(tiny_graph):
+    """The tiny SBM graph with features min-max scaled into [0, 1]."""
+    g = tiny_graph.clone()
+    g.x = (g.x - g.x.min()) / (g.x.max() - g.x.min())
+    return g
+
+
+def test_flip_edges_keeps_the_edge_count_and_symmetry(unit_graph):
+    noisy = flip_edges(unit_graph, 0.3, seed=0)
+    before = unit_graph.edge_index.shape[1]
+    assert noisy.edge_index.shape[1] == before
+    pairs = set(map(tuple, noisy.edge_index.t().tolist()))
+    assert all((b, a) in pairs for a, b in pairs) and all(a != b for a, b in pairs)
+    assert pairs != set(map(tuple, unit_graph.edge_index.t().tolist()))
+    assert torch.equal(flip_edges(unit_graph, 0.3, seed=0).edge_index, noisy.edge_index)
+
+
+def test_graph_audit_rows_fall_with_eps(unit_graph, tmp_path):
+    task = NodeTask.from_data(unit_graph)
+    cond = condense_nodes(task, "random", budget=9, seed=0, progress=False)
+    cfg = GraphAuditConfig(eps=("0.3", "0.02"), **FAST)
+    res = audit_graph(cond, task, config=cfg, real=unit_graph)
+    keys = [(r["attack"], r["eps"]) for r in res.rows]
+    assert keys == [("clean", "0"), ("feature_pgd", "0.02"), ("feature_pgd", "0.3"),
+                    ("random_edges", "0.02"), ("random_edges", "0.3")]  # fmt: skip
+    by = {k: r["mean"] for k, r in zip(keys, res.rows, strict=True)}
+    assert by[("feature_pgd", "0.3")] < by[("clean", "0")]
+    assert by[("feature_pgd", "0.3")] <= by[("feature_pgd", "0.02")]
+    cond.save(tmp_path / "tiny-random-9")
+    _, files = audit_graph_artifact(tmp_path / "tiny-random-9", config=cfg, real=unit_graph, device="cpu")
+    record = json.loads(open(files["json"]).read())
+    assert load_artifact(tmp_path / "tiny-random-9").card["audits"][-1]["rows"] == record["rows"]
+
+
+def test_graph_audit_bad_input(tiny_graph):
+    with pytest.raises(ValueError, match="argument attacks"):
+        GraphAuditConfig(attacks=("nettack",))
+    with pytest.raises(ValueError, match="outside the data range"):
+        GraphAuditConfig(eps=("1.5",))
+    task = NodeTask.from_data(tiny_graph)  # raw features are not in [0, 1]
+    cond = condense_nodes(task, "random", budget=9, seed=0, progress=False)
+    with pytest.raises(ValueError, match=r"features lie in"):
+        audit_graph(cond, task, config=GraphAuditConfig(**FAST), real=tiny_graph)
