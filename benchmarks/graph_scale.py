@@ -199,7 +199,7 @@ def run_entry(
     return entry
 
 
-def startup(runs: int = 2) -> dict[str, Any]:
+def startup(runs: int = 2, device: str = "auto") -> dict[str, Any]:
     """``condensekit graph condense`` on Cora: process start → first step (the engine's
     ``start_to_first_step_s``) and the whole command, the last of ``runs`` (warm cache)."""
     out: dict[str, Any] = {}
@@ -223,7 +223,7 @@ def startup(runs: int = 2) -> dict[str, Any]:
                 "0",
                 "--quiet",
                 "--device",
-                "cpu",
+                device,
                 "--out",
                 f"{tmp}/a{i}",
                 "--json",
@@ -333,7 +333,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--plot", action="store_true")
     ns = p.parse_args(argv)
     if ns.startup:
-        save_entry("startup/cora", e := startup(), RESULTS)
+        save_entry(f"startup/cora/{resolve_device(ns.device).type}", e := startup(device=ns.device), RESULTS)
         print(json.dumps(e))
     if ns.eval_speed:
         save_entry(f"eval_speed/cora/{resolve_device(ns.device).type}", e := eval_speed(), RESULTS)
