@@ -35,7 +35,7 @@ stage 120 suite bash -c "$py -m pytest -q -p no:cacheprovider tests >$OUT/suite.
 stage 45 eval-speed $py benchmarks/graph_scale.py --eval-speed --device cuda
 
 # 3. Command start (command -> first step) on Cora, warm cache (target: <= 5 s).
-stage 45 startup $py benchmarks/graph_scale.py --startup
+stage 45 startup $py benchmarks/graph_scale.py --startup --device cuda
 
 # 4. Cora 70 per method on cuda, steps capped so the visit fits: sec_per_step is the figure to
 #    compare with the CPU cost rows (target: >= 5x faster); full GCond 600 steps with selection

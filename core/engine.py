@@ -140,12 +140,15 @@ class CondensationResult:
     device: str = "cpu"
     start_to_first_step_s: float | None = None
     sec_per_step: float | None = None
+    cpu_sec_per_step: float | None = None
 
     def cost(self) -> dict[str, Any]:
         """Wall time, peak memory, device and steps; ``start_to_first_step_s``: from the start of
         the process (the command) to the loop's start (imports, data, set-up; the step-0 selection
         evaluation, when scheduled, comes after); ``sec_per_step``: the
-        mean time of this call's steps (selection evaluations excluded)."""
+        mean time of this call's steps (selection evaluations excluded); ``cpu_sec_per_step``: the
+        process's CPU time per step (all threads; on a loaded machine the steadier figure, on a
+        GPU it leaves out the device's work)."""
         out: dict[str, Any] = {
             "wall_time_s": round(self.wall_time_s, 3),
             "peak_memory_mb": round(self.peak_memory_mb, 1),
@@ -156,7 +159,25 @@ class CondensationResult:
             out["start_to_first_step_s"] = round(self.start_to_first_step_s, 3)
         if self.sec_per_step is not None:
             out["sec_per_step"] = round(self.sec_per_step, 5)
+        if self.cpu_sec_per_step is not None:
+            out["cpu_sec_per_step"] = round(self.cpu_sec_per_step, 5)
         return out
+
+
+def available_memory_bytes(device: torch.device) -> int | None:
+    """Free memory on ``device`` (CUDA: free device memory; CPU: Linux ``MemAvailable``), or
+    ``None`` where unknown. Methods check a known large allocation against it before making it:
+    on Linux an oversized CPU allocation may not fail but get the process killed later."""
+    if device.type == "cuda":
+        return int(torch.cuda.mem_get_info(device)[0])
+    try:
+        with open("/proc/meminfo") as fh:
+            for line in fh:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError):
+        pass
+    return None
 
 
 def process_age_s() -> float | None:
@@ -226,7 +247,7 @@ def run(method: CondensationMethod, config: EngineConfig, evaluate: Evaluator | 
         if not _is_out_of_memory(err):
             raise
         ckpt_path = Path(config.checkpoint) if config.checkpoint else None
-        raise _out_of_memory(method, device, "set-up", ckpt_path, None) from err
+        raise _out_of_memory(method, device, "set-up", ckpt_path, None, err) from err
 
     start = 0
     best: dict[str, Tensor] | None = None
@@ -297,19 +318,20 @@ def run(method: CondensationMethod, config: EngineConfig, evaluate: Evaluator | 
 
     steps_this_call = 0
     finished = True
-    step_time = 0.0
+    step_time = step_cpu = 0.0
     for step in range(start, config.steps):
         if config.stop_after is not None and steps_this_call >= config.stop_after:
             finished = False
             break
-        ts = time.perf_counter()
+        ts, cs = time.perf_counter(), time.process_time()
         try:
             logs = method.step(step)
         except (RuntimeError, MemoryError) as err:
             if not _is_out_of_memory(err):
                 raise
-            raise _out_of_memory(method, device, f"step {step}", ckpt, last_saved) from err
+            raise _out_of_memory(method, device, f"step {step}", ckpt, last_saved, err) from err
         step_time += time.perf_counter() - ts
+        step_cpu += time.process_time() - cs
         steps_this_call += 1
         done = step + 1
         if bar is not None:
@@ -346,6 +368,7 @@ def run(method: CondensationMethod, config: EngineConfig, evaluate: Evaluator | 
         device=str(device),
         start_to_first_step_s=first_step_age,
         sec_per_step=step_time / steps_this_call if steps_this_call else None,
+        cpu_sec_per_step=step_cpu / steps_this_call if steps_this_call else None,
     )
 
 
@@ -358,7 +381,12 @@ def _is_out_of_memory(err: BaseException) -> bool:
 
 
 def _out_of_memory(
-    method: CondensationMethod, device: torch.device, where_: str, ckpt: Path | None, saved: int | None
+    method: CondensationMethod,
+    device: torch.device,
+    where_: str,
+    ckpt: Path | None,
+    saved: int | None,
+    err: BaseException,
 ) -> MemoryError:
     """The error a run that ran out of memory raises: its size, what lowers memory, the checkpoint."""
     where = (
@@ -368,7 +396,10 @@ def _out_of_memory(
         + (f" at step {saved}" if saved is not None else " (none written yet)")
         + "; rerun the same command to resume from it"
     )
-    return MemoryError(f"out of memory on {device} in {where_} of {method.name!r}: {method.memory_hint()}. {where}")
+    cause = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+    return MemoryError(
+        f"out of memory on {device} in {where_} of {method.name!r} ({cause}): {method.memory_hint()}. {where}"
+    )
 
 
 def _check_checkpoint(state: Any, method: CondensationMethod, config: EngineConfig, path: Path) -> None:

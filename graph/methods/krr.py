@@ -40,6 +40,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from condensekit.core.engine import available_memory_bytes
 from condensekit.core.objectives.kernel_ridge import krr_predict
 from condensekit.core.synthetic import init_from_real
 from condensekit.graph.adjacency import induced_subgraph, normalize
@@ -97,6 +98,13 @@ class GCSNTK(NodeCondensation):
         g0, _ = init_from_real(cfg.init, self.g_real, task.y_train, self.budgets)
         self.members = {c: train[task.y_train == c] for c in self.classes}
         if cfg.real_batch == 0:
+            # The kernel among all training nodes: a few m × m matrices, m = training nodes.
+            need, free = 4 * 4 * train.numel() ** 2, available_memory_bytes(device)
+            if free is not None and need > free:
+                raise MemoryError(
+                    f"its kernel over all {train.numel()} training nodes needs about {need / 2**30:.1f} GiB, "
+                    f"{free / 2**30:.1f} GiB are free"
+                )
             self.batch = self._real_batch(train)
         self.feat = nn.Parameter(g0.to(device))
         self.y_syn = self.labels(device)

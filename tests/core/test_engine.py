@@ -96,7 +96,8 @@ def test_out_of_memory_names_the_size_and_keeps_the_checkpoint(tmp_path: Path) -
     cfg = EngineConfig(steps=6, seed=0, checkpoint=str(ckpt), checkpoint_every=2, progress=False)
     with pytest.raises(
         MemoryError,
-        match=r"in step 3 of 'toy': the toy has 4 rows; lower memory with --rows\. "
+        match=r"in step 3 of 'toy' \(CUDA out of memory\. Tried to allocate 2\.00 GiB\): "
+        r"the toy has 4 rows; lower memory with --rows\. "
         r"the checkpoint .* is intact at step 2",
     ):
         run(OutOfMemory(), cfg)

@@ -70,3 +70,17 @@ def test_methods_run_on_sampled_real_nodes(tiny_task: NodeTask, method: str, con
     again = condense_nodes(tiny_task, method, steps=2, config=config | extra, **kw)
     assert not torch.equal(init.x, cg.x) and torch.isfinite(cg.x).all()
     assert torch.equal(cg.x, again.x)  # seeded: the sampled batches repeat
+
+
+def test_gcsntk_refuses_a_kernel_that_does_not_fit(tiny_task: NodeTask, monkeypatch: pytest.MonkeyPatch) -> None:
+    import condensekit.graph.methods.krr as krr
+    from condensekit.graph.condense import condense_nodes
+
+    monkeypatch.setattr(krr, "available_memory_bytes", lambda device: 1000)  # 1 kB free
+    message = r"in set-up of .gcsntk. \(its kernel over all 15 training nodes needs .* --real-batch"
+    with pytest.raises(MemoryError, match=message):
+        condense_nodes(tiny_task, "gcsntk", budget=9, steps=1, eval_every=0, progress=False, device="cpu")
+    cg = condense_nodes(
+        tiny_task, "gcsntk", budget=9, steps=1, eval_every=0, progress=False, device="cpu", config={"real_batch": 2}
+    )
+    assert torch.isfinite(cg.x).all()
