@@ -19,6 +19,7 @@ Examples::
 from __future__ import annotations
 
 import argparse
+import fcntl
 import sys
 import time
 from pathlib import Path
@@ -27,6 +28,7 @@ from typing import Any
 import torch
 from graph_node import hardware, load, parse_overrides, save_entry
 
+from condensekit.core.atomic import write_json
 from condensekit.core.vision import CondensedImages, load_mnist
 from condensekit.privacy import PRIVACY_METHODS, condense_private
 from condensekit.privacy.evaluate import PRIVATE_EVAL_MODELS, evaluate_private
@@ -88,6 +90,20 @@ def evaluate_entry(
         "load": "shared",
         "hardware": hardware(),
     }
+
+
+def merge_entry(key: str, entry: dict[str, Any]) -> None:
+    """Save ``entry``, keeping the models an earlier evaluation of the same key measured (under the lock, so
+    evaluations of one artifact split over processes add up)."""
+    with open(RESULTS.with_suffix(".lock"), "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        old = load(RESULTS)["entries"].get(key)
+        if old is not None and old.get("artifact") == entry["artifact"]:
+            entry["test"] = old["test"] | entry["test"]
+            entry["eval"]["runs"] = old["eval"]["runs"] | entry["eval"]["runs"]
+        results = load(RESULTS)
+        results["entries"][key] = entry
+        write_json(RESULTS, results)
 
 
 def table(results: dict[str, Any]) -> str:
@@ -163,7 +179,7 @@ def main(argv: list[str] | None = None) -> int:
         key = f"mnist/{e['method']}/eps{e['epsilon']:g}" + "".join(
             f"/{k}={v}" for k, v in sorted(parse_overrides(ns.set).items())
         )
-        save_entry(key, e, RESULTS)
+        merge_entry(key, e)
         print(f"{key}: " + ", ".join(f"{k} {v['mean']:.2f} ± {v['std']:.2f}" for k, v in e["test"].items()))
         return 0
     for m in ns.methods.split(","):
