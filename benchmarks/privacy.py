@@ -111,9 +111,13 @@ def table(results: dict[str, Any]) -> str:
             "|---|---|---|---|---|---|---|---|---|---|"]  # fmt: skip
     for (name, eps), accs in PUBLISHED.items():
         rows.append(f"| {name} (DPDM Table 1) | {eps:g} | " + " | ".join(f"{a:.1f}" for a in accs) + " | | | | | |")
-    for e in sorted(
-        (e for e in results["entries"].values() if "test" in e), key=lambda e: (e["method"], -e["epsilon"])
+    for key, e in sorted(
+        ((k, e) for k, e in results["entries"].items() if "test" in e),
+        key=lambda ke: (ke[1]["method"], -ke[1]["epsilon"], ke[0]),
     ):
+        setting = ", ".join(key.split("/")[3:])  # the config overrides the key records
+        if e["method"] == "psg":
+            setting = f"{setting}, {e['privacy']['steps_done']} iterations"
         cells = [f"{e['test'][m]['mean']:.1f} ± {e['test'][m]['std']:.1f}" if m in e["test"] else "-"
                  for m in PRIVATE_EVAL_MODELS]  # fmt: skip
         runs = "/".join(str(len(e["test"][m]["runs"])) for m in PRIVATE_EVAL_MODELS if m in e["test"])
@@ -124,7 +128,7 @@ def table(results: dict[str, Any]) -> str:
         if p.get("stopped_early"):
             ach += f" (stopped at step {p['steps_done']} of {p['steps_requested']})"
         rows.append(
-            f"| {e['method']} (ours) | {e['epsilon']:g} | " + " | ".join(cells)
+            f"| {e['method']} (ours{'; ' + setting if setting else ''}) | {e['epsilon']:g} | " + " | ".join(cells)
             + f" | {runs} | {e['images']} | {ach} | {e['cost'].get('end_to_end_s', e['cost']['wall_time_s']):.0f}"
             + f" | {e['cost']['peak_memory_mb']:.0f} |"
         )  # fmt: skip
