@@ -233,7 +233,7 @@ class PrivacyReport:
     epsilon_analytic: float | None
     sigma: float
     sample_rate: float
-    steps: int
+    releases: int
     mechanism: str
     neighbouring: str
     sensitivity: str
@@ -273,7 +273,7 @@ def account(
         epsilon_analytic=eps_agm,
         sigma=first.sigma,
         sample_rate=first.sample_rate,
-        steps=sum(r.steps for r in releases),
+        releases=sum(r.steps for r in releases),
         mechanism=mechanism,
         neighbouring=neighbouring,
         sensitivity=sensitivity,

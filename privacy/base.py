@@ -72,6 +72,7 @@ def condense_private(
     allowed = m.max_steps(requested)
     result = run(m, EngineConfig(steps=allowed, seed=seed, device=device, progress=progress))
     privacy = m.privacy(result.steps_done)
+    # steps_*: engine steps of the method (a release count is the record's ``releases``)
     privacy.update(steps_requested=requested, steps_done=result.steps_done, stopped_early=allowed < requested)
     tensors = result.condensed
     card = {

@@ -31,6 +31,7 @@ def test_lira_online_and_offline_on_an_artifact(images, tmp_path):
     cfg = AuditConfig(attack="lira", shadows=4, members=8, model="lr", train_steps=20)
     rec = audit_artifact(tmp_path / "a", cfg, data=images)
     assert rec["mode"] == "online" and rec["shadows"] == 4 and 0.0 <= rec["auc"] <= 1.0
+    assert rec["non_members_from"] == "val"  # same file as the members, never used
     off = audit_artifact(tmp_path / "a", AuditConfig(attack="lira", mode="offline", shadows=3, members=8, model="lr",
                                                       train_steps=20), data=images)
     assert off["mode"] == "offline"
