@@ -9,7 +9,7 @@ import torch
 
 from condensekit.core.objectives.kernel_ridge import krr_predict
 from condensekit.graph.level.batch import GraphBatch
-from condensekit.graph.level.kernel import SELF_LOOP, SIGMA_EPS, lite_gntk, lite_gntk_stats
+from condensekit.graph.level.kernel import SELF_LOOP, SIGMA_EPS, NodeStats, lite_gntk, lite_gntk_stats
 
 
 def brute_force_gntk(x1, a1, x2, a2, hops=3):
@@ -107,3 +107,23 @@ def test_krr_singular_system_raises_a_clear_error() -> None:
         krr_predict(torch.zeros(2, 3), k, torch.eye(3), ridge=0.0)
     with pytest.raises(ValueError, match="NaN"):
         krr_predict(torch.zeros(2, 3), torch.full((3, 3), float("nan")), torch.eye(3))
+
+
+def test_flat_real_side_equals_padded_dense_graphs(tiny_set) -> None:
+    """K between dense synthetic graphs and real graphs: the flat (unpadded) real layout, cut with
+    ``subset``, gives the padded dense layout's numbers, for graphs of different sizes."""
+    torch.manual_seed(0)
+    syn = GraphBatch.dense(torch.rand(3, 6, 4, dtype=torch.float64), (torch.rand(3, 6, 6) > 0.6).double())
+    s = lite_gntk_stats(syn)
+    all_real = lite_gntk_stats(GraphBatch.from_graphset(tiny_set.to("cpu"), torch.arange(tiny_set.num_graphs)))
+    idx = torch.tensor([13, 0, 7, 22])
+    x, adj, mask = tiny_set.padded(idx)
+    dense = lite_gntk(s, lite_gntk_stats(GraphBatch.dense(x.double(), adj.double(), mask)))
+    flat = lite_gntk(
+        s,
+        NodeStats(
+            all_real.z.double(), all_real.norm.double(), all_real.u.double(), all_real.batch, all_real.ptr
+        ).subset(idx),
+    )
+    assert flat.shape == (3, 4)
+    assert torch.allclose(flat, dense, rtol=1e-6)
