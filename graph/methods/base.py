@@ -6,37 +6,19 @@ benchmarks look them up there.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
 import torch
 from torch import Tensor
 
 from condensekit.core.engine import CondensationMethod
-from condensekit.core.registry import Registry
+from condensekit.core.registry import MethodEntry, Registry, method_registrar
 from condensekit.core.synthetic import class_budgets, class_offsets, labels_from_budgets
 from condensekit.graph.task import NodeTask
 
-
-@dataclass(frozen=True)
-class MethodEntry:
-    """A registered method: its class, its config dataclass, and the engine steps it runs."""
-
-    cls: type[NodeCondensation]
-    config: type
-    description: str
-
-
 NODE_METHODS: Registry[MethodEntry] = Registry("method")
-
-
-def register_node_method(name: str, config: type, description: str) -> Any:
-    def add(cls: type[NodeCondensation]) -> type[NodeCondensation]:
-        cls.name = name
-        NODE_METHODS.register(name, MethodEntry(cls, config, description))
-        return cls
-
-    return add
+register_node_method = method_registrar(NODE_METHODS)
+"""Class decorator ``@register_node_method(name, config, description)``."""
 
 
 class NodeCondensation(CondensationMethod):

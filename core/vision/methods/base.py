@@ -10,14 +10,13 @@ method's per-step loss on that step's network: robust condensation plugs a curva
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
 import torch
 from torch import Tensor, nn
 
 from condensekit.core.engine import CondensationMethod
-from condensekit.core.registry import Registry
+from condensekit.core.registry import MethodEntry, Registry, method_registrar
 from condensekit.core.selection import select_per_class
 from condensekit.core.synthetic import INIT_METHODS
 from condensekit.core.vision.augment import DSAConfig
@@ -25,28 +24,10 @@ from condensekit.core.vision.models import build_image_model
 from condensekit.core.vision.splits import ImageSplits
 from condensekit.core.vision.train import Regularizer, classification_loss, multilabel_loss
 
-
-@dataclass(frozen=True)
-class ImageMethodEntry:
-    """A registered image method: its class, its config dataclass and a one-line description."""
-
-    cls: type[ImageCondensation]
-    config: type
-    description: str
-
-
-IMAGE_METHODS: Registry[ImageMethodEntry] = Registry("image method")
-
-
-def register_image_method(name: str, config: type, description: str) -> Any:
-    """Class decorator: register ``cls`` as ``name`` with its ``config`` dataclass."""
-
-    def add(cls: type[ImageCondensation]) -> type[ImageCondensation]:
-        cls.name = name
-        IMAGE_METHODS.register(name, ImageMethodEntry(cls, config, description))
-        return cls
-
-    return add
+ImageMethodEntry = MethodEntry
+IMAGE_METHODS: Registry[MethodEntry] = Registry("image method")
+register_image_method = method_registrar(IMAGE_METHODS)
+"""Class decorator ``@register_image_method(name, config, description)``."""
 
 
 def class_groups(data: ImageSplits) -> tuple[Tensor, int]:

@@ -9,37 +9,23 @@ by class. Methods are registered by name in :data:`GRAPH_METHODS` (its own regis
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
 import torch
 from torch import Tensor
 
 from condensekit.core.engine import CondensationMethod
-from condensekit.core.registry import Registry
+from condensekit.core.registry import MethodEntry, Registry, method_registrar
 from condensekit.core.selection import select_per_class
 from condensekit.graph.level.data import GraphSet
 
 __all__ = ["GRAPH_METHODS", "GraphCondensation", "GraphMethodEntry", "check_gpc", "register_graph_method"]
 
 
-@dataclass(frozen=True)
-class GraphMethodEntry:
-    cls: type[GraphCondensation]
-    config: type
-    description: str
-
-
-GRAPH_METHODS: Registry[GraphMethodEntry] = Registry("graph-level method")
-
-
-def register_graph_method(name: str, config: type, description: str) -> Any:
-    def add(cls: type[GraphCondensation]) -> type[GraphCondensation]:
-        cls.name = name
-        GRAPH_METHODS.register(name, GraphMethodEntry(cls, config, description))
-        return cls
-
-    return add
+GraphMethodEntry = MethodEntry
+GRAPH_METHODS: Registry[MethodEntry] = Registry("graph-level method")
+register_graph_method = method_registrar(GRAPH_METHODS)
+"""Class decorator ``@register_graph_method(name, config, description)``."""
 
 
 def check_gpc(graphs: GraphSet, gpc: int) -> None:
