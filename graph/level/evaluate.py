@@ -1,8 +1,8 @@
 """Evaluate condensed graph-classification sets: train on them, select and test on real graphs.
 
 Two protocols, one per evaluation model (:data:`PROTOCOLS`), both run by
-:func:`condensekit.core.evaluate.train_select` (validation accuracy on the real validation graphs
-after every epoch, the best weights tested on the real test graphs) and repeated with
+:func:`condensekit.core.evaluate.train_select` (the selected weights, by default the last ones,
+tested on the real test graphs; see Selection below) and repeated with
 :func:`condensekit.core.evaluate.repeat`:
 
 * ``gcn`` (DosCond's ``test_pyg_data``): 3 GCN layers, hidden 128, mean pooling, dropout 0,
@@ -210,7 +210,7 @@ def train_on_real(
 
 def real_embeddings(graphs: GraphSet, *, epochs: int = 50, model: str = "gcn") -> Tensor:
     """Pooled embeddings ``(n_train, hidden)`` of the training graphs from ``model`` trained on
-    them for ``epochs`` epochs (best validation epoch): what herding and k-center select on."""
+    them for ``epochs`` epochs (final weights): what herding and k-center select on."""
     p = PROTOCOLS[model]
     _, net = train_on_real(graphs, model, replace(p, train=replace(p.train, epochs=epochs)), test=False)
     with torch.no_grad():
