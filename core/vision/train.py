@@ -19,7 +19,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from condensekit.core.evaluate import Summary, repeat
+from condensekit.core.evaluate import Summary, accuracy, repeat
 from condensekit.core.registry import check_choice
 from condensekit.core.vision.models import build_image_model
 from condensekit.core.vision.splits import ImageSplits
@@ -174,8 +174,8 @@ def fit_images(
 
 
 def accuracy_metric(logits: Tensor, y: Tensor) -> float:
-    """Top-1 accuracy in percent for int64 labels."""
-    return float((logits.argmax(-1) == y.reshape(-1)).float().mean()) * 100.0
+    """Top-1 accuracy in percent for int64 labels of any shape N or N×1 (:func:`core.evaluate.accuracy`)."""
+    return accuracy(logits, y.reshape(-1))
 
 
 def evaluate_image_set(
