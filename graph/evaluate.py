@@ -58,7 +58,7 @@ def check_condensed(condensed: dict[str, Tensor], num_features: int, num_classes
         raise ValueError("condensed adj must be symmetric with non-negative weights")
 
 
-def _protocol_model(task: NodeTask, model: str, config: NodeEvalConfig) -> GraphModel:
+def protocol_model(task: NodeTask, model: str, config: NodeEvalConfig) -> GraphModel:
     """A freshly initialised ``model`` of the protocol's size, on the task's device."""
     return create_model(
         model,
@@ -71,10 +71,19 @@ def _protocol_model(task: NodeTask, model: str, config: NodeEvalConfig) -> Graph
 
 
 def train_on_condensed(
-    task: NodeTask, model: str, condensed: dict[str, Tensor], config: NodeEvalConfig, *, test: bool = True
+    task: NodeTask,
+    model: str,
+    condensed: dict[str, Tensor],
+    config: NodeEvalConfig,
+    *,
+    test: bool = True,
+    net: GraphModel | None = None,
 ) -> TrainResult:
     """One run of the protocol: a fresh ``model`` trained on ``condensed``, selected by real
-    validation accuracy, tested on the real test nodes (skipped when ``test=False``)."""
+    validation accuracy, tested on the real test nodes (skipped when ``test=False``).
+
+    ``net`` (a :func:`protocol_model` the caller keeps, e.g. to attack it afterwards) is trained in
+    place instead of a fresh model built here."""
     cls = MODELS.get(model)
     device = task.x.device
     x_syn = model_input(condensed["x"].float().to(device))  # a coreset keeps the real sparse rows
@@ -83,7 +92,7 @@ def train_on_condensed(
     op_real = task.op(cls)
     y_val, y_test = task.y[task.val_idx], task.y[task.test_idx]
     return train_select(
-        _protocol_model(task, model, config),
+        net if net is not None else protocol_model(task, model, config),
         train_loss=lambda m: F.cross_entropy(m(x_syn, op_syn), y_syn),
         validate=lambda m: accuracy(m(task.x_in, op_real)[task.val_idx], y_val),
         test=(lambda m: accuracy(m(task.x_in, op_real)[task.test_idx], y_test)) if test else (lambda m: float("nan")),
@@ -109,7 +118,7 @@ def train_on_condensed_batched(
     nets, states = [], []
     for i in range(config.runs):
         seed_everything(config.seed + i)
-        nets.append(_protocol_model(task, model, config))
+        nets.append(protocol_model(task, model, config))
         states.append(device_rng_state(device))
     return train_select_batched(
         nets,

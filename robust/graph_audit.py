@@ -22,17 +22,17 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import torch
-import torch.nn.functional as F
 import torchattacks
 from torch import Tensor, nn
 from torch_geometric.data import Data
 from torch_geometric.utils import to_undirected
 
 from condensekit.core.engine import _peak_memory_mb, _reset_peak_memory
-from condensekit.core.evaluate import accuracy, train_select
+from condensekit.core.evaluate import accuracy
 from condensekit.core.registry import check_choice
 from condensekit.core.seed import seed_everything
-from condensekit.graph import MODELS, CondensedGraph, NodeEvalConfig, NodeTask, create_model, prepare_task
+from condensekit.graph import MODELS, CondensedGraph, NodeEvalConfig, NodeTask, prepare_task
+from condensekit.graph.evaluate import protocol_model, train_on_condensed
 from condensekit.robust.attacks import parse_eps_list
 from condensekit.robust.audit import AuditResult, _sanity, record_audit
 
@@ -83,21 +83,8 @@ class _OnGraph(nn.Module):
 
 def _train(task: NodeTask, model: str, cond: CondensedGraph, config: NodeEvalConfig) -> nn.Module:
     """The graph domain's protocol (``graph.evaluate.train_on_condensed``), keeping the trained model."""
-    cls, dev = MODELS.get(model), task.x.device
-    x_syn, y_syn = cond.x.float().to(dev), cond.y.long().to(dev)
-    op_syn, op_real = cls.propagation(cond.adj.float().to(dev)), task.op(cls)
-    net = create_model(
-        model, in_channels=task.num_features, out_channels=task.num_classes, hidden_channels=config.hidden,
-        num_layers=config.num_layers, dropout=config.dropout,
-    ).to(dev)  # fmt: skip
-    y_val = task.y[task.val_idx]
-    train_select(
-        net,
-        train_loss=lambda m: F.cross_entropy(m(x_syn, op_syn), y_syn),
-        validate=lambda m: accuracy(m(task.x_in, op_real)[task.val_idx], y_val),
-        test=lambda m: float("nan"),
-        config=config.train,
-    )
+    net = protocol_model(task, model, config)
+    train_on_condensed(task, model, cond.tensors(), config, test=False, net=net)
     return net.eval()
 
 
