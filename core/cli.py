@@ -24,19 +24,35 @@ def _info(ns: argparse.Namespace) -> int:
 warnings.filterwarnings("ignore", message=r".*torch\.jit\.script.*", category=FutureWarning)
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
+    """The whole command tree; given ``argv``, only the domain it names is imported.
+
+    Importing a domain costs seconds (PyG, medmnist, sklearn, opacus), so ``condensekit graph ...``
+    loads the graph domain alone and the others get a placeholder sub-command; ``condensekit --help``
+    lists every domain's own help; ``condensekit info`` imports none.
+    """
     parser = argparse.ArgumentParser(prog="condensekit", description="Dataset condensation beyond natural images.")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     info = sub.add_parser("info", help="print the card of a condensed-set artifact")
     info.add_argument("path", help="artifact folder (tensors.safetensors + card.json)")
     info.set_defaults(func=_info)
-    for ep in sorted(entry_points(group="condensekit.domains"), key=lambda e: e.name):
-        ep.load()(sub)
+    domains = sorted(entry_points(group="condensekit.domains"), key=lambda e: e.name)
+    named = next((a for a in (argv or []) if not a.startswith("-")), None)
+    if named in {ep.name for ep in domains}:
+        load = {named}
+    else:  # `info` needs no domain; help or a typo lists them all with their own help
+        load = set() if named == "info" else {ep.name for ep in domains}
+    for ep in domains:
+        if ep.name in load:
+            ep.load()(sub)
+        else:
+            sub.add_parser(ep.name, help=f"{ep.name} domain (condensekit {ep.name} --help)")
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = build_parser()
+    argv = sys.argv[1:] if argv is None else argv
+    parser = build_parser(argv)
     ns, extra = parser.parse_known_args(argv)
     if extra and not getattr(ns, "accepts_extra", False):
         parser.error(f"unrecognized arguments: {' '.join(extra)}")

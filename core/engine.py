@@ -139,13 +139,16 @@ class CondensationResult:
     peak_memory_mb: float = 0.0
     device: str = "cpu"
     start_to_first_step_s: float | None = None
+    start_to_first_step_cpu_s: float | None = None
     sec_per_step: float | None = None
     cpu_sec_per_step: float | None = None
 
     def cost(self) -> dict[str, Any]:
         """Wall time, peak memory, device and steps; ``start_to_first_step_s``: from the start of
         the process (the command) to the loop's start (imports, data, set-up; the step-0 selection
-        evaluation, when scheduled, comes after); ``sec_per_step``: the
+        evaluation, when scheduled, comes after); ``start_to_first_step_cpu_s``: the process's CPU
+        time over the same span (all threads; what the start costs on an idle machine when the
+        start-up is single-threaded, as imports are); ``sec_per_step``: the
         mean time of this call's steps (selection evaluations excluded); ``cpu_sec_per_step``: the
         process's CPU time per step (all threads; on a loaded machine the steadier figure, on a
         GPU it leaves out the device's work)."""
@@ -157,6 +160,8 @@ class CondensationResult:
         }
         if self.start_to_first_step_s is not None:
             out["start_to_first_step_s"] = round(self.start_to_first_step_s, 3)
+        if self.start_to_first_step_cpu_s is not None:
+            out["start_to_first_step_cpu_s"] = round(self.start_to_first_step_cpu_s, 3)
         if self.sec_per_step is not None:
             out["sec_per_step"] = round(self.sec_per_step, 5)
         if self.cpu_sec_per_step is not None:
@@ -305,7 +310,7 @@ def run(method: CondensationMethod, config: EngineConfig, evaluate: Evaluator | 
             best, best_step, best_score = _clone(method.condensed()), step_done, score
 
     # The command's start-up: process start → set-up done (before any step-0 selection evaluation).
-    first_step_age = process_age_s()
+    first_step_age, first_step_cpu = process_age_s(), time.process_time()
     wants_eval = bool(config.eval_every or config.eval_steps)
     if start == 0 and evaluate is not None and wants_eval and not history:
         maybe_evaluate(0)
@@ -367,6 +372,7 @@ def run(method: CondensationMethod, config: EngineConfig, evaluate: Evaluator | 
         peak_memory_mb=_peak_memory_mb(device),
         device=str(device),
         start_to_first_step_s=first_step_age,
+        start_to_first_step_cpu_s=first_step_cpu,
         sec_per_step=step_time / steps_this_call if steps_this_call else None,
         cpu_sec_per_step=step_cpu / steps_this_call if steps_this_call else None,
     )

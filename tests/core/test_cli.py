@@ -125,3 +125,17 @@ def test_bad_ratio_on_cora(
     assert main(argv + ["--out", str(tmp_path / "r"), "--quiet"]) == 2
     assert "ratio" in capsys.readouterr().err
     assert not (tmp_path / "r").exists()
+
+
+def test_a_domain_command_imports_only_its_domain() -> None:
+    """`condensekit graph ...` must not pay for importing medmnist/sklearn/opacus (command start)."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys; from condensekit.core.cli import build_parser; p = build_parser(['graph', 'methods']); "
+        "print(sorted(m for m in ('condensekit.graph.cli', 'condensekit.medical.cli', 'condensekit.privacy.cli', "
+        "'condensekit.robust.cli') if m in sys.modules))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "['condensekit.graph.cli']"

@@ -63,6 +63,9 @@ def test_best_by_validation_and_cost(tmp_path: Path) -> None:
     assert res.best_score == max(h["val"] for h in res.history)
     assert [h["step"] for h in res.history] == [0, 2, 4, 6]
     assert res.wall_time_s > 0 and res.peak_memory_mb > 0
+    cost = res.cost()
+    # the process had imported torch before its first step: that took CPU time
+    assert cost["start_to_first_step_cpu_s"] > 0 and cost["cpu_sec_per_step"] >= 0
     same = run(ToyMethod(), EngineConfig(steps=6, seed=0, eval_every=2, progress=False), score)
     assert torch.equal(same.condensed["x"], res.condensed["x"])
 
