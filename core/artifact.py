@@ -239,18 +239,37 @@ def _check_domain(card: dict[str, Any], folder: Path, domain: str | None, purpos
     )
 
 
-def load_artifact(path: str | os.PathLike[str], *, domain: str | None = None, purpose: str | None = None) -> Artifact:
+def _check_task(card: dict[str, Any], folder: Path, task: str | None, purpose: str | None, hint: str) -> None:
+    if task is None or card.get("task") == task:
+        return
+    who = purpose or "this command"
+    raise ValueError(
+        f"artifact at {str(folder)!r} holds a {card.get('domain')!r} {card.get('task')!r} set; "
+        f"{who} needs a {task!r} artifact{hint}"
+    )
+
+
+def load_artifact(
+    path: str | os.PathLike[str],
+    *,
+    domain: str | None = None,
+    purpose: str | None = None,
+    task: str | None = None,
+    hint: str = "",
+) -> Artifact:
     """Load and validate the artifact folder ``path``.
 
     Checks, in order: the folder and both files exist; the card is JSON with the right
     ``format`` and ``format_version`` and the required keys; the card's ``domain`` is
-    ``domain`` (when given); the tensors file's sha256 matches the card; safetensors parses
-    it; tensor names, shapes and dtypes equal the card's.
+    ``domain`` and its ``task`` is ``task`` (when given); the tensors file's sha256 matches the
+    card; safetensors parses it; tensor names, shapes and dtypes equal the card's.
 
     Args:
         path: the artifact folder.
         domain: the domain the caller needs (``"graph"``); ``None`` accepts any.
-        purpose: who needs it, for the domain error (e.g. ``"`graph evaluate`"``).
+        purpose: who needs it, for the domain and task errors (e.g. ``"`graph evaluate`"``).
+        task: the task the caller needs (``"node_classification"``); ``None`` accepts any.
+        hint: appended to the task error (e.g. where the other kind of artifact goes).
 
     Raises:
         FileNotFoundError: the folder, ``card.json`` or ``tensors.safetensors`` is missing.
@@ -265,6 +284,7 @@ def load_artifact(path: str | os.PathLike[str], *, domain: str | None = None, pu
         )
     card = _read_card(folder)
     _check_domain(card, folder, domain, purpose)
+    _check_task(card, folder, task, purpose, hint)
 
     tensors_path = folder / TENSORS_FILE
     if not tensors_path.is_file():

@@ -200,7 +200,8 @@ def process_age_s() -> float | None:
 Evaluator = Callable[[dict[str, Tensor]], float]
 
 
-def _reset_peak_memory(device: torch.device) -> None:
+def reset_peak_memory(device: torch.device) -> None:
+    """Start a new peak-memory window for :func:`peak_memory_mb` (CUDA stats, or Linux VmHWM)."""
     if device.type == "cuda":
         torch.cuda.reset_peak_memory_stats(device)
         return
@@ -211,7 +212,7 @@ def _reset_peak_memory(device: torch.device) -> None:
         pass
 
 
-def _peak_memory_mb(device: torch.device) -> float:
+def peak_memory_mb(device: torch.device) -> float:
     """Peak GPU memory allocated (CUDA), else the process's peak resident set since the run began
     (Linux ``VmHWM``, reset at the start of the run; elsewhere the lifetime ``ru_maxrss``)."""
     if device.type == "cuda":
@@ -226,6 +227,10 @@ def _peak_memory_mb(device: torch.device) -> float:
     # ru_maxrss: kilobytes on Linux, bytes on macOS (peak resident set of the whole process).
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     return rss / (2**20 if sys.platform == "darwin" else 2**10)
+
+
+# Old private names, still imported by robust/ and benchmarks/graph_level.py until those move over.
+_reset_peak_memory, _peak_memory_mb = reset_peak_memory, peak_memory_mb
 
 
 def _clone(tensors: dict[str, Tensor]) -> dict[str, Tensor]:
@@ -244,7 +249,7 @@ def run(method: CondensationMethod, config: EngineConfig, evaluate: Evaluator | 
     """
     device = resolve_device(config.device)
     seed_everything(config.seed)
-    _reset_peak_memory(device)
+    reset_peak_memory(device)
     t0 = time.perf_counter()  # set-up counts: a coreset's whole selection happens there
     try:
         method.setup(device)
@@ -369,7 +374,7 @@ def run(method: CondensationMethod, config: EngineConfig, evaluate: Evaluator | 
         finished=finished,
         history=history,
         wall_time_s=elapsed_before + time.perf_counter() - t0,
-        peak_memory_mb=_peak_memory_mb(device),
+        peak_memory_mb=peak_memory_mb(device),
         device=str(device),
         start_to_first_step_s=first_step_age,
         start_to_first_step_cpu_s=first_step_cpu,

@@ -68,9 +68,7 @@ class CondensedGraph:
 
     @classmethod
     def load(cls, path: str | os.PathLike[str], *, purpose: str | None = None) -> CondensedGraph:
-        art = load_artifact(path, domain=DOMAIN, purpose=purpose)
-        if art.card.get("task") != TASK:
-            raise ValueError(f"artifact at {str(path)!r} holds a {art.card.get('task')!r} set; expected {TASK!r}")
+        art = load_artifact(path, domain=DOMAIN, purpose=purpose, task=TASK)
         check_condensed(art.tensors, art.tensors["x"].shape[1], int(art.card["source"]["num_classes"]))
         return cls(art.tensors["x"], art.tensors["adj"], art.tensors["y"], art.card)
 

@@ -244,3 +244,15 @@ def test_format_card(saved: Path) -> None:
         "torch=",
     ):
         assert needle in text, needle
+
+
+def test_a_task_other_than_the_callers_is_refused(tmp_path) -> None:
+    from condensekit.core.artifact import load_artifact, save_artifact
+
+    card = {"domain": "graph", "task": "graph_classification", "method": "toy"}
+    card |= {"config": {}, "source": {"dataset": "toy"}, "budget": {}, "seed": 0}
+    save_artifact(tmp_path / "a", {"x": torch.zeros(2, 3)}, card)
+    assert load_artifact(tmp_path / "a", task="graph_classification").card["task"] == "graph_classification"
+    want = r"'graph' 'graph_classification' set; `x` needs a 'node_classification'.*here"
+    with pytest.raises(ValueError, match=want):
+        load_artifact(tmp_path / "a", task="node_classification", purpose="`x`", hint=" (here)")
