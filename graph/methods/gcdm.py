@@ -83,7 +83,15 @@ class GCDM(LearnedNodeGraph):
         self.kernel = _kernel(self.config)
         self.coeff = {c: int(self.budgets[c]) / self.n_syn for c in self.classes}
         self.coeff_vec = torch.tensor([self.coeff.get(c, 0.0) for c in range(self.task.num_classes)], device=device)
-        self.class_ids = torch.tensor(self.classes)
+        self.class_ids = torch.tensor(self.classes, device=device)
+        # The full-graph rows never change: their index and labels are built once, on the device.
+        self._full_rows = self._rows_and_labels(self.real_members)
+
+    def _rows_and_labels(self, rows: dict[int, Tensor]) -> tuple[Tensor, Tensor]:
+        """All classes' real rows in one index, and the class of each (for the one-pass MMD)."""
+        idx = torch.cat([rows[c] for c in self.classes])
+        counts = torch.tensor([rows[c].numel() for c in self.classes], device=idx.device)
+        return idx, torch.repeat_interleave(self.class_ids.to(idx.device), counts)
 
     def _embed(self, x: Tensor, op: Tensor | None) -> list[Tensor]:
         hidden = self.model.embed(x, op)
@@ -101,11 +109,10 @@ class GCDM(LearnedNodeGraph):
             loss = self.feat.new_zeros(())
             if cfg.kernel == "linear":
                 # The linear-kernel MMD is the distance of class means: all classes in one pass.
-                idx = torch.cat([rows[c] for c in self.classes])
-                labels = torch.repeat_interleave(self.class_ids, torch.tensor([rows[c].numel() for c in self.classes]))
+                idx, labels = self._full_rows if rows is self.real_members else self._rows_and_labels(rows)
                 for h_real, h_syn in zip(emb_real, emb_syn, strict=True):
                     loss = loss + classwise_mean_embedding_distance(
-                        h_real[idx], labels.to(idx.device), h_syn, self.y_syn, self.coeff_vec
+                        h_real[idx], labels, h_syn, self.y_syn, self.coeff_vec
                     )
             else:
                 for c in self.classes:
