@@ -47,7 +47,8 @@ stage 45 cora-gcond-60-steps $py benchmarks/graph_node.py --key gpu-steps60 --da
 
 # 5. Scale on the GPU: the arxiv stand-in at 0.25 % (every method a few steps; GC-SNTK and the
 #    learned methods on sampled real nodes where the full graph would not fit), and Reddit's.
-stage 120 arxiv-cuda $py benchmarks/graph_scale.py --dataset arxiv --scales 0.25,1 --device cuda \
+#    GCond and DosCond with the references' own arxiv settings (--recipe: SGC backbone).
+stage 120 arxiv-cuda $py benchmarks/graph_scale.py --dataset arxiv --scales 0.25,1 --device cuda --recipe \
   --methods gcdm,doscond,gcond,gcsntk,random --steps 5 --set gcsntk.real_batch=256
 stage 75 reddit-cuda $py benchmarks/graph_scale.py --dataset reddit --device cuda \
   --methods gcdm,doscond --steps 3 --set gcdm.real_batch=256 --set gcdm.real_fanout=10 \
