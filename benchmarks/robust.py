@@ -121,13 +121,14 @@ def run(ns: argparse.Namespace) -> None:
         )  # fmt: skip
         condense_total = time.perf_counter() - t0
         tag = _mode_tag(ns.base, ns.mode, lam)
-        path = ARTIFACTS / f"{ns.dataset}-{ns.base}-{ns.model}-ipc{ns.ipc}-lam{lam:g}{tag}-seed{ns.seed}"
+        method = ns.base + (f"-{ns.variant}" if ns.variant else "")
+        path = ARTIFACTS / f"{ns.dataset}-{method}-{ns.model}-ipc{ns.ipc}-lam{lam:g}{tag}-seed{ns.seed}"
         cond.save(path)
         result, files = audit_artifact(path, config=audit_cfg, data=data, device=ns.device)
         print(f"λ={lam:g}: condensation {condense_total:.0f} s, audit {result.cost['wall_time_s']:.0f} s")
         print(result.table())
         common: dict[str, Any] = {
-            "dataset": ns.dataset, "method": ns.base, "ipc": ns.ipc, "curvature": lam > 0, "lambda": lam,
+            "dataset": ns.dataset, "method": method, "ipc": ns.ipc, "curvature": lam > 0, "lambda": lam,
             "h": ns.h if lam > 0 else None, "mode": _mode_name(teacher, plugin, lam),
             "model": ns.model, "subset": result.subset, "seed": ns.seed,
             "method_config": cond.card["config"],
@@ -141,7 +142,7 @@ def run(ns: argparse.Namespace) -> None:
         }  # fmt: skip
         for row in result.rows:
             key = (
-                f"{ns.dataset}/{ns.base}/{ns.model}/ipc{ns.ipc}/lam{lam:g}{_mode_tag(ns.base, ns.mode, lam)}/"
+                f"{ns.dataset}/{method}/{ns.model}/ipc{ns.ipc}/lam{lam:g}{_mode_tag(ns.base, ns.mode, lam)}/"
                 f"seed{ns.seed}/{row['attack']}/{row['eps']}"
             )
             entry = common | {
@@ -226,6 +227,7 @@ def main(argv: list[str] | None = None) -> int:
                    help="DSA while training experts (MTT: true)")  # fmt: skip
     p.add_argument("--steps", type=int, default=None, help="engine steps (default: the method's iterations)")
     p.add_argument("--set", action="append", help="method config FIELD=VALUE (repeatable)")
+    p.add_argument("--variant", default="", help="name of a non-default --set setting: entries' method is BASE-VARIANT")
     p.add_argument("--attacks", default="fgsm,pgd,autoattack")
     p.add_argument("--eps", default=None, help="default: mnist 0.1,0.2,0.3; MedMNIST 1/255,2/255,4/255,8/255")
     p.add_argument("--runs", type=int, default=3)
