@@ -35,7 +35,15 @@ from condensekit.core.vision.experts import ExpertBuffer, ExpertConfig
 from condensekit.robust.attacks import AttackConfig, PixelSpace, parse_eps_list, robust_accuracy, stratified_subset
 from condensekit.robust.audit import AuditConfig, audit_artifact
 from condensekit.robust.data import load_image_data
-from condensekit.robust.guard import GuardConfig, default_experts_dir, resolve_mode, robust_condense, uses_experts
+from condensekit.robust.guard import (
+    GuardConfig,
+    default_experts_dir,
+    resolve_mode,
+    robust_condense,
+    uses_experts,
+    uses_teacher,
+)
+from condensekit.robust.sre2l import TeacherConfig, load_teacher, teacher_folder
 
 RESULTS = Path(__file__).resolve().parent / "results" / "robust.json"
 ARTIFACTS = Path(__file__).resolve().parent.parent / "runs" / "benchmarks" / "robust"
@@ -47,19 +55,30 @@ PAPER = {
 }
 
 
-def audit_teachers(data: Any, folder: str, ns: argparse.Namespace, audit_cfg: AuditConfig) -> list[dict[str, Any]]:
-    """Clean and PGD accuracy of the experts' final weights (GUARD's teacher) on the audit's test subset:
-    whether the curvature term made the teacher robust, apart from whether that reaches the condensed set."""
+def teacher_nets(data: Any, folder: str, ns: argparse.Namespace) -> list[torch.nn.Module]:
+    """GUARD's teacher(s): SRe2L's squeezed teacher, or the final weights of each MTT/PTM expert."""
+    if uses_teacher(ns.base):
+        return [load_teacher(folder, data)[0]]
     buffer = ExpertBuffer.open(folder)
+    nets = []
+    for i in buffer.completed():
+        net = build_image_model(buffer.card["model"], channels=data.channels, num_classes=data.num_classes,
+                                im_size=data.im_size)  # fmt: skip
+        torch.nn.utils.vector_to_parameters(buffer.load(i)[-1].clone(), net.parameters())
+        nets.append(net)
+    return nets
+
+
+def audit_teachers(data: Any, folder: str, ns: argparse.Namespace, audit_cfg: AuditConfig) -> list[dict[str, Any]]:
+    """Clean and PGD accuracy of GUARD's teacher (SRe2L's teacher, or the experts' final weights) on the
+    audit's test subset: whether the curvature term made the teacher robust, apart from whether that
+    reaches the condensed set."""
     idx = stratified_subset(data.y_test, audit_cfg.subset, seed=audit_cfg.seed)
     x = data.denormalise(data.x_test[idx]).clamp(0, 1)
     y = data.y_test[idx].reshape(-1).long()
     grid = parse_eps_list(audit_cfg.eps)
     per: dict[tuple[str, str], list[float]] = {}
-    for i in buffer.completed():
-        net = build_image_model(buffer.card["model"], channels=data.channels, num_classes=data.num_classes,
-                                im_size=data.im_size)  # fmt: skip
-        torch.nn.utils.vector_to_parameters(buffer.load(i)[-1].clone(), net.parameters())
+    for net in teacher_nets(data, folder, ns):
         pixel = PixelSpace(net, data.mean, data.std).eval()
         per.setdefault(("clean", "0"), []).append(accuracy_metric(predict(pixel, x), y))
         acc = robust_accuracy(pixel, x, y, "pgd", [v for _, v in grid], num_classes=data.num_classes,
@@ -88,28 +107,33 @@ def run(ns: argparse.Namespace) -> None:
         teacher, plugin = resolve_mode(ns.base, ns.mode)
         guard = GuardConfig(curvature=lam, h=ns.h, teacher=teacher, plugin=plugin) if lam > 0 else None
         ecfg = ExpertConfig(num_experts=ns.num_experts, epochs=ns.teacher_epochs, model=ns.model, dsa=ns.expert_dsa)
+        tcfg = TeacherConfig(model=ns.model, epochs=ns.teacher_epochs) if uses_teacher(ns.base) else None
         if ns.teachers_only:
-            folder = default_experts_dir(data, ecfg, guard)
+            reg = guard.regularizer() if guard is not None and teacher else None
+            folder = teacher_folder(data, tcfg, reg) if tcfg is not None else default_experts_dir(data, ecfg, guard)
             teacher_entries(data, str(folder), ns, audit_cfg, lam, teacher, plugin)
             continue
         t0 = time.perf_counter()
         cond = robust_condense(
             data, ns.base, ipc=ns.ipc, guard=guard, config=overrides,
-            expert_config=ecfg if uses_experts(ns.base) else None, seed=ns.seed, device=ns.device,
+            expert_config=ecfg if uses_experts(ns.base) else None, teacher_config=tcfg, seed=ns.seed, device=ns.device,
             steps=ns.steps, progress=False,
         )  # fmt: skip
         condense_total = time.perf_counter() - t0
         tag = _mode_tag(ns.base, ns.mode, lam)
-        path = ARTIFACTS / f"{ns.dataset}-{ns.base}-{ns.model}-ipc{ns.ipc}-lam{lam:g}{tag}-seed{ns.seed}"
+        method = ns.base + (f"-{ns.variant}" if ns.variant else "")
+        path = ARTIFACTS / f"{ns.dataset}-{method}-{ns.model}-ipc{ns.ipc}-lam{lam:g}{tag}-seed{ns.seed}"
         cond.save(path)
         result, files = audit_artifact(path, config=audit_cfg, data=data, device=ns.device)
         print(f"λ={lam:g}: condensation {condense_total:.0f} s, audit {result.cost['wall_time_s']:.0f} s")
         print(result.table())
         common: dict[str, Any] = {
-            "dataset": ns.dataset, "method": ns.base, "ipc": ns.ipc, "curvature": lam > 0, "lambda": lam,
+            "dataset": ns.dataset, "method": method, "ipc": ns.ipc, "curvature": lam > 0, "lambda": lam,
             "h": ns.h if lam > 0 else None, "mode": _mode_name(teacher, plugin, lam),
             "model": ns.model, "subset": result.subset, "seed": ns.seed,
-            "method_config": cond.card["config"], "experts": cond.card["config"].get("experts"),
+            "method_config": cond.card["config"],
+            "experts": cond.card["config"].get("experts") or cond.card["config"].get("teacher"),
+            "labels": cond.card.get("labels"),
             "audit_config": result.config, "sanity": result.sanity,
             "cost": {"condense_total_s": round(condense_total, 1), "condense": cond.card["cost"],
                      "audit": result.cost},
@@ -118,14 +142,14 @@ def run(ns: argparse.Namespace) -> None:
         }  # fmt: skip
         for row in result.rows:
             key = (
-                f"{ns.dataset}/{ns.base}/{ns.model}/ipc{ns.ipc}/lam{lam:g}{_mode_tag(ns.base, ns.mode, lam)}/"
+                f"{ns.dataset}/{method}/{ns.model}/ipc{ns.ipc}/lam{lam:g}{_mode_tag(ns.base, ns.mode, lam)}/"
                 f"seed{ns.seed}/{row['attack']}/{row['eps']}"
             )
             entry = common | {
                 "attack": row["attack"], "eps": row["eps"], "mean": row["mean"], "std": row["std"], "runs": row["runs"],
             }  # fmt: skip
             save_entry(key, entry, ns.results)
-        experts = cond.card["config"].get("experts")
+        experts = cond.card["config"].get("experts") or cond.card["config"].get("teacher")
         if experts is not None and not _mode_tag(ns.base, ns.mode, lam):  # other modes reuse the same experts
             teacher_entries(data, experts["folder"], ns, audit_cfg, lam, teacher, plugin)
 
@@ -203,6 +227,7 @@ def main(argv: list[str] | None = None) -> int:
                    help="DSA while training experts (MTT: true)")  # fmt: skip
     p.add_argument("--steps", type=int, default=None, help="engine steps (default: the method's iterations)")
     p.add_argument("--set", action="append", help="method config FIELD=VALUE (repeatable)")
+    p.add_argument("--variant", default="", help="name of a non-default --set setting: entries' method is BASE-VARIANT")
     p.add_argument("--attacks", default="fgsm,pgd,autoattack")
     p.add_argument("--eps", default=None, help="default: mnist 0.1,0.2,0.3; MedMNIST 1/255,2/255,4/255,8/255")
     p.add_argument("--runs", type=int, default=3)

@@ -249,26 +249,38 @@ def robust_accuracy(
     num_classes: int,
     seed: int = 0,
     config: AttackConfig = AttackConfig(),
+    clean: Tensor | None = None,
 ) -> dict[float, float]:
     """Robust accuracy (%) of pixel-space ``model`` under ``attack`` at each ε of ``eps_grid``.
 
-    An image counts when it is classified correctly clean *and* attacked (so robust ≤ clean). A
+    An image counts when it is classified correctly clean *and* attacked (so robust ≤ clean). Only the
+    images classified correctly clean are attacked (the others count as broken whatever the attack does);
+    ``clean``, the boolean mask of those, may be passed in when the caller already has it. A
     minimum-norm attack (``cw``) runs once; at ε an image counts unless its adversarial example is
     misclassified within ε (in the attack's norm).
     """
     spec = ATTACKS.get(attack)
     y = y.reshape(-1).long()
-    clean = _correct(model, x, y, config.batch_size)
+    if clean is None:
+        clean = _correct(model, x, y, config.batch_size)
+    elif clean.shape != y.shape or clean.dtype != torch.bool:
+        raise ValueError(
+            f"clean must be a boolean mask of shape {tuple(y.shape)}, got {clean.dtype} {tuple(clean.shape)}"
+        )
+    n = y.shape[0]
+    xs, ys = x[clean], y[clean]
     out: dict[float, float] = {}
+    if xs.shape[0] == 0:
+        return dict.fromkeys(eps_grid, 0.0)
     if spec.minimum_norm:
-        adv = adversarial(model, x, y, attack, 1.0, num_classes=num_classes, seed=seed, config=config)
-        fooled = ~_correct(model, adv, y, config.batch_size)
-        dist = (adv - x).flatten(1).norm(p=2 if spec.norm == "L2" else math.inf, dim=1)
+        adv = adversarial(model, xs, ys, attack, 1.0, num_classes=num_classes, seed=seed, config=config)
+        fooled = ~_correct(model, adv, ys, config.batch_size)
+        dist = (adv - xs).flatten(1).norm(p=2 if spec.norm == "L2" else math.inf, dim=1)
         for eps in eps_grid:
             broken = fooled & (dist <= eps + 1e-6)
-            out[eps] = float((clean & ~broken).float().mean()) * 100.0
+            out[eps] = float((~broken).sum()) * 100.0 / n
         return out
     for eps in eps_grid:
-        adv = adversarial(model, x, y, attack, eps, num_classes=num_classes, seed=seed, config=config)
-        out[eps] = float((clean & _correct(model, adv, y, config.batch_size)).float().mean()) * 100.0
+        adv = adversarial(model, xs, ys, attack, eps, num_classes=num_classes, seed=seed, config=config)
+        out[eps] = float(_correct(model, adv, ys, config.batch_size).sum()) * 100.0 / n
     return out

@@ -25,7 +25,9 @@ from condensekit.robust.guard import (
     resolve_mode,
     robust_condense,
     uses_experts,
+    uses_teacher,
 )
+from condensekit.robust.sre2l import TeacherConfig
 
 NODE_TASK = "node_classification"
 
@@ -82,13 +84,19 @@ def register(sub: argparse._SubParsersAction) -> None:
     c.add_argument("--h", type=float, default=GuardConfig.h, help="finite-difference step h > 0")
     c.add_argument(
         "--mode", default="auto", choices=GUARD_MODES,
-        help="teacher: curvature-regularised experts (GUARD; MTT/PTM); plugin: the term in the method's per-step "
-        "loss (any base); auto: teacher when the base has experts, else plugin",
+        help="teacher: curvature-regularised teacher (GUARD; SRe2L) or experts (MTT/PTM); plugin: the term in the "
+        "method's per-step loss (any base); auto: teacher when the base has a teacher or experts, else plugin",
     )  # fmt: skip
-    c.add_argument("--experts", default=None, help="expert buffer folder (default: in the cache, per setting)")
+    c.add_argument(
+        "--experts", default=None, help="expert buffer (MTT/PTM) or teacher (SRe2L) folder (default: in the cache)"
+    )
     c.add_argument("--num-experts", type=int, default=ExpertConfig.num_experts, help="expert trajectories")
     c.add_argument(
-        "--teacher-epochs", type=int, default=ExpertConfig.epochs, help="epochs each expert (teacher) is trained"
+        "--teacher-epochs",
+        type=int,
+        default=None,
+        help=f"epochs each expert (default {ExpertConfig.epochs}) or the SRe2L teacher "
+        f"(default {TeacherConfig.epochs}) is trained",
     )
     c.add_argument("--workers", type=int, default=1, help="processes training experts")
     c.add_argument("--steps", type=int, default=None, help="engine steps (default: the method's iterations)")
@@ -128,11 +136,16 @@ def _condense(ns: argparse.Namespace) -> int:
     guard = GuardConfig(curvature=ns.curvature, h=ns.h, teacher=teacher, plugin=plugin)
     cfg = _method_config(ns.base, ns.extra)
     data = load_image_data(name, root=ns.root, size=ns.size, seed=0)
-    ecfg = None
+    ecfg = tcfg = None
     if uses_experts(ns.base):
-        ecfg = ExpertConfig(num_experts=ns.num_experts, epochs=ns.teacher_epochs, model=cfg.model)
+        ecfg = ExpertConfig(
+            num_experts=ns.num_experts, epochs=ns.teacher_epochs or ExpertConfig.epochs, model=cfg.model
+        )
+    if uses_teacher(ns.base):
+        tcfg = TeacherConfig(model=cfg.model, epochs=ns.teacher_epochs or TeacherConfig.epochs)
     cond = robust_condense(
         data, ns.base, ipc=ns.ipc, guard=guard if guard.enabled else None, config=cfg, expert_config=ecfg,
+        teacher_config=tcfg,
         experts_dir=ns.experts, workers=ns.workers, seed=ns.seed, device=ns.device, steps=ns.steps,
         checkpoint=ns.checkpoint, progress=not ns.quiet,
     )  # fmt: skip

@@ -11,17 +11,20 @@ CURE added to the loss,
 
 (:class:`~condensekit.core.objectives.curvature.CurvatureRegularizer`; the reference: λ = 100, h = 3, the
 term in eval mode, gradients of the batch-mean loss), then runs the base condensation unchanged on that
-teacher (SRe2L in the reference). Here the base is any image method of the suite that learns from
-experts (MTT, PTM): its experts are trained with the curvature term (:func:`curvature_experts`), then the
-method runs on them through the shared engine.
+teacher. The reference's base, SRe2L (:mod:`condensekit.robust.sre2l`: squeeze a batch-norm teacher,
+recover images from it, relabel them with its soft labels), is the faithful one: its teacher is trained
+with the curvature term (:func:`~condensekit.robust.sre2l.squeeze_teacher`). The base may also be any image
+method that learns from experts (MTT, PTM): the experts are trained with the term
+(:func:`curvature_experts`), then the method runs on them through the shared engine.
 
 The **plug-in** option (not in GUARD) adds the same term to a method's own per-step loss through the
 methods' ``regularizer`` hook (DM, DC, MTT, PTM): the curvature of the loss at the synthetic images under
 the method's network, weighted by λ, so the images themselves are pushed towards flat regions.
 
-Deviations: the reference base is SRe2L on ImageNet-scale data with ResNet-18 teachers; here the base
-is MTT/PTM (the issue's CLI) with the suite's experts. With ``reduction="mean"`` (the reference) the term
-scales as 1/batch, so λ = 100 at batch 256 weighs about as much as λ ≈ 0.4 on per-sample gradients.
+Deviations: the reference runs on ImageNet-scale data with ResNet-18 teachers; here the teachers are the
+suite's small models (see :mod:`condensekit.robust.sre2l` for SRe2L's own deviations). With
+``reduction="mean"`` (the reference) the term scales as 1/batch, so λ = 100 at batch 256 weighs about as
+much as λ ≈ 0.4 on per-sample gradients.
 """
 
 from __future__ import annotations
@@ -37,16 +40,19 @@ from condensekit.core.atomic import write_json
 from condensekit.core.data import cache_dir
 from condensekit.core.objectives.curvature import CurvatureRegularizer
 from condensekit.core.registry import check_choice
+from condensekit.core.seed import resolve_device
 from condensekit.core.vision.experts import ExpertBuffer, ExpertConfig, generate_experts
 from condensekit.core.vision.imageset import CondensedImages
 from condensekit.core.vision.methods import IMAGE_METHODS, MTT, condense_images, make_image_config
 from condensekit.core.vision.splits import ImageSplits
+from condensekit.robust.sre2l import SRe2L, TeacherConfig, squeeze_teacher
 
 __all__ = [
     "GUARD_MODES",
     "MARKER",
     "GuardConfig",
     "curvature_experts",
+    "has_teacher",
     "image_method",
     "resolve_mode",
     "robust_condense",
@@ -137,11 +143,21 @@ def uses_experts(base: str) -> bool:
     return issubclass(image_method(base).cls, MTT)
 
 
+def uses_teacher(base: str) -> bool:
+    """Whether ``base`` distils one trained teacher (SRe2L and its subclasses)."""
+    return issubclass(image_method(base).cls, SRe2L)
+
+
+def has_teacher(base: str) -> bool:
+    """Whether ``base`` has a network GUARD can regularise: a teacher (SRe2L) or experts (MTT, PTM)."""
+    return uses_teacher(base) or uses_experts(base)
+
+
 def resolve_mode(base: str, mode: str) -> tuple[bool, bool]:
-    """``(teacher, plugin)`` for ``mode``: ``auto`` is the teacher (GUARD) for trajectory bases and the
-    plug-in for the others (DM, DC have no teacher to regularise)."""
+    """``(teacher, plugin)`` for ``mode``: ``auto`` is the teacher (GUARD) for bases with a teacher or experts
+    (SRe2L, MTT, PTM) and the plug-in for the others (DM, DC have no teacher to regularise)."""
     check_choice("mode", mode, GUARD_MODES)
-    has_teacher = uses_experts(base)
+    has_teacher = uses_teacher(base) or uses_experts(base)
     if mode in ("teacher", "both") and not has_teacher:
         raise ValueError(
             f"method {base!r} has no teacher or experts to regularise (GUARD's mode); use mode 'plugin' "
@@ -168,6 +184,7 @@ def robust_condense(
     config: Any | dict[str, Any] | None = None,
     expert_config: ExpertConfig | None = None,
     experts_dir: str | os.PathLike[str] | None = None,
+    teacher_config: TeacherConfig | None = None,
     workers: int = 1,
     seed: int = 0,
     device: str = "auto",
@@ -177,7 +194,8 @@ def robust_condense(
 ) -> CondensedImages:
     """Condense ``data`` with image method ``base``, curvature-regularised as ``guard`` says.
 
-    ``guard.teacher`` trains the experts with the curvature term (GUARD; trajectory bases only),
+    ``guard.teacher`` trains the teacher (SRe2L: squeezed with ``teacher_config``, cached in ``experts_dir``
+    when given) or the experts (MTT, PTM) with the curvature term (GUARD),
     ``guard.plugin`` adds it to the method's per-step loss; ``guard=None`` or ``curvature=0`` is the
     plain base method (with plain experts), so both arms of a comparison go through this one function.
     The artifact's domain is ``robust``; its card's ``config.guard`` records the setting and
@@ -185,7 +203,7 @@ def robust_condense(
     """
     entry = image_method(base)
     method_cfg = make_image_config(base, config) if config is None or isinstance(config, dict) else config
-    if guard is not None and guard.teacher and not uses_experts(base):
+    if guard is not None and guard.teacher and not has_teacher(base):
         raise ValueError(f"method {base!r} has no teacher or experts to regularise; set teacher=False, plugin=True")
     resources: dict[str, Any] = {}
     expert_record: dict[str, Any] | None = None
@@ -196,6 +214,14 @@ def robust_condense(
         folder = Path(experts_dir) if experts_dir is not None else default_experts_dir(data, ecfg, guard)
         resources["experts"] = curvature_experts(data, folder, ecfg, guard, workers=workers)
         expert_record = {"folder": str(folder), "config": asdict(ecfg)} | _teacher_record(guard)
+    if uses_teacher(base):
+        tcfg = teacher_config or TeacherConfig(model=getattr(method_cfg, "model", TeacherConfig.model))
+        if tcfg.model != getattr(method_cfg, "model", tcfg.model):
+            raise ValueError(f"the teacher is a {tcfg.model!r} but {base!r} is configured for {method_cfg.model!r}")
+        reg = guard.regularizer() if (guard is not None and guard.teacher and guard.curvature > 0) else None
+        resources["teacher"], expert_record = squeeze_teacher(
+            data, tcfg, reg, folder=experts_dir, device=resolve_device(device)
+        )
     plugin = guard is not None and guard.plugin and guard.curvature > 0
     cond = condense_images(
         data, entry.cls.name, ipc=ipc, domain="robust", config=method_cfg, seed=seed, device=device, steps=steps,
@@ -204,6 +230,9 @@ def robust_condense(
     enabled = guard is not None and guard.enabled
     cond.card["method"] = f"guard-{base}" if enabled else base
     cond.card["config"] = dict(cond.card["config"]) | {
-        "base": base, "guard": guard.describe() if enabled else None, "experts": expert_record,
+        "base": base, "guard": guard.describe() if enabled else None,
+        ("teacher" if uses_teacher(base) else "experts"): expert_record,
     }  # fmt: skip
+    if cond.soft is not None:
+        cond.card["labels"] = {"kind": "soft", "temperature": float(method_cfg.temperature)}
     return cond

@@ -1,7 +1,9 @@
 """A condensed image set as an artifact, readable by every image domain and every audit.
 
 Tensors: ``x`` (N×C×H×W, normalised like the source data), ``y`` (N int64 labels, or N×L float for
-multi-label tasks) and, for trajectory methods, ``lr`` (the learned learning rate, a 0-d tensor). The
+multi-label tasks), for trajectory methods ``lr`` (the learned learning rate, a 0-d tensor) and, for
+relabelling methods (SRe2L), ``soft`` (N×K soft labels from a teacher, rows summing to 1; the card's
+``labels`` records ``{"kind": "soft", "temperature": T}`` and the students are trained on them). The
 card's ``task`` is ``"image_classification"`` whatever the domain (``medical``, ``privacy``, ``robust``),
 and ``source`` records ``dataset``, ``num_classes``, ``task`` (MedMNIST's task name), ``channels``,
 ``im_size``, ``mean`` and ``std``, so an audit can load the matching real data and models that fit.
@@ -39,18 +41,30 @@ def image_source(data: ImageSplits) -> dict[str, Any]:
 
 @dataclass
 class CondensedImages:
-    """Synthetic images, their labels, an optional learned learning rate, and the card."""
+    """Synthetic images, their labels, an optional learned learning rate, optional soft labels, and the card."""
 
     x: Tensor
     y: Tensor
     card: dict[str, Any] = field(default_factory=dict)
     lr: Tensor | None = None
+    soft: Tensor | None = None
 
     def tensors(self) -> dict[str, Tensor]:
         out = {"x": self.x.detach(), "y": self.y.detach()}
         if self.lr is not None:
             out["lr"] = self.lr.detach().reshape(())
+        if self.soft is not None:
+            out["soft"] = self.soft.detach()
         return out
+
+    @property
+    def temperature(self) -> float:
+        """The softmax temperature of ``soft`` (the card's ``labels.temperature``; 1 without one)."""
+        return float((self.card.get("labels") or {}).get("temperature", 1.0))
+
+    def targets(self) -> Tensor:
+        """What students train on: the soft labels when the set has them, else ``y``."""
+        return self.y if self.soft is None else self.soft
 
     def save(self, path: str | os.PathLike[str]) -> Path:
         card = dict(self.card)
@@ -77,4 +91,11 @@ class CondensedImages:
         if want != list(x.shape[1:]):
             raise ValueError(f"artifact at {str(path)!r}: x is {list(x.shape[1:])} per image but its card says {want}")
         lr = art.tensors.get("lr")
-        return cls(x=x, y=y, card=art.card, lr=lr if lr is None else torch.as_tensor(lr))
+        soft = art.tensors.get("soft")
+        if soft is not None:
+            k = src.get("num_classes")
+            if soft.dim() != 2 or soft.shape[0] != x.shape[0] or (k is not None and soft.shape[1] != k):
+                raise ValueError(
+                    f"artifact at {str(path)!r}: soft labels are {list(soft.shape)}, expected [{x.shape[0]}, {k}]"
+                )
+        return cls(x=x, y=y, card=art.card, lr=lr if lr is None else torch.as_tensor(lr), soft=soft)

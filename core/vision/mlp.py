@@ -27,17 +27,26 @@ class LogReg(nn.Module):
 
 
 class MLP(nn.Module):
-    """``flatten → linear(hidden) → ReLU → linear(K)``.
+    """``flatten → linear(hidden) → [BatchNorm1d] → ReLU → linear(K)``.
 
     Args:
         hidden: width of the hidden layer (100 in DP-MERF's MNIST evaluation).
+        batchnorm: a BatchNorm1d after the hidden layer (``mlp_bn``: a teacher whose batch statistics
+            SRe2L's recovery can match); off by default.
     """
 
     def __init__(
-        self, channels: int, num_classes: int, im_size: tuple[int, int] = (28, 28), *, hidden: int = 100
+        self,
+        channels: int,
+        num_classes: int,
+        im_size: tuple[int, int] = (28, 28),
+        *,
+        hidden: int = 100,
+        batchnorm: bool = False,
     ) -> None:
         super().__init__()
-        self.body = nn.Sequential(nn.Flatten(), nn.Linear(channels * im_size[0] * im_size[1], hidden), nn.ReLU())
+        norm: list[nn.Module] = [nn.BatchNorm1d(hidden)] if batchnorm else []
+        self.body = nn.Sequential(nn.Flatten(), nn.Linear(channels * im_size[0] * im_size[1], hidden), *norm, nn.ReLU())
         self.feature_dim = hidden
         self.classifier = nn.Linear(hidden, num_classes)
 

@@ -3,6 +3,7 @@
 Every model has ``embed(x)`` (features before the last linear layer, N×``feature_dim``) and
 ``forward(x)`` (logits). Names: ``convnet`` (ConvNet-3, width 128, instance norm), ``convnet_bn``,
 ``convnet_d4`` (depth 4, for 64×64), ``resnet18`` (batch norm), ``resnet18_in`` (instance norm), ``mlp``,
+``mlp_bn`` (batch norm after the hidden layer),
 ``lr`` (logistic regression), ``cnn`` (the small 2-conv MNIST classifier of the DP literature).
 """
 
@@ -49,6 +50,7 @@ IMAGE_MODELS.register("convnet_d4", partial(ConvNet, depth=4))
 IMAGE_MODELS.register("resnet18", ResNet18)
 IMAGE_MODELS.register("resnet18_in", partial(ResNet18, norm="instancenorm"))
 IMAGE_MODELS.register("mlp", MLP)
+IMAGE_MODELS.register("mlp_bn", partial(MLP, batchnorm=True))
 IMAGE_MODELS.register("lr", LogReg)
 IMAGE_MODELS.register("cnn", SmallCNN)
 

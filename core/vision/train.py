@@ -75,6 +75,21 @@ def classification_loss(logits: Tensor, y: Tensor) -> Tensor:
     return F.cross_entropy(logits, y)
 
 
+def distillation_loss(temperature: float = 1.0) -> LossFn:
+    r"""Knowledge distillation on stored soft labels :math:`p = \mathrm{softmax}(z_T / T)`:
+    :math:`T^2 \cdot \mathrm{CE}(\mathrm{softmax}(z_S / T), p)` (Hinton et al., 2015; the :math:`T^2` keeps the
+    gradient's scale independent of :math:`T`). Equals :func:`classification_loss` on soft targets at
+    ``temperature=1``."""
+    if not temperature > 0:
+        raise ValueError(f"Invalid value {temperature!r} for argument temperature. Valid values are > 0")
+    t = float(temperature)
+
+    def loss(logits: Tensor, soft: Tensor) -> Tensor:
+        return F.cross_entropy(logits / t, soft) * (t * t)
+
+    return loss
+
+
 def multilabel_loss(logits: Tensor, y: Tensor) -> Tensor:
     """Binary cross-entropy with logits for multi-label targets N×L in {0, 1} (or soft in [0, 1])."""
     return F.binary_cross_entropy_with_logits(logits, y.float())

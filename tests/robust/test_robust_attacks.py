@@ -101,3 +101,25 @@ def test_autoattack_is_at_most_pgd(k):
     pgd = robust_accuracy(model, x, y, "pgd", [eps], num_classes=k)[eps]
     assert aa <= pgd + 1e-9
     assert "autoattack" in ATTACKS
+
+
+def test_only_clean_correct_images_are_attacked_and_a_given_mask_is_checked(monkeypatch):
+    from condensekit.robust import attacks as attacks_mod
+
+    x, y, model = _blobs()
+    y_bad = y.clone()
+    y_bad[:10] = (y[:10] + 1) % 4  # 10 of 40 now misclassified clean
+    sizes = []
+    real = attacks_mod.adversarial
+
+    def spy(model, xs, *args, **kwargs):
+        sizes.append(xs.shape[0])
+        return real(model, xs, *args, **kwargs)
+
+    monkeypatch.setattr(attacks_mod, "adversarial", spy)
+    acc = robust_accuracy(model, x, y_bad, "fgsm", [0.001], num_classes=4)
+    assert sizes == [30] and acc[0.001] == pytest.approx(75.0)  # the share of all 40 images, not of 30
+    mask = torch.zeros(40, dtype=torch.bool)
+    assert robust_accuracy(model, x, y, "fgsm", [0.001], num_classes=4, clean=mask) == {0.001: 0.0}
+    with pytest.raises(ValueError, match="boolean mask"):
+        robust_accuracy(model, x, y, "fgsm", [0.001], num_classes=4, clean=mask[:5])

@@ -119,3 +119,25 @@ def test_bad_input_errors(tmp_path):
         "source": {"dataset": "cora"}, "budget": 3, "seed": 0})  # fmt: skip
     with pytest.raises(ValueError, match="needs an 'image_classification' artifact"):
         audit_artifact(tmp_path / "g", data=data)
+
+
+def test_audit_trains_on_soft_labels_with_the_sets_temperature(monkeypatch):
+    data = _data()
+    soft = torch.nn.functional.one_hot(data.y_train, data.num_classes).float() * 0.9 + 0.1 / data.num_classes
+    seen = []
+    real_fit = audit_mod.fit_images
+
+    def spy(*args, **kwargs):
+        seen.append(kwargs.get("loss_fn"))
+        return real_fit(*args, **kwargs)
+
+    monkeypatch.setattr(audit_mod, "fit_images", spy)
+    cfg = AuditConfig(attacks=("pgd",), eps=("0.02",), **FAST)
+    res = audit_images(data.x_train, soft, data, config=cfg, temperature=3.0, device="cpu")
+    assert res.rows[0]["mean"] > 80 and len(seen) == 2 and all(f is not None for f in seen)
+    logits = torch.randn(4, data.num_classes)
+    assert torch.allclose(seen[0](logits, soft[:4]), 9 * torch.nn.functional.cross_entropy(logits / 3, soft[:4]))
+    with pytest.raises(ValueError, match="hard labels"):
+        audit_images(data.x_train, data.y_train, data, config=cfg, temperature=3.0, device="cpu")
+    with pytest.raises(ValueError, match="soft labels"):
+        audit_images(data.x_train, soft[:, :2], data, config=cfg, device="cpu")

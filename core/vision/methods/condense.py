@@ -86,4 +86,4 @@ def condense_images(
         "metrics": {"best_step": result.best_step, "val_selected": result.best_score, "history": result.history},
         "cost": result.cost() | {"time_per_step_s": round(result.wall_time_s / max(result.steps_done, 1), 4)},
     }
-    return CondensedImages(x=cond["x"], y=cond["y"], card=card, lr=cond.get("lr"))
+    return CondensedImages(x=cond["x"], y=cond["y"], card=card, lr=cond.get("lr"), soft=cond.get("soft"))

@@ -81,3 +81,14 @@ def test_bad_input_is_named():
     x[0, 0, 0, 0] = float("nan")
     with pytest.raises(ValueError, match="x_train contains NaN"):
         ImageSplits("bad", x, torch.zeros(2), x[:0], torch.zeros(0), x[:0], torch.zeros(0), num_classes=2)
+
+
+def test_distillation_loss_is_t_squared_scaled_soft_cross_entropy():
+    from condensekit.core.vision import classification_loss, distillation_loss
+
+    logits, soft = torch.randn(5, 3), torch.softmax(torch.randn(5, 3), dim=-1)
+    assert torch.allclose(distillation_loss(1.0)(logits, soft), classification_loss(logits, soft))
+    want = 16 * -(soft * torch.log_softmax(logits / 4, dim=-1)).sum(1).mean()
+    assert torch.allclose(distillation_loss(4.0)(logits, soft), want)
+    with pytest.raises(ValueError, match="argument temperature"):
+        distillation_loss(0.0)

@@ -1,0 +1,105 @@
+from __future__ import annotations
+
+import pytest
+import torch
+from torch import nn
+
+from condensekit.core.vision import CondensedImages, ImageSplits, build_image_model, image_source
+from condensekit.robust.guard import GuardConfig, has_teacher, resolve_mode, robust_condense
+from condensekit.robust.sre2l import SRe2L, SRe2LConfig, TeacherConfig, bn_layers, squeeze_teacher
+
+TEACHER = TeacherConfig(model="mlp_bn", epochs=2, batch_size=8)
+
+
+def _images(k: int = 3, per: int = 8) -> ImageSplits:
+    gen = torch.Generator().manual_seed(0)
+    y = torch.arange(k).repeat(per)
+    x = torch.randn(len(y), 1, 6, 6, generator=gen)
+    for c in range(k):
+        x[y == c, :, 2 * c : 2 * c + 2] += 1.5
+    return ImageSplits("toy", x, y, x[:6], y[:6], x[:6], y[:6], num_classes=k, mean=(0.5,), std=(0.25,))
+
+
+def test_squeeze_caches_the_teacher_and_refuses_another_setting(tmp_path):
+    data = _images()
+    net, card = squeeze_teacher(data, TEACHER, folder=tmp_path / "t")
+    assert not net.training and bn_layers(net) and card["curvature"] is None
+    again, _ = squeeze_teacher(data, TEACHER, folder=tmp_path / "t")
+    for a, b in zip(net.state_dict().values(), again.state_dict().values(), strict=True):
+        assert torch.equal(a, b)  # loaded, running statistics included
+    with pytest.raises(ValueError, match="holds"):
+        squeeze_teacher(data, TEACHER, GuardConfig(curvature=5.0).regularizer(), folder=tmp_path / "t")
+    with pytest.raises(ValueError, match="no batch-norm layer"):
+        squeeze_teacher(data, TeacherConfig(model="mlp"), folder=tmp_path / "u")
+
+
+def test_bn_term_matches_per_class_batches_like_separate_runs():
+    """The g-th image of every class forms BN batch g: the hook's sum equals the per-batch statistics."""
+    data = _images()
+    teacher = build_image_model("mlp_bn", channels=1, num_classes=3, im_size=(6, 6))
+    bn = bn_layers(teacher)[0]
+    bn.running_mean.uniform_(-1, 1)
+    bn.running_var.uniform_(0.5, 2)
+    teacher.eval()
+    algo = SRe2L(data, 2, SRe2LConfig(iterations=1, jitter=0, first_bn_multiplier=1.0), teacher=teacher)
+    algo.setup(torch.device("cpu"))
+    algo.matching = True
+    algo.teacher(algo.x_syn[algo.order])
+    algo.matching = False
+    want = 0.0
+    feats = teacher.body[:2](algo.x_syn.detach())  # the BN layer's input
+    for g in range(2):
+        rows = torch.stack([feats[algo.syn_slices[c].start + g] for c in range(3)])
+        want += float((rows.mean(0) - bn.running_mean).norm() + (rows.var(0, unbiased=False) - bn.running_var).norm())
+    assert float(algo.stats[0].detach()) == pytest.approx(want, rel=1e-5)
+
+
+def test_recover_lowers_the_loss_and_relabels_with_the_teacher(tmp_path, monkeypatch):
+    monkeypatch.setenv("CONDENSEKIT_CACHE", str(tmp_path / "cache"))
+    data = _images()
+    cfg = {"iterations": 30, "lr_img": 0.05, "temperature": 4.0}
+    cond = robust_condense(data, "sre2l", ipc=2, config=cfg, teacher_config=TEACHER, progress=False)
+    assert cond.soft is not None and cond.soft.shape == (6, 3)
+    assert torch.allclose(cond.soft.sum(1), torch.ones(6))
+    assert cond.card["labels"] == {"kind": "soft", "temperature": 4.0} and cond.card["method"] == "sre2l"
+    teacher, _ = squeeze_teacher(data, TEACHER)
+    with torch.no_grad():
+        want = torch.softmax(teacher(cond.x) / 4.0, dim=-1)
+    assert torch.allclose(cond.soft, want, atol=1e-6)
+    assert float(cond.x.min()) >= -0.5 / 0.25 - 1e-6 and float(cond.x.max()) <= 0.5 / 0.25 + 1e-6  # pixels clipped
+    algo = SRe2L(data, 2, SRe2LConfig(iterations=30, lr_img=0.05, jitter=0, init="noise"), teacher=teacher)
+    algo.setup(torch.device("cpu"))
+    losses = [algo.step(i)["loss"] for i in range(30)]
+    assert losses[-1] < 0.8 * losses[0]  # recovery fits the teacher and its BN statistics
+    curved = robust_condense(data, "sre2l", ipc=2, guard=GuardConfig(curvature=10.0, h=1.0), config=cfg,
+                             teacher_config=TEACHER, progress=False)  # fmt: skip
+    assert curved.card["method"] == "guard-sre2l"
+    assert curved.card["config"]["teacher"]["curvature"]["lam"] == 10.0
+    assert not torch.allclose(curved.soft, cond.soft)  # another teacher, other labels
+
+
+def test_soft_labels_round_trip_and_are_checked(tmp_path):
+    data = _images()
+    soft = torch.softmax(torch.randn(6, 3), dim=-1)
+    card = {"domain": "robust", "method": "sre2l", "config": {}, "source": image_source(data), "budget": 6,
+            "seed": 0, "labels": {"kind": "soft", "temperature": 30.0}}  # fmt: skip
+    path = CondensedImages(data.x_train[:6], data.y_train[:6], card, soft=soft).save(tmp_path / "a")
+    back = CondensedImages.load(path)
+    assert torch.equal(back.soft, soft) and back.temperature == 30.0 and back.targets() is back.soft
+    plain = CondensedImages.load(CondensedImages(data.x_train[:6], data.y_train[:6], card | {"labels": None}).save(
+        tmp_path / "b"))  # fmt: skip
+    assert plain.soft is None and plain.targets() is plain.y and plain.temperature == 1.0
+    CondensedImages(data.x_train[:6], data.y_train[:6], card, soft=soft[:, :2]).save(tmp_path / "c")
+    with pytest.raises(ValueError, match="soft labels"):
+        CondensedImages.load(tmp_path / "c")
+
+
+def test_sre2l_needs_a_bn_teacher_and_resolves_as_teacher_mode():
+    data = _images()
+    assert has_teacher("sre2l") and resolve_mode("sre2l", "auto") == (True, False)
+    with pytest.raises(ValueError, match="needs a trained teacher"):
+        SRe2L(data, 2, SRe2LConfig())
+    with pytest.raises(ValueError, match="batch-norm"):
+        SRe2L(data, 2, SRe2LConfig(), teacher=nn.Linear(36, 3))
+    with pytest.raises(ValueError, match="argument temperature"):
+        SRe2LConfig(temperature=0)
