@@ -29,7 +29,7 @@ from typing import Any
 import torch
 from graph_node import hardware, load, parse_overrides, save_entry  # benchmarks/ is on sys.path as a script
 
-from condensekit.core.engine import _peak_memory_mb, _reset_peak_memory
+from condensekit.core.engine import peak_memory_mb, reset_peak_memory
 from condensekit.graph.level.batch import GraphBatch
 from condensekit.graph.level.condense import condense_graphs, prepare_graphs
 from condensekit.graph.level.evaluate import GraphEvalConfig, evaluate_graphs
@@ -139,7 +139,7 @@ def kernel_timing(dataset: str, ns: argparse.Namespace) -> dict[str, Any]:
         idx = torch.arange(m, device=dev)
         sub = real.subset(idx)
         times_f, times_fb = [], []
-        _reset_peak_memory(dev)
+        reset_peak_memory(dev)
         for _ in range(3):
             t = time.perf_counter()
             s = lite_gntk_stats(GraphBatch.dense(x, a))
@@ -154,7 +154,7 @@ def kernel_timing(dataset: str, ns: argparse.Namespace) -> dict[str, Any]:
                 "pair_tensor": [16, n, int(sub.z.shape[0])],
                 "forward_s": round(min(times_f), 4),
                 "forward_backward_s": round(min(times_fb), 4),
-                "peak_memory_mb": round(_peak_memory_mb(dev), 1),
+                "peak_memory_mb": round(peak_memory_mb(dev), 1),
             }
         )
     return {

@@ -28,7 +28,7 @@ from torch import Tensor, nn
 
 from condensekit.core.artifact import update_card
 from condensekit.core.atomic import atomic_path, write_json
-from condensekit.core.engine import _peak_memory_mb, _reset_peak_memory
+from condensekit.core.engine import peak_memory_mb, reset_peak_memory
 from condensekit.core.report import format_table
 from condensekit.core.seed import resolve_device, seed_everything
 from condensekit.core.vision import (
@@ -204,7 +204,7 @@ def audit_images(
         raise ValueError(f"Invalid value {temperature!r} for argument temperature: the set has hard labels")
     loss_fn = distillation_loss(1.0 if temperature is None else temperature) if soft else None
     dev = resolve_device(device)
-    _reset_peak_memory(dev)
+    reset_peak_memory(dev)
     t0, c0 = time.perf_counter(), time.process_time()
     x, y = x.to(dev), (y.to(dev).float() if soft else y.to(dev).long())
     idx = stratified_subset(data.y_test, config.subset, seed=config.seed)
@@ -252,7 +252,7 @@ def audit_images(
         "wall_time_s": round(time.perf_counter() - t0, 2),
         "cpu_time_s": round(time.process_time() - c0, 2),
         "attack_cpu_time_s": {k: round(v, 2) for k, v in attack_cpu.items()},
-        "peak_memory_mb": round(_peak_memory_mb(dev), 1),
+        "peak_memory_mb": round(peak_memory_mb(dev), 1),
         "device": str(dev),
         "torch_threads": torch.get_num_threads(),
     }

@@ -27,7 +27,7 @@ from torch import Tensor, nn
 from torch_geometric.data import Data
 from torch_geometric.utils import to_undirected
 
-from condensekit.core.engine import _peak_memory_mb, _reset_peak_memory
+from condensekit.core.engine import peak_memory_mb, reset_peak_memory
 from condensekit.core.evaluate import accuracy
 from condensekit.core.registry import check_choice
 from condensekit.core.seed import seed_everything
@@ -126,7 +126,7 @@ def audit_graph(
     if "random_edges" in config.attacks and real is None:
         raise ValueError("random_edges needs the real graph's Data (argument real)")
     dev = task.x.device
-    _reset_peak_memory(dev)
+    reset_peak_memory(dev)
     t0, c0 = time.perf_counter(), time.process_time()
     grid = parse_eps_list(config.eps)
     test, y_test = task.test_idx, task.y[task.test_idx]
@@ -172,7 +172,7 @@ def audit_graph(
         rows=rows, dataset=task.name, subset=f"full real test split ({len(test)} nodes)", test_images=len(test),
         config=cfg, sanity=_sanity(rows, config.models, config.attacks),
         cost={"wall_time_s": round(time.perf_counter() - t0, 2),
-        "cpu_time_s": round(time.process_time() - c0, 2), "peak_memory_mb": round(_peak_memory_mb(dev), 1),
+        "cpu_time_s": round(time.process_time() - c0, 2), "peak_memory_mb": round(peak_memory_mb(dev), 1),
               "device": str(dev), "torch_threads": torch.get_num_threads()},
     )  # fmt: skip
 
