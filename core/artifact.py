@@ -242,10 +242,10 @@ def _check_domain(card: dict[str, Any], folder: Path, domain: str | None, purpos
 def _check_task(card: dict[str, Any], folder: Path, task: str | None, purpose: str | None, hint: str) -> None:
     if task is None or card.get("task") == task:
         return
-    who = purpose or "this command"
+    who, article = purpose or "this command", "an" if task[0] in "aeiou" else "a"
     raise ValueError(
         f"artifact at {str(folder)!r} holds a {card.get('domain')!r} {card.get('task')!r} set; "
-        f"{who} needs a {task!r} artifact{hint}"
+        f"{who} needs {article} {task!r} artifact{hint}"
     )
 
 

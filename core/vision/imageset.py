@@ -76,13 +76,7 @@ class CondensedImages:
         cls, path: str | os.PathLike[str], *, domain: str | None = None, purpose: str | None = None
     ) -> CondensedImages:
         """Load an image artifact of any domain (or of ``domain``); a non-image artifact is refused."""
-        art = load_artifact(path, domain=domain, purpose=purpose)
-        who = purpose or "this command"
-        if art.card.get("task") != IMAGE_TASK:
-            raise ValueError(
-                f"artifact at {str(path)!r} holds a {art.card.get('domain')!r} {art.card.get('task')!r} set; "
-                f"{who} needs an {IMAGE_TASK!r} artifact"
-            )
+        art = load_artifact(path, domain=domain, purpose=purpose, task=IMAGE_TASK)
         x, y = art.tensors["x"], art.tensors["y"]
         if x.dim() != 4 or x.shape[0] != y.shape[0]:
             raise ValueError(f"artifact at {str(path)!r}: x {list(x.shape)} and y {list(y.shape)} are not N×C×H×W, N")
