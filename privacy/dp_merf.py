@@ -47,6 +47,7 @@ from torch import Tensor, nn
 from condensekit.core.vision import ImageSplits
 from condensekit.privacy.base import PrivateMethod, register_private_method, to_normalised
 from condensekit.privacy.embedding import NoisyEmbedding, StackedFeatures, class_embedding, release_embedding
+from condensekit.privacy.prior import GridPrior, total_variation
 
 __all__ = [
     "ConditionalGenerator",
@@ -106,6 +107,10 @@ class DPMERFCondensedConfig(ReleaseConfig):
     ipc: int = field(default=10, metadata={"help": "synthetic images per class"})
     lr: float = field(default=0.05, metadata={"help": "Adam learning rate on the pixel logits"})
     steps: int = field(default=1000, metadata={"help": "full-batch optimisation steps"})
+    downsample: int = field(
+        default=2, metadata={"help": "logit grid this many times coarser than the image (1: one per pixel)"}
+    )
+    tv: float = field(default=0.0, metadata={"help": "total-variation weight λ (relative to ||released embedding||²)"})
 
 
 class ConditionalGenerator(nn.Module):
@@ -237,18 +242,25 @@ class DPMERFCondensed(_EmbeddingMethod):
         cfg, data = self.config, self.data
         if cfg.ipc < 1:
             raise ValueError(f"Invalid value {cfg.ipc!r} for argument ipc. Valid values are integers >= 1")
+        if cfg.tv < 0:
+            raise ValueError(f"Invalid value {cfg.tv!r} for argument tv. Valid values are >= 0")
+        self.prior = GridPrior(cfg.downsample, tuple(data.im_size))
         self._release(device)
         self.labels = torch.arange(data.num_classes, device=device).repeat_interleave(cfg.ipc)
-        shape = (self.labels.numel(), data.channels, *data.im_size)
+        shape = self.prior.logit_shape(self.labels.numel(), data.channels)
         self.logits = torch.randn(shape, device=device).requires_grad_(True)
         self.opt = torch.optim.Adam([self.logits], lr=cfg.lr)
 
     def step(self, step: int) -> dict[str, float]:
-        return self._descend(self.loss(torch.sigmoid(self.logits), self.labels))
+        x01 = self.prior.images(self.logits)
+        loss = self.loss(x01, self.labels)
+        if self.config.tv:  # scaled by the released embedding's norm (restored on resume): post-processing
+            loss = loss + self.config.tv * self.target.pow(2).sum() * total_variation(x01)
+        return self._descend(loss)
 
     @torch.no_grad()
     def condensed(self) -> dict[str, Tensor]:
-        return {"x": to_normalised(self.data, torch.sigmoid(self.logits)), "y": self.labels.clone()}
+        return {"x": to_normalised(self.data, self.prior.images(self.logits)), "y": self.labels.clone()}
 
     def stateful(self) -> dict[str, Any]:
         return super().stateful() | {"logits": self.logits, "opt": self.opt}
