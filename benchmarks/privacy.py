@@ -138,10 +138,10 @@ def merge_entry(key: str, entry: dict[str, Any]) -> None:
 
 
 def table(results: dict[str, Any]) -> str:
-    rows = ["| method | ε | LR | MLP | CNN | runs | images | ε achieved (analytic / RDP) | time (s) | peak MB |",
-            "|---|---|---|---|---|---|---|---|---|---|"]  # fmt: skip
+    rows = ["| method | ε | LR | MLP | CNN | runs | images | ε achieved (analytic / RDP) | CPU s | wall s | peak MB |",
+            "|---|---|---|---|---|---|---|---|---|---|---|"]  # fmt: skip
     for (name, eps), accs in PUBLISHED.items():
-        rows.append(f"| {name} (DPDM Table 1) | {eps:g} | " + " | ".join(f"{a:.1f}" for a in accs) + " | | | | | |")
+        rows.append(f"| {name} (DPDM Table 1) | {eps:g} | " + " | ".join(f"{a:.1f}" for a in accs) + " | | | | | | |")
     for key, e in sorted(
         ((k, e) for k, e in results["entries"].items() if "test" in e),
         key=lambda ke: (ke[1]["epsilon"] is None, ke[1]["method"], -(ke[1]["epsilon"] or 0), ke[0]),
@@ -158,11 +158,12 @@ def table(results: dict[str, Any]) -> str:
             ach = f"{p['epsilon_analytic']:.3g} / {p['epsilon_rdp']:.3g}"
         if p.get("stopped_early"):
             ach += f" (stopped at step {p['steps_done']} of {p['steps_requested']})"
+        cpu = f"{e['cost']['end_to_end_cpu_s']:.0f}" if "end_to_end_cpu_s" in e["cost"] else "-"
+        wall = e["cost"].get("end_to_end_s", e["cost"]["wall_time_s"])
         rows.append(
             f"| {e['method']} (ours{'; ' + setting if setting else ''}) | "
             + ("∞" if e["epsilon"] is None else f"{e['epsilon']:g}") + " | " + " | ".join(cells)
-            + f" | {runs} | {e['images']} | {ach} | {e['cost'].get('end_to_end_s', e['cost']['wall_time_s']):.0f}"
-            + f" | {e['cost']['peak_memory_mb']:.0f} |"
+            + f" | {runs} | {e['images']} | {ach} | {cpu} | {wall:.0f} | {e['cost']['peak_memory_mb']:.0f} |"
         )  # fmt: skip
     audits = [e for e in results["entries"].values() if "attack" in e]
     if audits:
