@@ -51,15 +51,46 @@ def run_entry(
     method: str, epsilon: float, *, delta: float, runs: dict[str, int], seed: int, steps: int | None,
     overrides: dict[str, Any], train_steps: int,
 ) -> dict[str, Any]:  # fmt: skip
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     data = load_mnist()
     entry = PRIVACY_METHODS.get(method)
     cfg = entry.config(**({"epsilon": epsilon, "delta": delta} | overrides))
     ci = condense_private(data, method, config=cfg, seed=seed, steps=steps, device="auto", progress=False)
     ci.card["cost"]["end_to_end_s"] = round(time.perf_counter() - t0, 1)
+    ci.card["cost"]["end_to_end_cpu_s"] = round(time.process_time() - c0, 1)  # 1 torch thread: one core's time
     name = f"mnist-{method}-eps{epsilon:g}" + "".join(f"-{k}{v}" for k, v in sorted(overrides.items()))
     ci.save(ARTIFACTS / name)
     return evaluate_entry(ci, data, ARTIFACTS / name, runs=runs, seed=seed, train_steps=train_steps)
+
+
+def run_nondp(method: str, *, ipc: int, steps: int, seed: int, overrides: dict[str, Any], runs: dict[str, int],
+              train_steps: int) -> tuple[str, dict[str, Any]]:  # fmt: skip
+    """A non-private set (``dm``, ``dc`` from core/vision) to audit beside the private ones; evaluated like them."""
+    from condensekit.core.vision.methods import condense_images
+
+    t0, c0 = time.perf_counter(), time.process_time()
+    data = load_mnist()
+    ci = condense_images(data, method, ipc=ipc, domain="privacy", config=overrides, seed=seed, steps=steps,
+                         device="auto", progress=False)  # fmt: skip
+    ci.card["cost"] |= {"end_to_end_s": round(time.perf_counter() - t0, 1),
+                        "end_to_end_cpu_s": round(time.process_time() - c0, 1)}  # fmt: skip
+    name = f"mnist-{method}-ipc{ipc}" + "".join(f"-{k}{v}" for k, v in sorted(overrides.items()))
+    ci.save(ARTIFACTS / name)
+    t1 = time.perf_counter()
+    test = {
+        m: evaluate_private(ci.x, ci.y, data, models=[m], runs=r, seed=seed, train_steps=train_steps)[m].to_dict()
+        for m, r in runs.items()
+    }
+    entry = {
+        "dataset": "mnist", "method": method, "epsilon": None, "delta": None, "privacy": None,
+        "images": int(ci.x.shape[0]), "budget": ci.card["budget"], "config": ci.card["config"], "steps": steps,
+        "test": test,
+        "eval": {"train_steps": train_steps, "optimizer": "adam 1e-3, batch 256, last weights", "runs": runs},
+        "cost": ci.card["cost"] | {"eval_s": round(time.perf_counter() - t1, 1)}, "artifact": str(ARTIFACTS / name),
+        "load": "shared", "hardware": hardware(),
+    }  # fmt: skip
+    key = f"mnist/{method}/ipc{ipc}" + "".join(f"/{k}={v}" for k, v in sorted(overrides.items()))
+    return key, entry
 
 
 def evaluate_entry(
@@ -107,13 +138,13 @@ def merge_entry(key: str, entry: dict[str, Any]) -> None:
 
 
 def table(results: dict[str, Any]) -> str:
-    rows = ["| method | ε | LR | MLP | CNN | runs | images | ε achieved (analytic / RDP) | time (s) | peak MB |",
-            "|---|---|---|---|---|---|---|---|---|---|"]  # fmt: skip
+    rows = ["| method | ε | LR | MLP | CNN | runs | images | ε achieved (analytic / RDP) | CPU s | wall s | peak MB |",
+            "|---|---|---|---|---|---|---|---|---|---|---|"]  # fmt: skip
     for (name, eps), accs in PUBLISHED.items():
-        rows.append(f"| {name} (DPDM Table 1) | {eps:g} | " + " | ".join(f"{a:.1f}" for a in accs) + " | | | | | |")
+        rows.append(f"| {name} (DPDM Table 1) | {eps:g} | " + " | ".join(f"{a:.1f}" for a in accs) + " | | | | | | |")
     for key, e in sorted(
         ((k, e) for k, e in results["entries"].items() if "test" in e),
-        key=lambda ke: (ke[1]["method"], -ke[1]["epsilon"], ke[0]),
+        key=lambda ke: (ke[1]["epsilon"] is None, ke[1]["method"], -(ke[1]["epsilon"] or 0), ke[0]),
     ):
         setting = ", ".join(key.split("/")[3:])  # the config overrides the key records
         if e["method"] == "psg":
@@ -121,16 +152,18 @@ def table(results: dict[str, Any]) -> str:
         cells = [f"{e['test'][m]['mean']:.1f} ± {e['test'][m]['std']:.1f}" if m in e["test"] else "-"
                  for m in PRIVATE_EVAL_MODELS]  # fmt: skip
         runs = "/".join(str(len(e["test"][m]["runs"])) for m in PRIVATE_EVAL_MODELS if m in e["test"])
-        p = e["privacy"]
-        ach = f"{p['epsilon_rdp']:.3g} (RDP)"
+        p = e["privacy"] or {}
+        ach = f"{p['epsilon_rdp']:.3g} (RDP)" if p else "not private"
         if p.get("epsilon_analytic"):
             ach = f"{p['epsilon_analytic']:.3g} / {p['epsilon_rdp']:.3g}"
         if p.get("stopped_early"):
             ach += f" (stopped at step {p['steps_done']} of {p['steps_requested']})"
+        cpu = f"{e['cost']['end_to_end_cpu_s']:.0f}" if "end_to_end_cpu_s" in e["cost"] else "-"
+        wall = e["cost"].get("end_to_end_s", e["cost"]["wall_time_s"])
         rows.append(
-            f"| {e['method']} (ours{'; ' + setting if setting else ''}) | {e['epsilon']:g} | " + " | ".join(cells)
-            + f" | {runs} | {e['images']} | {ach} | {e['cost'].get('end_to_end_s', e['cost']['wall_time_s']):.0f}"
-            + f" | {e['cost']['peak_memory_mb']:.0f} |"
+            f"| {e['method']} (ours{'; ' + setting if setting else ''}) | "
+            + ("∞" if e["epsilon"] is None else f"{e['epsilon']:g}") + " | " + " | ".join(cells)
+            + f" | {runs} | {e['images']} | {ach} | {cpu} | {wall:.0f} | {e['cost']['peak_memory_mb']:.0f} |"
         )  # fmt: skip
     audits = [e for e in results["entries"].values() if "attack" in e]
     if audits:
@@ -157,6 +190,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--audit", default=None, help="comma-separated targets: 'real-subset' or artifact folders")
     p.add_argument("--attack", default="lira", help="audit attack: loss or lira")
     p.add_argument("--shadows", type=int, default=8)
+    p.add_argument("--nondp", default=None, help="comma-separated non-private image methods (dm, dc) to make")
+    p.add_argument("--ipc", type=int, default=10, help="images per class of --nondp sets")
     p.add_argument("--from-artifact", default=None, help="evaluate this saved artifact instead of condensing")
     p.add_argument("--force", action="store_true")
     p.add_argument("--table", action="store_true", help="print the Markdown tables and exit")
@@ -176,6 +211,14 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     overrides = parse_overrides(ns.set)
     runs = {k: int(v) for k, v in (item.split("=") for item in ns.runs.split(","))}
+    if ns.nondp:
+        for m in ns.nondp.split(","):
+            key, e = run_nondp(m, ipc=ns.ipc, steps=ns.steps, seed=ns.seed, overrides=overrides, runs=runs,
+                               train_steps=ns.train_steps)  # fmt: skip
+            save_entry(key, e, RESULTS)
+            accs = ", ".join(f"{k} {v['mean']:.2f} ± {v['std']:.2f}" for k, v in e["test"].items())
+            print(f"{key}: {accs} | end to end {e['cost']['end_to_end_s']:.0f} s", flush=True)
+        return 0
     if ns.from_artifact:
         ci = CondensedImages.load(ns.from_artifact, domain="privacy")
         path = Path(ns.from_artifact)

@@ -53,7 +53,23 @@ __all__ = ["NoisyEmbedding", "StackedFeatures", "class_embedding", "release_embe
 @dataclass(frozen=True)
 class StackedFeatures:
     r""":math:`\varphi(\mathbf{x}) = [\varphi_1(\mathbf{x}), \dots, \varphi_k(\mathbf{x})] / \sqrt{k}` over paired
-    random-Fourier-feature maps, on flattened images in [0, 1]."""
+    random-Fourier-feature maps (:func:`~condensekit.core.objectives.rff_map`, one per bandwidth
+    :math:`\ell_j`), on flattened images in [0, 1].
+
+    **Same sensitivity, same σ, same privacy cost as one map.** Each paired map has
+    :math:`\lVert \varphi_j(\mathbf{x}) \rVert^2 = \frac{2}{D} \sum_{l=1}^{D/2} (\cos^2 + \sin^2)
+    (\mathbf{w}_l^\top \mathbf{x}) = 1` exactly, so
+    :math:`\lVert \varphi(\mathbf{x}) \rVert^2 = \frac{1}{k} \sum_{j=1}^{k} \lVert \varphi_j(\mathbf{x}) \rVert^2 = 1`
+    and, with a one-hot label, :math:`\lVert \varphi(\mathbf{x}) \mathbf{y}^\top \rVert_F =
+    \lVert \varphi(\mathbf{x}) \rVert \, \lVert \mathbf{y} \rVert = 1`. Replacing one of the :math:`n` records
+    moves the mean embedding by :math:`\lVert \varphi(\mathbf{x})\mathbf{y}^\top - \varphi(\mathbf{x}')
+    \mathbf{y}'^\top \rVert_F / n \le 2/n` — the bound of a single map. The :math:`(\sum_j D_j) \times C` matrix
+    is released once, by one Gaussian mechanism with noise :math:`\sigma \cdot 2/n` on every entry: the same
+    mechanism with the same sensitivity and σ, hence the same (ε, δ) by either accountant; nothing in
+    the accounting depends on the dimension. (What changes is the signal-to-noise ratio: the noise norm grows
+    as :math:`\sqrt{\sum_j D_j \, C}` while the signal's norm stays at most 1.) The inner product
+    :math:`\varphi(\mathbf{x})^\top \varphi(\mathbf{x}')` estimates the mixture
+    :math:`\frac{1}{k} \sum_j \exp(-\lVert \mathbf{x} - \mathbf{x}' \rVert^2 / 2\ell_j^2)`."""
 
     maps: tuple[FourierFeatureMap, ...]
 
