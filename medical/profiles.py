@@ -19,11 +19,14 @@ scale; the figures they give are what 2 shared CPU cores allow in a sitting, not
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import math
+
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from condensekit.core.registry import Registry
 from condensekit.core.vision.experts import ExpertConfig
+from condensekit.core.vision.splits import ImageSplits
 from condensekit.core.vision.train import ImageTrainConfig
 
 
@@ -36,9 +39,42 @@ class Profile:
     evaluation: ImageTrainConfig
     full: ImageTrainConfig
     methods: dict[str, dict[str, Any]] = field(default_factory=dict)
+    expert_min_steps: int = 0
+    full_max_steps: int = 0
 
-    def method_overrides(self, method: str) -> dict[str, Any]:
-        return dict(self.methods.get(method, {}))
+    def method_overrides(self, method: str, ipc: int | None = None) -> dict[str, Any]:
+        """The profile's config overrides for ``method``, then those for ``method`` at ``ipc`` (key
+        ``"METHOD/ipcN"``, e.g. MTT's smaller ``lr_lr`` at one image per class)."""
+        out = dict(self.methods.get(method, {}))
+        if ipc is not None:
+            out.update(self.methods.get(f"{method}/ipc{ipc}", {}))
+        return out
+
+    def expert_config(self, data: ImageSplits, **overrides: Any) -> ExpertConfig:
+        """The experts for ``data``: the profile's, with the batch shrunk so that one expert epoch has at least
+        ``expert_min_steps`` SGD steps (a ``batch_size`` in ``overrides`` is kept as given).
+
+        Why: trajectory matching divides by how far the expert moved over a segment. With MTT's batch of 256,
+        BreastMNIST's 546 training images give 3 SGD steps per epoch, so a 1-epoch segment moves the expert
+        less than the student's first few steps at the same learning rate; the normalised distance then
+        starts far above 1 (13–80 measured), its gradients are 10²–10³ × MTT's, and MTT's absolute
+        ``lr_img`` / ``lr_lr`` drive the learned rate negative within 3 iterations. MTT's own settings always
+        give the expert segment more SGD steps than the student (CIFAR-10: 2 epochs × 196 steps vs 10–80
+        student steps); ``expert_min_steps`` keeps that relation for small datasets."""
+        cfg = replace(self.experts, **overrides)
+        if self.expert_min_steps and "batch_size" not in overrides:
+            n = int(data.x_train.shape[0])
+            cfg = replace(cfg, batch_size=max(1, min(cfg.batch_size, n // self.expert_min_steps)))
+        return cfg
+
+
+    def full_config(self, data: ImageSplits) -> ImageTrainConfig:
+        """The full-data reference's training: ``full``, its epochs cut so that the run takes at most
+        ``full_max_steps`` optimiser steps (0: no cap)."""
+        if not self.full_max_steps:
+            return self.full
+        per_epoch = math.ceil(int(data.x_train.shape[0]) / self.full.batch_size)
+        return replace(self.full, epochs=max(1, min(self.full.epochs, self.full_max_steps // per_epoch)))
 
 
 PROFILES: Registry[Profile] = Registry("profile")
@@ -50,20 +86,26 @@ PROFILES.register(
         experts=ExpertConfig(),
         evaluation=ImageTrainConfig(epochs=1000, val_every=50),
         full=ImageTrainConfig(epochs=100, optimizer="adam", lr=1e-3, batch_size=128, weight_decay=0.0, val_every=1),
+        expert_min_steps=40,  # HoP-TM's 80 student steps over a 2-epoch segment
+        methods={f"{m}/ipc1": {"lr_lr": 1e-7} for m in ("mtt", "ptm")},  # MTT's CIFAR-10 IPC-1 rate
     ),
 )
 
-_CPU_TM = {"iterations": 30, "syn_steps": 10, "expert_epochs": 1, "max_start_epoch": 2, "batch_syn": 10}
+_CPU_TM = {"iterations": 60, "syn_steps": 10, "expert_epochs": 1, "max_start_epoch": 2, "batch_syn": 10}
 PROFILES.register(
     "cpu",
     Profile(
         name="cpu",
-        experts=ExpertConfig(num_experts=2, epochs=3),
+        experts=ExpertConfig(num_experts=3, epochs=3),
+        expert_min_steps=16,  # > the 10 student steps over a 1-epoch segment
         evaluation=ImageTrainConfig(epochs=50, val_every=10),
-        full=ImageTrainConfig(epochs=2, val_every=1),
+        full=ImageTrainConfig(epochs=100, optimizer="adam", lr=1e-3, batch_size=128, weight_decay=0.0, val_every=1),
+        full_max_steps=500,
         methods={
             "mtt": _CPU_TM,
             "ptm": _CPU_TM | {"stages": 2, "overlap_every": 10, "retrain_iterations": 3},
+            "mtt/ipc1": {"lr_lr": 1e-7},
+            "ptm/ipc1": {"lr_lr": 1e-7},
             "dm": {"iterations": 30},
             "dc": {"iterations": 5, "outer_loop": 2, "inner_loop": 5},
         },
