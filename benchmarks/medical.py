@@ -24,7 +24,6 @@ from pathlib import Path
 from typing import Any
 
 import torch
-
 from graph_node import hardware, load, parse_overrides, save_entry  # benchmarks/ is on sys.path when run as a script
 
 from condensekit.core.seed import resolve_device
@@ -123,7 +122,8 @@ def main(argv: list[str] | None = None) -> int:
                     "learned_lr": lr, "overrides": overrides,
                     "cost": ci.card["cost"] | {"peak_rss_process_mb": round(_peak_rss_mb(), 1),
                                                "process_cpu_s": condense_cpu, "torch_threads": torch.get_num_threads()},
-                    "diagnostics": {k: v for k, v in ci.card["metrics"].items() if k.startswith("overlap")},
+                    "diagnostics": {k: v for k, v in ci.card["metrics"].items()
+                                    if k not in ("best_step", "val_selected", "history")},
                     "experts": None if not needs_experts(method) else
                     {"config": buffer.card["config"], "generation_time_s": expert_time,
                      "generation_process_cpu_s": expert_cpu},
@@ -140,8 +140,12 @@ def main(argv: list[str] | None = None) -> int:
                 full_cfg = profile.full_config(data)
                 res = evaluate_medical(data.x_train, data.y_train, data, models=models, runs=ns.runs, seed=ns.seed,
                                        config=full_cfg, dsa=False)  # fmt: skip
-                ev = {"config": full_cfg.__dict__, "runs": ns.runs, "time_s": round(time.perf_counter() - t0, 1),
-                      "process_cpu_s": round(time.process_time() - c0, 1)}
+                ev = {
+                    "config": full_cfg.__dict__,
+                    "runs": ns.runs,
+                    "time_s": round(time.perf_counter() - t0, 1),
+                    "process_cpu_s": round(time.process_time() - c0, 1),
+                }
                 save_entry(
                     key, common | {"method": "full", "ipc": None, "test": summaries_to_dict(res), "eval": ev}, RESULTS
                 )

@@ -20,7 +20,6 @@ scale; the figures they give are what 2 shared CPU cores allow in a sitting, not
 from __future__ import annotations
 
 import math
-
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -66,7 +65,6 @@ class Profile:
             n = int(data.x_train.shape[0])
             cfg = replace(cfg, batch_size=max(1, min(cfg.batch_size, n // self.expert_min_steps)))
         return cfg
-
 
     def full_config(self, data: ImageSplits) -> ImageTrainConfig:
         """The full-data reference's training: ``full``, its epochs cut so that the run takes at most

@@ -106,13 +106,17 @@ class PTM(MTT):
 
     def stateful(self) -> dict:
         return super().stateful() | {
-            "retrain": self.retrain, "retrain_until": self.retrain_until, "overlap_stats": self.overlap_stats
+            "retrain": self.retrain,
+            "retrain_until": self.retrain_until,
+            "overlap_stats": self.overlap_stats,
         }
 
     def diagnostics(self) -> dict[str, Any]:
         checks, reinit, peak = (float(v) for v in self.overlap_stats)
-        return {"overlap_checks": checks, "overlap_reinit": reinit, "overlap_max_cosine": round(peak, 4),
-                "overlap_threshold": {str(c): round(t, 4) for c, t in self.thresholds.items()}}  # fmt: skip
+        return super().diagnostics() | {
+            "overlap_checks": checks, "overlap_reinit": reinit, "overlap_max_cosine": round(peak, 4),
+            "overlap_threshold": {str(c): round(t, 4) for c, t in self.thresholds.items()},
+        }  # fmt: skip
 
     def apply_update(self, step: int) -> None:
         frozen = None
