@@ -2,19 +2,27 @@
 ``cpu`` (chosen by measurement on 2 shared CPU cores).
 
 ``paper``: experts as MTT (100 × 50 epochs, SGD 0.01, DSA); each method's config defaults (MTT/PTM:
-HoP-TM's MedMNIST setting, 5,000 iterations; DM 20,000; DC 1,000); evaluation 1,000 epochs as MTT's
+HoP-TM's MedMNIST setting, 5,000 iterations; DM 20,000; DC 1,000); at one image per class MTT/PTM use
+MTT's CIFAR-10 IPC-1 ``lr_lr`` 1e-7 (its README; 1e-5 from IPC 10); evaluation 1,000 epochs as MTT's
 ``evaluate_synset`` (SGD, momentum 0.9, the rate ÷10 half way), validated every 50; full-data rows as
 MedMNIST v2 (100 epochs, Adam 1e-3, batch 128, ÷10 half way; MedMNIST drops at 50 and 75).
 
-``cpu`` (measured on PneumoniaMNIST, 1 torch thread, machine shared with other jobs): one expert epoch
-(ConvNet-3 width 128, DSA, 4,708 images) took 57 s; an MTT iteration with 10 student steps took 1.1 s at
-IPC 1 and 6.5 s at IPC 10 on the whole 20-image set; a DM iteration 1.7–2.9 s; 100 evaluation epochs of
-ConvNet on a 20-image set 38 s, of ResNet-18 357 s; when the benchmark started, the load average was 13 on
-the 2 cores (five sessions' jobs), so each process got a fraction of a core. Hence: 2 experts × 3 epochs,
-segments of 1 expert epoch starting below epoch 2, 10 student steps on minibatches of 10, 30 iterations for
-every learned method (PTM: 2 stages ending at epochs 1 and 2, overlap check every 10 iterations),
-evaluation 50 epochs validated every 10, full-data ConvNet 2 epochs. These are far below the papers'
-scale; the figures they give are what 2 shared CPU cores allow in a sitting, not the methods' reach.
+Both profiles shrink the experts' batch on small training sets (:meth:`Profile.expert_config`) so that one
+expert epoch has at least ``expert_min_steps`` SGD steps: a trajectory segment must cover more expert SGD
+distance than the student's unroll at the same learning rate, as in MTT's own settings (see
+:meth:`~condensekit.core.vision.methods.mtt.MTT.step_budget_ratio`). PneumoniaMNIST (4,708 images) keeps
+MTT's 256; BreastMNIST (546) gets 34 (cpu) or 13 (paper).
+
+``cpu`` (measured, 1 torch thread, machine shared with other jobs): one expert epoch on PneumoniaMNIST
+(ConvNet-3 width 128, DSA, 4,708 images) took 57 s under load 13, an MTT iteration with 10 student steps on
+minibatches of 10 0.4–0.8 s (IPC 1) and 2.5–4 s (IPC 10) wall, 100 evaluation epochs of ConvNet on a 20-image
+set 38 s, of ResNet-18 357 s. Hence: 3 experts × 3 epochs; segments of 1 expert epoch starting below epoch
+2, 10 student steps on minibatches of 10, 60 iterations for MTT and PTM (PTM: 2 stages ending at epochs 1
+and 2, overlap check every 10 iterations), 30 for DM; evaluation 50 epochs validated every 10; the
+full-data reference as ``paper``'s (MedMNIST v2: Adam, batch 128) but cut to at most 500 optimiser steps
+(:meth:`Profile.full_config`: BreastMNIST's whole 100 epochs, PneumoniaMNIST 13 epochs). These are far
+below the papers' scale; the figures they give are what 2 shared CPU cores allow in a sitting, not the
+methods' reach.
 """
 
 from __future__ import annotations
