@@ -158,20 +158,23 @@ def _fmt(s: dict[str, Any] | None) -> str:
 
 
 def table(results: dict[str, Any]) -> str:
-    rows = ["| dataset | method | IPC | model | ACC | AUC | runs | condense s/iter | peak MB |", "|" + "---|" * 9]
+    head = "| dataset | method | IPC | model | ACC | AUC | runs | wall s/iter | CPU s/iter | peak MB |"
+    rows = [head, "|" + "---|" * 10]
     order = {"full": 0, "random": 1, "dc": 2, "dm": 3, "mtt": 4, "ptm": 5}
     entries = sorted(results["entries"].values(),
                      key=lambda e: (e["dataset"], e["ipc"] or 0, order.get(e["method"], 9)))  # fmt: skip
     for e in entries:
         label = e["method"] + "".join(f" ({k}={v})" for k, v in sorted((e.get("overrides") or {}).items()))
+        if e["method"] == "full":
+            label += f" ({e['eval']['config']['epochs']} ep.)"
         if e.get("diverged"):
-            rows.append(f"| {e['dataset']} | {label} | {e['ipc']} | - | diverged | diverged | - | - | - |")
+            rows.append(f"| {e['dataset']} | {label} | {e['ipc']} | - | diverged | diverged | - | - | - | - |")
         for model, t in e["test"].items():
             cost = e.get("cost", {})
             rows.append(
                 f"| {e['dataset']} | {label} | {e['ipc'] or 'all'} | {model} | {_fmt(t.get('acc'))} | "
                 f"{_fmt(t.get('auc'))} | {len(t['acc']['runs'])} | {cost.get('time_per_step_s', '-')} | "
-                f"{cost.get('peak_memory_mb', '-')} |"
+                f"{cost.get('cpu_sec_per_step', '-')} | {cost.get('peak_memory_mb', '-')} |"
             )
     return "\n".join(rows)
 
