@@ -34,6 +34,8 @@ paper's code was not released), each a config field:
   the next ``retrain_iterations`` iterations, only re-initialised images are updated (the rest are frozen),
   our reading of "retraining parts of the synthetic images"; with ``retrain_iterations=0`` all images keep
   training. With one image per class there is nothing to compare, and PTM is progressive matching alone.
+  The artifact card's ``metrics`` record the checks made, the images re-initialised, the highest same-class
+  cosine seen and the thresholds (:meth:`PTM.diagnostics`), so a run shows whether mitigation fired.
 """
 
 from __future__ import annotations

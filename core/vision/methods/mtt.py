@@ -15,6 +15,11 @@ whole set). Subclasses change *which* segment is matched (:meth:`MTT.segment`) a
 update (:meth:`MTT.apply_update`, :meth:`MTT.after_update`); PTM (:mod:`condensekit.medical.ptm`) does both.
 
 The optional ``regularizer`` is evaluated on the network at the segment's start :math:`\\theta^*_t`.
+
+Scale check: :meth:`MTT.step_budget_ratio` (recorded in the card's ``metrics``) compares the student's
+initial SGD budget ``syn_steps · lr_teacher`` with the expert segment's ``steps · lr``. MTT's settings keep it
+well below 1; far above it (small training sets at expert batch 256) the distance starts ≫ 1 and the
+absolute ``lr_img`` / ``lr_lr`` can diverge. MTT uses ``lr_lr`` 1e-7 at one image per class (its README).
 """
 
 from __future__ import annotations
