@@ -23,6 +23,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+import torch
 from graph_node import hardware, load, parse_overrides, save_entry  # benchmarks/ is on sys.path when run as a script
 
 from condensekit.core.seed import resolve_device
@@ -65,7 +66,9 @@ def main(argv: list[str] | None = None) -> int:
                    help="override a method config field (recorded in the entry and its key)")  # fmt: skip
     p.add_argument("--force", action="store_true")
     p.add_argument("--table", action="store_true")
+    p.add_argument("--threads", type=int, default=1, help="torch threads (the CPU figures are for 1)")
     ns = p.parse_args(argv)
+    torch.set_num_threads(ns.threads)
     if ns.table:
         print(table(load(RESULTS)))
         return 0
@@ -87,13 +90,15 @@ def main(argv: list[str] | None = None) -> int:
                     key += "/" + ",".join(f"{k}={v}" for k, v in sorted(overrides.items()))
                 if not ns.force and key in done:
                     continue
-                expert_time = None
+                expert_time = expert_cpu = None
                 if needs_experts(method) and buffer is None:
-                    t0 = time.perf_counter()
+                    t0, c0 = time.perf_counter(), time.process_time()
                     buffer = prepare_experts(
                         data, RUNS / "experts" / f"{flag}-convnet-{ns.profile}", profile=ns.profile
                     )
                     expert_time = round(time.perf_counter() - t0, 1)
+                    expert_cpu = round(time.process_time() - c0, 1)
+                c0 = time.process_time()
                 try:
                     ci = condense_medical(data, method, ipc=ipc, profile=ns.profile, experts=buffer, seed=ns.seed,
                                           device=dev, progress=False, overrides=overrides)  # fmt: skip
@@ -106,29 +111,41 @@ def main(argv: list[str] | None = None) -> int:
                     )
                     print(key, "diverged:", err, flush=True)
                     continue
+                condense_cpu = round(time.process_time() - c0, 1)
                 ci.save(RUNS / "benchmarks" / f"{flag}-{method}-ipc{ipc}-{ns.profile}")
-                t0 = time.perf_counter()
+                t0, c0 = time.perf_counter(), time.process_time()
                 lr = None if ci.lr is None else float(ci.lr)
                 res = evaluate_medical(ci.x, ci.y, data, models=models, runs=ns.runs, seed=ns.seed,
                                        config=profile.evaluation, lr=lr)  # fmt: skip
                 entry = common | {
                     "method": method, "ipc": ipc, "config": ci.card["config"], "test": summaries_to_dict(res),
                     "learned_lr": lr, "overrides": overrides,
-                    "cost": ci.card["cost"] | {"peak_rss_process_mb": round(_peak_rss_mb(), 1)},
+                    "cost": ci.card["cost"] | {"peak_rss_process_mb": round(_peak_rss_mb(), 1),
+                                               "process_cpu_s": condense_cpu, "torch_threads": torch.get_num_threads()},
+                    "diagnostics": {k: v for k, v in ci.card["metrics"].items()
+                                    if k not in ("best_step", "val_selected", "history")},
                     "experts": None if not needs_experts(method) else
-                    {"config": buffer.card["config"], "generation_time_s": expert_time},
+                    {"config": buffer.card["config"], "generation_time_s": expert_time,
+                     "generation_process_cpu_s": expert_cpu},
                     "eval": {"config": profile.evaluation.__dict__, "runs": ns.runs,
-                             "time_s": round(time.perf_counter() - t0, 1)},
+                             "time_s": round(time.perf_counter() - t0, 1),
+                             "process_cpu_s": round(time.process_time() - c0, 1)},
                 }  # fmt: skip
                 save_entry(key, entry, RESULTS)
                 print(key, summaries_to_dict(res), ci.card["cost"], flush=True)
         if ns.full:
             key = f"{flag}/full/{ns.profile}/{'+'.join(models)}"
             if ns.force or key not in done:
-                t0 = time.perf_counter()
+                t0, c0 = time.perf_counter(), time.process_time()
+                full_cfg = profile.full_config(data)
                 res = evaluate_medical(data.x_train, data.y_train, data, models=models, runs=ns.runs, seed=ns.seed,
-                                       config=profile.full, dsa=False)  # fmt: skip
-                ev = {"config": profile.full.__dict__, "runs": ns.runs, "time_s": round(time.perf_counter() - t0, 1)}
+                                       config=full_cfg, dsa=False)  # fmt: skip
+                ev = {
+                    "config": full_cfg.__dict__,
+                    "runs": ns.runs,
+                    "time_s": round(time.perf_counter() - t0, 1),
+                    "process_cpu_s": round(time.process_time() - c0, 1),
+                }
                 save_entry(
                     key, common | {"method": "full", "ipc": None, "test": summaries_to_dict(res), "eval": ev}, RESULTS
                 )
@@ -141,20 +158,23 @@ def _fmt(s: dict[str, Any] | None) -> str:
 
 
 def table(results: dict[str, Any]) -> str:
-    rows = ["| dataset | method | IPC | model | ACC | AUC | runs | condense s/iter | peak MB |", "|" + "---|" * 9]
+    head = "| dataset | method | IPC | model | ACC | AUC | runs | wall s/iter | CPU s/iter | peak MB |"
+    rows = [head, "|" + "---|" * 10]
     order = {"full": 0, "random": 1, "dc": 2, "dm": 3, "mtt": 4, "ptm": 5}
     entries = sorted(results["entries"].values(),
                      key=lambda e: (e["dataset"], e["ipc"] or 0, order.get(e["method"], 9)))  # fmt: skip
     for e in entries:
         label = e["method"] + "".join(f" ({k}={v})" for k, v in sorted((e.get("overrides") or {}).items()))
+        if e["method"] == "full":
+            label += f" ({e['eval']['config']['epochs']} ep.)"
         if e.get("diverged"):
-            rows.append(f"| {e['dataset']} | {label} | {e['ipc']} | - | diverged | diverged | - | - | - |")
+            rows.append(f"| {e['dataset']} | {label} | {e['ipc']} | - | diverged | diverged | - | - | - | - |")
         for model, t in e["test"].items():
             cost = e.get("cost", {})
             rows.append(
                 f"| {e['dataset']} | {label} | {e['ipc'] or 'all'} | {model} | {_fmt(t.get('acc'))} | "
                 f"{_fmt(t.get('auc'))} | {len(t['acc']['runs'])} | {cost.get('time_per_step_s', '-')} | "
-                f"{cost.get('peak_memory_mb', '-')} |"
+                f"{cost.get('cpu_sec_per_step', '-')} | {cost.get('peak_memory_mb', '-')} |"
             )
     return "\n".join(rows)
 

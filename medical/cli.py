@@ -95,7 +95,7 @@ def _given(ns: argparse.Namespace, cls: type) -> dict[str, Any]:
 def _experts(ns: argparse.Namespace) -> int:
     data = load_medmnist(ns.flag, ns.root, size=ns.size, download=ns.download).to(resolve_device(ns.device))
     profile = PROFILES.get(ns.profile)
-    cfg = dataclasses.replace(profile.experts, **_given(ns, ExpertConfig))
+    cfg = profile.expert_config(data, **_given(ns, ExpertConfig))
     out = Path(ns.out or f"runs/experts/{ns.flag}-{cfg.model}-{ns.profile}")
     t0 = time.perf_counter()
     buf = generate_experts(data, out, cfg, workers=ns.workers)
@@ -115,7 +115,7 @@ def _method_overrides(ns: argparse.Namespace) -> dict[str, Any]:
 
 def _condense(ns: argparse.Namespace) -> int:
     overrides = _method_overrides(ns)
-    medical_config(ns.method, ns.profile, overrides)  # bad flags fail before the data is read
+    medical_config(ns.method, ns.profile, overrides, ipc=ns.ipc)  # bad flags fail before the data is read
     data = load_medmnist(ns.flag, ns.root, size=ns.size, download=ns.download).to(resolve_device(ns.device))
     buffer = None
     if needs_experts(ns.method):

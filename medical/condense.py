@@ -24,19 +24,21 @@ def needs_experts(method: str) -> bool:
     return issubclass(IMAGE_METHODS.get(method).cls, MTT)
 
 
-def medical_config(method: str, profile: str = "paper", overrides: dict[str, Any] | None = None) -> Any:
-    """The method's config: its defaults, then the profile's overrides, then ``overrides``."""
-    return make_image_config(method, PROFILES.get(profile).method_overrides(method) | dict(overrides or {}))
+def medical_config(
+    method: str, profile: str = "paper", overrides: dict[str, Any] | None = None, *, ipc: int | None = None
+) -> Any:
+    """The method's config: its defaults, then the profile's overrides (those for ``ipc`` last), then
+    ``overrides``."""
+    return make_image_config(method, PROFILES.get(profile).method_overrides(method, ipc) | dict(overrides or {}))
 
 
 def prepare_experts(
     data: ImageSplits, folder: str | os.PathLike[str], *, profile: str = "paper", model: str = "convnet",
     workers: int = 1, overrides: dict[str, Any] | None = None,
 ) -> ExpertBuffer:  # fmt: skip
-    """Generate (or finish, or reuse) the profile's expert buffer for ``data`` in ``folder``."""
-    from dataclasses import replace
-
-    cfg = replace(PROFILES.get(profile).experts, model=model, **dict(overrides or {}))
+    """Generate (or finish, or reuse) the profile's expert buffer for ``data`` in ``folder``
+    (:meth:`~condensekit.medical.profiles.Profile.expert_config`)."""
+    cfg = PROFILES.get(profile).expert_config(data, model=model, **dict(overrides or {}))
     return generate_experts(data, folder, cfg, workers=workers)
 
 
@@ -56,7 +58,7 @@ def condense_medical(
     regularizer: Regularizer | None = None,
 ) -> CondensedImages:
     """Condense a MedMNIST split with a registered image method at ``ipc`` images per class."""
-    config = medical_config(method, profile, overrides)
+    config = medical_config(method, profile, overrides, ipc=ipc)
     resources: dict[str, Any] = {}
     if needs_experts(method):
         if experts is None:

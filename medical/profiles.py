@@ -2,28 +2,38 @@
 ``cpu`` (chosen by measurement on 2 shared CPU cores).
 
 ``paper``: experts as MTT (100 × 50 epochs, SGD 0.01, DSA); each method's config defaults (MTT/PTM:
-HoP-TM's MedMNIST setting, 5,000 iterations; DM 20,000; DC 1,000); evaluation 1,000 epochs as MTT's
+HoP-TM's MedMNIST setting, 5,000 iterations; DM 20,000; DC 1,000); at one image per class MTT/PTM use
+MTT's CIFAR-10 IPC-1 ``lr_lr`` 1e-7 (its README; 1e-5 from IPC 10); evaluation 1,000 epochs as MTT's
 ``evaluate_synset`` (SGD, momentum 0.9, the rate ÷10 half way), validated every 50; full-data rows as
 MedMNIST v2 (100 epochs, Adam 1e-3, batch 128, ÷10 half way; MedMNIST drops at 50 and 75).
 
-``cpu`` (measured on PneumoniaMNIST, 1 torch thread, machine shared with other jobs): one expert epoch
-(ConvNet-3 width 128, DSA, 4,708 images) took 57 s; an MTT iteration with 10 student steps took 1.1 s at
-IPC 1 and 6.5 s at IPC 10 on the whole 20-image set; a DM iteration 1.7–2.9 s; 100 evaluation epochs of
-ConvNet on a 20-image set 38 s, of ResNet-18 357 s; when the benchmark started, the load average was 13 on
-the 2 cores (five sessions' jobs), so each process got a fraction of a core. Hence: 2 experts × 3 epochs,
-segments of 1 expert epoch starting below epoch 2, 10 student steps on minibatches of 10, 30 iterations for
-every learned method (PTM: 2 stages ending at epochs 1 and 2, overlap check every 10 iterations),
-evaluation 50 epochs validated every 10, full-data ConvNet 2 epochs. These are far below the papers'
-scale; the figures they give are what 2 shared CPU cores allow in a sitting, not the methods' reach.
+Both profiles shrink the experts' batch on small training sets (:meth:`Profile.expert_config`) so that one
+expert epoch has at least ``expert_min_steps`` SGD steps: a trajectory segment must cover more expert SGD
+distance than the student's unroll at the same learning rate, as in MTT's own settings (see
+:meth:`~condensekit.core.vision.methods.mtt.MTT.step_budget_ratio`). PneumoniaMNIST (4,708 images) keeps
+MTT's 256; BreastMNIST (546) gets 34 (cpu) or 13 (paper).
+
+``cpu`` (measured, 1 torch thread, machine shared with other jobs): one expert epoch on PneumoniaMNIST
+(ConvNet-3 width 128, DSA, 4,708 images) took 57 s under load 13, an MTT iteration with 10 student steps on
+minibatches of 10 0.4–0.8 s (IPC 1) and 2.5–4 s (IPC 10) wall, 100 evaluation epochs of ConvNet on a 20-image
+set 38 s, of ResNet-18 357 s. Hence: 3 experts × 3 epochs; segments of 1 expert epoch starting below epoch
+2, 10 student steps on minibatches of 10, 60 iterations for MTT and PTM (PTM: 2 stages ending at epochs 1
+and 2, overlap check every 10 iterations), 30 for DM; evaluation 50 epochs validated every 10; the
+full-data reference as ``paper``'s (MedMNIST v2: Adam, batch 128) but cut to at most 500 optimiser steps
+(:meth:`Profile.full_config`: BreastMNIST's whole 100 epochs, PneumoniaMNIST 13 epochs). These are far
+below the papers' scale; the figures they give are what 2 shared CPU cores allow in a sitting, not the
+methods' reach.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import math
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from condensekit.core.registry import Registry
 from condensekit.core.vision.experts import ExpertConfig
+from condensekit.core.vision.splits import ImageSplits
 from condensekit.core.vision.train import ImageTrainConfig
 
 
@@ -36,9 +46,41 @@ class Profile:
     evaluation: ImageTrainConfig
     full: ImageTrainConfig
     methods: dict[str, dict[str, Any]] = field(default_factory=dict)
+    expert_min_steps: int = 0
+    full_max_steps: int = 0
 
-    def method_overrides(self, method: str) -> dict[str, Any]:
-        return dict(self.methods.get(method, {}))
+    def method_overrides(self, method: str, ipc: int | None = None) -> dict[str, Any]:
+        """The profile's config overrides for ``method``, then those for ``method`` at ``ipc`` (key
+        ``"METHOD/ipcN"``, e.g. MTT's smaller ``lr_lr`` at one image per class)."""
+        out = dict(self.methods.get(method, {}))
+        if ipc is not None:
+            out.update(self.methods.get(f"{method}/ipc{ipc}", {}))
+        return out
+
+    def expert_config(self, data: ImageSplits, **overrides: Any) -> ExpertConfig:
+        """The experts for ``data``: the profile's, with the batch shrunk so that one expert epoch has at least
+        ``expert_min_steps`` SGD steps (a ``batch_size`` in ``overrides`` is kept as given).
+
+        Why: trajectory matching divides by how far the expert moved over a segment. With MTT's batch of 256,
+        BreastMNIST's 546 training images give 3 SGD steps per epoch, so a 1-epoch segment moves the expert
+        less than the student's first few steps at the same learning rate; the normalised distance then
+        starts far above 1 (13–80 measured), its gradients are 10²–10³ × MTT's, and MTT's absolute
+        ``lr_img`` / ``lr_lr`` drive the learned rate negative within 3 iterations. MTT's own settings always
+        give the expert segment more SGD steps than the student (CIFAR-10: 2 epochs × 196 steps vs 10–80
+        student steps); ``expert_min_steps`` keeps that relation for small datasets."""
+        cfg = replace(self.experts, **overrides)
+        if self.expert_min_steps and "batch_size" not in overrides:
+            n = int(data.x_train.shape[0])
+            cfg = replace(cfg, batch_size=max(1, min(cfg.batch_size, n // self.expert_min_steps)))
+        return cfg
+
+    def full_config(self, data: ImageSplits) -> ImageTrainConfig:
+        """The full-data reference's training: ``full``, its epochs cut so that the run takes at most
+        ``full_max_steps`` optimiser steps (0: no cap)."""
+        if not self.full_max_steps:
+            return self.full
+        per_epoch = math.ceil(int(data.x_train.shape[0]) / self.full.batch_size)
+        return replace(self.full, epochs=max(1, min(self.full.epochs, self.full_max_steps // per_epoch)))
 
 
 PROFILES: Registry[Profile] = Registry("profile")
@@ -50,20 +92,26 @@ PROFILES.register(
         experts=ExpertConfig(),
         evaluation=ImageTrainConfig(epochs=1000, val_every=50),
         full=ImageTrainConfig(epochs=100, optimizer="adam", lr=1e-3, batch_size=128, weight_decay=0.0, val_every=1),
+        expert_min_steps=40,  # HoP-TM's 80 student steps over a 2-epoch segment
+        methods={f"{m}/ipc1": {"lr_lr": 1e-7} for m in ("mtt", "ptm")},  # MTT's CIFAR-10 IPC-1 rate
     ),
 )
 
-_CPU_TM = {"iterations": 30, "syn_steps": 10, "expert_epochs": 1, "max_start_epoch": 2, "batch_syn": 10}
+_CPU_TM = {"iterations": 60, "syn_steps": 10, "expert_epochs": 1, "max_start_epoch": 2, "batch_syn": 10}
 PROFILES.register(
     "cpu",
     Profile(
         name="cpu",
-        experts=ExpertConfig(num_experts=2, epochs=3),
+        experts=ExpertConfig(num_experts=3, epochs=3),
+        expert_min_steps=16,  # > the 10 student steps over a 1-epoch segment
         evaluation=ImageTrainConfig(epochs=50, val_every=10),
-        full=ImageTrainConfig(epochs=2, val_every=1),
+        full=ImageTrainConfig(epochs=100, optimizer="adam", lr=1e-3, batch_size=128, weight_decay=0.0, val_every=1),
+        full_max_steps=500,
         methods={
             "mtt": _CPU_TM,
             "ptm": _CPU_TM | {"stages": 2, "overlap_every": 10, "retrain_iterations": 3},
+            "mtt/ipc1": {"lr_lr": 1e-7},
+            "ptm/ipc1": {"lr_lr": 1e-7},
             "dm": {"iterations": 30},
             "dc": {"iterations": 5, "outer_loop": 2, "inner_loop": 5},
         },

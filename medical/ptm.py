@@ -34,11 +34,14 @@ paper's code was not released), each a config field:
   the next ``retrain_iterations`` iterations, only re-initialised images are updated (the rest are frozen),
   our reading of "retraining parts of the synthetic images"; with ``retrain_iterations=0`` all images keep
   training. With one image per class there is nothing to compare, and PTM is progressive matching alone.
+  The artifact card's ``metrics`` record the checks made, the images re-initialised, the highest same-class
+  cosine seen and the thresholds (:meth:`PTM.diagnostics`), so a run shows whether mitigation fired.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -91,6 +94,8 @@ class PTM(MTT):
         self.retrain = torch.zeros(n, dtype=torch.bool, device=device)
         self.retrain_until = torch.zeros((), dtype=torch.long, device=device)
         self.thresholds = {c: self._real_threshold(c) for c in self.classes}
+        # counters for the card: checks made, images re-initialised, the highest same-class cosine seen
+        self.overlap_stats = torch.tensor([0.0, 0.0, -1.0], device=device)
 
     def _real_threshold(self, c: int) -> float:
         members = self.real_members[c]
@@ -102,7 +107,18 @@ class PTM(MTT):
         return float(pairs.quantile(self.config.overlap_quantile)) if pairs.numel() else 1.0
 
     def stateful(self) -> dict:
-        return super().stateful() | {"retrain": self.retrain, "retrain_until": self.retrain_until}
+        return super().stateful() | {
+            "retrain": self.retrain,
+            "retrain_until": self.retrain_until,
+            "overlap_stats": self.overlap_stats,
+        }
+
+    def diagnostics(self) -> dict[str, Any]:
+        checks, reinit, peak = (float(v) for v in self.overlap_stats)
+        return super().diagnostics() | {
+            "overlap_checks": checks, "overlap_reinit": reinit, "overlap_max_cosine": round(peak, 4),
+            "overlap_threshold": {str(c): round(t, 4) for c, t in self.thresholds.items()},
+        }  # fmt: skip
 
     def apply_update(self, step: int) -> None:
         frozen = None
@@ -114,25 +130,31 @@ class PTM(MTT):
             with torch.no_grad():
                 self.x_syn[frozen] = keep
 
-    def duplicates(self) -> torch.Tensor:
-        """Rows of the synthetic set that nearly duplicate an earlier row of their class (bool, n)."""
+    def duplicates(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """Rows of the synthetic set that nearly duplicate an earlier row of their class (bool, n), and the
+        highest same-class cosine similarity found (-1 with one image per class)."""
         out = torch.zeros(self.x_syn.shape[0], dtype=torch.bool, device=self.device)
+        peak = torch.full((), -1.0, device=self.device)
         for c in self.classes:
             sl = self.syn_slices[c]
             z = F.normalize(self.x_syn.detach()[sl].flatten(1), dim=1)
             if z.shape[0] < 2:
                 continue
             sims = (z @ z.T).triu(diagonal=1)
+            iu = torch.triu_indices(len(z), len(z), 1, device=self.device)
+            peak = torch.maximum(peak, sims[iu[0], iu[1]].max())
             out[sl] = (sims > self.thresholds[c]).any(dim=0)  # column j: similar to some earlier i < j
-        return out
+        return out, peak
 
     def after_update(self, step: int) -> dict[str, float]:
         cfg = self.config
         done = step + 1
         if not cfg.overlap_every or done % cfg.overlap_every or done >= cfg.iterations:
             return {}
-        dup = self.duplicates()
+        dup, peak = self.duplicates()
         n_dup = int(dup.sum())
+        self.overlap_stats += torch.stack([torch.ones_like(peak), dup.sum().to(peak.dtype), torch.zeros_like(peak)])
+        self.overlap_stats[2] = torch.maximum(self.overlap_stats[2], peak)
         if n_dup:
             rows = dup.nonzero(as_tuple=True)[0]
             state = self.opt_img.state.get(self.x_syn, {})
@@ -146,4 +168,4 @@ class PTM(MTT):
                     state["momentum_buffer"][rows] = 0
             self.retrain.copy_(dup)
             self.retrain_until.fill_(done + cfg.retrain_iterations)
-        return {"reinit": float(n_dup)}
+        return {"reinit": float(n_dup), "max_cosine": float(peak)}

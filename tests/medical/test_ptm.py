@@ -49,9 +49,12 @@ def test_overlap_mitigation_reinitialises_and_retrains(setting):
     ptm.setup(torch.device("cpu"))
     with torch.no_grad():
         ptm.x_syn[1] = ptm.x_syn[0]  # a duplicate within class 0
-    assert ptm.duplicates().tolist() == [False, True, False, False, False, False]
+    assert ptm.duplicates()[0].tolist() == [False, True, False, False, False, False]
     logs = ptm.after_update(0)
-    assert logs == {"reinit": 1.0}
+    assert logs["reinit"] == 1.0 and logs["max_cosine"] == pytest.approx(1.0)
+    diag = ptm.diagnostics()
+    assert diag["overlap_checks"] == 1.0 and diag["overlap_reinit"] == 1.0
+    assert diag["overlap_max_cosine"] == pytest.approx(1.0) and set(diag["overlap_threshold"]) == {"0", "1"}
     assert not torch.equal(ptm.x_syn[1], ptm.x_syn[0])
     assert ptm.retrain.tolist() == [False, True, False, False, False, False] and int(ptm.retrain_until) == 3
     before = ptm.x_syn.detach().clone()
@@ -65,6 +68,7 @@ def test_ptm_runs_and_resumes_bit_for_bit(tmp_path, setting):
     cfg = SMALL | {"iterations": 6, "overlap_every": 2, "retrain_iterations": 1}
     ci = condense_images(data, "ptm", ipc=3, domain="medical", config=cfg, device="cpu", progress=False, experts=buf)
     assert ci.x.shape == (6, 1, 8, 8) and ci.lr is not None
+    assert ci.card["metrics"]["overlap_checks"] == 2.0  # after steps 2 and 4 (none at the last step)
 
     def fresh():
         return PTM(data, 3, make_image_config("ptm", cfg), experts=buf)

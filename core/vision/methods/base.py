@@ -125,6 +125,10 @@ class ImageCondensation(CondensationMethod):
     def condensed(self) -> dict[str, Tensor]:
         return {"x": self.x_syn.detach(), "y": self.y_syn.detach()}
 
+    def diagnostics(self) -> dict[str, Any]:
+        """Method-specific counters recorded in the artifact card's ``metrics`` (none by default)."""
+        return {}
+
     def dsa_config(self) -> DSAConfig:
         """DSA's default transforms when the config's ``dsa`` is on, none otherwise."""
         return DSAConfig() if getattr(self.config, "dsa", True) else DSAConfig(strategy="none")

@@ -83,7 +83,8 @@ def condense_images(
         "source": image_source(data),
         "budget": {"ipc": ipc, "images": int(cond["x"].shape[0])},
         "seed": seed,
-        "metrics": {"best_step": result.best_step, "val_selected": result.best_score, "history": result.history},
+        "metrics": {"best_step": result.best_step, "val_selected": result.best_score, "history": result.history}
+        | algo.diagnostics(),
         "cost": result.cost() | {"time_per_step_s": round(result.wall_time_s / max(result.steps_done, 1), 4)},
     }
     return CondensedImages(x=cond["x"], y=cond["y"], card=card, lr=cond.get("lr"), soft=cond.get("soft"))

@@ -15,10 +15,16 @@ whole set). Subclasses change *which* segment is matched (:meth:`MTT.segment`) a
 update (:meth:`MTT.apply_update`, :meth:`MTT.after_update`); PTM (:mod:`condensekit.medical.ptm`) does both.
 
 The optional ``regularizer`` is evaluated on the network at the segment's start :math:`\\theta^*_t`.
+
+Scale check: :meth:`MTT.step_budget_ratio` (recorded in the card's ``metrics``) compares the student's
+initial SGD budget ``syn_steps · lr_teacher`` with the expert segment's ``steps · lr``. MTT's settings keep it
+well below 1; far above it (small training sets at expert batch 256) the distance starts ≫ 1 and the
+absolute ``lr_img`` / ``lr_lr`` can diverge. MTT uses ``lr_lr`` 1e-7 at one image per class (its README).
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -75,6 +81,20 @@ class MTT(ImageCondensation):
                 "or train longer experts"
             )
         self.buffer = opened
+
+    def step_budget_ratio(self) -> float:
+        """``syn_steps · lr_teacher`` over the expert's ``SGD steps per segment · lr``: how far the student's
+        first unroll can move relative to the expert segment it must match. MTT's published settings keep it
+        well below 1 (CIFAR-10: 10–50 student steps against 2 epochs × 196 expert steps); far above 1 the
+        normalised distance starts ≫ 1 and MTT's absolute ``lr_img`` / ``lr_lr`` can diverge (BreastMNIST,
+        546 images at expert batch 256: 3.3)."""
+        ec = self.buffer.card["config"]
+        per_epoch = math.ceil(int(self.data.x_train.shape[0]) / int(ec["batch_size"]))
+        expert = per_epoch * self.config.expert_epochs * float(ec["lr"])
+        return self.config.syn_steps * self.config.lr_teacher / expert
+
+    def diagnostics(self) -> dict[str, Any]:
+        return {"student_to_expert_step_budget": round(self.step_budget_ratio(), 4)}
 
     def max_epoch(self) -> int:
         """The last expert epoch any segment reaches."""
@@ -136,7 +156,8 @@ class MTT(ImageCondensation):
             raise FloatingPointError(
                 f"{self.name} diverged at iteration {step} (matching loss {float(loss.detach())}, learned lr "
                 f"{float(self.syn_lr.detach())}): lower lr_img / lr_lr, or use experts whose segments move further "
-                "(the loss divides by how far the expert moved over the segment)"
+                "(the loss divides by how far the expert moved over the segment; the student's initial step budget "
+                f"is {self.step_budget_ratio():.2f}x the expert segment's, MTT's settings keep it below 1)"
             )
         self.opt_img.zero_grad(set_to_none=True)
         self.opt_lr.zero_grad(set_to_none=True)
@@ -146,7 +167,10 @@ class MTT(ImageCondensation):
             p.grad = None
         logs = {"loss": float(loss.detach()), "lr": float(self.syn_lr.detach())}
         if not logs["lr"] > 0:  # a non-positive rate trains by gradient ascent: the set cannot be evaluated
-            raise FloatingPointError(f"{self.name} diverged at iteration {step}: the learned lr became {logs['lr']}")
+            raise FloatingPointError(
+                f"{self.name} diverged at iteration {step}: the learned lr became {logs['lr']} (lower lr_lr; MTT "
+                f"uses 1e-7 at one image per class; student/expert step budget {self.step_budget_ratio():.2f})"
+            )
         logs.update(self.after_update(step))
         return logs
 

@@ -98,3 +98,11 @@ def test_mtt_divergence_is_an_error(tiny_images, experts):
     with pytest.raises(FloatingPointError, match="diverged at iteration"):
         condense_images(tiny_images, "mtt", ipc=2, domain="t", progress=False, device="cpu", experts=experts,
                         config=SMALL["mtt"] | {"lr_img": 1e30, "iterations": 3})  # fmt: skip
+
+
+def test_mtt_reports_the_student_to_expert_step_budget(tiny_images, experts):
+    ci = condense_images(tiny_images, "mtt", ipc=2, domain="t", progress=False, device="cpu", experts=experts,
+                         config=SMALL["mtt"])  # fmt: skip
+    n = tiny_images.x_train.shape[0]
+    expert = -(-n // 256) * 1 * 0.01  # steps per epoch x expert_epochs x expert lr
+    assert ci.card["metrics"]["student_to_expert_step_budget"] == pytest.approx(3 * 0.01 / expert, abs=1e-4)

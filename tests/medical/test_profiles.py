@@ -1,0 +1,43 @@
+from dataclasses import replace
+
+import pytest
+
+from condensekit.core.vision.experts import ExpertConfig
+from condensekit.core.vision.train import ImageTrainConfig
+from condensekit.medical.condense import medical_config
+from condensekit.medical.profiles import PROFILES, Profile
+from tests.core.vision.conftest import make_tiny_images
+
+
+def _profile(**kw):
+    return Profile(name="t", experts=ExpertConfig(), evaluation=ImageTrainConfig(), full=ImageTrainConfig(), **kw)
+
+
+def test_expert_batch_shrinks_to_the_minimum_steps_per_epoch():
+    data = make_tiny_images(n_per_class=50)  # 100 training images
+    assert _profile().expert_config(data).batch_size == 256  # no rule: MTT's batch
+    assert _profile(expert_min_steps=8).expert_config(data).batch_size == 12  # 100 // 8: 9 steps per epoch
+    assert _profile(expert_min_steps=8).expert_config(data, batch_size=50).batch_size == 50  # given wins
+    assert _profile(expert_min_steps=1000).expert_config(data).batch_size == 1
+
+
+def test_cpu_profile_keeps_pneumonia_batch_and_shrinks_breast():
+    cpu = PROFILES.get("cpu")
+    pneumonia, breast = make_tiny_images(n_per_class=2354), make_tiny_images(n_per_class=273)
+    assert cpu.expert_config(pneumonia).batch_size == 256
+    assert cpu.expert_config(breast).batch_size == 546 // cpu.expert_min_steps
+
+
+def test_full_config_caps_the_optimiser_steps():
+    p = _profile(full_max_steps=100)
+    p = replace(p, full=ImageTrainConfig(epochs=50, batch_size=10))
+    assert p.full_config(make_tiny_images(n_per_class=5)).epochs == 50  # 1 step per epoch: 50 steps
+    assert p.full_config(make_tiny_images(n_per_class=50)).epochs == 10  # 10 steps per epoch
+    assert _profile().full_config(make_tiny_images()).epochs == ImageTrainConfig().epochs
+
+
+@pytest.mark.parametrize("method", ["mtt", "ptm"])
+def test_ipc_overrides_apply_only_at_their_ipc(method):
+    assert medical_config(method, "cpu", ipc=1).lr_lr == 1e-7
+    assert medical_config(method, "cpu", ipc=10).lr_lr == 1e-5
+    assert medical_config(method, "cpu", {"lr_lr": 1e-6}, ipc=1).lr_lr == 1e-6  # the caller's override wins
