@@ -286,7 +286,9 @@ def load_graph_dataset(
 
     Why not min-max scaling (the previous choice): PROTEINS' one attribute spans -538..798 with
     its 1st..99th percentiles at 2..25, so min-max squeezed 98 % of the nodes into [0.40, 0.42] and
-    GIN's whole-data test accuracy on split 0 was 66.4; with KiDD's transform it is ~72. Nothing is downloaded: the raw files must be under
+    GIN's whole-data test accuracy on split 0 was 66.4; with KiDD's transform it is ~72.
+
+    Nothing is downloaded: the raw files must be under
     ``<root>/<FOLDER>/raw/`` (root: argument, ``$CONDENSEKIT_DATA``, ``~/.cache/condensekit``).
 
     Raises:
