@@ -62,6 +62,9 @@ class KiDDConfig:
     hops: int = field(default=3, metadata={"help": "LiteGNTK aggregations (num_layers)"})
     mlp_layers: int = field(default=1, metadata={"help": "LiteGNTK ReLU layers after the first aggregation"})
     kernel: str = field(default="litegntk", metadata={"help": "graph kernel, a name in GRAPH_KERNELS"})
+    fused: bool = field(
+        default=True, metadata={"help": "run the kernel's element-wise chain through torch.compile (same numbers)"}
+    )
     node_multiplier: float = field(default=2.0, metadata={"help": "synthetic graph size / mean real size (anm)"})
     init: Literal["herding", "kcenter", "random"] = field(default="herding", metadata={"help": "initial real graphs"})
     embed_epochs: int = field(default=50, metadata={"help": "GCN epochs for herding/k-center embeddings"})
@@ -131,8 +134,8 @@ class KiDD(GraphCondensation):
         adj = self.adjacency()[syn]
         adj = 0.5 * (adj + adj.transpose(1, 2))
         s = self.kernel.stats(GraphBatch.dense(self.feat[syn], adj), hops=cfg.hops)
-        k_ss = self.kernel.matrix(s, s, mlp_layers=cfg.mlp_layers)
-        k_st = self.kernel.matrix(s, self.real_stats.subset(real), mlp_layers=cfg.mlp_layers)
+        k_ss = self.kernel.matrix(s, s, mlp_layers=cfg.mlp_layers, fused=cfg.fused)
+        k_st = self.kernel.matrix(s, self.real_stats.subset(real), mlp_layers=cfg.mlp_layers, fused=cfg.fused)
         pred = krr_predict(k_st.t(), k_ss, self.y_onehot[syn], ridge=cfg.ridge)
         loss_krr = F.cross_entropy(pred, self.y_real[real])
         d = k_ss.diagonal().clamp_min(1e-12).sqrt()
