@@ -25,12 +25,17 @@ Defaults: the reference's command line (``lrA = lrX = 1e-3``, ``reg_lambda = 1e-
 ``orth_reg = 1e-3``, ``anm = 2``, ``rank = 16``, batches 128/16, ``num_layers = 3``,
 ``num_mlp_layers = 1``, ``initialize = herding``).
 
+Steps: the reference's ``--epochs 300`` counts updates, not passes over the data (its loop exits
+when the update counter reaches ``epochs``), so the default 300 steps are the reference's. The
+kernel's element-wise chain runs through ``torch.compile`` by default (``fused``; same numbers,
+see :func:`~condensekit.graph.level.kernel.lite_gntk`): one PROTEINS step (16 synthetic graphs of
+156 nodes against 128 real graphs, ~5,000 nodes) takes ~0.3 s of CPU instead of ~1.9 s.
+
 Deviations: real mini-batches are drawn at random each step rather than by epochs of a shuffled
-loader (``steps`` counts batches, not epochs; the reference's 300 epochs are ~2,100 batches on
-PROTEINS, the default 300 batches here fit a 2-core CPU's time budget: one PROTEINS step takes
-~1.5 s there); the synthetic adjacency is symmetrised before use; the LiteGNTK's readout is a sum
+loader; the synthetic adjacency is symmetrised before use; the LiteGNTK's readout is a sum
 (see the kernel module); KiDD-LR uses the same LiteGNTK form as KiDD (one aggregation before
-the MLP), where the reference's low-rank kernel aggregates only after it.
+the MLP), where the reference's low-rank kernel aggregates only after it; the reference tests
+every update on the test split and prints it, here the set is selected on the validation split.
 """
 
 from __future__ import annotations
