@@ -149,25 +149,31 @@ def kernel_timing(dataset: str, ns: argparse.Namespace) -> dict[str, Any]:
             break
         idx = torch.arange(m, device=dev)
         sub = real.subset(idx)
-        times_f, times_fb = [], []
-        _reset_peak_memory(dev)
-        for _ in range(3):
-            t = time.perf_counter()
-            s = lite_gntk_stats(GraphBatch.dense(x, a))
-            k = lite_gntk(s, sub)
-            times_f.append(time.perf_counter() - t)
-            k.sum().backward()
-            times_fb.append(time.perf_counter() - t)
-        rows.append(
-            {
-                "real_graphs": m,
-                "real_nodes": int(sub.z.shape[0]),
-                "pair_tensor": [16, n, int(sub.z.shape[0])],
-                "forward_s": round(min(times_f), 4),
-                "forward_backward_s": round(min(times_fb), 4),
-                "peak_memory_mb": round(_peak_memory_mb(dev), 1),
+        row: dict[str, Any] = {
+            "real_graphs": m,
+            "real_nodes": int(sub.z.shape[0]),
+            "pair_tensor": [16, n, int(sub.z.shape[0])],
+        }
+        for fused in (False, True):
+            lite_gntk(lite_gntk_stats(GraphBatch.dense(x, a)), sub, fused=fused).sum().backward()  # warm-up / compile
+            times_f, times_fb, cpu_fb = [], [], []
+            _reset_peak_memory(dev)
+            for _ in range(3):
+                t, c = time.perf_counter(), time.process_time()
+                s = lite_gntk_stats(GraphBatch.dense(x, a))
+                k = lite_gntk(s, sub, fused=fused)
+                times_f.append(time.perf_counter() - t)
+                k.sum().backward()
+                times_fb.append(time.perf_counter() - t)
+                cpu_fb.append(time.process_time() - c)
+            tag = "fused_" if fused else ""
+            row |= {
+                f"{tag}forward_s": round(min(times_f), 4),
+                f"{tag}forward_backward_s": round(min(times_fb), 4),
+                f"{tag}forward_backward_cpu_s": round(min(cpu_fb), 4),
+                f"{tag}peak_memory_mb": round(_peak_memory_mb(dev), 1),
             }
-        )
+        rows.append(row)
     return {
         "dataset": dataset,
         "method": "litegntk-timing",
@@ -206,13 +212,16 @@ def table(results: dict[str, Any]) -> str:
             "",
             f"LiteGNTK, {e['dataset']}: 16 synthetic graphs × {e['synthetic_nodes']} nodes against M real graphs",
             "",
-            "| M real graphs | real nodes | pair tensor | forward s | forward+backward s | peak MB |",
-            "|---:|---:|---|---:|---:|---:|",
+            "| M real graphs | real nodes | pair tensor | forward s | fwd+bwd s (CPU s) | fused fwd+bwd s (CPU s) "
+            "| peak MB eager / fused |",
+            "|---:|---:|---|---:|---:|---:|---:|",
         ]
         for r in e["rows"]:
             lines.append(
                 f"| {r['real_graphs']} | {r['real_nodes']} | {'×'.join(map(str, r['pair_tensor']))} "
-                f"| {r['forward_s']} | {r['forward_backward_s']} | {r['peak_memory_mb']} |"
+                f"| {r['forward_s']} | {r['forward_backward_s']} ({r.get('forward_backward_cpu_s', '-')}) "
+                f"| {r.get('fused_forward_backward_s', '-')} ({r.get('fused_forward_backward_cpu_s', '-')}) "
+                f"| {r['peak_memory_mb']} / {r.get('fused_peak_memory_mb', '-')} |"
             )
     return "\n".join(lines)
 
