@@ -31,6 +31,14 @@ kernel's element-wise chain runs through ``torch.compile`` by default (``fused``
 see :func:`~condensekit.graph.level.kernel.lite_gntk`): one PROTEINS step (16 synthetic graphs of
 156 nodes against 128 real graphs, ~5,000 nodes) takes ~0.3 s of CPU instead of ~1.9 s.
 
+Padding nodes: a synthetic graph has ``node_multiplier`` × the mean size, and a smaller initial
+graph leaves isolated zero-feature nodes. The LiteGNTK weighs a node by
+:math:`u = \\tilde A^{h-1}\\mathbf 1`, which is ``s^{h-1}`` (1e-8) for an isolated node, so these nodes
+carry nothing the objective sees; Adam's scale-free steps still move their features (up to
+``lr_feat`` per step). The reference keeps them as nodes when it trains the evaluation GNN; with
+``mask_padding`` (default) the condensed set masks them out unless they gained an edge (a
+deviation; ``mask_padding=False`` gives the reference's graphs).
+
 Deviations: real mini-batches are drawn at random each step rather than by epochs of a shuffled
 loader; the synthetic adjacency is symmetrised before use; the LiteGNTK's readout is a sum
 (see the kernel module); KiDD-LR uses the same LiteGNTK form as KiDD (one aggregation before
@@ -75,6 +83,10 @@ class KiDDConfig:
     embed_epochs: int = field(default=50, metadata={"help": "GCN epochs for herding/k-center embeddings"})
     update_adj: bool = True
     update_feat: bool = True
+    mask_padding: bool = field(
+        default=True,
+        metadata={"help": "drop the initial padding nodes that gained no edge from the condensed graphs"},
+    )
 
 
 @dataclass(frozen=True)
@@ -105,7 +117,8 @@ class KiDD(GraphCondensation):
             from condensekit.graph.level.evaluate import real_embeddings
 
             emb = real_embeddings(graphs, epochs=cfg.embed_epochs)
-        x0, a0, _ = dense_real_init(graphs, self.gpc, cfg.init, self.syn_nodes(cfg.node_multiplier), emb)
+        x0, a0, mask0 = dense_real_init(graphs, self.gpc, cfg.init, self.syn_nodes(cfg.node_multiplier), emb)
+        self.init_mask = mask0.to(device)
         self.feat = nn.Parameter(x0.to(device))
         self._init_adjacency(a0.to(device))
         self.y_syn = self.labels(device)
@@ -162,6 +175,13 @@ class KiDD(GraphCondensation):
     def _clip_adjacency(self) -> None:
         self.adj_param.clamp_(0.0, 1.0)
 
+    def node_mask(self, binary: Tensor) -> Tensor:
+        """Nodes of the condensed graphs: all of them (the reference), or with ``mask_padding`` the
+        nodes of the initial real graphs plus any node with an edge."""
+        if not self.config.mask_padding:
+            return torch.ones(self.feat.shape[:2], dtype=self.feat.dtype, device=self.feat.device)
+        return ((self.init_mask > 0) | (binary.sum(-1) > 0)).to(self.feat.dtype)
+
     def condensed(self) -> dict[str, Tensor]:
         with torch.no_grad():
             a = self.adjacency()
@@ -171,7 +191,7 @@ class KiDD(GraphCondensation):
         return {
             "x": self.feat.detach().clone(),
             "adj": binary,
-            "mask": torch.ones(self.feat.shape[:2], dtype=self.feat.dtype, device=self.feat.device),
+            "mask": self.node_mask(binary),
             "y": self.y_syn.clone(),
         }
 
