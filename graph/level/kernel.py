@@ -114,9 +114,35 @@ def lite_gntk_stats(g: GraphBatch, *, hops: int = 3, self_loop: float = SELF_LOO
     return NodeStats(z, norm, u, g.batch, ptr)
 
 
-def lite_gntk(s1: NodeStats, s2: NodeStats, *, mlp_layers: int = 1) -> Tensor:
+def _pair_readout(z1: Tensor, n1: Tensor, u1: Tensor, z2: Tensor, n2: Tensor, mlp_layers: int) -> Tensor:
+    """``Σ_a u1[N, a] Θ[N, a, t]``: the LiteGNTK's node-pair tensor, ReLU layers and first readout."""
+    sigma = torch.einsum("Nad,td->Nat", z1, z2)
+    scale = n1.unsqueeze(-1) * n2
+    ntk = sigma
+    for _ in range(mlp_layers):
+        sigma, ntk = relu_ntk_scaled(sigma, ntk, scale)
+    return torch.einsum("Na,Nat->Nt", u1, ntk)
+
+
+_COMPILED: dict[str, Callable[..., Tensor]] = {}
+
+
+def _fused_pair_readout() -> Callable[..., Tensor]:
+    """:func:`_pair_readout` through ``torch.compile`` (built once, dynamic shapes)."""
+    if "pair" not in _COMPILED:
+        _COMPILED["pair"] = torch.compile(_pair_readout, dynamic=True)
+    return _COMPILED["pair"]
+
+
+def lite_gntk(s1: NodeStats, s2: NodeStats, *, mlp_layers: int = 1, fused: bool = False) -> Tensor:
     """The LiteGNTK matrix ``(N, M)`` between dense graphs ``s1`` (``N`` graphs of ``n`` nodes) and
     the graphs of ``s2`` (any layout; flattened), from :func:`lite_gntk_stats`.
+
+    ``fused=True`` runs the ``(N, n, T)`` element-wise chain (ReLU-NTK layers and readout) through
+    ``torch.compile``, which fuses it into one loop forward and one backward: the same numbers to
+    float rounding, ~8x less CPU time on PROTEINS-sized batches (one 16 × 156 × 5,000 evaluation
+    with its backward: 1.44 s eager, 0.17 s fused, after a one-off compile of ~7 s; a C++
+    compiler must be on the path on CPU, Triton on GPU; a failure to compile is raised, not hidden).
 
     Shapes:
         ``s1.z``: ``(N, n, d + 1)``; ``s2``: ``M`` graphs, ``T`` nodes; output ``(N, M)``.
@@ -128,12 +154,8 @@ def lite_gntk(s1: NodeStats, s2: NodeStats, *, mlp_layers: int = 1) -> Tensor:
     f2 = s2.flat()
     if s1.z.shape[-1] != f2.z.shape[-1]:
         raise ValueError(f"node features differ in width: {s1.z.shape[-1] - 1} and {f2.z.shape[-1] - 1}")
-    sigma = torch.einsum("Nad,td->Nat", s1.z, f2.z)
-    scale = s1.norm.unsqueeze(-1) * f2.norm
-    ntk = sigma
-    for _ in range(mlp_layers):
-        sigma, ntk = relu_ntk_scaled(sigma, ntk, scale)
-    per_node = torch.einsum("Na,Nat->Nt", s1.u, ntk) * f2.u
+    pair = _fused_pair_readout() if fused else _pair_readout
+    per_node = pair(s1.z, s1.norm, s1.u, f2.z, f2.norm, mlp_layers) * f2.u
     out = per_node.new_zeros(per_node.shape[0], f2.num_graphs)
     return out.index_add(1, f2.batch, per_node)
 

@@ -69,3 +69,22 @@ def test_mutag_loads_with_one_hot_labels_and_stratified_splits() -> None:
     )  # 63 and 125 graphs per class
     assert torch.equal(gs.x.sum(1), torch.ones(gs.x.shape[0]))  # one-hot node labels
     assert "imdb-binary" in GRAPH_DATASETS
+
+
+def test_normalize_features_matches_pyg_normalize_features_graph_by_graph() -> None:
+    from torch_geometric.transforms import NormalizeFeatures
+
+    from condensekit.graph.level.data import normalize_features
+
+    gen = torch.Generator().manual_seed(0)
+    sizes = [3, 1, 5, 2]
+    xs = []
+    for i, n in enumerate(sizes):  # an attribute column (one graph with a negative one) + one-hot labels
+        attr = torch.randint(0, 30, (n, 1), generator=gen).float() - (40.0 if i == 2 else 0.0)
+        xs.append(torch.cat([attr, torch.nn.functional.one_hot(torch.arange(n) % 3, 3).float()], 1))
+    ptr = torch.tensor([0] + sizes).cumsum(0)
+    got = normalize_features(torch.cat(xs), ptr)
+    want = torch.cat([NormalizeFeatures()(Data(x=x.clone())).x for x in xs])
+    assert torch.allclose(got, want)
+    onehot = torch.eye(4)[torch.tensor([0, 2, 1, 3, 3])]
+    assert torch.equal(normalize_features(onehot, torch.tensor([0, 2, 5])), onehot)  # one-hot rows unchanged

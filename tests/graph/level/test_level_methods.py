@@ -84,3 +84,19 @@ def test_evaluation_runs_are_seeded_and_whole_data_row_works(tiny_set) -> None:
     assert a["gcn"].values == b["gcn"].values and a["gin"].values == b["gin"].values
     whole = evaluate_graphs(tiny_set, None, models=["gin"], config=GraphEvalConfig(runs=1, epochs=2))
     assert 0.0 <= whole["gin"].mean <= 100.0
+
+
+def test_kidd_masks_the_padding_of_its_initial_graphs_unless_asked_not_to(tiny_set) -> None:
+    """Synthetic graphs larger than their initial real graphs keep the padding as isolated nodes;
+    ``mask_padding`` leaves them out of the condensed graphs, ``mask_padding=False`` keeps all."""
+    cfg = {**FAST["kidd"], "node_multiplier": 3.0, "fused": False}
+    masked = condense_graphs(tiny_set, "kidd", gpc=2, config=cfg, steps=2, progress=False, device="cpu")
+    kept = condense_graphs(
+        tiny_set, "kidd", gpc=2, config={**cfg, "mask_padding": False}, steps=2, progress=False, device="cpu"
+    )
+    assert torch.equal(kept.mask, torch.ones_like(kept.mask))
+    sizes = masked.mask.sum(1)
+    assert bool((sizes < masked.mask.shape[1]).all()) and bool((sizes >= 1).all())
+    assert torch.equal(masked.x, kept.x) and torch.equal(masked.adj, kept.adj)  # same run, only the mask differs
+    nodes = [g.num_nodes for g in masked.to_data_list()]
+    assert nodes == sizes.long().tolist()
