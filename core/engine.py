@@ -229,10 +229,6 @@ def peak_memory_mb(device: torch.device) -> float:
     return rss / (2**20 if sys.platform == "darwin" else 2**10)
 
 
-# Old private names, still imported by robust/ and benchmarks/graph_level.py until those move over.
-_reset_peak_memory, _peak_memory_mb = reset_peak_memory, peak_memory_mb
-
-
 def _clone(tensors: dict[str, Tensor]) -> dict[str, Tensor]:
     return {k: v.detach().clone() for k, v in tensors.items()}
 

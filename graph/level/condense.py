@@ -79,13 +79,8 @@ class CondensedGraphSet:
 
     @classmethod
     def load(cls, path: str | os.PathLike[str], *, purpose: str | None = None) -> CondensedGraphSet:
-        art = load_artifact(path, domain=DOMAIN, purpose=purpose)
-        if art.card.get("task") != TASK:
-            who = purpose or "graph-level commands"
-            raise ValueError(
-                f"artifact at {str(path)!r} holds a {art.card.get('task')!r} set; {who} need a {TASK!r} set "
-                "(node-level artifacts go to `graph evaluate` without --task graph)"
-            )
+        hint = " (node-level artifacts go to `graph evaluate` without --task graph)"
+        art = load_artifact(path, domain=DOMAIN, purpose=purpose, task=TASK, hint=hint)
         t = art.tensors
         check_condensed_graphs(t, int(t["x"].shape[2]), int(art.card["source"]["num_classes"]))
         return cls(t["x"], t["adj"], t["mask"], t["y"], art.card)

@@ -154,8 +154,20 @@ def lite_gntk(s1: NodeStats, s2: NodeStats, *, mlp_layers: int = 1, fused: bool 
     f2 = s2.flat()
     if s1.z.shape[-1] != f2.z.shape[-1]:
         raise ValueError(f"node features differ in width: {s1.z.shape[-1] - 1} and {f2.z.shape[-1] - 1}")
-    pair = _fused_pair_readout() if fused else _pair_readout
-    per_node = pair(s1.z, s1.norm, s1.u, f2.z, f2.norm, mlp_layers) * f2.u
+    if fused:
+        try:
+            per_node = _fused_pair_readout()(s1.z, s1.norm, s1.u, f2.z, f2.norm, mlp_layers)
+        except Exception as err:  # torch._inductor errors have no public base class
+            if "compiler" not in str(err).lower() and "triton" not in str(err).lower():
+                raise
+            raise RuntimeError(
+                f"fused=True compiles the LiteGNTK with torch.compile, which failed here ({type(err).__name__}: "
+                f"{str(err).splitlines()[0][:200]}); install a C++ compiler (CPU) or Triton (GPU), or pass "
+                "fused=False (KiDD: --fused false) for the eager kernel, same numbers, slower"
+            ) from err
+    else:
+        per_node = _pair_readout(s1.z, s1.norm, s1.u, f2.z, f2.norm, mlp_layers)
+    per_node = per_node * f2.u
     out = per_node.new_zeros(per_node.shape[0], f2.num_graphs)
     return out.index_add(1, f2.batch, per_node)
 
