@@ -8,7 +8,7 @@ from typing import Any
 
 from condensekit.core.artifact import format_card, load_artifact
 from condensekit.core.atomic import write_json
-from condensekit.core.config import add_dataclass_args, dataclass_from_args
+from condensekit.core.config import add_dataclass_args, dataclass_from_args, parse_config_flags
 from condensekit.core.report import format_table
 from condensekit.privacy.accounting import (
     GaussianRelease,
@@ -30,7 +30,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     d = verbs.add_parser(
         "dp-merf",
         help="DP-MERF: one noisy RFF embedding, then a generator (default) or, with --ipc, a condensed set",
-        description="Method flags (e.g. --n-features, --lr) appear with --help after --ipc or without it.",
+        description="Method flags (e.g. --n-features, --lr) follow the command; an unknown one lists the valid ones.",
     )
     d.add_argument("--ipc", type=int, default=None, help="images per class: optimise a condensed set directly")
     _common(d)
@@ -86,14 +86,9 @@ def _common(p: argparse.ArgumentParser) -> None:
 
 
 def _method_config(method: str, extra: list[str], **fixed: Any) -> Any:
-    entry = PRIVACY_METHODS.get(method)
-    parser = argparse.ArgumentParser(prog=f"condensekit privacy {method}", add_help=False)
-    add_dataclass_args(parser, entry.config)
-    ns, rest = parser.parse_known_args(extra)
-    if rest:
-        valid = sorted("--" + a.dest.replace("_", "-") for a in parser._actions if a.dest != "help")
-        raise ValueError(f"Unknown option(s) {rest} for method {method!r}. Valid options are {valid}")
-    return dataclass_from_args(entry.config, ns, **fixed)
+    cls = PRIVACY_METHODS.get(method).config
+    given = parse_config_flags(cls, extra, prog=f"condensekit privacy {method}", owner=f"method {method!r}")
+    return cls(**(given | fixed))
 
 
 def _run(ns: argparse.Namespace, method: str, **fixed: Any) -> int:
