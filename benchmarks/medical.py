@@ -26,6 +26,7 @@ from typing import Any
 import torch
 from graph_node import hardware, load, parse_overrides, save_entry  # benchmarks/ is on sys.path when run as a script
 
+from condensekit.core.evaluate import Summary
 from condensekit.core.seed import resolve_device
 from condensekit.medical.condense import condense_medical, needs_experts, prepare_experts
 from condensekit.medical.data import load_medmnist
@@ -65,6 +66,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--set", action="append", default=[], metavar="FIELD=VALUE",
                    help="override a method config field (recorded in the entry and its key)")  # fmt: skip
     p.add_argument("--force", action="store_true")
+    p.add_argument("--extend", action="store_true",
+                   help="full-data rows: add the runs an entry lacks up to --runs (run i: seed SEED+i)")  # fmt: skip
     p.add_argument("--table", action="store_true")
     p.add_argument("--threads", type=int, default=1, help="torch threads (the CPU figures are for 1)")
     ns = p.parse_args(argv)
@@ -135,22 +138,50 @@ def main(argv: list[str] | None = None) -> int:
                 print(key, summaries_to_dict(res), ci.card["cost"], flush=True)
         if ns.full:
             key = f"{flag}/full/{ns.profile}/{'+'.join(models)}"
-            if ns.force or key not in done:
-                t0, c0 = time.perf_counter(), time.process_time()
-                full_cfg = profile.full_config(data)
-                res = evaluate_medical(data.x_train, data.y_train, data, models=models, runs=ns.runs, seed=ns.seed,
-                                       config=full_cfg, dsa=False)  # fmt: skip
-                ev = {
-                    "config": full_cfg.__dict__,
-                    "runs": ns.runs,
-                    "time_s": round(time.perf_counter() - t0, 1),
-                    "process_cpu_s": round(time.process_time() - c0, 1),
-                }
-                save_entry(
-                    key, common | {"method": "full", "ipc": None, "test": summaries_to_dict(res), "eval": ev}, RESULTS
-                )
-                print(key, summaries_to_dict(res), flush=True)
+            _full_row(key, data, models, ns, profile, common, done.get(key))
     return 0
+
+
+def _full_row(key: str, data: Any, models: list[str], ns: argparse.Namespace, profile: Any,
+              common: dict[str, Any], old: dict[str, Any] | None) -> None:  # fmt: skip
+    """The full-data row: ``ns.runs`` runs, or with ``--extend`` the runs an existing entry lacks.
+
+    Run ``i`` always uses seed ``ns.seed + i`` (:func:`~condensekit.core.evaluate.repeat`), so extending an
+    entry of ``k`` runs by runs ``k..runs-1`` gives the same seeds as one ``runs``-run call; the entry keeps
+    each call's cost in ``eval["sessions"]``."""
+    have = 0
+    if old is not None and ns.extend and not ns.force:
+        if old["eval"]["config"] != profile.full_config(data).__dict__ or old["eval"].get("seed", 0) != ns.seed:
+            raise ValueError(f"--extend: entry {key!r} was made with another config or seed; use --force")
+        have = len(next(iter(old["test"].values()))["acc"]["runs"])
+    elif old is not None and not ns.force:
+        return
+    if have >= ns.runs:
+        return
+    t0, c0 = time.perf_counter(), time.process_time()
+    full_cfg = profile.full_config(data)
+    new = ns.runs - have
+    res = evaluate_medical(data.x_train, data.y_train, data, models=models, runs=new, seed=ns.seed + have,
+                           config=full_cfg, dsa=False)  # fmt: skip
+    session = {"runs": new, "first_seed": ns.seed + have, "time_s": round(time.perf_counter() - t0, 1),
+               "process_cpu_s": round(time.process_time() - c0, 1), "torch_threads": torch.get_num_threads(),
+               "date": time.strftime("%Y-%m-%d")}  # fmt: skip
+    test = summaries_to_dict(res)
+    sessions = [session]
+    if have:
+        prev = old["eval"]
+        sessions = prev.get("sessions") or [{"runs": have, "first_seed": ns.seed, "time_s": prev["time_s"],
+                                             "process_cpu_s": prev.get("process_cpu_s")}]  # fmt: skip
+        sessions = sessions + [session]
+        for model, per in test.items():
+            for metric, summ in per.items():
+                runs = old["test"][model][metric]["runs"] + summ["runs"]
+                per[metric] = Summary(runs).to_dict()
+    ev = {"config": full_cfg.__dict__, "runs": ns.runs, "seed": ns.seed, "sessions": sessions,
+          "time_s": round(sum(x["time_s"] for x in sessions), 1),
+          "process_cpu_s": round(sum(x["process_cpu_s"] or 0 for x in sessions), 1)}  # fmt: skip
+    save_entry(key, common | {"method": "full", "ipc": None, "test": test, "eval": ev}, RESULTS)
+    print(key, test, session, flush=True)
 
 
 def _fmt(s: dict[str, Any] | None) -> str:
