@@ -42,16 +42,21 @@ def cholesky_jitter(k: Tensor) -> Tensor:
     """
     if not torch.isfinite(k).all():
         raise ValueError("the kernel matrix holds NaN or inf; check the inputs of the kernel")
+    singular = ValueError(
+        f"the kernel matrix ({k.shape[0]}×{k.shape[0]}) is singular even with jitter "
+        f"{JITTERS[-1]} × its mean diagonal: duplicate or all-zero samples? Raise the ridge"
+    )
     eye = torch.eye(k.shape[0], dtype=k.dtype, device=k.device)
-    scale = torch.diagonal(k).abs().mean().clamp_min(torch.finfo(k.dtype).tiny)
+    scale = torch.diagonal(k).abs().mean()
+    # A positive semi-definite matrix whose diagonal is zero is the zero matrix: no relative jitter can
+    # help, and a jitter of "tiny" would give a denormal factor that some LAPACK builds accept.
+    if float(scale) <= torch.finfo(k.dtype).tiny:
+        raise singular
     for jitter in JITTERS:
         factor, info = torch.linalg.cholesky_ex(k + jitter * scale * eye if jitter else k)
         if int(info) == 0:
             return factor
-    raise ValueError(
-        f"the kernel matrix ({k.shape[0]}×{k.shape[0]}) is singular even with jitter "
-        f"{JITTERS[-1]} × its mean diagonal: duplicate or all-zero samples? Raise the ridge"
-    )
+    raise singular
 
 
 def krr_predict(k_ts: Tensor, k_ss: Tensor, y_s: Tensor, *, ridge: float = 1.0) -> Tensor:
