@@ -59,6 +59,7 @@ __all__ = [
 
 ATTACKS: tuple[str, ...] = ("loss", "lira")
 MODES: tuple[str, ...] = ("online", "offline")
+MEMBER_SETS: tuple[str, ...] = ("random", "init")
 
 
 @dataclass(frozen=True)
@@ -72,11 +73,16 @@ class AuditConfig:
     model: str = field(default="mlp", metadata={"help": "target and shadow architecture"})
     train_steps: int = field(default=500, metadata={"help": "Adam steps of the target and every shadow"})
     canaries: int = field(default=0, metadata={"help": "mislabelled members (real-subset target only)"})
+    member_set: str = field(
+        default="random",
+        metadata={"help": "random: random training records; init: the real images that seeded the set (its card)"},
+    )
     seed: int = 0
 
     def __post_init__(self) -> None:
         check_choice("attack", self.attack, ATTACKS)
         check_choice("mode", self.mode, MODES)
+        check_choice("member_set", self.member_set, MEMBER_SETS)
         if self.attack == "lira" and self.shadows < 2:
             raise ValueError(f"Invalid value {self.shadows!r} for argument shadows. Valid values for lira are >= 2")
         if self.members < 0 or self.canaries < 0:
@@ -140,11 +146,14 @@ def audit_set(
     config: AuditConfig = AuditConfig(),
     *,
     size: int | None = None,
+    member_indices: Tensor | None = None,
     device: str | torch.device = "cpu",
 ) -> dict[str, Any]:
     """Audit the image set ``(x, y)`` (normalised like ``data``); with ``x`` = ``None``, audit the baseline: a
     model trained on ``size`` random real training records (the members), with ``config.canaries`` of them
-    mislabelled. Returns the audit record (metrics, the game's sizes, the attack and its mode)."""
+    mislabelled. ``member_indices`` (rows of ``data.x_train``): audit exactly these records as members (the
+    ``init`` game: the real images that seeded the set) instead of random ones.
+    Returns the audit record (metrics, the game's sizes, the attack and its mode)."""
     cfg = config
     if x is None and (size is None or size < 1):
         raise ValueError(f"Invalid value {size!r} for argument size. The real-subset baseline needs size >= 1")
@@ -152,6 +161,11 @@ def audit_set(
         raise ValueError("x and y must be given together with the same number of images")
     n_set = int(x.shape[0]) if x is not None else int(size)  # type: ignore[arg-type]
     m = cfg.members or min(n_set, 1000)
+    if member_indices is not None:
+        member_indices = torch.as_tensor(member_indices, dtype=torch.long).reshape(-1).cpu()
+        if x is None or member_indices.unique().numel() != member_indices.numel():
+            raise ValueError("member_indices needs an audited set x and distinct training rows")
+        m = int(member_indices.numel())
     if x is None:
         m = n_set  # the members are exactly the target's training records
     n_train = int(data.x_train.shape[0])
@@ -172,6 +186,11 @@ def audit_set(
     gen = torch.Generator().manual_seed(cfg.seed)
     perm = torch.randperm(n_train, generator=gen)
     mem_idx, reserve_idx = perm[:m], perm[m:]
+    if member_indices is not None:
+        if int(member_indices.min()) < 0 or int(member_indices.max()) >= n_train:
+            raise ValueError(f"member_indices must be rows of the {n_train} training records")
+        mem_idx = member_indices
+        reserve_idx = perm[~torch.isin(perm, member_indices)]
     non_idx = torch.randperm(n_out, generator=gen)[:m]
     cand_x = torch.cat([data.x_train[mem_idx], out_x[non_idx]]).to(dev)
     cand_y = torch.cat([data.class_labels()[mem_idx], out_y[non_idx].reshape(-1).long()]).to(dev)
@@ -194,6 +213,7 @@ def audit_set(
         "target_size": n_set,
         "config": asdict(cfg),
         "target": "real subset" if x is None else "audited set",
+        "member_set": "init" if member_indices is not None else "random",
     }
     if cfg.attack == "loss":
         scores = -F.cross_entropy(t_logits, cand_y, reduction="none")
@@ -278,7 +298,16 @@ def audit_artifact(
     ci = CondensedImages.load(path, purpose="`privacy audit`")
     data = data if data is not None else load_private_dataset(str(ci.card["source"]["dataset"]), root)
     y = ci.y if ci.y.dim() == 1 else ci.y.argmax(dim=1)
-    result = audit_set(ci.x.float(), y.long(), data, config, device=device)
+    members = None
+    if config.member_set == "init":
+        members = (ci.card.get("init") or {}).get("train_indices")
+        if members is None:
+            why = (ci.card.get("init") or {}).get("reason", "its card has no `init` record")
+            raise ValueError(
+                f"Invalid value 'init' for argument member_set: no real training images seeded {str(path)!r} "
+                f"({why}); use member_set='random'"
+            )
+    result = audit_set(ci.x.float(), y.long(), data, config, member_indices=members, device=device)
     result |= {"method": ci.card.get("method"), "privacy": ci.card.get("privacy")}
     if record:
         update_card(path, audits={k: v for k, v in result.items() if k != "privacy"} | {"kind": "membership"})
@@ -286,10 +315,10 @@ def audit_artifact(
 
 
 def benchmark_audits(
-    targets: list[str], *, attack: str, shadows: int, seed: int = 0, size: int = 100
+    targets: list[str], *, attack: str, shadows: int, seed: int = 0, size: int = 100, member_set: str = "random"
 ) -> Iterator[tuple[str, dict[str, Any]]]:
     """For the benchmark: ``real-subset`` (a model on ``size`` random real MNIST records) or artifact folders."""
-    cfg = AuditConfig(attack=attack, shadows=shadows, seed=seed)
+    cfg = AuditConfig(attack=attack, shadows=shadows, seed=seed, member_set=member_set)
     for t in targets:
         if t == "real-subset":
             data = load_private_dataset("mnist")
@@ -299,4 +328,5 @@ def benchmark_audits(
             r = audit_artifact(t, cfg)
             name = os.path.basename(os.path.normpath(t))
             eps = (r.get("privacy") or {}).get("epsilon")
-            yield f"{name}/{attack}", r | {"method": f"{r['method']} ({name})", "dataset": "mnist", "epsilon": eps}
+            tag = f"{attack}/init" if member_set == "init" else attack
+            yield f"{name}/{tag}", r | {"method": f"{r['method']} ({name})", "dataset": "mnist", "epsilon": eps}
