@@ -87,6 +87,35 @@ def test_gcdm_loss_decreases(tiny_task: NodeTask) -> None:
     assert losses[-1] < 0.7 * losses[0]
 
 
+def _gcdm_features(task: NodeTask, config: dict[str, Any], *, reuse: bool, steps: int = 3) -> tuple[torch.Tensor, int]:
+    """GCDM's features after ``steps`` steps, and how many real forward passes they took."""
+    algo = NODE_METHODS.get("gcdm").cls(task, node_budgets(task, budget=BUDGET), make_config("gcdm", config))
+    seed_everything(0)
+    algo.setup(torch.device("cpu"))
+    calls, real_outputs = [], algo.real_outputs
+    algo.real_outputs = lambda fn: (calls.append(1), real_outputs(fn))[1]
+    if not reuse:
+        algo.real_is_fixed_within_step = lambda: False
+    for s in range(steps):
+        algo.step(s)
+    return algo.feat.detach().clone(), len(calls)
+
+
+@pytest.mark.parametrize("kernel", ["linear", "gaussian"])
+def test_gcdm_one_real_pass_per_step_gives_the_same_features(tiny_task: NodeTask, kernel: str) -> None:
+    config = {"outer_loop": 3, "hidden": 16, "lr_feat": 0.05, "kernel": kernel}
+    x_once, passes_once = _gcdm_features(tiny_task, config, reuse=True)
+    x_every, passes_every = _gcdm_features(tiny_task, config, reuse=False)
+    assert (passes_once, passes_every) == (3, 9)
+    assert torch.equal(x_once, x_every)
+
+
+@pytest.mark.parametrize("extra", [{"inner_loop": 1}, {"real_batch": 2}, {"dropout": 0.5}])
+def test_gcdm_recomputes_the_real_pass_when_it_can_change(tiny_task: NodeTask, extra: dict[str, Any]) -> None:
+    _, passes = _gcdm_features(tiny_task, {"outer_loop": 3, "hidden": 16, **extra}, reuse=True, steps=2)
+    assert passes == 6
+
+
 @pytest.mark.parametrize(
     "extra",
     [{"layers": "all"}, {"init_hops": 2}, {"kernel": "gaussian"}, {"kernel": "multi"}, {"structure": True}],
