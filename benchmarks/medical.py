@@ -127,6 +127,9 @@ def main(argv: list[str] | None = None) -> int:
                                                "process_cpu_s": condense_cpu, "torch_threads": torch.get_num_threads()},
                     "diagnostics": {k: v for k, v in ci.card["metrics"].items()
                                     if k not in ("best_step", "val_selected", "history")},
+                    "selection": None if "selection" not in ci.card else ci.card["selection"] | {
+                        "best_step": ci.card["metrics"]["best_step"], "val_acc": ci.card["metrics"]["val_selected"],
+                        "history": ci.card["metrics"]["history"]},
                     "experts": None if not needs_experts(method) else
                     {"config": buffer.card["config"], "generation_time_s": expert_time,
                      "generation_process_cpu_s": expert_cpu},

@@ -47,6 +47,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     c.add_argument("--checkpoint-every", type=int, default=10, help="write the checkpoint every k iterations")
     c.add_argument("--out", default=None, help="artifact folder (default: artifacts/FLAG-METHOD-ipcN)")
     c.add_argument("--eval-runs", type=int, default=0, help="also evaluate with ConvNet for this many runs")
+    c.add_argument("--select-every", type=int, default=None,
+                   help="keep the set with the best validation ACC, checked every k iterations "
+                        "(default: the profile's; 0: keep the last set)")  # fmt: skip
     _common(c)
     c.set_defaults(func=_condense, accepts_extra=True)
 
@@ -126,7 +129,8 @@ def _condense(ns: argparse.Namespace) -> int:
         buffer = ExpertBuffer.open(ns.experts, data=data)
     ci = condense_medical(data, ns.method, ipc=ns.ipc, profile=ns.profile, overrides=overrides, experts=buffer,
                           seed=ns.seed, device=ns.device, checkpoint=ns.checkpoint,
-                          checkpoint_every=ns.checkpoint_every, progress=not ns.quiet)  # fmt: skip
+                          checkpoint_every=ns.checkpoint_every, progress=not ns.quiet,
+                          select_every=ns.select_every)  # fmt: skip
     out = Path(ns.out or f"artifacts/{ns.flag}-{ns.method}-ipc{ns.ipc}")
     summary: dict[str, Any] = {"artifact": str(out), "method": ns.method, "dataset": ns.flag, "ipc": ns.ipc,
                                "profile": ns.profile, "cost": ci.card["cost"]}  # fmt: skip

@@ -2,11 +2,16 @@
 :class:`~condensekit.core.vision.imageset.CondensedImages` with domain ``"medical"``.
 
 The profile's overrides (see :mod:`condensekit.medical.profiles`) are applied to the method's config, then
-the caller's; trajectory methods (MTT and its subclasses, PTM) get the expert buffer.
+the caller's; trajectory methods (MTT and its subclasses, PTM) get the expert buffer. With the profile's
+``select_every`` > 0 the engine scores the set every that many iterations (and at iteration 0, the real
+images it starts from, and at the end) on the **validation** split
+(:func:`~condensekit.medical.evaluate.validation_selector`) and keeps the best; the card's ``metrics``
+record the history and the iteration kept.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from typing import Any
 
@@ -15,6 +20,7 @@ from condensekit.core.vision.imageset import CondensedImages
 from condensekit.core.vision.methods import IMAGE_METHODS, MTT, condense_images, make_image_config
 from condensekit.core.vision.splits import ImageSplits
 from condensekit.core.vision.train import Regularizer
+from condensekit.medical.evaluate import validation_selector
 from condensekit.medical.profiles import PROFILES
 
 DOMAIN = "medical"
@@ -56,9 +62,20 @@ def condense_medical(
     checkpoint_every: int = 10,
     progress: bool = True,
     regularizer: Regularizer | None = None,
+    select_every: int | None = None,
 ) -> CondensedImages:
-    """Condense a MedMNIST split with a registered image method at ``ipc`` images per class."""
+    """Condense a MedMNIST split with a registered image method at ``ipc`` images per class.
+
+    ``select_every``: validation selection every k iterations (default: the profile's; 0 keeps the last set)."""
+    prof = PROFILES.get(profile)
     config = medical_config(method, profile, overrides, ipc=ipc)
+    every = prof.select_every if select_every is None else int(select_every)
+    if every < 0:
+        raise ValueError(f"Invalid value {select_every!r} for argument select_every. Valid values are >= 0")
+    selector = None
+    if every and getattr(config, "iterations", 0):  # a selection (random real images) has no iterations
+        model = getattr(config, "model", "convnet")  # MTT evaluates with the model it condensed for
+        selector = validation_selector(data, prof.evaluation, runs=prof.select_runs, model=model)
     resources: dict[str, Any] = {}
     if needs_experts(method):
         if experts is None:
@@ -66,8 +83,11 @@ def condense_medical(
         resources["experts"] = experts
     ci = condense_images(data, method, ipc=ipc, domain=DOMAIN, config=config, seed=seed, device=device,
                          checkpoint=checkpoint, checkpoint_every=checkpoint_every, progress=progress,
-                         regularizer=regularizer, **resources)  # fmt: skip
+                         regularizer=regularizer, evaluate=selector, eval_every=every, **resources)  # fmt: skip
     ci.card["profile"] = profile
+    if selector is not None:
+        ci.card["selection"] = {"split": "val", "metric": "acc", "every": every, "runs": prof.select_runs,
+                                "model": model, "train": dataclasses.asdict(prof.evaluation)}  # fmt: skip
     if experts is not None and needs_experts(method):
         ci.card["experts"] = {"folder": str(experts.folder), "config": experts.card["config"]}
     return ci

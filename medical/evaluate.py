@@ -14,7 +14,7 @@ fractions in [0, 1] like MedMNIST v2's tables.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 
 import numpy as np
@@ -79,6 +79,27 @@ def evaluate_medical(
         out[m] = evaluate_image_set(x, y, data, model=m, runs=runs, seed=seed, config=config, metrics=metrics,
                                     augment=augment)  # fmt: skip
     return out
+
+
+def validation_selector(
+    data: ImageSplits, config: ImageTrainConfig, *, runs: int = 1, seed: int = 1000, model: str = "convnet"
+) -> Callable[[dict[str, Tensor]], float]:
+    """An engine evaluator (condensed tensors → score) for choosing among a run's intermediate sets on the
+    **validation** split: ``runs`` fresh ``model``s trained on the set exactly as :func:`evaluate_medical`
+    trains them (DSA, ``config``, the set's learned ``lr`` when it has one), each keeping its weights with the
+    best validation ACC; the score is their mean validation ACC. The test split is never touched. Every call
+    uses the same seeds, so two intermediate sets are compared on the same initialisations and batches."""
+    metrics = medmnist_metrics(data.task)
+    on_val = replace(data, x_test=data.x_val, y_test=data.y_val)
+
+    def score(tensors: dict[str, Tensor]) -> float:
+        lr = tensors.get("lr")
+        cfg = config if lr is None else replace(config, lr=float(lr))
+        res = evaluate_image_set(tensors["x"].detach(), tensors["y"], on_val, model=model, runs=runs, seed=seed,
+                                 config=cfg, metrics={"acc": metrics["acc"]}, augment=DSA(generator=None))  # fmt: skip
+        return float(res["acc"].mean)
+
+    return score
 
 
 def summaries_to_dict(res: dict[str, dict[str, Summary]]) -> dict[str, dict[str, dict]]:

@@ -41,3 +41,21 @@ def test_ipc_overrides_apply_only_at_their_ipc(method):
     assert medical_config(method, "cpu", ipc=1).lr_lr == 1e-7
     assert medical_config(method, "cpu", ipc=10).lr_lr == 1e-5
     assert medical_config(method, "cpu", {"lr_lr": 1e-6}, ipc=1).lr_lr == 1e-6  # the caller's override wins
+
+
+def test_expert_count_is_cut_to_the_image_budget():
+    data = make_tiny_images(n_per_class=50)  # 100 training images
+    p = _profile(expert_max_image_epochs=1000)  # ExpertConfig(): 50 epochs → 5,000 images per expert
+    assert p.expert_config(data).num_experts == 2  # at least 2
+    assert p.expert_config(data, epochs=2).num_experts == 5  # 1000 // (100 × 2)
+    assert p.expert_config(data, epochs=2, num_experts=7).num_experts == 7  # given wins
+    assert _profile().expert_config(data).num_experts == ExpertConfig().num_experts
+
+
+def test_cpu_profile_expert_budget_and_evaluation_schedule():
+    cpu = PROFILES.get("cpu")
+    pneumonia, breast = make_tiny_images(n_per_class=2354), make_tiny_images(n_per_class=273)
+    assert cpu.expert_config(pneumonia).num_experts == 2 and cpu.expert_config(breast).num_experts == 10
+    assert cpu.evaluation.epochs == PROFILES.get("paper").evaluation.epochs == 1000  # MTT's evaluate_synset
+    ptm = medical_config("ptm", "cpu", ipc=10)
+    assert cpu.expert_config(breast).epochs >= ptm.max_start_epoch - 1 + ptm.expert_epochs  # the buffer suffices
