@@ -299,10 +299,13 @@ def audit_artifact(
     data = data if data is not None else load_private_dataset(str(ci.card["source"]["dataset"]), root)
     y = ci.y if ci.y.dim() == 1 else ci.y.argmax(dim=1)
     members = None
-    if config.member_set == "init":
-        members = (ci.card.get("init") or {}).get("train_indices")
+    if config.member_set == "init":  # the rows the card's `init` record names (written when the set was made)
+        try:
+            members = ci.seed_rows()
+        except ValueError as err:
+            raise ValueError(f"Invalid value 'init' for argument member_set for {str(path)!r}: {err}") from None
         if members is None:
-            why = (ci.card.get("init") or {}).get("reason", "its card has no `init` record")
+            why = ci.card["init"].get("reason", "no reason recorded")
             raise ValueError(
                 f"Invalid value 'init' for argument member_set: no real training images seeded {str(path)!r} "
                 f"({why}); use member_set='random'"

@@ -45,6 +45,16 @@ class PrivateMethod(CondensationMethod):
     def budget(self) -> dict[str, Any]:
         return {}
 
+    def init_record(self) -> dict[str, Any]:
+        """The card's ``init`` (which real training rows seeded the set; the format of
+        :meth:`condensekit.core.vision.methods.ImageCondensation.init_record`): none for every private method,
+        whose images start from noise or come out of a generator — a real seed would leak it unprotected."""
+        return {
+            "kind": "noise",
+            "train_indices": None,
+            "reason": f"{self.name} starts from noise and reads the real data only through its private release(s)",
+        }
+
 
 def condense_private(
     data: ImageSplits,
@@ -82,6 +92,7 @@ def condense_private(
         "source": image_source(data),
         "budget": m.budget() | {"images": int(tensors["x"].shape[0])},
         "seed": seed,
+        "init": m.init_record(),
         "privacy": privacy,
         "cost": result.cost(),
         "metrics": {"val_selected": None, "selection": "last iterate (no private validation)"},

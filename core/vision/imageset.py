@@ -7,6 +7,9 @@ relabelling methods (SRe2L), ``soft`` (N×K soft labels from a teacher, rows sum
 card's ``task`` is ``"image_classification"`` whatever the domain (``medical``, ``privacy``, ``robust``),
 and ``source`` records ``dataset``, ``num_classes``, ``task`` (MedMNIST's task name), ``channels``,
 ``im_size``, ``mean`` and ``std``, so an audit can load the matching real data and models that fit.
+The card's ``init`` records which real training rows seeded the set (``train_indices``: one row of the
+source's training split per synthetic image, or ``None`` when no real image seeded it);
+:meth:`CondensedImages.seed_rows` reads it and loading checks it against ``x`` and ``source.train_size``.
 """
 
 from __future__ import annotations
@@ -66,6 +69,19 @@ class CondensedImages:
         """What students train on: the soft labels when the set has them, else ``y``."""
         return self.y if self.soft is None else self.soft
 
+    def seed_rows(self) -> Tensor | None:
+        """The real training rows that seeded the set (the card's ``init.train_indices``, int64), or ``None`` when
+        no real image seeded it. A card without an ``init`` record raises ``ValueError``: it was made before image
+        cards recorded their seeds, so it must be re-made to be audited on them."""
+        init = self.card.get("init")
+        if not isinstance(init, dict) or "train_indices" not in init:
+            raise ValueError(
+                "this artifact's card has no `init` record (which real training rows seeded the set): it predates "
+                "the record; re-make the set with condense_images (or a domain command) to get one"
+            )
+        rows = init["train_indices"]
+        return None if rows is None else torch.tensor(rows, dtype=torch.long)
+
     def save(self, path: str | os.PathLike[str]) -> Path:
         card = dict(self.card)
         card.setdefault("task", IMAGE_TASK)
@@ -84,6 +100,15 @@ class CondensedImages:
         want = [src.get("channels"), *src.get("im_size", [])]
         if want != list(x.shape[1:]):
             raise ValueError(f"artifact at {str(path)!r}: x is {list(x.shape[1:])} per image but its card says {want}")
+        rows = (art.card.get("init") or {}).get("train_indices")
+        n_train = src.get("train_size")
+        if rows is not None and (
+            len(rows) != x.shape[0] or (n_train is not None and rows and not 0 <= min(rows) <= max(rows) < n_train)
+        ):
+            raise ValueError(
+                f"artifact at {str(path)!r}: its card's init.train_indices ({len(rows)} rows) do not name one training "
+                f"row (< {n_train}) per synthetic image ({x.shape[0]})"
+            )
         lr = art.tensors.get("lr")
         soft = art.tensors.get("soft")
         if soft is not None:

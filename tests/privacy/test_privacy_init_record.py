@@ -6,7 +6,6 @@ import torch
 from condensekit.core.vision import CondensedImages, ImageSplits, image_source
 from condensekit.core.vision.methods import condense_images
 from condensekit.privacy.audit import AuditConfig, audit_artifact
-from condensekit.privacy.init_record import no_real_init, real_init_record
 
 
 def noise_images(n_train: int = 40, n_out: int = 10, seed: int = 0) -> ImageSplits:
@@ -27,22 +26,31 @@ def _save(tmp_path, name, x, y, data, init):
     return tmp_path / name
 
 
-@pytest.mark.parametrize("method", ["dm", "random"])
-def test_replayed_init_rows_are_the_engine_runs_initial_images(images, method):
-    cfg = {"model": "mlp", "dsa": False} if method == "dm" else {}
-    ci = condense_images(images, method, ipc=3, domain="privacy", config=cfg, seed=7, steps=0, progress=False)
-    rec = real_init_record(images, method, ipc=3, config=cfg, seed=7)
-    idx = torch.tensor(rec["train_indices"])
-    assert idx.numel() == 6 and torch.equal(images.x_train[idx], ci.x) and torch.equal(images.y_train[idx], ci.y)
-    other = real_init_record(images, method, ipc=3, config=cfg, seed=8)["train_indices"]
-    assert other != rec["train_indices"]  # the seed matters, so agreement above is not luck
-    assert real_init_record(images, "dm", ipc=3, config={"init": "noise"}, seed=7)["train_indices"] is None
+def test_init_audit_reads_the_rows_the_core_card_records(tmp_path, images):
+    # a DM set made by core's condense_images (0 steps: the set is its seeds); the audit's members are the
+    # rows its card names
+    ci = condense_images(images, "dm", ipc=5, domain="privacy", config={"model": "mlp", "dsa": False}, seed=7,
+                         steps=0, progress=False)  # fmt: skip
+    idx = torch.tensor(ci.card["init"]["train_indices"])
+    assert torch.equal(images.x_train[idx], ci.x)
+    cfg = AuditConfig(attack="loss", member_set="init", model="lr", train_steps=50, members=10)
+    rec = audit_artifact(ci.save(tmp_path / "dm"), cfg, data=images)
+    assert rec["member_set"] == "init" and rec["members"] == 10
+
+
+def test_private_sets_record_that_no_real_image_seeded_them(images):
+    from condensekit.privacy import condense_private
+    from condensekit.privacy.dp_merf import DPMERFCondensedConfig
+
+    cfg = DPMERFCondensedConfig(ipc=2, n_features=64, steps=2, delta=1e-3)
+    ci = condense_private(images, "dp-merf-condensed", config=cfg, device="cpu")
+    assert ci.card["init"]["train_indices"] is None and "dp-merf-condensed" in ci.card["init"]["reason"]
 
 
 def test_a_set_that_is_its_init_images_is_detected_and_noise_is_not(tmp_path):
     data = noise_images()
     idx = torch.arange(0, 40, 4)  # 10 training rows seed the set
-    init = {"from": "real training images", "train_indices": idx.tolist()}
+    init = {"kind": "real", "train_indices": idx.tolist()}
     copy = _save(tmp_path, "copy", data.x_train[idx], data.y_train[idx], data, init)
     fresh = torch.randn(10, 1, 8, 8, generator=torch.Generator().manual_seed(5))
     noise = _save(tmp_path, "noise", fresh, data.y_train[idx], data, init)
@@ -60,8 +68,12 @@ def test_a_set_that_is_its_init_images_is_detected_and_noise_is_not(tmp_path):
 
 def test_init_audit_needs_a_real_init(tmp_path, images):
     x, y = images.x_train[:8], images.y_train[:8]
-    path = _save(tmp_path, "merf", x, y, images, no_real_init("fitted from noise"))
+    no_seed = {"kind": "noise", "train_indices": None, "reason": "fitted from noise"}
+    path = _save(tmp_path, "merf", x, y, images, no_seed)
     with pytest.raises(ValueError, match="member_set.*fitted from noise"):
         audit_artifact(path, AuditConfig(attack="loss", member_set="init", model="lr"), data=images)
+    old = _save(tmp_path, "old", x, y, images, None)  # a card made before image cards recorded their seeds
+    with pytest.raises(ValueError, match="member_set.*no `init` record.*re-make"):
+        audit_artifact(old, AuditConfig(attack="loss", member_set="init", model="lr"), data=images)
     with pytest.raises(ValueError, match="argument member_set"):
         AuditConfig(member_set="seeds")

@@ -6,6 +6,14 @@ Methods are registered by name in :data:`IMAGE_METHODS` with their config datacl
 wraps that into an artifact. A ``regularizer`` ``(model, x_syn, y_syn) -> Tensor`` (the signature of
 :func:`~condensekit.core.vision.train.fit_images`'s, weight included by the caller) is added to every
 method's per-step loss on that step's network: robust condensation plugs a curvature term in there.
+
+Every set records which real training rows seeded it (:meth:`ImageCondensation.init_record`, written into the
+card's ``init`` by ``condense_images``): ``{"kind", "selection", "train_indices", "index_space", ...}``, with
+``train_indices`` the rows of ``data.x_train`` that ``setup`` copied into the synthetic set, in the set's row
+order, or ``None`` when no real image seeded it (``init="noise"``). The list lives in the JSON card rather than
+in the safetensors file: it holds ipc × classes integers (1,000 for MNIST at IPC 100), so it stays small and
+readable, and an audit reads it without loading tensors. A method that later copies other real rows into the
+set (a re-initialisation) must add them by overriding :meth:`~ImageCondensation.init_record`.
 """
 
 from __future__ import annotations
@@ -89,6 +97,7 @@ class ImageCondensation(CondensationMethod):
         self.real_members = {c: (self.groups == c).nonzero(as_tuple=True)[0] for c in self.classes}
         init = getattr(self.config, "init", "real")
         idx = self.initial_indices(init)
+        self.init_kind, self.init_indices = init, idx
         x0 = self.x_real[idx].clone()
         if init == "noise":
             x0 = torch.randn_like(x0)
@@ -105,6 +114,23 @@ class ImageCondensation(CondensationMethod):
         emb = self.x_real.reshape(self.x_real.shape[0], -1)
         method = "random" if init in ("real", "noise") else init
         return select_per_class(method, emb, self.groups, self.budgets.to(self.device)).to(self.device)
+
+    def init_record(self) -> dict[str, Any]:
+        """The card's ``init``: the real training rows (indices into ``data.x_train``, in the synthetic set's
+        row order) that ``setup`` copied into the set, or ``train_indices: None`` for a set started from noise.
+        Call after ``setup``; what the membership-inference audit's ``member_set="init"`` game reads."""
+        if not hasattr(self, "init_indices"):
+            raise RuntimeError(f"method {self.name!r}: init_record() is known only after setup()")
+        n = int(self.data.x_train.shape[0])
+        if self.init_kind == "noise":
+            return {"kind": "noise", "train_indices": None, "reason": "init='noise': the images start as noise"}
+        return {
+            "kind": self.init_kind,
+            "selection": "random per class" if self.init_kind == "real" else f"{self.init_kind} per class",
+            "train_indices": self.init_indices.tolist(),
+            "index_space": f"rows of the source's training split (x_train, {n} images)",
+            "recorded_by": "ImageCondensation.setup",
+        }
 
     def real_batch(self, c: int, n: int) -> Tensor:
         """``n`` random real images of class ``c`` (all of them when the class is smaller)."""

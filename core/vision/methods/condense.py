@@ -1,5 +1,6 @@
 """``condense_images(data, "mtt", ipc=10, ...)`` → :class:`~condensekit.core.vision.imageset.CondensedImages`:
-look the method up, run it with the engine, and fill the artifact card."""
+look the method up, run it with the engine, and fill the artifact card (including ``init``: the real training
+rows that seeded the set, see :meth:`~condensekit.core.vision.methods.base.ImageCondensation.init_record`)."""
 
 from __future__ import annotations
 
@@ -83,6 +84,7 @@ def condense_images(
         "source": image_source(data),
         "budget": {"ipc": ipc, "images": int(cond["x"].shape[0])},
         "seed": seed,
+        "init": algo.init_record(),
         "metrics": {"best_step": result.best_step, "val_selected": result.best_score, "history": result.history}
         | algo.diagnostics(),
         "cost": result.cost() | {"time_per_step_s": round(result.wall_time_s / max(result.steps_done, 1), 4)},
