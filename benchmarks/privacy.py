@@ -8,18 +8,31 @@ steps for every set size, last weights). Entries go to ``benchmarks/results/priv
 jobs). ``--audit`` adds membership-inference entries (``method``, ``attack``, ``auc``, ``tpr_at_1fpr``).
 ``--table`` prints BENCHMARKS.md's tables.
 
+Hyper-parameters are chosen on the **validation** split, never on test: ``--select`` runs a small grid
+(``--grid FIELD=V1|V2`` per axis, the cartesian product, on top of ``--set``) at each ε, scores every point by
+the mean validation accuracy of LR / MLP / CNN (``--val-runs`` runs each) and records every point and the
+choice under ``selection/mnist/<method>/eps<ε>``; ``--selected`` then condenses with that choice and tests
+it (key ``mnist/<method>/eps<ε>/selected``; ``--selection-eps`` borrows another ε's choice). The validation
+images are part of the private training file, so the selection itself is not covered by the release's DP
+guarantee (the usual caveat of this literature).
+
 Examples::
 
     python benchmarks/privacy.py --methods dp-merf --epsilons 10,1 --set samples_per_class=1000
     python benchmarks/privacy.py --methods dp-merf-condensed --epsilons 1,0.2,10 --set ipc=10
     python benchmarks/privacy.py --audit real-subset,artifacts/privacy/mnist-dp-merf-condensed-eps1 --shadows 8
+    python benchmarks/privacy.py --select --methods dp-merf-condensed --epsilons 0.2,1 \
+        --grid 'ipc=10|50' --grid 'bandwidth_scales=0.5,1,2|1,2,4'
+    python benchmarks/privacy.py --selected --methods dp-merf-condensed --epsilons 0.2,1,10
     python benchmarks/privacy.py --table
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import fcntl
+import itertools
 import sys
 import time
 from pathlib import Path
@@ -32,7 +45,6 @@ from condensekit.core.atomic import write_json
 from condensekit.core.vision import CondensedImages, load_mnist
 from condensekit.privacy import PRIVACY_METHODS, condense_private
 from condensekit.privacy.evaluate import PRIVATE_EVAL_MODELS, evaluate_private
-from condensekit.privacy.init_record import no_real_init, real_init_record
 
 RESULTS = Path(__file__).parent / "results" / "privacy.json"
 ARTIFACTS = Path("artifacts/privacy")
@@ -50,7 +62,7 @@ PUBLISHED: dict[tuple[str, float], tuple[float, float, float]] = {
 
 def run_entry(
     method: str, epsilon: float, *, delta: float, runs: dict[str, int], seed: int, steps: int | None,
-    overrides: dict[str, Any], train_steps: int,
+    overrides: dict[str, Any], train_steps: int, name: str | None = None,
 ) -> dict[str, Any]:  # fmt: skip
     t0, c0 = time.perf_counter(), time.process_time()
     data = load_mnist()
@@ -59,10 +71,79 @@ def run_entry(
     ci = condense_private(data, method, config=cfg, seed=seed, steps=steps, device="auto", progress=False)
     ci.card["cost"]["end_to_end_s"] = round(time.perf_counter() - t0, 1)
     ci.card["cost"]["end_to_end_cpu_s"] = round(time.process_time() - c0, 1)  # 1 torch thread: one core's time
-    ci.card.setdefault("init", no_real_init(f"{method} fits images from noise to the private release"))
-    name = f"mnist-{method}-eps{epsilon:g}" + "".join(f"-{k}{v}" for k, v in sorted(overrides.items()))
+    name = name or f"mnist-{method}-eps{epsilon:g}" + "".join(f"-{k}{v}" for k, v in sorted(overrides.items()))
     ci.save(ARTIFACTS / name)
     return evaluate_entry(ci, data, ARTIFACTS / name, runs=runs, seed=seed, train_steps=train_steps)
+
+
+def parse_grid(items: list[str]) -> dict[str, list[Any]]:
+    """``--grid FIELD=V1|V2|...`` items → ``{field: [values]}`` (each value parsed like ``--set``)."""
+    grid: dict[str, list[Any]] = {}
+    for item in items:
+        k, sep, v = item.partition("=")
+        if not sep or not k or not v:
+            raise ValueError(f"Invalid value {item!r} for argument --grid. Valid values are FIELD=V1|V2|...")
+        grid[k] = [parse_overrides([f"{k}={x}"])[k] for x in v.split("|")]
+    return grid
+
+
+def select_key(method: str, epsilon: float) -> str:
+    return f"selection/mnist/{method}/eps{epsilon:g}"
+
+
+def run_selection(
+    method: str, epsilon: float, *, delta: float, grid: dict[str, list[Any]], fixed: dict[str, Any],
+    val_runs: dict[str, int], seed: int, train_steps: int,
+) -> dict[str, Any]:  # fmt: skip
+    """Condense at every grid point and score it on the validation split; the entry is saved after every point
+    (an interrupted grid resumes: points already scored with the same protocol are kept)."""
+    key = select_key(method, epsilon)
+    protocol = {"fixed": fixed, "val_runs": val_runs, "train_steps": train_steps, "seed": seed, "delta": delta}
+    old = load(RESULTS)["entries"].get(key)
+    points = list(old["points"]) if old and old.get("protocol") == protocol else []
+    data = load_mnist()
+    entry_cls = PRIVACY_METHODS.get(method)
+    str_fields = {f.name for f in dataclasses.fields(entry_cls.config) if isinstance(f.default, str)}
+    grid = {k: [str(v) for v in vs] if k in str_fields else vs for k, vs in grid.items()}
+    for values in itertools.product(*grid.values()):
+        point = dict(zip(grid, values, strict=True))
+        if any(p["overrides"] == point for p in points):
+            continue
+        t0, c0 = time.perf_counter(), time.process_time()
+        cfg = entry_cls.config(**({"epsilon": epsilon, "delta": delta} | fixed | point))
+        ci = condense_private(data, method, config=cfg, seed=seed, device="auto", progress=False)
+        fit_cpu = time.process_time() - c0
+        val = {
+            m: evaluate_private(ci.x, ci.y, data, models=[m], runs=r, seed=seed, train_steps=train_steps,
+                                split="validation")[m].to_dict()  # fmt: skip
+            for m, r in val_runs.items()
+        }
+        score = sum(v["mean"] for v in val.values()) / len(val)
+        points.append({
+            "overrides": point, "val": val, "score": round(score, 3),
+            "cost": {"fit_cpu_s": round(fit_cpu, 1), "cpu_s": round(time.process_time() - c0, 1),
+                     "wall_s": round(time.perf_counter() - t0, 1), "peak_memory_mb": ci.card["cost"]["peak_memory_mb"]},
+        })  # fmt: skip
+        print(f"{key} {point}: val " + ", ".join(f"{m} {v['mean']:.2f}" for m, v in val.items())
+              + f" -> {score:.2f} ({time.process_time() - c0:.0f} CPU s)", flush=True)  # fmt: skip
+        save_entry(key, _selection_entry(method, epsilon, grid, protocol, points), RESULTS)
+    entry = _selection_entry(method, epsilon, grid, protocol, points)
+    save_entry(key, entry, RESULTS)
+    return entry
+
+
+def _selection_entry(method: str, epsilon: float, grid: dict[str, list[Any]], protocol: dict[str, Any],
+                     points: list[dict[str, Any]]) -> dict[str, Any]:  # fmt: skip
+    n_grid = len(list(itertools.product(*grid.values())))
+    best = max(points, key=lambda p: p["score"])
+    return {
+        "dataset": "mnist", "method": method, "epsilon": epsilon, "kind": "selection", "split": "validation",
+        "criterion": "mean validation accuracy (%) of the models in val_runs (last weights); ties: first point",
+        "caveat": "the validation images are private training data: the selection is not covered by the DP "
+                  "guarantee of the release",
+        "grid": grid, "protocol": protocol, "points": points, "complete": len(points) >= n_grid,
+        "chosen": best["overrides"], "chosen_score": best["score"], "load": "shared", "hardware": hardware(),
+    }  # fmt: skip
 
 
 def run_nondp(method: str, *, ipc: int, steps: int, seed: int, overrides: dict[str, Any], runs: dict[str, int],
@@ -76,8 +157,8 @@ def run_nondp(method: str, *, ipc: int, steps: int, seed: int, overrides: dict[s
                          device="auto", progress=False)  # fmt: skip
     ci.card["cost"] |= {"end_to_end_s": round(time.perf_counter() - t0, 1),
                         "end_to_end_cpu_s": round(time.process_time() - c0, 1)}  # fmt: skip
-    # the real rows the set started from (the core card lacks them): what `--member-set init` audits
-    ci.card["init"] = real_init_record(data, method, ipc=ipc, config=overrides, seed=seed)
+    # the card's `init` (written by condense_images) names the real rows the set started from: what
+    # `--member-set init` audits
     name = f"mnist-{method}-ipc{ipc}" + "".join(f"-{k}{v}" for k, v in sorted(overrides.items()))
     ci.save(ARTIFACTS / name)
     t1 = time.perf_counter()
@@ -198,6 +279,11 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--nondp", default=None, help="comma-separated non-private image methods (dm, dc) to make")
     p.add_argument("--ipc", type=int, default=10, help="images per class of --nondp sets")
     p.add_argument("--from-artifact", default=None, help="evaluate this saved artifact instead of condensing")
+    p.add_argument("--select", action="store_true", help="score the --grid on the validation split at each ε")
+    p.add_argument("--grid", action="append", default=[], metavar="FIELD=V1|V2", help="a selection axis")
+    p.add_argument("--val-runs", default="lr=1,mlp=1,cnn=1", help="validation runs per model of --select")
+    p.add_argument("--selected", action="store_true", help="condense with --select's choice and test it")
+    p.add_argument("--selection-eps", type=float, default=None, help="with --selected: use this ε's choice")
     p.add_argument("--force", action="store_true")
     p.add_argument("--table", action="store_true", help="print the Markdown tables and exit")
     ns = p.parse_args(argv)
@@ -225,6 +311,34 @@ def main(argv: list[str] | None = None) -> int:
             save_entry(key, e, RESULTS)
             accs = ", ".join(f"{k} {v['mean']:.2f} ± {v['std']:.2f}" for k, v in e["test"].items())
             print(f"{key}: {accs} | end to end {e['cost']['end_to_end_s']:.0f} s", flush=True)
+        return 0
+    if ns.select:
+        grid = parse_grid(ns.grid)
+        if not grid:
+            raise ValueError("--select needs at least one --grid FIELD=V1|V2 axis")
+        val_runs = {k: int(v) for k, v in (item.split("=") for item in ns.val_runs.split(","))}
+        for m in ns.methods.split(","):
+            for eps in (float(e) for e in ns.epsilons.split(",")):
+                e = run_selection(m, eps, delta=ns.delta, grid=grid, fixed=overrides, val_runs=val_runs,
+                                  seed=ns.seed, train_steps=ns.train_steps)  # fmt: skip
+                print(f"{select_key(m, eps)}: chosen {e['chosen']} (validation {e['chosen_score']:.2f})", flush=True)
+        return 0
+    if ns.selected:
+        for m in ns.methods.split(","):
+            for eps in (float(e) for e in ns.epsilons.split(",")):
+                skey = select_key(m, eps if ns.selection_eps is None else ns.selection_eps)
+                sel = results["entries"].get(skey)
+                if sel is None or not sel["complete"]:
+                    raise ValueError(f"no complete selection {skey!r} in {RESULTS}: run --select first")
+                chosen = sel["protocol"]["fixed"] | sel["chosen"] | overrides
+                key = f"mnist/{m}/eps{eps:g}/selected"
+                e = run_entry(m, eps, delta=ns.delta, runs=runs, seed=ns.seed, steps=ns.steps, overrides=chosen,
+                              train_steps=ns.train_steps, name=f"mnist-{m}-eps{eps:g}-selected")  # fmt: skip
+                e["selection"] = {"key": skey, "chosen": chosen, "validation_score": sel["chosen_score"],
+                                  "split": "validation"}  # fmt: skip
+                save_entry(key, e, RESULTS)
+                accs = ", ".join(f"{k} {v['mean']:.2f} ± {v['std']:.2f}" for k, v in e["test"].items())
+                print(f"{key} {chosen}: {accs} | end to end {e['cost']['end_to_end_s']:.0f} s", flush=True)
         return 0
     if ns.from_artifact:
         ci = CondensedImages.load(ns.from_artifact, domain="privacy")

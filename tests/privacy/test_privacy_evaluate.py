@@ -16,3 +16,14 @@ def test_evaluate_private_trains_each_model(images):
     res = evaluate_private(images.x_train, images.y_train, images, models=["lr", "mlp"], runs=2, train_steps=30)
     assert set(res) == {"lr", "mlp"} and len(res["lr"].values) == 2
     assert res["lr"].mean > 90  # the toy classes are linearly separable
+
+
+def test_validation_split_scores_on_the_validation_images(images):
+    import dataclasses
+
+    flipped = dataclasses.replace(images, y_val=1 - images.y_val)  # validation labels wrong, test labels right
+    kw = {"models": ["lr"], "runs": 1, "train_steps": 30}
+    assert evaluate_private(images.x_train, images.y_train, flipped, **kw)["lr"].mean > 90
+    assert evaluate_private(images.x_train, images.y_train, flipped, split="validation", **kw)["lr"].mean < 10
+    with pytest.raises(ValueError, match="split"):
+        evaluate_private(images.x_train, images.y_train, images, split="train", **kw)
