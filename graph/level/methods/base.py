@@ -19,7 +19,15 @@ from condensekit.core.registry import MethodEntry, Registry, method_registrar
 from condensekit.core.selection import select_per_class
 from condensekit.graph.level.data import GraphSet
 
-__all__ = ["GRAPH_METHODS", "GraphCondensation", "GraphMethodEntry", "check_gpc", "register_graph_method"]
+__all__ = [
+    "GRAPH_METHODS",
+    "GraphCondensation",
+    "GraphMethodEntry",
+    "check_gpc",
+    "dense_real_init",
+    "fitting_candidates",
+    "register_graph_method",
+]
 
 
 GraphMethodEntry = MethodEntry
@@ -43,15 +51,39 @@ def check_gpc(graphs: GraphSet, gpc: int) -> None:
 
 
 def dense_real_init(
-    graphs: GraphSet, gpc: int, how: str, n_nodes: int, emb: Tensor | None = None
+    graphs: GraphSet, gpc: int, how: str, n_nodes: int, emb: Tensor | None = None, *, fit: bool = False
 ) -> tuple[Tensor, Tensor, Tensor]:
     """``gpc`` real training graphs per class picked by ``how`` (``"random"``, ``"herding"``,
     ``"kcenter"``; the last two on ``emb``), as padded ``(x, adj, mask)`` truncated to
-    ``n_nodes`` nodes, grouped by class."""
+    ``n_nodes`` nodes, grouped by class.
+
+    With ``fit=True`` the picks come from the graphs of at most ``n_nodes`` nodes, so none is cut
+    (DosCond's ``get_graphs(c, max_node_size=nnodes_syn)``); where a class has fewer than ``gpc``
+    such graphs, its smallest larger graphs fill the candidates up to ``gpc`` (and are truncated).
+    """
     budgets = torch.full((graphs.num_classes,), gpc, dtype=torch.long)
     feats = graphs.y_train.new_zeros(graphs.train_idx.numel(), 1).float() if emb is None else emb
-    local = select_per_class(how, feats, graphs.y_train, budgets)
+    if not fit:
+        local = select_per_class(how, feats, graphs.y_train, budgets)
+        return graphs.padded(graphs.train_idx[local], n_nodes)
+    cand = fitting_candidates(graphs, gpc, n_nodes)
+    local = cand[select_per_class(how, feats[cand], graphs.y_train[cand], budgets)]
     return graphs.padded(graphs.train_idx[local], n_nodes)
+
+
+def fitting_candidates(graphs: GraphSet, gpc: int, n_nodes: int) -> Tensor:
+    """Positions in the training split of each class's graphs with at most ``n_nodes`` nodes, or,
+    where fewer than ``gpc`` fit, of its ``gpc`` smallest graphs (ascending ``train_idx`` order)."""
+    sizes = graphs.num_nodes[graphs.train_idx]
+    keep = []
+    for c in range(graphs.num_classes):
+        members = (graphs.y_train == c).nonzero(as_tuple=True)[0]
+        fits = members[sizes[members] <= n_nodes]
+        if fits.numel() < gpc:
+            order = torch.sort(sizes[members], stable=True).indices
+            fits = members[order[:gpc]].sort().values
+        keep.append(fits)
+    return torch.cat(keep)
 
 
 class GraphCondensation(CondensationMethod):

@@ -20,19 +20,35 @@ class and on the synthetic graphs of the class, matched at initialisation only:
         \\nabla_\\theta\\ell(f_{\\theta_0}(A_c, X_c), c)\\big)\\Big]
         + \\beta\\, \\mathrm{ReLU}\\big(\\overline{\\sigma(\\Omega)} - \\rho_0\\big)
 
-with :math:`D` a gradient distance of :mod:`condensekit.core.objectives.gradient` (``mse``, the
-reference's ``--dis=mse``) and :math:`\\rho_0` the edge density of the initial graphs (the sparsity
-regulariser). The condensed adjacency is :math:`\\mathbb 1[\\sigma(\\bar\\Omega) > 0.5]`.
+with :math:`D` a gradient distance of :mod:`condensekit.core.objectives.gradient` and
+:math:`\\rho_0` the edge density of the initial graphs (the sparsity regulariser). The reference's
+``--dis=mse`` is the *relative* squared error of the concatenated gradients (its ``match_loss``),
+
+.. math::
+    D(G', G) = \\frac{\\lVert G' - G \\rVert_2^2}{\\lVert G \\rVert_2^2},
+
+which is :func:`~condensekit.core.objectives.gradient.gradient_mse` divided by
+:math:`\\lVert G \\rVert_2^2` here (``normalise_mse``; DC's and GCond's ``mse`` are not divided).
+The condensed adjacency is :math:`\\mathbb 1[\\sigma(\\bar\\Omega) > 0.5]`.
 
 Defaults: the reference's ``main.py`` (``epochs = 1000``, ``lr_adj = lr_feat = 0.01``,
 ``bs_cond = 256``, ``beta = 0.1``, ``hidden = 128``, ``nconvs = 3``, mean pooling, ``init = real``
 with logits ``10 A − 5``, temperature 1 → 0.01 over 200 steps, both learning rates ×0.1 from
-step 400; ``scripts/script.sh`` sets ``lr_adj`` per dataset: MUTAG 0.1, NCI1 1, DD 2). The synthetic
-graphs have the mean real size (``nnodes_syn = get_mean_nodes``); real graphs initialising them
-are truncated to it.
+step 400, when the reference builds new Adam optimisers, so their moments restart there too;
+``scripts/script.sh`` sets ``lr_adj`` per dataset: MUTAG 0.1, NCI1 1, DD 2). The synthetic graphs
+have the mean real size (``nnodes_syn = get_mean_nodes``) and start as real training graphs of at
+most that size (``init_fit``; the reference's ``get_graphs(c, max_node_size=nnodes_syn)``), padded
+with zero-feature nodes that stay nodes of the graph (the reference pools over all
+``nnodes_syn`` nodes). The real batch of a class is drawn from all its training graphs, as in the
+reference. The GCN whose gradients are matched is re-drawn at every step with PyG's ``GCNConv``
+initialisation (Glorot weights, zero biases; ``model_init="glorot"``), as the reference's models.
 
-Deviation: the real batch of a class is drawn from all its training graphs (the reference draws
-one with at most ``nnodes_syn`` nodes only for the initialisation, as here).
+Deviations: where a class has fewer than ``gpc`` graphs that fit (e.g. MUTAG at 50 per class, which
+the reference cuts to 20 per class), its smallest larger graphs fill the budget and are truncated to
+``nnodes_syn`` nodes. The learning rates drop from step ``lr_decay_step`` (the reference from the
+step after ``it == 400``). Up to sitting 8 the initial graphs were random graphs cut to
+``nnodes_syn`` nodes, ``mse`` was not divided by :math:`\\lVert G \\rVert^2`, the GCN kept
+``torch.nn.Linear``'s initialisation and the Adam moments ran on through the decay.
 """
 
 from __future__ import annotations
@@ -45,9 +61,14 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from condensekit.core.objectives import gradient_distance
+from condensekit.core.objectives.gradient import GRADIENT_METRICS
+from condensekit.core.registry import check_choice
 from condensekit.graph.level.batch import GraphBatch
 from condensekit.graph.level.methods.base import GraphCondensation, dense_real_init, register_graph_method
 from condensekit.graph.level.models import create_graph_model
+
+#: How the matched GCN is initialised at every step (see the module docstring).
+MODEL_INITS = ("glorot", "torch")
 
 
 @dataclass(frozen=True)
@@ -67,6 +88,15 @@ class GraphDosCondConfig:
     num_layers: int = 3
     pooling: Literal["mean", "sum", "max"] = "mean"
     metric: Literal["mse", "dc", "cos"] = "mse"
+    normalise_mse: bool = field(
+        default=True, metadata={"help": "divide the 'mse' distance by ||g_real||^2 (the reference's match_loss)"}
+    )
+    model_init: Literal["glorot", "torch"] = field(
+        default="glorot", metadata={"help": "GCN weights per step: PyG GCNConv's Glorot/zero bias, or nn.Linear's"}
+    )
+    init_fit: bool = field(
+        default=True, metadata={"help": "initial real graphs of at most the synthetic size (no truncation)"}
+    )
     node_multiplier: float = field(default=1.0, metadata={"help": "synthetic graph size / mean real size"})
     init: Literal["random", "herding", "kcenter"] = field(default="random", metadata={"help": "initial real graphs"})
     embed_epochs: int = 50
@@ -80,12 +110,15 @@ class GraphDosCond(GraphCondensation):
         cfg, graphs = self.config, self.graphs
         if cfg.batch_real < 1 or cfg.anneal_steps < 1 or not 0 < cfg.tau_min <= cfg.tau0:
             raise ValueError("batch_real and anneal_steps must be >= 1 and 0 < tau_min <= tau0")
+        check_choice("model_init", cfg.model_init, MODEL_INITS)
+        check_choice("metric", cfg.metric, GRADIENT_METRICS)
         emb = None
         if cfg.init != "random":
             from condensekit.graph.level.evaluate import real_embeddings
 
             emb = real_embeddings(graphs, epochs=cfg.embed_epochs)
-        x0, a0, _ = dense_real_init(graphs, self.gpc, cfg.init, self.syn_nodes(cfg.node_multiplier), emb)
+        n_syn = self.syn_nodes(cfg.node_multiplier)
+        x0, a0, _ = dense_real_init(graphs, self.gpc, cfg.init, n_syn, emb, fit=cfg.init_fit)
         self.feat = nn.Parameter(x0.to(device))
         self.logits = nn.Parameter((a0 * 10 - 5).to(device))
         self.sparsity = float(a0.mean())
@@ -115,16 +148,11 @@ class GraphDosCond(GraphCondensation):
         cfg, graphs = self.config, self.graphs
         decay = 0.1 if step >= cfg.lr_decay_step else 1.0
         for opt, lr in ((self.opt_feat, cfg.lr_feat), (self.opt_adj, cfg.lr_adj)):
+            if step == cfg.lr_decay_step:
+                opt.state.clear()  # the reference's fresh Adam at the decay
             for group in opt.param_groups:
                 group["lr"] = lr * decay
-        model = create_graph_model(
-            "gcn",
-            in_channels=graphs.num_features,
-            out_channels=graphs.num_classes,
-            hidden_channels=cfg.hidden,
-            num_layers=cfg.num_layers,
-            pooling=cfg.pooling,
-        ).to(self.feat.device)
+        model = self.matching_model()
         params = list(model.parameters())
         adj = self.relaxed_adjacency(step)
         loss = self.feat.new_zeros(())
@@ -136,7 +164,7 @@ class GraphDosCond(GraphCondensation):
             sl = slice(c * self.gpc, (c + 1) * self.gpc)
             syn = GraphBatch.dense(self.feat[sl], adj[sl])
             g_syn = torch.autograd.grad(F.cross_entropy(model(syn), self.y_syn[sl]), params, create_graph=True)
-            loss = loss + gradient_distance(g_syn, [g.detach() for g in g_real], metric=cfg.metric)
+            loss = loss + self.distance(g_syn, [g.detach() for g in g_real])
         reg = F.relu(torch.sigmoid(self.logits).mean() - self.sparsity)
         self.opt_feat.zero_grad(set_to_none=True)
         self.opt_adj.zero_grad(set_to_none=True)
@@ -144,6 +172,30 @@ class GraphDosCond(GraphCondensation):
         self.opt_feat.step()
         self.opt_adj.step()
         return {"loss": float(loss.detach()) / self.graphs.num_classes}
+
+    def matching_model(self) -> nn.Module:
+        """A fresh GCN (the config's depth, width and pooling) whose gradients are matched."""
+        cfg, graphs = self.config, self.graphs
+        model = create_graph_model(
+            "gcn",
+            in_channels=graphs.num_features,
+            out_channels=graphs.num_classes,
+            hidden_channels=cfg.hidden,
+            num_layers=cfg.num_layers,
+            pooling=cfg.pooling,
+        ).to(self.feat.device)
+        if cfg.model_init == "glorot":
+            for layer in model.layers:
+                nn.init.xavier_uniform_(layer.weight)
+                nn.init.zeros_(layer.bias)
+        return model
+
+    def distance(self, g_syn: list[Tensor], g_real: list[Tensor]) -> Tensor:
+        """:math:`D(G', G)` of the config's metric (relative for ``mse`` with ``normalise_mse``)."""
+        d = gradient_distance(g_syn, g_real, metric=self.config.metric)
+        if self.config.metric == "mse" and self.config.normalise_mse:
+            d = d / torch.stack([g.pow(2).sum() for g in g_real]).sum().clamp_min(1e-12)
+        return d
 
     def condensed(self) -> dict[str, Tensor]:
         with torch.no_grad():
