@@ -227,11 +227,16 @@ def table(results: dict[str, Any]) -> str:
             "|---|---|---|---|---|---|---|---|---|---|---|"]  # fmt: skip
     for (name, eps), accs in PUBLISHED.items():
         rows.append(f"| {name} (DPDM Table 1) | {eps:g} | " + " | ".join(f"{a:.1f}" for a in accs) + " | | | | | | |")
+    entries = results["entries"]
+    # a setting chosen on validation replaces the row of the same method and ε chosen before (on test)
+    superseded = {k for k in entries if f"{k}/selected" in entries}
     for key, e in sorted(
-        ((k, e) for k, e in results["entries"].items() if "test" in e),
+        ((k, e) for k, e in entries.items() if "test" in e and k not in superseded),
         key=lambda ke: (ke[1]["epsilon"] is None, ke[1]["method"], -(ke[1]["epsilon"] or 0), ke[0]),
     ):
         setting = ", ".join(key.split("/")[3:])  # the config overrides the key records
+        if "selection" in e:
+            setting = "chosen on validation: " + ", ".join(f"{k}={v}" for k, v in e["selection"]["chosen"].items())
         if e["method"] == "psg":
             setting = f"{setting}, {e['privacy']['steps_done']} iterations"
         cells = [f"{e['test'][m]['mean']:.1f} ± {e['test'][m]['std']:.1f}" if m in e["test"] else "-"
@@ -250,14 +255,27 @@ def table(results: dict[str, Any]) -> str:
             + ("∞" if e["epsilon"] is None else f"{e['epsilon']:g}") + " | " + " | ".join(cells)
             + f" | {runs} | {e['images']} | {ach} | {cpu} | {wall:.0f} | {e['cost']['peak_memory_mb']:.0f} |"
         )  # fmt: skip
-    audits = [e for e in results["entries"].values() if "attack" in e]
+    for key, sel in sorted((k, e) for k, e in entries.items() if e.get("kind") == "selection"):
+        axes = list(sel["grid"])
+        runs = ", ".join(f"{m} {r}" for m, r in sel["protocol"]["val_runs"].items())
+        rows += ["", f"Selection `{key}` (validation accuracy %, runs: {runs}; "
+                 f"{'complete' if sel['complete'] else 'incomplete'}):", "",
+                 "| " + " | ".join(axes) + " | LR | MLP | CNN | mean | CPU s |",
+                 "|" + "---|" * (len(axes) + 5)]  # fmt: skip
+        for pt in sel["points"]:
+            mark = "**" if pt["overrides"] == sel["chosen"] else ""
+            vals = [f"{pt['val'][m]['mean']:.1f}" if m in pt["val"] else "-" for m in PRIVATE_EVAL_MODELS]
+            rows.append("| " + " | ".join(str(pt["overrides"][a]) for a in axes) + " | " + " | ".join(vals)
+                        + f" | {mark}{pt['score']:.2f}{mark} | {pt['cost']['cpu_s']:.0f} |")  # fmt: skip
+    audits = [e for e in entries.values() if "attack" in e]
     if audits:
-        rows += ["", "| target | attack | shadows | AUC | TPR @ 1% FPR | TPR @ 0.1% FPR | members |",
-                 "|---|---|---|---|---|---|---|"]  # fmt: skip
+        rows += ["", "| target | attack | shadows | AUC | TPR @ 1% FPR | TPR @ 0.1% FPR | members | member set |",
+                 "|---|---|---|---|---|---|---|---|"]  # fmt: skip
         for a in audits:
             rows.append(
                 f"| {a['method']} | {a['attack']} | {a.get('shadows', '-')} | {a['auc']:.3f} | "
-                f"{100 * a['tpr_at_1fpr']:.1f} % | {100 * a['tpr_at_01fpr']:.1f} % | {a['members']} |"
+                f"{100 * a['tpr_at_1fpr']:.1f} % | {100 * a['tpr_at_01fpr']:.1f} % | {a['members']} | "
+                f"{a.get('member_set', 'random')} |"
             )
     return "\n".join(rows)
 
