@@ -107,7 +107,7 @@ def run_selection(
     grid = {k: [str(v) for v in vs] if k in str_fields else vs for k, vs in grid.items()}
     for values in itertools.product(*grid.values()):
         point = dict(zip(grid, values, strict=True))
-        if any(p["overrides"] == point for p in points):
+        if any(_same_setting(method, p["overrides"], point) for p in points):  # a grid extended later keeps these
             continue
         t0, c0 = time.perf_counter(), time.process_time()
         cfg = entry_cls.config(**({"epsilon": epsilon, "delta": delta} | fixed | point))
@@ -132,16 +132,29 @@ def run_selection(
     return entry
 
 
+def _config_defaults(method: str) -> dict[str, Any]:
+    return {f.name: f.default for f in dataclasses.fields(PRIVACY_METHODS.get(method).config)}
+
+
+def _same_setting(method: str, a: dict[str, Any], b: dict[str, Any]) -> bool:
+    """Whether two grid points are one setting (a field a point does not name takes the config default)."""
+    dflt = _config_defaults(method)
+    return all(a.get(k, dflt.get(k)) == b.get(k, dflt.get(k)) for k in a.keys() | b.keys())
+
+
 def _selection_entry(method: str, epsilon: float, grid: dict[str, list[Any]], protocol: dict[str, Any],
                      points: list[dict[str, Any]]) -> dict[str, Any]:  # fmt: skip
-    n_grid = len(list(itertools.product(*grid.values())))
+    todo = [dict(zip(grid, v, strict=True)) for v in itertools.product(*grid.values())]
+    done = all(any(_same_setting(method, p["overrides"], t) for p in points) for t in todo)
     best = max(points, key=lambda p: p["score"])
+    axes = dict.fromkeys(k for p in points for k in p["overrides"])  # every axis any point varied, in order
+    grid = {a: sorted({str(p["overrides"].get(a, _config_defaults(method)[a])) for p in points}) for a in axes}
     return {
         "dataset": "mnist", "method": method, "epsilon": epsilon, "kind": "selection", "split": "validation",
         "criterion": "mean validation accuracy (%) of the models in val_runs (last weights); ties: first point",
         "caveat": "the validation images are private training data: the selection is not covered by the DP "
                   "guarantee of the release",
-        "grid": grid, "protocol": protocol, "points": points, "complete": len(points) >= n_grid,
+        "grid": grid, "protocol": protocol, "points": points, "complete": done,
         "chosen": best["overrides"], "chosen_score": best["score"], "load": "shared", "hardware": hardware(),
     }  # fmt: skip
 
@@ -262,8 +275,10 @@ def table(results: dict[str, Any]) -> str:
                  f"{'complete' if sel['complete'] else 'incomplete'}):", "",
                  "| " + " | ".join(axes) + " | LR | MLP | CNN | mean | CPU s |",
                  "|" + "---|" * (len(axes) + 5)]  # fmt: skip
+        dflt = _config_defaults(sel["method"])
         for pt in sel["points"]:
             mark = "**" if pt["overrides"] == sel["chosen"] else ""
+            pt = pt | {"overrides": {a: pt["overrides"].get(a, dflt.get(a)) for a in axes}}
             vals = [f"{pt['val'][m]['mean']:.1f}" if m in pt["val"] else "-" for m in PRIVATE_EVAL_MODELS]
             rows.append("| " + " | ".join(str(pt["overrides"][a]) for a in axes) + " | " + " | ".join(vals)
                         + f" | {mark}{pt['score']:.2f}{mark} | {pt['cost']['cpu_s']:.0f} |")  # fmt: skip
