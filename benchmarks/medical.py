@@ -192,8 +192,9 @@ def _fmt(s: dict[str, Any] | None) -> str:
 
 
 def table(results: dict[str, Any]) -> str:
-    head = "| dataset | method | IPC | model | ACC | AUC | runs | wall s/iter | CPU s/iter | peak MB |"
-    rows = [head, "|" + "---|" * 10]
+    head = ("| dataset | method | IPC | model | ACC | AUC | runs | iters (kept) | eval ep. | wall s/iter | "
+            "CPU s/iter | peak MB |")  # fmt: skip
+    rows = [head, "|" + "---|" * 12]
     order = {"full": 0, "random": 1, "dc": 2, "dm": 3, "mtt": 4, "ptm": 5}
     entries = sorted(results["entries"].values(),
                      key=lambda e: (e["dataset"], e["ipc"] or 0, order.get(e["method"], 9)))  # fmt: skip
@@ -202,13 +203,18 @@ def table(results: dict[str, Any]) -> str:
         if e["method"] == "full":
             label += f" ({e['eval']['config']['epochs']} ep.)"
         if e.get("diverged"):
-            rows.append(f"| {e['dataset']} | {label} | {e['ipc']} | - | diverged | diverged | - | - | - | - |")
+            rows.append(f"| {e['dataset']} | {label} | {e['ipc']} | - | diverged | diverged | - | - | - | - | - | - |")
+        iters = (e.get("config") or {}).get("iterations", "-")
+        if e.get("selection"):
+            iters = f"{iters} ({e['selection']['best_step']:g})"
+        eval_ep = (e.get("eval") or {}).get("config", {}).get("epochs", "-")
         for model, t in e["test"].items():
             cost = e.get("cost", {})
             rows.append(
                 f"| {e['dataset']} | {label} | {e['ipc'] or 'all'} | {model} | {_fmt(t.get('acc'))} | "
-                f"{_fmt(t.get('auc'))} | {len(t['acc']['runs'])} | {cost.get('time_per_step_s', '-')} | "
-                f"{cost.get('cpu_sec_per_step', '-')} | {cost.get('peak_memory_mb', '-')} |"
+                f"{_fmt(t.get('auc'))} | {len(t['acc']['runs'])} | {iters} | {eval_ep} | "
+                f"{cost.get('time_per_step_s', '-')} | {cost.get('cpu_sec_per_step', '-')} | "
+                f"{cost.get('peak_memory_mb', '-')} |"
             )
     return "\n".join(rows)
 
