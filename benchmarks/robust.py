@@ -43,7 +43,7 @@ from condensekit.robust.guard import (
     uses_experts,
     uses_teacher,
 )
-from condensekit.robust.sre2l import TeacherConfig, load_teacher, teacher_folder
+from condensekit.robust.sre2l import TeacherConfig, load_teacher, squeeze_teacher, teacher_folder
 
 RESULTS = Path(__file__).resolve().parent / "results" / "robust.json"
 ARTIFACTS = Path(__file__).resolve().parent.parent / "runs" / "benchmarks" / "robust"
@@ -107,7 +107,7 @@ def run(ns: argparse.Namespace) -> None:
         teacher, plugin = resolve_mode(ns.base, ns.mode)
         guard = GuardConfig(curvature=lam, h=ns.h, teacher=teacher, plugin=plugin) if lam > 0 else None
         ecfg = ExpertConfig(num_experts=ns.num_experts, epochs=ns.teacher_epochs, model=ns.model, dsa=ns.expert_dsa)
-        tcfg = TeacherConfig(model=ns.model, epochs=ns.teacher_epochs) if uses_teacher(ns.base) else None
+        tcfg = _teacher_config(ns) if uses_teacher(ns.base) else None
         if ns.teachers_only:
             reg = guard.regularizer() if guard is not None and teacher else None
             folder = teacher_folder(data, tcfg, reg) if tcfg is not None else default_experts_dir(data, ecfg, guard)
@@ -152,6 +152,80 @@ def run(ns: argparse.Namespace) -> None:
         experts = cond.card["config"].get("experts") or cond.card["config"].get("teacher")
         if experts is not None and not _mode_tag(ns.base, ns.mode, lam):  # other modes reuse the same experts
             teacher_entries(data, experts["folder"], ns, audit_cfg, lam, teacher, plugin)
+
+
+def _teacher_config(ns: argparse.Namespace) -> TeacherConfig:
+    return TeacherConfig(
+        model=ns.model, epochs=ns.teacher_epochs, batch_size=ns.teacher_batch, train_subset=ns.teacher_subset
+    )
+
+
+def select_teacher(ns: argparse.Namespace) -> dict[str, Any]:
+    """Choose GUARD's λ and h on the **validation** split, never the test split.
+
+    For every λ in ``--curvature`` (0 included: the reference point) and every h in ``--h-grid``, squeeze
+    the SRe2L teacher (cached) and attack it with PGD-L∞ at the ε grid on a stratified ``--val-subset`` of
+    the validation split. Rule: among the λ > 0 teachers whose validation clean accuracy is at most
+    ``--clean-drop`` points below the plain teacher's, take the one with the highest validation PGD
+    accuracy at the middle ε (ties: the smaller λ, then the smaller h). Each teacher's figures are saved
+    as entries with ``method`` ``sre2l-teacher-val`` and ``split`` ``val``; the choice is printed and
+    returned.
+    """
+    torch.set_num_threads(ns.threads)
+    data = load_image_data(ns.dataset, root=ns.root)
+    if not len(data.y_val):
+        raise ValueError(f"dataset {ns.dataset!r} has no validation split to select λ and h on")
+    eps_text = ns.eps or EPS.get(ns.dataset, "1/255,2/255,4/255,8/255")
+    grid = parse_eps_list(eps_text.split(","))
+    middle = grid[(len(grid) - 1) // 2][0]  # 0.2 of 0.1,0.2,0.3; 2/255 of 1,2,4,8/255
+    idx = stratified_subset(data.y_val, ns.val_subset, seed=ns.seed)
+    x = data.denormalise(data.x_val[idx]).clamp(0, 1)
+    y = data.y_val[idx].reshape(-1).long()
+    attack = AttackConfig(pgd_steps=ns.pgd_steps)
+    tcfg = _teacher_config(ns)
+    scores: dict[tuple[float, float], dict[str, float]] = {}
+    lams = sorted({float(v) for v in ns.curvature.split(",")} | {0.0})
+    hs = [float(v) for v in (ns.h_grid or str(ns.h)).split(",")]
+    for lam in lams:
+        for h in hs if lam > 0 else [ns.h]:
+            reg = GuardConfig(curvature=lam, h=h).regularizer() if lam > 0 else None
+            cpu0, t0 = time.process_time(), time.perf_counter()
+            net, card = squeeze_teacher(data, tcfg, reg, device="cpu")
+            pixel = PixelSpace(net, data.mean, data.std).eval()
+            clean = accuracy_metric(predict(pixel, x), y)
+            acc = robust_accuracy(pixel, x, y, "pgd", [v for _, v in grid], num_classes=data.num_classes,
+                                  seed=ns.seed, config=attack)  # fmt: skip
+            scores[(lam, h)] = {"clean": clean} | {text: acc[v] for text, v in grid}
+            print(f"λ={lam:g} h={h:g}: val clean {clean:.1f}, PGD " +
+                  ", ".join(f"{t} {acc[v]:.1f}" for t, v in grid), flush=True)  # fmt: skip
+            common = {
+                "dataset": ns.dataset, "method": f"{ns.base}-teacher-val", "split": "val", "ipc": None,
+                "curvature": lam > 0, "lambda": lam, "h": h if lam > 0 else None, "mode": "teacher" if lam else None,
+                "model": ns.model, "subset": f"stratified {ns.val_subset} of the validation split (seed {ns.seed})",
+                "teacher": {k: card.get(k) for k in ("folder", "config", "val_acc", "train_cpu_s", "train_images")},
+                "audit_config": {"eps": [t for t, _ in grid], "attack": asdict(attack)},
+                "cost": {"squeeze_and_attack_wall_s": round(time.perf_counter() - t0, 1),
+                         "squeeze_and_attack_cpu_s": round(time.process_time() - cpu0, 1)},
+                "hardware": hardware() | {"load": "shared"}, "load": "shared",
+            }  # fmt: skip
+            rows = [("clean", "0", clean)] + [("pgd", t, acc[v]) for t, v in grid]
+            for a, e, value in rows:
+                key = f"{ns.dataset}/{ns.base}-teacher-val/{ns.model}/{_teacher_tag(tcfg)}/lam{lam:g}-h{h:g}/{a}/{e}"
+                save_entry(key, common | {"attack": a, "eps": e, "mean": round(value, 4), "std": 0.0,
+                                          "runs": [round(value, 4)]}, ns.results)  # fmt: skip
+    plain = scores[(0.0, ns.h)]["clean"]
+    ok = [(k, v) for k, v in scores.items() if k[0] > 0 and v["clean"] >= plain - ns.clean_drop]
+    if not ok:
+        print(f"no λ > 0 keeps the validation clean accuracy within {ns.clean_drop} points of {plain:.1f}")
+        return {}
+    (lam, h), best = max(ok, key=lambda kv: (kv[1][middle], -kv[0][0], -kv[0][1]))
+    print(f"chosen on validation: λ={lam:g} h={h:g} (PGD@{middle} {best[middle]:.1f} vs plain "
+          f"{scores[(0.0, ns.h)][middle]:.1f}; clean {best['clean']:.1f} vs {plain:.1f})")  # fmt: skip
+    return {"lambda": lam, "h": h, "middle_eps": middle}
+
+
+def _teacher_tag(config: TeacherConfig) -> str:
+    return f"e{config.epochs}-b{config.batch_size}-n{config.train_subset or 'all'}"
 
 
 def teacher_entries(
@@ -219,6 +293,26 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--ipc", type=int, default=10)
     p.add_argument("--curvature", default="0,100", help="comma-separated λ (0: the plain base method)")
     p.add_argument("--h", type=float, default=GuardConfig.h)
+    p.add_argument(
+        "--teacher-subset",
+        type=int,
+        default=0,
+        help="SRe2L teacher: stratified training images it sees (0: the whole training split)",
+    )
+    p.add_argument("--teacher-batch", type=int, default=TeacherConfig.batch_size, help="SRe2L teacher: batch size")
+    p.add_argument(
+        "--select",
+        action="store_true",
+        help="SRe2L: choose λ (from --curvature) and h (from --h-grid) on the validation split; no test",
+    )
+    p.add_argument("--h-grid", default=None, help="--select: comma-separated h values (default: --h)")
+    p.add_argument("--val-subset", type=int, default=500, help="--select: stratified validation images attacked")
+    p.add_argument(
+        "--clean-drop",
+        type=float,
+        default=2.0,
+        help="--select: largest validation clean-accuracy drop allowed against the plain teacher",
+    )
     p.add_argument("--mode", default="auto")
     p.add_argument("--model", default="convnet", help="condensation, expert and evaluation model")
     p.add_argument("--num-experts", type=int, default=ExpertConfig.num_experts)
@@ -246,6 +340,11 @@ def main(argv: list[str] | None = None) -> int:
     ns = p.parse_args(argv)
     if ns.table:
         print(table(ns.results))
+        return 0
+    if ns.select:
+        if not uses_teacher(ns.base):
+            raise ValueError(f"--select chooses a teacher's λ and h; base {ns.base!r} has no SRe2L teacher")
+        select_teacher(ns)
         return 0
     run(ns)
     return 0

@@ -30,8 +30,10 @@ BN ×10, jitter 4, noise init) and its CIFAR relabel temperature (T = 30).
 Deviations: the reference relabels *online* (the teacher labels every augmented, mixed-up minibatch of
 every student epoch; FKD stores per-crop labels); here one soft label per image is stored, so the set is a
 self-contained artifact and every student is trained by the suite's shared protocol. The reference's
-teachers are ResNet-18s; on these CPUs the teacher is the one-hidden-layer MLP with batch norm
-(``mlp_bn``) or any registered model with batch norm.
+teachers are ResNet-18s trained on the whole training set; on these CPUs the teacher is a small registered
+model with batch norm (``mlp_bn``: the one-hidden-layer MLP; ``convnet_bn_small``: a two-block ConvNet),
+optionally trained on a stratified subset of the training split (``TeacherConfig.train_subset``), which
+the curvature term's double backward makes affordable for a ConvNet on CPU.
 """
 
 from __future__ import annotations
@@ -62,8 +64,18 @@ from condensekit.core.vision import (
 )
 from condensekit.core.vision.methods import ImageCondensation, register_image_method
 from condensekit.core.vision.train import Regularizer
+from condensekit.robust.attacks import stratified_subset
 
-__all__ = ["SRe2L", "SRe2LConfig", "TeacherConfig", "bn_layers", "load_teacher", "squeeze_teacher", "teacher_folder"]
+__all__ = [
+    "SRe2L",
+    "SRe2LConfig",
+    "TeacherConfig",
+    "bn_layers",
+    "load_teacher",
+    "squeeze_teacher",
+    "teacher_folder",
+    "teacher_train_index",
+]
 
 _BN = (nn.BatchNorm1d, nn.BatchNorm2d)
 
@@ -75,11 +87,20 @@ class TeacherConfig:
     model: str = field(default="mlp_bn", metadata={"help": "teacher architecture (needs batch norm)"})
     epochs: int = field(default=20, metadata={"help": "training epochs on the real training set"})
     lr: float = field(default=0.01, metadata={"help": "SGD learning rate (÷10 half way)"})
-    batch_size: int = 256
-    seed: int = 0
+    batch_size: int = field(default=256, metadata={"help": "minibatch size"})
+    seed: int = field(default=0, metadata={"help": "seed of the initialisation, the batch order and the subset"})
+    train_subset: int = field(
+        default=0,
+        metadata={"help": "train on a stratified, seeded subset of this many training images (0: all of them)"},
+    )
 
     def __post_init__(self) -> None:
         ImageTrainConfig(epochs=self.epochs, lr=self.lr, batch_size=self.batch_size)  # validates
+        if self.train_subset < 0:
+            raise ValueError(
+                f"Invalid value {self.train_subset!r} for argument train_subset. Valid values are >= 0 "
+                "(0: the whole training split)"
+            )
 
 
 def bn_layers(model: nn.Module) -> list[nn.Module]:
@@ -89,7 +110,20 @@ def bn_layers(model: nn.Module) -> list[nn.Module]:
 
 def teacher_folder(data: ImageSplits, config: TeacherConfig, reg: CurvatureRegularizer | None) -> Path:
     tag = "plain" if reg is None else f"curv{reg.lam:g}-h{reg.h:g}"
-    return cache_dir("teachers") / f"{data.name}-{config.model}-e{config.epochs}-lr{config.lr:g}-{tag}-s{config.seed}"
+    sub = f"-n{config.train_subset}" if config.train_subset else ""
+    bs = f"-b{config.batch_size}" if config.batch_size != 256 else ""
+    return cache_dir("teachers") / (
+        f"{data.name}-{config.model}-e{config.epochs}-lr{config.lr:g}{bs}{sub}-{tag}-s{config.seed}"
+    )
+
+
+def teacher_train_index(data: ImageSplits, config: TeacherConfig) -> Tensor | None:
+    """Indices of the training images the teacher sees: a stratified subset of ``config.train_subset``
+    images drawn with ``config.seed`` (:func:`~condensekit.robust.attacks.stratified_subset`), or ``None``
+    for the whole training split."""
+    if not config.train_subset or config.train_subset >= len(data.y_train):
+        return None
+    return stratified_subset(data.y_train.reshape(-1), config.train_subset, seed=config.seed)
 
 
 def load_teacher(folder: str | os.PathLike[str], data: ImageSplits) -> tuple[nn.Module, dict[str, Any]]:
@@ -136,6 +170,8 @@ def squeeze_teacher(
     if card_path.exists() and weights.exists():
         card = json.loads(card_path.read_text())
         have = {k: card.get(k) for k in want}
+        if isinstance(have["config"], dict):  # cards written before a field existed hold its default
+            have["config"] = asdict(TeacherConfig()) | {"model": config.model} | have["config"]
         if have != want:
             raise ValueError(f"teacher folder {str(target)!r} holds {have}, this run wants {want}; pass another folder")
         net, record = load_teacher(target, data)
@@ -143,7 +179,11 @@ def squeeze_teacher(
     torch.manual_seed(config.seed)
     net = build_image_model(config.model, channels=data.channels, num_classes=data.num_classes, im_size=data.im_size)
     net = net.to(device)
-    x, y = data.x_train.to(device), data.y_train.to(device).reshape(-1).long()
+    x, y = data.x_train, data.y_train.reshape(-1).long()
+    index = teacher_train_index(data, config)
+    if index is not None:
+        x, y = x[index.to(x.device)], y[index.to(y.device)]
+    x, y = x.to(device), y.to(device)
     val_x, val_y = data.x_val.to(device), data.y_val.to(device)
     train = ImageTrainConfig(epochs=config.epochs, lr=config.lr, batch_size=config.batch_size)
     gen = torch.Generator(device=x.device).manual_seed(config.seed)
@@ -151,7 +191,7 @@ def squeeze_teacher(
     fit_images(net, x, y, config=train, regularizer=regularizer, generator=gen)
     cpu = time.process_time() - cpu0
     val = accuracy_metric(predict(net, val_x), val_y) if len(val_y) else None
-    card = want | {"val_acc": val, "train_cpu_s": round(cpu, 1)}
+    card = want | {"val_acc": val, "train_cpu_s": round(cpu, 1), "train_images": int(x.shape[0])}
     target.mkdir(parents=True, exist_ok=True)
     with atomic_path(weights) as tmp:
         save_file({k: v.detach().cpu().contiguous() for k, v in net.state_dict().items()}, str(tmp))

@@ -2,7 +2,8 @@
 
 Every model has ``embed(x)`` (features before the last linear layer, N×``feature_dim``) and
 ``forward(x)`` (logits). Names: ``convnet`` (ConvNet-3, width 128, instance norm), ``convnet_bn``,
-``convnet_d4`` (depth 4, for 64×64), ``resnet18`` (batch norm), ``resnet18_in`` (instance norm), ``mlp``,
+``convnet_d4`` (depth 4, for 64×64), ``convnet_bn_small`` (depth 2, width 16, batch norm: a CPU-sized
+curvature teacher), ``resnet18`` (batch norm), ``resnet18_in`` (instance norm), ``mlp``,
 ``mlp_bn`` (batch norm after the hidden layer),
 ``lr`` (logistic regression), ``cnn`` (the small 2-conv MNIST classifier of the DP literature).
 """
@@ -47,6 +48,7 @@ IMAGE_MODELS: Registry[ImageModelFactory] = Registry("image model")
 IMAGE_MODELS.register("convnet", ConvNet)
 IMAGE_MODELS.register("convnet_bn", partial(ConvNet, norm="batchnorm"))
 IMAGE_MODELS.register("convnet_d4", partial(ConvNet, depth=4))
+IMAGE_MODELS.register("convnet_bn_small", partial(ConvNet, width=16, depth=2, norm="batchnorm"))  # robust, CPU
 IMAGE_MODELS.register("resnet18", ResNet18)
 IMAGE_MODELS.register("resnet18_in", partial(ResNet18, norm="instancenorm"))
 IMAGE_MODELS.register("mlp", MLP)

@@ -6,7 +6,14 @@ from torch import nn
 
 from condensekit.core.vision import CondensedImages, ImageSplits, build_image_model, image_source
 from condensekit.robust.guard import GuardConfig, has_teacher, resolve_mode, robust_condense
-from condensekit.robust.sre2l import SRe2L, SRe2LConfig, TeacherConfig, bn_layers, squeeze_teacher
+from condensekit.robust.sre2l import (
+    SRe2L,
+    SRe2LConfig,
+    TeacherConfig,
+    bn_layers,
+    squeeze_teacher,
+    teacher_train_index,
+)
 
 TEACHER = TeacherConfig(model="mlp_bn", epochs=2, batch_size=8)
 
@@ -103,3 +110,34 @@ def test_sre2l_needs_a_bn_teacher_and_resolves_as_teacher_mode():
         SRe2L(data, 2, SRe2LConfig(), teacher=nn.Linear(36, 3))
     with pytest.raises(ValueError, match="argument temperature"):
         SRe2LConfig(temperature=0)
+
+
+def test_teacher_trains_on_a_stratified_subset_with_its_own_cache_folder(tmp_path, monkeypatch):
+    monkeypatch.setenv("CONDENSEKIT_CACHE", str(tmp_path / "cache"))
+    data = _images(k=3, per=8)
+    sub = TeacherConfig(model="mlp_bn", epochs=1, batch_size=3, train_subset=9)
+    index = teacher_train_index(data, sub)
+    assert index is not None and len(index) == 9
+    assert torch.equal(torch.bincount(data.y_train[index], minlength=3), torch.tensor([3, 3, 3]))  # stratified
+    assert torch.equal(index, teacher_train_index(data, sub))  # seeded
+    assert teacher_train_index(data, TeacherConfig(train_subset=0)) is None
+    assert teacher_train_index(data, TeacherConfig(train_subset=10_000)) is None  # more than there are: all
+    _, card = squeeze_teacher(data, sub)
+    assert card["train_images"] == 9 and "-b3-n9-plain-" in card["folder"]
+    _, whole = squeeze_teacher(data, TeacherConfig(model="mlp_bn", epochs=1, batch_size=6))
+    assert whole["train_images"] == 24 and whole["folder"] != card["folder"]
+    with pytest.raises(ValueError, match="argument train_subset"):
+        TeacherConfig(train_subset=-1)
+
+
+def test_a_teacher_card_written_before_train_subset_existed_still_loads(tmp_path):
+    import json
+
+    data = _images()
+    squeeze_teacher(data, TEACHER, folder=tmp_path / "t")
+    card_path = tmp_path / "t" / "card.json"
+    card = json.loads(card_path.read_text())
+    del card["config"]["train_subset"]
+    card_path.write_text(json.dumps(card))
+    _, again = squeeze_teacher(data, TEACHER, folder=tmp_path / "t")  # the missing field reads as its default
+    assert again["folder"] == str(tmp_path / "t")
