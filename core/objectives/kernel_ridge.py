@@ -50,7 +50,7 @@ def cholesky_jitter(k: Tensor) -> Tensor:
     scale = torch.diagonal(k).abs().mean()
     # A positive semi-definite matrix whose diagonal is zero is the zero matrix: no relative jitter can
     # help, and a jitter of "tiny" would give a denormal factor that some LAPACK builds accept.
-    if float(scale) <= torch.finfo(k.dtype).tiny:
+    if float(scale.detach()) <= torch.finfo(k.dtype).tiny:
         raise singular
     for jitter in JITTERS:
         factor, info = torch.linalg.cholesky_ex(k + jitter * scale * eye if jitter else k)
