@@ -156,8 +156,9 @@ def run(ns: argparse.Namespace) -> None:
 
 def _teacher_config(ns: argparse.Namespace) -> TeacherConfig:
     return TeacherConfig(
-        model=ns.model, epochs=ns.teacher_epochs, batch_size=ns.teacher_batch, train_subset=ns.teacher_subset
-    )
+        model=ns.model, epochs=ns.teacher_epochs, batch_size=ns.teacher_batch, train_subset=ns.teacher_subset,
+        warmup_epochs=ns.teacher_warmup,
+    )  # fmt: skip
 
 
 def select_teacher(ns: argparse.Namespace) -> dict[str, Any]:
@@ -225,7 +226,7 @@ def select_teacher(ns: argparse.Namespace) -> dict[str, Any]:
 
 
 def _teacher_tag(config: TeacherConfig) -> str:
-    return f"e{config.epochs}-b{config.batch_size}-n{config.train_subset or 'all'}"
+    return f"e{config.epochs}-w{config.warmup_epochs}-b{config.batch_size}-n{config.train_subset or 'all'}"
 
 
 def teacher_entries(
@@ -299,6 +300,7 @@ def main(argv: list[str] | None = None) -> int:
         default=0,
         help="SRe2L teacher: stratified training images it sees (0: the whole training split)",
     )
+    p.add_argument("--teacher-warmup", type=int, default=0, help="SRe2L teacher: plain epochs before the term")
     p.add_argument("--teacher-batch", type=int, default=TeacherConfig.batch_size, help="SRe2L teacher: batch size")
     p.add_argument(
         "--select",

@@ -33,7 +33,12 @@ self-contained artifact and every student is trained by the suite's shared proto
 teachers are ResNet-18s trained on the whole training set; on these CPUs the teacher is a small registered
 model with batch norm (``mlp_bn``: the one-hidden-layer MLP; ``convnet_bn_small``: a two-block ConvNet),
 optionally trained on a stratified subset of the training split (``TeacherConfig.train_subset``), which
-the curvature term's double backward makes affordable for a ConvNet on CPU.
+the curvature term's double backward makes affordable for a ConvNet on CPU. With ``warmup_epochs`` the
+teacher first trains that many epochs without the term (constant learning rate), then ``epochs`` with it
+under the usual schedule, as CURE fine-tunes a pre-trained network; GUARD's reference trains with the term
+throughout. Both arms of a comparison get the same two phases. Reason: from scratch, a batch-norm ConvNet
+whose term is taken in eval mode (running statistics still at their initial values) collapsed to chance
+for λ ≥ 300 here.
 """
 
 from __future__ import annotations
@@ -93,9 +98,15 @@ class TeacherConfig:
         default=0,
         metadata={"help": "train on a stratified, seeded subset of this many training images (0: all of them)"},
     )
+    warmup_epochs: int = field(
+        default=0,
+        metadata={"help": "plain epochs before the ``epochs`` that carry the curvature term (CURE's fine-tuning)"},
+    )
 
     def __post_init__(self) -> None:
         ImageTrainConfig(epochs=self.epochs, lr=self.lr, batch_size=self.batch_size)  # validates
+        if self.warmup_epochs < 0:
+            raise ValueError(f"Invalid value {self.warmup_epochs!r} for argument warmup_epochs. Valid values are >= 0")
         if self.train_subset < 0:
             raise ValueError(
                 f"Invalid value {self.train_subset!r} for argument train_subset. Valid values are >= 0 "
@@ -111,6 +122,7 @@ def bn_layers(model: nn.Module) -> list[nn.Module]:
 def teacher_folder(data: ImageSplits, config: TeacherConfig, reg: CurvatureRegularizer | None) -> Path:
     tag = "plain" if reg is None else f"curv{reg.lam:g}-h{reg.h:g}"
     sub = f"-n{config.train_subset}" if config.train_subset else ""
+    sub += f"-w{config.warmup_epochs}" if config.warmup_epochs else ""
     bs = f"-b{config.batch_size}" if config.batch_size != 256 else ""
     return cache_dir("teachers") / (
         f"{data.name}-{config.model}-e{config.epochs}-lr{config.lr:g}{bs}{sub}-{tag}-s{config.seed}"
@@ -188,6 +200,9 @@ def squeeze_teacher(
     train = ImageTrainConfig(epochs=config.epochs, lr=config.lr, batch_size=config.batch_size)
     gen = torch.Generator(device=x.device).manual_seed(config.seed)
     cpu0 = time.process_time()
+    if config.warmup_epochs:  # the same plain phase for both arms; only the second phase carries the term
+        warm = ImageTrainConfig(epochs=config.warmup_epochs, lr=config.lr, batch_size=config.batch_size, lr_drop_at=1.0)
+        fit_images(net, x, y, config=warm, generator=gen)
     fit_images(net, x, y, config=train, regularizer=regularizer, generator=gen)
     cpu = time.process_time() - cpu0
     val = accuracy_metric(predict(net, val_x), val_y) if len(val_y) else None

@@ -141,3 +141,17 @@ def test_a_teacher_card_written_before_train_subset_existed_still_loads(tmp_path
     card_path.write_text(json.dumps(card))
     _, again = squeeze_teacher(data, TEACHER, folder=tmp_path / "t")  # the missing field reads as its default
     assert again["folder"] == str(tmp_path / "t")
+
+
+def test_warmup_epochs_train_plain_first_and_get_their_own_folder(tmp_path, monkeypatch):
+    monkeypatch.setenv("CONDENSEKIT_CACHE", str(tmp_path / "cache"))
+    data = _images()
+    reg = GuardConfig(curvature=5.0, h=1.0).regularizer()
+    warm = TeacherConfig(model="mlp_bn", epochs=1, batch_size=8, warmup_epochs=2)
+    net, card = squeeze_teacher(data, warm, reg)
+    cold, cold_card = squeeze_teacher(data, TeacherConfig(model="mlp_bn", epochs=1, batch_size=8), reg)
+    assert "-w2-" in card["folder"] and "-w" not in cold_card["folder"].rsplit("/", 1)[-1]
+    assert card["config"]["warmup_epochs"] == 2
+    assert not torch.allclose(net.classifier.weight, cold.classifier.weight)  # the plain phase ran
+    with pytest.raises(ValueError, match="argument warmup_epochs"):
+        TeacherConfig(warmup_epochs=-1)
