@@ -263,23 +263,32 @@ def _mode(e: dict[str, Any]) -> str:
     return "-" if not e["curvature"] else str(e.get("mode") or "-")
 
 
+def _schedule(e: dict[str, Any]) -> str:
+    """The SRe2L teacher's schedule of a teacher-selection entry (``e3-w2-b128-n10000``), else ``-``."""
+    cfg = (e.get("teacher") or {}).get("config") if isinstance(e.get("teacher"), dict) else None
+    if not cfg:
+        return "-"
+    return _teacher_tag(TeacherConfig(**{k: v for k, v in cfg.items() if k in TeacherConfig.__dataclass_fields__}))
+
+
 def table(path: Path = RESULTS) -> str:
     entries = load(path)["entries"].values()
     groups: dict[tuple, dict[tuple[str, str], dict[str, Any]]] = {}
     for e in entries:
-        groups.setdefault((e["dataset"], e["method"], e["model"], str(e["ipc"] or "-"), e["lambda"], _mode(e)), {})[
-            (e["attack"], e["eps"])
-        ] = e
+        h = f"{e['h']:g}" if e.get("curvature") and e.get("h") is not None else "-"
+        key = (e["dataset"], e["method"], e["model"], str(e["ipc"] or "-"), e["lambda"], h, _mode(e), _schedule(e))
+        groups.setdefault(key, {})[(e["attack"], e["eps"])] = e
     lines: list[list[str]] = []
     last: list[str] = []
-    for (dataset, method, model, ipc, lam, mode), rows in sorted(groups.items()):
+    for (dataset, method, model, ipc, lam, h, mode, schedule), rows in sorted(groups.items()):
         cols = sorted(
             (k for k in rows if k[0] != "clean"), key=lambda k: (k[0], rows[k]["audit_config"]["eps"].index(k[1]))
         )
-        head = ["dataset", "method", "model", "ipc", "λ", "curvature in", "clean"] + [f"{a} {e}" for a, e in cols]
+        head = ["dataset", "method", "model", "ipc", "λ", "h", "curvature in", "teacher", "clean"]
+        head += [f"{a} {e}" for a, e in cols]
         clean = rows.get(("clean", "0"))
         fmt = lambda r: f"{r['mean']:.1f} ± {r['std']:.1f}" if r else "-"  # noqa: E731
-        body = [dataset, method, model, ipc, f"{lam:g}", mode, fmt(clean)] + [fmt(rows[k]) for k in cols]
+        body = [dataset, method, model, ipc, f"{lam:g}", h, mode, schedule, fmt(clean)] + [fmt(rows[k]) for k in cols]
         if head != last:
             lines += ([[]] if lines else []) + [head, ["---"] * len(head)]
             last = head
