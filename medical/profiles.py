@@ -15,13 +15,14 @@ MTT's 256; BreastMNIST (546) gets 34 (cpu) or 13 (paper).
 
 ``cpu`` (measured, 1 torch thread, machine shared with other jobs; sitting 9 re-scaled it):
 - experts: 10 ConvNet-3 × 5 epochs, but at most ``expert_max_image_epochs`` = 60,000 training images seen in
-  all (:meth:`Profile.expert_config`): BreastMNIST (546 images) keeps 10 experts (about 120 CPU s),
+  all (:meth:`Profile.expert_config`): BreastMNIST (546 images) keeps 10 experts (about 3 CPU min),
   PneumoniaMNIST (4,708) gets 2 (about 250 CPU s; one expert epoch is about 25 CPU s there);
 - MTT and PTM: 300 iterations of 10 student steps on minibatches of 10, 1-epoch segments; MTT's start below
   epoch 2 (measured: with starts below epoch 4 MTT's learned rate went negative at iteration 25 on BreastMNIST
   IPC 10, the late segments' instability PTM is designed against); PTM from epoch 0 in 4 stages whose
   segments end at epochs 1, 2, 3, 4 (``max_start_epoch`` 4), overlap check every 50 iterations,
-  10 retraining iterations; an iteration costs 0.4 (IPC 1) and 1.2–1.3 (IPC 10) CPU s;
+  10 retraining iterations; an iteration costs about 0.4 (IPC 1) and 0.9–1.3 (IPC 10) CPU s
+  (0.90 PTM / 0.92 MTT measured on BreastMNIST IPC 10 in sitting 9);
 - the set kept is the one with the best validation ACC among iterations 0, 100, 200, 300
   (``select_every``; one ConvNet trained with the evaluation protocol below per check);
 - DM 30 iterations; DC 5 × (2 outer, 5 inner loops) (not re-scaled);
@@ -31,9 +32,10 @@ MTT's 256; BreastMNIST (546) gets 34 (cpu) or 13 (paper).
   under-trained every student (the 20-image BreastMNIST random set: 0.728 at 50 epochs, 0.744 at 1,000);
 - the full-data reference as ``paper``'s (MedMNIST v2: Adam, batch 128) but cut to at most 500 optimiser steps
   (:meth:`Profile.full_config`: BreastMNIST's whole 100 epochs, PneumoniaMNIST 13 epochs).
-Experts plus PTM at IPC 10 on PneumoniaMNIST: about 250 + 300 × 1.3 + 4 × 110 ≈ 1,100 CPU s (18 min on an
-idle core; the issue's limit is 30). These are far below the papers' scale; the figures they give are what 2
-shared CPU cores allow in a sitting, not the methods' reach.
+Experts plus PTM at IPC 10 on PneumoniaMNIST, estimated from those measurements (not run in sitting 9):
+2 × 5 expert epochs × 25 CPU s + 300 iterations × 1.3 CPU s + 4 selection checks × about 70 CPU s ≈ 920 CPU s
+(15 min on an idle core; the issue's limit is 30). These are far below the papers' scale; the figures they
+give are what 2 shared CPU cores allow in a sitting, not the methods' reach.
 """
 
 from __future__ import annotations
