@@ -98,6 +98,14 @@ def register(sub: argparse._SubParsersAction) -> None:
         help=f"epochs each expert (default {ExpertConfig.epochs}) or the SRe2L teacher "
         f"(default {TeacherConfig.epochs}) is trained",
     )
+    c.add_argument(
+        "--teacher-subset", type=int, default=0,
+        help="SRe2L teacher: a stratified subset of this many training images (0: the whole training split)",
+    )  # fmt: skip
+    c.add_argument(
+        "--teacher-warmup", type=int, default=0, help="SRe2L teacher: plain epochs before those with the term"
+    )
+    c.add_argument("--teacher-batch", type=int, default=TeacherConfig.batch_size, help="SRe2L teacher: batch size")
     c.add_argument("--workers", type=int, default=1, help="processes training experts")
     c.add_argument("--steps", type=int, default=None, help="engine steps (default: the method's iterations)")
     c.add_argument("--checkpoint", default=None, help="checkpoint file (resumes when it exists)")
@@ -142,7 +150,10 @@ def _condense(ns: argparse.Namespace) -> int:
             num_experts=ns.num_experts, epochs=ns.teacher_epochs or ExpertConfig.epochs, model=cfg.model
         )
     if uses_teacher(ns.base):
-        tcfg = TeacherConfig(model=cfg.model, epochs=ns.teacher_epochs or TeacherConfig.epochs)
+        tcfg = TeacherConfig(
+            model=cfg.model, epochs=ns.teacher_epochs or TeacherConfig.epochs, batch_size=ns.teacher_batch,
+            train_subset=ns.teacher_subset, warmup_epochs=ns.teacher_warmup,
+        )  # fmt: skip
     cond = robust_condense(
         data, ns.base, ipc=ns.ipc, guard=guard if guard.enabled else None, config=cfg, expert_config=ecfg,
         teacher_config=tcfg,

@@ -103,11 +103,13 @@ def test_condense_guard_sre2l_on_mnist_then_audit_on_its_soft_labels(tmp_path, c
     out = tmp_path / "mnist-guard-sre2l"
     code = main(["robust", "condense", "--base", "sre2l", "--dataset", "mnist", "--ipc", "1", "--curvature", "100",
                  "--teacher-epochs", "1", "--quiet", "--device", "cpu", "--out", str(out), "--iterations", "3",
-                 "--temperature", "4"])  # fmt: skip
+                 "--temperature", "4", "--teacher-subset", "3000", "--teacher-warmup", "1"])  # fmt: skip
     assert code == 0, capsys.readouterr().err
     card = load_artifact(out).card
     assert card["method"] == "guard-sre2l" and card["labels"] == {"kind": "soft", "temperature": 4.0}
     assert card["config"]["teacher"]["curvature"]["lam"] == 100 and card["config"]["teacher"]["val_acc"] > 50
+    assert card["config"]["teacher"]["train_images"] == 3000
+    assert card["config"]["teacher"]["config"]["warmup_epochs"] == 1
     assert main(["robust", "audit", str(out), "--attacks", "pgd", "--eps", "0.1", "--models", "mlp_bn", "--runs",
                  "1", "--subset", "30", "--epochs", "5", "--device", "cpu"]) == 0  # fmt: skip
     assert load_artifact(out).card["audits"][-1]["rows"][0]["attack"] == "clean"
