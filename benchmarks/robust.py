@@ -20,6 +20,7 @@ Examples::
 from __future__ import annotations
 
 import argparse
+import re
 import statistics
 import sys
 import time
@@ -241,7 +242,7 @@ def teacher_entries(
         save_entry(key, {
             "dataset": ns.dataset, "method": f"{ns.base}-teacher", "ipc": None, "curvature": lam > 0, "lambda": lam,
             "h": ns.h if lam > 0 else None, "mode": _mode_name(teacher, plugin, lam),
-            "model": ns.model, "subset": f"stratified {audit_cfg.subset} (seed {audit_cfg.seed})",
+            "model": ns.model, "subset": f"stratified {audit_cfg.subset} (seed {audit_cfg.seed})", "seed": ns.seed,
             "experts": folder, "audit_config": asdict(audit_cfg), "load": "shared",
             "hardware": hardware() | {"load": "shared"},
             "note": "final-epoch weights of each expert (the teacher GUARD regularises), attacked directly",
@@ -271,24 +272,32 @@ def _schedule(e: dict[str, Any]) -> str:
     return _teacher_tag(TeacherConfig(**{k: v for k, v in cfg.items() if k in TeacherConfig.__dataclass_fields__}))
 
 
+def _key_seed(key: str) -> int:
+    """The seed an entry's key names (``.../seed1/...``; teacher entries carry no ``seed`` field)."""
+    found = re.search(r"/seed(\d+)/", key)
+    return int(found.group(1)) if found else 0
+
+
 def table(path: Path = RESULTS) -> str:
-    entries = load(path)["entries"].values()
+    entries = load(path)["entries"]
     groups: dict[tuple, dict[tuple[str, str], dict[str, Any]]] = {}
-    for e in entries:
+    for name, e in entries.items():
         h = f"{e['h']:g}" if e.get("curvature") and e.get("h") is not None else "-"
-        key = (e["dataset"], e["method"], e["model"], str(e["ipc"] or "-"), e["lambda"], h, _mode(e), _schedule(e))
+        key = (e["dataset"], e["method"], e["model"], str(e["ipc"] or "-"), e["lambda"], h, _mode(e), _schedule(e),
+               str(e.get("seed", _key_seed(name))))  # fmt: skip
         groups.setdefault(key, {})[(e["attack"], e["eps"])] = e
     lines: list[list[str]] = []
     last: list[str] = []
-    for (dataset, method, model, ipc, lam, h, mode, schedule), rows in sorted(groups.items()):
+    for (dataset, method, model, ipc, lam, h, mode, schedule, seed), rows in sorted(groups.items()):
         cols = sorted(
             (k for k in rows if k[0] != "clean"), key=lambda k: (k[0], rows[k]["audit_config"]["eps"].index(k[1]))
         )
-        head = ["dataset", "method", "model", "ipc", "λ", "h", "curvature in", "teacher", "clean"]
+        head = ["dataset", "method", "model", "ipc", "λ", "h", "curvature in", "teacher", "seed", "clean"]
         head += [f"{a} {e}" for a, e in cols]
         clean = rows.get(("clean", "0"))
         fmt = lambda r: f"{r['mean']:.1f} ± {r['std']:.1f}" if r else "-"  # noqa: E731
-        body = [dataset, method, model, ipc, f"{lam:g}", h, mode, schedule, fmt(clean)] + [fmt(rows[k]) for k in cols]
+        body = [dataset, method, model, ipc, f"{lam:g}", h, mode, schedule, seed, fmt(clean)]
+        body += [fmt(rows[k]) for k in cols]
         if head != last:
             lines += ([[]] if lines else []) + [head, ["---"] * len(head)]
             last = head
