@@ -34,6 +34,7 @@ from __future__ import annotations
 import argparse
 import functools
 import json
+import os
 import resource
 import subprocess
 import sys
@@ -157,6 +158,15 @@ def _overrides(items: list[str], method: str) -> dict[str, Any]:
     return parse_overrides(mine)
 
 
+_LOAD_AT_START = os.getloadavg()[0]
+
+
+def load_record() -> dict[str, Any]:
+    """What else ran on the machine: the 1-minute load average when this script started (before its
+    own work), and ``load`` ``"idle"`` when that was under 1, else ``"shared"``."""
+    return {"load": "idle" if _LOAD_AT_START < 1.0 else "shared", "load_average_at_start": round(_LOAD_AT_START, 2)}
+
+
 def run_entry(
     name: str,
     scale: float,
@@ -214,7 +224,7 @@ def run_entry(
         "config": config,
         "recipe": "reference" if recipe and method in RECIPES.get(name, {}) else "default",
         "test": None,
-        "load": "shared",
+        **load_record(),
         "hardware": hardware(),
         "date": time.strftime("%Y-%m-%d"),
     }
@@ -266,7 +276,7 @@ def startup(runs: int = 2, device: str = "auto") -> dict[str, Any]:
             # CPU seconds of the whole command: on a loaded machine, wall time counts others' work too.
             out = {"dataset": "cora", "method": "gcdm", "command_s": round(total, 2), "command_cpu_s": round(cpu, 2)}
             out |= cost | {"run": i + 1}
-    return out | {"load": "shared", "hardware": hardware(), "date": time.strftime("%Y-%m-%d")}
+    return out | {**load_record(), "hardware": hardware(), "date": time.strftime("%Y-%m-%d")}
 
 
 def _children_cpu_s() -> float:
@@ -287,7 +297,7 @@ def eval_speed(runs: int = 10) -> dict[str, Any]:
             "cpu_s": round(time.process_time() - c, 2),
             "test": res["gcn"].to_dict(),
         }
-    return out | {"load": "shared", "hardware": hardware(), "date": time.strftime("%Y-%m-%d")}
+    return out | {**load_record(), "hardware": hardware(), "date": time.strftime("%Y-%m-%d")}
 
 
 def table(results: dict[str, Any]) -> str:
