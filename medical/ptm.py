@@ -96,6 +96,8 @@ class PTM(MTT):
         self.thresholds = {c: self._real_threshold(c) for c in self.classes}
         # counters for the card: checks made, images re-initialised, the highest same-class cosine seen
         self.overlap_stats = torch.tensor([0.0, 0.0, -1.0], device=device)
+        # the real training rows that re-initialisation copied into the set (for the card's seed record)
+        self.reseeded = torch.zeros(self.x_real.shape[0], dtype=torch.bool, device=device)
 
     def _real_threshold(self, c: int) -> float:
         members = self.real_members[c]
@@ -111,7 +113,14 @@ class PTM(MTT):
             "retrain": self.retrain,
             "retrain_until": self.retrain_until,
             "overlap_stats": self.overlap_stats,
+            "reseeded": self.reseeded,
         }
+
+    def init_record(self) -> dict[str, Any]:
+        """The base record plus ``reinit_train_indices``: the real training rows that overlap mitigation copied
+        into the set after ``setup`` (sorted; empty when it re-initialised nothing). They seeded images too, so
+        the membership audit's ``init`` game counts them as members."""
+        return super().init_record() | {"reinit_train_indices": self.reseeded.nonzero().flatten().tolist()}
 
     def diagnostics(self) -> dict[str, Any]:
         checks, reinit, peak = (float(v) for v in self.overlap_stats)
@@ -163,7 +172,9 @@ class PTM(MTT):
                     sl = self.syn_slices[c]
                     cls_rows = rows[(rows >= sl.start) & (rows < sl.stop)]
                     if cls_rows.numel():
-                        self.x_syn[cls_rows] = self.real_batch(c, cls_rows.numel())
+                        picked = self.real_rows(c, cls_rows.numel())
+                        self.x_syn[cls_rows] = self.x_real[picked]
+                        self.reseeded[picked] = True
                 if "momentum_buffer" in state and state["momentum_buffer"] is not None:
                     state["momentum_buffer"][rows] = 0
             self.retrain.copy_(dup)

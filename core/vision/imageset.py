@@ -70,7 +70,8 @@ class CondensedImages:
         return self.y if self.soft is None else self.soft
 
     def seed_rows(self) -> Tensor | None:
-        """The real training rows that seeded the set (the card's ``init.train_indices``, int64), or ``None`` when
+        """The real training rows that seeded the set (the card's ``init.train_indices``, then any
+        ``init.reinit_train_indices`` not among them; int64), or ``None`` when
         no real image seeded it. A card without an ``init`` record raises ``ValueError``: it was made before image
         cards recorded their seeds, so it must be re-made to be audited on them."""
         init = self.card.get("init")
@@ -80,7 +81,12 @@ class CondensedImages:
                 "the record; re-make the set with condense_images (or a domain command) to get one"
             )
         rows = init["train_indices"]
-        return None if rows is None else torch.tensor(rows, dtype=torch.long)
+        if rows is None:
+            return None
+        # Rows a method copied in later (PTM's overlap mitigation: ``reinit_train_indices``) seeded images too.
+        seen = set(rows)
+        extra = [r for r in init.get("reinit_train_indices") or [] if r not in seen]
+        return torch.tensor(list(rows) + extra, dtype=torch.long)
 
     def save(self, path: str | os.PathLike[str]) -> Path:
         card = dict(self.card)
@@ -102,6 +108,12 @@ class CondensedImages:
             raise ValueError(f"artifact at {str(path)!r}: x is {list(x.shape[1:])} per image but its card says {want}")
         rows = (art.card.get("init") or {}).get("train_indices")
         n_train = src.get("train_size")
+        reinit = (art.card.get("init") or {}).get("reinit_train_indices") or []
+        if reinit and n_train is not None and not 0 <= min(reinit) <= max(reinit) < n_train:
+            raise ValueError(
+                f"artifact at {str(path)!r}: its card's init.reinit_train_indices name rows outside the training "
+                f"split (0..{n_train - 1})"
+            )
         if rows is not None and (
             len(rows) != x.shape[0] or (n_train is not None and rows and not 0 <= min(rows) <= max(rows) < n_train)
         ):

@@ -63,6 +63,21 @@ def test_overlap_mitigation_reinitialises_and_retrains(setting):
     assert moved.tolist() == [False, True, False, False, False, False]
 
 
+def test_overlap_mitigation_records_the_real_rows_it_copies_in(setting):
+    data, buf = setting
+    cfg = make_image_config("ptm", SMALL | {"iterations": 10, "overlap_every": 1, "retrain_iterations": 2})
+    ptm = PTM(data, 3, cfg, experts=buf)
+    ptm.setup(torch.device("cpu"))
+    assert ptm.init_record()["reinit_train_indices"] == []
+    with torch.no_grad():
+        ptm.x_syn[1] = ptm.x_syn[0]
+    ptm.after_update(0)
+    record = ptm.init_record()
+    (row,) = record["reinit_train_indices"]
+    assert torch.equal(data.x_train[row], ptm.x_syn.detach()[1])  # the image now at row 1 is that real row
+    assert "reseeded" in ptm.stateful()  # checkpointed, so a resumed run keeps the record
+
+
 def test_ptm_runs_and_resumes_bit_for_bit(tmp_path, setting):
     data, buf = setting
     cfg = SMALL | {"iterations": 6, "overlap_every": 2, "retrain_iterations": 1}

@@ -13,7 +13,8 @@ card's ``init`` by ``condense_images``): ``{"kind", "selection", "train_indices"
 order, or ``None`` when no real image seeded it (``init="noise"``). The list lives in the JSON card rather than
 in the safetensors file: it holds ipc × classes integers (1,000 for MNIST at IPC 100), so it stays small and
 readable, and an audit reads it without loading tensors. A method that later copies other real rows into the
-set (a re-initialisation) must add them by overriding :meth:`~ImageCondensation.init_record`.
+set (a re-initialisation) must add them by overriding :meth:`~ImageCondensation.init_record`, as PTM does
+(``reinit_train_indices``, which :meth:`CondensedImages.seed_rows` adds to the members).
 """
 
 from __future__ import annotations
@@ -132,11 +133,15 @@ class ImageCondensation(CondensationMethod):
             "recorded_by": "ImageCondensation.setup",
         }
 
+    def real_rows(self, c: int, n: int) -> Tensor:
+        """``n`` random training rows (indices into ``data.x_train``) of class ``c`` (all of them when the class
+        is smaller)."""
+        members = self.real_members[c]
+        return members[torch.randperm(members.numel(), device=self.device)[:n]]
+
     def real_batch(self, c: int, n: int) -> Tensor:
         """``n`` random real images of class ``c`` (all of them when the class is smaller)."""
-        members = self.real_members[c]
-        pick = torch.randperm(members.numel(), device=self.device)[:n]
-        return self.x_real[members[pick]]
+        return self.x_real[self.real_rows(c, n)]
 
     def fresh_model(self) -> nn.Module:
         name = getattr(self.config, "model", "convnet")

@@ -48,3 +48,11 @@ def test_missing_or_inconsistent_record_is_refused(tiny_images, tmp_path):
     bad = CondensedImages(x=real.x, y=real.y, card=real.card | {"init": {"train_indices": [0, 1, 2, 999]}})
     with pytest.raises(ValueError, match="init.train_indices"):
         CondensedImages.load(bad.save(tmp_path / "bad"))
+
+
+def test_seed_rows_add_the_rows_copied_in_by_re_initialisation(tiny_images):
+    ci = condense_images(tiny_images, "random", ipc=2, domain="t", seed=0, progress=False, device="cpu")
+    first = ci.seed_rows().tolist()
+    extra = next(r for r in range(tiny_images.x_train.shape[0]) if r not in first)
+    ci.card["init"] = ci.card["init"] | {"reinit_train_indices": [first[0], extra]}
+    assert ci.seed_rows().tolist() == first + [extra]  # a row already there is not counted twice
