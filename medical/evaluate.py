@@ -99,7 +99,7 @@ def validation_selector(
     best validation ACC; the score is their mean validation ACC. The test split is never touched. Every call
     uses the same seeds, so two intermediate sets are compared on the same initialisations and batches."""
     metrics = medmnist_metrics(data.task)
-    on_val = replace(data, x_test=data.x_val, y_test=data.y_val)
+    on_val = data.validation_as_test()
 
     def score(tensors: dict[str, Tensor]) -> float:
         lr = tensors.get("lr")

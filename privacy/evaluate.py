@@ -14,7 +14,6 @@ covered by the DP guarantee of the release (the usual caveat; see BENCHMARKS.md)
 
 from __future__ import annotations
 
-import dataclasses
 import math
 from collections.abc import Sequence
 
@@ -57,6 +56,6 @@ def evaluate_private(
     if split == "validation":
         if data.x_val.shape[0] == 0:
             raise ValueError(f"Invalid value 'validation' for argument split: {data.name!r} has no validation images")
-        data = dataclasses.replace(data, x_test=data.x_val, y_test=data.y_val)
+        data = data.validation_as_test()
     cfg = train_config_for(int(x.shape[0]), train_steps=train_steps)
     return {m: evaluate_image_set(x, y, data, model=m, runs=runs, seed=seed, config=cfg)["acc"] for m in models}

@@ -37,6 +37,7 @@ from .gradient import (
     gradient_cosine,
     gradient_distance,
     gradient_mse,
+    relative_gradient_mse,
 )
 from .trajectory import flat_params, param_distance, student_batches, unflatten, unroll_student
 
@@ -53,6 +54,7 @@ __all__ = [
     "gradient_cosine",
     "gradient_distance",
     "gradient_mse",
+    "relative_gradient_mse",
     # distribution matching
     "DISTRIBUTION_DISTANCES",
     "FourierFeatureMap",

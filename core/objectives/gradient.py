@@ -21,6 +21,7 @@ __all__ = [
     "gradient_cosine",
     "gradient_distance",
     "gradient_mse",
+    "relative_gradient_mse",
 ]
 
 
@@ -119,6 +120,26 @@ def gradient_mse(g_syn: Sequence[Tensor], g_real: Sequence[Tensor]) -> Tensor:
     """
     g_syn, g_real = _check_gradients(g_syn, g_real)
     return torch.stack([(gs - gr).pow(2).sum() for gs, gr in zip(g_syn, g_real, strict=True)]).sum()
+
+
+def relative_gradient_mse(g_syn: Sequence[Tensor], g_real: Sequence[Tensor], *, eps: float = 1e-12) -> Tensor:
+    r""":func:`gradient_mse` relative to the real gradients' squared norm, the ``'mse'`` of DosCond's
+    ``match_loss`` (`Jin et al., KDD 2022 <https://arxiv.org/abs/2206.07746>`_, amazon-science/doscond):
+
+    .. math::
+        D(\mathcal{G}^{S}, \mathcal{G}^{T}) = \frac{\sum_{\ell} \lVert \mathbf{A}^{\ell} - \mathbf{B}^{\ell}
+        \rVert_F^2}{\max\big(\sum_{\ell} \lVert \mathbf{B}^{\ell} \rVert_F^2,\ \epsilon\big)}
+
+    Args:
+        g_syn (Sequence[Tensor]): gradients on the synthetic data :math:`\mathbf{A}^{\ell}`.
+        g_real (Sequence[Tensor]): gradients on the real data :math:`\mathbf{B}^{\ell}`, same order and shapes.
+        eps (float): floor of the denominator (all-zero real gradients).
+
+    Shapes:
+        - **inputs:** two sequences of tensors with pairwise equal shapes.
+        - **output:** scalar :math:`()`.
+    """
+    return gradient_mse(g_syn, g_real) / torch.stack([g.pow(2).sum() for g in g_real]).sum().clamp_min(eps)
 
 
 def gradient_cosine(g_syn: Sequence[Tensor], g_real: Sequence[Tensor], *, eps: float = 1e-6) -> Tensor:

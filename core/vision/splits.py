@@ -7,7 +7,7 @@ images came from.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import torch
 from torch import Tensor
@@ -80,6 +80,12 @@ class ImageSplits:
         mean = torch.tensor(self.mean, dtype=x.dtype, device=x.device).view(1, -1, 1, 1)
         std = torch.tensor(self.std, dtype=x.dtype, device=x.device).view(1, -1, 1, 1)
         return x * std + mean
+
+    def validation_as_test(self) -> ImageSplits:
+        """The same data with the validation split in the test split's place: evaluation routines that score on
+        ``x_test`` then score on validation images, so a selection (of an iteration, a set or a setting) never
+        reads the test split."""
+        return replace(self, x_test=self.x_val, y_test=self.y_val)
 
     def to(self, device: torch.device | str) -> ImageSplits:
         """A copy with every tensor on ``device``."""

@@ -60,8 +60,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from condensekit.core.objectives import gradient_distance
-from condensekit.core.objectives.gradient import GRADIENT_METRICS
+from condensekit.core.objectives import GRADIENT_METRICS, gradient_distance, relative_gradient_mse
 from condensekit.core.registry import check_choice
 from condensekit.graph.level.batch import GraphBatch
 from condensekit.graph.level.methods.base import GraphCondensation, dense_real_init, register_graph_method
@@ -192,10 +191,9 @@ class GraphDosCond(GraphCondensation):
 
     def distance(self, g_syn: list[Tensor], g_real: list[Tensor]) -> Tensor:
         """:math:`D(G', G)` of the config's metric (relative for ``mse`` with ``normalise_mse``)."""
-        d = gradient_distance(g_syn, g_real, metric=self.config.metric)
         if self.config.metric == "mse" and self.config.normalise_mse:
-            d = d / torch.stack([g.pow(2).sum() for g in g_real]).sum().clamp_min(1e-12)
-        return d
+            return relative_gradient_mse(g_syn, g_real)
+        return gradient_distance(g_syn, g_real, metric=self.config.metric)
 
     def condensed(self) -> dict[str, Tensor]:
         with torch.no_grad():

@@ -9,6 +9,7 @@ from condensekit.core.objectives import (
     gradient_cosine,
     gradient_distance,
     gradient_mse,
+    relative_gradient_mse,
 )
 
 
@@ -102,3 +103,12 @@ def test_gradient_matching_backpropagates_to_synthetic_data(metric):
     loss.backward()
     assert loss.ndim == 0
     assert x_syn.grad is not None and torch.isfinite(x_syn.grad).all() and x_syn.grad.abs().sum() > 0
+
+
+def test_relative_gradient_mse_golden():
+    g_syn = [torch.tensor([[1.0, 2.0]]), torch.tensor([3.0])]
+    g_real = [torch.tensor([[0.0, 2.0]]), torch.tensor([1.0])]
+    # squared difference 1 + 0 + 4, real squared norm 4 + 1
+    assert relative_gradient_mse(g_syn, g_real).item() == pytest.approx(1.0)
+    zero = [torch.zeros(1, 2), torch.zeros(1)]
+    assert torch.isfinite(relative_gradient_mse(g_syn, zero))  # the eps floor, not a division by zero
