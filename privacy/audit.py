@@ -294,7 +294,8 @@ def audit_artifact(
     record: bool = True,
 ) -> dict[str, Any]:
     """Audit the image artifact at ``path`` (any domain) and append the result to its card's ``audits``; the
-    real data is ``data`` or the dataset its card names (:data:`~condensekit.privacy.data.PRIVATE_DATASETS`)."""
+    real data is ``data`` or the dataset its card names (core's
+    :func:`~condensekit.core.vision.datasets.load_image_dataset`)."""
     ci = CondensedImages.load(path, purpose="`privacy audit`")
     data = data if data is not None else load_private_dataset(str(ci.card["source"]["dataset"]), root)
     y = ci.y if ci.y.dim() == 1 else ci.y.argmax(dim=1)

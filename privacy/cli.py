@@ -19,7 +19,7 @@ from condensekit.privacy.accounting import (
 )
 from condensekit.privacy.audit import AuditConfig, audit_artifact
 from condensekit.privacy.base import PRIVACY_METHODS, condense_private
-from condensekit.privacy.data import PRIVATE_DATASETS, load_private_dataset
+from condensekit.privacy.data import load_private_dataset
 from condensekit.privacy.evaluate import evaluate_private
 
 
@@ -72,7 +72,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def _common(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--dataset", default="mnist", help=f"one of {{{', '.join(PRIVATE_DATASETS.names())}}}")
+    p.add_argument("--dataset", default="mnist", help="mnist, or a registered image dataset (a MedMNIST flag)")
     p.add_argument("--epsilon", type=float, required=True, help="privacy budget ε")
     p.add_argument("--delta", type=float, default=1e-5, help="δ (well below 1/n)")
     p.add_argument("--root", default=None, help="data root (default: $CONDENSEKIT_DATA, else ~/.cache/condensekit)")

@@ -1,20 +1,24 @@
 """Real datasets the privacy commands can load by name (an artifact's ``source.dataset``, ``--dataset``).
 
-MNIST is built in; another image domain registers its loader (a zero-argument-or-``root`` callable returning
-:class:`~condensekit.core.vision.ImageSplits`) with ``PRIVATE_DATASETS.register(name, loader)``.
+Names resolve in core's image-dataset registry (:mod:`condensekit.core.vision.datasets`): ``mnist`` is built
+in, and other image domains add theirs through the ``condensekit.image_datasets`` entry point.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import os
 
-from condensekit.core.registry import Registry
-from condensekit.core.vision import ImageSplits, load_mnist
+from condensekit.core.vision import ImageSplits
+from condensekit.core.vision.datasets import image_dataset_names, load_image_dataset
 
-PRIVATE_DATASETS: Registry[Callable[..., ImageSplits]] = Registry("dataset")
-PRIVATE_DATASETS.register("mnist", load_mnist)
+__all__ = ["load_private_dataset", "private_dataset_names"]
 
 
-def load_private_dataset(name: str, root: str | None = None) -> ImageSplits:
+def load_private_dataset(name: str, root: str | os.PathLike[str] | None = None) -> ImageSplits:
     """The dataset registered as ``name`` read from ``root`` (default: the data root)."""
-    return PRIVATE_DATASETS.get(name)(root)
+    return load_image_dataset(name, root=root)
+
+
+def private_dataset_names() -> list[str]:
+    """The names ``load_private_dataset`` accepts."""
+    return image_dataset_names()

@@ -1,16 +1,17 @@
-"""The real image data behind an artifact or a command line: MNIST, or a MedMNIST flag.
+"""The real image data behind an artifact or a command line: any name of core's image-dataset registry.
 
-MNIST comes from :func:`condensekit.core.vision.load_mnist`; MedMNIST flags (``pneumoniamnist``...) from
-the medical domain's public loader, imported only when asked for, so robust runs without it for MNIST.
+``mnist`` is built into core; MedMNIST flags (``pneumoniamnist``...) are registered by the medical domain
+through the ``condensekit.image_datasets`` entry point (:mod:`condensekit.core.vision.datasets`), so robust
+imports no other domain.
 """
 
 from __future__ import annotations
 
-import importlib
 import os
 from typing import Any
 
-from condensekit.core.vision import ImageSplits, load_mnist
+from condensekit.core.vision import ImageSplits
+from condensekit.core.vision.datasets import load_image_dataset
 
 __all__ = ["load_image_data", "data_for_card"]
 
@@ -18,23 +19,9 @@ __all__ = ["load_image_data", "data_for_card"]
 def load_image_data(
     name: str, *, root: str | os.PathLike[str] | None = None, size: int = 28, seed: int = 0
 ) -> ImageSplits:
-    """``"mnist"`` or a MedMNIST flag (``"pneumoniamnist"``) as :class:`ImageSplits`."""
-    key = str(name).lower()
-    if key == "mnist":
-        if size != 28:
-            raise ValueError(f"Invalid value {size!r} for argument size. MNIST images are 28×28")
-        return load_mnist(root, seed=seed)
-    if not key.endswith("mnist"):
-        raise ValueError(f"Unknown dataset {name!r}. Valid values are mnist or a MedMNIST flag (e.g. pneumoniamnist)")
-    try:
-        medical: Any = importlib.import_module("condensekit.medical")
-        loader = medical.load_medmnist
-    except (ImportError, AttributeError) as err:
-        raise ValueError(
-            f"dataset {name!r} needs the medical domain's MedMNIST loader (condensekit.medical.load_medmnist), "
-            "which this installation lacks"
-        ) from err
-    return loader(key, root=root, size=size)
+    """``"mnist"`` or a MedMNIST flag (``"pneumoniamnist"``) as :class:`ImageSplits`; unknown names raise
+    ``ValueError`` listing the valid ones."""
+    return load_image_dataset(name, root=root, size=size, seed=seed)
 
 
 def data_for_card(card: dict[str, Any], *, root: str | os.PathLike[str] | None = None) -> ImageSplits:

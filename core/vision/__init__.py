@@ -1,4 +1,5 @@
-"""What every image domain shares: models, the image data container, the training routine, MNIST.
+"""What every image domain shares: models, the image data container, the training routine, MNIST and the
+registry of image datasets by name (:mod:`.datasets`).
 
 Domains (medical, privacy, robust) import from here and never from each other. Differentiable siamese
 augmentation (:mod:`.augment`) and expert trajectories (:mod:`.experts`) are exported here; the image
@@ -8,6 +9,7 @@ condensation methods (random real, DM, DC, MTT, registry ``IMAGE_METHODS``) live
 
 from condensekit.core.vision.augment import DSA, DSAConfig, DSAParams, apply_dsa, draw_params
 from condensekit.core.vision.convnet import ConvNet
+from condensekit.core.vision.datasets import IMAGE_DATASETS, image_dataset_names, load_image_dataset
 from condensekit.core.vision.experts import ExpertBuffer, ExpertConfig, generate_experts, train_expert
 from condensekit.core.vision.imageset import IMAGE_TASK, CondensedImages, image_source
 from condensekit.core.vision.mlp import MLP, LogReg
@@ -37,6 +39,7 @@ __all__ = [
     "draw_params",
     "generate_experts",
     "train_expert",
+    "IMAGE_DATASETS",
     "IMAGE_MODELS",
     "IMAGE_TASK",
     "CondensedImages",
@@ -56,6 +59,8 @@ __all__ = [
     "distillation_loss",
     "evaluate_image_set",
     "fit_images",
+    "image_dataset_names",
+    "load_image_dataset",
     "load_mnist",
     "multilabel_loss",
     "predict",

@@ -3,15 +3,15 @@ import pytest
 from condensekit.core.artifact import load_artifact
 from condensekit.core.cli import main
 from condensekit.core.vision import CondensedImages, image_source
-from condensekit.privacy.data import PRIVATE_DATASETS
+from condensekit.core.vision.datasets import IMAGE_DATASETS
 
 
 @pytest.fixture
 def toy(images):
     """Register the tiny data set as the dataset ``toy`` for the CLI."""
-    PRIVATE_DATASETS._items["toy"] = lambda root=None: images
+    IMAGE_DATASETS.register("toy", lambda root=None, **_: images)
     yield images
-    PRIVATE_DATASETS._items.pop("toy")
+    IMAGE_DATASETS._items.pop("toy")
 
 
 def test_account_prints_both_epsilons(capsys):
