@@ -5,8 +5,9 @@ condensed graphs are scored by ``--runs`` fresh models per ``--models`` entry, t
 protocol and scored on the real **validation** graphs (the test graphs are not read); the first model's mean
 drives the engine's selection. The entry records the loss of step 0 (the objective at the initial set);
 each point also records the matching loss of the step just taken (DosCond:
-the mean relative gradient error per class), the mean absolute feature value and its drift from step 0, and
-the number of edges of the discretised graphs. It shows whether a method's objective and its students'
+the mean relative gradient error per class), the mean absolute feature value and its drift from step 0, the
+number of edges of the discretised graphs and how many node pairs flipped (edge to none or back) since
+step 0. It shows whether a method's objective and its students'
 accuracy move together. Results go to ``benchmarks/results/graph_level_trace.json`` under
 ``DATASET/METHOD/gpcN/LABEL``.
 
@@ -42,6 +43,7 @@ def trace(
     algo = GRAPH_METHODS.get(method).cls(graphs, gpc, cfg)
     points: list[dict[str, Any]] = []
     x0: list[torch.Tensor] = []
+    a0: list[torch.Tensor] = []
     last_loss: list[float] = []
     first_loss: list[float] = []
     step_fn = algo.step
@@ -59,6 +61,7 @@ def trace(
         x = cond["x"].float()
         if not x0:
             x0.append(x.clone())
+            a0.append(cond["adj"].clone())
         val = {
             m: round(repeat(lambda _s, m=m: train_on_condensed(graphs, m, cond, PROTOCOLS[m], test=False).val,
                             runs=runs, seed=100).mean, 2)
@@ -72,6 +75,7 @@ def trace(
                 "x_abs_mean": round(float(x.abs().mean()), 4),
                 "x_drift": round(float((x - x0[0]).abs().mean()), 4),
                 "edges": int(cond["adj"].sum()) // 2,
+                "edges_changed": int((cond["adj"] != a0[0]).sum()) // 2,  # flipped pairs since step 0
             }
         )
         print(f"step {points[-1]['step']}: {points[-1]}", flush=True)

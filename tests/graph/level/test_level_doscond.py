@@ -10,6 +10,7 @@ import torch
 
 from condensekit.core.engine import EngineConfig, run
 from condensekit.core.objectives import gradient_distance
+from condensekit.graph.level.batch import GraphBatch
 from condensekit.graph.level.condense import make_graph_config
 from condensekit.graph.level.methods.base import fitting_candidates
 from condensekit.graph.level.methods.doscond import GraphDosCond
@@ -104,3 +105,52 @@ def test_adam_restarts_at_the_decay_and_a_killed_run_still_resumes_bit_for_bit(t
     resumed = run(GraphDosCond(tiny_set, 2, cfg), EngineConfig(**engine))
     for k in full.condensed:
         assert torch.equal(full.condensed[k], resumed.condensed[k]), k
+
+
+def test_padding_nodes_are_no_nodes_with_mask_padding(tiny_set) -> None:
+    m = _method(tiny_set, mask_padding=True)
+    pad = m.node_mask == 0
+    assert pad.any() and (~pad).any()  # the fixture's small graphs leave padding
+    x_pad0 = m.feat.detach()[pad].clone()
+    for step in range(3):
+        m.step(step)
+    assert torch.equal(m.feat.detach()[pad], x_pad0)  # no gradient reaches them, Adam leaves them
+    adj = m.relaxed_adjacency(0)
+    both = m.node_mask.unsqueeze(-1) * m.node_mask.unsqueeze(-2)
+    assert torch.count_nonzero(adj * (1 - both)) == 0
+    assert torch.allclose(adj, adj.transpose(1, 2)) and torch.count_nonzero(adj.diagonal(0, 1, 2)) == 0
+    cond = m.condensed()
+    assert torch.equal(cond["mask"], m.node_mask)
+    assert torch.count_nonzero(cond["adj"] * (1 - both)) == 0
+    # the reference's graphs (no mask) keep every node
+    assert bool((_method(tiny_set).condensed()["mask"] == 1).all())
+
+
+@pytest.mark.parametrize("mask_padding", [False, True])
+def test_evaluated_graphs_are_the_matched_graphs(tiny_set, mask_padding: bool) -> None:
+    """The evaluation's sparse layout of the condensed set gives the matched GCN's dense-layout logits:
+    same nodes pooled, same edges, same self loops."""
+    m = _method(tiny_set, mask_padding=mask_padding, lr_adj=1.0)
+    for step in range(3):
+        m.step(step)
+    cond = m.condensed()
+    torch.manual_seed(0)
+    model = m.matching_model()
+    with torch.no_grad():
+        dense = model(GraphBatch.dense(m.feat, cond["adj"], m.node_mask if mask_padding else None))
+        sparse = model(GraphBatch.sparse_from_dense(cond["x"], cond["adj"], cond["mask"]))
+    assert torch.allclose(dense, sparse, atol=1e-5)
+    sym = 0.5 * (m.logits + m.logits.transpose(1, 2)).detach()
+    assert torch.equal(cond["adj"] > 0, (sym > 0) & (m.pairs > 0) & (m.off_diag > 0))
+
+
+def test_adjacency_logits_get_the_matching_gradient(tiny_set) -> None:
+    """Without the sparsity term (beta 0) the logits still get a finite, non-zero gradient: the
+    matching loss reaches the structure through the relaxed sample."""
+    for mask_padding in (False, True):
+        m = _method(tiny_set, beta=0.0, mask_padding=mask_padding)
+        m.step(0)
+        g = m.logits.grad
+        assert g is not None and torch.isfinite(g).all()
+        assert float((g * m.pairs).abs().sum()) > 0
+        assert torch.count_nonzero(g * (1 - m.pairs)) == 0
