@@ -43,7 +43,7 @@ from torch import Tensor, nn
 from torch.func import functional_call, grad, vmap
 
 from condensekit.core.objectives import GRADIENT_METRICS, gradient_distance
-from condensekit.core.registry import check_choice
+from condensekit.core.registry import Registry, check_choice
 from condensekit.core.vision import ImageSplits, ImageTrainConfig, build_image_model, fit_images
 from condensekit.privacy.accounting import (
     GaussianRelease,
@@ -56,7 +56,7 @@ from condensekit.privacy.accounting import (
 )
 from condensekit.privacy.base import PrivateMethod, register_private_method
 
-__all__ = ["PSG", "PSGConfig", "private_gradient"]
+__all__ = ["PSG", "PSGConfig", "PSG_SCHEDULES", "private_gradient"]
 
 
 @dataclass(frozen=True)
@@ -77,6 +77,16 @@ class PSGConfig:
     lr_net: float = field(default=0.01, metadata={"help": "SGD learning rate on the network"})
     model: str = field(default="convnet", metadata={"help": "matching network (no batch norm)"})
     metric: str = field(default="dc", metadata={"help": "gradient distance: dc, mse or cos"})
+
+
+#: Named PSG schedules: overrides of :class:`PSGConfig` (``benchmarks/privacy.py --schedule NAME``).
+#: ``paper``: the authors' MNIST schedule, i.e. the config defaults (ConvNet, 10 rounds × 10 private gradients,
+#: 50 network epochs between rounds, 1,000 iterations: 100,000 private gradients; GPU scale, not run here).
+#: ``cpu``: the reduced schedule of the CPU rows (logistic regression as the matching network, one round of 10
+#: private gradients, 1,000 iterations: 10,000 private gradients); see BENCHMARKS.md for how it was chosen.
+PSG_SCHEDULES: Registry[dict[str, Any]] = Registry("schedule")
+PSG_SCHEDULES.register("paper", {})
+PSG_SCHEDULES.register("cpu", {"model": "lr", "outer_loop": 1, "batch_loop": 10, "steps": 1000})
 
 
 def private_gradient(

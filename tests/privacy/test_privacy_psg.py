@@ -47,3 +47,13 @@ def test_psg_with_a_given_sigma_stops_when_the_budget_is_spent(images):
     assert dp_sgd_epsilon(1.0, 6 / 60, (p["steps_done"] + 1) * 4, 1e-3) > 4.0  # one more step would overspend
     with pytest.raises(ValueError, match="too small for"):
         condense_private(images, "psg", config=PSGConfig(epsilon=0.01, sigma=0.3, steps=5, **TINY), device="cpu")
+
+
+def test_psg_schedules_paper_is_the_default_config():
+    from condensekit.privacy.psg import PSG_SCHEDULES
+
+    assert PSGConfig(**PSG_SCHEDULES.get("paper")) == PSGConfig()  # the authors' schedule: the defaults
+    cpu = PSGConfig(**PSG_SCHEDULES.get("cpu"))
+    assert cpu.steps * cpu.outer_loop * cpu.batch_loop < PSGConfig().steps * 10 * 10  # fewer private gradients
+    with pytest.raises(ValueError, match=r"Unknown schedule 'gpu'. Valid values are \{cpu, paper\}"):
+        PSG_SCHEDULES.get("gpu")
