@@ -322,10 +322,14 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--steps", type=int, default=None, help="override the method's steps (reported in the JSON)")
     p.add_argument("--set", action="append", default=[], metavar="FIELD=VALUE", help="config override")
-    p.add_argument("--audit", default=None, help="comma-separated targets: 'real-subset' or artifact folders")
+    p.add_argument("--audit", action="append", default=None,
+                   help="targets: 'real-subset' or artifact folders (comma-separated or repeated; a folder whose "
+                        "name has a comma is taken whole when it exists)")  # fmt: skip
     p.add_argument("--attack", default="lira", help="audit attack: loss or lira")
     p.add_argument("--shadows", type=int, default=8)
     p.add_argument("--member-set", default="random", help="audit members: random records or init (the set's seeds)")
+    p.add_argument("--members", type=int, default=0, help="audit member candidates (0: the set's size, at most 1000)")
+    p.add_argument("--subset-size", type=int, default=100, help="size of the real-subset audit baseline")
     p.add_argument("--nondp", default=None, help="comma-separated non-private image methods (dm, dc) to make")
     p.add_argument("--ipc", type=int, default=10, help="images per class of --nondp sets")
     p.add_argument("--from-artifact", default=None, help="evaluate this saved artifact instead of condensing")
@@ -334,6 +338,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--val-runs", default="lr=1,mlp=1,cnn=1", help="validation runs per model of --select")
     p.add_argument("--selected", action="store_true", help="condense with --select's choice and test it")
     p.add_argument("--selection-eps", type=float, default=None, help="with --selected: use this ε's choice")
+    p.add_argument("--schedule", default=None, help="psg only: a named schedule (paper, cpu) under --set")
     p.add_argument("--force", action="store_true")
     p.add_argument("--table", action="store_true", help="print the Markdown tables and exit")
     ns = p.parse_args(argv)
@@ -345,14 +350,29 @@ def main(argv: list[str] | None = None) -> int:
     if ns.audit:
         from condensekit.privacy.audit import benchmark_audits
 
-        for key, entry in benchmark_audits(
-            ns.audit.split(","), attack=ns.attack, shadows=ns.shadows, seed=ns.seed, member_set=ns.member_set
-        ):
-            entry |= {"load": "shared", "hardware": hardware()}
+        targets = [t for a in ns.audit for t in ([a] if Path(a).is_dir() else a.split(","))]
+        audits = benchmark_audits(
+            targets, attack=ns.attack, shadows=ns.shadows, seed=ns.seed, member_set=ns.member_set,
+            members=ns.members, size=ns.subset_size,
+        )  # fmt: skip
+        while True:  # the generator runs each audit (data load included) on next(): time that
+            c0, t0 = time.process_time(), time.perf_counter()
+            item = next(audits, None)
+            if item is None:
+                break
+            key, entry = item
+            cost = {"cpu_s": round(time.process_time() - c0, 1), "wall_s": round(time.perf_counter() - t0, 1)}
+            entry |= {"load": "shared", "hardware": hardware(), "cost": cost}
             save_entry(f"audit/{key}", entry, RESULTS)
             print(f"audit/{key}: auc {entry['auc']:.3f}, tpr@1%fpr {entry['tpr_at_1fpr']:.3f}", flush=True)
         return 0
     overrides = parse_overrides(ns.set)
+    if ns.schedule is not None:  # the schedule's overrides, then --set's
+        from condensekit.privacy.psg import PSG_SCHEDULES
+
+        if ns.methods != "psg":
+            raise ValueError(f"Invalid value {ns.methods!r} for argument --methods: --schedule is for psg only")
+        overrides = PSG_SCHEDULES.get(ns.schedule) | overrides
     runs = {k: int(v) for k, v in (item.split("=") for item in ns.runs.split(","))}
     if ns.nondp:
         for m in ns.nondp.split(","):

@@ -242,10 +242,12 @@ def _lira(
                 f"{n_set} records and the {reserve_idx.numel()} non-candidate records split into at most "
                 f"{reserve_idx.numel() // n_set}"
             )
-    elif n_set > two_m:
+    elif n_set >= two_m:  # a shadow on every candidate leaves no OUT shadows: the OUT fit would be empty
         raise ValueError(
-            f"online shadows train on {n_set} of the {two_m} candidates; use members >= {math.ceil(n_set / 2)} "
-            "or mode='offline'"
+            f"Invalid value {two_m // 2} for argument members: online shadows train on {n_set} of the {two_m} "
+            f"candidates, so every candidate would be IN every shadow; use members > {n_set // 2} (members = "
+            f"{n_set}, the set's size, gives each shadow half of the candidates, as in Carlini et al.) or "
+            "mode='offline'"
         )
     labels = data.class_labels()
     for s in range(cfg.shadows):
@@ -319,10 +321,12 @@ def audit_artifact(
 
 
 def benchmark_audits(
-    targets: list[str], *, attack: str, shadows: int, seed: int = 0, size: int = 100, member_set: str = "random"
-) -> Iterator[tuple[str, dict[str, Any]]]:
-    """For the benchmark: ``real-subset`` (a model on ``size`` random real MNIST records) or artifact folders."""
-    cfg = AuditConfig(attack=attack, shadows=shadows, seed=seed, member_set=member_set)
+    targets: list[str], *, attack: str, shadows: int, seed: int = 0, size: int = 100, member_set: str = "random",
+    members: int = 0,
+) -> Iterator[tuple[str, dict[str, Any]]]:  # fmt: skip
+    """For the benchmark: ``real-subset`` (a model on ``size`` random real MNIST records) or artifact folders;
+    ``members``: the member candidates of an artifact's game (0: the set's size, at most 1,000)."""
+    cfg = AuditConfig(attack=attack, shadows=shadows, seed=seed, member_set=member_set, members=members)
     for t in targets:
         if t == "real-subset":
             data = load_private_dataset("mnist")

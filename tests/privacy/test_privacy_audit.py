@@ -49,5 +49,7 @@ def test_audit_errors(images, tmp_path):
         AuditConfig(attack="magic")
     with pytest.raises(ValueError, match="argument members"):
         audit_set(x, y, images, AuditConfig(members=25, model="lr"))
+    with pytest.raises(ValueError, match="every candidate would be IN every shadow"):  # 8 of 8 candidates
+        audit_set(x, y, images, AuditConfig(attack="lira", shadows=2, members=4, model="lr", train_steps=5))
     with pytest.raises(ValueError, match="cannot be given canaries"):
         audit_set(x, y, images, AuditConfig(canaries=2, members=8, model="lr"))
