@@ -66,6 +66,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--root", default=None)
     p.add_argument("--set", action="append", default=[], metavar="FIELD=VALUE",
                    help="override a method config field (recorded in the entry and its key)")  # fmt: skip
+    p.add_argument("--select-every", type=int, default=None,
+                   help="validation checks every k iterations (default: the profile's; in the key)")  # fmt: skip
     p.add_argument("--force", action="store_true")
     p.add_argument("--extend", action="store_true",
                    help="full-data rows: add the runs an entry lacks up to --runs (run i: seed SEED+i)")  # fmt: skip
@@ -92,6 +94,8 @@ def main(argv: list[str] | None = None) -> int:
                 key = f"{flag}/{method}/ipc{ipc}/{ns.profile}/{'+'.join(models)}"
                 if overrides:
                     key += "/" + ",".join(f"{k}={v}" for k, v in sorted(overrides.items()))
+                if ns.select_every is not None:
+                    key += f"/select_every={ns.select_every}"
                 if not ns.force and key in done:
                     continue
                 expert_time = expert_cpu = None
@@ -105,7 +109,8 @@ def main(argv: list[str] | None = None) -> int:
                 t0, c0, load0 = time.perf_counter(), time.process_time(), os.getloadavg()[0]
                 try:
                     ci = condense_medical(data, method, ipc=ipc, profile=ns.profile, experts=buffer, seed=ns.seed,
-                                          device=dev, progress=False, overrides=overrides)  # fmt: skip
+                                          device=dev, progress=False, overrides=overrides,
+                                          select_every=ns.select_every)  # fmt: skip
                 except FloatingPointError as err:  # recorded, not hidden: the table shows the row as diverged
                     save_entry(
                         key,
