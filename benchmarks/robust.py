@@ -80,7 +80,7 @@ def audit_teachers(data: Any, folder: str, ns: argparse.Namespace, audit_cfg: Au
     grid = parse_eps_list(audit_cfg.eps)
     per: dict[tuple[str, str], list[float]] = {}
     for net in teacher_nets(data, folder, ns):
-        pixel = PixelSpace(net, data.mean, data.std).eval()
+        pixel = PixelSpace(net, data.mean, data.std, channels_last=audit_cfg.attack.channels_last).eval()
         per.setdefault(("clean", "0"), []).append(accuracy_metric(predict(pixel, x), y))
         acc = robust_accuracy(pixel, x, y, "pgd", [v for _, v in grid], num_classes=data.num_classes,
                               seed=audit_cfg.seed, config=audit_cfg.attack)  # fmt: skip
@@ -102,8 +102,9 @@ def run(ns: argparse.Namespace) -> None:
     audit_cfg = AuditConfig(
         attacks=tuple(ns.attacks.split(",")), eps=tuple(eps.split(",")), models=(ns.model,), runs=ns.runs,
         subset=None if ns.subset == 0 else ns.subset, seed=ns.seed, train=ImageTrainConfig(epochs=ns.epochs),
-        attack=AttackConfig(pgd_steps=ns.pgd_steps),
+        attack=AttackConfig(pgd_steps=ns.pgd_steps), relabel=ns.relabel,
     )  # fmt: skip
+    audit_data = data.validation_as_test() if ns.audit_split == "val" else data
     for lam in [float(v) for v in ns.curvature.split(",")]:
         teacher, plugin = resolve_mode(ns.base, ns.mode)
         guard = GuardConfig(curvature=lam, h=ns.h, teacher=teacher, plugin=plugin) if lam > 0 else None
@@ -122,14 +123,16 @@ def run(ns: argparse.Namespace) -> None:
         )  # fmt: skip
         condense_total = time.perf_counter() - t0
         tag = _mode_tag(ns.base, ns.mode, lam)
-        method = ns.base + (f"-{ns.variant}" if ns.variant else "")
+        method = ns.base + (f"-{ns.variant}" if ns.variant else "") + ("-online" if ns.relabel == "online" else "")
+        method += "-val" if ns.audit_split == "val" else ""
         path = ARTIFACTS / f"{ns.dataset}-{method}-{ns.model}-ipc{ns.ipc}-lam{lam:g}{tag}-seed{ns.seed}"
         cond.save(path)
-        result, files = audit_artifact(path, config=audit_cfg, data=data, device=ns.device)
+        result, files = audit_artifact(path, config=audit_cfg, data=audit_data, device=ns.device)
         print(f"λ={lam:g}: condensation {condense_total:.0f} s, audit {result.cost['wall_time_s']:.0f} s")
         print(result.table())
         common: dict[str, Any] = {
-            "dataset": ns.dataset, "method": method, "ipc": ns.ipc, "curvature": lam > 0, "lambda": lam,
+            "dataset": ns.dataset, "method": method, "split": ns.audit_split, "relabel": ns.relabel,
+            "ipc": ns.ipc, "curvature": lam > 0, "lambda": lam,
             "h": ns.h if lam > 0 else None, "mode": _mode_name(teacher, plugin, lam),
             "model": ns.model, "subset": result.subset, "seed": ns.seed,
             "method_config": cond.card["config"],
@@ -151,7 +154,8 @@ def run(ns: argparse.Namespace) -> None:
             }  # fmt: skip
             save_entry(key, entry, ns.results)
         experts = cond.card["config"].get("experts") or cond.card["config"].get("teacher")
-        if experts is not None and not _mode_tag(ns.base, ns.mode, lam):  # other modes reuse the same experts
+        # other modes reuse the same experts; the teacher rows attack the test split
+        if experts is not None and not _mode_tag(ns.base, ns.mode, lam) and ns.audit_split == "test":
             teacher_entries(data, experts["folder"], ns, audit_cfg, lam, teacher, plugin)
 
 
@@ -193,7 +197,7 @@ def select_teacher(ns: argparse.Namespace) -> dict[str, Any]:
             reg = GuardConfig(curvature=lam, h=h).regularizer() if lam > 0 else None
             cpu0, t0 = time.process_time(), time.perf_counter()
             net, card = squeeze_teacher(data, tcfg, reg, device="cpu")
-            pixel = PixelSpace(net, data.mean, data.std).eval()
+            pixel = PixelSpace(net, data.mean, data.std, channels_last=attack.channels_last).eval()
             clean = accuracy_metric(predict(pixel, x), y)
             acc = robust_accuracy(pixel, x, y, "pgd", [v for _, v in grid], num_classes=data.num_classes,
                                   seed=ns.seed, config=attack)  # fmt: skip
@@ -345,6 +349,12 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--attacks", default="fgsm,pgd,autoattack")
     p.add_argument("--eps", default=None, help="default: mnist 0.1,0.2,0.3; MedMNIST 1/255,2/255,4/255,8/255")
     p.add_argument("--runs", type=int, default=3)
+    p.add_argument("--relabel", default="stored", choices=("stored", "online"),
+                   help="evaluation students: the set's stored labels, or the teacher's labels of each augmented "
+                        "batch (SRe2L / GUARD's evaluation; SRe2L sets only)")  # fmt: skip
+    p.add_argument("--audit-split", default="test", choices=("test", "val"),
+                   help="audit against the test split, or the validation split (to choose a setting; entries' "
+                        "method gets -val)")  # fmt: skip
     p.add_argument("--subset", type=int, default=1000, help="stratified test images (0: the full test set)")
     p.add_argument("--epochs", type=int, default=ImageTrainConfig.epochs, help="evaluation training epochs")
     p.add_argument("--pgd-steps", type=int, default=AttackConfig.pgd_steps)

@@ -65,6 +65,11 @@ class AttackConfig:
     cw_lr: float = field(default=0.01, metadata={"help": "C&W Adam learning rate"})
     autoattack_version: str = field(default="standard", metadata={"help": "AutoAttack version (standard)"})
     batch_size: int = field(default=500, metadata={"help": "images attacked at once"})
+    channels_last: bool = field(
+        default=True,
+        metadata={"help": "run the attacked model in channels-last memory format: the same function (float "
+                          "rounding aside), about twice as fast a ConvNet forward pass on CPU"},
+    )  # fmt: skip
 
     def __post_init__(self) -> None:
         for name in ("pgd_steps", "cw_steps", "batch_size"):
@@ -172,17 +177,28 @@ def parse_eps_list(text: str | Sequence[str | float]) -> list[tuple[str, float]]
 
 
 class PixelSpace(nn.Module):
-    """``model`` behind its input normalisation: takes [0, 1] images, feeds ``(x - mean) / std``."""
+    """``model`` behind its input normalisation: takes [0, 1] images, feeds ``(x - mean) / std``.
 
-    def __init__(self, model: nn.Module, mean: Sequence[float], std: Sequence[float]) -> None:
+    With ``channels_last`` the model's weights are converted in place, and its 4-d inputs, to the
+    channels-last memory format: a layout change only (the same function up to float rounding) that lets
+    oneDNN run convolution, batch norm and pooling without NCHW fallbacks (measured about 2× faster for
+    ``convnet_bn_small`` on one CPU thread, which is what AutoAttack's 5,000 Square queries pay for)."""
+
+    def __init__(
+        self, model: nn.Module, mean: Sequence[float], std: Sequence[float], *, channels_last: bool = False
+    ) -> None:
         super().__init__()
-        self.model = model
+        self.channels_last = channels_last
+        self.model = model.to(memory_format=torch.channels_last) if channels_last else model
         device = next(model.parameters()).device
         self.register_buffer("mean", torch.tensor(list(mean), dtype=torch.float32, device=device).view(1, -1, 1, 1))
         self.register_buffer("std", torch.tensor(list(std), dtype=torch.float32, device=device).view(1, -1, 1, 1))
 
     def forward(self, x: Tensor) -> Tensor:
-        return self.model((x - self.mean) / self.std)
+        z = (x - self.mean) / self.std
+        if self.channels_last and z.dim() == 4:
+            z = z.contiguous(memory_format=torch.channels_last)
+        return self.model(z)
 
 
 def stratified_subset(y: Tensor, n: int | None = 1000, *, seed: int = 0) -> Tensor:

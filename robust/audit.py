@@ -29,6 +29,7 @@ from torch import Tensor, nn
 from condensekit.core.artifact import update_card
 from condensekit.core.atomic import atomic_path, write_json
 from condensekit.core.engine import peak_memory_mb, reset_peak_memory
+from condensekit.core.registry import check_choice
 from condensekit.core.report import format_table
 from condensekit.core.seed import resolve_device, seed_everything
 from condensekit.core.vision import (
@@ -41,6 +42,7 @@ from condensekit.core.vision import (
     fit_images,
     predict,
 )
+from condensekit.core.vision.augment import DSA
 from condensekit.robust.attacks import (
     ATTACKS,
     AttackConfig,
@@ -51,6 +53,8 @@ from condensekit.robust.attacks import (
     stratified_subset,
 )
 from condensekit.robust.data import data_for_card
+from condensekit.robust.relabel import OnlineRelabel
+from condensekit.robust.sre2l import load_teacher
 
 __all__ = [
     "AUDIT_KIND",
@@ -63,6 +67,8 @@ __all__ = [
 ]
 
 AUDIT_KIND = "adversarial_robustness"
+
+RELABEL_MODES = ("stored", "online")
 
 
 @dataclass(frozen=True)
@@ -78,6 +84,10 @@ class AuditConfig:
         seed: seeds training, the subset and the attacks' random starts.
         train: how each evaluation model is trained on the condensed set.
         attack: the attacks' hyper-parameters.
+        relabel: ``"stored"`` trains on the set's labels (hard, or one stored soft label per image);
+            ``"online"`` (a relabelled set with its teacher: SRe2L / GUARD's evaluation) trains each model
+            with the teacher's soft labels of every DSA-augmented batch
+            (:class:`~condensekit.robust.relabel.OnlineRelabel`).
     """
 
     attacks: tuple[str, ...] = ("fgsm", "pgd", "autoattack")
@@ -88,8 +98,10 @@ class AuditConfig:
     seed: int = 0
     train: ImageTrainConfig = field(default_factory=ImageTrainConfig)
     attack: AttackConfig = field(default_factory=AttackConfig)
+    relabel: str = "stored"
 
     def __post_init__(self) -> None:
+        check_choice("relabel", self.relabel, RELABEL_MODES)
         object.__setattr__(self, "attacks", tuple(parse_attacks(self.attacks)))
         object.__setattr__(self, "eps", tuple(t for t, _ in parse_eps_list(self.eps)))
         if not self.models:
@@ -188,12 +200,14 @@ def audit_images(
     config: AuditConfig = AuditConfig(),
     lr: float | None = None,
     temperature: float | None = None,
+    teacher: nn.Module | None = None,
     device: str = "auto",
 ) -> AuditResult:
     """Audit the condensed set ``(x, y)`` (normalised like ``data``) against ``data``'s real test split.
 
     ``y`` holds N class indices, or N×K soft labels (a relabelled set, SRe2L): the evaluation models then
-    train on them with the distillation loss at ``temperature`` (the set's; 1 when not given)."""
+    train on them with the distillation loss at ``temperature`` (the set's; 1 when not given). With
+    ``config.relabel == "online"`` they learn ``teacher``'s soft labels of each augmented batch instead."""
     soft = y.dim() == 2 and not data.multilabel and y.shape[1] == data.num_classes and y.is_floating_point()
     if data.multilabel or not (y.dim() == 1 or soft):
         raise ValueError(
@@ -203,6 +217,11 @@ def audit_images(
     if temperature is not None and not soft:
         raise ValueError(f"Invalid value {temperature!r} for argument temperature: the set has hard labels")
     loss_fn = distillation_loss(1.0 if temperature is None else temperature) if soft else None
+    if config.relabel == "online" and teacher is None:
+        raise ValueError(
+            "relabel='online' trains the evaluation models on a teacher's labels; pass teacher= (an SRe2L "
+            "artifact's teacher), or use relabel='stored'"
+        )
     dev = resolve_device(device)
     reset_peak_memory(dev)
     t0, c0 = time.perf_counter(), time.process_time()
@@ -221,12 +240,19 @@ def audit_images(
             seed_everything(seed)
             net = build_image_model(name, channels=data.channels, num_classes=data.num_classes, im_size=data.im_size)
             net = net.to(dev)
+            gen = torch.Generator(device=dev).manual_seed(seed)
+            extra: dict[str, Any] = {"loss_fn": loss_fn} if loss_fn else {}
+            if config.relabel == "online":
+                online = OnlineRelabel(
+                    teacher.to(dev), temperature=1.0 if temperature is None else temperature,  # type: ignore[union-attr]
+                    augment=DSA(generator=torch.Generator(device=dev).manual_seed(seed + 7919)),
+                )  # fmt: skip
+                extra = {"loss_fn": online.loss, "augment": online.augment}
             fit_images(
-                net, x, y, config=config.train, lr=lr, **({"loss_fn": loss_fn} if loss_fn else {}),
-                generator=torch.Generator(device=dev).manual_seed(seed),
+                net, x, y, config=config.train, lr=lr, **extra, generator=gen,
                 validate=(lambda m: accuracy_metric(predict(m, val_x), val_y)) if len(val_y) else None,
             )  # fmt: skip
-            pixel = PixelSpace(net, data.mean, data.std).eval()
+            pixel = PixelSpace(net, data.mean, data.std, channels_last=config.attack.channels_last).eval()
             logits = predict(pixel, x_test)
             correct = logits.argmax(-1) == y_test  # computed once, shared by every attack
             per.setdefault((name, "clean", "0"), []).append(accuracy_metric(logits, y_test))
@@ -324,8 +350,23 @@ def audit_artifact(
     real = data if data is not None else data_for_card(cond.card, root=root)
     lr = None if cond.lr is None else float(cond.lr)
     temperature = None if cond.soft is None else cond.temperature
-    result = audit_images(cond.x, cond.targets(), real, config=config, lr=lr, temperature=temperature, device=device)
+    teacher = _card_teacher(cond.card, real) if config.relabel == "online" else None
+    result = audit_images(
+        cond.x, cond.targets(), real, config=config, lr=lr, temperature=temperature, teacher=teacher, device=device
+    )
     return result, record_audit(path, result, method=cond.card.get("method"), out=out)
+
+
+def _card_teacher(card: dict[str, Any], data: ImageSplits) -> nn.Module:
+    """The teacher named by a relabelled artifact's card (``config.teacher.folder``, SRe2L / GUARD)."""
+    record = (card.get("config") or {}).get("teacher")
+    folder = record.get("folder") if isinstance(record, dict) else None
+    if not folder:
+        raise ValueError(
+            f"relabel='online' needs a relabelled artifact whose card names its teacher (config.teacher.folder); "
+            f"this card's method is {card.get('method')!r}. Use relabel='stored'"
+        )
+    return load_teacher(folder, data)[0]
 
 
 def record_audit(

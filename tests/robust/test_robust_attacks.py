@@ -1,9 +1,12 @@
 from __future__ import annotations
 
+import copy
+
 import pytest
 import torch
 from torch import nn
 
+from condensekit.core.vision import build_image_model
 from condensekit.robust.attacks import (
     ATTACKS,
     AttackConfig,
@@ -123,3 +126,26 @@ def test_only_clean_correct_images_are_attacked_and_a_given_mask_is_checked(monk
     assert robust_accuracy(model, x, y, "fgsm", [0.001], num_classes=4, clean=mask) == {0.001: 0.0}
     with pytest.raises(ValueError, match="boolean mask"):
         robust_accuracy(model, x, y, "fgsm", [0.001], num_classes=4, clean=mask[:5])
+
+
+def test_channels_last_is_a_layout_change_only():
+    torch.manual_seed(0)
+    plain = build_image_model("convnet_bn_small", channels=1, num_classes=3, im_size=(8, 8)).eval()
+    with torch.no_grad():  # non-trivial BN statistics
+        for m in plain.modules():
+            if isinstance(m, nn.BatchNorm2d):
+                m.running_mean.uniform_(-0.5, 0.5)
+                m.running_var.uniform_(0.5, 2.0)
+    fast = PixelSpace(copy.deepcopy(plain), (0.5,), (0.25,), channels_last=True).eval()
+    slow = PixelSpace(plain, (0.5,), (0.25,)).eval()
+    assert fast.model.features[0].weight.is_contiguous(memory_format=torch.channels_last)
+    x = torch.rand(6, 1, 8, 8, requires_grad=True)
+    assert torch.allclose(fast(x), slow(x), atol=1e-5)
+    (g_fast,) = torch.autograd.grad(fast(x)[:, 0].sum(), x)
+    (g_slow,) = torch.autograd.grad(slow(x)[:, 0].sum(), x)
+    assert torch.allclose(g_fast, g_slow, atol=1e-5)
+    y = slow(x).argmax(-1).detach()
+    cfg = AttackConfig(pgd_steps=5)
+    a = robust_accuracy(fast, x.detach(), y, "pgd", [0.05, 0.2], num_classes=3, config=cfg)
+    b = robust_accuracy(slow, x.detach(), y, "pgd", [0.05, 0.2], num_classes=3, config=cfg)
+    assert a == b
