@@ -57,3 +57,18 @@ def test_psg_schedules_paper_is_the_default_config():
     assert cpu.steps * cpu.outer_loop * cpu.batch_loop < PSGConfig().steps * 10 * 10  # fewer private gradients
     with pytest.raises(ValueError, match=r"Unknown schedule 'gpu'. Valid values are \{cpu, paper\}"):
         PSG_SCHEDULES.get("gpu")
+
+
+def test_small_convnet_matching_network_gets_exact_per_sample_gradients(images):
+    from condensekit.privacy.psg import PSG_SMALL_CONVNET
+
+    torch.manual_seed(0)
+    net = build_image_model(PSG_SMALL_CONVNET, channels=1, num_classes=2, im_size=(8, 8))
+    x, y = images.x_train[:4], images.y_train[:4]
+    got = private_gradient(net, x, y, clip=1e3, sigma=0.0, expected_batch=4.0)  # no clipping: the batch mean
+    want = torch.autograd.grad(F.cross_entropy(net(x), y), list(net.parameters()))
+    for a, b in zip(got, want, strict=True):
+        assert torch.allclose(a, b, atol=1e-5)
+    cfg = PSGConfig(epsilon=8.0, steps=2, **(TINY | {"model": PSG_SMALL_CONVNET}))
+    ci = condense_private(images, "psg", config=cfg, seed=0, device="cpu")
+    assert ci.x.shape == (4, 1, 8, 8) and torch.isfinite(ci.x).all()
