@@ -96,12 +96,18 @@ def parse_choices(items: list[str]) -> list[dict[str, Any]]:
     return grid
 
 
-def _condense(graphs: Any, dataset: str, method: str, gpc: int, overrides: dict[str, Any], ns: argparse.Namespace):
+def reference_settings(dataset: str, method: str, gpc: int) -> dict[str, Any]:
+    """The per-dataset settings of the method's reference scripts (DosCond's ``script.sh``, KiDD's
+    ``commands.sh``) that this benchmark applies under the command line's overrides."""
     if method == "doscond":
-        overrides = DOSCOND_SETTINGS.get(dataset, {}) | overrides
+        return dict(DOSCOND_SETTINGS.get(dataset, {}))
     if method in ("kidd", "kidd-lr"):
-        table = KIDD_SETTINGS if method == "kidd" else KIDD_LR_SETTINGS
-        overrides = table.get((dataset, gpc), {}) | overrides
+        return dict((KIDD_SETTINGS if method == "kidd" else KIDD_LR_SETTINGS).get((dataset, gpc), {}))
+    return {}
+
+
+def _condense(graphs: Any, dataset: str, method: str, gpc: int, overrides: dict[str, Any], ns: argparse.Namespace):
+    overrides = reference_settings(dataset, method, gpc) | overrides
     t0, c0 = time.perf_counter(), time.process_time()
     cs = condense_graphs(
         graphs,

@@ -24,7 +24,8 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from graph_node import hardware, parse_overrides, save_entry  # benchmarks/ is on sys.path when run as a script
+from graph_level import reference_settings  # benchmarks/ is on sys.path when run as a script
+from graph_node import hardware, parse_overrides, save_entry
 
 from condensekit.core.engine import EngineConfig, run
 from condensekit.core.evaluate import repeat
@@ -39,7 +40,8 @@ def trace(
     dataset: str, method: str, gpc: int, *, steps: int, every: int, runs: int, models: list[str], overrides: dict
 ) -> dict[str, Any]:
     graphs = prepare_graphs(dataset, seed=0, device="cpu")
-    cfg = make_graph_config(method, overrides)
+    # the benchmark's per-dataset reference settings (e.g. DosCond's lr_adj 0.1 on MUTAG) under the overrides
+    cfg = make_graph_config(method, reference_settings(dataset, method, gpc) | overrides)
     algo = GRAPH_METHODS.get(method).cls(graphs, gpc, cfg)
     points: list[dict[str, Any]] = []
     x0: list[torch.Tensor] = []
@@ -88,6 +90,7 @@ def trace(
         "method": method,
         "gpc": gpc,
         "overrides": overrides,
+        "reference_settings": reference_settings(dataset, method, gpc),
         "steps": steps,
         "every": every,
         "runs": runs,
