@@ -30,9 +30,11 @@ autoattack L∞    ``AutoAttack(version="standard")`` = APGD-CE, APGD-T, FAB-T, 
 from __future__ import annotations
 
 import math
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from fractions import Fraction
+from typing import Any
 
 import torch
 import torchattacks
@@ -232,16 +234,36 @@ def _check_pixels(x: Tensor) -> None:
         )
 
 
+def _time_stages(atk: Attack, stages: dict[str, float]) -> None:
+    """Add each stage's process CPU seconds to ``stages`` (``apgd``, ``fab``, ``square``...) when ``atk`` chains
+    attacks (AutoAttack, MultiAttack); the attacks themselves are untouched."""
+    chain = getattr(getattr(atk, "_autoattack", atk), "attacks", None)
+    for i, stage in enumerate(chain or [atk]):
+        name = f"{i}-{type(stage).__name__.lower()}" if chain else type(stage).__name__.lower()
+
+        def timed(*args: Any, _run: Callable[..., Tensor] = stage.forward, _name: str = name, **kw: Any) -> Tensor:
+            t0 = time.process_time()
+            try:
+                return _run(*args, **kw)
+            finally:
+                stages[_name] = stages.get(_name, 0.0) + time.process_time() - t0
+
+        stage.forward = timed  # type: ignore[method-assign]
+
+
 def adversarial(
     model: nn.Module, x: Tensor, y: Tensor, attack: str, eps: float, *, num_classes: int,
-    seed: int = 0, config: AttackConfig = AttackConfig(),
+    seed: int = 0, config: AttackConfig = AttackConfig(), stages: dict[str, float] | None = None,
 ) -> Tensor:  # fmt: skip
     """Adversarial examples of ``attack`` at ``eps`` for pixel-space ``model`` and images ``x`` in [0, 1],
-    computed in batches of ``config.batch_size`` (on ``x``'s device)."""
+    computed in batches of ``config.batch_size`` (on ``x``'s device). ``stages``, when given, accumulates the
+    process CPU seconds of each stage of a chained attack (AutoAttack's APGD, FAB, Square)."""
     spec = ATTACKS.get(attack)
     _check_pixels(x)
     model.eval()
     atk = spec.build(model, eps, num_classes, seed, config)
+    if stages is not None:
+        _time_stages(atk, stages)
     torch.manual_seed(seed)
     bs = config.batch_size
     out = [atk(x[i : i + bs], y[i : i + bs]).detach() for i in range(0, x.shape[0], bs)]
@@ -266,6 +288,7 @@ def robust_accuracy(
     seed: int = 0,
     config: AttackConfig = AttackConfig(),
     clean: Tensor | None = None,
+    stages: dict[str, float] | None = None,
 ) -> dict[float, float]:
     """Robust accuracy (%) of pixel-space ``model`` under ``attack`` at each ε of ``eps_grid``.
 
@@ -273,7 +296,7 @@ def robust_accuracy(
     images classified correctly clean are attacked (the others count as broken whatever the attack does);
     ``clean``, the boolean mask of those, may be passed in when the caller already has it. A
     minimum-norm attack (``cw``) runs once; at ε an image counts unless its adversarial example is
-    misclassified within ε (in the attack's norm).
+    misclassified within ε (in the attack's norm). ``stages``: see :func:`adversarial`.
     """
     spec = ATTACKS.get(attack)
     y = y.reshape(-1).long()
@@ -297,6 +320,7 @@ def robust_accuracy(
             out[eps] = float((~broken).sum()) * 100.0 / n
         return out
     for eps in eps_grid:
-        adv = adversarial(model, xs, ys, attack, eps, num_classes=num_classes, seed=seed, config=config)
+        adv = adversarial(model, xs, ys, attack, eps, num_classes=num_classes, seed=seed, config=config,
+                          stages=stages)  # fmt: skip
         out[eps] = float(_correct(model, adv, ys, config.batch_size).sum()) * 100.0 / n
     return out

@@ -233,6 +233,7 @@ def audit_images(
     grid = parse_eps_list(config.eps)
     per: dict[tuple[str, str, str], list[float]] = {}
     attack_cpu: dict[str, float] = {}
+    stages: dict[str, dict[str, float]] = {}
     for name in config.models:
         _fit_check(name, data, x, dev)
         for run in range(config.runs):
@@ -261,6 +262,7 @@ def audit_images(
                 acc = robust_accuracy(
                     pixel, x_test, y_test, attack, [v for _, v in grid],
                     num_classes=data.num_classes, seed=seed, config=config.attack, clean=correct,
+                    stages=stages.setdefault(attack, {}) if attack == "autoattack" else None,
                 )  # fmt: skip
                 attack_cpu[attack] = attack_cpu.get(attack, 0.0) + time.process_time() - a0
                 for text, value in grid:
@@ -278,6 +280,7 @@ def audit_images(
         "wall_time_s": round(time.perf_counter() - t0, 2),
         "cpu_time_s": round(time.process_time() - c0, 2),
         "attack_cpu_time_s": {k: round(v, 2) for k, v in attack_cpu.items()},
+        "attack_stage_cpu_time_s": {a: {k: round(v, 2) for k, v in st.items()} for a, st in stages.items()},
         "peak_memory_mb": round(peak_memory_mb(dev), 1),
         "device": str(dev),
         "torch_threads": torch.get_num_threads(),

@@ -149,3 +149,18 @@ def test_channels_last_is_a_layout_change_only():
     a = robust_accuracy(fast, x.detach(), y, "pgd", [0.05, 0.2], num_classes=3, config=cfg)
     b = robust_accuracy(slow, x.detach(), y, "pgd", [0.05, 0.2], num_classes=3, config=cfg)
     assert a == b
+
+
+@pytest.mark.parametrize("k", [2, 4])
+def test_autoattack_stage_times_are_recorded_without_changing_the_attack(k):
+    x, y, model = _blobs(k=k)
+    eps = 0.15
+    stages: dict[str, float] = {}
+    cfg = AttackConfig()
+    timed = robust_accuracy(model, x, y, "autoattack", [eps], num_classes=k, config=cfg, stages=stages)
+    plain = robust_accuracy(model, x, y, "autoattack", [eps], num_classes=k, config=cfg)
+    assert timed == plain
+    names = list(stages)
+    assert names[0] == "0-apgd" and all(v >= 0 for v in stages.values())
+    want = ["0-apgd", "1-apgdt", "2-fab", "3-square"] if k >= 4 else ["0-apgd", "1-fab", "2-square"]
+    assert set(names) <= set(want)
