@@ -125,6 +125,7 @@ def run(ns: argparse.Namespace) -> None:
         tag = _mode_tag(ns.base, ns.mode, lam)
         method = ns.base + (f"-{ns.variant}" if ns.variant else "") + ("-online" if ns.relabel == "online" else "")
         method += "-val" if ns.audit_split == "val" else ""
+        tag = _h_tag(ns, lam) + tag
         path = ARTIFACTS / f"{ns.dataset}-{method}-{ns.model}-ipc{ns.ipc}-lam{lam:g}{tag}-seed{ns.seed}"
         cond.save(path)
         result, files = audit_artifact(path, config=audit_cfg, data=audit_data, device=ns.device)
@@ -146,7 +147,7 @@ def run(ns: argparse.Namespace) -> None:
         }  # fmt: skip
         for row in result.rows:
             key = (
-                f"{ns.dataset}/{method}/{ns.model}/ipc{ns.ipc}/lam{lam:g}{_mode_tag(ns.base, ns.mode, lam)}/"
+                f"{ns.dataset}/{method}/{ns.model}/ipc{ns.ipc}/lam{lam:g}{tag}/"
                 f"seed{ns.seed}/{row['attack']}/{row['eps']}"
             )
             entry = common | {
@@ -240,7 +241,7 @@ def teacher_entries(
     """Save the experts' own clean / PGD accuracy as entries with ``method`` ``<base>-teacher``."""
     for row in audit_teachers(data, folder, ns, audit_cfg):
         key = (
-            f"{ns.dataset}/{ns.base}-teacher/{ns.model}/lam{lam:g}{_mode_tag(ns.base, ns.mode, lam)}/"
+            f"{ns.dataset}/{ns.base}-teacher/{ns.model}/lam{lam:g}{_h_tag(ns, lam)}{_mode_tag(ns.base, ns.mode, lam)}/"
             f"seed{ns.seed}/{row['attack']}/{row['eps']}"
         )
         save_entry(key, {
@@ -251,6 +252,11 @@ def teacher_entries(
             "hardware": hardware() | {"load": "shared"},
             "note": "final-epoch weights of each expert (the teacher GUARD regularises), attacked directly",
         } | row, ns.results)  # fmt: skip
+
+
+def _h_tag(ns: argparse.Namespace, lam: float) -> str:
+    """Key and folder suffix for an h other than GUARD's default 3 (keys written before h varied stay valid)."""
+    return f"-h{ns.h:g}" if lam > 0 and ns.h != GuardConfig.h else ""
 
 
 def _mode_tag(base: str, mode: str, lam: float) -> str:

@@ -380,7 +380,9 @@ def record_audit(
     the audit is complete, and the card comes last."""
     folder = Path(path)
     stem = Path(out) if out is not None else folder.with_name(folder.name + "-robust-audit")
-    files = {"json": str(stem.with_suffix(".json")), "png": str(stem.with_suffix(".png"))}
+    # append the suffixes (``with_suffix`` would cut a name such as ``...-lr0.01-...`` at its dot)
+    name = stem.name[: -len(stem.suffix)] if stem.suffix.lower() in (".json", ".png") else stem.name
+    files = {"json": str(stem.with_name(name + ".json")), "png": str(stem.with_name(name + ".png"))}
     record = result.to_dict() | {"artifact": str(path), "method": method, "files": files}
     write_json(files["json"], record)
     plot_audit(result, files["png"], title=f"{result.dataset} {method or ''}")

@@ -141,3 +141,16 @@ def test_audit_trains_on_soft_labels_with_the_sets_temperature(monkeypatch):
         audit_images(data.x_train, data.y_train, data, config=cfg, temperature=3.0, device="cpu")
     with pytest.raises(ValueError, match="soft labels"):
         audit_images(data.x_train, soft[:, :2], data, config=cfg, device="cpu")
+
+
+def test_audit_files_of_artifacts_whose_names_hold_dots_do_not_collide(tmp_path):
+    data = _data()
+    cfg = AuditConfig(attacks=("fgsm",), eps=("0.1",), **FAST)
+    first = _artifact(tmp_path, data).rename(tmp_path / "set-lr0.01-a")
+    second = _artifact(tmp_path, data).rename(tmp_path / "set-lr0.01-b")
+    _, f1 = audit_artifact(first, config=cfg, data=data, device="cpu")
+    _, f2 = audit_artifact(second, config=cfg, data=data, device="cpu")
+    assert f1["json"] == str(tmp_path / "set-lr0.01-a-robust-audit.json") and f1["json"] != f2["json"]
+    assert f1["png"] == str(tmp_path / "set-lr0.01-a-robust-audit.png")
+    _, f3 = audit_artifact(first, config=cfg, data=data, device="cpu", out=tmp_path / "mine.json")
+    assert f3 == {"json": str(tmp_path / "mine.json"), "png": str(tmp_path / "mine.png")}
