@@ -350,18 +350,19 @@ def audit_artifact(
     overrides the real data named by the card (tests, or a custom root layout).
     """
     cond = CondensedImages.load(path, purpose="`robust audit`")
+    folder = _teacher_folder(cond.card) if config.relabel == "online" else None  # refused before any data loads
     real = data if data is not None else data_for_card(cond.card, root=root)
     lr = None if cond.lr is None else float(cond.lr)
     temperature = None if cond.soft is None else cond.temperature
-    teacher = _card_teacher(cond.card, real) if config.relabel == "online" else None
+    teacher = load_teacher(folder, real)[0] if folder is not None else None
     result = audit_images(
         cond.x, cond.targets(), real, config=config, lr=lr, temperature=temperature, teacher=teacher, device=device
     )
     return result, record_audit(path, result, method=cond.card.get("method"), out=out)
 
 
-def _card_teacher(card: dict[str, Any], data: ImageSplits) -> nn.Module:
-    """The teacher named by a relabelled artifact's card (``config.teacher.folder``, SRe2L / GUARD)."""
+def _teacher_folder(card: dict[str, Any]) -> str:
+    """The teacher folder named by a relabelled artifact's card (``config.teacher.folder``, SRe2L / GUARD)."""
     record = (card.get("config") or {}).get("teacher")
     folder = record.get("folder") if isinstance(record, dict) else None
     if not folder:
@@ -369,7 +370,7 @@ def _card_teacher(card: dict[str, Any], data: ImageSplits) -> nn.Module:
             f"relabel='online' needs a relabelled artifact whose card names its teacher (config.teacher.folder); "
             f"this card's method is {card.get('method')!r}. Use relabel='stored'"
         )
-    return load_teacher(folder, data)[0]
+    return str(folder)
 
 
 def record_audit(

@@ -15,7 +15,7 @@ from condensekit.core.vision.experts import ExpertConfig
 from condensekit.core.vision.methods import IMAGE_METHODS
 from condensekit.graph import NodeEvalConfig
 from condensekit.robust.attacks import ATTACKS, AttackConfig
-from condensekit.robust.audit import AuditConfig, audit_artifact
+from condensekit.robust.audit import RELABEL_MODES, AuditConfig, audit_artifact
 from condensekit.robust.data import load_image_data
 from condensekit.robust.graph_audit import GRAPH_ATTACKS, GraphAuditConfig, audit_graph_artifact
 from condensekit.robust.guard import (
@@ -61,6 +61,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     a.add_argument("--epochs", type=int, default=ImageTrainConfig.epochs, help="training epochs per image model")
     a.add_argument("--graph-epochs", type=int, default=TrainConfig.epochs, help="training epochs per GNN")
     a.add_argument("--out", default=None, help="stem of the JSON and PNG (default: ARTIFACT-robust-audit)")
+    a.add_argument(
+        "--relabel", default="stored", choices=RELABEL_MODES,
+        help="evaluation models learn the set's stored labels, or (an SRe2L set) its teacher's labels of every "
+        "augmented batch: SRe2L / GUARD's evaluation",
+    )  # fmt: skip
     add_dataclass_args(a, AttackConfig)
     _common(a)
     a.set_defaults(func=_audit)
@@ -196,6 +201,7 @@ def _audit(ns: argparse.Namespace) -> int:
             seed=ns.seed,
             train=ImageTrainConfig(epochs=ns.epochs),
             attack=dataclass_from_args(AttackConfig, ns),
+            relabel=ns.relabel,
         )
         result, files = audit_artifact(ns.artifact, config=config, root=ns.root, device=ns.device, out=ns.out)
     else:
