@@ -285,12 +285,32 @@ def table(results: dict[str, Any]) -> str:
         "| dataset | gpc | method | GCN (mean pool) | GIN (sum pool) | runs | condense CPU s / wall s | peak MB |",
         "|---|---:|---|---|---|---:|---:|---:|",
     ]
+    chosen = []
     for e in entries:
         cost = e.get("cost", {})
+        mark = ""
+        if "choice" in e:
+            chosen.append(e)
+            mark = f" [{len(chosen)}]"
         lines.append(
-            f"| {e['dataset']} | {e['gpc'] or 'all'} | {e['method']} | {_cell(e, 'gcn')} | {_cell(e, 'gin')} "
+            f"| {e['dataset']} | {e['gpc'] or 'all'} | {e['method']}{mark} | {_cell(e, 'gcn')} | {_cell(e, 'gin')} "
             f"| {e['runs']} | {cost.get('end_to_end_cpu_s', '-')} / {cost.get('end_to_end_s', '-')} "
             f"| {cost.get('peak_memory_mb', '-')} |"
+        )
+    if chosen:
+        head = "Settings chosen on validation (`--choose`; cost above: the kept candidate's; test read only for it):"
+        lines += ["", head, ""]
+    for i, e in enumerate(chosen, 1):
+        c = e["choice"]
+        cands = "; ".join(
+            f"{' '.join(f'{k}={v}' for k, v in x['overrides'].items())}: {x['val_selected']:.1f}"
+            for x in c["candidates"]
+        )
+        kept = next(x for x in c["candidates"] if x["val_selected"] == e["val_selected"])
+        lines.append(
+            f"- [{i}] {e['dataset']} {e['gpc']} {e['method']}: kept "
+            f"{' '.join(f'{k}={v}' for k, v in kept['overrides'].items())} (validation % per candidate: "
+            f"{cands}); all candidates {c['all_candidates_cpu_s']} CPU s / {c['all_candidates_s']} s"
         )
     timing = [e for e in results["entries"].values() if e.get("method") == "litegntk-timing"]
     for e in timing:
