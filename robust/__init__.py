@@ -4,6 +4,7 @@ Public API::
 
     GuardConfig, robust_condense, curvature_experts            # GUARD and the curvature plug-in
     SRe2L, SRe2LConfig, TeacherConfig, squeeze_teacher         # SRe2L, GUARD's reference base
+    OnlineRelabel                                               # students learn the teacher online (SRe2L's eval)
     ATTACKS, AttackConfig, robust_accuracy, parse_eps_list      # attacks (torchattacks) in pixel space
     AuditConfig, audit_images, audit_artifact                   # audit any image artifact
     GraphAuditConfig, audit_graph, audit_graph_artifact         # audit a condensed node graph
@@ -17,6 +18,7 @@ from condensekit.robust.audit import AuditConfig, AuditResult, audit_artifact, a
 from condensekit.robust.data import load_image_data
 from condensekit.robust.graph_audit import GraphAuditConfig, audit_graph, audit_graph_artifact
 from condensekit.robust.guard import GuardConfig, curvature_experts, robust_condense
+from condensekit.robust.relabel import OnlineRelabel
 from condensekit.robust.sre2l import SRe2L, SRe2LConfig, TeacherConfig, load_teacher, squeeze_teacher
 
 __all__ = [
@@ -26,6 +28,7 @@ __all__ = [
     "AuditResult",
     "GraphAuditConfig",
     "GuardConfig",
+    "OnlineRelabel",
     "SRe2L",
     "SRe2LConfig",
     "TeacherConfig",
