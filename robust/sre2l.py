@@ -30,6 +30,9 @@ BN ×10, jitter 4, noise init) and its CIFAR relabel temperature (T = 30).
 Deviations: the reference relabels *online* (the teacher labels every augmented, mixed-up minibatch of
 every student epoch; FKD stores per-crop labels); here one soft label per image is stored, so the set is a
 self-contained artifact and every student is trained by the suite's shared protocol. The reference's
+evaluation is available as the audit's ``relabel="online"`` (:class:`~condensekit.robust.relabel.OnlineRelabel`:
+the teacher named on the card labels every DSA-augmented student batch); on MNIST it doubled the share of
+the teacher's robustness that reaches the students (BENCHMARKS.md). The reference's
 teachers are ResNet-18s trained on the whole training set; on these CPUs the teacher is a small registered
 model with batch norm (``mlp_bn``: the one-hidden-layer MLP; ``convnet_bn_small``: a two-block ConvNet),
 optionally trained on a stratified subset of the training split (``TeacherConfig.train_subset``), which
