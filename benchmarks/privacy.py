@@ -154,7 +154,8 @@ def _selection_entry(method: str, epsilon: float, grid: dict[str, list[Any]], pr
     done = all(any(_same_setting(method, p["overrides"], t) for p in points) for t in todo)
     best = max(points, key=lambda p: p["score"])
     axes = dict.fromkeys(k for p in points for k in p["overrides"])  # every axis any point varied, in order
-    grid = {a: sorted({str(p["overrides"].get(a, _config_defaults(method)[a])) for p in points}) for a in axes}
+    dflt = _config_defaults(method) | protocol["fixed"]  # a field no point names takes the fixed value
+    grid = {a: sorted({str(p["overrides"].get(a, dflt[a])) for p in points}) for a in axes}
     return {
         "dataset": "mnist", "method": method, "epsilon": epsilon, "kind": "selection", "split": "validation",
         "criterion": "mean validation accuracy (%) of the models in val_runs (last weights); ties: first point",
@@ -292,7 +293,7 @@ def table(results: dict[str, Any]) -> str:
                  f"{'complete' if sel['complete'] else 'incomplete'}):", "",
                  "| " + " | ".join(axes) + " | LR | MLP | CNN | mean | CPU s |",
                  "|" + "---|" * (len(axes) + 5)]  # fmt: skip
-        dflt = _config_defaults(sel["method"])
+        dflt = _config_defaults(sel["method"]) | sel["protocol"]["fixed"]  # what a point does not name
         for pt in sel["points"]:
             mark = "**" if pt["overrides"] == sel["chosen"] else ""
             pt = pt | {"overrides": {a: pt["overrides"].get(a, dflt.get(a)) for a in axes}}
