@@ -7,8 +7,10 @@ drives the engine's selection. The entry records the loss of step 0 (the objecti
 each point also records the matching loss of the step just taken (DosCond:
 the mean relative gradient error per class), the mean absolute feature value and its drift from step 0, the
 number of edges of the discretised graphs and how many node pairs flipped (edge to none or back) since
-step 0. It shows whether a method's objective and its students'
-accuracy move together. Results go to ``benchmarks/results/graph_level_trace.json`` under
+step 0, the mean feature row sum of the nodes that started as real nodes and as padding, and (DosCond) the
+mean |gradient| of the edge logits in the step just taken and the fraction of logits with |g| > 1e-8.
+It shows whether a method's objective and its students' accuracy move together. Results go to
+``benchmarks/results/graph_level_trace.json`` under
 ``DATASET/METHOD/gpcN/LABEL``.
 
 Example (DosCond on PROTEINS at 10 graphs per class, the figures BENCHMARKS.md quotes)::
@@ -48,11 +50,17 @@ def trace(
     a0: list[torch.Tensor] = []
     last_loss: list[float] = []
     first_loss: list[float] = []
+    adj_grad: dict[str, float] = {}
     step_fn = algo.step
 
     def logged_step(step: int) -> dict[str, float]:
         logs = step_fn(step)
         last_loss[:] = [logs.get("loss", float("nan"))]
+        g = getattr(getattr(algo, "logits", None), "grad", None)  # DosCond's edge logits
+        if g is not None:
+            adj_grad.clear()
+            adj_grad["adj_grad_abs_mean"] = float(g.abs().mean())
+            adj_grad["adj_grad_frac_gt_1e-8"] = round(float((g.abs() > 1e-8).float().mean()), 4)
         if step == 0:
             first_loss.append(last_loss[0])  # the objective at the initial set
         return logs
@@ -64,6 +72,8 @@ def trace(
         if not x0:
             x0.append(x.clone())
             a0.append(cond["adj"].clone())
+        pad = x0[0].abs().sum(-1) == 0  # nodes that started as zero-feature padding
+        rows = x.sum(-1)
         val = {
             m: round(repeat(lambda _s, m=m: train_on_condensed(graphs, m, cond, PROTOCOLS[m], test=False).val,
                             runs=runs, seed=100).mean, 2)
@@ -78,6 +88,9 @@ def trace(
                 "x_drift": round(float((x - x0[0]).abs().mean()), 4),
                 "edges": int(cond["adj"].sum()) // 2,
                 "edges_changed": int((cond["adj"] != a0[0]).sum()) // 2,  # flipped pairs since step 0
+                "x_row_sum_real": round(float(rows[~pad].mean()), 4),
+                "x_row_sum_pad": round(float(rows[pad].mean()), 4) if bool(pad.any()) else None,
+                **{k: float(f"{v:.3g}") for k, v in adj_grad.items()},  # of the step just taken
             }
         )
         print(f"step {points[-1]['step']}: {points[-1]}", flush=True)
