@@ -208,6 +208,34 @@ def run_nondp(method: str, *, ipc: int, steps: int, seed: int, overrides: dict[s
     return key, entry
 
 
+def psg_gradient_norms(models: list[str], *, n: int = 512, seed: int = 0) -> dict[str, Any]:
+    """Per-sample gradient norms of freshly initialised PSG matching networks on the first ``n`` MNIST training
+    images: does PSG's clip norm C clip every one of them? (If so, C does not change the path of the images:
+    the clipped sum and the noise both scale with C and the matching distance is scale-invariant.)"""
+    import torch.nn.functional as F
+    from torch.func import functional_call, grad, vmap
+
+    from condensekit.core.vision import build_image_model
+
+    data = load_mnist()
+    x, y = data.x_train[:n], data.class_labels()[:n]
+    norms = {}
+    for name in models:
+        torch.manual_seed(seed)
+        net = build_image_model(name, channels=data.channels, num_classes=data.num_classes, im_size=data.im_size)
+        params = {k: v.detach() for k, v in net.named_parameters()}
+
+        def loss_one(p: dict[str, Any], xi: torch.Tensor, yi: torch.Tensor, net: Any = net) -> torch.Tensor:
+            return F.cross_entropy(functional_call(net, p, (xi.unsqueeze(0),)), yi.unsqueeze(0))
+
+        per = vmap(grad(loss_one), in_dims=(None, 0, 0))(params, x, y)
+        g = torch.sqrt(sum(t.flatten(1).pow(2).sum(1) for t in per.values()))
+        norms[name] = {"min": round(float(g.min()), 3), "q01": round(float(g.quantile(0.01)), 3),
+                       "median": round(float(g.median()), 3), "max": round(float(g.max()), 3)}  # fmt: skip
+    return {"dataset": "mnist", "kind": "diagnostic", "what": "per-sample gradient norms at initialisation",
+            "images": n, "seed": seed, "norms": norms, "hardware": hardware()}  # fmt: skip
+
+
 def evaluate_entry(
     ci: CondensedImages, data: Any, path: Path, *, runs: dict[str, int], seed: int, train_steps: int
 ) -> dict[str, Any]:
@@ -340,6 +368,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--selected", action="store_true", help="condense with --select's choice and test it")
     p.add_argument("--selection-eps", type=float, default=None, help="with --selected: use this ε's choice")
     p.add_argument("--schedule", default=None, help="psg only: a named schedule (paper, cpu) under --set")
+    p.add_argument("--grad-norms", default=None, help="comma-separated PSG matching networks: gradient norms")
     p.add_argument("--force", action="store_true")
     p.add_argument("--table", action="store_true", help="print the Markdown tables and exit")
     ns = p.parse_args(argv)
@@ -347,6 +376,13 @@ def main(argv: list[str] | None = None) -> int:
     results = load(RESULTS)
     if ns.table:
         print(table(results))
+        return 0
+    if ns.grad_norms:
+        from condensekit.privacy import psg as _psg  # noqa: F401  (registers PSG's small ConvNet)
+
+        e = psg_gradient_norms(ns.grad_norms.split(","), seed=ns.seed)
+        save_entry("diagnostic/psg/grad_norms", e, RESULTS)
+        print(e["norms"])
         return 0
     if ns.audit:
         from condensekit.privacy.audit import benchmark_audits

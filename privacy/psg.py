@@ -32,11 +32,11 @@ iterations. Deviation: the synthetic set is matched as a whole, like the authors
 as in DC).
 
 The clip norm :math:`C` changes nothing while it clips every per-sample gradient: the clipped sum and the
-noise both scale with :math:`C`, and :math:`D` (one minus a cosine per output unit) is scale-invariant, so the
-synthetic images follow the same path for every such :math:`C`. On MNIST every per-sample gradient of a fresh
-logistic regression or of :data:`PSG_SMALL_CONVNET` has norm above 11 (measured on 512 training images), far
-above the paper's 0.1. The levers that matter are σ (set by ε and the number of private gradients), the
-matching network and the image learning rate.
+noise both scale with :math:`C`, and :math:`D` (``metric="dc"``: one minus a cosine per output unit; ``mse``
+is not) is scale-invariant, so the synthetic images follow the same path for every such :math:`C`. On MNIST every per-sample gradient of a fresh
+logistic regression, MLP or :data:`PSG_SMALL_CONVNET` has norm above 6 (smallest of 512 training images: 16.8,
+6.6, 14.9; ``benchmarks/privacy.py --grad-norms``), far above the paper's 0.1. The levers that matter are σ
+(set by ε and the number of private gradients), the matching network and the image learning rate.
 
 Schedules (:data:`PSG_SCHEDULES`): ``paper`` is the defaults above (100,000 private gradients through a
 ConvNet-3, GPU scale); ``cpu`` is the reduced schedule the CPU benchmark rows use (BENCHMARKS.md gives the
