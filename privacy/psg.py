@@ -33,10 +33,11 @@ as in DC).
 
 The clip norm :math:`C` changes nothing while it clips every per-sample gradient: the clipped sum and the
 noise both scale with :math:`C`, and :math:`D` (``metric="dc"``: one minus a cosine per output unit; ``mse``
-is not) is scale-invariant, so the synthetic images follow the same path for every such :math:`C`. On MNIST every per-sample gradient of a fresh
-logistic regression, MLP or :data:`PSG_SMALL_CONVNET` has norm above 6 (smallest of 512 training images: 16.8,
-6.6, 14.9; ``benchmarks/privacy.py --grad-norms``), far above the paper's 0.1. The levers that matter are σ
-(set by ε and the number of private gradients), the matching network and the image learning rate.
+is not) is scale-invariant, so the synthetic images follow the same path for every such :math:`C`. On MNIST
+every per-sample gradient of a fresh logistic regression, MLP or :data:`PSG_SMALL_CONVNET` has norm above 6
+(smallest of 512 training images: 16.8, 6.6, 14.9; ``benchmarks/privacy.py --grad-norms``), far above the
+paper's 0.1. The levers that matter are σ (set by ε and the number of private gradients), the matching
+network and the image learning rate.
 
 Schedules (:data:`PSG_SCHEDULES`): ``paper`` is the defaults above (100,000 private gradients through a
 ConvNet-3, GPU scale); ``cpu`` is the reduced schedule the CPU benchmark rows use (BENCHMARKS.md gives the
