@@ -20,6 +20,7 @@ Examples::
 from __future__ import annotations
 
 import argparse
+import copy
 import re
 import statistics
 import sys
@@ -29,6 +30,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
+import torchattacks
 from graph_node import hardware, load, parse_overrides, save_entry  # benchmarks/ is on sys.path as a script
 
 from condensekit.core.vision import ImageTrainConfig, accuracy_metric, build_image_model, predict
@@ -288,8 +290,54 @@ def _key_seed(key: str) -> int:
     return int(found.group(1)) if found else 0
 
 
+def time_square(ns: argparse.Namespace) -> None:
+    """CPU cost of one Square iteration (AutoAttack's last and dearest stage) with the attacked model in NCHW
+    and in channels-last layout, interleaved ``--timing-reps`` times, on ``--timing-images`` random images of
+    the dataset's shape. The model is ``--model`` freshly initialised, with a constant +100 logit on class 0 and
+    labels 0, so no image is ever fooled and every image is queried at every iteration (the regime of the
+    small-ε audits, where ~95 % of the attacked images survive APGD and FAB). Saved as one entry with
+    ``kind`` ``timing``; the table skips it."""
+    torch.set_num_threads(ns.threads)
+    data = load_image_data(ns.dataset, root=ns.root)
+    torch.manual_seed(ns.seed)
+    net = build_image_model(ns.model, channels=data.channels, num_classes=data.num_classes, im_size=data.im_size)
+    offset = torch.zeros(data.num_classes)
+    offset[0] = 100.0
+
+    class Unfooled(torch.nn.Module):
+        def __init__(self, inner: torch.nn.Module) -> None:
+            super().__init__()
+            self.inner = inner
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            return self.inner(x) + offset.to(x.device)
+
+    models = {
+        layout: Unfooled(PixelSpace(copy.deepcopy(net), data.mean, data.std, channels_last=layout == "channels_last"))
+        for layout in ("nchw", "channels_last")
+    }  # fmt: skip
+    gen = torch.Generator().manual_seed(ns.seed)
+    x = torch.rand(ns.timing_images, data.channels, *data.im_size, generator=gen)
+    y = torch.zeros(ns.timing_images, dtype=torch.long)
+    ms: dict[str, list[float]] = {k: [] for k in models}
+    for _ in range(ns.timing_reps):
+        for layout, model in models.items():
+            atk = torchattacks.Square(model.eval(), norm="Linf", eps=1 / 255, n_queries=ns.timing_queries,
+                                      n_restarts=1, seed=ns.seed)  # fmt: skip
+            c0 = time.process_time()
+            atk(x, y)
+            ms[layout].append(round((time.process_time() - c0) / ns.timing_queries * 1000, 2))
+    summary = {k: round(statistics.median(v), 2) for k, v in ms.items()}
+    print(f"Square, {ns.timing_images} images, CPU ms per iteration (median of {ns.timing_reps}): {summary}")
+    save_entry(f"{ns.dataset}/square-timing/{ns.model}/n{ns.timing_images}", {
+        "kind": "timing", "dataset": ns.dataset, "model": ns.model, "images": ns.timing_images,
+        "queries": ns.timing_queries, "cpu_ms_per_square_iteration": ms, "median": summary,
+        "torch_threads": torch.get_num_threads(), "hardware": hardware() | {"load": "shared"}, "load": "shared",
+    }, ns.results)  # fmt: skip
+
+
 def table(path: Path = RESULTS) -> str:
-    entries = load(path)["entries"]
+    entries = {k: e for k, e in load(path)["entries"].items() if e.get("kind") != "timing"}
     groups: dict[tuple, dict[tuple[str, str], dict[str, Any]]] = {}
     for name, e in entries.items():
         h = f"{e['h']:g}" if e.get("curvature") and e.get("h") is not None else "-"
@@ -373,9 +421,17 @@ def main(argv: list[str] | None = None) -> int:
     )
     p.add_argument("--teachers-only", action="store_true", help="only attack the (existing) experts' final weights")
     p.add_argument("--table", action="store_true", help="print the Markdown table of the results and exit")
+    p.add_argument("--time-square", action="store_true",
+                   help="time one Square iteration with the attacked model NCHW vs channels-last and exit")
+    p.add_argument("--timing-images", type=int, default=500, help="--time-square: images per batch")
+    p.add_argument("--timing-queries", type=int, default=100, help="--time-square: Square iterations per timing")
+    p.add_argument("--timing-reps", type=int, default=3, help="--time-square: interleaved repetitions")
     ns = p.parse_args(argv)
     if ns.table:
         print(table(ns.results))
+        return 0
+    if ns.time_square:
+        time_square(ns)
         return 0
     if ns.select:
         if not uses_teacher(ns.base):
