@@ -156,9 +156,10 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _end_to_end(expert_wall: float | None, expert_cpu: float | None, wall: float, cpu: float) -> dict[str, Any]:
-    """The issue's cost target in one record: expert generation (``None`` when this call reused a buffer made
-    earlier) plus the condensation with its validation checks, in wall seconds on the shared machine and in this
-    process's CPU seconds (1 torch thread: what the run takes on one idle core). Evaluation is not included."""
+    """The issue's cost target in one record: expert generation (``None`` when an earlier method of this call
+    made the buffer; about 0 s when a finished buffer from an earlier call was reused) plus the condensation
+    with its validation checks, in wall seconds on the shared machine and in this process's CPU seconds
+    (1 torch thread: what the run takes on one idle core). Evaluation is not included."""
     out: dict[str, Any] = {"condense_wall_s": wall, "condense_process_cpu_s": cpu,
                            "experts_wall_s": expert_wall, "experts_process_cpu_s": expert_cpu}  # fmt: skip
     if expert_wall is not None and expert_cpu is not None:
