@@ -4,22 +4,14 @@ import pytest
 import torch
 
 from condensekit.core.artifact import update_card
-from condensekit.core.vision import ImageSplits, ImageTrainConfig, build_image_model, distillation_loss, fit_images
+from condensekit.core.vision import ImageTrainConfig, build_image_model, distillation_loss, fit_images
 from condensekit.robust import audit as audit_mod
 from condensekit.robust.attacks import AttackConfig
 from condensekit.robust.audit import AuditConfig, audit_artifact, audit_images
 from condensekit.robust.guard import robust_condense
 from condensekit.robust.relabel import OnlineRelabel
 from condensekit.robust.sre2l import TeacherConfig, squeeze_teacher
-
-
-def _images(k: int = 3, per: int = 8) -> ImageSplits:
-    gen = torch.Generator().manual_seed(0)
-    y = torch.arange(k).repeat(per)
-    x = torch.randn(len(y), 1, 6, 6, generator=gen)
-    for c in range(k):
-        x[y == c, :, 2 * c : 2 * c + 2] += 1.5
-    return ImageSplits("toy", x, y, x[:6], y[:6], x[:6], y[:6], num_classes=k, mean=(0.5,), std=(0.25,))
+from tests.robust.conftest import make_toy_images as _images
 
 
 def _teacher(seed: int = 0) -> torch.nn.Module:

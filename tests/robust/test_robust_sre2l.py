@@ -4,7 +4,7 @@ import pytest
 import torch
 from torch import nn
 
-from condensekit.core.vision import CondensedImages, ImageSplits, build_image_model, image_source
+from condensekit.core.vision import CondensedImages, build_image_model, image_source
 from condensekit.robust.guard import GuardConfig, has_teacher, resolve_mode, robust_condense
 from condensekit.robust.sre2l import (
     SRe2L,
@@ -14,17 +14,9 @@ from condensekit.robust.sre2l import (
     squeeze_teacher,
     teacher_train_index,
 )
+from tests.robust.conftest import make_toy_images as _images
 
 TEACHER = TeacherConfig(model="mlp_bn", epochs=2, batch_size=8)
-
-
-def _images(k: int = 3, per: int = 8) -> ImageSplits:
-    gen = torch.Generator().manual_seed(0)
-    y = torch.arange(k).repeat(per)
-    x = torch.randn(len(y), 1, 6, 6, generator=gen)
-    for c in range(k):
-        x[y == c, :, 2 * c : 2 * c + 2] += 1.5
-    return ImageSplits("toy", x, y, x[:6], y[:6], x[:6], y[:6], num_classes=k, mean=(0.5,), std=(0.25,))
 
 
 def test_squeeze_caches_the_teacher_and_refuses_another_setting(tmp_path):
