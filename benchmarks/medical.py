@@ -13,6 +13,7 @@ Examples::
     OMP_NUM_THREADS=1 nice -n 10 python benchmarks/medical.py --flags breastmnist --profile cpu --full
     python benchmarks/medical.py --flags pneumoniamnist --methods ptm --ipcs 10 --models convnet,resnet18 --runs 2
     python benchmarks/medical.py --table
+    python benchmarks/medical.py --flags pneumoniamnist --splits   # class shares of train / val / test
 """
 
 from __future__ import annotations
@@ -52,6 +53,19 @@ def _peak_rss_mb() -> float:
     return float("nan")
 
 
+def split_shares(data: Any) -> str:
+    """One line per split: the count and share of each class (single-label flags; multi-label has no shares)."""
+    if data.multilabel:
+        return f"{data.name}: multi-label, no class shares"
+    lines = []
+    for split, y in (("train", data.y_train), ("val", data.y_val), ("test", data.y_test)):
+        counts = torch.bincount(y.reshape(-1).long(), minlength=data.num_classes)
+        total = int(counts.sum())
+        shares = ", ".join(f"class {c} {int(n)} ({100 * int(n) / total:.1f} %)" for c, n in enumerate(counts))
+        lines.append(f"{data.name} {split}: {shares}")
+    return "\n".join(lines)
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--flags", default="pneumoniamnist,breastmnist")
@@ -72,11 +86,16 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--extend", action="store_true",
                    help="full-data rows: add the runs an entry lacks up to --runs (run i: seed SEED+i)")  # fmt: skip
     p.add_argument("--table", action="store_true")
+    p.add_argument("--splits", action="store_true", help="print each flag's class shares per split and exit")
     p.add_argument("--threads", type=int, default=1, help="torch threads (the CPU figures are for 1)")
     ns = p.parse_args(argv)
     torch.set_num_threads(ns.threads)
     if ns.table:
         print(table(load(RESULTS)))
+        return 0
+    if ns.splits:
+        for flag in [f for f in ns.flags.split(",") if f]:
+            print(split_shares(load_medmnist(flag, ns.root)))
         return 0
     profile = PROFILES.get(ns.profile)
     models = [m for m in ns.models.split(",") if m]

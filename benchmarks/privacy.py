@@ -212,10 +212,8 @@ def psg_gradient_norms(models: list[str], *, n: int = 512, seed: int = 0) -> dic
     """Per-sample gradient norms of freshly initialised PSG matching networks on the first ``n`` MNIST training
     images: does PSG's clip norm C clip every one of them? (If so, C does not change the path of the images:
     the clipped sum and the noise both scale with C and the matching distance is scale-invariant.)"""
-    import torch.nn.functional as F
-    from torch.func import functional_call, grad, vmap
-
     from condensekit.core.vision import build_image_model
+    from condensekit.privacy.psg import per_sample_gradients  # also registers PSG's small ConvNet
 
     data = load_mnist()
     x, y = data.x_train[:n], data.class_labels()[:n]
@@ -223,13 +221,7 @@ def psg_gradient_norms(models: list[str], *, n: int = 512, seed: int = 0) -> dic
     for name in models:
         torch.manual_seed(seed)
         net = build_image_model(name, channels=data.channels, num_classes=data.num_classes, im_size=data.im_size)
-        params = {k: v.detach() for k, v in net.named_parameters()}
-
-        def loss_one(p: dict[str, Any], xi: torch.Tensor, yi: torch.Tensor, net: Any = net) -> torch.Tensor:
-            return F.cross_entropy(functional_call(net, p, (xi.unsqueeze(0),)), yi.unsqueeze(0))
-
-        per = vmap(grad(loss_one), in_dims=(None, 0, 0))(params, x, y)
-        g = torch.sqrt(sum(t.flatten(1).pow(2).sum(1) for t in per.values()))
+        _, g = per_sample_gradients(net, x, y)
         norms[name] = {"min": round(float(g.min()), 3), "q01": round(float(g.quantile(0.01)), 3),
                        "median": round(float(g.median()), 3), "max": round(float(g.max()), 3)}  # fmt: skip
     return {"dataset": "mnist", "kind": "diagnostic", "what": "per-sample gradient norms at initialisation",
@@ -378,8 +370,6 @@ def main(argv: list[str] | None = None) -> int:
         print(table(results))
         return 0
     if ns.grad_norms:
-        from condensekit.privacy import psg as _psg  # noqa: F401  (registers PSG's small ConvNet)
-
         e = psg_gradient_norms(ns.grad_norms.split(","), seed=ns.seed)
         save_entry("diagnostic/psg/grad_norms", e, RESULTS)
         print(e["norms"])

@@ -36,7 +36,7 @@ from graph_node import hardware, load, parse_overrides, save_entry  # benchmarks
 from condensekit.core.vision import ImageTrainConfig, accuracy_metric, build_image_model, predict
 from condensekit.core.vision.experts import ExpertBuffer, ExpertConfig
 from condensekit.robust.attacks import AttackConfig, PixelSpace, parse_eps_list, robust_accuracy, stratified_subset
-from condensekit.robust.audit import AuditConfig, audit_artifact
+from condensekit.robust.audit import RELABEL_MODES, AuditConfig, audit_artifact
 from condensekit.robust.data import load_image_data
 from condensekit.robust.guard import (
     GuardConfig,
@@ -403,7 +403,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--attacks", default="fgsm,pgd,autoattack")
     p.add_argument("--eps", default=None, help="default: mnist 0.1,0.2,0.3; MedMNIST 1/255,2/255,4/255,8/255")
     p.add_argument("--runs", type=int, default=3)
-    p.add_argument("--relabel", default="stored", choices=("stored", "online"),
+    p.add_argument("--relabel", default="stored", choices=RELABEL_MODES,
                    help="evaluation students: the set's stored labels, or the teacher's labels of each augmented "
                         "batch (SRe2L / GUARD's evaluation; SRe2L sets only)")  # fmt: skip
     p.add_argument("--audit-split", default="test", choices=("test", "val"),

@@ -70,7 +70,7 @@ from condensekit.privacy.accounting import (
 )
 from condensekit.privacy.base import PrivateMethod, register_private_method
 
-__all__ = ["PSG", "PSGConfig", "PSG_SCHEDULES", "private_gradient"]
+__all__ = ["PSG", "PSGConfig", "PSG_SCHEDULES", "per_sample_gradients", "private_gradient"]
 
 
 @dataclass(frozen=True)
@@ -110,6 +110,20 @@ PSG_SCHEDULES.register("paper", {})
 PSG_SCHEDULES.register("cpu", {"model": "lr", "outer_loop": 1, "batch_loop": 10, "steps": 1000})
 
 
+def per_sample_gradients(model: nn.Module, x: Tensor, y: Tensor) -> tuple[dict[str, Tensor], Tensor]:
+    """Per-sample cross-entropy gradients of ``model`` at its current parameters (``torch.func``: ``vmap`` of
+    ``grad``): ``{name: B × shape}`` for every parameter, and their joint L2 norms (B,)."""
+    params = {k: v.detach() for k, v in model.named_parameters()}
+    buffers = {k: v.detach() for k, v in model.named_buffers()}
+
+    def loss_one(p: dict[str, Tensor], xi: Tensor, yi: Tensor) -> Tensor:
+        out = functional_call(model, (p, buffers), (xi.unsqueeze(0),))
+        return F.cross_entropy(out, yi.unsqueeze(0))
+
+    per = vmap(grad(loss_one), in_dims=(None, 0, 0))(params, x, y)
+    return per, torch.sqrt(sum(g.flatten(1).pow(2).sum(1) for g in per.values()))
+
+
 def private_gradient(
     model: nn.Module,
     x: Tensor,
@@ -119,19 +133,12 @@ def private_gradient(
     sigma: float,
     expected_batch: float,
 ) -> list[Tensor]:
-    """DP-SGD's gradient: per-sample cross-entropy gradients (``torch.func``), each clipped to norm ``clip``,
-    summed, plus :math:`\\mathcal{N}(0, (\\sigma C)^2)` noise, divided by ``expected_batch``; one tensor per
-    parameter of ``model`` (in ``model.parameters()`` order)."""
+    """DP-SGD's gradient: per-sample cross-entropy gradients (:func:`per_sample_gradients`), each clipped to
+    norm ``clip``, summed, plus :math:`\\mathcal{N}(0, (\\sigma C)^2)` noise, divided by ``expected_batch``; one
+    tensor per parameter of ``model`` (in ``model.parameters()`` order)."""
     params = {k: v.detach() for k, v in model.named_parameters()}
-    buffers = {k: v.detach() for k, v in model.named_buffers()}
-
-    def loss_one(p: dict[str, Tensor], xi: Tensor, yi: Tensor) -> Tensor:
-        out = functional_call(model, (p, buffers), (xi.unsqueeze(0),))
-        return F.cross_entropy(out, yi.unsqueeze(0))
-
     if x.shape[0]:
-        per = vmap(grad(loss_one), in_dims=(None, 0, 0))(params, x, y)
-        norms = torch.sqrt(sum(g.flatten(1).pow(2).sum(1) for g in per.values()))
+        per, norms = per_sample_gradients(model, x, y)
         factor = (clip / (norms + 1e-6)).clamp(max=1.0)
         sums = {k: torch.einsum("b,b...->...", factor, g) for k, g in per.items()}
     else:

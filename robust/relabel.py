@@ -26,8 +26,9 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import torch
-import torch.nn.functional as F
 from torch import Tensor, nn
+
+from condensekit.core.vision.train import distillation_loss
 
 __all__ = ["OnlineRelabel"]
 
@@ -45,8 +46,7 @@ class OnlineRelabel:
     def __init__(
         self, teacher: nn.Module, *, temperature: float, augment: Callable[[Tensor], Tensor] | None = None
     ) -> None:
-        if not temperature > 0:
-            raise ValueError(f"Invalid value {temperature!r} for argument temperature. Valid values are > 0")
+        self._distill = distillation_loss(temperature)  # validates temperature > 0
         self.teacher = teacher.eval()
         for p in self.teacher.parameters():
             p.requires_grad_(False)
@@ -67,8 +67,7 @@ class OnlineRelabel:
         return view
 
     def loss(self, logits: Tensor, _stored: Tensor) -> Tensor:
-        """:math:`T^2\\cdot` CE of the student's tempered softmax against the last batch's teacher labels."""
+        """Core's :func:`~condensekit.core.vision.train.distillation_loss` against the last batch's teacher labels."""
         if self._soft is None or self._soft.shape[0] != logits.shape[0]:
             raise RuntimeError("OnlineRelabel.loss needs the batch to go through OnlineRelabel.augment first")
-        t = self.temperature
-        return F.cross_entropy(logits / t, self._soft) * (t * t)
+        return self._distill(logits, self._soft)
