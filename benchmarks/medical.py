@@ -14,6 +14,13 @@ Examples::
     python benchmarks/medical.py --flags pneumoniamnist --methods ptm --ipcs 10 --models convnet,resnet18 --runs 2
     python benchmarks/medical.py --table
     python benchmarks/medical.py --flags pneumoniamnist --splits   # class shares of train / val / test
+    python benchmarks/medical.py --flags pneumoniamnist --methods random,mtt,ptm --ipcs 10 --shift
+    python benchmarks/medical.py --shift-table
+
+``--shift`` re-trains the students of saved sets (``runs/benchmarks/...``) with the evaluation protocol and
+records validation and test accuracy, balanced accuracy and per-class recall under three weight-selection rules
+(:mod:`condensekit.medical.shift`); its entries (key ``.../shift``, ``"kind": "shift"``) stay out of the
+main table and ``--shift-table`` prints them.
 """
 
 from __future__ import annotations
@@ -30,10 +37,12 @@ from graph_node import hardware, load, parse_overrides, save_entry  # benchmarks
 
 from condensekit.core.evaluate import Summary
 from condensekit.core.seed import resolve_device
+from condensekit.core.vision.imageset import CondensedImages
 from condensekit.medical.condense import condense_medical, needs_experts, prepare_experts
 from condensekit.medical.data import load_medmnist
 from condensekit.medical.evaluate import evaluate_medical, summaries_to_dict
 from condensekit.medical.profiles import PROFILES
+from condensekit.medical.shift import RULES, class_shift_diagnosis
 
 RESULTS = Path(__file__).resolve().parent / "results" / "medical.json"
 RUNS = Path(__file__).resolve().parent.parent / "runs"
@@ -87,11 +96,17 @@ def main(argv: list[str] | None = None) -> int:
                    help="full-data rows: add the runs an entry lacks up to --runs (run i: seed SEED+i)")  # fmt: skip
     p.add_argument("--table", action="store_true")
     p.add_argument("--splits", action="store_true", help="print each flag's class shares per split and exit")
+    p.add_argument("--shift", action="store_true",
+                   help="class-shift diagnosis of the saved sets of --flags/--methods/--ipcs (see above)")  # fmt: skip
+    p.add_argument("--shift-table", action="store_true", help="print the class-shift diagnoses")
     p.add_argument("--threads", type=int, default=1, help="torch threads (the CPU figures are for 1)")
     ns = p.parse_args(argv)
     torch.set_num_threads(ns.threads)
     if ns.table:
         print(table(load(RESULTS)))
+        return 0
+    if ns.shift_table:
+        print(shift_table(load(RESULTS)))
         return 0
     if ns.splits:
         for flag in [f for f in ns.flags.split(",") if f]:
@@ -101,6 +116,8 @@ def main(argv: list[str] | None = None) -> int:
     models = [m for m in ns.models.split(",") if m]
     done = load(RESULTS)["entries"]
     overrides = parse_overrides(ns.set)
+    if ns.shift:
+        return _shift(ns, profile, overrides, done)
     for flag in [f for f in ns.flags.split(",") if f]:
         data = load_medmnist(flag, ns.root)
         dev = str(resolve_device(ns.device))
@@ -110,11 +127,7 @@ def main(argv: list[str] | None = None) -> int:
         buffer = None
         for method in [m for m in ns.methods.split(",") if m]:
             for ipc in [int(i) for i in ns.ipcs.split(",") if i]:
-                key = f"{flag}/{method}/ipc{ipc}/{ns.profile}/{'+'.join(models)}"
-                if overrides:
-                    key += "/" + ",".join(f"{k}={v}" for k, v in sorted(overrides.items()))
-                if ns.select_every is not None:
-                    key += f"/select_every={ns.select_every}"
+                key = entry_key(flag, method, ipc, ns.profile, models, overrides, ns.select_every)
                 if not ns.force and key in done:
                     continue
                 expert_time = expert_cpu = None
@@ -142,7 +155,7 @@ def main(argv: list[str] | None = None) -> int:
                 condense_cpu = round(time.process_time() - c0, 1)
                 condense_wall = round(time.perf_counter() - t0, 1)
                 load1 = os.getloadavg()[0]
-                ci.save(RUNS / "benchmarks" / f"{flag}-{method}-ipc{ipc}-{ns.profile}")
+                ci.save(artifact_folder(flag, method, ipc, ns.profile, overrides, ns.select_every))
                 t0, c0 = time.perf_counter(), time.process_time()
                 lr = None if ci.lr is None else float(ci.lr)
                 res = evaluate_medical(ci.x, ci.y, data, models=models, runs=ns.runs, seed=ns.seed,
@@ -172,6 +185,77 @@ def main(argv: list[str] | None = None) -> int:
             key = f"{flag}/full/{ns.profile}/{'+'.join(models)}"
             _full_row(key, data, models, ns, profile, common, done.get(key))
     return 0
+
+
+def entry_key(flag: str, method: str, ipc: int, profile: str, models: list[str], overrides: dict[str, Any],
+              select_every: int | None) -> str:  # fmt: skip
+    """The results key of one (flag, method, ipc) entry: overrides and ``--select-every`` are part of it."""
+    key = f"{flag}/{method}/ipc{ipc}/{profile}/{'+'.join(models)}"
+    if overrides:
+        key += "/" + ",".join(f"{k}={v}" for k, v in sorted(overrides.items()))
+    if select_every is not None:
+        key += f"/select_every={select_every}"
+    return key
+
+
+def artifact_folder(flag: str, method: str, ipc: int, profile: str, overrides: dict[str, Any],
+                    select_every: int | None) -> Path:  # fmt: skip
+    """Where a benchmark entry's set is saved: one folder per entry (overrides and ``--select-every`` are in the
+    name, as in the entry's key, so a variant no longer overwrites the profile's own set)."""
+    name = f"{flag}-{method}-ipc{ipc}-{profile}"
+    if overrides:
+        name += "-" + "-".join(f"{k}={v}" for k, v in sorted(overrides.items()))
+    if select_every is not None:
+        name += f"-select_every={select_every}"
+    return RUNS / "benchmarks" / name
+
+
+def _shift(ns: argparse.Namespace, profile: Any, overrides: dict[str, Any], done: dict[str, Any]) -> int:
+    """``--shift``: one diagnosis entry per saved set (:func:`class_shift_diagnosis`, ConvNet, ``--runs``)."""
+    for flag in [f for f in ns.flags.split(",") if f]:
+        data = load_medmnist(flag, ns.root).to(str(resolve_device(ns.device)))
+        for method in [m for m in ns.methods.split(",") if m]:
+            for ipc in [int(i) for i in ns.ipcs.split(",") if i]:
+                folder = artifact_folder(flag, method, ipc, ns.profile, overrides, ns.select_every)
+                key = entry_key(flag, method, ipc, ns.profile, ["convnet"], overrides, ns.select_every) + "/shift"
+                if not ns.force and key in done:
+                    continue
+                ci = CondensedImages.load(folder)
+                t0, c0 = time.perf_counter(), time.process_time()
+                lr = None if ci.lr is None else float(ci.lr)
+                diag = class_shift_diagnosis(ci.x.to(data.x_train.device), ci.y.to(data.x_train.device), data,
+                                             runs=ns.runs, seed=ns.seed, config=profile.evaluation, lr=lr)  # fmt: skip
+                entry = {"kind": "shift", "dataset": flag, "method": method, "ipc": ipc, "profile": ns.profile,
+                         "overrides": overrides, "artifact": str(folder.relative_to(RUNS.parent)),
+                         "artifact_created": ci.card.get("created"), "learned_lr": lr,
+                         "hardware": hardware(), "load": "shared", "diagnosis": diag,
+                         "eval": {"config": profile.evaluation.__dict__, "runs": ns.runs, "seed": ns.seed,
+                                  "time_s": round(time.perf_counter() - t0, 1),
+                                  "process_cpu_s": round(time.process_time() - c0, 1)}}  # fmt: skip
+                save_entry(key, entry, RESULTS)
+                print(key, {r: diag["rules"][r]["test"]["acc"]["mean"] for r in RULES}, flush=True)
+    return 0
+
+
+def shift_table(results: dict[str, Any]) -> str:
+    """The class-shift diagnoses: per set and weight-selection rule, mean validation / test ACC, balanced ACC,
+    per-class recall, and the test ACC predicted from validation recalls under pure label shift."""
+    head = ("| dataset | method | IPC | rule | val ACC | val bal. ACC | val recall per class | test ACC | "
+            "predicted test ACC | test bal. ACC | test recall per class | epoch kept |")  # fmt: skip
+    rows = [head, "|" + "---|" * 12]
+    order = {"random": 1, "dc": 2, "dm": 3, "mtt": 4, "ptm": 5}
+    shifts = sorted((e for e in results["entries"].values() if e.get("kind") == "shift"),
+                    key=lambda e: (e["dataset"], e["ipc"], order.get(e["method"], 9)))  # fmt: skip
+    for e in shifts:
+        for rule, r in e["diagnosis"]["rules"].items():
+            rec = {s: " / ".join(f"{x['mean']:.3f}" for x in r[s]["recall"]) for s in ("val", "test")}
+            rows.append(
+                f"| {e['dataset']} | {e['method']} | {e['ipc']} | {rule} | {_fmt(r['val']['acc'])} | "
+                f"{_fmt(r['val']['balanced_acc'])} | {rec['val']} | {_fmt(r['test']['acc'])} | "
+                f"{_fmt(r['predicted_test_acc'])} | {_fmt(r['test']['balanced_acc'])} | {rec['test']} | "
+                f"{'/'.join(str(x) for x in r['epoch'])} |"
+            )
+    return "\n".join(rows)
 
 
 def _end_to_end(expert_wall: float | None, expert_cpu: float | None, wall: float, cpu: float) -> dict[str, Any]:
@@ -270,7 +354,7 @@ def table(results: dict[str, Any]) -> str:
     """BENCHMARKS.md's table: entries on their profile's present evaluation schedule, then, apart, the superseded
     ones (evaluated with an older, shorter schedule: not comparable with the first table)."""
     order = {"full": 0, "random": 1, "dc": 2, "dm": 3, "mtt": 4, "ptm": 5}
-    entries = sorted(results["entries"].values(),
+    entries = sorted((e for e in results["entries"].values() if "kind" not in e),
                      key=lambda e: (e["dataset"], e["ipc"] or 0, order.get(e["method"], 9)))  # fmt: skip
     old = [e for e in entries if not _current(e)]
     out = _rows([e for e in entries if _current(e)])
