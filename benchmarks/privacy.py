@@ -320,7 +320,17 @@ def table(results: dict[str, Any]) -> str:
             vals = [f"{pt['val'][m]['mean']:.1f}" if m in pt["val"] else "-" for m in PRIVATE_EVAL_MODELS]
             rows.append("| " + " | ".join(str(pt["overrides"][a]) for a in axes) + " | " + " | ".join(vals)
                         + f" | {mark}{pt['score']:.2f}{mark} | {pt['cost']['cpu_s']:.0f} |")  # fmt: skip
-    audits = [e for e in entries.values() if "attack" in e]
+    audits = [e for e in entries.values() if "attack" in e and "members_from" not in e]
+    graph = [e for e in entries.values() if "attack" in e and "members_from" in e]
+    if graph:
+        rows += ["", "| graph target | attack | shadows | AUC | TPR @ 1% FPR | TPR @ 0.1% FPR | members "
+                 "| target test acc | CPU s |", "|---|---|---|---|---|---|---|---|---|"]  # fmt: skip
+        for a in sorted(graph, key=lambda a: (a["dataset"], a["attack"], a["method"])):
+            rows.append(
+                f"| {a['dataset']}: {a['method']} | {a['attack']} | {a.get('shadows', '-')} | {a['auc']:.3f} | "
+                f"{100 * a['tpr_at_1fpr']:.1f} % | {100 * a['tpr_at_01fpr']:.1f} % | {a['members']} | "
+                f"{a['target_accuracy']['test']:.1f} | {a['cost']['cpu_time_s']:.0f} |"
+            )
     if audits:
         rows += ["", "| target | attack | shadows | AUC | TPR @ 1% FPR | TPR @ 0.1% FPR | members | member set |",
                  "|---|---|---|---|---|---|---|---|"]  # fmt: skip
@@ -331,6 +341,43 @@ def table(results: dict[str, Any]) -> str:
                 f"{a.get('member_set', 'random')} |"
             )
     return "\n".join(rows)
+
+
+def graph_audits(ns: argparse.Namespace) -> None:
+    """Membership audits of condensed node graphs: one game (candidates, shadows) for every target; each target
+    is condensed (or reloaded from ``artifacts/privacy/graph``) with its paper defaults at ``--budget`` nodes."""
+    from condensekit.core.evaluate import TrainConfig
+    from condensekit.graph import CondensedGraph, NodeEvalConfig, condense_nodes, prepare_task
+    from condensekit.privacy.graph_audit import NodeAuditConfig, audit_node_graphs
+
+    task = prepare_task(ns.graph_audit, device="cpu")
+    targets: dict[str, Any] = {}
+    made: dict[str, dict[str, Any]] = {}
+    for method in ns.graph_methods.split(","):
+        if method == "real":
+            targets["real"] = None
+            continue
+        path = ARTIFACTS / "graph" / f"{ns.graph_audit}-{method}-{ns.budget}"
+        c0, t0 = time.process_time(), time.perf_counter()
+        if path.exists() and not ns.force:
+            targets[method] = CondensedGraph.load(path)
+            made[method] = {"reused_artifact": str(path)}
+        else:
+            targets[method] = condense_nodes(task, method, budget=ns.budget, seed=ns.seed, progress=False)
+            targets[method].save(path)
+            made[method] = {"condense_cpu_s": round(time.process_time() - c0, 1),
+                            "condense_wall_s": round(time.perf_counter() - t0, 1)}  # fmt: skip
+        print(f"{method}: {made[method]}", flush=True)
+    for attack in ("loss", "lira"):
+        cfg = NodeAuditConfig(attack=attack, shadows=ns.shadows, seed=ns.seed, members=ns.members,
+                              eval=NodeEvalConfig(runs=1, train=TrainConfig(epochs=ns.graph_epochs)))  # fmt: skip
+        for name, rec in audit_node_graphs(targets, task, cfg).items():
+            label = "real graph (GCN on the members' labels)" if name == "real" else f"{name} ({ns.budget} nodes)"
+            entry = rec | {"method": label, "dataset": ns.graph_audit, "load": "shared", "hardware": hardware(),
+                           "condense": made.get(name)}  # fmt: skip
+            save_entry(f"audit/graph/{ns.graph_audit}/{name}-{ns.budget}/{attack}", entry, RESULTS)
+            print(f"{ns.graph_audit} {name} {attack}: auc {rec['auc']:.3f}, tpr@1%fpr {rec['tpr_at_1fpr']:.3f}, "
+                  f"test acc {rec['target_accuracy']['test']:.1f}", flush=True)  # fmt: skip
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -361,6 +408,11 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--selection-eps", type=float, default=None, help="with --selected: use this ε's choice")
     p.add_argument("--schedule", default=None, help="psg only: a named schedule (paper, cpu) under --set")
     p.add_argument("--grad-norms", default=None, help="comma-separated PSG matching networks: gradient norms")
+    p.add_argument("--graph-audit", default=None, help="node dataset (e.g. cora): membership audit of condensed graphs")
+    p.add_argument("--graph-methods", default="real,random,gcdm,gcsntk,doscond",
+                   help="graph audit targets: real (the real graph's labels) or node methods")
+    p.add_argument("--budget", type=int, default=70, help="synthetic nodes of the graph audit's condensed graphs")
+    p.add_argument("--graph-epochs", type=int, default=300, help="epochs of the graph audit's target and shadows")
     p.add_argument("--force", action="store_true")
     p.add_argument("--table", action="store_true", help="print the Markdown tables and exit")
     ns = p.parse_args(argv)
@@ -373,6 +425,9 @@ def main(argv: list[str] | None = None) -> int:
         e = psg_gradient_norms(ns.grad_norms.split(","), seed=ns.seed)
         save_entry("diagnostic/psg/grad_norms", e, RESULTS)
         print(e["norms"])
+        return 0
+    if ns.graph_audit:
+        graph_audits(ns)
         return 0
     if ns.audit:
         from condensekit.privacy.audit import benchmark_audits

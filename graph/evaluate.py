@@ -100,6 +100,59 @@ def train_on_condensed(
     )
 
 
+def train_on_labelled(
+    task: NodeTask,
+    model: str,
+    labelled: Tensor,
+    config: NodeEvalConfig,
+    *,
+    net: GraphModel | None = None,
+) -> TrainResult:
+    """One run of the protocol on the *real* graph: ``model`` trained transductively with the labels
+    of the nodes ``labelled`` only (cross-entropy on those rows, the whole graph propagated), selected
+    by real validation accuracy, tested on the real test nodes. The whole-data reference when
+    ``labelled`` is ``task.train_idx``; a shadow model of a membership audit when it is a subset."""
+    labelled = torch.as_tensor(labelled, dtype=torch.long, device=task.x.device).reshape(-1)
+    if labelled.numel() == 0 or int(labelled.min()) < 0 or int(labelled.max()) >= task.y.numel():
+        raise ValueError(
+            f"Invalid argument labelled: {labelled.numel()} node ids; valid ids are non-empty, in [0, {task.y.numel()})"
+        )
+    op_real = task.op(MODELS.get(model))
+    y_lab, y_val, y_test = task.y[labelled], task.y[task.val_idx], task.y[task.test_idx]
+    return train_select(
+        net if net is not None else protocol_model(task, model, config),
+        train_loss=lambda m: F.cross_entropy(m(task.x_in, op_real)[labelled], y_lab),
+        validate=lambda m: accuracy(m(task.x_in, op_real)[task.val_idx], y_val),
+        test=lambda m: accuracy(m(task.x_in, op_real)[task.test_idx], y_test),
+        config=config.train,
+    )
+
+
+def fit_node_model(
+    task: NodeTask,
+    model: str,
+    config: NodeEvalConfig,
+    *,
+    condensed: dict[str, Tensor] | None = None,
+    labelled: Tensor | None = None,
+    seed: int | None = None,
+) -> GraphModel:
+    """A trained, validation-selected ``model`` in eval mode, for callers that use the model itself
+    (the privacy and robustness audits): trained on the ``condensed`` graph
+    (:func:`train_on_condensed`) or, without one, on the real graph with the labels of ``labelled``
+    (:func:`train_on_labelled`, default: the training nodes). ``seed`` (default ``config.seed``)
+    seeds every RNG first. Call ``net(task.x_in, task.op(net))`` for its N×K logits on the real graph."""
+    if condensed is not None and labelled is not None:
+        raise ValueError("give condensed (a condensed graph) or labelled (real labels), not both")
+    seed_everything(config.seed if seed is None else seed)
+    net = protocol_model(task, model, config)
+    if condensed is not None:
+        train_on_condensed(task, model, condensed, config, test=False, net=net)
+    else:
+        train_on_labelled(task, model, task.train_idx if labelled is None else labelled, config, net=net)
+    return net.eval()
+
+
 def train_on_condensed_batched(
     task: NodeTask, model: str, condensed: dict[str, Tensor], config: NodeEvalConfig
 ) -> list[TrainResult]:

@@ -31,7 +31,6 @@ given a wrong label in the real-subset target) show the worst case. The result g
 
 from __future__ import annotations
 
-import math
 import os
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
@@ -47,6 +46,7 @@ from condensekit.core.seed import seed_everything
 from condensekit.core.vision import CondensedImages, ImageSplits, build_image_model, fit_images, predict
 from condensekit.privacy.data import load_private_dataset
 from condensekit.privacy.evaluate import train_config_for
+from condensekit.privacy.mia import lira_scores, logit_confidence, roc_metrics
 
 __all__ = [
     "ATTACKS",
@@ -87,43 +87,6 @@ class AuditConfig:
             raise ValueError(f"Invalid value {self.shadows!r} for argument shadows. Valid values for lira are >= 2")
         if self.members < 0 or self.canaries < 0:
             raise ValueError("members and canaries must be >= 0")
-
-
-# ---------------------------------------------------------------------------------------------
-# metrics
-
-
-def roc_metrics(member_scores: Tensor, nonmember_scores: Tensor) -> dict[str, float]:
-    """AUC (Mann–Whitney, ties counted half) and the TPR at FPR ≤ 0.1 % and ≤ 1 % (higher score = member)."""
-    s = torch.cat([member_scores, nonmember_scores]).double()
-    is_member = torch.cat([torch.ones_like(member_scores), torch.zeros_like(nonmember_scores)]).bool()
-    order = torch.argsort(s, descending=True, stable=True)
-    s, is_member = s[order], is_member[order]
-    # group ties: thresholds only between distinct scores
-    last = torch.ones_like(s, dtype=torch.bool)
-    last[:-1] = s[1:] != s[:-1]
-    tp = torch.cumsum(is_member.double(), 0)[last] / max(1, int(is_member.sum()))
-    fp = torch.cumsum((~is_member).double(), 0)[last] / max(1, int((~is_member).sum()))
-    tpr = torch.cat([tp.new_zeros(1), tp])
-    fpr = torch.cat([fp.new_zeros(1), fp])
-    auc = float(torch.trapezoid(tpr, fpr))
-
-    def tpr_at(limit: float) -> float:
-        ok = fpr <= limit + 1e-12
-        return float(tpr[ok].max())
-
-    return {"auc": auc, "tpr_at_01fpr": tpr_at(0.001), "tpr_at_1fpr": tpr_at(0.01)}
-
-
-def _logit_confidence(logits: Tensor, y: Tensor) -> Tensor:
-    """:math:`\\log p_y - \\log(1 - p_y)`, computed stably from the logits."""
-    correct = logits.gather(1, y.view(-1, 1)).squeeze(1)
-    others = logits.scatter(1, y.view(-1, 1), float("-inf")).logsumexp(dim=1)
-    return correct - others
-
-
-def _normal_logpdf(x: Tensor, mu: Tensor, sd: Tensor) -> Tensor:
-    return -0.5 * ((x - mu) / sd).pow(2) - sd.log() - 0.5 * math.log(2 * math.pi)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -218,7 +181,7 @@ def audit_set(
     if cfg.attack == "loss":
         scores = -F.cross_entropy(t_logits, cand_y, reduction="none")
     else:
-        phi = _logit_confidence(t_logits, cand_y)
+        phi = logit_confidence(t_logits, cand_y)
         scores, shadow_info = _lira(phi, cand_x, cand_y, data, cfg, reserve_idx, n_set, dev)
         record |= shadow_info
     record |= roc_metrics(scores[is_member], scores[~is_member])
@@ -261,24 +224,12 @@ def _lira(
             inside = torch.zeros(two_m, dtype=torch.bool, device=dev)
             inside[pick] = True
         net = _train(sx, sy, data, cfg, seed=cfg.seed + 1000 + s)
-        confs.append(_logit_confidence(predict(net, cand_x), cand_y))
+        confs.append(logit_confidence(predict(net, cand_x), cand_y))
         ins.append(inside)
     conf, inside = torch.stack(confs), torch.stack(ins)  # shadows × 2m
-
-    def fit(mask: Tensor) -> tuple[Tensor, Tensor]:
-        cnt = mask.sum(0).clamp_min(1)
-        mu = (conf * mask).sum(0) / cnt
-        var = ((conf - mu).pow(2) * mask).sum(0) / (cnt - 1).clamp_min(1)
-        global_sd = conf[mask].std() if int(mask.sum()) > 1 else conf.std()
-        per_ok = mask.sum(0) >= 2
-        sd = torch.where(per_ok, var.sqrt(), global_sd).clamp_min(1e-3)
-        return mu, sd
-
-    mu_out, sd_out = fit(~inside)
+    score = lira_scores(phi, conf, inside, online=cfg.mode == "online")
     if cfg.mode == "offline":
-        return (phi - mu_out) / sd_out, {"shadows": cfg.shadows, "mode": "offline"}
-    mu_in, sd_in = fit(inside)
-    score = _normal_logpdf(phi, mu_in, sd_in) - _normal_logpdf(phi, mu_out, sd_out)
+        return score, {"shadows": cfg.shadows, "mode": "offline"}
     return score, {"shadows": cfg.shadows, "mode": "online", "shadow_set": "real subsets of the target's size"}
 
 

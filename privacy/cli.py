@@ -9,7 +9,10 @@ from typing import Any
 from condensekit.core.artifact import format_card, load_artifact
 from condensekit.core.atomic import write_json
 from condensekit.core.config import add_dataclass_args, dataclass_from_args, parse_config_flags
+from condensekit.core.evaluate import TrainConfig
 from condensekit.core.report import format_table
+from condensekit.core.vision import IMAGE_TASK
+from condensekit.graph import NODE_TASK, NodeEvalConfig
 from condensekit.privacy.accounting import (
     GaussianRelease,
     analytic_gaussian_epsilon,
@@ -21,6 +24,7 @@ from condensekit.privacy.audit import AuditConfig, audit_artifact
 from condensekit.privacy.base import PRIVACY_METHODS, condense_private
 from condensekit.privacy.data import load_private_dataset
 from condensekit.privacy.evaluate import evaluate_private
+from condensekit.privacy.graph_audit import NodeAuditConfig, audit_node_artifact
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -53,9 +57,16 @@ def register(sub: argparse._SubParsersAction) -> None:
     a.add_argument("--steps", type=int, default=1, help="number of releases (composed)")
     a.set_defaults(func=_account)
 
-    u = verbs.add_parser("audit", help="membership-inference audit of any image artifact; recorded in its card")
+    u = verbs.add_parser(
+        "audit",
+        help="membership-inference audit of any image or node-graph artifact; recorded in its card",
+        description="Image artifacts train --model for --train-steps; node-graph artifacts train --graph-model "
+        "with the graph protocol for --graph-epochs (members: training nodes, non-members: test nodes).",
+    )
     u.add_argument("artifact")
     add_dataclass_args(u, AuditConfig)
+    u.add_argument("--graph-model", default="gcn", help="target and shadow GNN of a node-graph audit")
+    u.add_argument("--graph-epochs", type=int, default=300, help="training epochs of a node-graph audit's GNNs")
     u.add_argument("--root", default=None, help="data root (default: $CONDENSEKIT_DATA)")
     u.add_argument("--device", default="cpu")
     u.add_argument("--json", default=None)
@@ -160,7 +171,26 @@ def _account(ns: argparse.Namespace) -> int:
 
 def _audit(ns: argparse.Namespace) -> int:
     cfg = dataclass_from_args(AuditConfig, ns)
-    rec = audit_artifact(ns.artifact, cfg, root=ns.root, device=ns.device)
+    task = load_artifact(ns.artifact).card.get("task")
+    if task == NODE_TASK:
+        if cfg.canaries or cfg.member_set != "random":
+            raise ValueError(
+                f"Invalid arguments for the node-graph artifact {ns.artifact!r}: canaries ({cfg.canaries}) and "
+                f"member_set ({cfg.member_set!r}) apply to image artifacts only; a node audit's members are random "
+                "training nodes"
+            )
+        ncfg = NodeAuditConfig(
+            attack=cfg.attack, mode=cfg.mode, shadows=cfg.shadows, members=cfg.members, model=ns.graph_model,
+            eval=NodeEvalConfig(runs=1, train=TrainConfig(epochs=ns.graph_epochs)), seed=cfg.seed,
+        )  # fmt: skip
+        rec = audit_node_artifact(ns.artifact, ncfg, root=ns.root, device=ns.device)
+    elif task == IMAGE_TASK:
+        rec = audit_artifact(ns.artifact, cfg, root=ns.root, device=ns.device)
+    else:
+        raise ValueError(
+            f"artifact at {ns.artifact!r} holds a {task!r} set, which has no membership game; `privacy audit` "
+            f"takes {IMAGE_TASK!r} and {NODE_TASK!r} artifacts"
+        )
     print(
         f"{rec['attack']} audit of {ns.artifact} ({rec['method']}): AUC {rec['auc']:.3f}, "
         f"TPR {100 * rec['tpr_at_1fpr']:.1f} % at 1 % FPR, {100 * rec['tpr_at_01fpr']:.1f} % at 0.1 % FPR "

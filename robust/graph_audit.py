@@ -30,9 +30,7 @@ from torch_geometric.utils import to_undirected
 from condensekit.core.engine import peak_memory_mb, reset_peak_memory
 from condensekit.core.evaluate import accuracy
 from condensekit.core.registry import check_choice
-from condensekit.core.seed import seed_everything
-from condensekit.graph import MODELS, CondensedGraph, NodeEvalConfig, NodeTask, prepare_task
-from condensekit.graph.evaluate import protocol_model, train_on_condensed
+from condensekit.graph import MODELS, CondensedGraph, NodeEvalConfig, NodeTask, fit_node_model, prepare_task
 from condensekit.robust.attacks import parse_eps_list
 from condensekit.robust.audit import AuditResult, _sanity, record_audit
 
@@ -79,13 +77,6 @@ class _OnGraph(nn.Module):
 
     def forward(self, x: Tensor) -> Tensor:
         return self.net(x, self.op)
-
-
-def _train(task: NodeTask, model: str, cond: CondensedGraph, config: NodeEvalConfig) -> nn.Module:
-    """The graph domain's protocol (``graph.evaluate.train_on_condensed``), keeping the trained model."""
-    net = protocol_model(task, model, config)
-    train_on_condensed(task, model, cond.tensors(), config, test=False, net=net)
-    return net.eval()
 
 
 def flip_edges(data: Data, fraction: float, *, seed: int) -> Data:
@@ -135,8 +126,7 @@ def audit_graph(
         cls = MODELS.get(name)
         for run in range(config.eval.runs):
             seed = config.eval.seed + run
-            seed_everything(seed)
-            net = _train(task, name, cond, config.eval)
+            net = fit_node_model(task, name, config.eval, condensed=cond.tensors(), seed=seed)
             with torch.no_grad():
                 clean = accuracy(net(task.x_in, task.op(cls))[test], y_test)
             per.setdefault((name, "clean", "0"), []).append(clean)

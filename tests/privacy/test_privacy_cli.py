@@ -1,6 +1,7 @@
 import pytest
+import torch
 
-from condensekit.core.artifact import load_artifact
+from condensekit.core.artifact import load_artifact, save_artifact
 from condensekit.core.cli import main
 from condensekit.core.vision import CondensedImages, image_source
 from condensekit.core.vision.datasets import IMAGE_DATASETS
@@ -53,3 +54,28 @@ def test_dp_merf_condensed_then_account_then_audit(tmp_path, capsys, toy):
 def test_audit_bad_shadows(tmp_path, capsys, shadows):
     assert main(["privacy", "audit", str(tmp_path / "missing"), "--shadows", shadows]) == 2
     assert "argument shadows" in capsys.readouterr().err
+
+
+def test_audit_refuses_a_task_without_a_membership_game(tmp_path, capsys):
+    save_artifact(tmp_path / "gl", {"x": torch.zeros(3, 4), "y": torch.zeros(3)}, {
+        "domain": "graph", "task": "graph_classification", "method": "kidd", "config": {},
+        "source": {"dataset": "mutag"}, "budget": 3, "seed": 0})  # fmt: skip
+    assert main(["privacy", "audit", str(tmp_path / "gl")]) == 2
+    assert "'graph_classification' set, which has no membership game" in capsys.readouterr().err
+
+
+@pytest.mark.real_data
+def test_audit_a_cora_graph_artifact(tmp_path, capsys, monkeypatch):
+    from condensekit.graph import condense_nodes, prepare_task
+
+    monkeypatch.setenv("CONDENSEKIT_CACHE", str(tmp_path / "cache"))
+    cond = condense_nodes(prepare_task("cora", device="cpu"), "random", budget=35, seed=0, progress=False)
+    path = cond.save(tmp_path / "cora-random-35")
+    assert main(["privacy", "audit", str(path), "--canaries", "3"]) == 2
+    assert "image artifacts only" in capsys.readouterr().err
+    code = main(["privacy", "audit", str(path), "--attack", "lira", "--shadows", "2", "--graph-epochs", "20",
+                 "--device", "cpu"])  # fmt: skip
+    assert code == 0, capsys.readouterr().err
+    assert "140 members vs 140 non-members" in capsys.readouterr().out
+    audit = load_artifact(path).card["audits"][-1]
+    assert audit["kind"] == "membership" and audit["members_from"] == "train nodes" and audit["shadows"] == 2
