@@ -82,7 +82,7 @@ def audit_teachers(data: Any, folder: str, ns: argparse.Namespace, audit_cfg: Au
     grid = parse_eps_list(audit_cfg.eps)
     per: dict[tuple[str, str], list[float]] = {}
     for net in teacher_nets(data, folder, ns):
-        pixel = PixelSpace(net, data.mean, data.std, channels_last=audit_cfg.attack.channels_last).eval()
+        pixel = PixelSpace.for_attack(net, data.mean, data.std, audit_cfg.attack)
         per.setdefault(("clean", "0"), []).append(accuracy_metric(predict(pixel, x), y))
         acc = robust_accuracy(pixel, x, y, "pgd", [v for _, v in grid], num_classes=data.num_classes,
                               seed=audit_cfg.seed, config=audit_cfg.attack)  # fmt: skip
@@ -104,12 +104,15 @@ def run(ns: argparse.Namespace) -> None:
     audit_cfg = AuditConfig(
         attacks=tuple(ns.attacks.split(",")), eps=tuple(eps.split(",")), models=(ns.model,), runs=ns.runs,
         subset=None if ns.subset == 0 else ns.subset, seed=ns.seed, train=ImageTrainConfig(epochs=ns.epochs),
-        attack=AttackConfig(pgd_steps=ns.pgd_steps), relabel=ns.relabel,
+        attack=_attack_config(ns), relabel=ns.relabel,
     )  # fmt: skip
     audit_data = data.validation_as_test() if ns.audit_split == "val" else data
     for lam in [float(v) for v in ns.curvature.split(",")]:
         teacher, plugin = resolve_mode(ns.base, ns.mode)
-        guard = GuardConfig(curvature=lam, h=ns.h, teacher=teacher, plugin=plugin) if lam > 0 else None
+        guard = GuardConfig(
+            curvature=lam, h=ns.h, teacher=teacher, plugin=plugin, plugin_curvature=ns.plugin_curvature,
+            plugin_reduction=ns.plugin_reduction,
+        ) if lam > 0 else None  # fmt: skip
         ecfg = ExpertConfig(num_experts=ns.num_experts, epochs=ns.teacher_epochs, model=ns.model, dsa=ns.expert_dsa)
         tcfg = _teacher_config(ns) if uses_teacher(ns.base) else None
         if ns.teachers_only:
@@ -127,7 +130,8 @@ def run(ns: argparse.Namespace) -> None:
         tag = _mode_tag(ns.base, ns.mode, lam)
         method = ns.base + (f"-{ns.variant}" if ns.variant else "") + ("-online" if ns.relabel == "online" else "")
         method += "-val" if ns.audit_split == "val" else ""
-        tag = _h_tag(ns, lam) + tag
+        method += f"-{ns.audit_tag}" if ns.audit_tag else ""
+        tag = _h_tag(ns, lam) + tag + _plugin_tag(ns, lam, plugin)
         path = ARTIFACTS / f"{ns.dataset}-{method}-{ns.model}-ipc{ns.ipc}-lam{lam:g}{tag}-seed{ns.seed}"
         cond.save(path)
         result, files = audit_artifact(path, config=audit_cfg, data=audit_data, device=ns.device)
@@ -157,9 +161,16 @@ def run(ns: argparse.Namespace) -> None:
             }  # fmt: skip
             save_entry(key, entry, ns.results)
         experts = cond.card["config"].get("experts") or cond.card["config"].get("teacher")
-        # other modes reuse the same experts; the teacher rows attack the test split
-        if experts is not None and not _mode_tag(ns.base, ns.mode, lam) and ns.audit_split == "test":
+        # other modes reuse the same experts; the teacher rows attack the test split (a tagged re-audit keeps them)
+        fresh = ns.audit_split == "test" and not ns.audit_tag
+        if experts is not None and not _mode_tag(ns.base, ns.mode, lam) and fresh:
             teacher_entries(data, experts["folder"], ns, audit_cfg, lam, teacher, plugin)
+
+
+def _attack_config(ns: argparse.Namespace) -> AttackConfig:
+    return AttackConfig(
+        pgd_steps=ns.pgd_steps, fold_bn=ns.fold_bn, forward_chunk=ns.forward_chunk, cascade_eps=ns.cascade_eps
+    )
 
 
 def _teacher_config(ns: argparse.Namespace) -> TeacherConfig:
@@ -190,7 +201,7 @@ def select_teacher(ns: argparse.Namespace) -> dict[str, Any]:
     idx = stratified_subset(data.y_val, ns.val_subset, seed=ns.seed)
     x = data.denormalise(data.x_val[idx]).clamp(0, 1)
     y = data.y_val[idx].reshape(-1).long()
-    attack = AttackConfig(pgd_steps=ns.pgd_steps)
+    attack = _attack_config(ns)
     tcfg = _teacher_config(ns)
     scores: dict[tuple[float, float], dict[str, float]] = {}
     lams = sorted({float(v) for v in ns.curvature.split(",")} | {0.0})
@@ -200,7 +211,7 @@ def select_teacher(ns: argparse.Namespace) -> dict[str, Any]:
             reg = GuardConfig(curvature=lam, h=h).regularizer() if lam > 0 else None
             cpu0, t0 = time.process_time(), time.perf_counter()
             net, card = squeeze_teacher(data, tcfg, reg, device="cpu")
-            pixel = PixelSpace(net, data.mean, data.std, channels_last=attack.channels_last).eval()
+            pixel = PixelSpace.for_attack(net, data.mean, data.std, attack)
             clean = accuracy_metric(predict(pixel, x), y)
             acc = robust_accuracy(pixel, x, y, "pgd", [v for _, v in grid], num_classes=data.num_classes,
                                   seed=ns.seed, config=attack)  # fmt: skip
@@ -261,6 +272,14 @@ def _h_tag(ns: argparse.Namespace, lam: float) -> str:
     return f"-h{ns.h:g}" if lam > 0 and ns.h != GuardConfig.h else ""
 
 
+def _plugin_tag(ns: argparse.Namespace, lam: float, plugin: bool) -> str:
+    """Key and folder suffix for a plug-in term whose λ or reduction differ from the teacher's (``-p1000sum``)."""
+    if lam == 0 or not plugin or (ns.plugin_curvature is None and ns.plugin_reduction == "mean"):
+        return ""
+    lam_p = lam if ns.plugin_curvature is None else ns.plugin_curvature
+    return f"-p{lam_p:g}" + ("sum" if ns.plugin_reduction == "sum" else "")
+
+
 def _mode_tag(base: str, mode: str, lam: float) -> str:
     """Key suffix for a curvature mode other than the base's default (GUARD's teacher for MTT/PTM)."""
     teacher, plugin = resolve_mode(base, mode)
@@ -273,7 +292,14 @@ def _mode_name(teacher: bool, plugin: bool, lam: float) -> str | None:
 
 
 def _mode(e: dict[str, Any]) -> str:
-    return "-" if not e["curvature"] else str(e.get("mode") or "-")
+    if not e["curvature"]:
+        return "-"
+    mode = str(e.get("mode") or "-")
+    guard = (e.get("method_config") or {}).get("guard") or {}
+    lam_p, red = guard.get("plugin_curvature"), guard.get("plugin_reduction", "mean")
+    if mode in ("plugin", "both") and (lam_p is not None or red != "mean"):
+        mode += f" (plug-in λ {guard['curvature'] if lam_p is None else lam_p:g}, {red})"
+    return mode
 
 
 def _schedule(e: dict[str, Any]) -> str:
@@ -290,17 +316,33 @@ def _key_seed(key: str) -> int:
     return int(found.group(1)) if found else 0
 
 
+SQUARE_LAYOUTS = {
+    # name: PixelSpace options; "channels_last" is sitting 10's audit, "folded_chunked" this sitting's default
+    "nchw": {},
+    "channels_last": {"channels_last": True},
+    "folded_chunked": {"channels_last": True, "fold_bn": True, "chunk": AttackConfig.forward_chunk},
+}
+
+
 def time_square(ns: argparse.Namespace) -> None:
-    """CPU cost of one Square iteration (AutoAttack's last and dearest stage) with the attacked model in NCHW
-    and in channels-last layout, interleaved ``--timing-reps`` times, on ``--timing-images`` random images of
-    the dataset's shape. The model is ``--model`` freshly initialised, with a constant +100 logit on class 0 and
-    labels 0, so no image is ever fooled and every image is queried at every iteration (the regime of the
-    small-ε audits, where ~95 % of the attacked images survive APGD and FAB). Saved as one entry with
+    """CPU cost of one Square iteration (AutoAttack's last and dearest stage) with the attacked model wrapped
+    each way of :data:`SQUARE_LAYOUTS` (NCHW; channels-last; channels-last with batch norm folded into the
+    convolutions and ``--forward-chunk`` images per forward pass), interleaved ``--timing-reps`` times, on
+    ``--timing-images`` random images of the dataset's shape. The model is ``--model`` freshly initialised
+    (batch-norm running statistics randomised, so the folding is not trivial), with a constant +100 logit
+    on class 0 and labels 0, so no image is ever fooled and every image is queried at every iteration (the
+    regime of the small-ε audits, where ~95 % of the attacked images survive APGD and FAB). The adversarial
+    images of every layout are compared with the first's (``max_abs_diff``). Saved as one entry with
     ``kind`` ``timing``; the table skips it."""
     torch.set_num_threads(ns.threads)
     data = load_image_data(ns.dataset, root=ns.root)
     torch.manual_seed(ns.seed)
     net = build_image_model(ns.model, channels=data.channels, num_classes=data.num_classes, im_size=data.im_size)
+    for m in net.modules():
+        if isinstance(m, torch.nn.BatchNorm2d):
+            m.running_mean.normal_(0, 0.5)
+            m.running_var.uniform_(0.5, 2.0)
+    net.eval()
     offset = torch.zeros(data.num_classes)
     offset[0] = 100.0
 
@@ -312,27 +354,33 @@ def time_square(ns: argparse.Namespace) -> None:
         def forward(self, x: torch.Tensor) -> torch.Tensor:
             return self.inner(x) + offset.to(x.device)
 
+    layouts = dict(SQUARE_LAYOUTS)
+    layouts["folded_chunked"] = layouts["folded_chunked"] | {"chunk": ns.forward_chunk}
     models = {
-        layout: Unfooled(PixelSpace(copy.deepcopy(net), data.mean, data.std, channels_last=layout == "channels_last"))
-        for layout in ("nchw", "channels_last")
+        name: Unfooled(PixelSpace(copy.deepcopy(net), data.mean, data.std, **opts)) for name, opts in layouts.items()
     }  # fmt: skip
     gen = torch.Generator().manual_seed(ns.seed)
     x = torch.rand(ns.timing_images, data.channels, *data.im_size, generator=gen)
     y = torch.zeros(ns.timing_images, dtype=torch.long)
     ms: dict[str, list[float]] = {k: [] for k in models}
+    advs: dict[str, torch.Tensor] = {}
     for _ in range(ns.timing_reps):
         for layout, model in models.items():
             atk = torchattacks.Square(model.eval(), norm="Linf", eps=1 / 255, n_queries=ns.timing_queries,
                                       n_restarts=1, seed=ns.seed)  # fmt: skip
             c0 = time.process_time()
-            atk(x, y)
+            advs[layout] = atk(x, y)
             ms[layout].append(round((time.process_time() - c0) / ns.timing_queries * 1000, 2))
+    first = next(iter(advs.values()))
+    diff = {k: float((v - first).abs().max()) for k, v in advs.items()}
     summary = {k: round(statistics.median(v), 2) for k, v in ms.items()}
-    print(f"Square, {ns.timing_images} images, CPU ms per iteration (median of {ns.timing_reps}): {summary}")
+    print(f"Square, {ns.timing_images} images, CPU ms per iteration (median of {ns.timing_reps}): {summary}; "
+          f"adversarial images vs {next(iter(advs))}: max |diff| {diff}")  # fmt: skip
     save_entry(f"{ns.dataset}/square-timing/{ns.model}/n{ns.timing_images}", {
         "kind": "timing", "dataset": ns.dataset, "model": ns.model, "images": ns.timing_images,
-        "queries": ns.timing_queries, "cpu_ms_per_square_iteration": ms, "median": summary,
-        "torch_threads": torch.get_num_threads(), "hardware": hardware() | {"load": "shared"}, "load": "shared",
+        "queries": ns.timing_queries, "layouts": layouts, "cpu_ms_per_square_iteration": ms, "median": summary,
+        "max_abs_diff": diff, "torch_threads": torch.get_num_threads(),
+        "hardware": hardware() | {"load": "shared"}, "load": "shared",
     }, ns.results)  # fmt: skip
 
 
@@ -361,6 +409,12 @@ def table(path: Path = RESULTS) -> str:
             last = head
         lines.append([str(c) for c in body])
     return "\n".join("| " + " | ".join(map(str, r)) + " |" if r else "" for r in lines)
+
+
+def _flag(text: str) -> bool:
+    if text.lower() not in ("1", "true", "yes", "0", "false", "no"):
+        raise argparse.ArgumentTypeError(f"invalid value {text!r}: valid values are true, false")
+    return text.lower() in ("1", "true", "yes")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -392,10 +446,14 @@ def main(argv: list[str] | None = None) -> int:
         help="--select: largest validation clean-accuracy drop allowed against the plain teacher",
     )
     p.add_argument("--mode", default="auto")
+    p.add_argument("--plugin-curvature", type=float, default=None,
+                   help="λ of the plug-in term (mode plugin/both; default: the --curvature λ)")  # fmt: skip
+    p.add_argument("--plugin-reduction", default="mean", choices=("mean", "sum"),
+                   help="plug-in term: gradient of the batch-mean loss (as the teacher's) or of the sum")  # fmt: skip
     p.add_argument("--model", default="convnet", help="condensation, expert and evaluation model")
     p.add_argument("--num-experts", type=int, default=ExpertConfig.num_experts)
     p.add_argument("--teacher-epochs", type=int, default=ExpertConfig.epochs)
-    p.add_argument("--expert-dsa", type=lambda t: t.lower() in ("1", "true", "yes"), default=True,
+    p.add_argument("--expert-dsa", type=_flag, default=True,
                    help="DSA while training experts (MTT: true)")  # fmt: skip
     p.add_argument("--steps", type=int, default=None, help="engine steps (default: the method's iterations)")
     p.add_argument("--set", action="append", help="method config FIELD=VALUE (repeatable)")
@@ -409,9 +467,18 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--audit-split", default="test", choices=("test", "val"),
                    help="audit against the test split, or the validation split (to choose a setting; entries' "
                         "method gets -val)")  # fmt: skip
+    p.add_argument("--audit-tag", default="",
+                   help="name of a re-audit with other audit options (entries' method gets -TAG), so that the "
+                        "earlier entries of the same set are kept beside it")  # fmt: skip
     p.add_argument("--subset", type=int, default=1000, help="stratified test images (0: the full test set)")
     p.add_argument("--epochs", type=int, default=ImageTrainConfig.epochs, help="evaluation training epochs")
     p.add_argument("--pgd-steps", type=int, default=AttackConfig.pgd_steps)
+    p.add_argument("--fold-bn", type=_flag, default=AttackConfig.fold_bn,
+                   help="attack a copy of each model with batch norm folded into its convolutions")  # fmt: skip
+    p.add_argument("--forward-chunk", type=int, default=AttackConfig.forward_chunk,
+                   help="images per forward pass of the attacked model (0: all at once)")  # fmt: skip
+    p.add_argument("--cascade-eps", type=_flag, default=AttackConfig.cascade_eps,
+                   help="attack at each ε only the images that survived the smaller ones")  # fmt: skip
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--device", default="auto")
     p.add_argument("--root", default=None)
@@ -422,7 +489,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--teachers-only", action="store_true", help="only attack the (existing) experts' final weights")
     p.add_argument("--table", action="store_true", help="print the Markdown table of the results and exit")
     p.add_argument("--time-square", action="store_true",
-                   help="time one Square iteration with the attacked model NCHW vs channels-last and exit")
+                   help="time one Square iteration with the attacked model NCHW, channels-last, and channels-last "
+                        "with folded batch norm and --forward-chunk, and exit")  # fmt: skip
     p.add_argument("--timing-images", type=int, default=500, help="--time-square: images per batch")
     p.add_argument("--timing-queries", type=int, default=100, help="--time-square: Square iterations per timing")
     p.add_argument("--timing-reps", type=int, default=3, help="--time-square: interleaved repetitions")

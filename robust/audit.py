@@ -253,7 +253,7 @@ def audit_images(
                 net, x, y, config=config.train, lr=lr, **extra, generator=gen,
                 validate=(lambda m: accuracy_metric(predict(m, val_x), val_y)) if len(val_y) else None,
             )  # fmt: skip
-            pixel = PixelSpace(net, data.mean, data.std, channels_last=config.attack.channels_last).eval()
+            pixel = PixelSpace.for_attack(net, data.mean, data.std, config.attack)
             logits = predict(pixel, x_test)
             correct = logits.argmax(-1) == y_test  # computed once, shared by every attack
             per.setdefault((name, "clean", "0"), []).append(accuracy_metric(logits, y_test))

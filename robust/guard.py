@@ -19,7 +19,10 @@ method that learns from experts (MTT, PTM): the experts are trained with the ter
 
 The **plug-in** option (not in GUARD) adds the same term to a method's own per-step loss through the
 methods' ``regularizer`` hook (DM, DC, MTT, PTM): the curvature of the loss at the synthetic images under
-the method's network, weighted by λ, so the images themselves are pushed towards flat regions.
+the method's network, weighted by λ, so the images themselves are pushed towards flat regions. Its λ
+(``plugin_curvature``) and reduction (``plugin_reduction``) may differ from the teacher's: with the
+batch-mean reduction the term on N synthetic images weighs 1/N of each image's own curvature, which the
+method's loss can swamp; ``"sum"`` keeps each image's.
 
 Deviations: the reference runs on ImageNet-scale data with ResNet-18 teachers; here the teachers are the
 suite's small models (see :mod:`condensekit.robust.sre2l` for SRe2L's own deviations). With
@@ -72,18 +75,38 @@ class GuardConfig:
     h: float = field(default=3.0, metadata={"help": "finite-difference step h > 0 (normalised pixel units)"})
     teacher: bool = field(default=True, metadata={"help": "train the experts / teacher with the term (GUARD)"})
     plugin: bool = field(default=False, metadata={"help": "also add the term to the method's per-step loss"})
+    plugin_curvature: float | None = field(
+        default=None, metadata={"help": "λ of the plug-in term (None: the same λ as the teacher's)"}
+    )
+    plugin_reduction: str = field(
+        default="mean",
+        metadata={"help": "plug-in term: gradients of the batch-mean loss (as the teacher's; the term then scales "
+                          "as 1/N) or of the per-image sum (each image's own curvature)"},
+    )  # fmt: skip
 
     def __post_init__(self) -> None:
         if not self.curvature >= 0:
             raise ValueError(f"Invalid value {self.curvature!r} for argument curvature. Valid values are >= 0")
+        if self.plugin_curvature is not None and not self.plugin_curvature >= 0:
+            raise ValueError(
+                f"Invalid value {self.plugin_curvature!r} for argument plugin_curvature. Valid values are >= 0 or None"
+            )
         self.regularizer()  # validates h
+        self.plugin_regularizer()  # validates plugin_reduction
 
     @property
     def enabled(self) -> bool:
         return self.curvature > 0 and (self.teacher or self.plugin)
 
     def regularizer(self) -> CurvatureRegularizer:
+        """The teacher's (experts') term: λ = ``curvature``, batch-mean reduction (the reference)."""
         return CurvatureRegularizer(lam=self.curvature, h=self.h)
+
+    def plugin_regularizer(self) -> CurvatureRegularizer:
+        """The plug-in term on the synthetic images: λ = ``plugin_curvature`` (else ``curvature``), h, and
+        ``plugin_reduction``."""
+        lam = self.curvature if self.plugin_curvature is None else self.plugin_curvature
+        return CurvatureRegularizer(lam=lam, h=self.h, reduction=self.plugin_reduction)
 
     def describe(self) -> dict[str, Any]:
         return asdict(self) | {"reduction": "mean", "eval_mode": True}
@@ -225,7 +248,8 @@ def robust_condense(
     plugin = guard is not None and guard.plugin and guard.curvature > 0
     cond = condense_images(
         data, entry.cls.name, ipc=ipc, domain="robust", config=method_cfg, seed=seed, device=device, steps=steps,
-        checkpoint=checkpoint, progress=progress, regularizer=guard.regularizer() if plugin else None, **resources,
+        checkpoint=checkpoint, progress=progress, regularizer=guard.plugin_regularizer() if plugin else None,
+        **resources,
     )  # fmt: skip
     enabled = guard is not None and guard.enabled
     cond.card["method"] = f"guard-{base}" if enabled else base

@@ -12,6 +12,7 @@ from condensekit.robust.attacks import (
     AttackConfig,
     PixelSpace,
     adversarial,
+    fold_batchnorm,
     parse_attacks,
     parse_eps,
     parse_eps_list,
@@ -164,3 +165,80 @@ def test_autoattack_stage_times_are_recorded_without_changing_the_attack(k):
     assert names[0] == "0-apgd" and all(v >= 0 for v in stages.values())
     want = ["0-apgd", "1-apgdt", "2-fab", "3-square"] if k >= 4 else ["0-apgd", "1-fab", "2-square"]
     assert set(names) <= set(want)
+
+
+def _bn_convnet() -> nn.Module:
+    torch.manual_seed(0)
+    net = build_image_model("convnet_bn_small", channels=1, num_classes=3, im_size=(8, 8)).eval()
+    with torch.no_grad():  # non-trivial BN statistics and affine parameters
+        for m in net.modules():
+            if isinstance(m, nn.BatchNorm2d):
+                m.running_mean.uniform_(-0.5, 0.5)
+                m.running_var.uniform_(0.5, 2.0)
+                m.weight.uniform_(0.5, 1.5)
+                m.bias.uniform_(-0.2, 0.2)
+    return net
+
+
+def test_folded_batch_norm_and_chunks_compute_the_same_function_and_leave_the_model_alone():
+    net = _bn_convnet()
+    before = copy.deepcopy(net.state_dict())
+    plain = PixelSpace(copy.deepcopy(net), (0.5,), (0.25,)).eval()
+    fast = PixelSpace.for_attack(net, (0.5,), (0.25,), AttackConfig(forward_chunk=4))
+    assert fast.chunk == 4 and not any(isinstance(m, nn.BatchNorm2d) for m in fast.model.modules())
+    assert sum(isinstance(m, nn.Identity) for m in fast.model.modules()) == 2  # both blocks folded
+    assert not any(p.requires_grad for p in fast.model.parameters())
+    assert all(p.requires_grad for p in net.parameters())  # the caller's model is untouched
+    assert all(torch.equal(v, net.state_dict()[k]) for k, v in before.items())
+    assert any(isinstance(m, nn.BatchNorm2d) for m in net.modules())
+    x = torch.rand(11, 1, 8, 8, requires_grad=True)  # 11 = two chunks of 4 and one of 3
+    assert torch.allclose(fast(x), plain(x), atol=1e-5)
+    (g_fast,) = torch.autograd.grad(fast(x)[:, 0].sum(), x)
+    (g_plain,) = torch.autograd.grad(plain(x)[:, 0].sum(), x)
+    assert torch.allclose(g_fast, g_plain, atol=1e-5)
+    y = plain(x).argmax(-1).detach()
+    cfg = AttackConfig(pgd_steps=5, forward_chunk=4)
+    assert robust_accuracy(fast, x.detach(), y, "pgd", [0.05, 0.2], num_classes=3, config=cfg) == robust_accuracy(
+        plain, x.detach(), y, "pgd", [0.05, 0.2], num_classes=3, config=cfg
+    )
+    with pytest.raises(ValueError, match="argument forward_chunk"):
+        AttackConfig(forward_chunk=-1)
+    with pytest.raises(ValueError, match="argument chunk"):
+        PixelSpace(net, (0.5,), (0.25,), chunk=-2)
+
+
+def test_fold_batchnorm_leaves_a_model_without_batch_norm_unchanged():
+    model = nn.Sequential(nn.Conv2d(1, 2, 3), nn.ReLU(), nn.Flatten())
+    x = torch.rand(3, 1, 5, 5)
+    out = model(x)
+    assert torch.equal(fold_batchnorm(model)(x), out) and isinstance(model[0], nn.Conv2d)
+
+
+@pytest.mark.parametrize("attack", ["fgsm", "pgd"])
+def test_the_eps_cascade_attacks_only_the_survivors_and_never_raises_accuracy(monkeypatch, attack):
+    from condensekit.robust import attacks as attacks_mod
+
+    x, y, model = _blobs()
+    grid = [0.3, 0.02, 0.1]  # any order: the cascade sorts
+    calls: list[tuple[float, int]] = []
+    real = attacks_mod.adversarial
+
+    def spy(model, xs, ys, attack, eps, **kwargs):
+        calls.append((eps, xs.shape[0]))
+        return real(model, xs, ys, attack, eps, **kwargs)
+
+    monkeypatch.setattr(attacks_mod, "adversarial", spy)
+    cfg, no_cascade = AttackConfig(pgd_steps=5), AttackConfig(pgd_steps=5, cascade_eps=False)
+    fresh = robust_accuracy(model, x, y, attack, grid, num_classes=4, config=no_cascade)
+    assert calls == [(e, 40) for e in grid]  # every ε attacks all 40 clean-correct images
+    calls.clear()
+    cascade = robust_accuracy(model, x, y, attack, grid, num_classes=4, config=cfg)
+    assert list(cascade) == grid
+    assert [e for e, _ in calls] == sorted(grid)[: len(calls)]
+    # each ε attacks exactly the images standing after the smaller ones (accuracy is in % of 40 images)
+    standing = [40] + [round(cascade[e] * 40 / 100) for e in sorted(grid)]
+    assert [n for _, n in calls] == standing[: len(calls)]
+    assert all(cascade[e] <= fresh[e] + 1e-9 for e in grid)
+    values = [cascade[e] for e in sorted(grid)]
+    assert values == sorted(values, reverse=True)
+    assert values[0] == fresh[0.02]  # the smallest ε is attacked exactly as before

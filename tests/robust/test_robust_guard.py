@@ -27,7 +27,15 @@ def test_guard_config_checks_and_regularizer():
         GuardConfig(h=0)
     assert not GuardConfig(curvature=0).enabled and GuardConfig().enabled
     reg = GuardConfig(curvature=5.0, h=1.5).regularizer()
-    assert (reg.lam, reg.h) == (5.0, 1.5)
+    assert (reg.lam, reg.h, reg.reduction) == (5.0, 1.5, "mean")
+    plug = GuardConfig(curvature=5.0, h=1.5).plugin_regularizer()
+    assert (plug.lam, plug.h, plug.reduction) == (5.0, 1.5, "mean")  # defaults: the teacher's term
+    plug = GuardConfig(curvature=5.0, h=1.5, plugin_curvature=40.0, plugin_reduction="sum").plugin_regularizer()
+    assert (plug.lam, plug.h, plug.reduction) == (40.0, 1.5, "sum")
+    with pytest.raises(ValueError, match="argument plugin_curvature"):
+        GuardConfig(plugin_curvature=-1.0)
+    with pytest.raises(ValueError, match="argument reduction"):
+        GuardConfig(plugin_reduction="median")
 
 
 def test_curvature_experts_differ_from_plain_and_are_not_mixed(tmp_path):
@@ -75,7 +83,9 @@ def test_robust_condense_guard_mtt_and_plugin_dm(tmp_path, monkeypatch):
     assert curved.lr is not None
     calls = []
     reg = GuardConfig(curvature=1.0, teacher=False, plugin=True)
-    monkeypatch.setattr(GuardConfig, "regularizer", lambda self: lambda m, x, y: calls.append(x.shape) or x.sum() * 0)
+    monkeypatch.setattr(
+        GuardConfig, "plugin_regularizer", lambda self: lambda m, x, y: calls.append(x.shape) or x.sum() * 0
+    )
     dm = robust_condense(data, "dm", ipc=2, guard=reg, config={"model": "mlp", "batch_real": 4, "dsa": False}, steps=3,
                          progress=False)  # fmt: skip
     assert dm.card["method"] == "guard-dm" and len(calls) == 3 and calls[0][0] == 4
@@ -93,3 +103,7 @@ def test_plugin_curvature_changes_the_synthetic_images(base):
     reg = GuardConfig(curvature=100.0, h=1.0, teacher=False, plugin=True)
     curved = robust_condense(data, base, ipc=2, guard=reg, config=cfg, steps=2, progress=False)
     assert torch.isfinite(curved.x).all() and not torch.allclose(plain.x, curved.x)
+    summed = GuardConfig(curvature=100.0, h=1.0, teacher=False, plugin=True, plugin_reduction="sum")
+    other = robust_condense(data, base, ipc=2, guard=summed, config=cfg, steps=2, progress=False)
+    assert not torch.allclose(other.x, curved.x)  # the sum weighs each image's own curvature
+    assert other.card["config"]["guard"]["plugin_reduction"] == "sum"
