@@ -10,6 +10,7 @@ import torch
 from condensekit.core.objectives.kernel_ridge import krr_predict
 from condensekit.graph.level.batch import GraphBatch
 from condensekit.graph.level.kernel import SELF_LOOP, SIGMA_EPS, NodeStats, lite_gntk, lite_gntk_stats
+from condensekit.graph.level.methods.kidd import KiDDConfig, KiDDLRConfig
 
 
 def brute_force_gntk(x1, a1, x2, a2, hops=3):
@@ -143,3 +144,21 @@ def test_fused_lite_gntk_gives_the_eager_values_and_gradients(tiny_set) -> None:
         outs.append((k.detach(), x.grad, adj.grad))
     for eager, fused in zip(*outs, strict=True):
         assert torch.allclose(fused, eager, rtol=1e-4, atol=1e-5 * float(eager.abs().max()))
+
+
+def test_kidd_defaults_are_its_references_five_layer_kernel_and_kidd_lr_keeps_three() -> None:
+    """``GKRRDistill.py`` builds ``LiteNTK(num_layers=5)`` with ``lrA = lrX = 1e-6``;
+    ``LowRankGKRRDistill.py`` ``num_layers=3`` with ``1e-3`` (sitting 10 ran KiDD-D with the latter).
+    Five layers are four aggregations after the MLP: the brute force with ``hops=5``."""
+    kidd, low = KiDDConfig(), KiDDLRConfig()
+    assert (kidd.hops, kidd.lr_feat, kidd.lr_adj) == (5, 1e-6, 1e-6)
+    assert (low.hops, low.lr_feat, low.lr_adj) == (3, 1e-3, 1e-3)
+    x1, a1 = _graph([(0, 1), (1, 2)], 3, 0)
+    x2, a2 = _graph([(0, 1), (1, 2), (2, 3), (3, 0)], 4, 1)
+    dense = [GraphBatch.dense(x[None], a[None]) for x, a in ((x1, a1), (x2, a2))]
+    for hops in (kidd.hops, low.hops):
+        got = lite_gntk(*(lite_gntk_stats(g, hops=hops) for g in dense))
+        assert math.isclose(float(got), brute_force_gntk(x1, a1, x2, a2, hops=hops), rel_tol=1e-6)
+    five = lite_gntk(*(lite_gntk_stats(g, hops=5) for g in dense))
+    three = lite_gntk(*(lite_gntk_stats(g, hops=3) for g in dense))
+    assert not math.isclose(float(five), float(three), rel_tol=1e-3)
