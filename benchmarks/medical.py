@@ -91,6 +91,8 @@ def main(argv: list[str] | None = None) -> int:
                    help="override a method config field (recorded in the entry and its key)")  # fmt: skip
     p.add_argument("--select-every", type=int, default=None,
                    help="validation checks every k iterations (default: the profile's; in the key)")  # fmt: skip
+    p.add_argument("--experts", type=int, default=None,
+                   help="trajectory methods: N experts, not the profile's (own buffer; in the key)")  # fmt: skip
     p.add_argument("--force", action="store_true")
     p.add_argument("--extend", action="store_true",
                    help="full-data rows: add the runs an entry lacks up to --runs (run i: seed SEED+i)")  # fmt: skip
@@ -127,15 +129,15 @@ def main(argv: list[str] | None = None) -> int:
         buffer = None
         for method in [m for m in ns.methods.split(",") if m]:
             for ipc in [int(i) for i in ns.ipcs.split(",") if i]:
-                key = entry_key(flag, method, ipc, ns.profile, models, overrides, ns.select_every)
+                key = entry_key(flag, method, ipc, ns.profile, models, overrides, _variant(ns))
                 if not ns.force and key in done:
                     continue
                 expert_time = expert_cpu = None
                 if needs_experts(method) and buffer is None:
                     t0, c0 = time.perf_counter(), time.process_time()
-                    buffer = prepare_experts(
-                        data, RUNS / "experts" / f"{flag}-convnet-{ns.profile}", profile=ns.profile
-                    )
+                    folder = f"{flag}-convnet-{ns.profile}" + ("" if ns.experts is None else f"-experts{ns.experts}")
+                    count = None if ns.experts is None else {"num_experts": ns.experts}
+                    buffer = prepare_experts(data, RUNS / "experts" / folder, profile=ns.profile, overrides=count)
                     expert_time = round(time.perf_counter() - t0, 1)
                     expert_cpu = round(time.process_time() - c0, 1)
                 t0, c0, load0 = time.perf_counter(), time.process_time(), os.getloadavg()[0]
@@ -155,7 +157,7 @@ def main(argv: list[str] | None = None) -> int:
                 condense_cpu = round(time.process_time() - c0, 1)
                 condense_wall = round(time.perf_counter() - t0, 1)
                 load1 = os.getloadavg()[0]
-                ci.save(artifact_folder(flag, method, ipc, ns.profile, overrides, ns.select_every))
+                ci.save(artifact_folder(flag, method, ipc, ns.profile, overrides, _variant(ns)))
                 t0, c0 = time.perf_counter(), time.process_time()
                 lr = None if ci.lr is None else float(ci.lr)
                 res = evaluate_medical(ci.x, ci.y, data, models=models, runs=ns.runs, seed=ns.seed,
@@ -187,26 +189,30 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
+def _variant(ns: argparse.Namespace) -> list[tuple[str, int]]:
+    """The run's settings beyond the method config that name its entry: ``--select-every``, ``--experts``."""
+    pairs = [("select_every", ns.select_every), ("experts", ns.experts)]
+    return [(k, v) for k, v in pairs if v is not None]
+
+
 def entry_key(flag: str, method: str, ipc: int, profile: str, models: list[str], overrides: dict[str, Any],
-              select_every: int | None) -> str:  # fmt: skip
-    """The results key of one (flag, method, ipc) entry: overrides and ``--select-every`` are part of it."""
+              variant: list[tuple[str, int]]) -> str:  # fmt: skip
+    """The results key of one (flag, method, ipc) entry: overrides, ``--select-every`` and ``--experts`` are part
+    of it."""
     key = f"{flag}/{method}/ipc{ipc}/{profile}/{'+'.join(models)}"
     if overrides:
         key += "/" + ",".join(f"{k}={v}" for k, v in sorted(overrides.items()))
-    if select_every is not None:
-        key += f"/select_every={select_every}"
-    return key
+    return key + "".join(f"/{k}={v}" for k, v in variant)
 
 
 def artifact_folder(flag: str, method: str, ipc: int, profile: str, overrides: dict[str, Any],
-                    select_every: int | None) -> Path:  # fmt: skip
+                    variant: list[tuple[str, int]]) -> Path:  # fmt: skip
     """Where a benchmark entry's set is saved: one folder per entry (overrides and ``--select-every`` are in the
     name, as in the entry's key, so a variant no longer overwrites the profile's own set)."""
     name = f"{flag}-{method}-ipc{ipc}-{profile}"
     if overrides:
         name += "-" + "-".join(f"{k}={v}" for k, v in sorted(overrides.items()))
-    if select_every is not None:
-        name += f"-select_every={select_every}"
+    name += "".join(f"-{k}={v}" for k, v in variant)
     return RUNS / "benchmarks" / name
 
 
@@ -216,8 +222,8 @@ def _shift(ns: argparse.Namespace, profile: Any, overrides: dict[str, Any], done
         data = load_medmnist(flag, ns.root).to(str(resolve_device(ns.device)))
         for method in [m for m in ns.methods.split(",") if m]:
             for ipc in [int(i) for i in ns.ipcs.split(",") if i]:
-                folder = artifact_folder(flag, method, ipc, ns.profile, overrides, ns.select_every)
-                key = entry_key(flag, method, ipc, ns.profile, ["convnet"], overrides, ns.select_every) + "/shift"
+                folder = artifact_folder(flag, method, ipc, ns.profile, overrides, _variant(ns))
+                key = entry_key(flag, method, ipc, ns.profile, ["convnet"], overrides, _variant(ns)) + "/shift"
                 if not ns.force and key in done:
                     continue
                 ci = CondensedImages.load(folder)
