@@ -117,6 +117,42 @@ def trace(
     }
 
 
+def draws(
+    dataset: str, method: str, gpc: int, *, n: int, runs: int, models: list[str], overrides: dict
+) -> dict[str, Any]:
+    """Validation accuracy of ``n`` sets of one method condensed with seeds ``0..n-1`` at step 0 (for ``random``:
+    ``n`` random coresets; for a learned method: its initialisations): how much the score of a row moves with the
+    draw alone. Each set is scored by ``runs`` fresh models per entry of ``models`` (validation split only)."""
+    graphs = prepare_graphs(dataset, seed=0, device="cpu")
+    cfg = make_graph_config(method, reference_settings(dataset, method, gpc) | overrides)
+    per: dict[str, list[float]] = {m: [] for m in models}
+    t0 = time.perf_counter()
+    for seed in range(n):
+        algo = GRAPH_METHODS.get(method).cls(graphs, gpc, cfg)
+        result = run(algo, EngineConfig(steps=0, seed=seed, device="cpu", progress=False), None)
+        cond = result.condensed
+        for m in models:
+            score = repeat(lambda _s, m=m, c=cond: train_on_condensed(graphs, m, c, PROTOCOLS[m], test=False).val,
+                           runs=runs, seed=100).mean  # fmt: skip
+            per[m].append(round(score, 2))
+        last = {m: v[-1] for m, v in per.items()}
+        print(f"draw {seed}: {last}", flush=True)
+    summary = {m: {"mean": round(float(torch.tensor(v).mean()), 2), "std": round(float(torch.tensor(v).std()), 2),
+                   "draws": v} for m, v in per.items()}  # fmt: skip
+    return {
+        "dataset": dataset,
+        "method": method,
+        "gpc": gpc,
+        "overrides": overrides,
+        "draws": n,
+        "runs": runs,
+        "val": summary,
+        "time_s": round(time.perf_counter() - t0, 1),
+        "hardware": hardware(),
+        "date": time.strftime("%Y-%m-%d"),
+    }
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--dataset", default="proteins")
@@ -128,8 +164,15 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--models", default="gcn")
     p.add_argument("--label", default="default")
     p.add_argument("--set", action="append", default=[], metavar="FIELD=VALUE", help="config override")
+    p.add_argument("--draws", type=int, default=0, help="instead of a trace: validation of N step-0 sets, seeds 0..N-1")
     ns = p.parse_args(argv)
     overrides = parse_overrides(ns.set)
+    if ns.draws:
+        entry = draws(ns.dataset, ns.method, ns.gpc, n=ns.draws, runs=ns.runs, models=ns.models.split(","),
+                      overrides=overrides)  # fmt: skip
+        save_entry(f"{ns.dataset}/{ns.method}/gpc{ns.gpc}/draws-{ns.label}", entry, RESULTS)
+        print({m: (v["mean"], v["std"]) for m, v in entry["val"].items()})
+        return 0
     entry = trace(ns.dataset, ns.method, ns.gpc, steps=ns.steps, every=ns.every, runs=ns.runs,
                   models=ns.models.split(","), overrides=overrides)  # fmt: skip
     save_entry(f"{ns.dataset}/{ns.method}/gpc{ns.gpc}/{ns.label}", entry, RESULTS)
