@@ -357,22 +357,28 @@ def graph_audits(ns: argparse.Namespace) -> None:
         if method == "real":
             targets["real"] = None
             continue
+        if method == "null":  # labels of validation nodes only: no candidate's label, so AUC should be 0.5
+            n, gen = min(task.train_idx.numel(), task.val_idx.numel()), torch.Generator().manual_seed(ns.seed)
+            targets["null"] = task.val_idx[torch.randperm(task.val_idx.numel(), generator=gen)[:n]]
+            continue
         path = ARTIFACTS / "graph" / f"{ns.graph_audit}-{method}-{ns.budget}"
         c0, t0 = time.process_time(), time.perf_counter()
         if path.exists() and not ns.force:
             targets[method] = CondensedGraph.load(path)
-            made[method] = {"reused_artifact": str(path)}
+            made[method] = {"reused_artifact": str(path), "card_cost": targets[method].card.get("cost")}
         else:
             targets[method] = condense_nodes(task, method, budget=ns.budget, seed=ns.seed, progress=False)
             targets[method].save(path)
             made[method] = {"condense_cpu_s": round(time.process_time() - c0, 1),
-                            "condense_wall_s": round(time.perf_counter() - t0, 1)}  # fmt: skip
+                            "condense_wall_s": round(time.perf_counter() - t0, 1),
+                            "card_cost": targets[method].card.get("cost")}  # fmt: skip
         print(f"{method}: {made[method]}", flush=True)
     for attack in ("loss", "lira"):
         cfg = NodeAuditConfig(attack=attack, shadows=ns.shadows, seed=ns.seed, members=ns.members,
                               eval=NodeEvalConfig(runs=1, train=TrainConfig(epochs=ns.graph_epochs)))  # fmt: skip
         for name, rec in audit_node_graphs(targets, task, cfg).items():
-            label = "real graph (GCN on the members' labels)" if name == "real" else f"{name} ({ns.budget} nodes)"
+            label = {"real": "real graph (GCN on the members' labels)",
+                     "null": "null check (GCN on validation nodes' labels)"}.get(name, f"{name} ({ns.budget} nodes)")
             entry = rec | {"method": label, "dataset": ns.graph_audit, "load": "shared", "hardware": hardware(),
                            "condense": made.get(name)}  # fmt: skip
             save_entry(f"audit/graph/{ns.graph_audit}/{name}-{ns.budget}/{attack}", entry, RESULTS)
@@ -409,8 +415,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--schedule", default=None, help="psg only: a named schedule (paper, cpu) under --set")
     p.add_argument("--grad-norms", default=None, help="comma-separated PSG matching networks: gradient norms")
     p.add_argument("--graph-audit", default=None, help="node dataset (e.g. cora): membership audit of condensed graphs")
-    p.add_argument("--graph-methods", default="real,random,gcdm,gcsntk,doscond",
-                   help="graph audit targets: real (the real graph's labels) or node methods")
+    p.add_argument("--graph-methods", default="real,null,random,gcdm,gcsntk,doscond,gcond",
+                   help="graph audit targets: real (the members' labels), null (validation labels) or node methods")
     p.add_argument("--budget", type=int, default=70, help="synthetic nodes of the graph audit's condensed graphs")
     p.add_argument("--graph-epochs", type=int, default=300, help="epochs of the graph audit's target and shadows")
     p.add_argument("--force", action="store_true")

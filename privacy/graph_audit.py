@@ -84,11 +84,14 @@ def audit_node_graph(
 
 
 def audit_node_graphs(
-    targets: dict[str, CondensedGraph | None], task: NodeTask, config: NodeAuditConfig = NodeAuditConfig()
+    targets: dict[str, CondensedGraph | Tensor | None], task: NodeTask, config: NodeAuditConfig = NodeAuditConfig()
 ) -> dict[str, dict[str, Any]]:
-    """Audit several graphs (``None``: the real-graph baseline) in one game: the same candidates and, for LiRA,
-    the same shadows (they depend on the candidates and the config only), trained once. Each record's
-    ``cost`` counts its target plus, for the first LiRA record, the shadows."""
+    """Audit several targets in one game: the same candidates and, for LiRA, the same shadows (they depend on
+    the candidates and the config only), trained once. A target is a condensed graph, ``None`` (the baseline:
+    the real graph with the members' labels) or a tensor of node ids (the real graph with those nodes' labels;
+    e.g. validation nodes: a *null* target that saw no candidate's label, whose AUC should be 0.5 — the check
+    that members and non-members differ only by label use). Each record's ``cost`` counts its target plus,
+    for the first LiRA record, the shadows."""
     cfg = config
     dev = task.x.device
     n_train, n_test = int(task.train_idx.numel()), int(task.test_idx.numel())
@@ -109,10 +112,11 @@ def audit_node_graphs(
     for name, cond in targets.items():
         reset_peak_memory(dev)
         t0, c0 = time.perf_counter(), time.process_time()
-        if cond is None:
-            target = fit_node_model(task, cfg.model, cfg.eval, labelled=members, seed=cfg.seed)
-        else:
+        if isinstance(cond, CondensedGraph):
             target = fit_node_model(task, cfg.model, cfg.eval, condensed=cond.tensors(), seed=cfg.seed)
+        else:
+            labelled = members if cond is None else cond.to(dev)
+            target = fit_node_model(task, cfg.model, cfg.eval, labelled=labelled, seed=cfg.seed)
         with torch.no_grad():
             full = target(task.x_in, task.op(target))
         t_logits = full[cand]
@@ -122,7 +126,9 @@ def audit_node_graphs(
             "members_from": "train nodes",
             "non_members_from": "test",
             "min_fpr": 1.0 / m,
-            "target": "real graph (members' labels)" if cond is None else "audited graph",
+            "target": {type(None): "real graph (members' labels)", Tensor: "real graph (other nodes' labels)"}.get(
+                type(cond), "audited graph"
+            ),
             "game": "transductive node classification: features and edges public, membership = label use",
             "config": asdict(cfg),
             "target_accuracy": {  # what the target is worth: its real validation and test accuracy (%)

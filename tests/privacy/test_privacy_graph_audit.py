@@ -46,7 +46,9 @@ def test_attacks_find_the_members_of_a_real_graph_target(noise_task, attack):
 def test_one_game_for_several_targets_shares_the_shadows(noise_task):
     cond = condense_nodes(noise_task, "random", budget=6, seed=0, progress=False)
     cfg = NodeAuditConfig(shadows=3, eval=EVAL)
-    both = audit_node_graphs({"real": None, "random": cond}, noise_task, cfg)
+    null = noise_task.val_idx  # 20 nodes, none of them a candidate: nothing to find
+    both = audit_node_graphs({"real": None, "random": cond, "null": null}, noise_task, cfg)
+    assert both["null"]["target"] == "real graph (other nodes' labels)" and both["null"]["auc"] < 0.7
     for name, target in (("real", None), ("random", cond)):
         alone = audit_node_graph(target, noise_task, cfg)
         assert {k: both[name][k] for k in ("auc", "tpr_at_1fpr")} == {k: alone[k] for k in ("auc", "tpr_at_1fpr")}
