@@ -373,17 +373,23 @@ def graph_audits(ns: argparse.Namespace) -> None:
                             "condense_wall_s": round(time.perf_counter() - t0, 1),
                             "card_cost": targets[method].card.get("cost")}  # fmt: skip
         print(f"{method}: {made[method]}", flush=True)
-    for attack in ("loss", "lira"):
-        cfg = NodeAuditConfig(attack=attack, shadows=ns.shadows, seed=ns.seed, members=ns.members,
+    games = [(attack, targets, 0) for attack in ("loss", "lira")]
+    if ns.canaries:  # mislabelled members: the real-graph baseline alone (a condensed graph cannot take them)
+        games += [(attack, {"real": None}, ns.canaries) for attack in ("loss", "lira")]
+    for attack, game, canaries in games:
+        cfg = NodeAuditConfig(attack=attack, shadows=ns.shadows, seed=ns.seed, members=ns.members, canaries=canaries,
                               eval=NodeEvalConfig(runs=1, train=TrainConfig(epochs=ns.graph_epochs)))  # fmt: skip
-        for name, rec in audit_node_graphs(targets, task, cfg).items():
+        for name, rec in audit_node_graphs(game, task, cfg).items():
+            name = f"{name}-canaries{canaries}" if canaries else name
             label = {"real": "real graph (GCN on the members' labels)",
+                     f"real-canaries{canaries}": f"real graph, {canaries} mislabelled members",
                      "null": "null check (GCN on validation nodes' labels)"}.get(name, f"{name} ({ns.budget} nodes)")
             entry = rec | {"method": label, "dataset": ns.graph_audit, "load": "shared", "hardware": hardware(),
                            "condense": made.get(name)}  # fmt: skip
             save_entry(f"audit/graph/{ns.graph_audit}/{name}-{ns.budget}/{attack}", entry, RESULTS)
+            canary = f", canaries auc {rec['canaries']['auc']:.3f}" if canaries else ""
             print(f"{ns.graph_audit} {name} {attack}: auc {rec['auc']:.3f}, tpr@1%fpr {rec['tpr_at_1fpr']:.3f}, "
-                  f"test acc {rec['target_accuracy']['test']:.1f}", flush=True)  # fmt: skip
+                  f"test acc {rec['target_accuracy']['test']:.1f}{canary}", flush=True)  # fmt: skip
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -419,6 +425,7 @@ def main(argv: list[str] | None = None) -> int:
                    help="graph audit targets: real (the members' labels), null (validation labels) or node methods")
     p.add_argument("--budget", type=int, default=70, help="synthetic nodes of the graph audit's condensed graphs")
     p.add_argument("--graph-epochs", type=int, default=300, help="epochs of the graph audit's target and shadows")
+    p.add_argument("--canaries", type=int, default=0, help="graph audit: also audit the real graph with N canaries")
     p.add_argument("--force", action="store_true")
     p.add_argument("--table", action="store_true", help="print the Markdown tables and exit")
     ns = p.parse_args(argv)

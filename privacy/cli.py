@@ -173,11 +173,11 @@ def _audit(ns: argparse.Namespace) -> int:
     cfg = dataclass_from_args(AuditConfig, ns)
     task = load_artifact(ns.artifact).card.get("task")
     if task == NODE_TASK:
-        if cfg.canaries or cfg.member_set != "random":
+        if cfg.member_set != "random" or cfg.canaries:
             raise ValueError(
-                f"Invalid arguments for the node-graph artifact {ns.artifact!r}: canaries ({cfg.canaries}) and "
-                f"member_set ({cfg.member_set!r}) apply to image artifacts only; a node audit's members are random "
-                "training nodes"
+                f"Invalid arguments for the node-graph artifact {ns.artifact!r}: member_set ({cfg.member_set!r}) "
+                f"and canaries ({cfg.canaries}) apply to image artifacts here; a node audit's members are random "
+                "training nodes, and its canaries go into the real-graph baseline (audit_node_graph(None, ...))"
             )
         ncfg = NodeAuditConfig(
             attack=cfg.attack, mode=cfg.mode, shadows=cfg.shadows, members=cfg.members, model=ns.graph_model,

@@ -23,14 +23,15 @@ Attacks (:data:`~condensekit.privacy.audit.ATTACKS`), metrics and LiRA's test ar
 
 With ``m`` non-members the lowest measurable FPR is :math:`1/m`: on Cora's public split (140 training nodes)
 TPR at 0.1 % FPR reads as TPR at FPR 0, and the record says ``min_fpr``. The result goes into the artifact's
-card (``audits``, ``kind: membership``).
+card (``audits``, ``kind: membership``). Optional canaries (``canaries`` members given a wrong label in the
+real-graph baseline, and in its shadows when IN) show the worst case, as in the image audit.
 """
 
 from __future__ import annotations
 
 import os
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 import torch
@@ -58,6 +59,7 @@ class NodeAuditConfig:
     members: int = field(default=0, metadata={"help": "member candidates m (0: min(training, test nodes, 1000))"})
     model: str = field(default="gcn", metadata={"help": "target and shadow GNN"})
     eval: NodeEvalConfig = field(default_factory=lambda: NodeEvalConfig(runs=1, train=TrainConfig(epochs=300)))
+    canaries: int = field(default=0, metadata={"help": "mislabelled members (real-graph baseline target only)"})
     seed: int = 0
 
     def __post_init__(self) -> None:
@@ -66,8 +68,9 @@ class NodeAuditConfig:
         MODELS.get(self.model)
         if self.attack == "lira" and self.shadows < 2:
             raise ValueError(f"Invalid value {self.shadows!r} for argument shadows. Valid values for lira are >= 2")
-        if self.members < 0:
-            raise ValueError(f"Invalid value {self.members!r} for argument members. Valid values are >= 0")
+        for name in ("members", "canaries"):
+            if getattr(self, name) < 0:
+                raise ValueError(f"Invalid value {getattr(self, name)!r} for argument {name}. Valid values are >= 0")
 
 
 def _logits(net: torch.nn.Module, task: NodeTask, nodes: Tensor) -> Tensor:
@@ -105,6 +108,17 @@ def audit_node_graphs(
     members = task.train_idx[torch.randperm(n_train, generator=gen)[:m].to(dev)]
     non_members = task.test_idx[torch.randperm(n_test, generator=gen)[:m].to(dev)]
     cand = torch.cat([members, non_members])
+    if cfg.canaries:  # the first few members get a wrong label in the game's graph (target and shadows alike)
+        if cfg.canaries > m or any(t is not None for t in targets.values()):
+            raise ValueError(
+                f"Invalid value {cfg.canaries!r} for argument canaries: canaries are mislabelled members of the "
+                f"real-graph baseline target (at most members = {m}); a condensed graph cannot be given canaries "
+                "after the fact"
+            )
+        shift = torch.randint(1, task.num_classes, (cfg.canaries,), generator=gen).to(dev)
+        y = task.y.clone()
+        y[members[: cfg.canaries]] = (y[members[: cfg.canaries]] + shift) % task.num_classes
+        task = replace(task, y=y, _ops=task._ops)
     y_cand = task.y[cand]
     is_member = torch.arange(2 * m, device=dev) < m
     shadows: tuple[Tensor, Tensor, dict[str, Any]] | None = None
@@ -145,6 +159,8 @@ def audit_node_graphs(
             scores = lira_scores(logit_confidence(t_logits, y_cand), conf, inside, online=cfg.mode == "online")
             record |= shadow_info
         record |= roc_metrics(scores[is_member], scores[~is_member])
+        if cfg.canaries:
+            record["canaries"] = {"count": cfg.canaries} | roc_metrics(scores[: cfg.canaries], scores[~is_member])
         record["cost"] = {
             "wall_time_s": round(time.perf_counter() - t0, 2), "cpu_time_s": round(time.process_time() - c0, 2),
             "peak_memory_mb": round(peak_memory_mb(dev), 1), "device": str(dev),

@@ -72,7 +72,7 @@ def test_audit_a_cora_graph_artifact(tmp_path, capsys, monkeypatch):
     cond = condense_nodes(prepare_task("cora", device="cpu"), "random", budget=35, seed=0, progress=False)
     path = cond.save(tmp_path / "cora-random-35")
     assert main(["privacy", "audit", str(path), "--canaries", "3"]) == 2
-    assert "image artifacts only" in capsys.readouterr().err
+    assert "apply to image artifacts here" in capsys.readouterr().err
     code = main(["privacy", "audit", str(path), "--attack", "lira", "--shadows", "2", "--graph-epochs", "20",
                  "--device", "cpu"])  # fmt: skip
     assert code == 0, capsys.readouterr().err

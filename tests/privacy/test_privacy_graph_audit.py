@@ -69,6 +69,15 @@ def test_lira_online_and_offline_on_a_graph_artifact(noise_task, tmp_path):
     assert [a["mode"] for a in audits] == ["online", "offline"] and all(a["kind"] == "membership" for a in audits)
 
 
+def test_mislabelled_canaries_in_the_real_graph_baseline_are_found(noise_task):
+    # scored against their wrong labels, canaries are found only if the target trained on those wrong labels
+    rec = audit_node_graph(None, noise_task, NodeAuditConfig(attack="loss", canaries=5, eval=EVAL))
+    assert rec["canaries"]["count"] == 5 and rec["canaries"]["auc"] > 0.8
+    cond = condense_nodes(noise_task, "random", budget=6, seed=0, progress=False)
+    with pytest.raises(ValueError, match="cannot be given canaries"):
+        audit_node_graph(cond, noise_task, NodeAuditConfig(attack="loss", canaries=5, eval=EVAL))
+
+
 def test_node_audit_errors(noise_task):
     with pytest.raises(ValueError, match="members must be <= 40"):
         audit_node_graph(None, noise_task, NodeAuditConfig(attack="loss", members=41, eval=EVAL))
