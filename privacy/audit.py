@@ -18,8 +18,8 @@ Attacks (:data:`ATTACKS`):
   :math:`\log \mathcal{N}(\phi; \mu_{in}, \sigma_{in}^2) - \log \mathcal{N}(\phi; \mu_{out}, \sigma_{out}^2)`.
   **Offline**: shadows train on disjoint chunks of ``m`` records outside the candidates (all OUT); score
   :math:`(\phi - \mu_{out}) / \sigma_{out}`. Asking for more offline shadows than the reserve splits into is an
-  error. Variances are per-example when each side has ≥ 2 shadows, else global (as the paper advises for
-  few shadows).
+  error. The spread is one pooled per side below 64 shadows (the paper's "fixed variance" for few shadows),
+  else per example (``lira_variance``; :mod:`condensekit.privacy.mia`).
 
 The shadows imitate the target's training: for a real subset they are exact; for a condensed or generated
 set they are *real subsets of the set's size* — a proxy, since re-running the condensation per shadow (as
@@ -46,7 +46,7 @@ from condensekit.core.seed import seed_everything
 from condensekit.core.vision import CondensedImages, ImageSplits, build_image_model, fit_images, predict
 from condensekit.privacy.data import load_private_dataset
 from condensekit.privacy.evaluate import train_config_for
-from condensekit.privacy.mia import lira_scores, logit_confidence, roc_metrics
+from condensekit.privacy.mia import LIRA_VARIANCES, lira_scores, lira_variance_for, logit_confidence, roc_metrics
 
 __all__ = [
     "ATTACKS",
@@ -69,6 +69,9 @@ class AuditConfig:
     attack: str = field(default="lira", metadata={"help": "loss or lira"})
     mode: str = field(default="online", metadata={"help": "lira shadows: online (IN and OUT) or offline (OUT)"})
     shadows: int = field(default=16, metadata={"help": "shadow models (lira)"})
+    lira_variance: str = field(
+        default="auto", metadata={"help": "lira spread: global, per_example or auto (global below 64 shadows)"}
+    )
     members: int = field(default=0, metadata={"help": "member candidates m (0: the set's size, at most 1000)"})
     model: str = field(default="mlp", metadata={"help": "target and shadow architecture"})
     train_steps: int = field(default=500, metadata={"help": "Adam steps of the target and every shadow"})
@@ -83,6 +86,7 @@ class AuditConfig:
         check_choice("attack", self.attack, ATTACKS)
         check_choice("mode", self.mode, MODES)
         check_choice("member_set", self.member_set, MEMBER_SETS)
+        check_choice("lira_variance", self.lira_variance, LIRA_VARIANCES)
         if self.attack == "lira" and self.shadows < 2:
             raise ValueError(f"Invalid value {self.shadows!r} for argument shadows. Valid values for lira are >= 2")
         if self.members < 0 or self.canaries < 0:
@@ -227,10 +231,12 @@ def _lira(
         confs.append(logit_confidence(predict(net, cand_x), cand_y))
         ins.append(inside)
     conf, inside = torch.stack(confs), torch.stack(ins)  # shadows × 2m
-    score = lira_scores(phi, conf, inside, online=cfg.mode == "online")
+    variance = lira_variance_for(cfg.lira_variance, cfg.shadows)
+    score = lira_scores(phi, conf, inside, online=cfg.mode == "online", variance=variance)
     if cfg.mode == "offline":
-        return score, {"shadows": cfg.shadows, "mode": "offline"}
-    return score, {"shadows": cfg.shadows, "mode": "online", "shadow_set": "real subsets of the target's size"}
+        return score, {"shadows": cfg.shadows, "mode": "offline", "variance": variance}
+    return score, {"shadows": cfg.shadows, "mode": "online", "variance": variance,
+                   "shadow_set": "real subsets of the target's size"}  # fmt: skip
 
 
 # ---------------------------------------------------------------------------------------------

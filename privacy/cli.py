@@ -180,7 +180,8 @@ def _audit(ns: argparse.Namespace) -> int:
                 "training nodes, and its canaries go into the real-graph baseline (audit_node_graph(None, ...))"
             )
         ncfg = NodeAuditConfig(
-            attack=cfg.attack, mode=cfg.mode, shadows=cfg.shadows, members=cfg.members, model=ns.graph_model,
+            attack=cfg.attack, mode=cfg.mode, shadows=cfg.shadows, lira_variance=cfg.lira_variance,
+            members=cfg.members, model=ns.graph_model,
             eval=NodeEvalConfig(runs=1, train=TrainConfig(epochs=ns.graph_epochs)), seed=cfg.seed,
         )  # fmt: skip
         rec = audit_node_artifact(ns.artifact, ncfg, root=ns.root, device=ns.device)

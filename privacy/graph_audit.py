@@ -44,7 +44,7 @@ from condensekit.core.evaluate import TrainConfig, accuracy
 from condensekit.core.registry import check_choice
 from condensekit.graph import MODELS, CondensedGraph, NodeEvalConfig, NodeTask, fit_node_model, prepare_task
 from condensekit.privacy.audit import ATTACKS, MODES
-from condensekit.privacy.mia import lira_scores, logit_confidence, roc_metrics
+from condensekit.privacy.mia import LIRA_VARIANCES, lira_scores, lira_variance_for, logit_confidence, roc_metrics
 
 __all__ = ["NodeAuditConfig", "audit_node_artifact", "audit_node_graph", "audit_node_graphs"]
 
@@ -56,6 +56,9 @@ class NodeAuditConfig:
     attack: str = field(default="lira", metadata={"help": "loss or lira"})
     mode: str = field(default="online", metadata={"help": "lira shadows: online (IN and OUT) or offline (OUT)"})
     shadows: int = field(default=16, metadata={"help": "shadow models (lira)"})
+    lira_variance: str = field(
+        default="auto", metadata={"help": "lira spread: global, per_example or auto (global below 64 shadows)"}
+    )
     members: int = field(default=0, metadata={"help": "member candidates m (0: min(training, test nodes, 1000))"})
     model: str = field(default="gcn", metadata={"help": "target and shadow GNN"})
     eval: NodeEvalConfig = field(default_factory=lambda: NodeEvalConfig(runs=1, train=TrainConfig(epochs=300)))
@@ -65,6 +68,7 @@ class NodeAuditConfig:
     def __post_init__(self) -> None:
         check_choice("attack", self.attack, ATTACKS)
         check_choice("mode", self.mode, MODES)
+        check_choice("lira_variance", self.lira_variance, LIRA_VARIANCES)
         MODELS.get(self.model)
         if self.attack == "lira" and self.shadows < 2:
             raise ValueError(f"Invalid value {self.shadows!r} for argument shadows. Valid values for lira are >= 2")
@@ -156,8 +160,10 @@ def audit_node_graphs(
             if shadows is None:
                 shadows = _shadows(cand, y_cand, task, cfg)
             conf, inside, shadow_info = shadows
-            scores = lira_scores(logit_confidence(t_logits, y_cand), conf, inside, online=cfg.mode == "online")
-            record |= shadow_info
+            variance = lira_variance_for(cfg.lira_variance, cfg.shadows)
+            phi = logit_confidence(t_logits, y_cand)
+            scores = lira_scores(phi, conf, inside, online=cfg.mode == "online", variance=variance)
+            record |= shadow_info | {"variance": variance}
         record |= roc_metrics(scores[is_member], scores[~is_member])
         if cfg.canaries:
             record["canaries"] = {"count": cfg.canaries} | roc_metrics(scores[: cfg.canaries], scores[~is_member])

@@ -90,3 +90,20 @@ def test_node_audit_errors(noise_task):
         NodeAuditConfig(attack="magic")
     with pytest.raises(ValueError, match="gcn"):
         NodeAuditConfig(model="transformer")
+
+
+def test_lira_global_variance_pools_residuals():
+    from condensekit.privacy.mia import lira_scores, lira_variance_for
+
+    # 4 shadows, 2 candidates: candidate 0 IN-shadows at 3±1, OUT at 0±1; candidate 1 the same shifted by +10
+    conf = torch.tensor([[4.0, 14.0], [2.0, 12.0], [1.0, 11.0], [-1.0, 9.0]])
+    inside = torch.tensor([[True, True], [True, True], [False, False], [False, False]])
+    phi = torch.tensor([3.0, 10.0])
+    glob = lira_scores(phi, conf, inside, variance="global")
+    # pooled residual sd = sqrt(4 · 1 / (4 - 2)) = sqrt(2) per side, whatever the candidates' means
+    sd = 2**0.5
+    expect = (-(phi - torch.tensor([3.0, 13.0])).pow(2) + (phi - torch.tensor([0.0, 10.0])).pow(2)) / (2 * sd**2)
+    assert torch.allclose(glob, expect)
+    assert lira_variance_for("auto", 16) == "global" and lira_variance_for("auto", 64) == "per_example"
+    with pytest.raises(ValueError, match="lira_variance"):
+        lira_variance_for("median", 16)
