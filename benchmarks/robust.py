@@ -332,19 +332,34 @@ def time_square(ns: argparse.Namespace) -> None:
     (batch-norm running statistics randomised, so the folding is not trivial), with a constant +100 logit
     on class 0 and labels 0, so no image is ever fooled and every image is queried at every iteration (the
     regime of the small-ε audits, where ~95 % of the attacked images survive APGD and FAB). The adversarial
-    images of every layout are compared with the first's (``max_abs_diff``). Saved as one entry with
-    ``kind`` ``timing``; the table skips it."""
+    images of every layout are compared with the first's (``max_abs_diff``). With ``--timing-teacher FOLDER``
+    the model is that trained SRe2L teacher instead, attacked at ε = 2/255 on the first ``--timing-images``
+    real test images it classifies correctly (the audit's own regime: real images, a trained model, the
+    few images Square breaks drop out). Saved as one entry with ``kind`` ``timing``; the table skips it."""
     torch.set_num_threads(ns.threads)
     data = load_image_data(ns.dataset, root=ns.root)
     torch.manual_seed(ns.seed)
-    net = build_image_model(ns.model, channels=data.channels, num_classes=data.num_classes, im_size=data.im_size)
-    for m in net.modules():
-        if isinstance(m, torch.nn.BatchNorm2d):
-            m.running_mean.normal_(0, 0.5)
-            m.running_var.uniform_(0.5, 2.0)
-    net.eval()
     offset = torch.zeros(data.num_classes)
-    offset[0] = 100.0
+    if ns.timing_teacher:
+        net = load_teacher(ns.timing_teacher, data)[0]
+        x_all = data.denormalise(data.x_test).clamp(0, 1)
+        y_all = data.y_test.reshape(-1).long()
+        with torch.no_grad():
+            ok = PixelSpace(net, data.mean, data.std).eval()(x_all).argmax(-1) == y_all
+        x, y = x_all[ok][: ns.timing_images], y_all[ok][: ns.timing_images]
+        eps = 2 / 255
+    else:
+        net = build_image_model(ns.model, channels=data.channels, num_classes=data.num_classes, im_size=data.im_size)
+        for m in net.modules():
+            if isinstance(m, torch.nn.BatchNorm2d):
+                m.running_mean.normal_(0, 0.5)
+                m.running_var.uniform_(0.5, 2.0)
+        offset[0] = 100.0
+        gen = torch.Generator().manual_seed(ns.seed)
+        x = torch.rand(ns.timing_images, data.channels, *data.im_size, generator=gen)
+        y = torch.zeros(ns.timing_images, dtype=torch.long)
+        eps = 1 / 255
+    net.eval()
 
     class Unfooled(torch.nn.Module):
         def __init__(self, inner: torch.nn.Module) -> None:
@@ -359,14 +374,11 @@ def time_square(ns: argparse.Namespace) -> None:
     models = {
         name: Unfooled(PixelSpace(copy.deepcopy(net), data.mean, data.std, **opts)) for name, opts in layouts.items()
     }  # fmt: skip
-    gen = torch.Generator().manual_seed(ns.seed)
-    x = torch.rand(ns.timing_images, data.channels, *data.im_size, generator=gen)
-    y = torch.zeros(ns.timing_images, dtype=torch.long)
     ms: dict[str, list[float]] = {k: [] for k in models}
     advs: dict[str, torch.Tensor] = {}
     for _ in range(ns.timing_reps):
         for layout, model in models.items():
-            atk = torchattacks.Square(model.eval(), norm="Linf", eps=1 / 255, n_queries=ns.timing_queries,
+            atk = torchattacks.Square(model.eval(), norm="Linf", eps=eps, n_queries=ns.timing_queries,
                                       n_restarts=1, seed=ns.seed)  # fmt: skip
             c0 = time.process_time()
             advs[layout] = atk(x, y)
@@ -374,10 +386,13 @@ def time_square(ns: argparse.Namespace) -> None:
     first = next(iter(advs.values()))
     diff = {k: float((v - first).abs().max()) for k, v in advs.items()}
     summary = {k: round(statistics.median(v), 2) for k, v in ms.items()}
-    print(f"Square, {ns.timing_images} images, CPU ms per iteration (median of {ns.timing_reps}): {summary}; "
+    print(f"Square, {len(x)} images, CPU ms per iteration (median of {ns.timing_reps}): {summary}; "
           f"adversarial images vs {next(iter(advs))}: max |diff| {diff}")  # fmt: skip
-    save_entry(f"{ns.dataset}/square-timing/{ns.model}/n{ns.timing_images}", {
-        "kind": "timing", "dataset": ns.dataset, "model": ns.model, "images": ns.timing_images,
+    which = "teacher" if ns.timing_teacher else "random"
+    key = f"{ns.dataset}/square-timing/{ns.model}/n{ns.timing_images}" + ("-teacher" if ns.timing_teacher else "")
+    save_entry(key, {
+        "kind": "timing", "dataset": ns.dataset, "model": ns.model, "images": len(x), "weights": which,
+        "teacher": ns.timing_teacher or None, "eps": eps, "chunk": ns.forward_chunk,
         "queries": ns.timing_queries, "layouts": layouts, "cpu_ms_per_square_iteration": ms, "median": summary,
         "max_abs_diff": diff, "torch_threads": torch.get_num_threads(),
         "hardware": hardware() | {"load": "shared"}, "load": "shared",
@@ -494,6 +509,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--timing-images", type=int, default=500, help="--time-square: images per batch")
     p.add_argument("--timing-queries", type=int, default=100, help="--time-square: Square iterations per timing")
     p.add_argument("--timing-reps", type=int, default=3, help="--time-square: interleaved repetitions")
+    p.add_argument("--timing-teacher", default=None,
+                   help="--time-square: a trained SRe2L teacher folder, attacked on real test images")  # fmt: skip
     ns = p.parse_args(argv)
     if ns.table:
         print(table(ns.results))
