@@ -9,7 +9,12 @@ module adds is what an audit needs around them:
 * an ε grid parsed from the command line (``"1/255,2/255"``; :func:`parse_eps`), checked against the
   data range;
 * a fixed, stratified test subset (:func:`stratified_subset`, 1,000 images by default);
-* :func:`robust_accuracy`: the share of images classified correctly both clean and attacked, in %.
+* :func:`robust_accuracy`: the share of images classified correctly both clean and attacked, in %; by
+  default the ε grid is attacked as a cascade (each ε attacks only the survivors of the smaller one, so
+  accuracy falls with ε by construction; ``AttackConfig.cascade_eps``);
+* speed that leaves every attack's computation as it is (float rounding aside): the attacked model runs
+  channels-last, with eval-mode batch norm folded into its convolutions and at most
+  ``AttackConfig.forward_chunk`` images per forward pass (:meth:`PixelSpace.for_attack`).
 
 Attacks (``ATTACKS``; ε is measured in the attack's norm):
 

@@ -6,6 +6,9 @@ rate when it has one), then attack each on a fixed, stratified subset of the rea
 images by default; ``subset=None`` takes the full test set) with every attack at every ε, in [0, 1]
 pixel space (:mod:`condensekit.robust.attacks`). Reported per model, attack and ε: mean ± std over the
 runs of the robust accuracy (%), with ``clean`` rows for the unattacked accuracy on the same images.
+Only the images a model classifies correctly clean are attacked, and by default each attack cascades
+over the ε grid (an image broken at a smaller ε counts as broken at every larger one and is not
+attacked again; ``AttackConfig.cascade_eps``), so robust accuracy falls with ε by construction.
 
 The result is a table, a JSON file and a PNG plot of accuracy against ε; :func:`audit_artifact` also
 records it in the artifact's card (``audits``). Everything is computed before anything is written; the
