@@ -88,8 +88,7 @@ class AttackConfig:
     forward_chunk: int = field(
         default=64,
         metadata={"help": "images per forward pass of the attacked model (0: all at once); each image's output "
-                          "is unchanged, and a chunk's activations stay in cache (a 500-image Square query "
-                          "costs about a third)"},
+                          "is unchanged, and a chunk's activations stay in cache"},
     )  # fmt: skip
     cascade_eps: bool = field(
         default=True,
@@ -243,10 +242,11 @@ class PixelSpace(nn.Module):
       each image's logits do not depend on the others), so a chunk's activations stay in cache.
 
     With ``fold_bn`` the wrapped model is a frozen (``requires_grad=False``) copy in eval mode and ``model`` is
-    not touched; without it, ``channels_last`` converts ``model`` in place, as before. Measured for
-    ``convnet_bn_small`` on one CPU thread, a 500-image Square iteration (AutoAttack's dearest stage):
-    64 → 47 CPU ms with channels-last, and about a third of that again with ``fold_bn`` and ``chunk=64``
-    (``benchmarks/robust.py --time-square``)."""
+    not touched; without it, ``channels_last`` converts ``model`` in place, as before. Measured for a
+    trained ``convnet_bn_small`` on one CPU thread, one Square iteration (AutoAttack's dearest stage) on 430
+    real PneumoniaMNIST images: NCHW 59.1, channels-last 22.1, channels-last with ``fold_bn`` and
+    ``chunk=64`` 14.8 CPU ms (``benchmarks/robust.py --time-square --timing-teacher``); in a whole audit on
+    the shared cores the gain was smaller (BENCHMARKS.md)."""
 
     def __init__(
         self, model: nn.Module, mean: Sequence[float], std: Sequence[float], *, channels_last: bool = False,
