@@ -331,12 +331,18 @@ def _current(e: dict[str, Any]) -> bool:
     return e.get("profile") not in PROFILES or epochs == PROFILES.get(e["profile"]).evaluation.epochs
 
 
-def _rows(entries: list[dict[str, Any]]) -> list[str]:
+def key_variant(key: str) -> list[tuple[str, str]]:
+    """The ``--select-every`` / ``--experts`` parts of an entry key (see :func:`entry_key`)."""
+    return [tuple(seg.split("=", 1)) for seg in key.split("/")[5:] if seg.startswith(("select_every=", "experts="))]
+
+
+def _rows(entries: list[tuple[str, dict[str, Any]]]) -> list[str]:
     head = ("| dataset | method | IPC | model | ACC | AUC | runs | iters (kept) | eval ep. | wall s/iter | "
             "CPU s/iter | peak MB |")  # fmt: skip
     rows = [head, "|" + "---|" * 12]
-    for e in entries:
+    for key, e in entries:
         label = e["method"] + "".join(f" ({k}={v})" for k, v in sorted((e.get("overrides") or {}).items()))
+        label += "".join(f" ({k}={v})" for k, v in key_variant(key) if k == "experts")
         if e["method"] == "full":
             label += f" ({e['eval']['config']['epochs']} ep.)"
         if e.get("diverged"):
@@ -360,10 +366,10 @@ def table(results: dict[str, Any]) -> str:
     """BENCHMARKS.md's table: entries on their profile's present evaluation schedule, then, apart, the superseded
     ones (evaluated with an older, shorter schedule: not comparable with the first table)."""
     order = {"full": 0, "random": 1, "dc": 2, "dm": 3, "mtt": 4, "ptm": 5}
-    entries = sorted((e for e in results["entries"].values() if "kind" not in e),
-                     key=lambda e: (e["dataset"], e["ipc"] or 0, order.get(e["method"], 9)))  # fmt: skip
-    old = [e for e in entries if not _current(e)]
-    out = _rows([e for e in entries if _current(e)])
+    entries = sorted(((k, e) for k, e in results["entries"].items() if "kind" not in e),
+                     key=lambda ke: (ke[1]["dataset"], ke[1]["ipc"] or 0, order.get(ke[1]["method"], 9)))  # fmt: skip
+    old = [(k, e) for k, e in entries if not _current(e)]
+    out = _rows([(k, e) for k, e in entries if _current(e)])
     if old:
         note = ("Superseded (evaluated for 50 epochs, sittings 7–8: under-trained students, not comparable with "
                 "the table above; kept until re-run):")  # fmt: skip
