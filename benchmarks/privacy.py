@@ -332,11 +332,12 @@ def table(results: dict[str, Any]) -> str:
                 f"{a['target_accuracy']['test']:.1f} | {a['cost']['cpu_time_s']:.0f} |"
             )
     if audits:
-        rows += ["", "| target | attack | shadows | AUC | TPR @ 1% FPR | TPR @ 0.1% FPR | members | member set |",
-                 "|---|---|---|---|---|---|---|---|"]  # fmt: skip
+        rows += ["", "| target | attack | shadows (LiRA spread) | AUC | TPR @ 1% FPR | TPR @ 0.1% FPR | members "
+                 "| member set |", "|---|---|---|---|---|---|---|---|"]  # fmt: skip
         for a in audits:
+            shadows = f"{a['shadows']} ({a.get('variance', 'per_example')})" if "shadows" in a else "-"
             rows.append(
-                f"| {a['method']} | {a['attack']} | {a.get('shadows', '-')} | {a['auc']:.3f} | "
+                f"| {a['method']} | {a['attack']} | {shadows} | {a['auc']:.3f} | "
                 f"{100 * a['tpr_at_1fpr']:.1f} % | {100 * a['tpr_at_01fpr']:.1f} % | {a['members']} | "
                 f"{a.get('member_set', 'random')} |"
             )
