@@ -150,6 +150,8 @@ def run_entry(dataset: str, method: str, gpc: int, ns: argparse.Namespace) -> di
                                "choice_cpu_s": round(time.process_time() - c0, 1)}  # fmt: skip
         print(f"{dataset}|{method}|gpc{gpc} candidate {cand}: val {score} (step {candidates[-1]['best_step']})",
               flush=True)  # fmt: skip
+        if score is not None:
+            score = round(score, 4)  # a float-rounding difference is a tie (the earlier candidate is kept)
         if best is None or (score is not None and (best[0] is None or score > best[0])):
             best = (score, cs, wall, cpu, len(candidates) - 1)
     assert best is not None
