@@ -13,7 +13,7 @@ from condensekit.core.report import format_table
 from condensekit.core.vision import IMAGE_TASK, ImageTrainConfig
 from condensekit.core.vision.experts import ExpertConfig
 from condensekit.core.vision.methods import IMAGE_METHODS
-from condensekit.graph import NodeEvalConfig
+from condensekit.graph import NODE_TASK, NodeEvalConfig
 from condensekit.robust.attacks import ATTACKS, AttackConfig
 from condensekit.robust.audit import RELABEL_MODES, AuditConfig, audit_artifact
 from condensekit.robust.data import load_image_data
@@ -28,8 +28,6 @@ from condensekit.robust.guard import (
     uses_teacher,
 )
 from condensekit.robust.sre2l import TeacherConfig
-
-NODE_TASK = "node_classification"
 
 
 def register(sub: argparse._SubParsersAction) -> None:
