@@ -107,3 +107,11 @@ def test_lira_global_variance_pools_residuals():
     assert lira_variance_for("auto", 16) == "global" and lira_variance_for("auto", 64) == "per_example"
     with pytest.raises(ValueError, match="lira_variance"):
         lira_variance_for("median", 16)
+
+
+def test_the_package_exports_the_graph_audit():
+    import condensekit.privacy as privacy
+
+    assert privacy.audit_node_graph is audit_node_graph and privacy.NodeAuditConfig is NodeAuditConfig
+    with pytest.raises(AttributeError, match="no attribute 'audit_everything'"):
+        privacy.audit_everything  # noqa: B018
