@@ -46,7 +46,16 @@ from condensekit.core.seed import seed_everything
 from condensekit.core.vision import CondensedImages, ImageSplits, build_image_model, fit_images, predict
 from condensekit.privacy.data import load_private_dataset
 from condensekit.privacy.evaluate import train_config_for
-from condensekit.privacy.mia import LIRA_VARIANCES, lira_scores, lira_variance_for, logit_confidence, roc_metrics
+from condensekit.privacy.mia import (
+    ATTACKS,
+    MembershipGame,
+    lira_scores,
+    lira_variance_for,
+    logit_confidence,
+    membership_metrics,
+    mislabel,
+    roc_metrics,
+)
 
 __all__ = [
     "ATTACKS",
@@ -57,40 +66,24 @@ __all__ = [
     "roc_metrics",
 ]
 
-ATTACKS: tuple[str, ...] = ("loss", "lira")
-MODES: tuple[str, ...] = ("online", "offline")
 MEMBER_SETS: tuple[str, ...] = ("random", "init")
 
 
 @dataclass(frozen=True)
-class AuditConfig:
-    """How the audit runs."""
+class AuditConfig(MembershipGame):
+    """How the image audit runs (the game's shared fields: :class:`~condensekit.privacy.mia.MembershipGame`)."""
 
-    attack: str = field(default="lira", metadata={"help": "loss or lira"})
-    mode: str = field(default="online", metadata={"help": "lira shadows: online (IN and OUT) or offline (OUT)"})
-    shadows: int = field(default=16, metadata={"help": "shadow models (lira)"})
-    lira_variance: str = field(
-        default="auto", metadata={"help": "lira spread: global, per_example or auto (global below 64 shadows)"}
-    )
     members: int = field(default=0, metadata={"help": "member candidates m (0: the set's size, at most 1000)"})
     model: str = field(default="mlp", metadata={"help": "target and shadow architecture"})
     train_steps: int = field(default=500, metadata={"help": "Adam steps of the target and every shadow"})
-    canaries: int = field(default=0, metadata={"help": "mislabelled members (real-subset target only)"})
     member_set: str = field(
         default="random",
         metadata={"help": "random: random training records; init: the real images that seeded the set (its card)"},
     )
-    seed: int = 0
 
     def __post_init__(self) -> None:
-        check_choice("attack", self.attack, ATTACKS)
-        check_choice("mode", self.mode, MODES)
+        super().__post_init__()
         check_choice("member_set", self.member_set, MEMBER_SETS)
-        check_choice("lira_variance", self.lira_variance, LIRA_VARIANCES)
-        if self.attack == "lira" and self.shadows < 2:
-            raise ValueError(f"Invalid value {self.shadows!r} for argument shadows. Valid values for lira are >= 2")
-        if self.members < 0 or self.canaries < 0:
-            raise ValueError("members and canaries must be >= 0")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -165,8 +158,7 @@ def audit_set(
     if x is None:  # baseline target: trained on the members (canaries: the first few get a wrong label)
         cand_y = cand_y.clone()
         if cfg.canaries:
-            shift = torch.randint(1, data.num_classes, (cfg.canaries,), generator=gen).to(dev)
-            cand_y[: cfg.canaries] = (cand_y[: cfg.canaries] + shift) % data.num_classes
+            cand_y[: cfg.canaries] = mislabel(cand_y[: cfg.canaries], data.num_classes, gen)
         tx, ty = cand_x[:m], cand_y[:m]
     else:
         tx, ty = x.to(dev), y.to(dev)  # type: ignore[union-attr]
@@ -188,11 +180,7 @@ def audit_set(
         phi = logit_confidence(t_logits, cand_y)
         scores, shadow_info = _lira(phi, cand_x, cand_y, data, cfg, reserve_idx, n_set, dev)
         record |= shadow_info
-    record |= roc_metrics(scores[is_member], scores[~is_member])
-    if cfg.canaries:
-        canary = roc_metrics(scores[: cfg.canaries], scores[~is_member])
-        record["canaries"] = {"count": cfg.canaries} | canary
-    return record
+    return record | membership_metrics(scores, is_member, cfg.canaries)
 
 
 def _lira(

@@ -41,45 +41,37 @@ from torch import Tensor
 from condensekit.core.artifact import update_card
 from condensekit.core.engine import peak_memory_mb, reset_peak_memory
 from condensekit.core.evaluate import TrainConfig, accuracy
-from condensekit.core.registry import check_choice
 from condensekit.graph import MODELS, CondensedGraph, NodeEvalConfig, NodeTask, fit_node_model, prepare_task
-from condensekit.privacy.audit import ATTACKS, MODES
-from condensekit.privacy.mia import LIRA_VARIANCES, lira_scores, lira_variance_for, logit_confidence, roc_metrics
+from condensekit.privacy.mia import (
+    MembershipGame,
+    lira_scores,
+    lira_variance_for,
+    logit_confidence,
+    membership_metrics,
+    mislabel,
+)
 
 __all__ = ["NodeAuditConfig", "audit_node_artifact", "audit_node_graph", "audit_node_graphs"]
 
 
 @dataclass(frozen=True)
-class NodeAuditConfig:
-    """How a node-graph membership audit runs (target and shadows share ``model`` and ``eval``)."""
+class NodeAuditConfig(MembershipGame):
+    """How a node-graph membership audit runs (target and shadows share ``model`` and ``eval``; the game's shared
+    fields: :class:`~condensekit.privacy.mia.MembershipGame`)."""
 
-    attack: str = field(default="lira", metadata={"help": "loss or lira"})
-    mode: str = field(default="online", metadata={"help": "lira shadows: online (IN and OUT) or offline (OUT)"})
-    shadows: int = field(default=16, metadata={"help": "shadow models (lira)"})
-    lira_variance: str = field(
-        default="auto", metadata={"help": "lira spread: global, per_example or auto (global below 64 shadows)"}
-    )
     members: int = field(default=0, metadata={"help": "member candidates m (0: min(training, test nodes, 1000))"})
     model: str = field(default="gcn", metadata={"help": "target and shadow GNN"})
     eval: NodeEvalConfig = field(default_factory=lambda: NodeEvalConfig(runs=1, train=TrainConfig(epochs=300)))
-    canaries: int = field(default=0, metadata={"help": "mislabelled members (real-graph baseline target only)"})
-    seed: int = 0
 
     def __post_init__(self) -> None:
-        check_choice("attack", self.attack, ATTACKS)
-        check_choice("mode", self.mode, MODES)
-        check_choice("lira_variance", self.lira_variance, LIRA_VARIANCES)
+        super().__post_init__()
         MODELS.get(self.model)
-        if self.attack == "lira" and self.shadows < 2:
-            raise ValueError(f"Invalid value {self.shadows!r} for argument shadows. Valid values for lira are >= 2")
-        for name in ("members", "canaries"):
-            if getattr(self, name) < 0:
-                raise ValueError(f"Invalid value {getattr(self, name)!r} for argument {name}. Valid values are >= 0")
 
 
-def _logits(net: torch.nn.Module, task: NodeTask, nodes: Tensor) -> Tensor:
+def _logits(net: torch.nn.Module, task: NodeTask) -> Tensor:
+    """``net``'s N×K logits on the real graph."""
     with torch.no_grad():
-        return net(task.x_in, task.op(net))[nodes]
+        return net(task.x_in, task.op(net))
 
 
 def audit_node_graph(
@@ -119,9 +111,8 @@ def audit_node_graphs(
                 f"real-graph baseline target (at most members = {m}); a condensed graph cannot be given canaries "
                 "after the fact"
             )
-        shift = torch.randint(1, task.num_classes, (cfg.canaries,), generator=gen).to(dev)
         y = task.y.clone()
-        y[members[: cfg.canaries]] = (y[members[: cfg.canaries]] + shift) % task.num_classes
+        y[members[: cfg.canaries]] = mislabel(y[members[: cfg.canaries]], task.num_classes, gen)
         task = replace(task, y=y, _ops=task._ops)
     y_cand = task.y[cand]
     is_member = torch.arange(2 * m, device=dev) < m
@@ -135,8 +126,7 @@ def audit_node_graphs(
         else:
             labelled = members if cond is None else cond.to(dev)
             target = fit_node_model(task, cfg.model, cfg.eval, labelled=labelled, seed=cfg.seed)
-        with torch.no_grad():
-            full = target(task.x_in, task.op(target))
+        full = _logits(target, task)
         t_logits = full[cand]
         record: dict[str, Any] = {
             "attack": cfg.attack,
@@ -164,9 +154,7 @@ def audit_node_graphs(
             phi = logit_confidence(t_logits, y_cand)
             scores = lira_scores(phi, conf, inside, online=cfg.mode == "online", variance=variance)
             record |= shadow_info | {"variance": variance}
-        record |= roc_metrics(scores[is_member], scores[~is_member])
-        if cfg.canaries:
-            record["canaries"] = {"count": cfg.canaries} | roc_metrics(scores[: cfg.canaries], scores[~is_member])
+        record |= membership_metrics(scores, is_member, cfg.canaries)
         record["cost"] = {
             "wall_time_s": round(time.perf_counter() - t0, 2), "cpu_time_s": round(time.process_time() - c0, 2),
             "peak_memory_mb": round(peak_memory_mb(dev), 1), "device": str(dev),
@@ -202,7 +190,7 @@ def _shadows(cand: Tensor, y_cand: Tensor, task: NodeTask, cfg: NodeAuditConfig)
             pick = torch.randperm(two_m, generator=gen)[:m].to(dev)
             labelled, inside[pick] = cand[pick], True
         net = fit_node_model(task, cfg.model, cfg.eval, labelled=labelled, seed=cfg.seed + 1000 + s)
-        confs.append(logit_confidence(_logits(net, task, cand), y_cand))
+        confs.append(logit_confidence(_logits(net, task)[cand], y_cand))
         ins.append(inside)
     shadow_set = "real graph, labels of half the candidates" if cfg.mode == "online" else "real graph, other nodes"
     return torch.stack(confs), torch.stack(ins), {"shadows": cfg.shadows, "mode": cfg.mode, "shadow_set": shadow_set}

@@ -19,13 +19,69 @@ r"""Membership-inference primitives shared by every audit game (images, node gra
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass, field
 
 import torch
 from torch import Tensor
 
-__all__ = ["LIRA_VARIANCES", "lira_scores", "lira_variance_for", "logit_confidence", "roc_metrics"]
+from condensekit.core.registry import check_choice
 
+__all__ = [
+    "ATTACKS",
+    "LIRA_VARIANCES",
+    "MODES",
+    "MembershipGame",
+    "lira_scores",
+    "lira_variance_for",
+    "logit_confidence",
+    "membership_metrics",
+    "mislabel",
+    "roc_metrics",
+]
+
+ATTACKS: tuple[str, ...] = ("loss", "lira")
+MODES: tuple[str, ...] = ("online", "offline")
 LIRA_VARIANCES: tuple[str, ...] = ("auto", "global", "per_example")
+
+
+@dataclass(frozen=True)
+class MembershipGame:
+    """What every membership audit shares (the image and node-graph audits' configs extend it)."""
+
+    attack: str = field(default="lira", metadata={"help": "loss or lira"})
+    mode: str = field(default="online", metadata={"help": "lira shadows: online (IN and OUT) or offline (OUT)"})
+    shadows: int = field(default=16, metadata={"help": "shadow models (lira)"})
+    lira_variance: str = field(
+        default="auto", metadata={"help": "lira spread: global, per_example or auto (global below 64 shadows)"}
+    )
+    members: int = field(default=0, metadata={"help": "member candidates m (0: the audit's default)"})
+    canaries: int = field(default=0, metadata={"help": "mislabelled members (the real-data baseline target only)"})
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        check_choice("attack", self.attack, ATTACKS)
+        check_choice("mode", self.mode, MODES)
+        check_choice("lira_variance", self.lira_variance, LIRA_VARIANCES)
+        if self.attack == "lira" and self.shadows < 2:
+            raise ValueError(f"Invalid value {self.shadows!r} for argument shadows. Valid values for lira are >= 2")
+        for name in ("members", "canaries"):
+            if getattr(self, name) < 0:
+                raise ValueError(f"Invalid value {getattr(self, name)!r} for argument {name}. Valid values are >= 0")
+
+
+def mislabel(y: Tensor, num_classes: int, generator: torch.Generator) -> Tensor:
+    """A wrong label for each of ``y`` (canaries): ``(y + s) mod K`` with ``s`` uniform in 1..K-1."""
+    shift = torch.randint(1, num_classes, (y.numel(),), generator=generator).to(y.device)
+    return (y + shift) % num_classes
+
+
+def membership_metrics(scores: Tensor, is_member: Tensor, canaries: int = 0) -> dict[str, object]:
+    """:func:`roc_metrics` of members against non-members and, with ``canaries``, of the first ``canaries``
+    candidates (the mislabelled members) against the non-members (``canaries`` in the record)."""
+    out: dict[str, object] = dict(roc_metrics(scores[is_member], scores[~is_member]))
+    if canaries:
+        out["canaries"] = {"count": canaries} | roc_metrics(scores[:canaries], scores[~is_member])
+    return out
 
 
 def roc_metrics(member_scores: Tensor, nonmember_scores: Tensor) -> dict[str, float]:
