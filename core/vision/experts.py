@@ -4,6 +4,7 @@ parameters kept (MTT's "buffer", Cazenavette et al., CVPR 2022).
 A buffer is a folder::
 
     card.json                   dataset, model, normalisation, image shape, the ExpertConfig, parameter count
+                                (the architecture's identity: a model whose layout changed is refused)
     expert_0000.safetensors     "trajectory": (epochs+1)×P float32, epoch 0 = the initialisation
     expert_0001.partial.safetensors   an expert still being trained (resumed from its last epoch)
 
@@ -12,7 +13,10 @@ MTT's ``lr_teacher`` 0.01, no momentum, no weight decay, batch 256, DSA on the r
 ``(seed, expert, epoch)``, so an interrupted expert resumes from its last written epoch and ends with the
 same parameters (with ``momentum > 0`` the momentum restarts at each epoch; MTT's experts use none). Every
 file is written atomically. Opening a buffer made for another dataset, model, normalisation or config is
-refused with the differences listed; a truncated or malformed expert file is reported with its path.
+refused with the differences listed, and so is one whose model had another parameter count under the same name
+(sitting 12 gave ``convnet`` the reference's stem padding for 1-channel input: 2,048 features instead of 1,152,
+so a buffer made before holds ``convnet_pad1`` experts); a truncated or malformed expert file is reported with
+its path.
 Experts can be generated in several processes (:func:`~condensekit.core.parallel.run_seeded`).
 
 Only parameters are stored (not batch-norm running statistics), as MTT does; trajectory matching works
@@ -91,12 +95,24 @@ def _describe(data: ImageSplits, config: ExpertConfig) -> dict[str, Any]:
     }
 
 
-# Keys whose mismatch makes a buffer unusable; num_experts may grow (more experts are appended).
+# Keys whose mismatch makes a buffer unusable; num_experts may grow (more experts are appended). The parameter
+# count is the architecture's identity too: the same model name with another layout (e.g. ConvNet's stem padding)
+# differs there, and its message says so.
 _IDENTITY = ("format", "version", "dataset", "task", "model", "channels", "im_size", "num_classes", "mean", "std")
+_LAYOUT_HINT = (
+    " (the model's layout changed since the buffer was made: since sitting 12 `convnet` pads a 1-channel input's "
+    "first convolution by 3, as the reference ConvNet; a buffer made before holds `convnet_pad1` experts)"
+)
+
+
+def _param_mismatch(have: Any, want: int) -> str:
+    return f"num_params: buffer {have!r}, model {want!r}{_LAYOUT_HINT}"
 
 
 def _mismatch(have: dict[str, Any], want: dict[str, Any]) -> list[str]:
     out = [f"{k}: buffer {have.get(k)!r}, wanted {want[k]!r}" for k in _IDENTITY if have.get(k) != want[k]]
+    if have.get("num_params") != want["num_params"]:
+        out.append(_param_mismatch(have.get("num_params"), want["num_params"]))
     hc, wc = have.get("config", {}), want["config"]
     out += [
         f"config.{k}: buffer {hc.get(k)!r}, wanted {wc[k]!r}" for k in wc if k != "num_experts" and hc.get(k) != wc[k]
@@ -145,7 +161,8 @@ class ExpertBuffer:
     def open(
         cls, folder: str | os.PathLike[str], *, data: ImageSplits | None = None, model: str | None = None
     ) -> ExpertBuffer:
-        """Open an existing buffer to read; with ``data``/``model`` refuse one made for other data or model."""
+        """Open an existing buffer to read; with ``data``/``model`` refuse one made for other data or model
+        (with both, also one whose parameter count differs from ``model``'s on ``data``: another layout)."""
         card_path = Path(folder) / CARD
         if not card_path.exists():
             raise FileNotFoundError(
@@ -162,6 +179,16 @@ class ExpertBuffer:
             raise ValueError(
                 f"expert buffer {str(folder)!r} holds {card.get('model')!r} experts; this run needs {model!r}"
             )
+        if data is not None and model is not None:
+            with torch.device("meta"):  # shapes only: no memory, and the global RNG is not drawn from
+                net = build_image_model(model, channels=data.channels, num_classes=data.num_classes,
+                                        im_size=data.im_size)  # fmt: skip
+            want = int(sum(p.numel() for p in net.parameters()))
+            if card.get("num_params") != want:
+                raise ValueError(
+                    f"expert buffer {str(folder)!r} was made for another architecture "
+                    f"({_param_mismatch(card.get('num_params'), want)}); generate a new buffer"
+                )
         return cls(folder, card)
 
     def completed(self) -> list[int]:

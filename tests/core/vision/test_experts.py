@@ -1,3 +1,5 @@
+import json
+
 import pytest
 import torch
 
@@ -65,3 +67,20 @@ def test_two_processes_match_one(tmp_path, tiny_images):
     one = generate_experts(tiny_images, tmp_path / "one", CFG).trajectories()
     two = generate_experts(tiny_images, tmp_path / "two", CFG, workers=2).trajectories()
     assert all(torch.allclose(a, b, atol=1e-6) for a, b in zip(one, two, strict=True))
+
+
+def test_buffer_of_the_old_convnet_layout_refused(tmp_path):
+    # a buffer written before sitting 12 says model "convnet" but holds the pad-1 layout's parameters
+    data = make_tiny_images(size=12)  # pad 3: 16 → 8 → 4 → 2 (512 features); pad 1: 12 → 6 → 3 → 1 (128)
+    old = ExpertBuffer.create(tmp_path / "old", data, ExpertConfig(num_experts=1, epochs=1, model="convnet_pad1"))
+    card = dict(old.card, model="convnet", config=dict(old.card["config"], model="convnet"))
+    (tmp_path / "old" / "card.json").write_text(json.dumps(card))
+    new = ExpertBuffer.create(tmp_path / "new", data, ExpertConfig(num_experts=1, epochs=1, model="convnet"))
+    assert new.num_params - old.num_params == (512 - 128) * 2
+    with pytest.raises(ValueError, match=r"num_params: buffer 297474, model 298242 .*convnet_pad1"):
+        ExpertBuffer.create(tmp_path / "old", data, ExpertConfig(num_experts=1, epochs=1, model="convnet"))
+    with pytest.raises(ValueError, match=r"another architecture .*num_params.*convnet_pad1"):
+        ExpertBuffer.open(tmp_path / "old", data=data, model="convnet")
+    rng = torch.random.get_rng_state()
+    assert ExpertBuffer.open(tmp_path / "new", data=data, model="convnet").num_params == new.num_params
+    assert torch.equal(rng, torch.random.get_rng_state())  # the check draws no random numbers (MTT reproduces)
