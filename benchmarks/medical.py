@@ -17,6 +17,15 @@ Examples::
     python benchmarks/medical.py --flags pneumoniamnist --methods random,mtt,ptm --ipcs 10 --shift
     python benchmarks/medical.py --shift-table
 
+``--arch`` names the ConvNet of the experts, the condensation and the ``convnet`` evaluation rows: ``convnet``
+(default; since sitting 12 the reference layout, whose first convolution pads 1-channel input by 3: 2,048
+features on 28×28) or ``convnet_pad1`` (every convolution padded by 1, 1,152 features: the layout of every entry
+made before sitting 12; key variant ``/arch=convnet_pad1``). Every new entry records its layout in ``arch``; an
+entry without it was made on ``convnet_pad1``. When a default-key entry made on the old layout is re-measured,
+the old entry is first copied to its ``/arch=convnet_pad1`` key (field ``archived_from``) and its saved set moved
+to the matching ``…-arch=convnet_pad1`` folder, so nothing measured before is lost. Expert buffers are per
+layout (``runs/experts/{flag}-{arch}-{profile}``).
+
 ``--shift`` re-trains the students of saved sets (``runs/benchmarks/...``) with the evaluation protocol and
 records validation and test accuracy, balanced accuracy and per-class recall under three weight-selection rules
 (:mod:`condensekit.medical.shift`); its entries (key ``.../shift``, ``"kind": "shift"``) stay out of the
@@ -38,7 +47,8 @@ from graph_node import hardware, load, parse_overrides, save_entry  # benchmarks
 from condensekit.core.evaluate import Summary
 from condensekit.core.seed import resolve_device
 from condensekit.core.vision.imageset import CondensedImages
-from condensekit.medical.condense import condense_medical, needs_experts, prepare_experts
+from condensekit.core.vision.models import IMAGE_MODELS, build_image_model
+from condensekit.medical.condense import condense_medical, medical_config, needs_experts, prepare_experts
 from condensekit.medical.data import load_medmnist
 from condensekit.medical.evaluate import evaluate_medical, summaries_to_dict
 from condensekit.medical.profiles import PROFILES
@@ -46,6 +56,7 @@ from condensekit.medical.shift import RULES, class_shift_diagnosis
 
 RESULTS = Path(__file__).resolve().parent / "results" / "medical.json"
 RUNS = Path(__file__).resolve().parent.parent / "runs"
+OLD_ARCH = "convnet_pad1"  # the layout of every entry made before sitting 12 (entries without an "arch" field)
 
 # MedMNIST v2 (Yang et al., Scientific Data 2023), Table 2: ResNet-18 (28), full training set, test split.
 REFERENCE = {
@@ -102,7 +113,11 @@ def main(argv: list[str] | None = None) -> int:
                    help="class-shift diagnosis of the saved sets of --flags/--methods/--ipcs (see above)")  # fmt: skip
     p.add_argument("--shift-table", action="store_true", help="print the class-shift diagnoses")
     p.add_argument("--threads", type=int, default=1, help="torch threads (the CPU figures are for 1)")
+    p.add_argument("--arch", default="convnet",
+                   help=f"ConvNet of experts, condensation, evaluation: convnet (reference) or {OLD_ARCH}")  # fmt: skip
     ns = p.parse_args(argv)
+    if ns.arch not in ("convnet", OLD_ARCH):
+        raise ValueError(f"Unknown value {ns.arch!r} for argument --arch. Valid values are {{convnet, {OLD_ARCH}}}")
     torch.set_num_threads(ns.threads)
     if ns.table:
         print(table(load(RESULTS)))
@@ -116,6 +131,9 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     profile = PROFILES.get(ns.profile)
     models = [m for m in ns.models.split(",") if m]
+    eval_models = [ns.arch if m == "convnet" else m for m in models]
+    for m in eval_models:
+        IMAGE_MODELS.get(m)
     done = load(RESULTS)["entries"]
     overrides = parse_overrides(ns.set)
     if ns.shift:
@@ -125,7 +143,7 @@ def main(argv: list[str] | None = None) -> int:
         dev = str(resolve_device(ns.device))
         data = data.to(dev)
         common = {"dataset": flag, "profile": ns.profile, "hardware": hardware(), "load": "shared",
-                  "reference_resnet18_28": REFERENCE.get(flag)}  # fmt: skip
+                  "reference_resnet18_28": REFERENCE.get(flag), "arch": arch_record(ns.arch, data)}  # fmt: skip
         buffer = None
         for method in [m for m in ns.methods.split(",") if m]:
             for ipc in [int(i) for i in ns.ipcs.split(",") if i]:
@@ -135,17 +153,23 @@ def main(argv: list[str] | None = None) -> int:
                 expert_time = expert_cpu = None
                 if needs_experts(method) and buffer is None:
                     t0, c0 = time.perf_counter(), time.process_time()
-                    folder = f"{flag}-convnet-{ns.profile}" + ("" if ns.experts is None else f"-experts{ns.experts}")
+                    folder = f"{flag}-{ns.arch}-{ns.profile}" + ("" if ns.experts is None else f"-experts{ns.experts}")
                     count = None if ns.experts is None else {"num_experts": ns.experts}
-                    buffer = prepare_experts(data, RUNS / "experts" / folder, profile=ns.profile, overrides=count)
+                    buffer = prepare_experts(data, RUNS / "experts" / folder, profile=ns.profile, overrides=count,
+                                             model=ns.arch)  # fmt: skip
                     expert_time = round(time.perf_counter() - t0, 1)
                     expert_cpu = round(time.process_time() - c0, 1)
+                run_overrides = dict(overrides)
+                if ns.arch != "convnet" and hasattr(medical_config(method, ns.profile, ipc=ipc), "model"):
+                    run_overrides.setdefault("model", ns.arch)  # the method's network (not part of the key)
                 t0, c0, load0 = time.perf_counter(), time.process_time(), os.getloadavg()[0]
                 try:
                     ci = condense_medical(data, method, ipc=ipc, profile=ns.profile, experts=buffer, seed=ns.seed,
-                                          device=dev, progress=False, overrides=overrides,
+                                          device=dev, progress=False, overrides=run_overrides,
                                           select_every=ns.select_every)  # fmt: skip
                 except FloatingPointError as err:  # recorded, not hidden: the table shows the row as diverged
+                    archive_old_layout(key, ns.arch, folder=artifact_folder(flag, method, ipc, ns.profile, overrides,
+                                                                            _variant(ns)))  # fmt: skip
                     save_entry(
                         key,
                         common
@@ -157,10 +181,12 @@ def main(argv: list[str] | None = None) -> int:
                 condense_cpu = round(time.process_time() - c0, 1)
                 condense_wall = round(time.perf_counter() - t0, 1)
                 load1 = os.getloadavg()[0]
-                ci.save(artifact_folder(flag, method, ipc, ns.profile, overrides, _variant(ns)))
+                folder = artifact_folder(flag, method, ipc, ns.profile, overrides, _variant(ns))
+                archive_old_layout(key, ns.arch, folder=folder)
+                ci.save(folder)
                 t0, c0 = time.perf_counter(), time.process_time()
                 lr = None if ci.lr is None else float(ci.lr)
-                res = evaluate_medical(ci.x, ci.y, data, models=models, runs=ns.runs, seed=ns.seed,
+                res = evaluate_medical(ci.x, ci.y, data, models=eval_models, runs=ns.runs, seed=ns.seed,
                                        config=profile.evaluation, lr=lr)  # fmt: skip
                 entry = common | {
                     "method": method, "ipc": ipc, "config": ci.card["config"], "test": summaries_to_dict(res),
@@ -184,15 +210,47 @@ def main(argv: list[str] | None = None) -> int:
                 save_entry(key, entry, RESULTS)
                 print(key, summaries_to_dict(res), ci.card["cost"], flush=True)
         if ns.full:
-            key = f"{flag}/full/{ns.profile}/{'+'.join(models)}"
-            _full_row(key, data, models, ns, profile, common, done.get(key))
+            key = f"{flag}/full/{ns.profile}/{'+'.join(models)}" + "".join(f"/{k}={v}" for k, v in _variant(ns))
+            _full_row(key, data, eval_models, ns, profile, common, done.get(key))
     return 0
 
 
-def _variant(ns: argparse.Namespace) -> list[tuple[str, int]]:
-    """The run's settings beyond the method config that name its entry: ``--select-every``, ``--experts``."""
-    pairs = [("select_every", ns.select_every), ("experts", ns.experts)]
+def _variant(ns: argparse.Namespace) -> list[tuple[str, Any]]:
+    """The run's settings beyond the method config that name its entry: ``--select-every``, ``--experts``,
+    ``--arch`` (when not the default ``convnet``)."""
+    pairs = [("select_every", ns.select_every), ("experts", ns.experts),
+             ("arch", None if ns.arch == "convnet" else ns.arch)]  # fmt: skip
     return [(k, v) for k, v in pairs if v is not None]
+
+
+def arch_record(arch: str, data: Any) -> dict[str, Any]:
+    """The ConvNet layout an entry was made on: its registry name, stem padding, feature and parameter counts."""
+    with torch.device("meta"):  # shapes only; the global RNG is not drawn from
+        net = build_image_model(arch, channels=data.channels, num_classes=data.num_classes, im_size=data.im_size)
+    return {"convnet": arch, "stem_padding": net.stem_padding, "feature_dim": net.feature_dim,
+            "num_params": int(sum(p.numel() for p in net.parameters()))}  # fmt: skip
+
+
+def archive_old_layout(key: str, arch: str, *, folder: Path | None = None, path: Path = RESULTS) -> str | None:
+    """Before a default-layout entry replaces ``key``: if the entry there was made on the old layout (no ``arch``
+    field), copy it to ``key + "/arch=convnet_pad1"`` (unless that key exists) with ``arch`` and ``archived_from``
+    set, and move its saved set ``folder`` to the matching ``-arch=convnet_pad1`` folder. Returns the archive key
+    (``None`` when nothing was archived). Nothing is deleted: the old entry lives on under its archive key."""
+    old = load(path)["entries"].get(key)
+    if arch != "convnet" or old is None or "arch" in old:
+        return None
+    archive = key + f"/arch={OLD_ARCH}"
+    if archive in load(path)["entries"]:
+        return None
+    record = dict(old, arch={"convnet": OLD_ARCH, "stem_padding": 1, "note": "made before sitting 12"},
+                  archived_from=key)  # fmt: skip
+    if folder is not None and folder.exists():
+        moved = folder.with_name(folder.name + f"-arch={OLD_ARCH}")
+        if not moved.exists():
+            folder.rename(moved)
+            record["artifact"] = str(moved.relative_to(RUNS.parent))
+    save_entry(archive, record, path)
+    return archive
 
 
 def entry_key(flag: str, method: str, ipc: int, profile: str, models: list[str], overrides: dict[str, Any],
@@ -287,6 +345,8 @@ def _full_row(key: str, data: Any, models: list[str], ns: argparse.Namespace, pr
     if old is not None and ns.extend and not ns.force:
         if old["eval"]["config"] != profile.full_config(data).__dict__ or old["eval"].get("seed", 0) != ns.seed:
             raise ValueError(f"--extend: entry {key!r} was made with another config or seed; use --force")
+        if layout(old) != ns.arch:
+            raise ValueError(f"--extend: entry {key!r} was made on {layout(old)!r}, not {ns.arch!r}; use --force")
         have = len(next(iter(old["test"].values()))["acc"]["runs"])
     elif old is not None and not ns.force:
         return
@@ -314,6 +374,7 @@ def _full_row(key: str, data: Any, models: list[str], ns: argparse.Namespace, pr
     ev = {"config": full_cfg.__dict__, "runs": ns.runs, "seed": ns.seed, "sessions": sessions,
           "time_s": round(sum(x["time_s"] for x in sessions), 1),
           "process_cpu_s": round(sum(x["process_cpu_s"] or 0 for x in sessions), 1)}  # fmt: skip
+    archive_old_layout(key, ns.arch)
     save_entry(key, common | {"method": "full", "ipc": None, "test": test, "eval": ev}, RESULTS)
     print(key, test, session, flush=True)
 
@@ -331,22 +392,29 @@ def _current(e: dict[str, Any]) -> bool:
     return e.get("profile") not in PROFILES or epochs == PROFILES.get(e["profile"]).evaluation.epochs
 
 
+def layout(e: dict[str, Any]) -> str:
+    """The ConvNet layout an entry was made on (entries without ``arch`` predate sitting 12: ``convnet_pad1``)."""
+    return (e.get("arch") or {}).get("convnet", OLD_ARCH)
+
+
 def key_variant(key: str) -> list[tuple[str, str]]:
     """The ``--select-every`` / ``--experts`` parts of an entry key (see :func:`entry_key`)."""
-    return [tuple(seg.split("=", 1)) for seg in key.split("/")[5:] if seg.startswith(("select_every=", "experts="))]
+    return [tuple(seg.split("=", 1)) for seg in key.split("/")[4:]
+            if seg.startswith(("select_every=", "experts=", "arch="))]  # fmt: skip
 
 
 def _rows(entries: list[tuple[str, dict[str, Any]]]) -> list[str]:
-    head = ("| dataset | method | IPC | model | ACC | AUC | runs | iters (kept) | eval ep. | wall s/iter | "
+    head = ("| dataset | method | IPC | model | layout | ACC | AUC | runs | iters (kept) | eval ep. | wall s/iter | "
             "CPU s/iter | peak MB |")  # fmt: skip
-    rows = [head, "|" + "---|" * 12]
+    rows = [head, "|" + "---|" * 13]
     for key, e in entries:
         label = e["method"] + "".join(f" ({k}={v})" for k, v in sorted((e.get("overrides") or {}).items()))
         label += "".join(f" ({k}={v})" for k, v in key_variant(key) if k == "experts")
         if e["method"] == "full":
             label += f" ({e['eval']['config']['epochs']} ep.)"
         if e.get("diverged"):
-            rows.append(f"| {e['dataset']} | {label} | {e['ipc']} | - | diverged | diverged | - | - | - | - | - | - |")
+            cells = [e["dataset"], label, str(e["ipc"]), "-", layout(e), "diverged", "diverged", *["-"] * 6]
+            rows.append("| " + " | ".join(cells) + " |")
         iters = (e.get("config") or {}).get("iterations", "-")
         if e.get("selection"):
             iters = f"{iters} ({e['selection']['best_step']:g})"
@@ -354,7 +422,7 @@ def _rows(entries: list[tuple[str, dict[str, Any]]]) -> list[str]:
         for model, t in e["test"].items():
             cost = e.get("cost", {})
             rows.append(
-                f"| {e['dataset']} | {label} | {e['ipc'] or 'all'} | {model} | {_fmt(t.get('acc'))} | "
+                f"| {e['dataset']} | {label} | {e['ipc'] or 'all'} | {model} | {layout(e)} | {_fmt(t.get('acc'))} | "
                 f"{_fmt(t.get('auc'))} | {len(t['acc']['runs'])} | {iters} | {eval_ep} | "
                 f"{cost.get('time_per_step_s', '-')} | {cost.get('cpu_sec_per_step', '-')} | "
                 f"{cost.get('peak_memory_mb', '-')} |"
@@ -363,13 +431,21 @@ def _rows(entries: list[tuple[str, dict[str, Any]]]) -> list[str]:
 
 
 def table(results: dict[str, Any]) -> str:
-    """BENCHMARKS.md's table: entries on their profile's present evaluation schedule, then, apart, the superseded
-    ones (evaluated with an older, shorter schedule: not comparable with the first table)."""
+    """BENCHMARKS.md's tables: entries on their profile's present evaluation schedule made on the reference
+    ConvNet layout; then those on the old layout (``convnet_pad1``: not comparable with the first table, kept
+    until re-measured or as the record of what was); then, apart, the superseded ones (evaluated with an older,
+    shorter schedule)."""
     order = {"full": 0, "random": 1, "dc": 2, "dm": 3, "mtt": 4, "ptm": 5}
     entries = sorted(((k, e) for k, e in results["entries"].items() if "kind" not in e),
                      key=lambda ke: (ke[1]["dataset"], ke[1]["ipc"] or 0, order.get(ke[1]["method"], 9)))  # fmt: skip
     old = [(k, e) for k, e in entries if not _current(e)]
-    out = _rows([(k, e) for k, e in entries if _current(e)])
+    ref = [(k, e) for k, e in entries if _current(e) and layout(e) == "convnet"]
+    pad1 = [(k, e) for k, e in entries if _current(e) and layout(e) != "convnet"]
+    out = _rows(ref)
+    if pad1:
+        note = (f"On the old ConvNet layout ({OLD_ARCH}: first convolution padded by 1, 1,152 features; made "
+                "before sitting 12; not comparable with the table above):")  # fmt: skip
+        out += ["", note, "", *_rows(pad1)]
     if old:
         note = ("Superseded (evaluated for 50 epochs, sittings 7–8: under-trained students, not comparable with "
                 "the table above; kept until re-run):")  # fmt: skip
