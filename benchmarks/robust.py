@@ -33,7 +33,7 @@ import torch
 import torchattacks
 from graph_node import hardware, load, parse_overrides, save_entry  # benchmarks/ is on sys.path as a script
 
-from condensekit.core.vision import ImageTrainConfig, accuracy_metric, build_image_model, predict
+from condensekit.core.vision import CondensedImages, ImageTrainConfig, accuracy_metric, build_image_model, predict
 from condensekit.core.vision.experts import ExpertBuffer, ExpertConfig
 from condensekit.robust.attacks import AttackConfig, PixelSpace, parse_eps_list, robust_accuracy, stratified_subset
 from condensekit.robust.audit import RELABEL_MODES, AuditConfig, audit_artifact
@@ -104,7 +104,7 @@ def run(ns: argparse.Namespace) -> None:
     audit_cfg = AuditConfig(
         attacks=tuple(ns.attacks.split(",")), eps=tuple(eps.split(",")), models=(ns.model,), runs=ns.runs,
         subset=None if ns.subset == 0 else ns.subset, seed=ns.seed, train=ImageTrainConfig(epochs=ns.epochs),
-        attack=_attack_config(ns), relabel=ns.relabel,
+        attack=_attack_config(ns), relabel=ns.relabel, workers=ns.workers,
     )  # fmt: skip
     audit_data = data.validation_as_test() if ns.audit_split == "val" else data
     for lam in [float(v) for v in ns.curvature.split(",")]:
@@ -120,20 +120,24 @@ def run(ns: argparse.Namespace) -> None:
             folder = teacher_folder(data, tcfg, reg) if tcfg is not None else default_experts_dir(data, ecfg, guard)
             teacher_entries(data, str(folder), ns, audit_cfg, lam, teacher, plugin)
             continue
-        t0 = time.perf_counter()
-        cond = robust_condense(
-            data, ns.base, ipc=ns.ipc, guard=guard, config=overrides,
-            expert_config=ecfg if uses_experts(ns.base) else None, teacher_config=tcfg, seed=ns.seed, device=ns.device,
-            steps=ns.steps, progress=False,
-        )  # fmt: skip
-        condense_total = time.perf_counter() - t0
         tag = _mode_tag(ns.base, ns.mode, lam)
         method = ns.base + (f"-{ns.variant}" if ns.variant else "") + ("-online" if ns.relabel == "online" else "")
         method += "-val" if ns.audit_split == "val" else ""
         method += f"-{ns.audit_tag}" if ns.audit_tag else ""
         tag = _h_tag(ns, lam) + tag + _plugin_tag(ns, lam, plugin)
         path = ARTIFACTS / f"{ns.dataset}-{method}-{ns.model}-ipc{ns.ipc}-lam{lam:g}{tag}-seed{ns.seed}"
-        cond.save(path)
+        t0 = time.perf_counter()
+        reused = ns.reuse_set and (path / "card.json").exists()
+        if reused:  # the set this command saved before; its card keeps the condensation's cost
+            cond = CondensedImages.load(path, purpose="--reuse-set")
+        else:
+            cond = robust_condense(
+                data, ns.base, ipc=ns.ipc, guard=guard, config=overrides,
+                expert_config=ecfg if uses_experts(ns.base) else None, teacher_config=tcfg, seed=ns.seed,
+                device=ns.device, steps=ns.steps, progress=False,
+            )  # fmt: skip
+            cond.save(path)
+        condense_total = time.perf_counter() - t0
         result, files = audit_artifact(path, config=audit_cfg, data=audit_data, device=ns.device)
         print(f"λ={lam:g}: condensation {condense_total:.0f} s, audit {result.cost['wall_time_s']:.0f} s")
         print(result.table())
@@ -147,7 +151,7 @@ def run(ns: argparse.Namespace) -> None:
             "labels": cond.card.get("labels"),
             "audit_config": result.config, "sanity": result.sanity,
             "cost": {"condense_total_s": round(condense_total, 1), "condense": cond.card["cost"],
-                     "audit": result.cost},
+                     "audit": result.cost, "reused_set": reused},
             "hardware": hardware() | {"load": "shared"}, "load": "shared",
             "artifact": str(path), "audit_json": files["json"],
         }  # fmt: skip
@@ -498,6 +502,11 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--device", default="auto")
     p.add_argument("--root", default=None)
     p.add_argument("--threads", type=int, default=1)
+    p.add_argument("--workers", type=int, default=AuditConfig.workers,
+                   help="processes the audit's attacks are spread over, by image (1 torch thread each)")  # fmt: skip
+    p.add_argument("--reuse-set", action="store_true",
+                   help="audit the set this command saved before (same key and folder) instead of condensing it "
+                        "again: a timed run is then the audit alone")  # fmt: skip
     p.add_argument(
         "--results", type=Path, default=RESULTS, help="results JSON (default: benchmarks/results/robust.json)"
     )

@@ -55,6 +55,8 @@ __all__ = [
     "AttackConfig",
     "AttackSpec",
     "PixelSpace",
+    "adversarial",
+    "correct_in_batches",
     "fold_batchnorm",
     "parse_attacks",
     "parse_eps",
@@ -336,10 +338,16 @@ def _time_stages(atk: Attack, stages: dict[str, float]) -> None:
 def adversarial(
     model: nn.Module, x: Tensor, y: Tensor, attack: str, eps: float, *, num_classes: int,
     seed: int = 0, config: AttackConfig = AttackConfig(), stages: dict[str, float] | None = None,
+    rng_offset: int = 0,
 ) -> Tensor:  # fmt: skip
     """Adversarial examples of ``attack`` at ``eps`` for pixel-space ``model`` and images ``x`` in [0, 1],
     computed in batches of ``config.batch_size`` (on ``x``'s device). ``stages``, when given, accumulates the
-    process CPU seconds of each stage of a chained attack (AutoAttack's APGD, FAB, Square)."""
+    process CPU seconds of each stage of a chained attack (AutoAttack's APGD, FAB, Square).
+
+    The global RNG is seeded with ``seed`` first; ``rng_offset`` > 0 then skips the uniform draws of that many
+    images of ``x``'s shape (one 32-bit draw per value on the CPU generator), so that ``x`` gets the draws it
+    would get as images ``rng_offset, rng_offset + 1, ...`` of one call: PGD's random start of a shard of an
+    audit split over workers (:mod:`condensekit.robust.spread`). CPU only."""
     spec = ATTACKS.get(attack)
     _check_pixels(x)
     model.eval()
@@ -347,13 +355,18 @@ def adversarial(
     if stages is not None:
         _time_stages(atk, stages)
     torch.manual_seed(seed)
+    if rng_offset:
+        if x.device.type != "cpu":
+            raise ValueError(f"rng_offset skips draws of the CPU generator; the images are on {x.device}")
+        torch.empty(rng_offset * x[0].numel()).uniform_()
     bs = config.batch_size
     out = [atk(x[i : i + bs], y[i : i + bs]).detach() for i in range(0, x.shape[0], bs)]
     return torch.cat(out)
 
 
 @torch.no_grad()
-def _correct(model: nn.Module, x: Tensor, y: Tensor, batch_size: int) -> Tensor:
+def correct_in_batches(model: nn.Module, x: Tensor, y: Tensor, batch_size: int) -> Tensor:
+    """Whether ``model`` classifies each image of ``x`` as ``y``, ``batch_size`` images per call."""
     return torch.cat(
         [model(x[i : i + batch_size]).argmax(-1) == y[i : i + batch_size] for i in range(0, len(x), batch_size)]
     )
@@ -391,7 +404,7 @@ def robust_accuracy(
     spec = ATTACKS.get(attack)
     y = y.reshape(-1).long()
     if clean is None:
-        clean = _correct(model, x, y, config.batch_size)
+        clean = correct_in_batches(model, x, y, config.batch_size)
     elif clean.shape != y.shape or clean.dtype != torch.bool:
         raise ValueError(
             f"clean must be a boolean mask of shape {tuple(y.shape)}, got {clean.dtype} {tuple(clean.shape)}"
@@ -403,7 +416,7 @@ def robust_accuracy(
         return dict.fromkeys(eps_grid, 0.0)
     if spec.minimum_norm:
         adv = adversarial(model, xs, ys, attack, 1.0, num_classes=num_classes, seed=seed, config=config)
-        fooled = ~_correct(model, adv, ys, config.batch_size)
+        fooled = ~correct_in_batches(model, adv, ys, config.batch_size)
         dist = (adv - xs).flatten(1).norm(p=2 if spec.norm == "L2" else math.inf, dim=1)
         for eps in eps_grid:
             broken = fooled & (dist <= eps + 1e-6)
@@ -413,7 +426,7 @@ def robust_accuracy(
         for eps in eps_grid:
             adv = adversarial(model, xs, ys, attack, eps, num_classes=num_classes, seed=seed, config=config,
                               stages=stages)  # fmt: skip
-            out[eps] = float(_correct(model, adv, ys, config.batch_size).sum()) * 100.0 / n
+            out[eps] = float(correct_in_batches(model, adv, ys, config.batch_size).sum()) * 100.0 / n
         return out
     standing = torch.ones(ys.shape[0], dtype=torch.bool, device=ys.device)
     for eps in sorted(eps_grid):
@@ -421,6 +434,6 @@ def robust_accuracy(
         if left.numel():
             adv = adversarial(model, xs[left], ys[left], attack, eps, num_classes=num_classes, seed=seed,
                               config=config, stages=stages)  # fmt: skip
-            standing[left] = _correct(model, adv, ys[left], config.batch_size)
+            standing[left] = correct_in_batches(model, adv, ys[left], config.batch_size)
         out[eps] = float(standing.sum()) * 100.0 / n
     return {eps: out[eps] for eps in eps_grid}

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import datetime as _dt
 import os
+import resource
 import statistics
 import time
 from dataclasses import asdict, dataclass, field
@@ -57,6 +58,7 @@ from condensekit.robust.attacks import (
 )
 from condensekit.robust.data import data_for_card
 from condensekit.robust.relabel import OnlineRelabel
+from condensekit.robust.spread import spread_robust_accuracy
 from condensekit.robust.sre2l import load_teacher
 
 __all__ = [
@@ -91,6 +93,11 @@ class AuditConfig:
             ``"online"`` (a relabelled set with its teacher: SRe2L / GUARD's evaluation) trains each model
             with the teacher's soft labels of every DSA-augmented batch
             (:class:`~condensekit.robust.relabel.OnlineRelabel`).
+        workers: processes the attacks run in (CPU). 1: in this process, model after model. More: every model
+            is trained here first, then each (model, attack, ε) step's images are split over ``workers``
+            spawned processes of 1 torch thread (:mod:`condensekit.robust.spread`): FGSM and PGD give the
+            1-worker figures; AutoAttack's and PGD-L2's random draws depend on the split, so their figures
+            are deterministic for a given worker count but not equal to the 1-worker ones.
     """
 
     attacks: tuple[str, ...] = ("fgsm", "pgd", "autoattack")
@@ -102,9 +109,16 @@ class AuditConfig:
     train: ImageTrainConfig = field(default_factory=ImageTrainConfig)
     attack: AttackConfig = field(default_factory=AttackConfig)
     relabel: str = "stored"
+    workers: int = field(
+        default=1, metadata={"help": "processes the attacks are spread over, image by image (1: in this process)"}
+    )
 
     def __post_init__(self) -> None:
         check_choice("relabel", self.relabel, RELABEL_MODES)
+        if self.workers < 1:
+            raise ValueError(
+                f"Invalid value {self.workers!r} for argument workers. Valid values are >= 1 (1: no worker processes)"
+            )
         object.__setattr__(self, "attacks", tuple(parse_attacks(self.attacks)))
         object.__setattr__(self, "eps", tuple(t for t, _ in parse_eps_list(self.eps)))
         if not self.models:
@@ -226,8 +240,13 @@ def audit_images(
             "artifact's teacher), or use relabel='stored'"
         )
     dev = resolve_device(device)
+    if config.workers > 1 and dev.type != "cpu":
+        raise ValueError(
+            f"Invalid value {config.workers!r} for argument workers on device {str(dev)!r}: worker processes "
+            "spread the attacks over CPU cores; on an accelerator use workers=1"
+        )
     reset_peak_memory(dev)
-    t0, c0 = time.perf_counter(), time.process_time()
+    t0, c0, k0 = time.perf_counter(), time.process_time(), _children_cpu()
     x, y = x.to(dev), (y.to(dev).float() if soft else y.to(dev).long())
     idx = stratified_subset(data.y_test, config.subset, seed=config.seed)
     x_test = data.denormalise(data.x_test[idx].to(dev)).clamp_(0, 1)
@@ -237,6 +256,7 @@ def audit_images(
     per: dict[tuple[str, str, str], list[float]] = {}
     attack_cpu: dict[str, float] = {}
     stages: dict[str, dict[str, float]] = {}
+    trained: list[tuple[str, int, nn.Module, Tensor]] = []
     for name in config.models:
         _fit_check(name, data, x, dev)
         for run in range(config.runs):
@@ -260,6 +280,9 @@ def audit_images(
             logits = predict(pixel, x_test)
             correct = logits.argmax(-1) == y_test  # computed once, shared by every attack
             per.setdefault((name, "clean", "0"), []).append(accuracy_metric(logits, y_test))
+            if config.workers > 1:  # attacked below, all models at once, in worker processes
+                trained.append((name, seed, pixel, correct))
+                continue
             for attack in config.attacks:
                 a0 = time.process_time()
                 acc = robust_accuracy(
@@ -270,6 +293,8 @@ def audit_images(
                 attack_cpu[attack] = attack_cpu.get(attack, 0.0) + time.process_time() - a0
                 for text, value in grid:
                     per.setdefault((name, attack, text), []).append(acc[value])
+    if trained:
+        per = _spread(trained, per, x_test, y_test, grid, data.num_classes, config, attack_cpu, stages)
     rows = []
     for (model, attack, eps), values in per.items():
         mean, std = _summary(values)
@@ -279,15 +304,20 @@ def audit_images(
             {"model": model, "attack": attack, "norm": norm, "eps": eps, "eps_value": eps_value,
              "mean": round(mean, 4), "std": round(std, 4), "runs": [round(v, 4) for v in values]}
         )  # fmt: skip
+    own, children = time.process_time() - c0, _children_cpu() - k0
     cost = {
         "wall_time_s": round(time.perf_counter() - t0, 2),
-        "cpu_time_s": round(time.process_time() - c0, 2),
+        "cpu_time_s": round(own + children, 2),
+        "workers": config.workers,
         "attack_cpu_time_s": {k: round(v, 2) for k, v in attack_cpu.items()},
         "attack_stage_cpu_time_s": {a: {k: round(v, 2) for k, v in st.items()} for a, st in stages.items()},
         "peak_memory_mb": round(peak_memory_mb(dev), 1),
         "device": str(dev),
         "torch_threads": torch.get_num_threads(),
     }
+    if config.workers > 1:
+        cost |= {"cpu_time_main_s": round(own, 2), "cpu_time_workers_s": round(children, 2),
+                 "worker_peak_memory_mb": round(_children_peak_mb(), 1), "worker_torch_threads": 1}  # fmt: skip
     cfg = asdict(config)
     return AuditResult(
         rows=rows,
@@ -298,6 +328,43 @@ def audit_images(
         sanity=_sanity(rows, config.models, config.attacks),
         cost=cost,
     )
+
+
+def _spread(
+    trained: list[tuple[str, int, nn.Module, Tensor]], clean: dict[tuple[str, str, str], list[float]],
+    x_test: Tensor, y_test: Tensor, grid: list[tuple[str, float]], num_classes: int, config: AuditConfig,
+    attack_cpu: dict[str, float], stages: dict[str, dict[str, float]],
+) -> dict[tuple[str, str, str], list[float]]:  # fmt: skip
+    """Attack the trained models in worker processes; the rows come back in the 1-worker order (per model:
+    clean, then each attack's ε), so the table and JSON of any worker count list the same keys."""
+    acc, cpu, st = spread_robust_accuracy(
+        [p for _, _, p, _ in trained], x_test, y_test, config.attacks, [v for _, v in grid],
+        num_classes=num_classes, seeds=[s for _, s, _, _ in trained], cleans=[c for *_, c in trained],
+        config=config.attack, workers=config.workers,
+    )  # fmt: skip
+    attack_cpu.update(cpu)
+    stages.update({a: v for a, v in st.items()})
+    per: dict[tuple[str, str, str], list[float]] = {}
+    runs: dict[str, int] = {}
+    for i, (name, *_rest) in enumerate(trained):
+        k = runs.get(name, 0)
+        runs[name] = k + 1
+        per.setdefault((name, "clean", "0"), []).append(clean[(name, "clean", "0")][k])
+        for attack in config.attacks:
+            for text, value in grid:
+                per.setdefault((name, attack, text), []).append(acc[i][attack][value])
+    return per
+
+
+def _children_cpu() -> float:
+    """User + system CPU seconds of this process's finished (waited-for) child processes."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def _children_peak_mb() -> float:
+    """Peak resident memory of the largest finished child process (Linux reports kB)."""
+    return resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
 
 
 def plot_audit(result: AuditResult, path: str | os.PathLike[str], *, title: str = "") -> Path:

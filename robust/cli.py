@@ -64,6 +64,10 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="evaluation models learn the set's stored labels, or (an SRe2L set) its teacher's labels of every "
         "augmented batch: SRe2L / GUARD's evaluation",
     )  # fmt: skip
+    a.add_argument(
+        "--workers", type=int, default=AuditConfig.workers,
+        help="image audits: processes the attacks are spread over, image by image (CPU; 1: in this process)",
+    )  # fmt: skip
     add_dataclass_args(a, AttackConfig)
     _common(a)
     a.set_defaults(func=_audit)
@@ -185,6 +189,8 @@ def _audit(ns: argparse.Namespace) -> int:
     given = {k: v["x"] for k, v in (("attacks", _split(ns.attacks)), ("eps", _split(ns.eps)),
                                     ("models", _split(ns.models))) if v}  # fmt: skip
     if task == NODE_TASK:
+        if ns.workers != 1:
+            raise ValueError(f"Invalid value {ns.workers!r} for argument --workers: graph audits run in one process")
         attack_cfg = dataclass_from_args(AttackConfig, ns)
         gcfg = GraphAuditConfig(
             **given, pgd_steps=attack_cfg.pgd_steps,
@@ -200,6 +206,7 @@ def _audit(ns: argparse.Namespace) -> int:
             train=ImageTrainConfig(epochs=ns.epochs),
             attack=dataclass_from_args(AttackConfig, ns),
             relabel=ns.relabel,
+            workers=ns.workers,
         )
         result, files = audit_artifact(ns.artifact, config=config, root=ns.root, device=ns.device, out=ns.out)
     else:
