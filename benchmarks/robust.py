@@ -34,13 +34,14 @@ import torchattacks
 from graph_node import hardware, load, parse_overrides, save_entry  # benchmarks/ is on sys.path as a script
 
 from condensekit.core.vision import CondensedImages, ImageTrainConfig, accuracy_metric, build_image_model, predict
-from condensekit.core.vision.experts import ExpertBuffer, ExpertConfig
+from condensekit.core.vision.experts import ExpertConfig
 from condensekit.robust.attacks import AttackConfig, PixelSpace, parse_eps_list, robust_accuracy, stratified_subset
 from condensekit.robust.audit import RELABEL_MODES, AuditConfig, audit_artifact
 from condensekit.robust.data import load_image_data
 from condensekit.robust.guard import (
     GuardConfig,
     default_experts_dir,
+    expert_nets,
     resolve_mode,
     robust_condense,
     uses_experts,
@@ -59,17 +60,11 @@ PAPER = {
 
 
 def teacher_nets(data: Any, folder: str, ns: argparse.Namespace) -> list[torch.nn.Module]:
-    """GUARD's teacher(s): SRe2L's squeezed teacher, or the final weights of each MTT/PTM expert."""
+    """GUARD's teacher(s): SRe2L's squeezed teacher, or the final weights of each MTT/PTM expert (batch-norm
+    statistics recomputed from the training split, which the buffer does not keep: :func:`expert_nets`)."""
     if uses_teacher(ns.base):
         return [load_teacher(folder, data)[0]]
-    buffer = ExpertBuffer.open(folder)
-    nets = []
-    for i in buffer.completed():
-        net = build_image_model(buffer.card["model"], channels=data.channels, num_classes=data.num_classes,
-                                im_size=data.im_size)  # fmt: skip
-        torch.nn.utils.vector_to_parameters(buffer.load(i)[-1].clone(), net.parameters())
-        nets.append(net)
-    return nets
+    return expert_nets(folder, data)
 
 
 def audit_teachers(data: Any, folder: str, ns: argparse.Namespace, audit_cfg: AuditConfig) -> list[dict[str, Any]]:
@@ -267,7 +262,8 @@ def teacher_entries(
             "model": ns.model, "subset": f"stratified {audit_cfg.subset} (seed {audit_cfg.seed})", "seed": ns.seed,
             "experts": folder, "audit_config": asdict(audit_cfg), "load": "shared",
             "hardware": hardware() | {"load": "shared"},
-            "note": "final-epoch weights of each expert (the teacher GUARD regularises), attacked directly",
+            "note": "final-epoch weights of each expert (the teacher GUARD regularises), attacked directly; "
+                    "batch-norm statistics (not in the buffer) recomputed from the training split",
         } | row, ns.results)  # fmt: skip
 
 

@@ -39,11 +39,15 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+import torch
+from torch import Tensor, nn
+
 from condensekit.core.atomic import write_json
 from condensekit.core.data import cache_dir
 from condensekit.core.objectives.curvature import CurvatureRegularizer
 from condensekit.core.registry import check_choice
 from condensekit.core.seed import resolve_device
+from condensekit.core.vision import build_image_model
 from condensekit.core.vision.experts import ExpertBuffer, ExpertConfig, generate_experts
 from condensekit.core.vision.imageset import CondensedImages
 from condensekit.core.vision.methods import IMAGE_METHODS, MTT, condense_images, make_image_config
@@ -55,8 +59,10 @@ __all__ = [
     "MARKER",
     "GuardConfig",
     "curvature_experts",
+    "expert_nets",
     "has_teacher",
     "image_method",
+    "recompute_batchnorm",
     "resolve_mode",
     "robust_condense",
     "uses_experts",
@@ -149,6 +155,59 @@ def curvature_experts(
         write_json(marker, want)
     reg = guard.regularizer() if (guard is not None and guard.teacher and guard.curvature > 0) else None
     return generate_experts(data, folder, config, workers=workers, regularizer=reg)
+
+
+def expert_nets(folder: str | os.PathLike[str], data: ImageSplits, *, batch_size: int | None = None) -> list[nn.Module]:
+    """Each completed expert of the buffer at ``folder`` as a network at its final weights, in eval mode.
+
+    An expert buffer keeps the parameters of every epoch, not the batch-norm running statistics (the
+    buffer format of :mod:`condensekit.core.vision.experts`), so a batch-norm expert rebuilt from its last
+    parameters would normalise with the initial statistics (mean 0, variance 1) and be attacked as a model
+    that never existed. Its statistics are therefore **recomputed** from its training data
+    (:func:`recompute_batchnorm`: ``data.x_train`` in train mode, the expert's batch size, a plain average
+    over the batches). Deviation: the expert's own statistics were a moving average (momentum 0.1) over its
+    last training batches, DSA-augmented when the buffer used DSA; these are of the un-augmented images."""
+    card = ExpertBuffer.open(folder, data=data).card
+    buffer = ExpertBuffer.open(folder, data=data, model=card["model"])  # refuses another layout of the model
+    bs = batch_size or int((buffer.card.get("config") or {}).get("batch_size") or ExpertConfig.batch_size)
+    nets = []
+    for i in buffer.completed():
+        net = build_image_model(
+            buffer.card["model"], channels=data.channels, num_classes=data.num_classes, im_size=data.im_size
+        )
+        with torch.no_grad():
+            torch.nn.utils.vector_to_parameters(buffer.load(i)[-1].clone(), net.parameters())
+        recompute_batchnorm(net, data.x_train, batch_size=bs)
+        nets.append(net.eval())
+    return nets
+
+
+@torch.no_grad()
+def recompute_batchnorm(net: nn.Module, x: Tensor, *, batch_size: int = 256) -> nn.Module:
+    """Reset the running statistics of every batch norm of ``net`` and recompute them as the plain average
+    of the train-mode batch statistics over ``x`` in batches of ``batch_size`` (momentum ``None``, PyTorch's
+    cumulative average: "precise BN"); parameters are untouched, the momenta restored. A net without batch
+    norm is returned unchanged."""
+    norms = [m for m in net.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm) and m.track_running_stats]
+    if not norms:
+        return net
+    if batch_size < 1:
+        raise ValueError(f"Invalid value {batch_size!r} for argument batch_size. Valid values are >= 1")
+    momenta = [m.momentum for m in norms]
+    was_training = net.training
+    for m in norms:
+        m.reset_running_stats()
+        m.momentum = None
+    net.train()
+    device = next(net.parameters()).device
+    for i in range(0, x.shape[0], batch_size):
+        batch = x[i : i + batch_size].to(device)
+        if batch.shape[0] > 1:  # a batch norm cannot take the statistics of one image in train mode
+            net(batch)
+    for m, mom in zip(norms, momenta, strict=True):
+        m.momentum = mom
+    net.train(was_training)
+    return net
 
 
 def image_method(base: str) -> Any:

@@ -7,7 +7,7 @@ import torch
 
 from condensekit.core.vision import ImageSplits
 from condensekit.core.vision.experts import ExpertConfig, generate_experts
-from condensekit.robust.guard import MARKER, GuardConfig, curvature_experts
+from condensekit.robust.guard import MARKER, GuardConfig, curvature_experts, expert_nets, recompute_batchnorm
 
 CFG = ExpertConfig(num_experts=1, epochs=1, model="mlp", batch_size=8, dsa=False)
 
@@ -107,3 +107,37 @@ def test_plugin_curvature_changes_the_synthetic_images(base):
     other = robust_condense(data, base, ipc=2, guard=summed, config=cfg, steps=2, progress=False)
     assert not torch.allclose(other.x, curved.x)  # the sum weighs each image's own curvature
     assert other.card["config"]["guard"]["plugin_reduction"] == "sum"
+
+
+def test_recompute_batchnorm_takes_the_training_data_statistics():
+    torch.manual_seed(0)
+    conv = torch.nn.Conv2d(1, 3, 3)
+    net = torch.nn.Sequential(conv, torch.nn.BatchNorm2d(3), torch.nn.ReLU(), torch.nn.Flatten(),
+                              torch.nn.Linear(48, 2)).eval()  # fmt: skip
+    x = torch.randn(40, 1, 6, 6) * 2 + 1
+    with torch.no_grad():
+        z = conv(x)
+    recompute_batchnorm(net, x, batch_size=10)  # 4 equal batches: their average mean is the mean
+    bn = net[1]
+    assert torch.allclose(bn.running_mean, z.mean((0, 2, 3)), atol=1e-5)
+    assert bn.momentum == 0.1 and not net.training  # momentum and mode restored
+    recompute_batchnorm(net, x, batch_size=40)  # one batch: the unbiased variance, as BN keeps it
+    assert torch.allclose(bn.running_var, z.transpose(0, 1).flatten(1).var(1), rtol=1e-4)
+    plain = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(36, 2))
+    assert recompute_batchnorm(plain, x) is plain
+
+
+def test_expert_nets_of_a_batchnorm_buffer_get_statistics_not_the_initial_ones(tmp_path):
+    data = _images()
+    cfg = ExpertConfig(num_experts=2, epochs=2, model="mlp_bn", batch_size=8, dsa=False)
+    generate_experts(data, tmp_path / "bn", cfg)
+    nets = expert_nets(tmp_path / "bn", data)
+    assert len(nets) == 2 and not nets[0].training
+    bn = next(m for m in nets[0].modules() if isinstance(m, torch.nn.BatchNorm1d))
+    assert bn.num_batches_tracked == 2  # 16 training images in batches of 8 (the buffer's batch size)
+    with torch.no_grad():
+        hidden = nets[0].body[1](nets[0].body[0](data.x_train))  # flatten, linear: what the batch norm sees
+    assert torch.allclose(bn.running_mean, hidden.mean(0), atol=1e-5)
+    assert not torch.allclose(bn.running_mean, torch.zeros_like(bn.running_mean))
+    with pytest.raises(ValueError, match="other data"):
+        expert_nets(tmp_path / "bn", ImageSplits("other", *[data.x_train, data.y_train] * 3, num_classes=2))
