@@ -21,6 +21,7 @@ Examples::
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import sys
 import time
 import warnings
@@ -33,7 +34,7 @@ from graph_node import hardware, load, parse_overrides, save_entry  # benchmarks
 from condensekit.core.engine import peak_memory_mb, reset_peak_memory
 from condensekit.core.evaluate import repeat
 from condensekit.graph.level.batch import GraphBatch
-from condensekit.graph.level.condense import condense_graphs, prepare_graphs
+from condensekit.graph.level.condense import condense_graphs, make_graph_config, prepare_graphs
 from condensekit.graph.level.evaluate import PROTOCOLS, GraphEvalConfig, evaluate_graphs, train_on_condensed
 from condensekit.graph.level.kernel import lite_gntk, lite_gntk_stats
 
@@ -129,17 +130,45 @@ def _condense(graphs: Any, dataset: str, method: str, gpc: int, overrides: dict[
     return cs, round(time.perf_counter() - t0, 1), round(time.process_time() - c0, 1)
 
 
-def run_entry(dataset: str, method: str, gpc: int, ns: argparse.Namespace) -> dict[str, Any]:
+def prior_candidates(old: dict[str, Any], method: str, dataset: str, gpc: int, ns: argparse.Namespace) -> list[dict]:
+    """``--prior``: the candidates an existing entry was chosen from, with their recorded validation scores (one
+    candidate, the entry's own set, where it made no choice), marked ``prior``. Its overrides are the entry's
+    config where it differs from the method's defaults under the reference settings."""
+    runs = ns.choose_runs if ns.choose_runs > 1 else 1
+    if "choice" in old:
+        on_runs = "val_choice" in old["choice"]["candidates"][0]
+        if on_runs != (runs > 1):
+            raise ValueError(f"--prior: the entry was chosen on {old['choice']['on']!r}; use the same --choose-runs")
+        return [c | {"prior": True} for c in old["choice"]["candidates"]]
+    if runs > 1:
+        raise ValueError("--prior: the entry made no choice, so it has no mean of validation runs; omit --choose-runs")
+    defaults = dataclasses.asdict(make_graph_config(method, reference_settings(dataset, method, gpc)))
+    over = {k: v for k, v in old["config"].items() if defaults.get(k) != v}
+    cost = old["cost"]
+    return [{"overrides": over, "val_selected": old["val_selected"], "best_step": old["best_step"], "prior": True,
+             "end_to_end_s": cost["end_to_end_s"], "end_to_end_cpu_s": cost["end_to_end_cpu_s"]}]  # fmt: skip
+
+
+def run_entry(dataset: str, method: str, gpc: int, ns: argparse.Namespace, old: dict[str, Any] | None = None):
     """Condense (with ``--choose``: every candidate, keeping the best validation score of the
-    method's selection model; the test split is read only for the kept set), then evaluate."""
+    method's selection model; the test split is read only for the kept set), then evaluate.
+
+    With ``old`` (``--prior``) the existing entry's candidates compete by their recorded scores, ahead of the new
+    ones (a tie keeps the earlier); if one of them is kept, the entry keeps its recorded set and figures (the
+    condensation and evaluation are seeded, so re-running them gives the same) and gains the new candidates."""
     graphs = prepare_graphs(dataset, seed=ns.seed, device=ns.device)
     overrides = parse_overrides(ns.set)
-    candidates = []
+    candidates = [] if old is None else prior_candidates(old, method, dataset, gpc, ns)
     best = None
+    for i, prior in enumerate(candidates):
+        score = round(prior.get("val_choice", prior["val_selected"]), 4)
+        if best is None or score > best[0]:
+            best = (score, None, None, None, i)
     for cand in parse_choices(ns.choose):
         cs, wall, cpu = _condense(graphs, dataset, method, gpc, overrides | cand, ns)
         score = cs.card["metrics"]["val_selected"]
-        candidates.append({"overrides": cand, "val_selected": score, "best_step": cs.card["metrics"]["best_step"],
+        step = cs.card["metrics"]["best_step"]
+        candidates.append({"overrides": overrides | cand, "val_selected": score, "best_step": step,
                            "end_to_end_s": wall, "end_to_end_cpu_s": cpu})  # fmt: skip
         if ns.choose and ns.choose_runs > 1:  # the choice on the mean of K validation runs of the kept set
             t0, c0 = time.perf_counter(), time.process_time()
@@ -156,7 +185,24 @@ def run_entry(dataset: str, method: str, gpc: int, ns: argparse.Namespace) -> di
             best = (score, cs, wall, cpu, len(candidates) - 1)
     assert best is not None
     _, cs, wall, cpu, kept = best
+    for c in candidates:
+        c.pop("kept", None)
     candidates[kept]["kept"] = True
+    choice = {
+        "grid": ns.choose,
+        "on": f"validation accuracy of one {SELECTION_MODEL.get(method, 'gin').upper()} run (val_selected)"
+        if ns.choose_runs <= 1
+        else f"mean validation accuracy of {ns.choose_runs} {SELECTION_MODEL.get(method, 'gin').upper()} runs "
+        "of each candidate's selected set (val_choice; seeds 1000..)",
+        "candidates": candidates,
+        "all_candidates_cpu_s": round(sum(c["end_to_end_cpu_s"] + c.get("choice_cpu_s", 0) for c in candidates), 1),
+        "all_candidates_s": round(sum(c["end_to_end_s"] + c.get("choice_s", 0) for c in candidates), 1),
+    }
+    if old is not None:
+        choice["prior"] = "candidates marked prior: the existing entry's, by their recorded scores (--prior)"
+    if cs is None:  # a prior candidate is kept: the recorded set and its figures stand
+        assert old is not None
+        return old | {"choice": choice}
     cs.save(ARTIFACTS / f"{dataset}-{method}-{gpc}-s{ns.seed}")
     t1, c1 = time.perf_counter(), time.process_time()
     res = evaluate_graphs(graphs, cs.tensors(), models=ns.models.split(","), config=GraphEvalConfig(runs=ns.runs))
@@ -174,17 +220,8 @@ def run_entry(dataset: str, method: str, gpc: int, ns: argparse.Namespace) -> di
         "cost": cs.card["cost"] | {"end_to_end_s": wall, "end_to_end_cpu_s": cpu},
         **_measured(res, t1, c1, ns),
     }
-    if ns.choose:
-        entry["choice"] = {
-            "grid": ns.choose,
-            "on": f"validation accuracy of one {SELECTION_MODEL.get(method, 'gin').upper()} run (val_selected)"
-            if ns.choose_runs <= 1
-            else f"mean validation accuracy of {ns.choose_runs} {SELECTION_MODEL.get(method, 'gin').upper()} runs "
-            "of each candidate's selected set (val_choice; seeds 1000..)",
-            "candidates": candidates,
-            "all_candidates_cpu_s": round(sum(c["end_to_end_cpu_s"] + c.get("choice_cpu_s", 0) for c in candidates), 1),
-            "all_candidates_s": round(sum(c["end_to_end_s"] + c.get("choice_s", 0) for c in candidates), 1),
-        }
+    if ns.choose or old is not None:
+        entry["choice"] = choice
     return entry
 
 
@@ -384,6 +421,11 @@ def main(argv: list[str] | None = None) -> int:
         help="with --choose: score each candidate's selected set by the mean of K validation runs (default 1: its "
         "selection score)",
     )
+    p.add_argument(
+        "--prior",
+        action="store_true",
+        help="with --choose and --force: the existing entry's candidates compete by their recorded validation scores",
+    )
     p.add_argument("--whole", action="store_true", help="only the whole-data rows")
     p.add_argument("--kernel-timing", action="store_true", help="only the LiteGNTK timing")
     p.add_argument("--force", action="store_true", help="recompute entries already in the JSON")
@@ -414,8 +456,10 @@ def main(argv: list[str] | None = None) -> int:
                 key = f"{dataset}|{method}|gpc{gpc}|seed{ns.seed}"
                 if key in done and not ns.force:
                     continue
+                if ns.prior and key not in done:
+                    raise ValueError(f"--prior: no entry {key!r} to take the candidates of")
                 try:
-                    entry = run_entry(dataset, method, gpc, ns)
+                    entry = run_entry(dataset, method, gpc, ns, done[key] if ns.prior else None)
                 except ValueError as err:  # e.g. a class with fewer training graphs than gpc
                     print(f"{key}: skipped: {err}", file=sys.stderr, flush=True)
                     continue

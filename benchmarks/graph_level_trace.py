@@ -13,6 +13,10 @@ It shows whether a method's objective and its students' accuracy move together. 
 ``benchmarks/results/graph_level_trace.json`` under
 ``DATASET/METHOD/gpcN/LABEL``.
 
+``--starts`` instead compares the step-0 sets (seed 0) of the random coreset, of DosCond's start with ``--set``
+and of DosCond's ``start=coreset``: which real graphs each holds (sizes, truncation, padding a mean pooling
+counts, overlap with the random coreset) and their validation accuracy (key ``DATASET/doscond/gpcN/starts-LABEL``).
+
 Example (DosCond on PROTEINS at 10 graphs per class, the figures BENCHMARKS.md quotes)::
 
     python benchmarks/graph_level_trace.py --dataset proteins --method doscond --gpc 10 --steps 150 --every 50
@@ -31,9 +35,11 @@ from graph_node import hardware, parse_overrides, save_entry
 
 from condensekit.core.engine import EngineConfig, run
 from condensekit.core.evaluate import repeat
+from condensekit.core.seed import seed_everything
 from condensekit.graph.level.condense import make_graph_config, prepare_graphs
 from condensekit.graph.level.evaluate import PROTOCOLS, train_on_condensed
 from condensekit.graph.level.methods import GRAPH_METHODS
+from condensekit.graph.level.methods.base import real_picks
 
 RESULTS = Path(__file__).resolve().parent / "results" / "graph_level_trace.json"
 
@@ -153,6 +159,81 @@ def draws(
     }
 
 
+def _start_stats(graphs: Any, algo: Any, cond: dict[str, torch.Tensor], coreset: set[int]) -> dict[str, Any]:
+    """Which real graphs a method's step-0 set holds and how they are padded, per class."""
+    cfg = getattr(algo, "config", None)
+    width = int(cond["mask"].shape[1])
+    seed_everything(0)  # the engine's seeding before setup: the same random stream picks the same graphs
+    if cfg is None or getattr(cfg, "start", "coreset") == "coreset":
+        largest = int(graphs.num_nodes[graphs.train_idx].max())
+        picks = real_picks(graphs, algo.gpc, getattr(cfg, "init", "random"), largest)
+    else:
+        picks = real_picks(graphs, algo.gpc, cfg.init, algo.syn_nodes(cfg.node_multiplier), fit=cfg.init_fit)
+    sizes = graphs.num_nodes[graphs.train_idx[picks]]
+    x, _, _ = graphs.padded(graphs.train_idx[picks], width)
+    assert torch.equal(x * cond["mask"].unsqueeze(-1), cond["x"]) or getattr(cfg, "mask_padding", True) is False
+    real_rows = (cond["x"].abs().sum(-1) > 0).sum(1)  # nodes of the real graph kept (one-hot rows are non-zero)
+    out: dict[str, Any] = {"width": width, "shared_with_random_coreset": sum(int(i) in coreset for i in picks)}
+    for c in range(graphs.num_classes):
+        sel = cond["y"] == c
+        counted = cond["mask"][sel].sum(1)  # nodes a mean pooling counts
+        out[f"class{c}"] = {
+            "real_size_mean": round(float(sizes[sel].float().mean()), 1),
+            "real_size_max": int(sizes[sel].max()),
+            "truncated": int((sizes[sel] > width).sum()),
+            "kept_nodes_mean": round(float(real_rows[sel].float().mean()), 1),
+            "pooled_nodes_mean": round(float(counted.mean()), 1),
+            "padding_pooled_share": round(float(1 - real_rows[sel].sum() / counted.sum()), 3),
+        }
+    return out
+
+
+def starts(dataset: str, gpc: int, *, runs: int, models: list[str], overrides: dict) -> dict[str, Any]:
+    """Step-0 sets (seed 0) of the random coreset, DosCond's start with ``overrides`` and DosCond's coreset start:
+    the real graphs they hold (sizes, truncation, pooled padding, overlap with the random coreset) and their
+    validation accuracy (``runs`` models per entry of ``models``; the test graphs are not read)."""
+    graphs = prepare_graphs(dataset, seed=0, device="cpu")
+    sets = {
+        "random": ("random", {}),
+        "doscond": ("doscond", reference_settings(dataset, "doscond", gpc) | overrides),
+        "doscond-coreset-start": ("doscond", reference_settings(dataset, "doscond", gpc) | overrides
+                                  | {"start": "coreset", "mask_padding": True}),
+    }  # fmt: skip
+    t0 = time.perf_counter()
+    out: dict[str, Any] = {}
+    conds: dict[str, dict[str, torch.Tensor]] = {}
+    coreset: set[int] = set()
+    for label, (method, over) in sets.items():
+        algo = GRAPH_METHODS.get(method).cls(graphs, gpc, make_graph_config(method, over))
+        cond = run(algo, EngineConfig(steps=0, seed=0, device="cpu", progress=False), None).condensed
+        conds[label] = cond
+        if label == "random":
+            seed_everything(0)
+            largest = int(graphs.num_nodes[graphs.train_idx].max())
+            coreset = {int(i) for i in real_picks(graphs, gpc, "random", largest)}
+        val = {
+            m: round(repeat(lambda _s, m=m, c=cond: train_on_condensed(graphs, m, c, PROTOCOLS[m], test=False).val,
+                            runs=runs, seed=100).mean, 2)
+            for m in models
+        }  # fmt: skip
+        out[label] = {"overrides": over, "val": val, **_start_stats(graphs, algo, cond, coreset)}
+        print(label, out[label], flush=True)
+    same = all(
+        torch.equal(conds["random"][k].float(), conds["doscond-coreset-start"][k].float()) for k in conds["random"]
+    )
+    return {
+        "dataset": dataset,
+        "gpc": gpc,
+        "runs": runs,
+        "models": models,
+        "sets": out,
+        "coreset_start_equals_random_coreset": same,
+        "time_s": round(time.perf_counter() - t0, 1),
+        "hardware": hardware(),
+        "date": time.strftime("%Y-%m-%d"),
+    }
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--dataset", default="proteins")
@@ -165,8 +246,13 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--label", default="default")
     p.add_argument("--set", action="append", default=[], metavar="FIELD=VALUE", help="config override")
     p.add_argument("--draws", type=int, default=0, help="instead of a trace: validation of N step-0 sets, seeds 0..N-1")
+    p.add_argument("--starts", action="store_true", help="instead of a trace: DosCond's step-0 sets vs the coreset")
     ns = p.parse_args(argv)
     overrides = parse_overrides(ns.set)
+    if ns.starts:
+        entry = starts(ns.dataset, ns.gpc, runs=ns.runs, models=ns.models.split(","), overrides=overrides)
+        save_entry(f"{ns.dataset}/doscond/gpc{ns.gpc}/starts-{ns.label}", entry, RESULTS)
+        return 0
     if ns.draws:
         entry = draws(ns.dataset, ns.method, ns.gpc, n=ns.draws, runs=ns.runs, models=ns.models.split(","),
                       overrides=overrides)  # fmt: skip

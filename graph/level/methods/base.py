@@ -26,6 +26,8 @@ __all__ = [
     "check_gpc",
     "dense_real_init",
     "fitting_candidates",
+    "real_coreset",
+    "real_picks",
     "register_graph_method",
 ]
 
@@ -61,14 +63,30 @@ def dense_real_init(
     (DosCond's ``get_graphs(c, max_node_size=nnodes_syn)``); where a class has fewer than ``gpc``
     such graphs, its smallest larger graphs fill the candidates up to ``gpc`` (and are truncated).
     """
+    return graphs.padded(graphs.train_idx[real_picks(graphs, gpc, how, n_nodes, emb, fit=fit)], n_nodes)
+
+
+def real_picks(
+    graphs: GraphSet, gpc: int, how: str, n_nodes: int, emb: Tensor | None = None, *, fit: bool = False
+) -> Tensor:
+    """Positions in the training split of the graphs :func:`dense_real_init` picks (same arguments,
+    same random stream), grouped by class."""
     budgets = torch.full((graphs.num_classes,), gpc, dtype=torch.long)
     feats = graphs.y_train.new_zeros(graphs.train_idx.numel(), 1).float() if emb is None else emb
     if not fit:
-        local = select_per_class(how, feats, graphs.y_train, budgets)
-        return graphs.padded(graphs.train_idx[local], n_nodes)
+        return select_per_class(how, feats, graphs.y_train, budgets)
     cand = fitting_candidates(graphs, gpc, n_nodes)
-    local = cand[select_per_class(how, feats[cand], graphs.y_train[cand], budgets)]
-    return graphs.padded(graphs.train_idx[local], n_nodes)
+    return cand[select_per_class(how, feats[cand], graphs.y_train[cand], budgets)]
+
+
+def real_coreset(graphs: GraphSet, gpc: int, how: str, emb: Tensor | None = None) -> tuple[Tensor, Tensor, Tensor]:
+    """The ``how`` coreset (``gpc`` real training graphs per class, see :func:`dense_real_init`) as
+    whole graphs: padded ``(x, adj, mask)`` of the width of the largest graph kept, none cut.
+    What the coreset methods return and what DosCond's ``start="coreset"`` starts from."""
+    largest = int(graphs.num_nodes[graphs.train_idx].max())
+    x, adj, mask = dense_real_init(graphs, gpc, how, largest, emb)
+    keep = int(mask.sum(1).max())  # pad to the largest selected graph only
+    return x[:, :keep], adj[:, :keep, :keep], mask[:, :keep]
 
 
 def fitting_candidates(graphs: GraphSet, gpc: int, n_nodes: int) -> Tensor:

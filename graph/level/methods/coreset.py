@@ -14,7 +14,7 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from condensekit.graph.level.methods.base import GraphCondensation, dense_real_init, register_graph_method
+from condensekit.graph.level.methods.base import GraphCondensation, real_coreset, register_graph_method
 
 
 @dataclass(frozen=True)
@@ -35,10 +35,7 @@ class GraphCoreset(GraphCondensation):
             from condensekit.graph.level.evaluate import real_embeddings
 
             emb = real_embeddings(self.graphs, epochs=self.config.embed_epochs)
-        largest = int(self.graphs.num_nodes[self.graphs.train_idx].max())
-        x, adj, mask = dense_real_init(self.graphs, self.gpc, self.selection, largest, emb)
-        keep = int(mask.sum(1).max())  # pad to the largest selected graph only
-        self.x, self.adj, self.mask = x[:, :keep], adj[:, :keep, :keep], mask[:, :keep]
+        self.x, self.adj, self.mask = real_coreset(self.graphs, self.gpc, self.selection, emb)
         self.y = self.labels(self.x.device)
 
     def step(self, step: int) -> dict[str, float]:

@@ -65,6 +65,20 @@ The matching gradient does reach the logits (tested), but it is small (mean :mat
 (:math:`\\sigma'` saturates: on MUTAG the share of logits with :math:`|g| > 10^{-8}` falls from 3.5 % at
 step 60 to 0.2 % at step 180); most early movement is the sparsity term's uniform push down.
 
+Start (``start``, sitting 12). ``"reference"`` (default) is the reference's start above: real graphs of at
+most ``node_multiplier`` × the mean size, all held at that size. It is not a random coreset: it leaves out
+each class's larger graphs, and so flattens the size difference between classes (PROTEINS at 50 per class,
+seed 0: class 0 averages 33 nodes against the random coreset's 55, class 1 25 against 20; no graph over 80
+nodes, where PROTEINS has graphs of up to 620), and where too few graphs fit it cuts larger ones (MUTAG at 50
+per class: 21 of 100 graphs cut to 18 nodes, and 26 % of class 0's pooled nodes are padding).
+``"coreset"`` (a deviation) starts from the ``init`` coreset itself (:func:`~condensekit.graph.level.methods.
+base.real_coreset`: the same graphs as the ``random``/``herding``/``kcenter`` method of the same seed, whole,
+padded to the largest graph kept), so step 0 *is* that coreset (tested tensor for tensor); it needs
+``mask_padding`` and ignores ``node_multiplier`` and ``init_fit``. Its graphs are held in groups of one
+class and one :math:`\\lceil\\log_2 n\\rceil` size bucket, each at the width of its largest graph
+(:class:`SynPart`), so a 620-node graph does not pad a hundred small ones to 620 nodes; the matched GCN
+runs once per group, and a group's structure can only gain edges among its graphs' own nodes.
+
 Deviations: where a class has fewer than ``gpc`` graphs that fit (e.g. MUTAG at 50 per class, which
 the reference cuts to 20 per class), its smallest larger graphs fill the budget and are truncated to
 ``nnodes_syn`` nodes. The learning rates drop from step ``lr_decay_step`` (the reference from the
@@ -85,11 +99,18 @@ from torch import Tensor, nn
 from condensekit.core.objectives import GRADIENT_METRICS, gradient_distance, relative_gradient_mse
 from condensekit.core.registry import check_choice
 from condensekit.graph.level.batch import GraphBatch
-from condensekit.graph.level.methods.base import GraphCondensation, dense_real_init, register_graph_method
+from condensekit.graph.level.methods.base import (
+    GraphCondensation,
+    dense_real_init,
+    real_coreset,
+    register_graph_method,
+)
 from condensekit.graph.level.models import create_graph_model
 
 #: How the matched GCN is initialised at every step (see the module docstring).
 MODEL_INITS = ("glorot", "torch")
+#: Where the synthetic graphs start (see the module docstring).
+STARTS = ("reference", "coreset")
 
 
 @dataclass(frozen=True)
@@ -125,6 +146,43 @@ class GraphDosCondConfig:
         default=False,
         metadata={"help": "padding nodes of the initial graphs are no nodes: no edges, not pooled, not evaluated"},
     )
+    start: Literal["reference", "coreset"] = field(
+        default="reference",
+        metadata={
+            "help": "reference: real graphs of <= node_multiplier x the mean size; coreset: the `init` coreset's "
+            "whole graphs, padded to its largest (needs mask_padding)"
+        },
+    )
+
+
+@dataclass
+class SynPart:
+    """Synthetic graphs held at one width: their positions ``idx`` in the condensed set, features
+    ``(b, w, d)``, edge logits ``(b, w, w)``, node mask ``(b, w)`` and the pairs that may hold an edge."""
+
+    idx: Tensor
+    feat: nn.Parameter
+    logits: nn.Parameter
+    node_mask: Tensor
+    pairs: Tensor
+    off_diag: Tensor
+
+    @property
+    def width(self) -> int:
+        return int(self.feat.shape[1])
+
+
+def size_buckets(sizes: Tensor, labels: Tensor, num_classes: int) -> list[Tensor]:
+    """Positions grouped by class, then by :math:`\\lceil \\log_2 n \\rceil` of their size ``n``
+    (ascending positions in each group): each group is held at the width of its largest graph, so
+    the padded pairs are at most 4× a graph's own pairs instead of (largest / n)² ×."""
+    key = torch.log2(sizes.clamp_min(1).double()).ceil().long()
+    out = []
+    for c in range(num_classes):
+        members = (labels == c).nonzero(as_tuple=True)[0]
+        for k in torch.unique(key[members]).tolist():
+            out.append(members[key[members] == k])
+    return out
 
 
 @register_graph_method("doscond", GraphDosCondConfig, "DosCond (KDD 2022): one-step gradient matching, Bernoulli A")
@@ -137,41 +195,105 @@ class GraphDosCond(GraphCondensation):
             raise ValueError("batch_real and anneal_steps must be >= 1 and 0 < tau_min <= tau0")
         check_choice("model_init", cfg.model_init, MODEL_INITS)
         check_choice("metric", cfg.metric, GRADIENT_METRICS)
+        check_choice("start", cfg.start, STARTS)
+        if cfg.start == "coreset" and not cfg.mask_padding:
+            raise ValueError(
+                "Invalid value False for argument mask_padding with start='coreset'. Valid values are {True}: "
+                "the coreset's graphs are padded to its largest graph, and counted padding would not be the coreset"
+            )
         emb = None
         if cfg.init != "random":
             from condensekit.graph.level.evaluate import real_embeddings
 
             emb = real_embeddings(graphs, epochs=cfg.embed_epochs)
-        n_syn = self.syn_nodes(cfg.node_multiplier)
-        x0, a0, mask0 = dense_real_init(graphs, self.gpc, cfg.init, n_syn, emb, fit=cfg.init_fit)
-        self.feat = nn.Parameter(x0.to(device))
-        self.logits = nn.Parameter((a0 * 10 - 5).to(device))
-        ones = torch.ones_like(mask0, dtype=x0.dtype)
-        self.node_mask = (mask0.to(x0.dtype) if cfg.mask_padding else ones).to(device)
-        #: pairs of nodes that may hold an edge (all pairs without ``mask_padding``)
-        self.pairs = self.node_mask.unsqueeze(-1) * self.node_mask.unsqueeze(-2)
-        self.sparsity = float(a0.to(device).sum() / self.pairs.sum())
+        if cfg.start == "coreset":
+            x0, a0, mask0 = real_coreset(graphs, self.gpc, cfg.init, emb)
+            groups = size_buckets(mask0.sum(1), self.labels(x0.device), graphs.num_classes)
+        else:
+            n_syn = self.syn_nodes(cfg.node_multiplier)
+            x0, a0, mask0 = dense_real_init(graphs, self.gpc, cfg.init, n_syn, emb, fit=cfg.init_fit)
+            groups = [torch.arange(x0.shape[0], device=x0.device)]
+        self.width = int(x0.shape[1])
+        self.parts: list[SynPart] = []
+        for idx in groups:
+            w = int(mask0[idx].sum(1).max()) if cfg.start == "coreset" else self.width
+            x, a, m = x0[idx, :w], a0[idx, :w, :w], mask0[idx, :w]
+            node_mask = (m.to(x.dtype) if cfg.mask_padding else torch.ones_like(m, dtype=x.dtype)).to(device)
+            self.parts.append(
+                SynPart(
+                    idx=idx.to(device),
+                    feat=nn.Parameter(x.to(device)),
+                    logits=nn.Parameter((a * 10 - 5).to(device)),
+                    node_mask=node_mask,
+                    pairs=node_mask.unsqueeze(-1) * node_mask.unsqueeze(-2),
+                    off_diag=1 - torch.eye(w, dtype=x.dtype, device=device),
+                )
+            )
+        #: edge density of the initial graphs over the pairs that may hold an edge
+        self.sparsity = float(a0.to(device).sum() / sum(p.pairs.sum() for p in self.parts))
         self.y_syn = self.labels(device)
+        #: per class, per part: the positions in the part of the class's graphs (a slice where contiguous)
+        self.class_parts = [
+            [
+                (k, _positions(self.y_syn[p.idx] == c))
+                for k, p in enumerate(self.parts)
+                if bool((self.y_syn[p.idx] == c).any())
+            ]
+            for c in range(graphs.num_classes)
+        ]
         self.real_by_class = [graphs.train_idx[graphs.y_train == c] for c in range(graphs.num_classes)]
-        self.opt_feat = torch.optim.Adam([self.feat], lr=cfg.lr_feat)
-        self.opt_adj = torch.optim.Adam([self.logits], lr=cfg.lr_adj)
-        n = x0.shape[1]
-        self.off_diag = 1 - torch.eye(n, dtype=x0.dtype, device=device)
+        self.opt_feat = torch.optim.Adam([p.feat for p in self.parts], lr=cfg.lr_feat)
+        self.opt_adj = torch.optim.Adam([p.logits for p in self.parts], lr=cfg.lr_adj)
+
+    @property
+    def feat(self) -> nn.Parameter:
+        """The features of a run held at one width (the reference's start); see :meth:`dense`."""
+        return self._single().feat
+
+    @property
+    def logits(self) -> nn.Parameter:
+        """The edge logits of a run held at one width (the reference's start); see :meth:`dense`."""
+        return self._single().logits
+
+    def _single(self) -> SynPart:
+        if len(self.parts) != 1:
+            raise ValueError(f"this run holds its graphs at {len(self.parts)} widths (start='coreset'): use dense()")
+        return self.parts[0]
+
+    def dense(self, name: str) -> Tensor:
+        """``"feat"``, ``"logits"``, ``"node_mask"``, ``"pairs"`` or ``"off_diag"`` of every part, padded to
+        the widest part ``(N, W, ...)`` in condensed-set order (detached; zero where a part is narrower)."""
+        n, w = self.n_syn, self.width
+        first = getattr(self.parts[0], name)
+        if name == "off_diag":
+            return (1 - torch.eye(w, dtype=first.dtype, device=first.device)).expand(n, w, w).clone()
+        rest = first.shape[1:]
+        tail = (w, rest[-1]) if name == "feat" else (w,) * len(rest)
+        out = first.new_zeros((n, *tail))
+        for p in self.parts:
+            v = getattr(p, name).detach()
+            out[(p.idx, *(slice(0, s) for s in v.shape[1:]))] = v
+        return out
 
     def stateful(self) -> dict[str, Any]:
-        return {"feat": self.feat, "logits": self.logits, "opt_feat": self.opt_feat, "opt_adj": self.opt_adj}
+        out: dict[str, Any] = {"opt_feat": self.opt_feat, "opt_adj": self.opt_adj}
+        for k, p in enumerate(self.parts):  # "feat"/"logits" for the first part (one-width checkpoints as before)
+            out |= {f"feat{k or ''}": p.feat, f"logits{k or ''}": p.logits}
+        return out
 
     def temperature(self, step: int) -> float:
         cfg = self.config
         return max(cfg.tau0 * (cfg.tau_min / cfg.tau0) ** (step / cfg.anneal_steps), cfg.tau_min)
 
-    def relaxed_adjacency(self, step: int) -> Tensor:
-        """A binary-concrete sample of the symmetric Bernoulli adjacency (see the module docstring)."""
-        sym = 0.5 * (self.logits + self.logits.transpose(1, 2))
+    def relaxed_adjacency(self, step: int, part: SynPart | None = None) -> Tensor:
+        """A binary-concrete sample of the symmetric Bernoulli adjacency of ``part`` (see the module
+        docstring; default: the one part of a one-width run)."""
+        p = self._single() if part is None else part
+        sym = 0.5 * (p.logits + p.logits.transpose(1, 2))
         u = torch.rand_like(sym).clamp(1e-6, 1 - 1e-6).triu(1)
         u = u + u.transpose(1, 2)
         noise = torch.log(u) - torch.log1p(-u)
-        return torch.sigmoid((sym + noise) / self.temperature(step)) * self.off_diag * self.pairs
+        return torch.sigmoid((sym + noise) / self.temperature(step)) * p.off_diag * p.pairs
 
     def step(self, step: int) -> dict[str, float]:
         cfg, graphs = self.config, self.graphs
@@ -183,18 +305,25 @@ class GraphDosCond(GraphCondensation):
                 group["lr"] = lr * decay
         model = self.matching_model()
         params = list(model.parameters())
-        adj = self.relaxed_adjacency(step)
-        loss = self.feat.new_zeros(())
+        adjs = [self.relaxed_adjacency(step, p) for p in self.parts]  # all samples first, in part order
+        loss = self.parts[0].feat.new_zeros(())
         for c, members in enumerate(self.real_by_class):
             pick = members[torch.randperm(members.numel(), device=members.device)[: cfg.batch_real]]
             real = GraphBatch.from_graphset(graphs, pick)
             target = torch.full((pick.numel(),), c, dtype=torch.long, device=pick.device)
             g_real = torch.autograd.grad(F.cross_entropy(model(real), target), params)
-            sl = slice(c * self.gpc, (c + 1) * self.gpc)
-            syn = GraphBatch.dense(self.feat[sl], adj[sl], self.node_mask[sl] if self.config.mask_padding else None)
-            g_syn = torch.autograd.grad(F.cross_entropy(model(syn), self.y_syn[sl]), params, create_graph=True)
+            outs, ys = [], []
+            for k, pos in self.class_parts[c]:
+                p = self.parts[k]
+                mask = p.node_mask[pos] if cfg.mask_padding else None
+                outs.append(model(GraphBatch.dense(p.feat[pos], adjs[k][pos], mask)))
+                ys.append(self.y_syn[p.idx[pos]])
+            out_syn = outs[0] if len(outs) == 1 else torch.cat(outs)
+            y_syn = ys[0] if len(ys) == 1 else torch.cat(ys)
+            g_syn = torch.autograd.grad(F.cross_entropy(out_syn, y_syn), params, create_graph=True)
             loss = loss + self.distance(g_syn, [g.detach() for g in g_real])
-        reg = F.relu((torch.sigmoid(self.logits) * self.pairs).sum() / self.pairs.sum() - self.sparsity)
+        dens = sum((torch.sigmoid(p.logits) * p.pairs).sum() for p in self.parts)
+        reg = F.relu(dens / sum(p.pairs.sum() for p in self.parts) - self.sparsity)
         self.opt_feat.zero_grad(set_to_none=True)
         self.opt_adj.zero_grad(set_to_none=True)
         (loss + cfg.beta * reg).backward()
@@ -212,7 +341,7 @@ class GraphDosCond(GraphCondensation):
             hidden_channels=cfg.hidden,
             num_layers=cfg.num_layers,
             pooling=cfg.pooling,
-        ).to(self.feat.device)
+        ).to(self.parts[0].feat.device)
         if cfg.model_init == "glorot":
             for layer in model.layers:
                 nn.init.xavier_uniform_(layer.weight)
@@ -226,12 +355,23 @@ class GraphDosCond(GraphCondensation):
         return gradient_distance(g_syn, g_real, metric=self.config.metric)
 
     def condensed(self) -> dict[str, Tensor]:
+        n, w = self.n_syn, self.width
+        p0 = self.parts[0]
+        x = p0.feat.new_zeros(n, w, p0.feat.shape[-1])
+        adj = p0.feat.new_zeros(n, w, w)
+        mask = p0.feat.new_zeros(n, w)
         with torch.no_grad():
-            sym = 0.5 * (self.logits + self.logits.transpose(1, 2))
-            adj = (torch.sigmoid(sym) > 0.5).to(self.feat.dtype) * self.off_diag * self.pairs
-        return {
-            "x": (self.feat.detach() * self.node_mask.unsqueeze(-1)).clone(),
-            "adj": adj,
-            "mask": self.node_mask.clone(),
-            "y": self.y_syn.clone(),
-        }
+            for p in self.parts:
+                k = p.width
+                sym = 0.5 * (p.logits + p.logits.transpose(1, 2))
+                x[p.idx, :k] = p.feat.detach() * p.node_mask.unsqueeze(-1)
+                adj[p.idx, :k, :k] = (torch.sigmoid(sym) > 0.5).to(p.feat.dtype) * p.off_diag * p.pairs
+                mask[p.idx, :k] = p.node_mask
+        return {"x": x, "adj": adj, "mask": mask, "y": self.y_syn.clone()}
+
+
+def _positions(hit: Tensor) -> slice | Tensor:
+    """The positions where ``hit`` holds, as a slice when they are contiguous (the one-width layout's classes)."""
+    pos = hit.nonzero(as_tuple=True)[0]
+    first, last = int(pos[0]), int(pos[-1])
+    return slice(first, last + 1) if last - first + 1 == pos.numel() else pos

@@ -12,6 +12,7 @@ from condensekit.core.engine import EngineConfig, run
 from condensekit.core.objectives import gradient_distance
 from condensekit.graph.level.batch import GraphBatch
 from condensekit.graph.level.condense import make_graph_config
+from condensekit.graph.level.methods import GRAPH_METHODS
 from condensekit.graph.level.methods.base import fitting_candidates
 from condensekit.graph.level.methods.doscond import GraphDosCond
 
@@ -109,18 +110,18 @@ def test_adam_restarts_at_the_decay_and_a_killed_run_still_resumes_bit_for_bit(t
 
 def test_padding_nodes_are_no_nodes_with_mask_padding(tiny_set) -> None:
     m = _method(tiny_set, mask_padding=True)
-    pad = m.node_mask == 0
+    pad = m.parts[0].node_mask == 0
     assert pad.any() and (~pad).any()  # the fixture's small graphs leave padding
     x_pad0 = m.feat.detach()[pad].clone()
     for step in range(3):
         m.step(step)
     assert torch.equal(m.feat.detach()[pad], x_pad0)  # no gradient reaches them, Adam leaves them
     adj = m.relaxed_adjacency(0)
-    both = m.node_mask.unsqueeze(-1) * m.node_mask.unsqueeze(-2)
+    both = m.parts[0].node_mask.unsqueeze(-1) * m.parts[0].node_mask.unsqueeze(-2)
     assert torch.count_nonzero(adj * (1 - both)) == 0
     assert torch.allclose(adj, adj.transpose(1, 2)) and torch.count_nonzero(adj.diagonal(0, 1, 2)) == 0
     cond = m.condensed()
-    assert torch.equal(cond["mask"], m.node_mask)
+    assert torch.equal(cond["mask"], m.parts[0].node_mask)
     assert torch.count_nonzero(cond["adj"] * (1 - both)) == 0
     # the reference's graphs (no mask) keep every node
     assert bool((_method(tiny_set).condensed()["mask"] == 1).all())
@@ -137,11 +138,11 @@ def test_evaluated_graphs_are_the_matched_graphs(tiny_set, mask_padding: bool) -
     torch.manual_seed(0)
     model = m.matching_model()
     with torch.no_grad():
-        dense = model(GraphBatch.dense(m.feat, cond["adj"], m.node_mask if mask_padding else None))
+        dense = model(GraphBatch.dense(m.feat, cond["adj"], m.parts[0].node_mask if mask_padding else None))
         sparse = model(GraphBatch.sparse_from_dense(cond["x"], cond["adj"], cond["mask"]))
     assert torch.allclose(dense, sparse, atol=1e-5)
     sym = 0.5 * (m.logits + m.logits.transpose(1, 2)).detach()
-    assert torch.equal(cond["adj"] > 0, (sym > 0) & (m.pairs > 0) & (m.off_diag > 0))
+    assert torch.equal(cond["adj"] > 0, (sym > 0) & (m.parts[0].pairs > 0) & (m.parts[0].off_diag > 0))
 
 
 def test_adjacency_logits_get_the_matching_gradient(tiny_set) -> None:
@@ -152,5 +153,62 @@ def test_adjacency_logits_get_the_matching_gradient(tiny_set) -> None:
         m.step(0)
         g = m.logits.grad
         assert g is not None and torch.isfinite(g).all()
-        assert float((g * m.pairs).abs().sum()) > 0
-        assert torch.count_nonzero(g * (1 - m.pairs)) == 0
+        assert float((g * m.parts[0].pairs).abs().sum()) > 0
+        assert torch.count_nonzero(g * (1 - m.parts[0].pairs)) == 0
+
+
+def _coreset_start(tiny_set, gpc: int = 4, **over) -> GraphDosCond:
+    cfg = make_graph_config("doscond", {"batch_real": 4, "start": "coreset", "mask_padding": True} | over)
+    return GraphDosCond(tiny_set, gpc, cfg)
+
+
+@pytest.mark.parametrize("init", ["random", "herding"])
+def test_coreset_start_is_exactly_the_coreset_of_the_same_seed(tiny_set, init: str) -> None:
+    """Step 0 of ``start="coreset"`` is the coreset method's set, tensor for tensor: the same whole
+    graphs (none cut, none left out for size), padded to the largest graph kept, padding masked."""
+    engine = EngineConfig(steps=0, seed=5, device="cpu", progress=False)
+    core = run(GRAPH_METHODS.get(init).cls(tiny_set, 4, make_graph_config(init, {"embed_epochs": 2})), engine)
+    ours = _coreset_start(tiny_set, init=init, embed_epochs=2)
+    start = run(ours, engine)
+    assert len(ours.parts) > tiny_set.num_classes  # the set is held at several widths
+    for k in ("x", "adj", "mask", "y"):
+        assert torch.equal(start.condensed[k], core.condensed[k].to(start.condensed[k].dtype)), k
+    sizes = tiny_set.num_nodes[tiny_set.train_idx]
+    assert int(start.condensed["mask"].shape[1]) == int(start.condensed["mask"].sum(1).max()) <= int(sizes.max())
+    with pytest.raises(ValueError, match=r"mask_padding with start='coreset'"):
+        _coreset_start(tiny_set, mask_padding=False).setup(torch.device("cpu"))
+    with pytest.raises(ValueError, match=r"start.*reference"):
+        _coreset_start(tiny_set, start="fit").setup(torch.device("cpu"))
+
+
+def test_coreset_start_learns_per_width_and_resumes_bit_for_bit(tiny_set, tmp_path: Path) -> None:
+    m = _coreset_start(tiny_set, beta=0.0, lr_adj=1.0)
+    m.setup(torch.device("cpu"))
+    x0 = m.dense("feat").clone()
+    pad = m.dense("node_mask") == 0
+    for step in range(3):
+        m.step(step)
+    assert any(p.width == 1 for p in m.parts)  # the single-node graph: no pair that may hold an edge
+    for p in m.parts:  # every width gets the matching gradient, padding pairs none
+        assert p.width == 1 or float((p.logits.grad * p.pairs * p.off_diag).abs().sum()) > 0
+        assert torch.count_nonzero(p.logits.grad * (1 - p.pairs * p.off_diag)) == 0
+    assert not torch.equal(m.dense("feat")[~pad], x0[~pad]) and torch.equal(m.dense("feat")[pad], x0[pad])
+    cond = m.condensed()
+    torch.manual_seed(0)
+    model = m.matching_model()
+    with torch.no_grad():  # the evaluated graphs are the matched ones, at any width
+        dense = model(GraphBatch.dense(m.dense("feat"), cond["adj"], cond["mask"]))
+        parts = torch.cat([model(GraphBatch.dense(p.feat, cond["adj"][p.idx, : p.width, : p.width], p.node_mask))
+                           for p in m.parts])  # fmt: skip
+        sparse = model(GraphBatch.sparse_from_dense(cond["x"], cond["adj"], cond["mask"]))
+    order = torch.cat([p.idx for p in m.parts])
+    assert torch.allclose(dense[order], parts, atol=1e-5) and torch.allclose(dense, sparse, atol=1e-5)
+    cfg = m.config
+    full = run(GraphDosCond(tiny_set, 4, cfg), EngineConfig(steps=5, seed=2, device="cpu", progress=False))
+    ckpt = str(tmp_path / "ck.pt")
+    engine = {"steps": 5, "seed": 2, "device": "cpu", "progress": False, "checkpoint": ckpt}
+    first = run(GraphDosCond(tiny_set, 4, cfg), EngineConfig(**engine, checkpoint_every=1, stop_after=2))
+    assert not first.finished
+    resumed = run(GraphDosCond(tiny_set, 4, cfg), EngineConfig(**engine))
+    for k in full.condensed:
+        assert torch.equal(full.condensed[k], resumed.condensed[k]), k
