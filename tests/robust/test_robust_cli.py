@@ -25,6 +25,7 @@ def test_attacks_verb_lists_the_registry(capsys):
         (["--eps", "2/255,3"], "outside the data range"),
         (["--pgd-steps", "0"], "argument pgd_steps"),
         (["--relabel", "online"], "names its teacher"),
+        (["--workers", "0"], "Invalid value 0 for argument workers. Valid values are >= 1"),
     ],
 )
 def test_audit_bad_input_exits_2_with_the_reason(tmp_path, capsys, args, message):
@@ -115,8 +116,10 @@ def test_condense_guard_sre2l_on_mnist_then_audit_on_its_soft_labels(tmp_path, c
                  "1", "--subset", "30", "--epochs", "5", "--device", "cpu"]) == 0  # fmt: skip
     assert load_artifact(out).card["audits"][-1]["rows"][0]["attack"] == "clean"
     assert main(["robust", "audit", str(out), "--attacks", "pgd", "--eps", "0.1", "--models", "mlp_bn", "--runs",
-                 "1", "--subset", "30", "--epochs", "5", "--device", "cpu", "--relabel", "online"]) == 0  # fmt: skip
-    assert load_artifact(out).card["audits"][-1]["config"]["relabel"] == "online"
+                 "1", "--subset", "30", "--epochs", "5", "--device", "cpu", "--relabel", "online",
+                 "--workers", "2"]) == 0  # fmt: skip
+    audit = load_artifact(out).card["audits"][-1]
+    assert audit["config"]["relabel"] == "online" and audit["config"]["workers"] == audit["cost"]["workers"] == 2
 
 
 @pytest.mark.real_data
