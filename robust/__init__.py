@@ -3,10 +3,11 @@
 Public API::
 
     GuardConfig, robust_condense, curvature_experts            # GUARD and the curvature plug-in
+    expert_nets                                                 # experts at their final weights (BN stats recomputed)
     SRe2L, SRe2LConfig, TeacherConfig, squeeze_teacher         # SRe2L, GUARD's reference base
     OnlineRelabel                                               # students learn the teacher online (SRe2L's eval)
     ATTACKS, AttackConfig, robust_accuracy, parse_eps_list      # attacks (torchattacks) in pixel space
-    AuditConfig, audit_images, audit_artifact                   # audit any image artifact
+    AuditConfig, audit_images, audit_artifact                   # audit any image artifact (workers: by image)
     GraphAuditConfig, audit_graph, audit_graph_artifact         # audit a condensed node graph
     load_image_data                                             # mnist or a MedMNIST flag
 
@@ -17,7 +18,7 @@ from condensekit.robust.attacks import ATTACKS, AttackConfig, parse_eps_list, ro
 from condensekit.robust.audit import AuditConfig, AuditResult, audit_artifact, audit_images
 from condensekit.robust.data import load_image_data
 from condensekit.robust.graph_audit import GraphAuditConfig, audit_graph, audit_graph_artifact
-from condensekit.robust.guard import GuardConfig, curvature_experts, robust_condense
+from condensekit.robust.guard import GuardConfig, curvature_experts, expert_nets, robust_condense
 from condensekit.robust.relabel import OnlineRelabel
 from condensekit.robust.sre2l import SRe2L, SRe2LConfig, TeacherConfig, load_teacher, squeeze_teacher
 
@@ -37,6 +38,7 @@ __all__ = [
     "audit_graph_artifact",
     "audit_images",
     "curvature_experts",
+    "expert_nets",
     "load_image_data",
     "load_teacher",
     "parse_eps_list",
