@@ -9,6 +9,9 @@ runs of the robust accuracy (%), with ``clean`` rows for the unattacked accuracy
 Only the images a model classifies correctly clean are attacked, and by default each attack cascades
 over the ε grid (an image broken at a smaller ε counts as broken at every larger one and is not
 attacked again; ``AttackConfig.cascade_eps``), so robust accuracy falls with ε by construction.
+With ``AuditConfig.workers`` > 1 (CPU) the models are trained first and the attacks then run in worker
+processes, each (model, attack, ε) step's images split between them (:mod:`condensekit.robust.spread`,
+which says which figures equal the 1-worker ones: FGSM and PGD do; AutoAttack's random draws differ).
 
 The result is a table, a JSON file and a PNG plot of accuracy against ε; :func:`audit_artifact` also
 records it in the artifact's card (``audits``). Everything is computed before anything is written; the
