@@ -13,9 +13,10 @@ It shows whether a method's objective and its students' accuracy move together. 
 ``benchmarks/results/graph_level_trace.json`` under
 ``DATASET/METHOD/gpcN/LABEL``.
 
-``--starts`` instead compares the step-0 sets (seed 0) of the random coreset, of DosCond's start with ``--set``
-and of DosCond's ``start=coreset``: which real graphs each holds (sizes, truncation, padding a mean pooling
-counts, overlap with the random coreset) and their validation accuracy (key ``DATASET/doscond/gpcN/starts-LABEL``).
+``--starts`` instead compares the step-0 sets (seed 0) of the random coreset, of ``--method``'s random start
+with ``--set`` and (DosCond) of its ``start=coreset``: which real graphs each holds (sizes, truncation, padding
+a mean pooling counts, overlap with the random coreset) and their validation accuracy (key
+``DATASET/METHOD/gpcN/starts-LABEL``).
 
 Example (DosCond on PROTEINS at 10 graphs per class, the figures BENCHMARKS.md quotes)::
 
@@ -164,14 +165,17 @@ def _start_stats(graphs: Any, algo: Any, cond: dict[str, torch.Tensor], coreset:
     cfg = getattr(algo, "config", None)
     width = int(cond["mask"].shape[1])
     seed_everything(0)  # the engine's seeding before setup: the same random stream picks the same graphs
-    if cfg is None or getattr(cfg, "start", "coreset") == "coreset":
+    if cfg is not None and cfg.init != "random":
+        raise ValueError(f"Invalid value {cfg.init!r} for argument init: --starts compares random starts only")
+    if cfg is None or getattr(cfg, "start", "reference") == "coreset":
         largest = int(graphs.num_nodes[graphs.train_idx].max())
-        picks = real_picks(graphs, algo.gpc, getattr(cfg, "init", "random"), largest)
-    else:
-        picks = real_picks(graphs, algo.gpc, cfg.init, algo.syn_nodes(cfg.node_multiplier), fit=cfg.init_fit)
+        picks = real_picks(graphs, algo.gpc, "random", largest)
+    else:  # DosCond's reference start (init_fit) or KiDD's (cut at node_multiplier x the mean size)
+        n = algo.syn_nodes(cfg.node_multiplier)
+        picks = real_picks(graphs, algo.gpc, "random", n, fit=getattr(cfg, "init_fit", False))
     sizes = graphs.num_nodes[graphs.train_idx[picks]]
     x, _, _ = graphs.padded(graphs.train_idx[picks], width)
-    assert torch.equal(x * cond["mask"].unsqueeze(-1), cond["x"]) or getattr(cfg, "mask_padding", True) is False
+    assert torch.equal(x * cond["mask"].unsqueeze(-1), cond["x"] * cond["mask"].unsqueeze(-1))
     real_rows = (cond["x"].abs().sum(-1) > 0).sum(1)  # nodes of the real graph kept (one-hot rows are non-zero)
     out: dict[str, Any] = {"width": width, "shared_with_random_coreset": sum(int(i) in coreset for i in picks)}
     for c in range(graphs.num_classes):
@@ -188,17 +192,15 @@ def _start_stats(graphs: Any, algo: Any, cond: dict[str, torch.Tensor], coreset:
     return out
 
 
-def starts(dataset: str, gpc: int, *, runs: int, models: list[str], overrides: dict) -> dict[str, Any]:
-    """Step-0 sets (seed 0) of the random coreset, DosCond's start with ``overrides`` and DosCond's coreset start:
-    the real graphs they hold (sizes, truncation, pooled padding, overlap with the random coreset) and their
-    validation accuracy (``runs`` models per entry of ``models``; the test graphs are not read)."""
+def starts(dataset: str, method: str, gpc: int, *, runs: int, models: list[str], overrides: dict) -> dict[str, Any]:
+    """Step-0 sets (seed 0) of the random coreset, ``method``'s start with ``overrides`` and (DosCond) its coreset
+    start: the real graphs they hold (sizes, truncation, pooled padding, overlap with the random coreset) and
+    their validation accuracy (``runs`` models per entry of ``models``; the test graphs are not read)."""
     graphs = prepare_graphs(dataset, seed=0, device="cpu")
-    sets = {
-        "random": ("random", {}),
-        "doscond": ("doscond", reference_settings(dataset, "doscond", gpc) | overrides),
-        "doscond-coreset-start": ("doscond", reference_settings(dataset, "doscond", gpc) | overrides
-                                  | {"start": "coreset", "mask_padding": True}),
-    }  # fmt: skip
+    ref = reference_settings(dataset, method, gpc) | overrides
+    sets = {"random": ("random", {}), method: (method, ref)}
+    if method == "doscond":
+        sets["doscond-coreset-start"] = ("doscond", ref | {"start": "coreset", "mask_padding": True})
     t0 = time.perf_counter()
     out: dict[str, Any] = {}
     conds: dict[str, dict[str, torch.Tensor]] = {}
@@ -218,16 +220,16 @@ def starts(dataset: str, gpc: int, *, runs: int, models: list[str], overrides: d
         }  # fmt: skip
         out[label] = {"overrides": over, "val": val, **_start_stats(graphs, algo, cond, coreset)}
         print(label, out[label], flush=True)
-    same = all(
-        torch.equal(conds["random"][k].float(), conds["doscond-coreset-start"][k].float()) for k in conds["random"]
-    )
+    last = list(conds)[-1]
+    same = all(torch.equal(conds["random"][k].float(), conds[last][k].float()) for k in conds["random"])
     return {
         "dataset": dataset,
+        "method": method,
         "gpc": gpc,
         "runs": runs,
         "models": models,
         "sets": out,
-        "coreset_start_equals_random_coreset": same,
+        f"{last}_equals_random_coreset": same,
         "time_s": round(time.perf_counter() - t0, 1),
         "hardware": hardware(),
         "date": time.strftime("%Y-%m-%d"),
@@ -250,8 +252,8 @@ def main(argv: list[str] | None = None) -> int:
     ns = p.parse_args(argv)
     overrides = parse_overrides(ns.set)
     if ns.starts:
-        entry = starts(ns.dataset, ns.gpc, runs=ns.runs, models=ns.models.split(","), overrides=overrides)
-        save_entry(f"{ns.dataset}/doscond/gpc{ns.gpc}/starts-{ns.label}", entry, RESULTS)
+        entry = starts(ns.dataset, ns.method, ns.gpc, runs=ns.runs, models=ns.models.split(","), overrides=overrides)
+        save_entry(f"{ns.dataset}/{ns.method}/gpc{ns.gpc}/starts-{ns.label}", entry, RESULTS)
         return 0
     if ns.draws:
         entry = draws(ns.dataset, ns.method, ns.gpc, n=ns.draws, runs=ns.runs, models=ns.models.split(","),
