@@ -165,7 +165,7 @@ def _start_stats(graphs: Any, algo: Any, cond: dict[str, torch.Tensor], coreset:
     cfg = getattr(algo, "config", None)
     width = int(cond["mask"].shape[1])
     seed_everything(0)  # the engine's seeding before setup: the same random stream picks the same graphs
-    if cfg is not None and cfg.init != "random":
+    if getattr(cfg, "init", "random") != "random":
         raise ValueError(f"Invalid value {cfg.init!r} for argument init: --starts compares random starts only")
     if cfg is None or getattr(cfg, "start", "reference") == "coreset":
         largest = int(graphs.num_nodes[graphs.train_idx].max())
