@@ -167,7 +167,7 @@ def _start_stats(graphs: Any, algo: Any, cond: dict[str, torch.Tensor], coreset:
     seed_everything(0)  # the engine's seeding before setup: the same random stream picks the same graphs
     if getattr(cfg, "init", "random") != "random":
         raise ValueError(f"Invalid value {cfg.init!r} for argument init: --starts compares random starts only")
-    if cfg is None or getattr(cfg, "start", "reference") == "coreset":
+    if not hasattr(cfg, "node_multiplier") or getattr(cfg, "start", "reference") == "coreset":  # a coreset
         largest = int(graphs.num_nodes[graphs.train_idx].max())
         picks = real_picks(graphs, algo.gpc, "random", largest)
     else:  # DosCond's reference start (init_fit) or KiDD's (cut at node_multiplier x the mean size)
