@@ -412,6 +412,8 @@ def _rows(entries: list[tuple[str, dict[str, Any]]]) -> list[str]:
         label += "".join(f" ({k}={v})" for k, v in key_variant(key) if k == "experts")
         if e["method"] == "full":
             label += f" ({e['eval']['config']['epochs']} ep.)"
+        if e.get("archived_from"):
+            label += " (re-measured on the reference layout)"
         if e.get("diverged"):
             cells = [e["dataset"], label, str(e["ipc"]), "-", layout(e), "diverged", "diverged", *["-"] * 6]
             rows.append("| " + " | ".join(cells) + " |")
