@@ -63,7 +63,9 @@ def trace(
     def logged_step(step: int) -> dict[str, float]:
         logs = step_fn(step)
         last_loss[:] = [logs.get("loss", float("nan"))]
-        g = getattr(getattr(algo, "logits", None), "grad", None)  # DosCond's edge logits
+        parts = getattr(algo, "parts", None)  # DosCond's edge logits, one tensor per width
+        grads = [p.logits.grad.flatten() for p in parts or [] if p.logits.grad is not None]
+        g = torch.cat(grads) if grads else None
         if g is not None:
             adj_grad.clear()
             adj_grad["adj_grad_abs_mean"] = float(g.abs().mean())
