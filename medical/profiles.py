@@ -35,8 +35,11 @@ MTT's 256; BreastMNIST (546) gets 34 (cpu) or 13 (paper).
 Experts plus PTM at IPC 10 on PneumoniaMNIST, measured in sitting 10 (``benchmarks/medical.py``, entry
 ``end_to_end``): experts 175 CPU s, PTM's 300 iterations with its 4 validation checks 514 CPU s (0.86 CPU s per
 iteration), **689 CPU s in all, 1,339 s wall** with the machine shared (load 4–5), peak RSS 1.6 GB: inside the
-issue's 30 minutes even in wall time. These are far below the papers' scale; the figures they give are what
-2 shared CPU cores allow in a sitting, not the methods' reach.
+issue's 30 minutes even in wall time. Those figures are on the ConvNet layout before sitting 12 (``convnet_pad1``);
+on the reference layout (first convolution padded by 3 for 1-channel input, sitting 12) the same run took
+experts 218 CPU s, PTM 655 CPU s (1.06 CPU s per iteration), 872 CPU s in all, 893 s wall at load 2. These are
+far below the papers' scale; the figures they give are what 2 shared CPU cores allow in a sitting, not the
+methods' reach.
 """
 
 from __future__ import annotations
