@@ -72,3 +72,13 @@ def test_small_convnet_matching_network_gets_exact_per_sample_gradients(images):
     cfg = PSGConfig(epsilon=8.0, steps=2, **(TINY | {"model": PSG_SMALL_CONVNET}))
     ci = condense_private(images, "psg", config=cfg, seed=0, device="cpu")
     assert ci.x.shape == (4, 1, 8, 8) and torch.isfinite(ci.x).all()
+
+
+def test_small_convnet_keeps_the_layout_of_its_rows():
+    """The benchmark rows of the small matching network were measured with a stem padded by 1 (MNIST:
+    28 → 14 → 7, 16·7·7 = 784 features); the full ``convnet`` pads a 1-channel stem by 3 as the reference."""
+    from condensekit.privacy.psg import PSG_SMALL_CONVNET
+
+    small = build_image_model(PSG_SMALL_CONVNET, channels=1, num_classes=10, im_size=(28, 28))
+    full = build_image_model("convnet", channels=1, num_classes=10, im_size=(28, 28))
+    assert (small.feature_dim, full.feature_dim) == (784, 2048)
