@@ -9,7 +9,7 @@ copied unchanged into GeorgeCazenavette/mtt-distillation) pads the *first* convo
 has one channel (``padding=3 if channel == 1 and d == 0 else 1``) and every other one by 1. A 1-channel
 28×28 image (MNIST, PneumoniaMNIST, BreastMNIST) thus becomes 32×32 after the stem, the maps are
 32 → 16 → 8 → 4 and ConvNet-3 has 128·4·4 = 2,048 features, as on 32×32 CIFAR. ``stem_padding=None`` (the
-default) follows that rule; an integer forces the stem's padding. Until sitting 12 this class padded every
+default) follows that rule; an integer forces the stem's padding. Until 2026-12-03 this class padded every
 convolution by 1 (28 → 14 → 7 → 3, 1,152 features, the last pooling dropping the 7th row and column); that
 layout is registered as ``convnet_pad1`` so earlier rows can be reproduced.
 

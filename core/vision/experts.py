@@ -14,7 +14,7 @@ MTT's ``lr_teacher`` 0.01, no momentum, no weight decay, batch 256, DSA on the r
 same parameters (with ``momentum > 0`` the momentum restarts at each epoch; MTT's experts use none). Every
 file is written atomically. Opening a buffer made for another dataset, model, normalisation or config is
 refused with the differences listed, and so is one whose model had another parameter count under the same name
-(sitting 12 gave ``convnet`` the reference's stem padding for 1-channel input: 2,048 features instead of 1,152,
+(on 2026-12-03 ``convnet`` got the reference's stem padding for 1-channel input: 2,048 features instead of 1,152,
 so a buffer made before holds ``convnet_pad1`` experts); a truncated or malformed expert file is reported with
 its path.
 Experts can be generated in several processes (:func:`~condensekit.core.parallel.run_seeded`).
@@ -100,7 +100,7 @@ def _describe(data: ImageSplits, config: ExpertConfig) -> dict[str, Any]:
 # differs there, and its message says so.
 _IDENTITY = ("format", "version", "dataset", "task", "model", "channels", "im_size", "num_classes", "mean", "std")
 _LAYOUT_HINT = (
-    " (the model's layout changed since the buffer was made: since sitting 12 `convnet` pads a 1-channel input's "
+    " (the model's layout changed since the buffer was made: since 2026-12-03 `convnet` pads a 1-channel input's "
     "first convolution by 3, as the reference ConvNet; a buffer made before holds `convnet_pad1` experts)"
 )
 

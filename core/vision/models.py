@@ -4,7 +4,7 @@ Every model has ``embed(x)`` (features before the last linear layer, N×``featur
 ``forward(x)`` (logits). Names: ``convnet`` (ConvNet-3, width 128, instance norm), ``convnet_bn``,
 ``convnet_d4`` (depth 4, for 64×64), all three with the reference's stem padding (3 for 1-channel input, see
 :mod:`~condensekit.core.vision.convnet`); ``convnet_pad1`` (``convnet`` with every convolution padded by 1: the
-layout of every ConvNet row before sitting 12, kept to reproduce them); ``convnet_bn_small`` (depth 2, width 16,
+layout of every ConvNet row before 2026-12-03, kept to reproduce them); ``convnet_bn_small`` (depth 2, width 16,
 batch norm, stem padding pinned to 1: our own CPU-sized curvature teacher, not a reference model, whose rows
 and cached teachers predate the reference padding), ``resnet18`` (batch norm), ``resnet18_in`` (instance norm), ``mlp``,
 ``mlp_bn`` (batch norm after the hidden layer),
@@ -51,7 +51,7 @@ IMAGE_MODELS: Registry[ImageModelFactory] = Registry("image model")
 IMAGE_MODELS.register("convnet", ConvNet)
 IMAGE_MODELS.register("convnet_bn", partial(ConvNet, norm="batchnorm"))
 IMAGE_MODELS.register("convnet_d4", partial(ConvNet, depth=4))
-IMAGE_MODELS.register("convnet_pad1", partial(ConvNet, stem_padding=1))  # the pre-sitting-12 layout
+IMAGE_MODELS.register("convnet_pad1", partial(ConvNet, stem_padding=1))  # the layout before 2026-12-03
 # robust's CPU teacher: pinned to its original layout so its rows and cached teachers stay valid
 IMAGE_MODELS.register("convnet_bn_small", partial(ConvNet, width=16, depth=2, norm="batchnorm", stem_padding=1))
 IMAGE_MODELS.register("resnet18", ResNet18)
