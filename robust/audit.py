@@ -11,7 +11,7 @@ over the ε grid (an image broken at a smaller ε counts as broken at every larg
 attacked again; ``AttackConfig.cascade_eps``), so robust accuracy falls with ε by construction.
 With ``AuditConfig.workers`` > 1 (CPU) the models are trained first and the attacks then run in worker
 processes, each (model, attack, ε) step's images split between them (:mod:`condensekit.robust.spread`,
-which says which figures equal the 1-worker ones: FGSM and PGD do; AutoAttack's random draws differ).
+which says which figures equal the 1-worker ones: FGSM and PGD do; AutoAttack's random draws may differ).
 
 The result is a table, a JSON file and a PNG plot of accuracy against ε; :func:`audit_artifact` also
 records it in the artifact's card (``audits``). Everything is computed before anything is written; the
@@ -100,7 +100,7 @@ class AuditConfig:
             is trained here first, then each (model, attack, ε) step's images are split over ``workers``
             spawned processes of 1 torch thread (:mod:`condensekit.robust.spread`): FGSM and PGD give the
             1-worker figures; AutoAttack's and PGD-L2's random draws depend on the split, so their figures
-            are deterministic for a given worker count but not equal to the 1-worker ones.
+            are deterministic for a given worker count but not always equal to the 1-worker ones.
     """
 
     attacks: tuple[str, ...] = ("fgsm", "pgd", "autoattack")
