@@ -23,6 +23,17 @@ def _method(tiny_set, **over) -> GraphDosCond:
     return m
 
 
+def _assert_resumes_bit_for_bit(graphs, gpc, cfg, tmp_path, *, steps: int, seed: int, stop_after: int) -> None:
+    """A run killed after ``stop_after`` steps and resumed from its checkpoint ends where an unbroken one does."""
+    full = run(GraphDosCond(graphs, gpc, cfg), EngineConfig(steps=steps, seed=seed, device="cpu", progress=False))
+    engine = {"steps": steps, "seed": seed, "device": "cpu", "progress": False, "checkpoint": str(tmp_path / "ck.pt")}
+    first = run(GraphDosCond(graphs, gpc, cfg), EngineConfig(**engine, checkpoint_every=1, stop_after=stop_after))
+    assert not first.finished
+    resumed = run(GraphDosCond(graphs, gpc, cfg), EngineConfig(**engine))
+    for k in full.condensed:
+        assert torch.equal(full.condensed[k], resumed.condensed[k]), k
+
+
 def test_mse_is_relative_to_the_real_gradient_as_the_reference_match_loss(tiny_set) -> None:
     m = _method(tiny_set)
     gen = torch.Generator().manual_seed(0)
@@ -98,14 +109,7 @@ def test_adam_restarts_at_the_decay_and_a_killed_run_still_resumes_bit_for_bit(t
             assert int(m.opt_feat.state[m.feat]["step"]) == 3
     assert int(m.opt_feat.state[m.feat]["step"]) == 1  # restarted at step 3
     assert m.opt_feat.param_groups[0]["lr"] == pytest.approx(cfg.lr_feat * 0.1)
-    full = run(GraphDosCond(tiny_set, 2, cfg), EngineConfig(steps=6, seed=1, device="cpu", progress=False))
-    ckpt = str(tmp_path / "ck.pt")
-    engine = {"steps": 6, "seed": 1, "device": "cpu", "progress": False, "checkpoint": ckpt}
-    first = run(GraphDosCond(tiny_set, 2, cfg), EngineConfig(**engine, checkpoint_every=1, stop_after=3))
-    assert not first.finished
-    resumed = run(GraphDosCond(tiny_set, 2, cfg), EngineConfig(**engine))
-    for k in full.condensed:
-        assert torch.equal(full.condensed[k], resumed.condensed[k]), k
+    _assert_resumes_bit_for_bit(tiny_set, 2, cfg, tmp_path, steps=6, seed=1, stop_after=3)
 
 
 def test_padding_nodes_are_no_nodes_with_mask_padding(tiny_set) -> None:
@@ -204,11 +208,4 @@ def test_coreset_start_learns_per_width_and_resumes_bit_for_bit(tiny_set, tmp_pa
     order = torch.cat([p.idx for p in m.parts])
     assert torch.allclose(dense[order], parts, atol=1e-5) and torch.allclose(dense, sparse, atol=1e-5)
     cfg = m.config
-    full = run(GraphDosCond(tiny_set, 4, cfg), EngineConfig(steps=5, seed=2, device="cpu", progress=False))
-    ckpt = str(tmp_path / "ck.pt")
-    engine = {"steps": 5, "seed": 2, "device": "cpu", "progress": False, "checkpoint": ckpt}
-    first = run(GraphDosCond(tiny_set, 4, cfg), EngineConfig(**engine, checkpoint_every=1, stop_after=2))
-    assert not first.finished
-    resumed = run(GraphDosCond(tiny_set, 4, cfg), EngineConfig(**engine))
-    for k in full.condensed:
-        assert torch.equal(full.condensed[k], resumed.condensed[k]), k
+    _assert_resumes_bit_for_bit(tiny_set, 4, cfg, tmp_path, steps=5, seed=2, stop_after=2)
