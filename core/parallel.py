@@ -80,11 +80,24 @@ def run_seeded(
             seed_everything(seed)
             values.append(float(run(context, seed)))
         return values
-    ctx = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(
-        max_workers=min(workers, len(jobs)),
-        mp_context=ctx,
+    with spawn_pool(min(workers, len(jobs)), build, build_args, threads=threads) as pool:
+        return list(pool.map(_run_seed, [run for run, _ in jobs], [seed for _, seed in jobs]))
+
+
+def spawn_pool(
+    workers: int, build: Callable[..., Any], build_args: Sequence[Any] = (), *, threads: int = 1
+) -> ProcessPoolExecutor:
+    """A pool of ``workers`` spawned processes with ``threads`` torch threads each, every one holding the
+    context ``build(*build_args)`` (built once per worker; read it in a job with :func:`worker_context`).
+    For callers that schedule their own jobs (e.g. the robust audit's dependent attack steps)."""
+    return ProcessPoolExecutor(
+        max_workers=workers,
+        mp_context=multiprocessing.get_context("spawn"),
         initializer=_init_worker,
         initargs=(threads, build, tuple(build_args)),
-    ) as pool:
-        return list(pool.map(_run_seed, [run for run, _ in jobs], [seed for _, seed in jobs]))
+    )
+
+
+def worker_context() -> Any:
+    """The context this worker process of :func:`spawn_pool` built."""
+    return _CONTEXT

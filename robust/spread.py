@@ -39,21 +39,19 @@ the 1-worker one, AutoAttack's included, at 481 s wall instead of ~16 CPU minute
 
 from __future__ import annotations
 
-import multiprocessing
 import time
 from collections.abc import Sequence
-from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from concurrent.futures import FIRST_COMPLETED, Future, wait
 from dataclasses import dataclass, field
 from typing import Any
 
 import torch
 from torch import Tensor, nn
 
+from condensekit.core.parallel import spawn_pool, worker_context
 from condensekit.robust.attacks import ATTACKS, AttackConfig, adversarial, correct_in_batches
 
 __all__ = ["shard_pieces", "spread_robust_accuracy"]
-
-_CONTEXT: dict[str, Any] = {}
 
 
 def shard_pieces(n: int, shards: int, batch_size: int, chunk: int) -> list[list[tuple[int, int]]]:
@@ -84,10 +82,9 @@ def shard_pieces(n: int, shards: int, batch_size: int, chunk: int) -> list[list[
     return [grp for grp in groups if grp]
 
 
-def _init_worker(models: list[nn.Module], xs: list[Tensor], ys: list[Tensor], num_classes: int,
-                 config: AttackConfig) -> None:  # fmt: skip
-    torch.set_num_threads(1)
-    _CONTEXT.update(models=models, xs=xs, ys=ys, num_classes=num_classes, config=config)
+def _worker_context(models: list[nn.Module], xs: list[Tensor], ys: list[Tensor], num_classes: int,
+                    config: AttackConfig) -> dict[str, Any]:  # fmt: skip
+    return {"models": models, "xs": xs, "ys": ys, "num_classes": num_classes, "config": config}
 
 
 def _attack_job(m: int, attack: str, eps: float, seed: int, pieces: list[tuple[int, Tensor]]) -> dict[str, Any]:
@@ -95,14 +92,15 @@ def _attack_job(m: int, attack: str, eps: float, seed: int, pieces: list[tuple[i
     piece's place in the 1-worker batch sequence); returns the pieces' correct-after-attack masks (and, for
     a minimum-norm attack, the perturbations' norms), the job's process CPU seconds and stage times."""
     c0 = time.process_time()
-    model, xs, ys = _CONTEXT["models"][m], _CONTEXT["xs"][m], _CONTEXT["ys"][m]
-    config: AttackConfig = _CONTEXT["config"]
+    ctx = worker_context()
+    model, xs, ys = ctx["models"][m], ctx["xs"][m], ctx["ys"][m]
+    config: AttackConfig = ctx["config"]
     spec = ATTACKS.get(attack)
     stages: dict[str, float] | None = {} if attack == "autoattack" else None
     correct, dist = [], []
     for offset, idx in pieces:
         x, y = xs[idx], ys[idx]
-        adv = adversarial(model, x, y, attack, eps, num_classes=_CONTEXT["num_classes"], seed=seed, config=config,
+        adv = adversarial(model, x, y, attack, eps, num_classes=ctx["num_classes"], seed=seed, config=config,
                           stages=stages, rng_offset=offset)  # fmt: skip
         correct.append(correct_in_batches(model, adv, y, config.batch_size))
         if spec.minimum_norm:
@@ -173,11 +171,7 @@ def spread_robust_accuracy(
             chains.append(_Chain(i, attack, seeds[i], grid, standing, cascade))
     if not chains:
         return acc, attack_cpu, stages
-    ctx = multiprocessing.get_context("spawn")
-    pool = ProcessPoolExecutor(
-        max_workers=workers, mp_context=ctx, initializer=_init_worker,
-        initargs=(list(models), xs, ys, num_classes, config),
-    )  # fmt: skip
+    pool = spawn_pool(workers, _worker_context, (list(models), xs, ys, num_classes, config), threads=1)
     owner: dict[Future, _Chain] = {}
 
     def submit(chain: _Chain, eps: float, left: Tensor) -> None:
