@@ -104,6 +104,21 @@ def main(argv: list[str] | None = None) -> int:
                    help="validation checks every k iterations (default: the profile's; in the key)")  # fmt: skip
     p.add_argument("--experts", type=int, default=None,
                    help="trajectory methods: N experts, not the profile's (own buffer; in the key)")  # fmt: skip
+    p.add_argument(
+        "--expert-epochs",
+        type=int,
+        default=None,
+        help="trajectory methods: E epochs per expert, not the profile's (own buffer; in the key)",
+    )
+    p.add_argument("--validate", type=int, default=0, metavar="K",
+                   help="score the set on the validation split only (K runs, mean; no test split read; "
+                        "key + /validation) to choose among candidate settings")  # fmt: skip
+    p.add_argument(
+        "--reuse-set",
+        action="store_true",
+        help="evaluate the set saved for this entry's key instead of condensing it again",
+    )
+    p.add_argument("--validation-table", action="store_true", help="print the --validate entries")
     p.add_argument("--force", action="store_true")
     p.add_argument("--extend", action="store_true",
                    help="full-data rows: add the runs an entry lacks up to --runs (run i: seed SEED+i)")  # fmt: skip
@@ -125,6 +140,11 @@ def main(argv: list[str] | None = None) -> int:
     if ns.shift_table:
         print(shift_table(load(RESULTS)))
         return 0
+    if ns.validation_table:
+        print(validation_table(load(RESULTS)))
+        return 0
+    if ns.validate < 0:
+        raise ValueError(f"Invalid value {ns.validate!r} for argument --validate. Valid values are >= 0")
     if ns.splits:
         for flag in [f for f in ns.flags.split(",") if f]:
             print(split_shares(load_medmnist(flag, ns.root)))
@@ -148,20 +168,31 @@ def main(argv: list[str] | None = None) -> int:
         for method in [m for m in ns.methods.split(",") if m]:
             for ipc in [int(i) for i in ns.ipcs.split(",") if i]:
                 key = entry_key(flag, method, ipc, ns.profile, models, overrides, _variant(ns))
+                if ns.validate:
+                    key += "/validation"
                 if not ns.force and key in done:
                     continue
                 expert_time = expert_cpu = None
                 if needs_experts(method) and buffer is None:
                     t0, c0 = time.perf_counter(), time.process_time()
-                    folder = f"{flag}-{ns.arch}-{ns.profile}" + ("" if ns.experts is None else f"-experts{ns.experts}")
-                    count = None if ns.experts is None else {"num_experts": ns.experts}
-                    buffer = prepare_experts(data, RUNS / "experts" / folder, profile=ns.profile, overrides=count,
+                    given = {k: v for k, v in (("num_experts", ns.experts), ("epochs", ns.expert_epochs))
+                             if v is not None}  # fmt: skip
+                    folder = expert_folder(flag, ns.arch, profile, given)
+                    buffer = prepare_experts(data, RUNS / "experts" / folder, profile=ns.profile, overrides=given,
                                              model=ns.arch)  # fmt: skip
                     expert_time = round(time.perf_counter() - t0, 1)
                     expert_cpu = round(time.process_time() - c0, 1)
                 run_overrides = dict(overrides)
                 if ns.arch != "convnet" and hasattr(medical_config(method, ns.profile, ipc=ipc), "model"):
                     run_overrides.setdefault("model", ns.arch)  # the method's network (not part of the key)
+                folder = artifact_folder(flag, method, ipc, ns.profile, overrides, _variant(ns))
+                if ns.reuse_set:
+                    _evaluate_saved(key, folder, data, eval_models, ns, profile, common, done)
+                    continue
+                base = key.removesuffix("/validation")
+                if ns.validate and base in done and (folder / "card.json").exists():
+                    raise ValueError(f"--validate would overwrite the set of entry {base!r} in {str(folder)!r}; "
+                                     "score it with --validate K --reuse-set")  # fmt: skip
                 t0, c0, load0 = time.perf_counter(), time.process_time(), os.getloadavg()[0]
                 try:
                     ci = condense_medical(data, method, ipc=ipc, profile=ns.profile, experts=buffer, seed=ns.seed,
@@ -181,11 +212,22 @@ def main(argv: list[str] | None = None) -> int:
                 condense_cpu = round(time.process_time() - c0, 1)
                 condense_wall = round(time.perf_counter() - t0, 1)
                 load1 = os.getloadavg()[0]
-                folder = artifact_folder(flag, method, ipc, ns.profile, overrides, _variant(ns))
-                archive_old_layout(key, ns.arch, folder=folder)
+                if not ns.validate:
+                    archive_old_layout(key, ns.arch, folder=folder)
                 ci.save(folder)
                 t0, c0 = time.perf_counter(), time.process_time()
                 lr = None if ci.lr is None else float(ci.lr)
+                if ns.validate:
+                    on_val = data.validation_as_test()
+                    res = evaluate_medical(ci.x, ci.y, on_val, models=eval_models, runs=ns.validate, seed=ns.seed,
+                                           config=profile.evaluation, lr=lr)  # fmt: skip
+                    entry = _validation_entry(ci, res, ns, profile, common, method, ipc, overrides, folder, t0, c0)
+                    entry["condense"] = {"wall_s": condense_wall, "process_cpu_s": condense_cpu,
+                                         "experts": None if expert_time is None else
+                                         {"wall_s": expert_time, "process_cpu_s": expert_cpu}}  # fmt: skip
+                    save_entry(key, entry, RESULTS)
+                    print(key, summaries_to_dict(res), flush=True)
+                    continue
                 res = evaluate_medical(ci.x, ci.y, data, models=eval_models, runs=ns.runs, seed=ns.seed,
                                        config=profile.evaluation, lr=lr)  # fmt: skip
                 entry = common | {
@@ -217,10 +259,85 @@ def main(argv: list[str] | None = None) -> int:
 
 def _variant(ns: argparse.Namespace) -> list[tuple[str, Any]]:
     """The run's settings beyond the method config that name its entry: ``--select-every``, ``--experts``,
-    ``--arch`` (when not the default ``convnet``)."""
-    pairs = [("select_every", ns.select_every), ("experts", ns.experts),
+    ``--expert-epochs``, ``--arch`` (when not the default ``convnet``)."""
+    pairs = [("select_every", ns.select_every), ("experts", ns.experts), ("expert_epochs", ns.expert_epochs),
              ("arch", None if ns.arch == "convnet" else ns.arch)]  # fmt: skip
     return [(k, v) for k, v in pairs if v is not None]
+
+
+def expert_folder(flag: str, arch: str, profile: Any, given: dict[str, int]) -> str:
+    """The expert buffer's folder name under ``runs/experts``: ``{flag}-{arch}-{profile}``, then ``-expertsN`` /
+    ``-epochsE`` for an expert count / epoch count that is not the profile-wide one, whether given on the command
+    line (``given``) or set for this flag in the profile (:attr:`Profile.flags`), so buffers of different budgets
+    never share a folder."""
+    per_flag = profile.flags.get(flag, {}).get("experts", {})
+    settings = {k: v for k, v in (per_flag | given).items() if k in ("num_experts", "epochs")}
+    suffix = {"num_experts": "experts", "epochs": "epochs"}
+    return f"{flag}-{arch}-{profile.name}" + "".join(
+        f"-{suffix[k]}{v}" for k, v in sorted(settings.items(), reverse=True)
+    )
+
+
+def _validation_entry(ci: Any, res: Any, ns: argparse.Namespace, profile: Any, common: dict[str, Any],
+                      method: str, ipc: int, overrides: dict[str, Any], folder: Path, t0: float,
+                      c0: float) -> dict[str, Any]:  # fmt: skip
+    """A ``--validate`` entry (``"kind": "validation"``): the set's scores on the **validation** split (each of
+    ``--validate`` students keeps its weights with the best validation ACC, so the score is optimistic alike for
+    every candidate; seeds ``--seed`` onwards, not the selection's), its config, selection history and cost. The
+    test split is not read."""
+    return common | {
+        "kind": "validation", "method": method, "ipc": ipc, "overrides": overrides, "variant": dict(_variant(ns)),
+        "config": ci.card["config"], "validation": summaries_to_dict(res),
+        "learned_lr": None if ci.lr is None else float(ci.lr), "artifact": str(folder.relative_to(RUNS.parent)),
+        "cost": ci.card.get("cost"), "experts": ci.card.get("experts"),
+        "selection": None if "selection" not in ci.card else {
+            "best_step": ci.card["metrics"]["best_step"], "val_acc": ci.card["metrics"]["val_selected"],
+            "history": ci.card["metrics"]["history"]},
+        "diagnostics": {k: v for k, v in ci.card["metrics"].items() if k not in ("best_step", "val_selected",
+                                                                                  "history")},
+        "eval": {"split": "val", "config": profile.evaluation.__dict__, "runs": ns.validate, "seed": ns.seed,
+                 "time_s": round(time.perf_counter() - t0, 1), "process_cpu_s": round(time.process_time() - c0, 1)},
+    }  # fmt: skip
+
+
+def _evaluate_saved(key: str, folder: Path, data: Any, models: list[str], ns: argparse.Namespace, profile: Any,
+                    common: dict[str, Any], done: dict[str, Any]) -> None:  # fmt: skip
+    """``--reuse-set``: score the set saved in ``folder`` (made by an earlier call for the same key, e.g. a
+    ``--validate`` candidate that validation kept) on validation (``--validate``) or on test, without condensing
+    it again. The condensation cost comes from the set's card and from the ``--validate`` entry that made it."""
+    if not (folder / "card.json").exists():
+        raise FileNotFoundError(f"--reuse-set: no saved set at {str(folder)!r} for entry {key!r}; run it without "
+                                "--reuse-set first")  # fmt: skip
+    ci = CondensedImages.load(folder)
+    t0, c0 = time.perf_counter(), time.process_time()
+    lr = None if ci.lr is None else float(ci.lr)
+    method, ipc = ci.card["method"], int(ci.card["budget"]["ipc"]) if "ipc" in ci.card["budget"] else None
+    overrides = parse_overrides(ns.set)
+    if ns.validate:
+        res = evaluate_medical(ci.x, ci.y, data.validation_as_test(), models=models, runs=ns.validate,
+                               seed=ns.seed, config=profile.evaluation, lr=lr)  # fmt: skip
+        entry = _validation_entry(ci, res, ns, profile, common, method, ipc, overrides, folder, t0, c0)
+        entry["reused_set"] = True
+    else:
+        res = evaluate_medical(ci.x, ci.y, data, models=models, runs=ns.runs, seed=ns.seed,
+                               config=profile.evaluation, lr=lr)  # fmt: skip
+        made = done.get(key + "/validation") or {}
+        entry = common | {
+            "method": method, "ipc": ipc, "config": ci.card["config"], "test": summaries_to_dict(res),
+            "learned_lr": lr, "overrides": overrides, "reused_set": str(folder.relative_to(RUNS.parent)),
+            "cost": ci.card["cost"] | {"process_cpu_s": (made.get("condense") or {}).get("process_cpu_s")},
+            "condense": made.get("condense"), "validation": made.get("validation"),
+            "diagnostics": {k: v for k, v in ci.card["metrics"].items()
+                            if k not in ("best_step", "val_selected", "history")},
+            "selection": None if "selection" not in ci.card else ci.card["selection"] | {
+                "best_step": ci.card["metrics"]["best_step"], "val_acc": ci.card["metrics"]["val_selected"],
+                "history": ci.card["metrics"]["history"]},
+            "experts": ci.card.get("experts"),
+            "eval": {"config": profile.evaluation.__dict__, "runs": ns.runs,
+                     "time_s": round(time.perf_counter() - t0, 1), "process_cpu_s": round(time.process_time() - c0, 1)},
+        }  # fmt: skip
+    save_entry(key, entry, RESULTS)
+    print(key, summaries_to_dict(res), flush=True)
 
 
 def arch_record(arch: str, data: Any) -> dict[str, Any]:
@@ -322,6 +439,26 @@ def shift_table(results: dict[str, Any]) -> str:
     return "\n".join(rows)
 
 
+def validation_table(results: dict[str, Any]) -> str:
+    """The ``--validate`` candidates: per entry, its settings, the mean validation ACC / AUC of its students, the
+    iteration kept and its selection score, the learned rate, and the condensation's CPU seconds."""
+    rows = ["| dataset | method | IPC | settings | val ACC | val AUC | runs | kept (selection val ACC) | learned lr | "
+            "condense CPU s |", "|" + "---|" * 10]  # fmt: skip
+    vals = sorted(((k, e) for k, e in results["entries"].items() if e.get("kind") == "validation"),
+                  key=lambda ke: (ke[1]["dataset"], ke[1]["ipc"], ke[1]["method"], ke[0]))  # fmt: skip
+    for _key, e in vals:
+        given = (e.get("overrides") or {}) | (e.get("variant") or {})
+        settings = ", ".join(f"{k}={v}" for k, v in sorted(given.items())) or "profile"
+        sel = e.get("selection") or {}
+        kept = "-" if not sel else f"{sel['best_step']:g} ({sel['val_acc']:.3f})"
+        lr = "-" if e.get("learned_lr") is None else f"{e['learned_lr']:.4f}"
+        cpu = (e.get("condense") or {}).get("process_cpu_s", "-")
+        for v in e["validation"].values():
+            rows.append(f"| {e['dataset']} | {e['method']} | {e['ipc']} | {settings} | {_fmt(v.get('acc'))} | "
+                        f"{_fmt(v.get('auc'))} | {len(v['acc']['runs'])} | {kept} | {lr} | {cpu} |")  # fmt: skip
+    return "\n".join(rows)
+
+
 def _end_to_end(expert_wall: float | None, expert_cpu: float | None, wall: float, cpu: float) -> dict[str, Any]:
     """The issue's cost target in one record: expert generation (``None`` when an earlier method of this call
     made the buffer; about 0 s when a finished buffer from an earlier call was reused) plus the condensation
@@ -400,7 +537,7 @@ def layout(e: dict[str, Any]) -> str:
 def key_variant(key: str) -> list[tuple[str, str]]:
     """The ``--select-every`` / ``--experts`` parts of an entry key (see :func:`entry_key`)."""
     return [tuple(seg.split("=", 1)) for seg in key.split("/")[4:]
-            if seg.startswith(("select_every=", "experts=", "arch="))]  # fmt: skip
+            if seg.startswith(("select_every=", "experts=", "expert_epochs=", "arch="))]  # fmt: skip
 
 
 def _rows(entries: list[tuple[str, dict[str, Any]]]) -> list[str]:
@@ -409,7 +546,7 @@ def _rows(entries: list[tuple[str, dict[str, Any]]]) -> list[str]:
     rows = [head, "|" + "---|" * 13]
     for key, e in entries:
         label = e["method"] + "".join(f" ({k}={v})" for k, v in sorted((e.get("overrides") or {}).items()))
-        label += "".join(f" ({k}={v})" for k, v in key_variant(key) if k == "experts")
+        label += "".join(f" ({k}={v})" for k, v in key_variant(key) if k in ("experts", "expert_epochs"))
         if e["method"] == "full":
             label += f" ({e['eval']['config']['epochs']} ep.)"
         if e.get("archived_from"):

@@ -118,7 +118,7 @@ def _method_overrides(ns: argparse.Namespace) -> dict[str, Any]:
 
 def _condense(ns: argparse.Namespace) -> int:
     overrides = _method_overrides(ns)
-    medical_config(ns.method, ns.profile, overrides, ipc=ns.ipc)  # bad flags fail before the data is read
+    medical_config(ns.method, ns.profile, overrides, ipc=ns.ipc, flag=ns.flag)  # bad flags fail before the data is read
     data = load_medmnist(ns.flag, ns.root, size=ns.size, download=ns.download).to(resolve_device(ns.device))
     buffer = None
     if needs_experts(ns.method):

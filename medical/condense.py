@@ -31,11 +31,13 @@ def needs_experts(method: str) -> bool:
 
 
 def medical_config(
-    method: str, profile: str = "paper", overrides: dict[str, Any] | None = None, *, ipc: int | None = None
-) -> Any:
-    """The method's config: its defaults, then the profile's overrides (those for ``ipc`` last), then
-    ``overrides``."""
-    return make_image_config(method, PROFILES.get(profile).method_overrides(method, ipc) | dict(overrides or {}))
+    method: str, profile: str = "paper", overrides: dict[str, Any] | None = None, *, ipc: int | None = None,
+    flag: str | None = None,
+) -> Any:  # fmt: skip
+    """The method's config: its defaults, then the profile's overrides (those for ``ipc`` last, then the
+    profile's settings for ``flag``), then ``overrides``."""
+    prof = PROFILES.get(profile)
+    return make_image_config(method, prof.method_overrides(method, ipc, flag) | dict(overrides or {}))
 
 
 def prepare_experts(
@@ -68,7 +70,7 @@ def condense_medical(
 
     ``select_every``: validation selection every k iterations (default: the profile's; 0 keeps the last set)."""
     prof = PROFILES.get(profile)
-    config = medical_config(method, profile, overrides, ipc=ipc)
+    config = medical_config(method, profile, overrides, ipc=ipc, flag=data.name)
     every = prof.select_every if select_every is None else int(select_every)
     if every < 0:
         raise ValueError(f"Invalid value {select_every!r} for argument select_every. Valid values are >= 0")

@@ -65,6 +65,11 @@ class Profile:
         full_max_steps: cap the full-data reference's optimiser steps (0: no cap).
         select_every: keep the set with the best validation ACC among iterations 0, k, 2k, ... and the last
             (0: keep the last set); each check trains ``select_runs`` ConvNets with ``evaluation``.
+        flags: per-flag settings, applied after the profile-wide ones and before the caller's:
+            ``{flag: {"experts": {ExpertConfig field: value}, METHOD: {...}, "METHOD/ipcN": {...}}}``. An expert
+            field set here is kept as given by the batch and expert-count rules of :meth:`expert_config`, as
+            one the caller passes. Used where one flag's training set is so much smaller than another's that
+            the profile-wide expert budget (sized for the larger) leaves it far below what it can afford.
     """
 
     name: str
@@ -77,13 +82,17 @@ class Profile:
     full_max_steps: int = 0
     select_every: int = 0
     select_runs: int = 1
+    flags: dict[str, dict[str, dict[str, Any]]] = field(default_factory=dict)
 
-    def method_overrides(self, method: str, ipc: int | None = None) -> dict[str, Any]:
+    def method_overrides(self, method: str, ipc: int | None = None, flag: str | None = None) -> dict[str, Any]:
         """The profile's config overrides for ``method``, then those for ``method`` at ``ipc`` (key
-        ``"METHOD/ipcN"``, e.g. MTT's smaller ``lr_lr`` at one image per class)."""
-        out = dict(self.methods.get(method, {}))
-        if ipc is not None:
-            out.update(self.methods.get(f"{method}/ipc{ipc}", {}))
+        ``"METHOD/ipcN"``, e.g. MTT's smaller ``lr_lr`` at one image per class), then the same two from
+        ``flags[flag]``."""
+        out: dict[str, Any] = {}
+        for table in (self.methods, self.flags.get(flag or "", {})):
+            out.update(table.get(method, {}))
+            if ipc is not None:
+                out.update(table.get(f"{method}/ipc{ipc}", {}))
         return out
 
     def expert_config(self, data: ImageSplits, **overrides: Any) -> ExpertConfig:
@@ -99,7 +108,10 @@ class Profile:
         starts far above 1 (13–80 measured), its gradients are 10²–10³ × MTT's, and MTT's absolute
         ``lr_img`` / ``lr_lr`` drive the learned rate negative within 3 iterations. MTT's own settings always
         give the expert segment more SGD steps than the student (CIFAR-10: 2 epochs × 196 steps vs 10–80
-        student steps); ``expert_min_steps`` keeps that relation for small datasets."""
+        student steps); ``expert_min_steps`` keeps that relation for small datasets.
+
+        ``flags[data.name]["experts"]`` (if any) is applied first and counts as given."""
+        overrides = dict(self.flags.get(data.name, {}).get("experts", {})) | overrides
         cfg = replace(self.experts, **overrides)
         n = int(data.x_train.shape[0])
         if self.expert_min_steps and "batch_size" not in overrides:

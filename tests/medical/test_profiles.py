@@ -59,3 +59,32 @@ def test_cpu_profile_expert_budget_and_evaluation_schedule():
     assert cpu.evaluation.epochs == PROFILES.get("paper").evaluation.epochs == 1000  # MTT's evaluate_synset
     ptm = medical_config("ptm", "cpu", ipc=10)
     assert cpu.expert_config(breast).epochs >= ptm.max_start_epoch - 1 + ptm.expert_epochs  # the buffer suffices
+
+
+def test_per_flag_settings_apply_only_to_their_flag():
+    flags = {"tiny": {"experts": {"num_experts": 7, "epochs": 3}, "ptm": {"iterations": 11}, "ptm/ipc2": {"lr_img": 5}}}
+    p = _profile(expert_max_image_epochs=1000, methods={"ptm": {"iterations": 9, "syn_steps": 4}}, flags=flags)
+    data = make_tiny_images(n_per_class=50)  # 100 training images
+    other = replace(data, name="other")
+    tiny = replace(data, name="tiny")
+    # the flag's expert budget is kept as given (the image cap would cut 7 experts × 3 epochs to 3)
+    assert (p.expert_config(tiny).num_experts, p.expert_config(tiny).epochs) == (7, 3)
+    assert p.expert_config(tiny, epochs=2).epochs == 2  # the caller's wins
+    assert p.expert_config(other).num_experts == 2 and p.expert_config(other).epochs == ExpertConfig().epochs
+    assert p.method_overrides("ptm", 2, "tiny") == {"iterations": 11, "syn_steps": 4, "lr_img": 5}
+    assert p.method_overrides("ptm", 10, "tiny") == {"iterations": 11, "syn_steps": 4}
+    assert p.method_overrides("ptm", 2, "other") == p.method_overrides("ptm", 2) == {"iterations": 9, "syn_steps": 4}
+    assert p.method_overrides("mtt", 2, "tiny") == {}
+
+
+def test_condense_medical_reads_the_flags_settings(monkeypatch):
+    import condensekit.medical.profiles as profiles
+    from condensekit.medical.condense import condense_medical
+
+    cpu = PROFILES.get("cpu")
+    data = make_tiny_images()
+    monkeypatch.setitem(profiles.PROFILES._items, "cpu", replace(cpu, flags={data.name: {"dm": {"iterations": 2}}}))
+    assert medical_config("dm", "cpu", ipc=2, flag=data.name).iterations == 2
+    assert medical_config("dm", "cpu", ipc=2, flag="elsewhere").iterations == cpu.methods["dm"]["iterations"]
+    ci = condense_medical(data, "dm", ipc=2, profile="cpu", device="cpu", progress=False, select_every=0)
+    assert ci.card["config"]["iterations"] == 2

@@ -1,0 +1,64 @@
+"""``benchmarks/medical.py``'s candidate workflow: ``--validate K`` scores a set on validation only, and
+``--reuse-set`` then tests that same set without condensing it again."""
+
+import importlib.util
+import json
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+
+from condensekit.core.vision.train import ImageTrainConfig
+from tests.medical.test_medical_data import _write
+
+BENCH = Path(__file__).resolve().parents[2] / "benchmarks"
+
+
+@pytest.fixture
+def bench(tmp_path, monkeypatch):
+    import condensekit.medical.profiles as profiles
+
+    monkeypatch.syspath_prepend(str(BENCH))
+    spec = importlib.util.spec_from_file_location("bench_medical", BENCH / "medical.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    monkeypatch.setattr(mod, "RESULTS", tmp_path / "results.json")
+    monkeypatch.setattr(mod, "RUNS", tmp_path / "runs")
+    cpu = profiles.PROFILES.get("cpu")
+    fast = ImageTrainConfig(epochs=2, val_every=1)
+    monkeypatch.setitem(profiles.PROFILES._items, "cpu", replace(cpu, evaluation=fast))
+    _write(tmp_path, "breastmnist", n=(16, 6, 6))
+    return mod, tmp_path
+
+
+def test_validate_then_reuse_set_tests_the_kept_candidate(bench):
+    mod, tmp = bench
+    args = ["--flags", "breastmnist", "--root", str(tmp), "--methods", "ptm", "--ipcs", "2", "--runs", "2",
+            "--experts", "2", "--expert-epochs", "2", "--set", "iterations=2", "--set", "syn_steps=2",
+            "--set", "max_start_epoch=1", "--select-every", "1"]  # fmt: skip
+    assert mod.main([*args, "--validate", "2"]) == 0
+    entries = json.loads((tmp / "results.json").read_text())["entries"]
+    (key,) = entries
+    val = entries[key]
+    assert key.endswith("/expert_epochs=2/validation") and val["kind"] == "validation"
+    assert "test" not in val and len(val["validation"]["convnet"]["acc"]["runs"]) == 2
+    assert val["experts"]["config"]["epochs"] == 2
+    assert (tmp / "runs/experts/breastmnist-convnet-cpu-experts2-epochs2/card.json").exists()
+    assert [h["step"] for h in val["selection"]["history"]] == [0, 1, 2]
+    folder = tmp / val["artifact"]
+    made = (folder / "card.json").stat().st_mtime_ns
+    assert mod.main([*args, "--reuse-set"]) == 0  # tests the saved set: no second condensation
+    entries = json.loads((tmp / "results.json").read_text())["entries"]
+    test = entries[key.removesuffix("/validation")]
+    assert test["reused_set"] == val["artifact"] and test["validation"] == val["validation"]
+    assert test["condense"] == val["condense"] and len(test["test"]["convnet"]["acc"]["runs"]) == 2
+    assert (folder / "card.json").stat().st_mtime_ns == made  # the set was not written again
+    assert "| breastmnist | ptm | 2 |" in mod.validation_table(json.loads((tmp / "results.json").read_text()))
+    with pytest.raises(ValueError, match="--reuse-set"):  # a candidate run may not overwrite a tested set
+        mod.main([*args, "--validate", "2", "--force"])
+
+
+def test_reuse_set_without_a_saved_set_says_how_to_make_one(bench):
+    mod, tmp = bench
+    with pytest.raises(FileNotFoundError, match="without --reuse-set"):
+        mod.main(["--flags", "breastmnist", "--root", str(tmp), "--methods", "dm", "--ipcs", "2", "--reuse-set"])
