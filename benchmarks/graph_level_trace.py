@@ -46,7 +46,16 @@ RESULTS = Path(__file__).resolve().parent / "results" / "graph_level_trace.json"
 
 
 def trace(
-    dataset: str, method: str, gpc: int, *, steps: int, every: int, runs: int, models: list[str], overrides: dict
+    dataset: str,
+    method: str,
+    gpc: int,
+    *,
+    steps: int,
+    every: int,
+    runs: int,
+    models: list[str],
+    overrides: dict,
+    seed: int = 0,
 ) -> dict[str, Any]:
     graphs = prepare_graphs(dataset, seed=0, device="cpu")
     # the benchmark's per-dataset reference settings (e.g. DosCond's lr_adj 0.1 on MUTAG) under the overrides
@@ -105,14 +114,15 @@ def trace(
         print(f"step {points[-1]['step']}: {points[-1]}", flush=True)
         return val[models[0]]
 
-    t0 = time.perf_counter()
-    result = run(algo, EngineConfig(steps=steps, seed=0, device="cpu", eval_every=every, progress=False), evaluate)
+    t0, c0 = time.perf_counter(), time.process_time()
+    result = run(algo, EngineConfig(steps=steps, seed=seed, device="cpu", eval_every=every, progress=False), evaluate)
     return {
         "dataset": dataset,
         "method": method,
         "gpc": gpc,
         "overrides": overrides,
         "reference_settings": reference_settings(dataset, method, gpc),
+        "seed": seed,
         "steps": steps,
         "every": every,
         "runs": runs,
@@ -121,6 +131,8 @@ def trace(
         "points": points,
         "best_step": result.best_step,
         "time_s": round(time.perf_counter() - t0, 1),
+        "cpu_s": round(time.process_time() - c0, 1),
+        "load": "shared",
         "hardware": hardware(),
         "date": time.strftime("%Y-%m-%d"),
     }
@@ -248,6 +260,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--runs", type=int, default=1)
     p.add_argument("--models", default="gcn")
     p.add_argument("--label", default="default")
+    p.add_argument("--seed", type=int, default=0, help="the condensation's seed (trace only; key suffix -seedN if > 0)")
     p.add_argument("--set", action="append", default=[], metavar="FIELD=VALUE", help="config override")
     p.add_argument("--draws", type=int, default=0, help="instead of a trace: validation of N step-0 sets, seeds 0..N-1")
     p.add_argument("--starts", action="store_true", help="instead of a trace: DosCond's step-0 sets vs the coreset")
@@ -264,8 +277,9 @@ def main(argv: list[str] | None = None) -> int:
         print({m: (v["mean"], v["std"]) for m, v in entry["val"].items()})
         return 0
     entry = trace(ns.dataset, ns.method, ns.gpc, steps=ns.steps, every=ns.every, runs=ns.runs,
-                  models=ns.models.split(","), overrides=overrides)  # fmt: skip
-    save_entry(f"{ns.dataset}/{ns.method}/gpc{ns.gpc}/{ns.label}", entry, RESULTS)
+                  models=ns.models.split(","), overrides=overrides, seed=ns.seed)  # fmt: skip
+    suffix = f"-seed{ns.seed}" if ns.seed else ""
+    save_entry(f"{ns.dataset}/{ns.method}/gpc{ns.gpc}/{ns.label}{suffix}", entry, RESULTS)
     print(f"best step {entry['best_step']}; {entry['time_s']} s")
     return 0
 

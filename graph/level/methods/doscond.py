@@ -81,6 +81,16 @@ runs once per group, and a group's structure can only gain edges among its graph
 benchmark row uses is chosen on validation (``benchmarks/graph_level.py --choose start=coreset --prior``); in
 sitting 12 only PROTEINS at 50 per class kept it, at step 0 (learning from it lowered validation).
 
+Outer and inner loops, several GCNs (``outer``, ``inner``, ``lr_model``, ``model_draws``; sitting 13). The
+reference's ``train`` has ``--outer`` updates per epoch, each on new real batches and a new relaxed sample, with
+``--inner`` epochs of the matched GCN (Adam ``lr_model`` 0.005) on the synthetic graphs between them; its defaults
+(and every line of its ``script.sh``) are ``outer 1, inner 0``, the one-step setting above, which is our default. As
+in the reference, the temperature counts relaxed samples (``outer`` per step) and the learning rates decay per step.
+Deviations of the inner training: it uses the discretised graphs that are evaluated (the reference feeds its
+``DenseGCN`` the raw edge logits as weights) on one full batch (the reference's batches of 128 hold every graph at
+the budgets run here). ``model_draws`` (not in the reference) draws that many GCNs per step and matches the mean of
+their losses.
+
 Deviations: where a class has fewer than ``gpc`` graphs that fit (e.g. MUTAG at 50 per class, which
 the reference cuts to 20 per class), its smallest larger graphs fill the budget and are truncated to
 ``nnodes_syn`` nodes. The learning rates drop from step ``lr_decay_step`` (the reference from the
@@ -148,6 +158,16 @@ class GraphDosCondConfig:
         default=False,
         metadata={"help": "padding nodes of the initial graphs are no nodes: no edges, not pooled, not evaluated"},
     )
+    outer: int = field(
+        default=1, metadata={"help": "synthetic updates per step, each on a new real batch (the reference's outer)"}
+    )
+    inner: int = field(
+        default=0, metadata={"help": "epochs the matched GCN trains on the synthetic set between outer updates"}
+    )
+    lr_model: float = field(default=0.005, metadata={"help": "Adam lr of the matched GCN's inner training"})
+    model_draws: int = field(
+        default=1, metadata={"help": "GCNs drawn per step; the matching loss is their mean (the reference: 1)"}
+    )
     start: Literal["reference", "coreset"] = field(
         default="reference",
         metadata={
@@ -195,6 +215,12 @@ class GraphDosCond(GraphCondensation):
         cfg, graphs = self.config, self.graphs
         if cfg.batch_real < 1 or cfg.anneal_steps < 1 or not 0 < cfg.tau_min <= cfg.tau0:
             raise ValueError("batch_real and anneal_steps must be >= 1 and 0 < tau_min <= tau0")
+        for name, low in (("outer", 1), ("inner", 0), ("model_draws", 1)):
+            value = getattr(cfg, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < low:
+                raise ValueError(f"Invalid value {value!r} for argument {name}. Valid values are integers >= {low}")
+        if cfg.inner and not cfg.lr_model > 0:
+            raise ValueError(f"Invalid value {cfg.lr_model!r} for argument lr_model. Valid values are floats > 0")
         check_choice("model_init", cfg.model_init, MODEL_INITS)
         check_choice("metric", cfg.metric, GRADIENT_METRICS)
         check_choice("start", cfg.start, STARTS)
@@ -298,16 +324,40 @@ class GraphDosCond(GraphCondensation):
         return torch.sigmoid((sym + noise) / self.temperature(step)) * p.off_diag * p.pairs
 
     def step(self, step: int) -> dict[str, float]:
-        cfg, graphs = self.config, self.graphs
+        """One reference epoch: ``model_draws`` fresh GCNs, then ``outer`` updates of the synthetic graphs, each on
+        new real batches and a new relaxed sample, with ``inner`` epochs of the GCNs' training between them."""
+        cfg = self.config
         decay = 0.1 if step >= cfg.lr_decay_step else 1.0
         for opt, lr in ((self.opt_feat, cfg.lr_feat), (self.opt_adj, cfg.lr_adj)):
             if step == cfg.lr_decay_step:
                 opt.state.clear()  # the reference's fresh Adam at the decay
             for group in opt.param_groups:
                 group["lr"] = lr * decay
-        model = self.matching_model()
+        models = [self.matching_model() for _ in range(cfg.model_draws)]
+        opt_models = [torch.optim.Adam(m.parameters(), lr=cfg.lr_model) for m in models] if cfg.inner else []
+        total = 0.0
+        for ol in range(cfg.outer):
+            # the reference's temperature counts relaxed samples (one per outer update), not epochs
+            adjs = [self.relaxed_adjacency(step * cfg.outer + ol, p) for p in self.parts]  # all parts first
+            loss = sum(self.matching_loss(m, adjs) for m in models) / cfg.model_draws
+            dens = sum((torch.sigmoid(p.logits) * p.pairs).sum() for p in self.parts)
+            reg = F.relu(dens / sum(p.pairs.sum() for p in self.parts) - self.sparsity)
+            self.opt_feat.zero_grad(set_to_none=True)
+            self.opt_adj.zero_grad(set_to_none=True)
+            (loss + cfg.beta * reg).backward()
+            self.opt_feat.step()
+            self.opt_adj.step()
+            total += float(loss.detach())
+            if ol < cfg.outer - 1:
+                for m, opt in zip(models, opt_models, strict=False):
+                    self.train_inner(m, opt)
+        return {"loss": total / cfg.outer / self.graphs.num_classes}
+
+    def matching_loss(self, model: nn.Module, adjs: list[Tensor]) -> Tensor:
+        """:math:`\\sum_c D(\\nabla_\\theta \\ell_{syn,c}, \\nabla_\\theta \\ell_{real,c})` for one GCN, on a fresh
+        real batch of ``batch_real`` graphs per class and the relaxed synthetic adjacencies ``adjs`` (one per part)."""
+        cfg, graphs = self.config, self.graphs
         params = list(model.parameters())
-        adjs = [self.relaxed_adjacency(step, p) for p in self.parts]  # all samples first, in part order
         loss = self.parts[0].feat.new_zeros(())
         for c, members in enumerate(self.real_by_class):
             pick = members[torch.randperm(members.numel(), device=members.device)[: cfg.batch_real]]
@@ -324,14 +374,25 @@ class GraphDosCond(GraphCondensation):
             y_syn = ys[0] if len(ys) == 1 else torch.cat(ys)
             g_syn = torch.autograd.grad(F.cross_entropy(out_syn, y_syn), params, create_graph=True)
             loss = loss + self.distance(g_syn, [g.detach() for g in g_real])
-        dens = sum((torch.sigmoid(p.logits) * p.pairs).sum() for p in self.parts)
-        reg = F.relu(dens / sum(p.pairs.sum() for p in self.parts) - self.sparsity)
-        self.opt_feat.zero_grad(set_to_none=True)
-        self.opt_adj.zero_grad(set_to_none=True)
-        (loss + cfg.beta * reg).backward()
-        self.opt_feat.step()
-        self.opt_adj.step()
-        return {"loss": float(loss.detach()) / self.graphs.num_classes}
+        return loss
+
+    def train_inner(self, model: nn.Module, optimizer: torch.optim.Optimizer) -> None:
+        """``inner`` full-batch epochs of ``model`` on the current condensed graphs (detached; the discretised
+        structure that is evaluated). The reference trains on mini-batches of 128 graphs (one batch for every
+        budget run here) and feeds its ``DenseGCN`` the raw edge logits as weights, which we do not copy."""
+        cfg = self.config
+        with torch.no_grad():
+            batches = []
+            for p in self.parts:
+                sym = 0.5 * (p.logits + p.logits.transpose(1, 2))
+                adj = (torch.sigmoid(sym) > 0.5).to(p.feat.dtype) * p.off_diag * p.pairs
+                batches.append(GraphBatch.dense(p.feat.detach(), adj, p.node_mask if cfg.mask_padding else None))
+        ys = [self.y_syn[p.idx] for p in self.parts]
+        for _ in range(cfg.inner):
+            optimizer.zero_grad(set_to_none=True)
+            out = torch.cat([model(b) for b in batches])
+            F.cross_entropy(out, torch.cat(ys)).backward()
+            optimizer.step()
 
     def matching_model(self) -> nn.Module:
         """A fresh GCN (the config's depth, width and pooling) whose gradients are matched."""

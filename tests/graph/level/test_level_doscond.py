@@ -209,3 +209,38 @@ def test_coreset_start_learns_per_width_and_resumes_bit_for_bit(tiny_set, tmp_pa
     assert torch.allclose(dense[order], parts, atol=1e-5) and torch.allclose(dense, sparse, atol=1e-5)
     cfg = m.config
     _assert_resumes_bit_for_bit(tiny_set, 4, cfg, tmp_path, steps=5, seed=2, stop_after=2)
+
+
+def test_model_draws_average_the_matching_loss_of_independent_gcns(tiny_set) -> None:
+    """``model_draws`` GCNs drawn per step: the step's loss is the mean of each GCN's matching loss on the same
+    relaxed sample (a second draw is a different GCN, so the mean differs from either)."""
+    torch.manual_seed(0)
+    m = _method(tiny_set, model_draws=2)
+    torch.manual_seed(3)
+    models = [m.matching_model() for _ in range(2)]
+    adjs = [m.relaxed_adjacency(0, p) for p in m.parts]
+    each = [float(m.matching_loss(model, adjs)) for model in models]
+    assert each[0] != pytest.approx(each[1])
+    torch.manual_seed(0)
+    fresh = _method(tiny_set, model_draws=2)  # the same initial graphs
+    torch.manual_seed(3)
+    assert fresh.step(0)["loss"] * tiny_set.num_classes == pytest.approx(sum(each) / 2, rel=1e-5)
+
+
+def test_outer_updates_train_the_gcn_between_them_and_resume_bit_for_bit(tiny_set, tmp_path: Path) -> None:
+    """``outer`` updates per step, ``inner`` epochs of the matched GCN on the evaluated (discretised) graphs between
+    them; one step of outer 3 is three Adam updates of the synthetic set."""
+    m = _method(tiny_set, outer=3, inner=2, mask_padding=True)
+    m.step(0)
+    assert int(m.opt_feat.state[m.feat]["step"]) == 3
+    model = m.matching_model()
+    cond = m.condensed()
+    g = GraphBatch.dense(m.feat.detach(), cond["adj"], m.parts[0].node_mask)
+    before = float(torch.nn.functional.cross_entropy(model(g), m.y_syn))
+    m.train_inner(model, torch.optim.Adam(model.parameters(), lr=0.05))
+    assert float(torch.nn.functional.cross_entropy(model(g), m.y_syn)) < before
+    cfg = make_graph_config("doscond", {"batch_real": 4, "outer": 2, "inner": 1, "model_draws": 2})
+    _assert_resumes_bit_for_bit(tiny_set, 2, cfg, tmp_path, steps=4, seed=2, stop_after=2)
+    for name, bad in (("outer", 0), ("inner", -1), ("model_draws", 0)):
+        with pytest.raises(ValueError, match=rf"value {bad} for argument {name}\. Valid values are integers"):
+            _method(tiny_set, **{name: bad})
