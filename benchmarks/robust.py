@@ -140,7 +140,7 @@ def run(ns: argparse.Namespace) -> None:
             "dataset": ns.dataset, "method": method, "split": ns.audit_split, "relabel": ns.relabel,
             "ipc": ns.ipc, "curvature": lam > 0, "lambda": lam,
             "h": ns.h if lam > 0 else None, "mode": _mode_name(teacher, plugin, lam),
-            "model": ns.model, "subset": result.subset, "seed": ns.seed,
+            "model": ns.model, "arch": arch_record(ns.model, data), "subset": result.subset, "seed": ns.seed,
             "method_config": cond.card["config"],
             "experts": cond.card["config"].get("experts") or cond.card["config"].get("teacher"),
             "labels": cond.card.get("labels"),
@@ -220,7 +220,8 @@ def select_teacher(ns: argparse.Namespace) -> dict[str, Any]:
             common = {
                 "dataset": ns.dataset, "method": f"{ns.base}-teacher-val", "split": "val", "ipc": None,
                 "curvature": lam > 0, "lambda": lam, "h": h if lam > 0 else None, "mode": "teacher" if lam else None,
-                "model": ns.model, "subset": f"stratified {ns.val_subset} of the validation split (seed {ns.seed})",
+                "model": ns.model, "arch": arch_record(ns.model, data),
+                "subset": f"stratified {ns.val_subset} of the validation split (seed {ns.seed})",
                 "teacher": {k: card.get(k) for k in ("folder", "config", "val_acc", "train_cpu_s", "train_images")},
                 "audit_config": {"eps": [t for t, _ in grid], "attack": asdict(attack)},
                 "cost": {"squeeze_and_attack_wall_s": round(time.perf_counter() - t0, 1),
@@ -241,6 +242,17 @@ def select_teacher(ns: argparse.Namespace) -> dict[str, Any]:
     print(f"chosen on validation: λ={lam:g} h={h:g} (PGD@{middle} {best[middle]:.1f} vs plain "
           f"{scores[(0.0, ns.h)][middle]:.1f}; clean {best['clean']:.1f} vs {plain:.1f})")  # fmt: skip
     return {"lambda": lam, "h": h, "middle_eps": middle}
+
+
+def arch_record(model: str, data: Any) -> dict[str, Any]:
+    """The layout of ``model`` on ``data``: registry name, stem padding and feature count for a ConvNet (since
+    2026-12-03 ``convnet``/``convnet_bn`` pad a 1-channel stem by 3; ``convnet_bn_small`` is pinned to 1),
+    and the parameter count, so an entry says which layout its teacher and students had."""
+    with torch.device("meta"):  # shapes only; the global RNG is not drawn from
+        net = build_image_model(model, channels=data.channels, num_classes=data.num_classes, im_size=data.im_size)
+    return {"model": model, "stem_padding": getattr(net, "stem_padding", None),
+            "feature_dim": getattr(net, "feature_dim", None),
+            "num_params": int(sum(p.numel() for p in net.parameters()))}  # fmt: skip
 
 
 def _teacher_tag(config: TeacherConfig) -> str:
