@@ -230,7 +230,9 @@ def select_teacher(ns: argparse.Namespace) -> dict[str, Any]:
             }  # fmt: skip
             rows = [("clean", "0", clean)] + [("pgd", t, acc[v]) for t, v in grid]
             for a, e, value in rows:
-                key = f"{ns.dataset}/{ns.base}-teacher-val/{ns.model}/{_teacher_tag(tcfg)}/lam{lam:g}-h{h:g}/{a}/{e}"
+                # the ε cascade is in the key, so a cascaded re-attack keeps the entries attacked without it
+                setting = f"lam{lam:g}-h{h:g}" + ("-cascade" if attack.cascade_eps else "")
+                key = f"{ns.dataset}/{ns.base}-teacher-val/{ns.model}/{_teacher_tag(tcfg)}/{setting}/{a}/{e}"
                 save_entry(key, common | {"attack": a, "eps": e, "mean": round(value, 4), "std": 0.0,
                                           "runs": [round(value, 4)]}, ns.results)  # fmt: skip
     plain = scores[(0.0, ns.h)]["clean"]
@@ -315,11 +317,13 @@ def _mode(e: dict[str, Any]) -> str:
 
 
 def _schedule(e: dict[str, Any]) -> str:
-    """The SRe2L teacher's schedule of a teacher-selection entry (``e3-w2-b128-n10000``), else ``-``."""
+    """The SRe2L teacher's schedule of a teacher-selection entry (``e3-w2-b128-n10000``, `` cascade`` added when
+    its attacks cascaded over ε), else ``-``."""
     cfg = (e.get("teacher") or {}).get("config") if isinstance(e.get("teacher"), dict) else None
     if not cfg:
         return "-"
-    return _teacher_tag(TeacherConfig(**{k: v for k, v in cfg.items() if k in TeacherConfig.__dataclass_fields__}))
+    tag = _teacher_tag(TeacherConfig(**{k: v for k, v in cfg.items() if k in TeacherConfig.__dataclass_fields__}))
+    return tag + (" cascade" if (e.get("audit_config") or {}).get("attack", {}).get("cascade_eps") else "")
 
 
 def _key_seed(key: str) -> int:
