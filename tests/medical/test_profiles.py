@@ -88,3 +88,17 @@ def test_condense_medical_reads_the_flags_settings(monkeypatch):
     assert medical_config("dm", "cpu", ipc=2, flag="elsewhere").iterations == cpu.methods["dm"]["iterations"]
     ci = condense_medical(data, "dm", ipc=2, profile="cpu", device="cpu", progress=False, select_every=0)
     assert ci.card["config"]["iterations"] == 2
+
+
+def test_cpu_profile_gives_breastmnist_its_own_expert_budget():
+    cpu = PROFILES.get("cpu")
+    breast = replace(make_tiny_images(n_per_class=273), name="breastmnist")  # 546 training images
+    pneumonia = replace(make_tiny_images(n_per_class=2354), name="pneumoniamnist")
+    cfg = cpu.expert_config(breast)
+    assert (cfg.num_experts, cfg.epochs, cfg.batch_size) == (7, 15, 34)  # 60,000 // (546 × 15) = 7 experts
+    assert (cpu.expert_config(pneumonia).num_experts, cpu.expert_config(pneumonia).epochs) == (2, 5)
+    ptm = medical_config("ptm", "cpu", ipc=10, flag="breastmnist")
+    assert ptm.max_start_epoch == 8 and cfg.epochs >= ptm.max_start_epoch - 1 + ptm.expert_epochs
+    assert medical_config("ptm", "cpu", ipc=1, flag="breastmnist").max_start_epoch == 4  # IPC 10 only
+    assert medical_config("ptm", "cpu", ipc=10, flag="pneumoniamnist").max_start_epoch == 4
+    assert medical_config("mtt", "cpu", ipc=10, flag="breastmnist").max_start_epoch == 2  # MTT's own setting
