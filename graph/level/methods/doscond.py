@@ -89,7 +89,9 @@ in the reference, the temperature counts relaxed samples (``outer`` per step) an
 Deviations of the inner training: it uses the discretised graphs that are evaluated (the reference feeds its
 ``DenseGCN`` the raw edge logits as weights) on one full batch (the reference's batches of 128 hold every graph at
 the budgets run here). ``model_draws`` (not in the reference) draws that many GCNs per step and matches the mean of
-their losses.
+their losses. Traced on validation (PROTEINS and NCI1 at 10 per class, two starts, two seeds): neither option, a
+larger real batch nor ``lr_feat`` ×10 lifts validation above the start consistently; ``lr_feat`` ×0.1 (0.001) does at
+all eight traces, by about 2 points (``benchmarks/graph_level_trace.py``, BENCHMARKS.md).
 
 Deviations: where a class has fewer than ``gpc`` graphs that fit (e.g. MUTAG at 50 per class, which
 the reference cuts to 20 per class), its smallest larger graphs fill the budget and are truncated to
