@@ -337,7 +337,7 @@ class GraphDosCond(GraphCondensation):
                 group["lr"] = lr * decay
         models = [self.matching_model() for _ in range(cfg.model_draws)]
         opt_models = [torch.optim.Adam(m.parameters(), lr=cfg.lr_model) for m in models] if cfg.inner else []
-        total = 0.0
+        total = self.parts[0].feat.new_zeros(())  # summed on the device: one host sync per step
         for ol in range(cfg.outer):
             # the reference's temperature counts relaxed samples (one per outer update), not epochs
             adjs = [self.relaxed_adjacency(step * cfg.outer + ol, p) for p in self.parts]  # all parts first
@@ -349,11 +349,11 @@ class GraphDosCond(GraphCondensation):
             (loss + cfg.beta * reg).backward()
             self.opt_feat.step()
             self.opt_adj.step()
-            total += float(loss.detach())
+            total = total + loss.detach()
             if ol < cfg.outer - 1:
                 for m, opt in zip(models, opt_models, strict=False):
                     self.train_inner(m, opt)
-        return {"loss": total / cfg.outer / self.graphs.num_classes}
+        return {"loss": float(total) / cfg.outer / self.graphs.num_classes}
 
     def matching_loss(self, model: nn.Module, adjs: list[Tensor]) -> Tensor:
         """:math:`\\sum_c D(\\nabla_\\theta \\ell_{syn,c}, \\nabla_\\theta \\ell_{real,c})` for one GCN, on a fresh
