@@ -26,6 +26,17 @@ the old entry is first copied to its ``/arch=convnet_pad1`` key (field ``archive
 to the matching ``…-arch=convnet_pad1`` folder, so nothing measured before is lost. Expert buffers are per
 layout (``runs/experts/{flag}-{arch}-{profile}``).
 
+Choosing a setting (never on test): ``--validate K`` condenses a candidate (``--set FIELD=VALUE``,
+``--expert-epochs E``, ``--experts N``) and scores its set by the mean validation ACC of ``K`` students (key
+``…/validation``, ``"kind": "validation"``, printed by ``--validation-table``); the test split is not read. The kept
+candidate is then tested with the same flags and ``--reuse-set``, which evaluates its saved set instead of
+condensing it again::
+
+    python benchmarks/medical.py --flags breastmnist --methods ptm --ipcs 10 --validate 5 --expert-epochs 15 \
+        --set max_start_epoch=8
+    python benchmarks/medical.py --flags breastmnist --methods ptm --ipcs 10 --reuse-set --expert-epochs 15 \
+        --set max_start_epoch=8
+
 ``--shift`` re-trains the students of saved sets (``runs/benchmarks/...``) with the evaluation protocol and
 records validation and test accuracy, balanced accuracy and per-class recall under three weight-selection rules
 (:mod:`condensekit.medical.shift`); its entries (key ``.../shift``, ``"kind": "shift"``) stay out of the
