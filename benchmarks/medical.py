@@ -32,9 +32,9 @@ Choosing a setting (never on test): ``--validate K`` condenses a candidate (``--
 candidate is then tested with the same flags and ``--reuse-set``, which evaluates its saved set instead of
 condensing it again::
 
-    python benchmarks/medical.py --flags breastmnist --methods ptm --ipcs 10 --validate 5 --expert-epochs 15 \
+    python benchmarks/medical.py --flags breastmnist --methods ptm --ipcs 10 --validate 5 --expert-epochs 15 \\
         --set max_start_epoch=8
-    python benchmarks/medical.py --flags breastmnist --methods ptm --ipcs 10 --reuse-set --expert-epochs 15 \
+    python benchmarks/medical.py --flags breastmnist --methods ptm --ipcs 10 --reuse-set --expert-epochs 15 \\
         --set max_start_epoch=8
 
 ``--shift`` re-trains the students of saved sets (``runs/benchmarks/...``) with the evaluation protocol and
