@@ -330,6 +330,11 @@ def _cell(entry: dict[str, Any], model: str) -> str:
     return "-" if t is None else f"{t['mean']:.2f} ± {t['std']:.2f}"
 
 
+
+def _overrides(overrides: dict[str, Any]) -> str:
+    """A candidate's settings as ``k=v`` words; ``the defaults`` when it sets none."""
+    return " ".join(f"{k}={v}" for k, v in overrides.items()) or "the defaults"
+
 def table(results: dict[str, Any]) -> str:
     entries = [e for e in results["entries"].values() if e.get("method") != "litegntk-timing"]
     order = {"whole": 9, "random": 0, "herding": 1, "kcenter": 2, "doscond": 3, "kidd": 4, "kidd-lr": 5}
@@ -361,8 +366,7 @@ def table(results: dict[str, Any]) -> str:
     for i, e in enumerate(chosen, 1):
         c = e["choice"]
         cands = "; ".join(
-            f"{' '.join(f'{k}={v}' for k, v in x['overrides'].items())}: {x.get('val_choice', x['val_selected']):.1f}"
-            for x in c["candidates"]
+            f"{_overrides(x['overrides'])}: {x.get('val_choice', x['val_selected']):.1f}" for x in c["candidates"]
         )
         runs = "" if "val_choice" not in c["candidates"][0] else f", mean of {c['on'].split()[4]} runs"
         kept = next((x for x in c["candidates"] if x.get("kept")), None) or next(
@@ -370,7 +374,7 @@ def table(results: dict[str, Any]) -> str:
         )
         lines.append(
             f"- [{i}] {e['dataset']} {e['gpc']} {e['method']}: kept "
-            f"{' '.join(f'{k}={v}' for k, v in kept['overrides'].items())} (validation % per candidate{runs}: "
+            f"{_overrides(kept['overrides'])} (validation % per candidate{runs}: "
             f"{cands}); all candidates {c['all_candidates_cpu_s']} CPU s / {c['all_candidates_s']} s"
         )
     timing = [e for e in results["entries"].values() if e.get("method") == "litegntk-timing"]
