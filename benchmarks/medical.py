@@ -229,10 +229,7 @@ def main(argv: list[str] | None = None) -> int:
                 t0, c0 = time.perf_counter(), time.process_time()
                 lr = None if ci.lr is None else float(ci.lr)
                 if ns.validate:
-                    on_val = data.validation_as_test()
-                    res = evaluate_medical(ci.x, ci.y, on_val, models=eval_models, runs=ns.validate, seed=ns.seed,
-                                           config=profile.evaluation, lr=lr)  # fmt: skip
-                    entry = _validation_entry(ci, res, ns, profile, common, method, ipc, overrides, folder, t0, c0)
+                    entry, res = _validation_entry(ci, data, eval_models, ns, profile, common, overrides, folder)
                     entry["condense"] = {"wall_s": condense_wall, "process_cpu_s": condense_cpu,
                                          "experts": None if expert_time is None else
                                          {"wall_s": expert_time, "process_cpu_s": expert_cpu}}  # fmt: skip
@@ -241,24 +238,17 @@ def main(argv: list[str] | None = None) -> int:
                     continue
                 res = evaluate_medical(ci.x, ci.y, data, models=eval_models, runs=ns.runs, seed=ns.seed,
                                        config=profile.evaluation, lr=lr)  # fmt: skip
-                entry = common | {
-                    "method": method, "ipc": ipc, "config": ci.card["config"], "test": summaries_to_dict(res),
-                    "learned_lr": lr, "overrides": overrides,
+                entry = common | _set_fields(ci) | {
+                    "method": method, "ipc": ipc, "test": summaries_to_dict(res), "learned_lr": lr,
+                    "overrides": overrides,
                     "cost": ci.card["cost"] | {"peak_rss_process_mb": round(_peak_rss_mb(), 1),
                                                "process_cpu_s": condense_cpu, "torch_threads": torch.get_num_threads()},
-                    "diagnostics": {k: v for k, v in ci.card["metrics"].items()
-                                    if k not in ("best_step", "val_selected", "history")},
-                    "selection": None if "selection" not in ci.card else ci.card["selection"] | {
-                        "best_step": ci.card["metrics"]["best_step"], "val_acc": ci.card["metrics"]["val_selected"],
-                        "history": ci.card["metrics"]["history"]},
                     "experts": None if not needs_experts(method) else
                     {"config": buffer.card["config"], "generation_time_s": expert_time,
                      "generation_process_cpu_s": expert_cpu},
                     "end_to_end": _end_to_end(expert_time, expert_cpu, condense_wall, condense_cpu),
                     "load_average": {"condense_start": round(load0, 2), "condense_end": round(load1, 2)},
-                    "eval": {"config": profile.evaluation.__dict__, "runs": ns.runs,
-                             "time_s": round(time.perf_counter() - t0, 1),
-                             "process_cpu_s": round(time.process_time() - c0, 1)},
+                    "eval": _eval_record(profile, ns.runs, t0, c0),
                 }  # fmt: skip
                 save_entry(key, entry, RESULTS)
                 print(key, summaries_to_dict(res), ci.card["cost"], flush=True)
@@ -289,26 +279,44 @@ def expert_folder(flag: str, arch: str, profile: Any, given: dict[str, int]) -> 
     )
 
 
-def _validation_entry(ci: Any, res: Any, ns: argparse.Namespace, profile: Any, common: dict[str, Any],
-                      method: str, ipc: int, overrides: dict[str, Any], folder: Path, t0: float,
-                      c0: float) -> dict[str, Any]:  # fmt: skip
-    """A ``--validate`` entry (``"kind": "validation"``): the set's scores on the **validation** split (each of
-    ``--validate`` students keeps its weights with the best validation ACC, so the score is optimistic alike for
-    every candidate; seeds ``--seed`` onwards, not the selection's), its config, selection history and cost. The
-    test split is not read."""
-    return common | {
-        "kind": "validation", "method": method, "ipc": ipc, "overrides": overrides, "variant": dict(_variant(ns)),
-        "config": ci.card["config"], "validation": summaries_to_dict(res),
-        "learned_lr": None if ci.lr is None else float(ci.lr), "artifact": str(folder.relative_to(RUNS.parent)),
-        "cost": ci.card.get("cost"), "experts": ci.card.get("experts"),
-        "selection": None if "selection" not in ci.card else {
-            "best_step": ci.card["metrics"]["best_step"], "val_acc": ci.card["metrics"]["val_selected"],
-            "history": ci.card["metrics"]["history"]},
-        "diagnostics": {k: v for k, v in ci.card["metrics"].items() if k not in ("best_step", "val_selected",
-                                                                                  "history")},
-        "eval": {"split": "val", "config": profile.evaluation.__dict__, "runs": ns.validate, "seed": ns.seed,
-                 "time_s": round(time.perf_counter() - t0, 1), "process_cpu_s": round(time.process_time() - c0, 1)},
+def _set_fields(ci: Any) -> dict[str, Any]:
+    """What every entry records of a condensed set: its config, its diagnostics and its validation selection."""
+    metrics = ci.card["metrics"]
+    return {
+        "config": ci.card["config"],
+        "diagnostics": {k: v for k, v in metrics.items() if k not in ("best_step", "val_selected", "history")},
+        "selection": None if "selection" not in ci.card else ci.card["selection"] | {
+            "best_step": metrics["best_step"], "val_acc": metrics["val_selected"], "history": metrics["history"]},
     }  # fmt: skip
+
+
+def _eval_record(profile: Any, runs: int, t0: float, c0: float) -> dict[str, Any]:
+    """The evaluation's protocol, run count and cost since ``t0`` / ``c0`` (wall / process CPU)."""
+    return {"config": profile.evaluation.__dict__, "runs": runs, "time_s": round(time.perf_counter() - t0, 1),
+            "process_cpu_s": round(time.process_time() - c0, 1)}  # fmt: skip
+
+
+def _validation_entry(
+    ci: Any, data: Any, models: list[str], ns: argparse.Namespace, profile: Any, common: dict[str, Any],
+    overrides: dict[str, Any], folder: Path,
+) -> tuple[dict[str, Any], Any]:  # fmt: skip
+    """Score the set on the **validation** split and make its ``--validate`` entry (``"kind": "validation"``):
+    each of ``--validate`` students keeps its weights with the best validation ACC, so the score is optimistic
+    alike for every candidate (seeds ``--seed`` onwards, not the selection's); with its config, selection history
+    and cost. The test split is not read. Returns the entry and the summaries."""
+    t0, c0 = time.perf_counter(), time.process_time()
+    lr = None if ci.lr is None else float(ci.lr)
+    res = evaluate_medical(ci.x, ci.y, data.validation_as_test(), models=models, runs=ns.validate, seed=ns.seed,
+                           config=profile.evaluation, lr=lr)  # fmt: skip
+    ipc = int(ci.card["budget"]["ipc"]) if "ipc" in ci.card["budget"] else None
+    entry = common | _set_fields(ci) | {
+        "kind": "validation", "method": ci.card["method"], "ipc": ipc, "overrides": overrides,
+        "variant": dict(_variant(ns)), "validation": summaries_to_dict(res), "learned_lr": lr,
+        "artifact": str(folder.relative_to(RUNS.parent)), "cost": ci.card.get("cost"),
+        "experts": ci.card.get("experts"),
+        "eval": {"split": "val"} | _eval_record(profile, ns.validate, t0, c0) | {"seed": ns.seed},
+    }  # fmt: skip
+    return entry, res
 
 
 def _evaluate_saved(key: str, folder: Path, data: Any, models: list[str], ns: argparse.Namespace, profile: Any,
@@ -320,32 +328,23 @@ def _evaluate_saved(key: str, folder: Path, data: Any, models: list[str], ns: ar
         raise FileNotFoundError(f"--reuse-set: no saved set at {str(folder)!r} for entry {key!r}; run it without "
                                 "--reuse-set first")  # fmt: skip
     ci = CondensedImages.load(folder)
-    t0, c0 = time.perf_counter(), time.process_time()
-    lr = None if ci.lr is None else float(ci.lr)
-    method, ipc = ci.card["method"], int(ci.card["budget"]["ipc"]) if "ipc" in ci.card["budget"] else None
     overrides = parse_overrides(ns.set)
     if ns.validate:
-        res = evaluate_medical(ci.x, ci.y, data.validation_as_test(), models=models, runs=ns.validate,
-                               seed=ns.seed, config=profile.evaluation, lr=lr)  # fmt: skip
-        entry = _validation_entry(ci, res, ns, profile, common, method, ipc, overrides, folder, t0, c0)
+        entry, res = _validation_entry(ci, data, models, ns, profile, common, overrides, folder)
         entry["reused_set"] = True
     else:
+        t0, c0 = time.perf_counter(), time.process_time()
+        lr = None if ci.lr is None else float(ci.lr)
         res = evaluate_medical(ci.x, ci.y, data, models=models, runs=ns.runs, seed=ns.seed,
                                config=profile.evaluation, lr=lr)  # fmt: skip
         made = done.get(key + "/validation") or {}
-        entry = common | {
-            "method": method, "ipc": ipc, "config": ci.card["config"], "test": summaries_to_dict(res),
-            "learned_lr": lr, "overrides": overrides, "reused_set": str(folder.relative_to(RUNS.parent)),
+        ipc = int(ci.card["budget"]["ipc"]) if "ipc" in ci.card["budget"] else None
+        entry = common | _set_fields(ci) | {
+            "method": ci.card["method"], "ipc": ipc, "test": summaries_to_dict(res), "learned_lr": lr,
+            "overrides": overrides, "reused_set": str(folder.relative_to(RUNS.parent)),
             "cost": ci.card["cost"] | {"process_cpu_s": (made.get("condense") or {}).get("process_cpu_s")},
             "condense": made.get("condense"), "validation": made.get("validation"),
-            "diagnostics": {k: v for k, v in ci.card["metrics"].items()
-                            if k not in ("best_step", "val_selected", "history")},
-            "selection": None if "selection" not in ci.card else ci.card["selection"] | {
-                "best_step": ci.card["metrics"]["best_step"], "val_acc": ci.card["metrics"]["val_selected"],
-                "history": ci.card["metrics"]["history"]},
-            "experts": ci.card.get("experts"),
-            "eval": {"config": profile.evaluation.__dict__, "runs": ns.runs,
-                     "time_s": round(time.perf_counter() - t0, 1), "process_cpu_s": round(time.process_time() - c0, 1)},
+            "experts": ci.card.get("experts"), "eval": _eval_record(profile, ns.runs, t0, c0),
         }  # fmt: skip
     save_entry(key, entry, RESULTS)
     print(key, summaries_to_dict(res), flush=True)

@@ -65,6 +65,12 @@ def check_choice(argument: str, value: object, valid: list[str] | tuple[str, ...
         )
 
 
+def check_int(argument: str, value: object, low: int) -> None:
+    """Raise ``ValueError`` naming ``argument`` unless ``value`` is an integer ``>= low`` (a bool is not one)."""
+    if isinstance(value, bool) or not isinstance(value, int) or value < low:
+        raise ValueError(f"Invalid value {value!r} for argument {argument}. Valid values are integers >= {low}")
+
+
 @dataclass(frozen=True)
 class MethodEntry:
     """A registered condensation method: its class, its config dataclass and a one-line description."""

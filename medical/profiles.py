@@ -34,7 +34,7 @@ MTT's 256; BreastMNIST (546) gets 34 (cpu) or 13 (paper).
   (:meth:`Profile.full_config`: BreastMNIST's whole 100 epochs, PneumoniaMNIST 13 epochs);
 - **BreastMNIST's own expert budget** (``flags``, sitting 13): the profile-wide 5 expert epochs were sized for
   PneumoniaMNIST, where one expert epoch costs about 25 CPU s; on BreastMNIST it costs 2.2 CPU s (109 CPU s for
-  10 × 5 epochs, measured). BreastMNIST's experts train 15 epochs (the image cap then keeps 7 of them: 231 CPU s)
+  10 × 5 epochs, measured). BreastMNIST's experts train 15 epochs (the image cap then keeps 7 of them: 208 CPU s)
   and PTM at IPC 10 reaches epoch 8 (``max_start_epoch`` 8: stages end at epochs 1, 3, 6, 8). Chosen on
   validation only among three PTM candidates at IPC 10 (``benchmarks/medical.py --validate 5``: the mean
   validation ACC of 5 students per set): the profile-wide budget (10 × 5 experts, ``max_start_epoch`` 4)

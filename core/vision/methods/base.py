@@ -25,7 +25,7 @@ import torch
 from torch import Tensor, nn
 
 from condensekit.core.engine import CondensationMethod
-from condensekit.core.registry import MethodEntry, Registry, method_registrar
+from condensekit.core.registry import MethodEntry, Registry, check_int, method_registrar
 from condensekit.core.selection import select_per_class
 from condensekit.core.synthetic import INIT_METHODS
 from condensekit.core.vision.augment import DSAConfig
@@ -48,8 +48,7 @@ def class_groups(data: ImageSplits) -> tuple[Tensor, int]:
 
 def ipc_budgets(data: ImageSplits, ipc: int) -> Tensor:
     """``ipc`` images for every group present; an IPC larger than a group raises ``ValueError``."""
-    if not isinstance(ipc, int) or isinstance(ipc, bool) or ipc < 1:
-        raise ValueError(f"Invalid value {ipc!r} for argument ipc. Valid values are integers >= 1")
+    check_int("ipc", ipc, 1)
     groups, k = class_groups(data)
     counts = torch.bincount(groups.cpu(), minlength=k)
     present = counts > 0

@@ -15,7 +15,7 @@ import torch
 from torch import Tensor
 
 from condensekit.core.engine import CondensationMethod
-from condensekit.core.registry import MethodEntry, Registry, method_registrar
+from condensekit.core.registry import MethodEntry, Registry, check_int, method_registrar
 from condensekit.core.selection import select_per_class
 from condensekit.graph.level.data import GraphSet
 
@@ -40,8 +40,7 @@ register_graph_method = method_registrar(GRAPH_METHODS)
 
 def check_gpc(graphs: GraphSet, gpc: int) -> None:
     """``gpc`` graphs per class must exist among each class's training graphs."""
-    if isinstance(gpc, bool) or not isinstance(gpc, int) or gpc < 1:
-        raise ValueError(f"Invalid value {gpc!r} for argument gpc. Valid values are integers >= 1")
+    check_int("gpc", gpc, 1)
     counts = torch.bincount(graphs.y_train.cpu(), minlength=graphs.num_classes)
     short = [(c, int(counts[c])) for c in range(graphs.num_classes) if int(counts[c]) < gpc]
     if short:
