@@ -46,6 +46,7 @@ main table and ``--shift-table`` prints them.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import sys
 import time
@@ -130,6 +131,8 @@ def main(argv: list[str] | None = None) -> int:
         help="evaluate the set saved for this entry's key instead of condensing it again",
     )
     p.add_argument("--validation-table", action="store_true", help="print the --validate entries")
+    p.add_argument("--seeds-table", action="store_true",
+                   help="print each --seed set's and the pooled ConvNet ACC per recipe of several seeds")  # fmt: skip
     p.add_argument("--force", action="store_true")
     p.add_argument("--extend", action="store_true",
                    help="full-data rows: add the runs an entry lacks up to --runs (run i: seed SEED+i)")  # fmt: skip
@@ -153,6 +156,9 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if ns.validation_table:
         print(validation_table(load(RESULTS)))
+        return 0
+    if ns.seeds_table:
+        print(seeds_table(load(RESULTS)))
         return 0
     if ns.validate < 0:
         raise ValueError(f"Invalid value {ns.validate!r} for argument --validate. Valid values are >= 0")
@@ -248,7 +254,7 @@ def main(argv: list[str] | None = None) -> int:
                      "generation_process_cpu_s": expert_cpu},
                     "end_to_end": _end_to_end(expert_time, expert_cpu, condense_wall, condense_cpu),
                     "load_average": {"condense_start": round(load0, 2), "condense_end": round(load1, 2)},
-                    "eval": _eval_record(profile, ns.runs, t0, c0),
+                    "eval": _eval_record(profile, ns.runs, t0, c0, ns.seed),
                 }  # fmt: skip
                 save_entry(key, entry, RESULTS)
                 print(key, summaries_to_dict(res), ci.card["cost"], flush=True)
@@ -260,9 +266,10 @@ def main(argv: list[str] | None = None) -> int:
 
 def _variant(ns: argparse.Namespace) -> list[tuple[str, Any]]:
     """The run's settings beyond the method config that name its entry: ``--select-every``, ``--experts``,
-    ``--expert-epochs``, ``--arch`` (when not the default ``convnet``)."""
+    ``--expert-epochs``, ``--arch`` (when not the default ``convnet``) and ``--seed`` (when not 0), so sets of
+    another seed get their own key and folder and never overwrite the seed-0 set."""
     pairs = [("select_every", ns.select_every), ("experts", ns.experts), ("expert_epochs", ns.expert_epochs),
-             ("arch", None if ns.arch == "convnet" else ns.arch)]  # fmt: skip
+             ("arch", None if ns.arch == "convnet" else ns.arch), ("seed", ns.seed or None)]  # fmt: skip
     return [(k, v) for k, v in pairs if v is not None]
 
 
@@ -283,6 +290,7 @@ def _set_fields(ci: Any) -> dict[str, Any]:
     """What every entry records of a condensed set: its config, its diagnostics and its validation selection."""
     metrics = ci.card["metrics"]
     return {
+        "seed": ci.card.get("seed"),  # the condensation's seed (engine: init draw, segments, batches, augmentation)
         "config": ci.card["config"],
         "diagnostics": {k: v for k, v in metrics.items() if k not in ("best_step", "val_selected", "history")},
         "selection": None if "selection" not in ci.card else ci.card["selection"] | {
@@ -290,9 +298,11 @@ def _set_fields(ci: Any) -> dict[str, Any]:
     }  # fmt: skip
 
 
-def _eval_record(profile: Any, runs: int, t0: float, c0: float) -> dict[str, Any]:
-    """The evaluation's protocol, run count and cost since ``t0`` / ``c0`` (wall / process CPU)."""
-    return {"config": profile.evaluation.__dict__, "runs": runs, "time_s": round(time.perf_counter() - t0, 1),
+def _eval_record(profile: Any, runs: int, t0: float, c0: float, seed: int) -> dict[str, Any]:
+    """The evaluation's protocol, run count, first student seed (student ``i`` is seeded ``seed + i``) and cost
+    since ``t0`` / ``c0`` (wall / process CPU)."""
+    return {"config": profile.evaluation.__dict__, "runs": runs, "seed": seed,
+            "time_s": round(time.perf_counter() - t0, 1),
             "process_cpu_s": round(time.process_time() - c0, 1)}  # fmt: skip
 
 
@@ -314,7 +324,7 @@ def _validation_entry(
         "variant": dict(_variant(ns)), "validation": summaries_to_dict(res), "learned_lr": lr,
         "artifact": str(folder.relative_to(RUNS.parent)), "cost": ci.card.get("cost"),
         "experts": ci.card.get("experts"),
-        "eval": {"split": "val"} | _eval_record(profile, ns.validate, t0, c0) | {"seed": ns.seed},
+        "eval": {"split": "val"} | _eval_record(profile, ns.validate, t0, c0, ns.seed),
     }  # fmt: skip
     return entry, res
 
@@ -344,7 +354,7 @@ def _evaluate_saved(key: str, folder: Path, data: Any, models: list[str], ns: ar
             "overrides": overrides, "reused_set": str(folder.relative_to(RUNS.parent)),
             "cost": ci.card["cost"] | {"process_cpu_s": (made.get("condense") or {}).get("process_cpu_s")},
             "condense": made.get("condense"), "validation": made.get("validation"),
-            "experts": ci.card.get("experts"), "eval": _eval_record(profile, ns.runs, t0, c0),
+            "experts": ci.card.get("experts"), "eval": _eval_record(profile, ns.runs, t0, c0, ns.seed),
         }  # fmt: skip
     save_entry(key, entry, RESULTS)
     print(key, summaries_to_dict(res), flush=True)
@@ -382,8 +392,8 @@ def archive_old_layout(key: str, arch: str, *, folder: Path | None = None, path:
 
 def entry_key(flag: str, method: str, ipc: int, profile: str, models: list[str], overrides: dict[str, Any],
               variant: list[tuple[str, int]]) -> str:  # fmt: skip
-    """The results key of one (flag, method, ipc) entry: overrides, ``--select-every`` and ``--experts`` are part
-    of it."""
+    """The results key of one (flag, method, ipc) entry: overrides and the variant (:func:`_variant`:
+    ``--select-every``, ``--experts``, ``--expert-epochs``, ``--arch``, ``--seed``) are part of it."""
     key = f"{flag}/{method}/ipc{ipc}/{profile}/{'+'.join(models)}"
     if overrides:
         key += "/" + ",".join(f"{k}={v}" for k, v in sorted(overrides.items()))
@@ -469,6 +479,44 @@ def validation_table(results: dict[str, Any]) -> str:
     return "\n".join(rows)
 
 
+def recipe(e: dict[str, Any]) -> str:
+    """What makes two test entries the same recipe up to the condensation seed: flag, method, IPC, profile,
+    ConvNet layout, the method's config, the expert buffer's config (without its folder), the validation
+    selection and the evaluation protocol. Entries of one recipe differ only in ``seed``."""
+    experts = (e.get("experts") or {}).get("config")
+    sel = {k: v for k, v in (e.get("selection") or {}).items() if k not in ("best_step", "val_acc", "history")}
+    parts = [e["dataset"], e["method"], e["ipc"], e.get("profile"), layout(e), e.get("config"), experts, sel,
+             (e.get("eval") or {}).get("config"), e.get("overrides") or {}]  # fmt: skip
+    return json.dumps(parts, sort_keys=True)
+
+
+def seeds_table(results: dict[str, Any]) -> str:
+    """Sets condensed from several seeds (``--seed``): per recipe (:func:`recipe`) with at least 2 seeds, each
+    set's ConvNet test ACC (mean ± std of its students), the mean ± std of the set means (set-to-set spread),
+    and the mean ± std of all students pooled. One set is one draw of the condensation; an order between methods
+    is judged on the mean over sets, not on one set."""
+    rows = ["| dataset | method | IPC | layout | experts | ACC per set (seed: mean ± std) | sets | "
+            "set means: mean ± std | all students: mean ± std (n) |", "|" + "---|" * 9]  # fmt: skip
+    groups: dict[str, list[dict[str, Any]]] = {}
+    for e in results["entries"].values():
+        if "kind" in e or e.get("diverged") or e["method"] == "full" or "convnet" not in e.get("test", {}):
+            continue
+        groups.setdefault(recipe(e), []).append(e)
+    order = {"random": 1, "dc": 2, "dm": 3, "mtt": 4, "ptm": 5}
+    many = [g for g in groups.values() if len({e.get("seed", 0) for e in g}) > 1]
+    for g in sorted(many, key=lambda g: (g[0]["dataset"], g[0]["ipc"], order.get(g[0]["method"], 9))):
+        g = sorted(g, key=lambda e: e.get("seed", 0))
+        accs = [e["test"]["convnet"]["acc"] for e in g]
+        per = "; ".join(f"{e.get('seed', 0)}: {_fmt(a)}" for e, a in zip(g, accs, strict=True))
+        ex = (g[0].get("experts") or {}).get("config")
+        ex = "-" if not ex else f"{ex['num_experts']} × {ex['epochs']}"
+        means = Summary([a["mean"] for a in accs]).to_dict()
+        pooled = Summary([r for a in accs for r in a["runs"]]).to_dict()
+        rows.append(f"| {g[0]['dataset']} | {g[0]['method']} | {g[0]['ipc']} | {layout(g[0])} | {ex} | {per} | "
+                    f"{len(g)} | {_fmt(means)} | {_fmt(pooled)} ({len(pooled['runs'])}) |")  # fmt: skip
+    return "\n".join(rows)
+
+
 def _end_to_end(expert_wall: float | None, expert_cpu: float | None, wall: float, cpu: float) -> dict[str, Any]:
     """The issue's cost target in one record: expert generation (``None`` when an earlier method of this call
     made the buffer; about 0 s when a finished buffer from an earlier call was reused) plus the condensation
@@ -545,9 +593,10 @@ def layout(e: dict[str, Any]) -> str:
 
 
 def key_variant(key: str) -> list[tuple[str, str]]:
-    """The ``--select-every`` / ``--experts`` parts of an entry key (see :func:`entry_key`)."""
+    """The ``--select-every`` / ``--experts`` / ``--expert-epochs`` / ``--arch`` / ``--seed`` parts of an entry key
+    (see :func:`entry_key`)."""
     return [tuple(seg.split("=", 1)) for seg in key.split("/")[4:]
-            if seg.startswith(("select_every=", "experts=", "expert_epochs=", "arch="))]  # fmt: skip
+            if seg.startswith(("select_every=", "experts=", "expert_epochs=", "arch=", "seed="))]  # fmt: skip
 
 
 def _rows(entries: list[tuple[str, dict[str, Any]]]) -> list[str]:
@@ -556,7 +605,7 @@ def _rows(entries: list[tuple[str, dict[str, Any]]]) -> list[str]:
     rows = [head, "|" + "---|" * 13]
     for key, e in entries:
         label = e["method"] + "".join(f" ({k}={v})" for k, v in sorted((e.get("overrides") or {}).items()))
-        label += "".join(f" ({k}={v})" for k, v in key_variant(key) if k in ("experts", "expert_epochs"))
+        label += "".join(f" ({k}={v})" for k, v in key_variant(key) if k in ("experts", "expert_epochs", "seed"))
         if e["method"] == "full":
             label += f" ({e['eval']['config']['epochs']} ep.)"
         if e.get("archived_from"):

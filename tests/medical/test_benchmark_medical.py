@@ -62,3 +62,28 @@ def test_reuse_set_without_a_saved_set_says_how_to_make_one(bench):
     mod, tmp = bench
     with pytest.raises(FileNotFoundError, match="without --reuse-set"):
         mod.main(["--flags", "breastmnist", "--root", str(tmp), "--methods", "dm", "--ipcs", "2", "--reuse-set"])
+
+
+def test_a_second_seed_gets_its_own_entry_and_set_and_the_seeds_table_pools_them(bench):
+    mod, tmp = bench
+    args = ["--flags", "breastmnist", "--root", str(tmp), "--methods", "random", "--ipcs", "2", "--runs", "2"]
+    assert mod.main(args) == 0
+    assert mod.main([*args, "--seed", "1"]) == 0
+    entries = json.loads((tmp / "results.json").read_text())["entries"]
+    base = "breastmnist/random/ipc2/cpu/convnet"
+    assert set(entries) == {base, base + "/seed=1"}  # seed 0 keeps its old key; seed 1 does not overwrite it
+    zero, one = entries[base], entries[base + "/seed=1"]
+    assert (zero["seed"], zero["eval"]["seed"]) == (0, 0) and (one["seed"], one["eval"]["seed"]) == (1, 1)
+    sets = tmp / "runs/benchmarks"
+    names = sorted(p.name for p in sets.iterdir())
+    assert names == ["breastmnist-random-ipc2-cpu", "breastmnist-random-ipc2-cpu-seed=1"]
+    rows = [json.loads((sets / name / "card.json").read_text())["init"]["train_indices"] for name in names]
+    assert rows[0] != rows[1]  # the seed reaches the real-image draw
+    before = entries[base + "/seed=1"]
+    assert mod.main([*args, "--force"]) == 0  # re-running seed 0 leaves seed 1 alone
+    assert json.loads((tmp / "results.json").read_text())["entries"][base + "/seed=1"] == before
+    table = mod.seeds_table(json.loads((tmp / "results.json").read_text()))
+    (row,) = [r for r in table.splitlines() if r.startswith("| breastmnist")]
+    cells = [c.strip() for c in row.strip("|").split("|")]
+    assert cells[:3] == ["breastmnist", "random", "2"] and cells[6] == "2" and cells[8].endswith("(4)")
+    assert "(seed=1)" in mod.table(json.loads((tmp / "results.json").read_text()))
