@@ -96,8 +96,9 @@ def run(ns: argparse.Namespace) -> None:
     overrides = parse_overrides(ns.set or [])
     overrides.setdefault("model", ns.model)
     eps = ns.eps or EPS.get(ns.dataset, "1/255,2/255,4/255,8/255")
+    students = ns.eval_model or ns.model
     audit_cfg = AuditConfig(
-        attacks=tuple(ns.attacks.split(",")), eps=tuple(eps.split(",")), models=(ns.model,), runs=ns.runs,
+        attacks=tuple(ns.attacks.split(",")), eps=tuple(eps.split(",")), models=(students,), runs=ns.runs,
         subset=None if ns.subset == 0 else ns.subset, seed=ns.seed, train=ImageTrainConfig(epochs=ns.epochs),
         attack=_attack_config(ns), relabel=ns.relabel, workers=ns.workers,
     )  # fmt: skip
@@ -120,7 +121,8 @@ def run(ns: argparse.Namespace) -> None:
         method += "-val" if ns.audit_split == "val" else ""
         method += f"-{ns.audit_tag}" if ns.audit_tag else ""
         tag = _h_tag(ns, lam) + tag + _plugin_tag(ns, lam, plugin)
-        path = ARTIFACTS / f"{ns.dataset}-{method}-{ns.model}-ipc{ns.ipc}-lam{lam:g}{tag}-seed{ns.seed}"
+        models = _models_tag(ns)
+        path = ARTIFACTS / f"{ns.dataset}-{method}-{models}-ipc{ns.ipc}-lam{lam:g}{tag}-seed{ns.seed}"
         t0 = time.perf_counter()
         reused = ns.reuse_set and (path / "card.json").exists()
         if reused:  # the set this command saved before; its card keeps the condensation's cost
@@ -140,7 +142,8 @@ def run(ns: argparse.Namespace) -> None:
             "dataset": ns.dataset, "method": method, "split": ns.audit_split, "relabel": ns.relabel,
             "ipc": ns.ipc, "curvature": lam > 0, "lambda": lam,
             "h": ns.h if lam > 0 else None, "mode": _mode_name(teacher, plugin, lam),
-            "model": ns.model, "arch": arch_record(ns.model, data), "subset": result.subset, "seed": ns.seed,
+            "model": ns.model, "arch": arch_record(ns.model, data), "eval_model": students,
+            "eval_arch": arch_record(students, data), "subset": result.subset, "seed": ns.seed,
             "method_config": cond.card["config"],
             "experts": cond.card["config"].get("experts") or cond.card["config"].get("teacher"),
             "labels": cond.card.get("labels"),
@@ -152,8 +155,7 @@ def run(ns: argparse.Namespace) -> None:
         }  # fmt: skip
         for row in result.rows:
             key = (
-                f"{ns.dataset}/{method}/{ns.model}/ipc{ns.ipc}/lam{lam:g}{tag}/"
-                f"seed{ns.seed}/{row['attack']}/{row['eps']}"
+                f"{ns.dataset}/{method}/{models}/ipc{ns.ipc}/lam{lam:g}{tag}/seed{ns.seed}/{row['attack']}/{row['eps']}"
             )
             entry = common | {
                 "attack": row["attack"], "eps": row["eps"], "mean": row["mean"], "std": row["std"], "runs": row["runs"],
@@ -170,6 +172,13 @@ def _attack_config(ns: argparse.Namespace) -> AttackConfig:
     return AttackConfig(
         pgd_steps=ns.pgd_steps, fold_bn=ns.fold_bn, forward_chunk=ns.forward_chunk, cascade_eps=ns.cascade_eps
     )
+
+
+def _models_tag(ns: argparse.Namespace) -> str:
+    """The model part of a set's key and folder: ``--model``, or ``MODEL-students-EVAL`` when ``--eval-model``
+    names other evaluation students (keys written before the option existed stay valid)."""
+    students = ns.eval_model or ns.model
+    return ns.model if students == ns.model else f"{ns.model}-students-{students}"
 
 
 def _teacher_config(ns: argparse.Namespace) -> TeacherConfig:
@@ -420,7 +429,8 @@ def table(path: Path = RESULTS) -> str:
     groups: dict[tuple, dict[tuple[str, str], dict[str, Any]]] = {}
     for name, e in entries.items():
         h = f"{e['h']:g}" if e.get("curvature") and e.get("h") is not None else "-"
-        key = (e["dataset"], e["method"], e["model"], str(e["ipc"] or "-"), e["lambda"], h, _mode(e), _schedule(e),
+        model = e["model"] if e.get("eval_model", e["model"]) == e["model"] else f"{e['model']} → {e['eval_model']}"
+        key = (e["dataset"], e["method"], model, str(e["ipc"] or "-"), e["lambda"], h, _mode(e), _schedule(e),
                str(e.get("seed", _key_seed(name))))  # fmt: skip
         groups.setdefault(key, {})[(e["attack"], e["eps"])] = e
     lines: list[list[str]] = []
@@ -482,6 +492,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--plugin-reduction", default="mean", choices=("mean", "sum"),
                    help="plug-in term: gradient of the batch-mean loss (as the teacher's) or of the sum")  # fmt: skip
     p.add_argument("--model", default="convnet", help="condensation, expert and evaluation model")
+    p.add_argument("--eval-model", default=None,
+                   help="evaluation students of the audit, if not --model (e.g. a full-width SRe2L teacher with "
+                        "the small students of earlier rows); keys and folders get -students-NAME")  # fmt: skip
     p.add_argument("--num-experts", type=int, default=ExpertConfig.num_experts)
     p.add_argument("--teacher-epochs", type=int, default=ExpertConfig.epochs)
     p.add_argument("--expert-dsa", type=_flag, default=True,

@@ -1,0 +1,58 @@
+"""``benchmarks/robust.py --eval-model``: a set condensed from one teacher architecture, audited with other
+students; the entries and the table say which, and the keys of sets audited with ``--model`` stay as before."""
+
+import importlib.util
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+BENCH = Path(__file__).resolve().parents[2] / "benchmarks"
+
+
+def _write_pneumonia(root: Path) -> None:
+    rng = np.random.default_rng(0)
+    arrays = {}
+    for split, k in (("train", 16), ("val", 6), ("test", 6)):
+        arrays[f"{split}_images"] = rng.integers(0, 256, (k, 28, 28)).astype(np.uint8)
+        arrays[f"{split}_labels"] = (np.arange(k) % 2).reshape(-1, 1).astype(np.uint8)
+    (root / "medmnist").mkdir(parents=True)
+    np.savez(root / "medmnist" / "pneumoniamnist.npz", **arrays)
+
+
+@pytest.fixture
+def bench(tmp_path, monkeypatch):
+    monkeypatch.syspath_prepend(str(BENCH))
+    monkeypatch.setenv("CONDENSEKIT_CACHE", str(tmp_path / "cache"))
+    spec = importlib.util.spec_from_file_location("bench_robust", BENCH / "robust.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    monkeypatch.setattr(mod, "ARTIFACTS", tmp_path / "runs")
+    _write_pneumonia(tmp_path / "data")
+    return mod, tmp_path
+
+
+def test_eval_model_audits_other_students_of_the_same_teacher(bench):
+    mod, tmp = bench
+    results = tmp / "results.json"
+    args = ["--dataset", "pneumoniamnist", "--root", str(tmp / "data"), "--base", "sre2l", "--ipc", "1",
+            "--model", "convnet_bn", "--teacher-epochs", "1", "--curvature", "0", "--steps", "2", "--runs", "1",
+            "--epochs", "2", "--attacks", "fgsm", "--eps", "1/255", "--subset", "0", "--device", "cpu",
+            "--relabel", "online", "--set", "init=real", "--results", str(results)]  # fmt: skip
+    assert mod.main([*args, "--eval-model", "convnet_bn_small"]) == 0
+    entries = json.loads(results.read_text())["entries"]
+    key = "pneumoniamnist/sre2l-online/convnet_bn-students-convnet_bn_small/ipc1/lam0/seed0/clean/0"
+    assert key in entries
+    e = entries[key]
+    assert e["model"] == "convnet_bn" and e["eval_model"] == "convnet_bn_small"
+    assert e["audit_config"]["models"] == ["convnet_bn_small"]
+    assert e["method_config"]["teacher"]["config"]["model"] == "convnet_bn"  # the set's teacher is full width
+    assert e["eval_arch"]["num_params"] < e["arch"]["num_params"]
+    assert (tmp / "runs" / "pneumoniamnist-sre2l-online-convnet_bn-students-convnet_bn_small-ipc1-lam0-seed0").is_dir()
+    assert "| convnet_bn → convnet_bn_small |" in mod.table(results)
+    assert mod.main(args) == 0  # without --eval-model: the key and the table name one model, as before
+    entries = json.loads(results.read_text())["entries"]
+    same = entries["pneumoniamnist/sre2l-online/convnet_bn/ipc1/lam0/seed0/clean/0"]
+    assert same["eval_model"] == "convnet_bn" and same["audit_config"]["models"] == ["convnet_bn"]
+    assert "| pneumoniamnist | sre2l-online | convnet_bn | 1 |" in mod.table(results)
