@@ -16,12 +16,21 @@ Examples::
     python benchmarks/graph_level.py --datasets nci1 --whole --runs 3 --extend   # add runs 1..2 to a 1-run row
     python benchmarks/graph_level.py --datasets proteins --kernel-timing
     python benchmarks/graph_level.py --table
+    python benchmarks/graph_level.py --datasets mutag --methods random,kcenter --gpcs 50 --validate 5
+    python benchmarks/graph_level.py --datasets mutag --whole --validate 5
+
+``--validate K`` scores a set on the **validation** split only, with the protocol ``--choose-runs K`` chooses
+by (the mean validation accuracy of K runs, seeds 1000..; here of every ``--models`` entry), and never reads
+the test graphs. Its entries (keys ending in ``|validateK``) record a fingerprint of the set as the evaluators
+see it (:func:`set_fingerprint`), so two routes to the same graphs (a coreset, and DosCond's ``start=coreset``
+at ``--steps 0``) can be checked to be one set.
 """
 
 from __future__ import annotations
 
 import argparse
 import dataclasses
+import hashlib
 import sys
 import time
 import warnings
@@ -35,7 +44,13 @@ from condensekit.core.engine import peak_memory_mb, reset_peak_memory
 from condensekit.core.evaluate import repeat
 from condensekit.graph.level.batch import GraphBatch
 from condensekit.graph.level.condense import condense_graphs, make_graph_config, prepare_graphs
-from condensekit.graph.level.evaluate import PROTOCOLS, GraphEvalConfig, evaluate_graphs, train_on_condensed
+from condensekit.graph.level.evaluate import (
+    PROTOCOLS,
+    GraphEvalConfig,
+    evaluate_graphs,
+    train_on_condensed,
+    train_on_real,
+)
 from condensekit.graph.level.kernel import lite_gntk, lite_gntk_stats
 
 warnings.filterwarnings("ignore", message=r".*torch\.jit\.script.*", category=FutureWarning)
@@ -225,6 +240,64 @@ def run_entry(dataset: str, method: str, gpc: int, ns: argparse.Namespace, old: 
     return entry
 
 
+def set_fingerprint(cond: dict[str, torch.Tensor]) -> str:
+    """sha256 (first 16 hex digits) of a condensed set as the evaluation models see it: the real nodes' features,
+    the edges among them and their weights, each node's graph, and the labels (the sparse layout that
+    ``train_on_condensed`` trains on), so padding width and padded values do not change it."""
+    b = GraphBatch.sparse_from_dense(cond["x"].float().cpu(), cond["adj"].float().cpu(), cond["mask"].float().cpu())
+    adj = b.adj.coalesce()
+    h = hashlib.sha256()
+    for t in (b.x, adj.indices(), adj.values(), b.batch, cond["y"].long().cpu()):
+        h.update(t.contiguous().numpy().tobytes())
+    return h.hexdigest()[:16]
+
+
+def validate_key(dataset: str, method: str, gpc: int | None, ns: argparse.Namespace) -> str:
+    """The results key of a ``--validate K`` entry: the setting, its ``--set`` overrides and ``--steps``."""
+    key = f"{dataset}|whole|seed{ns.seed}" if gpc is None else f"{dataset}|{method}|gpc{gpc}|seed{ns.seed}"
+    over = " ".join(f"{k}={v}" for k, v in parse_overrides(ns.set).items())
+    steps = "" if ns.steps is None or gpc is None else f"|steps{ns.steps}"
+    return f"{key}|{over}{steps}|validate{ns.validate}" if over else f"{key}{steps}|validate{ns.validate}"
+
+
+def validate_entry(dataset: str, method: str, gpc: int | None, ns: argparse.Namespace) -> dict[str, Any]:
+    """``--validate K``: the mean validation accuracy of K runs (seeds 1000.., the ``--choose-runs`` protocol) of
+    each ``--models`` entry trained on the set of ``method`` at ``gpc`` (``gpc None``: on all training graphs, the
+    whole-data model); the test graphs are never read. The set is condensed as a benchmark row is (reference
+    settings, ``--set``, ``--steps``) and recorded by its :func:`set_fingerprint`."""
+    graphs = prepare_graphs(dataset, seed=ns.seed, device=ns.device)
+    models = ns.models.split(",")
+    entry: dict[str, Any] = {"dataset": dataset, "method": "whole" if gpc is None else method, "gpc": gpc,
+                             "seed": ns.seed}  # fmt: skip
+    if gpc is None:
+
+        def score(m: str, _s: int) -> float:
+            return train_on_real(graphs, m, PROTOCOLS[m], test=False)[0].val
+    else:
+        cs, wall, cpu = _condense(graphs, dataset, method, gpc, parse_overrides(ns.set), ns)
+        cond = cs.tensors()
+        entry |= {"overrides": parse_overrides(ns.set), "steps": ns.steps, "config": cs.card["config"],
+                  "set_fingerprint": set_fingerprint(cond), "graphs": cs.card["budget"]["graphs"],
+                  "nodes": cs.card["budget"]["nodes"], "val_selected": cs.card["metrics"]["val_selected"],
+                  "best_step": cs.card["metrics"]["best_step"],
+                  "cost": cs.card["cost"] | {"end_to_end_s": wall, "end_to_end_cpu_s": cpu}}  # fmt: skip
+
+        def score(m: str, _s: int) -> float:
+            return train_on_condensed(graphs, m, cond, PROTOCOLS[m], test=False).val
+
+    t0, c0 = time.perf_counter(), time.process_time()
+    val = {m: repeat(lambda s, m=m: score(m, s), runs=ns.validate, seed=1000).to_dict() for m in models}
+    return entry | {
+        "validate": val,
+        "on": f"mean validation accuracy of {ns.validate} runs per model (seeds 1000..); the test split is not read",
+        "runs": ns.validate,
+        "eval_time_s": round(time.perf_counter() - t0, 1),
+        "eval_cpu_s": round(time.process_time() - c0, 1),
+        "load": "shared",
+        "hardware": hardware(),
+    }
+
+
 def whole_entry(dataset: str, ns: argparse.Namespace, old: dict[str, Any] | None = None) -> dict[str, Any] | None:
     """The whole-data row: ``ns.runs`` runs, or with ``old`` (``--extend``) the runs ``old`` lacks.
 
@@ -335,8 +408,28 @@ def _overrides(overrides: dict[str, Any]) -> str:
     """A candidate's settings as ``k=v`` words; ``the defaults`` when it sets none."""
     return " ".join(f"{k}={v}" for k, v in overrides.items()) or "the defaults"
 
+def validate_table(results: dict[str, Any]) -> list[str]:
+    """The ``--validate K`` entries: validation accuracy only (mean ± std of K runs), with each set's fingerprint."""
+    val = sorted((e for e in results["entries"].values() if "validate" in e),
+                 key=lambda e: (e["dataset"], e["gpc"] or 10**6, e["method"], str(e.get("overrides"))))  # fmt: skip
+    if not val:
+        return []
+    lines = ["", "Validation only (`--validate K`: mean ± std of K runs per model, seeds 1000..; test not read):", "",
+             "| dataset | gpc | method | settings | steps | set fingerprint | GCN val | GIN val | runs |",
+             "|---|---:|---|---|---:|---|---|---|---:|"]  # fmt: skip
+    for e in val:
+        cells = {m: "-" if m not in e["validate"] else f"{e['validate'][m]['mean']:.1f} ± {e['validate'][m]['std']:.1f}"
+                 for m in ("gcn", "gin")}  # fmt: skip
+        settings = "-" if e["gpc"] is None else _overrides(e.get("overrides", {}))
+        steps = "-" if e.get("steps") is None else e["steps"]
+        fp = e.get("set_fingerprint", "-")
+        lines.append(f"| {e['dataset']} | {e['gpc'] or 'all'} | {e['method']} | {settings} | {steps} | {fp} "
+                     f"| {cells['gcn']} | {cells['gin']} | {e['runs']} |")  # fmt: skip
+    return lines
+
+
 def table(results: dict[str, Any]) -> str:
-    entries = [e for e in results["entries"].values() if e.get("method") != "litegntk-timing"]
+    entries = [e for e in results["entries"].values() if "test" in e]
     order = {"whole": 9, "random": 0, "herding": 1, "kcenter": 2, "doscond": 3, "kidd": 4, "kidd-lr": 5}
     entries.sort(key=lambda e: (e["dataset"], e["gpc"] or 10**6, order.get(e["method"], 8)))
     lines = [
@@ -377,6 +470,7 @@ def table(results: dict[str, Any]) -> str:
             f"{_overrides(kept['overrides'])} (validation % per candidate{runs}: "
             f"{cands}); all candidates {c['all_candidates_cpu_s']} CPU s / {c['all_candidates_s']} s"
         )
+    lines += validate_table(results)
     timing = [e for e in results["entries"].values() if e.get("method") == "litegntk-timing"]
     for e in timing:
         lines += [
@@ -430,6 +524,13 @@ def main(argv: list[str] | None = None) -> int:
         action="store_true",
         help="with --choose and --force: the existing entry's candidates compete by their recorded validation scores",
     )
+    p.add_argument(
+        "--validate",
+        type=int,
+        default=0,
+        metavar="K",
+        help="score each set (with --whole: the whole-data model) on validation only, mean of K runs per model",
+    )
     p.add_argument("--whole", action="store_true", help="only the whole-data rows")
     p.add_argument("--kernel-timing", action="store_true", help="only the LiteGNTK timing")
     p.add_argument("--force", action="store_true", help="recompute entries already in the JSON")
@@ -445,6 +546,17 @@ def main(argv: list[str] | None = None) -> int:
     for dataset in ns.datasets.split(","):
         if ns.kernel_timing:
             save_entry(f"{dataset}|litegntk-timing", kernel_timing(dataset, ns), RESULTS)
+            continue
+        if ns.validate:
+            for gpc in [None] if ns.whole else [int(g) for g in ns.gpcs.split(",")]:
+                for method in ["whole"] if ns.whole else ns.methods.split(","):
+                    key = validate_key(dataset, method, gpc, ns)
+                    if key in done and not ns.force:
+                        continue
+                    entry = validate_entry(dataset, method, gpc, ns)
+                    save_entry(key, entry, RESULTS)
+                    print(key, {m: v["mean"] for m, v in entry["validate"].items()},
+                          entry.get("set_fingerprint", ""), flush=True)  # fmt: skip
             continue
         if ns.whole:
             key = f"{dataset}|whole|seed{ns.seed}"

@@ -18,6 +18,11 @@ with ``--set`` and (DosCond) of its ``start=coreset``: which real graphs each ho
 a mean pooling counts, overlap with the random coreset) and their validation accuracy (key
 ``DATASET/METHOD/gpcN/starts-LABEL``).
 
+``--splits N`` instead trains the whole-data models (``--runs`` each, seeds 1000..) on the splits of seeds
+0..N-1 and records their validation and test accuracy per split, with each split's majority rates and graph
+sizes per class (key ``DATASET/whole/splits-LABEL``): whether one split's validation graphs disagree with its
+test graphs. No hyper-parameter or set is chosen on it.
+
 Example (DosCond on PROTEINS at 10 graphs per class, the figures BENCHMARKS.md quotes)::
 
     python benchmarks/graph_level_trace.py --dataset proteins --method doscond --gpc 10 --steps 150 --every 50
@@ -38,7 +43,7 @@ from condensekit.core.engine import EngineConfig, run
 from condensekit.core.evaluate import repeat
 from condensekit.core.seed import seed_everything
 from condensekit.graph.level.condense import make_graph_config, prepare_graphs
-from condensekit.graph.level.evaluate import PROTOCOLS, train_on_condensed
+from condensekit.graph.level.evaluate import PROTOCOLS, train_on_condensed, train_on_real
 from condensekit.graph.level.methods import GRAPH_METHODS
 from condensekit.graph.level.methods.base import real_picks
 
@@ -250,6 +255,45 @@ def starts(dataset: str, method: str, gpc: int, *, runs: int, models: list[str],
     }
 
 
+def splits(dataset: str, n: int, *, runs: int, models: list[str]) -> dict[str, Any]:
+    """Whole-data ``models`` (``runs`` each, seeds 1000..) on the splits of seeds ``0..n-1``: validation and test
+    accuracy per split, the majority class's share of each split and its mean graph size per class. It measures
+    how far one split's validation and test disagree for the same model; it chooses nothing."""
+    t0, c0 = time.perf_counter(), time.process_time()
+    rows = []
+    for seed in range(n):
+        graphs = prepare_graphs(dataset, seed=seed, device="cpu")
+        row: dict[str, Any] = {"split_seed": seed}
+        for part, idx in (("val", graphs.val_idx), ("test", graphs.test_idx)):
+            y, size = graphs.y[idx], graphs.num_nodes[idx].float()
+            row[f"{part}_majority"] = round(100 * float(torch.bincount(y).max()) / y.numel(), 1)
+            row[f"{part}_size_per_class"] = [round(float(size[y == c].mean()), 1) for c in range(graphs.num_classes)]
+        for m in models:
+            res = []
+            for i in range(runs):  # repeat()'s seeding, keeping both scores of each run
+                seed_everything(1000 + i)
+                res.append(train_on_real(graphs, m, PROTOCOLS[m])[0])
+            row[m] = {part: [round(getattr(r, part), 1) for r in res] for part in ("val", "test")}
+        rows.append(row)
+        print(row, flush=True)
+    mean = {m: {part: round(sum(sum(r[m][part]) / runs for r in rows) / n, 1) for part in ("val", "test")}
+            for m in models}  # fmt: skip
+    return {
+        "dataset": dataset,
+        "method": "whole",
+        "splits": n,
+        "runs": runs,
+        "models": models,
+        "rows": rows,
+        "mean_over_splits": mean,
+        "time_s": round(time.perf_counter() - t0, 1),
+        "cpu_s": round(time.process_time() - c0, 1),
+        "load": "shared",
+        "hardware": hardware(),
+        "date": time.strftime("%Y-%m-%d"),
+    }
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--dataset", default="proteins")
@@ -264,8 +308,14 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--set", action="append", default=[], metavar="FIELD=VALUE", help="config override")
     p.add_argument("--draws", type=int, default=0, help="instead of a trace: validation of N step-0 sets, seeds 0..N-1")
     p.add_argument("--starts", action="store_true", help="instead of a trace: DosCond's step-0 sets vs the coreset")
+    p.add_argument("--splits", type=int, default=0, help="instead of a trace: whole-data val/test on N split seeds")
     ns = p.parse_args(argv)
     overrides = parse_overrides(ns.set)
+    if ns.splits:
+        entry = splits(ns.dataset, ns.splits, runs=ns.runs, models=ns.models.split(","))
+        save_entry(f"{ns.dataset}/whole/splits-{ns.label}", entry, RESULTS)
+        print(entry["mean_over_splits"])
+        return 0
     if ns.starts:
         entry = starts(ns.dataset, ns.method, ns.gpc, runs=ns.runs, models=ns.models.split(","), overrides=overrides)
         save_entry(f"{ns.dataset}/{ns.method}/gpc{ns.gpc}/starts-{ns.label}", entry, RESULTS)

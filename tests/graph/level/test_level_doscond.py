@@ -166,7 +166,7 @@ def _coreset_start(tiny_set, gpc: int = 4, **over) -> GraphDosCond:
     return GraphDosCond(tiny_set, gpc, cfg)
 
 
-@pytest.mark.parametrize("init", ["random", "herding"])
+@pytest.mark.parametrize("init", ["random", "herding", "kcenter"])
 def test_coreset_start_is_exactly_the_coreset_of_the_same_seed(tiny_set, init: str) -> None:
     """Step 0 of ``start="coreset"`` is the coreset method's set, tensor for tensor: the same whole
     graphs (none cut, none left out for size), padded to the largest graph kept, padding masked."""
