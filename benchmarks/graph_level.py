@@ -253,9 +253,10 @@ def set_fingerprint(cond: dict[str, torch.Tensor]) -> str:
 
 
 def validate_key(dataset: str, method: str, gpc: int | None, ns: argparse.Namespace) -> str:
-    """The results key of a ``--validate K`` entry: the setting, its ``--set`` overrides and ``--steps``."""
+    """The results key of a ``--validate K`` entry: the setting, its ``--set`` overrides and ``--steps`` (the
+    whole-data model takes neither)."""
     key = f"{dataset}|whole|seed{ns.seed}" if gpc is None else f"{dataset}|{method}|gpc{gpc}|seed{ns.seed}"
-    over = " ".join(f"{k}={v}" for k, v in parse_overrides(ns.set).items())
+    over = "" if gpc is None else " ".join(f"{k}={v}" for k, v in parse_overrides(ns.set).items())
     steps = "" if ns.steps is None or gpc is None else f"|steps{ns.steps}"
     return f"{key}|{over}{steps}|validate{ns.validate}" if over else f"{key}{steps}|validate{ns.validate}"
 
