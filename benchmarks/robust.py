@@ -491,9 +491,9 @@ def main(argv: list[str] | None = None) -> int:
                    help="λ of the plug-in term (mode plugin/both; default: the --curvature λ)")  # fmt: skip
     p.add_argument("--plugin-reduction", default="mean", choices=("mean", "sum"),
                    help="plug-in term: gradient of the batch-mean loss (as the teacher's) or of the sum")  # fmt: skip
-    p.add_argument("--model", default="convnet", help="condensation, expert and evaluation model")
+    p.add_argument("--model", default="convnet", help="condensation, expert or teacher, and evaluation model")
     p.add_argument("--eval-model", default=None,
-                   help="evaluation students of the audit, if not --model (e.g. a full-width SRe2L teacher with "
+                   help="evaluation students of the audit instead of --model (e.g. a full-width SRe2L teacher with "
                         "the small students of earlier rows); keys and folders get -students-NAME")  # fmt: skip
     p.add_argument("--num-experts", type=int, default=ExpertConfig.num_experts)
     p.add_argument("--teacher-epochs", type=int, default=ExpertConfig.epochs)
