@@ -409,6 +409,7 @@ def _overrides(overrides: dict[str, Any]) -> str:
     """A candidate's settings as ``k=v`` words; ``the defaults`` when it sets none."""
     return " ".join(f"{k}={v}" for k, v in overrides.items()) or "the defaults"
 
+
 def validate_table(results: dict[str, Any]) -> list[str]:
     """The ``--validate K`` entries: validation accuracy only (mean ± std of K runs), with each set's fingerprint."""
     val = sorted((e for e in results["entries"].values() if "validate" in e),
