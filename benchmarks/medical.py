@@ -221,7 +221,14 @@ def main(argv: list[str] | None = None) -> int:
                     save_entry(
                         key,
                         common
-                        | {"method": method, "ipc": ipc, "test": {}, "diverged": str(err), "overrides": overrides},
+                        | {
+                            "method": method,
+                            "ipc": ipc,
+                            "test": {},
+                            "diverged": str(err),
+                            "overrides": overrides,
+                            "seed": ns.seed,
+                        },
                         RESULTS,
                     )
                     print(key, "diverged:", err, flush=True)
@@ -493,27 +500,42 @@ def recipe(e: dict[str, Any]) -> str:
 def seeds_table(results: dict[str, Any]) -> str:
     """Sets condensed from several seeds (``--seed``): per recipe (:func:`recipe`) with at least 2 seeds, each
     set's ConvNet test ACC (mean ± std of its students), the mean ± std of the set means (set-to-set spread),
-    and the mean ± std of all students pooled. One set is one draw of the condensation; an order between methods
-    is judged on the mean over sets, not on one set."""
+    and the mean ± std of all students pooled. A seed whose condensation diverged (its entry has no set) is listed
+    as such and counted apart; it joins the recipe whose entries have its key but for the seed. One set is one
+    draw of the condensation; an order between methods is judged on the mean over sets, not on one set."""
     rows = ["| dataset | method | IPC | layout | experts | ACC per set (seed: mean ± std) | sets | "
             "set means: mean ± std | all students: mean ± std (n) |", "|" + "---|" * 9]  # fmt: skip
-    groups: dict[str, list[dict[str, Any]]] = {}
-    for e in results["entries"].values():
-        if "kind" in e or e.get("diverged") or e["method"] == "full" or "convnet" not in e.get("test", {}):
+    groups: dict[str, list[tuple[str, dict[str, Any]]]] = {}
+    diverged: dict[str, list[int]] = {}  # seedless key -> seeds that diverged
+
+    def seedless(key: str) -> str:
+        return "/".join(seg for seg in key.split("/") if not seg.startswith("seed="))
+
+    for key, e in results["entries"].items():
+        if "kind" in e or e["method"] == "full":
             continue
-        groups.setdefault(recipe(e), []).append(e)
+        if e.get("diverged"):
+            diverged.setdefault(seedless(key), []).append(int(dict(key_variant(key)).get("seed", 0)))
+        elif "convnet" in e.get("test", {}):
+            groups.setdefault(recipe(e), []).append((key, e))
     order = {"random": 1, "dc": 2, "dm": 3, "mtt": 4, "ptm": 5}
-    many = [g for g in groups.values() if len({e.get("seed", 0) for e in g}) > 1]
-    for g in sorted(many, key=lambda g: (g[0]["dataset"], g[0]["ipc"], order.get(g[0]["method"], 9))):
-        g = sorted(g, key=lambda e: e.get("seed", 0))
-        accs = [e["test"]["convnet"]["acc"] for e in g]
-        per = "; ".join(f"{e.get('seed', 0)}: {_fmt(a)}" for e, a in zip(g, accs, strict=True))
-        ex = (g[0].get("experts") or {}).get("config")
+    for g in sorted(
+        groups.values(), key=lambda g: (g[0][1]["dataset"], g[0][1]["ipc"], order.get(g[0][1]["method"], 9))
+    ):
+        failed = sorted({s for base in {seedless(k) for k, _ in g} for s in diverged.get(base, [])})
+        cells = {e.get("seed", 0): _fmt(e["test"]["convnet"]["acc"]) for _, e in g} | {s: "diverged" for s in failed}
+        if len(cells) < 2:
+            continue
+        accs = [e["test"]["convnet"]["acc"] for _, e in g]
+        e0 = g[0][1]
+        ex = (e0.get("experts") or {}).get("config")
         ex = "-" if not ex else f"{ex['num_experts']} × {ex['epochs']}"
         means = Summary([a["mean"] for a in accs]).to_dict()
         pooled = Summary([r for a in accs for r in a["runs"]]).to_dict()
-        rows.append(f"| {g[0]['dataset']} | {g[0]['method']} | {g[0]['ipc']} | {layout(g[0])} | {ex} | {per} | "
-                    f"{len(g)} | {_fmt(means)} | {_fmt(pooled)} ({len(pooled['runs'])}) |")  # fmt: skip
+        per = "; ".join(f"{seed}: {cell}" for seed, cell in sorted(cells.items()))
+        sets = f"{len(g)}" + (f" (+{len(failed)} diverged)" if failed else "")
+        rows.append(f"| {e0['dataset']} | {e0['method']} | {e0['ipc']} | {layout(e0)} | {ex} | {per} | {sets} | "
+                    f"{_fmt(means)} | {_fmt(pooled)} ({len(pooled['runs'])}) |")  # fmt: skip
     return "\n".join(rows)
 
 

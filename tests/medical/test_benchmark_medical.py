@@ -87,3 +87,16 @@ def test_a_second_seed_gets_its_own_entry_and_set_and_the_seeds_table_pools_them
     cells = [c.strip() for c in row.strip("|").split("|")]
     assert cells[:3] == ["breastmnist", "random", "2"] and cells[6] == "2" and cells[8].endswith("(4)")
     assert "(seed=1)" in mod.table(json.loads((tmp / "results.json").read_text()))
+
+
+def test_seeds_table_lists_a_diverged_seed_apart(bench):
+    mod, tmp = bench
+    args = ["--flags", "breastmnist", "--root", str(tmp), "--methods", "random", "--ipcs", "2", "--runs", "2"]
+    assert mod.main(args) == 0
+    results = json.loads((tmp / "results.json").read_text())
+    base = "breastmnist/random/ipc2/cpu/convnet"
+    results["entries"][base + "/seed=2"] = {"dataset": "breastmnist", "method": "random", "ipc": 2, "test": {},
+                                            "diverged": "lr < 0", "seed": 2}  # fmt: skip
+    (row,) = [r for r in mod.seeds_table(results).splitlines() if r.startswith("| breastmnist")]
+    cells = [c.strip() for c in row.strip("|").split("|")]
+    assert cells[5].endswith("; 2: diverged") and cells[6] == "1 (+1 diverged)" and cells[8].endswith("(2)")
