@@ -363,6 +363,7 @@ def _evaluate_saved(key: str, folder: Path, data: Any, models: list[str], ns: ar
             "condense": made.get("condense"), "validation": made.get("validation"),
             "experts": ci.card.get("experts"), "eval": _eval_record(profile, ns.runs, t0, c0, ns.seed),
         }  # fmt: skip
+        archive_old_layout(key, ns.arch, path=RESULTS)  # an old-layout entry under this key is kept; the reused set stays put
     save_entry(key, entry, RESULTS)
     print(key, summaries_to_dict(res), flush=True)
 

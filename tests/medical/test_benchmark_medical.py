@@ -100,3 +100,20 @@ def test_seeds_table_lists_a_diverged_seed_apart(bench):
     (row,) = [r for r in mod.seeds_table(results).splitlines() if r.startswith("| breastmnist")]
     cells = [c.strip() for c in row.strip("|").split("|")]
     assert cells[5].endswith("; 2: diverged") and cells[6] == "1 (+1 diverged)" and cells[8].endswith("(2)")
+
+
+def test_reuse_set_keeps_an_old_layout_entry_it_replaces(bench):
+    mod, tmp = bench
+    args = ["--flags", "breastmnist", "--root", str(tmp), "--methods", "random", "--ipcs", "2", "--runs", "1"]
+    assert mod.main(args) == 0
+    results = json.loads((tmp / "results.json").read_text())
+    (key,) = results["entries"]
+    old = results["entries"][key]
+    old.pop("arch")  # as every entry made before sitting 12
+    (tmp / "results.json").write_text(json.dumps(results))
+    assert mod.main([*args, "--reuse-set", "--force"]) == 0
+    entries = json.loads((tmp / "results.json").read_text())["entries"]
+    archived = entries[key + "/arch=convnet_pad1"]
+    assert archived["archived_from"] == key and archived["test"] == old["test"]
+    assert entries[key]["arch"]["convnet"] == "convnet" and entries[key]["reused_set"]
+    assert (tmp / entries[key]["reused_set"] / "card.json").exists()  # the reused set was not moved away
