@@ -299,6 +299,19 @@ def wl_logistic(graphs: Any, feats: torch.Tensor, *, l2: float = 1e-3) -> dict[s
                 for part, idx in (("train", graphs.train_idx), ("val", graphs.val_idx), ("test", graphs.test_idx))}
 
 
+def whole_runs(graphs: Any, model: str, runs: int) -> list[Any]:
+    """``runs`` whole-data runs of ``model`` seeded as :func:`~condensekit.core.evaluate.repeat` seeds them (1000..),
+    each run's whole result kept (``repeat`` keeps one score; a split row needs validation and test)."""
+    res: list[Any] = []
+
+    def one(_seed: int) -> float:
+        res.append(train_on_real(graphs, model, PROTOCOLS[model])[0])
+        return res[-1].val
+
+    repeat(one, runs=runs, seed=1000)
+    return res
+
+
 def splits(dataset: str, n: int, *, runs: int, models: list[str]) -> dict[str, Any]:
     """Whole-data ``models`` (``runs`` each, seeds 1000..) on the splits of seeds ``0..n-1``: validation and test
     accuracy per split, the majority class's share of each split and its mean graph size per class; the model
@@ -318,10 +331,7 @@ def splits(dataset: str, n: int, *, runs: int, models: list[str]) -> dict[str, A
                 wl = wl_logistic(graphs, wl_features(graphs))
                 row[m] = {part: [wl[part]] * runs for part in ("val", "test")} | {"train": wl["train"]}
                 continue
-            res = []
-            for i in range(runs):  # repeat()'s seeding, keeping both scores of each run
-                seed_everything(1000 + i)
-                res.append(train_on_real(graphs, m, PROTOCOLS[m])[0])
+            res = whole_runs(graphs, m, runs)
             row[m] = {part: [round(getattr(r, part), 1) for r in res] for part in ("val", "test")}
         rows.append(row)
         print(row, flush=True)
