@@ -363,7 +363,7 @@ def _evaluate_saved(key: str, folder: Path, data: Any, models: list[str], ns: ar
             "condense": made.get("condense"), "validation": made.get("validation"),
             "experts": ci.card.get("experts"), "eval": _eval_record(profile, ns.runs, t0, c0, ns.seed),
         }  # fmt: skip
-        archive_old_layout(key, ns.arch, path=RESULTS)  # an old-layout entry under this key is kept; the reused set stays put
+        archive_old_layout(key, ns.arch)  # an old-layout entry under this key is kept; the reused set stays put
     save_entry(key, entry, RESULTS)
     print(key, summaries_to_dict(res), flush=True)
 
@@ -376,11 +376,14 @@ def arch_record(arch: str, data: Any) -> dict[str, Any]:
             "num_params": int(sum(p.numel() for p in net.parameters()))}  # fmt: skip
 
 
-def archive_old_layout(key: str, arch: str, *, folder: Path | None = None, path: Path = RESULTS) -> str | None:
+def archive_old_layout(key: str, arch: str, *, folder: Path | None = None, path: Path | None = None) -> str | None:
     """Before a default-layout entry replaces ``key``: if the entry there was made on the old layout (no ``arch``
     field), copy it to ``key + "/arch=convnet_pad1"`` (unless that key exists) with ``arch`` and ``archived_from``
     set, and move its saved set ``folder`` to the matching ``-arch=convnet_pad1`` folder. Returns the archive key
-    (``None`` when nothing was archived). Nothing is deleted: the old entry lives on under its archive key."""
+    (``None`` when nothing was archived). Nothing is deleted: the old entry lives on under its archive key.
+    ``path`` defaults to the module's ``RESULTS`` as it is when called (not when defined), as ``save_entry``'s
+    callers pass it."""
+    path = RESULTS if path is None else path
     old = load(path)["entries"].get(key)
     if arch != "convnet" or old is None or "arch" in old:
         return None
