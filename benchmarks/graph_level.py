@@ -24,6 +24,16 @@ by (the mean validation accuracy of K runs, seeds 1000..; here of every ``--mode
 the test graphs. Its entries (keys ending in ``|validateK``) record a fingerprint of the set as the evaluators
 see it (:func:`set_fingerprint`), so two routes to the same graphs (a coreset, and DosCond's ``start=coreset``
 at ``--steps 0``) can be checked to be one set.
+
+``--split-seed N`` draws the stratified 80/10/10 split with seed N (before sitting 15 the split followed ``--seed``,
+which every recorded entry left at 0). Split 0 keeps the keys it always had; another split's keys end in
+``|split=N``, its entries record ``split_seed`` and stay out of the split-0 table. ``--kept-recipe`` condenses with
+the config recorded in the split-0 entry of the same dataset, method, gpc and seed (its kept candidate's, checked
+against the reference settings and the kept candidate's overrides), chooses nothing, and records where the recipe
+came from; the in-run selection on the split's own validation graphs stays, as it is part of each method.
+``--table`` lists such rows per split beside the random coreset of the same split (:func:`splits_table`)::
+
+    python benchmarks/graph_level.py --datasets mutag --methods doscond,random --gpcs 50 --split-seed 1 --kept-recipe
 """
 
 from __future__ import annotations
@@ -41,7 +51,7 @@ import torch
 from graph_node import hardware, load, parse_overrides, save_entry  # benchmarks/ is on sys.path as a script
 
 from condensekit.core.engine import peak_memory_mb, reset_peak_memory
-from condensekit.core.evaluate import repeat
+from condensekit.core.evaluate import Summary, repeat
 from condensekit.graph.level.batch import GraphBatch
 from condensekit.graph.level.condense import condense_graphs, make_graph_config, prepare_graphs
 from condensekit.graph.level.evaluate import (
@@ -125,6 +135,33 @@ def reference_settings(dataset: str, method: str, gpc: int) -> dict[str, Any]:
     return {}
 
 
+def split_suffix(split_seed: int) -> str:
+    """The key suffix of a split: none for split 0 (its keys predate ``--split-seed``), ``|split=N`` otherwise."""
+    return "" if split_seed == 0 else f"|split={split_seed}"
+
+
+def kept_recipe(done: dict[str, Any], dataset: str, method: str, gpc: int, ns: argparse.Namespace) -> dict[str, Any]:
+    """``--kept-recipe``: the recipe kept on split 0 for (dataset, method, gpc, seed), as config overrides.
+
+    The overrides are the split-0 entry's recorded ``config`` (every field). They are checked to be what the kept
+    candidate's ``overrides`` (the entry's whole choice where it made one; none otherwise) give under the
+    reference settings and the method's defaults, so the recipe is the kept candidate's and nothing else; a
+    field added to the config after the entry was recorded keeps its default, which is the behaviour the entry ran
+    with. Raises ``ValueError`` when the split-0 entry is missing or its config disagrees."""
+    key0 = f"{dataset}|{method}|gpc{gpc}|seed{ns.seed}"
+    if key0 not in done or "config" not in done[key0]:
+        raise ValueError(f"--kept-recipe: no split-0 entry {key0!r} with a recorded config; run split 0 first")
+    old = done[key0]
+    kept = next((c for c in old.get("choice", {}).get("candidates", []) if c.get("kept")), {"overrides": {}})
+    settings = reference_settings(dataset, method, gpc) | kept["overrides"]
+    rebuilt = dataclasses.asdict(make_graph_config(method, settings))
+    diff = {k: (v, rebuilt.get(k)) for k, v in old["config"].items() if rebuilt.get(k) != v}
+    if diff:
+        raise ValueError(f"--kept-recipe: {key0!r}'s recorded config differs from its kept candidate's "
+                         f"{kept['overrides']} under the reference settings (recorded, rebuilt): {diff}")  # fmt: skip
+    return {"from": key0, "kept_overrides": kept["overrides"], "config": dict(old["config"])}
+
+
 def _condense(graphs: Any, dataset: str, method: str, gpc: int, overrides: dict[str, Any], ns: argparse.Namespace):
     overrides = reference_settings(dataset, method, gpc) | overrides
     t0, c0 = time.perf_counter(), time.process_time()
@@ -164,15 +201,23 @@ def prior_candidates(old: dict[str, Any], method: str, dataset: str, gpc: int, n
              "end_to_end_s": cost["end_to_end_s"], "end_to_end_cpu_s": cost["end_to_end_cpu_s"]}]  # fmt: skip
 
 
-def run_entry(dataset: str, method: str, gpc: int, ns: argparse.Namespace, old: dict[str, Any] | None = None):
+def run_entry(
+    dataset: str,
+    method: str,
+    gpc: int,
+    ns: argparse.Namespace,
+    old: dict[str, Any] | None = None,
+    recipe: dict[str, Any] | None = None,
+):
     """Condense (with ``--choose``: every candidate, keeping the best validation score of the
     method's selection model; the test split is read only for the kept set), then evaluate.
 
     With ``old`` (``--prior``) the existing entry's candidates compete by their recorded scores, ahead of the new
     ones (a tie keeps the earlier); if one of them is kept, the entry keeps its recorded set and figures (the
-    condensation and evaluation are seeded, so re-running them gives the same) and gains the new candidates."""
-    graphs = prepare_graphs(dataset, seed=ns.seed, device=ns.device)
-    overrides = parse_overrides(ns.set)
+    condensation and evaluation are seeded, so re-running them gives the same) and gains the new candidates.
+    With ``recipe`` (``--kept-recipe``, :func:`kept_recipe`) the set is condensed with the recipe's config only."""
+    graphs = prepare_graphs(dataset, seed=ns.split_seed, device=ns.device)
+    overrides = parse_overrides(ns.set) if recipe is None else dict(recipe["config"])
     candidates = [] if old is None else prior_candidates(old, method, dataset, gpc, ns)
     best = None
     for i, prior in enumerate(candidates):
@@ -218,7 +263,7 @@ def run_entry(dataset: str, method: str, gpc: int, ns: argparse.Namespace, old: 
     if cs is None:  # a prior candidate is kept: the recorded set and its figures stand
         assert old is not None
         return old | {"choice": choice}
-    cs.save(ARTIFACTS / f"{dataset}-{method}-{gpc}-s{ns.seed}")
+    cs.save(ARTIFACTS / f"{dataset}-{method}-{gpc}-s{ns.seed}{'' if ns.split_seed == 0 else f'-split{ns.split_seed}'}")
     t1, c1 = time.perf_counter(), time.process_time()
     res = evaluate_graphs(graphs, cs.tensors(), models=ns.models.split(","), config=GraphEvalConfig(runs=ns.runs))
     entry = {
@@ -226,6 +271,7 @@ def run_entry(dataset: str, method: str, gpc: int, ns: argparse.Namespace, old: 
         "method": method,
         "gpc": gpc,
         "seed": ns.seed,
+        "split_seed": ns.split_seed,
         "config": cs.card["config"],
         "graphs": cs.card["budget"]["graphs"],
         "nodes": cs.card["budget"]["nodes"],
@@ -237,6 +283,10 @@ def run_entry(dataset: str, method: str, gpc: int, ns: argparse.Namespace, old: 
     }
     if ns.choose or old is not None:
         entry["choice"] = choice
+    if recipe is not None:
+        entry["recipe"] = {"from": recipe["from"], "kept_overrides": recipe["kept_overrides"],
+                           "rule": "the config kept on split 0; no choice on this split; the in-run validation "
+                           "selection on this split's validation graphs stays"}  # fmt: skip
     return entry
 
 
@@ -258,7 +308,8 @@ def validate_key(dataset: str, method: str, gpc: int | None, ns: argparse.Namesp
     key = f"{dataset}|whole|seed{ns.seed}" if gpc is None else f"{dataset}|{method}|gpc{gpc}|seed{ns.seed}"
     over = "" if gpc is None else " ".join(f"{k}={v}" for k, v in parse_overrides(ns.set).items())
     steps = "" if ns.steps is None or gpc is None else f"|steps{ns.steps}"
-    return f"{key}|{over}{steps}|validate{ns.validate}" if over else f"{key}{steps}|validate{ns.validate}"
+    key = f"{key}|{over}{steps}|validate{ns.validate}" if over else f"{key}{steps}|validate{ns.validate}"
+    return key + split_suffix(ns.split_seed)
 
 
 def validate_entry(dataset: str, method: str, gpc: int | None, ns: argparse.Namespace) -> dict[str, Any]:
@@ -266,10 +317,10 @@ def validate_entry(dataset: str, method: str, gpc: int | None, ns: argparse.Name
     each ``--models`` entry trained on the set of ``method`` at ``gpc`` (``gpc None``: on all training graphs, the
     whole-data model); the test graphs are never read. The set is condensed as a benchmark row is (reference
     settings, ``--set``, ``--steps``) and recorded by its :func:`set_fingerprint`."""
-    graphs = prepare_graphs(dataset, seed=ns.seed, device=ns.device)
+    graphs = prepare_graphs(dataset, seed=ns.split_seed, device=ns.device)
     models = ns.models.split(",")
     entry: dict[str, Any] = {"dataset": dataset, "method": "whole" if gpc is None else method, "gpc": gpc,
-                             "seed": ns.seed}  # fmt: skip
+                             "seed": ns.seed, "split_seed": ns.split_seed}  # fmt: skip
     if gpc is None:
 
         def score(m: str, _s: int) -> float:
@@ -311,7 +362,7 @@ def whole_entry(dataset: str, ns: argparse.Namespace, old: dict[str, Any] | None
         raise ValueError(f"--extend: the {dataset} whole entry has models {sorted(old['test'])}, not {models}")
     if have >= ns.runs:
         return None
-    graphs = prepare_graphs(dataset, seed=ns.seed, device=ns.device)
+    graphs = prepare_graphs(dataset, seed=ns.split_seed, device=ns.device)
     reset_peak_memory(graphs.device)
     t0, c0 = time.perf_counter(), time.process_time()
     res = evaluate_graphs(graphs, None, models=models, config=GraphEvalConfig(runs=ns.runs - have, seed=have))
@@ -336,6 +387,7 @@ def whole_entry(dataset: str, ns: argparse.Namespace, old: dict[str, Any] | None
         "method": "whole",
         "gpc": None,
         "seed": ns.seed,
+        "split_seed": ns.split_seed,
         "graphs": int(graphs.train_idx.numel()),
         # the whole row condenses nothing: its cost is the evaluation's (all models, all runs, all sessions)
         "cost": total | {"peak_memory_mb": max(x.get("peak_memory_mb") or 0 for x in sessions)},
@@ -349,7 +401,7 @@ def whole_entry(dataset: str, ns: argparse.Namespace, old: dict[str, Any] | None
 def kernel_timing(dataset: str, ns: argparse.Namespace) -> dict[str, Any]:
     """Seconds of one LiteGNTK evaluation (16 synthetic graphs of 2× the mean size against M real
     training graphs, forward and forward+backward), and the peak memory of the largest."""
-    graphs = prepare_graphs(dataset, seed=ns.seed, device=ns.device)
+    graphs = prepare_graphs(dataset, seed=ns.split_seed, device=ns.device)
     dev = graphs.device
     n = int(round(2 * float(graphs.num_nodes[graphs.train_idx].float().mean())))
     x = torch.rand(16, n, graphs.num_features, device=dev, requires_grad=True)
@@ -391,6 +443,7 @@ def kernel_timing(dataset: str, ns: argparse.Namespace) -> dict[str, Any]:
         "dataset": dataset,
         "method": "litegntk-timing",
         "gpc": None,
+        "split_seed": ns.split_seed,
         "synthetic_graphs": 16,
         "synthetic_nodes": n,
         "rows": rows,
@@ -404,7 +457,6 @@ def _cell(entry: dict[str, Any], model: str) -> str:
     return "-" if t is None else f"{t['mean']:.2f} ± {t['std']:.2f}"
 
 
-
 def _overrides(overrides: dict[str, Any]) -> str:
     """A candidate's settings as ``k=v`` words; ``the defaults`` when it sets none."""
     return " ".join(f"{k}={v}" for k, v in overrides.items()) or "the defaults"
@@ -412,7 +464,7 @@ def _overrides(overrides: dict[str, Any]) -> str:
 
 def validate_table(results: dict[str, Any]) -> list[str]:
     """The ``--validate K`` entries: validation accuracy only (mean ± std of K runs), with each set's fingerprint."""
-    val = sorted((e for e in results["entries"].values() if "validate" in e),
+    val = sorted((e for e in results["entries"].values() if "validate" in e and not e.get("split_seed")),
                  key=lambda e: (e["dataset"], e["gpc"] or 10**6, e["method"], str(e.get("overrides"))))  # fmt: skip
     if not val:
         return []
@@ -430,8 +482,71 @@ def validate_table(results: dict[str, Any]) -> list[str]:
     return lines
 
 
+JUDGED_MODEL = {"doscond": "gcn", "kidd": "gin", "kidd-lr": "gin"}  # the issue: DosCond on GCN, KiDD on GIN
+
+
+def split_rows(results: dict[str, Any]) -> list[dict[str, Any]]:
+    """Each (dataset, gpc, method, seed) that has a ``--kept-recipe`` entry on some split N > 0, scored against the
+    random coreset of the same split and seed, per split (0 included: the recorded rows), on the method's judged
+    model (:data:`JUDGED_MODEL`). A split counts when both sides have the model; a split's score is the mean of
+    the runs both sides have (the first ``min(runs)`` run seeds; every entry's run ``i`` is seeded with ``i``).
+
+    The rule (BENCHMARKS.md, sitting 15): the verdict is on the mean over splits of the difference method −
+    random; a mean gap whose size is below the split-to-split std of the difference (population std, as every ±
+    here) is a tie."""
+    entries = results["entries"]
+    groups: dict[tuple, dict[int, dict[str, Any]]] = {}
+    for e in entries.values():
+        if "test" in e and e.get("split_seed") and "recipe" in e and e["method"] != "random":
+            groups.setdefault((e["dataset"], e["gpc"], e["method"], e.get("seed", 0)), {})
+    rows = []
+    for (dataset, gpc, method, seed), _ in sorted(groups.items()):
+        model = JUDGED_MODEL.get(method, "gcn")
+        per = []
+        for e in entries.values():
+            if (e.get("dataset"), e.get("gpc"), e.get("method"), e.get("seed", 0)) != (dataset, gpc, method, seed):
+                continue
+            if "test" not in e or model not in e["test"] or (e.get("split_seed") and "recipe" not in e):
+                continue
+            split = int(e.get("split_seed") or 0)
+            rnd = entries.get(f"{dataset}|random|gpc{gpc}|seed{seed}{split_suffix(split)}")
+            if rnd is None or model not in rnd.get("test", {}):
+                continue
+            a, b = e["test"][model]["runs"], rnd["test"][model]["runs"]
+            n = min(len(a), len(b))
+            m, r = sum(a[:n]) / n, sum(b[:n]) / n
+            per.append({"split": split, "method": m, "random": r, "diff": m - r, "runs": n})
+        per.sort(key=lambda x: x["split"])
+        if len(per) < 2:
+            continue
+        diff = Summary([x["diff"] for x in per])
+        verdict = "tie" if abs(diff.mean) < diff.std else ("win" if diff.mean > 0 else "loss")
+        rows.append({"dataset": dataset, "gpc": gpc, "method": method, "seed": seed, "model": model, "per": per,
+                     "method_mean": Summary([x["method"] for x in per]),
+                     "random_mean": Summary([x["random"] for x in per]), "diff": diff, "verdict": verdict})  # fmt: skip
+    return rows
+
+
+def splits_table(results: dict[str, Any]) -> list[str]:
+    """:func:`split_rows` as a table: per split, the method's and the random coreset's mean test accuracy on the
+    judged model; the mean ± std over splits of each and of their difference; the verdict under the rule."""
+    rows = split_rows(results)
+    if not rows:
+        return []
+    lines = ["", "Other split seeds (`--split-seed N --kept-recipe`; the recipe kept on split 0, against the random "
+             "coreset of the same split; judged model; split: method / random (runs)):", "",
+             "| dataset | gpc | method | model | per split | method: mean ± std | random: mean ± std "
+             "| difference: mean ± std | verdict |", "|---|---:|---|---|---|---|---|---|---|"]  # fmt: skip
+    for r in rows:
+        per = "; ".join(f"{x['split']}: {x['method']:.1f} / {x['random']:.1f} ({x['runs']})" for x in r["per"])
+        lines.append(f"| {r['dataset']} | {r['gpc']} | {r['method']} | {r['model'].upper()} | {per} "
+                     f"| {r['method_mean']} | {r['random_mean']} | {r['diff'].mean:+.2f} ± {r['diff'].std:.2f} "
+                     f"| {r['verdict']} ({len(r['per'])} splits) |")  # fmt: skip
+    return lines
+
+
 def table(results: dict[str, Any]) -> str:
-    entries = [e for e in results["entries"].values() if "test" in e]
+    entries = [e for e in results["entries"].values() if "test" in e and not e.get("split_seed")]
     order = {"whole": 9, "random": 0, "herding": 1, "kcenter": 2, "doscond": 3, "kidd": 4, "kidd-lr": 5}
     entries.sort(key=lambda e: (e["dataset"], e["gpc"] or 10**6, order.get(e["method"], 8)))
     lines = [
@@ -473,6 +588,7 @@ def table(results: dict[str, Any]) -> str:
             f"{cands}); all candidates {c['all_candidates_cpu_s']} CPU s / {c['all_candidates_s']} s"
         )
     lines += validate_table(results)
+    lines += splits_table(results)
     timing = [e for e in results["entries"].values() if e.get("method") == "litegntk-timing"]
     for e in timing:
         lines += [
@@ -500,7 +616,13 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--gpcs", default="1,10")
     p.add_argument("--models", default="gcn,gin")
     p.add_argument("--runs", type=int, default=10)
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=int, default=0, help="condensation and evaluation seed")
+    p.add_argument("--split-seed", type=int, default=0, help="seed of the stratified 80/10/10 split (default 0)")
+    p.add_argument(
+        "--kept-recipe",
+        action="store_true",
+        help="condense with the config kept on split 0 (its entry's), choosing nothing; for --split-seed N > 0",
+    )
     p.add_argument("--steps", type=int, default=None, help="engine steps of every method (default: each method's)")
     p.add_argument("--kidd-steps", type=int, default=None, help="engine steps of KiDD only")
     p.add_argument("--eval-every", type=int, default=200, help="selection period (steps) of DosCond")
@@ -543,11 +665,20 @@ def main(argv: list[str] | None = None) -> int:
     if ns.table:
         print(table(load(RESULTS)))
         return 0
+    if ns.split_seed < 0:
+        raise ValueError(f"Invalid value {ns.split_seed!r} for argument --split-seed. Valid values are >= 0")
+    if ns.kept_recipe and ns.split_seed == 0:
+        raise ValueError("--kept-recipe re-runs split 0's recipe on another split: give --split-seed N with N > 0")
+    if ns.kept_recipe and (ns.choose or ns.set or ns.prior or ns.validate or ns.whole or ns.kernel_timing
+                           or ns.steps is not None or ns.kidd_steps is not None):  # fmt: skip
+        raise ValueError("--kept-recipe takes the split-0 entry's config as it is: drop --choose, --set, --prior, "
+                         "--steps, --kidd-steps, --validate, --whole and --kernel-timing")  # fmt: skip
     torch.set_num_threads(ns.threads)
     done = load(RESULTS)["entries"]
+    suffix = split_suffix(ns.split_seed)
     for dataset in ns.datasets.split(","):
         if ns.kernel_timing:
-            save_entry(f"{dataset}|litegntk-timing", kernel_timing(dataset, ns), RESULTS)
+            save_entry(f"{dataset}|litegntk-timing{suffix}", kernel_timing(dataset, ns), RESULTS)
             continue
         if ns.validate:
             for gpc in [None] if ns.whole else [int(g) for g in ns.gpcs.split(",")]:
@@ -561,7 +692,7 @@ def main(argv: list[str] | None = None) -> int:
                           entry.get("set_fingerprint", ""), flush=True)  # fmt: skip
             continue
         if ns.whole:
-            key = f"{dataset}|whole|seed{ns.seed}"
+            key = f"{dataset}|whole|seed{ns.seed}{suffix}"
             old = done.get(key) if ns.extend and not ns.force else None
             if key not in done or ns.force or old is not None:
                 entry = whole_entry(dataset, ns, old)
@@ -571,13 +702,14 @@ def main(argv: list[str] | None = None) -> int:
             continue
         for gpc in [int(g) for g in ns.gpcs.split(",")]:
             for method in ns.methods.split(","):
-                key = f"{dataset}|{method}|gpc{gpc}|seed{ns.seed}"
+                key = f"{dataset}|{method}|gpc{gpc}|seed{ns.seed}{suffix}"
                 if key in done and not ns.force:
                     continue
                 if ns.prior and key not in done:
                     raise ValueError(f"--prior: no entry {key!r} to take the candidates of")
+                recipe = kept_recipe(done, dataset, method, gpc, ns) if ns.kept_recipe else None
                 try:
-                    entry = run_entry(dataset, method, gpc, ns, done[key] if ns.prior else None)
+                    entry = run_entry(dataset, method, gpc, ns, done[key] if ns.prior else None, recipe)
                 except ValueError as err:  # e.g. a class with fewer training graphs than gpc
                     print(f"{key}: skipped: {err}", file=sys.stderr, flush=True)
                     continue

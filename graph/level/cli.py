@@ -163,7 +163,13 @@ def _evaluate(ns: argparse.Namespace) -> int:
     models = [m.strip() for m in (ns.models or "gcn,gin").split(",") if m.strip()]
     for m in models:
         GRAPH_MODELS.get(m)
-    seed = int(cs.card["source"].get("split", {}).get("seed", 0))
+    seed = cs.card["source"].get("split", {}).get("seed", 0)
+    if seed is None:
+        raise ValueError(
+            f"Invalid artifact {ns.artifact!r} for `graph evaluate --task graph`: its card records no split seed (it "
+            "was condensed from a GraphSet built by hand), so its test split cannot be re-drawn; evaluate it in "
+            "Python with evaluate_graphs(graphs, cs.tensors()) on that GraphSet"
+        )
     graphs = prepare_graphs(cs.card["source"]["dataset"], root=ns.root, seed=seed, device=ns.device)
     t0 = time.perf_counter()
     res = evaluate_graphs(

@@ -174,7 +174,7 @@ def condense_graphs(
             "num_features": graphs.num_features,
             "num_classes": graphs.num_classes,
             "num_train": int(graphs.train_idx.numel()),
-            "split": {"seed": seed, "fractions": [0.8, 0.1, 0.1], "stratified": True},
+            "split": {"seed": graphs.split_seed, "fractions": [0.8, 0.1, 0.1], "stratified": True},
         },
         "budget": {
             "gpc": gpc,

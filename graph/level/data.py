@@ -105,6 +105,8 @@ class GraphSet:
         num_classes: C.
         train_idx, val_idx, test_idx: graph indices of the splits.
         name: dataset name.
+        split_seed: the seed of :func:`stratified_split` that drew the splits (``None``: not known, a set
+            built by hand); a condensed set's card records it, so ``graph evaluate`` re-draws the same split.
     """
 
     x: Tensor
@@ -117,6 +119,7 @@ class GraphSet:
     val_idx: Tensor
     test_idx: Tensor
     name: str = "graphs"
+    split_seed: int | None = None
     _cache: dict[str, object] = field(default_factory=dict, repr=False)
 
     @property
@@ -152,6 +155,7 @@ class GraphSet:
             self.val_idx.to(device),
             self.test_idx.to(device),
             self.name,
+            self.split_seed,
         )
 
     def select(self, idx: Tensor) -> tuple[Tensor, Tensor, Tensor]:
@@ -201,7 +205,7 @@ def _to_graphset(graphs: Sequence[Data], name: str, seed: int, num_classes: int 
     y = torch.tensor([int(g.y.reshape(-1)[0]) for g in graphs], dtype=torch.long)
     c = int(y.max()) + 1 if num_classes is None else num_classes
     train, val, test = stratified_split(y, seed)
-    return GraphSet(torch.cat(xs), torch.cat(edges, 1), ptr, eptr, y, c, train, val, test, name)
+    return GraphSet(torch.cat(xs), torch.cat(edges, 1), ptr, eptr, y, c, train, val, test, name, int(seed))
 
 
 def validate_graphs(graphs: Sequence[Data]) -> None:

@@ -113,3 +113,99 @@ def test_wl_baseline_counts_subtrees_and_separates_the_tiny_classes(tiny_set, mo
     assert torch.equal(h[0], h[1]) and not torch.equal(h[3], h[4])
     acc = mod.wl_logistic(tiny_set, f)
     assert acc["train"] == 100.0 and acc["val"] == 100.0 and acc["test"] == 100.0
+
+
+@pytest.fixture
+def split_bench(bench, tiny_graphs, monkeypatch):
+    """The benchmark with a ``prepare_graphs`` that honours the split seed it is given (and records it)."""
+    mod, tmp, _ = bench
+    asked = []
+
+    def prepare(_name, *, seed=0, device="cpu"):
+        asked.append(seed)
+        return graphset_from_list(tiny_graphs, name="tiny", seed=seed, device=device)
+
+    monkeypatch.setattr(mod, "prepare_graphs", prepare)
+    monkeypatch.setattr(mod, "ARTIFACTS", tmp / "artifacts")
+    return mod, tmp, asked
+
+
+def test_split_seed_keys_split_zero_as_before_and_draws_another_split(split_bench, tiny_graphs):
+    mod, tmp, asked = split_bench
+    common = ["--datasets", "mutag", "--methods", "random", "--gpcs", "3", "--runs", "1", "--models", "gcn"]
+    assert mod.main(common) == 0
+    assert mod.main([*common, "--split-seed", "1"]) == 0
+    assert asked == [0, 1]
+    entries = json.loads((tmp / "results.json").read_text())["entries"]
+    assert set(entries) == {"mutag|random|gpc3|seed0", "mutag|random|gpc3|seed0|split=1"}  # split 0: the old key
+    assert entries["mutag|random|gpc3|seed0"]["split_seed"] == 0
+    assert entries["mutag|random|gpc3|seed0|split=1"]["split_seed"] == 1
+    # the split really differs, and the card records the split the set was condensed from
+    s0, s1 = (graphset_from_list(tiny_graphs, seed=s) for s in (0, 1))
+    assert not torch.equal(s0.test_idx, s1.test_idx) and not torch.equal(s0.train_idx, s1.train_idx)
+    assert (s0.split_seed, s1.split_seed, s1.to("cpu").split_seed) == (0, 1, 1)
+    card = json.loads((tmp / "artifacts" / "mutag-random-3-s0-split1" / "card.json").read_text())
+    assert card["source"]["split"]["seed"] == 1 and card["seed"] == 0
+    assert mod.validate_key("mutag", "random", 3, mod.argparse.Namespace(seed=0, set=[], steps=None, validate=2,
+                            split_seed=2)) == "mutag|random|gpc3|seed0|validate2|split=2"  # fmt: skip
+    # another split's rows stay out of the split-0 table
+    assert "split=1" not in mod.table(json.loads((tmp / "results.json").read_text()))
+
+
+def test_kept_recipe_takes_split_zeros_kept_config_and_chooses_nothing(split_bench):
+    mod, tmp, asked = split_bench
+    common = ["--datasets", "mutag", "--gpcs", "3", "--runs", "2", "--models", "gcn", "--eval-every", "1"]
+    with pytest.raises(ValueError, match="no split-0 entry"):
+        mod.main([*common, "--methods", "doscond", "--split-seed", "1", "--kept-recipe"])
+    assert mod.main([*common, "--methods", "doscond", "--set", "batch_real=4", "--set", "steps=2",
+                     "--choose", "mask_padding=false,true"]) == 0  # fmt: skip
+    assert mod.main([*common, "--methods", "random"]) == 0
+    with pytest.raises(ValueError, match="--split-seed N with N > 0"):
+        mod.main([*common, "--methods", "doscond", "--kept-recipe"])
+    for extra in (["--choose", "beta=0,1"], ["--steps", "3"]):
+        with pytest.raises(ValueError, match="drop --choose"):
+            mod.main([*common, "--methods", "doscond", "--split-seed", "1", "--kept-recipe", *extra])
+    for split in ("1", "2"):
+        assert mod.main([*common, "--methods", "doscond,random", "--split-seed", split, "--kept-recipe"]) == 0
+    results = json.loads((tmp / "results.json").read_text())
+    entries = results["entries"]
+    e0, e1 = entries["mutag|doscond|gpc3|seed0"], entries["mutag|doscond|gpc3|seed0|split=1"]
+    kept = next(c for c in e0["choice"]["candidates"] if c.get("kept"))
+    assert e1["config"] == e0["config"] and "choice" not in e1  # the kept config, no choice on split 1
+    assert e1["recipe"]["from"] == "mutag|doscond|gpc3|seed0" and e1["recipe"]["kept_overrides"] == kept["overrides"]
+    assert e1["config"]["batch_real"] == 4 and e1["config"]["steps"] == 2 and e1["split_seed"] == 1
+    assert set(e1["test"]) == {"gcn"} and entries["mutag|random|gpc3|seed0|split=2"]["recipe"]["kept_overrides"] == {}
+    # a recorded config that the kept candidate does not give is refused
+    entries["mutag|doscond|gpc3|seed0"]["config"]["beta"] = 0.5
+    with pytest.raises(ValueError, match="differs from its kept candidate"):
+        mod.kept_recipe(entries, "mutag", "doscond", 3, mod.argparse.Namespace(seed=0))
+    (row,) = mod.split_rows(results)
+    assert [x["split"] for x in row["per"]] == [0, 1, 2] and row["model"] == "gcn"
+    assert "| mutag | 3 | doscond | GCN | 0: " in "\n".join(mod.splits_table(results))
+
+
+def test_split_verdict_rule_on_the_mean_difference_against_its_split_to_split_std(bench):
+    mod, _, _ = bench
+
+    def entry(method, split, runs, recipe=True):
+        e = {"dataset": "d", "gpc": 10, "method": method, "seed": 0, "split_seed": split,
+             "test": {"gin": {"runs": runs}}}  # fmt: skip
+        return e | ({"recipe": {}} if recipe and split and method != "random" else {})
+
+    def results(diffs):
+        es = {}
+        for s, d in enumerate(diffs):
+            sfx = mod.split_suffix(s)
+            es[f"d|random|gpc10|seed0{sfx}"] = entry("random", s, [50.0, 60.0])  # mean 55
+            es[f"d|kidd|gpc10|seed0{sfx}"] = entry("kidd", s, [55.0 + d, 55.0 + d, 0.0])  # a third run: not paired
+        return {"entries": es}
+
+    # differences +4, +6: mean +5, population std 1 -> a win; +4, -2, +1: mean +1, std 2.45 -> a tie
+    (win,) = mod.split_rows(results([4.0, 6.0]))
+    assert win["verdict"] == "win" and win["diff"].mean == pytest.approx(5.0) and win["diff"].std == pytest.approx(1.0)
+    assert [x["runs"] for x in win["per"]] == [2, 2]  # scored on the runs both sides have
+    (tie,) = mod.split_rows(results([4.0, -2.0, 1.0]))
+    assert tie["verdict"] == "tie" and tie["diff"].mean == pytest.approx(1.0)
+    (loss,) = mod.split_rows(results([-3.0, -5.0, -4.0]))
+    assert loss["verdict"] == "loss"
+    assert mod.split_rows(results([4.0])) == []  # split 0 alone is no multi-split row
