@@ -51,3 +51,21 @@ def test_cli_condense_info_evaluate_show_on_mutag(tmp_path: Path, capsys: pytest
     # a graph-level artifact handed to the node-level path is refused with the reason
     assert main(["graph", "evaluate", out, "--task", "node"]) == 2
     assert "graph_classification" in capsys.readouterr().err
+
+
+def test_card_records_the_split_seed_and_evaluate_refuses_an_unknown_one(
+    tiny_graphs, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from dataclasses import replace
+
+    from condensekit.graph.level.data import graphset_from_list
+
+    split1 = graphset_from_list(tiny_graphs, name="mutag", seed=1)
+    cs = condense_graphs(split1, "random", gpc=2, seed=0, progress=False, device="cpu")
+    assert cs.card["source"]["split"]["seed"] == 1 and cs.card["seed"] == 0  # the split's seed, not the method's
+    by_hand = replace(split1, split_seed=None)  # a GraphSet whose split is not known
+    cs = condense_graphs(by_hand, "random", gpc=2, progress=False, device="cpu")
+    assert cs.card["source"]["split"]["seed"] is None
+    cs.save(tmp_path / "g")
+    assert main(["graph", "evaluate", str(tmp_path / "g"), "--runs", "1", "--epochs", "1"]) == 2
+    assert "records no split seed" in capsys.readouterr().err
