@@ -46,6 +46,7 @@ main table and ``--shift-table`` prints them.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
 import sys
@@ -60,7 +61,13 @@ from condensekit.core.evaluate import Summary
 from condensekit.core.seed import resolve_device
 from condensekit.core.vision.imageset import CondensedImages
 from condensekit.core.vision.models import IMAGE_MODELS, build_image_model
-from condensekit.medical.condense import condense_medical, medical_config, needs_experts, prepare_experts
+from condensekit.medical.condense import (
+    condense_medical,
+    medical_config,
+    needs_experts,
+    prepare_experts,
+    selection_settings,
+)
 from condensekit.medical.data import load_medmnist
 from condensekit.medical.evaluate import evaluate_medical, summaries_to_dict
 from condensekit.medical.profiles import PROFILES
@@ -228,7 +235,8 @@ def main(argv: list[str] | None = None) -> int:
                             "diverged": str(err),
                             "overrides": overrides,
                             "seed": ns.seed,
-                        },
+                        }
+                        | _unmade_set_fields(flag, method, ipc, ns, profile, run_overrides, buffer),
                         RESULTS,
                     )
                     print(key, "diverged:", err, flush=True)
@@ -291,6 +299,24 @@ def expert_folder(flag: str, arch: str, profile: Any, given: dict[str, int]) -> 
     return f"{flag}-{arch}-{profile.name}" + "".join(
         f"-{suffix[k]}{v}" for k, v in sorted(settings.items(), reverse=True)
     )
+
+
+def _unmade_set_fields(flag: str, method: str, ipc: int, ns: argparse.Namespace, profile: Any,
+                       run_overrides: dict[str, Any], buffer: Any) -> dict[str, Any]:  # fmt: skip
+    """What a diverged entry records of the set it did not make, the fields :func:`recipe` reads: the method
+    config as :func:`condense_medical` resolved it (profile, flag, IPC and overrides), the expert buffer (folder
+    and config), the validation selection it would have run and the evaluation protocol (``runs`` 0: no student
+    was trained). So ``--seeds-table`` joins the diverged seed to the recipe it belongs to, not to whatever entry
+    has its key but for the seed (a key does not name a profile's per-flag settings)."""
+    cfg = medical_config(method, ns.profile, run_overrides, ipc=ipc, flag=flag)
+    every = profile.select_every if ns.select_every is None else ns.select_every
+    return {
+        "config": dataclasses.asdict(cfg),
+        "experts": None if buffer is None or not needs_experts(method) else
+        {"folder": str(buffer.folder), "config": buffer.card["config"]},
+        "selection": selection_settings(cfg, ns.profile, every),
+        "eval": {"config": profile.evaluation.__dict__, "runs": 0, "seed": ns.seed},
+    }  # fmt: skip
 
 
 def _set_fields(ci: Any) -> dict[str, Any]:
@@ -505,12 +531,13 @@ def seeds_table(results: dict[str, Any]) -> str:
     """Sets condensed from several seeds (``--seed``): per recipe (:func:`recipe`) with at least 2 seeds, each
     set's ConvNet test ACC (mean ± std of its students), the mean ± std of the set means (set-to-set spread),
     and the mean ± std of all students pooled. A seed whose condensation diverged (its entry has no set) is listed
-    as such and counted apart; it joins the recipe whose entries have its key but for the seed. One set is one
+    as such and counted apart; it joins its own recipe (the fields :func:`_unmade_set_fields` records), or, for an
+    entry made before those were recorded, the recipe whose entries have its key but for the seed. One set is one
     draw of the condensation; an order between methods is judged on the mean over sets, not on one set."""
     rows = ["| dataset | method | IPC | layout | experts | ACC per set (seed: mean ± std) | sets | "
             "set means: mean ± std | all students: mean ± std (n) |", "|" + "---|" * 9]  # fmt: skip
     groups: dict[str, list[tuple[str, dict[str, Any]]]] = {}
-    diverged: dict[str, list[int]] = {}  # seedless key -> seeds that diverged
+    diverged: dict[str, list[int]] = {}  # recipe (or, for entries without one, seedless key) -> seeds that diverged
 
     def seedless(key: str) -> str:
         return "/".join(seg for seg in key.split("/") if not seg.startswith("seed="))
@@ -519,14 +546,17 @@ def seeds_table(results: dict[str, Any]) -> str:
         if "kind" in e or e["method"] == "full":
             continue
         if e.get("diverged"):
-            diverged.setdefault(seedless(key), []).append(int(dict(key_variant(key)).get("seed", 0)))
+            # since sitting 15 a diverged entry records its recipe's fields; older ones only their key
+            joins = recipe(e) if "config" in e else seedless(key)
+            diverged.setdefault(joins, []).append(int(dict(key_variant(key)).get("seed", 0)))
         elif "convnet" in e.get("test", {}):
             groups.setdefault(recipe(e), []).append((key, e))
     order = {"random": 1, "dc": 2, "dm": 3, "mtt": 4, "ptm": 5}
     for g in sorted(
         groups.values(), key=lambda g: (g[0][1]["dataset"], g[0][1]["ipc"], order.get(g[0][1]["method"], 9))
     ):
-        failed = sorted({s for base in {seedless(k) for k, _ in g} for s in diverged.get(base, [])})
+        joins = {seedless(k) for k, _ in g} | {recipe(g[0][1])}
+        failed = sorted({s for j in joins for s in diverged.get(j, [])})
         cells = {e.get("seed", 0): _fmt(e["test"]["convnet"]["acc"]) for _, e in g} | {s: "diverged" for s in failed}
         if len(cells) < 2:
             continue

@@ -50,6 +50,19 @@ def prepare_experts(
     return generate_experts(data, folder, cfg, workers=workers)
 
 
+def selection_settings(config: Any, profile: str, every: int) -> dict[str, Any] | None:
+    """The validation selection :func:`condense_medical` runs for the method ``config`` under ``profile``
+    with checks every ``every`` iterations, as its card's ``selection`` records it: split, metric, ``every``,
+    the profile's ``select_runs``, the model (MTT evaluates with the model it condensed for) and the students'
+    training protocol. ``None`` when nothing is selected: ``every`` 0, or a method without iterations (random
+    real images)."""
+    if not (every and getattr(config, "iterations", 0)):
+        return None
+    prof = PROFILES.get(profile)
+    return {"split": "val", "metric": "acc", "every": every, "runs": prof.select_runs,
+            "model": getattr(config, "model", "convnet"), "train": dataclasses.asdict(prof.evaluation)}  # fmt: skip
+
+
 def condense_medical(
     data: ImageSplits,
     method: str,
@@ -74,10 +87,10 @@ def condense_medical(
     every = prof.select_every if select_every is None else int(select_every)
     if every < 0:
         raise ValueError(f"Invalid value {select_every!r} for argument select_every. Valid values are >= 0")
+    selection = selection_settings(config, profile, every)
     selector = None
-    if every and getattr(config, "iterations", 0):  # a selection (random real images) has no iterations
-        model = getattr(config, "model", "convnet")  # MTT evaluates with the model it condensed for
-        selector = validation_selector(data, prof.evaluation, runs=prof.select_runs, model=model)
+    if selection is not None:
+        selector = validation_selector(data, prof.evaluation, runs=prof.select_runs, model=selection["model"])
     resources: dict[str, Any] = {}
     if needs_experts(method):
         if experts is None:
@@ -87,9 +100,8 @@ def condense_medical(
                          checkpoint=checkpoint, checkpoint_every=checkpoint_every, progress=progress,
                          regularizer=regularizer, evaluate=selector, eval_every=every, **resources)  # fmt: skip
     ci.card["profile"] = profile
-    if selector is not None:
-        ci.card["selection"] = {"split": "val", "metric": "acc", "every": every, "runs": prof.select_runs,
-                                "model": model, "train": dataclasses.asdict(prof.evaluation)}  # fmt: skip
+    if selection is not None:
+        ci.card["selection"] = selection
     if experts is not None and needs_experts(method):
         ci.card["experts"] = {"folder": str(experts.folder), "config": experts.card["config"]}
     return ci

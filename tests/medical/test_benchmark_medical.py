@@ -117,3 +117,33 @@ def test_reuse_set_keeps_an_old_layout_entry_it_replaces(bench):
     assert archived["archived_from"] == key and archived["test"] == old["test"]
     assert entries[key]["arch"]["convnet"] == "convnet" and entries[key]["reused_set"]
     assert (tmp / entries[key]["reused_set"] / "card.json").exists()  # the reused set was not moved away
+
+
+def test_a_diverged_seed_records_its_recipe_and_joins_it_not_the_entry_under_its_key(bench, monkeypatch):
+    mod, tmp = bench
+    args = ["--flags", "breastmnist", "--root", str(tmp), "--methods", "mtt", "--ipcs", "2", "--runs", "2",
+            "--experts", "2", "--expert-epochs", "2", "--set", "iterations=2", "--set", "syn_steps=2",
+            "--set", "max_start_epoch=1", "--select-every", "1"]  # fmt: skip
+    assert mod.main(args) == 0
+
+    def diverge(*args, **kwargs):
+        raise FloatingPointError("mtt diverged at iteration 0: the learned lr became -0.001")
+
+    monkeypatch.setattr(mod, "condense_medical", diverge)
+    assert mod.main([*args, "--seed", "1"]) == 0
+    results = json.loads((tmp / "results.json").read_text())
+    key = ("breastmnist/mtt/ipc2/cpu/convnet/iterations=2,max_start_epoch=1,syn_steps=2/select_every=1/experts=2"
+           "/expert_epochs=2")  # fmt: skip
+    made, failed = results["entries"][key], results["entries"][key + "/seed=1"]
+    assert failed["diverged"].startswith("mtt diverged") and failed["test"] == {} and failed["eval"]["runs"] == 0
+    assert failed["experts"]["folder"].endswith("breastmnist-convnet-cpu-experts2-epochs2")
+    assert mod.recipe(failed) == mod.recipe(made)  # the set it did not make is of the seed-0 set's recipe
+    # Under the seed-0 key, an entry of another recipe (as one made before the profile gave the flag its own
+    # experts); the seed-0 set of the diverged seed's recipe under another key: the diverged seed joins the latter.
+    other = json.loads(json.dumps(made))
+    other["experts"]["config"]["num_experts"] = 10
+    results["entries"][key.replace("/experts=2", "")] = made
+    results["entries"][key] = other
+    (row,) = [r for r in mod.seeds_table(results).splitlines() if r.startswith("| breastmnist")]
+    cells = [c.strip() for c in row.strip("|").split("|")]
+    assert cells[4] == "2 × 2" and cells[5].endswith("; 1: diverged") and cells[6] == "1 (+1 diverged)"
