@@ -537,7 +537,7 @@ def seeds_table(results: dict[str, Any]) -> str:
     rows = ["| dataset | method | IPC | layout | experts | ACC per set (seed: mean ± std) | sets | "
             "set means: mean ± std | all students: mean ± std (n) |", "|" + "---|" * 9]  # fmt: skip
     groups: dict[str, list[tuple[str, dict[str, Any]]]] = {}
-    diverged: dict[str, list[int]] = {}  # recipe (or, for entries without one, seedless key) -> seeds that diverged
+    diverged: dict[str, list[tuple[int, str]]] = {}  # recipe (or seedless key, for entries without one) -> (seed, key)
 
     def seedless(key: str) -> str:
         return "/".join(seg for seg in key.split("/") if not seg.startswith("seed="))
@@ -548,7 +548,7 @@ def seeds_table(results: dict[str, Any]) -> str:
         if e.get("diverged"):
             # since sitting 15 a diverged entry records its recipe's fields; older ones only their key
             joins = recipe(e) if "config" in e else seedless(key)
-            diverged.setdefault(joins, []).append(int(dict(key_variant(key)).get("seed", 0)))
+            diverged.setdefault(joins, []).append((int(dict(key_variant(key)).get("seed", 0)), key))
         elif "convnet" in e.get("test", {}):
             groups.setdefault(recipe(e), []).append((key, e))
     order = {"random": 1, "dc": 2, "dm": 3, "mtt": 4, "ptm": 5}
@@ -556,7 +556,14 @@ def seeds_table(results: dict[str, Any]) -> str:
         groups.values(), key=lambda g: (g[0][1]["dataset"], g[0][1]["ipc"], order.get(g[0][1]["method"], 9))
     ):
         joins = {seedless(k) for k, _ in g} | {recipe(g[0][1])}
-        failed = sorted({s for j in joins for s in diverged.get(j, [])})
+        lost = sorted({sk for j in joins for sk in diverged.get(j, [])})
+        failed = [s for s, _ in lost]
+        seeds = [(e.get("seed", 0), k) for k, e in g] + lost
+        twice = sorted({s for s, _ in seeds if [x for x, _ in seeds].count(s) > 1})
+        if twice:  # one seed is one draw of the condensation: counted twice it would pass for two sets
+            keys = sorted(k for s, k in seeds if s in twice)
+            raise ValueError(f"--seeds-table: seed {twice[0]} of one recipe is in more than one entry {keys}; a "
+                             "seed is one set and counts once: archive or delete all but one of them")  # fmt: skip
         cells = {e.get("seed", 0): _fmt(e["test"]["convnet"]["acc"]) for _, e in g} | {s: "diverged" for s in failed}
         if len(cells) < 2:
             continue

@@ -147,3 +147,24 @@ def test_a_diverged_seed_records_its_recipe_and_joins_it_not_the_entry_under_its
     (row,) = [r for r in mod.seeds_table(results).splitlines() if r.startswith("| breastmnist")]
     cells = [c.strip() for c in row.strip("|").split("|")]
     assert cells[4] == "2 × 2" and cells[5].endswith("; 1: diverged") and cells[6] == "1 (+1 diverged)"
+
+
+def test_seeds_table_refuses_a_seed_counted_twice(bench):
+    mod, tmp = bench
+    args = ["--flags", "breastmnist", "--root", str(tmp), "--methods", "random", "--ipcs", "2", "--runs", "2"]
+    assert mod.main(args) == 0 and mod.main([*args, "--seed", "1"]) == 0
+    results = json.loads((tmp / "results.json").read_text())
+    base = "breastmnist/random/ipc2/cpu/convnet"
+    assert "| breastmnist | random | 2 |" in mod.seeds_table(results)
+    twice = json.loads(json.dumps(results))  # the seed-0 set scored again under another key (one set, not two)
+    twice["entries"][base.replace("/convnet", "/convnet+resnet18")] = results["entries"][base]
+    with pytest.raises(ValueError, match=r"seed 0 of one recipe is in more than one entry"):
+        mod.seeds_table(twice)
+    failed = json.loads(json.dumps(results))  # seed 1 both made and recorded as diverged
+    failed["entries"][base + "/seed=1/select_every=3"] = {"dataset": "breastmnist", "method": "random", "ipc": 2,
+                                                          "test": {}, "diverged": "lr < 0", "seed": 1}  # fmt: skip
+    failed["entries"][base + "/seed=1/select_every=3"] |= {
+        k: results["entries"][base + "/seed=1"][k] for k in ("profile", "arch", "config", "selection", "eval")
+    }
+    with pytest.raises(ValueError, match=r"seed 1 of one recipe .*seed=1/select_every=3"):
+        mod.seeds_table(failed)
