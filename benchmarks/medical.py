@@ -58,8 +58,10 @@ import torch
 from graph_node import hardware, load, parse_overrides, save_entry  # benchmarks/ is on sys.path when run as a script
 
 from condensekit.core.evaluate import Summary
+from condensekit.core.registry import check_int
 from condensekit.core.seed import resolve_device
 from condensekit.core.vision.imageset import CondensedImages
+from condensekit.core.vision.methods import IMAGE_METHODS
 from condensekit.core.vision.models import IMAGE_MODELS, build_image_model
 from condensekit.medical.condense import (
     condense_medical,
@@ -68,7 +70,7 @@ from condensekit.medical.condense import (
     prepare_experts,
     selection_settings,
 )
-from condensekit.medical.data import load_medmnist
+from condensekit.medical.data import load_medmnist, medmnist_info
 from condensekit.medical.evaluate import evaluate_medical, summaries_to_dict
 from condensekit.medical.profiles import PROFILES
 from condensekit.medical.shift import RULES, class_shift_diagnosis
@@ -169,6 +171,7 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if ns.validate < 0:
         raise ValueError(f"Invalid value {ns.validate!r} for argument --validate. Valid values are >= 0")
+    check_arguments(ns)
     if ns.splits:
         for flag in [f for f in ns.flags.split(",") if f]:
             print(split_shares(load_medmnist(flag, ns.root)))
@@ -277,6 +280,24 @@ def main(argv: list[str] | None = None) -> int:
             key = f"{flag}/full/{ns.profile}/{'+'.join(models)}" + "".join(f"/{k}={v}" for k, v in _variant(ns))
             _full_row(key, data, eval_models, ns, profile, common, done.get(key))
     return 0
+
+
+def check_arguments(ns: argparse.Namespace) -> None:
+    """Check every item of ``--flags``, ``--methods`` and ``--ipcs``, and ``--seed`` / ``--runs``, before anything
+    is loaded or condensed: a bad item late in a list would otherwise fail only after the items before it had been
+    condensed and evaluated (minutes to hours). Each error names the argument, the value and the valid ones."""
+    for flag in [f for f in ns.flags.split(",") if f]:
+        medmnist_info(flag)
+    for method in [m for m in ns.methods.split(",") if m]:
+        IMAGE_METHODS.get(method)
+    for item in [i for i in ns.ipcs.split(",") if i]:
+        try:
+            value: object = int(item)
+        except ValueError:
+            value = item
+        check_int("--ipcs", value, 1)
+    check_int("--seed", ns.seed, 0)
+    check_int("--runs", ns.runs, 1)
 
 
 def _variant(ns: argparse.Namespace) -> list[tuple[str, Any]]:

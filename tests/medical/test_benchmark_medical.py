@@ -168,3 +168,22 @@ def test_seeds_table_refuses_a_seed_counted_twice(bench):
     }
     with pytest.raises(ValueError, match=r"seed 1 of one recipe .*seed=1/select_every=3"):
         mod.seeds_table(failed)
+
+
+@pytest.mark.parametrize(
+    ("given", "match"),
+    [
+        (["--methods", "random,nosuch"], r"Unknown image method 'nosuch'.*random"),
+        (["--flags", "breastmnist,nosuchmnist"], r"'nosuchmnist' for argument flag.*pneumoniamnist"),
+        (["--ipcs", "2,x"], r"Invalid value 'x' for argument --ipcs"),
+        (["--ipcs", "2,0"], r"Invalid value 0 for argument --ipcs"),
+        (["--seed", "-1"], r"Invalid value -1 for argument --seed"),
+        (["--runs", "0"], r"Invalid value 0 for argument --runs"),
+    ],
+)
+def test_a_bad_list_item_is_refused_before_the_items_before_it_run(bench, given, match):
+    mod, tmp = bench
+    args = ["--flags", "breastmnist", "--root", str(tmp), "--methods", "random", "--ipcs", "2", "--runs", "1"]
+    with pytest.raises(ValueError, match=match):
+        mod.main([*args, *given])
+    assert not (tmp / "results.json").exists() and not (tmp / "runs").exists()  # nothing ran, nothing written
