@@ -564,7 +564,7 @@ def seeds_table(results: dict[str, Any]) -> str:
         return "/".join(seg for seg in key.split("/") if not seg.startswith("seed="))
 
     for key, e in results["entries"].items():
-        if "kind" in e or e["method"] == "full":
+        if "kind" in e or e["method"] == "full" or key.endswith("/validation"):  # a diverged --validate run: no kind
             continue
         if e.get("diverged"):
             # since sitting 15 a diverged entry records its recipe's fields; older ones only their key

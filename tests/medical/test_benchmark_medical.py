@@ -187,3 +187,21 @@ def test_a_bad_list_item_is_refused_before_the_items_before_it_run(bench, given,
     with pytest.raises(ValueError, match=match):
         mod.main([*args, *given])
     assert not (tmp / "results.json").exists() and not (tmp / "runs").exists()  # nothing ran, nothing written
+
+
+def test_a_diverged_validate_candidate_stays_out_of_the_seeds_table(bench, monkeypatch):
+    mod, tmp = bench
+    args = ["--flags", "breastmnist", "--root", str(tmp), "--methods", "random", "--ipcs", "2", "--runs", "2"]
+
+    def diverge(*args, **kwargs):
+        raise FloatingPointError("diverged at iteration 0")
+
+    with monkeypatch.context() as patched:
+        patched.setattr(mod, "condense_medical", diverge)
+        assert mod.main([*args, "--validate", "2"]) == 0  # a candidate of seed 0's recipe, on validation only
+    assert mod.main(args) == 0 and mod.main([*args, "--seed", "1"]) == 0
+    results = json.loads((tmp / "results.json").read_text())
+    assert results["entries"]["breastmnist/random/ipc2/cpu/convnet/validation"]["diverged"]
+    (row,) = [r for r in mod.seeds_table(results).splitlines() if r.startswith("| breastmnist")]
+    cells = [c.strip() for c in row.strip("|").split("|")]
+    assert "diverged" not in cells[5] and cells[6] == "2"
