@@ -1,0 +1,50 @@
+"""``benchmarks/medical_lr_trace.py`` replays the first updates of a benchmark run exactly (same config, expert
+buffer, seeding), and records a divergence instead of hiding it."""
+
+import importlib.util
+import json
+from pathlib import Path
+
+import pytest
+
+from tests.medical.test_benchmark_medical import bench  # noqa: F401  (fixture)
+
+BENCH = Path(__file__).resolve().parents[2] / "benchmarks"
+RUN = ["--flags", "breastmnist", "--methods", "mtt", "--ipcs", "2", "--runs", "1"]
+ARGS = ["--set", "syn_steps=2", "--set", "max_start_epoch=1", "--expert-epochs", "2", "--experts", "2"]
+
+
+@pytest.fixture
+def trace(bench, monkeypatch):  # noqa: F811
+    mod, tmp = bench
+    spec = importlib.util.spec_from_file_location("bench_medical_lr_trace", BENCH / "medical_lr_trace.py")
+    tr = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(tr)
+    monkeypatch.setattr(tr, "RESULTS", tmp / "trace.json")
+    monkeypatch.setattr(tr, "RUNS", tmp / "runs")
+    monkeypatch.setenv("CONDENSEKIT_DATA", str(tmp))
+    return mod, tr, tmp
+
+
+def test_trace_replays_the_benchmark_run(trace):
+    mod, tr, tmp = trace
+    run = [*RUN, "--seed", "1", "--set", "iterations=3", "--select-every", "0"]  # 0: the last set is kept
+    assert mod.main([*run, "--root", str(tmp), *ARGS]) == 0
+    (entry,) = json.loads((tmp / "results.json").read_text())["entries"].values()
+    assert tr.main(["--flag", "breastmnist", "--method", "mtt", "--ipc", "2", "--seeds", "1", "--updates", "3",
+                    *ARGS]) == 0  # fmt: skip
+    (row,) = json.loads((tmp / "trace.json").read_text())["entries"].values()
+    assert row["diverged"] is None and [r["update"] for r in row["rows"]] == [0, 1, 2]
+    assert row["rows"][-1]["lr_after"] == pytest.approx(entry["learned_lr"], rel=1e-6)  # the same run, replayed
+    assert all(r["lr_grad"] is not None and r["loss"] > 0 for r in row["rows"])
+
+
+def test_trace_records_a_divergence(trace):
+    mod, tr, tmp = trace
+    assert mod.main([*RUN, "--set", "iterations=1", "--root", str(tmp), *ARGS]) == 0  # makes the expert buffer
+    assert tr.main(["--flag", "breastmnist", "--method", "mtt", "--ipc", "2", "--updates", "5",
+                    "--set", "lr_lr=1e3", *ARGS]) == 0  # fmt: skip
+    (row,) = json.loads((tmp / "trace.json").read_text())["entries"].values()
+    assert "diverged" in row["diverged"] and row["rows"][-1]["lr_after"] <= 0 and len(row["rows"]) < 5
+    with pytest.raises(ValueError, match="--updates"):
+        tr.main(["--flag", "breastmnist", "--ipc", "2", "--updates", "0", *ARGS])
