@@ -100,6 +100,7 @@ def test_wl_baseline_counts_subtrees_and_separates_the_tiny_classes(tiny_set, mo
     same = [(i, j) for i in range(len(y)) for j in range(i) if y[i] == y[j] and sizes[i] == sizes[j]
             and edges[i] == edges[j] and sizes[i] > 1]  # fmt: skip
     assert same and all(torch.equal(f[i], f[j]) for i, j in same)  # isomorphic, same labels: same counts
+
     # 1-WL cannot tell a 6-cycle from two triangles (both 2-regular), but tells a 4-path from a 4-star
     def graph(edges, n, c):
         e = torch.tensor(edges).t()
