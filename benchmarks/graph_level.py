@@ -482,14 +482,12 @@ def validate_table(results: dict[str, Any]) -> list[str]:
     return lines
 
 
-JUDGED_MODEL = {"doscond": "gcn", "kidd": "gin", "kidd-lr": "gin"}  # the issue: DosCond on GCN, KiDD on GIN
-
-
 def split_rows(results: dict[str, Any]) -> list[dict[str, Any]]:
     """Each (dataset, gpc, method, seed) that has a ``--kept-recipe`` entry on some split N > 0, scored against the
     random coreset of the same split and seed, per split (0 included: the recorded rows), on the method's judged
-    model (:data:`JUDGED_MODEL`). A split counts when both sides have the model; a split's score is the mean of
-    the runs both sides have (the first ``min(runs)`` run seeds; every entry's run ``i`` is seeded with ``i``).
+    model (:data:`SELECTION_MODEL`: the issue judges DosCond on GCN and KiDD on GIN, the models each selects by; GCN
+    for any other method). A split counts when both sides have the model; a split's score is the mean of the runs
+    both sides have (the first ``min(runs)`` run seeds; every entry's run ``i`` is seeded with ``i``).
 
     The rule (BENCHMARKS.md, sitting 15): the verdict is on the mean over splits of the difference method −
     random; a mean gap whose size is below the split-to-split std of the difference (population std, as every ±
@@ -501,7 +499,7 @@ def split_rows(results: dict[str, Any]) -> list[dict[str, Any]]:
             groups.setdefault((e["dataset"], e["gpc"], e["method"], e.get("seed", 0)), {})
     rows = []
     for (dataset, gpc, method, seed), _ in sorted(groups.items()):
-        model = JUDGED_MODEL.get(method, "gcn")
+        model = SELECTION_MODEL.get(method, "gcn")
         per = []
         for e in entries.values():
             if (e.get("dataset"), e.get("gpc"), e.get("method"), e.get("seed", 0)) != (dataset, gpc, method, seed):
