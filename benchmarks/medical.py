@@ -192,11 +192,15 @@ def main(argv: list[str] | None = None) -> int:
         common = {"dataset": flag, "profile": ns.profile, "hardware": hardware(), "load": "shared",
                   "reference_resnet18_28": REFERENCE.get(flag), "arch": arch_record(ns.arch, data)}  # fmt: skip
         buffer = None
+        others = _other_recipes(flag, data, ns, profile, models, overrides, done)
         for method in [m for m in ns.methods.split(",") if m]:
             for ipc in [int(i) for i in ns.ipcs.split(",") if i]:
                 key = entry_key(flag, method, ipc, ns.profile, models, overrides, _variant(ns))
                 if ns.validate:
                     key += "/validation"
+                if key in others:  # not --force (that refused above): the entry stays, and the run says why
+                    print(f"{key}: kept, not re-run: it holds another recipe's entry ({others[key]})", flush=True)
+                    continue
                 if not ns.force and key in done:
                     continue
                 expert_time = expert_cpu = None
@@ -298,6 +302,115 @@ def check_arguments(ns: argparse.Namespace) -> None:
         check_int("--ipcs", value, 1)
     check_int("--seed", ns.seed, 0)
     check_int("--runs", ns.runs, 1)
+
+
+def run_recipe(flag: str, method: str, ipc: int, ns: argparse.Namespace, profile: Any, n_train: int,
+               overrides: dict[str, Any] | None = None) -> dict[str, Any]:  # fmt: skip
+    """The recipe a run of this call makes for (``flag``, ``method``, ``ipc``), in the fields an entry records: the
+    method config as :func:`condense_medical` resolves it (profile, flag, IPC, then ``overrides``), the expert
+    buffer's config (``--experts`` / ``--expert-epochs`` given; ``None`` for a method without experts), the
+    validation selection's settings, the evaluation protocol and the ConvNet layout. With no overrides and no
+    options it is the profile's present recipe, which :func:`recipe_diff` compares entries against."""
+    run_overrides = dict(overrides or {})
+    if ns.arch != "convnet" and hasattr(medical_config(method, ns.profile, ipc=ipc), "model"):
+        run_overrides.setdefault("model", ns.arch)
+    cfg = medical_config(method, ns.profile, run_overrides, ipc=ipc, flag=flag)
+    given = {k: v for k, v in (("num_experts", ns.experts), ("epochs", ns.expert_epochs)) if v is not None}
+    every = profile.select_every if ns.select_every is None else ns.select_every
+    experts = profile.expert_config_for(flag, n_train, model=ns.arch, **given) if needs_experts(method) else None
+    return json.loads(json.dumps({
+        "config": dataclasses.asdict(cfg), "experts": None if experts is None else dataclasses.asdict(experts),
+        "selection": selection_settings(cfg, ns.profile, every), "eval": profile.evaluation.__dict__,
+        "layout": ns.arch,
+    }))  # fmt: skip
+
+
+def profile_recipe(e: dict[str, Any]) -> dict[str, Any] | None:
+    """The recipe a plain run (no ``--set``, no option but ``--seed``) of the entry's flag, method and IPC makes
+    today under the entry's profile (:func:`run_recipe`; the flag's training-set size from medmnist's ``INFO``).
+    ``None`` for a full-data row, an unknown profile or flag."""
+    if e.get("method") == "full" or e.get("profile") not in PROFILES:
+        return None
+    try:
+        n_train = int(medmnist_info(e["dataset"])["n_samples"]["train"])
+    except ValueError:
+        return None
+    ns = argparse.Namespace(arch="convnet", experts=None, expert_epochs=None, select_every=None, profile=e["profile"])
+    return run_recipe(e["dataset"], e["method"], e["ipc"], ns, PROFILES.get(e["profile"]), n_train)
+
+
+def recipe_diff(e: dict[str, Any], want: dict[str, Any]) -> list[str] | None:
+    """What the entry ``e`` recorded that differs from the recipe ``want`` (:func:`run_recipe`), as the entry's
+    values (``lr_lr=1e-05``, ``experts 10 × 5``, ``layout convnet_pad1``, ...); ``[]`` when it is that recipe.
+    Only fields both record are compared (a config field added after the entry was made is not a difference).
+    ``None`` when the entry records no config (full-data rows, and diverged entries made before sitting 15)."""
+    if e.get("method") == "full" or not isinstance(e.get("config"), dict):
+        return None
+    out = [] if layout(e) == want["layout"] else [f"layout {layout(e)}"]
+    out += [f"{k}={v}" for k, v in e["config"].items() if k in want["config"] and v != want["config"][k]]
+    have_ex, want_ex = (e.get("experts") or {}).get("config"), want["experts"]
+    if bool(have_ex) != bool(want_ex):
+        out.append("experts " + ("none" if not have_ex else f"{have_ex['num_experts']} × {have_ex['epochs']}"))
+    elif have_ex:
+        if (have_ex["num_experts"], have_ex["epochs"]) != (want_ex["num_experts"], want_ex["epochs"]):
+            out.append(f"experts {have_ex['num_experts']} × {have_ex['epochs']}")
+        out += [f"experts {k}={v}" for k, v in have_ex.items()
+                if k not in ("num_experts", "epochs") and k in want_ex and v != want_ex[k]]  # fmt: skip
+    sel = {k: v for k, v in (e.get("selection") or {}).items() if k not in ("best_step", "val_acc", "history")}
+    want_sel = want["selection"] or {}
+    if bool(sel) != bool(want_sel):
+        out.append("validation selection " + (f"every {sel['every']}" if sel else "none"))
+    elif sel:
+        out += [f"select_every={v}" if k == "every" else f"selection {k}"
+                for k, v in sel.items() if k in want_sel and v != want_sel[k]]  # fmt: skip
+    ev = (e.get("eval") or {}).get("config") or {}
+    out += [f"eval {k}={v}" for k, v in ev.items() if k in want["eval"] and v != want["eval"][k]]
+    return out
+
+
+def recipe_status(e: dict[str, Any]) -> str:
+    """``profile`` when the entry is what a plain run of the entry's profile makes today (:func:`profile_recipe`);
+    ``former (…)`` with the entry's values that differ, when a profile setting has changed since it was made (e.g.
+    BreastMNIST IPC 10's ``lr_lr``, 1e-5 until sitting 16) or it was made with another setting; ``-`` when the entry
+    does not record enough to tell (full-data rows, diverged entries made before sitting 15)."""
+    want = profile_recipe(e)
+    diff = None if want is None else recipe_diff(e, want)
+    if diff is None:
+        return "-"
+    return "profile" if not diff else f"former ({', '.join(diff)})"
+
+
+def _other_recipes(flag: str, data: Any, ns: argparse.Namespace, profile: Any, models: list[str],
+                   overrides: dict[str, Any], done: dict[str, Any]) -> dict[str, str]:  # fmt: skip
+    """Before anything of ``flag`` runs: the keys this call would write that already hold an entry of another
+    recipe than the one it makes (:func:`run_recipe`, :func:`recipe_diff`): a key does not name the profile's
+    per-flag settings, so once the profile changes (BreastMNIST IPC 10's ``lr_lr`` in sitting 16), a plain run's key
+    can hold an entry of the former recipe. With ``--force`` such a run would overwrite it silently: refused, naming
+    the key, the differences and the fix. Without ``--force`` the keys are returned (key → the entry's differing
+    values) and skipped with a message. ``--reuse-set`` (which evaluates the set already saved for the key) and
+    entries of the old layout (which ``--force`` archives first, :func:`archive_old_layout`) are not checked."""
+    if ns.reuse_set:
+        return {}
+    out: dict[str, str] = {}
+    for method in [m for m in ns.methods.split(",") if m]:
+        for ipc in [int(i) for i in ns.ipcs.split(",") if i]:
+            key = entry_key(flag, method, ipc, ns.profile, models, overrides, _variant(ns))
+            key += "/validation" if ns.validate else ""
+            old = done.get(key)
+            if old is None or "arch" not in old:
+                continue
+            want = run_recipe(flag, method, ipc, ns, profile, int(data.x_train.shape[0]), overrides)
+            diff = recipe_diff(old, want)
+            if not diff:
+                continue
+            out[key] = ", ".join(diff)
+            if ns.force:
+                raise ValueError(
+                    f"--force would overwrite entry {key!r}, which holds another recipe ({out[key]}) than this run "
+                    "makes: name this run's recipe with --set FIELD=VALUE / --expert-epochs / --experts so it gets "
+                    "its own key, or archive that entry under another key first"
+                )
+    return out
 
 
 def _variant(ns: argparse.Namespace) -> list[tuple[str, Any]]:
@@ -540,11 +653,15 @@ def validation_table(results: dict[str, Any]) -> str:
 def recipe(e: dict[str, Any]) -> str:
     """What makes two test entries the same recipe up to the condensation seed: flag, method, IPC, profile,
     ConvNet layout, the method's config, the expert buffer's config (without its folder), the validation
-    selection and the evaluation protocol. Entries of one recipe differ only in ``seed``."""
+    selection and the evaluation protocol. Entries of one recipe differ only in ``seed``.
+
+    The ``--set`` overrides that named the run are not part of it (since sitting 16): the config records what they
+    set, so a set made with ``--set lr_lr=1e-6`` before the profile carried that value and one a plain run makes
+    after are the same recipe (and the same seed in both is refused by :func:`seeds_table`)."""
     experts = (e.get("experts") or {}).get("config")
     sel = {k: v for k, v in (e.get("selection") or {}).items() if k not in ("best_step", "val_acc", "history")}
     parts = [e["dataset"], e["method"], e["ipc"], e.get("profile"), layout(e), e.get("config"), experts, sel,
-             (e.get("eval") or {}).get("config"), e.get("overrides") or {}]  # fmt: skip
+             (e.get("eval") or {}).get("config")]  # fmt: skip
     return json.dumps(parts, sort_keys=True)
 
 
@@ -554,9 +671,13 @@ def seeds_table(results: dict[str, Any]) -> str:
     and the mean ± std of all students pooled. A seed whose condensation diverged (its entry has no set) is listed
     as such and counted apart; it joins its own recipe (the fields :func:`_unmade_set_fields` records), or, for an
     entry made before those were recorded, the recipe whose entries have its key but for the seed. One set is one
-    draw of the condensation; an order between methods is judged on the mean over sets, not on one set."""
+    draw of the condensation; an order between methods is judged on the mean over sets, not on one set.
+
+    The last column, ``recipe`` (:func:`recipe_status`), says whether the recipe is the profile's present one
+    (``profile``: the official row) or a former one, with its values that differ; within a (flag, IPC, method) the
+    profile's recipe comes first."""
     rows = ["| dataset | method | IPC | layout | experts | ACC per set (seed: mean ± std) | sets | "
-            "set means: mean ± std | all students: mean ± std (n) |", "|" + "---|" * 9]  # fmt: skip
+            "set means: mean ± std | all students: mean ± std (n) | recipe |", "|" + "---|" * 10]  # fmt: skip
     groups: dict[str, list[tuple[str, dict[str, Any]]]] = {}
     diverged: dict[str, list[tuple[int, str]]] = {}  # recipe (or seedless key, for entries without one) -> (seed, key)
 
@@ -573,8 +694,10 @@ def seeds_table(results: dict[str, Any]) -> str:
         elif "convnet" in e.get("test", {}):
             groups.setdefault(recipe(e), []).append((key, e))
     order = {"random": 1, "dc": 2, "dm": 3, "mtt": 4, "ptm": 5}
+    status = {id(g): recipe_status(g[0][1]) for g in groups.values()}
     for g in sorted(
-        groups.values(), key=lambda g: (g[0][1]["dataset"], g[0][1]["ipc"], order.get(g[0][1]["method"], 9))
+        groups.values(),
+        key=lambda g: (g[0][1]["dataset"], g[0][1]["ipc"], order.get(g[0][1]["method"], 9), status[id(g)] != "profile"),
     ):
         joins = {seedless(k) for k, _ in g} | {recipe(g[0][1])}
         lost = sorted({sk for j in joins for sk in diverged.get(j, [])})
@@ -597,7 +720,7 @@ def seeds_table(results: dict[str, Any]) -> str:
         per = "; ".join(f"{seed}: {cell}" for seed, cell in sorted(cells.items()))
         sets = f"{len(g)}" + (f" (+{len(failed)} diverged)" if failed else "")
         rows.append(f"| {e0['dataset']} | {e0['method']} | {e0['ipc']} | {layout(e0)} | {ex} | {per} | {sets} | "
-                    f"{_fmt(means)} | {_fmt(pooled)} ({len(pooled['runs'])}) |")  # fmt: skip
+                    f"{_fmt(means)} | {_fmt(pooled)} ({len(pooled['runs'])}) | {status[id(g)]} |")  # fmt: skip
     return "\n".join(rows)
 
 
@@ -683,10 +806,12 @@ def key_variant(key: str) -> list[tuple[str, str]]:
             if seg.startswith(("select_every=", "experts=", "expert_epochs=", "arch=", "seed="))]  # fmt: skip
 
 
-def _rows(entries: list[tuple[str, dict[str, Any]]]) -> list[str]:
+def _rows(entries: list[tuple[str, dict[str, Any]]], status: bool = False) -> list[str]:
+    """One row per (entry, evaluated model); with ``status`` a last column ``recipe`` (:func:`recipe_status`)."""
     head = ("| dataset | method | IPC | model | layout | ACC | AUC | runs | iters (kept) | eval ep. | wall s/iter | "
-            "CPU s/iter | peak MB |")  # fmt: skip
-    rows = [head, "|" + "---|" * 13]
+            "CPU s/iter | peak MB |") + (" recipe |" if status else "")  # fmt: skip
+    rows = [head, "|" + "---|" * (13 + status)]
+    tail = {key: f" {recipe_status(e)} |" if status else "" for key, e in entries}
     for key, e in entries:
         label = e["method"] + "".join(f" ({k}={v})" for k, v in sorted((e.get("overrides") or {}).items()))
         label += "".join(f" ({k}={v})" for k, v in key_variant(key) if k in ("experts", "expert_epochs", "seed"))
@@ -696,7 +821,7 @@ def _rows(entries: list[tuple[str, dict[str, Any]]]) -> list[str]:
             label += " (re-measured on the reference layout)"
         if e.get("diverged"):
             cells = [e["dataset"], label, str(e["ipc"]), "-", layout(e), "diverged", "diverged", *["-"] * 6]
-            rows.append("| " + " | ".join(cells) + " |")
+            rows.append("| " + " | ".join(cells) + " |" + tail[key])
         iters = (e.get("config") or {}).get("iterations", "-")
         if e.get("selection"):
             iters = f"{iters} ({e['selection']['best_step']:g})"
@@ -707,23 +832,26 @@ def _rows(entries: list[tuple[str, dict[str, Any]]]) -> list[str]:
                 f"| {e['dataset']} | {label} | {e['ipc'] or 'all'} | {model} | {layout(e)} | {_fmt(t.get('acc'))} | "
                 f"{_fmt(t.get('auc'))} | {len(t['acc']['runs'])} | {iters} | {eval_ep} | "
                 f"{cost.get('time_per_step_s', '-')} | {cost.get('cpu_sec_per_step', '-')} | "
-                f"{cost.get('peak_memory_mb', '-')} |"
+                f"{cost.get('peak_memory_mb', '-')} |{tail[key]}"
             )
     return rows
 
 
 def table(results: dict[str, Any]) -> str:
     """BENCHMARKS.md's tables: entries on their profile's present evaluation schedule made on the reference
-    ConvNet layout; then those on the old layout (``convnet_pad1``: not comparable with the first table, kept
-    until re-measured or as the record of what was); then, apart, the superseded ones (evaluated with an older,
-    shorter schedule)."""
+    ConvNet layout, with a ``recipe`` column (:func:`recipe_status`: ``profile`` for the rows a plain run of the
+    profile makes today, the official ones, listed first within a (flag, IPC, method); ``former (…)`` for the
+    others, with their values that differ); then those on the old layout (``convnet_pad1``: not comparable with
+    the first table, kept until re-measured or as the record of what was); then, apart, the superseded ones
+    (evaluated with an older, shorter schedule)."""
     order = {"full": 0, "random": 1, "dc": 2, "dm": 3, "mtt": 4, "ptm": 5}
     entries = sorted(((k, e) for k, e in results["entries"].items() if "kind" not in e),
-                     key=lambda ke: (ke[1]["dataset"], ke[1]["ipc"] or 0, order.get(ke[1]["method"], 9)))  # fmt: skip
+                     key=lambda ke: (ke[1]["dataset"], ke[1]["ipc"] or 0, order.get(ke[1]["method"], 9),
+                                     recipe_status(ke[1]).startswith("former")))  # fmt: skip
     old = [(k, e) for k, e in entries if not _current(e)]
     ref = [(k, e) for k, e in entries if _current(e) and layout(e) == "convnet"]
     pad1 = [(k, e) for k, e in entries if _current(e) and layout(e) != "convnet"]
-    out = _rows(ref)
+    out = _rows(ref, status=True)
     if pad1:
         note = (f"On the old ConvNet layout ({OLD_ARCH}: first convolution padded by 1, 1,152 features; made "
                 "before sitting 12; not comparable with the table above):")  # fmt: skip

@@ -205,3 +205,74 @@ def test_a_diverged_validate_candidate_stays_out_of_the_seeds_table(bench, monke
     (row,) = [r for r in mod.seeds_table(results).splitlines() if r.startswith("| breastmnist")]
     cells = [c.strip() for c in row.strip("|").split("|")]
     assert "diverged" not in cells[5] and cells[6] == "2"
+
+
+def _entry_of(mod, recipe, **fields):
+    """A test entry that records ``recipe`` (:func:`run_recipe`'s fields) as the benchmark writes them."""
+    made = {"best_step": 300, "val_acc": 0.9, "history": []}
+    return {"profile": "cpu", "arch": {"convnet": recipe["layout"]}, "config": json.loads(json.dumps(recipe["config"])),
+            "experts": None if recipe["experts"] is None else {"config": dict(recipe["experts"])},
+            "selection": recipe["selection"] and recipe["selection"] | made,
+            "eval": {"config": recipe["eval"]}, "test": {}} | fields  # fmt: skip
+
+
+def test_recipe_status_names_the_profiles_present_recipe_and_what_a_former_one_differs_in(bench):
+    mod, _ = bench
+    e = {"dataset": "breastmnist", "method": "mtt", "ipc": 10, "profile": "cpu"}
+    want = mod.profile_recipe(e)
+    assert want["config"]["lr_lr"] == 1e-6 and (want["experts"]["num_experts"], want["experts"]["epochs"]) == (7, 15)
+    assert mod.recipe_status(_entry_of(mod, want, **e)) == "profile"
+    former = _entry_of(mod, want, **e)
+    former["config"]["lr_lr"] = 1e-5  # BreastMNIST IPC 10 before sitting 16
+    assert mod.recipe_status(former) == "former (lr_lr=1e-05)"
+    former["experts"]["config"] |= {"num_experts": 10, "epochs": 5}
+    former["config"].pop("momentum")  # a field the entry does not record is not a difference
+    assert mod.recipe_status(former) == "former (lr_lr=1e-05, experts 10 × 5)"
+    assert mod.recipe_status({"dataset": "breastmnist", "method": "full", "ipc": None, "profile": "cpu"}) == "-"
+    old = {"dataset": "breastmnist", "method": "mtt", "ipc": 10, "profile": "cpu", "diverged": "lr < 0", "test": {}}
+    assert mod.recipe_status(old) == "-"  # a diverged entry made before it recorded its recipe
+
+
+def test_tables_put_the_profiles_recipe_first_and_label_the_former_one(bench):
+    mod, _ = bench
+    base = {"dataset": "breastmnist", "method": "ptm", "ipc": 10}
+    want = mod.profile_recipe(base | {"profile": "cpu"})
+    one = {"mean": 0.8, "std": 0.0, "runs": [0.8]}
+    acc = {"convnet": {"acc": one, "auc": one}}
+    entries = {}
+    for seed in (0, 1):
+        suffix = f"/seed={seed}" if seed else ""
+        former = _entry_of(mod, want, **base, test=acc, seed=seed)
+        former["config"]["lr_lr"] = 1e-5
+        entries["breastmnist/ptm/ipc10/cpu/convnet/max_start_epoch=8/expert_epochs=15" + suffix] = former
+    # the profile's recipe: seed 0 named with --set (before the profile carried it), seed 1 by a plain run after
+    entries["breastmnist/ptm/ipc10/cpu/convnet/lr_lr=1e-06,max_start_epoch=8/expert_epochs=15"] = _entry_of(
+        mod, want, **base, test=acc, seed=0, overrides={"lr_lr": 1e-6, "max_start_epoch": 8}
+    )
+    entries["breastmnist/ptm/ipc10/cpu/convnet/seed=1"] = _entry_of(mod, want, **base, test=acc, seed=1)
+    rows = [r for r in mod.seeds_table({"entries": entries}).splitlines() if r.startswith("| breastmnist")]
+    assert [r.rsplit("|", 2)[1].strip() for r in rows] == ["profile", "former (lr_lr=1e-05)"]
+    assert "| 2 |" in rows[0]  # the --set seed 0 and the plain seed 1 are one recipe: 2 sets
+    rows = [r for r in mod.table({"entries": entries}).splitlines() if r.startswith("| breastmnist")]
+    assert [r.rsplit("|", 2)[1].strip() for r in rows] == ["profile"] * 2 + ["former (lr_lr=1e-05)"] * 2
+    entries["breastmnist/ptm/ipc10/cpu/convnet"] = entries["breastmnist/ptm/ipc10/cpu/convnet/seed=1"] | {"seed": 0}
+    with pytest.raises(ValueError, match="seed 0 of one recipe"):  # seed 0 of that recipe made twice
+        mod.seeds_table({"entries": entries})
+
+
+def test_a_plain_run_does_not_overwrite_an_entry_of_another_recipe(bench, capsys):
+    mod, tmp = bench
+    args = ["--flags", "breastmnist", "--root", str(tmp), "--methods", "random", "--ipcs", "2", "--runs", "1"]
+    assert mod.main(args) == 0
+    results = json.loads((tmp / "results.json").read_text())
+    (key,) = results["entries"]
+    results["entries"][key]["config"]["init"] = "noise"  # as if the profile's setting changed since it was made
+    (tmp / "results.json").write_text(json.dumps(results))
+    before = (tmp / "results.json").read_text()
+    with pytest.raises(ValueError, match=r"--force would overwrite entry .*random/ipc2.*init=noise.*--set"):
+        mod.main([*args, "--force"])
+    assert mod.main(args) == 0
+    assert "kept, not re-run: it holds another recipe's entry (init=noise)" in capsys.readouterr().out
+    assert (tmp / "results.json").read_text() == before  # neither call touched it
+    assert mod.main([*args, "--seed", "1"]) == 0  # another key: runs as before
+    assert len(json.loads((tmp / "results.json").read_text())["entries"]) == 2

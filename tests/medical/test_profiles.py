@@ -102,3 +102,24 @@ def test_cpu_profile_gives_breastmnist_its_own_expert_budget():
     assert medical_config("ptm", "cpu", ipc=1, flag="breastmnist").max_start_epoch == 4  # IPC 10 only
     assert medical_config("ptm", "cpu", ipc=10, flag="pneumoniamnist").max_start_epoch == 4
     assert medical_config("mtt", "cpu", ipc=10, flag="breastmnist").max_start_epoch == 2  # MTT's own setting
+
+
+def test_cpu_profile_gives_breastmnist_ipc10_the_smaller_lr_lr():
+    # sitting 16: lr_lr 1e-6 at BreastMNIST IPC 10, PTM and MTT alike (1e-5 diverged at seed 1; chosen on validation)
+    for method in ("ptm", "mtt"):
+        assert medical_config(method, "cpu", ipc=10, flag="breastmnist").lr_lr == 1e-6
+        assert medical_config(method, "cpu", ipc=1, flag="breastmnist").lr_lr == 1e-7  # IPC 1 keeps its own
+        assert medical_config(method, "cpu", ipc=50, flag="breastmnist").lr_lr == 1e-5  # IPC 50 keeps the default
+        assert medical_config(method, "cpu", {"lr_lr": 1e-5}, ipc=10, flag="breastmnist").lr_lr == 1e-5  # caller wins
+    assert medical_config("ptm", "cpu", ipc=10, flag="breastmnist").max_start_epoch == 8  # kept beside it
+    assert medical_config("mtt", "cpu", ipc=10, flag="breastmnist").max_start_epoch == 2
+    assert medical_config("ptm", "cpu", ipc=10, flag="pneumoniamnist").lr_lr == 1e-5  # PTM never diverged there
+
+
+def test_expert_config_for_a_size_matches_the_loaded_data():
+    cpu = PROFILES.get("cpu")
+    breast = replace(make_tiny_images(n_per_class=273), name="breastmnist")  # 546 training images
+    assert cpu.expert_config_for("breastmnist", 546) == cpu.expert_config(breast)
+    assert cpu.expert_config_for("breastmnist", 546, epochs=5) == cpu.expert_config(breast, epochs=5)
+    pneumonia = cpu.expert_config_for("pneumoniamnist", 4708)
+    assert (pneumonia.num_experts, pneumonia.epochs) == (2, 5)
