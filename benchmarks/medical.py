@@ -37,6 +37,14 @@ condensing it again::
     python benchmarks/medical.py --flags breastmnist --methods ptm --ipcs 10 --reuse-set --expert-epochs 15 \\
         --set max_start_epoch=8
 
+Recipes (sitting 16). A key names the ``--set`` overrides and options, not the profile's per-flag settings, so
+when the profile changes (BreastMNIST IPC 10's ``lr_lr``: 1e-6 since sitting 16) a plain run's key can hold an
+entry of the former recipe. ``--table`` and ``--seeds-table`` therefore say, per row, whether the entry is the
+profile's present recipe (``profile``: what a plain run makes today; the official rows) or a ``former (…)`` one,
+with the values that differ (:func:`recipe_status`); and a run whose key holds an entry of another recipe than the
+one it makes skips it with a message, or, with ``--force``, stops before anything runs rather than overwrite it
+(:func:`_other_recipes`). Stored entries are never re-keyed.
+
 ``--shift`` re-trains the students of saved sets (``runs/benchmarks/...``) with the evaluation protocol and
 records validation and test accuracy, balanced accuracy and per-class recall under three weight-selection rules
 (:mod:`condensekit.medical.shift`); its entries (key ``.../shift``, ``"kind": "shift"``) stay out of the
