@@ -19,12 +19,13 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import json
 import time
 from pathlib import Path
 from typing import Any
 
 import torch
-from graph_node import hardware, parse_overrides, save_entry  # benchmarks/ is on sys.path when run as a script
+from graph_node import hardware, load, parse_overrides, save_entry  # benchmarks/ is on sys.path when run as a script
 
 from condensekit.core.seed import resolve_device, seed_everything
 from condensekit.core.vision.experts import ExpertBuffer
@@ -62,6 +63,29 @@ def _row(step: int, method: Any, loss: float | None) -> dict[str, float]:
     }
 
 
+def entry_key(ns: argparse.Namespace, folder: str, overrides: dict[str, Any], seed: int) -> str:
+    """A trace's key: flag, method, IPC, profile, expert buffer folder, the ``--set`` overrides, seed, updates."""
+    variant = "".join(f"/{k}={v}" for k, v in sorted(overrides.items()))
+    return f"{ns.flag}/{ns.method}/ipc{ns.ipc}/{ns.profile}/{folder}{variant}/seed={seed}/updates={ns.updates}"
+
+
+def check_recipe(done: dict[str, Any], keys: Any, config: dict[str, Any]) -> None:
+    """Refuse, before anything is traced, to overwrite a trace recorded with another method config under one of
+    ``keys``: a key names the ``--set`` overrides, not the profile's settings, so once the profile changes
+    (BreastMNIST IPC 10's ``lr_lr``: 1e-6 since sitting 16) a plain run's key holds the former recipe's trace.
+    The error names the key, the differing fields and the fix."""
+    config = json.loads(json.dumps(config))
+    for key in keys:
+        old = (done.get(key) or {}).get("config")
+        if not old:
+            continue
+        diff = {k: (v, config[k]) for k, v in old.items() if k in config and v != config[k]}
+        if diff:
+            said = ", ".join(f"{k}: {a} recorded, {b} now" for k, (a, b) in sorted(diff.items()))
+            raise ValueError(f"trace {key!r} was recorded with another config ({said}); it is kept: name this run's "
+                             "recipe with --set FIELD=VALUE so it gets its own key")  # fmt: skip
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--flag", required=True)
@@ -87,6 +111,8 @@ def main(argv: list[str] | None = None) -> int:
     dev = resolve_device(ns.device)
     data = load_medmnist(ns.flag).to(str(dev))
     config = medical_config(ns.method, ns.profile, overrides, ipc=ns.ipc, flag=ns.flag)
+    keys = {seed: entry_key(ns, folder.name, overrides, seed) for seed in seeds}
+    check_recipe(load(RESULTS)["entries"], keys.values(), dataclasses.asdict(config))
     for seed in seeds:
         buffer = ExpertBuffer.open(folder, data=data, model=config.model)
         method = IMAGE_METHODS.get(ns.method).cls(data, ns.ipc, config, experts=buffer)
@@ -94,9 +120,7 @@ def main(argv: list[str] | None = None) -> int:
         c0 = time.process_time()
         method.setup(dev)
         rows, diverged = trace(method, ns.updates)
-        variant = "".join(f"/{k}={v}" for k, v in sorted(overrides.items()))
-        key = f"{ns.flag}/{ns.method}/ipc{ns.ipc}/{ns.profile}/{folder.name}{variant}/seed={seed}/updates={ns.updates}"
-        save_entry(key, {"dataset": ns.flag, "method": ns.method, "ipc": ns.ipc, "seed": seed,
+        save_entry(keys[seed], {"dataset": ns.flag, "method": ns.method, "ipc": ns.ipc, "seed": seed,
                          "profile": ns.profile, "experts": str(folder), "config": dataclasses.asdict(config),
                          "rows": rows, "diverged": diverged, "hardware": hardware(),
                          "cpu_s": round(time.process_time() - c0, 1)}, RESULTS)  # fmt: skip

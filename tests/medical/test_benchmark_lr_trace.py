@@ -48,3 +48,18 @@ def test_trace_records_a_divergence(trace):
     assert "diverged" in row["diverged"] and row["rows"][-1]["lr_after"] <= 0 and len(row["rows"]) < 5
     with pytest.raises(ValueError, match="--updates"):
         tr.main(["--flag", "breastmnist", "--ipc", "2", "--updates", "0", *ARGS])
+
+
+def test_trace_keeps_a_trace_of_another_recipe_under_its_key(trace):
+    mod, tr, tmp = trace
+    assert mod.main([*RUN, "--set", "iterations=1", "--root", str(tmp), *ARGS]) == 0  # makes the expert buffer
+    cmd = ["--flag", "breastmnist", "--method", "mtt", "--ipc", "2", "--updates", "1", *ARGS]
+    assert tr.main(cmd) == 0
+    results = json.loads((tmp / "trace.json").read_text())
+    (key,) = results["entries"]
+    results["entries"][key]["config"]["lr_lr"] = 0.5  # as if the profile's lr_lr changed since it was traced
+    (tmp / "trace.json").write_text(json.dumps(results))
+    with pytest.raises(ValueError, match=r"lr_lr: 0.5 recorded, 1e-05 now.*--set"):
+        tr.main(cmd)
+    assert json.loads((tmp / "trace.json").read_text()) == results  # kept as it was
+    assert tr.main([*cmd, "--seeds", "1"]) == 0  # another key: traced as before
