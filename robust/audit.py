@@ -40,6 +40,7 @@ from condensekit.core.registry import check_choice
 from condensekit.core.report import format_table
 from condensekit.core.seed import resolve_device, seed_everything
 from condensekit.core.vision import (
+    IMAGE_MODELS,
     CondensedImages,
     ImageSplits,
     ImageTrainConfig,
@@ -172,6 +173,7 @@ def _fit_check(name: str, data: ImageSplits, x: Tensor, device: torch.device) ->
             f"the condensed images are {shape} (C, H, W) but the real {data.name!r} test images are "
             f"{[data.channels, *data.im_size]}; audit the artifact against the data it was condensed from"
         )
+    IMAGE_MODELS.get(name)  # an unknown name lists the valid ones (it is not a model that does not fit)
     try:
         net = build_image_model(name, channels=data.channels, num_classes=data.num_classes, im_size=data.im_size)
         net = net.to(device)
@@ -260,8 +262,9 @@ def audit_images(
     attack_cpu: dict[str, float] = {}
     stages: dict[str, dict[str, float]] = {}
     trained: list[tuple[str, int, nn.Module, Tensor]] = []
-    for name in config.models:
+    for name in config.models:  # every model, before any is trained: a bad last one must not cost the others' runs
         _fit_check(name, data, x, dev)
+    for name in config.models:
         for run in range(config.runs):
             seed = config.seed + run
             seed_everything(seed)

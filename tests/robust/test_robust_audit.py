@@ -154,3 +154,14 @@ def test_audit_files_of_artifacts_whose_names_hold_dots_do_not_collide(tmp_path)
     assert f1["png"] == str(tmp_path / "set-lr0.01-a-robust-audit.png")
     _, f3 = audit_artifact(first, config=cfg, data=data, device="cpu", out=tmp_path / "mine.json")
     assert f3 == {"json": str(tmp_path / "mine.json"), "png": str(tmp_path / "mine.png")}
+
+
+@pytest.mark.parametrize(("bad", "message"), [("convnet_d4", "does not fit"), ("nosuchnet", "Unknown image model")])
+def test_every_evaluation_model_is_checked_before_any_is_trained(monkeypatch, bad, message):
+    data = _data()
+    trained = []
+    monkeypatch.setattr(audit_mod, "fit_images", lambda *a, **k: trained.append(1))
+    cfg = AuditConfig(attacks=("fgsm",), eps=("0.1",), **(FAST | {"models": ("mlp", bad)}))
+    with pytest.raises(ValueError, match=message):
+        audit_images(data.x_train, data.y_train, data, config=cfg, device="cpu")
+    assert trained == []  # a bad second model is refused before the first one costs anything
