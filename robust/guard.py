@@ -51,6 +51,7 @@ from condensekit.core.vision import build_image_model
 from condensekit.core.vision.experts import ExpertBuffer, ExpertConfig, generate_experts
 from condensekit.core.vision.imageset import CondensedImages
 from condensekit.core.vision.methods import IMAGE_METHODS, MTT, condense_images, make_image_config
+from condensekit.core.vision.methods.base import ipc_budgets
 from condensekit.core.vision.splits import ImageSplits
 from condensekit.robust.sre2l import SRe2L, TeacherConfig, squeeze_teacher
 
@@ -287,6 +288,11 @@ def robust_condense(
     method_cfg = make_image_config(base, config) if config is None or isinstance(config, dict) else config
     if guard is not None and guard.teacher and not has_teacher(base):
         raise ValueError(f"method {base!r} has no teacher or experts to regularise; set teacher=False, plugin=True")
+    ipc_budgets(data, ipc)  # a bad ipc or steps is refused before minutes of expert / teacher training
+    if steps is not None and (not isinstance(steps, int) or steps < 0):
+        raise ValueError(
+            f"Invalid value {steps!r} for argument steps of method {base!r}. Valid values are integers >= 0"
+        )
     resources: dict[str, Any] = {}
     expert_record: dict[str, Any] | None = None
     if uses_experts(base):

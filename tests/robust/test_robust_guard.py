@@ -141,3 +141,24 @@ def test_expert_nets_of_a_batchnorm_buffer_get_statistics_not_the_initial_ones(t
     assert not torch.allclose(bn.running_mean, torch.zeros_like(bn.running_mean))
     with pytest.raises(ValueError, match="other data"):
         expert_nets(tmp_path / "bn", ImageSplits("other", *[data.x_train, data.y_train] * 3, num_classes=2))
+
+
+@pytest.mark.parametrize("base", ["mtt", "sre2l"])
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"ipc": 0}, "argument ipc"),
+        ({"ipc": 9}, "have only \\[8, 8\\] training images"),
+        ({"steps": -1}, "argument steps"),
+    ],
+)
+def test_bad_ipc_or_steps_is_refused_before_the_teacher_or_experts_train(monkeypatch, base, kwargs, message):
+    from condensekit.robust import guard as guard_mod
+
+    trained = []
+    monkeypatch.setattr(guard_mod, "curvature_experts", lambda *a, **k: trained.append("experts"))
+    monkeypatch.setattr(guard_mod, "squeeze_teacher", lambda *a, **k: trained.append("teacher"))
+    args = {"ipc": 2} | kwargs
+    with pytest.raises(ValueError, match=message):
+        guard_mod.robust_condense(_images(), base, guard=GuardConfig(), config={"model": "mlp"}, progress=False, **args)
+    assert trained == []  # minutes of expert / teacher training are not spent on a run that cannot start
