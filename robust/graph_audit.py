@@ -81,11 +81,17 @@ class _OnGraph(nn.Module):
 
 def flip_edges(data: Data, fraction: float, *, seed: int) -> Data:
     """A copy of ``data`` with ⌊fraction·|E|⌋ random undirected edges removed and as many random
-    non-edges (no self loops) added."""
+    non-edges (no self loops) added; ``ValueError`` when the graph has fewer non-edges than that."""
     n = data.num_nodes
     ei = data.edge_index
     und = ei[:, ei[0] < ei[1]]
     k = int(fraction * und.shape[1])
+    free = n * (n - 1) // 2 - und.shape[1]
+    if k > free:  # else the loop below would draw for ever
+        raise ValueError(
+            f"Invalid value {fraction!r} for argument eps of random_edges: it flips {k} of the {und.shape[1]} edges "
+            f"each way, but the graph on {n} nodes has only {free} non-edges to add; use a smaller ε"
+        )
     gen = torch.Generator().manual_seed(seed)
     keep = und[:, torch.randperm(und.shape[1], generator=gen)[k:]]
     existing = set((und[0] * n + und[1]).tolist())

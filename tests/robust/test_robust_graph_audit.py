@@ -31,6 +31,18 @@ def test_flip_edges_keeps_the_edge_count_and_symmetry(unit_graph):
     assert torch.equal(flip_edges(unit_graph, 0.3, seed=0).edge_index, noisy.edge_index)
 
 
+def test_flip_edges_refuses_more_flips_than_the_graph_has_non_edges():
+    from torch_geometric.data import Data
+    from torch_geometric.utils import to_undirected
+
+    complete = to_undirected(torch.combinations(torch.arange(5)).t())  # 10 edges, no non-edge to add
+    g = Data(x=torch.rand(5, 3), edge_index=complete, y=torch.zeros(5, dtype=torch.long))
+    with pytest.raises(ValueError, match="argument eps of random_edges: .* only 0 non-edges"):
+        flip_edges(g, 0.1, seed=0)  # used to loop for ever, drawing non-edges that do not exist
+    path = Data(x=torch.rand(4, 3), edge_index=to_undirected(torch.tensor([[0, 1, 2], [1, 2, 3]])), num_nodes=4)
+    assert flip_edges(path, 1.0, seed=0).edge_index.shape[1] == 6  # 3 edges out, the 3 non-edges in
+
+
 def test_graph_audit_rows_fall_with_eps(unit_graph, tmp_path):
     task = NodeTask.from_data(unit_graph)
     cond = condense_nodes(task, "random", budget=9, seed=0, progress=False)
