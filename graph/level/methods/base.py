@@ -9,6 +9,8 @@ by class. Methods are registered by name in :data:`GRAPH_METHODS` (its own regis
 
 from __future__ import annotations
 
+import dataclasses
+import json
 from typing import Any
 
 import torch
@@ -132,3 +134,30 @@ class GraphCondensation(CondensationMethod):
 
     def steps(self) -> int:
         return int(getattr(self.config, "steps", 0))
+
+    def setting(self) -> dict[str, Any]:
+        """What a checkpoint of this run must have been written with to be resumed: the real graphs (name, size,
+        split seed), ``gpc`` and the method's config. The engine checks only the method name, seed and steps."""
+        g = self.graphs
+        info = {"dataset": g.name, "num_graphs": g.num_graphs, "num_features": g.num_features}
+        info |= {"split_seed": g.split_seed, "gpc": self.gpc}
+        cfg = dataclasses.asdict(self.config) if dataclasses.is_dataclass(self.config) else {}
+        return json.loads(json.dumps(info | cfg, default=str))
+
+    def state_dict(self) -> dict[str, Any]:
+        return super().state_dict() | {"setting": json.dumps(self.setting(), sort_keys=True)}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Refuse a checkpoint of another setting (it would resume silently, or fail in a tensor copy); one written
+        before settings were recorded is taken as it is."""
+        if "setting" in state:
+            saved, mine = json.loads(state["setting"]), self.setting()
+            diff = [k for k in sorted(set(saved) | set(mine)) if saved.get(k) != mine.get(k)]
+            if diff:
+                was = ", ".join(f"{k}={saved.get(k)!r}" for k in diff)
+                now = ", ".join(f"{k}={mine.get(k)!r}" for k in diff)
+                raise ValueError(
+                    f"checkpoint of {self.name!r} was written by a run with {was}, this run has {now}; resume with "
+                    "the same settings, or delete the checkpoint or pass another path"
+                )
+        super().load_state_dict(state)

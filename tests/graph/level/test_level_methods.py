@@ -59,6 +59,33 @@ def test_a_killed_run_resumes_bit_for_bit(tiny_set, tmp_path: Path, method: str)
         assert torch.equal(full.condensed[k], resumed.condensed[k]), k
 
 
+@pytest.mark.parametrize(
+    ("gpc", "overrides", "seed", "message"),
+    [
+        (2, {"lr_feat": 0.5}, 0, "lr_feat=1e-06, this run has lr_feat=0.5"),
+        (1, {}, 0, "gpc=2, this run has gpc=1"),
+        (2, {}, 1, "split_seed=0, this run has split_seed=1"),
+    ],
+)
+def test_resuming_with_other_settings_is_refused(tiny_graphs, tmp_path: Path, gpc, overrides, seed, message) -> None:
+    from condensekit.graph.level.data import graphset_from_list
+
+    ckpt = str(tmp_path / "ck.pt")
+    first = condense_graphs(
+        graphset_from_list(tiny_graphs, seed=0), "kidd", gpc=2, config=FAST["kidd"], steps=3, checkpoint=ckpt,
+        checkpoint_every=1, progress=False, device="cpu",
+    )  # fmt: skip
+    assert first.result.finished
+    other = graphset_from_list(tiny_graphs, seed=seed)
+    with pytest.raises(ValueError, match=f"checkpoint .* was written by a run with {message}"):
+        # used to resume silently (a changed lr_feat: the saved set under a card that names the new lr_feat; another
+        # split: graphs condensed from another split's training set) or crash in a tensor copy (another gpc)
+        condense_graphs(
+            other, "kidd", gpc=gpc, config=FAST["kidd"] | overrides, steps=3, checkpoint=ckpt, progress=False,
+            device="cpu",
+        )  # fmt: skip
+
+
 def test_budget_above_a_class_size_says_how_many_exist(tiny_set) -> None:
     with pytest.raises(
         ValueError, match=r"class 0 has 10, class 1 has 10 training graphs .*at most 10 graphs per class"
