@@ -388,6 +388,21 @@ def recipe_status(e: dict[str, Any]) -> str:
     return "profile" if not diff else f"former ({', '.join(diff)})"
 
 
+def _seedless(key: str) -> str:
+    """An entry key without its ``/seed=N`` part: the key of the same run's seed-0 entry."""
+    return "/".join(seg for seg in key.split("/") if not seg.startswith("seed="))
+
+
+def entry_status(key: str, entries: dict[str, Any]) -> str:
+    """:func:`recipe_status` of ``entries[key]``; a diverged entry made before it recorded its recipe (sitting 15)
+    takes the status of the entry its key names but for the seed, as :func:`seeds_table` joins it."""
+    e = entries[key]
+    status = recipe_status(e)
+    if status == "-" and e.get("diverged") and _seedless(key) != key and _seedless(key) in entries:
+        return recipe_status(entries[_seedless(key)])
+    return status
+
+
 def _other_recipes(flag: str, data: Any, ns: argparse.Namespace, profile: Any, models: list[str],
                    overrides: dict[str, Any], done: dict[str, Any]) -> dict[str, str]:  # fmt: skip
     """Before anything of ``flag`` runs: the keys this call would write that already hold an entry of another
@@ -689,9 +704,7 @@ def seeds_table(results: dict[str, Any]) -> str:
     groups: dict[str, list[tuple[str, dict[str, Any]]]] = {}
     diverged: dict[str, list[tuple[int, str]]] = {}  # recipe (or seedless key, for entries without one) -> (seed, key)
 
-    def seedless(key: str) -> str:
-        return "/".join(seg for seg in key.split("/") if not seg.startswith("seed="))
-
+    seedless = _seedless
     for key, e in results["entries"].items():
         if "kind" in e or e["method"] == "full" or key.endswith("/validation"):  # a diverged --validate run: no kind
             continue
@@ -814,12 +827,13 @@ def key_variant(key: str) -> list[tuple[str, str]]:
             if seg.startswith(("select_every=", "experts=", "expert_epochs=", "arch=", "seed="))]  # fmt: skip
 
 
-def _rows(entries: list[tuple[str, dict[str, Any]]], status: bool = False) -> list[str]:
-    """One row per (entry, evaluated model); with ``status`` a last column ``recipe`` (:func:`recipe_status`)."""
+def _rows(entries: list[tuple[str, dict[str, Any]]], status: dict[str, str] | None = None) -> list[str]:
+    """One row per (entry, evaluated model); with ``status`` (key → :func:`entry_status`) a last column
+    ``recipe``."""
     head = ("| dataset | method | IPC | model | layout | ACC | AUC | runs | iters (kept) | eval ep. | wall s/iter | "
             "CPU s/iter | peak MB |") + (" recipe |" if status else "")  # fmt: skip
-    rows = [head, "|" + "---|" * (13 + status)]
-    tail = {key: f" {recipe_status(e)} |" if status else "" for key, e in entries}
+    rows = [head, "|" + "---|" * (13 + bool(status))]
+    tail = {key: f" {status[key]} |" if status else "" for key, _ in entries}
     for key, e in entries:
         label = e["method"] + "".join(f" ({k}={v})" for k, v in sorted((e.get("overrides") or {}).items()))
         label += "".join(f" ({k}={v})" for k, v in key_variant(key) if k in ("experts", "expert_epochs", "seed"))
@@ -853,13 +867,14 @@ def table(results: dict[str, Any]) -> str:
     the first table, kept until re-measured or as the record of what was); then, apart, the superseded ones
     (evaluated with an older, shorter schedule)."""
     order = {"full": 0, "random": 1, "dc": 2, "dm": 3, "mtt": 4, "ptm": 5}
+    status = {k: entry_status(k, results["entries"]) for k, e in results["entries"].items() if "kind" not in e}
     entries = sorted(((k, e) for k, e in results["entries"].items() if "kind" not in e),
                      key=lambda ke: (ke[1]["dataset"], ke[1]["ipc"] or 0, order.get(ke[1]["method"], 9),
-                                     recipe_status(ke[1]).startswith("former")))  # fmt: skip
+                                     status[ke[0]] != "profile", status[ke[0]], ke[1].get("seed") or 0))  # fmt: skip
     old = [(k, e) for k, e in entries if not _current(e)]
     ref = [(k, e) for k, e in entries if _current(e) and layout(e) == "convnet"]
     pad1 = [(k, e) for k, e in entries if _current(e) and layout(e) != "convnet"]
-    out = _rows(ref, status=True)
+    out = _rows(ref, status=status)
     if pad1:
         note = (f"On the old ConvNet layout ({OLD_ARCH}: first convolution padded by 1, 1,152 features; made "
                 "before sitting 12; not comparable with the table above):")  # fmt: skip

@@ -253,8 +253,12 @@ def test_tables_put_the_profiles_recipe_first_and_label_the_former_one(bench):
     rows = [r for r in mod.seeds_table({"entries": entries}).splitlines() if r.startswith("| breastmnist")]
     assert [r.rsplit("|", 2)[1].strip() for r in rows] == ["profile", "former (lr_lr=1e-05)"]
     assert "| 2 |" in rows[0]  # the --set seed 0 and the plain seed 1 are one recipe: 2 sets
+    # a diverged seed made before entries recorded their recipe: it takes the status of its key's seed-0 entry
+    lost = {"profile": "cpu", "arch": {"convnet": "convnet"}, "test": {}, "diverged": "lr < 0", "seed": 2}
+    entries["breastmnist/ptm/ipc10/cpu/convnet/max_start_epoch=8/expert_epochs=15/seed=2"] = base | lost
     rows = [r for r in mod.table({"entries": entries}).splitlines() if r.startswith("| breastmnist")]
-    assert [r.rsplit("|", 2)[1].strip() for r in rows] == ["profile"] * 2 + ["former (lr_lr=1e-05)"] * 2
+    assert [r.rsplit("|", 2)[1].strip() for r in rows] == ["profile"] * 2 + ["former (lr_lr=1e-05)"] * 3
+    assert "(seed=2)" in rows[-1] and "diverged" in rows[-1]  # after the former recipe's seeds 0 and 1
     entries["breastmnist/ptm/ipc10/cpu/convnet"] = entries["breastmnist/ptm/ipc10/cpu/convnet/seed=1"] | {"seed": 0}
     with pytest.raises(ValueError, match="seed 0 of one recipe"):  # seed 0 of that recipe made twice
         mod.seeds_table({"entries": entries})
