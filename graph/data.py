@@ -24,6 +24,7 @@ from torch_geometric.datasets import Actor, Planetoid
 from condensekit.core.data import DATA_ENV, cache_dir, resolve_root, writable_copy
 from condensekit.graph.npz import load_npz_graph
 from condensekit.graph.pyg_datasets import PYG_ALIASES, load_pyg_node_dataset, resolve_pyg_name, supported_names
+from condensekit.graph.weights_only import weights_only_pyg
 
 __all__ = ["INFO", "NODE_DATASETS", "NodeDatasetSpec", "load_node_dataset", "validate_node_data"]
 
@@ -175,10 +176,13 @@ def load_node_dataset(
     folder = base / spec.folder
     missing = _missing_raw(folder, spec)
     if not missing:
-        dataset = _OPENERS[spec.loader](writable_copy(folder, spec.folder), spec)
+        mirror = writable_copy(folder, spec.folder)
+        with weights_only_pyg(mirror):
+            dataset = _OPENERS[spec.loader](mirror, spec)
     elif download:
         target = _download_root(base) / spec.folder
-        dataset = _OPENERS[spec.loader](target, spec)
+        with weights_only_pyg(target):
+            dataset = _OPENERS[spec.loader](target, spec)
     else:
         shown = ", ".join(missing[:4]) + (", ..." if len(missing) > 4 else "")
         raise FileNotFoundError(

@@ -26,6 +26,7 @@ from torch import Tensor
 from torch_geometric.data import Data, InMemoryDataset
 
 from condensekit.core.data import writable_copy
+from condensekit.graph.weights_only import weights_only_pyg
 
 __all__ = ["PYG_ALIASES", "PygSpec", "load_pyg_node_dataset", "resolve_pyg_name"]
 
@@ -110,7 +111,8 @@ def load_pyg_node_dataset(spec: PygSpec, base: Path, *, download: bool, download
     cls = getattr(pyg_datasets, spec.cls)
     kwargs = {} if spec.name is None else {"name": spec.name}
     try:
-        dataset: InMemoryDataset = cls(root=str(root), **kwargs)
+        with weights_only_pyg(root):
+            dataset: InMemoryDataset = cls(root=str(root), **kwargs)
     except (OSError, RuntimeError) as err:  # a failed download or unreadable raw files
         raise FileNotFoundError(
             f"torch_geometric could not read or fetch {str(spec)!r} under {str(root)!r}: {err}"

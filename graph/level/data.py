@@ -23,6 +23,7 @@ from torch_geometric.data import Data
 
 from condensekit.core.data import DATA_ENV, resolve_root, writable_copy
 from condensekit.core.registry import check_choice
+from condensekit.graph.weights_only import weights_only_pyg
 
 __all__ = [
     "GRAPH_DATASETS",
@@ -259,7 +260,8 @@ def _read_tu(folder: Path, spec: GraphDatasetSpec) -> list[Data]:
     from torch_geometric.datasets import TUDataset
 
     mirror = writable_copy(folder, spec.folder)
-    ds = TUDataset(root=str(mirror.parent), name=spec.folder, use_node_attr=True)
+    with weights_only_pyg(mirror):
+        ds = TUDataset(root=str(mirror.parent), name=spec.folder, use_node_attr=True)
     return [ds[i] for i in range(len(ds))]
 
 

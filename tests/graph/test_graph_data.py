@@ -158,3 +158,30 @@ def test_real_actor(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     assert masks.dim() == 2 and masks.size(1) == 7600  # split 0 taken: 1-D masks
     assert int(masks.sum(dim=0).max()) == 1  # disjoint
     assert int(data.train_mask.sum()) > 3 * int(data.test_mask.sum()) // 2  # 60/20/20
+
+
+def _evidence(path: str) -> None:
+    """What a tampered processed file runs when it is unpickled (here: it leaves a file)."""
+    open(path, "w").close()
+
+
+class _Tampered:
+    def __init__(self, sentinel: str) -> None:
+        self.sentinel = sentinel
+
+    def __reduce__(self):
+        return (_evidence, (self.sentinel,))
+
+
+@pytest.mark.real_data
+def test_a_tampered_processed_cache_is_refused_not_unpickled(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    _real_root()
+    monkeypatch.setenv(CACHE_ENV, str(tmp_path / "cache"))
+    load_node_dataset("cora")
+    (processed,) = (tmp_path / "cache").rglob("processed/data.pt")
+    sentinel = tmp_path / "code-ran"
+    torch.save(_Tampered(str(sentinel)), processed)
+    # torch_geometric retries a file torch.load(weights_only=True) refuses with weights_only=False, after a warning
+    with pytest.raises(ValueError, match="weights_only=True.*not unpickled. Delete the .processed. folder"):
+        load_node_dataset("cora")
+    assert not sentinel.exists()

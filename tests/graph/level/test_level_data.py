@@ -88,3 +88,48 @@ def test_normalize_features_matches_pyg_normalize_features_graph_by_graph() -> N
     assert torch.allclose(got, want)
     onehot = torch.eye(4)[torch.tensor([0, 2, 1, 3, 3])]
     assert torch.equal(normalize_features(onehot, torch.tensor([0, 2, 5])), onehot)  # one-hot rows unchanged
+
+
+def _write_tiny_tu(root, name: str = "MUTAG") -> None:
+    """Eight triangles or paths (4 per class) in the TUDataset text layout under ``root/name/raw``."""
+    raw = root / name / "raw"
+    raw.mkdir(parents=True)
+    edges, indicator, node_labels = [], [], []
+    for g in range(8):
+        base = 3 * g + 1
+        pairs = [(0, 1), (1, 2)] + ([(0, 2)] if g % 2 == 0 else [])
+        edges += [f"{base + a}, {base + b}" for a, b in pairs] + [f"{base + b}, {base + a}" for a, b in pairs]
+        indicator += [str(g + 1)] * 3
+        node_labels += ["0", "1", str(g % 2)]
+    (raw / f"{name}_A.txt").write_text("\n".join(edges) + "\n")
+    (raw / f"{name}_graph_indicator.txt").write_text("\n".join(indicator) + "\n")
+    (raw / f"{name}_graph_labels.txt").write_text("\n".join(str(g % 2) for g in range(8)) + "\n")
+    (raw / f"{name}_node_labels.txt").write_text("\n".join(node_labels) + "\n")
+
+
+def _evidence(path: str) -> None:
+    """What a tampered processed file runs when it is unpickled (here: it leaves a file)."""
+    open(path, "w").close()
+
+
+class _Tampered:
+    def __init__(self, sentinel: str) -> None:
+        self.sentinel = sentinel
+
+    def __reduce__(self):
+        return (_evidence, (self.sentinel,))
+
+
+def test_a_tampered_processed_cache_is_refused_not_unpickled(tmp_path, monkeypatch) -> None:
+    _write_tiny_tu(tmp_path / "root")
+    monkeypatch.setenv("CONDENSEKIT_CACHE", str(tmp_path / "cache"))
+    gs = load_graph_dataset("mutag", root=tmp_path / "root")
+    assert gs.num_graphs == 8 and gs.num_classes == 2
+    assert load_graph_dataset("mutag", root=tmp_path / "root").num_graphs == 8  # the processed cache reads back
+    (processed,) = (tmp_path / "cache").rglob("MUTAG/processed/data.pt")
+    sentinel = tmp_path / "code-ran"
+    torch.save(_Tampered(str(sentinel)), processed)
+    # torch_geometric retries a file torch.load(weights_only=True) refuses with weights_only=False, after a warning
+    with pytest.raises(ValueError, match="weights_only=True.*not unpickled. Delete the .processed. folder"):
+        load_graph_dataset("mutag", root=tmp_path / "root")
+    assert not sentinel.exists()
