@@ -171,6 +171,15 @@ def _evaluate(ns: argparse.Namespace) -> int:
             "Python with evaluate_graphs(graphs, cs.tensors()) on that GraphSet"
         )
     graphs = prepare_graphs(cs.card["source"]["dataset"], root=ns.root, seed=seed, device=ns.device)
+    src = cs.card["source"]
+    for key, have in (("num_graphs", graphs.num_graphs), ("num_train", int(graphs.train_idx.numel()))):
+        if src.get(key) is not None and src[key] != have:  # the seed would draw another split over other graphs
+            raise ValueError(
+                f"Invalid artifact {ns.artifact!r} for `graph evaluate --task graph`: it was condensed from "
+                f"{src['dataset']!r} with {key}={src[key]}, but the real {src['dataset']!r} data loads with "
+                f"{key}={have}, so split seed {seed} draws another split, whose test graphs may be ones the set was "
+                "condensed from; pass the --root it was condensed from"
+            )
     t0 = time.perf_counter()
     res = evaluate_graphs(
         graphs, cs.tensors(), models=models, config=GraphEvalConfig(runs=ns.runs, seed=ns.seed, epochs=ns.epochs)

@@ -69,3 +69,20 @@ def test_card_records_the_split_seed_and_evaluate_refuses_an_unknown_one(
     cs.save(tmp_path / "g")
     assert main(["graph", "evaluate", str(tmp_path / "g"), "--runs", "1", "--epochs", "1"]) == 2
     assert "records no split seed" in capsys.readouterr().err
+
+
+def test_evaluate_refuses_real_data_that_cannot_be_the_condensed_sets_source(
+    tiny_graphs, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from condensekit.graph.level import cli as level_cli
+    from condensekit.graph.level.data import graphset_from_list
+
+    cs = condense_graphs(graphset_from_list(tiny_graphs, name="mutag"), "random", gpc=2, progress=False, device="cpu")
+    cs.save(tmp_path / "g")
+    bigger = graphset_from_list([*tiny_graphs, *tiny_graphs[:4]], name="mutag")  # another release of "mutag"
+    monkeypatch.setattr(level_cli, "prepare_graphs", lambda *a, **k: bigger)
+    # the split seed drawn over other data is another split: its test graphs may be the ones condensed from
+    assert main(["graph", "evaluate", str(tmp_path / "g"), "--runs", "1", "--epochs", "1"]) == 2
+    assert "num_graphs=24, but the real 'mutag' data loads with num_graphs=28" in capsys.readouterr().err
+    monkeypatch.setattr(level_cli, "prepare_graphs", lambda *a, **k: graphset_from_list(tiny_graphs, name="mutag"))
+    assert main(["graph", "evaluate", str(tmp_path / "g"), "--runs", "1", "--epochs", "1"]) == 0
