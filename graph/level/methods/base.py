@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 from typing import Any
 
 import torch
@@ -116,6 +117,11 @@ class GraphCondensation(CondensationMethod):
 
     def __init__(self, graphs: GraphSet, gpc: int, config: Any) -> None:
         check_gpc(graphs, gpc)
+        for f in dataclasses.fields(config) if dataclasses.is_dataclass(config) else ():
+            value = getattr(config, f.name)
+            if f.name.startswith("lr_") and not (isinstance(value, (int, float)) and 0 <= value < math.inf):
+                # else torch's optimiser says "Invalid learning rate", without the flag, after the set-up
+                raise ValueError(f"Invalid value {value!r} for argument {f.name}. Valid values are finite >= 0")
         self.graphs = graphs
         self.gpc = gpc
         self.config = config

@@ -127,3 +127,9 @@ def test_kidd_masks_the_padding_of_its_initial_graphs_unless_asked_not_to(tiny_s
     assert torch.equal(masked.x, kept.x) and torch.equal(masked.adj, kept.adj)  # same run, only the mask differs
     nodes = [g.num_nodes for g in masked.to_data_list()]
     assert nodes == sizes.long().tolist()
+
+
+@pytest.mark.parametrize(("method", "field"), [("kidd", "lr_feat"), ("kidd-lr", "lr_adj"), ("doscond", "lr_adj")])
+def test_a_negative_learning_rate_names_its_argument(tiny_set, method: str, field: str) -> None:
+    with pytest.raises(ValueError, match=f"Invalid value -0.1 for argument {field}. Valid values are finite >= 0"):
+        condense_graphs(tiny_set, method, gpc=1, config=FAST[method] | {field: -0.1}, steps=1, progress=False)
