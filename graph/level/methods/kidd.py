@@ -42,7 +42,9 @@ graph leaves isolated zero-feature nodes. The LiteGNTK weighs a node by
 carry nothing the objective sees; Adam's scale-free steps still move their features (up to
 ``lr_feat`` per step). The reference keeps them as nodes when it trains the evaluation GNN; with
 ``mask_padding`` (default) the condensed set masks them out unless they gained an edge (a
-deviation; ``mask_padding=False`` gives the reference's graphs).
+deviation; ``mask_padding=False`` gives the reference's graphs). For the same reason a step whose synthetic
+graphs are all edgeless has a kernel of ~1e-39 at ``hops = 5``, below float32's range: the solve is singular
+and the step raises a ``ValueError`` that says so (``hops = 3`` gives ~1e-23 and runs).
 
 Structure during training (a deviation). The reference's KiDD-D stores the initial adjacency as
 logits :math:`\\pm 5` and feeds the kernel a Gumbel-sigmoid sample
@@ -74,8 +76,11 @@ from torch import Tensor, nn
 
 from condensekit.core.objectives.kernel_ridge import krr_predict
 from condensekit.graph.level.batch import GraphBatch
-from condensekit.graph.level.kernel import GRAPH_KERNELS
+from condensekit.graph.level.kernel import GRAPH_KERNELS, SELF_LOOP
 from condensekit.graph.level.methods.base import GraphCondensation, dense_real_init, register_graph_method
+
+#: A K_SS diagonal below this is a vanished kernel (edgeless graphs at many hops), not a duplicate sample.
+VANISHING = 1e-30
 
 
 @dataclass(frozen=True)
@@ -174,7 +179,18 @@ class KiDD(GraphCondensation):
         s = self.kernel.stats(GraphBatch.dense(self.feat[syn], adj), hops=cfg.hops)
         k_ss = self.kernel.matrix(s, s, mlp_layers=cfg.mlp_layers, fused=cfg.fused)
         k_st = self.kernel.matrix(s, self.real_stats.subset(real), mlp_layers=cfg.mlp_layers, fused=cfg.fused)
-        pred = krr_predict(k_st.t(), k_ss, self.y_onehot[syn], ridge=cfg.ridge)
+        try:
+            pred = krr_predict(k_st.t(), k_ss, self.y_onehot[syn], ridge=cfg.ridge)
+        except ValueError as err:  # a singular K_SS: say why when the kernel itself vanished
+            top = float(k_ss.detach().diagonal().amax())
+            if top >= VANISHING:
+                raise
+            raise ValueError(
+                f"the LiteGNTK of this step's {k_ss.shape[0]} synthetic graphs vanishes (largest K_SS diagonal "
+                f"{top:.1e}): every one of them is edgeless, and the kernel weighs an isolated node by "
+                f"{SELF_LOOP:g}^(hops - 1), below float32's range at hops={cfg.hops}. Lower --hops (3 works), or "
+                "condense graphs without edges with doscond or a coreset"
+            ) from err
         loss_krr = F.cross_entropy(pred, self.y_real[real])
         d = k_ss.diagonal().clamp_min(1e-12).sqrt()
         k_norm = k_ss / (d[:, None] * d[None, :])

@@ -133,3 +133,16 @@ def test_kidd_masks_the_padding_of_its_initial_graphs_unless_asked_not_to(tiny_s
 def test_a_negative_learning_rate_names_its_argument(tiny_set, method: str, field: str) -> None:
     with pytest.raises(ValueError, match=f"Invalid value -0.1 for argument {field}. Valid values are finite >= 0"):
         condense_graphs(tiny_set, method, gpc=1, config=FAST[method] | {field: -0.1}, steps=1, progress=False)
+
+
+def test_kidd_on_edgeless_graphs_says_why_the_kernel_vanishes(tiny_graphs) -> None:
+    from torch_geometric.data import Data
+
+    from condensekit.graph.level.data import graphset_from_list
+
+    edgeless = graphset_from_list([Data(x=g.x, edge_index=g.edge_index[:, :0], y=g.y) for g in tiny_graphs])
+    # an isolated node's readout weight is 1e-4^(hops-1): at hops 5 the kernel is ~1e-39, below float32's range
+    with pytest.raises(ValueError, match="every one of them is edgeless.*--hops"):
+        condense_graphs(edgeless, "kidd", gpc=2, config=FAST["kidd"], steps=1, progress=False, device="cpu")
+    cs = condense_graphs(edgeless, "kidd", gpc=2, config=FAST["kidd"] | {"hops": 3}, steps=2, progress=False)
+    assert torch.isfinite(cs.x).all()
