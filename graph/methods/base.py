@@ -11,9 +11,9 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from condensekit.core.engine import CondensationMethod
 from condensekit.core.registry import MethodEntry, Registry, method_registrar
 from condensekit.core.synthetic import class_budgets, class_offsets, labels_from_budgets
+from condensekit.graph.checked_resume import CheckedResume
 from condensekit.graph.task import NodeTask
 
 NODE_METHODS: Registry[MethodEntry] = Registry("method")
@@ -21,7 +21,7 @@ register_node_method = method_registrar(NODE_METHODS)
 """Class decorator ``@register_node_method(name, config, description)``."""
 
 
-class NodeCondensation(CondensationMethod):
+class NodeCondensation(CheckedResume):
     """Base of node-level methods: holds the task, per-class budgets and synthetic labels.
 
     Args:
@@ -64,6 +64,11 @@ class NodeCondensation(CondensationMethod):
     def steps(self) -> int:
         """Engine steps of a full run with this config (the paper's epochs)."""
         return int(getattr(self.config, "epochs", 0))
+
+    def data_setting(self) -> dict[str, Any]:
+        t = self.task
+        return {"dataset": t.name, "num_nodes": int(t.x.shape[0]), "num_features": t.num_features,
+                "num_train": int(t.train_idx.numel()), "budgets": self.budgets.tolist()}  # fmt: skip
 
 
 def node_budgets(task: NodeTask, *, budget: int | None = None, ratio: float | None = None) -> Tensor:

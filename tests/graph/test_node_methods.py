@@ -219,6 +219,23 @@ def test_resume_is_bit_for_bit(tiny_task: NodeTask, tmp_path: Path, monkeypatch:
         assert torch.equal(resumed.tensors()[key], full.tensors()[key])
 
 
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [({"config": {"outer_loop": 2, "hidden": 16, "lr_feat": 0.5}}, "lr_feat=1e-05, this run has lr_feat=0.5"),
+     ({"budget": 12}, "budgets=\\[[0-9, ]*\\], this run has budgets=")],
+)  # fmt: skip
+def test_resuming_with_other_settings_is_refused(
+    tiny_task: NodeTask, tmp_path: Path, kwargs: dict[str, Any], message: str
+) -> None:
+    ckpt = tmp_path / "c.ckpt"
+    first = _condense(tiny_task, "gcdm", checkpoint=ckpt, checkpoint_every=1)
+    assert first.result is not None and first.result.finished
+    args = {"config": CONFIGS["gcdm"], "budget": BUDGET} | kwargs
+    # used to resume silently (the saved set under a card naming the new lr_feat) or crash in a tensor copy
+    with pytest.raises(ValueError, match=f"checkpoint .* was written by a run with {message}"):
+        condense_nodes(tiny_task, "gcdm", steps=2, eval_every=0, progress=False, device="cpu", checkpoint=ckpt, **args)
+
+
 def test_to_data_save_and_load(tiny_task: NodeTask, tmp_path: Path) -> None:
     cg = _condense(tiny_task, "gcond")
     data = cg.to_data()

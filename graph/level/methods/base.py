@@ -10,16 +10,15 @@ by class. Methods are registered by name in :data:`GRAPH_METHODS` (its own regis
 from __future__ import annotations
 
 import dataclasses
-import json
 import math
 from typing import Any
 
 import torch
 from torch import Tensor
 
-from condensekit.core.engine import CondensationMethod
 from condensekit.core.registry import MethodEntry, Registry, check_int, method_registrar
 from condensekit.core.selection import select_per_class
+from condensekit.graph.checked_resume import CheckedResume
 from condensekit.graph.level.data import GraphSet
 
 __all__ = [
@@ -106,7 +105,7 @@ def fitting_candidates(graphs: GraphSet, gpc: int, n_nodes: int) -> Tensor:
     return torch.cat(keep)
 
 
-class GraphCondensation(CondensationMethod):
+class GraphCondensation(CheckedResume):
     """Base of graph-level methods: the real graphs, ``gpc`` and the synthetic labels.
 
     Args:
@@ -141,29 +140,7 @@ class GraphCondensation(CondensationMethod):
     def steps(self) -> int:
         return int(getattr(self.config, "steps", 0))
 
-    def setting(self) -> dict[str, Any]:
-        """What a checkpoint of this run must have been written with to be resumed: the real graphs (name, size,
-        split seed), ``gpc`` and the method's config. The engine checks only the method name, seed and steps."""
+    def data_setting(self) -> dict[str, Any]:
         g = self.graphs
         info = {"dataset": g.name, "num_graphs": g.num_graphs, "num_features": g.num_features}
-        info |= {"split_seed": g.split_seed, "gpc": self.gpc}
-        cfg = dataclasses.asdict(self.config) if dataclasses.is_dataclass(self.config) else {}
-        return json.loads(json.dumps(info | cfg, default=str))
-
-    def state_dict(self) -> dict[str, Any]:
-        return super().state_dict() | {"setting": json.dumps(self.setting(), sort_keys=True)}
-
-    def load_state_dict(self, state: dict[str, Any]) -> None:
-        """Refuse a checkpoint of another setting (it would resume silently, or fail in a tensor copy); one written
-        before settings were recorded is taken as it is."""
-        if "setting" in state:
-            saved, mine = json.loads(state["setting"]), self.setting()
-            diff = [k for k in sorted(set(saved) | set(mine)) if saved.get(k) != mine.get(k)]
-            if diff:
-                was = ", ".join(f"{k}={saved.get(k)!r}" for k in diff)
-                now = ", ".join(f"{k}={mine.get(k)!r}" for k in diff)
-                raise ValueError(
-                    f"checkpoint of {self.name!r} was written by a run with {was}, this run has {now}; resume with "
-                    "the same settings, or delete the checkpoint or pass another path"
-                )
-        super().load_state_dict(state)
+        return info | {"split_seed": g.split_seed, "gpc": self.gpc}
