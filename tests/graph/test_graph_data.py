@@ -174,11 +174,14 @@ class _Tampered:
 
 
 @pytest.mark.real_data
-def test_a_tampered_processed_cache_is_refused_not_unpickled(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+@pytest.mark.parametrize("file", ["data.pt", "pre_transform.pt"])
+def test_a_tampered_processed_cache_is_refused_not_unpickled(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, file: str
+) -> None:
     _real_root()
     monkeypatch.setenv(CACHE_ENV, str(tmp_path / "cache"))
     load_node_dataset("cora")
-    (processed,) = (tmp_path / "cache").rglob("processed/data.pt")
+    (processed,) = (tmp_path / "cache").rglob(f"processed/{file}")
     sentinel = tmp_path / "code-ran"
     torch.save(_Tampered(str(sentinel)), processed)
     # torch_geometric retries a file torch.load(weights_only=True) refuses with weights_only=False, after a warning

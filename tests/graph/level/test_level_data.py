@@ -120,16 +120,18 @@ class _Tampered:
         return (_evidence, (self.sentinel,))
 
 
-def test_a_tampered_processed_cache_is_refused_not_unpickled(tmp_path, monkeypatch) -> None:
+@pytest.mark.parametrize("file", ["data.pt", "pre_transform.pt", "pre_filter.pt"])
+def test_a_tampered_processed_cache_is_refused_not_unpickled(tmp_path, monkeypatch, file: str) -> None:
     _write_tiny_tu(tmp_path / "root")
     monkeypatch.setenv("CONDENSEKIT_CACHE", str(tmp_path / "cache"))
     gs = load_graph_dataset("mutag", root=tmp_path / "root")
     assert gs.num_graphs == 8 and gs.num_classes == 2
     assert load_graph_dataset("mutag", root=tmp_path / "root").num_graphs == 8  # the processed cache reads back
-    (processed,) = (tmp_path / "cache").rglob("MUTAG/processed/data.pt")
+    (processed,) = (tmp_path / "cache").rglob(f"MUTAG/processed/{file}")
     sentinel = tmp_path / "code-ran"
     torch.save(_Tampered(str(sentinel)), processed)
-    # torch_geometric retries a file torch.load(weights_only=True) refuses with weights_only=False, after a warning
+    # torch_geometric retries a data.pt that torch.load(weights_only=True) refuses with weights_only=False, after a
+    # warning, and reads pre_transform.pt / pre_filter.pt with weights_only=False at every load
     with pytest.raises(ValueError, match="weights_only=True.*not unpickled. Delete the .processed. folder"):
         load_graph_dataset("mutag", root=tmp_path / "root")
     assert not sentinel.exists()
