@@ -189,6 +189,18 @@ def _audit(ns: argparse.Namespace) -> int:
     given = {k: v["x"] for k, v in (("attacks", _split(ns.attacks)), ("eps", _split(ns.eps)),
                                     ("models", _split(ns.models))) if v}  # fmt: skip
     if task == NODE_TASK:
+        image_only = {
+            "--relabel": ns.relabel != "stored",
+            "--full-test": ns.full_test,
+            "--subset": ns.subset != AuditConfig.subset,
+            "--epochs": ns.epochs != ImageTrainConfig.epochs,
+        }
+        passed = [flag for flag, on in image_only.items() if on]
+        if passed:  # else it would be ignored without a word
+            raise ValueError(
+                f"{passed[0]} applies to image audits; a graph artifact's audit attacks its full real test split "
+                "and trains its GNNs for --graph-epochs"
+            )
         if ns.workers != 1:
             raise ValueError(f"Invalid value {ns.workers!r} for argument --workers: graph audits run in one process")
         attack_cfg = dataclass_from_args(AttackConfig, ns)
@@ -198,6 +210,8 @@ def _audit(ns: argparse.Namespace) -> int:
         )  # fmt: skip
         result, files = audit_graph_artifact(ns.artifact, config=gcfg, root=ns.root, device=ns.device, out=ns.out)
     elif task == IMAGE_TASK:
+        if ns.graph_epochs != TrainConfig.epochs:
+            raise ValueError("--graph-epochs applies to graph audits; an image audit trains its models for --epochs")
         config = AuditConfig(
             **given,
             runs=ns.runs,

@@ -141,3 +141,22 @@ def test_audit_a_cora_graph_artifact(tmp_path, capsys, monkeypatch):
         ("random_edges", "0.01"),
         ("random_edges", "0.1"),
     ]
+
+
+@pytest.mark.parametrize(
+    ("task", "args", "flag"),
+    [
+        ("node_classification", ["--relabel", "online"], "--relabel"),
+        ("node_classification", ["--full-test"], "--full-test"),
+        ("node_classification", ["--subset", "200"], "--subset"),
+        ("node_classification", ["--epochs", "5"], "--epochs"),
+        ("image_classification", ["--graph-epochs", "5"], "--graph-epochs"),
+    ],
+)
+def test_audit_refuses_options_of_the_other_kind_of_artifact(tmp_path, capsys, task, args, flag):
+    # they used to be ignored without a word (a graph audit given --relabel online trained on the stored labels)
+    save_artifact(tmp_path / "a", {"x": torch.zeros(3, 4), "y": torch.zeros(3)}, {
+        "domain": "graph", "task": task, "method": "random", "config": {}, "source": {"dataset": "cora"},
+        "budget": 3, "seed": 0})  # fmt: skip
+    assert main(["robust", "audit", str(tmp_path / "a"), *args]) == 2
+    assert f"{flag} applies to" in capsys.readouterr().err
