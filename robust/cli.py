@@ -147,6 +147,8 @@ def _method_config(base: str, extra: list[str]) -> Any:
 
 def _condense(ns: argparse.Namespace) -> int:
     name = ns.flag or ns.dataset
+    if ns.teacher_epochs is not None and ns.teacher_epochs < 1:  # not `or`-ed into the default below
+        raise ValueError(f"Invalid value {ns.teacher_epochs!r} for argument --teacher-epochs. Valid values are >= 1")
     teacher, plugin = resolve_mode(ns.base, ns.mode)
     guard = GuardConfig(curvature=ns.curvature, h=ns.h, teacher=teacher, plugin=plugin)
     cfg = _method_config(ns.base, ns.extra)

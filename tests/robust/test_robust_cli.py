@@ -160,3 +160,16 @@ def test_audit_refuses_options_of_the_other_kind_of_artifact(tmp_path, capsys, t
         "budget": 3, "seed": 0})  # fmt: skip
     assert main(["robust", "audit", str(tmp_path / "a"), *args]) == 2
     assert f"{flag} applies to" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("base", ["mtt", "sre2l"])
+def test_condense_teacher_epochs_zero_is_refused_not_replaced_by_the_default(monkeypatch, capsys, base):
+    from condensekit.robust import cli as robust_cli
+
+    x, y = torch.rand(4, 1, 8, 8), torch.tensor([0, 1, 0, 1])
+    monkeypatch.setattr(robust_cli, "load_image_data", lambda *a, **k: ImageSplits("toy", x, y, x, y, x, y, 2))
+    reached = []
+    monkeypatch.setattr(robust_cli, "robust_condense", lambda *a, **k: reached.append(k) or 1 / 0)
+    code = main(["robust", "condense", "--base", base, "--dataset", "mnist", "--ipc", "1", "--teacher-epochs", "0"])
+    assert reached == [] and code == 2  # `0 or default` trained the experts / teacher for the default epochs
+    assert "Invalid value 0 for argument --teacher-epochs. Valid values are >= 1" in capsys.readouterr().err
