@@ -70,6 +70,8 @@ def _card_task(path: str) -> str | None:
 
 def _by_card(node: Handler, graph: Handler) -> Handler:
     def dispatch(ns: argparse.Namespace) -> int:
+        if ns.epochs is not None and ns.epochs < 1:  # not `or`-ed into the node-level default below
+            raise ValueError(f"Invalid value {ns.epochs!r} for argument --epochs. Valid values are >= 1")
         task = ns.task or ("graph" if _card_task(ns.artifact) == TASK else "node")
         if task == "graph":
             return graph(ns)

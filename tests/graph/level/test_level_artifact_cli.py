@@ -86,3 +86,16 @@ def test_evaluate_refuses_real_data_that_cannot_be_the_condensed_sets_source(
     assert "num_graphs=24, but the real 'mutag' data loads with num_graphs=28" in capsys.readouterr().err
     monkeypatch.setattr(level_cli, "prepare_graphs", lambda *a, **k: graphset_from_list(tiny_graphs, name="mutag"))
     assert main(["graph", "evaluate", str(tmp_path / "g"), "--runs", "1", "--epochs", "1"]) == 0
+
+
+def test_evaluate_epochs_zero_is_refused_not_replaced_by_the_default(
+    tiny_task, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from condensekit.graph import cli as node_cli
+
+    condense_nodes(tiny_task, "random", budget=6, progress=False, device="cpu").save(tmp_path / "n")
+    seen = []
+    monkeypatch.setattr(node_cli, "_evaluate", lambda ns: seen.append(ns.epochs) or 0)
+    assert main(["graph", "evaluate", str(tmp_path / "n"), "--epochs", "0"]) == 2  # `0 or 600` ran 600 epochs
+    assert seen == [] and "Invalid value 0 for argument --epochs. Valid values are >= 1" in capsys.readouterr().err
+    assert main(["graph", "evaluate", str(tmp_path / "n")]) == 0 and seen == [600]  # the node-level default
