@@ -56,6 +56,7 @@ __all__ = [
     "AttackSpec",
     "PixelSpace",
     "adversarial",
+    "autoattack_description",
     "correct_in_batches",
     "fold_batchnorm",
     "parse_attacks",
@@ -138,6 +139,17 @@ def _pgd(model: nn.Module, eps: float, _k: int, _seed: int, cfg: AttackConfig) -
 def _pgdl2(model: nn.Module, eps: float, _k: int, _seed: int, cfg: AttackConfig) -> Attack:
     alpha = cfg.pgd_step_ratio * eps / cfg.pgd_steps
     return torchattacks.PGDL2(model, eps=eps, alpha=alpha, steps=cfg.pgd_steps, random_start=True)
+
+
+def autoattack_description(num_classes: int, config: AttackConfig = AttackConfig()) -> str:
+    """What ``autoattack`` runs on ``num_classes`` classes (an audit records it: below 4 classes it is not
+    AutoAttack standard)."""
+    if num_classes >= 4:
+        return f"torchattacks AutoAttack(version={config.autoattack_version!r})"
+    return (
+        f"APGD-CE → FAB → Square-5000 (torchattacks MultiAttack): AutoAttack's APGD-T needs 4 classes, the data has "
+        f"{num_classes}; autoattack_version={config.autoattack_version!r} does not apply"
+    )
 
 
 def _autoattack(model: nn.Module, eps: float, k: int, seed: int, cfg: AttackConfig) -> Attack:

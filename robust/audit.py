@@ -55,6 +55,7 @@ from condensekit.robust.attacks import (
     ATTACKS,
     AttackConfig,
     PixelSpace,
+    autoattack_description,
     parse_attacks,
     parse_eps_list,
     robust_accuracy,
@@ -325,6 +326,8 @@ def audit_images(
         cost |= {"cpu_time_main_s": round(own, 2), "cpu_time_workers_s": round(children, 2),
                  "worker_peak_memory_mb": round(_children_peak_mb(), 1), "worker_torch_threads": 1}  # fmt: skip
     cfg = asdict(config)
+    if "autoattack" in config.attacks:
+        cfg["autoattack_ran"] = autoattack_description(data.num_classes, config.attack)
     return AuditResult(
         rows=rows,
         dataset=data.name,

@@ -165,3 +165,12 @@ def test_every_evaluation_model_is_checked_before_any_is_trained(monkeypatch, ba
     with pytest.raises(ValueError, match=message):
         audit_images(data.x_train, data.y_train, data, config=cfg, device="cpu")
     assert trained == []  # a bad second model is refused before the first one costs anything
+
+
+@pytest.mark.parametrize(("k", "ran"), [(3, "APGD-CE → FAB → Square-5000"), (4, "AutoAttack(version='standard')")])
+def test_the_result_records_which_autoattack_ran(monkeypatch, k, ran):
+    monkeypatch.setattr(audit_mod, "robust_accuracy", lambda *a, **kw: dict.fromkeys(a[4], 50.0))
+    cfg = AuditConfig(attacks=("autoattack",), eps=("0.1",), **FAST)
+    data = _data(k=k)
+    res = audit_images(data.x_train, data.y_train, data, config=cfg, device="cpu")
+    assert ran in res.config["autoattack_ran"]  # below 4 classes it is not AutoAttack standard, and says so
