@@ -7,7 +7,7 @@ module adds is what an audit needs around them:
   wrapped with the normalisation (:class:`PixelSpace`) and the test images are denormalised, attacked
   and scored in pixel space, where ε means what the literature means (``8/255``);
 * an ε grid parsed from the command line (``"1/255,2/255"``; :func:`parse_eps`), checked against the
-  data range;
+  data range: (0, 1], or, for a grid of L2 attacks only, up to the images' L2 diameter √(C·H·W);
 * a fixed, stratified test subset (:func:`stratified_subset`, 1,000 images by default);
 * :func:`robust_accuracy`: the share of images classified correctly both clean and attacked, in %; by
   default the ε grid is attacked as a cascade (each ε attacks only the survivors of the smaller one, so
@@ -57,8 +57,10 @@ __all__ = [
     "PixelSpace",
     "adversarial",
     "autoattack_description",
+    "check_l2_eps",
     "correct_in_batches",
     "fold_batchnorm",
+    "l2_only",
     "parse_attacks",
     "parse_eps",
     "parse_eps_list",
@@ -193,14 +195,18 @@ def parse_attacks(text: str | Sequence[str]) -> list[str]:
     return list(dict.fromkeys(names))
 
 
-def parse_eps(text: str | float) -> float:
-    """``"2/255"``, ``"0.3"`` or a number → ε in pixel units; it must lie in (0, 1], the data range."""
+def parse_eps(text: str | float, *, l2: bool = False) -> float:
+    """``"2/255"``, ``"0.3"`` or a number → ε in pixel units; it must lie in (0, 1], the data range, or with
+    ``l2`` (a grid of L2 attacks only) be positive and finite: the caller checks it against the images' L2
+    diameter (:func:`check_l2_eps`)."""
     try:
         value = float(Fraction(str(text).strip())) if isinstance(text, str) else float(text)
     except (ValueError, ZeroDivisionError) as err:
         raise ValueError(
             f"Invalid value {text!r} for argument eps. Valid values are numbers or fractions like 2/255"
         ) from err
+    if l2 and math.isfinite(value) and value > 0:
+        return value
     if not (math.isfinite(value) and 0 < value <= 1):
         raise ValueError(
             f"Invalid value {text!r} for argument eps: ε = {value:g} is outside the data range. "
@@ -209,14 +215,32 @@ def parse_eps(text: str | float) -> float:
     return value
 
 
-def parse_eps_list(text: str | Sequence[str | float]) -> list[tuple[str, float]]:
-    """``"1/255,2/255"`` → ``[("1/255", 0.0039…), ("2/255", 0.0078…)]`` (as written, value), ascending."""
+def parse_eps_list(text: str | Sequence[str | float], *, l2: bool = False) -> list[tuple[str, float]]:
+    """``"1/255,2/255"`` → ``[("1/255", 0.0039…), ("2/255", 0.0078…)]`` (as written, value), ascending;
+    ``l2``: see :func:`parse_eps`."""
     items = [t.strip() for t in text.split(",")] if isinstance(text, str) else [str(t) for t in text]
     items = [t for t in items if t]
     if not items:
         raise ValueError(f"Invalid value {text!r} for argument eps. Valid values are lists like 1/255,2/255")
-    out = sorted({t: parse_eps(t) for t in items}.items(), key=lambda kv: kv[1])
+    out = sorted({t: parse_eps(t, l2=l2) for t in items}.items(), key=lambda kv: kv[1])
     return out
+
+
+def l2_only(attacks: Sequence[str]) -> bool:
+    """Whether every attack of ``attacks`` measures ε in L2 (then ε may exceed 1, up to the L2 diameter)."""
+    return bool(attacks) and all(ATTACKS.get(a).norm == "L2" for a in attacks)
+
+
+def check_l2_eps(grid: Sequence[tuple[str, float]], shape: Sequence[int]) -> None:
+    """Every ε of ``grid`` within the L2 diameter √(C·H·W) of [0, 1] images of ``shape`` (C, H, W): a larger
+    one is outside the data range (every image pair is closer)."""
+    diameter = math.sqrt(math.prod(shape))
+    for text, value in grid:
+        if value > diameter:
+            raise ValueError(
+                f"Invalid value {text!r} for argument eps: ε = {value:g} is beyond the L2 diameter {diameter:g} of "
+                f"the {'×'.join(map(str, shape))} images (√(C·H·W) in [0, 1] pixel space), outside the data range"
+            )
 
 
 def fold_batchnorm(model: nn.Module) -> nn.Module:

@@ -56,6 +56,8 @@ from condensekit.robust.attacks import (
     AttackConfig,
     PixelSpace,
     autoattack_description,
+    check_l2_eps,
+    l2_only,
     parse_attacks,
     parse_eps_list,
     robust_accuracy,
@@ -87,7 +89,8 @@ class AuditConfig:
 
     Args:
         attacks: names from :data:`~condensekit.robust.attacks.ATTACKS`.
-        eps: ε values as written (``"2/255"``, ``"0.1"``), in the attack's norm, in (0, 1].
+        eps: ε values as written (``"2/255"``, ``"0.1"``), in the attack's norm, in (0, 1]; a grid of L2
+            attacks only (``pgdl2``, ``cw``) may go up to the images' L2 diameter √(C·H·W).
         models: evaluation architectures (:func:`~condensekit.core.vision.build_image_model` names).
         runs: models trained per architecture (seeds ``seed``, ``seed + 1``...).
         subset: stratified test images attacked; ``None``: the full test set.
@@ -125,7 +128,8 @@ class AuditConfig:
                 f"Invalid value {self.workers!r} for argument workers. Valid values are >= 1 (1: no worker processes)"
             )
         object.__setattr__(self, "attacks", tuple(parse_attacks(self.attacks)))
-        object.__setattr__(self, "eps", tuple(t for t, _ in parse_eps_list(self.eps)))
+        grid = parse_eps_list(self.eps, l2=l2_only(self.attacks))  # L2 alone: checked on the images' size
+        object.__setattr__(self, "eps", tuple(t for t, _ in grid))
         if not self.models:
             raise ValueError("Invalid value () for argument models. Name at least one evaluation model")
         if self.runs < 1:
@@ -258,7 +262,9 @@ def audit_images(
     x_test = data.denormalise(data.x_test[idx].to(dev)).clamp_(0, 1)
     y_test = data.y_test[idx].to(dev).reshape(-1).long()
     val_x, val_y = data.x_val.to(dev), data.y_val.to(dev)
-    grid = parse_eps_list(config.eps)
+    grid = parse_eps_list(config.eps, l2=l2_only(config.attacks))
+    if l2_only(config.attacks):
+        check_l2_eps(grid, (data.channels, *data.im_size))
     per: dict[tuple[str, str, str], list[float]] = {}
     attack_cpu: dict[str, float] = {}
     stages: dict[str, dict[str, float]] = {}

@@ -48,8 +48,8 @@ def register(sub: argparse._SubParsersAction) -> None:
         f"graphs: {{{', '.join(GRAPH_ATTACKS)}}} (default both)",
     )
     a.add_argument(
-        "--eps", default=None, help="comma-separated ε in (0, 1], e.g. 2/255 (default: images 1/255,2/255,4/255,8/255; "
-        "graphs 0.01,0.05,0.1)",
+        "--eps", default=None, help="comma-separated ε in (0, 1], e.g. 2/255 (L2 attacks alone: up to the images' L2 "
+        "diameter; default: images 1/255,2/255,4/255,8/255; graphs 0.01,0.05,0.1)",
     )  # fmt: skip
     a.add_argument("--models", default=None, help="evaluation architectures, comma-separated (convnet; graphs: gcn)")
     a.add_argument("--runs", type=int, default=3, help="models trained per architecture")

@@ -174,3 +174,16 @@ def test_the_result_records_which_autoattack_ran(monkeypatch, k, ran):
     data = _data(k=k)
     res = audit_images(data.x_train, data.y_train, data, config=cfg, device="cpu")
     assert ran in res.config["autoattack_ran"]  # below 4 classes it is not AutoAttack standard, and says so
+
+
+def test_l2_attacks_alone_take_eps_up_to_the_l2_diameter_of_the_images(monkeypatch):
+    # an L2 ε of 2 (MNIST's usual PGD-L2 budget) lies inside [0, 1]^d for d > 4; it was refused as outside the range
+    monkeypatch.setattr(audit_mod, "robust_accuracy", lambda *a, **kw: dict.fromkeys(a[4], 50.0))
+    data = _data()  # 1×8×8 images: L2 diameter 8
+    cfg = AuditConfig(attacks=("pgdl2", "cw"), eps=("0.5", "2"), **FAST)
+    res = audit_images(data.x_train, data.y_train, data, config=cfg, device="cpu")
+    assert [r["eps"] for r in res.rows if r["attack"] == "pgdl2"] == ["0.5", "2"]
+    with pytest.raises(ValueError, match="outside the data range"):  # an L∞ attack in the grid: (0, 1]
+        AuditConfig(attacks=("pgdl2", "pgd"), eps=("2",))
+    with pytest.raises(ValueError, match=r"argument eps: ε = 9 is beyond the L2 diameter 8 of the 1×8×8 images"):
+        audit_images(data.x_train, data.y_train, data, config=AuditConfig(attacks=("pgdl2",), eps=("9",), **FAST))
