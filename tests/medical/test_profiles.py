@@ -123,3 +123,13 @@ def test_expert_config_for_a_size_matches_the_loaded_data():
     assert cpu.expert_config_for("breastmnist", 546, epochs=5) == cpu.expert_config(breast, epochs=5)
     pneumonia = cpu.expert_config_for("pneumoniamnist", 4708)
     assert (pneumonia.num_experts, pneumonia.epochs) == (2, 5)
+
+
+def test_cpu_profile_gives_pneumoniamnist_mtt_at_ipc10_the_smaller_lr_lr():
+    # sitting 16: MTT diverged there at seed 2 with 1e-5; PTM never did and keeps it
+    assert medical_config("mtt", "cpu", ipc=10, flag="pneumoniamnist").lr_lr == 1e-6
+    assert medical_config("ptm", "cpu", ipc=10, flag="pneumoniamnist").lr_lr == 1e-5
+    assert medical_config("mtt", "cpu", ipc=1, flag="pneumoniamnist").lr_lr == 1e-7
+    assert medical_config("mtt", "cpu", ipc=50, flag="pneumoniamnist").lr_lr == 1e-5
+    pneumonia = replace(make_tiny_images(n_per_class=2354), name="pneumoniamnist")
+    assert PROFILES.get("cpu").expert_config(pneumonia) == PROFILES.get("cpu").expert_config_for("other", 4708)
