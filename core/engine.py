@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import abc
 import copy
+import json
 import math
 import os
 import resource
@@ -27,6 +28,7 @@ from torch import Tensor, nn
 
 from condensekit.core.atomic import load_torch, save_torch
 from condensekit.core.seed import resolve_device, rng_state, seed_everything, set_rng_state
+from condensekit.core.setting import jsonable, setting_diff
 
 CHECKPOINT_FORMAT = "condensekit-checkpoint"
 CHECKPOINT_VERSION = 1
@@ -62,6 +64,21 @@ class CondensationMethod(abc.ABC):
     def memory_hint(self) -> str:
         """What the run's size is and which options lower its memory (for out-of-memory errors)."""
         return "lower the budget"
+
+    def data_setting(self) -> dict[str, Any]:
+        """The real data and budget of this run, for :meth:`setting` (a subclass names them; e.g.
+        ``{"dataset": ..., "ipc": ...}``)."""
+        return {}
+
+    def setting(self) -> dict[str, Any]:
+        """What a checkpoint must have been written with to be resumed: :meth:`data_setting` plus the fields
+        of the method's ``config`` dataclass, if it has one. The engine stores it (as
+        :func:`~condensekit.core.setting.jsonable`) in every checkpoint and refuses to resume one whose
+        setting differs: otherwise a run with another config (another learning rate) would silently return
+        the saved set under a card naming the new config, or fail in a tensor copy (another budget)."""
+        config = getattr(self, "config", None)
+        fields = {} if config is None else jsonable(config)
+        return self.data_setting() | (fields if isinstance(fields, dict) else {"config": fields})
 
     def state_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {}
@@ -273,6 +290,7 @@ def run(method: CondensationMethod, config: EngineConfig, evaluate: Evaluator | 
         elapsed_before = float(state["elapsed"])
 
     last_saved = start if ckpt is not None and start else None
+    setting_json = json.dumps(jsonable(method.setting()), sort_keys=True)
 
     def save(step_done: int) -> None:
         nonlocal last_saved
@@ -285,6 +303,7 @@ def run(method: CondensationMethod, config: EngineConfig, evaluate: Evaluator | 
                 "format": CHECKPOINT_FORMAT,
                 "version": CHECKPOINT_VERSION,
                 "method_name": method.name,
+                "setting": setting_json,
                 "config": asdict(config) | {"checkpoint": None, "stop_after": None, "progress": None},
                 "step": step_done,
                 "method": method.state_dict(),
@@ -428,4 +447,14 @@ def _check_checkpoint(state: Any, method: CondensationMethod, config: EngineConf
             raise ValueError(
                 f"checkpoint {str(path)!r} was written with {key}={saved.get(key)!r}, this run has "
                 f"{key}={getattr(config, key)!r}; resume with the same settings or delete the checkpoint"
+            )
+    if "setting" in state:  # checkpoints written before settings were recorded are taken as they are
+        saved_setting, mine = json.loads(state["setting"]), jsonable(method.setting())
+        diff = setting_diff(saved_setting, mine)
+        if diff:
+            was = ", ".join(f"{k}={saved_setting.get(k)!r}" for k in diff)
+            now = ", ".join(f"{k}={mine.get(k)!r}" for k in diff)
+            raise ValueError(
+                f"checkpoint {str(path)!r} of {method.name!r} was written by a run with {was}, this run has {now}; "
+                "resume with the same settings, or delete the checkpoint or pass another path"
             )

@@ -30,6 +30,10 @@ class PrivateMethod(CondensationMethod):
         self.data = data
         self.config = config
 
+    def data_setting(self) -> dict[str, Any]:
+        """The real data a checkpoint of this run must have been written with (the config adds the rest)."""
+        return {"dataset": self.data.name, "train_shape": list(self.data.x_train.shape)}
+
     @abc.abstractmethod
     def privacy(self, steps_done: int) -> dict[str, Any]:
         """The card's ``privacy`` record after ``steps_done`` engine steps."""

@@ -11,9 +11,9 @@ from typing import Any
 import torch
 from torch import Tensor
 
+from condensekit.core.engine import CondensationMethod
 from condensekit.core.registry import MethodEntry, Registry, method_registrar
 from condensekit.core.synthetic import class_budgets, class_offsets, labels_from_budgets
-from condensekit.graph.checked_resume import CheckedResume
 from condensekit.graph.task import NodeTask
 
 NODE_METHODS: Registry[MethodEntry] = Registry("method")
@@ -21,7 +21,7 @@ register_node_method = method_registrar(NODE_METHODS)
 """Class decorator ``@register_node_method(name, config, description)``."""
 
 
-class NodeCondensation(CheckedResume):
+class NodeCondensation(CondensationMethod):
     """Base of node-level methods: holds the task, per-class budgets and synthetic labels.
 
     Args:

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -75,6 +76,30 @@ def test_checkpoint_from_other_settings_is_refused(tmp_path: Path) -> None:
     run(ToyMethod(), EngineConfig(steps=2, seed=0, checkpoint=str(ckpt), progress=False))
     with pytest.raises(ValueError, match="seed"):
         run(ToyMethod(), EngineConfig(steps=2, seed=1, checkpoint=str(ckpt), progress=False))
+
+
+@dataclass(frozen=True)
+class ToyConfig:
+    lr: float = 0.05
+
+
+class ConfiguredToy(ToyMethod):
+    def __init__(self, config: ToyConfig, rows: int = 4) -> None:
+        self.config, self.rows = config, rows
+
+    def data_setting(self) -> dict[str, object]:
+        return {"rows": self.rows}
+
+
+def test_checkpoint_of_another_method_setting_is_refused(tmp_path: Path) -> None:
+    ckpt = tmp_path / "c.ckpt"
+    cfg = EngineConfig(steps=2, seed=0, checkpoint=str(ckpt), progress=False)
+    run(ConfiguredToy(ToyConfig()), EngineConfig(**{**cfg.__dict__, "stop_after": 1}))
+    with pytest.raises(ValueError, match=r"written by a run with lr=0\.05, this run has lr=0\.5"):
+        run(ConfiguredToy(ToyConfig(lr=0.5)), cfg)
+    with pytest.raises(ValueError, match="rows=4, this run has rows=5"):
+        run(ConfiguredToy(ToyConfig(), rows=5), cfg)
+    assert run(ConfiguredToy(ToyConfig()), cfg).finished  # the same setting resumes
 
 
 def test_bad_config() -> None:

@@ -87,6 +87,12 @@ class ImageCondensation(CondensationMethod):
         """Engine steps of a full run (the config's ``iterations``; 0 for a selection)."""
         return int(getattr(self.config, "iterations", 0))
 
+    def data_setting(self) -> dict[str, Any]:
+        """The data, budget and regulariser a checkpoint of this run must have been written with."""
+        d = self.data
+        return {"dataset": d.name, "train_shape": list(d.x_train.shape), "ipc": self.ipc,
+                "regularizer": self.regularizer}  # fmt: skip
+
     def setup(self, device: torch.device) -> None:
         self.device = device
         self.x_real = self.data.x_train.to(device)

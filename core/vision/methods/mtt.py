@@ -82,6 +82,9 @@ class MTT(ImageCondensation):
             )
         self.buffer = opened
 
+    def data_setting(self) -> dict[str, Any]:
+        return super().data_setting() | {"experts": self.buffer.card.get("config")}
+
     def step_budget_ratio(self) -> float:
         """``syn_steps · lr_teacher`` over the expert's ``SGD steps per segment · lr``: how far the student's
         first unroll can move relative to the expert segment it must match. MTT's published settings keep it

@@ -16,9 +16,9 @@ from typing import Any
 import torch
 from torch import Tensor
 
+from condensekit.core.engine import CondensationMethod
 from condensekit.core.registry import MethodEntry, Registry, check_int, method_registrar
 from condensekit.core.selection import select_per_class
-from condensekit.graph.checked_resume import CheckedResume
 from condensekit.graph.level.data import GraphSet
 
 __all__ = [
@@ -105,7 +105,7 @@ def fitting_candidates(graphs: GraphSet, gpc: int, n_nodes: int) -> Tensor:
     return torch.cat(keep)
 
 
-class GraphCondensation(CheckedResume):
+class GraphCondensation(CondensationMethod):
     """Base of graph-level methods: the real graphs, ``gpc`` and the synthetic labels.
 
     Args:

@@ -2,6 +2,7 @@ import pytest
 import torch
 
 from condensekit.core.engine import EngineConfig, run
+from condensekit.core.objectives.curvature import CurvatureRegularizer
 from condensekit.core.vision.experts import ExpertConfig, generate_experts
 from condensekit.core.vision.methods import IMAGE_METHODS, condense_images, make_image_config
 
@@ -106,3 +107,27 @@ def test_mtt_reports_the_student_to_expert_step_budget(tiny_images, experts):
     n = tiny_images.x_train.shape[0]
     expert = -(-n // 256) * 1 * 0.01  # steps per epoch x expert_epochs x expert lr
     assert ci.card["metrics"]["student_to_expert_step_budget"] == pytest.approx(3 * 0.01 / expert, abs=1e-4)
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"config": {"lr_img": 5.0}}, "lr_img=0.1"),
+        ({"ipc": 3}, "ipc=2"),
+        ({"regularizer": CurvatureRegularizer(lam=1.0, h=0.5)}, "regularizer=None"),
+    ],
+)
+def test_resume_with_another_setting_is_refused(change, message, tmp_path, tiny_images):
+    """A checkpoint of another config, budget or regulariser is refused naming what differs; before, another
+    lr_img resumed silently to the old run's tensors and another ipc failed in a tensor copy."""
+
+    def fresh(config=None, ipc=2, regularizer=None):
+        cfg = make_image_config("dm", SMALL["dm"] | {"iterations": 4, "lr_img": 0.1} | (config or {}))
+        return IMAGE_METHODS.get("dm").cls(tiny_images, ipc, cfg, regularizer=regularizer)
+
+    ck = str(tmp_path / "ck.pt")
+    run(fresh(), EngineConfig(steps=4, device="cpu", progress=False, checkpoint=ck, checkpoint_every=1, stop_after=2))
+    with pytest.raises(ValueError, match=f"was written by a run with .*{message}"):
+        run(fresh(**change), EngineConfig(steps=4, device="cpu", progress=False, checkpoint=ck))
+    # the same setting resumes (a regulariser is compared by its fields, not its identity)
+    run(fresh(), EngineConfig(steps=4, device="cpu", progress=False, checkpoint=ck))
