@@ -6,6 +6,7 @@ from torch_geometric.data import Data
 from torch_geometric.utils import to_dense_adj
 
 from condensekit.graph.level.data import GRAPH_DATASETS, graphset_from_list, load_graph_dataset, stratified_split
+from tests.graph.test_graph_data import _Tampered
 
 
 def test_stratified_split_is_disjoint_complete_per_class_and_fixed_by_seed() -> None:
@@ -105,19 +106,6 @@ def _write_tiny_tu(root, name: str = "MUTAG") -> None:
     (raw / f"{name}_graph_indicator.txt").write_text("\n".join(indicator) + "\n")
     (raw / f"{name}_graph_labels.txt").write_text("\n".join(str(g % 2) for g in range(8)) + "\n")
     (raw / f"{name}_node_labels.txt").write_text("\n".join(node_labels) + "\n")
-
-
-def _evidence(path: str) -> None:
-    """What a tampered processed file runs when it is unpickled (here: it leaves a file)."""
-    open(path, "w").close()
-
-
-class _Tampered:
-    def __init__(self, sentinel: str) -> None:
-        self.sentinel = sentinel
-
-    def __reduce__(self):
-        return (_evidence, (self.sentinel,))
 
 
 @pytest.mark.parametrize("file", ["data.pt", "pre_transform.pt", "pre_filter.pt"])
