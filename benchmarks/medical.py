@@ -393,6 +393,11 @@ def _seedless(key: str) -> str:
     return "/".join(seg for seg in key.split("/") if not seg.startswith("seed="))
 
 
+def _seed_of(key: str, e: dict[str, Any]) -> int:
+    """The condensation seed of an entry: its ``seed`` field, else its key's ``/seed=N`` (0 when neither)."""
+    return int(e.get("seed") or dict(key_variant(key)).get("seed", 0))
+
+
 def entry_status(key: str, entries: dict[str, Any]) -> str:
     """:func:`recipe_status` of ``entries[key]``; a diverged entry made before it recorded its recipe (sitting 15)
     takes the status of the entry its key names but for the seed, as :func:`seeds_table` joins it."""
@@ -870,7 +875,7 @@ def table(results: dict[str, Any]) -> str:
     status = {k: entry_status(k, results["entries"]) for k, e in results["entries"].items() if "kind" not in e}
     entries = sorted(((k, e) for k, e in results["entries"].items() if "kind" not in e),
                      key=lambda ke: (ke[1]["dataset"], ke[1]["ipc"] or 0, order.get(ke[1]["method"], 9),
-                                     status[ke[0]] != "profile", status[ke[0]], ke[1].get("seed") or 0))  # fmt: skip
+                                     status[ke[0]] != "profile", status[ke[0]], _seed_of(*ke)))  # fmt: skip
     old = [(k, e) for k, e in entries if not _current(e)]
     ref = [(k, e) for k, e in entries if _current(e) and layout(e) == "convnet"]
     pad1 = [(k, e) for k, e in entries if _current(e) and layout(e) != "convnet"]
