@@ -45,7 +45,7 @@ from torch import Tensor, nn
 from condensekit.core.atomic import write_json
 from condensekit.core.data import cache_dir
 from condensekit.core.objectives.curvature import CurvatureRegularizer
-from condensekit.core.registry import check_choice
+from condensekit.core.registry import check_choice, check_int
 from condensekit.core.seed import resolve_device
 from condensekit.core.vision import build_image_model
 from condensekit.core.vision.experts import ExpertBuffer, ExpertConfig, generate_experts
@@ -289,10 +289,8 @@ def robust_condense(
     if guard is not None and guard.teacher and not has_teacher(base):
         raise ValueError(f"method {base!r} has no teacher or experts to regularise; set teacher=False, plugin=True")
     ipc_budgets(data, ipc)  # a bad ipc or steps is refused before minutes of expert / teacher training
-    if steps is not None and (not isinstance(steps, int) or steps < 0):
-        raise ValueError(
-            f"Invalid value {steps!r} for argument steps of method {base!r}. Valid values are integers >= 0"
-        )
+    if steps is not None:
+        check_int("steps", steps, 0)
     resources: dict[str, Any] = {}
     expert_record: dict[str, Any] | None = None
     if uses_experts(base):
