@@ -24,13 +24,14 @@ the device (a host sync) on CUDA, which serialises the step.
   with a host-to-device copy.
 
 A tensor is a host tensor when a deviceless factory made it while an audit was active, when ``.cpu()`` made it,
-or when an op computed it from host tensors only; ``.to(device)``/``.to(tensor)``/``.cuda()`` move it (on the CPU
-these return their input, so the audit returns a copy, as CUDA would). Every tensor made before the audit (the
-real data handed to the method) counts as a device tensor. This tracking is what keeps false positives down: a
-deviceless factory whose tensor never meets a device tensor (host-side bookkeeping) is a ``factory`` but makes
-no ``mix``; one made in ``setup``, kept, and used in a step is caught at the step's op although the step itself
-creates nothing. Modules built with ``nn.Linear(...)`` are not tracked (their ``Parameter`` is a new object)
-and show up only as factories whose ``origin`` lies inside ``torch/nn``.
+when a factory told ``device="cpu"`` (the string: a method's own device is a ``torch.device``) made it on purpose, or
+an op computed it from host tensors only; a ``Parameter`` of a host tensor is a host parameter (a module built
+without a device); ``.to(device)``/``.to(tensor)``/``.cuda()`` move a tensor (on the CPU these return their
+input, so the audit returns a copy, as CUDA would) and ``t.data = v`` (``Module.to``) moves ``t`` where ``v``
+is. Every tensor made before the audit (the real data handed to the method) counts as a device tensor. This
+tracking is what keeps false positives down: a deviceless factory whose tensor never meets a device tensor
+(host-side bookkeeping; a module built and then moved) is a ``factory`` but makes no ``mix``; one made in
+``setup``, kept, and used in a step is caught at the step's op although the step itself creates nothing.
 
 Each finding carries the innermost frame in the condensekit packages (``core/``, ``graph/``, ``medical/``,
 ``privacy/``, ``robust/``) that made the call, as ``"graph/methods/gcdm.py:120"``, and the innermost frame of all
@@ -83,8 +84,13 @@ SYNCS = frozenset(
 
 
 #: Ops whose tensor arguments may sit on another device than ``self`` (they copy, or take host indices).
-MOVES = frozenset({"to", "cuda", "cpu", "copy_", "new_tensor", "tolist", "item", "numpy", "__format__", "__repr__"})
+MOVES = frozenset(
+    {"to", "cuda", "cpu", "copy_", "new_tensor", "tolist", "item", "numpy", "__format__", "__repr__",
+     "_has_compatible_shallow_copy_type"}
+)  # fmt: skip
 INDEXING = frozenset({"__getitem__", "__setitem__"})
+#: Where ``nn`` modules create their parameters and buffers.
+MODULE_CODE = ("torch/nn/modules/", "torch/nn/parameter.py")
 #: Code whose "syncs" read host tensors by design (torch.optim keeps its step counters on the host).
 HOST_STATE = ("torch/optim/",)
 
@@ -185,6 +191,16 @@ class DeviceAudit(TorchFunctionMode):
     def factories(self) -> list[Finding]:
         return self.of_kind("factory") + self.of_kind("generator")
 
+    def problems(self, *, modules: bool = False) -> list[Finding]:
+        """Deviceless factories (without ``modules``, not those inside ``torch.nn`` modules: see
+        :meth:`MethodAudit.step_factories`), deviceless generators fed to random ops, and host/device mixes."""
+        return [
+            f
+            for f in self.findings
+            if f.kind in ("generator", "mix")
+            or (f.kind == "factory" and (modules or not f.origin.startswith(MODULE_CODE)))
+        ]
+
     @property
     def mixes(self) -> list[Finding]:
         return self.of_kind("mix")
@@ -206,12 +222,19 @@ class DeviceAudit(TorchFunctionMode):
     def __torch_function__(self, func: Callable, types: Any, args: tuple = (), kwargs: dict | None = None) -> Any:
         kwargs = kwargs or {}
         name = getattr(func, "__name__", str(func))
+        if name == "__set__":  # t.data = v (Module.to moves parameters so): t now lives where v does
+            value = args[1] if len(args) > 1 else None
+            if getattr(getattr(func, "__self__", None), "__name__", None) == "data" and isinstance(value, torch.Tensor):
+                (self.host.add if value in self.host else self.host.discard)(args[0])
+            return func(*args, **kwargs)
         inputs = _tensors(args, kwargs)
         made_on_host = False
         if name in FACTORIES and kwargs.get("device") is None:
             if not (name in DATA_FACTORIES and inputs):
                 self._record("factory", name)
                 made_on_host = True
+        elif name in FACTORIES and kwargs.get("device") == "cpu":
+            made_on_host = True  # the string "cpu": host on purpose (a method's own device is a torch.device)
         on_host = [t in self.host for t in inputs]
         host_big = any(h and t.dim() > 0 for h, t in zip(on_host, inputs, strict=True))
         on_device = [t for h, t in zip(on_host, inputs, strict=True) if not h]
@@ -299,9 +322,18 @@ class DeviceAudit(TorchFunctionMode):
             audit._record("factory", "from_numpy")
             return real_from_numpy(array)
 
-        self._saved = {"Generator": real_generator, "from_numpy": real_from_numpy}
+        real_parameter_new = vars(torch.nn.Parameter)["__new__"]
+
+        def parameter_new(cls: type, data: Any = None, requires_grad: bool = True) -> Any:
+            param = real_parameter_new.__func__(cls, data, requires_grad)
+            if isinstance(data, torch.Tensor) and data in audit.host:
+                audit.host.add(param)  # nn.Linear(...) wraps a deviceless torch.empty: a host parameter
+            return param
+
+        self._saved = {"Generator": real_generator, "from_numpy": real_from_numpy, "Parameter": real_parameter_new}
         torch.Generator = AuditedGenerator  # type: ignore[misc]
         torch.from_numpy = from_numpy  # type: ignore[assignment]
+        torch.nn.Parameter.__new__ = staticmethod(parameter_new)  # type: ignore[method-assign, assignment]
         return super().__enter__()
 
     def __exit__(self, *exc: Any) -> None:
@@ -310,6 +342,7 @@ class DeviceAudit(TorchFunctionMode):
         finally:
             torch.Generator = self._saved["Generator"]  # type: ignore[misc]
             torch.from_numpy = self._saved["from_numpy"]  # type: ignore[assignment]
+            torch.nn.Parameter.__new__ = self._saved["Parameter"]  # type: ignore[method-assign]
 
 
 @dataclass
@@ -321,9 +354,17 @@ class MethodAudit:
     setup: list[Finding] = field(default_factory=list)
     steps: list[list[Finding]] = field(default_factory=list)
 
-    def step_factories(self) -> list[Finding]:
-        """Deviceless factories and deviceless generators fed to random ops, in any step."""
-        return [f for s in self.steps for f in s if f.kind in ("factory", "generator")]
+    def step_factories(self, *, modules: bool = False) -> list[Finding]:
+        """Deviceless factories and deviceless generators fed to random ops, in any step; without ``modules``, not
+        the factories inside ``torch.nn`` modules built in the step (initialised on the host, from the CPU
+        generator, and moved: one copy of the weights, the same initial weights on every device; a module left
+        on the host shows up as a ``mix`` where it meets the device's data)."""
+        return [
+            f
+            for s in self.steps
+            for f in s
+            if f.kind in ("factory", "generator") and (modules or not f.origin.startswith(MODULE_CODE))
+        ]
 
     def setup_factories(self) -> list[Finding]:
         return [f for f in self.setup if f.kind in ("factory", "generator")]

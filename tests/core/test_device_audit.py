@@ -52,6 +52,15 @@ def moved(x):
     back = x.cpu()  # a host copy on CUDA
     return x + d, back * x, h + x
 
+def module_left_on_host(x):
+    return torch.nn.Linear(5, 2)(x)
+
+def module_moved(x):
+    return torch.nn.Linear(5, 2).to(x.device)(x)
+
+def cpu_on_purpose(x):
+    return int(torch.randint(3, (1,), device="cpu"))  # a host draw: no sync, no factory
+
 class Kept:
     def setup(self, x):
         self.mask = torch.ones(x.shape[0])  # deviceless, stored
@@ -114,6 +123,15 @@ def test_moves_make_copies_on_their_side() -> None:
     assert audit.mixes[0].site == _line("back * x")
 
 
+def test_a_module_built_in_a_step_must_be_moved() -> None:
+    left = _audit("module_left_on_host")
+    assert [f.op for f in left.mixes] == ["linear"] and left.mixes[0].site == _line("torch.nn.Linear(5, 2)(x)")
+    moved = _audit("module_moved")
+    assert moved.mixes == [] and {f.origin.split(":")[0] for f in moved.factories} == {"torch/nn/modules/linear.py"}
+    assert moved.problems() == [] and [f.kind for f in left.problems()] == ["mix"]
+    assert _audit("cpu_on_purpose").findings == []
+
+
 def test_a_host_tensor_kept_from_setup_is_caught_where_a_step_uses_it() -> None:
     host, x, kept = HostTensors(), torch.rand(5), namespace["Kept"]()
     with DeviceAudit(host):
@@ -147,8 +165,8 @@ def test_audit_method_audits_setup_and_each_step() -> None:
         def condensed(self) -> dict[str, torch.Tensor]:
             return {"x": self.x}
 
-    report = audit_method(Method(), steps=2)
-    assert [f.op for f in report.setup_factories()] == ["ones"]
+    report = audit_method(Method, steps=2)  # built under the audit too
+    assert report.init == [] and [f.op for f in report.setup_factories()] == ["ones"]
     assert report.step_factories() == [] and [f.op for f in report.crashes()] == ["mul", "mul"]
     assert report.syncs_per_step() == [0, 0]
 
