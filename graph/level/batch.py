@@ -142,6 +142,8 @@ class GraphBatch:
             return out.fill_(float("-inf")).scatter_reduce(0, idx, h, reduce="amax", include_self=True)
         out = out.index_add(0, self.batch, h)
         if how == "mean":
-            counts = torch.bincount(self.batch, minlength=self.num_graphs).clamp_min(1).to(h.dtype)
+            # bincount's counts without its host sync on CUDA (it reads the largest index to size its output)
+            ones = torch.ones_like(self.batch)
+            counts = self.batch.new_zeros(self.num_graphs).index_add(0, self.batch, ones).clamp_min(1).to(h.dtype)
             out = out / counts.unsqueeze(-1)
         return out

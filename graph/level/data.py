@@ -84,13 +84,16 @@ def stratified_split(y: Tensor, seed: int, fractions: Sequence[float] = SPLIT_FR
     return tuple(torch.sort(torch.cat(p)).values for p in parts)
 
 
-def _ranges(starts: Tensor, counts: Tensor) -> Tensor:
-    """``cat([arange(s, s + c) for s, c in zip(starts, counts)])`` without a Python loop."""
-    total = int(counts.sum())
+def _ranges(starts: Tensor, counts: Tensor, total: int | None = None) -> Tensor:
+    """``cat([arange(s, s + c) for s, c in zip(starts, counts)])`` without a Python loop (``total``: ``counts``'
+    sum when the caller has it on the host; otherwise it is read back, a sync on CUDA)."""
+    total = int(counts.sum()) if total is None else total
     if total == 0:
         return torch.zeros(0, dtype=torch.long, device=starts.device)
     offsets = torch.cumsum(counts, 0) - counts
-    return torch.repeat_interleave(starts - offsets, counts) + torch.arange(total, device=starts.device)
+    # output_size: the length is known, so repeat_interleave need not read it back from the device (a sync)
+    repeated = torch.repeat_interleave(starts - offsets, counts, output_size=total)
+    return repeated + torch.arange(total, device=starts.device)
 
 
 @dataclass
@@ -164,12 +167,14 @@ class GraphSet:
         edges renumbered, and the position in ``idx`` of each node's graph."""
         idx = idx.to(self.ptr.device).long()
         counts = self.num_nodes[idx]
-        nodes = _ranges(self.ptr[idx], counts)
         ecounts = (self.eptr[1:] - self.eptr[:-1])[idx]
-        edges = _ranges(self.eptr[idx], ecounts)
+        n_nodes, n_edges = torch.stack([counts.sum(), ecounts.sum()]).tolist()  # one host read, not two
+        nodes = _ranges(self.ptr[idx], counts, n_nodes)
+        edges = _ranges(self.eptr[idx], ecounts, n_edges)
         new_ptr = torch.cumsum(counts, 0) - counts
-        shift = torch.repeat_interleave(new_ptr - self.ptr[idx], ecounts)
-        batch = torch.repeat_interleave(torch.arange(idx.numel(), device=idx.device), counts)
+        # output sizes known from nodes / edges: no host sync to size the results on CUDA
+        shift = torch.repeat_interleave(new_ptr - self.ptr[idx], ecounts, output_size=edges.numel())
+        batch = torch.repeat_interleave(torch.arange(idx.numel(), device=idx.device), counts, output_size=nodes.numel())
         return self.x[nodes], self.edge_index[:, edges] + shift, batch
 
     def padded(self, idx: Tensor, max_nodes: int | None = None) -> tuple[Tensor, Tensor, Tensor]:

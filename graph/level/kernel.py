@@ -87,7 +87,7 @@ class NodeStats:
         flat = self.flat()
         counts = (flat.ptr[1:] - flat.ptr[:-1])[idx]
         nodes = _ranges(flat.ptr[idx], counts)
-        batch = torch.repeat_interleave(torch.arange(idx.numel(), device=idx.device), counts)
+        batch = torch.repeat_interleave(torch.arange(idx.numel(), device=idx.device), counts, output_size=nodes.numel())
         ptr = torch.cat([counts.new_zeros(1), torch.cumsum(counts, 0)])
         return NodeStats(flat.z[nodes], flat.norm[nodes], flat.u[nodes], batch, ptr)
 
