@@ -70,11 +70,10 @@ def to_sparse_adj(
     if num_nodes < 0:
         raise ValueError(f"num_nodes must be >= 0, got {num_nodes}")
     num_edges = edge_index.size(1)
-    if num_edges and (int(edge_index.min()) < 0 or int(edge_index.max()) >= num_nodes):
-        raise ValueError(
-            f"edge_index holds node ids in [{int(edge_index.min())}, {int(edge_index.max())}], "
-            f"outside [0, num_nodes={num_nodes})"
-        )
+    if num_edges:
+        low, high = torch.stack(torch.aminmax(edge_index)).tolist()  # one host read (a sync on CUDA), not two
+        if low < 0 or high >= num_nodes:
+            raise ValueError(f"edge_index holds node ids in [{low}, {high}], outside [0, num_nodes={num_nodes})")
     if edge_weight is None:
         edge_weight = torch.ones(num_edges, device=edge_index.device)
     elif edge_weight.shape != (num_edges,):
