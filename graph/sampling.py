@@ -43,7 +43,7 @@ def sample_per_class(
         if nodes.shape[0] <= size:
             out[c] = nodes
         else:
-            pick = torch.randperm(nodes.shape[0], generator=generator)[:size].to(nodes.device)
+            pick = torch.randperm(nodes.shape[0], generator=generator, device="cpu")[:size].to(nodes.device)
             out[c] = nodes[pick]
     return out
 
@@ -52,8 +52,9 @@ def _rows(op: Tensor, rows: Tensor) -> tuple[Tensor, Tensor, Tensor]:
     """The non-zeros of ``op``'s ``rows`` (CSR): local row index, column, value."""
     crow, col, val = op.crow_indices(), op.col_indices(), op.values()
     start, count = crow[rows], crow[rows + 1] - crow[rows]
-    local = torch.repeat_interleave(torch.arange(rows.numel(), device=rows.device), count)
-    first = torch.repeat_interleave(start - (torch.cumsum(count, 0) - count), count)
+    total = int(count.sum())  # one host read for both outputs' length (each would read it back on CUDA)
+    local = torch.repeat_interleave(torch.arange(rows.numel(), device=rows.device), count, output_size=total)
+    first = torch.repeat_interleave(start - (torch.cumsum(count, 0) - count), count, output_size=total)
     pos = first + torch.arange(local.numel(), device=rows.device)
     return local, col[pos], val[pos]
 
@@ -64,7 +65,7 @@ def _keep_fanout(
     """Per row, a random ``fanout`` of its entries (all when it has fewer), values times
     ``degree / kept``; returns the mask of kept entries and their new values."""
     n = local.numel()
-    keys = torch.rand(n, generator=generator).to(local.device)
+    keys = torch.rand(n, generator=generator, device="cpu").to(local.device)  # the CPU stream, on any device
     order = torch.argsort(local.to(torch.float64) + keys.to(torch.float64))  # by row, random within a row
     deg = torch.bincount(local)
     starts = torch.cumsum(deg, 0) - deg

@@ -126,7 +126,8 @@ class NodeGradientMatching(LearnedNodeGraph):
         has a leading ``K`` dimension (class order of ``self.classes``)."""
         k = len(self.classes)
         ce = F.cross_entropy(logits, self.class_ids[pos], reduction="none")
-        counts = torch.bincount(pos, minlength=k).to(ce.dtype)
+        # bincount's counts without its host sync on CUDA (it reads the largest index to size its output)
+        counts = pos.new_zeros(k).index_add(0, pos, torch.ones_like(pos)).to(ce.dtype)
         per_class = ce.new_zeros(k).index_add(0, pos, ce) / counts
         eye = torch.eye(k, dtype=ce.dtype, device=ce.device)
         return list(torch.autograd.grad(per_class, params, eye, is_grads_batched=True, create_graph=create_graph))
@@ -160,7 +161,9 @@ class NodeGradientMatching(LearnedNodeGraph):
             sizes = [rows[c].numel() for c in self.classes]
             logits = out[torch.cat([rows[c] for c in self.classes])]
         pos = torch.repeat_interleave(
-            torch.arange(len(self.classes), device=logits.device), torch.tensor(sizes, device=logits.device)
+            torch.arange(len(self.classes), device=logits.device),
+            torch.tensor(sizes, device=logits.device),
+            output_size=sum(sizes),  # known on the host: no read-back of the sizes (a sync on CUDA)
         )
         g_real = [g.detach() for g in self._class_gradients(logits, pos, params, create_graph=False)]
         g_syn = self._class_gradients(out_syn, self.syn_pos, params, create_graph=True)
