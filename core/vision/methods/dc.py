@@ -53,7 +53,9 @@ class DC(ImageSGDMethod):
         net.train()
         params = list(net.parameters())
         net_opt = torch.optim.SGD(params, lr=cfg.lr_net)
-        total = 0.0
+        # The logged loss is summed on the device, in float64 as Python summed the floats before (the same
+        # number), and read back once per step: a read per outer iteration was a host sync each on CUDA.
+        total = self.x_syn.new_zeros((), dtype=torch.float64)
         for ol in range(cfg.outer_loop):
             loss = self.x_syn.new_zeros(())
             for c in self.classes:
@@ -73,7 +75,7 @@ class DC(ImageSGDMethod):
             self.opt.step()
             for p in params:  # the image update must not leave gradients on the network
                 p.grad = None
-            total += float(loss.detach())
+            total = total + loss.detach().double()
             if ol == cfg.outer_loop - 1:
                 break
             x_train, y_train = self.x_syn.detach(), self.y_syn
@@ -86,4 +88,4 @@ class DC(ImageSGDMethod):
                 net_opt.zero_grad(set_to_none=True)
                 self.loss_fn(net(xb), y_train[idx]).backward()
                 net_opt.step()
-        return {"loss": total / cfg.outer_loop}
+        return {"loss": float(total) / cfg.outer_loop}
