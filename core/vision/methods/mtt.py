@@ -105,7 +105,7 @@ class MTT(ImageCondensation):
 
     def segment(self, step: int) -> tuple[int, int]:
         """``(start, end)`` expert epochs of this step's segment: MTT draws the start uniformly."""
-        start = int(torch.randint(self.config.max_start_epoch, (1,)))
+        start = int(torch.randint(self.config.max_start_epoch, (1,), device="cpu"))  # host draw: no device sync
         return start, start + self.config.expert_epochs
 
     def apply_update(self, step: int) -> None:
@@ -135,7 +135,7 @@ class MTT(ImageCondensation):
     def match_loss(self, step: int) -> Tensor:
         """The normalised parameter distance of this step's segment (graph to the images and the lr)."""
         cfg = self.config
-        expert = self.trajectories[int(torch.randint(len(self.trajectories), (1,)))]
+        expert = self.trajectories[int(torch.randint(len(self.trajectories), (1,), device="cpu"))]  # host draw
         start, end = self.segment(step)
         n = self.x_syn.shape[0]
         batches = student_batches(n, cfg.syn_steps, cfg.batch_syn or n, device=self.device)
@@ -155,9 +155,10 @@ class MTT(ImageCondensation):
 
     def step(self, step: int) -> dict[str, float]:
         loss = self.match_loss(step)
-        if not torch.isfinite(loss):
+        loss_value = float(loss.detach())  # one host read for the check and the log (two syncs on CUDA before)
+        if not math.isfinite(loss_value):
             raise FloatingPointError(
-                f"{self.name} diverged at iteration {step} (matching loss {float(loss.detach())}, learned lr "
+                f"{self.name} diverged at iteration {step} (matching loss {loss_value}, learned lr "
                 f"{float(self.syn_lr.detach())}): lower lr_img / lr_lr, or use experts whose segments move further "
                 "(the loss divides by how far the expert moved over the segment; the student's initial step budget "
                 f"is {self.step_budget_ratio():.2f}x the expert segment's, MTT's settings keep it below 1)"
@@ -168,7 +169,7 @@ class MTT(ImageCondensation):
         self.apply_update(step)
         for p in self.student.parameters():
             p.grad = None
-        logs = {"loss": float(loss.detach()), "lr": float(self.syn_lr.detach())}
+        logs = {"loss": loss_value, "lr": float(self.syn_lr.detach())}
         if not logs["lr"] > 0:  # a non-positive rate trains by gradient ascent: the set cannot be evaluated
             raise FloatingPointError(
                 f"{self.name} diverged at iteration {step}: the learned lr became {logs['lr']} (lower lr_lr; MTT "
