@@ -1,0 +1,81 @@
+"""Every graph method's set-up and steps, audited on the CPU for what would fail or wait on CUDA
+(tests/device_audit.py): no deviceless factory in a step, no host tensor meeting a device tensor anywhere, and at
+most the host syncs counted when this test was written (one per step is the logged loss)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from condensekit.graph.condense import make_config
+from condensekit.graph.level.condense import make_graph_config
+from condensekit.graph.level.data import graphset_from_list
+from condensekit.graph.level.methods import GRAPH_METHODS
+from condensekit.graph.methods import NODE_METHODS, node_budgets
+from condensekit.graph.task import NodeTask
+from tests.device_audit import MethodAudit, audit_method
+from tests.graph.level.conftest import make_tiny_graphs
+
+PGE = {"outer_loop": 2, "inner_loop": 1, "hidden": 16, "pge_hidden": 8, "adj_period": 2, "adj_steps": 1}
+NODE: dict[str, tuple[dict[str, Any], int]] = {  # method: (config, host syncs per step at most)
+    "gcond": (PGE, 1),
+    "gcondx": (PGE, 1),
+    "doscond": (PGE, 1),
+    "gcdm": ({"outer_loop": 2, "hidden": 16}, 1),
+    "gcsntk": ({}, 2),  # the logged loss and the kernel solve's one check (finite, scale, Cholesky status)
+    **{m: ({"embed_epochs": 2, "hidden": 16}, 0) for m in ("random", "herding", "kcenter")},
+}
+LEVEL: dict[str, tuple[dict[str, Any], int]] = {
+    # a real batch per class is a variable-size graph batch: its sizes (1 read) and its edge check (1 read)
+    "doscond": ({"batch_real": 4, "init": "random"}, 5),
+    "kidd": ({"batch_real": 8, "batch_syn": 4, "init": "random"}, 3),
+    "kidd-lr": ({"batch_real": 8, "batch_syn": 4, "init": "random", "rank": 2}, 3),
+    **{m: ({"embed_epochs": 2}, 0) for m in ("random", "herding", "kcenter")},
+}
+
+
+def _check(report: MethodAudit, max_syncs: int) -> None:
+    assert report.step_factories() == [], report.summary()
+    assert report.crashes() == [], report.summary()
+    assert all(n <= max_syncs for n in report.syncs_per_step()), report.summary()
+
+
+def test_every_method_is_audited() -> None:
+    assert set(NODE) == set(NODE_METHODS.names()) and set(LEVEL) == set(GRAPH_METHODS.names())
+
+
+@pytest.mark.parametrize("method", sorted(NODE))
+def test_node_method_steps_are_device_clean(tiny_task: NodeTask, method: str) -> None:
+    config, max_syncs = NODE[method]
+    entry = NODE_METHODS.get(method)
+    steps = 2 if method in ("gcond", "gcondx", "doscond", "gcdm", "gcsntk") else 0
+    report = audit_method(lambda: entry.cls(tiny_task, node_budgets(tiny_task, budget=9), make_config(method, config)),
+                          steps=steps)  # fmt: skip
+    _check(report, max_syncs)
+
+
+@pytest.mark.parametrize("method", ["gcond", "doscond"])
+@pytest.mark.parametrize("real_batch", [0, 4])
+def test_the_accelerator_path_of_gradient_matching_is_device_clean(tiny_task: NodeTask, method: str, real_batch: int):
+    """The batched class gradients run only off the CPU: forced here, so that the CUDA path is audited too."""
+
+    def build() -> Any:
+        cfg = make_config(method, PGE | {"real_batch": real_batch})
+        algo = NODE_METHODS.get(method).cls(tiny_task, node_budgets(tiny_task, budget=9), cfg)
+        algo._loss_looped = algo._loss_batched
+        return algo
+
+    report = audit_method(build, steps=2)
+    # DosCond with a real batch samples a receptive subgraph per class: its size is read back (inherent)
+    _check(report, 1 if (method == "gcond" or not real_batch) else 50)
+
+
+@pytest.mark.parametrize("method", sorted(LEVEL))
+def test_graph_level_method_steps_are_device_clean(method: str) -> None:
+    config, max_syncs = LEVEL[method]
+    graphs = graphset_from_list(make_tiny_graphs(), name="tiny", seed=0)
+    entry = GRAPH_METHODS.get(method)
+    steps = 0 if method in ("random", "herding", "kcenter") else 2
+    report = audit_method(lambda: entry.cls(graphs, 2, make_graph_config(method, config)), steps=steps)
+    _check(report, max_syncs)

@@ -1,0 +1,58 @@
+"""The robust domain's steps, audited on the CPU for what would fail or wait on CUDA (tests/device_audit.py): the
+curvature plug-in inside DM / DC steps, SRe2L's recovery step, a GUARD teacher (curvature-regularised expert)
+epoch and an audit's attacks make no deviceless tensor and no host tensor that meets a device tensor."""
+
+from __future__ import annotations
+
+from collections import Counter
+
+import pytest
+
+from condensekit.core.vision import ImageTrainConfig, build_image_model
+from condensekit.core.vision.experts import ExpertBuffer, ExpertConfig, train_expert
+from condensekit.core.vision.methods import IMAGE_METHODS, make_image_config
+from condensekit.robust.attacks import AttackConfig
+from condensekit.robust.audit import AuditConfig, audit_images
+from condensekit.robust.guard import GuardConfig
+from condensekit.robust.sre2l import SRe2L, SRe2LConfig
+from tests.device_audit import DeviceAudit, audit_method
+from tests.robust.conftest import make_toy_images
+
+
+@pytest.mark.parametrize("base", ["dm", "dc"])
+def test_curvature_plugin_steps_are_device_clean(base):
+    data = make_toy_images()
+    reg = GuardConfig(curvature=10.0, h=1.0, teacher=False, plugin=True).plugin_regularizer()
+    cfg = make_image_config(base, {"model": "convnet", "dsa": False, "iterations": 2, "outer_loop": 2}
+                            if base == "dc" else {"model": "convnet", "dsa": False, "iterations": 2})  # fmt: skip
+    report = audit_method(lambda: IMAGE_METHODS.get(base).cls(data, 2, cfg, regularizer=reg), steps=2)
+    assert report.step_factories() == [] and report.crashes() == [], report.summary()
+    assert report.syncs_per_step() == [1, 1], report.summary()  # the logged loss
+
+
+def test_sre2l_recovery_step_is_device_clean():
+    data = make_toy_images()
+    teacher = build_image_model("convnet_bn", channels=1, num_classes=3, im_size=(6, 6)).eval()
+    report = audit_method(lambda: SRe2L(data, 2, SRe2LConfig(iterations=2), teacher=teacher), steps=2)
+    assert report.step_factories() == [] and report.crashes() == [], report.summary()
+    assert report.syncs_per_step() == [1, 1], report.summary()  # the three logged values, read together
+
+
+def test_guard_teacher_epoch_is_device_clean(tmp_path):
+    data = make_toy_images()
+    config = ExpertConfig(num_experts=1, epochs=1, model="convnet", batch_size=8)
+    buffer = ExpertBuffer.create(str(tmp_path / "experts"), data, config)
+    with DeviceAudit() as audit:
+        train_expert(data, buffer, 0, config, regularizer=GuardConfig(curvature=10.0, h=1.0).regularizer())
+    assert audit.problems() == [], audit.findings
+
+
+def test_an_audit_attack_is_device_clean():
+    data = make_toy_images()
+    config = AuditConfig(attacks=("pgd",), eps=("0.1",), models=("mlp",), runs=1, subset=6,
+                         train=ImageTrainConfig(epochs=2), attack=AttackConfig(pgd_steps=2))  # fmt: skip
+    with DeviceAudit() as audit:
+        audit_images(data.x_train, data.y_train, data, config=config, device="cpu")
+    assert audit.problems() == [], audit.findings
+    syncs = Counter(f.site.split(":")[0] for f in audit.syncs)
+    assert syncs["robust/attacks.py"] <= 6, syncs  # per call: the pixel-range check, the survivors, the count
