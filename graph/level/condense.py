@@ -29,7 +29,7 @@ from condensekit.graph.level.data import GraphSet, graphset_from_list, load_grap
 from condensekit.graph.level.evaluate import check_condensed_graphs, validation_score
 from condensekit.graph.level.methods import GRAPH_METHODS, check_gpc
 
-__all__ = ["DOMAIN", "TASK", "CondensedGraphSet", "condense_graphs", "prepare_graphs"]
+__all__ = ["DOMAIN", "TASK", "CondensedGraphSet", "check_binary", "condense_graphs", "prepare_graphs"]
 
 DOMAIN, TASK = "graph", "graph_classification"
 
@@ -83,7 +83,27 @@ class CondensedGraphSet:
         art = load_artifact(path, domain=DOMAIN, purpose=purpose, task=TASK, hint=hint)
         t = art.tensors
         check_condensed_graphs(t, int(t["x"].shape[2]), int(art.card["source"]["num_classes"]))
+        check_binary(t, where=f"graph-level artifact {str(path)!r}")
         return cls(t["x"], t["adj"], t["mask"], t["y"], art.card)
+
+
+#: The binary tensors of a condensed graph set and what their two values mean.
+BINARY = {"adj": "0: no edge, 1: an edge", "mask": "0: padding, 1: a node"}
+
+
+def check_binary(tensors: dict[str, Tensor], *, where: str = "condensed graphs") -> None:
+    """Every method writes ``adj`` and ``mask`` as 0/1 (the discretised structure is what is evaluated); a
+    tensor holding anything else (a weighted edge, half a node: a tampered or foreign artifact) is refused,
+    naming the tensor, the first bad value, its index and the valid values. One host read per tensor."""
+    for name, meaning in BINARY.items():
+        t = tensors[name]
+        bad = (t != 0) & (t != 1)  # NaN is bad too
+        if bool(bad.any()):
+            index = tuple(int(i) for i in bad.nonzero()[0].tolist())
+            value = float(t[index])
+            raise ValueError(
+                f"{where}: tensor {name!r} holds {value:g} at index {index}; valid values are 0 and 1 ({meaning})"
+            )
 
 
 def prepare_graphs(

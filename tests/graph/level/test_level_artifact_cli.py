@@ -99,3 +99,24 @@ def test_evaluate_epochs_zero_is_refused_not_replaced_by_the_default(
     assert main(["graph", "evaluate", str(tmp_path / "n"), "--epochs", "0"]) == 2  # `0 or 600` ran 600 epochs
     assert seen == [] and "Invalid value 0 for argument --epochs. Valid values are >= 1" in capsys.readouterr().err
     assert main(["graph", "evaluate", str(tmp_path / "n")]) == 0 and seen == [600]  # the node-level default
+
+
+@pytest.mark.parametrize(("name", "value"), [("adj", 0.5), ("adj", 2.0), ("mask", 0.5), ("mask", 2.0), ("mask", -1.0)])
+def test_load_refuses_an_adjacency_or_mask_that_is_not_binary(
+    tiny_set, tmp_path: Path, capsys: pytest.CaptureFixture[str], name: str, value: float
+) -> None:
+    """A tampered graph-level artifact (a weighted edge, a half node) is refused at load, naming the tensor, the
+    value and the valid ones; it used to load and train on edge weights the card's method never made."""
+    from condensekit.core.artifact import save_artifact
+
+    cs = condense_graphs(tiny_set, "random", gpc=2, progress=False, device="cpu")
+    tensors = {k: v.clone() for k, v in cs.tensors().items()}
+    if name == "adj":
+        tensors["adj"][1, 0, 1] = tensors["adj"][1, 1, 0] = value  # still symmetric and non-negative
+    else:
+        tensors["mask"][1, 0] = value
+    save_artifact(tmp_path / "g", tensors, cs.card)
+    with pytest.raises(ValueError, match=rf"tensor '{name}' holds {value:g} .*valid values are 0 and 1"):
+        CondensedGraphSet.load(tmp_path / "g")
+    assert main(["graph", "evaluate", str(tmp_path / "g"), "--runs", "1", "--epochs", "1"]) == 2
+    assert f"tensor '{name}' holds {value:g}" in capsys.readouterr().err
