@@ -45,6 +45,14 @@ with the values that differ (:func:`recipe_status`); and a run whose key holds a
 one it makes skips it with a message, or, with ``--force``, stops before anything runs rather than overwrite it
 (:func:`_other_recipes`). Stored entries are never re-keyed.
 
+PTM's overlap rule (sitting 17). ``overlap_rule`` (``set``, the default since sitting 17, or the former ``pair``) is a
+config field entries made before it do not record: such an entry counts as ``pair`` when it re-initialised images and
+as ``set`` when it re-initialised none (the set rule's thresholds are never below the pair rule's, so that run is the
+same bit for bit; :func:`config_as_run`); in ``--seeds-table`` it also joins its ``pair`` recipe. A run with
+``--force`` over a key holding a ``pair`` entry that re-initialised images first copies it to key +
+``/overlap_rule=pair`` and moves its set to the matching ``-overlap_rule=pair`` folder
+(:func:`archive_former_overlap_rule`), as ``/arch=convnet_pad1`` was done.
+
 ``--shift`` re-trains the students of saved sets (``runs/benchmarks/...``) with the evaluation protocol and
 records validation and test accuracy, balanced accuracy and per-class recall under three weight-selection rules
 (:mod:`condensekit.medical.shift`); its entries (key ``.../shift``, ``"kind": "shift"``) stay out of the
@@ -240,6 +248,9 @@ def main(argv: list[str] | None = None) -> int:
                 except FloatingPointError as err:  # recorded, not hidden: the table shows the row as diverged
                     archive_old_layout(key, ns.arch, folder=artifact_folder(flag, method, ipc, ns.profile, overrides,
                                                                             _variant(ns)))  # fmt: skip
+                    archive_former_overlap_rule(key, getattr(medical_config(method, ns.profile, run_overrides, ipc=ipc,
+                                                                            flag=flag), "overlap_rule", None),
+                                                folder=folder)  # fmt: skip
                     save_entry(
                         key,
                         common
@@ -261,6 +272,7 @@ def main(argv: list[str] | None = None) -> int:
                 load1 = os.getloadavg()[0]
                 if not ns.validate:
                     archive_old_layout(key, ns.arch, folder=folder)
+                    archive_former_overlap_rule(key, ci.card["config"].get("overlap_rule"), folder=folder)
                 ci.save(folder)
                 t0, c0 = time.perf_counter(), time.process_time()
                 lr = None if ci.lr is None else float(ci.lr)
@@ -350,12 +362,13 @@ def profile_recipe(e: dict[str, Any]) -> dict[str, Any] | None:
 def recipe_diff(e: dict[str, Any], want: dict[str, Any]) -> list[str] | None:
     """What the entry ``e`` recorded that differs from the recipe ``want`` (:func:`run_recipe`), as the entry's
     values (``lr_lr=1e-05``, ``experts 10 × 5``, ``layout convnet_pad1``, ...); ``[]`` when it is that recipe.
-    Only fields both record are compared (a config field added after the entry was made is not a difference).
+    Only fields both record are compared (a config field added after the entry was made is not a difference),
+    except PTM's ``overlap_rule``, which :func:`config_as_run` fills in as the entry's run behaved.
     ``None`` when the entry records no config (full-data rows, and diverged entries made before sitting 15)."""
     if e.get("method") == "full" or not isinstance(e.get("config"), dict):
         return None
     out = [] if layout(e) == want["layout"] else [f"layout {layout(e)}"]
-    out += [f"{k}={v}" for k, v in e["config"].items() if k in want["config"] and v != want["config"][k]]
+    out += [f"{k}={v}" for k, v in config_as_run(e).items() if k in want["config"] and v != want["config"][k]]
     have_ex, want_ex = (e.get("experts") or {}).get("config"), want["experts"]
     if bool(have_ex) != bool(want_ex):
         out.append("experts " + ("none" if not have_ex else f"{have_ex['num_experts']} × {have_ex['epochs']}"))
@@ -429,7 +442,7 @@ def _other_recipes(flag: str, data: Any, ns: argparse.Namespace, profile: Any, m
                 continue
             want = run_recipe(flag, method, ipc, ns, profile, int(data.x_train.shape[0]), overrides)
             diff = recipe_diff(old, want)
-            if not diff:
+            if not diff or (ns.force and diff == [f"overlap_rule={FORMER_RULE}"]):  # archived first (sitting 17)
                 continue
             out[key] = ", ".join(diff)
             if ns.force:
@@ -589,6 +602,57 @@ def archive_old_layout(key: str, arch: str, *, folder: Path | None = None, path:
     return archive
 
 
+FORMER_RULE = "pair"  # PTM's overlap rule before sitting 17 (entries made before the field existed)
+
+
+def config_as_run(e: dict[str, Any]) -> dict[str, Any] | None:
+    """The entry's ``config`` with PTM's ``overlap_rule`` (added in sitting 17) filled in for an entry made before
+    the field existed: ``pair`` (the rule then) when it re-initialised images or records no diagnostics, ``set`` when
+    its diagnostics record no re-initialisation (``overlap_reinit`` 0): the set rule's thresholds are never below the
+    pair rule's (:mod:`condensekit.medical.ptm`) and the main random stream is drawn alike, so that run is bit for
+    bit the one the set rule makes. Other configs are returned as they are."""
+    cfg = e.get("config")
+    if not isinstance(cfg, dict) or "overlap_every" not in cfg or "overlap_rule" in cfg:
+        return cfg
+    return cfg | {"overlap_rule": "set" if _rule_free(e) else FORMER_RULE}
+
+
+def _rule_free(e: dict[str, Any]) -> bool:
+    """A PTM entry made before ``overlap_rule`` existed whose run re-initialised nothing: the same run under
+    either rule (:func:`config_as_run`)."""
+    cfg = e.get("config")
+    return (isinstance(cfg, dict) and "overlap_every" in cfg and "overlap_rule" not in cfg
+            and (e.get("diagnostics") or {}).get("overlap_reinit") == 0)  # fmt: skip
+
+
+def archive_former_overlap_rule(key: str, rule: str | None, *, folder: Path | None = None,
+                                path: Path | None = None) -> str | None:  # fmt: skip
+    """Before an entry of PTM's overlap ``rule`` (``set``) replaces ``key``: if the entry there was made with the
+    former ``pair`` rule and re-initialised images (so the set rule makes another run, :func:`config_as_run`), copy
+    it to ``key + "/overlap_rule=pair"`` (unless that key exists) with ``archived_from`` and ``archive_reason``, and
+    move its saved set ``folder`` to the matching ``-overlap_rule=pair`` folder. Returns the archive key (``None``
+    when nothing was archived). Nothing is deleted: the former entry lives on under its archive key."""
+    path = RESULTS if path is None else path
+    old = load(path)["entries"].get(key)
+    if rule is None or old is None or "kind" in old:
+        return None
+    was = (config_as_run(old) or {}).get("overlap_rule")
+    if was is None or was == rule:
+        return None
+    archive = key + f"/overlap_rule={was}"
+    if archive in load(path)["entries"]:
+        return None
+    record = dict(old, archived_from=key,
+                  archive_reason=f"overlap_rule={was}, re-run with the {rule} rule in sitting 17")  # fmt: skip
+    if folder is not None and folder.exists():
+        moved = folder.with_name(folder.name + f"-overlap_rule={was}")
+        if not moved.exists():
+            folder.rename(moved)
+            record["artifact"] = str(moved.relative_to(RUNS.parent))
+    save_entry(archive, record, path)
+    return archive
+
+
 def entry_key(flag: str, method: str, ipc: int, profile: str, models: list[str], overrides: dict[str, Any],
               variant: list[tuple[str, int]]) -> str:  # fmt: skip
     """The results key of one (flag, method, ipc) entry: overrides and the variant (:func:`_variant`:
@@ -678,17 +742,22 @@ def validation_table(results: dict[str, Any]) -> str:
     return "\n".join(rows)
 
 
-def recipe(e: dict[str, Any]) -> str:
+def recipe(e: dict[str, Any], overlap_rule: str | None = None) -> str:
     """What makes two test entries the same recipe up to the condensation seed: flag, method, IPC, profile,
     ConvNet layout, the method's config, the expert buffer's config (without its folder), the validation
     selection and the evaluation protocol. Entries of one recipe differ only in ``seed``.
 
     The ``--set`` overrides that named the run are not part of it (since sitting 16): the config records what they
     set, so a set made with ``--set lr_lr=1e-6`` before the profile carried that value and one a plain run makes
-    after are the same recipe (and the same seed in both is refused by :func:`seeds_table`)."""
+    after are the same recipe (and the same seed in both is refused by :func:`seeds_table`).
+
+    PTM's ``overlap_rule`` is the one the entry's run had (:func:`config_as_run`), or ``overlap_rule`` when given."""
     experts = (e.get("experts") or {}).get("config")
+    config = config_as_run(e)
+    if overlap_rule is not None and isinstance(config, dict) and "overlap_rule" in config:
+        config = config | {"overlap_rule": overlap_rule}
     sel = {k: v for k, v in (e.get("selection") or {}).items() if k not in ("best_step", "val_acc", "history")}
-    parts = [e["dataset"], e["method"], e["ipc"], e.get("profile"), layout(e), e.get("config"), experts, sel,
+    parts = [e["dataset"], e["method"], e["ipc"], e.get("profile"), layout(e), config, experts, sel,
              (e.get("eval") or {}).get("config")]  # fmt: skip
     return json.dumps(parts, sort_keys=True)
 
@@ -708,6 +777,7 @@ def seeds_table(results: dict[str, Any]) -> str:
             "set means: mean ± std | all students: mean ± std (n) | recipe |", "|" + "---|" * 10]  # fmt: skip
     groups: dict[str, list[tuple[str, dict[str, Any]]]] = {}
     diverged: dict[str, list[tuple[int, str]]] = {}  # recipe (or seedless key, for entries without one) -> (seed, key)
+    free: list[tuple[str, dict[str, Any]]] = []  # PTM entries that are the same run under either overlap rule
 
     seedless = _seedless
     for key, e in results["entries"].items():
@@ -718,7 +788,16 @@ def seeds_table(results: dict[str, Any]) -> str:
             joins = recipe(e) if "config" in e else seedless(key)
             diverged.setdefault(joins, []).append((int(dict(key_variant(key)).get("seed", 0)), key))
         elif "convnet" in e.get("test", {}):
-            groups.setdefault(recipe(e), []).append((key, e))
+            if _rule_free(e):
+                free.append((key, e))
+            else:
+                groups.setdefault(recipe(e), []).append((key, e))
+    for key, e in free:  # PTM sets the same under either overlap rule (sitting 17): joined after the others
+        own, former = recipe(e), recipe(e, FORMER_RULE)
+        if former in groups:  # a seed of the pair-rule recipe, and of the set rule's once that has a run of its own
+            groups[former].append((key, e))
+        if own in groups or former not in groups:
+            groups.setdefault(own, []).append((key, e))
     order = {"random": 1, "dc": 2, "dm": 3, "mtt": 4, "ptm": 5}
     status = {id(g): recipe_status(g[0][1]) for g in groups.values()}
     for g in sorted(
@@ -845,7 +924,7 @@ def _rows(entries: list[tuple[str, dict[str, Any]]], status: dict[str, str] | No
         if e["method"] == "full":
             label += f" ({e['eval']['config']['epochs']} ep.)"
         if e.get("archived_from"):
-            label += " (re-measured on the reference layout)"
+            label += f" ({e.get('archive_reason', 're-measured on the reference layout')})"
         if e.get("diverged"):
             cells = [e["dataset"], label, str(e["ipc"]), "-", layout(e), "diverged", "diverged", *["-"] * 6]
             rows.append("| " + " | ".join(cells) + " |" + tail[key])

@@ -28,14 +28,42 @@ paper's code was not released), each a config field:
 * The student takes ``syn_steps`` steps in every stage (the learnable learning rate absorbs the longer
   segments; growing the steps with the segment would multiply the cost of the last stage).
 * Overlap: every ``overlap_every`` iterations, the cosine similarity of the flattened (normalised) synthetic
-  images of each class; a pair above the ``overlap_quantile`` quantile (0.99) of the same similarity among
-  real images of that class (computed once in ``setup`` from up to 256 images per class) is a near-duplicate.
-  The later image of each pair is reset to a random real image of its class (its momentum cleared) and, for
-  the next ``retrain_iterations`` iterations, only re-initialised images are updated (the rest are frozen),
-  our reading of "retraining parts of the synthetic images"; with ``retrain_iterations=0`` all images keep
-  training. With one image per class there is nothing to compare, and PTM is progressive matching alone.
+  images of each class; an image whose cosine with an earlier image of its class exceeds the class's threshold
+  is a near-duplicate. The threshold (``overlap_rule``, sitting 17):
+
+  - ``"set"`` (default): the ``overlap_quantile`` (q = 0.99) quantile, over ``SET_SUBSETS`` = 1,000 random
+    subsets of the class's real training images of the set's own size k (the class's IPC), of each subset's
+    **largest** same-class cosine,
+
+    .. math::
+        t_c = \\max\\bigl(Q_q[\\max_{i<j \\in S} \\cos(x_i, x_j)]_{S \\subset X_c, |S| = k}, t^{pair}_c\\bigr),
+
+    so that a set of k random **real** images of the class is flagged at a check with probability about 1 − q,
+    whatever k. The subsets are drawn with a dedicated ``torch.Generator`` on the method's device, seeded with
+    the run's seed (``torch.initial_seed()``, which the engine sets), so the main random stream is drawn exactly
+    as before. The floor ``t_c^pair`` (the pair rule's threshold, still computed as before) means the set rule
+    never flags a pair the pair rule would let pass: a run in which the pair rule re-initialised nothing is
+    bit-for-bit the same run under the set rule. With k = 2 the two rules estimate the same quantile.
+  - ``"pair"`` (the rule until sitting 17, kept so its entries stay reproducible): the q quantile of the cosine
+    of single real same-class pairs (up to 256 images per class, drawn in ``setup`` on the main stream). Why it
+    was replaced: a set of k images has k(k − 1)/2 pairs, so even k random real images get about
+    (1 − q) · k(k − 1)/2 pairs flagged (0.45 at IPC 10, 12 at IPC 50): the per-pair rule re-initialises real
+    diversity at larger IPC. Measured on PneumoniaMNIST and BreastMNIST (:func:`overlap_flag_rates`, 200 random
+    real subsets per class, BENCHMARKS.md, sitting 17): the pair rule flags 30–42 % of random real sets of 10
+    (0.37–0.55 images each) and every random real set of 50 (8.0–8.9 images); the set rule 0–2 %.
+
+  Each flagged image (the later image of each pair) is reset to a real image of its class (its momentum cleared)
+  that is **not already in the set**: neither one of the rows the set was initialised from (``init_record``) nor
+  one an earlier re-initialisation copied in (``reseeded``), and the images re-initialised at one check get
+  distinct rows (:meth:`PTM.reinit_rows`). The draw is the one ``real_rows`` makes (one permutation of the class
+  on the main stream); the first k rows of it are kept unless one is used, in which case the next unused rows of
+  the same permutation replace it, so a run without such a collision is unchanged (before sitting 17 a
+  re-initialised image could start as an exact copy of another image of the set). For the next
+  ``retrain_iterations`` iterations only re-initialised images are updated (the rest are frozen), our reading
+  of "retraining parts of the synthetic images"; with ``retrain_iterations=0`` all images keep training. With
+  one image per class there is nothing to compare, and PTM is progressive matching alone.
   The artifact card's ``metrics`` record the checks made, the images re-initialised, the highest same-class
-  cosine seen and the thresholds (:meth:`PTM.diagnostics`), so a run shows whether mitigation fired.
+  cosine seen, the rule and the thresholds (:meth:`PTM.diagnostics`), so a run shows whether mitigation fired.
 """
 
 from __future__ import annotations
@@ -45,9 +73,14 @@ from typing import Any
 
 import torch
 import torch.nn.functional as F
+from torch import Tensor
 
+from condensekit.core.registry import check_choice
 from condensekit.core.vision.methods.base import register_image_method
 from condensekit.core.vision.methods.mtt import MTT, MTTConfig
+
+OVERLAP_RULES = ("set", "pair")
+SET_SUBSETS = 1000  # random real subsets per class behind the "set" rule's threshold
 
 
 @dataclass(frozen=True)
@@ -57,7 +90,17 @@ class PTMConfig(MTTConfig):
         default=100, metadata={"help": "check for near-duplicate images every k iterations (0: never)"}
     )
     overlap_quantile: float = field(
-        default=0.99, metadata={"help": "near-duplicate: cosine above this quantile of real same-class pairs"}
+        default=0.99,
+        metadata={"help": "near-duplicate: cosine above this quantile of real same-class images (see overlap_rule)"},
+    )
+    overlap_rule: str = field(
+        default="set",
+        metadata={
+            "help": "what the quantile is over: 'set' = the largest same-class cosine of random real subsets of the "
+            "set's size (a random real set is flagged with probability about 1 - overlap_quantile at any IPC; never "
+            "below the 'pair' threshold); 'pair' = single real same-class pairs (the rule before sitting 17: flags "
+            "about (1 - q) k(k-1)/2 pairs of a set of k real images)"
+        },
     )
     retrain_iterations: int = field(default=50, metadata={"help": "iterations only re-initialised images train"})
 
@@ -68,6 +111,61 @@ class PTMConfig(MTTConfig):
             raise ValueError(
                 f"Invalid value {self.overlap_quantile!r} for argument overlap_quantile. Valid values are in (0, 1]"
             )
+        check_choice("overlap_rule", self.overlap_rule, OVERLAP_RULES)
+
+
+def pair_threshold(z: Tensor, q: float) -> Tensor:
+    """The ``q`` quantile of the cosine over distinct pairs of the rows of ``z`` (unit rows, n × d); 1 when there is
+    no pair. A 0-dim tensor on ``z``'s device."""
+    iu = torch.triu_indices(len(z), len(z), 1, device=z.device)
+    pairs = (z @ z.T)[iu[0], iu[1]]
+    return pairs.quantile(q) if pairs.numel() else torch.ones((), device=z.device)
+
+
+def subset_max_cosine(z: Tensor, k: int, subsets: int, generator: torch.Generator, chunk: int = 100) -> Tensor:
+    """The largest cosine between two rows of each of ``subsets`` random ``k``-row subsets of ``z`` (unit rows; rows
+    of a subset distinct), drawn with ``generator`` (on ``z``'s device), in chunks of ``chunk`` subsets."""
+    n = z.shape[0]
+    iu = torch.triu_indices(k, k, 1, device=z.device)
+    out = []
+    for start in range(0, subsets, chunk):
+        m = min(chunk, subsets - start)
+        idx = torch.rand(m, n, generator=generator, device=z.device).argsort(dim=1)[:, :k]
+        zs = z[idx]
+        out.append((zs @ zs.transpose(1, 2))[:, iu[0], iu[1]].amax(dim=1))
+    return torch.cat(out)
+
+
+def set_threshold(z: Tensor, k: int, q: float, generator: torch.Generator, subsets: int = SET_SUBSETS) -> Tensor:
+    """The ``"set"`` rule's threshold for a set of ``k`` images of a class whose real images are the unit rows ``z``:
+    the ``q`` quantile of :func:`subset_max_cosine` (before the pair floor PTM applies); 1 when ``k < 2``."""
+    if k < 2 or z.shape[0] < 2:
+        return torch.ones((), device=z.device)
+    return subset_max_cosine(z, min(k, z.shape[0]), subsets, generator).quantile(q)
+
+
+def later_duplicates(z: Tensor, threshold: Tensor | float) -> Tensor:
+    """Rows of ``z`` (unit rows of one class's images) whose cosine with an earlier row exceeds ``threshold``
+    (bool, n): the images overlap mitigation re-initialises."""
+    sims = (z @ z.T).triu(diagonal=1)
+    return (sims > threshold).any(dim=0)  # column j: similar to some earlier i < j
+
+
+def overlap_flag_rates(
+    x: Tensor, k: int, threshold: Tensor | float, subsets: int = 200, seed: int = 0
+) -> dict[str, float]:
+    """How often the threshold flags a set of ``k`` random **real** images of one class (``x``: that class's images):
+    over ``subsets`` random subsets (a generator seeded with ``seed`` on ``x``'s device), the mean number of images
+    flagged per subset (:func:`later_duplicates`) and the share of subsets with at least one flagged. The
+    measurement behind the ``"set"`` rule (BENCHMARKS.md, sitting 17)."""
+    z = F.normalize(x.flatten(1), dim=1)
+    gen = torch.Generator(device=z.device).manual_seed(seed)
+    counts = []
+    for _ in range(subsets):
+        idx = torch.randperm(z.shape[0], generator=gen, device=z.device)[:k]
+        counts.append(later_duplicates(z[idx], threshold).sum())
+    n = torch.stack(counts).float()
+    return {"images_flagged_mean": float(n.mean()), "subsets_flagged_share": float((n > 0).float().mean())}
 
 
 def stage_ends(config: PTMConfig) -> list[int]:
@@ -93,20 +191,28 @@ class PTM(MTT):
         n = self.x_syn.shape[0]
         self.retrain = torch.zeros(n, dtype=torch.bool, device=device)
         self.retrain_until = torch.zeros((), dtype=torch.long, device=device)
-        self.thresholds = {c: self._real_threshold(c) for c in self.classes}
+        pair = {c: self._real_threshold(c) for c in self.classes}  # the main stream's draw, under either rule
+        self.pair_thresholds = pair
+        if self.config.overlap_rule == "pair":
+            self.thresholds = pair
+        else:  # subsets from a generator of their own, so the main stream is drawn exactly as under "pair"
+            gen = torch.Generator(device=device).manual_seed(torch.initial_seed())
+            self.thresholds = {c: torch.maximum(self._set_threshold(c, gen), pair[c]) for c in self.classes}
         # counters for the card: checks made, images re-initialised, the highest same-class cosine seen
         self.overlap_stats = torch.tensor([0.0, 0.0, -1.0], device=device)
         # the real training rows that re-initialisation copied into the set (for the card's seed record)
         self.reseeded = torch.zeros(self.x_real.shape[0], dtype=torch.bool, device=device)
 
-    def _real_threshold(self, c: int) -> float:
+    def _real_threshold(self, c: int) -> Tensor:
+        """The ``"pair"`` rule's threshold of class ``c`` (up to 256 members, drawn on the main stream)."""
         members = self.real_members[c]
         sample = members[torch.randperm(members.numel(), device=self.device)[:256]]
-        z = F.normalize(self.x_real[sample].flatten(1), dim=1)
-        sims = z @ z.T
-        iu = torch.triu_indices(len(z), len(z), 1, device=self.device)
-        pairs = sims[iu[0], iu[1]]
-        return float(pairs.quantile(self.config.overlap_quantile)) if pairs.numel() else 1.0
+        return pair_threshold(F.normalize(self.x_real[sample].flatten(1), dim=1), self.config.overlap_quantile)
+
+    def _set_threshold(self, c: int, generator: torch.Generator) -> Tensor:
+        """The ``"set"`` rule's threshold of class ``c`` for its ``budgets[c]`` images, before the pair floor."""
+        z = F.normalize(self.x_real[self.real_members[c]].flatten(1), dim=1)
+        return set_threshold(z, int(self.budgets[c]), self.config.overlap_quantile, generator)
 
     def stateful(self) -> dict:
         return super().stateful() | {
@@ -126,7 +232,9 @@ class PTM(MTT):
         checks, reinit, peak = (float(v) for v in self.overlap_stats)
         return super().diagnostics() | {
             "overlap_checks": checks, "overlap_reinit": reinit, "overlap_max_cosine": round(peak, 4),
-            "overlap_threshold": {str(c): round(t, 4) for c, t in self.thresholds.items()},
+            "overlap_rule": self.config.overlap_rule,
+            "overlap_threshold": {str(c): round(float(t), 4) for c, t in self.thresholds.items()},
+            "overlap_threshold_pair": {str(c): round(float(t), 4) for c, t in self.pair_thresholds.items()},
         }  # fmt: skip
 
     def apply_update(self, step: int) -> None:
@@ -149,11 +257,27 @@ class PTM(MTT):
             z = F.normalize(self.x_syn.detach()[sl].flatten(1), dim=1)
             if z.shape[0] < 2:
                 continue
-            sims = (z @ z.T).triu(diagonal=1)
             iu = torch.triu_indices(len(z), len(z), 1, device=self.device)
-            peak = torch.maximum(peak, sims[iu[0], iu[1]].max())
-            out[sl] = (sims > self.thresholds[c]).any(dim=0)  # column j: similar to some earlier i < j
+            peak = torch.maximum(peak, (z @ z.T)[iu[0], iu[1]].max())
+            out[sl] = later_duplicates(z, self.thresholds[c])
         return out, peak
+
+    def reinit_rows(self, c: int, n: int) -> Tensor:
+        """``n`` real training rows of class ``c`` to re-initialise images with, none already in the set.
+
+        The draw is :meth:`real_rows`'s (one ``randperm`` of the class's members on the main stream, same call and
+        size); its first ``n`` rows are kept unless one is *used*: a row the set was initialised from (``setup``;
+        not for ``init="noise"``) or one an earlier re-initialisation copied in (``reseeded``). A used row is
+        replaced by the next unused row of the same permutation (a stable sort puts unused rows first in the
+        draw's order), so the rows are distinct, unused while the class has unused rows left (then used ones
+        follow, in the draw's order), and the same as before whenever no collision occurs."""
+        members = self.real_members[c]
+        perm = members[torch.randperm(members.numel(), device=self.device)]
+        used = self.reseeded.clone()
+        if self.init_kind != "noise":
+            used[self.init_indices] = True
+        order = torch.sort(used[perm].to(torch.uint8), stable=True).indices
+        return perm[order[:n]]
 
     def after_update(self, step: int) -> dict[str, float]:
         cfg = self.config
@@ -172,7 +296,7 @@ class PTM(MTT):
                     sl = self.syn_slices[c]
                     cls_rows = rows[(rows >= sl.start) & (rows < sl.stop)]
                     if cls_rows.numel():
-                        picked = self.real_rows(c, cls_rows.numel())
+                        picked = self.reinit_rows(c, cls_rows.numel())
                         self.x_syn[cls_rows] = self.x_real[picked]
                         self.reseeded[picked] = True
                 if "momentum_buffer" in state and state["momentum_buffer"] is not None:
