@@ -13,8 +13,9 @@ the device (a host sync) on CUDA, which serialises the step.
   ``normal`` and ``sparse_coo_tensor``/``sparse_csr_tensor`` only when no argument is a tensor, whose device
   they keep; ``*_like`` and ``Tensor.new_*`` keep their input's device and are not factories here), and
   ``torch.from_numpy``;
-* ``generator``: a random op (any call with a ``generator``) whose generator was made by ``torch.Generator()``
-  without ``device`` while the audit was active (a generator made before it is unknown and not flagged);
+* ``generator``: a random op on a device tensor, or a factory told a device other than ``"cpu"``, fed a generator
+  made by ``torch.Generator()`` without ``device`` while the audit was active (a generator made before it is
+  unknown and not flagged; a CPU generator drawing host tensors, ``device="cpu"``, is fine);
 * ``sync``: the host syncs listed in :data:`SYNCS`, plus ``__getitem__`` with a boolean mask, ``where`` with one
   argument, and ``repeat_interleave`` with tensor repeats and no ``output_size``, each on a tensor that is not a
   host tensor (reading a host tensor waits for nothing);
@@ -246,7 +247,10 @@ class DeviceAudit(TorchFunctionMode):
         if generator is None:
             generator = next((a for a in args if isinstance(a, torch.Generator)), None)
         if generator is not None and id(generator) in self._deviceless_generators:
-            if name not in FACTORIES or kwargs.get("device") is not None:
+            # a CPU generator feeding a device op: a factory told another device than "cpu" (deviceless ones are
+            # factories already), or a random op on a device tensor (bernoulli(p), t.normal_())
+            to_device = kwargs.get("device") not in (None, "cpu") if name in FACTORIES else not all(on_host or [0])
+            if to_device:
                 self._record("generator", f"{name}(generator made at {self._deviceless_generators[id(generator)]})")
         if inputs and on_host[0]:
             pass  # reading a host tensor waits for nothing

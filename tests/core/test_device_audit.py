@@ -34,6 +34,12 @@ def deviceless_generator(x):
     gen = torch.Generator().manual_seed(0)
     return torch.bernoulli(x.clamp(0, 1), generator=gen)
 
+def host_draw_from_cpu_generator(x):
+    gen = torch.Generator().manual_seed(0)
+    idx = torch.randperm(x.shape[0], generator=gen, device="cpu")
+    coin = torch.bernoulli(torch.full((x.shape[0],), 0.5, device="cpu"), generator=gen)
+    return x[idx.to(x.device)] + coin.to(x.device)
+
 def device_generator(x):
     gen = torch.Generator(device=x.device).manual_seed(0)
     return torch.bernoulli(x.clamp(0, 1), generator=gen)
@@ -92,7 +98,7 @@ def test_a_deviceless_factory_is_caught_with_its_line() -> None:
 
 
 def test_factories_with_a_device_or_a_tensor_to_copy_pass() -> None:
-    for name in ("with_device", "keeps_device", "device_generator"):
+    for name in ("with_device", "keeps_device", "device_generator", "host_draw_from_cpu_generator"):
         audit = _audit(name)
         assert audit.factories == [] and audit.mixes == [], name
 
