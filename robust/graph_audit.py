@@ -93,11 +93,11 @@ def flip_edges(data: Data, fraction: float, *, seed: int) -> Data:
             f"each way, but the graph on {n} nodes has only {free} non-edges to add; use a smaller ε"
         )
     gen = torch.Generator().manual_seed(seed)
-    keep = und[:, torch.randperm(und.shape[1], generator=gen)[k:]]
+    keep = und[:, torch.randperm(und.shape[1], generator=gen, device="cpu")[k:]]  # CPU draws on any device
     existing = set((und[0] * n + und[1]).tolist())
     added: list[tuple[int, int]] = []
     while len(added) < k:
-        cand = torch.randint(0, n, (2, 2 * k + 8), generator=gen)
+        cand = torch.randint(0, n, (2, 2 * k + 8), generator=gen, device="cpu")
         for a, b in cand.t().tolist():
             lo, hi = min(a, b), max(a, b)
             if lo != hi and lo * n + hi not in existing:
@@ -105,7 +105,7 @@ def flip_edges(data: Data, fraction: float, *, seed: int) -> Data:
                 added.append((lo, hi))
                 if len(added) == k:
                     break
-    new = torch.tensor(added, dtype=torch.long).t().reshape(2, -1)
+    new = torch.tensor(added, dtype=torch.long, device=ei.device).t().reshape(2, -1)  # beside `keep`, on any device
     out = data.clone()
     out.edge_index = to_undirected(torch.cat([keep, new], dim=1), num_nodes=n)
     if "edge_weight" in out:

@@ -56,3 +56,12 @@ def test_an_audit_attack_is_device_clean():
     assert audit.problems() == [], audit.findings
     syncs = Counter(f.site.split(":")[0] for f in audit.syncs)
     assert syncs["robust/attacks.py"] <= 6, syncs  # per call: the pixel-range check, the survivors, the count
+
+
+def test_flip_edges_keeps_the_new_edges_on_the_graph_device(tiny_graph):
+    """The added non-edges were a host tensor concatenated with the kept edges: a crash for a graph on CUDA."""
+    from condensekit.robust.graph_audit import flip_edges
+
+    with DeviceAudit() as audit:
+        flip_edges(tiny_graph, 0.3, seed=0)
+    assert audit.problems() == [], audit.findings
