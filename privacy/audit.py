@@ -144,14 +144,14 @@ def audit_set(
         )
     dev = torch.device(device)
     gen = torch.Generator().manual_seed(cfg.seed)
-    perm = torch.randperm(n_train, generator=gen)
+    perm = torch.randperm(n_train, generator=gen, device="cpu")  # host draws: the same game on any device
     mem_idx, reserve_idx = perm[:m], perm[m:]
     if member_indices is not None:
         if int(member_indices.min()) < 0 or int(member_indices.max()) >= n_train:
             raise ValueError(f"member_indices must be rows of the {n_train} training records")
         mem_idx = member_indices
         reserve_idx = perm[~torch.isin(perm, member_indices)]
-    non_idx = torch.randperm(n_out, generator=gen)[:m]
+    non_idx = torch.randperm(n_out, generator=gen, device="cpu")[:m]
     cand_x = torch.cat([data.x_train[mem_idx], out_x[non_idx]]).to(dev)
     cand_y = torch.cat([data.class_labels()[mem_idx], out_y[non_idx].reshape(-1).long()]).to(dev)
     is_member = torch.arange(2 * m, device=dev) < m
@@ -211,7 +211,7 @@ def _lira(
             sx, sy = data.x_train[idx].to(dev), labels[idx].to(dev)
             inside = torch.zeros(two_m, dtype=torch.bool, device=dev)
         else:
-            pick = torch.randperm(two_m, generator=gen)[:n_set].to(dev)
+            pick = torch.randperm(two_m, generator=gen, device="cpu")[:n_set].to(dev)
             sx, sy = cand_x[pick], cand_y[pick]
             inside = torch.zeros(two_m, dtype=torch.bool, device=dev)
             inside[pick] = True

@@ -101,8 +101,8 @@ def audit_node_graphs(
             f"members must be <= {min(n_train, n_test)}"
         )
     gen = torch.Generator().manual_seed(cfg.seed)
-    members = task.train_idx[torch.randperm(n_train, generator=gen)[:m].to(dev)]
-    non_members = task.test_idx[torch.randperm(n_test, generator=gen)[:m].to(dev)]
+    members = task.train_idx[torch.randperm(n_train, generator=gen, device="cpu")[:m].to(dev)]  # host draws
+    non_members = task.test_idx[torch.randperm(n_test, generator=gen, device="cpu")[:m].to(dev)]
     cand = torch.cat([members, non_members])
     if cfg.canaries:  # the first few members get a wrong label in the game's graph (target and shadows alike)
         if cfg.canaries > m or any(t is not None for t in targets.values()):
@@ -187,7 +187,7 @@ def _shadows(cand: Tensor, y_cand: Tensor, task: NodeTask, cfg: NodeAuditConfig)
         if cfg.mode == "offline":
             labelled = reserve[s * m : (s + 1) * m]
         else:
-            pick = torch.randperm(two_m, generator=gen)[:m].to(dev)
+            pick = torch.randperm(two_m, generator=gen, device="cpu")[:m].to(dev)
             labelled, inside[pick] = cand[pick], True
         net = fit_node_model(task, cfg.model, cfg.eval, labelled=labelled, seed=cfg.seed + 1000 + s)
         confs.append(logit_confidence(_logits(net, task)[cand], y_cand))

@@ -71,7 +71,7 @@ class MembershipGame:
 
 def mislabel(y: Tensor, num_classes: int, generator: torch.Generator) -> Tensor:
     """A wrong label for each of ``y`` (canaries): ``(y + s) mod K`` with ``s`` uniform in 1..K-1."""
-    shift = torch.randint(1, num_classes, (y.numel(),), generator=generator).to(y.device)
+    shift = torch.randint(1, num_classes, (y.numel(),), generator=generator, device="cpu").to(y.device)
     return (y + shift) % num_classes
 
 

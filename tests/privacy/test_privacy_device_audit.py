@@ -10,7 +10,7 @@ import pytest
 from condensekit.privacy import PRIVACY_METHODS
 from condensekit.privacy.dp_merf import DPMERFCondensedConfig, DPMERFConfig
 from condensekit.privacy.psg import PSGConfig
-from tests.device_audit import audit_method
+from tests.device_audit import DeviceAudit, audit_method
 
 CONFIGS = {  # method: (config, host syncs per step at most)
     "dp-merf-condensed": (DPMERFCondensedConfig(epsilon=5.0, delta=1e-3, n_features=400, bandwidth=2.0, ipc=3), 1),
@@ -31,3 +31,25 @@ def test_private_method_steps_are_device_clean(images, method):
     report = audit_method(lambda: PRIVACY_METHODS.get(method).cls(images, config), steps=2)
     assert report.step_factories() == [] and report.crashes() == [], report.summary()
     assert all(n <= max_syncs for n in report.syncs_per_step()), report.summary()
+
+
+@pytest.mark.parametrize("attack", ["loss", "lira"])
+def test_membership_games_draw_on_the_host_and_move_what_they_draw(images, attack):
+    from condensekit.privacy.audit import AuditConfig, audit_set
+
+    cfg = AuditConfig(attack=attack, model="lr", train_steps=5, members=8, shadows=2, canaries=2 * (attack == "loss"))
+    with DeviceAudit() as audit:
+        audit_set(None, None, images, cfg, size=16)
+    assert audit.problems() == [], audit.findings
+
+
+def test_the_node_graph_membership_game_is_device_clean(tiny_task):
+    from condensekit.core.evaluate import TrainConfig
+    from condensekit.graph import NodeEvalConfig
+    from condensekit.privacy.graph_audit import NodeAuditConfig, audit_node_graph
+
+    cfg = NodeAuditConfig(attack="lira", shadows=2, members=10, canaries=2,
+                          eval=NodeEvalConfig(runs=1, hidden=8, train=TrainConfig(epochs=2, val_every=2)))  # fmt: skip
+    with DeviceAudit() as audit:
+        audit_node_graph(None, tiny_task, cfg)
+    assert audit.problems() == [], audit.findings
