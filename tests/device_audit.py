@@ -9,7 +9,9 @@ the device (a host sync) on CUDA, which serialises the step.
 
 :class:`DeviceAudit` is a :class:`torch.overrides.TorchFunctionMode` that records, while it is active:
 
-* ``factory``: every tensor factory called without a ``device`` argument (``tensor``/``as_tensor``/``asarray``,
+* ``factory`` (``module`` when an ``nn.Module``'s ``__init__`` makes it: a module's parameters and buffers, built
+  on the host and moved with the module, as the engine's methods do to give every device the same initial
+  weights), every tensor factory called without a ``device`` argument (``tensor``/``as_tensor``/``asarray``,
   ``normal`` and ``sparse_coo_tensor``/``sparse_csr_tensor`` only when no argument is a tensor, whose device
   they keep; ``*_like`` and ``Tensor.new_*`` keep their input's device and are not factories here), and
   ``torch.from_numpy``;
@@ -90,8 +92,6 @@ MOVES = frozenset(
      "_has_compatible_shallow_copy_type"}
 )  # fmt: skip
 INDEXING = frozenset({"__getitem__", "__setitem__"})
-#: Where ``nn`` modules create their parameters and buffers.
-MODULE_CODE = ("torch/nn/modules/", "torch/nn/parameter.py")
 #: Code whose "syncs" read host tensors by design (torch.optim keeps its step counters on the host).
 HOST_STATE = ("torch/optim/",)
 
@@ -158,6 +158,16 @@ def _site() -> tuple[str, str] | None:
     return None
 
 
+def _constructing_module() -> bool:
+    """Whether the call comes from an ``nn.Module``'s ``__init__`` (its parameters and buffers)."""
+    frame = sys._getframe(2)
+    while frame is not None:
+        if frame.f_code.co_name == "__init__" and isinstance(frame.f_locals.get("self"), torch.nn.Module):
+            return True
+        frame = frame.f_back
+    return False
+
+
 def _short(name: str) -> str:
     marker = "/site-packages/"
     if marker in name:
@@ -190,17 +200,14 @@ class DeviceAudit(TorchFunctionMode):
 
     @property
     def factories(self) -> list[Finding]:
-        return self.of_kind("factory") + self.of_kind("generator")
+        """Deviceless factories (module construction included) and deviceless generators fed to device ops."""
+        return self.of_kind("factory") + self.of_kind("module") + self.of_kind("generator")
 
     def problems(self, *, modules: bool = False) -> list[Finding]:
-        """Deviceless factories (without ``modules``, not those inside ``torch.nn`` modules: see
-        :meth:`MethodAudit.step_factories`), deviceless generators fed to random ops, and host/device mixes."""
-        return [
-            f
-            for f in self.findings
-            if f.kind in ("generator", "mix")
-            or (f.kind == "factory" and (modules or not f.origin.startswith(MODULE_CODE)))
-        ]
+        """Deviceless factories (with ``modules``, also those building a module: see
+        :meth:`MethodAudit.step_factories`), deviceless generators fed to device ops, and host/device mixes."""
+        kinds = ("factory", "generator", "mix", "module") if modules else ("factory", "generator", "mix")
+        return [f for f in self.findings if f.kind in kinds]
 
     @property
     def mixes(self) -> list[Finding]:
@@ -218,6 +225,8 @@ class DeviceAudit(TorchFunctionMode):
         where = _site()
         if where is None or (kind == "sync" and where[1].startswith(HOST_STATE)):
             return
+        if kind == "factory" and _constructing_module():
+            kind = "module"
         self.findings.append(Finding(kind, op, *where))
 
     def __torch_function__(self, func: Callable, types: Any, args: tuple = (), kwargs: dict | None = None) -> Any:
@@ -359,19 +368,15 @@ class MethodAudit:
     steps: list[list[Finding]] = field(default_factory=list)
 
     def step_factories(self, *, modules: bool = False) -> list[Finding]:
-        """Deviceless factories and deviceless generators fed to random ops, in any step; without ``modules``, not
-        the factories inside ``torch.nn`` modules built in the step (initialised on the host, from the CPU
-        generator, and moved: one copy of the weights, the same initial weights on every device; a module left
-        on the host shows up as a ``mix`` where it meets the device's data)."""
-        return [
-            f
-            for s in self.steps
-            for f in s
-            if f.kind in ("factory", "generator") and (modules or not f.origin.startswith(MODULE_CODE))
-        ]
+        """Deviceless factories and deviceless generators fed to device ops, in any step; with ``modules``, also
+        the factories of ``nn.Module`` s built in the step (initialised on the host, from the CPU generator, and
+        moved: one copy of the weights, the same initial weights on every device; a module left on the host shows
+        up as a ``mix`` where it meets the device's data)."""
+        kinds = ("factory", "generator", "module") if modules else ("factory", "generator")
+        return [f for s in self.steps for f in s if f.kind in kinds]
 
     def setup_factories(self) -> list[Finding]:
-        return [f for f in self.setup if f.kind in ("factory", "generator")]
+        return [f for f in self.setup if f.kind in ("factory", "generator")]  # modules built in set-up: not here
 
     def crashes(self) -> list[Finding]:
         """What fails on CUDA: host/device mixes and deviceless generators, in set-up or any step."""

@@ -133,7 +133,8 @@ def test_a_module_built_in_a_step_must_be_moved() -> None:
     left = _audit("module_left_on_host")
     assert [f.op for f in left.mixes] == ["linear"] and left.mixes[0].site == _line("torch.nn.Linear(5, 2)(x)")
     moved = _audit("module_moved")
-    assert moved.mixes == [] and {f.origin.split(":")[0] for f in moved.factories} == {"torch/nn/modules/linear.py"}
+    assert moved.mixes == [] and {f.kind for f in moved.findings} == {"module"}
+    assert {f.origin.split(":")[0] for f in moved.factories} == {"torch/nn/modules/linear.py"}
     assert moved.problems() == [] and [f.kind for f in left.problems()] == ["mix"]
     assert _audit("cpu_on_purpose").findings == []
 

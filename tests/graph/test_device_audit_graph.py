@@ -14,7 +14,7 @@ from condensekit.graph.level.data import graphset_from_list
 from condensekit.graph.level.methods import GRAPH_METHODS
 from condensekit.graph.methods import NODE_METHODS, node_budgets
 from condensekit.graph.task import NodeTask
-from tests.device_audit import MethodAudit, audit_method
+from tests.device_audit import DeviceAudit, MethodAudit, audit_method
 from tests.graph.level.conftest import make_tiny_graphs
 
 PGE = {"outer_loop": 2, "inner_loop": 1, "hidden": 16, "pge_hidden": 8, "adj_period": 2, "adj_steps": 1}
@@ -79,3 +79,27 @@ def test_graph_level_method_steps_are_device_clean(method: str) -> None:
     steps = 0 if method in ("random", "herding", "kcenter") else 2
     report = audit_method(lambda: entry.cls(graphs, 2, make_graph_config(method, config)), steps=steps)
     _check(report, max_syncs)
+
+
+@pytest.mark.parametrize("batched", [False, True])
+def test_node_evaluation_is_device_clean(tiny_task: NodeTask, batched: bool) -> None:
+    from condensekit.core.evaluate import TrainConfig
+    from condensekit.graph.condense import condense_nodes
+    from condensekit.graph.evaluate import NodeEvalConfig, evaluate_node
+
+    cg = condense_nodes(tiny_task, "random", budget=9, progress=False, device="cpu")
+    config = NodeEvalConfig(runs=2, hidden=8, train=TrainConfig(epochs=2))
+    with DeviceAudit() as audit:
+        evaluate_node(tiny_task, cg.tensors(), models=["gcn", "sgc", "cheb", "sage"], config=config, batched=batched)
+    assert audit.problems() == [], audit.findings
+
+
+def test_graph_level_evaluation_is_device_clean() -> None:
+    from condensekit.graph.level.condense import condense_graphs
+    from condensekit.graph.level.evaluate import GraphEvalConfig, evaluate_graphs
+
+    graphs = graphset_from_list(make_tiny_graphs(), name="tiny", seed=0)
+    cs = condense_graphs(graphs, "random", gpc=2, progress=False, device="cpu")
+    with DeviceAudit() as audit:
+        evaluate_graphs(graphs, cs.tensors(), models=["gcn", "gin"], config=GraphEvalConfig(runs=1, epochs=2))
+    assert audit.problems() == [], audit.findings
