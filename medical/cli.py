@@ -11,6 +11,7 @@ from typing import Any
 from condensekit.core.artifact import update_card
 from condensekit.core.atomic import write_json
 from condensekit.core.config import add_dataclass_args, parse_config_flags
+from condensekit.core.registry import check_int
 from condensekit.core.report import format_table
 from condensekit.core.seed import resolve_device
 from condensekit.core.vision.experts import ExpertBuffer, ExpertConfig, generate_experts
@@ -117,6 +118,7 @@ def _method_overrides(ns: argparse.Namespace) -> dict[str, Any]:
 
 
 def _condense(ns: argparse.Namespace) -> int:
+    check_int("eval_runs", ns.eval_runs, 0)  # before the condensation, not after it
     overrides = _method_overrides(ns)
     medical_config(ns.method, ns.profile, overrides, ipc=ns.ipc, flag=ns.flag)  # bad flags fail before the data is read
     data = load_medmnist(ns.flag, ns.root, size=ns.size, download=ns.download).to(resolve_device(ns.device))

@@ -15,6 +15,7 @@ import dataclasses
 import os
 from typing import Any
 
+from condensekit.core.registry import check_int
 from condensekit.core.vision.experts import ExpertBuffer, generate_experts
 from condensekit.core.vision.imageset import CondensedImages
 from condensekit.core.vision.methods import IMAGE_METHODS, MTT, condense_images, make_image_config
@@ -24,6 +25,12 @@ from condensekit.medical.evaluate import validation_selector
 from condensekit.medical.profiles import PROFILES
 
 DOMAIN = "medical"
+
+# The image methods' numeric settings and their smallest valid values, checked by :func:`medical_config` so a
+# bad value is refused with its name before any data is read (the configs themselves accept any number).
+_MIN_INT = {"iterations": 1, "syn_steps": 1, "expert_epochs": 1, "max_start_epoch": 1, "outer_loop": 1,
+            "batch_real": 1, "batch_train": 1, "inner_loop": 0, "batch_syn": 0}  # fmt: skip
+_POSITIVE = ("lr_img", "lr_lr", "lr_teacher", "lr_net")
 
 
 def needs_experts(method: str) -> bool:
@@ -35,9 +42,17 @@ def medical_config(
     flag: str | None = None,
 ) -> Any:  # fmt: skip
     """The method's config: its defaults, then the profile's overrides (those for ``ipc`` last, then the
-    profile's settings for ``flag``), then ``overrides``."""
+    profile's settings for ``flag``), then ``overrides``. A count below its minimum (``iterations`` 0) or a
+    learning rate that is not positive raises ``ValueError`` naming the setting."""
     prof = PROFILES.get(profile)
-    return make_image_config(method, prof.method_overrides(method, ipc, flag) | dict(overrides or {}))
+    config = make_image_config(method, prof.method_overrides(method, ipc, flag) | dict(overrides or {}))
+    for f in dataclasses.fields(config):
+        value = getattr(config, f.name)
+        if f.name in _MIN_INT:
+            check_int(f.name, value, _MIN_INT[f.name])
+        elif f.name in _POSITIVE and not float(value) > 0:
+            raise ValueError(f"Invalid value {value!r} for argument {f.name}. Valid values are > 0")
+    return config
 
 
 def prepare_experts(

@@ -54,3 +54,40 @@ def test_cli_errors(root, tmp_path, capsys):
     big = ["medical", "condense", "--root", str(root), "--ipc", "99", "--flag", "breastmnist", "--method", "random"]
     assert main(big) == 2
     assert "argument ipc" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("method", "flags", "argument"),
+    [
+        ("dm", ["--iterations", "0"], "iterations"),
+        ("dm", ["--iterations", "-1"], "iterations"),
+        ("dm", ["--iterations", "1", "--lr-img", "0"], "lr_img"),
+        ("dm", ["--iterations", "1", "--batch-real", "0"], "batch_real"),
+        ("dc", ["--iterations", "1", "--outer-loop", "0"], "outer_loop"),
+        ("dc", ["--iterations", "1", "--inner-loop", "-1"], "inner_loop"),
+        ("dc", ["--iterations", "1", "--lr-net", "-1"], "lr_net"),
+        ("mtt", ["--syn-steps", "0"], "syn_steps"),
+        ("mtt", ["--expert-epochs", "0"], "expert_epochs"),
+        ("mtt", ["--max-start-epoch", "0"], "max_start_epoch"),
+        ("mtt", ["--batch-syn", "-1"], "batch_syn"),
+        ("mtt", ["--lr-teacher", "0"], "lr_teacher"),
+        ("mtt", ["--lr-lr=-1e-5"], "lr_lr"),
+        ("ptm", ["--lr-img", "nan"], "lr_img"),
+    ],
+)
+def test_non_positive_method_flags_refused_naming_the_argument(root, tmp_path, capsys, method, flags, argument):
+    args = ["medical", "condense", "--flag", "breastmnist", "--root", str(root), "--method", method, "--ipc", "1",
+            "--profile", "cpu", "--device", "cpu", "--quiet", "--select-every", "0", "--out", str(tmp_path / "a"),
+            "--experts", str(tmp_path / "no-buffer"), *flags]  # fmt: skip
+    assert main(args) == 2
+    assert f"argument {argument}" in capsys.readouterr().err
+    assert not (tmp_path / "a").exists()
+
+
+def test_bad_eval_runs_refused_before_condensing(root, tmp_path, capsys):
+    args = ["medical", "condense", "--flag", "breastmnist", "--root", str(root), "--method", "dm", "--ipc", "1",
+            "--profile", "cpu", "--device", "cpu", "--quiet", "--select-every", "0", "--iterations", "1",
+            "--out", str(tmp_path / "a"), "--checkpoint", str(tmp_path / "ck.pt"), "--eval-runs", "-1"]  # fmt: skip
+    assert main(args) == 2
+    assert "argument eval_runs" in capsys.readouterr().err
+    assert not (tmp_path / "ck.pt").exists()  # refused before any condensation work
