@@ -39,6 +39,7 @@ from torch import Tensor
 from condensekit.core.atomic import atomic_path, write_json
 from condensekit.core.objectives.trajectory import flat_params
 from condensekit.core.parallel import run_seeded
+from condensekit.core.registry import check_int
 from condensekit.core.vision.augment import DSA, DSAConfig
 from condensekit.core.vision.models import build_image_model
 from condensekit.core.vision.splits import ImageSplits
@@ -73,8 +74,11 @@ class ExpertConfig:
         for name in ("num_experts", "epochs", "batch_size"):
             if getattr(self, name) < 1:
                 raise ValueError(f"Invalid value {getattr(self, name)!r} for argument {name}. Valid values are >= 1")
-        if self.lr <= 0:
+        if not self.lr > 0:
             raise ValueError(f"Invalid value {self.lr!r} for argument lr. Valid values are > 0")
+        for name in ("momentum", "weight_decay"):  # checked here, before a buffer's card records them
+            if not getattr(self, name) >= 0:
+                raise ValueError(f"Invalid value {getattr(self, name)!r} for argument {name}. Valid values are >= 0")
 
 
 def _describe(data: ImageSplits, config: ExpertConfig) -> dict[str, Any]:
@@ -318,6 +322,7 @@ def generate_experts(
 
     With ``workers > 1`` the data, config and ``regularizer`` must be picklable (a top-level function or a
     ``functools.partial`` of one)."""
+    check_int("workers", workers, 1)
     buffer = ExpertBuffer.create(folder, data, config)
     todo = [i for i in range(config.num_experts) if not buffer.path(i).exists()]
     if todo:

@@ -84,3 +84,21 @@ def test_buffer_of_the_old_convnet_layout_refused(tmp_path):
     rng = torch.random.get_rng_state()
     assert ExpertBuffer.open(tmp_path / "new", data=data, model="convnet").num_params == new.num_params
     assert torch.equal(rng, torch.random.get_rng_state())  # the check draws no random numbers (MTT reproduces)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "argument"), [({"momentum": -1.0}, "momentum"), ({"weight_decay": -0.1}, "weight_decay")]
+)
+def test_bad_expert_config_refused_before_the_card_is_written(tmp_path, tiny_images, kwargs, argument):
+    # A bad value used to fail inside torch's SGD after the card was written; the card then refused the corrected run.
+    with pytest.raises(ValueError, match=f"argument {argument}"):
+        generate_experts(tiny_images, tmp_path / "buf", ExpertConfig(num_experts=1, epochs=1, model="mlp", **kwargs))
+    assert not (tmp_path / "buf" / "card.json").exists()
+    generate_experts(tiny_images, tmp_path / "buf", ExpertConfig(num_experts=1, epochs=1, model="mlp", batch_size=8))
+
+
+@pytest.mark.parametrize("workers", [0, -1])
+def test_non_positive_workers_refused(tmp_path, tiny_images, workers):
+    with pytest.raises(ValueError, match="argument workers"):
+        generate_experts(tiny_images, tmp_path / "buf", CFG, workers=workers)
+    assert not (tmp_path / "buf").exists()
