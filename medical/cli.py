@@ -17,6 +17,7 @@ from condensekit.core.seed import resolve_device
 from condensekit.core.vision.experts import ExpertBuffer, ExpertConfig, generate_experts
 from condensekit.core.vision.imageset import CondensedImages
 from condensekit.core.vision.methods import IMAGE_METHODS
+from condensekit.core.vision.models import IMAGE_MODELS
 from condensekit.medical.condense import DOMAIN, condense_medical, medical_config, needs_experts
 from condensekit.medical.data import FLAGS_2D, SIZES, load_medmnist
 from condensekit.medical.evaluate import evaluate_medical, summaries_to_dict
@@ -175,6 +176,9 @@ def _evaluate(ns: argparse.Namespace) -> int:
         raise ValueError(f"the data's normalisation {data.mean}/{data.std} differs from the artifact's "
                          f"{src['mean']}/{src['std']}; was the npz replaced?")  # fmt: skip
     models = [m.strip() for m in ns.models.split(",") if m.strip()]
+    if not models:  # evaluating nothing would replace the card's test results with an empty record
+        raise ValueError(f"Invalid value {ns.models!r} for argument models. Valid values are comma-separated names "
+                         f"in {{{', '.join(IMAGE_MODELS.names())}}}")  # fmt: skip
     t0 = time.perf_counter()
     res = _run_eval(ci, data, models, ns.runs, ns.profile, ns.epochs, ns.seed)
     elapsed = time.perf_counter() - t0

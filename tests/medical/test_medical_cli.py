@@ -91,3 +91,18 @@ def test_bad_eval_runs_refused_before_condensing(root, tmp_path, capsys):
     assert main(args) == 2
     assert "argument eval_runs" in capsys.readouterr().err
     assert not (tmp_path / "ck.pt").exists()  # refused before any condensation work
+
+
+def test_evaluate_with_no_model_is_refused_and_keeps_the_card(root, tmp_path, capsys):
+    art = tmp_path / "art"
+    assert main(["medical", "condense", "--flag", "breastmnist", "--root", str(root), "--method", "random", "--ipc",
+                 "1", "--profile", "cpu", "--device", "cpu", "--quiet", "--out", str(art)]) == 0  # fmt: skip
+    ev = ["medical", "evaluate", str(art), "--root", str(root), "--runs", "1", "--epochs", "1", "--profile", "cpu",
+          "--device", "cpu"]  # fmt: skip
+    assert main([*ev, "--models", "mlp"]) == 0
+    before = json.loads((art / "card.json").read_text())["metrics"]
+    for empty in ("", " , "):
+        assert main([*ev, "--models", empty]) == 2
+        assert "argument models" in capsys.readouterr().err
+    assert json.loads((art / "card.json").read_text())["metrics"] == before  # the mlp results were not erased
+
