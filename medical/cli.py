@@ -207,7 +207,8 @@ def _show(ns: argparse.Namespace) -> int:
 
 
 def save_grid(ci: CondensedImages, path: str) -> None:
-    """One row per class (multi-label: per first positive label), images denormalised to [0, 1]."""
+    """One row per class (multi-label: per first positive label, and a "no finding" row for images with none,
+    as the condensation groups them), images denormalised to [0, 1]."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -219,8 +220,9 @@ def save_grid(ci: CondensedImages, path: str) -> None:
     std = torch.tensor(src["std"]).view(1, -1, 1, 1)
     imgs = (ci.x.detach().cpu().float() * std + mean).clamp(0, 1)
     y = ci.y.cpu()
-    groups = y.float().argmax(1) if y.dim() == 2 else y.long()
-    classes = sorted(set(groups.tolist()))
+    none = -1  # the group of multi-label images without a positive label
+    groups = torch.where(y.bool().any(1), y.float().argmax(1), none) if y.dim() == 2 else y.long()
+    classes = sorted(set(groups.tolist()), key=lambda c: (c == none, c))  # "no finding" last
     per = max(int((groups == c).sum()) for c in classes)
     fig, axes = plt.subplots(len(classes), per, figsize=(1.2 * per, 1.2 * len(classes)), squeeze=False)
     for r, c in enumerate(classes):
@@ -232,7 +234,7 @@ def save_grid(ci: CondensedImages, path: str) -> None:
                 im = imgs[rows[k]]
                 grey = im.shape[0] == 1
                 ax.imshow((im[0] if grey else im.permute(1, 2, 0)).numpy(), cmap="gray" if grey else None)
-        axes[r][0].set_title(f"class {c}", fontsize=7, loc="left")
+        axes[r][0].set_title("no finding" if c == none else f"class {c}", fontsize=7, loc="left")
     fig.suptitle(f"{src['dataset']} · {ci.card['method']} · IPC {ci.card['budget']['ipc']}", fontsize=8)
     Path(path).parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=120, bbox_inches="tight")

@@ -106,3 +106,19 @@ def test_evaluate_with_no_model_is_refused_and_keeps_the_card(root, tmp_path, ca
         assert "argument models" in capsys.readouterr().err
     assert json.loads((art / "card.json").read_text())["metrics"] == before  # the mlp results were not erased
 
+
+def test_grid_puts_no_finding_images_in_their_own_row(monkeypatch, tmp_path):
+    import matplotlib.pyplot as plt
+    import torch
+
+    from condensekit.core.vision.imageset import CondensedImages
+    from condensekit.medical.cli import save_grid
+
+    y = torch.tensor([[1.0, 0.0, 0.0], [0.0, 0.0, 1.0], [0.0, 0.0, 0.0]])  # the last image has no positive label
+    source = {"dataset": "chestmnist", "channels": 1, "im_size": [4, 4], "mean": [0.5], "std": [0.25]}
+    ci = CondensedImages(x=torch.zeros(3, 1, 4, 4), y=y, card={"source": source, "method": "dm", "budget": {"ipc": 1}})
+    figs = []
+    monkeypatch.setattr(plt, "close", figs.append)
+    save_grid(ci, str(tmp_path / "grid.png"))
+    titles = [ax.get_title(loc="left") for ax in figs[0].axes if ax.get_title(loc="left")]
+    assert titles == ["class 0", "class 2", "no finding"]
