@@ -431,3 +431,41 @@ def audit_method(method: Any, steps: int = 2, *, seed: int = 0) -> MethodAudit:
     with _audited(method, "setup", keep_setup, host), _audited(method, "step", report.steps.append, host):
         run(method, EngineConfig(steps=steps, seed=seed, device="cpu", progress=False))
     return report
+
+
+def device_run(
+    build: Callable[[], Any], steps: int = 2, *, device: str = "cuda", seed: int = 0
+) -> tuple[Any, list[int]]:
+    """The ground truth the CPU audit stands in for, on a machine with a GPU: build a method (its data already on
+    ``device``), run it through the engine for ``steps`` steps on ``device``, and count each step's host syncs as
+    CUDA reports them (``torch.cuda.set_sync_debug_mode("warn")``: one warning per synchronising call). Returns
+    the engine's result and the syncs per step (zeros off CUDA, where nothing is counted). For the GPU visits: the
+    per-domain device-audit tests run this on ``"cuda"`` when it is available and skip otherwise."""
+    import warnings
+
+    from condensekit.core.engine import EngineConfig, run
+
+    method = build()
+    real_step = method.step
+    counts: list[int] = []
+    on_cuda = torch.device(device).type == "cuda"
+
+    def step(i: int) -> Any:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            if on_cuda:
+                torch.cuda.set_sync_debug_mode("warn")
+            try:
+                out = real_step(i)
+            finally:
+                if on_cuda:
+                    torch.cuda.set_sync_debug_mode(0)
+        counts.append(sum("synchroniz" in str(w.message) for w in caught))
+        return out
+
+    method.step = step
+    try:
+        result = run(method, EngineConfig(steps=steps, seed=seed, device=device, progress=False))
+    finally:
+        del method.step
+    return result, counts

@@ -9,7 +9,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from tests.device_audit import REPO, DeviceAudit, HostTensors, audit_method
+from tests.device_audit import REPO, DeviceAudit, HostTensors, audit_method, device_run
 
 TOY = str(REPO / "core" / "_toy_step.py")
 
@@ -176,6 +176,26 @@ def test_audit_method_audits_setup_and_each_step() -> None:
     assert report.init == [] and [f.op for f in report.setup_factories()] == ["ones"]
     assert report.step_factories() == [] and [f.op for f in report.crashes()] == ["mul", "mul"]
     assert report.syncs_per_step() == [0, 0]
+
+
+def test_device_run_counts_per_step_and_restores_the_step() -> None:
+    from condensekit.core.engine import CondensationMethod
+
+    class Method(CondensationMethod):
+        def setup(self, device: torch.device) -> None:
+            self.x = torch.zeros(3, device=device)
+
+        def step(self, step: int) -> dict[str, float]:
+            self.x += 1
+            return {}
+
+        def condensed(self) -> dict[str, torch.Tensor]:
+            return {"x": self.x}
+
+    made = []
+    result, syncs = device_run(lambda: made.append(Method()) or made[-1], steps=3, device="cpu")
+    assert result.finished and torch.equal(result.condensed["x"], torch.full((3,), 3.0))
+    assert syncs == [0, 0, 0] and "step" not in vars(made[0])  # nothing is counted off CUDA
 
 
 if __name__ == "__main__":  # pragma: no cover

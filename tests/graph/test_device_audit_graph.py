@@ -7,6 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+import torch
 
 from condensekit.graph.condense import make_config
 from condensekit.graph.level.condense import make_graph_config
@@ -14,7 +15,7 @@ from condensekit.graph.level.data import graphset_from_list
 from condensekit.graph.level.methods import GRAPH_METHODS
 from condensekit.graph.methods import NODE_METHODS, node_budgets
 from condensekit.graph.task import NodeTask
-from tests.device_audit import DeviceAudit, MethodAudit, audit_method
+from tests.device_audit import DeviceAudit, MethodAudit, audit_method, device_run
 from tests.graph.level.conftest import make_tiny_graphs
 
 PGE = {"outer_loop": 2, "inner_loop": 1, "hidden": 16, "pge_hidden": 8, "adj_period": 2, "adj_steps": 1}
@@ -103,3 +104,37 @@ def test_graph_level_evaluation_is_device_clean() -> None:
     with DeviceAudit() as audit:
         evaluate_graphs(graphs, cs.tensors(), models=["gcn", "gin"], config=GraphEvalConfig(runs=1, epochs=2))
     assert audit.problems() == [], audit.findings
+
+
+GPU = "cuda"  # the device of the GPU-visit tests below
+CUDA = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device (run on a GPU visit)")
+
+
+@CUDA
+@pytest.mark.parametrize("method", sorted(NODE))
+def test_node_method_runs_on_cuda(tiny_graph, method: str, record_property) -> None:
+    """On a GPU: two steps on CUDA, a finite set, and the syncs per step as CUDA counts them (printed; the CPU
+    audit's figure is NODE's)."""
+    config, max_syncs = NODE[method]
+    task = NodeTask.from_data(tiny_graph, device=GPU)
+    entry = NODE_METHODS.get(method)
+    steps = 2 if method in ("gcond", "gcondx", "doscond", "gcdm", "gcsntk") else 0
+    result, syncs = device_run(lambda: entry.cls(task, node_budgets(task, budget=9), make_config(method, config)),
+                               steps=steps, device=GPU)  # fmt: skip
+    record_property("cuda_syncs_per_step", syncs)
+    print(f"node {method}: CUDA syncs per step {syncs} (CPU audit: at most {max_syncs})")
+    assert all(torch.isfinite(t.float()).all() for t in result.condensed.values())
+    assert all(t.device.type == torch.device(GPU).type for t in result.condensed.values())
+
+
+@CUDA
+@pytest.mark.parametrize("method", sorted(LEVEL))
+def test_graph_level_method_runs_on_cuda(method: str, record_property) -> None:
+    config, max_syncs = LEVEL[method]
+    graphs = graphset_from_list(make_tiny_graphs(), name="tiny", seed=0).to(GPU)
+    entry = GRAPH_METHODS.get(method)
+    steps = 0 if method in ("random", "herding", "kcenter") else 2
+    result, syncs = device_run(lambda: entry.cls(graphs, 2, make_graph_config(method, config)), steps=steps, device=GPU)
+    record_property("cuda_syncs_per_step", syncs)
+    print(f"graph level {method}: CUDA syncs per step {syncs} (CPU audit: at most {max_syncs})")
+    assert all(torch.isfinite(t.float()).all() for t in result.condensed.values())

@@ -6,11 +6,12 @@ per private gradient)."""
 from __future__ import annotations
 
 import pytest
+import torch
 
 from condensekit.privacy import PRIVACY_METHODS
 from condensekit.privacy.dp_merf import DPMERFCondensedConfig, DPMERFConfig
 from condensekit.privacy.psg import PSGConfig
-from tests.device_audit import DeviceAudit, audit_method
+from tests.device_audit import DeviceAudit, audit_method, device_run
 
 CONFIGS = {  # method: (config, host syncs per step at most)
     "dp-merf-condensed": (DPMERFCondensedConfig(epsilon=5.0, delta=1e-3, n_features=400, bandwidth=2.0, ipc=3), 1),
@@ -53,3 +54,19 @@ def test_the_node_graph_membership_game_is_device_clean(tiny_task):
     with DeviceAudit() as audit:
         audit_node_graph(None, tiny_task, cfg)
     assert audit.problems() == [], audit.findings
+
+
+GPU = "cuda"  # the device of the GPU-visit test below
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device (run on a GPU visit)")
+@pytest.mark.parametrize("method", sorted(CONFIGS))
+def test_private_method_runs_on_cuda(images, method, record_property):
+    """On a GPU: two steps on CUDA, a finite set on the device, and the syncs per step as CUDA counts them
+    (printed; the CPU audit's figure is in CONFIGS)."""
+    config, max_syncs = CONFIGS[method]
+    result, syncs = device_run(lambda: PRIVACY_METHODS.get(method).cls(images, config), device=GPU)
+    record_property("cuda_syncs_per_step", syncs)
+    print(f"privacy {method}: CUDA syncs per step {syncs} (CPU audit: at most {max_syncs})")
+    assert all(torch.isfinite(t.float()).all() and t.device.type == torch.device(GPU).type
+               for t in result.condensed.values())  # fmt: skip

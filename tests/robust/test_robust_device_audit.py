@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections import Counter
 
 import pytest
+import torch
 
 from condensekit.core.vision import ImageTrainConfig, build_image_model
 from condensekit.core.vision.experts import ExpertBuffer, ExpertConfig, train_expert
@@ -15,7 +16,7 @@ from condensekit.robust.attacks import AttackConfig
 from condensekit.robust.audit import AuditConfig, audit_images
 from condensekit.robust.guard import GuardConfig
 from condensekit.robust.sre2l import SRe2L, SRe2LConfig
-from tests.device_audit import DeviceAudit, audit_method
+from tests.device_audit import DeviceAudit, audit_method, device_run
 from tests.robust.conftest import make_toy_images
 
 
@@ -65,3 +66,26 @@ def test_flip_edges_keeps_the_new_edges_on_the_graph_device(tiny_graph):
     with DeviceAudit() as audit:
         flip_edges(tiny_graph, 0.3, seed=0)
     assert audit.problems() == [], audit.findings
+
+
+GPU = "cuda"  # the device of the GPU-visit test below
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device (run on a GPU visit)")
+@pytest.mark.parametrize("which", ["plugin-dm", "plugin-dc", "sre2l"])
+def test_robust_steps_run_on_cuda(which, record_property):
+    """On a GPU: the plug-in and SRe2L steps on CUDA, a finite set on the device, and the syncs per step as CUDA
+    counts them (printed; the CPU audit's figure is 1: the logged values)."""
+    data = make_toy_images()
+    if which == "sre2l":
+        teacher = build_image_model("convnet_bn", channels=1, num_classes=3, im_size=(6, 6)).eval()  # moved by setup
+        result, syncs = device_run(lambda: SRe2L(data, 2, SRe2LConfig(iterations=2), teacher=teacher), device=GPU)
+    else:
+        base = which.split("-")[1]
+        reg = GuardConfig(curvature=10.0, h=1.0, teacher=False, plugin=True).plugin_regularizer()
+        cfg = make_image_config(base, {"model": "convnet", "iterations": 2})
+        result, syncs = device_run(lambda: IMAGE_METHODS.get(base).cls(data, 2, cfg, regularizer=reg), device=GPU)
+    record_property("cuda_syncs_per_step", syncs)
+    print(f"robust {which}: CUDA syncs per step {syncs} (CPU audit: 1)")
+    assert all(torch.isfinite(t.float()).all() and t.device.type == torch.device(GPU).type
+               for t in result.condensed.values())  # fmt: skip

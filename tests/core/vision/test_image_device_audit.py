@@ -6,10 +6,11 @@ was written without augmentation (the logged values; DSA's op draw adds one per 
 from __future__ import annotations
 
 import pytest
+import torch
 
 from condensekit.core.vision.experts import ExpertConfig, generate_experts
 from condensekit.core.vision.methods import IMAGE_METHODS, make_image_config
-from tests.device_audit import audit_method
+from tests.device_audit import audit_method, device_run
 
 CONFIGS = {  # method: (config, host syncs per step at most)
     "random": ({}, 0),
@@ -44,3 +45,24 @@ def test_dsa_steps_stay_device_clean(tiny_images):
     cfg = make_image_config("dc", {"iterations": 2, "outer_loop": 2, "inner_loop": 1, "batch_real": 8})
     report = audit_method(lambda: entry.cls(tiny_images, 2, cfg), steps=1)
     assert report.step_factories() == [] and report.crashes() == [], report.summary()
+
+
+GPU = "cuda"  # the device of the GPU-visit test below
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device (run on a GPU visit)")
+@pytest.mark.parametrize("method", sorted(CONFIGS))
+def test_image_method_runs_on_cuda(method, tiny_images, experts, record_property):
+    """On a GPU: two steps on CUDA with DSA on (the methods' default), a finite set on the device, and the syncs
+    per step as CUDA counts them (printed; the CPU audit's figure, without DSA, is in CONFIGS)."""
+    config, max_syncs = CONFIGS[method]
+    entry = IMAGE_METHODS.get(method)
+    with_dsa = {k: v for k, v in config.items() if k != "dsa"}
+    cfg = make_image_config(method, with_dsa | ({"model": "convnet"} if config else {}))
+    resources = {"experts": experts} if method == "mtt" else {}
+    result, syncs = device_run(lambda: entry.cls(tiny_images, 2, cfg, **resources),
+                               steps=0 if method == "random" else 2, device=GPU)  # fmt: skip
+    record_property("cuda_syncs_per_step", syncs)
+    print(f"image {method}: CUDA syncs per step {syncs} (CPU audit without DSA: at most {max_syncs})")
+    assert all(torch.isfinite(t.float()).all() and t.device.type == torch.device(GPU).type
+               for t in result.condensed.values())  # fmt: skip
