@@ -27,7 +27,8 @@ the device (a host sync) on CUDA, which serialises the step.
   with a host-to-device copy.
 
 A tensor is a host tensor when a deviceless factory made it while an audit was active, when ``.cpu()`` made it,
-when a factory told ``device="cpu"`` (the string: a method's own device is a ``torch.device``) made it on purpose, or
+when a factory told ``device="cpu"`` (the string: a method's own device is a ``torch.device``) made it on purpose,
+``torch.load(..., map_location="cpu")`` gave it back (a checkpoint), or
 an op computed it from host tensors only; a ``Parameter`` of a host tensor is a host parameter (a module built
 without a device); ``.to(device)``/``.to(tensor)``/``.cuda()`` move a tensor (on the CPU these return their
 input, so the audit returns a copy, as CUDA would) and ``t.data = v`` (``Module.to``) moves ``t`` where ``v``
@@ -112,6 +113,17 @@ class HostTensors:
     def __contains__(self, t: torch.Tensor) -> bool:
         ref = self._refs.get(id(t))
         return ref is not None and ref() is t
+
+
+def _nested_tensors(obj: Any) -> Iterator[torch.Tensor]:
+    if isinstance(obj, torch.Tensor):
+        yield obj
+    elif isinstance(obj, dict):
+        for v in obj.values():
+            yield from _nested_tensors(v)
+    elif isinstance(obj, (list, tuple)):
+        for v in obj:
+            yield from _nested_tensors(v)
 
 
 def _tensors(args: tuple, kwargs: dict) -> list[torch.Tensor]:
@@ -343,7 +355,21 @@ class DeviceAudit(TorchFunctionMode):
                 audit.host.add(param)  # nn.Linear(...) wraps a deviceless torch.empty: a host parameter
             return param
 
-        self._saved = {"Generator": real_generator, "from_numpy": real_from_numpy, "Parameter": real_parameter_new}
+        real_load = torch.load
+
+        def load(*args: Any, **kwargs: Any) -> Any:
+            out = real_load(*args, **kwargs)
+            where = kwargs.get("map_location")
+            if isinstance(where, (str, torch.device)) and torch.device(where).type == "cpu":
+                for t in _nested_tensors(out):
+                    audit.host.add(t)  # map_location="cpu": what a checkpoint gives back is on the host
+            return out
+
+        self._saved = {
+            "Generator": real_generator, "from_numpy": real_from_numpy, "Parameter": real_parameter_new,
+            "load": real_load,
+        }  # fmt: skip
+        torch.load = load  # type: ignore[assignment]
         torch.Generator = AuditedGenerator  # type: ignore[misc]
         torch.from_numpy = from_numpy  # type: ignore[assignment]
         torch.nn.Parameter.__new__ = staticmethod(parameter_new)  # type: ignore[method-assign, assignment]
@@ -356,6 +382,7 @@ class DeviceAudit(TorchFunctionMode):
             torch.Generator = self._saved["Generator"]  # type: ignore[misc]
             torch.from_numpy = self._saved["from_numpy"]  # type: ignore[assignment]
             torch.nn.Parameter.__new__ = self._saved["Parameter"]  # type: ignore[method-assign]
+            torch.load = self._saved["load"]  # type: ignore[assignment]
 
 
 @dataclass
