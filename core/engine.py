@@ -285,6 +285,8 @@ def run(method: CondensationMethod, config: EngineConfig, evaluate: Evaluator | 
         set_rng_state(state["rng"])
         start = int(state["step"])
         best = state["best"]
+        if best is not None:  # loaded on the CPU: back to the run's device, as an uninterrupted run returns it
+            best = {k: v.to(device) for k, v in best.items()}
         best_step, best_score = int(state["best_step"]), float(state["best_score"])
         history = list(state["history"])
         elapsed_before = float(state["elapsed"])

@@ -134,3 +134,21 @@ def test_out_of_memory_names_the_size_and_keeps_the_checkpoint(tmp_path: Path) -
     assert torch.equal(
         resumed.condensed["x"], run(ToyMethod(), EngineConfig(steps=6, seed=0, progress=False)).condensed["x"]
     )
+
+
+def test_a_resumed_run_returns_its_best_set_on_the_runs_device(tmp_path: Path) -> None:
+    """A checkpoint is loaded on the CPU; a best set kept from it came back as host tensors while an uninterrupted
+    run returns device tensors (a CUDA run then evaluated or saved a CPU set). Checked with the device audit, which
+    counts what torch.load(map_location="cpu") gives back as host tensors."""
+    from tests.device_audit import DeviceAudit
+
+    ckpt = tmp_path / "run.ckpt"
+    falling = iter(range(0, -100, -1))  # scores fall: the best set is the first one evaluated
+    cfg = EngineConfig(steps=6, seed=0, eval_every=1, checkpoint=str(ckpt), checkpoint_every=1, progress=False)
+    part = run(ToyMethod(), EngineConfig(**{**cfg.__dict__, "stop_after": 3}), lambda c: next(falling))
+    assert part.best_step == 0 and not part.finished
+    falling = iter(range(-100, -200, -1))
+    with DeviceAudit() as audit:
+        resumed = run(ToyMethod(), cfg, lambda c: next(falling))
+    assert resumed.best_step == 0 and resumed.finished  # the set kept from the checkpoint
+    assert all(t not in audit.host for t in resumed.condensed.values())
