@@ -75,6 +75,8 @@ def _read(path: Path, flag: str, size: int) -> dict[str, np.ndarray]:
     label_cols = n_labels if info["task"] == "multi-label, binary-class" else 1
     for s in SPLITS:
         x, y = arrays[f"{s}_images"], arrays[f"{s}_labels"]
+        if x.ndim == 0 or x.shape[0] == 0:
+            raise ValueError(f"{str(path)!r}: {s}_images has no images; a MedMNIST npz has every split non-empty")
         if x.dtype != np.uint8:
             raise ValueError(f"{str(path)!r}: {s}_images has dtype {x.dtype}; expected uint8")
         if x.shape[1:] != img_shape:

@@ -84,3 +84,14 @@ def test_not_an_npz(tmp_path):
 def test_real_pneumonia():
     d = load_medmnist("pneumoniamnist")
     assert d.x_train.shape == (4708, 1, 28, 28) and d.x_test.shape[0] == 624
+
+
+@pytest.mark.parametrize("n", [(0, 4, 6), (12, 0, 6), (12, 4, 0)])
+def test_empty_split_named(tmp_path, n):
+    # An empty training split used to surface as "x_val contains NaN" (normalised by an empty mean); an empty
+    # validation or test split loaded and failed only when a model was selected or scored on it.
+    _write(tmp_path, "breastmnist", n=n)
+    split = ("train", "val", "test")[n.index(0)]
+    with pytest.raises(ValueError, match=f"{split}_images has no images"):
+        load_medmnist("breastmnist", tmp_path)
+
