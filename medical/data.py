@@ -56,7 +56,13 @@ def _download(flag: str, folder: Path, size: int) -> None:
 
     folder.mkdir(parents=True, exist_ok=True)
     cls = getattr(medmnist, INFO[flag]["python_class"])
-    cls(split="train", root=str(folder), download=True, size=size)
+    try:
+        cls(split="train", root=str(folder), download=True, size=size)
+    except RuntimeError as err:  # medmnist's downloader reports every failure (offline, bad MD5) this way
+        raise FileNotFoundError(
+            f"MedMNIST file for flag {flag!r}, size {size} could not be downloaded to {str(folder)!r}: "
+            f"{' '.join(str(err).split())}"
+        ) from err
 
 
 def _read(path: Path, flag: str, size: int) -> dict[str, np.ndarray]:

@@ -95,3 +95,13 @@ def test_empty_split_named(tmp_path, n):
     with pytest.raises(ValueError, match=f"{split}_images has no images"):
         load_medmnist("breastmnist", tmp_path)
 
+
+def test_failed_download_is_a_clear_error(tmp_path, monkeypatch):
+    import medmnist.dataset
+
+    def offline(self):
+        raise RuntimeError("Automatic download failed! Please download breastmnist.npz manually.")
+
+    monkeypatch.setattr(medmnist.dataset.MedMNIST, "download", offline)
+    with pytest.raises(FileNotFoundError, match="could not be downloaded.*download breastmnist.npz manually"):
+        load_medmnist("breastmnist", tmp_path, download=True)
