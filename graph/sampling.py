@@ -121,4 +121,5 @@ def receptive_subgraph(
         vals_r.append(val)
         frontier = new
     rows, cols = torch.cat(rows_r), local_of[torch.cat(cols_r)]
-    return sub, to_sparse_adj(torch.stack([rows, cols]), sub.numel(), torch.cat(vals_r)), pos
+    # local ids of reached nodes: in [0, len(sub)) by construction, no host read to check them
+    return sub, to_sparse_adj(torch.stack([rows, cols]), sub.numel(), torch.cat(vals_r), check_ids=False), pos

@@ -44,7 +44,7 @@ class GraphBatch:
     def from_graphset(cls, graphs: GraphSet, idx: Tensor) -> GraphBatch:
         """Graphs ``idx`` of ``graphs`` in the sparse layout."""
         x, edge_index, batch = graphs.select(idx)
-        adj = to_sparse_adj(edge_index, x.shape[0], layout="coo")
+        adj = to_sparse_adj(edge_index, x.shape[0], layout="coo", check_ids=False)  # renumbered by select: valid
         return cls(x=x, adj=adj, num_graphs=int(idx.numel()), batch=batch)
 
     @classmethod
