@@ -109,14 +109,16 @@ _LAYOUT_HINT = (
 )
 
 
-def _param_mismatch(have: Any, want: int) -> str:
-    return f"num_params: buffer {have!r}, model {want!r}{_LAYOUT_HINT}"
+def _param_mismatch(have: Any, want: int, *, same_model: bool = True) -> str:
+    return f"num_params: buffer {have!r}, model {want!r}{_LAYOUT_HINT if same_model else ''}"
 
 
 def _mismatch(have: dict[str, Any], want: dict[str, Any]) -> list[str]:
     out = [f"{k}: buffer {have.get(k)!r}, wanted {want[k]!r}" for k in _IDENTITY if have.get(k) != want[k]]
     if have.get("num_params") != want["num_params"]:
-        out.append(_param_mismatch(have.get("num_params"), want["num_params"]))
+        # the layout hint only when nothing else explains the count: same model name, channels, classes and size
+        same = all(have.get(k) == want[k] for k in ("model", "channels", "num_classes", "im_size"))
+        out.append(_param_mismatch(have.get("num_params"), want["num_params"], same_model=same))
     hc, wc = have.get("config", {}), want["config"]
     out += [
         f"config.{k}: buffer {hc.get(k)!r}, wanted {wc[k]!r}" for k in wc if k != "num_experts" and hc.get(k) != wc[k]

@@ -102,3 +102,13 @@ def test_non_positive_workers_refused(tmp_path, tiny_images, workers):
     with pytest.raises(ValueError, match="argument workers"):
         generate_experts(tiny_images, tmp_path / "buf", CFG, workers=workers)
     assert not (tmp_path / "buf").exists()
+
+
+def test_another_model_is_not_blamed_on_a_layout_change(tmp_path, tiny_images):
+    generate_experts(tiny_images, tmp_path / "buf", CFG)
+    with pytest.raises(ValueError, match="model: buffer 'mlp', wanted 'lr'") as err:
+        ExpertBuffer.create(tmp_path / "buf", tiny_images, ExpertConfig(num_experts=2, epochs=2, model="lr"))
+    assert "layout changed" not in str(err.value)  # the hint is for one model name with two layouts
+    with pytest.raises(ValueError, match="num_classes: buffer 2, wanted 3") as err:
+        ExpertBuffer.create(tmp_path / "buf", make_tiny_images(classes=3), CFG)
+    assert "layout changed" not in str(err.value)
