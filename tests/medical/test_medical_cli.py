@@ -122,3 +122,17 @@ def test_grid_puts_no_finding_images_in_their_own_row(monkeypatch, tmp_path):
     save_grid(ci, str(tmp_path / "grid.png"))
     titles = [ax.get_title(loc="left") for ax in figs[0].axes if ax.get_title(loc="left")]
     assert titles == ["class 0", "class 2", "no finding"]
+
+
+def test_checkpoint_of_another_selection_or_unreadable_is_refused(root, tmp_path, capsys):
+    ck = tmp_path / "ck.pt"
+    base = ["medical", "condense", "--flag", "breastmnist", "--root", str(root), "--method", "dm", "--ipc", "1",
+            "--profile", "cpu", "--device", "cpu", "--quiet", "--iterations", "2", "--model", "mlp",
+            "--checkpoint", str(ck), "--out", str(tmp_path / "a")]  # fmt: skip
+    assert main([*base, "--select-every", "1"]) == 0  # the checkpoint holds a set chosen on validation
+    # reusing it without selection returned that chosen set under a card recording no selection
+    assert main([*base, "--select-every", "0"]) == 2
+    assert "select_every=1" in capsys.readouterr().err
+    ck.write_bytes(ck.read_bytes()[:500])  # cut off: torch's own error escaped with a traceback
+    assert main([*base, "--select-every", "1"]) == 2
+    assert "not a readable checkpoint" in capsys.readouterr().err
