@@ -32,7 +32,8 @@ DOMAIN = "medical"
 # The image methods' numeric settings and their smallest valid values, checked by :func:`medical_config` so a
 # bad value is refused with its name before any data is read (the configs themselves accept any number).
 _MIN_INT = {"iterations": 1, "syn_steps": 1, "expert_epochs": 1, "max_start_epoch": 1, "outer_loop": 1,
-            "batch_real": 1, "batch_train": 1, "inner_loop": 0, "batch_syn": 0}  # fmt: skip
+            "batch_real": 1, "batch_train": 1, "inner_loop": 0, "batch_syn": 0, "overlap_every": 0,
+            "retrain_iterations": 0}  # fmt: skip
 _POSITIVE = ("lr_img", "lr_lr", "lr_teacher", "lr_net")
 
 

@@ -73,6 +73,8 @@ def test_cli_errors(root, tmp_path, capsys):
         ("mtt", ["--lr-teacher", "0"], "lr_teacher"),
         ("mtt", ["--lr-lr=-1e-5"], "lr_lr"),
         ("ptm", ["--lr-img", "nan"], "lr_img"),
+        ("ptm", ["--overlap-every", "-1"], "overlap_every"),
+        ("ptm", ["--retrain-iterations", "-3"], "retrain_iterations"),
     ],
 )
 def test_non_positive_method_flags_refused_naming_the_argument(root, tmp_path, capsys, method, flags, argument):
