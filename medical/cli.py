@@ -61,6 +61,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     e.add_argument("--runs", type=int, default=5)
     e.add_argument("--epochs", type=int, default=None, help="training epochs (default: the profile's)")
     e.add_argument("--root", default=None)
+    e.add_argument("--download", action="store_true", help="fetch the artifact's data with medmnist's downloader")
     _common(e)
     e.set_defaults(func=_evaluate)
 
@@ -171,7 +172,8 @@ def _print_eval(res: dict) -> None:
 def _evaluate(ns: argparse.Namespace) -> int:
     ci = CondensedImages.load(ns.artifact, domain=DOMAIN, purpose="`medical evaluate`")
     src = ci.card["source"]
-    data = load_medmnist(src["dataset"], ns.root, size=int(src["im_size"][0])).to(resolve_device(ns.device))
+    data = load_medmnist(src["dataset"], ns.root, size=int(src["im_size"][0]), download=ns.download)
+    data = data.to(resolve_device(ns.device))
     if list(data.mean) != list(src["mean"]) or list(data.std) != list(src["std"]):
         raise ValueError(f"the data's normalisation {data.mean}/{data.std} differs from the artifact's "
                          f"{src['mean']}/{src['std']}; was the npz replaced?")  # fmt: skip

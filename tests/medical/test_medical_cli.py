@@ -138,3 +138,22 @@ def test_checkpoint_of_another_selection_or_unreadable_is_refused(root, tmp_path
     ck.write_bytes(ck.read_bytes()[:500])  # cut off: torch's own error escaped with a traceback
     assert main([*base, "--select-every", "1"]) == 2
     assert "not a readable checkpoint" in capsys.readouterr().err
+
+
+def test_evaluate_offers_the_download_its_missing_file_error_names(root, tmp_path, capsys, monkeypatch):
+    import medmnist.dataset
+
+    art = tmp_path / "art"
+    assert main(["medical", "condense", "--flag", "breastmnist", "--root", str(root), "--method", "random", "--ipc",
+                 "1", "--profile", "cpu", "--device", "cpu", "--quiet", "--out", str(art)]) == 0  # fmt: skip
+    (root / "medmnist" / "breastmnist.npz").unlink()
+    ev = ["medical", "evaluate", str(art), "--root", str(root), "--device", "cpu", "--profile", "cpu"]
+    assert main(ev) == 2
+    assert "--download" in capsys.readouterr().err  # the error names the flag, so `evaluate` must accept it
+
+    def offline(self):
+        raise RuntimeError("Automatic download failed!")
+
+    monkeypatch.setattr(medmnist.dataset.MedMNIST, "download", offline)
+    assert main([*ev, "--download"]) == 2
+    assert "could not be downloaded" in capsys.readouterr().err
