@@ -12,6 +12,7 @@ lock, entry by entry; ``--table`` prints the BENCHMARKS.md table.
 Examples::
 
     python benchmarks/graph_level.py --datasets mutag,proteins --methods random,kidd,doscond --gpcs 1,10
+    python benchmarks/graph_level.py --datasets proteins --gpcs 10 --methods kidd --device cuda --tag gpu
     python benchmarks/graph_level.py --datasets proteins --whole --runs 3
     python benchmarks/graph_level.py --datasets nci1 --whole --runs 3 --extend   # add runs 1..2 to a 1-run row
     python benchmarks/graph_level.py --datasets proteins --kernel-timing
@@ -24,6 +25,11 @@ by (the mean validation accuracy of K runs, seeds 1000..; here of every ``--mode
 the test graphs. Its entries (keys ending in ``|validateK``) record a fingerprint of the set as the evaluators
 see it (:func:`set_fingerprint`), so two routes to the same graphs (a coreset, and DosCond's ``start=coreset``
 at ``--steps 0``) can be checked to be one set.
+
+``--tag T`` (the GPU visit's rows: ``--device cuda --tag gpu``) appends ``|T`` to every key, records ``tag`` in the
+entry and ``-T`` in the saved set's folder, so a tagged row never replaces nor skips the untagged row of the same
+setting; ``--table`` lists tagged rows apart, with the device that made them. ``--results PATH`` reads and writes
+another results file (default ``benchmarks/results/graph_level.json``).
 
 ``--split-seed N`` draws the stratified 80/10/10 split with seed N (before sitting 15 the split followed ``--seed``,
 which every recorded entry left at 0). Split 0 keeps the keys it always had; another split's keys end in
@@ -263,7 +269,8 @@ def run_entry(
     if cs is None:  # a prior candidate is kept: the recorded set and its figures stand
         assert old is not None
         return old | {"choice": choice}
-    cs.save(ARTIFACTS / f"{dataset}-{method}-{gpc}-s{ns.seed}{'' if ns.split_seed == 0 else f'-split{ns.split_seed}'}")
+    split = "" if ns.split_seed == 0 else f"-split{ns.split_seed}"
+    cs.save(ARTIFACTS / f"{dataset}-{method}-{gpc}-s{ns.seed}{split}{f'-{ns.tag}' if ns.tag else ''}")
     t1, c1 = time.perf_counter(), time.process_time()
     res = evaluate_graphs(graphs, cs.tensors(), models=ns.models.split(","), config=GraphEvalConfig(runs=ns.runs))
     entry = {
@@ -464,7 +471,8 @@ def _overrides(overrides: dict[str, Any]) -> str:
 
 def validate_table(results: dict[str, Any]) -> list[str]:
     """The ``--validate K`` entries: validation accuracy only (mean ± std of K runs), with each set's fingerprint."""
-    val = sorted((e for e in results["entries"].values() if "validate" in e and not e.get("split_seed")),
+    val = sorted((e for e in results["entries"].values()
+                  if "validate" in e and not e.get("split_seed") and not e.get("tag")),
                  key=lambda e: (e["dataset"], e["gpc"] or 10**6, e["method"], str(e.get("overrides"))))  # fmt: skip
     if not val:
         return []
@@ -494,6 +502,7 @@ def split_rows(results: dict[str, Any]) -> list[dict[str, Any]]:
     here) is a tie."""
     entries = results["entries"]
     groups: dict[tuple, dict[int, dict[str, Any]]] = {}
+    entries = {k: e for k, e in entries.items() if not e.get("tag")}
     for e in entries.values():
         if "test" in e and e.get("split_seed") and "recipe" in e and e["method"] != "random":
             groups.setdefault((e["dataset"], e["gpc"], e["method"], e.get("seed", 0)), {})
@@ -543,8 +552,37 @@ def splits_table(results: dict[str, Any]) -> list[str]:
     return lines
 
 
+def tagged_table(results: dict[str, Any]) -> list[str]:
+    """The ``--tag`` rows (e.g. the GPU visit's, ``--tag gpu``), apart from the untagged ones, with the device that
+    made each and its condensation cost (seconds per engine step beside the wall time)."""
+    tagged = sorted(
+        (e for e in results["entries"].values() if e.get("tag") and "test" in e),
+        key=lambda e: (e["tag"], e["dataset"], e.get("split_seed") or 0, e["gpc"] or 10**6, e["method"]),
+    )
+    if not tagged:
+        return []
+    lines = [
+        "",
+        "Tagged rows (`--tag`; each on the device named, same protocol as the rows above):",
+        "",
+        "| tag | device | dataset | split | gpc | method | GCN (mean pool) | GIN (sum pool) | runs "
+        "| condense wall s (s/step) | eval wall s | peak MB |",
+        "|---|---|---|---:|---:|---|---|---|---:|---:|---:|---:|",
+    ]
+    for e in tagged:
+        cost = e.get("cost", {})
+        step = f" ({cost['sec_per_step']:.4f})" if cost.get("sec_per_step") else ""
+        lines.append(
+            f"| {e['tag']} | {e.get('hardware', {}).get('device', '-')} | {e['dataset']} "
+            f"| {e.get('split_seed') or 0} | {e['gpc'] or 'all'} | {e['method']} | {_cell(e, 'gcn')} "
+            f"| {_cell(e, 'gin')} | {e['runs']} | {cost.get('end_to_end_s', '-')}{step} "
+            f"| {e.get('eval_time_s', '-')} | {cost.get('peak_memory_mb', '-')} |"
+        )
+    return lines
+
+
 def table(results: dict[str, Any]) -> str:
-    entries = [e for e in results["entries"].values() if "test" in e and not e.get("split_seed")]
+    entries = [e for e in results["entries"].values() if "test" in e and not e.get("split_seed") and not e.get("tag")]
     order = {"whole": 9, "random": 0, "herding": 1, "kcenter": 2, "doscond": 3, "kidd": 4, "kidd-lr": 5}
     entries.sort(key=lambda e: (e["dataset"], e["gpc"] or 10**6, order.get(e["method"], 8)))
     lines = [
@@ -587,7 +625,8 @@ def table(results: dict[str, Any]) -> str:
         )
     lines += validate_table(results)
     lines += splits_table(results)
-    timing = [e for e in results["entries"].values() if e.get("method") == "litegntk-timing"]
+    lines += tagged_table(results)
+    timing = [e for e in results["entries"].values() if e.get("method") == "litegntk-timing" and not e.get("tag")]
     for e in timing:
         lines += [
             "",
@@ -659,9 +698,13 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--extend", action="store_true", help="whole rows: add the runs an existing entry lacks")
     p.add_argument("--table", action="store_true")
     p.add_argument("--threads", type=int, default=1)
+    p.add_argument("--tag", default="", help="key suffix |TAG and entry field 'tag' (e.g. gpu), beside untagged rows")
+    p.add_argument("--results", type=Path, default=RESULTS, help="results JSON (default: results/graph_level.json)")
     ns = p.parse_args(argv)
+    if ns.tag and not all(c.isalnum() or c in "-_." for c in ns.tag):
+        raise ValueError(f"Invalid value {ns.tag!r} for argument --tag. Valid values are letters, digits, -, _, .")
     if ns.table:
-        print(table(load(RESULTS)))
+        print(table(load(ns.results)))
         return 0
     if ns.split_seed < 0:
         raise ValueError(f"Invalid value {ns.split_seed!r} for argument --split-seed. Valid values are >= 0")
@@ -672,20 +715,21 @@ def main(argv: list[str] | None = None) -> int:
         raise ValueError("--kept-recipe takes the split-0 entry's config as it is: drop --choose, --set, --prior, "
                          "--steps, --kidd-steps, --validate, --whole and --kernel-timing")  # fmt: skip
     torch.set_num_threads(ns.threads)
-    done = load(RESULTS)["entries"]
-    suffix = split_suffix(ns.split_seed)
+    done = load(ns.results)["entries"]
+    suffix = split_suffix(ns.split_seed) + (f"|{ns.tag}" if ns.tag else "")
+    tag = {"tag": ns.tag} if ns.tag else {}
     for dataset in ns.datasets.split(","):
         if ns.kernel_timing:
-            save_entry(f"{dataset}|litegntk-timing{suffix}", kernel_timing(dataset, ns), RESULTS)
+            save_entry(f"{dataset}|litegntk-timing{suffix}", kernel_timing(dataset, ns) | tag, ns.results)
             continue
         if ns.validate:
             for gpc in [None] if ns.whole else [int(g) for g in ns.gpcs.split(",")]:
                 for method in ["whole"] if ns.whole else ns.methods.split(","):
-                    key = validate_key(dataset, method, gpc, ns)
+                    key = validate_key(dataset, method, gpc, ns) + (f"|{ns.tag}" if ns.tag else "")
                     if key in done and not ns.force:
                         continue
-                    entry = validate_entry(dataset, method, gpc, ns)
-                    save_entry(key, entry, RESULTS)
+                    entry = validate_entry(dataset, method, gpc, ns) | tag
+                    save_entry(key, entry, ns.results)
                     print(key, {m: v["mean"] for m, v in entry["validate"].items()},
                           entry.get("set_fingerprint", ""), flush=True)  # fmt: skip
             continue
@@ -695,7 +739,7 @@ def main(argv: list[str] | None = None) -> int:
             if key not in done or ns.force or old is not None:
                 entry = whole_entry(dataset, ns, old)
                 if entry is not None:
-                    save_entry(key, entry, RESULTS)
+                    save_entry(key, entry | tag, ns.results)
                     print(key, {m: v["mean"] for m, v in entry["test"].items()}, entry["cost"], flush=True)
             continue
         for gpc in [int(g) for g in ns.gpcs.split(",")]:
@@ -711,7 +755,7 @@ def main(argv: list[str] | None = None) -> int:
                 except ValueError as err:  # e.g. a class with fewer training graphs than gpc
                     print(f"{key}: skipped: {err}", file=sys.stderr, flush=True)
                     continue
-                save_entry(key, entry, RESULTS)
+                save_entry(key, entry | tag, ns.results)
                 print(key, {m: v["mean"] for m, v in entry["test"].items()}, entry["cost"], flush=True)
     return 0
 

@@ -210,3 +210,24 @@ def test_split_verdict_rule_on_the_mean_difference_against_its_split_to_split_st
     (loss,) = mod.split_rows(results([-3.0, -5.0, -4.0]))
     assert loss["verdict"] == "loss"
     assert mod.split_rows(results([4.0])) == []  # split 0 alone is no multi-split row
+
+
+def test_tag_keeps_the_untagged_row_and_lists_tagged_rows_apart(split_bench):
+    mod, tmp, _ = split_bench
+    common = ["--datasets", "mutag", "--methods", "random", "--gpcs", "3", "--runs", "1", "--models", "gcn"]
+    assert mod.main(common) == 0
+    before = json.loads((tmp / "results.json").read_text())["entries"]["mutag|random|gpc3|seed0"]
+    assert mod.main([*common, "--tag", "gpu"]) == 0  # the untagged key neither skips it nor is replaced
+    other = tmp / "other.json"
+    assert mod.main([*common, "--tag", "gpu", "--results", str(other)]) == 0
+    results = json.loads((tmp / "results.json").read_text())
+    assert set(results["entries"]) == {"mutag|random|gpc3|seed0", "mutag|random|gpc3|seed0|gpu"}
+    assert results["entries"]["mutag|random|gpc3|seed0"] == before
+    assert results["entries"]["mutag|random|gpc3|seed0|gpu"]["tag"] == "gpu"
+    assert set(json.loads(other.read_text())["entries"]) == {"mutag|random|gpc3|seed0|gpu"}
+    assert (tmp / "artifacts" / "mutag-random-3-s0-gpu" / "card.json").exists()
+    head, _, tagged = mod.table(results).partition("Tagged rows")
+    assert head.count("| mutag | 3 | random |") == 1
+    assert "| gpu | " in tagged and "| mutag | 0 | 3 | random |" in tagged
+    with pytest.raises(ValueError, match="argument --tag"):
+        mod.main([*common, "--tag", "a/b"])
