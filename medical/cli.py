@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from condensekit.core.artifact import update_card
-from condensekit.core.atomic import write_json
+from condensekit.core.atomic import write_bytes, write_json
 from condensekit.core.config import add_dataclass_args, parse_config_flags
 from condensekit.core.registry import check_int
 from condensekit.core.report import format_table
@@ -210,7 +210,12 @@ def _show(ns: argparse.Namespace) -> int:
 
 def save_grid(ci: CondensedImages, path: str) -> None:
     """One row per class (multi-label: per first positive label, and a "no finding" row for images with none,
-    as the condensation groups them), images denormalised to [0, 1]."""
+    as the condensation groups them), images denormalised to [0, 1]. Written as PNG to exactly ``path``
+    (atomically; a folder is refused)."""
+    if Path(path).is_dir():
+        raise ValueError(f"Invalid value {str(path)!r} for argument png: it is a folder; give a file name")
+    import io
+
     import matplotlib
 
     matplotlib.use("Agg")
@@ -238,6 +243,8 @@ def save_grid(ci: CondensedImages, path: str) -> None:
                 ax.imshow((im[0] if grey else im.permute(1, 2, 0)).numpy(), cmap="gray" if grey else None)
         axes[r][0].set_title("no finding" if c == none else f"class {c}", fontsize=7, loc="left")
     fig.suptitle(f"{src['dataset']} · {ci.card['method']} · IPC {ci.card['budget']['ipc']}", fontsize=8)
-    Path(path).parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=120, bbox_inches="tight")
+    buf = io.BytesIO()  # savefig on a path without a suffix would write path + ".png"
+    fig.savefig(buf, format="png", dpi=120, bbox_inches="tight")
     plt.close(fig)
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    write_bytes(path, buf.getvalue())

@@ -157,3 +157,14 @@ def test_evaluate_offers_the_download_its_missing_file_error_names(root, tmp_pat
     monkeypatch.setattr(medmnist.dataset.MedMNIST, "download", offline)
     assert main([*ev, "--download"]) == 2
     assert "could not be downloaded" in capsys.readouterr().err
+
+
+def test_png_goes_to_the_path_given(root, tmp_path, capsys):
+    art = tmp_path / "art"
+    assert main(["medical", "condense", "--flag", "breastmnist", "--root", str(root), "--method", "random", "--ipc",
+                 "1", "--profile", "cpu", "--device", "cpu", "--quiet", "--out", str(art)]) == 0  # fmt: skip
+    grid = tmp_path / "grid"  # no suffix: matplotlib used to write grid.png while the command printed "png: grid"
+    assert main(["medical", "show", str(art), "--png", str(grid)]) == 0
+    assert grid.read_bytes()[:4] == b"\x89PNG" and not (tmp_path / "grid.png").exists()
+    assert main(["medical", "show", str(art), "--png", str(tmp_path)]) == 2  # a folder: refused, nothing written
+    assert "argument png" in capsys.readouterr().err
