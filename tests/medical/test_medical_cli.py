@@ -168,3 +168,27 @@ def test_png_goes_to_the_path_given(root, tmp_path, capsys):
     assert grid.read_bytes()[:4] == b"\x89PNG" and not (tmp_path / "grid.png").exists()
     assert main(["medical", "show", str(art), "--png", str(tmp_path)]) == 2  # a folder: refused, nothing written
     assert "argument png" in capsys.readouterr().err
+
+
+def test_condense_out_never_replaces_a_folder_that_is_not_an_artifact(root, tmp_path, capsys):
+    buf = tmp_path / "buf"
+    made = ["medical", "experts", "--flag", "breastmnist", "--root", str(root), "--profile", "cpu", "--num-experts",
+            "1", "--epochs", "1", "--model", "mlp", "--out", str(buf), "--device", "cpu"]  # fmt: skip
+    assert main(made) == 0
+    other = tmp_path / "notes"
+    other.mkdir()
+    (other / "keep.txt").write_text("mine")
+    base = ["medical", "condense", "--flag", "breastmnist", "--root", str(root), "--method", "random", "--ipc", "1",
+            "--profile", "cpu", "--device", "cpu", "--quiet"]  # fmt: skip
+    for folder in (buf, other):  # an expert buffer, any folder: save_artifact swapped it out for the artifact
+        before = sorted(p.name for p in folder.iterdir())
+        assert main([*base, "--out", str(folder)]) == 2
+        assert "argument out" in capsys.readouterr().err
+        assert sorted(p.name for p in folder.iterdir()) == before
+    assert main([*base, "--out", str(other / "keep.txt")]) == 2  # a file: it was replaced by the artifact folder
+    assert "argument out" in capsys.readouterr().err and (other / "keep.txt").read_text() == "mine"
+    art = tmp_path / "art"
+    assert main([*base, "--out", str(art)]) == 0
+    assert main([*base, "--out", str(art), "--seed", "1"]) == 0  # an artifact is replaced, as before
+    (tmp_path / "empty").mkdir()
+    assert main([*base, "--out", str(tmp_path / "empty")]) == 0
