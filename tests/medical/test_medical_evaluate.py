@@ -38,3 +38,29 @@ def test_evaluate_medical_runs_and_summarises():
     assert all(0 <= v <= 1 and not math.isnan(v) for v in d["mlp"]["auc"]["runs"])
     with pytest.raises(ValueError, match="image model"):
         evaluate_medical(data.x_train, data.y_train, data, models=["vit"])
+
+
+@pytest.mark.parametrize(
+    ("flag", "kwargs"),
+    [
+        ("breastmnist", {}),
+        ("pathmnist", {"shape": (28, 28, 3), "labels": 9}),
+        ("retinamnist", {"shape": (28, 28, 3), "labels": 5}),
+        ("chestmnist", {"cols": 14}),
+    ],
+)
+def test_acc_auc_equal_medmnist_evaluator(tmp_path, flag, kwargs):
+    # binary, multi-class, ordinal and multi-label: medmnist's own Evaluator on the same npz and the same scores
+    from medmnist import Evaluator
+
+    from condensekit.medical.data import load_medmnist
+    from tests.medical.test_medical_data import _write
+
+    _write(tmp_path, flag, n=(8, 4, 120), **kwargs)
+    data = load_medmnist(flag, tmp_path)
+    logits = torch.randn(data.y_test.shape[0], data.num_classes, generator=torch.Generator().manual_seed(0)) * 2
+    probs = logits.sigmoid() if data.multilabel else logits.softmax(-1)
+    ref = Evaluator(flag, "test", root=str(tmp_path / "medmnist"), size=28).evaluate(probs.numpy())
+    ours = medmnist_metrics(data.task)
+    assert ours["acc"](logits, data.y_test) == pytest.approx(ref.ACC, abs=1e-12)
+    assert ours["auc"](logits, data.y_test) == pytest.approx(ref.AUC, abs=1e-12)
