@@ -159,11 +159,12 @@ def _condense(ns: argparse.Namespace) -> int:
     out = Path(ns.out or f"artifacts/{ns.flag}-{ns.method}-ipc{ns.ipc}")
     summary: dict[str, Any] = {"artifact": str(out), "method": ns.method, "dataset": ns.flag, "ipc": ns.ipc,
                                "profile": ns.profile, "cost": ci.card["cost"]}  # fmt: skip
+    ci.save(out)  # before the evaluation: a run stopped while its students train keeps the condensed set
     if ns.eval_runs:
         res = _run_eval(ci, data, ["convnet"], ns.eval_runs, ns.profile, None, ns.seed)
         ci.card["metrics"]["test"] = summaries_to_dict(res)
         summary["test"] = ci.card["metrics"]["test"]
-    ci.save(out)
+        update_card(out, metrics={"test": ci.card["metrics"]["test"]})
     cost = ci.card["cost"]
     print(format_table(["method", "dataset", "IPC", "images", "time (s)", "s/iter", "peak MB"],
                        [[ns.method, ns.flag, ns.ipc, ci.x.shape[0], cost["wall_time_s"], cost["time_per_step_s"],

@@ -192,3 +192,18 @@ def test_condense_out_never_replaces_a_folder_that_is_not_an_artifact(root, tmp_
     assert main([*base, "--out", str(art), "--seed", "1"]) == 0  # an artifact is replaced, as before
     (tmp_path / "empty").mkdir()
     assert main([*base, "--out", str(tmp_path / "empty")]) == 0
+
+
+def test_condensed_set_is_saved_before_the_evaluation(root, tmp_path, monkeypatch):
+    import condensekit.medical.cli as cli
+
+    def killed(*args, **kwargs):
+        raise KeyboardInterrupt  # the run is stopped while its students train
+
+    monkeypatch.setattr(cli, "evaluate_medical", killed)
+    art = tmp_path / "art"
+    with pytest.raises(KeyboardInterrupt):
+        main(["medical", "condense", "--flag", "breastmnist", "--root", str(root), "--method", "dm", "--ipc", "1",
+              "--profile", "cpu", "--device", "cpu", "--quiet", "--iterations", "1", "--select-every", "0",
+              "--eval-runs", "1", "--out", str(art)])  # fmt: skip
+    assert (art / "card.json").exists()  # the condensation is kept; it was saved only after the evaluation
