@@ -159,7 +159,7 @@ def curvature_experts(
 
 
 def expert_nets(folder: str | os.PathLike[str], data: ImageSplits, *, batch_size: int | None = None) -> list[nn.Module]:
-    """Each completed expert of the buffer at ``folder`` as a network at its final weights, in eval mode.
+    """Each expert of the (complete) buffer at ``folder`` as a network at its final weights, in eval mode.
 
     An expert buffer keeps the parameters of every epoch, not the batch-norm running statistics (the
     buffer format of :mod:`condensekit.core.vision.experts`), so a batch-norm expert rebuilt from its last
@@ -172,12 +172,12 @@ def expert_nets(folder: str | os.PathLike[str], data: ImageSplits, *, batch_size
     buffer = ExpertBuffer.open(folder, data=data, model=card["model"])  # refuses another layout of the model
     bs = batch_size or int((buffer.card.get("config") or {}).get("batch_size") or ExpertConfig.batch_size)
     nets = []
-    for i in buffer.completed():
+    for traj in buffer.trajectories():  # refuses a buffer with an expert missing, as condensation does
         net = build_image_model(
             buffer.card["model"], channels=data.channels, num_classes=data.num_classes, im_size=data.im_size
         )
         with torch.no_grad():
-            torch.nn.utils.vector_to_parameters(buffer.load(i)[-1].clone(), net.parameters())
+            torch.nn.utils.vector_to_parameters(traj[-1].clone(), net.parameters())
         recompute_batchnorm(net, data.x_train, batch_size=bs)
         nets.append(net.eval())
     return nets

@@ -207,10 +207,18 @@ class ExpertBuffer:
         return _read_trajectory(self.path(index), self.epochs + 1, self.num_params)
 
     def trajectories(self, *, device: torch.device | str = "cpu") -> list[Tensor]:
-        """Every completed expert's trajectory (at least one must exist)."""
+        """Every expert's trajectory. A buffer with any expert missing is refused, naming the missing files:
+        condensing from the experts left would record the card's ``num_experts`` for fewer trajectories."""
         done = self.completed()
         if not done:
             raise ValueError(f"expert buffer {str(self.folder)!r} has no finished expert; run `experts` to finish it")
+        n = int(self.card["config"]["num_experts"])
+        if len(done) < n:
+            missing = [self.path(i).name for i in range(n) if i not in set(done)]
+            raise ValueError(
+                f"expert buffer {str(self.folder)!r} has {len(done)} of its {n} experts: {', '.join(missing)} "
+                "missing; run `experts` on the same folder to finish it (it resumes)"
+            )
         return [self.load(i).to(device) for i in done]
 
 
