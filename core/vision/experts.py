@@ -309,7 +309,13 @@ def train_expert(
     return traj
 
 
-def _context(data: ImageSplits, folder: str, config: ExpertConfig, regularizer: Regularizer | None) -> Any:
+def _context(
+    data: ImageSplits, folder: str, config: ExpertConfig, regularizer: Regularizer | None, device: str | None = None
+) -> Any:
+    """A worker's context; ``device``: where the data goes back to in the worker (it crosses the process
+    boundary on the CPU), so experts train on the caller's device in every worker."""
+    if device is not None:
+        data = data.to(device)
     return data, ExpertBuffer.create(folder, data, config), config, regularizer
 
 
@@ -337,6 +343,9 @@ def generate_experts(
     todo = [i for i in range(config.num_experts) if not buffer.path(i).exists()]
     if todo:
         jobs = [(_run_expert, i) for i in todo]
-        run_seeded(jobs, partial(_context, data.to("cpu") if workers > 1 else data, str(folder), config, regularizer),
-                   workers=max(1, min(workers, len(todo))))  # fmt: skip
+        if workers > 1:  # the data crosses to the workers on the CPU and goes back to its device there
+            context = partial(_context, data.to("cpu"), str(folder), config, regularizer, str(data.x_train.device))
+        else:
+            context = partial(_context, data, str(folder), config, regularizer)
+        run_seeded(jobs, context, workers=max(1, min(workers, len(todo))))
     return buffer

@@ -119,3 +119,24 @@ def test_buffer_missing_an_expert_file_is_reported(tmp_path, tiny_images):
     buf.path(1).unlink()
     with pytest.raises((FileNotFoundError, ValueError), match="expert_0001"):
         buf.trajectories()
+
+
+def test_workers_train_on_the_callers_device(tmp_path, tiny_images, monkeypatch):
+    """With workers > 1 the data crosses to the workers on the CPU; each worker's context puts it back on the
+    caller's device (it used to stay on the CPU: a CUDA caller's experts trained on the host)."""
+    from condensekit.core.vision import experts as mod
+
+    seen = {}
+    monkeypatch.setattr(mod, "run_seeded", lambda jobs, context, workers: seen.setdefault("context", context))
+    generate_experts(tiny_images, tmp_path / "buf", CFG, workers=2)
+    assert seen["context"].args[0].x_train.device.type == "cpu"  # what is pickled
+    assert seen["context"].args[-1] == str(tiny_images.x_train.device)  # where the worker puts it back
+    monkeypatch.setattr(mod.ExpertBuffer, "create", staticmethod(lambda folder, data, config: None))
+
+    class Moved:
+        def to(self, device):
+            seen["to"] = device
+            return self
+
+    mod._context(Moved(), str(tmp_path / "buf"), CFG, None, "cuda:0")
+    assert seen["to"] == "cuda:0"
