@@ -84,7 +84,14 @@ def draw_params(
         return torch.rand((batch, *shape), device=device, generator=generator)
 
     if config.mode == "single":
-        pick = torch.randint(len(ops), (1,), device=device, generator=generator)
+        # The pick chooses which Python branch runs, so it is read on the host. On the CPU it is drawn as always;
+        # on an accelerator it is drawn from a host generator (the caller's when it is a CPU one, else torch's
+        # default, seeded by the run's seed), not on the device: a device draw read back is a host sync per draw.
+        if device.type == "cpu":
+            pick = torch.randint(len(ops), (1,), device=device, generator=generator)
+        else:
+            host = generator if generator is not None and generator.device.type == "cpu" else None
+            pick = torch.randint(len(ops), (1,), device="cpu", generator=host)
         ops = (ops[int(pick)],)
     h, w = im_size
     values: dict[str, Tensor] = {}

@@ -71,3 +71,15 @@ def test_cutout_side_matches_the_reference(size):
     params = DSAParams(("cutout",), {"cutout": torch.tensor([[0.5, 0.5]])})  # a square away from the borders
     zero = apply_dsa(torch.ones(1, 1, size, size), params, cfg)[0, 0] == 0
     assert int(zero.any(1).sum()) == side and int(zero.any(0).sum()) == side
+
+
+def test_single_mode_pick_is_drawn_on_the_host_off_the_cpu() -> None:
+    """Off the CPU the transform is picked from a host generator: reading a device draw back is a host sync per
+    augmentation on CUDA. 'meta' stands in for an accelerator here (a meta draw cannot be read at all)."""
+    cfg = DSAConfig(mode="single")
+    torch.manual_seed(0)
+    first = draw_params(cfg, 4, (8, 8), device="meta")
+    torch.manual_seed(0)
+    again = draw_params(cfg, 4, (8, 8), device="meta")
+    assert first.ops == again.ops and len(first.ops) == 1
+    assert all(v.device.type == "meta" for v in first.values.values())
