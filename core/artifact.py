@@ -143,8 +143,44 @@ def _prepare_tensors(tensors: dict[str, Tensor]) -> dict[str, Tensor]:
     return out
 
 
+def check_artifact_target(path: str | os.PathLike[str], *, argument: str = "path") -> None:
+    """Refuse a save target that holds something other than an artifact.
+
+    :func:`save_artifact` swaps the whole target folder for the new artifact, so a folder given by
+    mistake (an expert buffer, a data folder) would be deleted without a word. Valid targets: a
+    path that does not exist, an empty folder, or an artifact folder (its ``card.json`` has
+    ``format`` :data:`FORMAT`), which is replaced. A CLI calls this before condensing, so a bad
+    ``--out`` fails before the work; :func:`save_artifact` calls it again before writing.
+
+    Args:
+        path: the artifact folder to be written.
+        argument: the name of the caller's argument, for the error (``"out"`` for ``--out``).
+
+    Raises:
+        ValueError: ``path`` is a file, or a non-empty folder that is not an artifact.
+    """
+    target = Path(path)
+    valid = "pass a new path, an empty folder or an existing artifact folder (which is replaced)"
+    if target.exists() and not target.is_dir():
+        raise ValueError(
+            f"Invalid value {str(target)!r} for argument {argument}: it is a file, and saving an artifact there "
+            f"would replace it; {valid}"
+        )
+    if not target.is_dir() or not any(target.iterdir()):
+        return
+    try:
+        is_artifact = json.loads((target / CARD_FILE).read_text(encoding="utf-8")).get("format") == FORMAT
+    except (OSError, ValueError, AttributeError):
+        is_artifact = False
+    if not is_artifact:
+        raise ValueError(
+            f"Invalid value {str(target)!r} for argument {argument}: the folder holds something other than a "
+            f"condensed set (an expert buffer?) and saving would replace all of it; {valid}"
+        )
+
+
 def save_artifact(path: str | os.PathLike[str], tensors: dict[str, Tensor], card: dict[str, Any]) -> Path:
-    """Write a condensed set to the folder ``path`` (replacing any artifact there) and return it.
+    """Write a condensed set to the folder ``path`` (replacing an artifact there, refusing anything else) and return it.
 
     The caller supplies :data:`REQUIRED_KEYS` (``domain``, ``task``, ``method``, ``config``
     dict, ``source`` dict with ``dataset``, ``budget``, ``seed``) and optionally ``metrics``
@@ -162,8 +198,10 @@ def save_artifact(path: str | os.PathLike[str], tensors: dict[str, Tensor], card
 
     Raises:
         ValueError: a required card key is missing, a field has the wrong type, the card is
-            not JSON-serialisable or a tensor is invalid.
+            not JSON-serialisable or a tensor is invalid; or ``path`` is a file or a non-empty
+            folder that is not an artifact (:func:`check_artifact_target`), left as it was.
     """
+    check_artifact_target(path)
     if not isinstance(card, dict):
         raise ValueError(f"Argument card must be a dict, got {type(card).__name__}")
     _check_card_fields(card, "card")

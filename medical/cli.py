@@ -4,13 +4,11 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import json
 import time
 from pathlib import Path
 from typing import Any
 
-from condensekit.core.artifact import CARD_FILE, update_card
-from condensekit.core.artifact import FORMAT as ARTIFACT_FORMAT
+from condensekit.core.artifact import check_artifact_target, update_card
 from condensekit.core.atomic import write_bytes, write_json
 from condensekit.core.config import add_dataclass_args, parse_config_flags
 from condensekit.core.registry import check_int
@@ -121,27 +119,10 @@ def _method_overrides(ns: argparse.Namespace) -> dict[str, Any]:
     return parse_config_flags(IMAGE_METHODS.get(ns.method).config, ns.extra, prog=prog, owner=f"method {ns.method!r}")
 
 
-def _check_out(out: Path) -> None:
-    """Refuse an ``--out`` folder that holds something other than an artifact: saving swaps the whole folder
-    for the new artifact, so an expert buffer (or any folder) given by mistake would be deleted."""
-    if out.exists() and not out.is_dir():
-        raise ValueError(f"Invalid value {str(out)!r} for argument out: it is a file, and saving would replace it")
-    if not out.is_dir() or not any(out.iterdir()):
-        return
-    try:
-        is_artifact = json.loads((out / CARD_FILE).read_text()).get("format") == ARTIFACT_FORMAT
-    except (OSError, ValueError, AttributeError):
-        is_artifact = False
-    if not is_artifact:
-        raise ValueError(
-            f"Invalid value {str(out)!r} for argument out: the folder holds something other than a condensed set "
-            "(an expert buffer?) and saving would replace all of it; pass a new or an artifact folder"
-        )
-
-
 def _condense(ns: argparse.Namespace) -> int:
     check_int("eval_runs", ns.eval_runs, 0)  # before the condensation, not after it
-    _check_out(Path(ns.out or f"artifacts/{ns.flag}-{ns.method}-ipc{ns.ipc}"))
+    # before condensing, not when saving after it (save_artifact refuses it too)
+    check_artifact_target(Path(ns.out or f"artifacts/{ns.flag}-{ns.method}-ipc{ns.ipc}"), argument="out")
     overrides = _method_overrides(ns)
     medical_config(ns.method, ns.profile, overrides, ipc=ns.ipc, flag=ns.flag)  # bad flags fail before the data is read
     data = load_medmnist(ns.flag, ns.root, size=ns.size, download=ns.download).to(resolve_device(ns.device))

@@ -14,6 +14,7 @@ from condensekit.core.artifact import (
     FORMAT,
     TENSORS_FILE,
     Artifact,
+    check_artifact_target,
     format_card,
     load_artifact,
     save_artifact,
@@ -256,3 +257,43 @@ def test_a_task_other_than_the_callers_is_refused(tmp_path) -> None:
     want = r"'graph' 'graph_classification' set; `x` needs a 'node_classification'.*here"
     with pytest.raises(ValueError, match=want):
         load_artifact(tmp_path / "a", task="node_classification", purpose="`x`", hint=" (here)")
+
+
+def test_save_replaces_an_artifact_folder(saved: Path) -> None:
+    save_artifact(saved, {"x": torch.ones(2, 2)}, _card(seed=1))
+    art = load_artifact(saved)
+    assert set(art.tensors) == {"x"} and art.card["seed"] == 1
+
+
+def test_save_refuses_a_folder_that_is_not_an_artifact(tmp_path: Path) -> None:
+    # an expert buffer (or any folder) given as --out was swapped out for the artifact and deleted
+    buf = tmp_path / "buffer"
+    buf.mkdir()
+    (buf / "expert_0.pt").write_bytes(b"weights")
+    (buf / CARD_FILE).write_text('{"format": "condensekit-experts"}')
+    with pytest.raises(ValueError, match=r"'.*buffer'.*argument path.*new path, an empty folder or an existing"):
+        save_artifact(buf, _tensors(), _card())
+    assert sorted(p.name for p in buf.iterdir()) == [CARD_FILE, "expert_0.pt"]
+    assert (buf / "expert_0.pt").read_bytes() == b"weights"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["buffer"]  # no temporary folder left beside it
+
+
+def test_save_refuses_a_file(tmp_path: Path) -> None:
+    notes = tmp_path / "notes.txt"
+    notes.write_text("mine")
+    with pytest.raises(ValueError, match=r"notes\.txt.*argument path: it is a file"):
+        save_artifact(notes, _tensors(), _card())
+    assert notes.read_text() == "mine"
+
+
+def test_save_into_a_missing_or_empty_folder(tmp_path: Path) -> None:
+    (tmp_path / "empty").mkdir()
+    for target in (tmp_path / "new" / "deeper", tmp_path / "empty"):
+        assert load_artifact(save_artifact(target, _tensors(), _card())).card["method"] == "gcond"
+
+
+def test_check_artifact_target_names_the_callers_argument(tmp_path: Path) -> None:
+    (tmp_path / "f").write_text("x")
+    with pytest.raises(ValueError, match="argument out"):
+        check_artifact_target(tmp_path / "f", argument="out")
+    check_artifact_target(tmp_path / "missing", argument="out")
