@@ -15,6 +15,7 @@ import copy
 import json
 import math
 import os
+import pickle
 import resource
 import sys
 import time
@@ -279,8 +280,8 @@ def run(method: CondensationMethod, config: EngineConfig, evaluate: Evaluator | 
     elapsed_before = 0.0
     ckpt = Path(config.checkpoint) if config.checkpoint else None
     if ckpt is not None and config.resume and ckpt.exists():
-        state = load_torch(ckpt)
-        _check_checkpoint(state, method, config, ckpt)
+        state = _read_checkpoint(ckpt)
+        _check_checkpoint(state, method, config, ckpt, evaluate is not None)
         method.load_state_dict(state["method"])
         set_rng_state(state["rng"])
         start = int(state["step"])
@@ -293,6 +294,7 @@ def run(method: CondensationMethod, config: EngineConfig, evaluate: Evaluator | 
 
     last_saved = start if ckpt is not None and start else None
     setting_json = json.dumps(jsonable(method.setting()), sort_keys=True)
+    selection = selection_schedule(config, evaluate is not None)
 
     def save(step_done: int) -> None:
         nonlocal last_saved
@@ -306,6 +308,7 @@ def run(method: CondensationMethod, config: EngineConfig, evaluate: Evaluator | 
                 "version": CHECKPOINT_VERSION,
                 "method_name": method.name,
                 "setting": setting_json,
+                "selection": selection,
                 "config": asdict(config) | {"checkpoint": None, "stop_after": None, "progress": None},
                 "step": step_done,
                 "method": method.state_dict(),
@@ -430,7 +433,29 @@ def _out_of_memory(
     )
 
 
-def _check_checkpoint(state: Any, method: CondensationMethod, config: EngineConfig, path: Path) -> None:
+def selection_schedule(config: EngineConfig, evaluates: bool) -> dict[str, Any]:
+    """The validation-selection schedule of a run, as its checkpoint records it: ``select_every``
+    (evaluate every k steps; 0: never) and ``select_steps`` (the further steps evaluated); both empty
+    for a run without an evaluator (it keeps the last set)."""
+    return {
+        "select_every": config.eval_every if evaluates else 0,
+        "select_steps": sorted(config.eval_steps) if evaluates else [],
+    }
+
+
+def _read_checkpoint(path: Path) -> Any:
+    """``load_torch``, with a file torch cannot read (truncated, not a checkpoint) as a ValueError naming it."""
+    try:
+        return load_torch(path)
+    except (OSError, EOFError, RuntimeError, pickle.UnpicklingError) as err:
+        raise ValueError(
+            f"{str(path)!r} is not a readable checkpoint ({type(err).__name__}: {err}); delete it or pass another path"
+        ) from err
+
+
+def _check_checkpoint(
+    state: Any, method: CondensationMethod, config: EngineConfig, path: Path, evaluates: bool
+) -> None:
     if not isinstance(state, dict) or state.get("format") != CHECKPOINT_FORMAT:
         raise ValueError(f"{str(path)!r} is not a condensekit checkpoint")
     if state.get("version") != CHECKPOINT_VERSION:
@@ -459,4 +484,18 @@ def _check_checkpoint(state: Any, method: CondensationMethod, config: EngineConf
             raise ValueError(
                 f"checkpoint {str(path)!r} of {method.name!r} was written by a run with {was}, this run has {now}; "
                 "resume with the same settings, or delete the checkpoint or pass another path"
+            )
+    # The validation selection: a checkpoint holds the set chosen on its schedule, which another schedule would
+    # return under a card recording its own (or resume mixing two). Checkpoints written before it was recorded
+    # are taken as they are.
+    if isinstance(state.get("selection"), dict):
+        saved_sel, mine_sel = state["selection"], selection_schedule(config, evaluates)
+        diff = [k for k in mine_sel if saved_sel.get(k) != mine_sel[k]]
+        if diff:
+            was = ", ".join(f"{k}={saved_sel.get(k)!r}" for k in diff)
+            now = ", ".join(f"{k}={mine_sel[k]!r}" for k in diff)
+            raise ValueError(
+                f"checkpoint {str(path)!r} of {method.name!r} was written by a run with validation selection {was}, "
+                f"this run has {now}; resume with the same selection schedule (the same --select-every or "
+                "--eval-every), or delete the checkpoint or pass another path"
             )

@@ -13,11 +13,8 @@ from __future__ import annotations
 
 import dataclasses
 import os
-import pickle
-from pathlib import Path
 from typing import Any
 
-from condensekit.core.atomic import load_torch
 from condensekit.core.registry import check_int
 from condensekit.core.vision.experts import ExpertBuffer, generate_experts
 from condensekit.core.vision.imageset import CondensedImages
@@ -82,28 +79,6 @@ def selection_settings(config: Any, profile: str, every: int) -> dict[str, Any] 
             "model": getattr(config, "model", "convnet"), "train": dataclasses.asdict(prof.evaluation)}  # fmt: skip
 
 
-def _check_checkpoint(checkpoint: str | os.PathLike[str] | None, eval_every: int) -> None:
-    """Refuse an existing checkpoint that cannot be read, or that a run with another validation selection wrote
-    (the engine compares method, setting, seed and steps, not the selection: a checkpoint holding a set chosen
-    every k iterations would be returned under a card recording another choice)."""
-    if checkpoint is None or not Path(checkpoint).is_file():
-        return
-    try:
-        state = load_torch(checkpoint)
-    except (OSError, EOFError, RuntimeError, pickle.UnpicklingError) as err:
-        raise ValueError(
-            f"{str(checkpoint)!r} is not a readable checkpoint ({type(err).__name__}: {err}); delete it or pass "
-            "another path"
-        ) from err
-    saved = (state.get("config") or {}).get("eval_every") if isinstance(state, dict) else None
-    if saved is not None and saved != eval_every:
-        raise ValueError(
-            f"checkpoint {str(checkpoint)!r} was written by a run with select_every={saved}, this run has "
-            f"select_every={eval_every}; resume with the same --select-every, or delete the checkpoint or pass "
-            "another path"
-        )
-
-
 def condense_medical(
     data: ImageSplits,
     method: str,
@@ -132,7 +107,6 @@ def condense_medical(
     selector = None
     if selection is not None:
         selector = validation_selector(data, prof.evaluation, runs=prof.select_runs, model=selection["model"])
-    _check_checkpoint(checkpoint, every if selector is not None else 0)
     resources: dict[str, Any] = {}
     if needs_experts(method):
         if experts is None:

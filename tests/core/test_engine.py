@@ -152,3 +152,41 @@ def test_a_resumed_run_returns_its_best_set_on_the_runs_device(tmp_path: Path) -
         resumed = run(ToyMethod(), cfg, lambda c: next(falling))
     assert resumed.best_step == 0 and resumed.finished  # the set kept from the checkpoint
     assert all(t not in audit.host for t in resumed.condensed.values())
+
+
+def test_checkpoint_of_another_selection_schedule_is_refused(tmp_path: Path) -> None:
+    # a finished checkpoint holds the set chosen every 2 steps: another schedule returned it as its own
+    ckpt = tmp_path / "c.ckpt"
+    cfg = EngineConfig(steps=4, seed=0, eval_every=2, checkpoint=str(ckpt), checkpoint_every=1, progress=False)
+    run(ToyMethod(), EngineConfig(**{**cfg.__dict__, "stop_after": 2}), score)
+    other = EngineConfig(**{**cfg.__dict__, "eval_every": 1})
+    with pytest.raises(ValueError, match=r"c\.ckpt.*select_every=2, this run has select_every=1;.*same --select-every"):
+        run(ToyMethod(), other, score)
+    with pytest.raises(ValueError, match=r"select_every=2, this run has select_every=0;.*delete the checkpoint"):
+        run(ToyMethod(), cfg)  # no evaluator: no selection
+    steps = EngineConfig(**{**cfg.__dict__, "eval_steps": (1,)})
+    with pytest.raises(ValueError, match=r"select_steps=\[\], this run has select_steps=\[1\]"):
+        run(ToyMethod(), steps, score)
+    assert run(ToyMethod(), cfg, score).finished  # the same schedule resumes
+
+
+def test_checkpoint_without_a_recorded_selection_is_accepted(tmp_path: Path) -> None:
+    ckpt = tmp_path / "c.ckpt"
+    cfg = EngineConfig(steps=4, seed=0, eval_every=2, checkpoint=str(ckpt), checkpoint_every=1, progress=False)
+    run(ToyMethod(), EngineConfig(**{**cfg.__dict__, "stop_after": 2}), score)
+    state = torch.load(ckpt, weights_only=True)
+    del state["selection"]  # as written before the schedule was recorded
+    torch.save(state, ckpt)
+    assert run(ToyMethod(), EngineConfig(**{**cfg.__dict__, "eval_every": 1}), score).finished
+
+
+def test_unreadable_checkpoint_is_a_value_error_naming_it(tmp_path: Path) -> None:
+    ckpt = tmp_path / "c.ckpt"
+    cfg = EngineConfig(steps=2, seed=0, checkpoint=str(ckpt), progress=False)
+    run(ToyMethod(), cfg)
+    ckpt.write_bytes(ckpt.read_bytes()[:500])  # cut off: torch's own error escaped
+    with pytest.raises(ValueError, match=r"c\.ckpt' is not a readable checkpoint.*delete it"):
+        run(ToyMethod(), cfg)
+    ckpt.write_bytes(b"not a checkpoint at all")
+    with pytest.raises(ValueError, match="is not a readable checkpoint"):
+        run(ToyMethod(), cfg)
