@@ -11,12 +11,18 @@ values come back in job order.
 Processes are started with ``spawn``, not ``fork``: a forked child of a process whose OpenMP
 thread pool is running can deadlock. ``run``, ``build`` and their arguments must be picklable
 (top-level functions, :func:`functools.partial` of them, tensors, dataclasses).
+
+A worker exits when the process that started it dies, even by ``SIGKILL`` (which runs no clean-up):
+a daemon thread in each worker polls its parent's pid every :data:`PARENT_POLL_S` seconds. Without
+it the workers of a killed command stayed, idle, for ever (each holding its built context).
 """
 
 from __future__ import annotations
 
 import multiprocessing
 import os
+import threading
+import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from typing import Any
@@ -27,9 +33,23 @@ from condensekit.core.seed import seed_everything
 
 _CONTEXT: Any = None
 
+PARENT_POLL_S = 0.5
+"""How often a worker checks that the process that started it is alive."""
 
-def _init_worker(threads: int, build: Callable[..., Any], build_args: Sequence[Any]) -> None:
+
+def _exit_with_parent(parent: int) -> None:
+    """Leave this worker at once when ``parent`` is no longer its parent (it died and the worker was
+    re-parented); ``os._exit``: the pool that would shut it down is gone with the parent."""
+    while os.getppid() == parent:
+        time.sleep(PARENT_POLL_S)
+    os._exit(1)
+
+
+def _init_worker(threads: int, build: Callable[..., Any], build_args: Sequence[Any], parent: int) -> None:
     global _CONTEXT
+    if os.getppid() != parent:  # the parent died while this worker started
+        os._exit(1)
+    threading.Thread(target=_exit_with_parent, args=(parent,), name="exit-with-parent", daemon=True).start()
     torch.set_num_threads(threads)
     _CONTEXT = build(*build_args)
 
@@ -89,12 +109,13 @@ def spawn_pool(
 ) -> ProcessPoolExecutor:
     """A pool of ``workers`` spawned processes with ``threads`` torch threads each, every one holding the
     context ``build(*build_args)`` (built once per worker; read it in a job with :func:`worker_context`).
-    For callers that schedule their own jobs (e.g. the robust audit's dependent attack steps)."""
+    For callers that schedule their own jobs (e.g. the robust audit's dependent attack steps). Every worker
+    exits when this process dies, however it dies."""
     return ProcessPoolExecutor(
         max_workers=workers,
         mp_context=multiprocessing.get_context("spawn"),
         initializer=_init_worker,
-        initargs=(threads, build, tuple(build_args)),
+        initargs=(threads, build, tuple(build_args), os.getpid()),
     )
 
 
