@@ -6,6 +6,8 @@ accountants); the CLI and benchmarks never use ``eval`` or if-chains.
 
 from __future__ import annotations
 
+import math
+import numbers
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
@@ -69,6 +71,13 @@ def check_int(argument: str, value: object, low: int) -> None:
     """Raise ``ValueError`` naming ``argument`` unless ``value`` is an integer ``>= low`` (a bool is not one)."""
     if isinstance(value, bool) or not isinstance(value, int) or value < low:
         raise ValueError(f"Invalid value {value!r} for argument {argument}. Valid values are integers >= {low}")
+
+
+def check_positive(argument: str, value: object) -> None:
+    """Raise ``ValueError`` naming ``argument`` unless ``value`` is a finite real number ``> 0`` (a bool is not
+    one; NaN and infinity are refused): learning rates, temperatures, scales."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not 0 < value < math.inf:
+        raise ValueError(f"Invalid value {value!r} for argument {argument}. Valid values are finite numbers > 0")
 
 
 @dataclass(frozen=True)

@@ -18,7 +18,7 @@ from typing import Any
 from condensekit.core.registry import check_int
 from condensekit.core.vision.experts import ExpertBuffer, generate_experts
 from condensekit.core.vision.imageset import CondensedImages
-from condensekit.core.vision.methods import IMAGE_METHODS, MTT, condense_images, make_image_config
+from condensekit.core.vision.methods import IMAGE_METHODS, MTT, MTTConfig, condense_images, make_image_config
 from condensekit.core.vision.splits import ImageSplits
 from condensekit.core.vision.train import Regularizer
 from condensekit.medical.evaluate import validation_selector
@@ -26,12 +26,10 @@ from condensekit.medical.profiles import PROFILES
 
 DOMAIN = "medical"
 
-# The image methods' numeric settings and their smallest valid values, checked by :func:`medical_config` so a
-# bad value is refused with its name before any data is read (the configs themselves accept any number).
-_MIN_INT = {"iterations": 1, "syn_steps": 1, "expert_epochs": 1, "max_start_epoch": 1, "outer_loop": 1,
-            "batch_real": 1, "batch_train": 1, "inner_loop": 0, "batch_syn": 0, "overlap_every": 0,
-            "retrain_iterations": 0}  # fmt: skip
-_POSITIVE = ("lr_img", "lr_lr", "lr_teacher", "lr_net")
+# The DM, DC and MTT configs refuse a bad count or learning rate themselves (their __post_init__). PTMConfig's
+# __post_init__ (medical/ptm.py) replaces MTTConfig's without calling it and leaves its own two counts unchecked (0 is
+# valid: never check / no retraining), so :func:`medical_config` runs both for it, before any data is read.
+_PTM_MIN_INT = {"overlap_every": 0, "retrain_iterations": 0}
 
 
 def needs_experts(method: str) -> bool:
@@ -47,12 +45,11 @@ def medical_config(
     learning rate that is not positive raises ``ValueError`` naming the setting."""
     prof = PROFILES.get(profile)
     config = make_image_config(method, prof.method_overrides(method, ipc, flag) | dict(overrides or {}))
-    for f in dataclasses.fields(config):
-        value = getattr(config, f.name)
-        if f.name in _MIN_INT:
-            check_int(f.name, value, _MIN_INT[f.name])
-        elif f.name in _POSITIVE and not float(value) > 0:
-            raise ValueError(f"Invalid value {value!r} for argument {f.name}. Valid values are > 0")
+    if isinstance(config, MTTConfig) and type(config).__post_init__ is not MTTConfig.__post_init__:
+        MTTConfig.__post_init__(config)  # a subclass (PTM) that does not call it
+    for name, low in _PTM_MIN_INT.items():
+        if hasattr(config, name):
+            check_int(name, getattr(config, name), low)
     return config
 
 

@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 import torch
 
 from condensekit.core.objectives import dc_distance
+from condensekit.core.registry import check_int, check_positive
 from condensekit.core.vision.augment import apply_dsa, draw_params
 from condensekit.core.vision.methods.base import ImageSGDMethod, register_image_method
 
@@ -41,6 +42,13 @@ class DCConfig:
     model: str = "convnet"
     dsa: bool = True
     init: str = "real"
+
+    def __post_init__(self) -> None:
+        for name in ("iterations", "outer_loop", "batch_real", "batch_train"):  # outer_loop 0: ZeroDivisionError
+            check_int(name, getattr(self, name), 1)
+        check_int("inner_loop", self.inner_loop, 0)  # 0: the network is not trained between image updates
+        for name in ("lr_img", "lr_net"):
+            check_positive(name, getattr(self, name))
 
 
 @register_image_method("dc", DCConfig, "DC / DSA (ICLR 2021): layer-wise gradient matching per class")

@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 import torch
 
 from condensekit.core.objectives import mean_embedding_distance
+from condensekit.core.registry import check_int, check_positive
 from condensekit.core.vision.augment import apply_dsa, draw_params
 from condensekit.core.vision.methods.base import ImageSGDMethod, register_image_method
 
@@ -35,6 +36,11 @@ class DMConfig:
     model: str = "convnet"
     dsa: bool = True
     init: str = "real"
+
+    def __post_init__(self) -> None:
+        for name in ("iterations", "batch_real"):  # 0 iterations returned the initial set as condensed
+            check_int(name, getattr(self, name), 1)
+        check_positive("lr_img", self.lr_img)
 
 
 @register_image_method("dm", DMConfig, "DM (WACV 2023): class-wise mean embeddings under random networks")
