@@ -383,7 +383,9 @@ def whole_entry(dataset: str, ns: argparse.Namespace, old: dict[str, Any] | None
     }
     sessions = [session]
     if old is not None:
-        first = {"runs": have, "first_seed": 0} | {k: old["cost"].get(k) for k in session if k in old["cost"]}
+        # entries written before ``cost`` existed keep their evaluation's time and CPU time at the top level
+        prior = old.get("cost") or {"end_to_end_s": old.get("eval_time_s"), "end_to_end_cpu_s": old.get("eval_cpu_s")}
+        first = {"runs": have, "first_seed": 0} | {k: prior.get(k) for k in session if k in prior}
         sessions = old.get("sessions", [first]) + [session]
         for m, summ in res.items():
             summ.values[:0] = old["test"][m]["runs"]

@@ -231,3 +231,22 @@ def test_tag_keeps_the_untagged_row_and_lists_tagged_rows_apart(split_bench):
     assert "| gpu | " in tagged and "| mutag | 0 | 3 | random |" in tagged
     with pytest.raises(ValueError, match="argument --tag"):
         mod.main([*common, "--tag", "a/b"])
+
+
+def test_extend_takes_a_whole_entry_written_before_cost_was_recorded(bench):
+    """``--whole --extend`` on an entry without ``cost`` (MUTAG's and PROTEINS' sitting-9 rows) used to stop with a
+    KeyError after training the added runs; the old session is costed from the entry's own eval times."""
+    mod, tmp, _ = bench
+    common = ["--datasets", "mutag", "--whole", "--models", "gcn"]
+    assert mod.main([*common, "--runs", "1"]) == 0
+    data = json.loads((tmp / "results.json").read_text())
+    (key,) = data["entries"]
+    old = data["entries"][key]
+    old.pop("cost"), old.pop("sessions", None)
+    old["eval_time_s"], old["eval_cpu_s"] = 12.5, 10.0
+    (tmp / "results.json").write_text(json.dumps(data))
+    assert mod.main([*common, "--runs", "2", "--extend"]) == 0
+    new = json.loads((tmp / "results.json").read_text())["entries"][key]
+    assert new["runs"] == 2 and len(new["test"]["gcn"]["runs"]) == 2
+    assert new["sessions"][0] == {"runs": 1, "first_seed": 0, "end_to_end_s": 12.5, "end_to_end_cpu_s": 10.0}
+    assert new["cost"]["end_to_end_s"] >= 12.5
