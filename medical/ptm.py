@@ -75,7 +75,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from condensekit.core.registry import check_choice
+from condensekit.core.registry import check_choice, check_int
 from condensekit.core.vision.methods.base import register_image_method
 from condensekit.core.vision.methods.mtt import MTT, MTTConfig
 
@@ -105,6 +105,9 @@ class PTMConfig(MTTConfig):
     retrain_iterations: int = field(default=50, metadata={"help": "iterations only re-initialised images train"})
 
     def __post_init__(self) -> None:
+        super().__post_init__()  # MTT's counts and learning rates
+        check_int("overlap_every", self.overlap_every, 0)
+        check_int("retrain_iterations", self.retrain_iterations, 0)
         if self.stages < 1:
             raise ValueError(f"Invalid value {self.stages!r} for argument stages. Valid values are >= 1")
         if not 0 < self.overlap_quantile <= 1:

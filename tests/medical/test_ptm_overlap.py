@@ -70,6 +70,12 @@ def test_the_rule_is_checked_by_name():
         PTMConfig(overlap_rule="sets")
 
 
+@pytest.mark.parametrize("field", ["overlap_every", "retrain_iterations", "iterations", "lr_img"])
+def test_ptm_config_refuses_bad_counts_and_rates_as_mtt_does(field):
+    with pytest.raises(ValueError, match=f"argument {field}"):
+        PTMConfig(**{field: -1})
+
+
 def test_the_set_rule_leaves_the_main_random_stream_alone(setting):
     states = []
     for rule in ("set", "pair"):
