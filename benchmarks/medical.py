@@ -240,12 +240,15 @@ def main(argv: list[str] | None = None) -> int:
                 if ns.validate and base in done and (folder / "card.json").exists():
                     raise ValueError(f"--validate would overwrite the set of entry {base!r} in {str(folder)!r}; "
                                      "score it with --validate K --reuse-set")  # fmt: skip
+                ckpt = checkpoint_path(folder, ns.validate)
+                resumed = ckpt.exists()
                 t0, c0, load0 = time.perf_counter(), time.process_time(), os.getloadavg()[0]
                 try:
                     ci = condense_medical(data, method, ipc=ipc, profile=ns.profile, experts=buffer, seed=ns.seed,
                                           device=dev, progress=False, overrides=run_overrides,
-                                          select_every=ns.select_every)  # fmt: skip
+                                          select_every=ns.select_every, checkpoint=ckpt)  # fmt: skip
                 except FloatingPointError as err:  # recorded, not hidden: the table shows the row as diverged
+                    ckpt.unlink(missing_ok=True)
                     archive_old_layout(key, ns.arch, folder=artifact_folder(flag, method, ipc, ns.profile, overrides,
                                                                             _variant(ns)))  # fmt: skip
                     archive_former_overlap_rule(key, getattr(medical_config(method, ns.profile, run_overrides, ipc=ipc,
@@ -281,7 +284,10 @@ def main(argv: list[str] | None = None) -> int:
                     entry["condense"] = {"wall_s": condense_wall, "process_cpu_s": condense_cpu,
                                          "experts": None if expert_time is None else
                                          {"wall_s": expert_time, "process_cpu_s": expert_cpu}}  # fmt: skip
+                    if resumed:
+                        entry["condense"]["resumed_from_checkpoint"] = True
                     save_entry(key, entry, RESULTS)
+                    ckpt.unlink(missing_ok=True)
                     print(key, summaries_to_dict(res), flush=True)
                     continue
                 res = evaluate_medical(ci.x, ci.y, data, models=eval_models, runs=ns.runs, seed=ns.seed,
@@ -290,7 +296,8 @@ def main(argv: list[str] | None = None) -> int:
                     "method": method, "ipc": ipc, "test": summaries_to_dict(res), "learned_lr": lr,
                     "overrides": overrides,
                     "cost": ci.card["cost"] | {"peak_rss_process_mb": round(_peak_rss_mb(), 1),
-                                               "process_cpu_s": condense_cpu, "torch_threads": torch.get_num_threads()},
+                                               "process_cpu_s": condense_cpu, "torch_threads": torch.get_num_threads()}
+                    | ({"resumed_from_checkpoint": True} if resumed else {}),  # this process's CPU: the rest only
                     "experts": None if not needs_experts(method) else
                     {"config": buffer.card["config"], "generation_time_s": expert_time,
                      "generation_process_cpu_s": expert_cpu},
@@ -299,6 +306,7 @@ def main(argv: list[str] | None = None) -> int:
                     "eval": _eval_record(profile, ns.runs, t0, c0, ns.seed),
                 }  # fmt: skip
                 save_entry(key, entry, RESULTS)
+                ckpt.unlink(missing_ok=True)
                 print(key, summaries_to_dict(res), ci.card["cost"], flush=True)
         if ns.full:
             key = f"{flag}/full/{ns.profile}/{'+'.join(models)}" + "".join(f"/{k}={v}" for k, v in _variant(ns))
@@ -661,6 +669,13 @@ def entry_key(flag: str, method: str, ipc: int, profile: str, models: list[str],
     if overrides:
         key += "/" + ",".join(f"{k}={v}" for k, v in sorted(overrides.items()))
     return key + "".join(f"/{k}={v}" for k, v in variant)
+
+
+def checkpoint_path(folder: Path, validate: int | None) -> Path:
+    """The engine checkpoint of the condensation that saves its set to ``folder`` (under ``runs/checkpoints/``, not
+    inside the artifact folder, which ``save_artifact`` replaces whole): a run killed midway resumes from it when the
+    same command is run again (the engine refuses one of another setting), and it is deleted once the entry is saved."""
+    return RUNS / "checkpoints" / f"{folder.name}{'-validation' if validate else ''}.pt"
 
 
 def artifact_folder(flag: str, method: str, ipc: int, profile: str, overrides: dict[str, Any],
