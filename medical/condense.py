@@ -15,21 +15,15 @@ import dataclasses
 import os
 from typing import Any
 
-from condensekit.core.registry import check_int
 from condensekit.core.vision.experts import ExpertBuffer, generate_experts
 from condensekit.core.vision.imageset import CondensedImages
-from condensekit.core.vision.methods import IMAGE_METHODS, MTT, MTTConfig, condense_images, make_image_config
+from condensekit.core.vision.methods import IMAGE_METHODS, MTT, condense_images, make_image_config
 from condensekit.core.vision.splits import ImageSplits
 from condensekit.core.vision.train import Regularizer
 from condensekit.medical.evaluate import validation_selector
 from condensekit.medical.profiles import PROFILES
 
 DOMAIN = "medical"
-
-# The DM, DC and MTT configs refuse a bad count or learning rate themselves (their __post_init__). PTMConfig's
-# __post_init__ (medical/ptm.py) replaces MTTConfig's without calling it and leaves its own two counts unchecked (0 is
-# valid: never check / no retraining), so :func:`medical_config` runs both for it, before any data is read.
-_PTM_MIN_INT = {"overlap_every": 0, "retrain_iterations": 0}
 
 
 def needs_experts(method: str) -> bool:
@@ -45,12 +39,7 @@ def medical_config(
     learning rate that is not positive raises ``ValueError`` naming the setting."""
     prof = PROFILES.get(profile)
     config = make_image_config(method, prof.method_overrides(method, ipc, flag) | dict(overrides or {}))
-    if isinstance(config, MTTConfig) and type(config).__post_init__ is not MTTConfig.__post_init__:
-        MTTConfig.__post_init__(config)  # a subclass (PTM) that does not call it
-    for name, low in _PTM_MIN_INT.items():
-        if hasattr(config, name):
-            check_int(name, getattr(config, name), low)
-    return config
+    return config  # each config refuses a bad count or learning rate itself (its __post_init__)
 
 
 def prepare_experts(
