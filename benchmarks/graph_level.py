@@ -390,7 +390,11 @@ def whole_entry(dataset: str, ns: argparse.Namespace, old: dict[str, Any] | None
         for m, summ in res.items():
             summ.values[:0] = old["test"][m]["runs"]
         measured = _measured(res, t0, c0, ns)
-    total = {k: round(sum(x.get(k) or 0 for x in sessions), 1) for k in ("end_to_end_s", "end_to_end_cpu_s")}
+    # a total over sessions one of which did not record it (entries before CPU time was kept) is unknown, not a sum
+    total = {
+        k: None if any(x.get(k) is None for x in sessions) else round(sum(x[k] for x in sessions), 1)
+        for k in ("end_to_end_s", "end_to_end_cpu_s")
+    }
     return {
         "dataset": dataset,
         "method": "whole",

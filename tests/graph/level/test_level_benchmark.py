@@ -250,3 +250,10 @@ def test_extend_takes_a_whole_entry_written_before_cost_was_recorded(bench):
     assert new["runs"] == 2 and len(new["test"]["gcn"]["runs"]) == 2
     assert new["sessions"][0] == {"runs": 1, "first_seed": 0, "end_to_end_s": 12.5, "end_to_end_cpu_s": 10.0}
     assert new["cost"]["end_to_end_s"] >= 12.5
+    old["eval_cpu_s"] = None  # a session without CPU time: the total is unknown, not the other sessions' sum
+    old.pop("runs"), old.update(runs=1)
+    data["entries"][key] = old
+    (tmp / "results.json").write_text(json.dumps(data))
+    assert mod.main([*common, "--runs", "2", "--extend"]) == 0
+    new = json.loads((tmp / "results.json").read_text())["entries"][key]
+    assert new["cost"]["end_to_end_cpu_s"] is None and new["sessions"][1]["end_to_end_cpu_s"] is not None
