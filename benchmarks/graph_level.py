@@ -357,6 +357,11 @@ def validate_entry(dataset: str, method: str, gpc: int | None, ns: argparse.Name
     }
 
 
+def _or_dash(value: Any) -> Any:
+    """A cost figure for a table cell: ``-`` when it was not recorded."""
+    return "-" if value is None else value
+
+
 def whole_entry(dataset: str, ns: argparse.Namespace, old: dict[str, Any] | None = None) -> dict[str, Any] | None:
     """The whole-data row: ``ns.runs`` runs, or with ``old`` (``--extend``) the runs ``old`` lacks.
 
@@ -606,8 +611,8 @@ def table(results: dict[str, Any]) -> str:
             mark += " †"  # KiDD-D before its reference's 5-layer kernel (sitting 11)
         lines.append(
             f"| {e['dataset']} | {e['gpc'] or 'all'} | {e['method']}{mark} | {_cell(e, 'gcn')} | {_cell(e, 'gin')} "
-            f"| {e['runs']} | {cost.get('end_to_end_cpu_s', '-')} / {cost.get('end_to_end_s', '-')} "
-            f"| {cost.get('peak_memory_mb', '-')} |"
+            f"| {e['runs']} | {_or_dash(cost.get('end_to_end_cpu_s'))} / {_or_dash(cost.get('end_to_end_s'))} "
+            f"| {_or_dash(cost.get('peak_memory_mb'))} |"
         )
     if any(e["method"] == "kidd" and e.get("config", {}).get("hops") != 5 for e in entries):
         lines += ["", "† KiDD-D with sitting 10's code: a 3-layer LiteGNTK (`hops 3`) and `lr` defaults 1e-3, not its "
