@@ -601,8 +601,14 @@ def archive_old_layout(key: str, arch: str, *, folder: Path | None = None, path:
         return None
     record = dict(old, arch={"convnet": OLD_ARCH, "stem_padding": 1, "note": "made before sitting 12"},
                   archived_from=key)  # fmt: skip
+    return _save_archive(archive, record, folder, f"arch={OLD_ARCH}", path)
+
+
+def _save_archive(archive: str, record: dict[str, Any], folder: Path | None, suffix: str, path: Path) -> str:
+    """Save the archived ``record`` under ``archive``, first moving its saved set ``folder`` (when there is one and the
+    target is free) to ``folder-{suffix}`` and pointing the record's ``artifact`` there. Returns ``archive``."""
     if folder is not None and folder.exists():
-        moved = folder.with_name(folder.name + f"-arch={OLD_ARCH}")
+        moved = folder.with_name(f"{folder.name}-{suffix}")
         if not moved.exists():
             folder.rename(moved)
             record["artifact"] = str(moved.relative_to(RUNS.parent))
@@ -652,13 +658,7 @@ def archive_former_overlap_rule(key: str, rule: str | None, *, folder: Path | No
         return None
     record = dict(old, archived_from=key,
                   archive_reason=f"overlap_rule={was}, re-run with the {rule} rule in sitting 17")  # fmt: skip
-    if folder is not None and folder.exists():
-        moved = folder.with_name(folder.name + f"-overlap_rule={was}")
-        if not moved.exists():
-            folder.rename(moved)
-            record["artifact"] = str(moved.relative_to(RUNS.parent))
-    save_entry(archive, record, path)
-    return archive
+    return _save_archive(archive, record, folder, f"overlap_rule={was}", path)
 
 
 def entry_key(flag: str, method: str, ipc: int, profile: str, models: list[str], overrides: dict[str, Any],
