@@ -586,8 +586,8 @@ def tagged_table(results: dict[str, Any]) -> list[str]:
         lines.append(
             f"| {e['tag']} | {e.get('hardware', {}).get('device', '-')} | {e['dataset']} "
             f"| {e.get('split_seed') or 0} | {e['gpc'] or 'all'} | {e['method']} | {_cell(e, 'gcn')} "
-            f"| {_cell(e, 'gin')} | {e['runs']} | {cost.get('end_to_end_s', '-')}{step} "
-            f"| {e.get('eval_time_s', '-')} | {cost.get('peak_memory_mb', '-')} |"
+            f"| {_cell(e, 'gin')} | {e['runs']} | {_or_dash(cost.get('end_to_end_s'))}{step} "
+            f"| {_or_dash(e.get('eval_time_s'))} | {_or_dash(cost.get('peak_memory_mb'))} |"
         )
     return lines
 
@@ -727,7 +727,8 @@ def main(argv: list[str] | None = None) -> int:
                          "--steps, --kidd-steps, --validate, --whole and --kernel-timing")  # fmt: skip
     torch.set_num_threads(ns.threads)
     done = load(ns.results)["entries"]
-    suffix = split_suffix(ns.split_seed) + (f"|{ns.tag}" if ns.tag else "")
+    tag_suffix = f"|{ns.tag}" if ns.tag else ""
+    suffix = split_suffix(ns.split_seed) + tag_suffix
     tag = {"tag": ns.tag} if ns.tag else {}
     for dataset in ns.datasets.split(","):
         if ns.kernel_timing:
@@ -736,7 +737,7 @@ def main(argv: list[str] | None = None) -> int:
         if ns.validate:
             for gpc in [None] if ns.whole else [int(g) for g in ns.gpcs.split(",")]:
                 for method in ["whole"] if ns.whole else ns.methods.split(","):
-                    key = validate_key(dataset, method, gpc, ns) + (f"|{ns.tag}" if ns.tag else "")
+                    key = validate_key(dataset, method, gpc, ns) + tag_suffix
                     if key in done and not ns.force:
                         continue
                     entry = validate_entry(dataset, method, gpc, ns) | tag

@@ -249,8 +249,7 @@ def main(argv: list[str] | None = None) -> int:
                                           select_every=ns.select_every, checkpoint=ckpt)  # fmt: skip
                 except FloatingPointError as err:  # recorded, not hidden: the table shows the row as diverged
                     ckpt.unlink(missing_ok=True)
-                    archive_old_layout(key, ns.arch, folder=artifact_folder(flag, method, ipc, ns.profile, overrides,
-                                                                            _variant(ns)))  # fmt: skip
+                    archive_old_layout(key, ns.arch, folder=folder)
                     archive_former_overlap_rule(key, getattr(medical_config(method, ns.profile, run_overrides, ipc=ipc,
                                                                             flag=flag), "overlap_rule", None),
                                                 folder=folder)  # fmt: skip
@@ -626,17 +625,21 @@ def config_as_run(e: dict[str, Any]) -> dict[str, Any] | None:
     pair rule's (:mod:`condensekit.medical.ptm`) and the main random stream is drawn alike, so that run is bit for
     bit the one the set rule makes. Other configs are returned as they are."""
     cfg = e.get("config")
-    if not isinstance(cfg, dict) or "overlap_every" not in cfg or "overlap_rule" in cfg:
+    if not _predates_rule(e):
         return cfg
     return cfg | {"overlap_rule": "set" if _rule_free(e) else FORMER_RULE}
+
+
+def _predates_rule(e: dict[str, Any]) -> bool:
+    """A PTM entry made before ``overlap_rule`` existed (its config has PTM's fields but not that one)."""
+    cfg = e.get("config")
+    return isinstance(cfg, dict) and "overlap_every" in cfg and "overlap_rule" not in cfg
 
 
 def _rule_free(e: dict[str, Any]) -> bool:
     """A PTM entry made before ``overlap_rule`` existed whose run re-initialised nothing: the same run under
     either rule (:func:`config_as_run`)."""
-    cfg = e.get("config")
-    return (isinstance(cfg, dict) and "overlap_every" in cfg and "overlap_rule" not in cfg
-            and (e.get("diagnostics") or {}).get("overlap_reinit") == 0)  # fmt: skip
+    return _predates_rule(e) and (e.get("diagnostics") or {}).get("overlap_reinit") == 0
 
 
 def archive_former_overlap_rule(key: str, rule: str | None, *, folder: Path | None = None,

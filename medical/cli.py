@@ -121,8 +121,8 @@ def _method_overrides(ns: argparse.Namespace) -> dict[str, Any]:
 
 def _condense(ns: argparse.Namespace) -> int:
     check_int("eval_runs", ns.eval_runs, 0)  # before the condensation, not after it
-    # before condensing, not when saving after it (save_artifact refuses it too)
-    check_artifact_target(Path(ns.out or f"artifacts/{ns.flag}-{ns.method}-ipc{ns.ipc}"), argument="out")
+    out = Path(ns.out or f"artifacts/{ns.flag}-{ns.method}-ipc{ns.ipc}")
+    check_artifact_target(out, argument="out")  # before condensing (save_artifact refuses it too, after the work)
     overrides = _method_overrides(ns)
     medical_config(ns.method, ns.profile, overrides, ipc=ns.ipc, flag=ns.flag)  # bad flags fail before the data is read
     data = load_medmnist(ns.flag, ns.root, size=ns.size, download=ns.download).to(resolve_device(ns.device))
@@ -137,7 +137,6 @@ def _condense(ns: argparse.Namespace) -> int:
                           seed=ns.seed, device=ns.device, checkpoint=ns.checkpoint,
                           checkpoint_every=ns.checkpoint_every, progress=not ns.quiet,
                           select_every=ns.select_every)  # fmt: skip
-    out = Path(ns.out or f"artifacts/{ns.flag}-{ns.method}-ipc{ns.ipc}")
     summary: dict[str, Any] = {"artifact": str(out), "method": ns.method, "dataset": ns.flag, "ipc": ns.ipc,
                                "profile": ns.profile, "cost": ci.card["cost"]}  # fmt: skip
     ci.save(out)  # before the evaluation: a run stopped while its students train keeps the condensed set

@@ -38,8 +38,8 @@ def medical_config(
     profile's settings for ``flag``), then ``overrides``. A count below its minimum (``iterations`` 0) or a
     learning rate that is not positive raises ``ValueError`` naming the setting."""
     prof = PROFILES.get(profile)
-    config = make_image_config(method, prof.method_overrides(method, ipc, flag) | dict(overrides or {}))
-    return config  # each config refuses a bad count or learning rate itself (its __post_init__)
+    # each config refuses a bad count or learning rate itself (its __post_init__)
+    return make_image_config(method, prof.method_overrides(method, ipc, flag) | dict(overrides or {}))
 
 
 def prepare_experts(

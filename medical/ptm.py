@@ -108,8 +108,7 @@ class PTMConfig(MTTConfig):
         super().__post_init__()  # MTT's counts and learning rates
         check_int("overlap_every", self.overlap_every, 0)
         check_int("retrain_iterations", self.retrain_iterations, 0)
-        if self.stages < 1:
-            raise ValueError(f"Invalid value {self.stages!r} for argument stages. Valid values are >= 1")
+        check_int("stages", self.stages, 1)
         if not 0 < self.overlap_quantile <= 1:
             raise ValueError(
                 f"Invalid value {self.overlap_quantile!r} for argument overlap_quantile. Valid values are in (0, 1]"
@@ -274,8 +273,7 @@ class PTM(MTT):
         replaced by the next unused row of the same permutation (a stable sort puts unused rows first in the
         draw's order), so the rows are distinct, unused while the class has unused rows left (then used ones
         follow, in the draw's order), and the same as before whenever no collision occurs."""
-        members = self.real_members[c]
-        perm = members[torch.randperm(members.numel(), device=self.device)]
+        perm = self.real_rows(c, self.real_members[c].numel())  # the whole permutation real_rows draws
         used = self.reseeded.clone()
         if self.init_kind != "noise":
             used[self.init_indices] = True
