@@ -39,7 +39,7 @@ from torch import Tensor
 from condensekit.core.atomic import atomic_path, write_json
 from condensekit.core.objectives.trajectory import flat_params
 from condensekit.core.parallel import run_seeded
-from condensekit.core.registry import check_int
+from condensekit.core.registry import check_int, check_positive
 from condensekit.core.vision.augment import DSA, DSAConfig
 from condensekit.core.vision.models import build_image_model
 from condensekit.core.vision.splits import ImageSplits
@@ -72,10 +72,8 @@ class ExpertConfig:
 
     def __post_init__(self) -> None:
         for name in ("num_experts", "epochs", "batch_size"):
-            if getattr(self, name) < 1:
-                raise ValueError(f"Invalid value {getattr(self, name)!r} for argument {name}. Valid values are >= 1")
-        if not self.lr > 0:
-            raise ValueError(f"Invalid value {self.lr!r} for argument lr. Valid values are > 0")
+            check_int(name, getattr(self, name), 1)
+        check_positive("lr", self.lr)
         for name in ("momentum", "weight_decay"):  # checked here, before a buffer's card records them
             if not getattr(self, name) >= 0:
                 raise ValueError(f"Invalid value {getattr(self, name)!r} for argument {name}. Valid values are >= 0")
