@@ -10,6 +10,10 @@
 #      (22 MB of data and wheels; the tree plus .device was 29 MB on 2026-12-04, under the 64 MiB: it prints the size)
 #   2. The device tool's run with carry [".device"] and timeout_s 600:
 #        bash .device/run.sh bash benchmarks/gpu_visit_domains.sh
+#      then AT ONCE (the machine stays warm 30 s; a fresh start would cost a minute of the 15), timeout_s 260:
+#        STAGES=d BUDGET=245 bash .device/run.sh bash benchmarks/gpu_visit_domains.sh
+#      Both calls together held the machine 836 s of the 900 in sitting 18 (start 32 s). The second call finds the
+#      first one's runs/ (expert files, checkpoints) on the warm machine and resumes from them.
 #   3. Here, with the folder the reply names (files_at):
 #        bash benchmarks/gpu_visit_domains.sh --merge FILES_AT
 #      merges into benchmarks/results/{graph_level,robust,medical}.json only the returned entries made on cuda (their
@@ -18,31 +22,39 @@
 #      Record in BENCHMARKS.md which card gave which figure: every entry's hardware.device names it; stages.txt
 #      has nvidia-smi's line and each stage's wall time.
 #
-# What it runs, in priority order (caps in seconds; a later stage gets what earlier ones leave, up to its cap):
-#   a. tests (cap 75): the CUDA-only device-audit tests of the four domains (image, graph, privacy, robust):
+# What it runs, in this order (caps in seconds; a later stage gets what earlier ones leave, up to its cap). Sitting 18
+# ran the first version on an H200 (caps a 75, b1 90, b2 150, c 90, then d): a was cut with 15 of its 24 tests
+# passed and none failed, b1 and b2's KiDD made their rows (doscond 42 s, kidd 94 s of condensation, ~27 s of
+# evaluation each, ~18 s of start-up per command), b2 was cut in `random`, c printed nothing in its 90 s, d wrote its
+# 2 experts (12.4 s per 50-epoch expert) and was cut in PTM after ~320 s over two calls. Hence these caps and order:
+#   a. tests (cap 120): the CUDA-only device-audit tests of the four domains (image, graph, privacy, robust):
 #      pytest -q -rP -k cuda on tests/{core/vision/test_image,graph/test,privacy/test_privacy,robust/test_robust}_
 #      device_audit*.py: two steps of every method on cuda, a finite set on the device, syncs printed (-rP).
-#   b. issue 7, PROTEINS at 10 graphs per class, every method on cuda, the CPU rows' recipes (DosCond: the kept
-#      candidate node_multiplier=2 mask_padding=true; the others: reference settings), 10 evaluation runs of GCN and
-#      GIN, keys `proteins|METHOD|gpc10|seed0|gpu` (the CPU rows' keys are untouched; a key already present is
-#      skipped, so a second visit fills only what the first one missed):
-#        b1 (cap 90) doscond; b2 (cap 150) kidd, random, kidd-lr, herding, kcenter (in that order; each row is
-#        saved as it finishes, so a cut stage keeps the rows before the cut).
-#   c. issue 10 (cap 90): one audit row on cuda: MNIST IPC 10, the first robust row's recipe (BENCHMARKS.md: MTT,
+#   c. issue 10 (cap 200): one audit row on cuda: MNIST IPC 10, the first robust row's recipe (BENCHMARKS.md: MTT,
 #      MLP experts 3 x 5 epochs without DSA, 500 iterations, syn_steps 20, max_start_epoch 3), λ = 0, condensed and
 #      audited on cuda: 3 MLP students, FGSM, PGD-L∞ and AutoAttack at ε 0.1, 0.2, 0.3 on the stratified
 #      1,000-image test subset; method `mtt-gpu` (--audit-tag gpu), keys `mnist/mtt-gpu/mlp/ipc10/lam0/seed0/...`.
-#      The set is condensed anew on the GPU (not the CPU row's set): the entry's cost has condense and audit apart.
-#   d. issue 8 (the rest, at least 145 s when a-c use their caps): a slice of the `paper` profile, NOT the paper
+#      The set is condensed anew on the GPU (not the CPU row's set): the entry's cost has condense and audit apart;
+#      the log has the condensation's seconds before the audit starts (a cut audit still times the condensation).
+#      (CPU, sitting 14: condensation 149 s, audit 293 s wall / 101 CPU s.)
+#   b. issue 7, PROTEINS at 10 graphs per class, every method on cuda, the CPU rows' recipes (DosCond: the kept
+#      candidate node_multiplier=2 mask_padding=true; the others: reference settings), 10 evaluation runs of GCN and
+#      GIN, keys `proteins|METHOD|gpc10|seed0|gpu` (the CPU rows' keys are untouched; a key already present is
+#      skipped, so a second visit fills only what the first one missed: doscond and kidd are there since sitting 18):
+#        b1 (cap 90) doscond; b2 (cap 240) kidd, random, kidd-lr, herding, kcenter (in that order; each row is
+#        saved as it finishes, so a cut stage keeps the rows before the cut).
+#   d. issue 8 (what is left; the second call above): a slice of the `paper` profile, NOT the paper
 #      profile itself: PneumoniaMNIST IPC 10, PTM with the paper profile's recipe (HoP-TM's syn_steps 80,
 #      expert_epochs 2, max_start_epoch 20, lr_img 10; evaluation 1,000 epochs, 5 ConvNet runs, validation-selected)
-#      but 2 experts of the paper's 50 epochs, not 100 (--experts 2), and 200 PTM iterations, not 5,000
-#      (--set iterations=200; PTM's 5 stages then last 40 iterations each): key
-#      `pneumoniamnist/ptm/ipc10/paper/convnet/iterations=200/experts=2`. Its entry gives the seconds of 2 experts x
+#      but 2 experts of the paper's 50 epochs, not 100 (--experts 2), and 100 PTM iterations, not 5,000
+#      (--set iterations=100; PTM's 5 stages then last 20 iterations each): key
+#      `pneumoniamnist/ptm/ipc10/paper/convnet/iterations=100/experts=2`. Its entry gives the seconds of 2 experts x
 #      50 epochs (experts.generation_time_s) and per PTM iteration (cost), from which the paper scale (100 x 50
 #      experts, 5,000 iterations) is extrapolated; stages.txt lists each expert file's write time, so a stage cut
-#      before the entry is saved still times the experts. Override with MED_ITERS / MED_EXPERTS.
+#      before the entry is saved still times the experts, and the progress bar (every 15 s) how far PTM got.
+#      Override with MED_ITERS / MED_EXPERTS.
 #   STAGES=abcd (default) picks the stages; keys already in the results file are skipped by b and d, not by c.
+#   c and d run with --progress (the engine's bar on stderr, one update per TQDM_MININTERVAL = 15 s).
 #   Not run: the full `paper` profile (100 experts x 50 epochs and 5,000 iterations: well over one visit), node-level
 #   rows (benchmarks/gpu_visit.sh), privacy rows, the whole suite.
 # What comes back under $OUT: stages.txt (versions, nvidia-smi, each stage's output and wall time), tests.txt (the
@@ -92,10 +104,11 @@ PY=${PY:-python3}
 DEV=${DEV:-cuda}
 CHECK=${CHECK:-0}
 BUDGET=${BUDGET:-560}
-MED_ITERS=${MED_ITERS:-200}
+MED_ITERS=${MED_ITERS:-100}
 MED_EXPERTS=${MED_EXPERTS:-2}
 STAGES=${STAGES:-abcd}  # a later visit can run only what the first one missed, e.g. STAGES=cd
 OUT=${OUT:-/tmp/gpu_visit_domains_out}
+export TQDM_MININTERVAL=${TQDM_MININTERVAL:-15}  # the --progress bars: one line per 15 s in stages.txt
 mkdir -p "$OUT"
 log="$OUT/stages.txt"
 t0=$SECONDS
@@ -126,10 +139,19 @@ torch.cuda.get_device_name(0) if torch.cuda.is_available() else "no GPU", "pyg",
 } >>"$log"
 
 # a. the CUDA-only device-audit tests (skipped where there is no GPU)
-stage a 75 device-audit-tests bash -c "$PY -m pytest -q -rP -p no:cacheprovider -k cuda \
+stage a 120 device-audit-tests bash -c "$PY -m pytest -q -rP -p no:cacheprovider -k cuda \
   tests/core/vision/test_image_device_audit.py tests/graph/test_device_audit_graph.py \
   tests/privacy/test_privacy_device_audit.py tests/robust/test_robust_device_audit.py >$OUT/tests.txt 2>&1; \
   rc=\$?; tail -3 $OUT/tests.txt; exit \$rc"
+
+# c. issue 10: one audit row on the device (MNIST IPC 10, MTT on MLP experts, λ 0; 3 attacks × ε 0.1, 0.2, 0.3)
+RS=$(small --num-experts 2 --teacher-epochs 3 --set max_start_epoch=1 --steps 2 --runs 1 --epochs 2 --subset 60 \
+  --pgd-steps 2)
+# shellcheck disable=SC2086
+stage c 200 robust-audit "$PY" benchmarks/robust.py --dataset mnist --base mtt --ipc 10 --curvature 0 --model mlp \
+  --num-experts 3 --teacher-epochs 5 --expert-dsa false --set dsa=false --set syn_steps=20 --set max_start_epoch=3 \
+  --steps 500 --runs 3 --subset 1000 --attacks fgsm,pgd,autoattack --eps 0.1,0.2,0.3 --audit-tag gpu \
+  --device "$DEV" --progress $RS
 
 # b. issue 7: one row per method on the device, PROTEINS gpc 10, the CPU rows' recipes, tagged gpu
 G=(benchmarks/graph_level.py --datasets proteins --gpcs 10 --runs 10 --device "$DEV" --tag gpu)
@@ -137,24 +159,15 @@ G=(benchmarks/graph_level.py --datasets proteins --gpcs 10 --runs 10 --device "$
 stage b 90 graph-level-doscond "$PY" "${G[@]}" --methods doscond --set node_multiplier=2 --set mask_padding=true \
   $(small --runs 1 --steps 2 --eval-every 2)
 # shellcheck disable=SC2046
-stage b 150 graph-level-others "$PY" "${G[@]}" --methods kidd,random,kidd-lr,herding,kcenter \
+stage b 240 graph-level-others "$PY" "${G[@]}" --methods kidd,random,kidd-lr,herding,kcenter \
   $(small --runs 1 --kidd-steps 2 --kidd-eval-every 2)
-
-# c. issue 10: one audit row on the device (MNIST IPC 10, MTT on MLP experts, λ 0; 3 attacks × ε 0.1, 0.2, 0.3)
-RS=$(small --num-experts 2 --teacher-epochs 3 --set max_start_epoch=1 --steps 2 --runs 1 --epochs 2 --subset 60 \
-  --pgd-steps 2)
-# shellcheck disable=SC2086
-stage c 90 robust-audit "$PY" benchmarks/robust.py --dataset mnist --base mtt --ipc 10 --curvature 0 --model mlp \
-  --num-experts 3 --teacher-epochs 5 --expert-dsa false --set dsa=false --set syn_steps=20 --set max_start_epoch=3 \
-  --steps 500 --runs 3 --subset 1000 --attacks fgsm,pgd,autoattack --eps 0.1,0.2,0.3 --audit-tag gpu \
-  --device "$DEV" $RS
 
 # d. issue 8: the paper profile's PTM recipe at PneumoniaMNIST IPC 10 with 2 experts and 200 iterations (a slice)
 MS=$(small --flags breastmnist --expert-epochs 2 --set iterations=2 --set max_start_epoch=1 --set syn_steps=2 \
   --select-every 0 --runs 1)
 # shellcheck disable=SC2086
 stage d 600 medical-paper-slice "$PY" benchmarks/medical.py --flags pneumoniamnist --methods ptm --ipcs 10 \
-  --profile paper --experts "$MED_EXPERTS" --set iterations="$MED_ITERS" --runs 5 --device "$DEV" $MS
+  --profile paper --experts "$MED_EXPERTS" --set iterations="$MED_ITERS" --runs 5 --device "$DEV" --progress $MS
 {
   echo "expert files (write time in epoch seconds, bytes, path):"
   find runs/experts -type f -printf '%T@ %s %p\n' 2>/dev/null | sort -n

@@ -565,7 +565,8 @@ def splits_table(results: dict[str, Any]) -> list[str]:
 
 def tagged_table(results: dict[str, Any]) -> list[str]:
     """The ``--tag`` rows (e.g. the GPU visit's, ``--tag gpu``), apart from the untagged ones, with the device that
-    made each and its condensation cost (seconds per engine step beside the wall time)."""
+    made each and its condensation cost (seconds per engine step beside the wall time; where the entry has them, the
+    first step's seconds apart, ``first``, a ``torch.compile`` or GPU warm-up, and the later steps' mean)."""
     tagged = sorted(
         (e for e in results["entries"].values() if e.get("tag") and "test" in e),
         key=lambda e: (e["tag"], e["dataset"], e.get("split_seed") or 0, e["gpc"] or 10**6, e["method"]),
@@ -583,6 +584,8 @@ def tagged_table(results: dict[str, Any]) -> list[str]:
     for e in tagged:
         cost = e.get("cost", {})
         step = f" ({cost['sec_per_step']:.4f})" if cost.get("sec_per_step") else ""
+        if cost.get("later_sec_per_step") is not None:
+            step = f" ({cost['later_sec_per_step']:.4f}; first {cost['first_step_s']:.1f})"
         lines.append(
             f"| {e['tag']} | {e.get('hardware', {}).get('device', '-')} | {e['dataset']} "
             f"| {e.get('split_seed') or 0} | {e['gpc'] or 'all'} | {e['method']} | {_cell(e, 'gcn')} "

@@ -134,6 +134,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--full", action="store_true", help="also the full-data row (method 'full')")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--device", default="auto")
+    p.add_argument("--progress", action="store_true",
+                   help="the engine's progress bar on stderr (a capped run then shows how far it got)")
     p.add_argument("--root", default=None)
     p.add_argument("--set", action="append", default=[], metavar="FIELD=VALUE",
                    help="override a method config field (recorded in the entry and its key)")  # fmt: skip
@@ -229,6 +231,8 @@ def main(argv: list[str] | None = None) -> int:
                                              model=ns.arch)  # fmt: skip
                     expert_time = round(time.perf_counter() - t0, 1)
                     expert_cpu = round(time.process_time() - c0, 1)
+                    if ns.progress:
+                        print(f"{key}: experts ready in {expert_time} s ({folder})", flush=True)
                 run_overrides = dict(overrides)
                 if ns.arch != "convnet" and hasattr(medical_config(method, ns.profile, ipc=ipc), "model"):
                     run_overrides.setdefault("model", ns.arch)  # the method's network (not part of the key)
@@ -245,7 +249,7 @@ def main(argv: list[str] | None = None) -> int:
                 t0, c0, load0 = time.perf_counter(), time.process_time(), os.getloadavg()[0]
                 try:
                     ci = condense_medical(data, method, ipc=ipc, profile=ns.profile, experts=buffer, seed=ns.seed,
-                                          device=dev, progress=False, overrides=run_overrides,
+                                          device=dev, progress=ns.progress, overrides=run_overrides,
                                           select_every=ns.select_every, checkpoint=ckpt)  # fmt: skip
                 except FloatingPointError as err:  # recorded, not hidden: the table shows the row as diverged
                     ckpt.unlink(missing_ok=True)

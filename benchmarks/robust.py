@@ -131,10 +131,11 @@ def run(ns: argparse.Namespace) -> None:
             cond = robust_condense(
                 data, ns.base, ipc=ns.ipc, guard=guard, config=overrides,
                 expert_config=ecfg if uses_experts(ns.base) else None, teacher_config=tcfg, seed=ns.seed,
-                device=ns.device, steps=ns.steps, progress=False,
+                device=ns.device, steps=ns.steps, progress=ns.progress,
             )  # fmt: skip
             cond.save(path)
         condense_total = time.perf_counter() - t0
+        print(f"λ={lam:g}: condensation {condense_total:.0f} s{' (reused)' if reused else ''}; auditing", flush=True)
         result, files = audit_artifact(path, config=audit_cfg, data=audit_data, device=ns.device)
         print(f"λ={lam:g}: condensation {condense_total:.0f} s, audit {result.cost['wall_time_s']:.0f} s")
         print(result.table())
@@ -525,6 +526,8 @@ def main(argv: list[str] | None = None) -> int:
                    help="attack at each ε only the images that survived the smaller ones")  # fmt: skip
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--device", default="auto")
+    p.add_argument("--progress", action="store_true",
+                   help="the engine's progress bar on stderr (a capped run then shows how far it got)")
     p.add_argument("--root", default=None)
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--workers", type=int, default=AuditConfig.workers,

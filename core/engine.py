@@ -160,6 +160,8 @@ class CondensationResult:
     start_to_first_step_cpu_s: float | None = None
     sec_per_step: float | None = None
     cpu_sec_per_step: float | None = None
+    first_step_s: float | None = None
+    later_sec_per_step: float | None = None
 
     def cost(self) -> dict[str, Any]:
         """Wall time, peak memory, device and steps; ``start_to_first_step_s``: from the start of
@@ -169,7 +171,9 @@ class CondensationResult:
         start-up is single-threaded, as imports are); ``sec_per_step``: the
         mean time of this call's steps (selection evaluations excluded); ``cpu_sec_per_step``: the
         process's CPU time per step (all threads; on a loaded machine the steadier figure, on a
-        GPU it leaves out the device's work)."""
+        GPU it leaves out the device's work); ``first_step_s``: the wall time of this call's first
+        step alone and ``later_sec_per_step`` the mean of the others (a first step that compiles,
+        as ``torch.compile`` does, or warms a GPU up weighs on ``sec_per_step`` in short runs)."""
         out: dict[str, Any] = {
             "wall_time_s": round(self.wall_time_s, 3),
             "peak_memory_mb": round(self.peak_memory_mb, 1),
@@ -184,6 +188,10 @@ class CondensationResult:
             out["sec_per_step"] = round(self.sec_per_step, 5)
         if self.cpu_sec_per_step is not None:
             out["cpu_sec_per_step"] = round(self.cpu_sec_per_step, 5)
+        if self.first_step_s is not None:
+            out["first_step_s"] = round(self.first_step_s, 3)
+        if self.later_sec_per_step is not None:
+            out["later_sec_per_step"] = round(self.later_sec_per_step, 5)
         return out
 
 
@@ -349,6 +357,7 @@ def run(method: CondensationMethod, config: EngineConfig, evaluate: Evaluator | 
     steps_this_call = 0
     finished = True
     step_time = step_cpu = 0.0
+    first_step_s: float | None = None
     for step in range(start, config.steps):
         if config.stop_after is not None and steps_this_call >= config.stop_after:
             finished = False
@@ -360,7 +369,10 @@ def run(method: CondensationMethod, config: EngineConfig, evaluate: Evaluator | 
             if not _is_out_of_memory(err):
                 raise
             raise _out_of_memory(method, device, f"step {step}", ckpt, last_saved, err) from err
-        step_time += time.perf_counter() - ts
+        took = time.perf_counter() - ts
+        step_time += took
+        if first_step_s is None:
+            first_step_s = took
         step_cpu += time.process_time() - cs
         steps_this_call += 1
         done = step + 1
@@ -400,6 +412,8 @@ def run(method: CondensationMethod, config: EngineConfig, evaluate: Evaluator | 
         start_to_first_step_cpu_s=first_step_cpu,
         sec_per_step=step_time / steps_this_call if steps_this_call else None,
         cpu_sec_per_step=step_cpu / steps_this_call if steps_this_call else None,
+        first_step_s=first_step_s,
+        later_sec_per_step=(step_time - first_step_s) / (steps_this_call - 1) if steps_this_call > 1 else None,
     )
 
 

@@ -67,6 +67,13 @@ def test_best_by_validation_and_cost(tmp_path: Path) -> None:
     cost = res.cost()
     # the process had imported torch before its first step: that took CPU time
     assert cost["start_to_first_step_cpu_s"] > 0 and cost["cpu_sec_per_step"] >= 0
+    # the first step apart, the others' mean beside it: together they make up sec_per_step
+    assert res.first_step_s is not None and res.later_sec_per_step is not None
+    total = res.sec_per_step * 6
+    assert abs(res.first_step_s + 5 * res.later_sec_per_step - total) < 1e-9
+    assert cost["first_step_s"] >= 0 and "later_sec_per_step" in cost
+    one = run(ToyMethod(), EngineConfig(steps=1, seed=0, progress=False)).cost()
+    assert "first_step_s" in one and "later_sec_per_step" not in one
     same = run(ToyMethod(), EngineConfig(steps=6, seed=0, eval_every=2, progress=False), score)
     assert torch.equal(same.condensed["x"], res.condensed["x"])
 
