@@ -52,7 +52,9 @@
 #      50 epochs (experts.generation_time_s) and per PTM iteration (cost), from which the paper scale (100 x 50
 #      experts, 5,000 iterations) is extrapolated; stages.txt lists each expert file's write time, so a stage cut
 #      before the entry is saved still times the experts, and the progress bar (every 15 s) how far PTM got.
-#      Override with MED_ITERS / MED_EXPERTS.
+#      Override with MED_ITERS / MED_EXPERTS. The paper's own buffer (100 experts x 50 epochs) takes ~21 minutes in
+#      one process at sitting 18's 12.4 s per expert: more than a visit; `benchmarks/medical.py --expert-workers N`
+#      trains N experts at once (processes sharing the GPU; not yet measured there).
 #   STAGES=abcd (default) picks the stages; keys already in the results file are skipped by b and d, not by c.
 #   c and d run with --progress (the engine's bar on stderr, one update per TQDM_MININTERVAL = 15 s).
 #   Not run: the full `paper` profile (100 experts x 50 epochs and 5,000 iterations: well over one visit), node-level

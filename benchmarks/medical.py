@@ -134,6 +134,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--full", action="store_true", help="also the full-data row (method 'full')")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--device", default="auto")
+    p.add_argument("--expert-workers", type=int, default=1,
+                   help="processes training experts in parallel (the same buffer: each expert has its own seed)")
     p.add_argument("--progress", action="store_true",
                    help="the engine's progress bar on stderr (a capped run then shows how far it got)")
     p.add_argument("--root", default=None)
@@ -228,7 +230,7 @@ def main(argv: list[str] | None = None) -> int:
                              if v is not None}  # fmt: skip
                     folder = expert_folder(flag, ns.arch, profile, given)
                     buffer = prepare_experts(data, RUNS / "experts" / folder, profile=ns.profile, overrides=given,
-                                             model=ns.arch)  # fmt: skip
+                                             model=ns.arch, workers=ns.expert_workers)  # fmt: skip
                     expert_time = round(time.perf_counter() - t0, 1)
                     expert_cpu = round(time.process_time() - c0, 1)
                     if ns.progress:
