@@ -124,7 +124,8 @@ class GraphSet:
     test_idx: Tensor
     name: str = "graphs"
     split_seed: int | None = None
-    _cache: dict[str, object] = field(default_factory=dict, repr=False)
+    # init=False: dataclasses.replace (another split, other features) starts an empty cache, never the old one's
+    _cache: dict[str, object] = field(default_factory=dict, repr=False, init=False)
 
     @property
     def num_features(self) -> int:
@@ -256,6 +257,13 @@ def validate_graphs(graphs: Sequence[Data]) -> None:
     present = counts[counts > 0]
     if present.numel() < 2:
         raise ValueError("graph classification needs at least two classes in y")
+    absent = (counts == 0).nonzero().flatten().tolist()
+    if absent:  # else every method fails later on a class with 0 training graphs (check_gpc)
+        seen = (counts > 0).nonzero().flatten().tolist()
+        raise ValueError(
+            f"class labels must be 0..C-1 with every class present: no graph has label(s) {absent} "
+            f"(labels seen: {seen}); relabel y to 0..{len(seen) - 1}"
+        )
     if int(present.min()) < 3:
         small = [c for c in range(counts.numel()) if 0 < int(counts[c]) < 3]
         raise ValueError(f"class(es) {small} have fewer than 3 graphs; each class needs one per split")
@@ -335,5 +343,28 @@ def load_graph_dataset(
 def graphset_from_list(
     graphs: Sequence[Data], *, name: str = "graphs", seed: int = 0, device: str | torch.device = "cpu"
 ) -> GraphSet:
-    """A :class:`GraphSet` from a user's list of PyG graphs (validated, split 80/10/10 by ``seed``)."""
-    return _to_graphset(list(graphs), name, seed).to(device)
+    """A :class:`GraphSet` from a user's list of PyG graphs (validated, split 80/10/10 by ``seed``).
+
+    Directed graphs are symmetrised (an edge ``(i, j)`` gains ``(j, i)``), as node-level graphs are: every
+    method and evaluation model treats graphs as undirected, and a coreset of directed graphs would keep an
+    asymmetric adjacency that its own artifact check refuses. Undirected graphs are taken as they are.
+    """
+    return _to_graphset([_undirected(g) for g in graphs], name, seed).to(device)
+
+
+def _undirected(g: Data) -> Data:
+    """``g`` itself when its edges are undirected (or it is not a graph :func:`validate_graphs` accepts: that
+    check names the problem), else a copy with both directions of every edge."""
+    from torch_geometric.utils import is_undirected, to_undirected
+
+    edge_index = getattr(g, "edge_index", None) if isinstance(g, Data) else None
+    if not isinstance(edge_index, Tensor) or edge_index.dim() != 2 or edge_index.shape[0] != 2:
+        return g
+    n = g.num_nodes
+    if edge_index.numel() == 0 or n is None or int(edge_index.min()) < 0 or int(edge_index.max()) >= n:
+        return g
+    edge_index = edge_index.long()
+    if is_undirected(edge_index, num_nodes=n):
+        return g
+    # only what a GraphSet keeps: an edge_attr of the directed edges would no longer fit
+    return Data(x=g.x, edge_index=to_undirected(edge_index, num_nodes=n), y=g.y, num_nodes=n)

@@ -54,6 +54,45 @@ def test_bad_graph_lists_name_the_graph_and_the_problem(tiny_graphs) -> None:
         graphset_from_list([g for g in tiny_graphs if int(g.y) == 0])
 
 
+def test_labels_with_a_class_missing_are_refused_naming_it(tiny_graphs) -> None:
+    """Labels {0, 2}: every method used to fail later on class 1's 0 training graphs ("at most 0 graphs per class")."""
+    gapped = [Data(x=g.x, edge_index=g.edge_index, y=g.y * 2) for g in tiny_graphs]
+    want = r"no graph has label\(s\) \[1\] \(labels seen: \[0, 2\]\); relabel y to 0\.\.1"
+    with pytest.raises(ValueError, match=want):
+        graphset_from_list(gapped)
+
+
+def test_directed_graphs_are_symmetrised_so_a_coreset_of_them_evaluates_and_loads(tiny_graphs, tmp_path) -> None:
+    from condensekit.graph.level.condense import CondensedGraphSet, condense_graphs
+
+    directed = [Data(x=g.x, edge_index=g.edge_index[:, : g.edge_index.shape[1] // 2], y=g.y) for g in tiny_graphs]
+    gs = graphset_from_list(directed)
+    for i, g in enumerate(directed):
+        x, edge_index, _ = gs.select(torch.tensor([i]))
+        want = torch.cat([g.edge_index, g.edge_index.flip(0)], 1)
+        assert {tuple(e) for e in edge_index.t().tolist()} == {tuple(e) for e in want.t().tolist()}
+    assert gs.edge_index.shape[1] == sum(2 * g.edge_index.shape[1] for g in directed)
+    # an undirected list is taken as it is, edge order included
+    same = graphset_from_list(tiny_graphs)
+    assert all(torch.equal(same.select(torch.tensor([i]))[1], g.edge_index) for i, g in enumerate(tiny_graphs))
+    cs = condense_graphs(gs, "random", gpc=2, progress=False, device="cpu")
+    assert torch.equal(cs.adj, cs.adj.transpose(1, 2))  # was asymmetric: load and evaluate refused it
+    cs.save(tmp_path / "g")
+    CondensedGraphSet.load(tmp_path / "g")
+
+
+def test_a_replaced_graph_set_does_not_reuse_the_evaluation_batches_of_the_old_one(tiny_set) -> None:
+    from dataclasses import replace
+
+    from condensekit.graph.level.evaluate import _split_batches
+
+    val, _ = _split_batches(tiny_set)
+    assert val.num_graphs == tiny_set.val_idx.numel()
+    other = replace(tiny_set, val_idx=tiny_set.train_idx)  # e.g. another split of the same graphs
+    val, _ = _split_batches(other)
+    assert val.num_graphs == tiny_set.train_idx.numel()  # was the old split's cached validation batch
+
+
 def test_unknown_dataset_lists_the_valid_ones() -> None:
     with pytest.raises(ValueError, match="mutag"):
         load_graph_dataset("cora")
