@@ -61,6 +61,7 @@ __all__ = [
     "GuardConfig",
     "curvature_experts",
     "expert_nets",
+    "check_resume",
     "has_teacher",
     "image_method",
     "recompute_batchnorm",
@@ -72,6 +73,8 @@ __all__ = [
 GUARD_MODES = ("auto", "teacher", "plugin", "both")
 
 MARKER = "curvature.json"
+
+RESUME_SUFFIX = ".guard.json"
 
 
 @dataclass(frozen=True)
@@ -211,6 +214,30 @@ def recompute_batchnorm(net: nn.Module, x: Tensor, *, batch_size: int = 256) -> 
     return net
 
 
+def check_resume(checkpoint: str | os.PathLike[str], record: dict[str, Any]) -> None:
+    """Refuse to resume ``checkpoint`` unless it was written with the same curvature setting ``record``.
+
+    The engine refuses a checkpoint whose method setting differs (config, data, budget, expert config,
+    plug-in term), but GUARD's teacher term lives outside the method: in the experts (whose buffer card
+    does not know it) or the SRe2L teacher. So a GUARD checkpoint would be resumed, and returned, by a plain
+    run (or one at another λ) under a card naming the new setting. ``record`` is therefore kept beside the
+    checkpoint (``<checkpoint>.guard.json``, written when the run starts without one) and compared when it
+    exists; a checkpoint without it (written elsewhere) has an unknown setting and is refused too."""
+    ckpt = Path(checkpoint)
+    side = ckpt.with_name(ckpt.name + RESUME_SUFFIX)
+    want = json.loads(json.dumps(record))
+    if not ckpt.exists():
+        write_json(side, want)
+        return
+    have = json.loads(side.read_text()) if side.exists() else None
+    if have != want:
+        known = f"was written with {have}" if have is not None else f"has no {side.name} (its setting is unknown)"
+        raise ValueError(
+            f"checkpoint {str(ckpt)!r} {known}, this run has {want}; resume with the same curvature setting, "
+            "or delete the checkpoint or pass another path"
+        )
+
+
 def image_method(base: str) -> Any:
     """The registry entry of image method ``base`` (PTM is registered by the medical domain, imported here)."""
     if base not in IMAGE_METHODS:
@@ -291,6 +318,14 @@ def robust_condense(
     ipc_budgets(data, ipc)  # a bad ipc or steps is refused before minutes of expert / teacher training
     if steps is not None:
         check_int("steps", steps, 0)
+    tcfg = None
+    if uses_teacher(base):
+        tcfg = teacher_config or TeacherConfig(model=getattr(method_cfg, "model", TeacherConfig.model))
+        if tcfg.model != getattr(method_cfg, "model", tcfg.model):
+            raise ValueError(f"the teacher is a {tcfg.model!r} but {base!r} is configured for {method_cfg.model!r}")
+    if checkpoint is not None:  # before minutes of expert / teacher training
+        record = {"curvature": _teacher_record(guard)["curvature"], "teacher": None if tcfg is None else asdict(tcfg)}
+        check_resume(checkpoint, record)
     resources: dict[str, Any] = {}
     expert_record: dict[str, Any] | None = None
     if uses_experts(base):
@@ -300,10 +335,7 @@ def robust_condense(
         folder = Path(experts_dir) if experts_dir is not None else default_experts_dir(data, ecfg, guard)
         resources["experts"] = curvature_experts(data, folder, ecfg, guard, workers=workers)
         expert_record = {"folder": str(folder), "config": asdict(ecfg)} | _teacher_record(guard)
-    if uses_teacher(base):
-        tcfg = teacher_config or TeacherConfig(model=getattr(method_cfg, "model", TeacherConfig.model))
-        if tcfg.model != getattr(method_cfg, "model", tcfg.model):
-            raise ValueError(f"the teacher is a {tcfg.model!r} but {base!r} is configured for {method_cfg.model!r}")
+    if tcfg is not None:
         reg = guard.regularizer() if (guard is not None and guard.teacher and guard.curvature > 0) else None
         resources["teacher"], expert_record = squeeze_teacher(
             data, tcfg, reg, folder=experts_dir, device=resolve_device(device)

@@ -162,3 +162,51 @@ def test_bad_ipc_or_steps_is_refused_before_the_teacher_or_experts_train(monkeyp
     with pytest.raises(ValueError, match=message):
         guard_mod.robust_condense(_images(), base, guard=GuardConfig(), config={"model": "mlp"}, progress=False, **args)
     assert trained == []  # minutes of expert / teacher training are not spent on a run that cannot start
+
+
+def test_a_checkpoint_is_not_resumed_under_another_curvature_setting(tmp_path, monkeypatch):
+    """The teacher term is not part of the method's setting (the experts' card does not know it), so the
+    engine alone resumed a GUARD checkpoint in a plain run and returned the GUARD set as plain MTT's."""
+    from condensekit.robust.guard import RESUME_SUFFIX, robust_condense
+
+    monkeypatch.setenv("CONDENSEKIT_CACHE", str(tmp_path / "cache"))
+    data = _images()
+    ecfg = ExpertConfig(num_experts=1, epochs=2, model="mlp", batch_size=8, dsa=False)
+    cfg = {"model": "mlp", "syn_steps": 2, "expert_epochs": 1, "max_start_epoch": 1, "dsa": False}
+    ckpt = tmp_path / "run.pt"
+
+    def run(guard: GuardConfig | None) -> torch.Tensor:
+        return robust_condense(data, "mtt", ipc=2, guard=guard, config=cfg, expert_config=ecfg, steps=2,
+                               progress=False, checkpoint=ckpt).x  # fmt: skip
+
+    curved = run(GuardConfig(curvature=10.0, h=1.0))
+    assert ckpt.exists() and json.loads((tmp_path / ("run.pt" + RESUME_SUFFIX)).read_text())["curvature"]["lam"] == 10
+    assert torch.equal(run(GuardConfig(curvature=10.0, h=1.0)), curved)  # the same setting resumes
+    for other in (None, GuardConfig(curvature=20.0, h=1.0), GuardConfig(curvature=10.0, h=2.0)):
+        with pytest.raises(ValueError, match="resume with the same curvature setting"):
+            run(other)
+    (tmp_path / ("run.pt" + RESUME_SUFFIX)).unlink()  # a checkpoint written elsewhere: setting unknown
+    with pytest.raises(ValueError, match="setting is unknown"):
+        run(GuardConfig(curvature=10.0, h=1.0))
+    ckpt.unlink()
+    assert not torch.equal(run(None), curved)  # a fresh plain run starts over, with plain experts
+
+
+def test_an_sre2l_checkpoint_is_not_resumed_with_another_teacher(tmp_path, monkeypatch):
+    from condensekit.robust.guard import robust_condense
+    from condensekit.robust.sre2l import TeacherConfig
+
+    monkeypatch.setenv("CONDENSEKIT_CACHE", str(tmp_path / "cache"))
+    data = _images()
+    ckpt = tmp_path / "run.pt"
+    cfg = {"model": "mlp_bn", "iterations": 2}
+
+    def run(guard: GuardConfig | None, epochs: int = 1) -> None:
+        robust_condense(data, "sre2l", ipc=2, guard=guard, config=cfg, progress=False, checkpoint=ckpt,
+                        teacher_config=TeacherConfig(epochs=epochs, batch_size=8))  # fmt: skip
+
+    run(GuardConfig(curvature=10.0, h=1.0))
+    run(GuardConfig(curvature=10.0, h=1.0))
+    for guard, epochs in ((None, 1), (GuardConfig(curvature=10.0, h=1.0), 2)):
+        with pytest.raises(ValueError, match="resume with the same curvature setting"):
+            run(guard, epochs)
