@@ -91,8 +91,11 @@ class GraphEvalConfig:
     protocols: dict[str, GraphProtocol] = field(default_factory=lambda: dict(PROTOCOLS))
 
     def protocol(self, model: str) -> GraphProtocol:
+        """The protocol of ``model`` (any case, as the model registry takes it), with this config's overrides."""
         GRAPH_MODELS.get(model)
-        p = self.protocols[model]
+        key = str(model).lower()
+        check_choice("model (protocols)", key, list(self.protocols))  # a custom protocols dict may lack one
+        p = self.protocols[key]
         if self.epochs is not None:
             p = replace(p, train=replace(p.train, epochs=self.epochs))
         if self.pooling is not None:

@@ -17,7 +17,7 @@ import torch
 from torch import Tensor
 
 from condensekit.core.engine import CondensationMethod
-from condensekit.core.registry import MethodEntry, Registry, check_int, method_registrar
+from condensekit.core.registry import MethodEntry, Registry, check_int, check_positive, method_registrar
 from condensekit.core.selection import select_per_class
 from condensekit.graph.level.data import GraphSet
 
@@ -33,6 +33,10 @@ __all__ = [
     "register_graph_method",
 ]
 
+
+#: Config fields that are weights, checked like the learning rates (finite, >= 0): a NaN passed every check and
+#: turned the synthetic set into NaN (beta) or failed as "the kernel matrix holds NaN" (ridge).
+NON_NEGATIVE = ("ridge", "orth_reg", "beta")
 
 GraphMethodEntry = MethodEntry
 GRAPH_METHODS: Registry[MethodEntry] = Registry("graph-level method")
@@ -118,7 +122,8 @@ class GraphCondensation(CondensationMethod):
         check_gpc(graphs, gpc)
         for f in dataclasses.fields(config) if dataclasses.is_dataclass(config) else ():
             value = getattr(config, f.name)
-            if f.name.startswith("lr_") and not (isinstance(value, (int, float)) and 0 <= value < math.inf):
+            weight = f.name.startswith("lr_") or f.name in NON_NEGATIVE
+            if weight and not (isinstance(value, (int, float)) and 0 <= value < math.inf):
                 # else torch's optimiser says "Invalid learning rate", without the flag, after the set-up
                 raise ValueError(f"Invalid value {value!r} for argument {f.name}. Valid values are finite >= 0")
         self.graphs = graphs
@@ -134,6 +139,7 @@ class GraphCondensation(CondensationMethod):
 
     def syn_nodes(self, multiplier: float) -> int:
         """Nodes of each synthetic graph: ``multiplier`` × the mean training-graph size, rounded."""
+        check_positive("node_multiplier", multiplier)  # inf was an OverflowError, NaN a ValueError of int()
         mean = float(self.graphs.num_nodes[self.graphs.train_idx].float().mean())
         return max(1, int(round(multiplier * mean)))
 

@@ -111,7 +111,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from condensekit.core.objectives import GRADIENT_METRICS, gradient_distance, relative_gradient_mse
-from condensekit.core.registry import check_choice, check_int
+from condensekit.core.registry import check_choice, check_int, check_positive
 from condensekit.graph.level.batch import GraphBatch
 from condensekit.graph.level.methods.base import (
     GraphCondensation,
@@ -215,10 +215,14 @@ class GraphDosCond(GraphCondensation):
 
     def setup(self, device: torch.device) -> None:
         cfg, graphs = self.config, self.graphs
-        if cfg.batch_real < 1 or cfg.anneal_steps < 1 or not 0 < cfg.tau_min <= cfg.tau0:
-            raise ValueError("batch_real and anneal_steps must be >= 1 and 0 < tau_min <= tau0")
-        for name, low in (("outer", 1), ("inner", 0), ("model_draws", 1)):
+        for name, low in (("batch_real", 1), ("anneal_steps", 1), ("outer", 1), ("inner", 0), ("model_draws", 1)):
             check_int(name, getattr(cfg, name), low)
+        check_positive("tau0", cfg.tau0)
+        check_positive("tau_min", cfg.tau_min)
+        if cfg.tau_min > cfg.tau0:
+            raise ValueError(
+                f"Invalid value {cfg.tau_min!r} for argument tau_min. Valid values are in (0, tau0 = {cfg.tau0!r}]"
+            )
         if cfg.inner and not cfg.lr_model > 0:
             raise ValueError(f"Invalid value {cfg.lr_model!r} for argument lr_model. Valid values are floats > 0")
         check_choice("model_init", cfg.model_init, MODEL_INITS)

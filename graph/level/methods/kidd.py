@@ -75,6 +75,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from condensekit.core.objectives.kernel_ridge import krr_predict
+from condensekit.core.registry import check_int, check_positive
 from condensekit.graph.level.batch import GraphBatch
 from condensekit.graph.level.kernel import GRAPH_KERNELS, SELF_LOOP
 from condensekit.graph.level.methods.base import GraphCondensation, dense_real_init, register_graph_method
@@ -127,11 +128,9 @@ class KiDD(GraphCondensation):
 
     def _check(self) -> None:
         cfg = self.config
-        for name, low in (("batch_real", 1), ("batch_syn", 1), ("hops", 1), ("mlp_layers", 1)):
-            if getattr(cfg, name) < low:
-                raise ValueError(f"Invalid value {getattr(cfg, name)!r} for argument {name}. Valid values are >= {low}")
-        if cfg.ridge < 0 or cfg.node_multiplier <= 0:
-            raise ValueError("ridge must be >= 0 and node_multiplier > 0")
+        for name in ("batch_real", "batch_syn", "hops", "mlp_layers"):
+            check_int(name, getattr(cfg, name), 1)
+        check_positive("node_multiplier", cfg.node_multiplier)  # ridge: checked with the weights in __init__
 
     def setup(self, device: torch.device) -> None:
         self._check()

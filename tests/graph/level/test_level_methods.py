@@ -146,3 +146,32 @@ def test_kidd_on_edgeless_graphs_says_why_the_kernel_vanishes(tiny_graphs) -> No
         condense_graphs(edgeless, "kidd", gpc=2, config=FAST["kidd"], steps=1, progress=False, device="cpu")
     cs = condense_graphs(edgeless, "kidd", gpc=2, config=FAST["kidd"] | {"hops": 3}, steps=2, progress=False)
     assert torch.isfinite(cs.x).all()
+
+
+@pytest.mark.parametrize(
+    ("method", "field", "value", "valid"),
+    [
+        ("kidd", "ridge", float("nan"), "finite >= 0"),  # was "the kernel matrix holds NaN"
+        ("doscond", "beta", float("nan"), "finite >= 0"),  # was a NaN synthetic set
+        ("kidd", "orth_reg", -1.0, "finite >= 0"),
+        ("kidd", "node_multiplier", float("inf"), "finite numbers > 0"),  # was an OverflowError
+        ("doscond", "node_multiplier", float("nan"), "finite numbers > 0"),
+        ("kidd", "batch_syn", 0, "integers >= 1"),
+        ("doscond", "anneal_steps", 0, "integers >= 1"),
+        ("doscond", "tau_min", 2.0, r"in \(0, tau0 = 1.0\]"),
+    ],
+)
+def test_a_bad_config_value_names_its_argument_and_the_valid_values(
+    tiny_set, method: str, field: str, value: float, valid: str
+) -> None:
+    with pytest.raises(ValueError, match=rf"Invalid value {value!r} for argument {field}\. Valid values are {valid}"):
+        condense_graphs(tiny_set, method, gpc=1, config=FAST[method] | {field: value}, steps=1, progress=False)
+
+
+def test_evaluation_model_names_are_case_insensitive_as_the_model_registry(tiny_set) -> None:
+    cs = condense_graphs(tiny_set, "random", gpc=2, progress=False, device="cpu")
+    res = evaluate_graphs(tiny_set, cs.tensors(), models=["GIN"], config=GraphEvalConfig(runs=1, epochs=2))  # KeyError
+    assert list(res) == ["GIN"] and len(res["GIN"].values) == 1
+    only_gcn = GraphEvalConfig(protocols={"gcn": GraphEvalConfig().protocols["gcn"]})
+    with pytest.raises(ValueError, match=r"Unknown value 'gin' for argument model \(protocols\)\. Valid .* \{gcn\}"):
+        only_gcn.protocol("gin")
