@@ -222,8 +222,10 @@ def parse_eps_list(text: str | Sequence[str | float], *, l2: bool = False) -> li
     items = [t for t in items if t]
     if not items:
         raise ValueError(f"Invalid value {text!r} for argument eps. Valid values are lists like 1/255,2/255")
-    out = sorted({t: parse_eps(t, l2=l2) for t in items}.items(), key=lambda kv: kv[1])
-    return out
+    first: dict[float, str] = {}  # one entry per value: "1/255,0.00392156862745098" is one ε, not two rows
+    for t in items:
+        first.setdefault(parse_eps(t, l2=l2), t)
+    return sorted(((t, v) for v, t in first.items()), key=lambda kv: kv[1])
 
 
 def l2_only(attacks: Sequence[str]) -> bool:

@@ -132,6 +132,8 @@ class AuditConfig:
         object.__setattr__(self, "eps", tuple(t for t, _ in grid))
         if not self.models:
             raise ValueError("Invalid value () for argument models. Name at least one evaluation model")
+        # a model named twice would train the same seeds twice and report them as twice the runs
+        object.__setattr__(self, "models", tuple(dict.fromkeys(self.models)))
         if self.runs < 1:
             raise ValueError(f"Invalid value {self.runs!r} for argument runs. Valid values are >= 1")
         if self.subset is not None and self.subset < 1:

@@ -59,6 +59,12 @@ class GraphAuditConfig:
     eval: NodeEvalConfig = field(default_factory=lambda: NodeEvalConfig(runs=3))
 
     def __post_init__(self) -> None:
+        # an empty list would audit nothing but clean accuracy; a name given twice would be attacked (a model
+        # trained) twice and its runs reported as more runs, as in the image audit's config
+        for arg in ("attacks", "models"):
+            if not getattr(self, arg):
+                raise ValueError(f"Invalid value () for argument {arg}. Name at least one")
+            object.__setattr__(self, arg, tuple(dict.fromkeys(getattr(self, arg))))
         for name in self.attacks:
             check_choice("attacks", name, GRAPH_ATTACKS)
         object.__setattr__(self, "eps", tuple(t for t, _ in parse_eps_list(self.eps)))

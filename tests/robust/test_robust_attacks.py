@@ -50,6 +50,11 @@ def test_parse_eps_fractions_numbers_and_the_data_range():
         ("2/255", pytest.approx(2 / 255)),
         ("4/255", pytest.approx(4 / 255)),
     ]
+    # one ε written two ways is one entry (it used to be two rows of one value), the first spelling kept
+    assert parse_eps_list(f"2/255,1/255,{1 / 255!r},1/255") == [
+        ("1/255", pytest.approx(1 / 255)),
+        ("2/255", pytest.approx(2 / 255)),
+    ]
 
 
 def test_unknown_attack_lists_the_valid_ones():

@@ -187,3 +187,11 @@ def test_l2_attacks_alone_take_eps_up_to_the_l2_diameter_of_the_images(monkeypat
         AuditConfig(attacks=("pgdl2", "pgd"), eps=("2",))
     with pytest.raises(ValueError, match=r"argument eps: ε = 9 is beyond the L2 diameter 8 of the 1×8×8 images"):
         audit_images(data.x_train, data.y_train, data, config=AuditConfig(attacks=("pgdl2",), eps=("9",), **FAST))
+
+
+def test_a_model_named_twice_is_trained_once_not_reported_as_twice_the_runs():
+    data = _data()
+    cfg = AuditConfig(attacks=("fgsm",), eps=("0.1",), **(FAST | {"models": ("mlp", "mlp"), "runs": 1}))
+    assert cfg.models == ("mlp",)
+    res = audit_images(data.x_train, data.y_train, data, config=cfg, device="cpu")
+    assert [len(r["runs"]) for r in res.rows] == [1, 1]  # was [2, 2]: the same seed twice, std 0 by construction

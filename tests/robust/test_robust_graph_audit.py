@@ -69,3 +69,11 @@ def test_graph_audit_bad_input(tiny_graph):
     cond = condense_nodes(task, "random", budget=9, seed=0, progress=False)
     with pytest.raises(ValueError, match=r"features lie in"):
         audit_graph(cond, task, config=GraphAuditConfig(**FAST), real=tiny_graph)
+
+
+def test_graph_audit_config_refuses_empty_lists_and_keeps_names_once():
+    for arg in ("attacks", "models"):
+        with pytest.raises(ValueError, match=f"argument {arg}"):
+            GraphAuditConfig(**{arg: ()})  # was accepted: an audit of clean accuracy only, or of nothing
+    cfg = GraphAuditConfig(attacks=("feature_pgd", "feature_pgd"), models=("gcn", "gcn"))
+    assert cfg.attacks == ("feature_pgd",) and cfg.models == ("gcn",)
