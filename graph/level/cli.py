@@ -172,6 +172,12 @@ def _evaluate(ns: argparse.Namespace) -> int:
             "was condensed from a GraphSet built by hand), so its test split cannot be re-drawn; evaluate it in "
             "Python with evaluate_graphs(graphs, cs.tensors()) on that GraphSet"
         )
+    if str(cs.card["source"]["dataset"]).lower() not in GRAPH_DATASETS:
+        raise ValueError(
+            f"Invalid artifact {ns.artifact!r} for `graph evaluate --task graph`: it was condensed from "
+            f"{cs.card['source']['dataset']!r}, not a dataset this command loads ({{{', '.join(GRAPH_DATASETS)}}}); "
+            "evaluate it in Python with evaluate_graphs(graphs, cs.tensors()) on the graphs it was condensed from"
+        )
     graphs = prepare_graphs(cs.card["source"]["dataset"], root=ns.root, seed=seed, device=ns.device)
     src = cs.card["source"]
     for key, have in (("num_graphs", graphs.num_graphs), ("num_train", int(graphs.train_idx.numel()))):

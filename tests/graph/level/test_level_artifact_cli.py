@@ -120,3 +120,14 @@ def test_load_refuses_an_adjacency_or_mask_that_is_not_binary(
         CondensedGraphSet.load(tmp_path / "g")
     assert main(["graph", "evaluate", str(tmp_path / "g"), "--runs", "1", "--epochs", "1"]) == 2
     assert f"tensor '{name}' holds {value:g}" in capsys.readouterr().err
+
+
+def test_evaluate_of_a_set_condensed_from_a_graph_list_says_so(
+    tiny_graphs, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A list of graphs is named "graphs": evaluate said "Unknown value 'graphs' for argument dataset", an
+    argument the user never passed."""
+    condense_graphs(tiny_graphs, "random", gpc=2, progress=False, device="cpu").save(tmp_path / "g")
+    assert main(["graph", "evaluate", str(tmp_path / "g"), "--runs", "1", "--epochs", "1"]) == 2
+    err = capsys.readouterr().err
+    assert "condensed from 'graphs', not a dataset this command loads" in err and "evaluate_graphs(" in err
