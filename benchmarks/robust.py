@@ -436,6 +436,7 @@ def table(path: Path = RESULTS) -> str:
         groups.setdefault(key, {})[(e["attack"], e["eps"])] = e
     lines: list[list[str]] = []
     last: list[str] = []
+    flagged: list[str] = []  # an audit whose sanity check failed is marked in its row and its issues listed below
     for (dataset, method, model, ipc, lam, h, mode, schedule, seed), rows in sorted(groups.items()):
         cols = sorted(
             (k for k in rows if k[0] != "clean"), key=lambda k: (k[0], rows[k]["audit_config"]["eps"].index(k[1]))
@@ -444,13 +445,21 @@ def table(path: Path = RESULTS) -> str:
         head += [f"{a} {e}" for a, e in cols]
         clean = rows.get(("clean", "0"))
         fmt = lambda r: f"{r['mean']:.1f} ± {r['std']:.1f}" if r else "-"  # noqa: E731
+        issues = list(dict.fromkeys(i for e in rows.values() for i in (e.get("sanity") or {}).get("issues") or []))
+        if issues:
+            flagged.append(f"⚠{len(flagged) + 1} {dataset} {method} {model} ipc {ipc} λ {lam:g}: " + "; ".join(issues))
+            seed = f"{seed} ⚠{len(flagged)}"
         body = [dataset, method, model, ipc, f"{lam:g}", h, mode, schedule, seed, fmt(clean)]
         body += [fmt(rows[k]) for k in cols]
         if head != last:
             lines += ([[]] if lines else []) + [head, ["---"] * len(head)]
             last = head
         lines.append([str(c) for c in body])
-    return "\n".join("| " + " | ".join(map(str, r)) + " |" if r else "" for r in lines)
+    text = "\n".join("| " + " | ".join(map(str, r)) + " |" if r else "" for r in lines)
+    if flagged:
+        text += "\n\nSanity check failed (robust accuracy rising with ε, or AutoAttack above PGD):\n\n"
+        text += "\n".join(f"- {f}" for f in flagged)
+    return text
 
 
 def _flag(text: str) -> bool:

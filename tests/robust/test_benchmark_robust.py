@@ -56,3 +56,22 @@ def test_eval_model_audits_other_students_of_the_same_teacher(bench):
     same = entries["pneumoniamnist/sre2l-online/convnet_bn/ipc1/lam0/seed0/clean/0"]
     assert same["eval_model"] == "convnet_bn" and same["audit_config"]["models"] == ["convnet_bn"]
     assert "| pneumoniamnist | sre2l-online | convnet_bn | 1 |" in mod.table(results)
+
+
+def test_table_marks_an_audit_whose_sanity_check_failed(bench):
+    mod, tmp = bench
+    base = {"dataset": "mnist", "method": "mtt", "model": "mlp", "ipc": 1, "curvature": True, "lambda": 100.0,
+            "h": 3.0, "mode": "teacher", "seed": 0, "std": 0.0, "runs": [],
+            "audit_config": {"eps": ["0.1", "0.2"]}}  # fmt: skip
+    bad = {"ok": False, "issues": ["mlp pgd: accuracy rises from 10.00 at 0.1 to 20.00 at 0.2"]}
+    entries = {}
+    for lam, sanity in ((0.0, {"ok": True, "issues": []}), (100.0, bad)):
+        for attack, eps, mean in (("clean", "0", 90.0), ("pgd", "0.1", 10.0), ("pgd", "0.2", 20.0)):
+            entries[f"{lam}/{attack}/{eps}"] = base | {"lambda": lam, "curvature": lam > 0, "attack": attack,
+                                                      "eps": eps, "mean": mean, "sanity": sanity}  # fmt: skip
+    path = tmp / "results.json"
+    path.write_text(json.dumps({"entries": entries}))
+    text = mod.table(path)
+    rows = [line for line in text.splitlines() if line.startswith("| mnist")]
+    assert len(rows) == 2 and "⚠" not in rows[0] and "| 0 ⚠1 |" in rows[1]  # the row was unmarked
+    assert text.endswith("- ⚠1 mnist mtt mlp ipc 1 λ 100: " + bad["issues"][0])
