@@ -104,7 +104,7 @@ def _condense(ns: argparse.Namespace) -> int:
             f"Valid values are {{{', '.join(GRAPH_DATASETS)}}}"
         )
     cfg = _method_config(ns, GRAPH_METHODS)
-    graphs = prepare_graphs(ns.dataset, root=ns.root, seed=ns.seed, device=ns.device)
+    graphs = prepare_graphs(ns.dataset, root=ns.root, seed=ns.seed, device=ns.device, download=ns.download)
     cs = condense_graphs(
         graphs,
         ns.method,
@@ -178,7 +178,9 @@ def _evaluate(ns: argparse.Namespace) -> int:
             f"{cs.card['source']['dataset']!r}, not a dataset this command loads ({{{', '.join(GRAPH_DATASETS)}}}); "
             "evaluate it in Python with evaluate_graphs(graphs, cs.tensors()) on the graphs it was condensed from"
         )
-    graphs = prepare_graphs(cs.card["source"]["dataset"], root=ns.root, seed=seed, device=ns.device)
+    graphs = prepare_graphs(
+        cs.card["source"]["dataset"], root=ns.root, seed=seed, device=ns.device, download=ns.download
+    )
     src = cs.card["source"]
     for key, have in (("num_graphs", graphs.num_graphs), ("num_train", int(graphs.train_idx.numel()))):
         if src.get(key) is not None and src[key] != have:  # the seed would draw another split over other graphs

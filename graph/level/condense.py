@@ -107,15 +107,20 @@ def check_binary(tensors: dict[str, Tensor], *, where: str = "condensed graphs")
 
 
 def prepare_graphs(
-    data: str | Sequence[Data] | GraphSet, *, root: str | None = None, seed: int = 0, device: str = "auto"
+    data: str | Sequence[Data] | GraphSet,
+    *,
+    root: str | None = None,
+    seed: int = 0,
+    device: str = "auto",
+    download: bool = False,
 ) -> GraphSet:
-    """A :class:`GraphSet` from a TU dataset name, a list of PyG graphs (split 80/10/10 by
-    ``seed``) or a prepared set."""
+    """A :class:`GraphSet` from a TU dataset name (fetched when missing only with ``download``), a list of
+    PyG graphs (split 80/10/10 by ``seed``) or a prepared set."""
     dev = resolve_device(device)
     if isinstance(data, GraphSet):
         return data.to(dev)
     if isinstance(data, str):
-        return load_graph_dataset(data, root=root, seed=seed, device=dev)
+        return load_graph_dataset(data, root=root, seed=seed, device=dev, download=download)
     if isinstance(data, Sequence):
         return graphset_from_list(data, seed=seed, device=dev)
     raise ValueError(f"data must be a dataset name, a list of torch_geometric Data or a GraphSet, got {type(data)}")

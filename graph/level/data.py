@@ -23,6 +23,7 @@ from torch_geometric.data import Data
 
 from condensekit.core.data import DATA_ENV, resolve_root, writable_copy
 from condensekit.core.registry import check_choice
+from condensekit.graph.data import _download_root
 from condensekit.graph.weights_only import weights_only_pyg
 
 __all__ = [
@@ -278,6 +279,15 @@ def _read_tu(folder: Path, spec: GraphDatasetSpec) -> list[Data]:
     return [ds[i] for i in range(len(ds))]
 
 
+def _download_tu(folder: Path, spec: GraphDatasetSpec) -> list[Data]:
+    """The TU dataset fetched by torch_geometric into ``folder`` (its ``raw/`` and ``processed/``)."""
+    from torch_geometric.datasets import TUDataset
+
+    with weights_only_pyg(folder):
+        ds = TUDataset(root=str(folder.parent), name=spec.folder, use_node_attr=True)
+    return [ds[i] for i in range(len(ds))]
+
+
 def normalize_features(x: Tensor, ptr: Tensor) -> Tensor:
     """PyG's ``T.NormalizeFeatures()`` applied graph by graph (KiDD's transform), vectorised.
 
@@ -293,7 +303,12 @@ def normalize_features(x: Tensor, ptr: Tensor) -> Tensor:
 
 
 def load_graph_dataset(
-    name: str, *, root: str | os.PathLike[str] | None = None, seed: int = 0, device: str | torch.device = "cpu"
+    name: str,
+    *,
+    root: str | os.PathLike[str] | None = None,
+    seed: int = 0,
+    device: str | torch.device = "cpu",
+    download: bool = False,
 ) -> GraphSet:
     """Load a TU dataset as a :class:`GraphSet` with stratified 80/10/10 splits fixed by ``seed``.
 
@@ -307,25 +322,29 @@ def load_graph_dataset(
     its 1st..99th percentiles at 2..25, so min-max squeezed 98 % of the nodes into [0.40, 0.42] and
     GIN's whole-data test accuracy on split 0 was 66.4; with KiDD's transform it is ~72.
 
-    Nothing is downloaded: the raw files must be under
-    ``<root>/<FOLDER>/raw/`` (root: argument, ``$CONDENSEKIT_DATA``, ``~/.cache/condensekit``).
+    The raw files are read from ``<root>/<FOLDER>/raw/`` (root: argument, ``$CONDENSEKIT_DATA``,
+    ``~/.cache/condensekit``). Nothing is downloaded unless ``download`` is true: then missing raw files
+    are fetched with torch_geometric's ``TUDataset`` into the root if it is writable, else into the cache
+    (as node-level datasets are, :func:`condensekit.graph.data.load_node_dataset`).
 
     Raises:
         ValueError: unknown ``name`` (the error lists the valid ones).
-        FileNotFoundError: the raw files are missing.
+        FileNotFoundError: the raw files are missing and ``download`` is false.
     """
     key = str(name).lower()
     check_choice("dataset", key, GRAPH_DATASETS)
     spec = INFO[key]
-    folder = resolve_root(root) / spec.folder
+    base = resolve_root(root)
+    folder = base / spec.folder
     needed = [f"{spec.folder}_{s}.txt" for s in ("A", "graph_indicator", "graph_labels")]
     missing = [f for f in needed if not (folder / "raw" / f).is_file()]
-    if missing:
+    if missing and not download:
         raise FileNotFoundError(
             f"Dataset {key!r} not found: {', '.join(missing)} missing from {str(folder / 'raw')!r}. "
-            f"Set {DATA_ENV} (or --root) to a data root that holds '{spec.folder}/raw/' (TUDataset layout)."
+            f"Pass --download (download=True) to fetch it, or set {DATA_ENV} (or --root) to a data root that "
+            f"holds '{spec.folder}/raw/' (TUDataset layout)."
         )
-    graphs = _read_tu(folder, spec)
+    graphs = _read_tu(folder, spec) if not missing else _download_tu(_download_root(base) / spec.folder, spec)
     if graphs[0].x is None:  # IMDB-BINARY: no labels, no attributes -> one-hot degree
         degs = [torch.bincount(g.edge_index[0], minlength=int(g.num_nodes)) for g in graphs]
         top = int(max(int(d.max()) for d in degs))

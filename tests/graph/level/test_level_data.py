@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 import torch
 from torch_geometric.data import Data
@@ -162,3 +164,50 @@ def test_a_tampered_processed_cache_is_refused_not_unpickled(tmp_path, monkeypat
     with pytest.raises(ValueError, match="weights_only=True.*not unpickled. Delete the .processed. folder"):
         load_graph_dataset("mutag", root=tmp_path / "root")
     assert not sentinel.exists()
+
+
+def _write_tu(raw: Path, name: str, graphs: list[Data]) -> None:
+    """``graphs`` as TUDataset raw text files (1-based ids; node features as continuous attributes)."""
+    raw.mkdir(parents=True, exist_ok=True)
+    edges, indicator, attrs, offset = [], [], [], 0
+    for k, g in enumerate(graphs):
+        edges += [f"{i + offset + 1}, {j + offset + 1}" for i, j in g.edge_index.t().tolist()]
+        indicator += [str(k + 1)] * g.num_nodes
+        attrs += [", ".join(f"{v:.6f}" for v in row) for row in g.x.tolist()]
+        offset += g.num_nodes
+    for part, lines in (
+        ("A", edges),
+        ("graph_indicator", indicator),
+        ("graph_labels", [str(int(g.y)) for g in graphs]),
+        ("node_attributes", attrs),
+    ):
+        (raw / f"{name}_{part}.txt").write_text("\n".join(lines) + "\n")
+
+
+def test_download_is_asked_for_and_then_fetches_into_the_root(tiny_graphs, tmp_path, monkeypatch) -> None:
+    """``--download`` was accepted by ``graph condense --task graph`` and silently ignored: the run failed on the
+    missing files. Offline test: torch_geometric's TUDataset.download is replaced by a writer of tiny raw files."""
+    from torch_geometric.datasets import TUDataset
+
+    from condensekit.core.cli import main
+
+    monkeypatch.setenv("CONDENSEKIT_CACHE", str(tmp_path / "cache"))
+    root = tmp_path / "root"
+    root.mkdir()
+    (tmp_path / "root2").mkdir()
+    with pytest.raises(FileNotFoundError, match=r"missing from .*Pass --download \(download=True\) to fetch it"):
+        load_graph_dataset("mutag", root=root)
+    fetched = []
+    monkeypatch.setattr(
+        TUDataset,
+        "download",
+        lambda self: fetched.append(self.raw_dir) or _write_tu(Path(self.raw_dir), "MUTAG", tiny_graphs),
+    )
+    gs = load_graph_dataset("mutag", root=root, download=True)
+    assert fetched == [str(root / "MUTAG" / "raw")] and gs.num_graphs == len(tiny_graphs) and gs.num_features == 4
+    argv = ["graph", "condense", "--task", "graph", "--dataset", "mutag", "--method", "random", "--gpc", "2"]
+    assert main([*argv, "--root", str(tmp_path / "root2"), "--quiet", "--out", str(tmp_path / "art")]) == 2
+    assert (
+        main([*argv, "--root", str(tmp_path / "root2"), "--download", "--quiet", "--out", str(tmp_path / "art")]) == 0
+    )
+    assert len(fetched) == 2
