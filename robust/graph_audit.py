@@ -87,9 +87,13 @@ class _OnGraph(nn.Module):
 
 def flip_edges(data: Data, fraction: float, *, seed: int) -> Data:
     """A copy of ``data`` with ⌊fraction·|E|⌋ random undirected edges removed and as many random
-    non-edges (no self loops) added; ``ValueError`` when the graph has fewer non-edges than that."""
+    non-edges (no self loops) added; ``ValueError`` when the graph has fewer non-edges than that.
+
+    |E| counts the undirected edges of the symmetrised graph (what the models see: :class:`NodeTask`
+    symmetrises), whichever way an edge of a directed input (Actor) is stored; self loops are kept."""
     n = data.num_nodes
-    ei = data.edge_index
+    ei = to_undirected(data.edge_index, num_nodes=n)  # (j, i) alone is edge {i, j}, not a missing one
+    loops = ei[:, ei[0] == ei[1]]
     und = ei[:, ei[0] < ei[1]]
     k = int(fraction * und.shape[1])
     free = n * (n - 1) // 2 - und.shape[1]
@@ -113,7 +117,7 @@ def flip_edges(data: Data, fraction: float, *, seed: int) -> Data:
                     break
     new = torch.tensor(added, dtype=torch.long, device=ei.device).t().reshape(2, -1)  # beside `keep`, on any device
     out = data.clone()
-    out.edge_index = to_undirected(torch.cat([keep, new], dim=1), num_nodes=n)
+    out.edge_index = to_undirected(torch.cat([keep, new, loops], dim=1), num_nodes=n)
     if "edge_weight" in out:
         del out.edge_weight
     return out

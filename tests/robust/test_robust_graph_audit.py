@@ -31,6 +31,19 @@ def test_flip_edges_keeps_the_edge_count_and_symmetry(unit_graph):
     assert torch.equal(flip_edges(unit_graph, 0.3, seed=0).edge_index, noisy.edge_index)
 
 
+def test_flip_edges_counts_the_edges_of_a_directed_input_whichever_way_they_are_stored():
+    from torch_geometric.data import Data
+    from torch_geometric.utils import to_undirected
+
+    # a directed input (as Actor's): 0-1 stored both ways, 2->1 and 3->2 one way only, a self loop on 3
+    ei = torch.tensor([[0, 1, 2, 3, 3], [1, 0, 1, 2, 3]])
+    g = Data(x=torch.rand(6, 2), edge_index=ei, num_nodes=6)
+    same = flip_edges(g, 0.2, seed=0)  # ⌊0.2 · 3⌋ = 0 flips: the graph the models see, unchanged
+    assert torch.equal(same.edge_index, to_undirected(ei, num_nodes=6))  # lost 2->1, 3->2 and the loop before
+    one = set(map(tuple, flip_edges(g, 0.4, seed=0).edge_index.t().tolist()))  # one edge out, one non-edge in
+    assert (3, 3) in one and len(one - {(3, 3)}) == 6 and len(one & {(0, 1), (1, 2), (2, 3)}) == 2
+
+
 def test_flip_edges_refuses_more_flips_than_the_graph_has_non_edges():
     from torch_geometric.data import Data
     from torch_geometric.utils import to_undirected
