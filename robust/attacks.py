@@ -48,7 +48,7 @@ from torch import Tensor, nn
 from torch.nn.utils.fusion import fuse_conv_bn_eval
 from torchattacks.attack import Attack
 
-from condensekit.core.registry import Registry
+from condensekit.core.registry import Registry, check_int, check_positive
 
 __all__ = [
     "ATTACKS",
@@ -103,15 +103,10 @@ class AttackConfig:
 
     def __post_init__(self) -> None:
         for name in ("pgd_steps", "cw_steps", "batch_size"):
-            if getattr(self, name) < 1:
-                raise ValueError(f"Invalid value {getattr(self, name)!r} for argument {name}. Valid values are >= 1")
-        if self.forward_chunk < 0:
-            raise ValueError(
-                f"Invalid value {self.forward_chunk!r} for argument forward_chunk. Valid values are >= 0 (0: no chunks)"
-            )
-        for name in ("pgd_step_ratio", "cw_c", "cw_lr"):
-            if not getattr(self, name) > 0:
-                raise ValueError(f"Invalid value {getattr(self, name)!r} for argument {name}. Valid values are > 0")
+            check_int(name, getattr(self, name), 1)
+        check_int("forward_chunk", self.forward_chunk, 0)  # 0: no chunks
+        for name in ("pgd_step_ratio", "cw_c", "cw_lr"):  # an infinite step or constant is refused too
+            check_positive(name, getattr(self, name))
         if self.autoattack_version not in ("standard", "plus", "rand"):
             raise ValueError(
                 f"Unknown value {self.autoattack_version!r} for argument autoattack_version. "

@@ -36,7 +36,7 @@ from torch import Tensor, nn
 from condensekit.core.artifact import update_card
 from condensekit.core.atomic import atomic_path, write_json
 from condensekit.core.engine import peak_memory_mb, reset_peak_memory
-from condensekit.core.registry import check_choice
+from condensekit.core.registry import check_choice, check_int
 from condensekit.core.report import format_table
 from condensekit.core.seed import resolve_device, seed_everything
 from condensekit.core.vision import (
@@ -123,10 +123,7 @@ class AuditConfig:
 
     def __post_init__(self) -> None:
         check_choice("relabel", self.relabel, RELABEL_MODES)
-        if self.workers < 1:
-            raise ValueError(
-                f"Invalid value {self.workers!r} for argument workers. Valid values are >= 1 (1: no worker processes)"
-            )
+        check_int("workers", self.workers, 1)  # 1: no worker processes
         object.__setattr__(self, "attacks", tuple(parse_attacks(self.attacks)))
         grid = parse_eps_list(self.eps, l2=l2_only(self.attacks))  # L2 alone: checked on the images' size
         object.__setattr__(self, "eps", tuple(t for t, _ in grid))
@@ -134,10 +131,9 @@ class AuditConfig:
             raise ValueError("Invalid value () for argument models. Name at least one evaluation model")
         # a model named twice would train the same seeds twice and report them as twice the runs
         object.__setattr__(self, "models", tuple(dict.fromkeys(self.models)))
-        if self.runs < 1:
-            raise ValueError(f"Invalid value {self.runs!r} for argument runs. Valid values are >= 1")
-        if self.subset is not None and self.subset < 1:
-            raise ValueError(f"Invalid value {self.subset!r} for argument subset. Valid values are >= 1 or None")
+        check_int("runs", self.runs, 1)
+        if self.subset is not None:  # None: the full test set
+            check_int("subset", self.subset, 1)
 
 
 @dataclass

@@ -29,7 +29,7 @@ from torch_geometric.utils import to_undirected
 
 from condensekit.core.engine import peak_memory_mb, reset_peak_memory
 from condensekit.core.evaluate import accuracy
-from condensekit.core.registry import check_choice
+from condensekit.core.registry import check_choice, check_int
 from condensekit.graph import MODELS, CondensedGraph, NodeEvalConfig, NodeTask, fit_node_model, prepare_task
 from condensekit.robust.attacks import parse_eps_list
 from condensekit.robust.audit import AuditResult, _sanity, record_audit
@@ -70,8 +70,8 @@ class GraphAuditConfig:
         object.__setattr__(self, "eps", tuple(t for t, _ in parse_eps_list(self.eps)))
         for name in self.models:
             MODELS.get(name)
-        if self.pgd_steps < 1:
-            raise ValueError(f"Invalid value {self.pgd_steps!r} for argument pgd_steps. Valid values are >= 1")
+        check_int("pgd_steps", self.pgd_steps, 1)
+        check_int("runs", self.eval.runs, 1)  # NodeEvalConfig takes 0, which audited no model and said nothing
 
 
 class _OnGraph(nn.Module):

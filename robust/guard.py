@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import importlib
 import json
+import math
 import os
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -95,11 +96,12 @@ class GuardConfig:
     )  # fmt: skip
 
     def __post_init__(self) -> None:
-        if not self.curvature >= 0:
-            raise ValueError(f"Invalid value {self.curvature!r} for argument curvature. Valid values are >= 0")
-        if self.plugin_curvature is not None and not self.plugin_curvature >= 0:
+        if not 0 <= self.curvature < math.inf:
+            raise ValueError(f"Invalid value {self.curvature!r} for argument curvature. Valid values are finite, >= 0")
+        if self.plugin_curvature is not None and not 0 <= self.plugin_curvature < math.inf:
             raise ValueError(
-                f"Invalid value {self.plugin_curvature!r} for argument plugin_curvature. Valid values are >= 0 or None"
+                f"Invalid value {self.plugin_curvature!r} for argument plugin_curvature. Valid values are finite, "
+                ">= 0, or None"
             )
         self.regularizer()  # validates h
         self.plugin_regularizer()  # validates plugin_reduction

@@ -62,6 +62,7 @@ from torch import Tensor, nn
 from condensekit.core.atomic import atomic_path, write_json
 from condensekit.core.data import cache_dir
 from condensekit.core.objectives.curvature import CurvatureRegularizer
+from condensekit.core.registry import check_int, check_positive
 from condensekit.core.vision import (
     ImageSplits,
     ImageTrainConfig,
@@ -108,13 +109,8 @@ class TeacherConfig:
 
     def __post_init__(self) -> None:
         ImageTrainConfig(epochs=self.epochs, lr=self.lr, batch_size=self.batch_size)  # validates
-        if self.warmup_epochs < 0:
-            raise ValueError(f"Invalid value {self.warmup_epochs!r} for argument warmup_epochs. Valid values are >= 0")
-        if self.train_subset < 0:
-            raise ValueError(
-                f"Invalid value {self.train_subset!r} for argument train_subset. Valid values are >= 0 "
-                "(0: the whole training split)"
-            )
+        check_int("warmup_epochs", self.warmup_epochs, 0)
+        check_int("train_subset", self.train_subset, 0)  # 0: the whole training split
 
 
 def bn_layers(model: nn.Module) -> list[nn.Module]:
@@ -229,12 +225,15 @@ class SRe2LConfig:
     model: str = field(default="mlp_bn", metadata={"help": "the teacher's architecture (recorded)"})
 
     def __post_init__(self) -> None:
+        check_int("iterations", self.iterations, 1)  # 0 returned the initial noise, relabelled, as the condensed set
+        check_int("jitter", self.jitter, 0)
         for name in ("lr_img", "temperature"):
-            if not getattr(self, name) > 0:
-                raise ValueError(f"Invalid value {getattr(self, name)!r} for argument {name}. Valid values are > 0")
-        for name in ("r_bn", "first_bn_multiplier", "jitter"):
-            if getattr(self, name) < 0:
-                raise ValueError(f"Invalid value {getattr(self, name)!r} for argument {name}. Valid values are >= 0")
+            check_positive(name, getattr(self, name))
+        for name in ("r_bn", "first_bn_multiplier"):
+            if not 0 <= getattr(self, name) < math.inf:
+                raise ValueError(
+                    f"Invalid value {getattr(self, name)!r} for argument {name}. Valid values are finite numbers >= 0"
+                )
 
 
 @register_image_method("sre2l", SRe2LConfig, "SRe2L (NeurIPS 2023): recover images from a BN teacher, relabel")

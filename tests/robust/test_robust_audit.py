@@ -195,3 +195,20 @@ def test_a_model_named_twice_is_trained_once_not_reported_as_twice_the_runs():
     assert cfg.models == ("mlp",)
     res = audit_images(data.x_train, data.y_train, data, config=cfg, device="cpu")
     assert [len(r["runs"]) for r in res.rows] == [1, 1]  # was [2, 2]: the same seed twice, std 0 by construction
+
+
+@pytest.mark.parametrize(
+    ("make", "argument"),
+    [
+        (lambda: AttackConfig(pgd_step_ratio=float("inf")), "pgd_step_ratio"),  # an infinite PGD step
+        (lambda: AttackConfig(cw_c=float("inf")), "cw_c"),
+        (lambda: AttackConfig(pgd_steps=2.5), "pgd_steps"),
+        (lambda: AttackConfig(forward_chunk=0.5), "forward_chunk"),
+        (lambda: AuditConfig(runs=1.5), "runs"),  # failed later, in range(), after the data loaded
+        (lambda: AuditConfig(subset=2.5), "subset"),
+        (lambda: AuditConfig(workers=True), "workers"),
+    ],
+)
+def test_audit_counts_are_integers_and_attack_constants_finite(make, argument):
+    with pytest.raises(ValueError, match=f"Invalid value .* for argument {argument}. Valid values are"):
+        make()

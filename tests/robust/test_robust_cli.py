@@ -25,7 +25,7 @@ def test_attacks_verb_lists_the_registry(capsys):
         (["--eps", "2/255,3"], "outside the data range"),
         (["--pgd-steps", "0"], "argument pgd_steps"),
         (["--relabel", "online"], "names its teacher"),
-        (["--workers", "0"], "Invalid value 0 for argument workers. Valid values are >= 1"),
+        (["--workers", "0"], "Invalid value 0 for argument workers. Valid values are integers >= 1"),
     ],
 )
 def test_audit_bad_input_exits_2_with_the_reason(tmp_path, capsys, args, message):

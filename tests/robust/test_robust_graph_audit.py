@@ -90,3 +90,10 @@ def test_graph_audit_config_refuses_empty_lists_and_keeps_names_once():
             GraphAuditConfig(**{arg: ()})  # was accepted: an audit of clean accuracy only, or of nothing
     cfg = GraphAuditConfig(attacks=("feature_pgd", "feature_pgd"), models=("gcn", "gcn"))
     assert cfg.attacks == ("feature_pgd",) and cfg.models == ("gcn",)
+
+
+def test_graph_audit_config_refuses_zero_runs_and_fractional_steps():
+    with pytest.raises(ValueError, match="argument runs"):
+        GraphAuditConfig(eval=NodeEvalConfig(runs=0))  # audited no model and said nothing
+    with pytest.raises(ValueError, match="argument pgd_steps"):
+        GraphAuditConfig(pgd_steps=2.5)

@@ -23,6 +23,9 @@ def _images() -> ImageSplits:
 def test_guard_config_checks_and_regularizer():
     with pytest.raises(ValueError, match="argument curvature"):
         GuardConfig(curvature=-1)
+    for inf in ({"curvature": float("inf")}, {"plugin_curvature": float("inf")}):  # an infinite loss was taken
+        with pytest.raises(ValueError, match="curvature. Valid values are finite"):
+            GuardConfig(**inf)
     with pytest.raises(ValueError, match="argument h"):
         GuardConfig(h=0)
     assert not GuardConfig(curvature=0).enabled and GuardConfig().enabled

@@ -80,7 +80,7 @@ def _set(path):
 
 
 def test_workers_errors():
-    with pytest.raises(ValueError, match="argument workers. Valid values are >= 1"):
+    with pytest.raises(ValueError, match="argument workers. Valid values are integers >= 1"):
         AuditConfig(workers=0)
     data = _data()
     with pytest.raises(ValueError, match="workers on device 'meta'"):

@@ -147,3 +147,20 @@ def test_warmup_epochs_train_plain_first_and_get_their_own_folder(tmp_path, monk
     assert not torch.allclose(net.classifier.weight, cold.classifier.weight)  # the plain phase ran
     with pytest.raises(ValueError, match="argument warmup_epochs"):
         TeacherConfig(warmup_epochs=-1)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "argument"),
+    [
+        ({"iterations": 0}, "iterations"),  # returned the initial noise, relabelled, as the condensed set
+        ({"iterations": -1}, "iterations"),  # was refused as "Invalid value None for argument steps"
+        ({"jitter": 1.5}, "jitter"),
+        ({"lr_img": float("inf")}, "lr_img"),
+        ({"r_bn": float("nan")}, "r_bn"),
+    ],
+)
+def test_sre2l_config_refuses_what_it_took(kwargs, argument):
+    with pytest.raises(ValueError, match=f"argument {argument}"):
+        SRe2LConfig(**kwargs)
+    with pytest.raises(ValueError, match="argument warmup_epochs"):
+        TeacherConfig(warmup_epochs=1.5)
