@@ -26,7 +26,7 @@ from condensekit.core.engine import CondensationResult, EngineConfig, run
 from condensekit.core.seed import resolve_device
 from condensekit.graph.condense import make_config
 from condensekit.graph.level.data import GraphSet, graphset_from_list, load_graph_dataset
-from condensekit.graph.level.evaluate import check_condensed_graphs, validation_score
+from condensekit.graph.level.evaluate import GraphEvalConfig, check_condensed_graphs, validation_score
 from condensekit.graph.level.methods import GRAPH_METHODS, check_gpc
 
 __all__ = ["DOMAIN", "TASK", "CondensedGraphSet", "check_binary", "condense_graphs", "prepare_graphs"]
@@ -170,7 +170,12 @@ def condense_graphs(
     elif not isinstance(config, entry.config):
         raise ValueError(f"config for {method!r} must be a {entry.config.__name__} or a dict, got {type(config)}")
     check_gpc(graphs, gpc)
+    if eval_every:
+        GraphEvalConfig().protocol(eval_model)  # before the set-up: an unknown name was a KeyError at step 0
     algo = entry.cls(graphs, gpc, config)
+    # the selection model is part of what a checkpoint was written with: a resume under another one would mix
+    # two models' validation scores in one selection
+    algo.selection_model = str(eval_model).lower() if eval_every else None
     n_steps = algo.steps() if steps is None else steps
     engine = EngineConfig(
         steps=n_steps,

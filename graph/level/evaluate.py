@@ -256,5 +256,5 @@ def _run_real(graphs: GraphSet, model: str, p: GraphProtocol, _seed: int) -> flo
 def validation_score(graphs: GraphSet, condensed: dict[str, Tensor], *, model: str = "gin", seed: int = 0) -> float:
     """Validation accuracy (%) of the selected weights of one ``model`` run on ``condensed``: the engine's selection
     signal during condensation (test graphs are never looked at)."""
-    p = PROTOCOLS[model]
+    p = GraphEvalConfig().protocol(model)  # unknown names list the valid ones; any case, as the registry
     return repeat(lambda _s: train_on_condensed(graphs, model, condensed, p, test=False).val, runs=1, seed=seed).mean

@@ -146,7 +146,12 @@ class GraphCondensation(CondensationMethod):
     def steps(self) -> int:
         return int(getattr(self.config, "steps", 0))
 
+    #: The model whose validation accuracy selects the set (``condense_graphs`` sets it when it selects).
+    selection_model: str | None = None
+
     def data_setting(self) -> dict[str, Any]:
         g = self.graphs
         info = {"dataset": g.name, "num_graphs": g.num_graphs, "num_features": g.num_features}
-        return info | {"split_seed": g.split_seed, "gpc": self.gpc}
+        info |= {"split_seed": g.split_seed, "gpc": self.gpc}
+        # only when selecting, so checkpoints of runs without selection resume as before
+        return info if self.selection_model is None else info | {"selection_model": self.selection_model}

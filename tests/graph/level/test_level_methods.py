@@ -175,3 +175,17 @@ def test_evaluation_model_names_are_case_insensitive_as_the_model_registry(tiny_
     only_gcn = GraphEvalConfig(protocols={"gcn": GraphEvalConfig().protocols["gcn"]})
     with pytest.raises(ValueError, match=r"Unknown value 'gin' for argument model \(protocols\)\. Valid .* \{gcn\}"):
         only_gcn.protocol("gin")
+
+
+def test_the_selection_model_is_checked_up_front_and_a_resume_under_another_is_refused(tiny_set, tmp_path) -> None:
+    with pytest.raises(ValueError, match=r"Unknown graph model 'gat'\. Valid values are \{gcn, gin\}"):  # a KeyError
+        condense_graphs(tiny_set, "random", gpc=2, eval_every=1, eval_model="gat", progress=False, device="cpu")
+    ckpt = str(tmp_path / "ck.pt")
+    kw = {"gpc": 2, "config": FAST["doscond"], "steps": 2, "eval_every": 1, "checkpoint": ckpt, "progress": False}
+    first = condense_graphs(tiny_set, "doscond", eval_model="GIN", device="cpu", **kw)  # any case, as the registry
+    assert first.card["selection"]["history"]
+    # resumed under GCN, the set would be selected over GIN's scores and GCN's together, under a card naming GCN
+    with pytest.raises(ValueError, match="selection_model='gin', this run has selection_model='gcn'"):
+        condense_graphs(tiny_set, "doscond", eval_model="gcn", device="cpu", **kw)
+    again = condense_graphs(tiny_set, "doscond", eval_model="gin", device="cpu", **kw)
+    assert torch.equal(again.x, first.x)
