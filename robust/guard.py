@@ -27,7 +27,11 @@ method's loss can swamp; ``"sum"`` keeps each image's.
 Deviations: the reference runs on ImageNet-scale data with ResNet-18 teachers; here the teachers are the
 suite's small models (see :mod:`condensekit.robust.sre2l` for SRe2L's own deviations). With
 ``reduction="mean"`` (the reference) the term scales as 1/batch, so λ = 100 at batch 256 weighs about as
-much as λ ≈ 0.4 on per-sample gradients.
+much as λ ≈ 0.4 on per-sample gradients. The term above is the paper's (CURE's gradient difference, z along
+the input gradient, normalised per image, as the brief of issue 10 states it); the released pre-training
+script (``yumozi/GUARD``, ``pretrain/pretrain.py``, "the simplified version") computes the same z but adds
+β·|ℓ̄(x + hz) − ℓ̄(x)| of the batch-mean loss ℓ̄, a loss difference without the input gradient, with β = 1e-4
+by default (its ``--lamda 100`` is parsed but unused there).
 """
 
 from __future__ import annotations
