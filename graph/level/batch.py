@@ -127,19 +127,21 @@ class GraphBatch:
 
     def pool(self, h: Tensor, how: str) -> Tensor:
         """Graph embeddings ``(B, d)`` from node embeddings: ``"mean"``, ``"sum"`` or ``"max"``
-        over each graph's (real) nodes."""
+        over each graph's (real) nodes; a graph without nodes pools to 0 with every reduction (as PyG's
+        global pools; ``"max"`` gave ``-inf``, and the classifier NaN)."""
         check_choice("pooling", how, POOLINGS)
         if self.is_dense:
             m = torch.ones_like(h[..., 0]) if self.mask is None else self.mask
             if how == "max":
-                return h.masked_fill(m.unsqueeze(-1) == 0, float("-inf")).amax(1)
+                empty = (m.sum(1) == 0).unsqueeze(-1)
+                return h.masked_fill(m.unsqueeze(-1) == 0, float("-inf")).amax(1).masked_fill(empty, 0.0)
             total = (h * m.unsqueeze(-1)).sum(1)
             return total / m.sum(1, keepdim=True).clamp_min(1.0) if how == "mean" else total
         assert self.batch is not None
         out = h.new_zeros(self.num_graphs, h.shape[-1])
         if how == "max":
             idx = self.batch.unsqueeze(-1).expand_as(h)
-            return out.fill_(float("-inf")).scatter_reduce(0, idx, h, reduce="amax", include_self=True)
+            return out.scatter_reduce(0, idx, h, reduce="amax", include_self=False)  # a graph without nodes: 0
         out = out.index_add(0, self.batch, h)
         if how == "mean":
             # bincount's counts without its host sync on CUDA (it reads the largest index to size its output)
