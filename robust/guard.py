@@ -285,10 +285,12 @@ def resolve_mode(base: str, mode: str) -> tuple[bool, bool]:
 
 
 def default_experts_dir(data: ImageSplits, config: ExpertConfig, guard: GuardConfig | None) -> Path:
-    """``<cache>/experts/<dataset>-<model>-e<epochs>-<plain | curv<λ>-h<h>>``."""
+    """``<cache>/experts/<dataset>[-<side>px]-<model>-e<epochs>-<plain | curv<λ>-h<h>>`` (the side for images
+    other than 28×28: a MedMNIST flag keeps its name at every size, and a buffer refuses another size)."""
     curved = guard is not None and guard.teacher and guard.curvature > 0
     tag = f"curv{guard.curvature:g}-h{guard.h:g}" if curved else "plain"  # type: ignore[union-attr]
-    return cache_dir("experts") / f"{data.name}-{config.model}-e{config.epochs}-{tag}"
+    px = f"-{data.im_size[0]}px" if tuple(data.im_size) != (28, 28) else ""
+    return cache_dir("experts") / f"{data.name}{px}-{config.model}-e{config.epochs}-{tag}"
 
 
 def robust_condense(

@@ -80,6 +80,7 @@ __all__ = [
     "SRe2LConfig",
     "TeacherConfig",
     "bn_layers",
+    "data_identity",
     "load_teacher",
     "squeeze_teacher",
     "teacher_folder",
@@ -118,9 +119,17 @@ def bn_layers(model: nn.Module) -> list[nn.Module]:
     return [m for m in model.modules() if isinstance(m, _BN)]
 
 
+def data_identity(data: ImageSplits) -> dict[str, Any]:
+    """What a teacher trained on ``data`` takes as input and returns (an expert buffer's identity keys): a
+    teacher for other images (another MedMNIST size, which keeps the flag's name) is refused, not used."""
+    return {"channels": data.channels, "im_size": list(data.im_size), "num_classes": data.num_classes,
+            "mean": list(data.mean), "std": list(data.std)}  # fmt: skip
+
+
 def teacher_folder(data: ImageSplits, config: TeacherConfig, reg: CurvatureRegularizer | None) -> Path:
     tag = "plain" if reg is None else f"curv{reg.lam:g}-h{reg.h:g}"
-    sub = f"-n{config.train_subset}" if config.train_subset else ""
+    sub = f"-{data.im_size[0]}px" if tuple(data.im_size) != (28, 28) else ""  # MedMNIST 64, 128, 224: own teachers
+    sub += f"-n{config.train_subset}" if config.train_subset else ""
     sub += f"-w{config.warmup_epochs}" if config.warmup_epochs else ""
     bs = f"-b{config.batch_size}" if config.batch_size != 256 else ""
     return cache_dir("teachers") / (
@@ -139,16 +148,25 @@ def teacher_train_index(data: ImageSplits, config: TeacherConfig) -> Tensor | No
 
 def load_teacher(folder: str | os.PathLike[str], data: ImageSplits) -> tuple[nn.Module, dict[str, Any]]:
     """A teacher written by :func:`squeeze_teacher` (eval mode) and its card; a missing one raises
-    ``FileNotFoundError``, one for other data ``ValueError``."""
+    ``FileNotFoundError``, one for other data (another name, or images of another size, channels, classes or
+    normalisation: :func:`data_identity`) ``ValueError``."""
     card_path, weights = Path(folder) / "card.json", Path(folder) / "model.safetensors"
     if not (card_path.exists() and weights.exists()):
         raise FileNotFoundError(f"no teacher at {str(folder)!r} (card.json and model.safetensors); run the squeeze")
     card = json.loads(card_path.read_text())
     if card.get("dataset") != data.name:
         raise ValueError(f"teacher at {str(folder)!r} was trained on {card.get('dataset')!r}, not {data.name!r}")
+    want = data_identity(data)
+    have = card.get("data", want)  # cards written before it was recorded: the weights' shapes are checked below
+    if have != want:
+        diff = ", ".join(f"{k}: teacher {have.get(k)!r}, data {v!r}" for k, v in want.items() if have.get(k) != v)
+        raise ValueError(f"teacher at {str(folder)!r} was trained on other {data.name!r} images ({diff}); pass another")
     model = card["config"]["model"]
     net = build_image_model(model, channels=data.channels, num_classes=data.num_classes, im_size=data.im_size)
-    net.load_state_dict(load_file(str(weights)))
+    try:
+        net.load_state_dict(load_file(str(weights)))
+    except RuntimeError as err:
+        raise ValueError(f"teacher at {str(folder)!r} does not fit {data.name!r}'s images: {err}") from err
     return net.eval(), card | {"folder": str(folder)}
 
 
@@ -205,7 +223,8 @@ def squeeze_teacher(
     fit_images(net, x, y, config=train, regularizer=regularizer, generator=gen)
     cpu = time.process_time() - cpu0
     val = accuracy_metric(predict(net, val_x), val_y) if len(val_y) else None
-    card = want | {"val_acc": val, "train_cpu_s": round(cpu, 1), "train_images": int(x.shape[0])}
+    card = want | {"data": data_identity(data), "val_acc": val, "train_cpu_s": round(cpu, 1),
+                   "train_images": int(x.shape[0])}  # fmt: skip
     target.mkdir(parents=True, exist_ok=True)
     with atomic_path(weights) as tmp:
         save_file({k: v.detach().cpu().contiguous() for k, v in net.state_dict().items()}, str(tmp))

@@ -80,7 +80,7 @@ def test_robust_condense_guard_mtt_and_plugin_dm(tmp_path, monkeypatch):
                              progress=False)  # fmt: skip
     assert plain.card["method"] == "mtt" and curved.card["method"] == "guard-mtt"
     assert curved.card["domain"] == "robust" and curved.card["config"]["guard"]["curvature"] == 10.0
-    assert plain.card["config"]["experts"]["folder"].endswith("toy-mlp-e2-plain")
+    assert plain.card["config"]["experts"]["folder"].endswith("toy-6px-mlp-e2-plain")  # 6×6 images
     assert curved.card["config"]["experts"]["curvature"]["lam"] == 10.0
     assert not torch.allclose(plain.x, curved.x)  # other experts, other images
     assert curved.lr is not None

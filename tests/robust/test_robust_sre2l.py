@@ -4,14 +4,16 @@ import pytest
 import torch
 from torch import nn
 
-from condensekit.core.vision import CondensedImages, build_image_model, image_source
+from condensekit.core.vision import CondensedImages, ImageSplits, build_image_model, image_source
 from condensekit.robust.guard import GuardConfig, has_teacher, resolve_mode, robust_condense
 from condensekit.robust.sre2l import (
     SRe2L,
     SRe2LConfig,
     TeacherConfig,
     bn_layers,
+    load_teacher,
     squeeze_teacher,
+    teacher_folder,
     teacher_train_index,
 )
 from tests.robust.conftest import make_toy_images as _images
@@ -115,7 +117,7 @@ def test_teacher_trains_on_a_stratified_subset_with_its_own_cache_folder(tmp_pat
     assert teacher_train_index(data, TeacherConfig(train_subset=0)) is None
     assert teacher_train_index(data, TeacherConfig(train_subset=10_000)) is None  # more than there are: all
     _, card = squeeze_teacher(data, sub)
-    assert card["train_images"] == 9 and "-b3-n9-plain-" in card["folder"]
+    assert card["train_images"] == 9 and "-b3-6px-n9-plain-" in card["folder"]  # 6×6 images: own folder
     _, whole = squeeze_teacher(data, TeacherConfig(model="mlp_bn", epochs=1, batch_size=6))
     assert whole["train_images"] == 24 and whole["folder"] != card["folder"]
     with pytest.raises(ValueError, match="argument train_subset"):
@@ -164,3 +166,22 @@ def test_sre2l_config_refuses_what_it_took(kwargs, argument):
         SRe2LConfig(**kwargs)
     with pytest.raises(ValueError, match="argument warmup_epochs"):
         TeacherConfig(warmup_epochs=1.5)
+
+
+@pytest.mark.parametrize("model", ["mlp_bn", "resnet18"])
+def test_a_teacher_for_images_of_another_size_is_refused_not_loaded(tmp_path, model):
+    """A MedMNIST flag keeps its name at every size, and the card checked only the name: a resnet18 teacher
+    (adaptive pooling) for 8×8 images was loaded silently for 16×16 ones, an MLP's failed in load_state_dict."""
+
+    def images(size: int) -> ImageSplits:
+        x = torch.randn(16, 1, size, size, generator=torch.Generator().manual_seed(0))
+        y = torch.arange(2).repeat(8)
+        return ImageSplits("toy", x, y, x[:4], y[:4], x[:4], y[:4], num_classes=2)
+
+    cfg = TeacherConfig(model=model, epochs=1, batch_size=8)
+    squeeze_teacher(images(8), cfg, folder=tmp_path / "t")
+    with pytest.raises(ValueError, match=r"other 'toy' images \(im_size: teacher \[8, 8\], data \[16, 16\]\)"):
+        squeeze_teacher(images(16), cfg, folder=tmp_path / "t")
+    with pytest.raises(ValueError, match="other 'toy' images"):
+        load_teacher(tmp_path / "t", images(16))  # the online-relabel audit's path
+    assert teacher_folder(images(8), cfg, None) != teacher_folder(images(16), cfg, None)  # the default folders differ
