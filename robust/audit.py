@@ -73,6 +73,7 @@ __all__ = [
     "AuditConfig",
     "AuditResult",
     "audit_artifact",
+    "audit_files",
     "audit_images",
     "plot_audit",
     "record_audit",
@@ -433,6 +434,7 @@ def audit_artifact(
     overrides the real data named by the card (tests, or a custom root layout).
     """
     cond = CondensedImages.load(path, purpose="`robust audit`")
+    audit_files(path, out)  # a stem that cannot be written is refused before the audit, not after
     folder = _teacher_folder(cond.card) if config.relabel == "online" else None  # refused before any data loads
     real = data if data is not None else data_for_card(cond.card, root=root)
     lr = None if cond.lr is None else float(cond.lr)
@@ -456,17 +458,27 @@ def _teacher_folder(card: dict[str, Any]) -> str:
     return str(folder)
 
 
+def audit_files(path: str | os.PathLike[str], out: str | os.PathLike[str] | None = None) -> dict[str, str]:
+    """The JSON and PNG an audit of the artifact at ``path`` writes: ``<out>.json``, ``<out>.png``, by default
+    ``<path>-robust-audit.*`` beside the folder (``.`` or ``..``: the folder it names, resolved)."""
+    folder = Path(path)
+    if folder.name in ("", ".."):  # `robust audit .` from inside the artifact: Path(".").name is empty
+        folder = folder.resolve()
+    stem = Path(out) if out is not None else folder.with_name(folder.name + "-robust-audit")
+    # append the suffixes (``with_suffix`` would cut a name such as ``...-lr0.01-...`` at its dot)
+    name = stem.name[: -len(stem.suffix)] if stem.suffix.lower() in (".json", ".png") else stem.name
+    if not name:
+        raise ValueError(f"Invalid value {str(out)!r} for argument out. Valid values are file stems, e.g. audit")
+    return {"json": str(stem.with_name(name + ".json")), "png": str(stem.with_name(name + ".png"))}
+
+
 def record_audit(
     path: str | os.PathLike[str], result: AuditResult, *, method: Any, out: str | os.PathLike[str] | None = None
 ) -> dict[str, str]:
     """Write ``<out>.json`` and ``<out>.png`` (default ``<path>-robust-audit``) atomically, then append the
     audit to the card of the artifact at ``path``; returns the two file names. Nothing is written until
     the audit is complete, and the card comes last."""
-    folder = Path(path)
-    stem = Path(out) if out is not None else folder.with_name(folder.name + "-robust-audit")
-    # append the suffixes (``with_suffix`` would cut a name such as ``...-lr0.01-...`` at its dot)
-    name = stem.name[: -len(stem.suffix)] if stem.suffix.lower() in (".json", ".png") else stem.name
-    files = {"json": str(stem.with_name(name + ".json")), "png": str(stem.with_name(name + ".png"))}
+    files = audit_files(path, out)
     record = result.to_dict() | {"artifact": str(path), "method": method, "files": files}
     write_json(files["json"], record)
     plot_audit(result, files["png"], title=f"{result.dataset} {method or ''}")

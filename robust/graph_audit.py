@@ -32,7 +32,7 @@ from condensekit.core.evaluate import accuracy
 from condensekit.core.registry import check_choice, check_int
 from condensekit.graph import MODELS, CondensedGraph, NodeEvalConfig, NodeTask, fit_node_model, prepare_task
 from condensekit.robust.attacks import parse_eps_list
-from condensekit.robust.audit import AuditResult, _sanity, record_audit
+from condensekit.robust.audit import AuditResult, _sanity, audit_files, record_audit
 
 __all__ = ["GRAPH_ATTACKS", "GraphAuditConfig", "audit_graph", "audit_graph_artifact", "flip_edges"]
 
@@ -195,6 +195,7 @@ def audit_graph_artifact(
     """Audit the node-level graph artifact at ``path``; files and card as in
     :func:`~condensekit.robust.audit.audit_artifact`."""
     cond = CondensedGraph.load(path, purpose="`robust audit`")
+    audit_files(path, out)  # a stem that cannot be written is refused before the audit, not after
     if real is None:
         from condensekit.graph import load_node_dataset
 

@@ -212,3 +212,20 @@ def test_a_model_named_twice_is_trained_once_not_reported_as_twice_the_runs():
 def test_audit_counts_are_integers_and_attack_constants_finite(make, argument):
     with pytest.raises(ValueError, match=f"Invalid value .* for argument {argument}. Valid values are"):
         make()
+
+
+def test_auditing_the_current_folder_writes_beside_it(tmp_path, monkeypatch):
+    """`condensekit robust audit .` from inside the artifact computed the whole audit, then failed on
+    Path('.').with_name (an empty name) and wrote nothing."""
+    data = _data()
+    path = _artifact(tmp_path, data)
+    monkeypatch.chdir(path)
+    _, files = audit_artifact(".", config=AuditConfig(attacks=("fgsm",), eps=("0.1",), **FAST), data=data)
+    assert files["json"] == str(tmp_path / "toy-random-robust-audit.json")
+    assert (tmp_path / "toy-random-robust-audit.png").exists()
+    assert len(load_artifact(path).card["audits"]) == 1
+    fitted = []
+    monkeypatch.setattr(audit_mod, "fit_images", lambda *a, **k: fitted.append(1))
+    with pytest.raises(ValueError, match="argument out"):
+        audit_artifact(".", config=AuditConfig(attacks=("fgsm",), eps=("0.1",), **FAST), data=data, out="")
+    assert fitted == []  # refused before any model trains
