@@ -118,6 +118,7 @@ def prepare_graphs(
     PyG graphs (split 80/10/10 by ``seed``) or a prepared set."""
     dev = resolve_device(device)
     if isinstance(data, GraphSet):
+        data.check_features()  # built by hand: not validated as loaded datasets and graph lists are
         return data.to(dev)
     if isinstance(data, str):
         return load_graph_dataset(data, root=root, seed=seed, device=dev, download=download)

@@ -211,3 +211,14 @@ def test_download_is_asked_for_and_then_fetches_into_the_root(tiny_graphs, tmp_p
         main([*argv, "--root", str(tmp_path / "root2"), "--download", "--quiet", "--out", str(tmp_path / "art")]) == 0
     )
     assert len(fetched) == 2
+
+
+@pytest.mark.parametrize("value", [float("nan"), float("inf")])
+def test_a_graph_set_with_nan_features_is_refused_naming_the_graph(tiny_set, value: float) -> None:
+    """A GraphSet built by hand skips validate_graphs: DosCond and the coresets condensed it into a NaN set."""
+    from condensekit.graph.level.condense import condense_graphs
+
+    tiny_set.x[int(tiny_set.ptr[5]) + 1, 2] = value
+    node = int(tiny_set.ptr[5]) + 1
+    with pytest.raises(ValueError, match=rf"graphs\.x holds NaN or inf values \(graph 5, node {node}\)"):
+        condense_graphs(tiny_set, "random", gpc=2, progress=False, device="cpu")
