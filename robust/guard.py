@@ -326,6 +326,13 @@ def robust_condense(
     ipc_budgets(data, ipc)  # a bad ipc or steps is refused before minutes of expert / teacher training
     if steps is not None:
         check_int("steps", steps, 0)
+    n_steps = int(getattr(method_cfg, "iterations", 0)) if steps is None else steps
+    if guard is not None and guard.plugin and guard.curvature > 0 and n_steps == 0:
+        raise ValueError(
+            f"the curvature plug-in joins the per-step loss of method {base!r}, which runs no step here "
+            f"({'a selection' if not getattr(method_cfg, 'iterations', 0) else 'steps=0'}): the set would be the plain "
+            "one under a GUARD card; run it with curvature 0 (plugin=False)"
+        )
     tcfg = None
     if uses_teacher(base):
         tcfg = teacher_config or TeacherConfig(model=getattr(method_cfg, "model", TeacherConfig.model))

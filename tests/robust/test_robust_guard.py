@@ -213,3 +213,18 @@ def test_an_sre2l_checkpoint_is_not_resumed_with_another_teacher(tmp_path, monke
     for guard, epochs in ((None, 1), (GuardConfig(curvature=10.0, h=1.0), 2)):
         with pytest.raises(ValueError, match="resume with the same curvature setting"):
             run(guard, epochs)
+
+
+@pytest.mark.parametrize(("base", "steps"), [("random", None), ("dm", 0)])
+def test_the_plugin_is_refused_where_no_step_runs(base, steps):
+    """A selection (random) has no per-step loss: the CLI's default --curvature 100 gave a 'guard-random'
+    artifact whose card recorded a plug-in, with the plain random set's images."""
+    from condensekit.robust.guard import robust_condense
+
+    guard = GuardConfig(curvature=100.0, teacher=False, plugin=True)
+    cfg = {} if base == "random" else {"model": "mlp"}
+    with pytest.raises(ValueError, match="runs no step here"):
+        robust_condense(_images(), base, ipc=2, guard=guard, config=cfg, steps=steps, progress=False)
+    plain = robust_condense(_images(), base, ipc=2, guard=GuardConfig(curvature=0.0, teacher=False, plugin=True),
+                            config=cfg, steps=steps, progress=False)  # fmt: skip
+    assert plain.card["method"] == base and plain.card["config"]["guard"] is None
