@@ -29,9 +29,21 @@ from condensekit.graph.level.data import GraphSet, graphset_from_list, load_grap
 from condensekit.graph.level.evaluate import GraphEvalConfig, check_condensed_graphs, validation_score
 from condensekit.graph.level.methods import GRAPH_METHODS, check_gpc
 
-__all__ = ["DOMAIN", "TASK", "CondensedGraphSet", "check_binary", "condense_graphs", "prepare_graphs"]
+__all__ = [
+    "DOMAIN",
+    "SELECTION_MODEL",
+    "TASK",
+    "CondensedGraphSet",
+    "check_binary",
+    "condense_graphs",
+    "prepare_graphs",
+]
 
 DOMAIN, TASK = "graph", "graph_classification"
+
+#: The evaluation model of each method's paper, which selects its set by default: DosCond's GCN (mean pooling);
+#: GIN (sum pooling, KiDD's) for the others. ``graph condense --eval-every`` selected DosCond's sets by GIN.
+SELECTION_MODEL: dict[str, str] = {"doscond": "gcn"}
 
 
 @dataclass
@@ -142,7 +154,7 @@ def condense_graphs(
     device: str = "auto",
     steps: int | None = None,
     eval_every: int | None = None,
-    eval_model: str = "gin",
+    eval_model: str | None = None,
     checkpoint: str | os.PathLike[str] | None = None,
     checkpoint_every: int = 50,
     progress: bool = True,
@@ -159,6 +171,8 @@ def condense_graphs(
         config: the method's config dataclass, or a dict of overrides of its paper defaults.
         steps: engine steps (default: the config's ``steps``).
         eval_every: select the set by ``eval_model``'s validation accuracy every k steps.
+        eval_model: the selection model (default: the method's own evaluation model, :data:`SELECTION_MODEL`:
+            GCN for DosCond, GIN otherwise, as the benchmark selects).
         checkpoint: file that makes the run resumable bit for bit.
 
     Returns:
@@ -171,6 +185,7 @@ def condense_graphs(
     elif not isinstance(config, entry.config):
         raise ValueError(f"config for {method!r} must be a {entry.config.__name__} or a dict, got {type(config)}")
     check_gpc(graphs, gpc)
+    eval_model = SELECTION_MODEL.get(entry.cls.name, "gin") if eval_model is None else eval_model
     if eval_every:
         GraphEvalConfig().protocol(eval_model)  # before the set-up: an unknown name was a KeyError at step 0
     algo = entry.cls(graphs, gpc, config)

@@ -189,3 +189,11 @@ def test_the_selection_model_is_checked_up_front_and_a_resume_under_another_is_r
         condense_graphs(tiny_set, "doscond", eval_model="gcn", device="cpu", **kw)
     again = condense_graphs(tiny_set, "doscond", eval_model="gin", device="cpu", **kw)
     assert torch.equal(again.x, first.x)
+
+
+@pytest.mark.parametrize(("method", "model"), [("doscond", "gcn"), ("kidd", "gin"), ("random", "gin")])
+def test_a_set_is_selected_by_its_methods_own_evaluation_model_by_default(tiny_set, method: str, model: str) -> None:
+    """DosCond is judged on GCN (its paper's model): `graph condense --eval-every` selected its sets by GIN."""
+    steps = 0 if method == "random" else 1
+    cs = condense_graphs(tiny_set, method, gpc=2, config=FAST[method], steps=steps, eval_every=1, progress=False)
+    assert cs.card["selection"]["model"] == model
