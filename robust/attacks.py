@@ -436,6 +436,7 @@ def robust_accuracy(
     """
     spec = ATTACKS.get(attack)
     y = y.reshape(-1).long()
+    model.eval()  # the attacks run it in eval mode (adversarial); the clean mask must be taken in the same mode
     if clean is None:
         clean = correct_in_batches(model, x, y, config.batch_size)
     elif clean.shape != y.shape or clean.dtype != torch.bool:

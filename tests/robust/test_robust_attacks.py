@@ -247,3 +247,13 @@ def test_the_eps_cascade_attacks_only_the_survivors_and_never_raises_accuracy(mo
     values = [cascade[e] for e in sorted(grid)]
     assert values == sorted(values, reverse=True)
     assert values[0] == fresh[0.02]  # the smallest ε is attacked exactly as before
+
+
+def test_the_clean_mask_is_taken_in_the_mode_the_attacks_run_in():
+    """A model handed over in train mode had its clean mask taken with dropout on, its attacks in eval mode."""
+    x, y, linear = _blobs()
+    model = nn.Sequential(nn.Dropout(0.9), *linear)
+    cfg = AttackConfig(pgd_steps=2)
+    want = robust_accuracy(model.eval(), x, y, "fgsm", [0.02], num_classes=4, config=cfg)
+    torch.manual_seed(0)
+    assert robust_accuracy(model.train(), x, y, "fgsm", [0.02], num_classes=4, config=cfg) == want
