@@ -272,7 +272,10 @@ def run_entry(
     split = "" if ns.split_seed == 0 else f"-split{ns.split_seed}"
     cs.save(ARTIFACTS / f"{dataset}-{method}-{gpc}-s{ns.seed}{split}{f'-{ns.tag}' if ns.tag else ''}")
     t1, c1 = time.perf_counter(), time.process_time()
-    res = evaluate_graphs(graphs, cs.tensors(), models=ns.models.split(","), config=GraphEvalConfig(runs=ns.runs))
+    # evaluation runs seeded from --seed ("condensation and evaluation seed"; was always 0..runs-1)
+    res = evaluate_graphs(
+        graphs, cs.tensors(), models=ns.models.split(","), config=GraphEvalConfig(runs=ns.runs, seed=ns.seed)
+    )
     entry = {
         "dataset": dataset,
         "method": method,
@@ -365,7 +368,7 @@ def _or_dash(value: Any) -> Any:
 def whole_entry(dataset: str, ns: argparse.Namespace, old: dict[str, Any] | None = None) -> dict[str, Any] | None:
     """The whole-data row: ``ns.runs`` runs, or with ``old`` (``--extend``) the runs ``old`` lacks.
 
-    Run ``i`` is seeded with ``i`` (:func:`~condensekit.core.evaluate.repeat`), so an entry of ``k`` runs
+    Run ``i`` is seeded with ``--seed + i`` (:func:`~condensekit.core.evaluate.repeat`), so an entry of ``k`` runs
     extended by runs ``k..runs-1`` equals one ``runs``-run call; each call's cost is kept in ``sessions``
     and ``cost`` sums them. Returns ``None`` when ``old`` already has ``ns.runs`` runs."""
     models = ns.models.split(",")
@@ -377,11 +380,13 @@ def whole_entry(dataset: str, ns: argparse.Namespace, old: dict[str, Any] | None
     graphs = prepare_graphs(dataset, seed=ns.split_seed, device=ns.device)
     reset_peak_memory(graphs.device)
     t0, c0 = time.perf_counter(), time.process_time()
-    res = evaluate_graphs(graphs, None, models=models, config=GraphEvalConfig(runs=ns.runs - have, seed=have))
+    # seeded from --seed: a --seed 1 row was seed 0's runs again under a key naming seed 1
+    config = GraphEvalConfig(runs=ns.runs - have, seed=ns.seed + have)
+    res = evaluate_graphs(graphs, None, models=models, config=config)
     measured = _measured(res, t0, c0, ns)
     session = {
         "runs": ns.runs - have,
-        "first_seed": have,
+        "first_seed": ns.seed + have,
         "end_to_end_s": measured["eval_time_s"],
         "end_to_end_cpu_s": measured["eval_cpu_s"],
         "peak_memory_mb": round(peak_memory_mb(graphs.device), 1),
@@ -390,7 +395,7 @@ def whole_entry(dataset: str, ns: argparse.Namespace, old: dict[str, Any] | None
     if old is not None:
         # entries written before ``cost`` existed keep their evaluation's time and CPU time at the top level
         prior = old.get("cost") or {"end_to_end_s": old.get("eval_time_s"), "end_to_end_cpu_s": old.get("eval_cpu_s")}
-        first = {"runs": have, "first_seed": 0} | {k: prior.get(k) for k in session if k in prior}
+        first = {"runs": have, "first_seed": ns.seed} | {k: prior.get(k) for k in session if k in prior}
         sessions = old.get("sessions", [first]) + [session]
         for m, summ in res.items():
             summ.values[:0] = old["test"][m]["runs"]
@@ -506,7 +511,7 @@ def split_rows(results: dict[str, Any]) -> list[dict[str, Any]]:
     random coreset of the same split and seed, per split (0 included: the recorded rows), on the method's judged
     model (:data:`SELECTION_MODEL`: the issue judges DosCond on GCN and KiDD on GIN, the models each selects by; GCN
     for any other method). A split counts when both sides have the model; a split's score is the mean of the runs
-    both sides have (the first ``min(runs)`` run seeds; every entry's run ``i`` is seeded with ``i``).
+    both sides have (the first ``min(runs)`` run seeds; every entry's run ``i`` is seeded with its ``seed + i``).
 
     The rule (BENCHMARKS.md, sitting 15): the verdict is on the mean over splits of the difference method −
     random; a mean gap whose size is below the split-to-split std of the difference (population std, as every ±

@@ -257,3 +257,24 @@ def test_extend_takes_a_whole_entry_written_before_cost_was_recorded(bench):
     assert mod.main([*common, "--runs", "2", "--extend"]) == 0
     new = json.loads((tmp / "results.json").read_text())["entries"][key]
     assert new["cost"]["end_to_end_cpu_s"] is None and new["sessions"][1]["end_to_end_cpu_s"] is not None
+
+
+def test_evaluation_runs_are_seeded_from_the_seed_option(bench, monkeypatch):
+    """``--seed`` is the "condensation and evaluation seed": the evaluation ran seeds 0.. whatever it was, so a
+    ``--whole --seed 1`` row was seed 0's row again under a key naming seed 1."""
+    mod, tmp, _ = bench
+    seeds = []
+    real = mod.evaluate_graphs
+
+    def recording(graphs, condensed, *, models, config):
+        seeds.append((condensed is None, config.seed, config.runs))
+        return real(graphs, condensed, models=models, config=config)
+
+    monkeypatch.setattr(mod, "evaluate_graphs", recording)
+    common = ["--datasets", "mutag", "--models", "gcn", "--seed", "3"]
+    assert mod.main([*common, "--whole", "--runs", "1"]) == 0
+    assert mod.main([*common, "--whole", "--runs", "2", "--extend"]) == 0  # the added run is seed 3 + 1
+    assert mod.main([*common, "--methods", "random", "--gpcs", "3", "--runs", "1"]) == 0
+    assert seeds == [(True, 3, 1), (True, 4, 1), (False, 3, 1)]
+    whole = json.loads((tmp / "results.json").read_text())["entries"]["mutag|whole|seed3"]
+    assert [s["first_seed"] for s in whole["sessions"]] == [3, 4]
