@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+from dataclasses import fields
 from pathlib import Path
 from typing import Any
 
@@ -197,11 +198,14 @@ def _audit(ns: argparse.Namespace) -> int:
             "--subset": ns.subset != AuditConfig.subset,
             "--epochs": ns.epochs != ImageTrainConfig.epochs,
         }
+        image_only |= {  # the image attacks' settings (flags given only: their defaults are suppressed)
+            "--" + f.name.replace("_", "-"): hasattr(ns, f.name) for f in fields(AttackConfig) if f.name != "pgd_steps"
+        }
         passed = [flag for flag, on in image_only.items() if on]
         if passed:  # else it would be ignored without a word
             raise ValueError(
                 f"{passed[0]} applies to image audits; a graph artifact's audit attacks its full real test split "
-                "and trains its GNNs for --graph-epochs"
+                "(feature PGD with --pgd-steps, random edges) and trains its GNNs for --graph-epochs"
             )
         if ns.workers != 1:
             raise ValueError(f"Invalid value {ns.workers!r} for argument --workers: graph audits run in one process")

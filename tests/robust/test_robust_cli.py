@@ -150,6 +150,9 @@ def test_audit_a_cora_graph_artifact(tmp_path, capsys, monkeypatch):
         ("node_classification", ["--full-test"], "--full-test"),
         ("node_classification", ["--subset", "200"], "--subset"),
         ("node_classification", ["--epochs", "5"], "--epochs"),
+        ("node_classification", ["--cascade-eps", "false"], "--cascade-eps"),  # the image attacks' settings
+        ("node_classification", ["--cw-c", "0.5"], "--cw-c"),
+        ("node_classification", ["--pgd-step-ratio", "1.0"], "--pgd-step-ratio"),
         ("image_classification", ["--graph-epochs", "5"], "--graph-epochs"),
     ],
 )
