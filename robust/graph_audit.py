@@ -5,7 +5,8 @@ evaluation protocol: :class:`~condensekit.graph.NodeEvalConfig`, validation on t
 attack each on the real graph, scored on the real test nodes:
 
 * ``feature_pgd``: evasion PGD-L∞ on the real node features (torchattacks' ``PGD`` on the N×d feature
-  matrix, every node perturbed, features kept in [0, 1]), the structure fixed; ε in feature units;
+  matrix, every node perturbed, features kept in [0, 1], ascending the loss of the test nodes), the structure
+  fixed; ε in feature units;
 * ``random_edges``: ⌊ε·|E|⌋ random undirected edges removed and as many random non-edges added (seeded),
   features fixed; ε is the fraction of edges flipped each way.
 
@@ -75,14 +76,16 @@ class GraphAuditConfig:
 
 
 class _OnGraph(nn.Module):
-    """A GNN on a fixed propagation operator: node features N×d → logits N×K (what torchattacks attacks)."""
+    """A GNN on a fixed propagation operator: node features N×d → logits of the ``nodes`` (default: all N), what
+    torchattacks attacks; the audit passes the test nodes, so PGD ascends the loss of the nodes it scores."""
 
-    def __init__(self, net: nn.Module, op: Tensor | None) -> None:
+    def __init__(self, net: nn.Module, op: Tensor | None, nodes: Tensor | None = None) -> None:
         super().__init__()
-        self.net, self.op = net, op
+        self.net, self.op, self.nodes = net, op, nodes
 
     def forward(self, x: Tensor) -> Tensor:
-        return self.net(x, self.op)
+        out = self.net(x, self.op)
+        return out if self.nodes is None else out[self.nodes]
 
 
 def flip_edges(data: Data, fraction: float, *, seed: int) -> Data:
@@ -148,14 +151,15 @@ def audit_graph(
             per.setdefault((name, "clean", "0"), []).append(clean)
             for text, eps in grid:
                 if "feature_pgd" in config.attacks:
-                    wrapped = _OnGraph(net, task.op(cls)).eval()
+                    # the loss of the test nodes, which are scored (not of every node: train and val labels too)
+                    wrapped = _OnGraph(net, task.op(cls), test).eval()
                     atk = torchattacks.PGD(
                         wrapped, eps=eps, alpha=2.5 * eps / config.pgd_steps, steps=config.pgd_steps, random_start=True
                     )
                     torch.manual_seed(seed)
-                    adv = atk(task.x, task.y)
+                    adv = atk(task.x, y_test)
                     with torch.no_grad():
-                        acc = accuracy(wrapped(adv)[test], y_test)
+                        acc = accuracy(wrapped(adv), y_test)
                     per.setdefault((name, "feature_pgd", text), []).append(acc)
                 if "random_edges" in config.attacks:
                     noisy = NodeTask.from_data(flip_edges(real, eps, seed=seed), device=dev)

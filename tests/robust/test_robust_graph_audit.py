@@ -97,3 +97,26 @@ def test_graph_audit_config_refuses_zero_runs_and_fractional_steps():
         GraphAuditConfig(eval=NodeEvalConfig(runs=0))  # audited no model and said nothing
     with pytest.raises(ValueError, match="argument pgd_steps"):
         GraphAuditConfig(pgd_steps=2.5)
+
+
+def test_feature_pgd_ascends_the_loss_of_the_test_nodes_it_scores(unit_graph, monkeypatch):
+    """It attacked the mean loss of every node (train and validation labels included), a weaker attack on the
+    test nodes than the audit reports."""
+    from condensekit.robust import graph_audit as mod
+
+    seen = []
+    real_pgd = mod.torchattacks.PGD
+
+    class Recording(real_pgd):
+        def forward(self, x, y):
+            seen.append((tuple(self.get_logits(x).shape), tuple(y.shape)))
+            return super().forward(x, y)
+
+    monkeypatch.setattr(mod.torchattacks, "PGD", Recording)
+    task = NodeTask.from_data(unit_graph)
+    cond = condense_nodes(task, "random", budget=9, seed=0, progress=False)
+    cfg = GraphAuditConfig(attacks=("feature_pgd",), eps=("0.1",), **(FAST | {"eval": NodeEvalConfig(runs=1, hidden=16,
+                           train=TrainConfig(epochs=5))}))  # fmt: skip
+    audit_graph(cond, task, config=cfg, real=unit_graph)
+    n = len(task.test_idx)
+    assert n < unit_graph.num_nodes and seen == [((n, task.num_classes), (n,))]
