@@ -76,11 +76,13 @@ def select_kcenter(emb: Tensor, k: int, generator: torch.Generator | None = None
         return torch.empty(0, dtype=torch.long, device=emb.device)
     first = (emb - emb.mean(0)).pow(2).sum(1).argmin()
     chosen = [first]
-    mind = (emb - emb[first]).pow(2).sum(1)
+    # a chosen sample is never picked again: with duplicate rows every distance can reach 0, and argmax's first
+    # index (often an already chosen one) repeated a sample; -1 sorts below every distance
+    mind = (emb - emb[first]).pow(2).sum(1).index_fill(0, first.reshape(1), -1.0)
     for _ in range(1, k):
         i = mind.argmax()
         chosen.append(i)
-        mind = torch.minimum(mind, (emb - emb[i]).pow(2).sum(1))
+        mind = torch.minimum(mind, (emb - emb[i]).pow(2).sum(1)).index_fill(0, i.reshape(1), -1.0)
     return _stack(chosen, emb.device)
 
 
