@@ -197,3 +197,15 @@ def test_a_set_is_selected_by_its_methods_own_evaluation_model_by_default(tiny_s
     steps = 0 if method == "random" else 1
     cs = condense_graphs(tiny_set, method, gpc=2, config=FAST[method], steps=steps, eval_every=1, progress=False)
     assert cs.card["selection"]["model"] == model
+
+
+@pytest.mark.parametrize("how", ["kcenter", "herding"])
+def test_coreset_picks_distinct_graphs_when_embeddings_repeat(tiny_set, how: str) -> None:
+    """Duplicate graphs (isomorphic, same features) have equal embeddings: k-center repeated a graph once every
+    distance to the chosen set was 0 (argmax's first index was an already chosen one)."""
+    from condensekit.graph.level.methods.base import real_picks
+
+    emb = torch.zeros(tiny_set.train_idx.numel(), 3)  # every training graph a duplicate of the others
+    picks = real_picks(tiny_set, 5, how, 100, emb)
+    assert picks.numel() == 10 and torch.unique(picks).numel() == 10
+    assert tiny_set.y_train[picks].tolist() == [0] * 5 + [1] * 5
