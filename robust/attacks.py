@@ -324,10 +324,10 @@ def stratified_subset(y: Tensor, n: int | None = 1000, *, seed: int = 0) -> Tens
     """Indices of a fixed, seeded subset of ``n`` test images with the class proportions of ``y``
     (largest remainders); ``None`` or ``n >= len(y)`` keeps every image. Sorted, on ``y``'s device."""
     total = y.shape[0]
+    if n is not None:  # None: the full test set
+        check_int("subset", n, 1)
     if n is None or n >= total:
         return torch.arange(total, device=y.device)
-    if n < 1:
-        raise ValueError(f"Invalid value {n!r} for argument subset. Valid values are >= 1 or None (full test set)")
     labels = y.reshape(-1).long().cpu()
     classes, counts = labels.unique(return_counts=True)
     quota = counts.double() * n / total

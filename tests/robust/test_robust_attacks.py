@@ -73,6 +73,9 @@ def test_stratified_subset_keeps_class_shares_and_is_fixed():
     assert len(stratified_subset(y, None)) == 100 and len(stratified_subset(y, 500)) == 100
     with pytest.raises(ValueError, match="argument subset"):
         stratified_subset(y, 0)
+    for bad in (2.5, 0.5, True):  # 2.5 failed in a slice with a TypeError; 0.5 and True were taken
+        with pytest.raises(ValueError, match="argument subset"):
+            stratified_subset(y, bad)
 
 
 def test_pixel_space_wraps_the_normalisation():
