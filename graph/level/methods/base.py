@@ -17,7 +17,7 @@ import torch
 from torch import Tensor
 
 from condensekit.core.engine import CondensationMethod
-from condensekit.core.registry import MethodEntry, Registry, check_int, check_positive, method_registrar
+from condensekit.core.registry import MethodEntry, Registry, check_choice, check_int, check_positive, method_registrar
 from condensekit.core.selection import select_per_class
 from condensekit.graph.level.data import GraphSet
 
@@ -37,6 +37,8 @@ __all__ = [
 #: Config fields that are weights, checked like the learning rates (finite, >= 0): a NaN passed every check and
 #: turned the synthetic set into NaN (beta) or failed as "the kernel matrix holds NaN" (ridge).
 NON_NEGATIVE = ("ridge", "orth_reg", "beta")
+#: How the initial real graphs are picked (``init``; herding and k-center on a trained GCN's embeddings).
+INITS = ("random", "herding", "kcenter")
 
 GraphMethodEntry = MethodEntry
 GRAPH_METHODS: Registry[MethodEntry] = Registry("graph-level method")
@@ -126,6 +128,12 @@ class GraphCondensation(CondensationMethod):
             if weight and not (isinstance(value, (int, float)) and 0 <= value < math.inf):
                 # else torch's optimiser says "Invalid learning rate", without the flag, after the set-up
                 raise ValueError(f"Invalid value {value!r} for argument {f.name}. Valid values are finite >= 0")
+        # named here, before any set-up: the embedding GCN's check said "argument epochs", the selector's
+        # "Unknown selection method"
+        if hasattr(config, "embed_epochs"):
+            check_int("embed_epochs", config.embed_epochs, 1)
+        if hasattr(config, "init"):
+            check_choice("init", config.init, INITS)
         self.graphs = graphs
         self.gpc = gpc
         self.config = config

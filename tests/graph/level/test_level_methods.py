@@ -159,6 +159,8 @@ def test_kidd_on_edgeless_graphs_says_why_the_kernel_vanishes(tiny_graphs) -> No
         ("kidd", "batch_syn", 0, "integers >= 1"),
         ("doscond", "anneal_steps", 0, "integers >= 1"),
         ("doscond", "tau_min", 2.0, r"in \(0, tau0 = 1.0\]"),
+        ("doscond", "hidden", 0, "integers >= 1"),  # was "hidden_channels must be a positive integer"
+        ("herding", "embed_epochs", 0, "integers >= 1"),  # was "argument epochs"
     ],
 )
 def test_a_bad_config_value_names_its_argument_and_the_valid_values(
@@ -166,6 +168,11 @@ def test_a_bad_config_value_names_its_argument_and_the_valid_values(
 ) -> None:
     with pytest.raises(ValueError, match=rf"Invalid value {value!r} for argument {field}\. Valid values are {valid}"):
         condense_graphs(tiny_set, method, gpc=1, config=FAST[method] | {field: value}, steps=1, progress=False)
+
+
+def test_an_unknown_init_names_the_argument(tiny_set) -> None:
+    with pytest.raises(ValueError, match=r"Unknown value 'foo' for argument init\. Valid values are \{herding, kc"):
+        condense_graphs(tiny_set, "kidd", gpc=1, config=FAST["kidd"] | {"init": "foo"}, steps=1, progress=False)
 
 
 def test_evaluation_model_names_are_case_insensitive_as_the_model_registry(tiny_set) -> None:
