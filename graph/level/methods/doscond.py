@@ -112,7 +112,7 @@ from torch import Tensor, nn
 
 from condensekit.core.objectives import GRADIENT_METRICS, gradient_distance, relative_gradient_mse
 from condensekit.core.registry import check_choice, check_int, check_positive
-from condensekit.graph.level.batch import GraphBatch
+from condensekit.graph.level.batch import POOLINGS, GraphBatch
 from condensekit.graph.level.methods.base import (
     GraphCondensation,
     dense_real_init,
@@ -227,6 +227,7 @@ class GraphDosCond(GraphCondensation):
         if cfg.inner and not cfg.lr_model > 0:
             raise ValueError(f"Invalid value {cfg.lr_model!r} for argument lr_model. Valid values are floats > 0")
         check_choice("model_init", cfg.model_init, MODEL_INITS)
+        check_choice("pooling", cfg.pooling, POOLINGS)  # else only at step 0's GCN, after the set-up
         check_choice("metric", cfg.metric, GRADIENT_METRICS)
         check_choice("start", cfg.start, STARTS)
         if cfg.start == "coreset" and not cfg.mask_padding:

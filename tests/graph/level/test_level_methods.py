@@ -175,6 +175,15 @@ def test_an_unknown_init_names_the_argument(tiny_set) -> None:
         condense_graphs(tiny_set, "kidd", gpc=1, config=FAST["kidd"] | {"init": "foo"}, steps=1, progress=False)
 
 
+def test_an_unknown_pooling_is_refused_before_the_set_up(tiny_set, monkeypatch) -> None:
+    from condensekit.graph.level import evaluate
+
+    monkeypatch.setattr(evaluate, "real_embeddings", lambda *a, **k: pytest.fail("set-up ran"))  # herding's GCN
+    with pytest.raises(ValueError, match=r"Unknown value 'attention' for argument pooling\. Valid values are"):
+        cfg = FAST["doscond"] | {"pooling": "attention", "init": "herding"}
+        condense_graphs(tiny_set, "doscond", gpc=1, config=cfg, steps=1, progress=False)
+
+
 def test_evaluation_model_names_are_case_insensitive_as_the_model_registry(tiny_set) -> None:
     cs = condense_graphs(tiny_set, "random", gpc=2, progress=False, device="cpu")
     res = evaluate_graphs(tiny_set, cs.tensors(), models=["GIN"], config=GraphEvalConfig(runs=1, epochs=2))  # KeyError
