@@ -274,9 +274,13 @@ def validate_graphs(graphs: Sequence[Data]) -> None:
     absent = (counts == 0).nonzero().flatten().tolist()
     if absent:  # else every method fails later on a class with 0 training graphs (check_gpc)
         seen = (counts > 0).nonzero().flatten().tolist()
+
+        def show(values: list[int]) -> str:  # labels {0, 10**6} must not print a million numbers
+            return str(values) if len(values) <= 8 else f"[{', '.join(map(str, values[:8]))}, ... ({len(values)})]"
+
         raise ValueError(
-            f"class labels must be 0..C-1 with every class present: no graph has label(s) {absent} "
-            f"(labels seen: {seen}); relabel y to 0..{len(seen) - 1}"
+            f"class labels must be 0..C-1 with every class present: no graph has label(s) {show(absent)} "
+            f"(labels seen: {show(seen)}); relabel y to 0..{len(seen) - 1}"
         )
     if int(present.min()) < 3:
         small = [c for c in range(counts.numel()) if 0 < int(counts[c]) < 3]

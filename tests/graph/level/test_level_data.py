@@ -62,6 +62,11 @@ def test_labels_with_a_class_missing_are_refused_naming_it(tiny_graphs) -> None:
     want = r"no graph has label\(s\) \[1\] \(labels seen: \[0, 2\]\); relabel y to 0\.\.1"
     with pytest.raises(ValueError, match=want):
         graphset_from_list(gapped)
+    far = [Data(x=g.x, edge_index=g.edge_index, y=g.y * 1000) for g in tiny_graphs]
+    with pytest.raises(
+        ValueError, match=r"label\(s\) \[1, 2, 3, 4, 5, 6, 7, 8, \.\.\. \(999\)\] \(labels seen: \[0, 1000\]\)"
+    ):
+        graphset_from_list(far)
 
 
 def test_directed_graphs_are_symmetrised_so_a_coreset_of_them_evaluates_and_loads(tiny_graphs, tmp_path) -> None:
