@@ -61,6 +61,7 @@ __all__ = [
     "correct_in_batches",
     "fold_batchnorm",
     "l2_only",
+    "name_list",
     "parse_attacks",
     "parse_eps",
     "parse_eps_list",
@@ -178,6 +179,16 @@ for _spec in (
     AttackSpec("autoattack", "Linf", _autoattack, "AutoAttack standard (Croce & Hein, 2020)"),
 ):
     ATTACKS.register(_spec.name, _spec)
+
+
+def name_list(argument: str, value: str | Sequence[str]) -> tuple[str, ...]:
+    """``"convnet, mlp"`` or a sequence of names → the names, stripped, each once, in order; none raises
+    ``ValueError`` naming ``argument`` (a plain string is a comma-separated list, not a sequence of letters)."""
+    items = value.split(",") if isinstance(value, str) else value
+    names = tuple(dict.fromkeys(n.strip() for n in items if n.strip()))
+    if not names:
+        raise ValueError(f"Invalid value {value!r} for argument {argument}. Name at least one")
+    return names
 
 
 def parse_attacks(text: str | Sequence[str]) -> list[str]:

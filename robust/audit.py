@@ -58,6 +58,7 @@ from condensekit.robust.attacks import (
     autoattack_description,
     check_l2_eps,
     l2_only,
+    name_list,
     parse_attacks,
     parse_eps_list,
     robust_accuracy,
@@ -128,10 +129,8 @@ class AuditConfig:
         object.__setattr__(self, "attacks", tuple(parse_attacks(self.attacks)))
         grid = parse_eps_list(self.eps, l2=l2_only(self.attacks))  # L2 alone: checked on the images' size
         object.__setattr__(self, "eps", tuple(t for t, _ in grid))
-        if not self.models:
-            raise ValueError("Invalid value () for argument models. Name at least one evaluation model")
         # a model named twice would train the same seeds twice and report them as twice the runs
-        object.__setattr__(self, "models", tuple(dict.fromkeys(self.models)))
+        object.__setattr__(self, "models", name_list("models", self.models))
         check_int("runs", self.runs, 1)
         if self.subset is not None:  # None: the full test set
             check_int("subset", self.subset, 1)

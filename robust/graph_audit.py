@@ -32,7 +32,7 @@ from condensekit.core.engine import peak_memory_mb, reset_peak_memory
 from condensekit.core.evaluate import accuracy
 from condensekit.core.registry import check_choice, check_int
 from condensekit.graph import MODELS, CondensedGraph, NodeEvalConfig, NodeTask, fit_node_model, prepare_task
-from condensekit.robust.attacks import parse_eps_list
+from condensekit.robust.attacks import name_list, parse_eps_list
 from condensekit.robust.audit import AuditResult, _sanity, audit_files, record_audit
 
 __all__ = ["GRAPH_ATTACKS", "GraphAuditConfig", "audit_graph", "audit_graph_artifact", "flip_edges"]
@@ -63,9 +63,7 @@ class GraphAuditConfig:
         # an empty list would audit nothing but clean accuracy; a name given twice would be attacked (a model
         # trained) twice and its runs reported as more runs, as in the image audit's config
         for arg in ("attacks", "models"):
-            if not getattr(self, arg):
-                raise ValueError(f"Invalid value () for argument {arg}. Name at least one")
-            object.__setattr__(self, arg, tuple(dict.fromkeys(getattr(self, arg))))
+            object.__setattr__(self, arg, name_list(arg, getattr(self, arg)))
         for name in self.attacks:
             check_choice("attacks", name, GRAPH_ATTACKS)
         object.__setattr__(self, "eps", tuple(t for t, _ in parse_eps_list(self.eps)))

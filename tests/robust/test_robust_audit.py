@@ -229,3 +229,10 @@ def test_auditing_the_current_folder_writes_beside_it(tmp_path, monkeypatch):
     with pytest.raises(ValueError, match="argument out"):
         audit_artifact(".", config=AuditConfig(attacks=("fgsm",), eps=("0.1",), **FAST), data=data, out="")
     assert fitted == []  # refused before any model trains
+
+
+def test_audit_config_models_take_a_comma_separated_string_like_attacks_and_eps():
+    cfg = AuditConfig(attacks="fgsm", eps="0.1", models="convnet, mlp,convnet")
+    assert cfg.models == ("convnet", "mlp")  # was ('c', 'o', 'n', 'v', 'e', 't'): one model per letter
+    with pytest.raises(ValueError, match="argument models"):
+        AuditConfig(models=" , ")

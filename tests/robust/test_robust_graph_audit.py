@@ -120,3 +120,9 @@ def test_feature_pgd_ascends_the_loss_of_the_test_nodes_it_scores(unit_graph, mo
     audit_graph(cond, task, config=cfg, real=unit_graph)
     n = len(task.test_idx)
     assert n < unit_graph.num_nodes and seen == [((n, task.num_classes), (n,))]
+
+
+def test_graph_audit_config_takes_a_comma_separated_string():
+    # a plain string was taken letter by letter: 'f' is not an attack
+    cfg = GraphAuditConfig(attacks="random_edges, feature_pgd", models="gcn")
+    assert cfg.attacks == ("random_edges", "feature_pgd") and cfg.models == ("gcn",)
