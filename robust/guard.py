@@ -149,14 +149,17 @@ def curvature_experts(
     """
     want = _teacher_record(guard)
     marker = Path(folder) / MARKER
+    started = Path(folder, "card.json").exists()  # the buffer writes its card before it trains any expert
     if marker.exists():
         have = json.loads(marker.read_text())
-        if have != want:
+        if have != want and started:
             raise ValueError(
                 f"expert buffer {str(folder)!r} was trained with {have}, this run wants {want}; "
                 "pass another experts folder or delete it"
             )
-    elif Path(folder, "card.json").exists():
+        if have != want:  # a marker alone (a run refused before its buffer began): no expert holds it
+            write_json(marker, want)
+    elif started:
         raise ValueError(
             f"expert buffer {str(folder)!r} has no {MARKER}: its curvature setting is unknown; "
             "pass another experts folder or delete it"

@@ -51,6 +51,12 @@ def test_curvature_experts_differ_from_plain_and_are_not_mixed(tmp_path):
     with pytest.raises(ValueError, match="was trained with"):
         curvature_experts(data, tmp_path / "curv", CFG, None)
     generate_experts(data, tmp_path / "unknown", CFG)  # a buffer made elsewhere, setting unknown
+    # a run refused after its marker was written but before its buffer began (e.g. workers=0) left a marker
+    # alone, which then refused every other setting for a folder that holds no expert
+    (tmp_path / "refused").mkdir()
+    (tmp_path / "refused" / MARKER).write_text(json.dumps({"curvature": {"lam": 100.0}}))
+    curvature_experts(data, tmp_path / "refused", CFG, None)
+    assert json.loads((tmp_path / "refused" / MARKER).read_text()) == {"curvature": None}
     with pytest.raises(ValueError, match="curvature setting is unknown"):
         curvature_experts(data, tmp_path / "unknown", CFG, GuardConfig())
 
