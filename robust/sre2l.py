@@ -205,6 +205,11 @@ def squeeze_teacher(
             raise ValueError(f"teacher folder {str(target)!r} holds {have}, this run wants {want}; pass another folder")
         net, record = load_teacher(target, data)
         return net.to(device), record
+    if card_path.exists():  # a teacher writes its weights before its card: this card is something else's
+        raise ValueError(
+            f"folder {str(target)!r} holds a card.json but no model.safetensors: not a teacher (an expert buffer?), "
+            "and training one there would overwrite its card; pass another folder"
+        )
     torch.manual_seed(config.seed)
     net = build_image_model(config.model, channels=data.channels, num_classes=data.num_classes, im_size=data.im_size)
     net = net.to(device)

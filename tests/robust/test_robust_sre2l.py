@@ -185,3 +185,16 @@ def test_a_teacher_for_images_of_another_size_is_refused_not_loaded(tmp_path, mo
     with pytest.raises(ValueError, match="other 'toy' images"):
         load_teacher(tmp_path / "t", images(16))  # the online-relabel audit's path
     assert teacher_folder(images(8), cfg, None) != teacher_folder(images(16), cfg, None)  # the default folders differ
+
+
+def test_the_squeeze_does_not_overwrite_an_expert_buffer_passed_as_its_folder(tmp_path):
+    """`robust condense --base sre2l --experts FOLDER` with an MTT expert buffer trained a teacher there and wrote
+    its card over the buffer's."""
+    from condensekit.core.vision.experts import ExpertConfig, generate_experts
+
+    data = _images()
+    generate_experts(data, tmp_path / "experts", ExpertConfig(num_experts=1, epochs=1, model="mlp", batch_size=8))
+    card = (tmp_path / "experts" / "card.json").read_text()
+    with pytest.raises(ValueError, match="not a teacher"):
+        squeeze_teacher(data, TeacherConfig(epochs=1, batch_size=8), folder=tmp_path / "experts")
+    assert (tmp_path / "experts" / "card.json").read_text() == card
