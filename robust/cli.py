@@ -116,7 +116,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     c.add_argument("--teacher-batch", type=int, default=TeacherConfig.batch_size, help="SRe2L teacher: batch size")
     c.add_argument("--workers", type=int, default=1, help="processes training experts")
     c.add_argument("--steps", type=int, default=None, help="engine steps (default: the method's iterations)")
-    c.add_argument("--checkpoint", default=None, help="checkpoint file (resumes when it exists)")
+    c.add_argument(
+        "--checkpoint", default=None,
+        help="checkpoint file (resumes when it exists, under the curvature setting kept beside it in FILE.guard.json)",
+    )  # fmt: skip
     c.add_argument("--out", default=None, help="artifact folder (default: artifacts/DATASET-METHOD-ipcN[-curvL])")
     c.add_argument("--quiet", action="store_true", help="no progress bar")
     _common(c)
