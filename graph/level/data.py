@@ -383,15 +383,17 @@ def graphset_from_list(
 
     Directed graphs are symmetrised (an edge ``(i, j)`` gains ``(j, i)``), as node-level graphs are: every
     method and evaluation model treats graphs as undirected, and a coreset of directed graphs would keep an
-    asymmetric adjacency that its own artifact check refuses. Undirected graphs are taken as they are.
+    asymmetric adjacency that its own artifact check refuses. A repeated edge is kept once: the sparse layout
+    (real graphs) summed it into weight 2 where the dense one (coresets, initial graphs) holds 1, so the same
+    graphs gave other logits in the two. Undirected simple graphs are taken as they are.
     """
     return _to_graphset([_undirected(g) for g in graphs], name, seed).to(device)
 
 
 def _undirected(g: Data) -> Data:
-    """``g`` itself when its edges are undirected (or it is not a graph :func:`validate_graphs` accepts: that
-    check names the problem), else a copy with both directions of every edge."""
-    from torch_geometric.utils import is_undirected, to_undirected
+    """``g`` itself when its edges are undirected and simple (or it is not a graph :func:`validate_graphs` accepts:
+    that check names the problem), else a copy with both directions of every edge, each once."""
+    from torch_geometric.utils import coalesce, is_undirected, to_undirected
 
     edge_index = getattr(g, "edge_index", None) if isinstance(g, Data) else None
     if not isinstance(edge_index, Tensor) or edge_index.dim() != 2 or edge_index.shape[0] != 2:
@@ -400,7 +402,8 @@ def _undirected(g: Data) -> Data:
     if edge_index.numel() == 0 or n is None or int(edge_index.min()) < 0 or int(edge_index.max()) >= n:
         return g
     edge_index = edge_index.long()
-    if is_undirected(edge_index, num_nodes=n):
+    simple = coalesce(edge_index, num_nodes=n)
+    if simple.shape[1] == edge_index.shape[1] and is_undirected(simple, num_nodes=n):
         return g
-    # only what a GraphSet keeps: an edge_attr of the directed edges would no longer fit
-    return Data(x=g.x, edge_index=to_undirected(edge_index, num_nodes=n), y=g.y, num_nodes=n)
+    # only what a GraphSet keeps: an edge_attr of the given edges would no longer fit
+    return Data(x=g.x, edge_index=to_undirected(simple, num_nodes=n), y=g.y, num_nodes=n)

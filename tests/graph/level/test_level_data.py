@@ -227,3 +227,20 @@ def test_a_graph_set_with_nan_features_is_refused_naming_the_graph(tiny_set, val
     node = int(tiny_set.ptr[5]) + 1
     with pytest.raises(ValueError, match=rf"graphs\.x holds NaN or inf values \(graph 5, node {node}\)"):
         condense_graphs(tiny_set, "random", gpc=2, progress=False, device="cpu")
+
+
+def test_a_repeated_edge_is_kept_once_so_both_layouts_see_the_same_graph(tiny_graphs) -> None:
+    """A repeated edge was weight 2 in the sparse layout (real graphs) and 1 in the dense one (coresets, initial
+    graphs): the same graphs gave other logits as real graphs and as a condensed set."""
+    from condensekit.graph.level.batch import GraphBatch
+    from condensekit.graph.level.models import create_graph_model
+
+    doubled = [Data(x=g.x, edge_index=torch.cat([g.edge_index, g.edge_index], 1), y=g.y) for g in tiny_graphs]
+    gs = graphset_from_list(doubled)
+    assert gs.edge_index.shape[1] == sum(g.edge_index.shape[1] for g in tiny_graphs)
+    idx = torch.tensor([1, 2, 13, 14])
+    for name in ("gcn", "gin"):
+        torch.manual_seed(0)
+        model = create_graph_model(name, in_channels=4, out_channels=2, hidden_channels=8, num_layers=2)
+        sparse = model(GraphBatch.from_graphset(gs, idx))
+        assert torch.allclose(sparse, model(GraphBatch.dense(*gs.padded(idx))), atol=1e-5)
