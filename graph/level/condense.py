@@ -159,6 +159,7 @@ def condense_graphs(
     checkpoint_every: int = 50,
     progress: bool = True,
     root: str | None = None,
+    download: bool = False,
 ) -> CondensedGraphSet:
     """Condense a graph-classification dataset to ``gpc`` graphs per class.
 
@@ -174,11 +175,12 @@ def condense_graphs(
         eval_model: the selection model (default: the method's own evaluation model, :data:`SELECTION_MODEL`:
             GCN for DosCond, GIN otherwise, as the benchmark selects).
         checkpoint: file that makes the run resumable bit for bit.
+        download: fetch a missing TU dataset (``data`` a name) into the root; nothing is fetched otherwise.
 
     Returns:
         A :class:`CondensedGraphSet` with a full card; ``.to_data_list()`` gives PyG graphs.
     """
-    graphs = prepare_graphs(data, root=root, seed=seed, device=device)
+    graphs = prepare_graphs(data, root=root, seed=seed, device=device, download=download)
     entry = GRAPH_METHODS.get(method)
     if config is None or isinstance(config, dict):
         config = make_graph_config(method, config)

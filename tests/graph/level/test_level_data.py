@@ -200,6 +200,7 @@ def test_download_is_asked_for_and_then_fetches_into_the_root(tiny_graphs, tmp_p
     root = tmp_path / "root"
     root.mkdir()
     (tmp_path / "root2").mkdir()
+    (tmp_path / "root3").mkdir()
     with pytest.raises(FileNotFoundError, match=r"missing from .*Pass --download \(download=True\) to fetch it"):
         load_graph_dataset("mutag", root=root)
     fetched = []
@@ -216,6 +217,10 @@ def test_download_is_asked_for_and_then_fetches_into_the_root(tiny_graphs, tmp_p
         main([*argv, "--root", str(tmp_path / "root2"), "--download", "--quiet", "--out", str(tmp_path / "art")]) == 0
     )
     assert len(fetched) == 2
+    from condensekit.graph.level.condense import condense_graphs  # the error's "download=True" exists here too
+
+    cs = condense_graphs("mutag", "random", gpc=2, root=str(tmp_path / "root3"), download=True, progress=False)
+    assert len(fetched) == 3 and len(cs) == 4
 
 
 @pytest.mark.parametrize("value", [float("nan"), float("inf")])
