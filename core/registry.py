@@ -80,6 +80,13 @@ def check_positive(argument: str, value: object) -> None:
         raise ValueError(f"Invalid value {value!r} for argument {argument}. Valid values are finite numbers > 0")
 
 
+def check_nonnegative(argument: str, value: object) -> None:
+    """Raise ``ValueError`` naming ``argument`` unless ``value`` is a finite real number ``>= 0`` (a bool is not
+    one; NaN and infinity are refused): weights of a loss term, ridges, regulariser strengths (0: off)."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not 0 <= value < math.inf:
+        raise ValueError(f"Invalid value {value!r} for argument {argument}. Valid values are finite numbers >= 0")
+
+
 @dataclass(frozen=True)
 class MethodEntry:
     """A registered condensation method: its class, its config dataclass and a one-line description."""

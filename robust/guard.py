@@ -38,7 +38,6 @@ from __future__ import annotations
 
 import importlib
 import json
-import math
 import os
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -50,7 +49,7 @@ from torch import Tensor, nn
 from condensekit.core.atomic import write_json
 from condensekit.core.data import cache_dir
 from condensekit.core.objectives.curvature import CurvatureRegularizer
-from condensekit.core.registry import check_choice, check_int
+from condensekit.core.registry import check_choice, check_int, check_nonnegative
 from condensekit.core.seed import resolve_device
 from condensekit.core.vision import build_image_model
 from condensekit.core.vision.experts import ExpertBuffer, ExpertConfig, generate_experts
@@ -100,13 +99,9 @@ class GuardConfig:
     )  # fmt: skip
 
     def __post_init__(self) -> None:
-        if not 0 <= self.curvature < math.inf:
-            raise ValueError(f"Invalid value {self.curvature!r} for argument curvature. Valid values are finite, >= 0")
-        if self.plugin_curvature is not None and not 0 <= self.plugin_curvature < math.inf:
-            raise ValueError(
-                f"Invalid value {self.plugin_curvature!r} for argument plugin_curvature. Valid values are finite, "
-                ">= 0, or None"
-            )
+        check_nonnegative("curvature", self.curvature)
+        if self.plugin_curvature is not None:  # None: the teacher's λ
+            check_nonnegative("plugin_curvature", self.plugin_curvature)
         self.regularizer()  # validates h
         self.plugin_regularizer()  # validates plugin_reduction
 

@@ -62,7 +62,7 @@ from torch import Tensor, nn
 from condensekit.core.atomic import atomic_path, write_json
 from condensekit.core.data import cache_dir
 from condensekit.core.objectives.curvature import CurvatureRegularizer
-from condensekit.core.registry import check_int, check_positive
+from condensekit.core.registry import check_int, check_nonnegative, check_positive
 from condensekit.core.vision import (
     ImageSplits,
     ImageTrainConfig,
@@ -254,10 +254,7 @@ class SRe2LConfig:
         for name in ("lr_img", "temperature"):
             check_positive(name, getattr(self, name))
         for name in ("r_bn", "first_bn_multiplier"):
-            if not 0 <= getattr(self, name) < math.inf:
-                raise ValueError(
-                    f"Invalid value {getattr(self, name)!r} for argument {name}. Valid values are finite numbers >= 0"
-                )
+            check_nonnegative(name, getattr(self, name))
 
 
 @register_image_method("sre2l", SRe2LConfig, "SRe2L (NeurIPS 2023): recover images from a BN teacher, relabel")

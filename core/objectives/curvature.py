@@ -28,7 +28,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from ..registry import check_choice
+from ..registry import check_choice, check_nonnegative
 
 __all__ = [
     "REDUCTIONS",
@@ -146,8 +146,7 @@ class CurvatureRegularizer:
     loss: Callable[[Tensor, Tensor], Tensor] = field(default=_per_sample_ce, compare=False, repr=False)
 
     def __post_init__(self) -> None:
-        if not self.lam >= 0:
-            raise ValueError(f"Invalid value {self.lam!r} for argument lam. Valid values are >= 0")
+        check_nonnegative("lam", self.lam)
         _check_h(self.h)
         check_choice("reduction", self.reduction, REDUCTIONS)
 

@@ -10,14 +10,21 @@ by class. Methods are registered by name in :data:`GRAPH_METHODS` (its own regis
 from __future__ import annotations
 
 import dataclasses
-import math
 from typing import Any
 
 import torch
 from torch import Tensor
 
 from condensekit.core.engine import CondensationMethod
-from condensekit.core.registry import MethodEntry, Registry, check_choice, check_int, check_positive, method_registrar
+from condensekit.core.registry import (
+    MethodEntry,
+    Registry,
+    check_choice,
+    check_int,
+    check_nonnegative,
+    check_positive,
+    method_registrar,
+)
 from condensekit.core.selection import select_per_class
 from condensekit.graph.level.data import GraphSet
 
@@ -124,10 +131,9 @@ class GraphCondensation(CondensationMethod):
         check_gpc(graphs, gpc)
         for f in dataclasses.fields(config) if dataclasses.is_dataclass(config) else ():
             value = getattr(config, f.name)
-            weight = f.name.startswith("lr_") or f.name in NON_NEGATIVE
-            if weight and not (isinstance(value, (int, float)) and 0 <= value < math.inf):
+            if f.name.startswith("lr_") or f.name in NON_NEGATIVE:
                 # else torch's optimiser says "Invalid learning rate", without the flag, after the set-up
-                raise ValueError(f"Invalid value {value!r} for argument {f.name}. Valid values are finite >= 0")
+                check_nonnegative(f.name, value)
         # named here, before any set-up: the embedding GCN's check said "argument epochs", the selector's
         # "Unknown selection method"
         if hasattr(config, "embed_epochs"):

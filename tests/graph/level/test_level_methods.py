@@ -131,7 +131,8 @@ def test_kidd_masks_the_padding_of_its_initial_graphs_unless_asked_not_to(tiny_s
 
 @pytest.mark.parametrize(("method", "field"), [("kidd", "lr_feat"), ("kidd-lr", "lr_adj"), ("doscond", "lr_adj")])
 def test_a_negative_learning_rate_names_its_argument(tiny_set, method: str, field: str) -> None:
-    with pytest.raises(ValueError, match=f"Invalid value -0.1 for argument {field}. Valid values are finite >= 0"):
+    want = f"Invalid value -0.1 for argument {field}. Valid values are finite numbers >= 0"
+    with pytest.raises(ValueError, match=want):
         condense_graphs(tiny_set, method, gpc=1, config=FAST[method] | {field: -0.1}, steps=1, progress=False)
 
 
@@ -151,9 +152,9 @@ def test_kidd_on_edgeless_graphs_says_why_the_kernel_vanishes(tiny_graphs) -> No
 @pytest.mark.parametrize(
     ("method", "field", "value", "valid"),
     [
-        ("kidd", "ridge", float("nan"), "finite >= 0"),  # was "the kernel matrix holds NaN"
-        ("doscond", "beta", float("nan"), "finite >= 0"),  # was a NaN synthetic set
-        ("kidd", "orth_reg", -1.0, "finite >= 0"),
+        ("kidd", "ridge", float("nan"), "finite numbers >= 0"),  # was "the kernel matrix holds NaN"
+        ("doscond", "beta", float("nan"), "finite numbers >= 0"),  # was a NaN synthetic set
+        ("kidd", "orth_reg", -1.0, "finite numbers >= 0"),
         ("kidd", "node_multiplier", float("inf"), "finite numbers > 0"),  # was an OverflowError
         ("doscond", "node_multiplier", float("nan"), "finite numbers > 0"),
         ("kidd", "batch_syn", 0, "integers >= 1"),
