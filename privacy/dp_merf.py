@@ -60,6 +60,7 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
+from condensekit.core.registry import check_nonnegative
 from condensekit.core.vision import ImageSplits
 from condensekit.privacy.base import PrivateMethod, register_private_method, to_normalised
 from condensekit.privacy.embedding import NoisyEmbedding, StackedFeatures, class_embedding, release_embedding
@@ -261,8 +262,7 @@ class DPMERFCondensed(_EmbeddingMethod):
         cfg, data = self.config, self.data
         if cfg.ipc < 1:
             raise ValueError(f"Invalid value {cfg.ipc!r} for argument ipc. Valid values are integers >= 1")
-        if cfg.tv < 0:
-            raise ValueError(f"Invalid value {cfg.tv!r} for argument tv. Valid values are >= 0")
+        check_nonnegative("tv", cfg.tv)
         self.prior = GridPrior(cfg.downsample, tuple(data.im_size))
         self._release(device)
         self.labels = torch.arange(data.num_classes, device=device).repeat_interleave(cfg.ipc)

@@ -23,6 +23,8 @@ import math
 import torch
 from torch import Tensor
 
+from ..registry import check_nonnegative
+
 __all__ = ["cholesky_jitter", "krr_predict", "relu_ntk", "relu_ntk_layer", "relu_ntk_scaled"]
 
 #: Correlations are clipped to ±(1 − this) before ``arccos``, whose gradient is infinite at ±1.
@@ -84,8 +86,7 @@ def krr_predict(k_ts: Tensor, k_ss: Tensor, y_s: Tensor, *, ridge: float = 1.0) 
             f"krr_predict needs k_ts (n_t, n_s), k_ss (n_s, n_s) and y_s (n_s, c), got "
             f"{tuple(k_ts.shape)}, {tuple(k_ss.shape)} and {tuple(y_s.shape)}"
         )
-    if ridge < 0:
-        raise ValueError(f"Invalid value {ridge!r} for argument ridge. Valid values are >= 0")
+    check_nonnegative("ridge", ridge)  # a NaN ridge passed `ridge < 0` and made a NaN prediction
     eye = torch.eye(n_s, dtype=k_ss.dtype, device=k_ss.device)
     regulariser = ridge * torch.diagonal(k_ss).mean() * eye
     factor = cholesky_jitter(k_ss + regulariser)

@@ -42,6 +42,7 @@ from torch import Tensor, nn
 
 from condensekit.core.engine import available_memory_bytes
 from condensekit.core.objectives.kernel_ridge import krr_predict
+from condensekit.core.registry import check_nonnegative
 from condensekit.core.synthetic import init_from_real
 from condensekit.graph.adjacency import induced_subgraph, normalize
 from condensekit.graph.methods.base import NodeCondensation, register_node_method
@@ -80,8 +81,7 @@ class GCSNTK(NodeCondensation):
             value = getattr(cfg, name)
             if value < low:
                 raise ValueError(f"Invalid value {value!r} for argument {name}. Valid values are >= {low}")
-        if cfg.ridge < 0:
-            raise ValueError(f"Invalid value {cfg.ridge!r} for argument ridge. Valid values are >= 0")
+        check_nonnegative("ridge", cfg.ridge)
         x = task.x
         if cfg.standardize:
             self.mean, self.std = x.mean(0), x.std(0)

@@ -40,5 +40,6 @@ def test_smoothness_prior_makes_the_condensed_set_smoother(images):
     rough = tv_of(downsample=1, tv=0.0)
     assert tv_of(downsample=1, tv=1.0) < rough
     assert tv_of(downsample=2, tv=0.0) < rough
-    with pytest.raises(ValueError, match="argument tv"):
-        tv_of(tv=-1.0)
+    for bad in (-1.0, float("nan")):  # NaN passed `tv < 0`
+        with pytest.raises(ValueError, match="argument tv"):
+            tv_of(tv=bad)

@@ -27,8 +27,9 @@ def test_krr_interpolates_its_own_support_without_ridge() -> None:
 def test_krr_bad_shapes_and_ridge() -> None:
     with pytest.raises(ValueError, match="n_s"):
         krr_predict(torch.zeros(2, 3), torch.eye(4), torch.zeros(4, 2))
-    with pytest.raises(ValueError, match="ridge"):
-        krr_predict(torch.zeros(2, 4), torch.eye(4), torch.zeros(4, 2), ridge=-1.0)
+    for bad in (-1.0, float("nan"), float("inf")):  # NaN passed `ridge < 0` and predicted NaN
+        with pytest.raises(ValueError, match="argument ridge"):
+            krr_predict(torch.zeros(2, 4), torch.eye(4), torch.zeros(4, 2), ridge=bad)
 
 
 def test_relu_layer_closed_form_for_orthogonal_and_equal_inputs() -> None:
