@@ -54,11 +54,9 @@ def unit_direction(g: Tensor, *, eps: float = 1e-7) -> Tensor:
     finite direction instead of NaN, but not a small one (every coordinate :math:`\epsilon/\epsilon = 1`, norm
     :math:`\sqrt{D}`), and where :math:`\lVert g_i \rVert_2` is not far above :math:`\epsilon\sqrt{D}` the
     result is neither unit length nor along :math:`g_i`. Per-sample gradients of a batch-mean loss are small
-    (scaled by 1/B), so this is common: on a ConvNet-BN teacher trained 20 epochs on PneumoniaMNIST (batch 256,
-    mean loss; sitting 18's audit) 32 % of the samples had :math:`\lVert z_i \rVert > 1.1` (90th percentile 3.7)
-    and 34 % a cosine below 0.9 with their own gradient: the curvature is probed at several times ``h`` for them,
-    mostly along the constant offset. A deviation-free unit direction would change every cached teacher's and
-    expert's numbers; it is not done.
+    (scaled by 1/B), so this is common on a trained teacher: for such samples the curvature is probed at several
+    times ``h``, mostly along the constant offset. A deviation-free unit direction would change every cached
+    teacher's and expert's numbers; it is not done.
     """
     if g.dim() < 1 or g.shape[0] == 0:
         raise ValueError(f"Argument g must have at least one sample along dim 0, got shape {tuple(g.shape)}")

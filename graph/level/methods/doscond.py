@@ -215,8 +215,16 @@ class GraphDosCond(GraphCondensation):
 
     def setup(self, device: torch.device) -> None:
         cfg, graphs = self.config, self.graphs
-        lows = {"batch_real": 1, "anneal_steps": 1, "outer": 1, "inner": 0, "model_draws": 1, "hidden": 1}
-        for name, low in (lows | {"num_layers": 1}).items():
+        lows = {
+            "batch_real": 1,
+            "anneal_steps": 1,
+            "outer": 1,
+            "inner": 0,
+            "model_draws": 1,
+            "hidden": 1,
+            "num_layers": 1,
+        }
+        for name, low in lows.items():
             check_int(name, getattr(cfg, name), low)
         check_positive("tau0", cfg.tau0)
         check_positive("tau_min", cfg.tau_min)
