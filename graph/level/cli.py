@@ -16,6 +16,7 @@ from pathlib import Path
 from condensekit.core.artifact import CARD_FILE, update_card
 from condensekit.core.atomic import atomic_path, write_json
 from condensekit.core.evaluate import Summary
+from condensekit.core.registry import check_int
 from condensekit.core.report import format_table
 from condensekit.graph.level.condense import TASK, CondensedGraphSet, condense_graphs, num_edges, prepare_graphs
 from condensekit.graph.level.data import GRAPH_DATASETS
@@ -33,6 +34,13 @@ def register_graph_level(verbs: argparse._SubParsersAction) -> None:
     c.add_argument("--task", choices=TASKS, default="node", help="node or graph classification (default: node)")
     size = c._mutually_exclusive_groups[0]  # --budget | --ratio: --gpc joins them
     size.add_argument("--gpc", type=int, help="synthetic graphs per class (--task graph)")
+    c.add_argument(
+        "--split-seed",
+        type=int,
+        default=None,
+        help="--task graph: seed of the stratified 80/10/10 split (default 0, the benchmark's split; --seed seeds "
+        "only the condensation and evaluation)",
+    )
     c.set_defaults(func=_by_task(c.get_default("func"), _condense))
 
     e = verbs.choices["evaluate"]
@@ -56,6 +64,8 @@ def _by_task(node: Handler, graph: Handler) -> Handler:
             return graph(ns)
         if getattr(ns, "gpc", None) is not None:
             raise ValueError("--gpc is for graph classification: add --task graph (node-level takes --budget/--ratio)")
+        if getattr(ns, "split_seed", None) is not None:
+            raise ValueError("--split-seed is for graph classification: add --task graph (node sets keep their split)")
         return node(ns)
 
     return dispatch
@@ -104,7 +114,9 @@ def _condense(ns: argparse.Namespace) -> int:
             f"Valid values are {{{', '.join(GRAPH_DATASETS)}}}"
         )
     cfg = _method_config(ns, GRAPH_METHODS)
-    graphs = prepare_graphs(ns.dataset, root=ns.root, seed=ns.seed, device=ns.device, download=ns.download)
+    split_seed = 0 if ns.split_seed is None else ns.split_seed
+    check_int("--split-seed", split_seed, 0)
+    graphs = prepare_graphs(ns.dataset, root=ns.root, seed=split_seed, device=ns.device, download=ns.download)
     cs = condense_graphs(
         graphs,
         ns.method,

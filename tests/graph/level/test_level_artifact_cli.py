@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -131,3 +132,20 @@ def test_evaluate_of_a_set_condensed_from_a_graph_list_says_so(
     assert main(["graph", "evaluate", str(tmp_path / "g"), "--runs", "1", "--epochs", "1"]) == 2
     err = capsys.readouterr().err
     assert "condensed from 'graphs', not a dataset this command loads" in err and "evaluate_graphs(" in err
+
+
+def test_cli_seed_seeds_the_method_and_split_seed_the_split(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    argv = ["graph", "condense", "--task", "graph", "--dataset", "mutag", "--method", "random", "--gpc", "2", "--quiet"]
+    cards = {}
+    for name, extra in {"seed1": ["--seed", "1"], "split1": ["--split-seed", "1"]}.items():
+        out = tmp_path / name
+        assert main([*argv, *extra, "--out", str(out)]) == 0
+        cards[name] = json.loads((out / "card.json").read_text())
+    # --seed no longer moves the split (it did: a seeded condensation was scored on another test split)
+    assert (cards["seed1"]["seed"], cards["seed1"]["source"]["split"]["seed"]) == (1, 0)
+    assert (cards["split1"]["seed"], cards["split1"]["source"]["split"]["seed"]) == (0, 1)
+    assert main([*argv, "--split-seed", "-1", "--out", str(tmp_path / "bad")]) == 2
+    assert "--split-seed" in capsys.readouterr().err
+    node = ["graph", "condense", "--dataset", "cora", "--method", "random", "--budget", "7", "--split-seed", "1"]
+    assert main(node) == 2
+    assert "--split-seed is for graph classification" in capsys.readouterr().err
