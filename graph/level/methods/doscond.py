@@ -411,14 +411,15 @@ class GraphDosCond(GraphCondensation):
     def matching_model(self) -> nn.Module:
         """A fresh GCN (the config's depth, width and pooling) whose gradients are matched."""
         cfg, graphs = self.config, self.graphs
-        model = create_graph_model(
-            "gcn",
-            in_channels=graphs.num_features,
-            out_channels=graphs.num_classes,
-            hidden_channels=cfg.hidden,
-            num_layers=cfg.num_layers,
-            pooling=cfg.pooling,
-        ).to(self.parts[0].feat.device)
+        with torch.device(self.parts[0].feat.device):  # drawn where it runs: no host init and copy every step
+            model = create_graph_model(
+                "gcn",
+                in_channels=graphs.num_features,
+                out_channels=graphs.num_classes,
+                hidden_channels=cfg.hidden,
+                num_layers=cfg.num_layers,
+                pooling=cfg.pooling,
+            )
         if cfg.model_init == "glorot":
             for layer in model.layers:
                 nn.init.xavier_uniform_(layer.weight)
