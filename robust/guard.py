@@ -48,7 +48,7 @@ from torch import Tensor, nn
 
 from condensekit.core.atomic import write_json
 from condensekit.core.data import cache_dir
-from condensekit.core.objectives.curvature import CurvatureRegularizer
+from condensekit.core.objectives.curvature import DIRECTIONS, CurvatureRegularizer
 from condensekit.core.registry import check_choice, check_int, check_nonnegative
 from condensekit.core.seed import resolve_device
 from condensekit.core.vision import build_image_model
@@ -97,9 +97,15 @@ class GuardConfig:
         metadata={"help": "plug-in term: gradients of the batch-mean loss (as the teacher's; the term then scales "
                           "as 1/N) or of the per-image sum (each image's own curvature)"},
     )  # fmt: skip
+    direction: str = field(
+        default="reference",
+        metadata={"help": "probe direction z of both terms: 'reference' (GUARD's (g + ε)/(‖g‖ + ε)) or 'unit' "
+                          "(g/‖g‖; a zero gradient probes nothing)"},
+    )  # fmt: skip
 
     def __post_init__(self) -> None:
         check_nonnegative("curvature", self.curvature)
+        check_choice("direction", self.direction, DIRECTIONS)
         if self.plugin_curvature is not None:  # None: the teacher's λ
             check_nonnegative("plugin_curvature", self.plugin_curvature)
         self.regularizer()  # validates h
@@ -110,23 +116,32 @@ class GuardConfig:
         return self.curvature > 0 and (self.teacher or self.plugin)
 
     def regularizer(self) -> CurvatureRegularizer:
-        """The teacher's (experts') term: λ = ``curvature``, batch-mean reduction (the reference)."""
-        return CurvatureRegularizer(lam=self.curvature, h=self.h)
+        """The teacher's (experts') term: λ = ``curvature``, batch-mean reduction and eval mode (the reference)."""
+        return CurvatureRegularizer(lam=self.curvature, h=self.h, direction=self.direction)
 
     def plugin_regularizer(self) -> CurvatureRegularizer:
         """The plug-in term on the synthetic images: λ = ``plugin_curvature`` (else ``curvature``), h, and
-        ``plugin_reduction``."""
+        ``plugin_reduction``, taken in the mode of the method's own network (``eval_mode=False``): batch
+        statistics where the step trains or embeds in train mode (DM, DC, MTT's and PTM's student), the
+        running statistics of SRe2L's frozen teacher; the term's forwards do not move any running statistic
+        (:class:`~condensekit.core.objectives.curvature.CurvatureRegularizer`). Eval mode would take the term
+        on a fresh network's initial statistics (mean 0, variance 1), a function the method never uses."""
         lam = self.curvature if self.plugin_curvature is None else self.plugin_curvature
-        return CurvatureRegularizer(lam=lam, h=self.h, reduction=self.plugin_reduction)
+        return CurvatureRegularizer(
+            lam=lam, h=self.h, reduction=self.plugin_reduction, eval_mode=False, direction=self.direction
+        )
 
     def describe(self) -> dict[str, Any]:
-        return asdict(self) | {"reduction": "mean", "eval_mode": True}
+        return asdict(self) | {"reduction": "mean", "eval_mode": True, "plugin_eval_mode": False}
 
 
 def _teacher_record(guard: GuardConfig | None) -> dict[str, Any]:
     if guard is None or not (guard.teacher and guard.curvature > 0):
         return {"curvature": None}
-    return {"curvature": {"lam": guard.curvature, "h": guard.h, "reduction": "mean", "eval_mode": True}}
+    record = {"lam": guard.curvature, "h": guard.h, "reduction": "mean", "eval_mode": True}
+    if guard.direction != "reference":  # markers written before the option existed stay valid
+        record["direction"] = guard.direction
+    return {"curvature": record}
 
 
 def curvature_experts(
@@ -283,10 +298,11 @@ def resolve_mode(base: str, mode: str) -> tuple[bool, bool]:
 
 
 def default_experts_dir(data: ImageSplits, config: ExpertConfig, guard: GuardConfig | None) -> Path:
-    """``<cache>/experts/<dataset>[-<side>px]-<model>-e<epochs>-<plain | curv<λ>-h<h>>`` (the side for images
+    """``<cache>/experts/<dataset>[-<side>px]-<model>-e<epochs>-<plain | curv<λ>-h<h>[-unit]>`` (the side for images
     other than 28×28: a MedMNIST flag keeps its name at every size, and a buffer refuses another size)."""
     curved = guard is not None and guard.teacher and guard.curvature > 0
     tag = f"curv{guard.curvature:g}-h{guard.h:g}" if curved else "plain"  # type: ignore[union-attr]
+    tag += f"-{guard.direction}" if curved and guard.direction != "reference" else ""  # type: ignore[union-attr]
     px = f"-{data.im_size[0]}px" if tuple(data.im_size) != (28, 28) else ""
     return cache_dir("experts") / f"{data.name}{px}-{config.model}-e{config.epochs}-{tag}"
 

@@ -128,6 +128,7 @@ def data_identity(data: ImageSplits) -> dict[str, Any]:
 
 def teacher_folder(data: ImageSplits, config: TeacherConfig, reg: CurvatureRegularizer | None) -> Path:
     tag = "plain" if reg is None else f"curv{reg.lam:g}-h{reg.h:g}"
+    tag += f"-{reg.direction}" if reg is not None and reg.direction != "reference" else ""  # older folders unchanged
     sub = f"-{data.im_size[0]}px" if tuple(data.im_size) != (28, 28) else ""  # MedMNIST 64, 128, 224: own teachers
     sub += f"-n{config.train_subset}" if config.train_subset else ""
     sub += f"-w{config.warmup_epochs}" if config.warmup_epochs else ""
@@ -180,7 +181,7 @@ def squeeze_teacher(
 ) -> tuple[nn.Module, dict[str, Any]]:
     """SRe2L's squeeze: a teacher with batch norm trained on ``data``'s training split (with GUARD's
     curvature term when ``regularizer`` is given), cached as ``model.safetensors`` + ``card.json`` in
-    ``folder`` (default: ``<cache>/teachers/<dataset>-<model>-e<epochs>-lr<lr>-<plain | curvλ-hh>-s<seed>``).
+    ``folder`` (default: ``<cache>/teachers/<dataset>-<model>-e<epochs>-lr<lr>-<plain | curvλ-hh[-unit]>-s<seed>``).
 
     Returns the teacher in eval mode and its record (folder, config, curvature, validation accuracy)."""
     target = Path(folder) if folder is not None else teacher_folder(data, config, regularizer)
@@ -188,6 +189,8 @@ def squeeze_teacher(
     if regularizer is not None:
         curv = {"lam": regularizer.lam, "h": regularizer.h, "reduction": regularizer.reduction,
                 "eval_mode": regularizer.eval_mode}  # fmt: skip
+        if regularizer.direction != "reference":  # the cards of teachers cached before the option stay valid
+            curv["direction"] = regularizer.direction
     want = {"dataset": data.name, "config": asdict(config), "curvature": curv}
     net = build_image_model(config.model, channels=data.channels, num_classes=data.num_classes, im_size=data.im_size)
     if not bn_layers(net):

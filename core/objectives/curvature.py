@@ -27,10 +27,12 @@ from dataclasses import dataclass, field
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
+from torch.func import functional_call
 
 from ..registry import check_choice, check_nonnegative
 
 __all__ = [
+    "DIRECTIONS",
     "REDUCTIONS",
     "CurvatureRegularizer",
     "curvature_gap",
@@ -41,26 +43,35 @@ __all__ = [
 
 REDUCTIONS = ("mean", "sum")
 
+DIRECTIONS = ("reference", "unit")
+
 
 def _check_h(h: float, name: str = "h") -> None:
     if not (isinstance(h, (int, float)) and h > 0 and h == h and h != float("inf")):
         raise ValueError(f"Invalid value {h!r} for argument {name}. Valid values are finite numbers > 0")
 
 
-def unit_direction(g: Tensor, *, eps: float = 1e-7) -> Tensor:
-    r"""Each sample's direction :math:`(g_i + \epsilon) / (\lVert g_i \rVert_2 + \epsilon)` (rows along dim 0).
+def unit_direction(g: Tensor, *, eps: float = 1e-7, direction: str = "reference") -> Tensor:
+    r"""Each sample's probe direction (rows along dim 0), as ``direction`` says.
 
-    The :math:`\epsilon` offsets are the GUARD reference's, kept as it has them: an all-zero gradient gives a
-    finite direction instead of NaN, but not a small one (every coordinate :math:`\epsilon/\epsilon = 1`, norm
-    :math:`\sqrt{D}`), and where :math:`\lVert g_i \rVert_2` is not far above :math:`\epsilon\sqrt{D}` the
-    result is neither unit length nor along :math:`g_i`. Per-sample gradients of a batch-mean loss are small
-    (scaled by 1/B), so this is common on a trained teacher: for such samples the curvature is probed at several
-    times ``h``, mostly along the constant offset. A deviation-free unit direction would change every cached
-    teacher's and expert's numbers; it is not done.
+    ``"reference"`` (the default): :math:`(g_i + \epsilon) / (\lVert g_i \rVert_2 + \epsilon)`, with the GUARD
+    reference's :math:`\epsilon` offsets kept as it has them. An all-zero gradient gives a finite direction
+    instead of NaN, but not a small one (every coordinate :math:`\epsilon/\epsilon = 1`, norm :math:`\sqrt{D}`),
+    and where :math:`\lVert g_i \rVert_2` is not far above :math:`\epsilon\sqrt{D}` the result is neither unit
+    length nor along :math:`g_i`. Per-sample gradients of a batch-mean loss are small (scaled by 1/B), so this
+    is common on a trained teacher: for such samples the curvature is probed at several times ``h``, mostly
+    along the constant offset. Every cached teacher and expert, and every recorded figure, used it.
+
+    ``"unit"``: the true unit direction :math:`g_i / \lVert g_i \rVert_2` (norm 1 up to float rounding, parallel
+    to :math:`g_i`); a row whose gradient is exactly zero gets the zero direction (no probe, no NaN). ``eps``
+    is not used.
     """
+    check_choice("direction", direction, DIRECTIONS)
     if g.dim() < 1 or g.shape[0] == 0:
         raise ValueError(f"Argument g must have at least one sample along dim 0, got shape {tuple(g.shape)}")
     norms = g.reshape(g.shape[0], -1).norm(dim=1).reshape(-1, *([1] * (g.dim() - 1)))
+    if direction == "unit":
+        return g / torch.where(norms > 0, norms, torch.ones_like(norms))  # a zero row stays 0 / 1 = 0
     return (g + eps) / (norms + eps)
 
 
@@ -71,6 +82,7 @@ def input_curvature(
     h: float = 3.0,
     reduction: str = "mean",
     eps: float = 1e-7,
+    direction: str = "reference",
     create_graph: bool = True,
 ) -> Tensor:
     r"""Per-sample finite-difference input curvature (CURE, as in GUARD's reference):
@@ -90,7 +102,9 @@ def input_curvature(
         reduction: how per-sample losses are combined before differentiating: ``"mean"`` (GUARD's
             reference: the gradient of the batch-mean loss, so each :math:`r_i` carries a factor 1/N)
             or ``"sum"`` (each :math:`r_i` is the sample's own gradient difference).
-        eps: offset of :func:`unit_direction`.
+        eps: offset of :func:`unit_direction` (its ``"reference"`` direction).
+        direction: :func:`unit_direction`'s ``"reference"`` (GUARD's, with the offsets) or ``"unit"``
+            (:math:`z_i` exactly as above).
         create_graph: keep the graph so :math:`r` can be differentiated (needed to train with it), with
             respect to the model's parameters and, when ``x`` requires grad, to ``x`` itself.
 
@@ -99,6 +113,7 @@ def input_curvature(
     """
     _check_h(h)
     check_choice("reduction", reduction, REDUCTIONS)
+    check_choice("direction", direction, DIRECTIONS)
 
     def total(inp: Tensor) -> Tensor:
         losses = loss_fn(inp)
@@ -112,7 +127,7 @@ def input_curvature(
     # become leaves so the input gradient exists.
     xr = x if x.requires_grad else x.detach().requires_grad_(True)
     (g,) = torch.autograd.grad(total(xr), xr)
-    z = h * unit_direction(g.detach(), eps=eps)
+    z = h * unit_direction(g.detach(), eps=eps, direction=direction)
     diff = total(xr + z) - total(xr)
     (gd,) = torch.autograd.grad(diff, xr, create_graph=create_graph)
     return gd.reshape(gd.shape[0], -1).norm(dim=1)
@@ -131,8 +146,20 @@ class CurvatureRegularizer:
     :func:`~condensekit.core.vision.train.fit_images` (a curvature-regularised teacher or expert) or
     to an image method (adds the term on the synthetic batch at every step).
 
-    As in GUARD's reference, the term is computed with the model in eval mode (batch-norm statistics
-    are not updated by the perturbed inputs) and the mode is restored afterwards.
+    **Which function the term is taken on** (it matters only for batch norm; dropout is not in the suite's
+    models). With ``eval_mode=True`` (GUARD's reference, for its teacher) the model is put in eval mode for
+    the term, so batch norm normalises with its running statistics, and its mode is restored afterwards.
+    That is the function a *trained* teacher has, but while a teacher trains those statistics lag its
+    weights, and on a fresh network (DM's, DC's) or one whose weights were set without them (MTT's student at
+    an expert's parameters) they are still mean 0 / variance 1: the term would be taken on a function the
+    method never uses. With ``eval_mode=False`` the term is taken in the model's **own** mode, the function
+    the caller's step uses: batch statistics of ``x`` for a network in train mode (DM, DC, MTT, PTM), running
+    statistics for one in eval mode (SRe2L's frozen teacher). The term's extra forward passes then run on
+    copies of the model's buffers (:func:`torch.func.functional_call`), so they do not move its running
+    statistics or ``num_batches_tracked``. In train mode the batch is ``x`` as given, whole: a method that
+    normalises each class's images apart in its own loss (DM, DC) gets the term under the statistics of
+    the whole synthetic set, the same layers in the same mode over a larger batch. The plug-in of
+    :mod:`condensekit.robust.guard` uses ``eval_mode=False``.
     """
 
     lam: float = field(default=100.0, metadata={"help": "weight λ of the curvature term (GUARD, CIFAR: 100)"})
@@ -140,20 +167,36 @@ class CurvatureRegularizer:
     reduction: str = field(
         default="mean", metadata={"help": "gradient of the batch-mean loss (GUARD's reference) or of the sum"}
     )
-    eval_mode: bool = field(default=True, metadata={"help": "compute the term in eval mode (GUARD's reference)"})
+    eval_mode: bool = field(
+        default=True,
+        metadata={"help": "compute the term in eval mode (GUARD's reference); False: in the model's own mode, "
+                          "its batch-norm running statistics untouched"},
+    )  # fmt: skip
+    direction: str = field(
+        default="reference",
+        metadata={"help": "probe direction: 'reference' (GUARD's, with ε offsets) or 'unit' (g/‖g‖)"},
+    )
     loss: Callable[[Tensor, Tensor], Tensor] = field(default=_per_sample_ce, compare=False, repr=False)
 
     def __post_init__(self) -> None:
         check_nonnegative("lam", self.lam)
         _check_h(self.h)
         check_choice("reduction", self.reduction, REDUCTIONS)
+        check_choice("direction", self.direction, DIRECTIONS)
 
     def __call__(self, model: nn.Module, x: Tensor, y: Tensor) -> Tensor:
         was_training = model.training
         if self.eval_mode:
             model.eval()
         try:
-            r = input_curvature(lambda inp: self.loss(model(inp), y), x, h=self.h, reduction=self.reduction)
+            forward: Callable[[Tensor], Tensor] = model
+            if model.training:  # batch norm updates its buffers in train mode: the term's forwards get copies
+                copies = {name: b.clone() for name, b in model.named_buffers()}
+                if copies:
+                    forward = lambda inp: functional_call(model, copies, (inp,))  # noqa: E731
+            r = input_curvature(
+                lambda inp: self.loss(forward(inp), y), x, h=self.h, reduction=self.reduction, direction=self.direction
+            )
         finally:
             model.train(was_training)
         return self.lam * r.mean()

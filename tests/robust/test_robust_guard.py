@@ -234,3 +234,62 @@ def test_the_plugin_is_refused_where_no_step_runs(base, steps):
     plain = robust_condense(_images(), base, ipc=2, guard=GuardConfig(curvature=0.0, teacher=False, plugin=True),
                             config=cfg, steps=steps, progress=False)  # fmt: skip
     assert plain.card["method"] == base and plain.card["config"]["guard"] is None
+
+
+def test_plugin_term_is_taken_on_the_methods_function_on_a_batchnorm_network():
+    """The audit's case: DM's and DC's fresh network (and MTT's student at an expert's weights) never set its
+    running statistics, so an eval-mode term saw mean 0 / variance 1, a function the step never uses."""
+    from condensekit.core.objectives import input_curvature
+    from condensekit.core.vision import build_image_model
+
+    data = _images()
+    x, y = 3.0 + 2.0 * data.x_train[:8], data.y_train[:8]
+
+    def fresh():
+        torch.manual_seed(0)
+        return build_image_model("convnet_bn_small", channels=1, num_classes=2, im_size=(6, 6)).train()
+
+    net = fresh()
+    before = {k: v.clone() for k, v in net.state_dict().items()}
+    plug = GuardConfig(curvature=10.0, h=0.5, teacher=False, plugin=True).plugin_regularizer()
+    value = plug(net, x, y)
+    assert net.training and all(torch.equal(v, before[k]) for k, v in net.state_dict().items())
+    twin = fresh()  # the function DM's step embeds with: train mode, batch statistics
+    ce = lambda inp: torch.nn.functional.cross_entropy(twin(inp), y, reduction="none")  # noqa: E731
+    assert value.item() == pytest.approx(10.0 * input_curvature(ce, x, h=0.5).mean().item(), rel=1e-5)
+    assert value.item() != pytest.approx(GuardConfig(curvature=10.0, h=0.5).regularizer()(net, x, y).item(), rel=1e-2)
+    assert GuardConfig().regularizer().eval_mode  # the teacher's term stays the reference's (eval mode)
+    assert GuardConfig().describe()["plugin_eval_mode"] is False
+
+
+@pytest.mark.parametrize("base", ["dm", "dc"])
+def test_plugin_on_a_batchnorm_network_condenses(base):
+    from condensekit.robust.guard import robust_condense
+
+    data = _images()
+    cfg = {"model": "convnet_bn_small", "dsa": False}
+    reg = GuardConfig(curvature=100.0, h=1.0, teacher=False, plugin=True)
+    curved = robust_condense(data, base, ipc=2, guard=reg, config=cfg, steps=2, progress=False)
+    plain = robust_condense(data, base, ipc=2, config=cfg, steps=2, progress=False)
+    assert torch.isfinite(curved.x).all() and not torch.allclose(plain.x, curved.x)
+
+
+def test_guard_direction_reaches_both_terms_and_names_its_own_folders(tmp_path, monkeypatch):
+    from condensekit.robust.guard import _teacher_record, default_experts_dir
+    from condensekit.robust.sre2l import TeacherConfig, teacher_folder
+
+    monkeypatch.setenv("CONDENSEKIT_CACHE", str(tmp_path))
+    unit = GuardConfig(curvature=5.0, h=0.5, direction="unit")
+    assert unit.regularizer().direction == unit.plugin_regularizer().direction == "unit"
+    assert GuardConfig().regularizer().direction == "reference"
+    with pytest.raises(ValueError, match="'u' for argument direction. Valid values are {reference, unit}"):
+        GuardConfig(direction="u")
+    data = _images()
+    # the reference direction's folders and records are those written before the option existed
+    assert default_experts_dir(data, CFG, GuardConfig(curvature=5.0, h=0.5)).name == "toy-6px-mlp-e1-curv5-h0.5"
+    assert default_experts_dir(data, CFG, unit).name == "toy-6px-mlp-e1-curv5-h0.5-unit"
+    assert "direction" not in _teacher_record(GuardConfig(curvature=5.0))["curvature"]
+    assert _teacher_record(unit)["curvature"]["direction"] == "unit"
+    tcfg = TeacherConfig(model="mlp_bn", epochs=1)
+    assert teacher_folder(data, tcfg, GuardConfig(curvature=5.0, h=0.5).regularizer()).name.endswith("-h0.5-s0")
+    assert teacher_folder(data, tcfg, unit.regularizer()).name.endswith("-h0.5-unit-s0")

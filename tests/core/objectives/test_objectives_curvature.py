@@ -118,3 +118,75 @@ def test_curvature_gap_is_the_hessian_difference_along_the_gradient_gap():
     out = curvature_gap(lambda p: ((s2 * p["w"]) ** 2).sum(), lambda p: (p["w"] ** 2).sum(), theta, rho=0.1)
     out.backward()
     assert s2.grad is not None and s2.grad.abs().sum() > 0
+
+
+def test_unit_direction_option_is_exactly_unit_and_parallel_to_the_gradient():
+    gen = torch.Generator().manual_seed(0)
+    # per-sample gradients of a batch-mean loss are tiny: 1e-7 is where the reference's offsets dominate
+    g = torch.randn(4, 1, 5, 5, generator=gen, dtype=torch.float64) * torch.tensor([1.0, 1e-4, 1e-7, 0.0]).view(
+        -1, 1, 1, 1
+    )
+    z = unit_direction(g, direction="unit")
+    flat, zf = g.reshape(4, -1), z.reshape(4, -1)
+    assert torch.allclose(zf[:3].norm(dim=1), torch.ones(3, dtype=torch.float64), atol=1e-12)
+    cos = torch.nn.functional.cosine_similarity(zf[:3], flat[:3], dim=1)
+    assert torch.allclose(cos, torch.ones(3, dtype=torch.float64), atol=1e-12)
+    assert torch.equal(z[3], torch.zeros_like(z[3]))  # a zero gradient probes nothing, and no NaN
+    ref = unit_direction(g).reshape(4, -1)  # the reference: long and tilted for the tiny rows
+    assert ref[2].norm() > 1.1 and ref[3].norm() == pytest.approx(5.0)
+    with pytest.raises(ValueError, match="'sign' for argument direction. Valid values are {reference, unit}"):
+        unit_direction(g, direction="sign")
+
+
+def test_unit_direction_curvature_is_finite_for_a_zero_gradient_and_exact_on_a_quadratic():
+    d, h = 4, 0.3
+    a = _spd(d, 3)
+    x = torch.randn(3, d, dtype=torch.float64, generator=torch.Generator().manual_seed(4))
+    x[1] = 0.0  # ∇(½ xᵀAx) = Ax = 0 there
+
+    def per_sample(inp):
+        return 0.5 * ((inp @ a) * inp).sum(1)
+
+    xs = x.clone().requires_grad_(True)
+    r = input_curvature(per_sample, xs, h=h, reduction="sum", direction="unit")
+    assert torch.isfinite(r).all() and r[1] == 0
+    (gx,) = torch.autograd.grad(r.sum(), xs)
+    assert torch.isfinite(gx).all()
+    for i in (0, 2):
+        z = (a @ x[i]) / (a @ x[i]).norm()
+        assert r[i].item() == pytest.approx(h * (a @ z).norm().item(), rel=1e-10)
+    reg = CurvatureRegularizer(direction="unit")
+    assert reg.direction == "unit" and CurvatureRegularizer().direction == "reference"
+    with pytest.raises(ValueError, match="argument direction"):
+        CurvatureRegularizer(direction="Unit")
+
+
+def _bn_net() -> nn.Module:
+    torch.manual_seed(0)
+    return nn.Sequential(
+        nn.Conv2d(1, 4, 3, padding=1), nn.BatchNorm2d(4), nn.ReLU(), nn.Flatten(), nn.Linear(4 * 5 * 5, 3)
+    )
+
+
+def test_regularizer_in_the_models_own_mode_takes_batch_statistics_and_keeps_the_running_ones():
+    net = _bn_net().train()  # a fresh network, as DM's and DC's: running mean 0, variance 1
+    gen = torch.Generator().manual_seed(1)
+    x, y = 2.0 + 3.0 * torch.randn(6, 1, 5, 5, generator=gen), torch.randint(0, 3, (6,), generator=gen)
+    before = {k: v.clone() for k, v in net.state_dict().items()}
+    reg = CurvatureRegularizer(lam=1.0, h=0.5, eval_mode=False)
+    value = reg(net, x, y)
+    for k, v in net.state_dict().items():  # running mean / var and num_batches_tracked untouched
+        assert torch.equal(v, before[k]), k
+    assert net.training
+    # the term on the function the step uses: a copy of the network in train mode (batch statistics)
+    twin = _bn_net().train()
+    want = input_curvature(lambda inp: nn.functional.cross_entropy(twin(inp), y, reduction="none"), x, h=0.5)
+    assert value.item() == pytest.approx(want.mean().item(), rel=1e-5)
+    value.backward()
+    assert all(p.grad is not None and torch.isfinite(p.grad).all() for p in net.parameters())
+    # the reference's eval mode takes it on the initial statistics: another function, another value
+    evaluated = CurvatureRegularizer(lam=1.0, h=0.5)(net, x, y)
+    assert evaluated.item() != pytest.approx(value.item(), rel=1e-2)
+    # a network in eval mode (SRe2L's frozen teacher) keeps its running statistics
+    net.eval()
+    assert reg(net, x, y).item() == pytest.approx(evaluated.item(), rel=1e-6) and not net.training
