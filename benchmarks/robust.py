@@ -33,6 +33,7 @@ import torch
 import torchattacks
 from graph_node import hardware, load, parse_overrides, save_entry  # benchmarks/ is on sys.path as a script
 
+from condensekit.core.objectives.curvature import DIRECTIONS
 from condensekit.core.vision import CondensedImages, ImageTrainConfig, accuracy_metric, build_image_model, predict
 from condensekit.core.vision.experts import ExpertConfig
 from condensekit.robust.attacks import AttackConfig, PixelSpace, parse_eps_list, robust_accuracy, stratified_subset
@@ -47,7 +48,7 @@ from condensekit.robust.guard import (
     uses_experts,
     uses_teacher,
 )
-from condensekit.robust.sre2l import TeacherConfig, load_teacher, squeeze_teacher, teacher_folder
+from condensekit.robust.sre2l import TeacherConfig, load_teacher, squeeze_teacher, teacher_folder, teacher_train_index
 
 RESULTS = Path(__file__).resolve().parent / "results" / "robust.json"
 ARTIFACTS = Path(__file__).resolve().parent.parent / "runs" / "benchmarks" / "robust"
@@ -107,7 +108,7 @@ def run(ns: argparse.Namespace) -> None:
         teacher, plugin = resolve_mode(ns.base, ns.mode)
         guard = GuardConfig(
             curvature=lam, h=ns.h, teacher=teacher, plugin=plugin, plugin_curvature=ns.plugin_curvature,
-            plugin_reduction=ns.plugin_reduction,
+            plugin_reduction=ns.plugin_reduction, direction=ns.direction,
         ) if lam > 0 else None  # fmt: skip
         ecfg = ExpertConfig(num_experts=ns.num_experts, epochs=ns.teacher_epochs, model=ns.model, dsa=ns.expert_dsa)
         tcfg = _teacher_config(ns) if uses_teacher(ns.base) else None
@@ -120,7 +121,7 @@ def run(ns: argparse.Namespace) -> None:
         method = ns.base + (f"-{ns.variant}" if ns.variant else "") + ("-online" if ns.relabel == "online" else "")
         method += "-val" if ns.audit_split == "val" else ""
         method += f"-{ns.audit_tag}" if ns.audit_tag else ""
-        tag = _h_tag(ns, lam) + tag + _plugin_tag(ns, lam, plugin)
+        tag = _h_tag(ns, lam) + _direction_tag(ns, lam) + tag + _plugin_tag(ns, lam, plugin)
         models = _models_tag(ns)
         path = ARTIFACTS / f"{ns.dataset}-{method}-{models}-ipc{ns.ipc}-lam{lam:g}{tag}-seed{ns.seed}"
         t0 = time.perf_counter()
@@ -142,7 +143,8 @@ def run(ns: argparse.Namespace) -> None:
         common: dict[str, Any] = {
             "dataset": ns.dataset, "method": method, "split": ns.audit_split, "relabel": ns.relabel,
             "ipc": ns.ipc, "curvature": lam > 0, "lambda": lam,
-            "h": ns.h if lam > 0 else None, "mode": _mode_name(teacher, plugin, lam),
+            "h": ns.h if lam > 0 else None, "direction": ns.direction if lam > 0 else None,
+            "mode": _mode_name(teacher, plugin, lam),
             "model": ns.model, "arch": arch_record(ns.model, data), "eval_model": students,
             "eval_arch": arch_record(students, data), "subset": result.subset, "seed": ns.seed,
             "method_config": cond.card["config"],
@@ -198,7 +200,8 @@ def select_teacher(ns: argparse.Namespace) -> dict[str, Any]:
     ``--clean-drop`` points below the plain teacher's, take the one with the highest validation PGD
     accuracy at the middle ε (ties: the smaller λ, then the smaller h). Each teacher's figures are saved
     as entries with ``method`` ``sre2l-teacher-val`` and ``split`` ``val``; the choice is printed and
-    returned.
+    returned. ``--audit-tag TAG`` ends every key's setting in ``-TAG``: a re-attack of a teacher scored before
+    (the plain one, which every run scores) is kept beside the earlier entry instead of replacing it.
     """
     torch.set_num_threads(ns.threads)
     data = load_image_data(ns.dataset, root=ns.root)
@@ -217,7 +220,7 @@ def select_teacher(ns: argparse.Namespace) -> dict[str, Any]:
     hs = [float(v) for v in (ns.h_grid or str(ns.h)).split(",")]
     for lam in lams:
         for h in hs if lam > 0 else [ns.h]:
-            reg = GuardConfig(curvature=lam, h=h).regularizer() if lam > 0 else None
+            reg = GuardConfig(curvature=lam, h=h, direction=ns.direction).regularizer() if lam > 0 else None
             cpu0, t0 = time.process_time(), time.perf_counter()
             net, card = squeeze_teacher(data, tcfg, reg, device="cpu")
             pixel = PixelSpace.for_attack(net, data.mean, data.std, attack)
@@ -230,6 +233,7 @@ def select_teacher(ns: argparse.Namespace) -> dict[str, Any]:
             common = {
                 "dataset": ns.dataset, "method": f"{ns.base}-teacher-val", "split": "val", "ipc": None,
                 "curvature": lam > 0, "lambda": lam, "h": h if lam > 0 else None, "mode": "teacher" if lam else None,
+                "direction": ns.direction if lam > 0 else None, "audit_tag": ns.audit_tag or None,
                 "model": ns.model, "arch": arch_record(ns.model, data),
                 "subset": f"stratified {ns.val_subset} of the validation split (seed {ns.seed})",
                 "teacher": {k: card.get(k) for k in ("folder", "config", "val_acc", "train_cpu_s", "train_images")},
@@ -241,7 +245,8 @@ def select_teacher(ns: argparse.Namespace) -> dict[str, Any]:
             rows = [("clean", "0", clean)] + [("pgd", t, acc[v]) for t, v in grid]
             for a, e, value in rows:
                 # the ε cascade is in the key, so a cascaded re-attack keeps the entries attacked without it
-                setting = f"lam{lam:g}-h{h:g}" + ("-cascade" if attack.cascade_eps else "")
+                setting = f"lam{lam:g}-h{h:g}" + _direction_tag(ns, lam) + ("-cascade" if attack.cascade_eps else "")
+                setting += f"-{ns.audit_tag}" if ns.audit_tag else ""
                 key = f"{ns.dataset}/{ns.base}-teacher-val/{ns.model}/{_teacher_tag(tcfg)}/{setting}/{a}/{e}"
                 save_entry(key, common | {"attack": a, "eps": e, "mean": round(value, 4), "std": 0.0,
                                           "runs": [round(value, 4)]}, ns.results)  # fmt: skip
@@ -254,6 +259,72 @@ def select_teacher(ns: argparse.Namespace) -> dict[str, Any]:
     print(f"chosen on validation: λ={lam:g} h={h:g} (PGD@{middle} {best[middle]:.1f} vs plain "
           f"{scores[(0.0, ns.h)][middle]:.1f}; clean {best['clean']:.1f} vs {plain:.1f})")  # fmt: skip
     return {"lambda": lam, "h": h, "middle_eps": middle}
+
+
+def direction_stats(ns: argparse.Namespace) -> dict[str, Any]:
+    """How far GUARD's reference probe direction :math:`(g_i + \\epsilon)/(\\lVert g_i \\rVert + \\epsilon)` is
+    from :math:`g_i/\\lVert g_i \\rVert` on a real teacher, for the gradients the teacher's term takes: each
+    image's input gradient of the **batch-mean** cross-entropy over ``--teacher-batch`` training images, in
+    eval mode, over the whole training split (one seeded pass). Measured on the plain SRe2L teacher of
+    ``--model`` / ``--teacher-*`` (squeezed and cached as by ``--select``) and on that teacher after its plain
+    warm-up epochs only (the network the curvature phase starts from). Saved as one entry with ``kind``
+    ``direction``; the table skips it."""
+    from condensekit.core.objectives.curvature import unit_direction
+    from condensekit.core.vision import fit_images
+
+    torch.set_num_threads(ns.threads)
+    cpu0, t0 = time.process_time(), time.perf_counter()
+    data = load_image_data(ns.dataset, root=ns.root)
+    tcfg = _teacher_config(ns)
+    final, card = squeeze_teacher(data, tcfg, None, device="cpu")
+    nets = {"final": final}
+    if tcfg.warmup_epochs:  # squeeze_teacher's first phase, replayed with its seed
+        torch.manual_seed(tcfg.seed)
+        warm = build_image_model(tcfg.model, channels=data.channels, num_classes=data.num_classes,
+                                 im_size=data.im_size)  # fmt: skip
+        x_tr, y_tr = data.x_train, data.y_train.reshape(-1).long()
+        index = teacher_train_index(data, tcfg)
+        if index is not None:
+            x_tr, y_tr = x_tr[index], y_tr[index]
+        fit_images(warm, x_tr, y_tr, generator=torch.Generator().manual_seed(tcfg.seed),
+                   config=ImageTrainConfig(epochs=tcfg.warmup_epochs, lr=tcfg.lr, batch_size=tcfg.batch_size,
+                                           lr_drop_at=1.0))  # fmt: skip
+        nets = {"after_warmup": warm} | nets
+    x, y = data.x_train, data.y_train.reshape(-1).long()
+    order = torch.randperm(len(y), generator=torch.Generator().manual_seed(ns.seed))
+    out: dict[str, Any] = {}
+    for name, net in nets.items():
+        net.eval()
+        norms, lengths, cosines = [], [], []
+        for i in range(0, len(y), tcfg.batch_size):
+            idx = order[i : i + tcfg.batch_size]
+            xb = x[idx].clone().requires_grad_(True)
+            (g,) = torch.autograd.grad(torch.nn.functional.cross_entropy(net(xb), y[idx]), xb)
+            flat, z = g.reshape(len(idx), -1), unit_direction(g).reshape(len(idx), -1)
+            norms.append(flat.norm(dim=1))
+            lengths.append(z.norm(dim=1))
+            cosines.append(torch.nn.functional.cosine_similarity(z, flat, dim=1))
+        n, zn, cos = torch.cat(norms), torch.cat(lengths), torch.cat(cosines)
+        pct = lambda m: round(100 * float(m.float().mean()), 2)  # noqa: E731
+        out[name] = {
+            "images": len(n),
+            "grad_norm_quantiles": {q: float(torch.quantile(n, float(q))) for q in ("0.1", "0.5", "0.9")},
+            "eps_sqrt_d": 1e-7 * float(x[0].numel()) ** 0.5, "pct_zero_gradient": pct(n == 0),
+            "pct_length_over_1.1": pct(zn > 1.1), "pct_length_over_2": pct(zn > 2), "max_length": float(zn.max()),
+            "pct_cosine_below_0.99": pct(cos < 0.99), "pct_cosine_below_0.9": pct(cos < 0.9),
+            "median_cosine": float(cos.median()),
+        }  # fmt: skip
+        print(f"{name}: {out[name]}", flush=True)
+    key = f"{ns.dataset}/direction-stats/{ns.model}/{_teacher_tag(tcfg)}/plain/seed{ns.seed}"
+    entry = {
+        "kind": "direction", "dataset": ns.dataset, "model": ns.model, "teacher": card.get("folder"),
+        "teacher_config": asdict(tcfg), "gradients": f"input gradient of the batch-mean CE, batch {tcfg.batch_size}, "
+        "eval mode, every training image once", "stats": out,
+        "cost": {"wall_s": round(time.perf_counter() - t0, 1), "cpu_s": round(time.process_time() - cpu0, 1)},
+        "hardware": hardware() | {"load": "shared"}, "load": "shared",
+    }  # fmt: skip
+    save_entry(key, entry, ns.results)
+    return entry
 
 
 def arch_record(model: str, data: Any) -> dict[str, Any]:
@@ -277,13 +348,15 @@ def teacher_entries(
     """Save the experts' own clean / PGD accuracy as entries with ``method`` ``<base>-teacher``."""
     for row in audit_teachers(data, folder, ns, audit_cfg):
         key = (
-            f"{ns.dataset}/{ns.base}-teacher/{ns.model}/lam{lam:g}{_h_tag(ns, lam)}{_mode_tag(ns.base, ns.mode, lam)}/"
+            f"{ns.dataset}/{ns.base}-teacher/{ns.model}/lam{lam:g}{_h_tag(ns, lam)}{_direction_tag(ns, lam)}"
+            f"{_mode_tag(ns.base, ns.mode, lam)}/"
             f"seed{ns.seed}/{row['attack']}/{row['eps']}"
         )
         save_entry(key, {
             "dataset": ns.dataset, "method": f"{ns.base}-teacher", "ipc": None, "curvature": lam > 0, "lambda": lam,
-            "h": ns.h if lam > 0 else None, "mode": _mode_name(teacher, plugin, lam),
-            "model": ns.model, "subset": f"stratified {audit_cfg.subset} (seed {audit_cfg.seed})", "seed": ns.seed,
+            "h": ns.h if lam > 0 else None, "direction": ns.direction if lam > 0 else None,
+            "mode": _mode_name(teacher, plugin, lam), "model": ns.model,
+            "subset": f"stratified {audit_cfg.subset} (seed {audit_cfg.seed})", "seed": ns.seed,
             "experts": folder, "audit_config": asdict(audit_cfg), "load": "shared",
             "hardware": hardware() | {"load": "shared"},
             "note": "final-epoch weights of each expert (the teacher GUARD regularises), attacked directly; "
@@ -294,6 +367,12 @@ def teacher_entries(
 def _h_tag(ns: argparse.Namespace, lam: float) -> str:
     """Key and folder suffix for an h other than GUARD's default 3 (keys written before h varied stay valid)."""
     return f"-h{ns.h:g}" if lam > 0 and ns.h != GuardConfig.h else ""
+
+
+def _direction_tag(ns: argparse.Namespace, lam: float) -> str:
+    """Key and folder suffix for a probe direction other than GUARD's reference one (``-unit``); keys written
+    before the option existed stay valid."""
+    return f"-{ns.direction}" if lam > 0 and ns.direction != GuardConfig.direction else ""
 
 
 def _plugin_tag(ns: argparse.Namespace, lam: float, plugin: bool) -> str:
@@ -426,10 +505,12 @@ def time_square(ns: argparse.Namespace) -> None:
 
 
 def table(path: Path = RESULTS) -> str:
-    entries = {k: e for k, e in load(path)["entries"].items() if e.get("kind") != "timing"}
+    entries = {k: e for k, e in load(path)["entries"].items() if e.get("kind") not in ("timing", "direction")}
     groups: dict[tuple, dict[tuple[str, str], dict[str, Any]]] = {}
     for name, e in entries.items():
         h = f"{e['h']:g}" if e.get("curvature") and e.get("h") is not None else "-"
+        if e.get("curvature") and e.get("direction", GuardConfig.direction) != GuardConfig.direction:
+            h += f" ({e['direction']} z)"  # a row of its own, not merged with the reference direction's
         model = e["model"] if e.get("eval_model", e["model"]) == e["model"] else f"{e['model']} → {e['eval_model']}"
         key = (e["dataset"], e["method"], model, str(e["ipc"] or "-"), e["lambda"], h, _mode(e), _schedule(e),
                str(e.get("seed", _key_seed(name))))  # fmt: skip
@@ -475,6 +556,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--ipc", type=int, default=10)
     p.add_argument("--curvature", default="0,100", help="comma-separated λ (0: the plain base method)")
     p.add_argument("--h", type=float, default=GuardConfig.h)
+    p.add_argument("--direction", default=GuardConfig.direction, choices=DIRECTIONS,
+                   help="probe direction of the curvature term: reference (GUARD's (g + ε)/(‖g‖ + ε)) or unit "
+                        "(g/‖g‖); keys, teacher and expert folders get -unit")  # fmt: skip
     p.add_argument(
         "--teacher-subset",
         type=int,
@@ -549,6 +633,9 @@ def main(argv: list[str] | None = None) -> int:
     )
     p.add_argument("--teachers-only", action="store_true", help="only attack the (existing) experts' final weights")
     p.add_argument("--table", action="store_true", help="print the Markdown table of the results and exit")
+    p.add_argument("--direction-stats", action="store_true",
+                   help="measure how far the reference probe direction is from g/|g| on the plain SRe2L teacher "
+                        "(--model, --teacher-*) and exit")  # fmt: skip
     p.add_argument("--time-square", action="store_true",
                    help="time one Square iteration with the attacked model NCHW, channels-last, and channels-last "
                         "with folded batch norm and --forward-chunk, and exit")  # fmt: skip
@@ -563,6 +650,9 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if ns.time_square:
         time_square(ns)
+        return 0
+    if ns.direction_stats:
+        direction_stats(ns)
         return 0
     if ns.select:
         if not uses_teacher(ns.base):

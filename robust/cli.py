@@ -10,6 +10,7 @@ from typing import Any
 from condensekit.core.artifact import load_artifact
 from condensekit.core.config import add_dataclass_args, config_with_overrides, dataclass_from_args, parse_config_flags
 from condensekit.core.evaluate import TrainConfig
+from condensekit.core.objectives.curvature import DIRECTIONS
 from condensekit.core.report import format_table
 from condensekit.core.vision import IMAGE_TASK, ImageTrainConfig
 from condensekit.core.vision.experts import ExpertConfig
@@ -91,6 +92,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     c.add_argument("--curvature", type=float, default=GuardConfig.curvature, help="λ of the curvature term (0: off)")
     c.add_argument("--h", type=float, default=GuardConfig.h, help="finite-difference step h > 0")
     c.add_argument(
+        "--direction", default=GuardConfig.direction, choices=DIRECTIONS,
+        help="probe direction of the term: reference (GUARD's, with ε offsets) or unit (g/‖g‖)",
+    )  # fmt: skip
+    c.add_argument(
         "--mode", default="auto", choices=GUARD_MODES,
         help="teacher: curvature-regularised teacher (GUARD; SRe2L) or experts (MTT/PTM); plugin: the term in the "
         "method's per-step loss (any base); auto: teacher when the base has a teacher or experts, else plugin",
@@ -154,7 +159,7 @@ def _condense(ns: argparse.Namespace) -> int:
     if ns.teacher_epochs is not None and ns.teacher_epochs < 1:  # not `or`-ed into the default below
         raise ValueError(f"Invalid value {ns.teacher_epochs!r} for argument --teacher-epochs. Valid values are >= 1")
     teacher, plugin = resolve_mode(ns.base, ns.mode)
-    guard = GuardConfig(curvature=ns.curvature, h=ns.h, teacher=teacher, plugin=plugin)
+    guard = GuardConfig(curvature=ns.curvature, h=ns.h, teacher=teacher, plugin=plugin, direction=ns.direction)
     cfg = _method_config(ns.base, ns.extra)
     data = load_image_data(name, root=ns.root, size=ns.size, seed=0)
     ecfg = tcfg = None

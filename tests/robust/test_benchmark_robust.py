@@ -75,3 +75,40 @@ def test_table_marks_an_audit_whose_sanity_check_failed(bench):
     rows = [line for line in text.splitlines() if line.startswith("| mnist")]
     assert len(rows) == 2 and "⚠" not in rows[0] and "| 0 ⚠1 |" in rows[1]  # the row was unmarked
     assert text.endswith("- ⚠1 mnist mtt mlp ipc 1 λ 100: " + bad["issues"][0])
+
+
+def test_select_keys_name_the_unit_direction_and_a_tag_keeps_earlier_entries(bench):
+    mod, tmp = bench
+    results = tmp / "results.json"
+    args = ["--dataset", "pneumoniamnist", "--root", str(tmp / "data"), "--base", "sre2l", "--model",
+            "convnet_bn_small", "--teacher-epochs", "1", "--teacher-batch", "8", "--select", "--val-subset", "6",
+            "--eps", "1/255,2/255", "--pgd-steps", "2", "--curvature", "5", "--h-grid", "0.5",
+            "--results", str(results)]  # fmt: skip
+    assert mod.main(args) == 0
+    assert mod.main([*args, "--direction", "unit"]) == 0
+    entries = json.loads(results.read_text())["entries"]
+    stem = "pneumoniamnist/sre2l-teacher-val/convnet_bn_small/e1-w0-b8-nall"
+    ref, unit = entries[f"{stem}/lam5-h0.5-cascade/clean/0"], entries[f"{stem}/lam5-h0.5-unit-cascade/clean/0"]
+    assert ref["direction"] == "reference" and unit["direction"] == "unit"
+    assert unit["teacher"]["folder"].endswith("-curv5-h0.5-unit-s0") and ref["teacher"]["folder"].endswith("-h0.5-s0")
+    plain_key = f"{stem}/lam0-h3-cascade/pgd/2/255"
+    first = entries[plain_key]
+    assert mod.main([*args, "--curvature", "0", "--audit-tag", "again"]) == 0  # the plain teacher re-attacked
+    entries = json.loads(results.read_text())["entries"]
+    assert entries[plain_key] == first and entries[f"{stem}/lam0-h3-cascade-again/pgd/2/255"]["audit_tag"] == "again"
+    rows = [line for line in mod.table(results).splitlines() if "| 5 |" in line]
+    assert len(rows) == 2 and sum("0.5 (unit z)" in r for r in rows) == 1  # not merged into one row
+
+
+def test_direction_stats_entry(bench):
+    mod, tmp = bench
+    results = tmp / "results.json"
+    args = ["--dataset", "pneumoniamnist", "--root", str(tmp / "data"), "--model", "convnet_bn_small",
+            "--teacher-epochs", "1", "--teacher-warmup", "1", "--teacher-batch", "8", "--direction-stats",
+            "--results", str(results)]  # fmt: skip
+    assert mod.main(args) == 0
+    (key, e), *_ = json.loads(results.read_text())["entries"].items()
+    assert key == "pneumoniamnist/direction-stats/convnet_bn_small/e1-w1-b8-nall/plain/seed0"
+    assert e["kind"] == "direction" and set(e["stats"]) == {"after_warmup", "final"}
+    assert e["stats"]["final"]["images"] == 16 and 0 <= e["stats"]["final"]["pct_length_over_1.1"] <= 100
+    assert "direction" not in mod.table(results)

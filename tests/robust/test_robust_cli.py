@@ -78,6 +78,9 @@ def test_condense_bad_input(capsys):
     assert "Unknown option(s) ['--lr-foo', '1'] for method 'dm'" in capsys.readouterr().err
     assert main(["robust", "condense", "--base", "gan", "--dataset", "mnist", "--ipc", "1"]) == 2
     assert "Unknown image method 'gan'" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        main(["robust", "condense", "--base", "mtt", "--dataset", "mnist", "--ipc", "1", "--direction", "sign"])
+    assert "argument --direction: invalid choice: 'sign' (choose from 'reference', 'unit')" in capsys.readouterr().err
 
 
 @pytest.mark.real_data
