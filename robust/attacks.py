@@ -442,7 +442,8 @@ def robust_accuracy(
     every larger ball, so an image broken at ε₁ counts as broken at every ε₂ > ε₁ without being attacked
     again. Robust accuracy at ε is then that of the ensemble of the attack's runs at every ε' ≤ ε, never
     above what the attack alone finds at ε, and it falls with ε **by construction** (so the audit's
-    monotonicity check can no longer fail for these attacks). Without it every ε attacks every
+    monotonicity check cannot fail for these attacks, and the audit records it as holding by construction,
+    not as passed: :func:`~condensekit.robust.audit.eps_monotone`). Without it every ε attacks every
     clean-correct image afresh, as sitting 10 and earlier did.
     """
     spec = ATTACKS.get(attack)

@@ -10,8 +10,8 @@ attack each on the real graph, scored on the real test nodes:
 * ``random_edges``: ⌊ε·|E|⌋ random undirected edges removed and as many random non-edges added (seeded),
   features fixed; ε is the fraction of edges flipped each way.
 
-The rows, sanity checks (accuracy falls as ε grows), JSON, PNG and card record are those of the image
-audit (:class:`~condensekit.robust.audit.AuditResult`).
+The rows, sanity checks (accuracy falls as ε grows: a real check here, since neither attack cascades over
+ε), JSON, PNG and card record are those of the image audit (:class:`~condensekit.robust.audit.AuditResult`).
 """
 
 from __future__ import annotations

@@ -55,10 +55,51 @@ def test_audit_table_rows_sanity_and_cost():
     assert all(len(r["runs"]) == 2 for r in res.rows)
     pgd = {r["eps"]: r["mean"] for r in res.rows if r["attack"] == "pgd"}
     assert pgd["0.3"] < pgd["0.02"]
-    assert res.sanity == {"ok": True, "issues": []}
+    assert res.sanity["ok"] and res.sanity["issues"] == []
+    # the default ε cascade makes the falling curve a construction, not a finding: never reported as passed
+    assert {c["status"] for c in res.sanity["checks"]} == {"by construction"}
+    assert res.sanity["summary"] == "accuracy falls with eps: by construction for fgsm, pgd (eps cascade: each eps " \
+        "attacks only the images the smaller eps left standing)"
     assert res.subset == "stratified 20 (seed 0)" and res.test_images == 20
     assert res.cost["wall_time_s"] > 0 and res.cost["cpu_time_s"] > 0 and res.cost["peak_memory_mb"] > 0
     assert "| mlp   | pgd" in res.table()
+
+
+def test_sanity_checks_the_curve_only_where_it_can_fail():
+    data = _data()
+    fresh = AuditConfig(**(FAST | {"attack": AttackConfig(pgd_steps=5, cascade_eps=False)}),
+                        attacks=("pgd", "cw"), eps=("0.02", "0.3"))  # fmt: skip
+    res = audit_images(data.x_train, data.y_train, data, config=fresh, device="cpu")
+    status = {c["attack"]: c["status"] for c in res.sanity["checks"]}
+    # every ε attacked afresh: a real check (that passed); cw runs once and is counted within each ε
+    assert status == {"pgd": "passed", "cw": "by construction"}
+    assert "falls with eps: passed for pgd" in res.sanity["summary"]
+    assert "by construction for cw (minimum-norm" in res.sanity["summary"]
+    assert audit_mod.eps_monotone(AuditConfig(attacks=("fgsm", "cw"))) == {
+        "fgsm": "eps cascade: each eps attacks only the images the smaller eps left standing",
+        "cw": "minimum-norm: one example per image, counted within each eps",
+    }
+    assert audit_mod.eps_monotone(fresh) == {"cw": "minimum-norm: one example per image, counted within each eps"}
+
+
+def test_sanity_under_the_cascade_keeps_autoattack_below_pgd_a_real_check():
+    rows = [
+        {"model": "m", "attack": "pgd", "eps": "a", "mean": 50.0},
+        {"model": "m", "attack": "pgd", "eps": "b", "mean": 40.0},
+        {"model": "m", "attack": "autoattack", "eps": "a", "mean": 55.0},
+        {"model": "m", "attack": "autoattack", "eps": "b", "mean": 30.0},
+    ]
+    why = {"pgd": "eps cascade", "autoattack": "eps cascade"}
+    out = audit_mod._sanity(rows, ("m",), ("pgd", "autoattack"), by_construction=why)
+    assert not out["ok"] and out["issues"] == ["m at a: AutoAttack 55.00 > PGD 50.00"]
+    assert out["summary"] == (
+        "AutoAttack <= PGD: failed (1 of 2 model x eps); accuracy falls with eps: by construction for pgd, "
+        "autoattack (eps cascade)"
+    )
+    rows[2]["mean"] = 45.0
+    out = audit_mod._sanity(rows, ("m",), ("pgd", "autoattack"), by_construction=why)
+    assert out["ok"] and out["summary"].startswith("AutoAttack <= PGD: passed (2 of 2 model x eps)")
+    assert "passed for" not in out["summary"]  # the curve is not reported as a pass
 
 
 def test_sanity_flags_rising_accuracy_and_autoattack_above_pgd():
@@ -71,6 +112,8 @@ def test_sanity_flags_rising_accuracy_and_autoattack_above_pgd():
     out = audit_mod._sanity(rows, ("m",), ("pgd", "autoattack"))
     assert not out["ok"]
     assert any("rises" in i for i in out["issues"]) and any("AutoAttack 55.00 > PGD 50.00" in i for i in out["issues"])
+    assert {(c["attack"], c["status"]) for c in out["checks"] if c["check"] == "falls with eps"} == {
+        ("pgd", "failed"), ("autoattack", "passed")}  # fmt: skip
 
 
 def test_audit_artifact_writes_json_png_and_card(tmp_path):
