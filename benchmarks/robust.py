@@ -252,6 +252,9 @@ def select_teacher(ns: argparse.Namespace) -> dict[str, Any]:
                                           "runs": [round(value, 4)]}, ns.results)  # fmt: skip
     plain = scores[(0.0, ns.h)]["clean"]
     ok = [(k, v) for k, v in scores.items() if k[0] > 0 and v["clean"] >= plain - ns.clean_drop]
+    if not any(k[0] > 0 for k in scores):
+        print("only the plain teacher was scored: nothing to choose")
+        return {}
     if not ok:
         print(f"no λ > 0 keeps the validation clean accuracy within {ns.clean_drop} points of {plain:.1f}")
         return {}

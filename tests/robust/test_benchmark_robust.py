@@ -77,7 +77,7 @@ def test_table_marks_an_audit_whose_sanity_check_failed(bench):
     assert text.endswith("- ⚠1 mnist mtt mlp ipc 1 λ 100: " + bad["issues"][0])
 
 
-def test_select_keys_name_the_unit_direction_and_a_tag_keeps_earlier_entries(bench):
+def test_select_keys_name_the_unit_direction_and_a_tag_keeps_earlier_entries(bench, capsys):
     mod, tmp = bench
     results = tmp / "results.json"
     args = ["--dataset", "pneumoniamnist", "--root", str(tmp / "data"), "--base", "sre2l", "--model",
@@ -94,6 +94,7 @@ def test_select_keys_name_the_unit_direction_and_a_tag_keeps_earlier_entries(ben
     plain_key = f"{stem}/lam0-h3-cascade/pgd/2/255"
     first = entries[plain_key]
     assert mod.main([*args, "--curvature", "0", "--audit-tag", "again"]) == 0  # the plain teacher re-attacked
+    assert "only the plain teacher was scored: nothing to choose" in capsys.readouterr().out
     entries = json.loads(results.read_text())["entries"]
     assert entries[plain_key] == first and entries[f"{stem}/lam0-h3-cascade-again/pgd/2/255"]["audit_tag"] == "again"
     rows = [line for line in mod.table(results).splitlines() if "| 5 |" in line]
