@@ -410,12 +410,13 @@ def _mode(e: dict[str, Any]) -> str:
 
 def _schedule(e: dict[str, Any]) -> str:
     """The SRe2L teacher's schedule of a teacher-selection entry (``e3-w2-b128-n10000``, `` cascade`` added when
-    its attacks cascaded over ε), else ``-``."""
+    its attacks cascaded over ε, then its ``--audit-tag``), else ``-``."""
     cfg = (e.get("teacher") or {}).get("config") if isinstance(e.get("teacher"), dict) else None
     if not cfg:
         return "-"
     tag = _teacher_tag(TeacherConfig(**{k: v for k, v in cfg.items() if k in TeacherConfig.__dataclass_fields__}))
-    return tag + (" cascade" if (e.get("audit_config") or {}).get("attack", {}).get("cascade_eps") else "")
+    tag += " cascade" if (e.get("audit_config") or {}).get("attack", {}).get("cascade_eps") else ""
+    return tag + (f" {e['audit_tag']}" if e.get("audit_tag") else "")  # a tagged re-attack: a row of its own
 
 
 def _key_seed(key: str) -> int:

@@ -99,6 +99,8 @@ def test_select_keys_name_the_unit_direction_and_a_tag_keeps_earlier_entries(ben
     assert entries[plain_key] == first and entries[f"{stem}/lam0-h3-cascade-again/pgd/2/255"]["audit_tag"] == "again"
     rows = [line for line in mod.table(results).splitlines() if "| 5 |" in line]
     assert len(rows) == 2 and sum("0.5 (unit z)" in r for r in rows) == 1  # not merged into one row
+    plain = [line for line in mod.table(results).splitlines() if "| 0 | - | - |" in line]
+    assert len(plain) == 2 and sum("cascade again |" in r for r in plain) == 1  # the re-attack has its own row
 
 
 def test_direction_stats_entry(bench):
