@@ -156,9 +156,11 @@ class CurvatureRegularizer:
     the caller's step uses: batch statistics of ``x`` for a network in train mode (DM, DC, MTT, PTM), running
     statistics for one in eval mode (SRe2L's frozen teacher). The term's extra forward passes then run on
     copies of the model's buffers (:func:`torch.func.functional_call`), so they do not move its running
-    statistics or ``num_batches_tracked``. In train mode the batch is ``x`` as given, whole: a method that
-    normalises each class's images apart in its own loss (DM, DC) gets the term under the statistics of
-    the whole synthetic set, the same layers in the same mode over a larger batch. The plug-in of
+    statistics or ``num_batches_tracked``. In train mode the batch is ``x`` as given, whole: where the
+    method's own loss normalises smaller batches (DM and DC: one class at a time; MTT and PTM with
+    ``batch_syn`` below the set's size: a minibatch) the term sees the statistics of the whole synthetic
+    set, the same layers in the same mode over a larger batch. A train-mode batch norm cannot normalise a
+    batch of one sample per channel; the method's own step fails there as well. The plug-in of
     :mod:`condensekit.robust.guard` uses ``eval_mode=False``.
     """
 
