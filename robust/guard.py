@@ -19,7 +19,10 @@ method that learns from experts (MTT, PTM): the experts are trained with the ter
 
 The **plug-in** option (not in GUARD) adds the same term to a method's own per-step loss through the
 methods' ``regularizer`` hook (DM, DC, MTT, PTM): the curvature of the loss at the synthetic images under
-the method's network, weighted by λ, so the images themselves are pushed towards flat regions. Its λ
+the method's network, weighted by λ, so the images themselves are pushed towards flat regions. Unlike the
+teacher's term it is taken in that network's own mode, the function the step uses (batch statistics for
+DM's, DC's and MTT's / PTM's train-mode networks, running statistics for SRe2L's frozen teacher), with the
+running statistics left untouched (:meth:`GuardConfig.plugin_regularizer`). Its λ
 (``plugin_curvature``) and reduction (``plugin_reduction``) may differ from the teacher's: with the
 batch-mean reduction the term on N synthetic images weighs 1/N of each image's own curvature, which the
 method's loss can swamp; ``"sum"`` keeps each image's.
