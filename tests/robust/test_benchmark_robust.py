@@ -115,3 +115,33 @@ def test_direction_stats_entry(bench):
     assert e["kind"] == "direction" and set(e["stats"]) == {"after_warmup", "final"}
     assert e["stats"]["final"]["images"] == 16 and 0 <= e["stats"]["final"]["pct_length_over_1.1"] <= 100
     assert "direction" not in mod.table(results)
+
+
+def test_audit_split_val_scores_a_dm_plugin_set_on_validation_images_only(bench, monkeypatch):
+    """``--audit-split val``: the set-level validation audit (how a plug-in setting is chosen before any test)
+    gives the audit the validation split in the test split's place, keys the entries ``-val`` and attacks no
+    test image; DM with the plug-in on a batch-norm ConvNet records the plug-in's own-mode term."""
+    mod, tmp = bench
+    seen = []
+    audit = mod.audit_artifact
+
+    def spy(path, *, config, data, device):
+        seen.append(data)
+        return audit(path, config=config, data=data, device=device)
+
+    monkeypatch.setattr(mod, "audit_artifact", spy)
+    results = tmp / "results.json"
+    args = ["--dataset", "pneumoniamnist", "--root", str(tmp / "data"), "--base", "dm", "--ipc", "1",
+            "--model", "convnet_bn_small", "--curvature", "0,100", "--steps", "2", "--runs", "1", "--epochs", "2",
+            "--attacks", "pgd", "--pgd-steps", "2", "--eps", "1/255,2/255", "--subset", "0", "--device", "cpu",
+            "--audit-split", "val", "--results", str(results)]  # fmt: skip
+    assert mod.main(args) == 0
+    assert len(seen) == 2
+    for data in seen:
+        assert data.x_test.shape[0] == 6 and data.x_test.equal(data.x_val) and data.y_test.equal(data.y_val)
+    entries = json.loads(results.read_text())["entries"]
+    plain = entries["pneumoniamnist/dm-val/convnet_bn_small/ipc1/lam0/seed0/pgd/2/255"]
+    curved = entries["pneumoniamnist/dm-val/convnet_bn_small/ipc1/lam100/seed0/clean/0"]
+    assert plain["split"] == curved["split"] == "val" and plain["subset"] == "full"  # all 6 validation images
+    assert curved["mode"] == "plugin" and curved["method_config"]["guard"]["plugin_eval_mode"] is False
+    assert not [k for k in entries if not k.startswith("pneumoniamnist/dm-val/")]  # no test-split entry
