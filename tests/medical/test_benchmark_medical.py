@@ -280,3 +280,17 @@ def test_a_plain_run_does_not_overwrite_an_entry_of_another_recipe(bench, capsys
     assert (tmp / "results.json").read_text() == before  # neither call touched it
     assert mod.main([*args, "--seed", "1"]) == 0  # another key: runs as before
     assert len(json.loads((tmp / "results.json").read_text())["entries"]) == 2
+
+
+def test_a_replaced_entry_is_archived_once(bench):
+    mod, _ = bench
+    # an old-layout PTM entry (no `arch`) that predates the overlap rule and re-initialised images: both archivers
+    # would take it; it is kept once, under the layout's key
+    old = {"method": "ptm", "config": {"overlap_every": 50}, "diagnostics": {"overlap_reinit": 3}, "test": {}}
+    key = "b/ptm/ipc50/cpu/convnet"
+    mod.save_entry(key, old, mod.RESULTS)
+    assert mod.archive_replaced(key, "convnet", "set") == key + "/arch=convnet_pad1"
+    assert sorted(mod.load(mod.RESULTS)["entries"]) == [key, key + "/arch=convnet_pad1"]
+    # a present-layout entry of the former rule is archived under the rule's key
+    mod.save_entry("b/ptm/ipc10/cpu/convnet", old | {"arch": {"convnet": "convnet"}}, mod.RESULTS)
+    assert mod.archive_replaced("b/ptm/ipc10/cpu/convnet", "convnet", "set").endswith("/overlap_rule=pair")
