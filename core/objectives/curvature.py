@@ -29,7 +29,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 from torch.func import functional_call
 
-from ..registry import check_choice, check_nonnegative
+from ..registry import check_choice, check_nonnegative, check_positive
 
 __all__ = [
     "DIRECTIONS",
@@ -44,11 +44,6 @@ __all__ = [
 REDUCTIONS = ("mean", "sum")
 
 DIRECTIONS = ("reference", "unit")
-
-
-def _check_h(h: float, name: str = "h") -> None:
-    if not (isinstance(h, (int, float)) and h > 0 and h == h and h != float("inf")):
-        raise ValueError(f"Invalid value {h!r} for argument {name}. Valid values are finite numbers > 0")
 
 
 def unit_direction(g: Tensor, *, eps: float = 1e-7, direction: str = "reference") -> Tensor:
@@ -111,7 +106,7 @@ def input_curvature(
     Returns:
         Tensor N: :math:`r_i` per sample.
     """
-    _check_h(h)
+    check_positive("h", h)
     check_choice("reduction", reduction, REDUCTIONS)
     check_choice("direction", direction, DIRECTIONS)
 
@@ -182,7 +177,7 @@ class CurvatureRegularizer:
 
     def __post_init__(self) -> None:
         check_nonnegative("lam", self.lam)
-        _check_h(self.h)
+        check_positive("h", self.h)
         check_choice("reduction", self.reduction, REDUCTIONS)
         check_choice("direction", self.direction, DIRECTIONS)
 
@@ -233,7 +228,7 @@ def parameter_curvature(
         h: the step, > 0.
         create_graph: keep the graph (to differentiate through, e.g. with respect to synthetic images).
     """
-    _check_h(h)
+    check_positive("h", h)
     direction = tuple(direction)
     if len(direction) != len(params):
         raise ValueError(f"direction has {len(direction)} tensors but params has {len(params)}")
@@ -276,7 +271,7 @@ def curvature_gap(
         params: :math:`\theta`.
         rho: the perturbation radius, > 0 (LCMat's :math:`\rho`; 0.05 as in SAM).
     """
-    _check_h(rho, "rho")
+    check_positive("rho", rho)
     base = {k: v.detach() for k, v in params.items()}
     g_syn = _grads(loss_syn, base, True)
     g_real = tuple(g.detach() for g in _grads(loss_real, base, False))

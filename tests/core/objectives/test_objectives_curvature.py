@@ -51,7 +51,7 @@ def test_input_curvature_is_zero_for_a_linear_loss_and_differentiable_in_x():
     assert gx.abs().sum() > 0
 
 
-@pytest.mark.parametrize("h", [0.0, -1.0, float("nan"), float("inf")])
+@pytest.mark.parametrize("h", [0.0, -1.0, float("nan"), float("inf"), True, "3"])
 def test_h_must_be_positive(h):
     with pytest.raises(ValueError, match="argument h"):
         input_curvature(lambda inp: inp.sum(1), torch.randn(2, 3), h=h)
