@@ -25,7 +25,7 @@ import re
 import statistics
 import sys
 import time
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from pathlib import Path
 from typing import Any
 
@@ -104,6 +104,8 @@ def run(ns: argparse.Namespace) -> None:
         attack=_attack_config(ns), relabel=ns.relabel, workers=ns.workers,
     )  # fmt: skip
     audit_data = data.validation_as_test() if ns.audit_split == "val" else data
+    if ns.audit_class is not None:
+        audit_data = class_split(audit_data, ns.audit_class)
     for lam in [float(v) for v in ns.curvature.split(",")]:
         teacher, plugin = resolve_mode(ns.base, ns.mode)
         guard = GuardConfig(
@@ -124,8 +126,15 @@ def run(ns: argparse.Namespace) -> None:
         tag = _h_tag(ns, lam) + _direction_tag(ns, lam) + tag + _plugin_tag(ns, lam, plugin)
         models = _models_tag(ns)
         path = ARTIFACTS / f"{ns.dataset}-{method}-{models}-ipc{ns.ipc}-lam{lam:g}{tag}-seed{ns.seed}"
+        out = None
+        if ns.audit_class is not None:  # the saved set, re-audited on one class: its key, not its folder, says so
+            if not (path / "card.json").exists():
+                raise ValueError(f"--audit-class re-audits a saved set, and {str(path)!r} has none; run the same "
+                                 "command without --audit-class first")  # fmt: skip
+            out = f"{path}-robust-audit-class{ns.audit_class}"
+            method += f"-class{ns.audit_class}"
         t0 = time.perf_counter()
-        reused = ns.reuse_set and (path / "card.json").exists()
+        reused = (ns.reuse_set or ns.audit_class is not None) and (path / "card.json").exists()
         if reused:  # the set this command saved before; its card keeps the condensation's cost
             cond = CondensedImages.load(path, purpose="--reuse-set")
         else:
@@ -137,11 +146,12 @@ def run(ns: argparse.Namespace) -> None:
             cond.save(path)
         condense_total = time.perf_counter() - t0
         print(f"λ={lam:g}: condensation {condense_total:.0f} s{' (reused)' if reused else ''}; auditing", flush=True)
-        result, files = audit_artifact(path, config=audit_cfg, data=audit_data, device=ns.device)
+        result, files = audit_artifact(path, config=audit_cfg, data=audit_data, device=ns.device, out=out)
         print(f"λ={lam:g}: condensation {condense_total:.0f} s, audit {result.cost['wall_time_s']:.0f} s")
         print(result.table())
         common: dict[str, Any] = {
-            "dataset": ns.dataset, "method": method, "split": ns.audit_split, "relabel": ns.relabel,
+            "dataset": ns.dataset, "method": method, "split": ns.audit_split, "audit_class": ns.audit_class,
+            "relabel": ns.relabel,
             "ipc": ns.ipc, "curvature": lam > 0, "lambda": lam,
             "h": ns.h if lam > 0 else None, "direction": ns.direction if lam > 0 else None,
             "mode": _mode_name(teacher, plugin, lam),
@@ -166,9 +176,25 @@ def run(ns: argparse.Namespace) -> None:
             save_entry(key, entry, ns.results)
         experts = cond.card["config"].get("experts") or cond.card["config"].get("teacher")
         # other modes reuse the same experts; the teacher rows attack the test split (a tagged re-audit keeps them)
-        fresh = ns.audit_split == "test" and not ns.audit_tag
+        fresh = ns.audit_split == "test" and not ns.audit_tag and ns.audit_class is None
         if experts is not None and not _mode_tag(ns.base, ns.mode, lam) and fresh:
             teacher_entries(data, experts["folder"], ns, audit_cfg, lam, teacher, plugin)
+
+
+def class_split(data: Any, label: int) -> Any:
+    """``data`` with its test split cut to the images of class ``label`` (``--audit-class``): the audit's students
+    are trained on the set as before (nothing they see changes) and attacked on that class alone, so a gain in
+    accuracy that comes from moving the decision towards one class shows up as a loss on the other. Weighted by
+    the class counts, the per-class clean accuracies give the whole split's."""
+    y = data.y_test.reshape(-1).long()
+    if not 0 <= label < data.num_classes:
+        raise ValueError(
+            f"Invalid value {label!r} for argument --audit-class. Valid values are 0..{data.num_classes - 1}"
+        )
+    keep = y == label
+    if not bool(keep.any()):
+        raise ValueError(f"--audit-class {label}: the audited split has no image of that class")
+    return replace(data, x_test=data.x_test[keep], y_test=data.y_test[keep])
 
 
 def _attack_config(ns: argparse.Namespace) -> AttackConfig:
@@ -612,6 +638,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--audit-tag", default="",
                    help="name of a re-audit with other audit options (entries' method gets -TAG), so that the "
                         "earlier entries of the same set are kept beside it")  # fmt: skip
+    p.add_argument("--audit-class", type=int, default=None,
+                   help="re-audit the saved set (implies --reuse-set) on the audited split's images of this class "
+                        "only; entries' method gets -classC, the set's folder is unchanged")  # fmt: skip
     p.add_argument("--subset", type=int, default=1000, help="stratified test images (0: the full test set)")
     p.add_argument("--epochs", type=int, default=ImageTrainConfig.epochs, help="evaluation training epochs")
     p.add_argument("--pgd-steps", type=int, default=AttackConfig.pgd_steps)

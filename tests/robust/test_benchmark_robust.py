@@ -125,9 +125,9 @@ def test_audit_split_val_scores_a_dm_plugin_set_on_validation_images_only(bench,
     seen = []
     audit = mod.audit_artifact
 
-    def spy(path, *, config, data, device):
+    def spy(path, *, config, data, device, out=None):
         seen.append(data)
-        return audit(path, config=config, data=data, device=device)
+        return audit(path, config=config, data=data, device=device, out=out)
 
     monkeypatch.setattr(mod, "audit_artifact", spy)
     results = tmp / "results.json"
@@ -145,3 +145,32 @@ def test_audit_split_val_scores_a_dm_plugin_set_on_validation_images_only(bench,
     assert plain["split"] == curved["split"] == "val" and plain["subset"] == "full"  # all 6 validation images
     assert curved["mode"] == "plugin" and curved["method_config"]["guard"]["plugin_eval_mode"] is False
     assert not [k for k in entries if not k.startswith("pneumoniamnist/dm-val/")]  # no test-split entry
+
+
+def test_audit_class_reaudits_the_saved_set_on_one_class(bench):
+    """``--audit-class C``: the same set and students, attacked on one class of the audited split; the per-class
+    clean accuracies, weighted by the class counts, give the whole split's, and no set is condensed again."""
+    mod, tmp = bench
+    results = tmp / "results.json"
+    args = ["--dataset", "pneumoniamnist", "--root", str(tmp / "data"), "--base", "dm", "--ipc", "1",
+            "--model", "convnet_bn_small", "--curvature", "0", "--steps", "2", "--runs", "2", "--epochs", "3",
+            "--attacks", "pgd", "--pgd-steps", "2", "--eps", "1/255", "--subset", "0", "--device", "cpu",
+            "--audit-split", "val", "--results", str(results)]  # fmt: skip
+    with pytest.raises(ValueError, match="run the same command without --audit-class first"):
+        mod.main([*args, "--audit-class", "0"])
+    assert mod.main(args) == 0
+    folder = tmp / "runs" / "pneumoniamnist-dm-val-convnet_bn_small-ipc1-lam0-seed0"
+    tensors = (folder / "tensors.safetensors").read_bytes()
+    for c in (0, 1):
+        assert mod.main([*args, "--audit-class", str(c)]) == 0
+    assert (folder / "tensors.safetensors").read_bytes() == tensors  # re-audited, not condensed again
+    entries = json.loads(results.read_text())["entries"]
+    whole = entries["pneumoniamnist/dm-val/convnet_bn_small/ipc1/lam0/seed0/clean/0"]
+    per = [entries[f"pneumoniamnist/dm-val-class{c}/convnet_bn_small/ipc1/lam0/seed0/clean/0"] for c in (0, 1)]
+    assert [e["audit_class"] for e in per] == [0, 1] and whole["audit_class"] is None
+    assert all(e["cost"]["reused_set"] for e in per)
+    for run in range(2):  # the fixture's validation split: 3 images of each class
+        assert abs((per[0]["runs"][run] + per[1]["runs"][run]) / 2 - whole["runs"][run]) < 1e-3
+    assert (tmp / "runs" / f"{folder.name}-robust-audit-class1.json").exists()
+    with pytest.raises(ValueError, match="Valid values are 0..1"):
+        mod.main([*args, "--audit-class", "2"])
