@@ -76,6 +76,9 @@ def condense_private(
     what it reached and the card says so (``privacy.stopped_early``, ``steps_done`` and ``steps_requested``).
     No validation-based selection is made (the validation images are private data too): the last iterate
     is released.
+    The mechanisms' noise (and PSG's Poisson batches) comes from a secret generator
+    (:mod:`condensekit.privacy.noise`), so ``seed`` reproduces everything public (features, networks,
+    initialisation) but not the released set, and a resumed run is private but not bit-for-bit.
     """
     entry = PRIVACY_METHODS.get(method)
     cfg = config if config is not None else entry.config()

@@ -27,6 +27,9 @@ linear kernel (Eq. 8 of the paper).
   one unit-norm feature (same privacy cost: see :class:`~condensekit.privacy.embedding.StackedFeatures`).
   Same release, same ε: the prior is post-processing.
 
+The noise is drawn from a secret generator (:mod:`condensekit.privacy.noise`), not from the run's recorded
+seed: two runs with one seed release different sets.
+
 Deviations: the noise multiplier is calibrated with the exact analytic Gaussian mechanism by default
 (σ = 3.73 for (1, 1e-5); the repository uses 5.0, whose exact ε is 0.73 and RDP ε 0.79);
 ``accountant="rdp"`` gives the

@@ -46,6 +46,7 @@ from condensekit.privacy.accounting import (
     mean_sensitivity,
     noise_for_epsilon,
 )
+from condensekit.privacy.noise import NOISE_SOURCE, secret_generator
 
 __all__ = ["NoisyEmbedding", "StackedFeatures", "class_embedding", "release_embedding"]
 
@@ -126,6 +127,9 @@ def release_embedding(
 
     ``sigma`` = 0 calibrates the noise multiplier to (ε, δ) with ``accountant``; a given σ is checked against
     the target (too small raises ``ValueError``). The images are mapped in [0, 1] (``data.denormalise``).
+    ``generator``: the noise's source; ``None`` (the default, and what every method uses) draws it from a
+    :func:`~condensekit.privacy.noise.secret_generator`. A seeded generator reproduces a release, for tests
+    only: whoever knows its seed knows the noise, and the release is then not private.
     """
     check_epsilon(epsilon)
     n = int(data.x_train.shape[0])
@@ -142,7 +146,8 @@ def release_embedding(
         yb = labels[start : start + batch_size].to(device)
         total += class_embedding(features, xb, yb, data.num_classes) * xb.shape[0]
     sens = mean_sensitivity(n, bound=1.0, relation="replace-one")
-    noise = torch.randn(total.shape, generator=generator, device=device)
+    secret = generator is None
+    noise = torch.randn(total.shape, generator=secret_generator(device) if secret else generator, device=device)
     value = total / n + sigma * sens * noise
     report = account(
         [GaussianRelease(sigma=sigma)],
@@ -151,6 +156,10 @@ def release_embedding(
         neighbouring="replace-one",
         sensitivity=f"2/n = {sens:.3g} (||phi(x) y^T||_F = 1, n = {n})",
         n=n,
-        extra={"target_epsilon": float(epsilon), "labels": "uniform (class counts not released)"},
+        extra={
+            "target_epsilon": float(epsilon),
+            "labels": "uniform (class counts not released)",
+            "noise": NOISE_SOURCE if secret else "caller's generator (reproducible: not private)",
+        },
     )
     return NoisyEmbedding(value=value, report=report)

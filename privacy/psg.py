@@ -24,6 +24,9 @@ release; the RDP accountant (:mod:`condensekit.privacy.accounting`) covers all
 ``steps × outer_loop × batch_loop`` of them, under add-remove-one neighbouring (sensitivity :math:`C` of the
 clipped sum). With σ = 0 the noise is calibrated so the requested steps spend exactly (ε, δ); with a given σ,
 the run stops at the last step the budget allows and the card says so (``stopped_early``).
+The Poisson batches and the gradient noise come from a secret generator (:mod:`condensekit.privacy.noise`),
+not from the run's recorded seed (a known batch voids the amplification by subsampling, known noise the
+mechanism); the matching networks and the synthetic set's initialisation stay seeded (public).
 
 Defaults follow the authors' code (``main.py`` of DingfanChen/Private-Set): ConvNet (instance norm; batch norm
 would mix samples), synthetic images from noise, SGD lr 0.1 momentum 0.5 on images, lr 0.01 on the network,
@@ -69,6 +72,7 @@ from condensekit.privacy.accounting import (
     steps_within_budget,
 )
 from condensekit.privacy.base import PrivateMethod, register_private_method
+from condensekit.privacy.noise import NOISE_SOURCE, secret_generator
 
 __all__ = ["PSG", "PSGConfig", "PSG_SCHEDULES", "per_sample_gradients", "private_gradient"]
 
@@ -133,10 +137,13 @@ def private_gradient(
     clip: float,
     sigma: float,
     expected_batch: float,
+    generator: torch.Generator | None = None,
 ) -> list[Tensor]:
     """DP-SGD's gradient: per-sample cross-entropy gradients (:func:`per_sample_gradients`), each clipped to
     norm ``clip``, summed, plus :math:`\\mathcal{N}(0, (\\sigma C)^2)` noise, divided by ``expected_batch``; one
-    tensor per parameter of ``model`` (in ``model.parameters()`` order)."""
+    tensor per parameter of ``model`` (in ``model.parameters()`` order). ``generator``: the noise's source on
+    the parameters' device; ``None`` draws from a fresh :func:`~condensekit.privacy.noise.secret_generator`
+    (a seeded one makes the noise known to whoever knows the seed: tests only)."""
     params = {k: v.detach() for k, v in model.named_parameters()}
     if x.shape[0]:
         per, norms = per_sample_gradients(model, x, y)
@@ -144,7 +151,13 @@ def private_gradient(
         sums = {k: torch.einsum("b,b...->...", factor, g) for k, g in per.items()}
     else:
         sums = {k: torch.zeros_like(v) for k, v in params.items()}
-    return [(sums[k] + sigma * clip * torch.randn_like(v)) / expected_batch for k, v in params.items()]
+    if generator is None and params:
+        generator = secret_generator(next(iter(params.values())).device)
+
+    def noise(v: Tensor) -> Tensor:
+        return torch.randn(v.shape, generator=generator, device=v.device, dtype=v.dtype)
+
+    return [(sums[k] + sigma * clip * noise(v)) / expected_batch for k, v in params.items()]
 
 
 @register_private_method("psg", PSGConfig, "PSG (NeurIPS 2022): gradient matching with DP-SGD real gradients")
@@ -193,6 +206,8 @@ class PSG(PrivateMethod):
         cfg, data = self.config, self.data
         self.device = device
         self.sigma = self.sigma_for(cfg.steps)
+        # Poisson batches and gradient noise: secret (privacy/noise.py); never the run's seeded generators
+        self.secret = secret_generator(device)
         self.x_real = data.x_train.to(device)
         self.y_real = data.class_labels().to(device)
         self.labels = torch.arange(data.num_classes, device=device).repeat_interleave(cfg.ipc)
@@ -215,10 +230,10 @@ class PSG(PrivateMethod):
         for ol in range(cfg.outer_loop):
             net.train()
             for _ in range(cfg.batch_loop):
-                mask = torch.rand(self.n, device=self.device) < self.q
+                mask = torch.rand(self.n, generator=self.secret, device=self.device) < self.q
                 g_real = private_gradient(
                     net, self.x_real[mask], self.y_real[mask], clip=cfg.clip, sigma=self.sigma,
-                    expected_batch=cfg.batch_real,
+                    expected_batch=cfg.batch_real, generator=self.secret,
                 )  # fmt: skip
                 loss_syn = F.cross_entropy(net(self.x_syn), self.labels)
                 g_syn = torch.autograd.grad(loss_syn, params, create_graph=True)
@@ -248,6 +263,10 @@ class PSG(PrivateMethod):
             neighbouring="add-remove-one",
             sensitivity=f"C = {cfg.clip:g} (sum of clipped per-sample gradients)",
             n=self.n,
-            extra={"target_epsilon": float(cfg.epsilon), "private_gradients": steps_done * self.per_step},
+            extra={
+                "target_epsilon": float(cfg.epsilon),
+                "private_gradients": steps_done * self.per_step,
+                "noise": NOISE_SOURCE + "; Poisson batches too",
+            },
         )
         return report.to_card()

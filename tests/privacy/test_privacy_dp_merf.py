@@ -59,8 +59,7 @@ def test_condensed_variant_fits_the_release_and_writes_an_honest_card(images, tm
     assert p["epsilon"] <= 5.0 and p["delta"] == 1e-3 and p["sigma"] > 0
     assert {"mechanism", "neighbouring", "accountant", "epsilon_rdp", "epsilon_analytic"} <= set(p)
     assert p["stopped_early"] is False and p["steps_done"] == 60
-    again = condense_private(images, "dp-merf-condensed", config=cfg, steps=60, seed=1, device="cpu")
-    assert torch.equal(again.x, ci.x)
+    # the same seed releases another set: the noise is secret (tests/privacy/test_privacy_noise.py)
     ci.save(tmp_path / "a")
     assert CondensedImages.load(tmp_path / "a", domain="privacy").card["privacy"]["epsilon"] == p["epsilon"]
 
