@@ -28,6 +28,7 @@ import torch
 from torch import Tensor, nn
 
 from condensekit.core.atomic import load_torch, save_torch
+from condensekit.core.registry import check_int
 from condensekit.core.seed import resolve_device, rng_state, seed_everything, set_rng_state
 from condensekit.core.setting import jsonable, setting_diff
 
@@ -136,11 +137,9 @@ class EngineConfig:
 
     def __post_init__(self) -> None:
         for name in ("steps", "eval_every", "checkpoint_every"):
-            value = getattr(self, name)
-            if not isinstance(value, int) or value < 0:
-                raise ValueError(f"Invalid value {value!r} for argument {name}. Valid values are integers >= 0")
-        if self.stop_after is not None and self.stop_after < 0:
-            raise ValueError(f"Invalid value {self.stop_after!r} for argument stop_after. Valid values are >= 0")
+            check_int(name, getattr(self, name), 0)
+        if self.stop_after is not None:
+            check_int("stop_after", self.stop_after, 0)
 
 
 @dataclass

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 import torch
 from torch import Tensor, nn
 
+from condensekit.core.registry import check_int, check_positive
 from condensekit.core.seed import seed_everything
 
 
@@ -42,10 +43,8 @@ class TrainConfig:
     val_every: int = 1
 
     def __post_init__(self) -> None:
-        if self.epochs < 1:
-            raise ValueError(f"Invalid value {self.epochs!r} for argument epochs. Valid values are >= 1")
-        if self.lr <= 0:
-            raise ValueError(f"Invalid value {self.lr!r} for argument lr. Valid values are > 0")
+        check_int("epochs", self.epochs, 1)
+        check_positive("lr", self.lr)
         if not 0 < self.lr_drop_at <= 1:
             raise ValueError(f"Invalid value {self.lr_drop_at!r} for argument lr_drop_at. Valid values are in (0, 1]")
 
@@ -128,8 +127,7 @@ class Summary:
 
 def repeat(run: Callable[[int], float], *, runs: int, seed: int = 0) -> Summary:
     """Call ``run(seed + i)`` for ``i < runs`` after seeding every RNG with ``seed + i``."""
-    if runs < 1:
-        raise ValueError(f"Invalid value {runs!r} for argument runs. Valid values are >= 1")
+    check_int("runs", runs, 1)
     out = Summary()
     for i in range(runs):
         seed_everything(seed + i)

@@ -29,6 +29,7 @@ from typing import Any
 
 import torch
 
+from condensekit.core.registry import check_int
 from condensekit.core.seed import seed_everything
 
 _CONTEXT: Any = None
@@ -87,10 +88,8 @@ def run_seeded(
     With ``workers == 1`` everything runs in this process (context built here, current thread
     count), giving the same values as :func:`~condensekit.core.evaluate.repeat`.
     """
-    if workers < 1:
-        raise ValueError(f"Invalid value {workers!r} for argument workers. Valid values are >= 1")
-    if threads < 1:
-        raise ValueError(f"Invalid value {threads!r} for argument threads. Valid values are >= 1")
+    check_int("workers", workers, 1)
+    check_int("threads", threads, 1)
     if not jobs:
         return []
     if workers == 1:

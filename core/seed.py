@@ -8,11 +8,12 @@ from typing import Any
 import numpy as np
 import torch
 
+from .registry import check_int
+
 
 def seed_everything(seed: int) -> None:
     """Seed Python, NumPy and torch (CPU and every CUDA device)."""
-    if not isinstance(seed, int) or seed < 0:
-        raise ValueError(f"Invalid value {seed!r} for argument seed. Valid values are integers >= 0")
+    check_int("seed", seed, 0)
     random.seed(seed)
     np.random.seed(seed % 2**32)
     torch.manual_seed(seed)

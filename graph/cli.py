@@ -12,6 +12,7 @@ from condensekit.core.atomic import write_json
 from condensekit.core.config import add_dataclass_args, dataclass_from_args
 from condensekit.core.evaluate import Summary, TrainConfig
 from condensekit.core.parallel import auto_workers
+from condensekit.core.registry import check_int
 from condensekit.core.report import format_table
 from condensekit.graph.condense import CondensedGraph, condense_nodes, prepare_task
 from condensekit.graph.data import NODE_DATASETS
@@ -96,8 +97,7 @@ def _common(p: argparse.ArgumentParser) -> None:
 
 def _workers(ns: argparse.Namespace, task: NodeTask, runs: int) -> int:
     """``--workers``, or :func:`~condensekit.core.parallel.auto_workers` when it is 0."""
-    if ns.workers < 0:
-        raise ValueError(f"Invalid value {ns.workers!r} for argument --workers. Valid values are integers >= 0")
+    check_int("--workers", ns.workers, 0)
     return ns.workers or auto_workers(runs, task.x.device)
 
 

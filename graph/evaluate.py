@@ -21,6 +21,7 @@ from torch_geometric.data import Data
 from condensekit.core.batched import device_rng_state, train_select_batched
 from condensekit.core.evaluate import Summary, TrainConfig, TrainResult, accuracy, repeat, train_select
 from condensekit.core.parallel import run_seeded
+from condensekit.core.registry import check_int
 from condensekit.core.seed import seed_everything
 from condensekit.graph.models.base import GraphModel
 from condensekit.graph.models.registry import MODELS, create_model
@@ -205,8 +206,7 @@ def evaluate_node(
     (:func:`train_on_condensed_batched`; same figures up to summation order); ``None`` (default)
     batches on an accelerator and not on the CPU, where the runs go one at a time or to workers.
     """
-    if not isinstance(workers, int) or workers < 1:
-        raise ValueError(f"Invalid value {workers!r} for argument workers. Valid values are integers >= 1")
+    check_int("workers", workers, 1)
     check_condensed(condensed, task.num_features, task.num_classes)
     for name in models:
         MODELS.get(name)  # unknown names fail before any training

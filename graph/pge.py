@@ -25,6 +25,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from condensekit.core.registry import check_int
+
 
 class PGE(nn.Module):
     """Pairwise structure generator.
@@ -40,8 +42,7 @@ class PGE(nn.Module):
 
     def __init__(self, in_channels: int, *, hidden_channels: int = 128, num_layers: int = 3) -> None:
         super().__init__()
-        if num_layers < 2:
-            raise ValueError(f"Invalid value {num_layers!r} for argument num_layers. Valid values are >= 2")
+        check_int("num_layers", num_layers, 2)
         self.first = nn.Linear(2 * in_channels, hidden_channels)
         self.hidden = nn.ModuleList(nn.Linear(hidden_channels, hidden_channels) for _ in range(num_layers - 2))
         self.norms = nn.ModuleList(nn.BatchNorm1d(hidden_channels) for _ in range(num_layers - 1))

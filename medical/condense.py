@@ -15,6 +15,7 @@ import dataclasses
 import os
 from typing import Any
 
+from condensekit.core.registry import check_int
 from condensekit.core.vision.experts import ExpertBuffer, generate_experts
 from condensekit.core.vision.imageset import CondensedImages
 from condensekit.core.vision.methods import IMAGE_METHODS, MTT, condense_images, make_image_config
@@ -86,9 +87,8 @@ def condense_medical(
     ``select_every``: validation selection every k iterations (default: the profile's; 0 keeps the last set)."""
     prof = PROFILES.get(profile)
     config = medical_config(method, profile, overrides, ipc=ipc, flag=data.name)
-    every = prof.select_every if select_every is None else int(select_every)
-    if every < 0:
-        raise ValueError(f"Invalid value {select_every!r} for argument select_every. Valid values are >= 0")
+    every = prof.select_every if select_every is None else select_every
+    check_int("select_every", every, 0)
     selection = selection_settings(config, profile, every)
     selector = None
     if selection is not None:

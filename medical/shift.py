@@ -35,6 +35,7 @@ import torch
 from torch import Tensor
 
 from condensekit.core.evaluate import Summary, repeat
+from condensekit.core.registry import check_int
 from condensekit.core.vision.augment import DSA
 from condensekit.core.vision.models import build_image_model
 from condensekit.core.vision.splits import ImageSplits
@@ -100,8 +101,7 @@ def class_shift_diagnosis(
     ``acc`` and ``balanced_acc`` as Summary dicts and ``recall`` as one Summary dict per class."""
     if data.multilabel:
         raise ValueError(f"class_shift_diagnosis needs a single-label task; {data.name!r} is {data.task!r}")
-    if config.val_every < 1:
-        raise ValueError(f"Invalid value {config.val_every!r} for config.val_every. Valid values are >= 1")
+    check_int("config.val_every", config.val_every, 1)
     if lr is not None:
         config = replace(config, lr=float(lr))
     k = data.num_classes

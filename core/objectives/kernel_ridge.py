@@ -23,7 +23,7 @@ import math
 import torch
 from torch import Tensor
 
-from ..registry import check_nonnegative
+from ..registry import check_int, check_nonnegative
 
 __all__ = ["cholesky_jitter", "krr_predict", "relu_ntk", "relu_ntk_layer", "relu_ntk_scaled"]
 
@@ -131,8 +131,7 @@ def relu_ntk(x1: Tensor, x2: Tensor, *, depth: int = 2) -> Tensor:
     Shapes:
         ``x1``: ``(n1, d)``; ``x2``: ``(n2, d)``; output ``(n1, n2)``.
     """
-    if depth < 1:
-        raise ValueError(f"Invalid value {depth!r} for argument depth. Valid values are >= 1")
+    check_int("depth", depth, 1)
     nngp = x1 @ x2.t()
     ntk = nngp
     norm1, norm2 = x1.norm(dim=1), x2.norm(dim=1)

@@ -26,7 +26,7 @@ from __future__ import annotations
 
 from torch import Tensor, nn
 
-from condensekit.core.registry import check_choice
+from condensekit.core.registry import check_choice, check_int
 
 NORMS = ("instancenorm", "batchnorm", "layernorm", "none")
 POOLINGS = ("avgpooling", "maxpooling", "none")
@@ -76,8 +76,7 @@ class ConvNet(nn.Module):
         super().__init__()
         check_choice("norm", norm, NORMS)
         check_choice("pooling", pooling, POOLINGS)
-        if depth < 1:
-            raise ValueError(f"Invalid value {depth!r} for argument depth. Valid values are >= 1")
+        check_int("depth", depth, 1)
         if stem_padding is None:
             stem_padding = 3 if channels == 1 else 1
         if isinstance(stem_padding, bool) or not isinstance(stem_padding, int) or stem_padding < 0:

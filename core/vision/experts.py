@@ -39,7 +39,7 @@ from torch import Tensor
 from condensekit.core.atomic import atomic_path, write_json
 from condensekit.core.objectives.trajectory import flat_params
 from condensekit.core.parallel import run_seeded
-from condensekit.core.registry import check_int, check_positive
+from condensekit.core.registry import check_int, check_nonnegative, check_positive
 from condensekit.core.vision.augment import DSA, DSAConfig
 from condensekit.core.vision.models import build_image_model
 from condensekit.core.vision.splits import ImageSplits
@@ -75,8 +75,7 @@ class ExpertConfig:
             check_int(name, getattr(self, name), 1)
         check_positive("lr", self.lr)
         for name in ("momentum", "weight_decay"):  # checked here, before a buffer's card records them
-            if not getattr(self, name) >= 0:
-                raise ValueError(f"Invalid value {getattr(self, name)!r} for argument {name}. Valid values are >= 0")
+            check_nonnegative(name, getattr(self, name))
 
 
 def _describe(data: ImageSplits, config: ExpertConfig) -> dict[str, Any]:

@@ -20,7 +20,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from condensekit.core.evaluate import Summary, accuracy, repeat
-from condensekit.core.registry import check_choice
+from condensekit.core.registry import check_choice, check_int, check_positive
 from condensekit.core.vision.models import build_image_model
 from condensekit.core.vision.splits import ImageSplits
 
@@ -60,10 +60,8 @@ class ImageTrainConfig:
     def __post_init__(self) -> None:
         check_choice("optimizer", self.optimizer, OPTIMIZERS)
         for name in ("epochs", "batch_size"):
-            if getattr(self, name) < 1:
-                raise ValueError(f"Invalid value {getattr(self, name)!r} for argument {name}. Valid values are >= 1")
-        if self.lr <= 0:
-            raise ValueError(f"Invalid value {self.lr!r} for argument lr. Valid values are > 0")
+            check_int(name, getattr(self, name), 1)
+        check_positive("lr", self.lr)
         if not 0 < self.lr_drop_at <= 1:
             raise ValueError(f"Invalid value {self.lr_drop_at!r} for argument lr_drop_at. Valid values are in (0, 1]")
         if self.val_every < 0:
@@ -80,8 +78,7 @@ def distillation_loss(temperature: float = 1.0) -> LossFn:
     :math:`T^2 \cdot \mathrm{CE}(\mathrm{softmax}(z_S / T), p)` (Hinton et al., 2015; the :math:`T^2` keeps the
     gradient's scale independent of :math:`T`). Equals :func:`classification_loss` on soft targets at
     ``temperature=1``."""
-    if not temperature > 0:
-        raise ValueError(f"Invalid value {temperature!r} for argument temperature. Valid values are > 0")
+    check_positive("temperature", temperature)
     t = float(temperature)
 
     def loss(logits: Tensor, soft: Tensor) -> Tensor:
@@ -150,8 +147,7 @@ def fit_images(
     if x.shape[0] == 0:
         raise ValueError("x is empty: nothing to train on")
     base_lr = config.lr if lr is None else float(lr)
-    if not base_lr > 0:
-        raise ValueError(f"Invalid value {lr!r} for argument lr. Valid values are > 0")
+    check_positive("lr", base_lr)
     opt = _optimizer(model, config, base_lr)
     drop_epoch = int(config.epochs * config.lr_drop_at) if config.lr_drop_at < 1 else -1
     select = config.val_every > 0 and validate is not None

@@ -80,8 +80,8 @@ def _card_task(path: str) -> str | None:
 
 def _by_card(node: Handler, graph: Handler) -> Handler:
     def dispatch(ns: argparse.Namespace) -> int:
-        if ns.epochs is not None and ns.epochs < 1:  # not `or`-ed into the node-level default below
-            raise ValueError(f"Invalid value {ns.epochs!r} for argument --epochs. Valid values are >= 1")
+        if ns.epochs is not None:  # not `or`-ed into the node-level default below
+            check_int("--epochs", ns.epochs, 1)
         task = ns.task or ("graph" if _card_task(ns.artifact) == TASK else "node")
         if task == "graph":
             return graph(ns)
@@ -232,8 +232,7 @@ def _show(ns: argparse.Namespace) -> int:
     import networkx as nx
     from torch_geometric.utils import to_networkx
 
-    if ns.per_class < 1:
-        raise ValueError(f"Invalid value {ns.per_class!r} for argument --per-class. Valid values are >= 1")
+    check_int("--per-class", ns.per_class, 1)
     cs = CondensedGraphSet.load(ns.artifact, purpose="`graph show`")
     graphs = cs.to_data_list()
     classes = sorted({int(g.y) for g in graphs})

@@ -40,7 +40,7 @@ import torch
 from torch import Tensor
 
 from condensekit.core.objectives.kernel_ridge import relu_ntk_scaled
-from condensekit.core.registry import Registry
+from condensekit.core.registry import Registry, check_int
 from condensekit.graph.level.batch import GraphBatch
 from condensekit.graph.level.data import _ranges
 
@@ -95,8 +95,7 @@ class NodeStats:
 def lite_gntk_stats(g: GraphBatch, *, hops: int = 3, self_loop: float = SELF_LOOP) -> NodeStats:
     """Per-node quantities of the LiteGNTK for a batch of graphs (either layout), differentiable
     in ``g.x`` and ``g.adj``."""
-    if hops < 1:
-        raise ValueError(f"Invalid value {hops!r} for argument hops. Valid values are integers >= 1")
+    check_int("hops", hops, 1)
     op = g.loop_op(self_loop)
     ones = g.x.new_ones(*g.x.shape[:-1], 1)
     ones = g.mask_nodes(ones)
@@ -149,8 +148,7 @@ def lite_gntk(s1: NodeStats, s2: NodeStats, *, mlp_layers: int = 1, fused: bool 
     """
     if s1.batch is not None:
         raise ValueError("the first argument of lite_gntk must be dense (N, n, ·) graphs")
-    if mlp_layers < 1:
-        raise ValueError(f"Invalid value {mlp_layers!r} for argument mlp_layers. Valid values are integers >= 1")
+    check_int("mlp_layers", mlp_layers, 1)
     f2 = s2.flat()
     if s1.z.shape[-1] != f2.z.shape[-1]:
         raise ValueError(f"node features differ in width: {s1.z.shape[-1] - 1} and {f2.z.shape[-1] - 1}")

@@ -42,7 +42,7 @@ from torch import Tensor, nn
 
 from condensekit.core.engine import available_memory_bytes
 from condensekit.core.objectives.kernel_ridge import krr_predict
-from condensekit.core.registry import check_nonnegative
+from condensekit.core.registry import check_int, check_nonnegative
 from condensekit.core.synthetic import init_from_real
 from condensekit.graph.adjacency import induced_subgraph, normalize
 from condensekit.graph.methods.base import NodeCondensation, register_node_method
@@ -77,10 +77,8 @@ class GCSNTK(NodeCondensation):
 
     def setup(self, device: torch.device) -> None:
         cfg, task = self.config, self.task
-        for name, low in (("hops", 0), ("kernel_hops", 1), ("kernel_layers", 1)):
-            value = getattr(cfg, name)
-            if value < low:
-                raise ValueError(f"Invalid value {value!r} for argument {name}. Valid values are >= {low}")
+        for name, low in (("hops", 0), ("kernel_hops", 1), ("kernel_layers", 1), ("real_batch", 0)):
+            check_int(name, getattr(cfg, name), low)
         check_nonnegative("ridge", cfg.ridge)
         x = task.x
         if cfg.standardize:
@@ -90,8 +88,6 @@ class GCSNTK(NodeCondensation):
             self.mean, self.std = torch.zeros_like(x[0]), torch.ones_like(x[0])
         # D^-1/2 (A + I) D^-1/2 applied k times: the reference's graph convolution filter.
         g = task.smooth((x - self.mean) / self.std, cfg.hops)
-        if cfg.real_batch < 0:
-            raise ValueError(f"Invalid value {cfg.real_batch!r} for argument real_batch. Valid values are >= 0")
         train = task.train_idx
         self.g_all = g  # propagated, standardised features of every node (rows drawn per step when sampling)
         self.g_real = g[train]

@@ -17,6 +17,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from condensekit.core.registry import check_int
 from condensekit.core.synthetic import init_from_real
 from condensekit.graph.methods.base import NodeCondensation
 from condensekit.graph.models.registry import create_model
@@ -72,13 +73,9 @@ class LearnedNodeGraph(NodeCondensation):
 
     def setup(self, device: torch.device) -> None:
         cfg, task = self.config, self.task
-        if cfg.outer_loop < 1 or cfg.inner_loop < 0:
-            raise ValueError(f"outer_loop must be >= 1 and inner_loop >= 0, got {cfg.outer_loop}, {cfg.inner_loop}")
-        for name in ("real_batch", "real_fanout", "init_hops"):
-            if getattr(cfg, name) < 0:
-                raise ValueError(f"Invalid value {getattr(cfg, name)!r} for argument {name}. Valid values are >= 0")
-        if cfg.init_hops < 0:
-            raise ValueError(f"Invalid value {cfg.init_hops!r} for argument init_hops. Valid values are >= 0")
+        check_int("outer_loop", cfg.outer_loop, 1)
+        for name in ("inner_loop", "real_batch", "real_fanout", "init_hops"):
+            check_int(name, getattr(cfg, name), 0)
         x_init = task.smooth(task.x, cfg.init_hops)  # Â^k X: what a k-layer GCN sees of each node
         x0, _ = init_from_real(cfg.init, x_init[task.train_idx], task.y_train, self.budgets)
         self.feat = nn.Parameter(x0.to(device))

@@ -3,11 +3,18 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 
 import pytest
 
+from condensekit.core.engine import EngineConfig
+from condensekit.core.evaluate import TrainConfig, repeat
 from condensekit.core.objectives.curvature import CurvatureRegularizer
 from condensekit.core.registry import Registry, check_int, check_nonnegative, check_positive
+from condensekit.core.seed import seed_everything
+from condensekit.core.vision.convnet import ConvNet
+from condensekit.core.vision.experts import ExpertConfig
+from condensekit.core.vision.train import ImageTrainConfig, distillation_loss
 
 
 @pytest.mark.parametrize("value", [0, 0.0, 1e-12, 3, 2.5])
@@ -45,3 +52,23 @@ def test_registry_lists_the_valid_names() -> None:
     reg.register("one", 1)
     with pytest.raises(ValueError, match=r"one"):
         reg.get("two")
+
+
+def _refuses(argument: str, build: Callable[[], object]) -> None:
+    with pytest.raises(ValueError, match=rf"Invalid value .* for argument {argument}\. Valid values are"):
+        build()
+
+
+def test_core_configs_use_the_shared_checks() -> None:
+    # each took what its hand-written `x < low` / `x <= 0` check let through: NaN or inf rates, a bool or a
+    # fractional count (a NaN lr trains NaN weights; True epochs is one epoch; stop_after 0.5 stops nowhere)
+    _refuses("lr", lambda: ImageTrainConfig(lr=math.nan))
+    _refuses("lr", lambda: TrainConfig(lr=math.inf))
+    _refuses("epochs", lambda: TrainConfig(epochs=2.5))
+    _refuses("batch_size", lambda: ImageTrainConfig(batch_size=True))
+    _refuses("stop_after", lambda: EngineConfig(steps=3, stop_after=0.5))
+    _refuses("momentum", lambda: ExpertConfig(momentum=math.nan))
+    _refuses("depth", lambda: ConvNet(1, 2, depth=2.0))
+    _refuses("runs", lambda: repeat(lambda s: 0.0, runs=1.5))
+    _refuses("seed", lambda: seed_everything(True))
+    _refuses("temperature", lambda: distillation_loss(math.inf))
