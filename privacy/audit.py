@@ -44,6 +44,7 @@ from condensekit.core.artifact import update_card
 from condensekit.core.registry import check_choice
 from condensekit.core.seed import seed_everything
 from condensekit.core.vision import CondensedImages, ImageSplits, build_image_model, fit_images, predict
+from condensekit.privacy.base import check_single_label
 from condensekit.privacy.data import load_private_dataset
 from condensekit.privacy.evaluate import train_config_for
 from condensekit.privacy.mia import (
@@ -115,6 +116,7 @@ def audit_set(
     ``init`` game: the real images that seeded the set) instead of random ones.
     Returns the audit record (metrics, the game's sizes, the attack and its mode)."""
     cfg = config
+    check_single_label(data, "the membership audit")
     if x is None and (size is None or size < 1):
         raise ValueError(f"Invalid value {size!r} for argument size. The real-subset baseline needs size >= 1")
     if x is not None and (y is None or x.shape[0] != y.shape[0]):

@@ -60,6 +60,17 @@ class PrivateMethod(CondensationMethod):
         }
 
 
+def check_single_label(data: ImageSplits, what: str) -> None:
+    """Refuse a multi-label dataset (ChestMNIST): the private methods release, and the audits score, one class
+    per record; ``class_labels`` would fold its label sets into the first positive label plus an extra
+    "no finding" class that the methods' ``num_classes`` outputs do not have."""
+    if data.multilabel:
+        raise ValueError(
+            f"Invalid dataset {data.name!r} for {what}: its task is {data.task!r}; the private methods and "
+            "membership audits take single-label tasks (multi-class, binary-class, ordinal-regression)"
+        )
+
+
 def condense_private(
     data: ImageSplits,
     method: str,
@@ -81,6 +92,7 @@ def condense_private(
     initialisation) but not the released set, and a resumed run is private but not bit-for-bit.
     """
     entry = PRIVACY_METHODS.get(method)
+    check_single_label(data, f"private method {method!r}")
     cfg = config if config is not None else entry.config()
     if not isinstance(cfg, entry.config):
         raise ValueError(f"config for {method!r} must be a {entry.config.__name__}, got {type(cfg).__name__}")

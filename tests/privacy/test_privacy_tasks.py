@@ -1,0 +1,34 @@
+"""Multi-label data is refused by name, not failed on inside a tensor op."""
+
+from dataclasses import replace
+
+import pytest
+import torch
+
+from condensekit.privacy import condense_private
+from condensekit.privacy.audit import AuditConfig, audit_set
+
+
+def _multilabel(images):
+    def sets(y: torch.Tensor) -> torch.Tensor:
+        out = torch.zeros(y.shape[0], 3)
+        out[torch.arange(y.shape[0]), y] = 1.0
+        out[::7] = 0.0  # some records with no positive label
+        return out
+
+    return replace(
+        images, y_train=sets(images.y_train), y_val=sets(images.y_val), y_test=sets(images.y_test), num_classes=3,
+        task="multi-label, binary-class",
+    )  # fmt: skip
+
+
+@pytest.mark.parametrize("method", ["dp-merf-condensed", "dp-merf", "psg"])
+def test_private_methods_refuse_multilabel_data(images, method):
+    with pytest.raises(ValueError, match=r"Invalid dataset 'toy' for private method .*multi-label"):
+        condense_private(_multilabel(images), method, steps=1, device="cpu")
+
+
+def test_audit_refuses_multilabel_data(images):
+    data = _multilabel(images)
+    with pytest.raises(ValueError, match=r"Invalid dataset 'toy' for the membership audit"):
+        audit_set(data.x_train[:4], data.class_labels()[:4], data, AuditConfig(attack="loss", members=4, model="lr"))
