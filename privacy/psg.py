@@ -176,6 +176,15 @@ class PSG(PrivateMethod):
         if not 0 < config.batch_real <= self.n:
             raise ValueError(f"Invalid value {config.batch_real!r} for argument batch_real. Valid values: 1..{self.n}")
         self.q = config.batch_real / self.n
+        batch_norms = sorted(
+            {type(m).__name__ for m in self._fresh_model().modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)}
+        )
+        if batch_norms:
+            raise ValueError(
+                f"Invalid value {config.model!r} for argument model: its {', '.join(batch_norms)} mixes the records of "
+                "a batch, so DP-SGD's per-sample gradients are not defined; use a network without batch norm, e.g. "
+                f"convnet (instance norm), {PSG_SMALL_CONVNET}, lr, mlp or cnn"
+            )
         self.per_step = config.outer_loop * config.batch_loop
         self._sigma: float | None = config.sigma or None
 

@@ -82,3 +82,10 @@ def test_small_convnet_keeps_the_layout_of_its_rows():
     small = build_image_model(PSG_SMALL_CONVNET, channels=1, num_classes=10, im_size=(28, 28))
     full = build_image_model("convnet", channels=1, num_classes=10, im_size=(28, 28))
     assert (small.feature_dim, full.feature_dim) == (784, 2048)
+
+
+@pytest.mark.parametrize("model", ["convnet_bn", "mlp_bn"])
+def test_psg_refuses_a_batch_norm_matching_network(images, model):
+    """Per-sample gradients through batch norm are undefined; it failed deep inside torch.func's vmap."""
+    with pytest.raises(ValueError, match=rf"Invalid value '{model}' for argument model: its BatchNorm"):
+        condense_private(images, "psg", config=PSGConfig(epsilon=8.0, steps=1, **(TINY | {"model": model})))
