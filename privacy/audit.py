@@ -55,6 +55,7 @@ from condensekit.privacy.mia import (
     logit_confidence,
     membership_metrics,
     mislabel,
+    one_sided,
     roc_metrics,
 )
 
@@ -226,7 +227,7 @@ def _lira(
     if cfg.mode == "offline":
         return score, {"shadows": cfg.shadows, "mode": "offline", "variance": variance}
     return score, {"shadows": cfg.shadows, "mode": "online", "variance": variance,
-                   "shadow_set": "real subsets of the target's size"}  # fmt: skip
+                   "shadow_set": "real subsets of the target's size", "one_sided": one_sided(inside)}  # fmt: skip
 
 
 # ---------------------------------------------------------------------------------------------

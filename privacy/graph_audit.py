@@ -49,6 +49,7 @@ from condensekit.privacy.mia import (
     logit_confidence,
     membership_metrics,
     mislabel,
+    one_sided,
 )
 
 __all__ = ["NodeAuditConfig", "audit_node_artifact", "audit_node_graph", "audit_node_graphs"]
@@ -192,8 +193,13 @@ def _shadows(cand: Tensor, y_cand: Tensor, task: NodeTask, cfg: NodeAuditConfig)
         net = fit_node_model(task, cfg.model, cfg.eval, labelled=labelled, seed=cfg.seed + 1000 + s)
         confs.append(logit_confidence(_logits(net, task)[cand], y_cand))
         ins.append(inside)
-    shadow_set = "real graph, labels of half the candidates" if cfg.mode == "online" else "real graph, other nodes"
-    return torch.stack(confs), torch.stack(ins), {"shadows": cfg.shadows, "mode": cfg.mode, "shadow_set": shadow_set}
+    inside = torch.stack(ins)
+    info: dict[str, Any] = {"shadows": cfg.shadows, "mode": cfg.mode}
+    if cfg.mode == "online":
+        info |= {"shadow_set": "real graph, labels of half the candidates", "one_sided": one_sided(inside)}
+    else:
+        info["shadow_set"] = "real graph, other nodes"
+    return torch.stack(confs), inside, info
 
 
 def audit_node_artifact(

@@ -14,6 +14,11 @@ r"""Membership-inference primitives shared by every audit game (images, node gra
   graph game (16 shadows): global raised LiRA's AUC on all six targets tried (e.g. 0.671 -> 0.769 on the
   real-graph baseline). Deviation: the reference's fixed variance is the raw spread of every IN score
   (example means included) and uses it for both sides; we pool residuals, per side.
+  Online, a candidate can draw no IN (or no OUT) shadow when the shadows are few or each holds a small share
+  of the candidates (the reference gives every example exactly half; ours draw a training set of the
+  target's size per shadow). Its missing mean is its other side's mean shifted by the average IN − OUT gap
+  of the candidates that have both (the audits record how many: ``one_sided``); it used to be 0, which
+  scored a member-like confidence of such a candidate as a non-member's.
 """
 
 from __future__ import annotations
@@ -36,6 +41,7 @@ __all__ = [
     "logit_confidence",
     "membership_metrics",
     "mislabel",
+    "one_sided",
     "roc_metrics",
 ]
 
@@ -156,4 +162,15 @@ def lira_scores(
     if not online:
         return (phi - mu_out) / sd_out
     mu_in, sd_in = _fit(shadow_conf, inside, variance)
+    # a candidate with shadows on one side only: its missing mean is its other mean shifted by the average
+    # IN - OUT gap of the candidates that have both (``_fit`` alone would leave it at 0)
+    has_in, has_out = inside.any(0), (~inside).any(0)
+    both = (has_in & has_out).to(phi.dtype)
+    gap = ((mu_in - mu_out) * both).sum() / both.sum().clamp_min(1)
+    mu_in, mu_out = torch.where(has_in, mu_in, mu_out + gap), torch.where(has_out, mu_out, mu_in - gap)
     return _normal_logpdf(phi, mu_in, sd_in) - _normal_logpdf(phi, mu_out, sd_out)
+
+
+def one_sided(inside: Tensor) -> int:
+    """How many candidates (columns of the S×n ``inside``) have shadows on one side only (all IN or all OUT)."""
+    return int((inside.all(0) | (~inside).all(0)).sum())

@@ -53,3 +53,22 @@ def test_audit_errors(images, tmp_path):
         audit_set(x, y, images, AuditConfig(attack="lira", shadows=2, members=4, model="lr", train_steps=5))
     with pytest.raises(ValueError, match="cannot be given canaries"):
         audit_set(x, y, images, AuditConfig(canaries=2, members=8, model="lr"))
+
+
+def test_online_lira_candidate_without_in_shadows_is_not_scored_against_a_zero_mean():
+    """Candidate 0 drew no IN shadow. Its target confidence (10) is what the IN shadows of the others show
+    (OUT 5, IN 10): a member. Before, its IN mean was left at 0 and it scored as a confident non-member."""
+    from condensekit.privacy.mia import lira_scores, one_sided
+
+    gen = torch.Generator().manual_seed(0)
+    inside = torch.tensor([[False, True, False, True], [False, False, True, True], [False, True, True, False],
+                           [False, False, False, True]])  # fmt: skip
+    conf = torch.where(inside, 10.0, 5.0) + 0.1 * torch.randn(4, 4, generator=gen)
+    phi = torch.tensor([10.0, 10.0, 5.0, 5.0])
+    for variance in ("global", "per_example"):
+        score = lira_scores(phi, conf, inside, online=True, variance=variance)
+        assert float(score[0]) > 0 and float(score[1]) > 0 and float(score[2]) < 0
+    assert one_sided(inside) == 1
+    # a candidate with every shadow IN: its OUT mean comes from the gap the same way
+    flipped = lira_scores(torch.tensor([5.0, 5.0, 5.0, 5.0]), torch.where(~inside, 10.0, 5.0), ~inside, online=True)
+    assert float(flipped[0]) < 0
