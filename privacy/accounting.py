@@ -27,6 +27,9 @@ one record. ``add-remove-one``: one has one record more. Sensitivities (:func:`m
 \le C`, replace-one gives :math:`\lVert (\varphi(x) - \varphi(x'))/n \rVert \le 2C/n`; add-remove-one (with
 ``n`` the smaller size, the released mean dividing by its own size) gives :math:`\lVert S/n - (S +
 \varphi)/(n+1) \rVert = \lVert S - n\varphi \rVert / (n(n+1)) \le 2C/(n+1)`, so :math:`2C/n` bounds both.
+That bound alone does not make a released mean add-remove-one private: its divisor and a noise scaled by
+:math:`1/n` depend on the private size :math:`n`, so neighbours get Gaussians of different variances. Our
+mean releases (DP-MERF) therefore state replace-one, where :math:`n` is public.
 A sum of clipped per-example terms (DP-SGD) has sensitivity :math:`C` under add-remove-one and :math:`2C`
 under replace-one; opacus's sampled-Gaussian analysis is for add-remove-one with Poisson sampling.
 """

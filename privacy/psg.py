@@ -22,8 +22,10 @@ One engine step is the paper's outer iteration: a fresh network, ``outer_loop`` 
 between rounds (post-processing: it never sees real data). Every private gradient is one sampled Gaussian
 release; the RDP accountant (:mod:`condensekit.privacy.accounting`) covers all
 ``steps × outer_loop × batch_loop`` of them, under add-remove-one neighbouring (sensitivity :math:`C` of the
-clipped sum). With σ = 0 the noise is calibrated so the requested steps spend exactly (ε, δ); with a given σ,
-the run stops at the last step the budget allows and the card says so (``stopped_early``).
+clipped sum). The record count :math:`n` is treated as public, as opacus does: :math:`q` is derived from it
+and the card records both (strictly, add-remove-one protects :math:`n` too). With σ = 0 the noise is
+calibrated so the requested steps spend exactly (ε, δ); with a given σ, the run stops at the last step the
+budget allows and the card says so (``stopped_early``).
 The Poisson batches and the gradient noise come from a secret generator (:mod:`condensekit.privacy.noise`),
 not from the run's recorded seed (a known batch voids the amplification by subsampling, known noise the
 mechanism); the matching networks and the synthetic set's initialisation stay seeded (public).
