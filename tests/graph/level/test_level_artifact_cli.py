@@ -98,7 +98,8 @@ def test_evaluate_epochs_zero_is_refused_not_replaced_by_the_default(
     seen = []
     monkeypatch.setattr(node_cli, "_evaluate", lambda ns: seen.append(ns.epochs) or 0)
     assert main(["graph", "evaluate", str(tmp_path / "n"), "--epochs", "0"]) == 2  # `0 or 600` ran 600 epochs
-    assert seen == [] and "Invalid value 0 for argument --epochs. Valid values are integers >= 1" in capsys.readouterr().err
+    assert seen == []
+    assert "Invalid value 0 for argument --epochs. Valid values are integers >= 1" in capsys.readouterr().err
     assert main(["graph", "evaluate", str(tmp_path / "n")]) == 0 and seen == [600]  # the node-level default
 
 
