@@ -63,7 +63,7 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-from condensekit.core.registry import check_nonnegative
+from condensekit.core.registry import check_int, check_nonnegative, check_positive
 from condensekit.core.vision import ImageSplits
 from condensekit.privacy.base import PrivateMethod, register_private_method, to_normalised
 from condensekit.privacy.embedding import NoisyEmbedding, StackedFeatures, class_embedding, release_embedding
@@ -173,6 +173,8 @@ class _EmbeddingMethod(PrivateMethod):
     def _release(self, device: torch.device) -> None:
         cfg, data = self.config, self.data
         dim = data.channels * data.im_size[0] * data.im_size[1]
+        check_positive("bandwidth", cfg.bandwidth)  # else the feature map's error names its own "sigma"
+        check_positive("lr", cfg.lr)
         bws = [cfg.bandwidth * s for s in _scales(cfg.bandwidth_scales)]
         self.features = StackedFeatures.build(dim, cfg.n_features, bws, generator=None, device=device)
         self.released = release_embedding(
@@ -204,6 +206,10 @@ class DPMERFGenerator(_EmbeddingMethod):
 
     def __init__(self, data: ImageSplits, config: DPMERFConfig) -> None:
         super().__init__(data, config)
+        for name in ("batch_size", "samples_per_class", "code_dim", "hidden", "kernel_size"):
+            check_int(name, getattr(config, name), 1)
+        check_int("epochs", config.epochs, 0)
+        check_positive("lr_decay", config.lr_decay)
         self.steps_per_epoch = max(1, int(data.x_train.shape[0]) // config.batch_size)
 
     def default_steps(self) -> int:

@@ -61,7 +61,7 @@ from torch import Tensor, nn
 from torch.func import functional_call, grad, vmap
 
 from condensekit.core.objectives import GRADIENT_METRICS, gradient_distance
-from condensekit.core.registry import Registry, check_choice
+from condensekit.core.registry import Registry, check_choice, check_int, check_positive
 from condensekit.core.vision import IMAGE_MODELS, ImageSplits, ImageTrainConfig, build_image_model, fit_images
 from condensekit.core.vision.convnet import ConvNet
 from condensekit.privacy.accounting import (
@@ -175,6 +175,9 @@ class PSG(PrivateMethod):
         for name in ("ipc", "outer_loop", "batch_loop", "batch_real"):
             if getattr(config, name) < 1:
                 raise ValueError(f"Invalid value {getattr(config, name)!r} for argument {name}. Valid values are >= 1")
+        for name in ("clip", "lr_img", "lr_net"):  # a NaN or negative one released a NaN or unfit set silently
+            check_positive(name, getattr(config, name))
+        check_int("inner_loop", config.inner_loop, 0)
         if not 0 < config.batch_real <= self.n:
             raise ValueError(f"Invalid value {config.batch_real!r} for argument batch_real. Valid values: 1..{self.n}")
         self.q = config.batch_real / self.n

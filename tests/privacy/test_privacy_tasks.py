@@ -32,3 +32,28 @@ def test_audit_refuses_multilabel_data(images):
     data = _multilabel(images)
     with pytest.raises(ValueError, match=r"Invalid dataset 'toy' for the membership audit"):
         audit_set(data.x_train[:4], data.class_labels()[:4], data, AuditConfig(attack="loss", members=4, model="lr"))
+
+
+@pytest.mark.parametrize(
+    ("method", "field", "value"),
+    [
+        ("psg", "clip", float("nan")),  # released a NaN set
+        ("psg", "clip", 0.0),  # zero gradients: an unfit set, silently
+        ("psg", "lr_img", float("nan")),
+        ("dp-merf-condensed", "bandwidth", -1.0),  # the error named the feature map's "sigma" (= -0.5)
+        ("dp-merf-condensed", "lr", float("inf")),
+        ("dp-merf", "batch_size", 0),  # ZeroDivisionError
+        ("dp-merf", "samples_per_class", 0),  # torch.cat of an empty list
+    ],
+)
+def test_bad_method_settings_are_refused_by_name(images, method, field, value):
+    from condensekit.privacy.base import PRIVACY_METHODS
+
+    base = {"delta": 1e-3}
+    if method == "psg":
+        base |= {"ipc": 2, "outer_loop": 1, "inner_loop": 1, "batch_loop": 1, "batch_real": 6, "model": "lr"}
+    else:
+        base |= {"n_features": 100}
+    cfg = PRIVACY_METHODS.get(method).config(**(base | {field: value}))
+    with pytest.raises(ValueError, match=rf"Invalid value .* for argument {field}\."):
+        condense_private(images, method, config=cfg, steps=1, device="cpu")
