@@ -6,6 +6,7 @@ import pytest
 import torch
 
 from condensekit.core.vision import ImageSplits
+from condensekit.privacy import embedding, psg
 
 
 def make_images(n_per_class: int = 30, seed: int = 0) -> ImageSplits:
@@ -25,3 +26,18 @@ def make_images(n_per_class: int = 30, seed: int = 0) -> ImageSplits:
 @pytest.fixture
 def images() -> ImageSplits:
     return make_images()
+
+
+@pytest.fixture(autouse=True)
+def reproducible_noise(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The mechanisms draw their noise and Poisson batches from a secret generator (OS entropy), so a test that
+    checks what a release learns would pass or fail by chance (one failed 2 runs in 12). Each test gets seeded
+    stand-ins; tests marked ``secret_noise`` (tests/privacy/test_privacy_noise.py) keep the real generator."""
+    if request.node.get_closest_marker("secret_noise"):
+        return
+
+    def seeded(device: torch.device | str = "cpu") -> torch.Generator:
+        return torch.Generator(device=torch.device(device)).manual_seed(1234)
+
+    for module in (embedding, psg):
+        monkeypatch.setattr(module, "secret_generator", seeded)

@@ -1,5 +1,6 @@
 """The privacy noise is secret: the run's seed (recorded in every card) must not determine it."""
 
+import pytest
 import torch
 
 from condensekit.core.objectives import rff_map
@@ -9,6 +10,8 @@ from condensekit.privacy.dp_merf import DPMERFCondensedConfig
 from condensekit.privacy.embedding import StackedFeatures, release_embedding
 from condensekit.privacy.noise import NOISE_SOURCE, secret_generator
 from condensekit.privacy.psg import PSGConfig, private_gradient
+
+pytestmark = pytest.mark.secret_noise
 
 
 def _features() -> StackedFeatures:
