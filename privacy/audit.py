@@ -248,6 +248,15 @@ def audit_artifact(
     :func:`~condensekit.core.vision.datasets.load_image_dataset`)."""
     ci = CondensedImages.load(path, purpose="`privacy audit`")
     data = data if data is not None else load_private_dataset(str(ci.card["source"]["dataset"]), root)
+    made_from = ci.card["source"].get("train_size")
+    if made_from is not None and int(made_from) != int(data.x_train.shape[0]):
+        # another split of the file: "non-members" could be records the set was made from, and an init game's
+        # rows would name other images
+        raise ValueError(
+            f"artifact {str(path)!r} was made from {made_from} training records of {ci.card['source']['dataset']!r}, "
+            f"the real data given has {data.x_train.shape[0]}: the membership game needs the split the set was "
+            "made from (the same validation hold-out)"
+        )
     y = ci.y if ci.y.dim() == 1 else ci.y.argmax(dim=1)
     members = None
     if config.member_set == "init":  # the rows the card's `init` record names (written when the set was made)

@@ -72,3 +72,18 @@ def test_online_lira_candidate_without_in_shadows_is_not_scored_against_a_zero_m
     # a candidate with every shadow IN: its OUT mean comes from the gap the same way
     flipped = lira_scores(torch.tensor([5.0, 5.0, 5.0, 5.0]), torch.where(~inside, 10.0, 5.0), ~inside, online=True)
     assert float(flipped[0]) < 0
+
+
+def test_audit_refuses_data_split_other_than_the_artifacts(images, tmp_path):
+    """A set made from 60 training records audited against a split of 50 (10 moved to validation): those 10
+    could be drawn as non-members though the set was made from them. It ran silently."""
+    from dataclasses import replace
+
+    card = {"domain": "privacy", "method": "toy", "config": {}, "source": image_source(images), "budget": {},
+            "seed": 0}  # fmt: skip
+    CondensedImages(images.x_train[:8], images.y_train[:8], card).save(tmp_path / "a")
+    other = replace(images, x_train=images.x_train[:50], y_train=images.y_train[:50],
+                    x_val=torch.cat([images.x_val, images.x_train[50:]]),
+                    y_val=torch.cat([images.y_val, images.y_train[50:]]))  # fmt: skip
+    with pytest.raises(ValueError, match="made from 60 training records of 'toy', the real data given has 50"):
+        audit_artifact(tmp_path / "a", AuditConfig(attack="loss", members=8, model="lr", train_steps=5), data=other)
