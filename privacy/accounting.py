@@ -174,7 +174,9 @@ def _spent(alphas: Sequence[float], rdp: np.ndarray, delta: float) -> tuple[floa
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message="Optimal order is the")
         eps, alpha = get_privacy_spent(orders=list(alphas), rdp=rdp, delta=delta)
-    return float(eps), float(alpha)
+    # The conversion goes below 0 when the RDP is tiny and αδ > 1 (σ = 1e4 at δ = 1e-3: -0.001); ε < 0 means
+    # nothing more than (0, δ)
+    return max(float(eps), 0.0), float(alpha)
 
 
 def rdp_epsilon(

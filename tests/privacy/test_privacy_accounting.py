@@ -118,3 +118,15 @@ def test_sigma_too_small_for_target():
     with pytest.raises(ValueError, match="too small for"):
         check_sigma_for_target(1.0, 1.0, 1e-5)
     check_sigma_for_target(5.0, 1.0, 1e-5)  # 5.0 is enough for ε = 1 analytically
+
+
+def test_rdp_epsilon_is_never_negative():
+    """opacus's conversion gives ε = -0.001 for σ = 1e4 at δ = 1e-3 (and -0.105 for σ = 100 at δ = 0.1), which a
+    card then recorded as the release's ε."""
+    from condensekit.privacy.accounting import GaussianRelease, account, rdp_epsilon
+
+    for sigma, delta in [(1e4, 1e-3), (100.0, 0.1)]:
+        rel = [GaussianRelease(sigma=sigma)]
+        assert rdp_epsilon(rel, delta)[0] == 0.0
+        report = account(rel, delta, mechanism="m", neighbouring="replace-one", sensitivity="s")
+        assert 0.0 <= report.epsilon_rdp and 0.0 <= report.epsilon < 1e-6
