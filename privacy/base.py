@@ -17,6 +17,7 @@ import torch
 from condensekit.core.engine import CondensationMethod, EngineConfig, run
 from condensekit.core.registry import MethodEntry, Registry, method_registrar
 from condensekit.core.vision import CondensedImages, ImageSplits, image_source
+from condensekit.privacy.data import public_constants
 
 PRIVACY_METHODS: Registry[MethodEntry] = Registry("privacy method")
 #: ``@register_private_method(name, ConfigClass, description)`` on a :class:`PrivateMethod` subclass.
@@ -71,6 +72,20 @@ def check_single_label(data: ImageSplits, what: str) -> None:
         )
 
 
+def check_public_normalisation(data: ImageSplits, what: str) -> None:
+    """Refuse data normalised with other constants than :func:`~condensekit.privacy.data.public_constants`: a
+    loader's may be statistics of the private training split (see :mod:`condensekit.privacy.data`)."""
+    mean, std = public_constants(data)
+    if (tuple(data.mean), tuple(data.std)) != (tuple(mean), tuple(std)):
+        raise ValueError(
+            f"Invalid data for {what}: {data.name!r} is normalised with mean {tuple(data.mean)}, std "
+            f"{tuple(data.std)}, which may be statistics of its private training split (the MedMNIST loader's "
+            "are): the card and the released set would publish them unprotected. Pass public_normalisation(data) "
+            f"(condensekit.privacy.data; constants fixed in code: mean {mean}, std {std}), as load_private_dataset "
+            "does"
+        )
+
+
 def condense_private(
     data: ImageSplits,
     method: str,
@@ -93,6 +108,7 @@ def condense_private(
     """
     entry = PRIVACY_METHODS.get(method)
     check_single_label(data, f"private method {method!r}")
+    check_public_normalisation(data, f"private method {method!r}")
     cfg = config if config is not None else entry.config()
     if not isinstance(cfg, entry.config):
         raise ValueError(f"config for {method!r} must be a {entry.config.__name__}, got {type(cfg).__name__}")

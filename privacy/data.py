@@ -1,22 +1,80 @@
-"""Real datasets the privacy commands can load by name (an artifact's ``source.dataset``, ``--dataset``).
+"""Real datasets the privacy commands can load by name (an artifact's ``source.dataset``, ``--dataset``), in a
+normalisation that does not come from the private data.
 
 Names resolve in core's image-dataset registry (:mod:`condensekit.core.vision.datasets`): ``mnist`` is built
 in, and other image domains add theirs through the ``condensekit.image_datasets`` entry point.
+
+Normalisation. A loader may normalise with statistics of the training split (the MedMNIST loader does). For a
+private method those statistics are private: a released set stored as ``(x - mean) / std`` with its card's
+``source.mean`` / ``source.std`` would publish them unprotected (the mean moves by up to 1/n when one record
+changes), and PSG's per-sample gradients, taken on normalised images, would each depend on every record. So
+the privacy domain reads every dataset in constants fixed in code (:func:`public_normalisation`): MNIST's
+published ones (:data:`PUBLIC_NORMALISATION`), else 0.5 / 0.5 per channel; :func:`load_private_dataset` returns
+that view and :func:`~condensekit.privacy.base.condense_private` refuses data in any other.
 """
 
 from __future__ import annotations
 
 import os
+from dataclasses import replace
+
+import torch
 
 from condensekit.core.vision import ImageSplits
 from condensekit.core.vision.datasets import image_dataset_names, load_image_dataset
+from condensekit.core.vision.mnist import MNIST_MEAN, MNIST_STD
 
-__all__ = ["load_private_dataset", "private_dataset_names"]
+__all__ = [
+    "PUBLIC_NORMALISATION",
+    "load_private_dataset",
+    "private_dataset_names",
+    "public_constants",
+    "public_normalisation",
+    "renormalise",
+]
+
+#: Datasets whose normalisation constants are fixed in code (published, not computed at load time): name →
+#: (mean, std). Every other dataset is read with 0.5 / 0.5 per channel.
+PUBLIC_NORMALISATION: dict[str, tuple[tuple[float, ...], tuple[float, ...]]] = {
+    "mnist": ((MNIST_MEAN,), (MNIST_STD,)),
+}
+
+
+def public_constants(data: ImageSplits) -> tuple[tuple[float, ...], tuple[float, ...]]:
+    """The (mean, std) the privacy domain uses for ``data``: :data:`PUBLIC_NORMALISATION`, else 0.5 / 0.5."""
+    c = data.channels
+    return PUBLIC_NORMALISATION.get(data.name.lower(), ((0.5,) * c, (0.5,) * c))
+
+
+def renormalise(data: ImageSplits, mean: tuple[float, ...], std: tuple[float, ...]) -> ImageSplits:
+    """``data`` with every split re-expressed as ``(x_raw - mean) / std`` (``x_raw`` = ``data.denormalise(x)``);
+    ``data`` itself when its constants are already these."""
+    mean, std = tuple(float(m) for m in mean), tuple(float(s) for s in std)
+    if (tuple(data.mean), tuple(data.std)) == (mean, std):
+        return data
+    if len(mean) != data.channels or len(std) != data.channels:
+        raise ValueError(f"mean {mean} and std {std} must have one value per channel ({data.channels})")
+
+    def move(x: torch.Tensor) -> torch.Tensor:
+        m = torch.tensor(mean, dtype=x.dtype, device=x.device).view(1, -1, 1, 1)
+        s = torch.tensor(std, dtype=x.dtype, device=x.device).view(1, -1, 1, 1)
+        return (data.denormalise(x) - m) / s
+
+    return replace(
+        data, x_train=move(data.x_train), x_val=move(data.x_val), x_test=move(data.x_test), mean=mean, std=std,
+        info=dict(data.info) | {"normalisation": f"re-expressed in mean {mean}, std {std}"},  # not the old ones
+    )  # fmt: skip
+
+
+def public_normalisation(data: ImageSplits) -> ImageSplits:
+    """``data`` in the privacy domain's constants (:func:`public_constants`)."""
+    return renormalise(data, *public_constants(data))
 
 
 def load_private_dataset(name: str, root: str | os.PathLike[str] | None = None) -> ImageSplits:
-    """The dataset registered as ``name`` read from ``root`` (default: the data root)."""
-    return load_image_dataset(name, root=root)
+    """The dataset registered as ``name`` read from ``root`` (default: the data root), in
+    :func:`public_normalisation`."""
+    return public_normalisation(load_image_dataset(name, root=root))
 
 
 def private_dataset_names() -> list[str]:

@@ -17,10 +17,10 @@ def make_images(n_per_class: int = 30, seed: int = 0) -> ImageSplits:
         x = 0.2 * torch.rand(2 * n, 1, 8, 8, generator=gen)
         x[y == 0, :, :, :4] += 0.7
         x[y == 1, :, :, 4:] += 0.7
-        return (x - 0.5) / 0.25, y
+        return (x - 0.5) / 0.5, y
 
     (xt, yt), (xv, yv), (xs, ys) = split(n_per_class), split(5), split(10)
-    return ImageSplits("toy", xt, yt, xv, yv, xs, ys, num_classes=2, mean=(0.5,), std=(0.25,))
+    return ImageSplits("toy", xt, yt, xv, yv, xs, ys, num_classes=2, mean=(0.5,), std=(0.5,))
 
 
 @pytest.fixture

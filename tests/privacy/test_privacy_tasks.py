@@ -57,3 +57,44 @@ def test_bad_method_settings_are_refused_by_name(images, method, field, value):
     cfg = PRIVACY_METHODS.get(method).config(**(base | {field: value}))
     with pytest.raises(ValueError, match=rf"Invalid value .* for argument {field}\."):
         condense_private(images, method, config=cfg, steps=1, device="cpu")
+
+
+def _stats_normalised(images):
+    """``images`` as a loader that normalises with its training split's statistics would give them."""
+    from condensekit.privacy.data import renormalise
+
+    raw = images.denormalise(images.x_train)
+    return renormalise(images, (round(float(raw.mean()), 6),), (round(float(raw.std()), 6),))
+
+
+def test_private_methods_refuse_data_normalised_with_other_constants(images):
+    """Before, the set was stored as (x - mean) / std with the training split's mean and std in its card:
+    statistics of the private data, published unprotected (and PSG's gradients each depended on every record)."""
+    from condensekit.privacy.data import public_normalisation
+    from condensekit.privacy.dp_merf import DPMERFCondensedConfig
+
+    stats = _stats_normalised(images)
+    cfg = DPMERFCondensedConfig(epsilon=5.0, delta=1e-3, n_features=100, ipc=1)
+    with pytest.raises(ValueError, match=r"Invalid data for private method 'dp-merf-condensed': 'toy' is normalised"):
+        condense_private(stats, "dp-merf-condensed", config=cfg, steps=1, device="cpu")
+    public = public_normalisation(stats)
+    assert (public.mean, public.std) == ((0.5,), (0.5,))
+    assert torch.allclose(public.x_train, images.x_train, atol=1e-5)
+    ci = condense_private(public, "dp-merf-condensed", config=cfg, steps=1, device="cpu")
+    assert (ci.card["source"]["mean"], ci.card["source"]["std"]) == ([0.5], [0.5])
+
+
+def test_audit_reads_the_real_data_in_the_artifacts_normalisation(images, tmp_path):
+    """A set made in one normalisation, audited against data loaded in another (the privacy loader's public
+    constants against a medical set's training-split statistics): the target and the candidates disagreed."""
+    from condensekit.core.vision import CondensedImages, image_source
+    from condensekit.privacy.audit import audit_artifact
+
+    stats = _stats_normalised(images)
+    card = {"domain": "medical", "method": "toy", "config": {}, "source": image_source(stats), "budget": {},
+            "seed": 0}  # fmt: skip
+    CondensedImages(stats.x_train[:8], stats.y_train[:8], card).save(tmp_path / "a")
+    cfg = AuditConfig(attack="loss", members=8, model="lr", train_steps=30)
+    same = audit_artifact(tmp_path / "a", cfg, data=stats, record=False)
+    other = audit_artifact(tmp_path / "a", cfg, data=images, record=False)
+    assert other["auc"] == pytest.approx(same["auc"], abs=1e-6)
