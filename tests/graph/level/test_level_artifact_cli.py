@@ -135,7 +135,8 @@ def test_evaluate_of_a_set_condensed_from_a_graph_list_says_so(
     assert "condensed from 'graphs', not a dataset this command loads" in err and "evaluate_graphs(" in err
 
 
-def test_cli_seed_seeds_the_method_and_split_seed_the_split(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+@pytest.mark.real_data
+def test_cli_seed_seeds_the_method_and_split_seed_the_split(tmp_path: Path) -> None:
     argv = ["graph", "condense", "--task", "graph", "--dataset", "mutag", "--method", "random", "--gpc", "2", "--quiet"]
     cards = {}
     for name, extra in {"seed1": ["--seed", "1"], "split1": ["--split-seed", "1"]}.items():
@@ -145,8 +146,12 @@ def test_cli_seed_seeds_the_method_and_split_seed_the_split(tmp_path: Path, caps
     # --seed no longer moves the split (it did: a seeded condensation was scored on another test split)
     assert (cards["seed1"]["seed"], cards["seed1"]["source"]["split"]["seed"]) == (1, 0)
     assert (cards["split1"]["seed"], cards["split1"]["source"]["split"]["seed"]) == (0, 1)
-    assert main([*argv, "--split-seed", "-1", "--out", str(tmp_path / "bad")]) == 2
+
+
+def test_cli_split_seed_is_checked_before_any_data_is_read(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    graph = ["graph", "condense", "--task", "graph", "--dataset", "mutag", "--method", "random", "--gpc", "2"]
+    assert main([*graph, "--split-seed", "-1", "--root", str(tmp_path)]) == 2
     assert "--split-seed" in capsys.readouterr().err
     node = ["graph", "condense", "--dataset", "cora", "--method", "random", "--budget", "7", "--split-seed", "1"]
-    assert main(node) == 2
+    assert main([*node, "--root", str(tmp_path)]) == 2
     assert "--split-seed is for graph classification" in capsys.readouterr().err
