@@ -45,7 +45,7 @@ from condensekit.core.registry import check_choice
 from condensekit.core.seed import seed_everything
 from condensekit.core.vision import CondensedImages, ImageSplits, build_image_model, fit_images, predict
 from condensekit.privacy.base import check_single_label
-from condensekit.privacy.data import load_private_dataset, renormalise
+from condensekit.privacy.data import load_private_dataset
 from condensekit.privacy.evaluate import train_config_for
 from condensekit.privacy.mia import (
     ATTACKS,
@@ -250,7 +250,7 @@ def audit_artifact(
     data = data if data is not None else load_private_dataset(str(ci.card["source"]["dataset"]), root)
     src = ci.card["source"]
     if "mean" in src and "std" in src:  # the real data in the set's own normalisation (whichever domain made it)
-        data = renormalise(data, tuple(src["mean"]), tuple(src["std"]))
+        data = data.renormalised(tuple(src["mean"]), tuple(src["std"]))
     made_from = ci.card["source"].get("train_size")
     if made_from is not None and int(made_from) != int(data.x_train.shape[0]):
         # another split of the file: "non-members" could be records the set was made from, and an init game's

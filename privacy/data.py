@@ -16,9 +16,6 @@ that view and :func:`~condensekit.privacy.base.condense_private` refuses data in
 from __future__ import annotations
 
 import os
-from dataclasses import replace
-
-import torch
 
 from condensekit.core.vision import ImageSplits
 from condensekit.core.vision.datasets import image_dataset_names, load_image_dataset
@@ -30,7 +27,6 @@ __all__ = [
     "private_dataset_names",
     "public_constants",
     "public_normalisation",
-    "renormalise",
 ]
 
 #: Datasets whose normalisation constants are fixed in code (published, not computed at load time): name →
@@ -46,29 +42,9 @@ def public_constants(data: ImageSplits) -> tuple[tuple[float, ...], tuple[float,
     return PUBLIC_NORMALISATION.get(data.name.lower(), ((0.5,) * c, (0.5,) * c))
 
 
-def renormalise(data: ImageSplits, mean: tuple[float, ...], std: tuple[float, ...]) -> ImageSplits:
-    """``data`` with every split re-expressed as ``(x_raw - mean) / std`` (``x_raw`` = ``data.denormalise(x)``);
-    ``data`` itself when its constants are already these."""
-    mean, std = tuple(float(m) for m in mean), tuple(float(s) for s in std)
-    if (tuple(data.mean), tuple(data.std)) == (mean, std):
-        return data
-    if len(mean) != data.channels or len(std) != data.channels:
-        raise ValueError(f"mean {mean} and std {std} must have one value per channel ({data.channels})")
-
-    def move(x: torch.Tensor) -> torch.Tensor:
-        m = torch.tensor(mean, dtype=x.dtype, device=x.device).view(1, -1, 1, 1)
-        s = torch.tensor(std, dtype=x.dtype, device=x.device).view(1, -1, 1, 1)
-        return (data.denormalise(x) - m) / s
-
-    return replace(
-        data, x_train=move(data.x_train), x_val=move(data.x_val), x_test=move(data.x_test), mean=mean, std=std,
-        info=dict(data.info) | {"normalisation": f"re-expressed in mean {mean}, std {std}"},  # not the old ones
-    )  # fmt: skip
-
-
 def public_normalisation(data: ImageSplits) -> ImageSplits:
     """``data`` in the privacy domain's constants (:func:`public_constants`)."""
-    return renormalise(data, *public_constants(data))
+    return data.renormalised(*public_constants(data))
 
 
 def load_private_dataset(name: str, root: str | os.PathLike[str] | None = None) -> ImageSplits:

@@ -501,6 +501,9 @@ def audit_artifact(
     audit_files(path, out)  # a stem that cannot be written is refused before the audit, not after
     folder = _teacher_folder(cond.card) if config.relabel == "online" else None  # refused before any data loads
     real = data if data is not None else data_for_card(cond.card, root=root)
+    src = cond.card.get("source") or {}
+    if "mean" in src and "std" in src:  # trained and attacked beside the set's images, in the set's normalisation
+        real = real.renormalised(tuple(src["mean"]), tuple(src["std"]))
     lr = None if cond.lr is None else float(cond.lr)
     temperature = None if cond.soft is None else cond.temperature
     teacher = load_teacher(folder, real)[0] if folder is not None else None

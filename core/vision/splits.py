@@ -81,6 +81,27 @@ class ImageSplits:
         std = torch.tensor(self.std, dtype=x.dtype, device=x.device).view(1, -1, 1, 1)
         return x * std + mean
 
+    def renormalised(self, mean: tuple[float, ...], std: tuple[float, ...]) -> ImageSplits:
+        """The same images with every split re-expressed as ``(x_raw - mean) / std`` (``x_raw`` =
+        :meth:`denormalise` of the stored tensors, the [0, 1] pixels); ``self`` when its constants are already these.
+        An artifact's images live in the normalisation its card records (``source.mean`` / ``source.std``); an audit
+        that trains or attacks them beside the real data re-expresses the real data in it first."""
+        mean, std = tuple(float(m) for m in mean), tuple(float(s) for s in std)
+        if (tuple(self.mean), tuple(self.std)) == (mean, std):
+            return self
+        if len(mean) != self.channels or len(std) != self.channels or not all(s > 0 for s in std):
+            raise ValueError(f"mean {mean} and std {std} must have one value per channel ({self.channels}), std > 0")
+
+        def move(x: Tensor) -> Tensor:
+            m = torch.tensor(mean, dtype=x.dtype, device=x.device).view(1, -1, 1, 1)
+            s = torch.tensor(std, dtype=x.dtype, device=x.device).view(1, -1, 1, 1)
+            return (self.denormalise(x) - m) / s
+
+        return replace(
+            self, x_train=move(self.x_train), x_val=move(self.x_val), x_test=move(self.x_test), mean=mean, std=std,
+            info=dict(self.info) | {"normalisation": f"re-expressed in mean {mean}, std {std}"},  # not the old ones
+        )  # fmt: skip
+
     def validation_as_test(self) -> ImageSplits:
         """The same data with the validation split in the test split's place: evaluation routines that score on
         ``x_test`` then score on validation images, so a selection (of an iteration, a set or a setting) never

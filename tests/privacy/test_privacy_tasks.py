@@ -61,10 +61,9 @@ def test_bad_method_settings_are_refused_by_name(images, method, field, value):
 
 def _stats_normalised(images):
     """``images`` as a loader that normalises with its training split's statistics would give them."""
-    from condensekit.privacy.data import renormalise
 
     raw = images.denormalise(images.x_train)
-    return renormalise(images, (round(float(raw.mean()), 6),), (round(float(raw.std()), 6),))
+    return images.renormalised((round(float(raw.mean()), 6),), (round(float(raw.std()), 6),))
 
 
 def test_private_methods_refuse_data_normalised_with_other_constants(images):

@@ -279,3 +279,24 @@ def test_audit_config_models_take_a_comma_separated_string_like_attacks_and_eps(
     assert cfg.models == ("convnet", "mlp")  # was ('c', 'o', 'n', 'v', 'e', 't'): one model per letter
     with pytest.raises(ValueError, match="argument models"):
         AuditConfig(models=" , ")
+
+
+def test_audit_artifact_puts_the_real_data_in_the_sets_normalisation(tmp_path, monkeypatch):
+    # a set stored in another normalisation than the loader's (a private set: public 0.5/0.5) was trained and
+    # attacked beside real images in the loader's (0.5/0.25) without a word: two different pixel scales
+    data = _data()
+    other = data.renormalised((0.5,), (0.5,))
+    path = _artifact(tmp_path, other)
+    seen = {}
+
+    def spy(x, y, real, **kwargs):
+        seen["real"] = real
+        raise RuntimeError("stop")
+
+    monkeypatch.setattr(audit_mod, "audit_images", spy)
+    with pytest.raises(RuntimeError, match="stop"):
+        audit_artifact(path, config=AuditConfig(attacks=("fgsm",), eps=("0.1",), **FAST), data=data, device="cpu")
+    real = seen["real"]
+    assert (real.mean, real.std) == ((0.5,), (0.5,))
+    assert torch.allclose(real.denormalise(real.x_test), data.denormalise(data.x_test), atol=1e-6)
+    assert torch.allclose(real.x_train, other.x_train, atol=1e-6)

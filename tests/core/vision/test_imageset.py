@@ -3,6 +3,7 @@ import torch
 
 from condensekit.core.artifact import save_artifact
 from condensekit.core.vision import CondensedImages, ImageSplits, image_source
+from tests.core.vision.conftest import make_tiny_images
 
 
 def _card(data: ImageSplits) -> dict:
@@ -33,3 +34,18 @@ def test_non_image_artifacts_are_refused(tmp_path):
         "source": {"dataset": "cora"}, "budget": 3, "seed": 0})  # fmt: skip
     with pytest.raises(ValueError, match="'graph' 'node_classification' set; `robust audit` needs an"):
         CondensedImages.load(tmp_path / "g", purpose="`robust audit`")
+
+
+def test_renormalised_keeps_the_pixels_and_refuses_a_bad_constant():
+    data = make_tiny_images(channels=3)
+    again = data.renormalised(data.mean, data.std)
+    assert again is data
+    other = data.renormalised((0.5, 0.5, 0.5), (0.5, 0.5, 0.5))
+    assert (other.mean, other.std) == ((0.5, 0.5, 0.5), (0.5, 0.5, 0.5))
+    for split in ("train", "val", "test"):
+        x0, x1 = getattr(data, f"x_{split}"), getattr(other, f"x_{split}")
+        assert torch.allclose(other.denormalise(x1), data.denormalise(x0), atol=1e-6)
+    with pytest.raises(ValueError, match="one value per channel"):
+        data.renormalised((0.5,), (0.5,))
+    with pytest.raises(ValueError, match="std > 0"):
+        data.renormalised((0.5,) * 3, (0.5, 0.0, 0.5))
