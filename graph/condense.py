@@ -130,8 +130,8 @@ def condense_nodes(
             ``steps // 10``, plus steps 1, 2, 5, 10, 20, 50; 0 keeps the last set).
         checkpoint: checkpoint file; an interrupted run with the same settings resumes from it.
         eval_task: the graph whose validation nodes select the set and that the card names as the
-            source (default: the condensed one). Inductive setting:
-            ``condense_nodes(full.training_subgraph(), ..., eval_task=full)``.
+            source (default: the condensed one, or for a training subgraph the graph it was cut from,
+            :attr:`NodeTask.full`). Inductive setting: ``condense_nodes(full.training_subgraph(), ...)``.
     """
     entry = NODE_METHODS.get(method)
     task = data if isinstance(data, NodeTask) else prepare_task(data, root=root, device=device)
@@ -163,7 +163,7 @@ def condense_nodes(
         progress=progress,
     )
 
-    judge = task if eval_task is None else eval_task
+    judge = eval_task if eval_task is not None else task.full if task.full is not None else task
 
     def evaluate(cond: dict[str, Tensor]) -> float:
         return validation_score(judge, cond, runs=eval_runs, config=NodeEvalConfig(seed=seed))

@@ -66,6 +66,8 @@ class NodeTask:
         name: dataset name.
         meta: how the graph was read (``directed_input``, ``symmetrized``, edge counts, the
             split, the source file), recorded in the card's ``source``.
+        full: for a training subgraph (:meth:`training_subgraph`), the task it was cut from: its
+            validation nodes select what is trained on the subgraph (``None`` otherwise).
     """
 
     x: Tensor
@@ -78,6 +80,7 @@ class NodeTask:
     num_classes: int
     name: str = "graph"
     meta: dict[str, Any] = field(default_factory=dict)
+    full: NodeTask | None = field(default=None, repr=False)
     _ops: dict[str, Tensor | None] = field(default_factory=dict, repr=False)
 
     @classmethod
@@ -111,7 +114,8 @@ class NodeTask:
     def training_subgraph(self) -> NodeTask:
         """The graph the training nodes induce, as a task of its own: GCond's *inductive* setting
         (Flickr, Reddit), where condensation sees only the training subgraph and the condensed
-        graph is evaluated on the full one. Its nodes are all training nodes (no val/test)."""
+        graph is evaluated on the full one. Its nodes are all training nodes (no val/test); :attr:`full`
+        keeps this task, whose validation nodes select models trained on the subgraph."""
         nodes = self.train_idx
         sub = induced_subgraph(self.adj, nodes)
         x = self.x[nodes]
@@ -127,6 +131,7 @@ class NodeTask:
             num_classes=self.num_classes,
             name=self.name,
             meta=self.meta | {"setting": "inductive", "subgraph_edges": int(sub.values().numel())},
+            full=self,
         )
 
     @property

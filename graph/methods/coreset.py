@@ -39,19 +39,23 @@ class NodeCoreset(NodeCondensation):
     config: CoresetConfig
 
     def _embeddings(self, device: torch.device) -> Tensor:
+        """Log-softmax outputs of the training nodes under a GCN trained on the task's graph, selected
+        on validation nodes: the task's own, or for a training subgraph (inductive, which has none)
+        those of the graph it was cut from, as GCond's ``train_coreset_induct.py`` validates."""
         task = self.task
+        judge = task.full if task.full is not None and task.val_idx.numel() == 0 else task
         model = create_model(
             "gcn",
             in_channels=task.num_features,
             out_channels=task.num_classes,
             hidden_channels=self.config.hidden,
         ).to(device)
-        op = task.op(model)
-        y_val = task.y[task.val_idx]
+        op, op_val = task.op(model), judge.op(model)
+        y_val = judge.y[judge.val_idx]
         train_select(
             model,
             train_loss=lambda m: F.cross_entropy(m(task.x_in, op)[task.train_idx], task.y_train),
-            validate=lambda m: accuracy(m(task.x_in, op)[task.val_idx], y_val),
+            validate=lambda m: accuracy(m(judge.x_in, op_val)[judge.val_idx], y_val),
             test=lambda m: 0.0,
             config=TrainConfig(epochs=self.config.embed_epochs),
         )

@@ -43,3 +43,21 @@ def test_inductive_condenses_from_the_training_subgraph(tiny_task: NodeTask) -> 
     )
     assert cg.card["source"]["setting"] == "inductive" and cg.card["source"]["num_nodes"] == 60
     assert cg.card["metrics"]["val_selected"] is not None  # selected on the full graph's validation nodes
+
+
+def test_inductive_coresets_select_their_embedding_gcn_on_the_full_graphs_validation(tiny_task: NodeTask) -> None:
+    # GCond's train_coreset_induct.py: the embedding GCN trains on the training subgraph and is selected
+    # on validation nodes; the subgraph holds none, so herding/k-center failed 'accuracy over an empty set'
+    sub = tiny_task.training_subgraph()
+    assert sub.full is tiny_task
+    for method in ("herding", "kcenter"):
+        cg = condense_nodes(sub, method, budget=9, config={"embed_epochs": 5, "hidden": 16}, progress=False)
+        assert cg.card["source"]["setting"] == "inductive" and cg.y.numel() == 9
+
+
+def test_inductive_condensation_selects_on_the_full_graph_by_default(tiny_task: NodeTask) -> None:
+    # without eval_task the subgraph (no validation nodes) judged the set: a ValueError at step 0
+    cg = condense_nodes(
+        tiny_task.training_subgraph(), "gcdm", budget=9, steps=2, eval_every=1, config={"hidden": 16}, progress=False
+    )
+    assert cg.card["metrics"]["val_selected"] is not None and cg.card["source"]["num_nodes"] == 60
