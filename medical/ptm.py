@@ -52,18 +52,19 @@ paper's code was not released), each a config field:
     real subsets per class, BENCHMARKS.md, sitting 17): the pair rule flags 30–42 % of random real sets of 10
     (0.37–0.55 images each) and every random real set of 50 (8.0–8.9 images); the set rule 0–2 %.
 
-  Each flagged image (the later image of each pair) is reset to a real image of its class (its momentum cleared)
-  that is **not already in the set**: neither one of the rows the set was initialised from (``init_record``) nor
-  one an earlier re-initialisation copied in (``reseeded``), and the images re-initialised at one check get
-  distinct rows (:meth:`PTM.reinit_rows`). The draw is the one ``real_rows`` makes (one permutation of the class
-  on the main stream); the first k rows of it are kept unless one is used, in which case the next unused rows of
-  the same permutation replace it, so a run without such a collision is unchanged (before sitting 17 a
-  re-initialised image could start as an exact copy of another image of the set). For the next
-  ``retrain_iterations`` iterations only re-initialised images are updated (the rest are frozen), our reading
-  of "retraining parts of the synthetic images"; with ``retrain_iterations=0`` all images keep training. With
-  one image per class there is nothing to compare, and PTM is progressive matching alone.
-  The artifact card's ``metrics`` record the checks made, the images re-initialised, the highest same-class
-  cosine seen, the rule and the thresholds (:meth:`PTM.diagnostics`), so a run shows whether mitigation fired.
+  Each flagged image (the later image of each pair) is reset to a real image of its class (its momentum cleared, its
+  labels the real image's: for multi-label ChestMNIST the group is the first positive label, so the other labels of
+  the new image can differ from those of the one it replaces) that is **not already in the set**: neither one of the
+  rows the set was initialised from (``init_record``) nor one an earlier re-initialisation copied in (``reseeded``),
+  and the images re-initialised at one check get distinct rows (:meth:`PTM.reinit_rows`). The draw is the one
+  ``real_rows`` makes (one permutation of the class on the main stream); the first k rows of it are kept unless one is
+  used, in which case the next unused rows of the same permutation replace it, so a run without such a collision is
+  unchanged (before sitting 17 a re-initialised image could start as an exact copy of another image of the set). For
+  the next ``retrain_iterations`` iterations only re-initialised images are updated (the rest are frozen), our reading
+  of "retraining parts of the synthetic images"; with ``retrain_iterations=0`` all images keep training. With one
+  image per class there is nothing to compare, and PTM is progressive matching alone. The artifact card's ``metrics``
+  record the checks made, the images re-initialised, the highest same-class cosine seen, the rule and the thresholds
+  (:meth:`PTM.diagnostics`), so a run shows whether mitigation fired.
 """
 
 from __future__ import annotations
@@ -217,12 +218,15 @@ class PTM(MTT):
         return set_threshold(z, int(self.budgets[c]), self.config.overlap_quantile, generator)
 
     def stateful(self) -> dict:
-        return super().stateful() | {
+        state = super().stateful() | {
             "retrain": self.retrain,
             "retrain_until": self.retrain_until,
             "overlap_stats": self.overlap_stats,
             "reseeded": self.reseeded,
         }
+        # Multi-label: re-initialisation relabels rows (after_update), so the labels are state. A single-label row
+        # keeps its class, so its labels never change and checkpoints written before this resume as they were.
+        return state | {"y": self.y_syn} if self.data.multilabel else state
 
     def init_record(self) -> dict[str, Any]:
         """The base record plus ``reinit_train_indices``: the real training rows that overlap mitigation copied
@@ -299,6 +303,7 @@ class PTM(MTT):
                     if cls_rows.numel():
                         picked = self.reinit_rows(c, cls_rows.numel())
                         self.x_syn[cls_rows] = self.x_real[picked]
+                        self.y_syn[cls_rows] = self.y_real[picked]  # multi-label: the new image's own labels
                         self.reseeded[picked] = True
                 if "momentum_buffer" in state and state["momentum_buffer"] is not None:
                     state["momentum_buffer"][rows] = 0

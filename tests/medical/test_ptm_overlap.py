@@ -8,6 +8,7 @@ import torch.nn.functional as F
 from condensekit.core.engine import EngineConfig, run
 from condensekit.core.vision.experts import ExpertConfig, generate_experts
 from condensekit.core.vision.methods import make_image_config
+from condensekit.core.vision.splits import ImageSplits
 from condensekit.medical.ptm import (
     PTM,
     PTMConfig,
@@ -160,4 +161,43 @@ def test_resume_across_the_rule_change_is_refused_naming_the_field(tmp_path, set
     resumed = run(_ptm(setting, 3, overlap_rule="pair", **cfg),
                   EngineConfig(steps=6, device="cpu", progress=False, checkpoint=ck))  # fmt: skip
     full = run(_ptm(setting, 3, overlap_rule="pair", **cfg), EngineConfig(steps=6, device="cpu", progress=False))
+    assert all(torch.equal(full.condensed[k], resumed.condensed[k]) for k in full.condensed)
+
+
+def _multilabel_images(n=16, labels=3, size=8, seed=0):
+    """ChestMNIST-like: every image has label 0 (so its group is 0) and labels 1, 2 at random."""
+    gen = torch.Generator().manual_seed(seed)
+
+    def split(k):
+        y = torch.cat([torch.ones(k, 1), (torch.rand(k, labels - 1, generator=gen) < 0.5).float()], dim=1)
+        return torch.randn(k, 1, size, size, generator=gen), y
+
+    (xt, yt), (xv, yv), (xs, ys) = split(n), split(6), split(6)
+    return ImageSplits(name="tinychest", x_train=xt, y_train=yt, x_val=xv, y_val=yv, x_test=xs, y_test=ys,
+                       num_classes=labels, task="multi-label, binary-class")  # fmt: skip
+
+
+def test_a_reinitialised_multilabel_image_takes_its_new_real_images_labels_and_resumes(tmp_path):
+    """ChestMNIST: an image's group is its first positive label, so the real image a near-duplicate is reset to can
+    carry other labels than the one it replaces; the synthetic row must be labelled as the image it now is."""
+    data = _multilabel_images()
+    buf = generate_experts(data, tmp_path / "buf", ExpertConfig(num_experts=1, epochs=3, model="mlp"))
+    for seed in range(6):
+        torch.manual_seed(seed)
+        ptm = PTM(data, 6, make_image_config("ptm", SMALL | {"iterations": 10, "overlap_every": 1}), experts=buf)
+        ptm.setup(torch.device("cpu"))
+        new = _duplicate_and_reinit(ptm, [1, 2, 3])
+        assert new.numel() == 3
+        # each re-initialised row is labelled as the real image it was reset to
+        for r in (1, 2, 3):
+            src = (ptm.x_real == ptm.x_syn[r]).flatten(1).all(1).nonzero().flatten()
+            assert torch.equal(ptm.y_syn[r], ptm.y_real[src[0]])
+        assert "y" in ptm.stateful()  # a checkpoint keeps the new labels
+    # a run that re-initialises resumes bit for bit, labels included
+    ck = str(tmp_path / "ck.pt")
+    cfg = make_image_config("ptm", SMALL | {"iterations": 6, "overlap_every": 1, "overlap_quantile": 0.01})
+    part = EngineConfig(steps=6, device="cpu", progress=False, checkpoint=ck, checkpoint_every=1, stop_after=3)
+    run(PTM(data, 6, cfg, experts=buf), part)
+    resumed = run(PTM(data, 6, cfg, experts=buf), EngineConfig(steps=6, device="cpu", progress=False, checkpoint=ck))
+    full = run(PTM(data, 6, cfg, experts=buf), EngineConfig(steps=6, device="cpu", progress=False))
     assert all(torch.equal(full.condensed[k], resumed.condensed[k]) for k in full.condensed)
