@@ -10,9 +10,10 @@ A buffer is a folder::
 
 Each expert trains with :func:`~condensekit.core.vision.train.fit_images` one epoch per call (plain SGD,
 MTT's ``lr_teacher`` 0.01, no momentum, no weight decay, batch 256, DSA on the real images), seeded from
-``(seed, expert, epoch)``, so an interrupted expert resumes from its last written epoch and ends with the
-same parameters (with ``momentum > 0`` the momentum restarts at each epoch; MTT's experts use none). Every
-file is written atomically. Opening a buffer made for another dataset, model, normalisation or config is
+``(seed, expert, epoch)`` (its generator and, for DSA's host-side transform pick on an accelerator, torch's
+global one), so an interrupted expert resumes from its last written epoch and ends with the same parameters
+(with ``momentum > 0`` the momentum restarts at each epoch; MTT's experts use none). Every file is written
+atomically. Opening a buffer made for another dataset, model, normalisation or config is
 refused with the differences listed, and so is one whose model had another parameter count under the same name
 (on 2026-12-03 ``convnet`` got the reference's stem padding for 1-channel input: 2,048 features instead of 1,152,
 so a buffer made before holds ``convnet_pad1`` experts); a truncated or malformed expert file is reported with
@@ -293,7 +294,12 @@ def train_expert(
     )  # fmt: skip
     loss = multilabel_loss if data.multilabel else classification_loss
     while len(snaps) <= config.epochs:
-        gen = torch.Generator(device=device).manual_seed(_seed(config, index, len(snaps)))
+        epoch_seed = _seed(config, index, len(snaps))
+        # The global stream too: on an accelerator DSA picks each batch's transform on the host from torch's default
+        # generator (draw_params), so without this a resumed expert drew other picks than the uninterrupted run. On
+        # the CPU nothing in an epoch draws from it (the picks come from ``gen``): CPU buffers are unchanged.
+        torch.manual_seed(epoch_seed)
+        gen = torch.Generator(device=device).manual_seed(epoch_seed)
         augment = DSA(DSAConfig(), generator=gen) if config.dsa else None
         fit_images(model, data.x_train, data.y_train, config=train_cfg, loss_fn=loss, augment=augment,
                    regularizer=regularizer, generator=gen)  # fmt: skip

@@ -30,6 +30,31 @@ def test_resume_from_partial_gives_same_trajectory(tmp_path, tiny_images):
     assert torch.equal(resumed, full) and not buf.path(1, partial_file=True).exists()
 
 
+def test_resume_is_exact_when_the_transform_pick_comes_from_the_global_stream(tmp_path, tiny_images, monkeypatch):
+    """On an accelerator DSA picks its transform on the host from torch's default generator (a device generator
+    cannot serve a host draw without a sync); an expert resumed after epoch 1 must still draw epoch 2's picks as the
+    uninterrupted run did. Simulated on the CPU: a DSA whose pick ignores the given generator."""
+    import condensekit.core.vision.experts as experts
+    from condensekit.core.vision.augment import DSA, apply_dsa, draw_params
+
+    class HostPickDSA(DSA):
+        def draw(self, x, *, batch=None):
+            pick = draw_params(self.config, 1, (x.shape[-2], x.shape[-1]), generator=None)  # global stream
+            mode = type(self.config)(strategy=pick.ops[0]) if pick.ops else self.config
+            return draw_params(mode, x.shape[0], (x.shape[-2], x.shape[-1]), generator=self.generator)
+
+        def __call__(self, x, params=None):
+            return apply_dsa(x, self.draw(x) if params is None else params, self.config)
+
+    monkeypatch.setattr(experts, "DSA", HostPickDSA)
+    cfg = ExpertConfig(num_experts=1, epochs=3, model="mlp", batch_size=8)
+    full = generate_experts(tiny_images, tmp_path / "a", cfg).load(0)
+    buf = ExpertBuffer.create(tmp_path / "b", tiny_images, cfg)
+    experts._write_trajectory(buf.path(0, partial_file=True), full[:2])  # as if killed after epoch 1
+    torch.manual_seed(12345)  # whatever the caller's global stream holds
+    assert torch.equal(train_expert(tiny_images, buf, 0, cfg), full)
+
+
 def test_other_dataset_model_or_normalisation_refused(tmp_path, tiny_images):
     generate_experts(tiny_images, tmp_path / "buf", CFG)
     with pytest.raises(ValueError, match="model"):
