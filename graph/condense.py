@@ -143,6 +143,7 @@ def condense_nodes(
         )
     budgets = node_budgets(task, budget=budget, ratio=ratio)
     algo = entry.cls(task, budgets, config)
+    judge = eval_task if eval_task is not None else task.full if task.full is not None else task
     n_steps = algo.steps() if steps is None else steps
     if not isinstance(n_steps, int) or n_steps < 0 or (n_steps > 0 and algo.steps() == 0):
         valid = "0 (a coreset selects, it has no steps)" if algo.steps() == 0 else "integers >= 0"
@@ -152,6 +153,11 @@ def condense_nodes(
         eval_every = max(n_steps // 10, 1) if n_steps else 0
         # Dense early checks too: gradient matching without structure can peak in the first steps.
         eval_steps = tuple(s for s in (1, 2, 5, 10, 20, 50) if s < n_steps)
+    if eval_every:
+        # part of what a checkpoint was written with: a resume under other runs or another judging graph
+        # would select over two protocols' validation scores under a card naming one
+        algo.selection = {"model": "gcn", "runs": eval_runs, "dataset": judge.name,
+                          "num_nodes": int(judge.x.shape[0]), "num_val": int(judge.val_idx.numel())}  # fmt: skip
     engine = EngineConfig(
         steps=n_steps,
         seed=seed,
@@ -162,8 +168,6 @@ def condense_nodes(
         checkpoint_every=checkpoint_every if checkpoint else 0,
         progress=progress,
     )
-
-    judge = eval_task if eval_task is not None else task.full if task.full is not None else task
 
     def evaluate(cond: dict[str, Tensor]) -> float:
         return validation_score(judge, cond, runs=eval_runs, config=NodeEvalConfig(seed=seed))

@@ -65,10 +65,15 @@ class NodeCondensation(CondensationMethod):
         """Engine steps of a full run with this config (the paper's epochs)."""
         return int(getattr(self.config, "epochs", 0))
 
+    #: How the set is selected (``condense_nodes`` sets it when it selects: the runs and the judging graph).
+    selection: dict[str, Any] | None = None
+
     def data_setting(self) -> dict[str, Any]:
         t = self.task
-        return {"dataset": t.name, "num_nodes": int(t.x.shape[0]), "num_features": t.num_features,
+        info = {"dataset": t.name, "num_nodes": int(t.x.shape[0]), "num_features": t.num_features,
                 "num_train": int(t.train_idx.numel()), "budgets": self.budgets.tolist()}  # fmt: skip
+        # only when selecting, so checkpoints of runs without selection resume as before
+        return info if self.selection is None else info | {"selection": self.selection}
 
 
 def node_budgets(task: NodeTask, *, budget: int | None = None, ratio: float | None = None) -> Tensor:

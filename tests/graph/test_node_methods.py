@@ -426,3 +426,23 @@ def test_joint_update_moves_features_and_structure_every_step(tiny_task: NodeTas
         algo.step(step)
         assert not torch.equal(algo.feat, feat)
         assert any(not torch.equal(b, p) for b, p in zip(pge, algo.pge.parameters(), strict=True))
+
+
+def test_resuming_under_another_selection_protocol_is_refused(
+    tiny_graph: Data, tiny_task: NodeTask, tmp_path: Path
+) -> None:
+    # the saved best set and score came from eval_runs=1 on tiny_task's validation nodes; a resume with 3 runs
+    # (or another judging graph) selected over both protocols' scores under a card naming the new one
+    kw: dict[str, Any] = {"budget": BUDGET, "config": CONFIGS["gcdm"], "steps": 2, "eval_every": 1,
+                          "checkpoint": tmp_path / "c.ckpt", "progress": False, "device": "cpu"}  # fmt: skip
+    first = condense_nodes(tiny_task, "gcdm", **kw)
+    assert first.card["selection"]["history"]
+    with pytest.raises(ValueError, match="selection=.*'runs': 1.*this run has selection=.*'runs': 3"):
+        condense_nodes(tiny_task, "gcdm", eval_runs=3, **kw)
+    fewer_val = tiny_graph.clone()
+    fewer_val.val_mask[fewer_val.val_mask.nonzero()[0]] = False
+    other = NodeTask.from_data(fewer_val)
+    with pytest.raises(ValueError, match="selection=.*this run has selection=.*'num_val'"):
+        condense_nodes(tiny_task, "gcdm", eval_task=other, **kw)
+    again = condense_nodes(tiny_task, "gcdm", eval_runs=1, **kw)
+    assert torch.equal(again.x, first.x)
