@@ -29,9 +29,10 @@ class SGC(GraphModel):
         in_channels: input feature size.
         out_channels: number of classes.
         hidden_channels: accepted for a uniform interface and ignored (no hidden units).
-        num_layers: accepted and ignored (``k`` sets the number of hops).
+        num_layers: the number of propagation steps :math:`K` when ``k`` is not given (GCond's
+            ``--nlayers`` for its SGC; default ``2``).
         dropout: accepted and ignored (there is no hidden representation to drop).
-        k: number of propagation steps :math:`K` (default ``2``).
+        k: number of propagation steps :math:`K` (default ``None``: ``num_layers``).
 
     Shapes:
         ``x``: ``(n, in_channels)`` dense or sparse; ``op``: ``(n, n)`` from
@@ -41,10 +42,11 @@ class SGC(GraphModel):
 
     propagation_kind: ClassVar[str | None] = "sym"
 
-    def __init__(self, *, k: int = 2, **kwargs: Any) -> None:
+    def __init__(self, *, k: int | None = None, **kwargs: Any) -> None:
         # in_channels, out_channels, hidden_channels, num_layers, dropout: see GraphModel.
         super().__init__(**kwargs)
         in_channels, out_channels = self.in_channels, self.out_channels
+        k = self.num_layers if k is None else k
         if not isinstance(k, int) or k < 0:
             raise ValueError(f"k must be a non-negative integer, got {k!r}")
         self.k = k

@@ -313,3 +313,13 @@ def test_gcn_learns_two_communities() -> None:
     model.eval()
     accuracy = (model(x, op).argmax(dim=1) == y).float().mean().item()
     assert accuracy > 0.9
+
+
+def test_sgc_propagates_num_layers_times_unless_k_is_given() -> None:
+    # GCond's SGC (--sgc=1 --nlayers=K) propagates nlayers times; ours ignored num_layers, so a GCond/DosCond
+    # config with num_layers=3 (SGC backbone) condensed with K=2 under a card naming 3
+    for layers in (1, 3):
+        sgc = create_model("sgc", in_channels=16, out_channels=3, num_layers=layers)
+        assert sgc.k == layers and sgc.hops == layers
+    assert create_model("sgc", in_channels=16, out_channels=3).k == 2  # the default, unchanged
+    assert create_model("sgc", in_channels=16, out_channels=3, num_layers=3, k=1).k == 1
