@@ -20,7 +20,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from condensekit.core.evaluate import Summary, accuracy, repeat
-from condensekit.core.registry import check_choice, check_int, check_positive
+from condensekit.core.registry import check_choice, check_int, check_nonnegative, check_positive
 from condensekit.core.vision.models import build_image_model
 from condensekit.core.vision.splits import ImageSplits
 
@@ -61,11 +61,13 @@ class ImageTrainConfig:
         check_choice("optimizer", self.optimizer, OPTIMIZERS)
         for name in ("epochs", "batch_size"):
             check_int(name, getattr(self, name), 1)
-        check_positive("lr", self.lr)
-        if not 0 < self.lr_drop_at <= 1:
+        check_int("val_every", self.val_every, 0)
+        for name in ("lr", "lr_drop_at", "lr_drop_factor"):  # a factor <= 0: no training, or ascent, after the drop
+            check_positive(name, getattr(self, name))
+        for name in ("momentum", "weight_decay"):
+            check_nonnegative(name, getattr(self, name))
+        if self.lr_drop_at > 1:
             raise ValueError(f"Invalid value {self.lr_drop_at!r} for argument lr_drop_at. Valid values are in (0, 1]")
-        if self.val_every < 0:
-            raise ValueError(f"Invalid value {self.val_every!r} for argument val_every. Valid values are >= 0")
 
 
 def classification_loss(logits: Tensor, y: Tensor) -> Tensor:

@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 import torch
 
 from condensekit.core.objectives import dc_distance
-from condensekit.core.registry import check_int, check_positive
+from condensekit.core.registry import check_int, check_nonnegative, check_positive
 from condensekit.core.vision.augment import apply_dsa, draw_params
 from condensekit.core.vision.methods.base import ImageSGDMethod, register_image_method
 
@@ -49,6 +49,7 @@ class DCConfig:
         check_int("inner_loop", self.inner_loop, 0)  # 0: the network is not trained between image updates
         for name in ("lr_img", "lr_net"):
             check_positive(name, getattr(self, name))
+        check_nonnegative("momentum", self.momentum)  # else torch.optim.SGD refused it in setup, after the loading
 
 
 @register_image_method("dc", DCConfig, "DC / DSA (ICLR 2021): layer-wise gradient matching per class")

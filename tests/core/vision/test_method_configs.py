@@ -28,6 +28,10 @@ BAD = [
     (MTTConfig, "lr_teacher", 0, "finite numbers > 0"),
     (MTTConfig, "lr_img", math.inf, "finite numbers > 0"),
     (MTTConfig, "iterations", 2.5, "integers >= 1"),
+    # a negative momentum reached torch.optim.SGD only in setup, after the data and experts were loaded
+    (MTTConfig, "momentum", -0.5, "finite numbers >= 0"),
+    (DMConfig, "momentum", -0.5, "finite numbers >= 0"),
+    (DCConfig, "momentum", math.nan, "finite numbers >= 0"),
 ]
 
 

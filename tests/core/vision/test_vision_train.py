@@ -1,3 +1,5 @@
+import math
+
 import pytest
 import torch
 
@@ -81,6 +83,24 @@ def test_bad_input_is_named():
     x[0, 0, 0, 0] = float("nan")
     with pytest.raises(ValueError, match="x_train contains NaN"):
         ImageSplits("bad", x, torch.zeros(2), x[:0], torch.zeros(0), x[:0], torch.zeros(0), num_classes=2)
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "valid"),
+    [
+        ("val_every", 2.5, "integers >= 0"),  # validated at epochs where (epoch + 1) % 2.5 == 0: 5, 10, ...
+        ("val_every", -1, "integers >= 0"),
+        ("lr_drop_factor", -0.1, "finite numbers > 0"),  # gradient ascent for the second half
+        ("lr_drop_factor", 0.0, "finite numbers > 0"),  # no training for the second half
+        ("momentum", -0.9, "finite numbers >= 0"),
+        ("weight_decay", math.nan, "finite numbers >= 0"),
+        ("lr_drop_at", "0.5", "finite numbers > 0"),
+    ],
+)
+def test_train_config_refuses_bad_values_by_name(name, value, valid):
+    with pytest.raises(ValueError, match=rf"Invalid value {value!r} for argument {name}\. Valid values are {valid}"):
+        ImageTrainConfig(**{name: value})
+    assert ImageTrainConfig(val_every=0, momentum=0.0, weight_decay=0.0, lr_drop_at=1.0).val_every == 0
 
 
 def test_distillation_loss_is_t_squared_scaled_soft_cross_entropy():
