@@ -17,7 +17,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import torch
-import torch_geometric.transforms as T
 from torch_geometric.data import Data, InMemoryDataset
 from torch_geometric.datasets import Actor, Planetoid
 
@@ -26,7 +25,14 @@ from condensekit.graph.npz import load_npz_graph
 from condensekit.graph.pyg_datasets import PYG_ALIASES, load_pyg_node_dataset, resolve_pyg_name, supported_names
 from condensekit.graph.weights_only import weights_only_pyg
 
-__all__ = ["INFO", "NODE_DATASETS", "NodeDatasetSpec", "load_node_dataset", "validate_node_data"]
+__all__ = [
+    "INFO",
+    "NODE_DATASETS",
+    "NodeDatasetSpec",
+    "load_node_dataset",
+    "normalize_node_features",
+    "validate_node_data",
+]
 
 
 @dataclass(frozen=True)
@@ -158,7 +164,8 @@ def load_node_dataset(
         download: when the raw files are missing, download them with torch_geometric into
             the root if it is writable, else into the cache. Off by default: nothing touches
             the network unless asked.
-        normalize_features: row-normalise ``x`` to sum to one (``T.NormalizeFeatures``, as GCond does).
+        normalize_features: row-normalise ``x`` to sum to one (:func:`normalize_node_features`: GCond's
+            ``T.NormalizeFeatures``, its shift taken from the training nodes only).
 
     Returns:
         ``Data(x, edge_index, y, train_mask, val_mask, test_mask)`` with ``data.name = name``.
@@ -198,7 +205,7 @@ def load_node_dataset(
             if value.dim() == 2:
                 data[mask] = value[:, spec.split].contiguous()
     if normalize_features:
-        data = T.NormalizeFeatures()(data)
+        data = normalize_node_features(data)
     data.name = key
     validate_node_data(data)
     return data
@@ -219,9 +226,31 @@ def _load_other(name: str, *, root: str | os.PathLike[str] | None, download: boo
     base = resolve_root(root)
     data = load_pyg_node_dataset(spec, base, download=download, download_root=_download_root(base))
     if normalize_features:
-        data = T.NormalizeFeatures()(data)
+        data = normalize_node_features(data)
     data.name = name.lower() if name.lower() in PYG_ALIASES else str(spec)
     validate_node_data(data)
+    return data
+
+
+def normalize_node_features(data: Data) -> Data:
+    """Row-normalise ``data.x`` in place, as torch_geometric's ``NormalizeFeatures`` (GCond's preprocessing),
+    with the shift taken from the training nodes only:
+
+    .. math::
+        x_i \\leftarrow \\frac{x_i - m}{\\max(\\mathbf{1}^\\top (x_i - m),\\ 1)}, \\qquad
+        m = \\min_{j \\in \\text{train},\\, k} x_{jk}
+
+    PyG takes :math:`m` over every node, so with signed features (Reddit, WikiCS) a validation or test
+    node's value moved every training row, which inductive condensation (the training subgraph only) must
+    not see. For non-negative features with a zero among the training nodes (Cora, CiteSeer, Actor) both are
+    :math:`m = 0`, the same numbers.
+    """
+    x = data.x
+    if x is not None and x.numel() > 0:
+        train = getattr(data, "train_mask", None)
+        seen = x[train] if isinstance(train, torch.Tensor) and train.dtype == torch.bool and bool(train.any()) else x
+        x = x - seen.min()
+        data.x = x / x.sum(dim=-1, keepdim=True).clamp(min=1.0)
     return data
 
 

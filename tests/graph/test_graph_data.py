@@ -7,10 +7,17 @@ from pathlib import Path
 
 import pytest
 import torch
+import torch_geometric.transforms as T
 from torch_geometric.data import Data
 
 from condensekit.core.data import CACHE_ENV, DATA_ENV
-from condensekit.graph.data import INFO, NODE_DATASETS, load_node_dataset, validate_node_data
+from condensekit.graph.data import (
+    INFO,
+    NODE_DATASETS,
+    load_node_dataset,
+    normalize_node_features,
+    validate_node_data,
+)
 
 
 def _tiny() -> Data:
@@ -188,3 +195,20 @@ def test_a_tampered_processed_cache_is_refused_not_unpickled(
     with pytest.raises(ValueError, match="weights_only=True.*not unpickled. Delete the .processed. folder"):
         load_node_dataset("cora")
     assert not sentinel.exists()
+
+
+def test_feature_normalisation_takes_its_shift_from_training_nodes_only() -> None:
+    # PyG's NormalizeFeatures shifts every row by the minimum over *all* nodes: with signed features (Reddit,
+    # WikiCS) a test node's value moved every training row, which inductive condensation must not see
+    x = torch.tensor([[1.0, -1.0], [2.0, 0.0], [0.5, 0.5], [0.0, 3.0]])
+    masks = {name: torch.tensor(m) for name, m in (("train_mask", [True, True, False, False]),
+             ("val_mask", [False, False, True, False]), ("test_mask", [False, False, False, True]))}  # fmt: skip
+    data = Data(x=x.clone(), **masks)
+    out = normalize_node_features(data).x
+    other = x.clone()
+    other[3] = torch.tensor([-50.0, 7.0])  # only a test node changes
+    assert torch.equal(normalize_node_features(Data(x=other, **masks)).x[:2], out[:2])
+    assert torch.allclose(out[0], torch.tensor([2.0, 0.0]) / 2) and torch.allclose(out[1], torch.tensor([3.0, 1.0]) / 4)
+    # non-negative features whose training minimum is 0 (Cora, CiteSeer, Actor): PyG's numbers exactly
+    nonneg = Data(x=torch.tensor([[0.0, 2.0], [1.0, 1.0], [3.0, 0.0], [0.0, 0.5]]), **masks)
+    assert torch.equal(normalize_node_features(nonneg.clone()).x, T.NormalizeFeatures()(nonneg.clone()).x)
