@@ -39,6 +39,11 @@ class NodeEvalConfig:
     train: TrainConfig = field(default_factory=TrainConfig)
     seed: int = 0
 
+    def __post_init__(self) -> None:
+        # runs=0 gave an empty result (mean NaN) over worker processes; sizes failed only in the first model
+        for name in ("runs", "hidden", "num_layers"):
+            check_int(name, getattr(self, name), 1)
+
 
 def check_condensed(condensed: dict[str, Tensor], num_features: int, num_classes: int) -> None:
     """A condensed node graph has ``x`` (n×d), ``adj`` (n×n, finite, ≥ 0) and ``y`` (n)."""

@@ -24,3 +24,12 @@ def test_batched_and_workers_exclude_each_other(tiny_task: NodeTask) -> None:
     with pytest.raises(ValueError, match="batched"):
         evaluate_node(tiny_task, cg.tensors(), config=EVAL, workers=2, batched=True)
     assert torch.equal(cg.y, cg.y.sort().values)
+
+
+@pytest.mark.parametrize("field", ["runs", "hidden", "num_layers"])
+def test_eval_config_refuses_non_positive_counts(field: str) -> None:
+    # runs=0 gave an empty Summary (mean NaN) with workers > 1 and 'need N >= 1 models' batched
+    with pytest.raises(ValueError, match=f"argument {field}"):
+        NodeEvalConfig(**{field: 0})
+    with pytest.raises(ValueError, match=f"argument {field}"):
+        NodeEvalConfig(**{field: 2.5})
