@@ -150,8 +150,10 @@ def set_threshold(z: Tensor, k: int, q: float, generator: torch.Generator, subse
 def later_duplicates(z: Tensor, threshold: Tensor | float) -> Tensor:
     """Rows of ``z`` (unit rows of one class's images) whose cosine with an earlier row exceeds ``threshold``
     (bool, n): the images overlap mitigation re-initialises."""
-    sims = (z @ z.T).triu(diagonal=1)
-    return (sims > threshold).any(dim=0)  # column j: similar to some earlier i < j
+    n = z.shape[0]
+    earlier = torch.ones(n, n, dtype=torch.bool, device=z.device).triu(diagonal=1)  # (i, j) with i < j
+    # masked, not zeroed: a threshold below 0 (normalised images can be anti-correlated) must not count the zeros
+    return ((z @ z.T > threshold) & earlier).any(dim=0)  # column j: similar to some earlier i < j
 
 
 def overlap_flag_rates(

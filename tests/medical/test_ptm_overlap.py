@@ -12,6 +12,7 @@ from condensekit.core.vision.splits import ImageSplits
 from condensekit.medical.ptm import (
     PTM,
     PTMConfig,
+    later_duplicates,
     overlap_flag_rates,
     pair_threshold,
     set_threshold,
@@ -199,5 +200,17 @@ def test_a_reinitialised_multilabel_image_takes_its_new_real_images_labels_and_r
     part = EngineConfig(steps=6, device="cpu", progress=False, checkpoint=ck, checkpoint_every=1, stop_after=3)
     run(PTM(data, 6, cfg, experts=buf), part)
     resumed = run(PTM(data, 6, cfg, experts=buf), EngineConfig(steps=6, device="cpu", progress=False, checkpoint=ck))
-    full = run(PTM(data, 6, cfg, experts=buf), EngineConfig(steps=6, device="cpu", progress=False))
+    method = PTM(data, 6, cfg, experts=buf)
+    full = run(method, EngineConfig(steps=6, device="cpu", progress=False))
+    assert method.diagnostics()["overlap_reinit"] > 0  # the premise: images were re-initialised (and relabelled)
     assert all(torch.equal(full.condensed[k], resumed.condensed[k]) for k in full.condensed)
+
+
+def test_later_duplicates_compares_each_image_with_earlier_ones_only_whatever_the_threshold_sign():
+    """Normalised images can have negative cosines, so a low quantile can give a threshold below 0; the zeros the
+    masking left on and below the diagonal then counted as cosines above it (an image 'duplicated' itself or a later
+    one, and the first image of a class was flagged)."""
+    z = torch.tensor([[1.0, 0.0], [-1.0, 0.0], [0.0, 1.0]])  # cosines: -1 (0, 1), 0 (0, 2), 0 (1, 2)
+    assert later_duplicates(z, -0.5).tolist() == [False, False, True]  # only row 2 exceeds -0.5 with an earlier row
+    assert later_duplicates(z, 0.5).tolist() == [False, False, False]
+    assert later_duplicates(z, -2.0).tolist() == [False, True, True]  # the first row has no earlier row
