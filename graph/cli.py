@@ -118,6 +118,7 @@ def _print_eval(title: str, results: dict[str, Any]) -> None:
 
 
 def _condense(ns: argparse.Namespace) -> int:
+    check_int("--eval-runs", ns.eval_runs, 0)  # before the condensation, not after it
     cfg = _method_config(ns)
     task = prepare_task(ns.dataset, root=ns.root, device=ns.device, download=ns.download)
     cg = condense_nodes(

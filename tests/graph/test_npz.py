@@ -100,3 +100,16 @@ def test_cli_condenses_and_evaluates_a_graph_file(tmp_path: Path, monkeypatch: p
     assert card["source"]["symmetrized"] is True  # the ring was directed
     evaluate = ["graph", "evaluate", str(out), "--runs", "1", "--epochs", "5", "--workers", "1", "--device", "cpu"]
     assert main(evaluate) == 0
+
+
+def test_cli_refuses_a_negative_eval_runs_before_condensing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # --eval-runs -1 was truthy: the run condensed, then failed in the evaluation with 'argument runs'
+    from condensekit.core.cli import main
+
+    monkeypatch.setenv("CONDENSEKIT_CACHE", str(tmp_path / "cache"))
+    out = tmp_path / "art"
+    argv = ["graph", "condense", "--dataset", str(_write(tmp_path, _arrays())), "--method", "random", "--budget", "3"]
+    assert main(argv + ["--quiet", "--out", str(out), "--eval-runs", "-1", "--device", "cpu"]) == 2
+    assert "Invalid value -1 for argument --eval-runs" in capsys.readouterr().err and not out.exists()
