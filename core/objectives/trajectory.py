@@ -24,6 +24,8 @@ import torch
 from torch import Tensor, nn
 from torch.func import functional_call
 
+from condensekit.core.registry import check_int
+
 LossFn = Callable[[Tensor, Tensor], Tensor]
 
 
@@ -87,8 +89,8 @@ def student_batches(
     n: int, steps: int, batch_size: int, *, device: torch.device, generator: torch.Generator | None = None
 ) -> list[Tensor]:
     """MTT's minibatch schedule: consecutive slices of fresh random permutations of the ``n`` synthetic rows."""
-    if steps < 1 or batch_size < 1:
-        raise ValueError(f"steps ({steps}) and batch_size ({batch_size}) must be >= 1")
+    for name, value in (("n", n), ("steps", steps), ("batch_size", batch_size)):
+        check_int(name, value, 1)
     bs = min(batch_size, n)
     out: list[Tensor] = []
     perm = torch.randperm(n, device=device, generator=generator)

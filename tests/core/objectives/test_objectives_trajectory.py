@@ -56,3 +56,18 @@ def test_student_batches_cover_each_epoch():
     b = student_batches(10, 5, 4, device=torch.device("cpu"), generator=torch.Generator().manual_seed(0))
     assert len(b) == 5 and all(t.numel() == 4 for t in b)
     assert len(set(torch.cat(b[:2]).tolist())) == 8  # no repeats within one permutation
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "argument", "valid"),
+    [
+        ({"steps": 2.5}, "steps", "integers >= 1"),  # made 3 batches: one more student step than asked
+        ({"steps": 0}, "steps", "integers >= 1"),
+        ({"batch_size": 2.0}, "batch_size", "integers >= 1"),  # failed later, slicing with a float
+        ({"n": 0}, "n", "integers >= 1"),  # empty batches: the student would train on nothing
+    ],
+)
+def test_student_batches_refuse_bad_counts_by_name(kwargs, argument, valid):
+    args = {"n": 10, "steps": 3, "batch_size": 4} | kwargs
+    with pytest.raises(ValueError, match=rf"argument {argument}\. Valid values are {valid}"):
+        student_batches(args["n"], args["steps"], args["batch_size"], device=torch.device("cpu"))
