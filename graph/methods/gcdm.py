@@ -49,6 +49,7 @@ from condensekit.core.objectives import (
     mmd2,
     multi_bandwidth_kernel,
 )
+from condensekit.core.registry import check_choice, check_positive
 from condensekit.graph.methods.base import register_node_method
 from condensekit.graph.methods.learned import LearnedGraphConfig, LearnedNodeGraph
 
@@ -83,8 +84,12 @@ class GCDM(LearnedNodeGraph):
     config: GCDMConfig
 
     def setup(self, device: torch.device) -> None:
+        cfg = self.config
+        check_choice("kernel", cfg.kernel, ("linear", "gaussian", "multi"))
+        check_choice("layers", cfg.layers, ("hidden", "all"))
+        check_positive("bandwidth", cfg.bandwidth)
         super().setup(device)
-        self.kernel = _kernel(self.config)
+        self.kernel = _kernel(cfg)
         self.coeff = {c: int(self.budgets[c]) / self.n_syn for c in self.classes}
         self.coeff_vec = torch.tensor([self.coeff.get(c, 0.0) for c in range(self.task.num_classes)], device=device)
         self.class_ids = torch.tensor(self.classes, device=device)

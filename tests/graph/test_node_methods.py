@@ -446,3 +446,19 @@ def test_resuming_under_another_selection_protocol_is_refused(
         condense_nodes(tiny_task, "gcdm", eval_task=other, **kw)
     again = condense_nodes(tiny_task, "gcdm", eval_runs=1, **kw)
     assert torch.equal(again.x, first.x)
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "message"),
+    [("kernel", "gausian", r"Unknown value 'gausian' for argument kernel\. Valid .* \{gaussian, linear, multi\}"),
+     ("layers", "every", r"Unknown value 'every' for argument layers\. Valid values are \{all, hidden\}"),
+     ("bandwidth", 0.0, r"Invalid value 0\.0 for argument bandwidth")],
+)  # fmt: skip
+def test_gcdm_refuses_unknown_kernel_layers_and_bandwidth(
+    tiny_task: NodeTask, field: str, value: Any, message: str
+) -> None:
+    # a misspelt kernel ran the multi-bandwidth MMD and a misspelt layers matched hidden layers only, each under
+    # a card naming the misspelt value; a bad bandwidth was refused as 'sigma' (an argument no user passes)
+    config = CONFIGS["gcdm"] | {field: value} | ({"kernel": "gaussian"} if field == "bandwidth" else {})
+    with pytest.raises(ValueError, match=message):
+        _condense(tiny_task, "gcdm", config=config)
