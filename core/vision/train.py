@@ -42,7 +42,7 @@ class ImageTrainConfig:
         batch_size: minibatch size (a synthetic set smaller than it is one batch).
         optimizer: ``sgd`` or ``adam``.
         lr_drop_at: fraction of the epochs after which the rate is multiplied by ``lr_drop_factor``
-            (the papers: 0.5, ×0.1); 1.0 disables it.
+            (the papers: 0.5, ×0.1), after one epoch at least; 1.0 disables it.
         lr_drop_factor: the factor.
         val_every: validate every k epochs and keep the best weights; 0 keeps the last weights.
     """
@@ -151,7 +151,8 @@ def fit_images(
     base_lr = config.lr if lr is None else float(lr)
     check_positive("lr", base_lr)
     opt = _optimizer(model, config, base_lr)
-    drop_epoch = int(config.epochs * config.lr_drop_at) if config.lr_drop_at < 1 else -1
+    # at least one epoch at the full rate: int(1 * 0.5) = 0 dropped it before the first epoch (MTT: Epoch // 2 + 1)
+    drop_epoch = max(1, int(config.epochs * config.lr_drop_at)) if config.lr_drop_at < 1 else -1
     select = config.val_every > 0 and validate is not None
     best_val, best_epoch, best_state = -math.inf, config.epochs - 1, None
     n, bs = x.shape[0], min(config.batch_size, x.shape[0])

@@ -103,6 +103,21 @@ def test_train_config_refuses_bad_values_by_name(name, value, valid):
     assert ImageTrainConfig(val_every=0, momentum=0.0, weight_decay=0.0, lr_drop_at=1.0).val_every == 0
 
 
+@pytest.mark.parametrize("drop_at", [0.5, 0.2])
+def test_the_rate_is_never_dropped_before_the_first_epoch(drop_at):
+    """``int(epochs * lr_drop_at)`` is 0 for one epoch at 0.5 (``--epochs 1``): the whole run trained at a tenth of
+    its rate. The drop comes after at least one epoch at the full rate (MTT's ``Epoch // 2 + 1``)."""
+    data = _splits()
+    out = []
+    for at in (drop_at, 1.0):
+        torch.manual_seed(0)
+        net = build_image_model("mlp", channels=1, num_classes=2, im_size=(8, 8))
+        cfg = ImageTrainConfig(epochs=1, batch_size=16, lr=0.05, lr_drop_at=at)
+        fit_images(net, data.x_train, data.y_train, config=cfg, generator=torch.Generator().manual_seed(0))
+        out.append(torch.cat([p.detach().flatten() for p in net.parameters()]))
+    assert torch.equal(out[0], out[1])
+
+
 def test_distillation_loss_is_t_squared_scaled_soft_cross_entropy():
     from condensekit.core.vision import classification_loss, distillation_loss
 
