@@ -121,6 +121,9 @@ def _method_overrides(ns: argparse.Namespace) -> dict[str, Any]:
 
 def _condense(ns: argparse.Namespace) -> int:
     check_int("eval_runs", ns.eval_runs, 0)  # before the condensation, not after it
+    check_int("checkpoint_every", ns.checkpoint_every, 0)  # and these before the data is read (224×224: gigabytes)
+    if ns.select_every is not None:
+        check_int("select_every", ns.select_every, 0)
     out = Path(ns.out or f"artifacts/{ns.flag}-{ns.method}-ipc{ns.ipc}")
     check_artifact_target(out, argument="out")  # before condensing (save_artifact refuses it too, after the work)
     overrides = _method_overrides(ns)

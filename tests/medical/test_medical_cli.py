@@ -207,3 +207,14 @@ def test_condensed_set_is_saved_before_the_evaluation(root, tmp_path, monkeypatc
               "--profile", "cpu", "--device", "cpu", "--quiet", "--iterations", "1", "--select-every", "0",
               "--eval-runs", "1", "--out", str(art)])  # fmt: skip
     assert (art / "card.json").exists()  # the condensation is kept; it was saved only after the evaluation
+
+
+@pytest.mark.parametrize(("flag", "argument"), [("--checkpoint-every", "checkpoint_every"),
+                                                ("--select-every", "select_every")])  # fmt: skip
+def test_bad_loop_counts_refused_before_the_data_is_read(tmp_path, capsys, flag, argument):
+    """A typo in a count must not wait for a 224×224 ChestMNIST (gigabytes) to be read: no data root here at all."""
+    args = ["medical", "condense", "--flag", "chestmnist", "--root", str(tmp_path / "none"), "--method", "dm",
+            "--ipc", "1", "--device", "cpu", "--quiet", "--out", str(tmp_path / "a"), flag, "-1"]  # fmt: skip
+    assert main(args) == 2
+    err = capsys.readouterr().err
+    assert f"argument {argument}" in err and "not found" not in err
