@@ -196,6 +196,7 @@ class PTM(MTT):
         n = self.x_syn.shape[0]
         self.retrain = torch.zeros(n, dtype=torch.bool, device=device)
         self.retrain_until = torch.zeros((), dtype=torch.long, device=device)
+        self._until: int | None = 0  # retrain_until on the host (None: read it once, after a checkpoint was loaded)
         pair = {c: self._real_threshold(c) for c in self.classes}  # the main stream's draw, under either rule
         self.pair_thresholds = pair
         if self.config.overlap_rule == "pair":
@@ -245,9 +246,16 @@ class PTM(MTT):
             "overlap_threshold_pair": {str(c): round(float(t), 4) for c, t in self.pair_thresholds.items()},
         }  # fmt: skip
 
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        super().load_state_dict(state)
+        self._until = None
+
     def apply_update(self, step: int) -> None:
+        if self._until is None:
+            self._until = int(self.retrain_until)
         frozen = None
-        if step < int(self.retrain_until) and bool(self.retrain.any()):
+        # no device read per step: a window is only set (after_update) when images were re-initialised
+        if step < self._until:
             frozen = ~self.retrain
             keep = self.x_syn.detach()[frozen].clone()
         super().apply_update(step)
@@ -311,4 +319,5 @@ class PTM(MTT):
                     state["momentum_buffer"][rows] = 0
             self.retrain.copy_(dup)
             self.retrain_until.fill_(done + cfg.retrain_iterations)
+            self._until = done + cfg.retrain_iterations
         return {"reinit": float(n_dup), "max_cosine": float(peak)}

@@ -93,3 +93,20 @@ def test_ptm_runs_and_resumes_bit_for_bit(tmp_path, setting):
     run(fresh(), EngineConfig(steps=6, device="cpu", progress=False, checkpoint=ck, checkpoint_every=1, stop_after=3))
     resumed = run(fresh(), EngineConfig(steps=6, device="cpu", progress=False, checkpoint=ck)).condensed
     assert all(torch.equal(full[k], resumed[k]) for k in full)
+
+
+def test_ptm_steps_sync_the_host_no_more_than_mtt_between_overlap_checks(setting):
+    """MTT reads two values per step (its loss and learned rate, logged). PTM read one or two more on every step to
+    decide whether images were frozen (its retraining window, kept on the device for the checkpoint); the window's
+    end is known on the host when a check sets it, and read back once after a resume. (DSA off: its op pick counts
+    as a read on the CPU, see tests/core/vision/test_image_device_audit.py.)"""
+    from tests.device_audit import audit_method
+
+    data, buf = setting
+    cfg = make_image_config("ptm", SMALL | {"iterations": 8, "overlap_every": 3, "retrain_iterations": 2,
+                                            "overlap_quantile": 0.01, "dsa": False})  # fmt: skip
+    report = audit_method(lambda: PTM(data, 4, cfg, experts=buf), steps=8)
+    assert report.crashes() == [] and report.step_factories() == [], report.summary()
+    syncs = report.syncs_per_step()
+    checks = {s for s in range(8) if (s + 1) % 3 == 0}
+    assert all(n <= 2 for s, n in enumerate(syncs) if s not in checks), report.summary()
