@@ -12,7 +12,7 @@ import torch
 from torch import Tensor
 
 from condensekit.core.engine import CondensationMethod
-from condensekit.core.registry import MethodEntry, Registry, method_registrar
+from condensekit.core.registry import MethodEntry, Registry, check_int, method_registrar
 from condensekit.core.synthetic import class_budgets, class_offsets, labels_from_budgets
 from condensekit.graph.task import NodeTask
 
@@ -63,7 +63,9 @@ class NodeCondensation(CondensationMethod):
 
     def steps(self) -> int:
         """Engine steps of a full run with this config (the paper's epochs)."""
-        return int(getattr(self.config, "epochs", 0))
+        epochs = getattr(self.config, "epochs", 0)
+        check_int("epochs", epochs, 0)  # 2.5 ran as 2 under a card recording 2.5
+        return int(epochs)
 
     #: How the set is selected (``condense_nodes`` sets it when it selects: the runs and the judging graph).
     selection: dict[str, Any] | None = None

@@ -42,7 +42,7 @@ from torch import Tensor, nn
 
 from condensekit.core.engine import available_memory_bytes
 from condensekit.core.objectives.kernel_ridge import krr_predict
-from condensekit.core.registry import check_int, check_nonnegative
+from condensekit.core.registry import check_int, check_nonnegative, check_positive
 from condensekit.core.synthetic import init_from_real
 from condensekit.graph.adjacency import induced_subgraph, normalize
 from condensekit.graph.methods.base import NodeCondensation, register_node_method
@@ -80,6 +80,7 @@ class GCSNTK(NodeCondensation):
         for name, low in (("hops", 0), ("kernel_hops", 1), ("kernel_layers", 1), ("real_batch", 0)):
             check_int(name, getattr(cfg, name), low)
         check_nonnegative("ridge", cfg.ridge)
+        check_positive("lr_feat", cfg.lr_feat)  # torch's Adam said only 'Invalid learning rate'
         x = task.x
         if cfg.standardize:
             self.mean, self.std = x.mean(0), x.std(0)

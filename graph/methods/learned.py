@@ -17,7 +17,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from condensekit.core.registry import check_int
+from condensekit.core.registry import check_int, check_positive
 from condensekit.core.synthetic import init_from_real
 from condensekit.graph.methods.base import NodeCondensation
 from condensekit.graph.models.registry import create_model
@@ -73,9 +73,15 @@ class LearnedNodeGraph(NodeCondensation):
 
     def setup(self, device: torch.device) -> None:
         cfg, task = self.config, self.task
-        check_int("outer_loop", cfg.outer_loop, 1)
-        for name in ("inner_loop", "real_batch", "real_fanout", "init_hops"):
+        # named here: torch's optimisers said only 'Invalid learning rate' (and took an infinite one), a zero
+        # adj_period was a ZeroDivisionError and a zero pge_hidden an IndexError
+        for name in ("outer_loop", "hidden", "num_layers", "pge_hidden", "adj_period"):
+            check_int(name, getattr(cfg, name), 1)
+        for name in ("inner_loop", "real_batch", "real_fanout", "init_hops", "adj_steps"):
             check_int(name, getattr(cfg, name), 0)
+        check_int("pge_layers", cfg.pge_layers, 2)
+        for name in ("lr_feat", "lr_adj", "lr_model"):
+            check_positive(name, getattr(cfg, name))
         x_init = task.smooth(task.x, cfg.init_hops)  # Â^k X: what a k-layer GCN sees of each node
         x0, _ = init_from_real(cfg.init, x_init[task.train_idx], task.y_train, self.budgets)
         self.feat = nn.Parameter(x0.to(device))

@@ -462,3 +462,18 @@ def test_gcdm_refuses_unknown_kernel_layers_and_bandwidth(
     config = CONFIGS["gcdm"] | {field: value} | ({"kernel": "gaussian"} if field == "bandwidth" else {})
     with pytest.raises(ValueError, match=message):
         _condense(tiny_task, "gcdm", config=config)
+
+
+@pytest.mark.parametrize(
+    ("method", "field", "value"),
+    [("gcond", "lr_feat", float("nan")), ("gcond", "lr_adj", -1.0), ("gcond", "lr_model", float("inf")),
+     ("gcond", "adj_period", 0), ("gcond", "adj_steps", -1), ("gcond", "pge_hidden", 0), ("gcond", "hidden", 0),
+     ("gcond", "epochs", 2.5), ("gcdm", "lr_feat", 0.0), ("gcsntk", "lr_feat", -1.0), ("gcsntk", "epochs", -1)],
+)  # fmt: skip
+def test_learned_methods_refuse_bad_rates_and_counts_naming_the_field(
+    tiny_task: NodeTask, method: str, field: str, value: Any
+) -> None:
+    # torch said only 'Invalid learning rate: nan'; an infinite lr_model, adj_steps=-1 and epochs=2.5 (run as 2)
+    # were taken under a card recording them; adj_period=0 was a ZeroDivisionError, pge_hidden=0 an IndexError
+    with pytest.raises(ValueError, match=f"Invalid value .* for argument {field}\\."):
+        _condense(tiny_task, method, config=CONFIGS[method] | {field: value})
