@@ -17,6 +17,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from condensekit.core.evaluate import TrainConfig, accuracy, train_select
+from condensekit.core.registry import check_int
 from condensekit.core.selection import select_per_class
 from condensekit.graph.adjacency import induced_subgraph
 from condensekit.graph.methods.base import NodeCondensation, register_node_method
@@ -64,6 +65,8 @@ class NodeCoreset(NodeCondensation):
 
     def setup(self, device: torch.device) -> None:
         task = self.task
+        for name in ("embed_epochs", "hidden"):  # by name (TrainConfig said 'epochs'), for every selection
+            check_int(name, getattr(self.config, name), 1)
         emb = task.x[task.train_idx] if self.selection == "random" else self._embeddings(device)
         local = select_per_class(self.selection, emb, task.y_train, self.budgets)
         self.nodes = task.train_idx[local]

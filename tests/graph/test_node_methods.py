@@ -477,3 +477,11 @@ def test_learned_methods_refuse_bad_rates_and_counts_naming_the_field(
     # were taken under a card recording them; adj_period=0 was a ZeroDivisionError, pge_hidden=0 an IndexError
     with pytest.raises(ValueError, match=f"Invalid value .* for argument {field}\\."):
         _condense(tiny_task, method, config=CONFIGS[method] | {field: value})
+
+
+@pytest.mark.parametrize("method", CORESETS)
+@pytest.mark.parametrize("field", ["embed_epochs", "hidden"])
+def test_coresets_refuse_bad_counts_naming_the_field(tiny_task: NodeTask, method: str, field: str) -> None:
+    # herding/k-center said 'argument epochs' / 'hidden_channels' after building the task; random took them
+    with pytest.raises(ValueError, match=f"Invalid value 0 for argument {field}\\."):
+        _condense(tiny_task, method, config=CONFIGS[method] | {field: 0})
