@@ -204,9 +204,12 @@ class ExpertBuffer:
         """Expert ``index``'s trajectory, (epochs+1)×P; a truncated or malformed file raises ``ValueError``."""
         return _read_trajectory(self.path(index), self.epochs + 1, self.num_params)
 
-    def trajectories(self, *, device: torch.device | str = "cpu") -> list[Tensor]:
-        """Every expert's trajectory. A buffer with any expert missing is refused, naming the missing files:
+    def trajectories(self, *, device: torch.device | str = "cpu", rows: int | None = None) -> list[Tensor]:
+        """Every expert's trajectory (with ``rows``: its epochs ``0..rows-1`` only, copied, so that one expert at a
+        time is held whole while they load). A buffer with any expert missing is refused, naming the missing files:
         condensing from the experts left would record the card's ``num_experts`` for fewer trajectories."""
+        if rows is not None:
+            check_int("rows", rows, 1)
         done = self.completed()
         if not done:
             raise ValueError(f"expert buffer {str(self.folder)!r} has no finished expert; run `experts` to finish it")
@@ -217,7 +220,10 @@ class ExpertBuffer:
                 f"expert buffer {str(self.folder)!r} has {len(done)} of its {n} experts: {', '.join(missing)} "
                 "missing; run `experts` on the same folder to finish it (it resumes)"
             )
-        return [self.load(i).to(device) for i in done]
+        if rows is None:
+            return [self.load(i).to(device) for i in done]
+        # a copy: a slice is a view that keeps the whole trajectory's storage alive on the CPU
+        return [self.load(i)[:rows].to(device, copy=True) for i in done]
 
 
 def _read_card(path: Path) -> dict[str, Any]:

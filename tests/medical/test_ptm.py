@@ -110,3 +110,19 @@ def test_ptm_steps_sync_the_host_no_more_than_mtt_between_overlap_checks(setting
     syncs = report.syncs_per_step()
     checks = {s for s in range(8) if (s + 1) % 3 == 0}
     assert all(n <= 2 for s, n in enumerate(syncs) if s not in checks), report.summary()
+
+
+@pytest.mark.parametrize("method", ["mtt", "ptm"])
+def test_only_the_epochs_a_segment_reaches_are_kept_in_memory(setting, method):
+    """MTT keeps epochs 0..max_epoch of each expert; on the CPU the slice was a view that held every expert's whole
+    trajectory alive (MTT's paper buffer: 100 experts x 51 epochs, where 22 are reachable)."""
+    data, buf = setting
+    small = {k: v for k, v in SMALL.items() if method == "ptm" or k != "stages"}
+    cfg = make_image_config(method, small | {"iterations": 2, "max_start_epoch": 1})  # reaches epoch 1 of 3
+    algo = IMAGE_METHODS.get(method).cls(data, 2, cfg, experts=buf)
+    algo.setup(torch.device("cpu"))
+    rows = algo.max_epoch() + 1
+    assert rows == 2 and len(algo.trajectories) == 2
+    for t, full in zip(algo.trajectories, buf.trajectories(), strict=True):
+        assert torch.equal(t, full[:rows])
+        assert t.untyped_storage().nbytes() == t.numel() * t.element_size()  # nothing beyond the rows kept

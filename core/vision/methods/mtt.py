@@ -131,7 +131,7 @@ class MTT(ImageCondensation):
         cfg = self.config
         rows = self.max_epoch() + 1
         # Only the epochs a segment can reach are kept in memory (MTT's buffers are large).
-        self.trajectories = [t[:rows].to(device) for t in self.buffer.trajectories()]
+        self.trajectories = self.buffer.trajectories(device=device, rows=rows)
         self.syn_lr = nn.Parameter(torch.tensor(float(cfg.lr_teacher), device=device))
         self.opt_img = torch.optim.SGD([self.x_syn], lr=cfg.lr_img, momentum=cfg.momentum)
         self.opt_lr = torch.optim.SGD([self.syn_lr], lr=cfg.lr_lr, momentum=cfg.momentum)
