@@ -175,6 +175,16 @@ def _print_eval(res: dict) -> None:
 
 
 def _evaluate(ns: argparse.Namespace) -> int:
+    # the flags first: a typo must not wait for the data (ChestMNIST at 224: gigabytes)
+    check_int("runs", ns.runs, 1)
+    if ns.epochs is not None:
+        check_int("epochs", ns.epochs, 1)
+    models = [m.strip() for m in ns.models.split(",") if m.strip()]
+    if not models:  # evaluating nothing would replace the card's test results with an empty record
+        raise ValueError(f"Invalid value {ns.models!r} for argument models. Valid values are comma-separated names "
+                         f"in {{{', '.join(IMAGE_MODELS.names())}}}")  # fmt: skip
+    for m in models:
+        IMAGE_MODELS.get(m)  # an unknown name lists the valid ones
     ci = CondensedImages.load(ns.artifact, domain=DOMAIN, purpose="`medical evaluate`")
     src = ci.card["source"]
     data = load_medmnist(src["dataset"], ns.root, size=int(src["im_size"][0]), download=ns.download)
@@ -182,10 +192,6 @@ def _evaluate(ns: argparse.Namespace) -> int:
     if list(data.mean) != list(src["mean"]) or list(data.std) != list(src["std"]):
         raise ValueError(f"the data's normalisation {data.mean}/{data.std} differs from the artifact's "
                          f"{src['mean']}/{src['std']}; was the npz replaced?")  # fmt: skip
-    models = [m.strip() for m in ns.models.split(",") if m.strip()]
-    if not models:  # evaluating nothing would replace the card's test results with an empty record
-        raise ValueError(f"Invalid value {ns.models!r} for argument models. Valid values are comma-separated names "
-                         f"in {{{', '.join(IMAGE_MODELS.names())}}}")  # fmt: skip
     t0 = time.perf_counter()
     res = _run_eval(ci, data, models, ns.runs, ns.profile, ns.epochs, ns.seed)
     elapsed = time.perf_counter() - t0

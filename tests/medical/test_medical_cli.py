@@ -218,3 +218,16 @@ def test_bad_loop_counts_refused_before_the_data_is_read(tmp_path, capsys, flag,
     assert main(args) == 2
     err = capsys.readouterr().err
     assert f"argument {argument}" in err and "not found" not in err
+
+
+@pytest.mark.parametrize(("flags", "argument"), [(["--runs", "0"], "runs"), (["--epochs", "0"], "epochs"),
+                                                 (["--models", "convnet,resnet"], "model")])  # fmt: skip
+def test_evaluate_refuses_bad_flags_before_reading_the_data(root, tmp_path, capsys, flags, argument):
+    art = tmp_path / "art"
+    assert main(["medical", "condense", "--flag", "breastmnist", "--root", str(root), "--method", "random", "--ipc",
+                 "1", "--profile", "cpu", "--device", "cpu", "--quiet", "--out", str(art)]) == 0  # fmt: skip
+    capsys.readouterr()
+    # the data root is gone: a refusal that comes after reading the data would say "not found" instead
+    assert main(["medical", "evaluate", str(art), "--root", str(tmp_path / "none"), "--device", "cpu", *flags]) == 2
+    err = capsys.readouterr().err
+    assert argument in err and "not found" not in err
