@@ -21,6 +21,7 @@ from torch_geometric.data import Data
 
 from condensekit.core.artifact import load_artifact, save_artifact
 from condensekit.core.engine import CondensationResult, EngineConfig, run
+from condensekit.core.registry import check_int
 from condensekit.core.seed import resolve_device
 from condensekit.graph.adjacency import dense_to_edge_index
 from condensekit.graph.data import load_node_dataset
@@ -154,6 +155,12 @@ def condense_nodes(
         # Dense early checks too: gradient matching without structure can peak in the first steps.
         eval_steps = tuple(s for s in (1, 2, 5, 10, 20, 50) if s < n_steps)
     if eval_every:
+        check_int("eval_runs", eval_runs, 1)  # before the set-up, not at the step-0 evaluation
+        if (judge.num_features, judge.num_classes) != (task.num_features, task.num_classes):
+            raise ValueError(
+                f"eval_task has {judge.num_features} features and {judge.num_classes} classes; the condensed task has "
+                f"{task.num_features} and {task.num_classes}. Pass the graph this task was cut from (or none)"
+            )
         # part of what a checkpoint was written with: a resume under other runs or another judging graph
         # would select over two protocols' validation scores under a card naming one
         algo.selection = {"model": "gcn", "runs": eval_runs, "dataset": judge.name,

@@ -485,3 +485,15 @@ def test_coresets_refuse_bad_counts_naming_the_field(tiny_task: NodeTask, method
     # herding/k-center said 'argument epochs' / 'hidden_channels' after building the task; random took them
     with pytest.raises(ValueError, match=f"Invalid value 0 for argument {field}\\."):
         _condense(tiny_task, method, config=CONFIGS[method] | {field: 0})
+
+
+def test_selection_arguments_are_checked_before_the_set_up(tiny_graph: Data, tiny_task: NodeTask) -> None:
+    # both failed at the step-0 evaluation, after the set-up (a herding coreset trains its GCN there first):
+    # eval_runs=0 as 'argument runs', an eval_task of other features in a matrix product
+    kw: dict[str, Any] = {"budget": BUDGET, "steps": 2, "eval_every": 1, "progress": False, "device": "cpu"}
+    with pytest.raises(ValueError, match=r"Invalid value 0 for argument eval_runs\."):
+        condense_nodes(tiny_task, "gcdm", eval_runs=0, config=CONFIGS["gcdm"], **kw)
+    other = tiny_graph.clone()
+    other.x = other.x[:, :4]
+    with pytest.raises(ValueError, match=r"eval_task has 4 features and \d+ classes; the condensed task has"):
+        condense_nodes(tiny_task, "gcdm", eval_task=NodeTask.from_data(other), config=CONFIGS["gcdm"], **kw)
