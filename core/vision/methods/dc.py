@@ -22,7 +22,8 @@ from dataclasses import dataclass, field
 import torch
 
 from condensekit.core.objectives import dc_distance
-from condensekit.core.registry import check_int, check_nonnegative, check_positive
+from condensekit.core.registry import check_choice, check_int, check_nonnegative, check_positive
+from condensekit.core.synthetic import INIT_METHODS
 from condensekit.core.vision.augment import apply_dsa, draw_params
 from condensekit.core.vision.methods.base import ImageSGDMethod, register_image_method
 
@@ -50,6 +51,7 @@ class DCConfig:
         for name in ("lr_img", "lr_net"):
             check_positive(name, getattr(self, name))
         check_nonnegative("momentum", self.momentum)  # else torch.optim.SGD refused it in setup, after the loading
+        check_choice("init", self.init, INIT_METHODS)  # else refused only in setup
 
 
 @register_image_method("dc", DCConfig, "DC / DSA (ICLR 2021): layer-wise gradient matching per class")

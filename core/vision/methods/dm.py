@@ -22,7 +22,8 @@ from dataclasses import dataclass, field
 import torch
 
 from condensekit.core.objectives import mean_embedding_distance
-from condensekit.core.registry import check_int, check_nonnegative, check_positive
+from condensekit.core.registry import check_choice, check_int, check_nonnegative, check_positive
+from condensekit.core.synthetic import INIT_METHODS
 from condensekit.core.vision.augment import apply_dsa, draw_params
 from condensekit.core.vision.methods.base import ImageSGDMethod, register_image_method
 
@@ -42,6 +43,7 @@ class DMConfig:
             check_int(name, getattr(self, name), 1)
         check_positive("lr_img", self.lr_img)
         check_nonnegative("momentum", self.momentum)  # else torch.optim.SGD refused it in setup, after the loading
+        check_choice("init", self.init, INIT_METHODS)  # else refused only in setup
 
 
 @register_image_method("dm", DMConfig, "DM (WACV 2023): class-wise mean embeddings under random networks")

@@ -32,7 +32,8 @@ import torch
 from torch import Tensor, nn
 
 from condensekit.core.objectives.trajectory import param_distance, student_batches, unflatten, unroll_student
-from condensekit.core.registry import check_int, check_nonnegative, check_positive
+from condensekit.core.registry import check_choice, check_int, check_nonnegative, check_positive
+from condensekit.core.synthetic import INIT_METHODS
 from condensekit.core.vision.augment import DSA
 from condensekit.core.vision.experts import ExpertBuffer
 from condensekit.core.vision.methods.base import ImageCondensation, register_image_method
@@ -62,6 +63,7 @@ class MTTConfig:
         for name in ("lr_img", "lr_lr", "lr_teacher"):
             check_positive(name, getattr(self, name))
         check_nonnegative("momentum", self.momentum)  # else torch.optim.SGD refused it in setup, after the loading
+        check_choice("init", self.init, INIT_METHODS)  # else refused only in setup
 
 
 @register_image_method("mtt", MTTConfig, "MTT (CVPR 2022): match expert parameter trajectories")

@@ -59,3 +59,16 @@ def test_check_positive() -> None:
     for bad in (0, -1.0, math.nan, math.inf, True, "0.1", None):
         with pytest.raises(ValueError, match="argument lr"):
             check_positive("lr", bad)
+
+
+@pytest.mark.parametrize("method", ["random", "dm", "dc", "mtt"])
+def test_init_is_checked_when_the_config_is_made(method) -> None:
+    """An unknown init was refused only in setup, after the data (and experts) were loaded; and the random-real
+    baseline took init='noise' (its type allows real, herding, kcenter) and returned Gaussian noise as 'real images'."""
+    with pytest.raises(ValueError, match=r"Unknown value 'bogus' for argument init\. Valid values are"):
+        make_image_config(method, {"init": "bogus"})
+    if method == "random":
+        with pytest.raises(ValueError, match=r"Unknown value 'noise' for argument init\. Valid values are"):
+            make_image_config(method, {"init": "noise"})
+    else:
+        assert make_image_config(method, {"init": "noise"}).init == "noise"
