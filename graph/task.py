@@ -14,7 +14,7 @@ from typing import Any
 import torch
 from torch import Tensor
 from torch_geometric.data import Data
-from torch_geometric.utils import is_undirected, to_undirected
+from torch_geometric.utils import coalesce, is_undirected, to_undirected
 
 from condensekit.graph.adjacency import induced_subgraph, spmm, to_sparse_adj
 from condensekit.graph.data import validate_node_data
@@ -39,10 +39,15 @@ def symmetrize(
     Every model here propagates with a symmetric operator (GCN's :math:`D^{-1/2}(A+I)D^{-1/2}`)
     and a condensed graph must be symmetric, so a directed graph (PyG's Actor, a user's citation
     list) is read as undirected: the union of both directions, where both exist keeping the larger
-    weight (1 for unweighted graphs). The returned record goes into the card.
+    weight (1 for unweighted graphs); a repeated edge is likewise kept once. The returned record goes into
+    the card.
     """
+    edges_in = int(edge_index.size(1))
+    # a repeated edge is kept once (the larger weight), as to_undirected does for a directed list: summed into
+    # weight 2 in a symmetric list only, the same graph propagated two ways by how it was listed
+    edge_index, edge_weight = coalesce(edge_index, edge_weight, num_nodes=num_nodes, reduce="max")
     directed = not is_undirected(edge_index, edge_weight, num_nodes=num_nodes)
-    meta: dict[str, Any] = {"directed_input": directed, "symmetrized": directed, "edges_in": int(edge_index.size(1))}
+    meta: dict[str, Any] = {"directed_input": directed, "symmetrized": directed, "edges_in": edges_in}
     if directed:
         if edge_weight is None:
             edge_index = to_undirected(edge_index, num_nodes=num_nodes)

@@ -61,3 +61,14 @@ def test_inductive_condensation_selects_on_the_full_graph_by_default(tiny_task: 
         tiny_task.training_subgraph(), "gcdm", budget=9, steps=2, eval_every=1, config={"hidden": 16}, progress=False
     )
     assert cg.card["metrics"]["val_selected"] is not None and cg.card["source"]["num_nodes"] == 60
+
+
+def test_repeated_edges_are_kept_once_whether_or_not_the_list_is_symmetric() -> None:
+    # a repeated edge was summed into weight 2 when the list was symmetric (no to_undirected) but kept once when
+    # it was directed (to_undirected coalesces): the same graph propagated two ways by how it was listed
+    both = symmetrize(torch.tensor([[0, 1, 0, 1], [1, 0, 1, 0]]), None, 2)
+    one_way = symmetrize(torch.tensor([[0, 0], [1, 1]]), None, 2)
+    assert torch.equal(both[0], one_way[0]) and both[1] is None
+    assert both[2]["edges_in"] == 4 and both[2]["edges_used"] == 2
+    weighted = symmetrize(torch.tensor([[0, 1, 0, 1], [1, 0, 1, 0]]), torch.tensor([1.0, 1.0, 3.0, 3.0]), 2)
+    assert weighted[1] is not None and weighted[1].tolist() == [3.0, 3.0]  # the larger, as for both directions
