@@ -318,7 +318,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def check_arguments(ns: argparse.Namespace) -> None:
-    """Check every item of ``--flags``, ``--methods`` and ``--ipcs``, and ``--seed`` / ``--runs``, before anything
+    """Check every item of ``--flags``, ``--methods``, ``--ipcs`` and ``--models``, and the counts, before anything
     is loaded or condensed: a bad item late in a list would otherwise fail only after the items before it had been
     condensed and evaluated (minutes to hours). Each error names the argument, the value and the valid ones."""
     for flag in [f for f in ns.flags.split(",") if f]:
@@ -331,8 +331,15 @@ def check_arguments(ns: argparse.Namespace) -> None:
         except ValueError:
             value = item
         check_int("--ipcs", value, 1)
+    for model in [m for m in ns.models.split(",") if m]:
+        IMAGE_MODELS.get(model)  # else refused when the first set was evaluated, after its condensation
     check_int("--seed", ns.seed, 0)
     check_int("--runs", ns.runs, 1)
+    check_int("--expert-workers", ns.expert_workers, 1)
+    for name, value, low in (("--select-every", ns.select_every, 0), ("--experts", ns.experts, 1),
+                             ("--expert-epochs", ns.expert_epochs, 1)):  # fmt: skip
+        if value is not None:
+            check_int(name, value, low)
 
 
 def run_recipe(flag: str, method: str, ipc: int, ns: argparse.Namespace, profile: Any, n_train: int,

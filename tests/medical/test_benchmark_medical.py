@@ -179,6 +179,12 @@ def test_seeds_table_refuses_a_seed_counted_twice(bench):
         (["--ipcs", "2,0"], r"Invalid value 0 for argument --ipcs"),
         (["--seed", "-1"], r"Invalid value -1 for argument --seed"),
         (["--runs", "0"], r"Invalid value 0 for argument --runs"),
+        # these were refused only when the first set was evaluated or its experts made (after condensing)
+        (["--models", "convnet,resnet"], r"Unknown image model 'resnet'.*resnet18"),
+        (["--select-every", "-1"], r"Invalid value -1 for argument --select-every"),
+        (["--expert-workers", "0"], r"Invalid value 0 for argument --expert-workers"),
+        (["--expert-epochs", "0"], r"Invalid value 0 for argument --expert-epochs"),
+        (["--experts", "0"], r"Invalid value 0 for argument --experts"),
     ],
 )
 def test_a_bad_list_item_is_refused_before_the_items_before_it_run(bench, given, match):
