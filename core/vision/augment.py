@@ -33,7 +33,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from condensekit.core.registry import check_choice
+from condensekit.core.registry import check_choice, check_nonnegative, check_positive
 
 DSA_OPS = ("color", "crop", "cutout", "flip", "scale", "rotate")
 DEFAULT_STRATEGY = "color_crop_cutout_flip_scale_rotate"
@@ -57,6 +57,13 @@ class DSAConfig:
         check_choice("mode", self.mode, ("single", "multiple"))
         for op in self.ops:
             check_choice("strategy", op, DSA_OPS)
+        check_positive("ratio_scale", self.ratio_scale)  # scales in [1 / r, r]
+        for name in ("ratio_rotate", "ratio_crop_pad", "ratio_cutout", "brightness", "saturation", "contrast"):
+            check_nonnegative(name, getattr(self, name))
+        if self.ratio_cutout > 1:
+            raise ValueError(
+                f"Invalid value {self.ratio_cutout!r} for argument ratio_cutout. Valid values are in [0, 1]"
+            )
 
     @property
     def ops(self) -> tuple[str, ...]:

@@ -83,3 +83,19 @@ def test_single_mode_pick_is_drawn_on_the_host_off_the_cpu() -> None:
     again = draw_params(cfg, 4, (8, 8), device="meta")
     assert first.ops == again.ops and len(first.ops) == 1
     assert all(v.device.type == "meta" for v in first.values.values())
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "valid"),
+    [
+        ("ratio_scale", 0.0, "finite numbers > 0"),  # ZeroDivisionError (1 / ratio) at the first draw applied
+        ("ratio_scale", -1.2, "finite numbers > 0"),  # negative scales: mirrored images
+        ("ratio_crop_pad", -0.1, "finite numbers >= 0"),  # randint(1, 0): an error in the middle of a run
+        ("ratio_cutout", 1.5, r"in \[0, 1\]"),
+        ("ratio_rotate", float("nan"), "finite numbers >= 0"),
+        ("brightness", -1.0, "finite numbers >= 0"),
+    ],
+)
+def test_dsa_config_refuses_bad_ranges_by_name(field, value, valid):
+    with pytest.raises(ValueError, match=rf"Invalid value {value!r} for argument {field}\. Valid values are {valid}"):
+        DSAConfig(**{field: value})
