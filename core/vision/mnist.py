@@ -16,6 +16,7 @@ import numpy as np
 import torch
 
 from condensekit.core.data import resolve_root
+from condensekit.core.registry import check_int
 from condensekit.core.vision.splits import ImageSplits
 
 MNIST_MEAN, MNIST_STD = 0.1307, 0.3081
@@ -56,8 +57,9 @@ def load_mnist(root: str | os.PathLike[str] | None = None, *, val_size: int = 50
             training and validates on nothing (``x_val`` is empty).
         seed: the split's seed.
     """
-    if not 0 <= val_size < 60000:
-        raise ValueError(f"Invalid value {val_size!r} for argument val_size. Valid values are in [0, 60000)")
+    check_int("val_size", val_size, 0)
+    if val_size >= 60000:
+        raise ValueError(f"Invalid value {val_size!r} for argument val_size. Valid values are integers in [0, 60000)")
     folder = resolve_root(root) / "MNIST" / "raw"
     arrays = {key: _read_idx(folder, *spec) for key, spec in _FILES.items()}
     x = torch.from_numpy(arrays["train_images"].copy()).float().div_(255).sub_(MNIST_MEAN).div_(MNIST_STD)

@@ -39,3 +39,10 @@ def test_real_mnist_splits():
     assert int(counts.min()) >= 450  # stratified: every digit has about 500
     raw_mean = float(data.denormalise(data.x_train[:1000]).mean())
     assert 0.1 < raw_mean < 0.16
+
+
+@pytest.mark.parametrize("val_size", [100.5, True, 60000])
+def test_val_size_is_an_integer_below_the_training_set(tmp_path, val_size):
+    """100.5 passed the range check and failed later while slicing the per-class counts; True held out one image."""
+    with pytest.raises(ValueError, match=rf"Invalid value {val_size!r} for argument val_size"):
+        load_mnist(tmp_path, val_size=val_size)
