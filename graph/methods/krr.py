@@ -146,8 +146,8 @@ class GCSNTK(NodeCondensation):
 def _induced_structure(adj: Tensor, nodes: Tensor) -> Tensor:
     """Row-normalised :math:`A + I` (unweighted) on the subgraph ``nodes`` induce, sparse CSR
     ``(m, m)`` with ``m = len(nodes)`` (the reference's ``sub_E`` with the "average" scale)."""
-    sub = induced_subgraph(adj, nodes)
+    sub = induced_subgraph(adj, nodes)  # coalesced: the same indices need neither a check nor a coalesce (syncs)
     binary = torch.sparse_coo_tensor(
-        sub.indices(), (sub.values() != 0).to(torch.float32), sub.shape, check_invariants=True
-    ).coalesce()
+        sub.indices(), (sub.values() != 0).to(torch.float32), sub.shape, is_coalesced=True, check_invariants=False
+    )
     return normalize(binary.to_sparse_csr(), kind="row", self_loops=True)
