@@ -156,7 +156,7 @@ def train_select_batched(
         return torch.optim.Adam(list(params.values()), lr=lr, weight_decay=config.weight_decay, fused=True)
 
     opt = adam(config.lr)
-    drop_epoch = int(config.epochs * config.lr_drop_at) if config.lr_drop_at < 1 else -1
+    drop_epoch = config.drop_epoch()
     best_val = torch.full((n,), -math.inf, device=device)
     best_epoch = torch.full((n,), -1, dtype=torch.long, device=device)
     best = {k: v.detach().clone() for k, v in params.items()}

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 import torch
 from torch import Tensor, nn
 
-from condensekit.core.registry import check_int, check_positive
+from condensekit.core.registry import check_int, check_nonnegative, check_positive
 from condensekit.core.seed import seed_everything
 
 
@@ -30,7 +30,8 @@ class TrainConfig:
         lr: Adam learning rate.
         weight_decay: Adam weight decay.
         lr_drop_at: fraction of the epochs after which the learning rate is multiplied by
-            ``lr_drop_factor`` (GCond's ``fit_with_val`` drops it 10× at half way); 1.0 disables it.
+            ``lr_drop_factor`` (GCond's ``fit_with_val`` drops it 10× at half way), after one epoch
+            at least; 1.0 disables it.
         lr_drop_factor: the factor.
         val_every: validate every k epochs.
     """
@@ -45,8 +46,17 @@ class TrainConfig:
     def __post_init__(self) -> None:
         check_int("epochs", self.epochs, 1)
         check_positive("lr", self.lr)
+        check_nonnegative("weight_decay", self.weight_decay)
+        check_positive("lr_drop_factor", self.lr_drop_factor)
+        check_int("val_every", self.val_every, 1)
         if not 0 < self.lr_drop_at <= 1:
             raise ValueError(f"Invalid value {self.lr_drop_at!r} for argument lr_drop_at. Valid values are in (0, 1]")
+
+    def drop_epoch(self) -> int:
+        """The epoch before which the rate drops (-1: never). At least 1: ``int(1 * 0.5)`` is 0, which
+        dropped it before the first epoch and trained a one-epoch run at a tenth of its rate (GCond's
+        ``train_iters // 2`` does the same; MTT's ``Epoch // 2 + 1`` does not)."""
+        return max(1, int(self.epochs * self.lr_drop_at)) if self.lr_drop_at < 1 else -1
 
 
 @dataclass(frozen=True)
@@ -72,7 +82,7 @@ def train_select(
     # fused: one kernel for all parameters, same update rule (the per-parameter loop was a fifth of
     # a Cora evaluation profile).
     opt = torch.optim.Adam(model.parameters(), lr=config.lr, weight_decay=config.weight_decay, fused=True)
-    drop_epoch = int(config.epochs * config.lr_drop_at) if config.lr_drop_at < 1 else -1
+    drop_epoch = config.drop_epoch()
     best_val, best_epoch = -math.inf, -1
     best_state = copy.deepcopy(model.state_dict())
     for epoch in range(config.epochs):
