@@ -15,7 +15,7 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from ..registry import check_choice
+from ..registry import check_choice, check_int
 
 __all__ = [
     "DISTRIBUTION_DISTANCES",
@@ -363,10 +363,8 @@ def rff_map(
     Returns:
         A :class:`FourierFeatureMap`, reusable on any number of samples.
     """
-    if dim < 1:
-        raise ValueError(f"Argument dim must be a positive integer, got {dim!r}")
-    if n_features < 1:
-        raise ValueError(f"Argument n_features must be a positive integer, got {n_features!r}")
+    check_int("dim", dim, 1)
+    check_int("n_features", n_features, 1)
     _check_positive("sigma", sigma)
     if paired and n_features % 2:
         raise ValueError(f"Argument n_features must be even with paired=True (a cos and a sin each), got {n_features}")
@@ -477,8 +475,7 @@ def sliced_wasserstein(
         - **output:** scalar :math:`()`.
     """
     _check_pair(x, y)
-    if n_projections < 1:
-        raise ValueError(f"Argument n_projections must be a positive integer, got {n_projections!r}")
+    check_int("n_projections", n_projections, 1)
     if not p >= 1 or not math.isfinite(p):
         raise ValueError(f"Argument p must be a finite number >= 1, got {p!r}")
     theta = _randn((x.shape[1], n_projections), generator, x.dtype, x.device)
@@ -491,7 +488,8 @@ def sliced_wasserstein(
         levels = torch.linspace(0.0, 1.0, k, dtype=px.dtype, device=px.device)
         px, py = _quantiles(px, levels), _quantiles(py, levels)
     wpp = (px - py).abs().pow(p).mean()  # mean over grid points and projections
-    return wpp.pow(1.0 / p)
+    # the p-th root with a zero gradient (not inf × 0 = NaN) where the samples coincide (wpp = 0), as _safe_sqrt
+    return wpp.clamp_min(torch.finfo(wpp.dtype).tiny).pow(1.0 / p) * (wpp > 0)
 
 
 # --------------------------------------------------------------------------------------------

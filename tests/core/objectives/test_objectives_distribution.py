@@ -207,6 +207,8 @@ def test_paired_rff_has_unit_norm_and_approximates_the_gaussian_kernel():
     assert torch.allclose(phi @ fmap(y).t(), gaussian_kernel(1.5)(x, y), atol=0.05)
     with pytest.raises(ValueError, match="must be even with paired=True"):
         rff_map(3, 5, 1.0, paired=True)
+
+
 def test_classwise_mean_embedding_distance_equals_the_per_class_sum():
     g = torch.Generator().manual_seed(0)
     x, y = torch.randn(12, 5, generator=g), torch.randn(7, 5, generator=g)
@@ -214,3 +216,22 @@ def test_classwise_mean_embedding_distance_equals_the_per_class_sum():
     w = torch.tensor([0.5, 0.0, 2.0])  # class 1 weighted 0: skipped
     want = sum(float(w[c]) * mean_embedding_distance(x[a == c], y[b == c]) for c in range(3))
     assert torch.allclose(classwise_mean_embedding_distance(x, a, y, b, w), want)
+
+
+@pytest.mark.parametrize("p", [1, 2, 3])
+def test_sliced_wasserstein_of_equal_samples_has_a_finite_gradient(p):
+    # a synthetic set initialised from the very real samples it is matched to (n = m): SW is 0, and
+    # d(w^(1/p))/dw at w = 0 was inf, times 0 from below: a NaN gradient that poisoned the set
+    x = torch.randn(5, 3, generator=_gen(30), requires_grad=True)
+    y = x.detach()[torch.randperm(5, generator=_gen(31))]
+    loss = sliced_wasserstein(x, y, p=p, generator=_gen(32))
+    loss.backward()
+    assert loss.item() == 0.0
+    assert torch.equal(x.grad, torch.zeros_like(x))
+
+
+@pytest.mark.parametrize("bad", [0, 2.5, True])
+def test_sliced_wasserstein_refuses_a_bad_projection_count(bad):
+    x = torch.randn(4, 2, generator=_gen(33))
+    with pytest.raises(ValueError, match="argument n_projections"):
+        sliced_wasserstein(x, x, n_projections=bad)
