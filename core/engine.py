@@ -116,7 +116,7 @@ class EngineConfig:
         device: ``"auto"`` (CUDA when available, else CPU), ``"cpu"`` or ``"cuda[:N]"``.
         eval_every: evaluate every k steps (and after the last step); 0 evaluates only at the end.
         eval_steps: further steps after which to evaluate (e.g. a dense early schedule, for
-            methods whose validation accuracy peaks within the first steps).
+            methods whose validation accuracy peaks within the first steps), in ``0..steps``.
         checkpoint: path of the checkpoint file; ``None`` disables checkpointing.
         checkpoint_every: write the checkpoint every k steps (0: only at the end).
         resume: continue from ``checkpoint`` when it exists.
@@ -140,6 +140,14 @@ class EngineConfig:
             check_int(name, getattr(self, name), 0)
         if self.stop_after is not None:
             check_int("stop_after", self.stop_after, 0)
+        # a step that is not an integer in 0..steps was never evaluated, without a word (and a bare int failed
+        # at the first step's ``in``)
+        valid = f"Valid values are a tuple of integers in 0..{self.steps}"
+        if not isinstance(self.eval_steps, (tuple, list)):
+            raise ValueError(f"Invalid value {self.eval_steps!r} for argument eval_steps. {valid}")
+        for s in self.eval_steps:
+            if isinstance(s, bool) or not isinstance(s, int) or not 0 <= s <= self.steps:
+                raise ValueError(f"Invalid value {self.eval_steps!r} for argument eval_steps. {valid}")
 
 
 @dataclass

@@ -197,3 +197,11 @@ def test_unreadable_checkpoint_is_a_value_error_naming_it(tmp_path: Path) -> Non
     ckpt.write_bytes(b"not a checkpoint at all")
     with pytest.raises(ValueError, match="is not a readable checkpoint"):
         run(ToyMethod(), cfg)
+
+
+@pytest.mark.parametrize("bad", [(2.5,), (-1,), (7,), (True,), 3, "3"])
+def test_bad_eval_steps_are_refused_by_name(bad: object) -> None:
+    # 2.5, -1 and steps beyond the run were never evaluated, silently; 3 and "3" failed at the first step
+    with pytest.raises(ValueError, match="argument eval_steps"):
+        EngineConfig(steps=6, eval_steps=bad)  # type: ignore[arg-type]
+    assert EngineConfig(steps=6, eval_steps=(0, 1, 6)).eval_steps == (0, 1, 6)
