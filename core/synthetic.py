@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor, nn
 
-from condensekit.core.registry import check_choice
+from condensekit.core.registry import check_choice, check_int
 from condensekit.core.selection import select_per_class
 
 INIT_METHODS = ("real", "noise", "kcenter", "herding")
@@ -45,10 +45,17 @@ def class_budgets(
     """
     if (budget is None) == (ratio is None):
         raise ValueError("pass exactly one of budget (a sample count) and ratio (a fraction in (0, 1])")
+    check_int("num_classes", num_classes, 1)
     labels = labels.reshape(-1).long().cpu()
     n = labels.numel()
     if n == 0:
         raise ValueError("labels is empty: there are no real training samples to condense")
+    lo, hi = int(labels.min()), int(labels.max())
+    if lo < 0 or hi >= num_classes:
+        raise ValueError(
+            f"Invalid value for argument labels: it holds class {lo if lo < 0 else hi}; valid classes are integers "
+            f"in 0..{num_classes - 1} (num_classes={num_classes})"
+        )
     counts = torch.bincount(labels, minlength=num_classes)
     present = int((counts > 0).sum())
     if ratio is not None:

@@ -64,3 +64,17 @@ def test_init_from_real_grouped_by_class() -> None:
     assert (CORA_TRAIN[idx] == torch.repeat_interleave(torch.arange(7), b)).all()
     with pytest.raises(ValueError, match="init"):
         init_from_real("bogus", x, CORA_TRAIN, b)
+
+
+@pytest.mark.parametrize(
+    "labels, num_classes, match",
+    [
+        (torch.tensor([0, 1, 2, 2]), 2, r"argument labels.* in 0\.\.1"),  # an IndexError from inside the split
+        (torch.tensor([0, -1, 1, 1]), 2, r"argument labels.* in 0\.\.1"),  # bincount's own RuntimeError
+        (torch.tensor([0, 1, 1]), 0, "argument num_classes"),
+        (torch.tensor([0, 1, 1]), 2.0, "argument num_classes"),
+    ],
+)
+def test_labels_outside_the_classes_are_refused_by_name(labels: torch.Tensor, num_classes: int, match: str) -> None:
+    with pytest.raises(ValueError, match=match):
+        class_budgets(labels, num_classes, budget=3)
