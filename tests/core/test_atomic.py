@@ -1,0 +1,53 @@
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import torch
+
+from condensekit.core.artifact import save_artifact, update_card
+from condensekit.core.atomic import atomic_path, load_torch, save_torch, write_json, write_text
+
+
+@pytest.fixture
+def umask_022() -> Iterator[None]:
+    old = os.umask(0o022)
+    try:
+        yield
+    finally:
+        os.umask(old)
+
+
+def _mode(p: Path) -> int:
+    return p.stat().st_mode & 0o777
+
+
+def test_atomic_writes_get_the_mode_a_plain_write_gets(tmp_path: Path, umask_022: None) -> None:
+    # mkstemp's temp files are 0600 whatever the umask: results, checkpoints and updated cards were unreadable to
+    # the other users of a shared folder
+    write_text(tmp_path / "a.txt", "x")
+    write_json(tmp_path / "b.json", {"a": 1})
+    save_torch(tmp_path / "c.pt", {"t": torch.zeros(2)})
+    for name in ("a.txt", "b.json", "c.pt"):
+        assert _mode(tmp_path / name) == 0o644, name
+    assert torch.equal(load_torch(tmp_path / "c.pt")["t"], torch.zeros(2))
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.txt", "b.json", "c.pt"]  # no temp file left
+
+
+def test_an_updated_card_stays_readable(tmp_path: Path, umask_022: None) -> None:
+    card = {"domain": "d", "task": "t", "method": "m", "config": {}, "source": {"dataset": "x"}, "budget": 1, "seed": 0}
+    path = save_artifact(tmp_path / "art", {"x": torch.zeros(2)}, card)
+    update_card(path, metrics={"acc": 1.0})
+    assert _mode(path / "card.json") == 0o644
+
+
+def test_a_failed_write_leaves_the_old_file(tmp_path: Path) -> None:
+    target = tmp_path / "a.txt"
+    write_text(target, "old")
+    with pytest.raises(RuntimeError), atomic_path(target) as tmp:
+        tmp.write_text("half")
+        raise RuntimeError("killed")
+    assert target.read_text() == "old"
+    assert [p.name for p in tmp_path.iterdir()] == ["a.txt"]
