@@ -65,6 +65,9 @@ def main(argv: list[str] | None = None) -> int:
     except (ValueError, FileNotFoundError, PermissionError) as err:
         print(f"condensekit: error: {err}", file=sys.stderr)
         return 2
+    except MemoryError as err:  # the engine's names the run's size, what lowers memory and the checkpoint
+        print(f"condensekit: error: {err}", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":

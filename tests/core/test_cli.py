@@ -139,3 +139,18 @@ def test_a_domain_command_imports_only_its_domain() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "['condensekit.graph.cli']"
+
+
+def test_out_of_memory_is_reported_as_one_line(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # the engine's MemoryError names the run's size, what lowers memory and the intact checkpoint; main let it
+    # through as a traceback, with that line at its end
+    message = "out of memory on cuda in step 3 of 'toy': lower the budget. rerun the same command to resume"
+
+    def oom(path: str) -> None:
+        raise MemoryError(message)
+
+    monkeypatch.setattr("condensekit.core.cli.load_artifact", oom)
+    assert main(["info", "somewhere"]) == 1
+    assert capsys.readouterr().err == f"condensekit: error: {message}\n"
