@@ -201,8 +201,9 @@ def multi_bandwidth_kernel(sigmas: Sequence[float]) -> Kernel:
 
     def kernel(a: Tensor, b: Tensor) -> Tensor:
         sq = _pairwise_sqdist(a, b)
-        coef = torch.tensor(scales, dtype=sq.dtype, device=sq.device).view(-1, 1, 1)
-        return torch.exp(-coef * sq.unsqueeze(0)).sum(0)
+        # Python scalars, not torch.tensor(scales, device=...): on CUDA that is a host-to-device copy per call,
+        # which waits for the stream
+        return torch.stack([torch.exp(sq * -s) for s in scales]).sum(0)
 
     return kernel
 

@@ -235,3 +235,26 @@ def test_sliced_wasserstein_refuses_a_bad_projection_count(bad):
     x = torch.randn(4, 2, generator=_gen(33))
     with pytest.raises(ValueError, match="argument n_projections"):
         sliced_wasserstein(x, x, n_projections=bad)
+
+
+def test_multi_bandwidth_kernel_copies_nothing_from_the_host():
+    # torch.tensor(scales, device=...) on every call: on CUDA a pageable host-to-device copy, which waits for the
+    # stream, 3 Gram matrices per class per GCDM step
+    from torch.overrides import TorchFunctionMode
+
+    class Calls(TorchFunctionMode):
+        def __init__(self):
+            super().__init__()
+            self.names = []
+
+        def __torch_function__(self, func, types, args=(), kwargs=None):
+            self.names.append(getattr(func, "__name__", str(func)))
+            return func(*args, **(kwargs or {}))
+
+    a, b = torch.randn(5, 3, generator=_gen(40)), torch.randn(4, 3, generator=_gen(41))
+    k = multi_bandwidth_kernel([0.5, 1.0, 2.0])
+    with Calls() as calls:
+        got = k(a, b)
+    assert "tensor" not in calls.names
+    expected = sum(gaussian_kernel(s)(a, b) for s in (0.5, 1.0, 2.0))
+    assert torch.allclose(got, expected, rtol=1e-6, atol=0)
