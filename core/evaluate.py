@@ -21,6 +21,14 @@ from condensekit.core.registry import check_int, check_nonnegative, check_positi
 from condensekit.core.seed import seed_everything
 
 
+def lr_drop_epoch(epochs: int, drop_at: float) -> int:
+    """The epoch before which a ``drop_at`` fraction of ``epochs`` drops the rate (-1: never, ``drop_at`` >= 1).
+    At least 1: ``int(1 * 0.5)`` is 0, which dropped it before the first epoch and trained a one-epoch run at a
+    tenth of its rate (GCond's ``train_iters // 2`` does the same; MTT's ``Epoch // 2 + 1`` does not). Shared by
+    the graph and image training routines."""
+    return max(1, int(epochs * drop_at)) if drop_at < 1 else -1
+
+
 @dataclass(frozen=True)
 class TrainConfig:
     """How a model is trained on a condensed set (defaults: GCond's evaluation protocol).
@@ -53,10 +61,8 @@ class TrainConfig:
             raise ValueError(f"Invalid value {self.lr_drop_at!r} for argument lr_drop_at. Valid values are in (0, 1]")
 
     def drop_epoch(self) -> int:
-        """The epoch before which the rate drops (-1: never). At least 1: ``int(1 * 0.5)`` is 0, which
-        dropped it before the first epoch and trained a one-epoch run at a tenth of its rate (GCond's
-        ``train_iters // 2`` does the same; MTT's ``Epoch // 2 + 1`` does not)."""
-        return max(1, int(self.epochs * self.lr_drop_at)) if self.lr_drop_at < 1 else -1
+        """The epoch before which the rate drops (:func:`lr_drop_epoch`)."""
+        return lr_drop_epoch(self.epochs, self.lr_drop_at)
 
 
 @dataclass(frozen=True)

@@ -19,7 +19,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from condensekit.core.evaluate import Summary, accuracy, repeat
+from condensekit.core.evaluate import Summary, accuracy, lr_drop_epoch, repeat
 from condensekit.core.registry import check_choice, check_int, check_nonnegative, check_positive
 from condensekit.core.vision.models import build_image_model
 from condensekit.core.vision.splits import ImageSplits
@@ -151,8 +151,7 @@ def fit_images(
     base_lr = config.lr if lr is None else float(lr)
     check_positive("lr", base_lr)
     opt = _optimizer(model, config, base_lr)
-    # at least one epoch at the full rate: int(1 * 0.5) = 0 dropped it before the first epoch (MTT: Epoch // 2 + 1)
-    drop_epoch = max(1, int(config.epochs * config.lr_drop_at)) if config.lr_drop_at < 1 else -1
+    drop_epoch = lr_drop_epoch(config.epochs, config.lr_drop_at)
     select = config.val_every > 0 and validate is not None
     best_val, best_epoch, best_state = -math.inf, config.epochs - 1, None
     n, bs = x.shape[0], min(config.batch_size, x.shape[0])
