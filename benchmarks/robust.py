@@ -48,7 +48,7 @@ from condensekit.robust.guard import (
     uses_experts,
     uses_teacher,
 )
-from condensekit.robust.sre2l import TeacherConfig, load_teacher, squeeze_teacher, teacher_folder, teacher_train_index
+from condensekit.robust.sre2l import TeacherConfig, load_teacher, squeeze_teacher, teacher_folder, warmed_up_teacher
 
 RESULTS = Path(__file__).resolve().parent / "results" / "robust.json"
 ARTIFACTS = Path(__file__).resolve().parent.parent / "runs" / "benchmarks" / "robust"
@@ -299,7 +299,6 @@ def direction_stats(ns: argparse.Namespace) -> dict[str, Any]:
     warm-up epochs only (the network the curvature phase starts from). Saved as one entry with ``kind``
     ``direction``; the table skips it."""
     from condensekit.core.objectives.curvature import unit_direction
-    from condensekit.core.vision import fit_images
 
     torch.set_num_threads(ns.threads)
     cpu0, t0 = time.process_time(), time.perf_counter()
@@ -307,18 +306,8 @@ def direction_stats(ns: argparse.Namespace) -> dict[str, Any]:
     tcfg = _teacher_config(ns)
     final, card = squeeze_teacher(data, tcfg, None, device="cpu")
     nets = {"final": final}
-    if tcfg.warmup_epochs:  # squeeze_teacher's first phase, replayed with its seed
-        torch.manual_seed(tcfg.seed)
-        warm = build_image_model(tcfg.model, channels=data.channels, num_classes=data.num_classes,
-                                 im_size=data.im_size)  # fmt: skip
-        x_tr, y_tr = data.x_train, data.y_train.reshape(-1).long()
-        index = teacher_train_index(data, tcfg)
-        if index is not None:
-            x_tr, y_tr = x_tr[index], y_tr[index]
-        fit_images(warm, x_tr, y_tr, generator=torch.Generator().manual_seed(tcfg.seed),
-                   config=ImageTrainConfig(epochs=tcfg.warmup_epochs, lr=tcfg.lr, batch_size=tcfg.batch_size,
-                                           lr_drop_at=1.0))  # fmt: skip
-        nets = {"after_warmup": warm} | nets
+    if tcfg.warmup_epochs:  # squeeze_teacher's first phase, with its seed
+        nets = {"after_warmup": warmed_up_teacher(data, tcfg, device="cpu")[0]} | nets
     x, y = data.x_train, data.y_train.reshape(-1).long()
     order = torch.randperm(len(y), generator=torch.Generator().manual_seed(ns.seed))
     out: dict[str, Any] = {}

@@ -85,6 +85,7 @@ __all__ = [
     "squeeze_teacher",
     "teacher_folder",
     "teacher_train_index",
+    "warmed_up_teacher",
 ]
 
 _BN = (nn.BatchNorm1d, nn.BatchNorm2d)
@@ -171,6 +172,27 @@ def load_teacher(folder: str | os.PathLike[str], data: ImageSplits) -> tuple[nn.
     return net.eval(), card | {"folder": str(folder)}
 
 
+def warmed_up_teacher(
+    data: ImageSplits, config: TeacherConfig, *, device: torch.device | str = "cpu"
+) -> tuple[nn.Module, Tensor, Tensor, torch.Generator]:
+    """The first phase of :func:`squeeze_teacher`: the seeded network after its ``warmup_epochs`` plain epochs
+    (none: as initialised), with the training images and labels it trains on and the generator its second
+    phase continues. The same plain phase for both arms; only the second phase carries the curvature term."""
+    torch.manual_seed(config.seed)
+    net = build_image_model(config.model, channels=data.channels, num_classes=data.num_classes, im_size=data.im_size)
+    net = net.to(device)
+    x, y = data.x_train, data.y_train.reshape(-1).long()
+    index = teacher_train_index(data, config)
+    if index is not None:
+        x, y = x[index.to(x.device)], y[index.to(y.device)]
+    x, y = x.to(device), y.to(device)
+    gen = torch.Generator(device=x.device).manual_seed(config.seed)
+    if config.warmup_epochs:
+        warm = ImageTrainConfig(epochs=config.warmup_epochs, lr=config.lr, batch_size=config.batch_size, lr_drop_at=1.0)
+        fit_images(net, x, y, config=warm, generator=gen)
+    return net, x, y, gen
+
+
 def squeeze_teacher(
     data: ImageSplits,
     config: TeacherConfig = TeacherConfig(),
@@ -213,21 +235,10 @@ def squeeze_teacher(
             f"folder {str(target)!r} holds a card.json but no model.safetensors: not a teacher (an expert buffer?), "
             "and training one there would overwrite its card; pass another folder"
         )
-    torch.manual_seed(config.seed)
-    net = build_image_model(config.model, channels=data.channels, num_classes=data.num_classes, im_size=data.im_size)
-    net = net.to(device)
-    x, y = data.x_train, data.y_train.reshape(-1).long()
-    index = teacher_train_index(data, config)
-    if index is not None:
-        x, y = x[index.to(x.device)], y[index.to(y.device)]
-    x, y = x.to(device), y.to(device)
+    cpu0 = time.process_time()
+    net, x, y, gen = warmed_up_teacher(data, config, device=device)
     val_x, val_y = data.x_val.to(device), data.y_val.to(device)
     train = ImageTrainConfig(epochs=config.epochs, lr=config.lr, batch_size=config.batch_size)
-    gen = torch.Generator(device=x.device).manual_seed(config.seed)
-    cpu0 = time.process_time()
-    if config.warmup_epochs:  # the same plain phase for both arms; only the second phase carries the term
-        warm = ImageTrainConfig(epochs=config.warmup_epochs, lr=config.lr, batch_size=config.batch_size, lr_drop_at=1.0)
-        fit_images(net, x, y, config=warm, generator=gen)
     fit_images(net, x, y, config=train, regularizer=regularizer, generator=gen)
     cpu = time.process_time() - cpu0
     val = accuracy_metric(predict(net, val_x), val_y) if len(val_y) else None
