@@ -62,7 +62,14 @@ from torch.func import functional_call, grad, vmap
 
 from condensekit.core.objectives import GRADIENT_METRICS, gradient_distance
 from condensekit.core.registry import Registry, check_choice, check_int, check_positive
-from condensekit.core.vision import IMAGE_MODELS, ImageSplits, ImageTrainConfig, build_image_model, fit_images
+from condensekit.core.vision import (
+    IMAGE_MODELS,
+    ImageSplits,
+    ImageTrainConfig,
+    batch_norm_layers,
+    build_image_model,
+    fit_images,
+)
 from condensekit.core.vision.convnet import ConvNet
 from condensekit.privacy.accounting import (
     GaussianRelease,
@@ -181,9 +188,7 @@ class PSG(PrivateMethod):
         if not 0 < config.batch_real <= self.n:
             raise ValueError(f"Invalid value {config.batch_real!r} for argument batch_real. Valid values: 1..{self.n}")
         self.q = config.batch_real / self.n
-        batch_norms = sorted(
-            {type(m).__name__ for m in self._fresh_model().modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)}
-        )
+        batch_norms = sorted({type(m).__name__ for m in batch_norm_layers(self._fresh_model())})
         if batch_norms:
             raise ValueError(
                 f"Invalid value {config.model!r} for argument model: its {', '.join(batch_norms)} mixes the records of "

@@ -54,7 +54,7 @@ from condensekit.core.data import cache_dir
 from condensekit.core.objectives.curvature import DIRECTIONS, CurvatureRegularizer
 from condensekit.core.registry import check_choice, check_int, check_nonnegative
 from condensekit.core.seed import resolve_device
-from condensekit.core.vision import build_image_model
+from condensekit.core.vision import batch_norm_layers, build_image_model
 from condensekit.core.vision.experts import ExpertBuffer, ExpertConfig, generate_experts
 from condensekit.core.vision.imageset import CondensedImages
 from condensekit.core.vision.methods import IMAGE_METHODS, MTT, condense_images, make_image_config
@@ -214,7 +214,7 @@ def recompute_batchnorm(net: nn.Module, x: Tensor, *, batch_size: int = 256) -> 
     of the train-mode batch statistics over ``x`` in batches of ``batch_size`` (momentum ``None``, PyTorch's
     cumulative average: "precise BN"); parameters are untouched, the momenta restored. A net without batch
     norm is returned unchanged."""
-    norms = [m for m in net.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm) and m.track_running_stats]
+    norms = [m for m in batch_norm_layers(net) if m.track_running_stats]
     if not norms:
         return net
     if batch_size < 1:

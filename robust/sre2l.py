@@ -72,6 +72,7 @@ from condensekit.core.vision import (
     predict,
 )
 from condensekit.core.vision.methods import ImageCondensation, register_image_method
+from condensekit.core.vision.models import batch_norm_layers as bn_layers  # SRe2L's name for them, re-exported
 from condensekit.core.vision.train import Regularizer
 from condensekit.robust.attacks import stratified_subset
 
@@ -87,9 +88,6 @@ __all__ = [
     "teacher_train_index",
     "warmed_up_teacher",
 ]
-
-_BN = (nn.BatchNorm1d, nn.BatchNorm2d)
-
 
 @dataclass(frozen=True)
 class TeacherConfig:
@@ -113,11 +111,6 @@ class TeacherConfig:
         ImageTrainConfig(epochs=self.epochs, lr=self.lr, batch_size=self.batch_size)  # validates
         check_int("warmup_epochs", self.warmup_epochs, 0)
         check_int("train_subset", self.train_subset, 0)  # 0: the whole training split
-
-
-def bn_layers(model: nn.Module) -> list[nn.Module]:
-    """The model's batch-norm layers, in order (what SRe2L's recovery matches)."""
-    return [m for m in model.modules() if isinstance(m, _BN)]
 
 
 def data_identity(data: ImageSplits) -> dict[str, Any]:

@@ -14,7 +14,7 @@ from condensekit.core.vision.experts import ExpertBuffer, ExpertConfig, generate
 from condensekit.core.vision.imageset import IMAGE_TASK, CondensedImages, image_source
 from condensekit.core.vision.mlp import MLP, LogReg
 from condensekit.core.vision.mnist import load_mnist
-from condensekit.core.vision.models import IMAGE_MODELS, SmallCNN, build_image_model
+from condensekit.core.vision.models import IMAGE_MODELS, SmallCNN, batch_norm_layers, build_image_model
 from condensekit.core.vision.resnet import ResNet18
 from condensekit.core.vision.splits import TASKS, ImageSplits
 from condensekit.core.vision.train import (
@@ -54,6 +54,7 @@ __all__ = [
     "ResNet18",
     "SmallCNN",
     "accuracy_metric",
+    "batch_norm_layers",
     "build_image_model",
     "classification_loss",
     "distillation_loss",

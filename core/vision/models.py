@@ -62,6 +62,13 @@ IMAGE_MODELS.register("lr", LogReg)
 IMAGE_MODELS.register("cnn", SmallCNN)
 
 
+def batch_norm_layers(model: nn.Module) -> list[nn.Module]:
+    """``model``'s batch-norm layers in module order: what SRe2L's recovery matches, what GUARD's precise-BN
+    recomputes, and what DP-SGD's per-sample gradients cannot pass through (each sample's output depends on the
+    batch)."""
+    return [m for m in model.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
+
+
 def build_image_model(name: str, *, channels: int, num_classes: int, im_size: tuple[int, int]) -> nn.Module:
     """A freshly initialised model registered as ``name`` (unknown names list the valid ones)."""
     return IMAGE_MODELS.get(name)(channels, num_classes, tuple(im_size))
