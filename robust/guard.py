@@ -141,10 +141,7 @@ class GuardConfig:
 def _teacher_record(guard: GuardConfig | None) -> dict[str, Any]:
     if guard is None or not (guard.teacher and guard.curvature > 0):
         return {"curvature": None}
-    record = {"lam": guard.curvature, "h": guard.h, "reduction": "mean", "eval_mode": True}
-    if guard.direction != "reference":  # markers written before the option existed stay valid
-        record["direction"] = guard.direction
-    return {"curvature": record}
+    return {"curvature": guard.regularizer().record()}
 
 
 def curvature_experts(
@@ -304,8 +301,7 @@ def default_experts_dir(data: ImageSplits, config: ExpertConfig, guard: GuardCon
     """``<cache>/experts/<dataset>[-<side>px]-<model>-e<epochs>-<plain | curv<λ>-h<h>[-unit]>`` (the side for images
     other than 28×28: a MedMNIST flag keeps its name at every size, and a buffer refuses another size)."""
     curved = guard is not None and guard.teacher and guard.curvature > 0
-    tag = f"curv{guard.curvature:g}-h{guard.h:g}" if curved else "plain"  # type: ignore[union-attr]
-    tag += f"-{guard.direction}" if curved and guard.direction != "reference" else ""  # type: ignore[union-attr]
+    tag = guard.regularizer().tag() if curved else "plain"  # type: ignore[union-attr]
     px = f"-{data.im_size[0]}px" if tuple(data.im_size) != (28, 28) else ""
     return cache_dir("experts") / f"{data.name}{px}-{config.model}-e{config.epochs}-{tag}"
 

@@ -121,8 +121,7 @@ def data_identity(data: ImageSplits) -> dict[str, Any]:
 
 
 def teacher_folder(data: ImageSplits, config: TeacherConfig, reg: CurvatureRegularizer | None) -> Path:
-    tag = "plain" if reg is None else f"curv{reg.lam:g}-h{reg.h:g}"
-    tag += f"-{reg.direction}" if reg is not None and reg.direction != "reference" else ""  # older folders unchanged
+    tag = "plain" if reg is None else reg.tag()  # older folders unchanged (the direction only when not the reference)
     sub = f"-{data.im_size[0]}px" if tuple(data.im_size) != (28, 28) else ""  # MedMNIST 64, 128, 224: own teachers
     sub += f"-n{config.train_subset}" if config.train_subset else ""
     sub += f"-w{config.warmup_epochs}" if config.warmup_epochs else ""
@@ -200,12 +199,7 @@ def squeeze_teacher(
 
     Returns the teacher in eval mode and its record (folder, config, curvature, validation accuracy)."""
     target = Path(folder) if folder is not None else teacher_folder(data, config, regularizer)
-    curv = None
-    if regularizer is not None:
-        curv = {"lam": regularizer.lam, "h": regularizer.h, "reduction": regularizer.reduction,
-                "eval_mode": regularizer.eval_mode}  # fmt: skip
-        if regularizer.direction != "reference":  # the cards of teachers cached before the option stay valid
-            curv["direction"] = regularizer.direction
+    curv = None if regularizer is None else regularizer.record()
     want = {"dataset": data.name, "config": asdict(config), "curvature": curv}
     net = build_image_model(config.model, channels=data.channels, num_classes=data.num_classes, im_size=data.im_size)
     if not bn_layers(net):

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -180,6 +181,18 @@ class CurvatureRegularizer:
         check_positive("h", self.h)
         check_choice("reduction", self.reduction, REDUCTIONS)
         check_choice("direction", self.direction, DIRECTIONS)
+
+    def record(self) -> dict[str, Any]:
+        """What a cached teacher's card or an expert buffer's marker records of the term: λ, h, reduction, mode, and
+        the direction only when it is not the reference (records written before the option existed stay valid)."""
+        out: dict[str, Any] = {"lam": self.lam, "h": self.h, "reduction": self.reduction, "eval_mode": self.eval_mode}
+        if self.direction != "reference":
+            out["direction"] = self.direction
+        return out
+
+    def tag(self) -> str:
+        """The term in a cache folder's name: ``curv<λ>-h<h>``, then ``-<direction>`` when not the reference."""
+        return f"curv{self.lam:g}-h{self.h:g}" + (f"-{self.direction}" if self.direction != "reference" else "")
 
     def __call__(self, model: nn.Module, x: Tensor, y: Tensor) -> Tensor:
         was_training = model.training
