@@ -16,6 +16,12 @@ it (key ``mnist/<method>/eps<ε>/selected``; ``--selection-eps`` borrows another
 images are part of the private training file, so the selection itself is not covered by the release's DP
 guarantee (the usual caveat of this literature).
 
+Noise source: since commit a2c5a8c the mechanisms draw their noise from a secret generator
+(:mod:`condensekit.privacy.noise`); every private entry records it (``noise``, and ``privacy.noise`` from the
+card). An entry or artifact without it was made with the run's *seeded* noise and carries no DP guarantee:
+``--table`` marks such rows, ``--selected`` never reuses such an artifact (``--force`` always condenses anew),
+and a run that replaces such an entry first archives it, once, under ``<key>/noise=seeded``.
+
 Examples::
 
     python benchmarks/privacy.py --methods dp-merf --epsilons 10,1 --set samples_per_class=1000
@@ -45,9 +51,15 @@ from condensekit.core.atomic import write_json
 from condensekit.core.vision import CondensedImages, load_mnist
 from condensekit.privacy import PRIVACY_METHODS, condense_private
 from condensekit.privacy.evaluate import PRIVATE_EVAL_MODELS, evaluate_private
+from condensekit.privacy.noise import NOISE_SOURCE
 
 RESULTS = Path(__file__).parent / "results" / "privacy.json"
 ARTIFACTS = Path("artifacts/privacy")
+
+#: What an entry made before the secret noise source (commit a2c5a8c) says about its noise.
+SEEDED_NOISE = "seeded: the run's recorded seed (pre-a2c5a8c; no DP guarantee)"
+#: The key suffix an entry made with the seeded noise is archived under when a re-run replaces it.
+SEEDED_SUFFIX = "/noise=seeded"
 
 #: DPDM (Dockhorn et al., TMLR 2023) Table 1, MNIST test accuracy (%) LR / MLP / CNN, δ = 1e-5.
 PUBLISHED: dict[tuple[str, float], tuple[float, float, float]] = {
@@ -74,6 +86,45 @@ def run_entry(
     name = name or f"mnist-{method}-eps{epsilon:g}" + "".join(f"-{k}{v}" for k, v in sorted(overrides.items()))
     ci.save(ARTIFACTS / name)
     return evaluate_entry(ci, data, ARTIFACTS / name, runs=runs, seed=seed, train_steps=train_steps)
+
+
+def noise_source(privacy: dict[str, Any] | None) -> str | None:
+    """The noise source of a card's (or entry's) privacy record: its ``noise`` field, :data:`SEEDED_NOISE` for a
+    private record made before the field existed (the seeded noise), ``None`` for a non-private set."""
+    if not privacy:
+        return None
+    return privacy.get("noise", SEEDED_NOISE)
+
+
+def is_secret(privacy: dict[str, Any] | None) -> bool:
+    """Whether a privacy record's noise came from the secret generator (:mod:`condensekit.privacy.noise`)."""
+    return (noise_source(privacy) or "").startswith(NOISE_SOURCE)
+
+
+def archive_seeded(key: str, path: Path | None = None) -> str | None:
+    """Before a new entry replaces ``key``: if the entry there is private and was made with the seeded noise (its
+    privacy record has no ``noise``), copy it to ``key + SEEDED_SUFFIX`` (unless that key exists: archived once)
+    with ``noise``, ``archived_from`` and ``archive_reason`` set. Returns the archive key, ``None`` when nothing
+    was archived. ``path`` defaults to the module's ``RESULTS`` as it is when called."""
+    path = RESULTS if path is None else path
+    entries = load(path)["entries"]
+    old = entries.get(key)
+    if old is None or not old.get("privacy") or is_secret(old["privacy"]) or key.endswith(SEEDED_SUFFIX):
+        return None
+    archive = key + SEEDED_SUFFIX
+    if archive in entries:
+        return None
+    reason = "made with the seeded noise (before commit a2c5a8c), replaced by a release from the secret generator"
+    save_entry(archive, old | {"noise": SEEDED_NOISE, "archived_from": key, "archive_reason": reason}, path)
+    return archive
+
+
+def save_replacing(key: str, entry: dict[str, Any]) -> None:
+    """Save ``entry`` under ``key``, first archiving a seeded-noise entry it replaces (:func:`archive_seeded`)."""
+    archive = archive_seeded(key)
+    if archive is not None:
+        print(f"archived the seeded-noise entry {key} under {archive}", flush=True)
+    save_entry(key, entry, RESULTS)
 
 
 def parse_grid(items: list[str]) -> dict[str, list[Any]]:
@@ -167,10 +218,13 @@ def _selection_entry(method: str, epsilon: float, grid: dict[str, list[Any]], pr
 
 
 def _reusable(path: str | None, method: str, epsilon: float, delta: float, chosen: dict[str, Any], seed: int) -> Any:
-    """The selection's saved set when it is exactly the chosen setting at this ε and seed, else ``None``."""
+    """The selection's saved set when it is exactly the chosen setting at this ε and seed and its noise came from
+    the secret generator, else ``None`` (a seeded-noise set is no private release: it is made anew)."""
     if path is None or not Path(path).exists():
         return None
     ci = CondensedImages.load(path, domain="privacy")
+    if not is_secret(ci.card.get("privacy")):
+        return None
     want = PRIVACY_METHODS.get(method).config(**({"epsilon": epsilon, "delta": delta} | chosen))
     same = ci.card["config"] == dataclasses.asdict(want) and ci.card["seed"] == seed and ci.card["method"] == method
     return ci if same else None
@@ -246,6 +300,7 @@ def evaluate_entry(
         "delta": p["delta"],
         "epsilon_achieved": p["epsilon"],
         "privacy": p,
+        "noise": noise_source(p),
         "images": int(ci.x.shape[0]),
         "budget": ci.card["budget"],
         "config": cfg,
@@ -260,7 +315,11 @@ def evaluate_entry(
 
 def merge_entry(key: str, entry: dict[str, Any]) -> None:
     """Save ``entry``, keeping the models an earlier evaluation of the same key measured (under the lock, so
-    evaluations of one artifact split over processes add up)."""
+    evaluations of one artifact split over processes add up). A seeded-noise entry of another artifact is
+    archived first (:func:`archive_seeded`; before the lock, which ``save_entry`` takes too)."""
+    old = load(RESULTS)["entries"].get(key)
+    if old is not None and old.get("artifact") != entry["artifact"]:
+        archive_seeded(key)
     with open(RESULTS.with_suffix(".lock"), "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         old = load(RESULTS)["entries"].get(key)
@@ -284,11 +343,12 @@ def table(results: dict[str, Any]) -> str:
         ((k, e) for k, e in entries.items() if "test" in e and k not in superseded),
         key=lambda ke: (ke[1]["epsilon"] is None, ke[1]["method"], -(ke[1]["epsilon"] or 0), ke[0]),
     ):
-        setting = ", ".join(key.split("/")[3:])  # the config overrides the key records
+        setting = ", ".join(s for s in key.split("/")[3:] if f"/{s}" != SEEDED_SUFFIX)  # the key's overrides
         if "selection" in e:
             setting = "chosen on validation: " + ", ".join(f"{k}={v}" for k, v in e["selection"]["chosen"].items())
         if e["method"] == "psg":
             setting = f"{setting}, {e['privacy']['steps_done']} iterations"
+        setting = ", ".join(part for part in (setting, _seeded_note(e.get("privacy"))) if part)
         cells = [f"{e['test'][m]['mean']:.1f} ± {e['test'][m]['std']:.1f}" if m in e["test"] else "-"
                  for m in PRIVATE_EVAL_MODELS]  # fmt: skip
         runs = "/".join(str(len(e["test"][m]["runs"])) for m in PRIVATE_EVAL_MODELS if m in e["test"])
@@ -336,12 +396,18 @@ def table(results: dict[str, Any]) -> str:
                  "| member set |", "|---|---|---|---|---|---|---|---|"]  # fmt: skip
         for a in audits:
             shadows = f"{a['shadows']} ({a.get('variance', 'per_example')})" if "shadows" in a else "-"
+            target = " ".join(part for part in (a["method"], _seeded_note(a.get("privacy"))) if part)
             rows.append(
-                f"| {a['method']} | {a['attack']} | {shadows} | {a['auc']:.3f} | "
+                f"| {target} | {a['attack']} | {shadows} | {a['auc']:.3f} | "
                 f"{100 * a['tpr_at_1fpr']:.1f} % | {100 * a['tpr_at_01fpr']:.1f} % | {a['members']} | "
                 f"{a.get('member_set', 'random')} |"
             )
     return "\n".join(rows)
+
+
+def _seeded_note(privacy: dict[str, Any] | None) -> str:
+    """The table's mark of a row made with the seeded noise (:data:`SEEDED_NOISE`), else ``""``."""
+    return "(seeded noise, pre-a2c5a8c)" if privacy and not is_secret(privacy) else ""
 
 
 def graph_audits(ns: argparse.Namespace) -> None:
@@ -427,7 +493,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--budget", type=int, default=70, help="synthetic nodes of the graph audit's condensed graphs")
     p.add_argument("--graph-epochs", type=int, default=300, help="epochs of the graph audit's target and shadows")
     p.add_argument("--canaries", type=int, default=0, help="graph audit: also audit the real graph with N canaries")
-    p.add_argument("--force", action="store_true")
+    p.add_argument("--force", action="store_true",
+                   help="recompute an entry already in the results; with --selected, condense anew (never reuse "
+                        "the selection's set)")  # fmt: skip
     p.add_argument("--table", action="store_true", help="print the Markdown tables and exit")
     ns = p.parse_args(argv)
     torch.set_num_threads(1)
@@ -459,7 +527,7 @@ def main(argv: list[str] | None = None) -> int:
             key, entry = item
             cost = {"cpu_s": round(time.process_time() - c0, 1), "wall_s": round(time.perf_counter() - t0, 1)}
             entry |= {"load": "shared", "hardware": hardware(), "cost": cost}
-            save_entry(f"audit/{key}", entry, RESULTS)
+            save_replacing(f"audit/{key}", entry)
             print(f"audit/{key}: auc {entry['auc']:.3f}, tpr@1%fpr {entry['tpr_at_1fpr']:.3f}", flush=True)
         return 0
     overrides = parse_overrides(ns.set)
@@ -499,8 +567,8 @@ def main(argv: list[str] | None = None) -> int:
                 chosen = sel["protocol"]["fixed"] | sel["chosen"] | overrides
                 key = f"mnist/{m}/eps{eps:g}/selected"
                 point = next(p for p in sel["points"] if p["overrides"] == sel["chosen"])
-                reuse = None if ns.steps is not None else _reusable(point.get("artifact"), m, eps, ns.delta, chosen,
-                                                                    ns.seed)  # fmt: skip
+                fresh = ns.steps is not None or ns.force  # --force: a fresh release, never the selection's set
+                reuse = None if fresh else _reusable(point.get("artifact"), m, eps, ns.delta, chosen, ns.seed)
                 if reuse is not None:  # the very set scored on validation: test it, do not fit it again
                     e = evaluate_entry(reuse, load_mnist(), Path(point["artifact"]), runs=runs, seed=ns.seed,
                                        train_steps=ns.train_steps)  # fmt: skip
@@ -510,7 +578,7 @@ def main(argv: list[str] | None = None) -> int:
                                   train_steps=ns.train_steps, name=f"mnist-{m}-eps{eps:g}-selected")  # fmt: skip
                 e["selection"] = {"key": skey, "chosen": chosen, "validation_score": sel["chosen_score"],
                                   "split": "validation"}  # fmt: skip
-                save_entry(key, e, RESULTS)
+                save_replacing(key, e)
                 accs = ", ".join(f"{k} {v['mean']:.2f} ± {v['std']:.2f}" for k, v in e["test"].items())
                 print(f"{key} {chosen}: {accs} | {e['cost'].get('from', 'condensed anew')}", flush=True)
         return 0
@@ -532,7 +600,7 @@ def main(argv: list[str] | None = None) -> int:
                 continue
             e = run_entry(m, eps, delta=ns.delta, runs=runs, seed=ns.seed, steps=ns.steps, overrides=overrides,
                           train_steps=ns.train_steps)  # fmt: skip
-            save_entry(key, e, RESULTS)
+            save_replacing(key, e)
             accs = ", ".join(f"{k} {v['mean']:.2f} ± {v['std']:.2f}" for k, v in e["test"].items())
             print(f"{key}: {accs} | end to end {e['cost']['end_to_end_s']:.0f} s", flush=True)
     return 0
