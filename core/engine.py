@@ -275,6 +275,17 @@ def run(method: CondensationMethod, config: EngineConfig, evaluate: Evaluator | 
     every RNG state, best set, history, elapsed time) is written atomically every
     ``checkpoint_every`` steps; a run started again with ``resume=True`` continues from it and
     ends with exactly the tensors an uninterrupted run produces.
+
+    A checkpoint records the device it was written on (``cpu``, ``cuda:N``), and a resume on another device is
+    **refused** (``ValueError`` naming both devices and the way out: the same ``--device``, or delete the checkpoint):
+    the CPU and a GPU draw different random streams (and compute with other kernels), so the run could not continue
+    bit for bit, and its card would name one device for a set made on two. A checkpoint written before the device was
+    recorded is judged by the device its run asked for (its config's ``device``); one that asked for ``"auto"`` is
+    taken as it is (where it ran is unknown).
+
+    The returned ``peak_memory_mb`` is the run's: the largest peak of every call that wrote the checkpoint and of this
+    one (as ``wall_time_s`` adds up every call's time). A checkpoint written before the peak was recorded carries none,
+    so a run resumed from one reports the peak of the calls since.
     """
     device = resolve_device(config.device)
     seed_everything(config.seed)
@@ -292,11 +303,11 @@ def run(method: CondensationMethod, config: EngineConfig, evaluate: Evaluator | 
     best: dict[str, Tensor] | None = None
     best_step, best_score = -1, -math.inf
     history: list[dict[str, float]] = []
-    elapsed_before = 0.0
+    elapsed_before = peak_before = 0.0
     ckpt = Path(config.checkpoint) if config.checkpoint else None
     if ckpt is not None and config.resume and ckpt.exists():
         state = _read_checkpoint(ckpt)
-        _check_checkpoint(state, method, config, ckpt, evaluate is not None)
+        _check_checkpoint(state, method, config, ckpt, evaluate is not None, device)
         method.load_state_dict(state["method"])
         set_rng_state(state["rng"])
         start = int(state["step"])
@@ -306,6 +317,7 @@ def run(method: CondensationMethod, config: EngineConfig, evaluate: Evaluator | 
         best_step, best_score = int(state["best_step"]), float(state["best_score"])
         history = list(state["history"])
         elapsed_before = float(state["elapsed"])
+        peak_before = float(state.get("peak_memory_mb", 0.0))  # absent from checkpoints written before it was kept
 
     last_saved = start if ckpt is not None and start else None
     setting_json = json.dumps(jsonable(method.setting()), sort_keys=True)
@@ -333,6 +345,8 @@ def run(method: CondensationMethod, config: EngineConfig, evaluate: Evaluator | 
                 "best_score": best_score,
                 "history": history,
                 "elapsed": elapsed_before + time.perf_counter() - t0,
+                "device": device_name(device),
+                "peak_memory_mb": max(peak_before, peak_memory_mb(device)),
             },
         )
 
@@ -413,7 +427,7 @@ def run(method: CondensationMethod, config: EngineConfig, evaluate: Evaluator | 
         finished=finished,
         history=history,
         wall_time_s=elapsed_before + time.perf_counter() - t0,
-        peak_memory_mb=peak_memory_mb(device),
+        peak_memory_mb=max(peak_before, peak_memory_mb(device)),
         device=str(device),
         start_to_first_step_s=first_step_age,
         start_to_first_step_cpu_s=first_step_cpu,
@@ -474,8 +488,35 @@ def _read_checkpoint(path: Path) -> Any:
         ) from err
 
 
+def device_name(device: torch.device) -> str:
+    """``device`` as a checkpoint records it: ``cpu``, or ``cuda:N`` with the index made explicit (``cuda`` is the
+    current device), so ``cuda`` and ``cuda:0`` name one device."""
+    if device.type == "cuda" and device.index is None:
+        return f"cuda:{torch.cuda.current_device()}"
+    return str(device)
+
+
+def _other_device(state: dict[str, Any], device: torch.device) -> str | None:
+    """The device ``state`` was written on when it is not ``device``, else ``None``. Checkpoints written before the
+    device was recorded are judged by the device their run asked for: another type (or another explicit index) is
+    another device; ``"auto"`` (or a string torch cannot read) is unknown and passes."""
+    if "device" in state:
+        saved = str(state["device"])
+        return None if saved == device_name(device) else saved
+    asked = str((state.get("config") or {}).get("device", "auto"))
+    try:
+        was = torch.device(asked)
+    except RuntimeError:
+        return None  # "auto"
+    if was.type != device.type:
+        return asked
+    if was.index is not None and device.type == "cuda" and was.index != torch.device(device_name(device)).index:
+        return asked
+    return None
+
+
 def _check_checkpoint(
-    state: Any, method: CondensationMethod, config: EngineConfig, path: Path, evaluates: bool
+    state: Any, method: CondensationMethod, config: EngineConfig, path: Path, evaluates: bool, device: torch.device
 ) -> None:
     if not isinstance(state, dict) or state.get("format") != CHECKPOINT_FORMAT:
         raise ValueError(f"{str(path)!r} is not a condensekit checkpoint")
@@ -488,6 +529,13 @@ def _check_checkpoint(
             f"checkpoint {str(path)!r} was written by method {state.get('method_name')!r}, "
             f"not {method.name!r}; "
             "delete it or pass another checkpoint path"
+        )
+    other = _other_device(state, device)
+    if other is not None:
+        raise ValueError(
+            f"checkpoint {str(path)!r} was written on {other}, this run is on {device_name(device)}: a run cannot "
+            f"continue bit for bit on another device (its random streams differ); resume with the same --device "
+            f"({other}), or delete {str(path)!r} to start the run over"
         )
     saved = state.get("config", {})
     for key in ("seed", "steps"):
