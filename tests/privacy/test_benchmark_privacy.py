@@ -1,0 +1,87 @@
+"""``benchmarks/privacy.py`` and the noise source: rows made with the seeded noise (before commit a2c5a8c) carry no
+DP guarantee, so a re-run archives them once, ``--table`` marks them and ``--selected`` never reuses their sets."""
+
+import importlib.util
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from condensekit.core.vision import CondensedImages
+from condensekit.privacy import condense_private
+from condensekit.privacy.dp_merf import DPMERFCondensedConfig
+from condensekit.privacy.noise import NOISE_SOURCE
+
+BENCH = Path(__file__).resolve().parents[2] / "benchmarks"
+
+
+@pytest.fixture
+def bench(tmp_path, monkeypatch):
+    monkeypatch.syspath_prepend(str(BENCH))
+    spec = importlib.util.spec_from_file_location("bench_privacy", BENCH / "privacy.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    monkeypatch.setattr(mod, "RESULTS", tmp_path / "results.json")
+    return mod
+
+
+def _entry(acc: float, noise: str | None) -> dict[str, Any]:
+    privacy = {"epsilon": 1.0, "epsilon_rdp": 1.09, "epsilon_analytic": 0.999, "target_epsilon": 1.0}
+    if noise is not None:
+        privacy["noise"] = noise
+    test = {m: {"mean": acc, "std": 0.1, "runs": [acc]} for m in ("lr", "mlp", "cnn")}
+    return {"dataset": "mnist", "method": "dp-merf-condensed", "epsilon": 1.0, "privacy": privacy, "test": test,
+            "images": 10, "cost": {"wall_time_s": 1.0, "peak_memory_mb": 1.0}, "artifact": f"a{acc}"}  # fmt: skip
+
+
+def test_a_seeded_entry_is_archived_once_and_marked_in_the_table(bench):
+    key = "mnist/dp-merf-condensed/eps1/ipc=10"
+    bench.save_entry(key, _entry(80.0, None), bench.RESULTS)
+    bench.save_replacing(key, _entry(81.0, NOISE_SOURCE))
+    bench.save_replacing(key, _entry(82.0, NOISE_SOURCE))  # a secret-noise entry replaced: nothing archived
+    entries = bench.load(bench.RESULTS)["entries"]
+    assert sorted(entries) == [key, key + "/noise=seeded"]
+    old = entries[key + "/noise=seeded"]
+    assert old["test"]["lr"]["mean"] == 80.0 and old["archived_from"] == key and old["noise"].startswith("seeded")
+    assert entries[key]["test"]["lr"]["mean"] == 82.0
+    assert bench.archive_seeded(key + "/noise=seeded") is None  # an archive is never archived again
+    rows = {r.split(" | ")[2]: r for r in bench.table(bench.load(bench.RESULTS)).splitlines() if "ours" in r}
+    assert "seeded noise, pre-a2c5a8c" in rows["80.0 ± 0.1"] and "ipc=10" in rows["80.0 ± 0.1"]
+    assert "noise=seeded" not in rows["80.0 ± 0.1"]
+    assert "seeded" not in rows["82.0 ± 0.1"]
+
+
+def test_selected_never_reuses_a_seeded_noise_set(bench, images, tmp_path):
+    cfg = DPMERFCondensedConfig(epsilon=5.0, delta=1e-3, n_features=100, bandwidth=2.0, ipc=2)
+    ci = condense_private(images, "dp-merf-condensed", config=cfg, steps=2, seed=0, device="cpu")
+    assert ci.card["privacy"]["noise"] == NOISE_SOURCE
+    ci.save(tmp_path / "secret")
+    chosen = {"n_features": 100, "bandwidth": 2.0, "ipc": 2}
+    assert bench._reusable(str(tmp_path / "secret"), "dp-merf-condensed", 5.0, 1e-3, chosen, 0) is not None
+    card = json.loads(json.dumps(ci.card))
+    del card["privacy"]["noise"]  # what a set made before a2c5a8c records
+    CondensedImages(ci.x, ci.y, card).save(tmp_path / "seeded")
+    assert bench._reusable(str(tmp_path / "seeded"), "dp-merf-condensed", 5.0, 1e-3, chosen, 0) is None
+
+
+def test_selected_with_force_condenses_anew(bench, monkeypatch):
+    chosen = {"ipc": 100, "lr": 0.1}
+    sel = {"complete": True, "chosen": chosen, "chosen_score": 85.0, "protocol": {"fixed": {}},
+           "points": [{"overrides": chosen, "artifact": "select-set"}]}  # fmt: skip
+    bench.save_entry("selection/mnist/dp-merf-condensed/eps1", sel, bench.RESULTS)
+    bench.save_entry("mnist/dp-merf-condensed/eps1/selected", _entry(80.0, None), bench.RESULTS)
+    made = []
+    monkeypatch.setattr(bench, "_reusable", lambda *a: pytest.fail("--force must not reuse the selection's set"))
+
+    def run_entry(method: str, epsilon: float, **kw: Any) -> dict[str, Any]:
+        made.append(kw["overrides"])
+        return _entry(81.0, NOISE_SOURCE)
+
+    monkeypatch.setattr(bench, "run_entry", run_entry)
+    args = ["--selected", "--methods", "dp-merf-condensed", "--epsilons", "1", "--runs", "lr=1"]
+    assert bench.main([*args, "--force"]) == 0
+    assert made == [chosen]
+    entries = bench.load(bench.RESULTS)["entries"]
+    assert entries["mnist/dp-merf-condensed/eps1/selected"]["test"]["lr"]["mean"] == 81.0
+    assert entries["mnist/dp-merf-condensed/eps1/selected/noise=seeded"]["test"]["lr"]["mean"] == 80.0
