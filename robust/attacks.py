@@ -24,9 +24,11 @@ name       norm  torchattacks
 fgsm       L∞    ``FGSM(eps)``
 pgd        L∞    ``PGD(eps, alpha=2.5·eps/steps, steps=20, random_start=True)`` (Madry et al.'s step rule)
 pgdl2      L2    ``PGDL2(eps, alpha=2.5·eps/steps, steps=20, random_start=True)``
-cw         L2    ``CW(c=1, kappa=0, steps=50, lr=0.01)``: a minimum-norm attack, run once per model; at ε an
-                 image counts as broken when its CW example is misclassified *and* within ε in L2
-autoattack L∞    ``AutoAttack(version="standard")`` = APGD-CE, APGD-T, FAB-T, Square (5,000 queries);
+cw         L2    ``CW(c=1, kappa=0, steps=50, lr=0.01)`` with Carlini & Wagner's margin f (:class:`CarliniWagnerL2`:
+                 torchattacks 3.5.1's f is wrong for negative logits): a minimum-norm attack, run once per model;
+                 at ε an image counts as broken when its CW example is misclassified *and* within ε in L2
+autoattack L∞    ``AutoAttack(version="standard")`` = APGD-CE, APGD-T, FAB-T, Square (5,000 queries); its APGD and
+                 FAB stages run torchattacks' 10 iterations, not Croce & Hein's 100 (``AttackConfig.autoattack_steps``);
                  with fewer than 4 classes (APGD-T's DLR loss needs 4) torchattacks' own APGD-CE, FAB and
                  Square are chained the same way (``MultiAttack``): a deviation, recorded in the result
 ========== ===== ==================================================================================
@@ -54,6 +56,7 @@ __all__ = [
     "ATTACKS",
     "AttackConfig",
     "AttackSpec",
+    "CarliniWagnerL2",
     "PixelSpace",
     "adversarial",
     "autoattack_description",
@@ -80,6 +83,11 @@ class AttackConfig:
     cw_steps: int = field(default=50, metadata={"help": "C&W Adam steps"})
     cw_lr: float = field(default=0.01, metadata={"help": "C&W Adam learning rate"})
     autoattack_version: str = field(default="standard", metadata={"help": "AutoAttack version (standard)"})
+    autoattack_steps: int = field(
+        default=10,
+        metadata={"help": "iterations of AutoAttack's APGD-CE, APGD-T and FAB stages: torchattacks' 10 (every recorded "
+                          "row); Croce & Hein's standard AutoAttack runs 100"},
+    )  # fmt: skip
     batch_size: int = field(default=500, metadata={"help": "images attacked at once"})
     channels_last: bool = field(
         default=True,
@@ -103,7 +111,7 @@ class AttackConfig:
     )  # fmt: skip
 
     def __post_init__(self) -> None:
-        for name in ("pgd_steps", "cw_steps", "batch_size"):
+        for name in ("pgd_steps", "cw_steps", "batch_size", "autoattack_steps"):
             check_int(name, getattr(self, name), 1)
         check_int("forward_chunk", self.forward_chunk, 0)  # 0: no chunks
         for name in ("pgd_step_ratio", "cw_c", "cw_lr"):  # an infinite step or constant is refused too
@@ -129,6 +137,26 @@ class AttackSpec:
     minimum_norm: bool = False
 
 
+class CarliniWagnerL2(torchattacks.CW):
+    r"""torchattacks' ``CW`` with Carlini & Wagner's margin :math:`f(x') = \max(Z_y - \max_{i \ne y} Z_i, -\kappa)`.
+
+    torchattacks 3.5.1 takes :math:`Z_y` as ``max(onehot · Z)`` and :math:`\max_{i \ne y} Z_i` as ``max((1 - onehot)
+    · Z)``: the masked entries are 0, so where the logits are negative either side reads 0 instead of the logit
+    (`issue 184 <https://github.com/Harry24k/adversarial-attacks-pytorch/issues/184>`_, open; its fix, pull 168,
+    unmerged). A model whose logits are all negative then gets f = 0 and no gradient: CW returned every image
+    unchanged, and counted it robust at every ε. Here the true logit is gathered and the others' maximum taken
+    with the true class masked to -inf (the reference's ``- 1e4 · onehot``, exactly). Everything else is
+    torchattacks' attack."""
+
+    def f(self, outputs: Tensor, labels: Tensor) -> Tensor:
+        """The margin of ``labels``' logit over the best other logit, clamped at -kappa (targeted: reversed)."""
+        real = outputs.gather(1, labels.reshape(-1, 1)).squeeze(1)
+        mask = torch.zeros_like(outputs, dtype=torch.bool).scatter_(1, labels.reshape(-1, 1), True)
+        other = outputs.masked_fill(mask, float("-inf")).amax(dim=1)
+        margin = other - real if self.targeted else real - other
+        return torch.clamp(margin, min=-self.kappa)
+
+
 def _pgd(model: nn.Module, eps: float, _k: int, _seed: int, cfg: AttackConfig) -> Attack:
     alpha = cfg.pgd_step_ratio * eps / cfg.pgd_steps
     return torchattacks.PGD(model, eps=eps, alpha=alpha, steps=cfg.pgd_steps, random_start=True)
@@ -142,25 +170,47 @@ def _pgdl2(model: nn.Module, eps: float, _k: int, _seed: int, cfg: AttackConfig)
 def autoattack_description(num_classes: int, config: AttackConfig = AttackConfig()) -> str:
     """What ``autoattack`` runs on ``num_classes`` classes (an audit records it: below 4 classes it is not
     AutoAttack standard)."""
+    steps = (
+        f"; APGD and FAB at {config.autoattack_steps} iterations (torchattacks' default is 10, Croce & Hein's "
+        "standard AutoAttack 100)"
+    )
     if num_classes >= 4:
-        return f"torchattacks AutoAttack(version={config.autoattack_version!r})"
+        return f"torchattacks AutoAttack(version={config.autoattack_version!r})" + steps
     return (
         f"APGD-CE → FAB → Square-5000 (torchattacks MultiAttack): AutoAttack's APGD-T needs 4 classes, the data has "
-        f"{num_classes}; autoattack_version={config.autoattack_version!r} does not apply"
+        f"{num_classes}; autoattack_version={config.autoattack_version!r} does not apply" + steps
     )
+
+
+def _iterations(atk: Attack, steps: int) -> Attack:
+    """``atk`` (a torchattacks chain) with every APGD, APGD-T and FAB stage set to ``steps`` iterations.
+
+    torchattacks' ``AutoAttack`` builds its stages with their class default, 10 iterations, where Croce & Hein's
+    standard version runs 100; the stages read ``steps`` when they attack, so setting it here is the whole change."""
+    chain = getattr(getattr(atk, "_autoattack", atk), "attacks", None)
+    for stage in chain or [atk]:
+        if isinstance(stage, (torchattacks.APGD, torchattacks.APGDT, torchattacks.FAB)):
+            stage.steps = steps
+    return atk
 
 
 def _autoattack(model: nn.Module, eps: float, k: int, seed: int, cfg: AttackConfig) -> Attack:
     if k >= 4:
-        return torchattacks.AutoAttack(
-            model, norm="Linf", eps=eps, version=cfg.autoattack_version, n_classes=k, seed=seed
+        return _iterations(
+            torchattacks.AutoAttack(
+                model, norm="Linf", eps=eps, version=cfg.autoattack_version, n_classes=k, seed=seed
+            ),
+            cfg.autoattack_steps,
         )
-    return torchattacks.MultiAttack(
-        [
-            torchattacks.APGD(model, norm="Linf", eps=eps, seed=seed, loss="ce", n_restarts=1),
-            torchattacks.FAB(model, norm="Linf", eps=eps, seed=seed, n_classes=k, n_restarts=1),
-            torchattacks.Square(model, norm="Linf", eps=eps, seed=seed, n_queries=5000, n_restarts=1),
-        ]
+    return _iterations(
+        torchattacks.MultiAttack(
+            [
+                torchattacks.APGD(model, norm="Linf", eps=eps, seed=seed, loss="ce", n_restarts=1),
+                torchattacks.FAB(model, norm="Linf", eps=eps, seed=seed, n_classes=k, n_restarts=1),
+                torchattacks.Square(model, norm="Linf", eps=eps, seed=seed, n_queries=5000, n_restarts=1),
+            ]
+        ),
+        cfg.autoattack_steps,
     )
 
 
@@ -172,7 +222,7 @@ for _spec in (
     AttackSpec(
         "cw",
         "L2",
-        lambda m, e, k, s, c: torchattacks.CW(m, c=c.cw_c, kappa=0, steps=c.cw_steps, lr=c.cw_lr),
+        lambda m, e, k, s, c: CarliniWagnerL2(m, c=c.cw_c, kappa=0, steps=c.cw_steps, lr=c.cw_lr),
         "Carlini & Wagner L2 (2017), scored within ε",
         minimum_norm=True,
     ),

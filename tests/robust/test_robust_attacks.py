@@ -260,3 +260,47 @@ def test_the_clean_mask_is_taken_in_the_mode_the_attacks_run_in():
     want = robust_accuracy(model.eval(), x, y, "fgsm", [0.02], num_classes=4, config=cfg)
     torch.manual_seed(0)
     assert robust_accuracy(model.train(), x, y, "fgsm", [0.02], num_classes=4, config=cfg) == want
+
+
+def _negative_logits_model() -> nn.Module:
+    """A 2-class linear model on 1×2×2 images whose logits are all negative; class 0 wins by 0.3 at 0.5 grey."""
+    model = nn.Sequential(nn.Flatten(), nn.Linear(4, 2))
+    with torch.no_grad():
+        model[1].weight.copy_(torch.tensor([[1.0, 0, 0, 0], [0, 1.0, 0, 0]]))
+        model[1].bias.copy_(torch.tensor([-5.0, -5.3]))
+    return model.eval()
+
+
+def test_cw_margin_is_carlini_wagners_for_negative_logits():
+    # torchattacks 3.5.1 read the masked zeros as the logits (issue 184): f was 0 here, CW a no-op
+    from condensekit.robust.attacks import CarliniWagnerL2
+
+    model = _negative_logits_model()
+    atk = CarliniWagnerL2(model)
+    logits = torch.tensor([[-1.0, -2.0, -3.0], [-4.0, -0.5, -6.0]])
+    assert torch.equal(atk.f(logits, torch.tensor([0, 0])), torch.tensor([1.0, 0.0]))  # 0: already broken (κ = 0)
+    atk.kappa = 10.0
+    assert torch.equal(atk.f(logits, torch.tensor([0, 0])), torch.tensor([1.0, -3.5]))
+    x, y = torch.full((3, 1, 2, 2), 0.5), torch.zeros(3, dtype=torch.long)
+    assert (model(x).max() < 0) and (model(x).argmax(-1) == 0).all()
+    # flipping the decision needs an L2 move of 0.3/√2 ≈ 0.21: within ε = 1 every image is broken
+    acc = robust_accuracy(model, x, y, "cw", [0.1, 1.0], num_classes=2, config=AttackConfig(cw_steps=100, cw_lr=0.05))
+    assert acc == {0.1: 100.0, 1.0: 0.0}
+
+
+@pytest.mark.parametrize("k", [4, 2])
+def test_autoattack_iterations_are_set_and_recorded(k):
+    # torchattacks' AutoAttack builds APGD, APGD-T and FAB with 10 iterations, Croce & Hein's standard has 100:
+    # the count is an option, and what ran says it
+    from condensekit.robust.attacks import autoattack_description
+
+    _, _, model = _blobs(k)
+    for steps in (10, 100):
+        cfg = AttackConfig(autoattack_steps=steps)
+        atk = ATTACKS.get("autoattack").build(model, 0.1, k, 0, cfg)
+        stages = getattr(atk, "_autoattack", atk).attacks
+        iterated = [s for s in stages if type(s).__name__ in ("APGD", "APGDT", "FAB")]
+        assert len(iterated) == (3 if k >= 4 else 2) and all(s.steps == steps for s in iterated)
+        assert f"APGD and FAB at {steps} iterations" in autoattack_description(k, cfg)
+    with pytest.raises(ValueError, match="argument autoattack_steps"):
+        AttackConfig(autoattack_steps=0)
