@@ -441,20 +441,26 @@ def adversarial(
     The global RNG is seeded with ``seed`` first; ``rng_offset`` > 0 then skips the uniform draws of that many
     images of ``x``'s shape (one 32-bit draw per value on the CPU generator), so that ``x`` gets the draws it
     would get as images ``rng_offset, rng_offset + 1, ...`` of one call: PGD's random start of a shard of an
-    audit split over workers (:mod:`condensekit.robust.spread`). CPU only."""
+    audit split over workers (:mod:`condensekit.robust.spread`). CPU only.
+
+    ``model`` is attacked in eval mode and left in the mode it came in."""
     spec = ATTACKS.get(attack)
     _check_pixels(x)
+    if rng_offset and x.device.type != "cpu":
+        raise ValueError(f"rng_offset skips draws of the CPU generator; the images are on {x.device}")
+    was_training = model.training
     model.eval()
-    atk = spec.build(model, eps, num_classes, seed, config)
-    if stages is not None:
-        _time_stages(atk, stages)
-    torch.manual_seed(seed)
-    if rng_offset:
-        if x.device.type != "cpu":
-            raise ValueError(f"rng_offset skips draws of the CPU generator; the images are on {x.device}")
-        torch.empty(rng_offset * x[0].numel()).uniform_()
-    bs = config.batch_size
-    out = [atk(x[i : i + bs], y[i : i + bs]).detach() for i in range(0, x.shape[0], bs)]
+    try:
+        atk = spec.build(model, eps, num_classes, seed, config)
+        if stages is not None:
+            _time_stages(atk, stages)
+        torch.manual_seed(seed)
+        if rng_offset:
+            torch.empty(rng_offset * x[0].numel()).uniform_()
+        bs = config.batch_size
+        out = [atk(x[i : i + bs], y[i : i + bs]).detach() for i in range(0, x.shape[0], bs)]
+    finally:
+        model.train(was_training)
     return torch.cat(out)
 
 
@@ -495,7 +501,23 @@ def robust_accuracy(
     monotonicity check cannot fail for these attacks, and the audit records it as holding by construction,
     not as passed: :func:`~condensekit.robust.audit.eps_monotone`). Without it every ε attacks every
     clean-correct image afresh, as sitting 10 and earlier did.
+
+    ``model`` is scored and attacked in eval mode and left in the mode it came in.
     """
+    was_training = model.training
+    try:
+        return _robust_accuracy(
+            model, x, y, attack, eps_grid, num_classes=num_classes, seed=seed, config=config, clean=clean, stages=stages
+        )
+    finally:
+        model.train(was_training)
+
+
+def _robust_accuracy(
+    model: nn.Module, x: Tensor, y: Tensor, attack: str, eps_grid: Sequence[float], *, num_classes: int, seed: int,
+    config: AttackConfig, clean: Tensor | None, stages: dict[str, float] | None,
+) -> dict[float, float]:  # fmt: skip
+    """:func:`robust_accuracy`, which restores ``model``'s mode after it."""
     spec = ATTACKS.get(attack)
     y = y.reshape(-1).long()
     model.eval()  # the attacks run it in eval mode (adversarial); the clean mask must be taken in the same mode

@@ -304,3 +304,18 @@ def test_autoattack_iterations_are_set_and_recorded(k):
         assert f"APGD and FAB at {steps} iterations" in autoattack_description(k, cfg)
     with pytest.raises(ValueError, match="argument autoattack_steps"):
         AttackConfig(autoattack_steps=0)
+
+
+@pytest.mark.parametrize("attack", ["fgsm", "cw"])
+def test_attacks_run_in_eval_mode_and_leave_the_model_in_its_own(attack):
+    x, y, _ = _blobs()
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Flatten(), nn.Linear(16, 8), nn.BatchNorm1d(8), nn.Linear(8, 4)).train()
+    modes: list[bool] = []
+    model[2].register_forward_pre_hook(lambda m, _inp: modes.append(m.training))
+    stats = model[2].running_mean.clone()
+    robust_accuracy(model, x, y, attack, [0.1], num_classes=4, config=AttackConfig(cw_steps=3))
+    assert model.training and modes and not any(modes)  # scored and attacked in eval mode, then given back
+    assert torch.equal(model[2].running_mean, stats)
+    adversarial(model, x, y, attack, 0.1, num_classes=4, config=AttackConfig(cw_steps=3))
+    assert model.training
