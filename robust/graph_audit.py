@@ -16,10 +16,12 @@ The rows, sanity checks (accuracy falls as ε grows: a real check here, since ne
 
 from __future__ import annotations
 
+import math
 import os
 import statistics
 import time
 from dataclasses import asdict, dataclass, field
+from fractions import Fraction
 from typing import Any
 
 import torch
@@ -86,17 +88,29 @@ class _OnGraph(nn.Module):
         return out if self.nodes is None else out[self.nodes]
 
 
+_CANDIDATES = 256  # non-edge candidates drawn at a time: a constant, so the added edges of a seed form one stream
+
+
 def flip_edges(data: Data, fraction: float, *, seed: int) -> Data:
     """A copy of ``data`` with ⌊fraction·|E|⌋ random undirected edges removed and as many random
-    non-edges (no self loops) added; ``ValueError`` when the graph has fewer non-edges than that.
+    non-edges (no self loops) added; ``ValueError`` when the graph has fewer non-edges than that, or when
+    ``fraction`` is not in [0, 1].
 
     |E| counts the undirected edges of the symmetrised graph (what the models see: :class:`NodeTask`
-    symmetrises), whichever way an edge of a directed input (Actor) is stored; self loops are kept."""
+    symmetrises), whichever way an edge of a directed input (Actor) is stored; self loops are kept. The
+    product is taken on ``fraction`` as written (``0.29`` of 100 edges is 29, where the float product is
+    28.999…). For one seed the flips are nested: a larger fraction removes and adds the edges a smaller one
+    does, and more, so the audit's rows over ε perturb one draw more and more rather than redraw it."""
+    if not (isinstance(fraction, (int, float)) and not isinstance(fraction, bool) and 0 <= fraction <= 1):
+        raise ValueError(
+            f"Invalid value {fraction!r} for argument fraction of random_edges. Valid values are in [0, 1] "
+            "(the share of the edges removed, and of non-edges added)"
+        )
     n = data.num_nodes
     ei = to_undirected(data.edge_index, num_nodes=n)  # (j, i) alone is edge {i, j}, not a missing one
     loops = ei[:, ei[0] == ei[1]]
     und = ei[:, ei[0] < ei[1]]
-    k = int(fraction * und.shape[1])
+    k = math.floor(Fraction(fraction).limit_denominator(10**9) * und.shape[1])
     free = n * (n - 1) // 2 - und.shape[1]
     if k > free:  # else the loop below would draw for ever
         raise ValueError(
@@ -108,7 +122,7 @@ def flip_edges(data: Data, fraction: float, *, seed: int) -> Data:
     existing = set((und[0] * n + und[1]).tolist())
     added: list[tuple[int, int]] = []
     while len(added) < k:
-        cand = torch.randint(0, n, (2, 2 * k + 8), generator=gen, device="cpu")
+        cand = torch.randint(0, n, (2, _CANDIDATES), generator=gen, device="cpu")
         for a, b in cand.t().tolist():
             lo, hi = min(a, b), max(a, b)
             if lo != hi and lo * n + hi not in existing:

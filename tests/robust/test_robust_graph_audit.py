@@ -128,3 +128,34 @@ def test_graph_audit_config_takes_a_comma_separated_string():
     # a plain string was taken letter by letter: 'f' is not an attack
     cfg = GraphAuditConfig(attacks="random_edges, feature_pgd", models="gcn")
     assert cfg.attacks == ("random_edges", "feature_pgd") and cfg.models == ("gcn",)
+
+
+def _hundred_edges():
+    from torch_geometric.data import Data
+    from torch_geometric.utils import to_undirected
+
+    pairs = torch.combinations(torch.arange(30))[torch.randperm(435, generator=torch.Generator().manual_seed(0))[:100]]
+    return Data(x=torch.rand(30, 3), edge_index=to_undirected(pairs.t(), num_nodes=30), num_nodes=30)
+
+
+def _pairs(g) -> set[tuple[int, int]]:
+    return {(a, b) for a, b in g.edge_index.t().tolist() if a < b}
+
+
+def test_flip_edges_counts_the_fraction_as_written_and_nests_the_flips():
+    g = _hundred_edges()
+    base = _pairs(g)
+    assert len(base) == 100
+    # 0.29 · 100 is 28.999... in floats: ⌊ε·|E|⌋ is 29
+    assert len(base - _pairs(flip_edges(g, 0.29, seed=3))) == 29
+    # one seed, growing ε: the flips of the smaller ε are among those of the larger (removed and added)
+    small, large = _pairs(flip_edges(g, 0.1, seed=3)), _pairs(flip_edges(g, 0.3, seed=3))
+    assert base - small <= base - large and small - base <= large - base
+    assert len(large - base) == 30
+
+
+@pytest.mark.parametrize("bad", [-0.1, 1.5, float("nan"), True])
+def test_flip_edges_refuses_a_fraction_outside_0_1_by_name(bad):
+    # -0.1 kept the last 10 edges of the permutation (90 removed, none added) without a word
+    with pytest.raises(ValueError, match=r"for argument fraction of random_edges. Valid values are in \[0, 1\]"):
+        flip_edges(_hundred_edges(), bad, seed=0)
