@@ -22,7 +22,7 @@ from torch import Tensor
 from torch_geometric.data import Data
 
 from condensekit.core.data import DATA_ENV, resolve_root, writable_copy
-from condensekit.core.registry import check_choice
+from condensekit.core.registry import check_choice, check_int
 from condensekit.graph.data import _download_root
 from condensekit.graph.weights_only import weights_only_pyg
 
@@ -30,6 +30,7 @@ __all__ = [
     "GRAPH_DATASETS",
     "INFO",
     "GraphDatasetSpec",
+    "degree_features",
     "GraphSet",
     "load_graph_dataset",
     "normalize_features",
@@ -69,8 +70,12 @@ def stratified_split(y: Tensor, seed: int, fractions: Sequence[float] = SPLIT_FR
 
     Every class with at least 3 graphs has one in each split; the split depends only on ``y`` and
     ``seed``.
+
+    Raises:
+        ValueError: ``seed`` is not an integer >= 0 (``int()`` truncated 1.5 to split 1, and took ``True``).
     """
-    gen = torch.Generator().manual_seed(int(seed))
+    check_int("seed", seed, 0)
+    gen = torch.Generator().manual_seed(seed)
     parts: list[list[Tensor]] = [[], [], []]
     for c in torch.unique(y).tolist():
         members = (y == c).nonzero().flatten()
@@ -319,6 +324,20 @@ def normalize_features(x: Tensor, ptr: Tensor) -> Tensor:
     return x / x.sum(1, keepdim=True).clamp_min(1.0)
 
 
+def degree_features(graphs: Sequence[Data], train_idx: Tensor) -> list[Data]:
+    """``graphs`` with one-hot node degrees as features (PyG's ``OneHotDegree``; out-degree, undirected graphs),
+    ``D + 1`` columns for ``D`` the largest degree among the training graphs ``train_idx``: the width is fitted on
+    the training split only, and a validation or test node of a larger degree falls in the last column
+    ("degree >= D"). The width was fitted on every graph, test graphs included; on IMDB-BINARY's splits 0-4 the
+    training graphs hold the largest degree (135), so the features are the same."""
+    degs = [torch.bincount(g.edge_index[0], minlength=int(g.num_nodes)) for g in graphs]
+    top = max((int(degs[i].max()) for i in train_idx.tolist() if degs[i].numel()), default=0)
+    return [
+        Data(x=torch.nn.functional.one_hot(d.clamp(max=top), top + 1).float(), edge_index=g.edge_index, y=g.y)
+        for g, d in zip(graphs, degs, strict=True)
+    ]
+
+
 def load_graph_dataset(
     name: str,
     *,
@@ -333,7 +352,8 @@ def load_graph_dataset(
     labels, as PyG's ``TUDataset(use_node_attr=True)`` lays them out, row-normalised per graph by
     :func:`normalize_features` (KiDD's ``T.NormalizeFeatures()``; identity on one-hot rows, so
     MUTAG, NCI1 and PTC_MR are unchanged); datasets with neither (IMDB-BINARY) get a one-hot node
-    degree (``max degree + 1`` columns, as PyG's ``OneHotDegree``).
+    degree (:func:`degree_features`: ``max degree + 1`` columns, as PyG's ``OneHotDegree``, the largest
+    degree taken over the training graphs of the split).
 
     Why not min-max scaling (the previous choice): PROTEINS' one attribute spans -538..798 with
     its 1st..99th percentiles at 2..25, so min-max squeezed 98 % of the nodes into [0.40, 0.42] and
@@ -350,6 +370,7 @@ def load_graph_dataset(
     """
     key = str(name).lower()
     check_choice("dataset", key, GRAPH_DATASETS)
+    check_int("seed", seed, 0)  # before any file is read
     spec = INFO[key]
     base = resolve_root(root)
     folder = base / spec.folder
@@ -363,12 +384,8 @@ def load_graph_dataset(
         )
     graphs = _read_tu(folder, spec) if not missing else _download_tu(_download_root(base) / spec.folder, spec)
     if graphs[0].x is None:  # IMDB-BINARY: no labels, no attributes -> one-hot degree
-        degs = [torch.bincount(g.edge_index[0], minlength=int(g.num_nodes)) for g in graphs]
-        top = int(max(int(d.max()) for d in degs))
-        graphs = [
-            Data(x=torch.nn.functional.one_hot(d, top + 1).float(), edge_index=g.edge_index, y=g.y)
-            for g, d in zip(graphs, degs, strict=True)
-        ]
+        y = torch.tensor([int(g.y.reshape(-1)[0]) for g in graphs], dtype=torch.long)
+        graphs = degree_features(graphs, stratified_split(y, seed)[0])  # the split _to_graphset draws below
     else:
         graphs = [Data(x=g.x.float(), edge_index=g.edge_index, y=g.y) for g in graphs]
     gs = _to_graphset(graphs, key, seed, spec.num_classes)

@@ -1,0 +1,65 @@
+"""Audit of graph-level condensation (sitting 20): splits, features fitted on the training split only, argument
+checks."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import torch
+from torch_geometric.data import Data
+
+from condensekit.graph.level.data import graphset_from_list, load_graph_dataset, stratified_split
+
+
+def _write_unlabelled_tu(raw: Path, name: str, graphs: list[Data]) -> None:
+    """``graphs`` as TUDataset raw text files with neither node labels nor attributes (IMDB-BINARY's layout)."""
+    raw.mkdir(parents=True)
+    edges, indicator, offset = [], [], 0
+    for k, g in enumerate(graphs):
+        edges += [f"{i + offset + 1}, {j + offset + 1}" for i, j in g.edge_index.t().tolist()]
+        indicator += [str(k + 1)] * g.num_nodes
+        offset += g.num_nodes
+    (raw / f"{name}_A.txt").write_text("\n".join(edges) + "\n")
+    (raw / f"{name}_graph_indicator.txt").write_text("\n".join(indicator) + "\n")
+    (raw / f"{name}_graph_labels.txt").write_text("\n".join(str(int(g.y)) for g in graphs) + "\n")
+
+
+def _undirected(pairs: list[tuple[int, int]]) -> torch.Tensor:
+    e = torch.tensor(pairs, dtype=torch.long).t()
+    return torch.cat([e, e.flip(0)], 1)
+
+
+def test_degree_one_hot_is_fitted_on_the_training_graphs_only(tmp_path: Path, monkeypatch) -> None:
+    """IMDB-BINARY's one-hot degree took its width from every graph, test graphs included: a test graph with a hub
+    widened the features every training graph and model saw. The width is now the training graphs' largest degree,
+    and a larger degree of a held-out node falls in the last column."""
+    y = torch.tensor([0, 1] * 10)
+    train, val, test = stratified_split(y, seed=0)
+    hub = int(test[0])
+    graphs = []
+    for k in range(20):
+        if k == hub:  # a star: its centre has degree 9, no training graph has more than 2
+            edges, n = _undirected([(0, j) for j in range(1, 10)]), 10
+        else:  # paths of 3 or 4 nodes
+            n = 3 + k % 2
+            edges = _undirected([(j, j + 1) for j in range(n - 1)])
+        graphs.append(Data(edge_index=edges, y=y[k : k + 1], num_nodes=n))
+    _write_unlabelled_tu(tmp_path / "root" / "IMDB-BINARY" / "raw", "IMDB-BINARY", graphs)
+    monkeypatch.setenv("CONDENSEKIT_CACHE", str(tmp_path / "cache"))
+    gs = load_graph_dataset("imdb-binary", root=tmp_path / "root", seed=0)
+    assert torch.equal(gs.test_idx, test) and gs.num_graphs == 20
+    assert gs.num_features == 3  # degrees 0, 1, 2 of the training graphs (was 10: the test star's hub)
+    centre = int(gs.ptr[hub])
+    assert gs.x[centre].tolist() == [0.0, 0.0, 1.0]  # degree 9 -> the last column, "degree >= 2"
+    path = int(gs.train_idx[0])
+    assert torch.equal(gs.x[gs.ptr[path]], torch.tensor([0.0, 1.0, 0.0]))  # a path's end: degree 1
+
+
+@pytest.mark.parametrize("seed", [1.5, True, -2])
+def test_a_split_seed_that_is_not_a_non_negative_integer_is_refused(tiny_graphs, seed: object) -> None:
+    """int(seed) truncated 1.5 to split 1 and took True as split 1, silently."""
+    with pytest.raises(ValueError, match=r"argument seed\. Valid values are integers >= 0"):
+        graphset_from_list(tiny_graphs, seed=seed)  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match=r"argument seed\. Valid values are integers >= 0"):
+        load_graph_dataset("mutag", root="/nonexistent", seed=seed)  # type: ignore[arg-type]
