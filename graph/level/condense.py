@@ -132,6 +132,7 @@ def prepare_graphs(
     dev = resolve_device(device)
     if isinstance(data, GraphSet):
         data.check_features()  # built by hand: not validated as loaded datasets and graph lists are
+        data.check_splits()
         return data.to(dev)
     if isinstance(data, str):
         return load_graph_dataset(data, root=root, seed=seed, device=dev, download=download)

@@ -167,6 +167,43 @@ class GraphSet:
                 "first"
             )
 
+    def check_splits(self) -> None:
+        """Raise ``ValueError`` unless ``train_idx``, ``val_idx`` and ``test_idx`` are non-empty 1-D integer graph
+        indices in ``[0, G)``, each graph at most once, and the splits pairwise disjoint; and unless ``y`` holds
+        labels in ``[0, num_classes)`` (a few host reads). A :class:`GraphSet` built by hand skipped every check: a
+        test split that shares graphs with the training split was condensed from and scored on the same graphs,
+        and an index past the last graph failed deep inside a method."""
+        g = self.num_graphs
+        names = ("train_idx", "val_idx", "test_idx")
+        seen = torch.full((g,), -1, dtype=torch.long, device=self.y.device)
+        for k, name in enumerate(names):
+            idx = getattr(self, name)
+            if not isinstance(idx, Tensor) or idx.dim() != 1 or idx.is_floating_point() or idx.dtype == torch.bool:
+                raise ValueError(f"graphs.{name} must be a 1-D tensor of integer graph indices, got {idx!r}")
+            if idx.numel() == 0:
+                raise ValueError(f"graphs.{name} is empty; every split needs at least one graph")
+            low, high = (int(v) for v in torch.stack([idx.min(), idx.max()]).tolist())
+            if low < 0 or high >= g:
+                raise ValueError(f"graphs.{name} holds graph indices in [{low}, {high}]; valid indices are 0..{g - 1}")
+            idx = idx.to(seen.device).long()
+            if torch.unique(idx).numel() != idx.numel():
+                raise ValueError(f"graphs.{name} lists a graph more than once; each graph belongs to one split once")
+            taken = seen[idx]
+            if bool((taken >= 0).any()):
+                other = names[int(taken[taken >= 0][0])]
+                first = int(idx[taken >= 0][0])
+                raise ValueError(
+                    f"graphs.{other} and graphs.{name} share graph {first}: the splits must be disjoint (a shared "
+                    "graph is condensed from and scored on at once)"
+                )
+            seen[idx] = k
+        low, high = (int(v) for v in torch.stack([self.y.min(), self.y.max()]).tolist())
+        if low < 0 or high >= self.num_classes:
+            raise ValueError(
+                f"graphs.y holds labels in [{low}, {high}]; valid labels are 0..{self.num_classes - 1} "
+                f"(num_classes={self.num_classes})"
+            )
+
     def to(self, device: torch.device | str) -> GraphSet:
         return GraphSet(
             self.x.to(device),

@@ -231,6 +231,7 @@ def evaluate_graphs(
     the whole-data row), over ``config.runs`` seeded runs."""
     for name in models:
         GRAPH_MODELS.get(name)
+    graphs.check_splits()  # a hand-built split sharing test graphs with the training graphs scored them
     if condensed is not None:
         check_condensed_graphs(condensed, graphs.num_features, graphs.num_classes)
     out = {}

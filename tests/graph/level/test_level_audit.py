@@ -9,6 +9,7 @@ import pytest
 import torch
 from torch_geometric.data import Data
 
+from condensekit.graph.level.condense import condense_graphs
 from condensekit.graph.level.data import graphset_from_list, load_graph_dataset, stratified_split
 
 
@@ -63,3 +64,32 @@ def test_a_split_seed_that_is_not_a_non_negative_integer_is_refused(tiny_graphs,
         graphset_from_list(tiny_graphs, seed=seed)  # type: ignore[arg-type]
     with pytest.raises(ValueError, match=r"argument seed\. Valid values are integers >= 0"):
         load_graph_dataset("mutag", root="/nonexistent", seed=seed)  # type: ignore[arg-type]
+
+
+def test_a_hand_built_split_that_leaks_or_points_past_the_graphs_is_refused(tiny_set) -> None:
+    """A GraphSet built by hand was taken as it was: test graphs that are also training graphs were condensed from
+    and scored on, and an index past the last graph failed deep inside a method."""
+    from dataclasses import replace
+
+    from condensekit.graph.level.evaluate import GraphEvalConfig, evaluate_graphs
+
+    leak = replace(tiny_set, test_idx=torch.cat([tiny_set.test_idx, tiny_set.train_idx[:1]]))
+    shared = int(tiny_set.train_idx[0])
+    with pytest.raises(ValueError, match=rf"graphs\.train_idx and graphs\.test_idx share graph {shared}"):
+        condense_graphs(leak, "random", gpc=2, progress=False, device="cpu")
+    with pytest.raises(ValueError, match="share graph"):
+        evaluate_graphs(leak, None, models=["gcn"], config=GraphEvalConfig(runs=1, epochs=1))
+    past = replace(tiny_set, val_idx=torch.tensor([0, tiny_set.num_graphs]))
+    bounds = r"graphs\.val_idx holds graph indices in \[0, 24\]; valid indices are 0\.\.23"
+    with pytest.raises(ValueError, match=bounds):
+        condense_graphs(past, "random", gpc=2, progress=False, device="cpu")
+    for name, bad, why in (
+        ("val_idx", tiny_set.val_idx[:0], "is empty"),
+        ("test_idx", torch.cat([tiny_set.test_idx, tiny_set.test_idx[:1]]), "more than once"),
+        ("train_idx", tiny_set.train_idx.float(), "integer graph indices"),
+    ):
+        with pytest.raises(ValueError, match=rf"graphs\.{name} .*{why}"):
+            condense_graphs(replace(tiny_set, **{name: bad}), "random", gpc=2, progress=False, device="cpu")
+    with pytest.raises(ValueError, match=r"graphs\.y holds labels in \[0, 1\]; valid labels are 0\.\.0"):
+        condense_graphs(replace(tiny_set, num_classes=1), "random", gpc=2, progress=False, device="cpu")
+    condense_graphs(tiny_set, "random", gpc=2, progress=False, device="cpu")  # the real split passes
