@@ -22,7 +22,8 @@ Attacks (``ATTACKS``; ε is measured in the attack's norm):
 name       norm  torchattacks
 ========== ===== ==================================================================================
 fgsm       L∞    ``FGSM(eps)``
-pgd        L∞    ``PGD(eps, alpha=2.5·eps/steps, steps=20, random_start=True)`` (Madry et al.'s step rule)
+pgd        L∞    ``PGD(eps, alpha=2.5·eps/steps, steps=20, random_start=True)`` (Madry et al.'s step rule; a fixed
+                 step such as DD-RobustBench's 2/255: ``AttackConfig.pgd_step``)
 pgdl2      L2    ``PGDL2(eps, alpha=2.5·eps/steps, steps=20, random_start=True)``
 cw         L2    ``CW(c=1, kappa=0, steps=50, lr=0.01)`` with Carlini & Wagner's margin f (:class:`CarliniWagnerL2`:
                  torchattacks 3.5.1's f is wrong for negative logits): a minimum-norm attack, run once per model;
@@ -62,6 +63,7 @@ __all__ = [
     "autoattack_description",
     "check_l2_eps",
     "correct_in_batches",
+    "exact_fraction",
     "fold_batchnorm",
     "l2_only",
     "name_list",
@@ -75,10 +77,19 @@ __all__ = [
 
 @dataclass(frozen=True)
 class AttackConfig:
-    """Hyper-parameters of the attacks (defaults: DD-RobustBench / torchattacks)."""
+    """Hyper-parameters of the attacks (defaults: torchattacks', and Madry et al.'s PGD step rule).
+
+    The PGD step of the issue's references: DD-RobustBench a fixed 2/255 (``pgd_step="2/255"``); GUARD's
+    evaluation PGD-100 with step 0.25/255 at ε = 1/255 (``pgd_steps=100, pgd_step="0.25/255"``). The default,
+    2.5·ε/20, is neither: every recorded row ran it."""
 
     pgd_steps: int = field(default=20, metadata={"help": "PGD / PGD-L2 iterations"})
     pgd_step_ratio: float = field(default=2.5, metadata={"help": "PGD step size = ratio · ε / steps (Madry et al.)"})
+    pgd_step: str = field(
+        default="",
+        metadata={"help": "PGD / PGD-L2 step size at every ε, as written (2/255: DD-RobustBench's), in the attack's "
+                          "norm; empty: pgd_step_ratio · ε / pgd_steps"},
+    )  # fmt: skip
     cw_c: float = field(default=1.0, metadata={"help": "C&W trade-off constant c (GUARD's evaluation: 1e-4)"})
     cw_steps: int = field(default=50, metadata={"help": "C&W Adam steps"})
     cw_lr: float = field(default=0.01, metadata={"help": "C&W Adam learning rate"})
@@ -121,6 +132,23 @@ class AttackConfig:
                 f"Unknown value {self.autoattack_version!r} for argument autoattack_version. "
                 "Valid values are {plus, rand, standard}"
             )
+        if self.pgd_step != "":
+            self.pgd_alpha(1.0)  # refused here, by name, not at the first attack
+
+    def pgd_alpha(self, eps: float) -> float:
+        """PGD's (and PGD-L2's) step at ``eps``: ``pgd_step`` when given, else ``pgd_step_ratio · eps / pgd_steps``."""
+        if self.pgd_step == "":
+            return self.pgd_step_ratio * eps / self.pgd_steps
+        try:
+            value = float(exact_fraction(str(self.pgd_step)))
+        except (ValueError, ZeroDivisionError):
+            value = math.nan
+        if not (math.isfinite(value) and value > 0):
+            raise ValueError(
+                f"Invalid value {self.pgd_step!r} for argument pgd_step. Valid values are positive numbers or "
+                "fractions like 2/255, or empty (the step pgd_step_ratio · ε / pgd_steps)"
+            )
+        return value
 
 
 Builder = Callable[[nn.Module, float, int, int, AttackConfig], Attack]
@@ -158,13 +186,11 @@ class CarliniWagnerL2(torchattacks.CW):
 
 
 def _pgd(model: nn.Module, eps: float, _k: int, _seed: int, cfg: AttackConfig) -> Attack:
-    alpha = cfg.pgd_step_ratio * eps / cfg.pgd_steps
-    return torchattacks.PGD(model, eps=eps, alpha=alpha, steps=cfg.pgd_steps, random_start=True)
+    return torchattacks.PGD(model, eps=eps, alpha=cfg.pgd_alpha(eps), steps=cfg.pgd_steps, random_start=True)
 
 
 def _pgdl2(model: nn.Module, eps: float, _k: int, _seed: int, cfg: AttackConfig) -> Attack:
-    alpha = cfg.pgd_step_ratio * eps / cfg.pgd_steps
-    return torchattacks.PGDL2(model, eps=eps, alpha=alpha, steps=cfg.pgd_steps, random_start=True)
+    return torchattacks.PGDL2(model, eps=eps, alpha=cfg.pgd_alpha(eps), steps=cfg.pgd_steps, random_start=True)
 
 
 def autoattack_description(num_classes: int, config: AttackConfig = AttackConfig()) -> str:
@@ -251,12 +277,22 @@ def parse_attacks(text: str | Sequence[str]) -> list[str]:
     return list(dict.fromkeys(names))
 
 
+def exact_fraction(text: str) -> Fraction:
+    """``"2/255"``, ``"0.25/255"``, ``"0.3"`` or ``"1e-3"`` as an exact fraction (numerator and denominator read as
+    decimals, so ``0.25/255`` is 1/1020 exactly); ``ValueError`` or ``ZeroDivisionError`` for anything else."""
+    parts = text.strip().split("/")
+    if len(parts) > 2:
+        raise ValueError(f"{text!r} is not a number or a fraction")
+    value = Fraction(parts[0].strip())
+    return value / Fraction(parts[1].strip()) if len(parts) == 2 else value
+
+
 def parse_eps(text: str | float, *, l2: bool = False) -> float:
     """``"2/255"``, ``"0.3"`` or a number → ε in pixel units; it must lie in (0, 1], the data range, or with
     ``l2`` (a grid of L2 attacks only) be positive and finite: the caller checks it against the images' L2
     diameter (:func:`check_l2_eps`)."""
     try:
-        value = float(Fraction(str(text).strip())) if isinstance(text, str) else float(text)
+        value = float(exact_fraction(text)) if isinstance(text, str) else float(text)
     except (ValueError, ZeroDivisionError) as err:
         raise ValueError(
             f"Invalid value {text!r} for argument eps. Valid values are numbers or fractions like 2/255"

@@ -319,3 +319,27 @@ def test_attacks_run_in_eval_mode_and_leave_the_model_in_its_own(attack):
     assert torch.equal(model[2].running_mean, stats)
     adversarial(model, x, y, attack, 0.1, num_classes=4, config=AttackConfig(cw_steps=3))
     assert model.training
+
+
+def test_pgd_takes_a_fixed_step_as_written_or_the_ratio_rule():
+    # DD-RobustBench steps 2/255 at every ε; the ratio rule (the default, every recorded row) 2.5·ε/steps
+    _, _, model = _blobs()
+    for attack in ("pgd", "pgdl2"):
+        ratio = ATTACKS.get(attack).build(model, 8 / 255, 4, 0, AttackConfig())
+        assert ratio.alpha == pytest.approx(2.5 * 8 / 255 / 20)
+        fixed = ATTACKS.get(attack).build(model, 8 / 255, 4, 0, AttackConfig(pgd_step="2/255"))
+        assert fixed.alpha == 2 / 255 and fixed.steps == 20
+    guard = AttackConfig(pgd_steps=100, pgd_step="0.25/255")  # GUARD's evaluation: PGD-100, step 0.25/255 at 1/255
+    assert ATTACKS.get("pgd").build(model, 1 / 255, 4, 0, guard).alpha == 0.25 / 255
+    for bad in ("0", "-1/255", "1/0", "two", 0.0, "nan"):
+        with pytest.raises(ValueError, match="for argument pgd_step. Valid values are positive numbers"):
+            AttackConfig(pgd_step=bad)
+
+
+def test_eps_with_a_decimal_numerator_is_parsed_exactly():
+    # GUARD's step, written as the issue writes it: Fraction alone refused "0.25/255"
+    assert parse_eps("0.25/255") == 1 / 1020 and parse_eps("1.5/255") == 3 / 510
+    assert parse_eps_list("0.5/255, 1/510") == [("0.5/255", 1 / 510)]  # one ε, as written first
+    for bad in ("1/2/3", "/255", "1/", "1/0"):
+        with pytest.raises(ValueError, match="for argument eps"):
+            parse_eps(bad)
