@@ -81,10 +81,14 @@ def condense_medical(
     progress: bool = True,
     regularizer: Regularizer | None = None,
     select_every: int | None = None,
+    expert_regularizer: dict[str, Any] | None = None,
 ) -> CondensedImages:
     """Condense a MedMNIST split with a registered image method at ``ipc`` images per class.
 
-    ``select_every``: validation selection every k iterations (default: the profile's; 0 keeps the last set)."""
+    ``select_every``: validation selection every k iterations (default: the profile's; 0 keeps the last set).
+    ``expert_regularizer``: the record of the term the experts were trained with (``None``: plain experts, what
+    ``medical experts`` makes); a buffer trained otherwise (GUARD's curvature-trained experts) is refused before
+    anything runs, and the card's ``experts`` records the buffer's term."""
     prof = PROFILES.get(profile)
     config = medical_config(method, profile, overrides, ipc=ipc, flag=data.name)
     every = prof.select_every if select_every is None else select_every
@@ -97,7 +101,9 @@ def condense_medical(
     if needs_experts(method):
         if experts is None:
             raise ValueError(f"method {method!r} needs an expert buffer: run `condensekit medical experts` first")
-        resources["experts"] = experts
+        experts.check_regularizer(expert_regularizer)
+        # the method checks the buffer again (as it is on disk then) against what this run expects
+        resources["experts"] = ExpertBuffer(experts.folder, experts.card, expects=expert_regularizer)
     ci = condense_images(data, method, ipc=ipc, domain=DOMAIN, config=config, seed=seed, device=device,
                          checkpoint=checkpoint, checkpoint_every=checkpoint_every, progress=progress,
                          regularizer=regularizer, evaluate=selector, eval_every=every, **resources)  # fmt: skip
@@ -105,5 +111,7 @@ def condense_medical(
     if selection is not None:
         ci.card["selection"] = selection
     if experts is not None and needs_experts(method):
-        ci.card["experts"] = {"folder": str(experts.folder), "config": experts.card["config"]}
+        ci.card["experts"] = {
+            "folder": str(experts.folder), "config": experts.card["config"], "regularizer": experts.regularizer,
+        }  # fmt: skip
     return ci

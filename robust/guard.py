@@ -55,7 +55,7 @@ from condensekit.core.objectives.curvature import DIRECTIONS, CurvatureRegulariz
 from condensekit.core.registry import check_choice, check_int, check_nonnegative
 from condensekit.core.seed import resolve_device
 from condensekit.core.vision import batch_norm_layers, build_image_model
-from condensekit.core.vision.experts import ExpertBuffer, ExpertConfig, generate_experts
+from condensekit.core.vision.experts import LEGACY_MARKER, ExpertBuffer, ExpertConfig, generate_experts
 from condensekit.core.vision.imageset import CondensedImages
 from condensekit.core.vision.methods import IMAGE_METHODS, MTT, condense_images, make_image_config
 from condensekit.core.vision.methods.base import ipc_budgets
@@ -79,7 +79,7 @@ __all__ = [
 
 GUARD_MODES = ("auto", "teacher", "plugin", "both")
 
-MARKER = "curvature.json"
+MARKER = LEGACY_MARKER  # read for buffers made before their card recorded the term; no longer written
 
 RESUME_SUFFIX = ".guard.json"
 
@@ -154,28 +154,12 @@ def curvature_experts(
 ) -> ExpertBuffer:
     """Expert trajectories for ``data``, trained with GUARD's curvature term when ``guard`` asks for it.
 
-    The buffer's own card does not know the regulariser, so ``folder/curvature.json`` records it and a
-    folder made with another curvature setting (or none) is refused rather than mixed.
+    The buffer's card records the term (its ``regularizer``: the term's ``record()``, or null for plain experts), so
+    a folder trained with another curvature setting (or none) is refused rather than mixed, here and by any run
+    that checks what it matches (:meth:`~condensekit.core.vision.experts.ExpertBuffer.check_regularizer`). Buffers
+    made before the card had the field are read through the marker GUARD kept beside them then (:data:`MARKER`);
+    one without either is plain. The returned buffer ``expects`` the term, so a method checking it accepts it.
     """
-    want = _teacher_record(guard)
-    marker = Path(folder) / MARKER
-    started = Path(folder, "card.json").exists()  # the buffer writes its card before it trains any expert
-    if marker.exists():
-        have = json.loads(marker.read_text())
-        if have != want and started:
-            raise ValueError(
-                f"expert buffer {str(folder)!r} was trained with {have}, this run wants {want}; "
-                "pass another experts folder or delete it"
-            )
-        if have != want:  # a marker alone (a run refused before its buffer began): no expert holds it
-            write_json(marker, want)
-    elif started:
-        raise ValueError(
-            f"expert buffer {str(folder)!r} has no {MARKER}: its curvature setting is unknown; "
-            "pass another experts folder or delete it"
-        )
-    else:
-        write_json(marker, want)
     reg = guard.regularizer() if (guard is not None and guard.teacher and guard.curvature > 0) else None
     return generate_experts(data, folder, config, workers=workers, regularizer=reg)
 

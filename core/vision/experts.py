@@ -4,7 +4,8 @@ parameters kept (MTT's "buffer", Cazenavette et al., CVPR 2022).
 A buffer is a folder::
 
     card.json                   dataset, model, normalisation, image shape, the ExpertConfig, parameter count
-                                (the architecture's identity: a model whose layout changed is refused)
+                                (the architecture's identity: a model whose layout changed is refused), and
+                                ``regularizer``: the record of the term the experts were trained with, or null
     expert_0000.safetensors     "trajectory": (epochs+1)×P float32, epoch 0 = the initialisation
     expert_0001.partial.safetensors   an expert still being trained (resumed from its last epoch)
 
@@ -18,6 +19,15 @@ refused with the differences listed, and so is one whose model had another param
 (on 2026-12-03 ``convnet`` got the reference's stem padding for 1-channel input: 2,048 features instead of 1,152,
 so a buffer made before holds ``convnet_pad1`` experts); a truncated or malformed expert file is reported with
 its path.
+
+The training regulariser is part of a buffer's identity: the card's ``regularizer`` holds its ``record()``
+(:meth:`~condensekit.core.objectives.curvature.CurvatureRegularizer.record`; GUARD's curvature-trained experts) or
+null, and a buffer trained with another one is refused (:meth:`ExpertBuffer.create`, and :meth:`ExpertBuffer.open`
+or :meth:`ExpertBuffer.check_regularizer` given the record a run expects): a plain trajectory-matching run would
+otherwise match robust experts silently. Buffers made before the card had the field are read through the marker
+GUARD kept beside them then (``curvature.json``, :data:`LEGACY_MARKER`: ``{"curvature": record or null}``), and as
+unregularised without one (``generate_experts`` recorded no regulariser, so a buffer it trained with one through the
+Python API cannot be told apart). New buffers write no marker.
 Experts can be generated in several processes (:func:`~condensekit.core.parallel.run_seeded`).
 
 Only parameters are stored (not batch-norm running statistics), as MTT does; trajectory matching works
@@ -55,6 +65,9 @@ from condensekit.core.vision.train import (
 BUFFER_FORMAT = "condensekit-experts"
 BUFFER_VERSION = 1
 CARD = "card.json"
+#: The side file GUARD wrote before buffer cards recorded the regulariser: ``{"curvature": record or null}``. Read
+#: for buffers whose card has no ``regularizer``; no longer written.
+LEGACY_MARKER = "curvature.json"
 
 
 @dataclass(frozen=True)
@@ -79,7 +92,28 @@ class ExpertConfig:
             check_nonnegative(name, getattr(self, name))
 
 
-def _describe(data: ImageSplits, config: ExpertConfig) -> dict[str, Any]:
+def regularizer_record(regularizer: Regularizer | None) -> dict[str, Any] | None:
+    """What a buffer's card records of the term ``regularizer`` its experts train with: its ``record()`` (as JSON
+    reads it back), ``None`` without one. A regulariser without ``record()`` (a bare function) raises ``ValueError``:
+    the card could not say how the experts were trained, and a buffer that does not is taken for plain experts."""
+    if regularizer is None:
+        return None
+    record = getattr(regularizer, "record", None)
+    if not callable(record):
+        raise ValueError(
+            f"Invalid value {regularizer!r} for argument regularizer: an expert buffer's card records how its experts "
+            "were trained, so the regulariser needs a record() method returning a JSON-able dict (as "
+            "CurvatureRegularizer has)"
+        )
+    rec = record()
+    if not isinstance(rec, dict):
+        raise ValueError(
+            f"Invalid value {regularizer!r} for argument regularizer: its record() gave {rec!r}, not a dict"
+        )
+    return json.loads(json.dumps(rec))  # as the card reads back (tuples become lists)
+
+
+def _describe(data: ImageSplits, config: ExpertConfig, regularizer: dict[str, Any] | None = None) -> dict[str, Any]:
     model = build_image_model(config.model, channels=data.channels, num_classes=data.num_classes, im_size=data.im_size)
     return {
         "format": BUFFER_FORMAT,
@@ -94,6 +128,7 @@ def _describe(data: ImageSplits, config: ExpertConfig) -> dict[str, Any]:
         "std": list(data.std),
         "num_params": int(sum(p.numel() for p in model.parameters())),
         "config": asdict(config),
+        "regularizer": regularizer,
     }
 
 
@@ -124,12 +159,40 @@ def _mismatch(have: dict[str, Any], want: dict[str, Any]) -> list[str]:
     return out
 
 
-class ExpertBuffer:
-    """A folder of expert trajectories (see the module docstring)."""
+_UNCHECKED: Any = object()  # open()'s default: the regulariser is not checked
 
-    def __init__(self, folder: str | os.PathLike[str], card: dict[str, Any]) -> None:
+
+class ExpertBuffer:
+    """A folder of expert trajectories (see the module docstring).
+
+    ``expects``: the regulariser record the buffer was opened or created for (``None``: plain experts); a method that
+    matches the trajectories checks the buffer against it (:meth:`check_regularizer`)."""
+
+    def __init__(
+        self, folder: str | os.PathLike[str], card: dict[str, Any], *, expects: dict[str, Any] | None = None
+    ) -> None:
         self.folder = Path(folder)
         self.card = card
+        self.expects = expects
+
+    @property
+    def regularizer(self) -> dict[str, Any] | None:
+        """The record of the term the experts were trained with (``None``: plain): the card's ``regularizer``, or for
+        a buffer made before the card had it, the marker GUARD kept beside it (:data:`LEGACY_MARKER`), else
+        ``None``."""
+        return _card_regularizer(self.folder, self.card)
+
+    def check_regularizer(self, expected: dict[str, Any] | None) -> None:
+        """Refuse (``ValueError`` naming the folder and both records) a buffer whose experts were trained with another
+        regulariser than ``expected`` (a record; ``None``: plain experts)."""
+        have, want = self.regularizer, json.loads(json.dumps(expected))
+        if have != want:
+            raise ValueError(
+                f"expert buffer {str(self.folder)!r} was trained with regulariser {have}, this run expects {want}: "
+                "matching its trajectories would distil other experts than the run records. Pass a folder trained "
+                "with the expected setting (plain experts: `condensekit medical experts`; curvature-trained: GUARD, "
+                "`condensekit robust condense`), or another folder"
+            )
 
     @property
     def epochs(self) -> int:
@@ -143,10 +206,19 @@ class ExpertBuffer:
         return self.folder / f"expert_{index:04d}{'.partial' if partial_file else ''}.safetensors"
 
     @classmethod
-    def create(cls, folder: str | os.PathLike[str], data: ImageSplits, config: ExpertConfig) -> ExpertBuffer:
-        """Open ``folder`` for ``data`` and ``config``, writing its card if new; a buffer made for another
-        dataset, model, normalisation or config raises ``ValueError``."""
-        want = _describe(data, config)
+    def create(
+        cls,
+        folder: str | os.PathLike[str],
+        data: ImageSplits,
+        config: ExpertConfig,
+        *,
+        regularizer: dict[str, Any] | None = None,
+    ) -> ExpertBuffer:
+        """Open ``folder`` for ``data``, ``config`` and experts trained with the term ``regularizer`` records
+        (:func:`regularizer_record`; ``None``: plain), writing its card if new; a buffer made for another dataset,
+        model, normalisation, config or regulariser raises ``ValueError``. A marker left without a buffer (a GUARD
+        run refused before its buffer began) is removed when the card is written: no expert was trained under it."""
+        want = _describe(data, config, regularizer)
         card_path = Path(folder) / CARD
         if card_path.exists():
             have = _read_card(card_path)
@@ -156,17 +228,28 @@ class ExpertBuffer:
                     f"expert buffer {str(folder)!r} was made for other settings ({'; '.join(diff)}); "
                     "pass another folder or delete it"
                 )
+            cls(folder, have).check_regularizer(regularizer)
             if have["config"]["num_experts"] >= config.num_experts:
-                return cls(folder, have)
+                return cls(folder, have, expects=regularizer)
+        else:
+            (Path(folder) / LEGACY_MARKER).unlink(missing_ok=True)
         write_json(card_path, want)
-        return cls(folder, want)
+        return cls(folder, want, expects=regularizer)
 
     @classmethod
     def open(
-        cls, folder: str | os.PathLike[str], *, data: ImageSplits | None = None, model: str | None = None
+        cls,
+        folder: str | os.PathLike[str],
+        *,
+        data: ImageSplits | None = None,
+        model: str | None = None,
+        regularizer: dict[str, Any] | None = _UNCHECKED,
     ) -> ExpertBuffer:
         """Open an existing buffer to read; with ``data``/``model`` refuse one made for other data or model
-        (with both, also one whose parameter count differs from ``model``'s on ``data``: another layout)."""
+        (with both, also one whose parameter count differs from ``model``'s on ``data``: another layout); with
+        ``regularizer`` (a record, or ``None`` for plain experts) refuse one trained with another regulariser
+        (:meth:`check_regularizer`). The buffer's ``expects`` is ``regularizer``; opened without one it is ``None``:
+        readable whatever trained it (an attack on the experts), taken for plain experts by a method that checks."""
         card_path = Path(folder) / CARD
         if not card_path.exists():
             raise FileNotFoundError(
@@ -193,7 +276,11 @@ class ExpertBuffer:
                     f"expert buffer {str(folder)!r} was made for another architecture "
                     f"({_param_mismatch(card.get('num_params'), want)}); generate a new buffer"
                 )
-        return cls(folder, card)
+        buffer = cls(folder, card)
+        if regularizer is not _UNCHECKED:
+            buffer.check_regularizer(regularizer)
+            buffer.expects = json.loads(json.dumps(regularizer))
+        return buffer
 
     def completed(self) -> list[int]:
         """Indices of experts whose full trajectory is on disk."""
@@ -234,6 +321,22 @@ def _read_card(path: Path) -> dict[str, Any]:
     if not isinstance(card, dict) or card.get("format") != BUFFER_FORMAT:
         raise ValueError(f"{str(path)!r} is not an expert-buffer card (format {BUFFER_FORMAT!r})")
     return card
+
+
+def _card_regularizer(folder: Path, card: dict[str, Any]) -> dict[str, Any] | None:
+    if "regularizer" in card:
+        return card["regularizer"]
+    marker = folder / LEGACY_MARKER  # a buffer made before the card had the field: GUARD's marker, if any
+    if not marker.exists():
+        return None
+    try:
+        record = json.loads(marker.read_text())
+        return record["curvature"]
+    except (OSError, json.JSONDecodeError, KeyError, TypeError) as err:
+        raise ValueError(
+            f"{str(marker)!r} (how the experts of this buffer, made before its card recorded it, were trained) is not "
+            f"readable ({type(err).__name__}: {err}); delete the buffer and generate it again"
+        ) from err
 
 
 def _read_trajectory(path: Path, rows: int | None, num_params: int) -> Tensor:
@@ -325,7 +428,12 @@ def _context(
     boundary on the CPU), so experts train on the caller's device in every worker."""
     if device is not None:
         data = data.to(device)
-    return data, ExpertBuffer.create(folder, data, config), config, regularizer
+    return (
+        data,
+        ExpertBuffer.create(folder, data, config, regularizer=regularizer_record(regularizer)),
+        config,
+        regularizer,
+    )
 
 
 def _run_expert(context: Any, index: int) -> float:
@@ -348,7 +456,7 @@ def generate_experts(
     With ``workers > 1`` the data, config and ``regularizer`` must be picklable (a top-level function or a
     ``functools.partial`` of one)."""
     check_int("workers", workers, 1)
-    buffer = ExpertBuffer.create(folder, data, config)
+    buffer = ExpertBuffer.create(folder, data, config, regularizer=regularizer_record(regularizer))
     todo = [i for i in range(config.num_experts) if not buffer.path(i).exists()]
     if todo:
         jobs = [(_run_expert, i) for i in todo]

@@ -44,21 +44,41 @@ def test_guard_config_checks_and_regularizer():
 def test_curvature_experts_differ_from_plain_and_are_not_mixed(tmp_path):
     data = _images()
     plain = curvature_experts(data, tmp_path / "plain", CFG, None).load(0)
-    curved = curvature_experts(data, tmp_path / "curv", CFG, GuardConfig(curvature=50.0, h=1.0)).load(0)
+    curved_buf = curvature_experts(data, tmp_path / "curv", CFG, GuardConfig(curvature=50.0, h=1.0))
+    curved = curved_buf.load(0)
     assert torch.equal(plain[0], curved[0])  # same seeded initialisation
     assert not torch.allclose(plain[-1], curved[-1])  # the term changed the training
-    assert json.loads((tmp_path / "curv" / MARKER).read_text())["curvature"]["lam"] == 50.0
-    with pytest.raises(ValueError, match="was trained with"):
+    card = json.loads((tmp_path / "curv" / "card.json").read_text())
+    assert card["regularizer"]["lam"] == 50.0 and curved_buf.expects == card["regularizer"]  # the card records it
+    assert not (tmp_path / "curv" / MARKER).exists()  # no second record beside it
+    with pytest.raises(ValueError, match=r"trained with regulariser \{'lam': 50\.0.*this run expects None"):
         curvature_experts(data, tmp_path / "curv", CFG, None)
-    generate_experts(data, tmp_path / "unknown", CFG)  # a buffer made elsewhere, setting unknown
+    with pytest.raises(ValueError, match=r"this run expects None"):  # nor by a plain run that makes experts
+        generate_experts(data, tmp_path / "curv", CFG)
+    generate_experts(data, tmp_path / "plain-elsewhere", CFG)  # a buffer made elsewhere: its card says plain
+    assert curvature_experts(data, tmp_path / "plain-elsewhere", CFG, None).regularizer is None
+    with pytest.raises(ValueError, match=r"trained with regulariser None, this run expects \{'lam': 100\.0"):
+        curvature_experts(data, tmp_path / "plain-elsewhere", CFG, GuardConfig())
     # a run refused after its marker was written but before its buffer began (e.g. workers=0) left a marker
-    # alone, which then refused every other setting for a folder that holds no expert
+    # alone, which must not refuse (or describe) the buffer made there next
     (tmp_path / "refused").mkdir()
     (tmp_path / "refused" / MARKER).write_text(json.dumps({"curvature": {"lam": 100.0}}))
-    curvature_experts(data, tmp_path / "refused", CFG, None)
-    assert json.loads((tmp_path / "refused" / MARKER).read_text()) == {"curvature": None}
-    with pytest.raises(ValueError, match="curvature setting is unknown"):
-        curvature_experts(data, tmp_path / "unknown", CFG, GuardConfig())
+    assert curvature_experts(data, tmp_path / "refused", CFG, None).regularizer is None
+    assert not (tmp_path / "refused" / MARKER).exists()
+
+
+def test_a_buffer_made_with_the_marker_keeps_its_setting(tmp_path):
+    """Buffers made before the card recorded the term: the marker says how they were trained."""
+    data = _images()
+    guard = GuardConfig(curvature=50.0, h=1.0)
+    folder = tmp_path / "old"
+    curvature_experts(data, folder, CFG, guard)
+    card = json.loads((folder / "card.json").read_text())
+    (folder / MARKER).write_text(json.dumps({"curvature": card.pop("regularizer")}))  # as written before
+    (folder / "card.json").write_text(json.dumps(card))
+    assert curvature_experts(data, folder, CFG, guard).load(0).shape[0] == 2  # reused
+    with pytest.raises(ValueError, match=r"old'.*'lam': 50\.0.*this run expects None"):
+        curvature_experts(data, folder, CFG, None)
 
 
 def test_modes_resolve_per_base():

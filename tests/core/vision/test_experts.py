@@ -80,12 +80,17 @@ def test_truncated_expert_detected(tmp_path, tiny_images):
 def test_regularizer_reaches_fit_images(tmp_path, tiny_images):
     calls = []
 
-    def reg(model, x, y):
-        calls.append(x.shape[0])
-        return x.new_zeros(())
+    class Spy:  # a regulariser needs a record() for the buffer's card (test_experts_regularizer.py)
+        def record(self) -> dict:
+            return {"spy": True}
 
-    generate_experts(tiny_images, tmp_path / "buf", ExpertConfig(num_experts=1, epochs=1, model="mlp"), regularizer=reg)
-    assert calls
+        def __call__(self, model, x, y):
+            calls.append(x.shape[0])
+            return x.new_zeros(())
+
+    buf = generate_experts(tiny_images, tmp_path / "buf", ExpertConfig(num_experts=1, epochs=1, model="mlp"),
+                           regularizer=Spy())  # fmt: skip
+    assert calls and buf.card["regularizer"] == {"spy": True}
 
 
 def test_two_processes_match_one(tmp_path, tiny_images):
@@ -156,7 +161,7 @@ def test_workers_train_on_the_callers_device(tmp_path, tiny_images, monkeypatch)
     generate_experts(tiny_images, tmp_path / "buf", CFG, workers=2)
     assert seen["context"].args[0].x_train.device.type == "cpu"  # what is pickled
     assert seen["context"].args[-1] == str(tiny_images.x_train.device)  # where the worker puts it back
-    monkeypatch.setattr(mod.ExpertBuffer, "create", staticmethod(lambda folder, data, config: None))
+    monkeypatch.setattr(mod.ExpertBuffer, "create", staticmethod(lambda folder, data, config, regularizer=None: None))
 
     class Moved:
         def to(self, device):
