@@ -2,6 +2,8 @@
 
 Core knows no domain: each domain registers its verbs through the ``condensekit.domains``
 entry-point group (``register(subparsers)`` adds a sub-command).
+
+Every parser of the tree is a :class:`CliParser`, which takes no abbreviated option.
 """
 
 from __future__ import annotations
@@ -10,8 +12,30 @@ import argparse
 import sys
 import warnings
 from importlib.metadata import entry_points
+from typing import Any
 
 from condensekit.core.artifact import format_card, load_artifact
+
+__all__ = ["CliParser", "build_parser", "main"]
+
+
+class CliParser(argparse.ArgumentParser):
+    """An :class:`argparse.ArgumentParser` that refuses abbreviated options (``allow_abbrev=False``).
+
+    argparse's default takes any unambiguous prefix of an option for the option (``--ip 10`` for ``--ipc 10``),
+    and where a verb passes the flags it does not know to a method's config (``accepts_extra``), a method flag
+    that is a prefix of one of the verb's own options (``--eval`` of ``--eval-runs``) would be taken for it
+    instead of reaching the method. With this parser an abbreviation is an unknown option: refused by name.
+
+    The rule lives here once: ``add_subparsers`` makes its sub-parsers with the class of the parser it is
+    called on (argparse's ``parser_class`` default), so every domain's sub-command and verb under
+    :func:`build_parser` is a ``CliParser`` too; a stand-alone parser (a method's flags) is built as one.
+    """
+
+    def __init__(self, *args: Any, allow_abbrev: bool = False, **kwargs: Any) -> None:
+        if allow_abbrev:
+            raise ValueError(f"Argument allow_abbrev of CliParser must be False, got {allow_abbrev!r}")
+        super().__init__(*args, allow_abbrev=False, **kwargs)
 
 
 def _info(ns: argparse.Namespace) -> int:
@@ -24,14 +48,14 @@ def _info(ns: argparse.Namespace) -> int:
 warnings.filterwarnings("ignore", message=r".*torch\.jit\.script.*", category=FutureWarning)
 
 
-def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
+def build_parser(argv: list[str] | None = None) -> CliParser:
     """The whole command tree; given ``argv``, only the domain it names is imported.
 
     Importing a domain costs seconds (PyG, medmnist, sklearn, opacus), so ``condensekit graph ...``
     loads the graph domain alone and the others get a placeholder sub-command; ``condensekit --help``
     lists every domain's own help; ``condensekit info`` imports none.
     """
-    parser = argparse.ArgumentParser(prog="condensekit", description="Dataset condensation beyond natural images.")
+    parser = CliParser(prog="condensekit", description="Dataset condensation beyond natural images.")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     info = sub.add_parser("info", help="print the card of a condensed-set artifact")
     info.add_argument("path", help="artifact folder (tensors.safetensors + card.json)")

@@ -9,6 +9,7 @@ from typing import Any
 
 from condensekit.core.artifact import update_card
 from condensekit.core.atomic import write_json
+from condensekit.core.cli import CliParser
 from condensekit.core.config import add_dataclass_args, dataclass_from_args
 from condensekit.core.evaluate import Summary, TrainConfig
 from condensekit.core.parallel import auto_workers
@@ -103,7 +104,7 @@ def _workers(ns: argparse.Namespace, task: NodeTask, runs: int) -> int:
 
 def _method_config(ns: argparse.Namespace, registry: Any = NODE_METHODS) -> Any:
     entry = registry.get(ns.method)
-    parser = argparse.ArgumentParser(prog=f"condensekit graph condense --method {ns.method}", add_help=False)
+    parser = CliParser(prog=f"condensekit graph condense --method {ns.method}", add_help=False)
     add_dataclass_args(parser, entry.config)
     cfg_ns, rest = parser.parse_known_args(ns.extra)
     if rest:

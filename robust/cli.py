@@ -76,7 +76,6 @@ def register(sub: argparse._SubParsersAction) -> None:
 
     c = verbs.add_parser(
         "condense",
-        allow_abbrev=False,  # method flags (--expert-epochs) must not be taken for abbreviations of ours
         help="condense an image set with a base method, curvature-regularised (GUARD) or not",
         description="Method flags (e.g. --syn-steps, --lr-img) are accepted after --base; --curvature 0 runs the "
         "plain base method (with plain experts), for the comparison.",

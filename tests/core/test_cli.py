@@ -1,12 +1,14 @@
 from __future__ import annotations
 
+import argparse
 import json
 import os
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from condensekit.core.cli import main
+from condensekit.core.cli import CliParser, build_parser, main
 from condensekit.graph.data import NODE_DATASETS
 
 needs_data = pytest.mark.skipif(
@@ -63,6 +65,52 @@ def test_evaluate_missing_artifact(tmp_path: Path, capsys: pytest.CaptureFixture
 def test_info_missing_artifact(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["info", str(tmp_path / "missing")]) == 2
     assert "missing" in capsys.readouterr().err
+
+
+def _parsers(parser: argparse.ArgumentParser) -> Iterator[tuple[str, argparse.ArgumentParser]]:
+    """``parser`` and every sub-parser under it, by their ``prog``."""
+    yield parser.prog, parser
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for sub in action.choices.values():
+                yield from _parsers(sub)
+
+
+def test_no_parser_of_the_tree_takes_abbreviations() -> None:
+    """Every domain's every verb (``allow_abbrev`` is not inherited by ``add_parser``; the class is)."""
+    found = dict(_parsers(build_parser()))
+    assert {"condensekit graph condense", "condensekit medical condense", "condensekit privacy psg",
+            "condensekit robust condense", "condensekit graph show"} <= set(found)  # fmt: skip
+    assert [prog for prog, p in found.items() if p.allow_abbrev or not isinstance(p, CliParser)] == []
+    with pytest.raises(ValueError, match="allow_abbrev of CliParser must be False, got True"):
+        CliParser(allow_abbrev=True)
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["graph", "evaluate", "x", "--run", "3"], "unrecognized arguments: --run 3"),  # --runs
+        (["graph", "show", "x", "--png", "a.png", "--per", "2"], "unrecognized arguments: --per 2"),  # --per-class
+        (["graph", "methods", "--ta", "graph"], "unrecognized arguments: --ta graph"),  # --task
+        (["--hel"], "unrecognized arguments: --hel"),  # --help
+    ],
+)
+def test_graph_abbreviations_are_refused(argv: list[str], message: str, capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exit_:
+        main(argv)
+    assert exit_.value.code == 2 and message in capsys.readouterr().err
+
+
+def test_graph_condense_abbreviation_reaches_the_method_and_is_refused(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``--eval-r`` is not ``--eval-runs``: it goes to the method's flags, which refuse it by name; and a method
+    flag's own abbreviation (``--outer 2`` for ``--outer-loop``) is refused too."""
+    base = ["graph", "condense", "--dataset", "cora", "--method", "gcdm", "--budget", "35", "--quiet"]
+    for flag in ("--eval-r", "--outer"):
+        assert main([*base, "--out", str(tmp_path / "a"), flag, "2"]) == 2
+        assert f"Unknown option(s) ['{flag}', '2'] for method 'gcdm'" in capsys.readouterr().err
+    assert not (tmp_path / "a").exists()
 
 
 @pytest.mark.real_data

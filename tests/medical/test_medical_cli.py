@@ -56,6 +56,20 @@ def test_cli_errors(root, tmp_path, capsys):
     assert "argument ipc" in capsys.readouterr().err
 
 
+def test_abbreviated_options_are_refused_by_name(root, tmp_path, capsys):
+    """argparse took any unambiguous prefix: ``--run 3`` ran 3 runs, ``--select 5`` selected every 5 iterations."""
+    with pytest.raises(SystemExit) as exit_:
+        main(["medical", "evaluate", str(tmp_path / "art"), "--run", "3"])
+    assert exit_.value.code == 2 and "unrecognized arguments: --run 3" in capsys.readouterr().err
+    base = ["medical", "condense", "--root", str(root), "--flag", "breastmnist", "--method", "dm", "--device", "cpu"]
+    with pytest.raises(SystemExit):
+        main([*base, "--ip", "1"])  # --ipc
+    assert "the following arguments are required: --ipc" in capsys.readouterr().err
+    assert main([*base, "--ipc", "1", "--select", "5", "--out", str(tmp_path / "a")]) == 2  # --select-every
+    assert "Unknown option(s) ['--select', '5'] for method 'dm'" in capsys.readouterr().err
+    assert not (tmp_path / "a").exists()
+
+
 @pytest.mark.parametrize(
     ("method", "flags", "argument"),
     [

@@ -25,6 +25,16 @@ def test_account_prints_both_epsilons(capsys):
     assert "argument delta" in capsys.readouterr().err
 
 
+def test_abbreviated_options_are_refused_by_name(capsys):
+    """``dp-merf --ip 3`` was taken for ``--ipc 3``: a condensed set instead of the generator; now it reaches the
+    method's flags, which refuse it. ``account --sig 5`` was ``--sigma 5``."""
+    assert main(["privacy", "dp-merf", "--epsilon", "1", "--ip", "3"]) == 2
+    assert "Unknown option(s) ['--ip', '3'] for method 'dp-merf'" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as exit_:
+        main(["privacy", "account", "--sig", "5"])
+    assert exit_.value.code == 2 and "unrecognized arguments: --sig" in capsys.readouterr().err
+
+
 def test_account_of_an_artifact_without_privacy_record_errors(tmp_path, capsys, images):
     data = images
     card = {"domain": "medical", "method": "dm", "config": {}, "source": image_source(data), "budget": 4, "seed": 0}

@@ -37,6 +37,17 @@ def test_audit_bad_input_exits_2_with_the_reason(tmp_path, capsys, args, message
     assert message in capsys.readouterr().err
 
 
+def test_abbreviated_options_are_refused_by_name(tmp_path, capsys):
+    """``audit --run 3`` was ``--runs 3``; ``condense --teacher-e 5`` was ``--teacher-epochs 5`` (now a method flag,
+    refused by the base method)."""
+    with pytest.raises(SystemExit) as exit_:
+        main(["robust", "audit", str(tmp_path / "none"), "--run", "3"])
+    assert exit_.value.code == 2 and "unrecognized arguments: --run 3" in capsys.readouterr().err
+    argv = ["robust", "condense", "--base", "dm", "--dataset", "mnist", "--ipc", "1", "--teacher-e", "5"]
+    assert main([*argv, "--out", str(tmp_path / "a")]) == 2
+    assert "Unknown option(s) ['--teacher-e', '5']" in capsys.readouterr().err
+
+
 def test_audit_refuses_a_task_without_attacks(tmp_path, capsys):
     save_artifact(tmp_path / "gl", {"x": torch.zeros(3, 4), "y": torch.zeros(3)}, {
         "domain": "graph", "task": "graph_classification", "method": "kidd", "config": {},
