@@ -30,6 +30,9 @@ __all__ = ["cholesky_jitter", "krr_predict", "relu_ntk", "relu_ntk_layer", "relu
 #: Correlations are clipped to ±(1 − this) before ``arccos``, whose gradient is infinite at ±1.
 CORRELATION_MARGIN = 1e-4
 
+#: The dtypes LAPACK's Cholesky factorisation and solve take (half precision is not implemented).
+SOLVE_DTYPES = (torch.float32, torch.float64)
+
 #: Jitter tried by :func:`cholesky_jitter`, relative to the mean diagonal: 0, then 1e-6 … 1e-2.
 JITTERS = (0.0, 1e-6, 1e-5, 1e-4, 1e-3, 1e-2)
 
@@ -40,8 +43,13 @@ def cholesky_jitter(k: Tensor) -> Tensor:
     positive definite (differentiable; float32 kernel matrices are often PSD only up to rounding).
 
     Raises:
-        ValueError: ``k`` holds NaN/inf, or stays singular with the largest jitter.
+        ValueError: ``k`` is not a non-empty square float32/float64 matrix, holds NaN/inf, or stays singular with
+            the largest jitter.
     """
+    if k.dim() != 2 or k.shape[0] != k.shape[1] or k.shape[0] == 0:
+        raise ValueError(f"cholesky_jitter needs a non-empty square matrix, got shape {tuple(k.shape)}")
+    if k.dtype not in SOLVE_DTYPES:
+        raise ValueError(f"cholesky_jitter needs a float32 or float64 matrix (LAPACK's Cholesky), got {k.dtype}")
     singular = ValueError(
         f"the kernel matrix ({k.shape[0]}×{k.shape[0]}) is singular even with jitter "
         f"{JITTERS[-1]} × its mean diagonal: duplicate or all-zero samples? Raise the ridge"
@@ -80,11 +88,25 @@ def krr_predict(k_ts: Tensor, k_ss: Tensor, y_s: Tensor, *, ridge: float = 1.0) 
     Shapes:
         ``k_ts``: ``(n_t, n_s)``; ``k_ss``: ``(n_s, n_s)``; ``y_s``: ``(n_s, c)``; output ``(n_t, c)``.
     """
-    n_s = k_ss.shape[0]
-    if k_ss.shape != (n_s, n_s) or k_ts.shape[1] != n_s or y_s.shape[0] != n_s:
+    n_s = k_ss.shape[0] if k_ss.dim() else 0
+    if (
+        (k_ts.dim(), k_ss.dim(), y_s.dim()) != (2, 2, 2)
+        or k_ss.shape != (n_s, n_s)
+        or k_ts.shape[1] != n_s
+        or y_s.shape[0] != n_s
+        or n_s == 0
+    ):
+        # a 1-D y_s or k_ts failed inside torch (IndexError, "b should have at least 2 dimensions"), and n_s = 0
+        # predicted zeros from an empty synthetic set without a word
         raise ValueError(
-            f"krr_predict needs k_ts (n_t, n_s), k_ss (n_s, n_s) and y_s (n_s, c), got "
+            f"krr_predict needs k_ts (n_t, n_s), k_ss (n_s, n_s) and y_s (n_s, c) with n_s >= 1, got "
             f"{tuple(k_ts.shape)}, {tuple(k_ss.shape)} and {tuple(y_s.shape)}"
+        )
+    if not k_ts.dtype == k_ss.dtype == y_s.dtype or k_ss.dtype not in SOLVE_DTYPES:
+        # torch said "Expected b and A to have the same dtype" (integer one-hot labels), naming no argument
+        raise ValueError(
+            f"krr_predict needs k_ts, k_ss and y_s of one dtype, float32 or float64 (the Cholesky solve), got "
+            f"{k_ts.dtype}, {k_ss.dtype} and {y_s.dtype}; cast them, e.g. y_s.to(k_ss.dtype)"
         )
     check_nonnegative("ridge", ridge)  # a NaN ridge passed `ridge < 0` and made a NaN prediction
     eye = torch.eye(n_s, dtype=k_ss.dtype, device=k_ss.device)

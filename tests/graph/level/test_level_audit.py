@@ -93,3 +93,30 @@ def test_a_hand_built_split_that_leaks_or_points_past_the_graphs_is_refused(tiny
     with pytest.raises(ValueError, match=r"graphs\.y holds labels in \[0, 1\]; valid labels are 0\.\.0"):
         condense_graphs(replace(tiny_set, num_classes=1), "random", gpc=2, progress=False, device="cpu")
     condense_graphs(tiny_set, "random", gpc=2, progress=False, device="cpu")  # the real split passes
+
+
+def test_krr_inputs_of_the_wrong_shape_or_dtype_are_refused_by_name() -> None:
+    """Integer one-hot labels, float32 labels against a float64 kernel, a 1-D y_s or k_ts, half precision and an
+    empty synthetic set failed inside torch without naming an argument, or (n_s = 0) predicted zeros silently."""
+    from condensekit.core.objectives.kernel_ridge import cholesky_jitter, krr_predict
+
+    x = torch.randn(5, 3, dtype=torch.float64, generator=torch.Generator().manual_seed(0))
+    k = x @ x.T + torch.eye(5, dtype=torch.float64)
+    y = torch.eye(5, 2, dtype=torch.float64)
+    assert krr_predict(k[:2], k, y).shape == (2, 2)
+    dtype = r"krr_predict needs k_ts, k_ss and y_s of one dtype, float32 or float64"
+    for args in (
+        (k[:2], k, y.long()),
+        (k[:2], k, y.float()),
+        (k[:2].float(), k, y),
+        (k[:2].half(), k.half(), y.half()),
+    ):
+        with pytest.raises(ValueError, match=dtype):
+            krr_predict(*args)
+    shape = r"krr_predict needs k_ts \(n_t, n_s\), k_ss \(n_s, n_s\) and y_s \(n_s, c\) with n_s >= 1"
+    for args in ((k[:2], k, y[:, 0]), (k[0], k, y), (k[:2, :0], k[:0, :0], y[:0]), (k[:2], k[:4], y)):
+        with pytest.raises(ValueError, match=shape):
+            krr_predict(*args)
+    for bad, why in ((k[:0, :0], "non-empty square"), (k[:2], "non-empty square"), (k.half(), "float32 or float64")):
+        with pytest.raises(ValueError, match=why):
+            cholesky_jitter(bad)
