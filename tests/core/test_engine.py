@@ -109,6 +109,28 @@ def test_checkpoint_of_another_method_setting_is_refused(tmp_path: Path) -> None
     assert run(ConfiguredToy(ToyConfig()), cfg).finished  # the same setting resumes
 
 
+class InitToy(ConfiguredToy):
+    """A setting holding a tensor (an initialisation) and a closure (a schedule)."""
+
+    def __init__(self, init: torch.Tensor, decay: float) -> None:
+        super().__init__(ToyConfig())
+        self.init, self.schedule = init, (lambda step: decay**step)
+
+    def data_setting(self) -> dict[str, object]:
+        return {"init": self.init, "schedule": self.schedule}
+
+
+def test_checkpoint_of_another_tensor_or_closure_of_the_same_shape_and_name_is_refused(tmp_path: Path) -> None:
+    ckpt = tmp_path / "c.ckpt"
+    cfg = EngineConfig(steps=2, seed=0, checkpoint=str(ckpt), progress=False)
+    run(InitToy(torch.zeros(3), 0.5), EngineConfig(**{**cfg.__dict__, "stop_after": 1}))
+    with pytest.raises(ValueError, match=r"written by a run with init=\{.*'sha256'"):
+        run(InitToy(torch.ones(3), 0.5), cfg)
+    with pytest.raises(ValueError, match=r"schedule=\{.*'closure': \{'decay': 0\.5\}"):
+        run(InitToy(torch.zeros(3), 0.9), cfg)
+    assert run(InitToy(torch.zeros(3), 0.5), cfg).finished  # the same values resume
+
+
 def test_bad_config() -> None:
     with pytest.raises(ValueError, match="steps"):
         EngineConfig(steps=-1)
