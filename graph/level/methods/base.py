@@ -131,6 +131,9 @@ class GraphCondensation(CondensationMethod):
         check_gpc(graphs, gpc)
         for f in dataclasses.fields(config) if dataclasses.is_dataclass(config) else ():
             value = getattr(config, f.name)
+            if isinstance(f.default, bool) and not isinstance(value, bool):
+                # a switch given as a string ("false", "no") or a number was truthy: mask_padding="false" masked
+                raise ValueError(f"Invalid value {value!r} for argument {f.name}. Valid values are True and False")
             if f.name.startswith("lr_") or f.name in NON_NEGATIVE:
                 # else torch's optimiser says "Invalid learning rate", without the flag, after the set-up
                 check_nonnegative(f.name, value)

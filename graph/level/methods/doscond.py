@@ -216,6 +216,7 @@ class GraphDosCond(GraphCondensation):
     def setup(self, device: torch.device) -> None:
         cfg, graphs = self.config, self.graphs
         lows = {
+            "lr_decay_step": 0,  # 400.5 never restarted Adam (step == 400.5), -1 decayed from step 0, silently
             "batch_real": 1,
             "anneal_steps": 1,
             "outer": 1,

@@ -131,6 +131,10 @@ class KiDD(GraphCondensation):
         for name in ("batch_real", "batch_syn", "hops", "mlp_layers"):
             check_int(name, getattr(cfg, name), 1)
         check_positive("node_multiplier", cfg.node_multiplier)  # ridge: checked with the weights in __init__
+        if hasattr(cfg, "rank"):  # KiDD-LR, before the set-up (herding's GCN): 2.5 was a TypeError of a slice
+            n = self.syn_nodes(cfg.node_multiplier)
+            if isinstance(cfg.rank, bool) or not isinstance(cfg.rank, int) or not 1 <= cfg.rank <= n:
+                raise ValueError(f"Invalid value {cfg.rank!r} for argument rank. Valid values are 1..{n} (graph size)")
 
     def setup(self, device: torch.device) -> None:
         self._check()
@@ -236,9 +240,7 @@ class KiDDLR(KiDD):
     config: KiDDLRConfig
 
     def _init_adjacency(self, a0: Tensor) -> None:
-        r = self.config.rank
-        if not 1 <= r <= a0.shape[-1]:
-            raise ValueError(f"Invalid value {r!r} for argument rank. Valid values are 1..{a0.shape[-1]} (graph size)")
+        r = self.config.rank  # checked by _check against the graph size
         u, sv, vh = torch.linalg.svd(a0)
         root = sv[:, :r].sqrt()
         self.u = nn.Parameter(u[:, :, :r] * root.unsqueeze(1))

@@ -120,3 +120,34 @@ def test_krr_inputs_of_the_wrong_shape_or_dtype_are_refused_by_name() -> None:
     for bad, why in ((k[:0, :0], "non-empty square"), (k[:2], "non-empty square"), (k.half(), "float32 or float64")):
         with pytest.raises(ValueError, match=why):
             cholesky_jitter(bad)
+
+
+FAST = {
+    "kidd": {"batch_real": 8, "batch_syn": 4, "init": "random"},
+    "kidd-lr": {"batch_real": 8, "batch_syn": 4, "init": "random", "rank": 2},
+    "doscond": {"batch_real": 4, "init": "random"},
+}
+
+
+@pytest.mark.parametrize(
+    ("method", "field", "value", "valid"),
+    [
+        ("doscond", "lr_decay_step", 400.5, "integers >= 0"),  # step == 400.5 never held: Adam never restarted
+        ("doscond", "mask_padding", "false", "True and False"),  # a truthy string: the padding was masked
+        ("doscond", "init_fit", 0, "True and False"),
+        ("kidd", "fused", "no", "True and False"),
+        ("kidd", "update_adj", None, "True and False"),
+        ("kidd-lr", "rank", 2.5, r"1\.\.\d+ \(graph size\)"),  # a TypeError of a tensor slice
+        ("kidd-lr", "rank", True, r"1\.\.\d+ \(graph size\)"),
+        ("kidd-lr", "rank", 10**6, r"1\.\.\d+ \(graph size\)"),
+    ],
+)
+def test_config_values_of_the_wrong_kind_name_their_argument_before_the_set_up(
+    tiny_set, monkeypatch, method: str, field: str, value: object, valid: str
+) -> None:
+    from condensekit.graph.level import evaluate
+
+    monkeypatch.setattr(evaluate, "real_embeddings", lambda *a, **k: pytest.fail("set-up ran"))  # herding's GCN
+    cfg = FAST[method] | {"init": "herding", field: value}
+    with pytest.raises(ValueError, match=rf"Invalid value {value!r} for argument {field}\. Valid values are {valid}"):
+        condense_graphs(tiny_set, method, gpc=1, config=cfg, steps=1, progress=False, device="cpu")
