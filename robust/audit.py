@@ -215,7 +215,9 @@ def _sanity(
        an image within each ε by its one example's distance. Such a curve is recorded with status
        ``"by construction"``, never as a pass (it is still evaluated: a rise would be a bug, and is an issue).
     2. **AutoAttack is never above PGD** at any ε where both ran: a real check (cascaded or not, the two are
-       different attacks).
+       different attacks), on the means and on every run (row ``runs``, where the rows have them): run ``i`` of
+       both rows is the same trained model on the same images, so a run where AutoAttack leaves more images
+       standing than PGD fails the check even when the mean over the runs hides it.
 
     Returns ``{"ok", "issues", "checks", "summary"}``: ``ok`` is false when any check failed; ``checks`` lists
     each ``{"check", "model", "attack", "status", "why"}`` with status ``"passed"``, ``"failed"`` or ``"by
@@ -225,6 +227,7 @@ def _sanity(
     checks: list[dict[str, Any]] = []
     fixed = dict(by_construction or {})
     by = {(r["model"], r["attack"], r["eps"]): r["mean"] for r in rows}
+    runs = {(r["model"], r["attack"], r["eps"]): r.get("runs") for r in rows}
     for model in models:
         for attack in attacks:
             curve = [(r["eps"], r["mean"]) for r in rows if r["model"] == model and r["attack"] == attack]
@@ -243,10 +246,17 @@ def _sanity(
             for r in rows:
                 if r["model"] == model and r["attack"] == "autoattack":
                     pgd = by[(model, "pgd", r["eps"])]
-                    above = r["mean"] > pgd + 1e-9
-                    if above:
-                        issues.append(f"{model} at {r['eps']}: AutoAttack {r['mean']:.2f} > PGD {pgd:.2f}")
-                    status = "failed" if above else "passed"
+                    found = []
+                    if r["mean"] > pgd + 1e-9:
+                        found.append(f"{model} at {r['eps']}: AutoAttack {r['mean']:.2f} > PGD {pgd:.2f}")
+                    pgd_runs = runs.get((model, "pgd", r["eps"])) or []
+                    found += [
+                        f"{model} at {r['eps']}, run {i + 1}: AutoAttack {a:.2f} > PGD {b:.2f}"
+                        for i, (a, b) in enumerate(zip(r.get("runs") or [], pgd_runs, strict=False))
+                        if a > b + 1e-9
+                    ]
+                    issues += found
+                    status = "failed" if found else "passed"
                     checks.append({"check": f"autoattack <= pgd at {r['eps']}", "model": model,
                                    "attack": "autoattack", "status": status, "why": None})  # fmt: skip
     return {"ok": not issues, "issues": issues, "checks": checks, "summary": _sanity_summary(checks)}

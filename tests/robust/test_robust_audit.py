@@ -300,3 +300,16 @@ def test_audit_artifact_puts_the_real_data_in_the_sets_normalisation(tmp_path, m
     assert (real.mean, real.std) == ((0.5,), (0.5,))
     assert torch.allclose(real.denormalise(real.x_test), data.denormalise(data.x_test), atol=1e-6)
     assert torch.allclose(real.x_train, other.x_train, atol=1e-6)
+
+
+def test_autoattack_above_pgd_in_one_run_fails_the_check_though_the_means_hide_it():
+    # recorded: MNIST MTT λ 0 at 0.2, AutoAttack runs [1.8, 1.0, 1.2] against PGD [2.6, 0.9, 2.0]; means 1.33 <= 1.83
+    rows = [
+        {"model": "m", "attack": "pgd", "eps": "0.2", "mean": 1.8333, "runs": [2.6, 0.9, 2.0]},
+        {"model": "m", "attack": "autoattack", "eps": "0.2", "mean": 1.3333, "runs": [1.8, 1.0, 1.2]},
+    ]
+    out = audit_mod._sanity(rows, ("m",), ("pgd", "autoattack"))
+    assert not out["ok"] and out["issues"] == ["m at 0.2, run 2: AutoAttack 1.00 > PGD 0.90"]
+    assert out["summary"] == "AutoAttack <= PGD: failed (0 of 1 model x eps)"
+    rows[1]["runs"] = [1.8, 0.9, 1.2]  # equal in a run is within the check
+    assert audit_mod._sanity(rows, ("m",), ("pgd", "autoattack"))["ok"]
