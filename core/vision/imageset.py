@@ -7,6 +7,13 @@ relabelling methods (SRe2L), ``soft`` (N×K soft labels from a teacher, rows sum
 card's ``task`` is ``"image_classification"`` whatever the domain (``medical``, ``privacy``, ``robust``),
 and ``source`` records ``dataset``, ``num_classes``, ``task`` (MedMNIST's task name), ``channels``,
 ``im_size``, ``mean`` and ``std``, so an audit can load the matching real data and models that fit.
+``source.split`` records what defined the train / validation split (:meth:`ImageSplits.split_record`: the
+seed and size of a validation split the loader drew from the training images, MNIST's; ``{"validation":
+"given"}`` for a dataset's own splits), so a reader re-derives the same split (:func:`source_split_seed`,
+:meth:`CondensedImages.source_data`) and refuses data split otherwise (:func:`check_split`): with another seed
+an evaluation or audit would test on images the set may have been selected on. Cards made before the record
+have none; every command drew MNIST's split with seed 0 (the loaders' default), which is what readers then
+use, and only the recorded ``train_size`` is checked.
 The card's ``init`` records which real training rows seeded the set (``train_indices``: one row of the
 source's training split per synthetic image, or ``None`` when no real image seeded it);
 :meth:`CondensedImages.seed_rows` reads it and loading checks it against ``x`` and ``source.train_size``.
@@ -23,6 +30,7 @@ import torch
 from torch import Tensor
 
 from condensekit.core.artifact import load_artifact, save_artifact
+from condensekit.core.vision.datasets import load_image_dataset
 from condensekit.core.vision.splits import ImageSplits
 
 IMAGE_TASK = "image_classification"
@@ -39,7 +47,47 @@ def image_source(data: ImageSplits) -> dict[str, Any]:
         "mean": list(data.mean),
         "std": list(data.std),
         "train_size": int(data.x_train.shape[0]),
+        "split": data.split_record(),
     }
+
+
+#: The split seed of a card made before ``source.split`` was recorded: the one every command used (the loaders'
+#: default).
+DEFAULT_SPLIT_SEED = 0
+
+
+def source_split_seed(card: dict[str, Any]) -> int:
+    """The seed to load a card's real data with, so the loader draws the split the set was condensed from: the card's
+    ``source.split.seed``; :data:`DEFAULT_SPLIT_SEED` for a dataset whose splits are given (the seed is not used) or a
+    card made before the record."""
+    split = (card.get("source") or {}).get("split") or {}
+    return int(split.get("seed", DEFAULT_SPLIT_SEED))
+
+
+def check_split(card: dict[str, Any], data: ImageSplits, *, artifact: str | os.PathLike[str] | None = None) -> None:
+    """Refuse (``ValueError``) real ``data`` whose train / validation split is not the one the card's set was condensed
+    from (``source.split``, then ``source.train_size``): another split seed or validation size holds out other
+    images, so an evaluation or audit could test on images the set was selected on. A card made before the split was
+    recorded is checked on its ``train_size`` alone."""
+    src = card.get("source") or {}
+    name = f"artifact {str(artifact)!r}" if artifact is not None else "the artifact"
+    have, want = src.get("split"), data.split_record()
+    if have is not None and have != want:
+        how = (
+            f"load it with seed={have['seed']} (load_image_dataset({src.get('dataset')!r}, seed={have['seed']}))"
+            if have.get("validation") == "held-out" and have.get("seed") is not None
+            else "load the dataset's own splits"
+        )
+        raise ValueError(
+            f"{name} was condensed from {src.get('dataset')!r} split as {have}, the real data given is split as "
+            f"{want}: its validation images differ, so testing on it could score images the set was selected on; {how}"
+        )
+    n_train = src.get("train_size")
+    if n_train is not None and int(n_train) != int(data.x_train.shape[0]):
+        raise ValueError(
+            f"{name} was condensed from {n_train} training images of {src.get('dataset')!r}, the real data given has "
+            f"{int(data.x_train.shape[0])}: another split of the dataset (another validation hold-out)"
+        )
 
 
 @dataclass
@@ -87,6 +135,28 @@ class CondensedImages:
         seen = set(rows)
         extra = [r for r in init.get("reinit_train_indices") or [] if r not in seen]
         return torch.tensor(list(rows) + extra, dtype=torch.long)
+
+    def source_data(
+        self, *, root: str | os.PathLike[str] | None = None, artifact: str | os.PathLike[str] | None = None
+    ) -> ImageSplits:
+        """The real data the set was condensed from, split as it was: the card's ``source.dataset`` at its image size
+        from core's registry (:func:`~condensekit.core.vision.datasets.load_image_dataset`), with the card's split
+        seed (:func:`source_split_seed`), checked against the card (channels, size, classes, :func:`check_split`).
+        ``artifact`` names the set in errors."""
+        src = self.card.get("source") or {}
+        size = int((src.get("im_size") or [28])[0])
+        data = load_image_dataset(str(src.get("dataset")), root=root, size=size, seed=source_split_seed(self.card))
+        name = f"artifact {str(artifact)!r}" if artifact is not None else "the artifact"
+        want, have = [src.get("channels"), *(src.get("im_size") or [])], [data.channels, *data.im_size]
+        if want != have:
+            raise ValueError(
+                f"{name}'s images are {want} (channels, H, W) but the real {src.get('dataset')!r} data loads as "
+                f"{have}; pass the data root it was condensed from"
+            )
+        if src.get("num_classes") not in (None, data.num_classes):
+            raise ValueError(f"{name} has {src.get('num_classes')} classes, the real data {data.num_classes}")
+        check_split(self.card, data, artifact=artifact)
+        return data
 
     def save(self, path: str | os.PathLike[str]) -> Path:
         card = dict(self.card)

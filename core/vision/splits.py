@@ -8,6 +8,7 @@ images came from.
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
+from typing import Any
 
 import torch
 from torch import Tensor
@@ -26,7 +27,9 @@ class ImageSplits:
         num_classes: K (the number of labels L for multi-label tasks).
         task: one of :data:`TASKS` (MedMNIST's task names).
         mean, std: per-channel normalisation constants (C); ``x_raw = x * std + mean`` in [0, 1].
-        info: free-form facts for the card (source file, split sizes, ...).
+        info: free-form facts for the card (source file, split sizes, ...). A loader that draws the validation
+            split from the training images itself (MNIST) records ``split_seed`` and ``val_size`` here: they
+            define the split (:meth:`split_record`).
     """
 
     name: str
@@ -61,6 +64,22 @@ class ImageSplits:
     @property
     def im_size(self) -> tuple[int, int]:
         return int(self.x_train.shape[2]), int(self.x_train.shape[3])
+
+    def split_record(self) -> dict[str, Any]:
+        """What defines the train / validation split, as an artifact's card records it (``source.split``):
+        ``{"validation": "held-out", "seed": s, "val_size": v}`` when the loader drew the validation images from the
+        training images with seed ``s`` (``info["split_seed"]``, ``info["val_size"]``: MNIST), else
+        ``{"validation": "given"}`` (the dataset's own files fix it, as MedMNIST's do, or the caller built the
+        splits). Another seed or size holds out other images: a set condensed from one split must be evaluated and
+        audited on the same one."""
+        if "split_seed" not in self.info:
+            return {"validation": "given"}
+        val_size = self.info.get("val_size")
+        return {
+            "validation": "held-out",
+            "seed": int(self.info["split_seed"]),  # type: ignore[call-overload]
+            "val_size": None if val_size is None else int(val_size),  # type: ignore[call-overload]
+        }
 
     @property
     def multilabel(self) -> bool:
