@@ -309,23 +309,28 @@ def validate_graphs(graphs: Sequence[Data]) -> None:
     labels = torch.tensor([int(g.y.reshape(-1)[0]) for g in graphs])
     if int(labels.min()) < 0:
         raise ValueError(f"class labels must be >= 0, got {int(labels.min())}")
-    counts = torch.bincount(labels)
-    present = counts[counts > 0]
-    if present.numel() < 2:
+    # unique, not bincount: bincount allocates max(label) + 1 counters, 8 TB for a label 10**12
+    seen_t, present = torch.unique(labels, return_counts=True)  # sorted
+    seen = seen_t.tolist()
+    if len(seen) < 2:
         raise ValueError("graph classification needs at least two classes in y")
-    absent = (counts == 0).nonzero().flatten().tolist()
-    if absent:  # else every method fails later on a class with 0 training graphs (check_gpc)
-        seen = (counts > 0).nonzero().flatten().tolist()
+    n_absent = seen[-1] + 1 - len(seen)
+    if n_absent:  # else every method fails later on a class with 0 training graphs (check_gpc)
+        absent: list[int] = []  # the first 8 missing labels, walking the gaps (not range(max label))
+        for a, b in zip([-1, *seen], seen, strict=False):
+            absent += range(a + 1, min(b, a + 1 + 8 - len(absent)))
+            if len(absent) >= 8:
+                break
 
-        def show(values: list[int]) -> str:  # labels {0, 10**6} must not print a million numbers
-            return str(values) if len(values) <= 8 else f"[{', '.join(map(str, values[:8]))}, ... ({len(values)})]"
+        def show(values: list[int], total: int) -> str:  # labels {0, 10**6} must not print a million numbers
+            return str(values) if total <= 8 else f"[{', '.join(map(str, values[:8]))}, ... ({total})]"
 
         raise ValueError(
-            f"class labels must be 0..C-1 with every class present: no graph has label(s) {show(absent)} "
-            f"(labels seen: {show(seen)}); relabel y to 0..{len(seen) - 1}"
+            f"class labels must be 0..C-1 with every class present: no graph has label(s) {show(absent, n_absent)} "
+            f"(labels seen: {show(seen, len(seen))}); relabel y to 0..{len(seen) - 1}"
         )
     if int(present.min()) < 3:
-        small = [c for c in range(counts.numel()) if 0 < int(counts[c]) < 3]
+        small = [c for c, n in zip(seen, present.tolist(), strict=True) if n < 3]
         raise ValueError(f"class(es) {small} have fewer than 3 graphs; each class needs one per split")
 
 

@@ -151,3 +151,18 @@ def test_config_values_of_the_wrong_kind_name_their_argument_before_the_set_up(
     cfg = FAST[method] | {"init": "herding", field: value}
     with pytest.raises(ValueError, match=rf"Invalid value {value!r} for argument {field}\. Valid values are {valid}"):
         condense_graphs(tiny_set, method, gpc=1, config=cfg, steps=1, progress=False, device="cpu")
+
+
+def test_a_huge_label_is_refused_without_allocating_a_counter_per_label(tiny_graphs) -> None:
+    """validate_graphs counted labels with bincount, which allocates max(label) + 1 counters: 8 TB for 10**12, a
+    RuntimeError of the allocator (or the machine's memory) instead of the missing-labels error."""
+    far = [Data(x=g.x, edge_index=g.edge_index, y=g.y * 10**12) for g in tiny_graphs]
+    want = r"label\(s\) \[1, 2, 3, 4, 5, 6, 7, 8, \.\.\. \(999999999999\)\] \(labels seen: \[0, 1000000000000\]\)"
+    with pytest.raises(ValueError, match=want):
+        graphset_from_list(far)
+    shifted = [Data(x=g.x, edge_index=g.edge_index, y=g.y + 1) for g in tiny_graphs]  # labels {1, 2}
+    with pytest.raises(ValueError, match=r"no graph has label\(s\) \[0\] \(labels seen: \[1, 2\]\)"):
+        graphset_from_list(shifted)
+    few = tiny_graphs[:14]  # class 1 keeps 2 graphs
+    with pytest.raises(ValueError, match=r"class\(es\) \[1\] have fewer than 3 graphs"):
+        graphset_from_list(few)
