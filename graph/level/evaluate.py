@@ -229,6 +229,11 @@ def evaluate_graphs(
 ) -> dict[str, Summary]:
     """Test accuracy (%) of each model trained on ``condensed`` (``None``: on all training graphs,
     the whole-data row), over ``config.runs`` seeded runs."""
+    if isinstance(models, str):  # iterated as letters: "Unknown graph model 'g'"
+        raise ValueError(
+            f"Invalid value {models!r} for argument models. Valid values are sequences of names in "
+            f"{{{', '.join(GRAPH_MODELS.names())}}}, e.g. [{models!r}]"
+        )
     for name in models:
         GRAPH_MODELS.get(name)
     graphs.check_splits()  # a hand-built split sharing test graphs with the training graphs scored them

@@ -166,3 +166,13 @@ def test_a_huge_label_is_refused_without_allocating_a_counter_per_label(tiny_gra
     few = tiny_graphs[:14]  # class 1 keeps 2 graphs
     with pytest.raises(ValueError, match=r"class\(es\) \[1\] have fewer than 3 graphs"):
         graphset_from_list(few)
+
+
+def test_evaluate_graphs_names_a_single_model_string_as_the_wrong_kind() -> None:
+    """models="gcn" was iterated letter by letter: "Unknown graph model 'g'"."""
+    from condensekit.graph.level.evaluate import GraphEvalConfig, evaluate_graphs
+    from tests.graph.level.conftest import make_tiny_graphs
+
+    gs = graphset_from_list(make_tiny_graphs(), name="tiny")
+    with pytest.raises(ValueError, match=r"Invalid value 'gcn' for argument models\. .*\{gcn, gin\}, e\.g\. \['gcn'\]"):
+        evaluate_graphs(gs, None, models="gcn", config=GraphEvalConfig(runs=1, epochs=1))
