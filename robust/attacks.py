@@ -481,6 +481,8 @@ def adversarial(
 
     ``model`` is attacked in eval mode and left in the mode it came in."""
     spec = ATTACKS.get(attack)
+    check_int("num_classes", num_classes, 2)
+    parse_eps(eps, l2=spec.norm == "L2")  # a negative, zero, NaN or (L∞) above-1 ε is refused by name
     _check_pixels(x)
     if rng_offset and x.device.type != "cpu":
         raise ValueError(f"rng_offset skips draws of the CPU generator; the images are on {x.device}")
@@ -555,6 +557,11 @@ def _robust_accuracy(
 ) -> dict[float, float]:  # fmt: skip
     """:func:`robust_accuracy`, which restores ``model``'s mode after it."""
     spec = ATTACKS.get(attack)
+    check_int("num_classes", num_classes, 2)
+    for eps in eps_grid:  # before any attack runs, not at the ε it reaches
+        parse_eps(eps, l2=spec.norm == "L2")
+    if spec.norm == "L2":
+        check_l2_eps([(str(e), e) for e in eps_grid], tuple(x.shape[1:]))
     y = y.reshape(-1).long()
     model.eval()  # the attacks run it in eval mode (adversarial); the clean mask must be taken in the same mode
     if clean is None:

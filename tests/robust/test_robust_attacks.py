@@ -343,3 +343,16 @@ def test_eps_with_a_decimal_numerator_is_parsed_exactly():
     for bad in ("1/2/3", "/255", "1/", "1/0"):
         with pytest.raises(ValueError, match="for argument eps"):
             parse_eps(bad)
+
+
+@pytest.mark.parametrize(("attack", "eps"), [("pgd", -0.1), ("fgsm", 0.0), ("pgd", 1.5), ("pgd", float("nan")),
+                                             ("pgdl2", 4.5)])  # fmt: skip
+def test_robust_accuracy_refuses_eps_outside_the_data_range_by_name(attack, eps):
+    # a negative ε reached torchattacks, which clamped the perturbation to an empty interval, and scored it
+    x, y, model = _blobs()
+    with pytest.raises(ValueError, match="for argument eps"):
+        robust_accuracy(model, x, y, attack, [0.1, eps], num_classes=4)  # 4.5 > √16, the 1×4×4 L2 diameter
+    with pytest.raises(ValueError, match="for argument eps"):
+        adversarial(model, x, y, attack, -0.1, num_classes=4)
+    with pytest.raises(ValueError, match="argument num_classes"):
+        robust_accuracy(model, x, y, attack, [0.1], num_classes=1)
