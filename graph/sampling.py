@@ -24,12 +24,21 @@ and the kept entries are reweighted (PyG's ``NeighborSampler`` keeps the normali
 
 from __future__ import annotations
 
+import warnings
+
 import torch
 from torch import Tensor
 
-from condensekit.graph.adjacency import to_sparse_adj
+__all__ = ["receptive_subgraph", "sample_per_class", "to_device"]
 
-__all__ = ["receptive_subgraph", "sample_per_class"]
+
+def to_device(t: Tensor, device: torch.device) -> Tensor:
+    """A host tensor on ``device``, without a wait on CUDA: there a copy from pageable memory waits for the
+    stream (a host sync), one from pinned memory does not (the pinned buffer is not reused before the copy ran).
+    Elsewhere an ordinary ``.to``."""
+    if device.type == "cuda":
+        return t.pin_memory().to(device, non_blocking=True)
+    return t.to(device)
 
 
 def sample_per_class(
@@ -37,22 +46,26 @@ def sample_per_class(
 ) -> dict[int, Tensor]:
     """Up to ``size`` random nodes (or rows) of each class (all when it has fewer), without replacement.
 
-    Drawn on the CPU with ``generator`` (default: the global RNG), so runs repeat across devices."""
-    out = {}
-    for c, nodes in members.items():
-        if nodes.shape[0] <= size:
-            out[c] = nodes
-        else:
-            pick = torch.randperm(nodes.shape[0], generator=generator, device="cpu")[:size].to(nodes.device)
-            out[c] = nodes[pick]
-    return out
+    Drawn on the CPU with ``generator`` (default: the global RNG), so runs repeat across devices: one
+    ``randperm`` per class that has more than ``size``, in the order of ``members``. The picks reach the
+    members' device in one copy that does not wait for it (:func:`to_device`)."""
+    drawn = {
+        c: torch.randperm(nodes.shape[0], generator=generator, device="cpu")[:size]
+        for c, nodes in members.items()
+        if nodes.shape[0] > size
+    }
+    if not drawn:
+        return dict(members)
+    first = members[next(iter(drawn))].device
+    picks = dict(zip(drawn, to_device(torch.cat(list(drawn.values())), first).split(size), strict=True))
+    return {c: nodes[picks[c].to(nodes.device)] if c in picks else nodes for c, nodes in members.items()}
 
 
-def _rows(op: Tensor, rows: Tensor) -> tuple[Tensor, Tensor, Tensor]:
-    """The non-zeros of ``op``'s ``rows`` (CSR): local row index, column, value."""
+def _rows(op: Tensor, rows: Tensor, total: int) -> tuple[Tensor, Tensor, Tensor]:
+    """The non-zeros of ``op``'s ``rows`` (CSR): local row index, column, value; ``total`` is their number
+    (read by the caller, so that no length is read back here)."""
     crow, col, val = op.crow_indices(), op.col_indices(), op.values()
     start, count = crow[rows], crow[rows + 1] - crow[rows]
-    total = int(count.sum())  # one host read for both outputs' length (each would read it back on CUDA)
     local = torch.repeat_interleave(torch.arange(rows.numel(), device=rows.device), count, output_size=total)
     first = torch.repeat_interleave(start - (torch.cumsum(count, 0) - count), count, output_size=total)
     pos = first + torch.arange(local.numel(), device=rows.device)
@@ -60,14 +73,14 @@ def _rows(op: Tensor, rows: Tensor) -> tuple[Tensor, Tensor, Tensor]:
 
 
 def _keep_fanout(
-    local: Tensor, values: Tensor, fanout: int, generator: torch.Generator | None
+    local: Tensor, values: Tensor, deg: Tensor, fanout: int, generator: torch.Generator | None
 ) -> tuple[Tensor, Tensor]:
     """Per row, a random ``fanout`` of its entries (all when it has fewer), values times
-    ``degree / kept``; returns the mask of kept entries and their new values."""
+    ``degree / kept``; ``deg`` holds each row's entry count. Returns the mask of kept entries and their new
+    values."""
     n = local.numel()
-    keys = torch.rand(n, generator=generator, device="cpu").to(local.device)  # the CPU stream, on any device
+    keys = to_device(torch.rand(n, generator=generator, device="cpu"), local.device)  # the CPU stream, any device
     order = torch.argsort(local.to(torch.float64) + keys.to(torch.float64))  # by row, random within a row
-    deg = torch.bincount(local)
     starts = torch.cumsum(deg, 0) - deg
     rank = torch.empty(n, dtype=torch.long, device=local.device)
     rank[order] = torch.arange(n, device=local.device) - starts[local[order]]
@@ -75,6 +88,11 @@ def _keep_fanout(
     kept = deg.clamp(max=fanout)
     scale = deg.to(values.dtype) / kept.clamp(min=1).to(values.dtype)
     return keep, values * scale[local]
+
+
+def _read(*counts: Tensor) -> list[int]:
+    """Device counts as host ints, in one read (one sync on CUDA however many)."""
+    return [int(v) for v in torch.stack(counts).tolist()]
 
 
 def receptive_subgraph(
@@ -95,31 +113,65 @@ def receptive_subgraph(
         generator: RNG of the fanout draw (CPU; default the global one).
 
     Returns:
-        ``(sub, op_sub, pos)``: the reached nodes (global ids, the batch first), the square CSR
-        operator on them (``None`` when ``op`` is or ``hops`` is 0), and the batch's positions in ``sub``
-        (``arange(len(nodes))``).
+        ``(sub, op_sub, pos)``: the reached nodes (global ids, the batch first, then each hop's new nodes in
+        ascending id), the square CSR operator on them (``None`` when ``op`` is or ``hops`` is 0), and the batch's
+        positions in ``sub`` (``arange(len(nodes))``).
+
+    Host reads (each a sync on CUDA): ``hops + 1``, one per ring of the subgraph, whose sizes depend on the
+    graph: the batch's entry count (and kept count, with a fanout), then per hop the number of new nodes read
+    with the next hop's counts. The operator is assembled as CSR directly (rows in order, columns sorted within
+    a row: what coalescing would give, without its read-back).
     """
     pos = torch.arange(nodes.numel(), device=nodes.device)
     if op is None or hops == 0:
         return nodes, None, pos  # a model that does not propagate needs no operator
-    n = op.size(0)
-    local_of = torch.full((n,), -1, dtype=torch.long, device=nodes.device)
+    n, device = op.size(0), nodes.device
+    deg_all = op.crow_indices().diff()
+    capped = deg_all.clamp(max=fanout) if fanout > 0 else deg_all
+    local_of = torch.full((n,), -1, dtype=torch.long, device=device)
     local_of[nodes] = pos
-    sub = nodes
+    parts, size = [nodes], nodes.numel()
     frontier = nodes
-    rows_r, cols_r, vals_r = [], [], []
-    for _ in range(hops):
-        local, col, val = _rows(op, frontier)
+    total, kept = _read(deg_all[frontier].sum(), capped[frontier].sum())
+    counts_r, cols_r, vals_r = [], [], []
+    for hop in range(hops):
+        local, col, val = _rows(op, frontier, total)
+        deg = deg_all[frontier]
         if fanout > 0:
-            keep, val = _keep_fanout(local, val, fanout, generator)
-            local, col, val = local[keep], col[keep], val[keep]
-        rows_r.append(local_of[frontier][local])
-        new = torch.unique(col[local_of[col] < 0])
-        local_of[new] = torch.arange(sub.numel(), sub.numel() + new.numel(), device=nodes.device)
-        sub = torch.cat([sub, new])
+            keep, val = _keep_fanout(local, val, deg, fanout, generator)
+            idx = torch.nonzero_static(keep, size=kept).squeeze(1)  # kept entries in order, their count known
+            col, val = col[idx], val[idx]
+            deg = capped[frontier]
+        counts_r.append(deg)
         cols_r.append(col)
         vals_r.append(val)
+        reached = torch.zeros(n, dtype=torch.bool, device=device)
+        reached[col] = True
+        reached &= local_of < 0  # not yet in the subgraph: this hop's new nodes
+        if hop < hops - 1:
+            new_count, total, kept = _read(reached.sum(), (deg_all * reached).sum(), (capped * reached).sum())
+        else:
+            (new_count,) = _read(reached.sum())
+        new = torch.nonzero_static(reached, size=new_count).squeeze(1)  # ascending ids, as torch.unique gives
+        local_of[new] = torch.arange(size, size + new_count, device=device)
+        parts.append(new)
+        size += new_count
         frontier = new
-    rows, cols = torch.cat(rows_r), local_of[torch.cat(cols_r)]
-    # local ids of reached nodes: in [0, len(sub)) by construction, no host read to check them
-    return sub, to_sparse_adj(torch.stack([rows, cols]), sub.numel(), torch.cat(vals_r), check_ids=False), pos
+    sub = torch.cat(parts)
+    # rows: each hop's frontier in order (the batch, then each ring), the outermost ring without entries
+    counts = torch.cat([*counts_r, torch.zeros(frontier.numel(), dtype=torch.long, device=device)])
+    crow = torch.cat([counts.new_zeros(1), torch.cumsum(counts, 0)])
+    rows = torch.repeat_interleave(
+        torch.arange(size, device=device), counts, output_size=sum(c.numel() for c in cols_r)
+    )
+    cols, vals = local_of[torch.cat(cols_r)], torch.cat(vals_r)
+    order = torch.argsort(rows * size + cols)  # columns ascending within each row (rows are in order already)
+    return sub, _csr(crow, cols[order], vals[order], size), pos
+
+
+def _csr(crow: Tensor, col: Tensor, val: Tensor, size: int) -> Tensor:
+    """A ``size × size`` CSR tensor from valid parts (no invariant check: a read-back on CUDA), without torch's
+    one-off "CSR support is in beta" warning."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="Sparse CSR tensor support is in beta")
+        return torch.sparse_csr_tensor(crow, col, val, (size, size), check_invariants=False)

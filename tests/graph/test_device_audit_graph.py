@@ -68,8 +68,36 @@ def test_the_accelerator_path_of_gradient_matching_is_device_clean(tiny_task: No
         return algo
 
     report = audit_method(build, steps=2)
-    # DosCond with a real batch samples a receptive subgraph per class: its size is read back (inherent)
-    _check(report, 1 if (method == "gcond" or not real_batch) else 37)
+    # DosCond with a real batch samples a receptive subgraph per class, GCond (SGC) rows of its precomputed op^K X
+    _check(report, 1 if (method == "gcond" or not real_batch) else RING_READS["doscond"])
+
+
+# A sampled receptive subgraph (graph.sampling) reads each ring's size once, hops + 1 reads, whatever the fanout;
+# a GCN backbone has 2 hops. Gradient matching samples one subgraph per class (3) per update, GCDM one for all
+# classes; both take 2 updates per step, plus the logged loss. Before: DosCond 37 (85 with a fanout: a read of
+# each hop's entry count, bincount, three boolean masks and torch.unique per hop), GCDM 15 (31; Gaussian 13).
+RING_READS = {"doscond": 2 * 3 * (2 + 1) + 1, "gcdm": 2 * (2 + 1) + 1}
+
+
+@pytest.mark.parametrize(
+    ("method", "config"),
+    [
+        ("doscond", PGE | {"real_batch": 4}),
+        ("doscond", PGE | {"real_batch": 4, "real_fanout": 2}),
+        ("gcdm", {"outer_loop": 2, "hidden": 16, "real_batch": 4}),
+        ("gcdm", {"outer_loop": 2, "hidden": 16, "real_batch": 4, "real_fanout": 2}),
+        ("gcdm", {"outer_loop": 2, "hidden": 16, "real_batch": 4, "kernel": "gaussian"}),
+    ],
+)
+def test_sampled_real_nodes_read_each_ring_once(tiny_task: NodeTask, method: str, config: dict[str, Any]) -> None:
+    """No read-back per hop beyond the ring's size: the subgraph's entry, kept and new-node counts come in one read
+    per ring (nonzero_static of a known size, not boolean masks, torch.unique or bincount), and GCDM's labels of the
+    sampled rows are built once (their per-class sizes are fixed), not copied from the host at every update."""
+    entry = NODE_METHODS.get(method)
+    report = audit_method(lambda: entry.cls(tiny_task, node_budgets(tiny_task, budget=9), make_config(method, config)),
+                          steps=2)  # fmt: skip
+    _check(report, RING_READS[method])
+    assert report.syncs_per_step() == [RING_READS[method]] * 2, report.summary()
 
 
 @pytest.mark.parametrize("method", sorted(LEVEL))

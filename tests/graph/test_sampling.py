@@ -48,6 +48,51 @@ def test_sample_per_class() -> None:
     assert torch.equal(out[1], members[1])
 
 
+def test_sample_per_class_draws_one_randperm_per_larger_class_in_order() -> None:
+    """The draws of recorded runs: one CPU randperm per class with more than ``size`` members, in class order
+    (the picks then reach the device in one copy)."""
+    members = {2: torch.arange(20, 30), 0: torch.arange(3), 1: torch.arange(40, 47)}
+    out = sample_per_class(members, 4, torch.Generator().manual_seed(5))
+    gen = torch.Generator().manual_seed(5)
+    want = {c: m[torch.randperm(m.numel(), generator=gen)[:4]] if m.numel() > 4 else m for c, m in members.items()}
+    assert list(out) == [2, 0, 1] and all(torch.equal(out[c], want[c]) for c in members)
+
+
+@pytest.mark.parametrize("fanout", [0, 2])
+@pytest.mark.parametrize("hops", [1, 2, 3])
+def test_receptive_subgraph_is_op_restricted_to_its_rings(tiny_task: NodeTask, hops: int, fanout: int) -> None:
+    """The operator is assembled as CSR directly: it must be a valid CSR (columns sorted within a row), its rows
+    those of ``op`` on the nodes within ``hops - 1`` hops (a subset of their entries with a fanout, reweighted) and
+    empty on the outermost ring, whose nodes come in ascending id after the inner ones."""
+    op = tiny_task.op(create_model("gcn", in_channels=tiny_task.num_features, out_channels=3))
+    batch = tiny_task.train_idx[torch.tensor([7, 0, 3])]
+    gen = torch.Generator().manual_seed(1)
+    sub, op_sub, pos = receptive_subgraph(op, batch, hops, fanout=fanout, generator=gen)
+    assert op_sub is not None and torch.equal(sub[: batch.numel()], batch) and sub.unique().numel() == sub.numel()
+    crow, col = op_sub.crow_indices(), op_sub.col_indices()
+    torch.sparse_csr_tensor(crow, col, op_sub.values(), op_sub.shape, check_invariants=True)  # raises if invalid
+    assert all(bool((col[a:b].diff() > 0).all()) for a, b in zip(crow[:-1].tolist(), crow[1:].tolist(), strict=True))
+    dense, full = op_sub.to_dense(), op.to_dense()[sub][:, sub]
+    inner = dense.abs().sum(1) > 0  # rows with entries: the batch and the inner rings only
+    # the rings by breadth-first search: on the real operator, or with a fanout on the entries kept
+    edges = op.to_dense() != 0
+    if fanout:
+        edges = torch.zeros_like(edges)
+        edges[sub.unsqueeze(1), sub.unsqueeze(0)] = dense != 0
+    ring = [batch]
+    for _ in range(hops):
+        reach = edges[ring[-1]].any(0).nonzero().flatten()
+        ring.append(reach[~torch.isin(reach, torch.cat(ring))])
+    assert torch.equal(sub, torch.cat(ring))  # each ring in ascending id
+    outer = sub.numel() - ring[-1].numel()
+    assert not inner[outer:].any()
+    if fanout == 0:
+        assert torch.equal(dense[:outer], full[:outer])
+    else:
+        kept = (dense[:outer] != 0) & (full[:outer] == 0)
+        assert not kept.any() and int((dense[:outer] != 0).sum(1).max()) <= fanout
+
+
 SMALL = {"outer_loop": 2, "inner_loop": 1, "hidden": 16, "pge_hidden": 8, "adj_period": 2, "adj_steps": 1}
 
 
