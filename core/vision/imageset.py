@@ -10,7 +10,7 @@ and ``source`` records ``dataset``, ``num_classes``, ``task`` (MedMNIST's task n
 ``source.split`` records what defined the train / validation split (:meth:`ImageSplits.split_record`: the
 seed and size of a validation split the loader drew from the training images, MNIST's; ``{"validation":
 "given"}`` for a dataset's own splits), so a reader re-derives the same split (:func:`source_split_seed`,
-:meth:`CondensedImages.source_data`) and refuses data split otherwise (:func:`check_split`): with another seed
+:func:`load_source_data`) and refuses data split otherwise (:func:`check_split`): with another seed
 an evaluation or audit would test on images the set may have been selected on. Cards made before the record
 have none; every command drew MNIST's split with seed 0 (the loaders' default), which is what readers then
 use, and only the recorded ``train_size`` is checked.
@@ -90,6 +90,29 @@ def check_split(card: dict[str, Any], data: ImageSplits, *, artifact: str | os.P
         )
 
 
+def load_source_data(
+    card: dict[str, Any], *, root: str | os.PathLike[str] | None = None, artifact: str | os.PathLike[str] | None = None
+) -> ImageSplits:
+    """The real data an image artifact's set was condensed from, split as it was: the card's ``source.dataset`` at its
+    image size from core's registry (:func:`~condensekit.core.vision.datasets.load_image_dataset`), with the card's
+    split seed (:func:`source_split_seed`), checked against the card (channels, size, classes, :func:`check_split`).
+    ``artifact`` names the set in errors."""
+    src = card.get("source") or {}
+    size = int((src.get("im_size") or [28])[0])
+    data = load_image_dataset(str(src.get("dataset")), root=root, size=size, seed=source_split_seed(card))
+    name = f"artifact {str(artifact)!r}" if artifact is not None else "the artifact"
+    want, have = [src.get("channels"), *(src.get("im_size") or [])], [data.channels, *data.im_size]
+    if want != have:
+        raise ValueError(
+            f"{name}'s images are {want} (channels, H, W) but the real {src.get('dataset')!r} data loads as "
+            f"{have}; pass the data root it was condensed from"
+        )
+    if src.get("num_classes") not in (None, data.num_classes):
+        raise ValueError(f"{name} has {src.get('num_classes')} classes, the real data {data.num_classes}")
+    check_split(card, data, artifact=artifact)
+    return data
+
+
 @dataclass
 class CondensedImages:
     """Synthetic images, their labels, an optional learned learning rate, optional soft labels, and the card."""
@@ -139,24 +162,8 @@ class CondensedImages:
     def source_data(
         self, *, root: str | os.PathLike[str] | None = None, artifact: str | os.PathLike[str] | None = None
     ) -> ImageSplits:
-        """The real data the set was condensed from, split as it was: the card's ``source.dataset`` at its image size
-        from core's registry (:func:`~condensekit.core.vision.datasets.load_image_dataset`), with the card's split
-        seed (:func:`source_split_seed`), checked against the card (channels, size, classes, :func:`check_split`).
-        ``artifact`` names the set in errors."""
-        src = self.card.get("source") or {}
-        size = int((src.get("im_size") or [28])[0])
-        data = load_image_dataset(str(src.get("dataset")), root=root, size=size, seed=source_split_seed(self.card))
-        name = f"artifact {str(artifact)!r}" if artifact is not None else "the artifact"
-        want, have = [src.get("channels"), *(src.get("im_size") or [])], [data.channels, *data.im_size]
-        if want != have:
-            raise ValueError(
-                f"{name}'s images are {want} (channels, H, W) but the real {src.get('dataset')!r} data loads as "
-                f"{have}; pass the data root it was condensed from"
-            )
-        if src.get("num_classes") not in (None, data.num_classes):
-            raise ValueError(f"{name} has {src.get('num_classes')} classes, the real data {data.num_classes}")
-        check_split(self.card, data, artifact=artifact)
-        return data
+        """The real data the set was condensed from, split as it was (:func:`load_source_data` of its card)."""
+        return load_source_data(self.card, root=root, artifact=artifact)
 
     def save(self, path: str | os.PathLike[str]) -> Path:
         card = dict(self.card)

@@ -9,7 +9,13 @@ from dataclasses import replace
 import pytest
 
 from condensekit.core.vision.datasets import IMAGE_DATASETS
-from condensekit.core.vision.imageset import CondensedImages, check_split, image_source, source_split_seed
+from condensekit.core.vision.imageset import (
+    CondensedImages,
+    check_split,
+    image_source,
+    load_source_data,
+    source_split_seed,
+)
 from condensekit.core.vision.methods import condense_images
 from tests.core.vision.conftest import make_tiny_images
 
@@ -68,6 +74,7 @@ def test_source_data_loads_the_recorded_split(monkeypatch):
     ci = CondensedImages(x=data.x_train[:2], y=data.y_train[:2], card={"source": image_source(data)})
     got = ci.source_data()
     assert seen == [7] and got.split_record()["seed"] == 7
+    assert load_source_data(ci.card).split_record() == got.split_record()  # what readers with a card alone use
 
     def fixed(root=None, *, size=28, seed=0):  # a loader that ignores the seed draws another split
         return replace(_drawn(0), name="toyset")
