@@ -79,16 +79,16 @@ def test_the_accelerator_path_of_gradient_matching_is_device_clean(tiny_task: No
 RING_READS = {"doscond": 2 * 3 * (2 + 1) + 1, "gcdm": 2 * (2 + 1) + 1}
 
 
-@pytest.mark.parametrize(
-    ("method", "config"),
-    [
-        ("doscond", PGE | {"real_batch": 4}),
-        ("doscond", PGE | {"real_batch": 4, "real_fanout": 2}),
-        ("gcdm", {"outer_loop": 2, "hidden": 16, "real_batch": 4}),
-        ("gcdm", {"outer_loop": 2, "hidden": 16, "real_batch": 4, "real_fanout": 2}),
-        ("gcdm", {"outer_loop": 2, "hidden": 16, "real_batch": 4, "kernel": "gaussian"}),
-    ],
-)
+SAMPLED = [
+    ("doscond", PGE | {"real_batch": 4}),
+    ("doscond", PGE | {"real_batch": 4, "real_fanout": 2}),
+    ("gcdm", {"outer_loop": 2, "hidden": 16, "real_batch": 4}),
+    ("gcdm", {"outer_loop": 2, "hidden": 16, "real_batch": 4, "real_fanout": 2}),
+    ("gcdm", {"outer_loop": 2, "hidden": 16, "real_batch": 4, "kernel": "gaussian"}),
+]
+
+
+@pytest.mark.parametrize(("method", "config"), SAMPLED)
 def test_sampled_real_nodes_read_each_ring_once(tiny_task: NodeTask, method: str, config: dict[str, Any]) -> None:
     """No read-back per hop beyond the ring's size: the subgraph's entry, kept and new-node counts come in one read
     per ring (nonzero_static of a known size, not boolean masks, torch.unique or bincount), and GCDM's labels of the
@@ -165,4 +165,18 @@ def test_graph_level_method_runs_on_cuda(method: str, record_property) -> None:
     result, syncs = device_run(lambda: entry.cls(graphs, 2, make_graph_config(method, config)), steps=steps, device=GPU)
     record_property("cuda_syncs_per_step", syncs)
     print(f"graph level {method}: CUDA syncs per step {syncs} (CPU audit: at most {max_syncs})")
+    assert all(torch.isfinite(t.float()).all() for t in result.condensed.values())
+
+
+@CUDA
+@pytest.mark.parametrize(("method", "config"), SAMPLED)
+def test_sampled_real_nodes_on_cuda(tiny_graph, method: str, config: dict[str, Any], record_property) -> None:
+    """On a GPU: the sampled path's syncs per step as CUDA counts them (printed; the pinned copies of the CPU draws
+    and the directly assembled CSR should add none to the CPU audit's RING_READS), and a finite set."""
+    task = NodeTask.from_data(tiny_graph, device=GPU)
+    entry = NODE_METHODS.get(method)
+    result, syncs = device_run(lambda: entry.cls(task, node_budgets(task, budget=9), make_config(method, config)),
+                               steps=2, device=GPU)  # fmt: skip
+    record_property("cuda_syncs_per_step", syncs)
+    print(f"sampled {method} {config}: CUDA syncs per step {syncs} (CPU audit: {RING_READS[method]})")
     assert all(torch.isfinite(t.float()).all() for t in result.condensed.values())
