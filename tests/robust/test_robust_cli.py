@@ -107,7 +107,9 @@ def test_condense_guard_mtt_on_mnist_then_audit(tmp_path, capsys, monkeypatch):
     card = load_artifact(out).card
     assert card["method"] == "guard-mtt" and card["domain"] == "robust" and card["budget"]["ipc"] == 1
     assert card["config"]["guard"]["curvature"] == 100 and card["config"]["experts"]["curvature"]["h"] == 3.0
-    assert (tmp_path / "cache" / "experts" / "mnist-lr-e2-curv100-h3" / "curvature.json").exists()
+    buffer = tmp_path / "cache" / "experts" / "mnist-lr-e2-curv100-h3"  # the term in the card (no marker since 0d96c84)
+    assert json.loads((buffer / "card.json").read_text())["regularizer"]["lam"] == 100.0
+    assert not (buffer / "curvature.json").exists()
     assert main(["robust", "audit", str(out), "--attacks", "fgsm", "--eps", "0.1", "--models", "lr", "--runs", "1",
                  "--subset", "30", "--epochs", "5", "--device", "cpu"]) == 0  # fmt: skip
 
