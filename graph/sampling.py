@@ -15,8 +15,14 @@ for the nodes within ``hops - 1`` hops and empty for the outermost ring, so a mo
 ``hops`` propagations gives the batch the outputs it has on the full graph.
 
 Gradient matching gives each class's batch its own subgraph (a class's backward pass then costs
-its subgraph, as with GCond's per-class sampler); GCDM's embeddings need no backward on the real
-side, so all classes' batches share one subgraph and one forward pass.
+its subgraph, as with GCond's per-class sampler; :func:`receptive_subgraphs` grows them together, so
+their host reads are shared); GCDM's embeddings need no backward on the real side, so all classes'
+batches share one subgraph and one forward pass.
+
+Host reads. A ring's size depends on the graph, so each ring costs one read of the device (a sync on
+CUDA): ``hops + 1`` per subgraph, or per set of subgraphs grown together, and nothing else per update:
+the sizes read are handed to ``nonzero_static`` and ``repeat_interleave``, the operator is assembled as
+CSR without coalescing, and the CPU draws reach the device through pinned memory (:func:`to_device`).
 
 Deviation from GCond: one fanout for every hop (GCond passes per-layer sizes such as [15, 10]),
 and the kept entries are reweighted (PyG's ``NeighborSampler`` keeps the normalised values).
@@ -29,7 +35,7 @@ import warnings
 import torch
 from torch import Tensor
 
-__all__ = ["receptive_subgraph", "sample_per_class", "to_device"]
+__all__ = ["receptive_subgraph", "receptive_subgraphs", "sample_per_class", "to_device"]
 
 
 def to_device(t: Tensor, device: torch.device) -> Tensor:
@@ -90,9 +96,9 @@ def _keep_fanout(
     return keep, values * scale[local]
 
 
-def _read(*counts: Tensor) -> list[int]:
-    """Device counts as host ints, in one read (one sync on CUDA however many)."""
-    return [int(v) for v in torch.stack(counts).tolist()]
+def _read(*parts: Tensor) -> list[int]:
+    """Device counts (0-d or 1-d tensors) as host ints, in one read (one sync on CUDA however many)."""
+    return [int(v) for v in torch.cat([p.reshape(-1) for p in parts]).tolist()]
 
 
 def receptive_subgraph(
@@ -122,51 +128,104 @@ def receptive_subgraph(
     with the next hop's counts. The operator is assembled as CSR directly (rows in order, columns sorted within
     a row: what coalescing would give, without its read-back).
     """
-    pos = torch.arange(nodes.numel(), device=nodes.device)
+    return receptive_subgraphs(op, [nodes], hops, fanout=fanout, generator=generator)[0]
+
+
+def receptive_subgraphs(
+    op: Tensor | None,
+    batches: list[Tensor],
+    hops: int,
+    *,
+    fanout: int = 0,
+    generator: torch.Generator | None = None,
+) -> list[tuple[Tensor, Tensor | None, Tensor]]:
+    """:func:`receptive_subgraph` of each batch (gradient matching: one per class), the same subgraphs as one call
+    per batch, with the host reads shared: ``hops + 1`` in all, not per batch (the batches' rings are grown in
+    lock-step, each read carrying every batch's counts).
+
+    With a ``fanout`` the batches go one after another: each ring's fanout draw needs that ring's size, and
+    growing them together would draw the rings of different batches in another order than separate calls.
+
+    Memory: two boolean masks of ``len(batches) × n`` (the nodes each batch has reached, and the ring being
+    grown) and one ``n``-long index, beside the subgraphs themselves.
+    """
     if op is None or hops == 0:
-        return nodes, None, pos  # a model that does not propagate needs no operator
-    n, device = op.size(0), nodes.device
+        return [(b, None, torch.arange(b.numel(), device=b.device)) for b in batches]  # no propagation, no operator
+    if fanout > 0 and len(batches) > 1:
+        return [receptive_subgraphs(op, [b], hops, fanout=fanout, generator=generator)[0] for b in batches]
+    if not batches:
+        return []
+    n, k, device = op.size(0), len(batches), batches[0].device
     deg_all = op.crow_indices().diff()
     capped = deg_all.clamp(max=fanout) if fanout > 0 else deg_all
-    local_of = torch.full((n,), -1, dtype=torch.long, device=device)
-    local_of[nodes] = pos
-    parts, size = [nodes], nodes.numel()
-    frontier = nodes
-    total, kept = _read(deg_all[frontier].sum(), capped[frontier].sum())
-    counts_r, cols_r, vals_r = [], [], []
+    ring_sizes = [[b.numel() for b in batches]]  # per ring, its nodes per batch
+    frontier = torch.cat(batches)
+    owner = torch.cat([torch.full((b.numel(),), i, dtype=torch.long, device=device) for i, b in enumerate(batches)])
+    rings = [frontier]
+    seen = torch.zeros(k, n, dtype=torch.bool, device=device)  # the nodes each batch's subgraph holds so far
+    seen.view(-1)[owner * n + frontier] = True
+    zeros = torch.zeros(k, dtype=deg_all.dtype, device=device)
+    counts = _read(zeros.index_add(0, owner, deg_all[frontier]), zeros.index_add(0, owner, capped[frontier]))
+    entries, kept = counts[:k], counts[k:]  # per batch: the frontier's entries, and those a fanout keeps
+    rows_r, cols_r, vals_r, entries_r = [], [], [], []
     for hop in range(hops):
-        local, col, val = _rows(op, frontier, total)
+        local, col, val = _rows(op, frontier, sum(entries))
         deg = deg_all[frontier]
-        if fanout > 0:
+        if fanout > 0:  # one batch
             keep, val = _keep_fanout(local, val, deg, fanout, generator)
-            idx = torch.nonzero_static(keep, size=kept).squeeze(1)  # kept entries in order, their count known
-            col, val = col[idx], val[idx]
-            deg = capped[frontier]
-        counts_r.append(deg)
+            idx = torch.nonzero_static(keep, size=kept[0]).squeeze(1)  # kept entries in order, their count known
+            local, col, val = local[idx], col[idx], val[idx]
+            deg, entries = capped[frontier], kept
+        rows_r.append(deg)  # entries per row of this ring (grouped by batch, as the frontier is)
         cols_r.append(col)
         vals_r.append(val)
-        reached = torch.zeros(n, dtype=torch.bool, device=device)
-        reached[col] = True
-        reached &= local_of < 0  # not yet in the subgraph: this hop's new nodes
+        entries_r.append(entries)
+        ring = torch.zeros(k, n, dtype=torch.bool, device=device)
+        ring.view(-1)[owner[local] * n + col] = True
+        ring &= ~seen  # this hop's new nodes, per batch
+        seen |= ring
+        counted = [ring.sum(1)]
+        if hop < hops - 1:  # the next ring's entries (and kept ones) ride on the same read
+            weights = ring.to(deg_all.dtype)
+            counted += [(weights * deg_all).sum(1), (weights * capped).sum(1)]
+        counts = _read(*counted)
+        sizes = counts[:k]
         if hop < hops - 1:
-            new_count, total, kept = _read(reached.sum(), (deg_all * reached).sum(), (capped * reached).sum())
-        else:
-            (new_count,) = _read(reached.sum())
-        new = torch.nonzero_static(reached, size=new_count).squeeze(1)  # ascending ids, as torch.unique gives
-        local_of[new] = torch.arange(size, size + new_count, device=device)
-        parts.append(new)
-        size += new_count
-        frontier = new
-    sub = torch.cat(parts)
-    # rows: each hop's frontier in order (the batch, then each ring), the outermost ring without entries
-    counts = torch.cat([*counts_r, torch.zeros(frontier.numel(), dtype=torch.long, device=device)])
+            entries, kept = counts[k : 2 * k], counts[2 * k :]
+        joint = torch.nonzero_static(ring.view(-1), size=sum(sizes)).squeeze(1)  # by batch, ascending ids
+        frontier, owner = joint % n, joint // n
+        rings.append(frontier)
+        ring_sizes.append(sizes)
+    local_of = torch.empty(n, dtype=torch.long, device=device)  # reused: a batch reads only its own nodes' entries
+    return [_assemble(b, rings, ring_sizes, rows_r, cols_r, vals_r, entries_r, local_of) for b in range(k)]
+
+
+def _assemble(
+    b: int,
+    rings: list[Tensor],
+    ring_sizes: list[list[int]],
+    rows_r: list[Tensor],
+    cols_r: list[Tensor],
+    vals_r: list[Tensor],
+    entries_r: list[list[int]],
+    local_of: Tensor,
+) -> tuple[Tensor, Tensor, Tensor]:
+    """Batch ``b``'s subgraph from the rings grown in lock-step: its part of each ring and of each hop's entries
+    (each grouped by batch), the operator as CSR (rows in ring order, columns sorted within a row)."""
+    device = local_of.device
+    sub = torch.cat([r.split(s)[b] for r, s in zip(rings, ring_sizes, strict=True)])
+    size = sum(s[b] for s in ring_sizes)
+    # rows: each ring in order (the batch first), the outermost ring without entries
+    counts = torch.cat([*(r.split(s)[b] for r, s in zip(rows_r, ring_sizes, strict=False)),
+                        torch.zeros(ring_sizes[-1][b], dtype=torch.long, device=device)])  # fmt: skip
     crow = torch.cat([counts.new_zeros(1), torch.cumsum(counts, 0)])
-    rows = torch.repeat_interleave(
-        torch.arange(size, device=device), counts, output_size=sum(c.numel() for c in cols_r)
-    )
-    cols, vals = local_of[torch.cat(cols_r)], torch.cat(vals_r)
+    total = sum(e[b] for e in entries_r)
+    rows = torch.repeat_interleave(torch.arange(size, device=device), counts, output_size=total)
+    local_of[sub] = torch.arange(size, device=device)
+    cols = local_of[torch.cat([c.split(e)[b] for c, e in zip(cols_r, entries_r, strict=True)])]
+    vals = torch.cat([v.split(e)[b] for v, e in zip(vals_r, entries_r, strict=True)])
     order = torch.argsort(rows * size + cols)  # columns ascending within each row (rows are in order already)
-    return sub, _csr(crow, cols[order], vals[order], size), pos
+    return sub, _csr(crow, cols[order], vals[order], size), torch.arange(ring_sizes[0][b], device=device)
 
 
 def _csr(crow: Tensor, col: Tensor, val: Tensor, size: int) -> Tensor:

@@ -44,6 +44,7 @@ of larger kernels is faster, the classes go one at a time. Both compute the same
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import partial
 from typing import Literal
@@ -55,7 +56,7 @@ from torch import Tensor
 from condensekit.core.objectives import gradient_distance
 from condensekit.graph.methods.base import register_node_method
 from condensekit.graph.methods.learned import LearnedGraphConfig, LearnedNodeGraph
-from condensekit.graph.sampling import receptive_subgraph, sample_per_class
+from condensekit.graph.sampling import receptive_subgraph, receptive_subgraphs, sample_per_class
 
 
 @dataclass(frozen=True)
@@ -144,11 +145,14 @@ class NodeGradientMatching(LearnedNodeGraph):
             return [self.model.forward_precomputed(z[c]) for c in self.classes], None, {}
         if cfg.real_batch:
             picked = sample_per_class(self.real_members, cfg.real_batch)
-            logits = []
-            for c in self.classes:
-                sub, op_sub, pos = receptive_subgraph(self.op_real, picked[c], self.model.hops, fanout=cfg.real_fanout)
-                logits.append(self.model(self.task.x[sub], op_sub)[pos])
-            return logits, None, {}
+            hops, batches = self.model.hops, [picked[c] for c in self.classes]
+            if cfg.real_fanout:  # class by class, as ever: the fanout draws and a dropout forward share the RNG
+                subgraphs: Iterable[tuple[Tensor, Tensor | None, Tensor]] = (
+                    receptive_subgraph(self.op_real, b, hops, fanout=cfg.real_fanout) for b in batches
+                )
+            else:  # no draws: every class's rings grown together, hops + 1 host reads per update, not per class
+                subgraphs = receptive_subgraphs(self.op_real, batches, hops)
+            return [self.model(self.task.x[sub], op_sub)[pos] for sub, op_sub, pos in subgraphs], None, {}
         out, rows = self.real_outputs(self.model)
         return [], out, rows
 

@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from condensekit.graph.models.registry import create_model
-from condensekit.graph.sampling import receptive_subgraph, sample_per_class
+from condensekit.graph.sampling import receptive_subgraph, receptive_subgraphs, sample_per_class
 from condensekit.graph.task import NodeTask
 
 
@@ -91,6 +91,23 @@ def test_receptive_subgraph_is_op_restricted_to_its_rings(tiny_task: NodeTask, h
     else:
         kept = (dense[:outer] != 0) & (full[:outer] == 0)
         assert not kept.any() and int((dense[:outer] != 0).sum(1).max()) <= fanout
+
+
+@pytest.mark.parametrize("fanout", [0, 2])
+def test_subgraphs_grown_together_are_those_of_separate_calls(tiny_task: NodeTask, fanout: int) -> None:
+    """Gradient matching's per-class subgraphs share their host reads; they must be the subgraphs one call per
+    class gives (overlapping batches, an empty one), and with a fanout draw the same numbers in the same order."""
+    op = tiny_task.op(create_model("gcn", in_channels=tiny_task.num_features, out_channels=3))
+    t = tiny_task.train_idx
+    batches = [t[:4], t[2:6], t[:0], t[9:10]]
+    gen_a, gen_b = torch.Generator().manual_seed(3), torch.Generator().manual_seed(3)
+    want = [receptive_subgraph(op, b, 2, fanout=fanout, generator=gen_a) for b in batches]
+    got = receptive_subgraphs(op, batches, 2, fanout=fanout, generator=gen_b)
+    assert torch.equal(gen_a.get_state(), gen_b.get_state())
+    for (sub, a, pos), (sub2, b, pos2) in zip(want, got, strict=True):
+        assert a is not None and b is not None and torch.equal(sub, sub2) and torch.equal(pos, pos2)
+        for part in ("crow_indices", "col_indices", "values"):
+            assert torch.equal(getattr(a, part)(), getattr(b, part)())
 
 
 SMALL = {"outer_loop": 2, "inner_loop": 1, "hidden": 16, "pge_hidden": 8, "adj_period": 2, "adj_steps": 1}
