@@ -44,6 +44,7 @@ from condensekit.core.artifact import update_card
 from condensekit.core.registry import check_choice
 from condensekit.core.seed import seed_everything
 from condensekit.core.vision import CondensedImages, ImageSplits, build_image_model, fit_images, predict
+from condensekit.core.vision.imageset import check_split, source_split_seed
 from condensekit.privacy.base import check_single_label
 from condensekit.privacy.data import load_private_dataset
 from condensekit.privacy.evaluate import train_config_for
@@ -247,7 +248,8 @@ def audit_artifact(
     real data is ``data`` or the dataset its card names (core's
     :func:`~condensekit.core.vision.datasets.load_image_dataset`)."""
     ci = CondensedImages.load(path, purpose="`privacy audit`")
-    data = data if data is not None else load_private_dataset(str(ci.card["source"]["dataset"]), root)
+    if data is None:  # the split the set was made from (the card's split seed)
+        data = load_private_dataset(str(ci.card["source"]["dataset"]), root, seed=source_split_seed(ci.card))
     src = ci.card["source"]
     if "mean" in src and "std" in src:  # the real data in the set's own normalisation (whichever domain made it)
         data = data.renormalised(tuple(src["mean"]), tuple(src["std"]))
@@ -260,6 +262,7 @@ def audit_artifact(
             f"the real data given has {data.x_train.shape[0]}: the membership game needs the split the set was "
             "made from (the same validation hold-out)"
         )
+    check_split(ci.card, data, artifact=path)  # the same size drawn with another seed holds out other records
     y = ci.y if ci.y.dim() == 1 else ci.y.argmax(dim=1)
     members = None
     if config.member_set == "init":  # the rows the card's `init` record names (written when the set was made)

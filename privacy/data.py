@@ -47,10 +47,11 @@ def public_normalisation(data: ImageSplits) -> ImageSplits:
     return data.renormalised(*public_constants(data))
 
 
-def load_private_dataset(name: str, root: str | os.PathLike[str] | None = None) -> ImageSplits:
+def load_private_dataset(name: str, root: str | os.PathLike[str] | None = None, *, seed: int = 0) -> ImageSplits:
     """The dataset registered as ``name`` read from ``root`` (default: the data root), in
-    :func:`public_normalisation`."""
-    return public_normalisation(load_image_dataset(name, root=root))
+    :func:`public_normalisation`; ``seed``: the seed of a split the loader draws (MNIST's validation hold-out; an
+    artifact's is :func:`~condensekit.core.vision.imageset.source_split_seed` of its card)."""
+    return public_normalisation(load_image_dataset(name, root=root, seed=seed))
 
 
 def private_dataset_names() -> list[str]:

@@ -12,6 +12,7 @@ from typing import Any
 
 from condensekit.core.vision import ImageSplits
 from condensekit.core.vision.datasets import load_image_dataset
+from condensekit.core.vision.imageset import load_source_data
 
 __all__ = ["load_image_data", "data_for_card"]
 
@@ -25,17 +26,6 @@ def load_image_data(
 
 
 def data_for_card(card: dict[str, Any], *, root: str | os.PathLike[str] | None = None) -> ImageSplits:
-    """The real data an image artifact was condensed from (its card's ``source``)."""
-    src = card.get("source") or {}
-    size = int((src.get("im_size") or [28])[0])
-    data = load_image_data(str(src.get("dataset")), root=root, size=size)
-    want = [src.get("channels"), *(src.get("im_size") or [])]
-    have = [data.channels, *data.im_size]
-    if want != have:
-        raise ValueError(
-            f"the artifact's images are {want} (channels, H, W) but the real {src.get('dataset')!r} data "
-            f"loads as {have}; pass the data root it was condensed from"
-        )
-    if src.get("num_classes") not in (None, data.num_classes):
-        raise ValueError(f"the artifact has {src.get('num_classes')} classes, the real data {data.num_classes}")
-    return data
+    """The real data an image artifact was condensed from (its card's ``source``), split as it was (the card's split
+    seed; :func:`~condensekit.core.vision.imageset.load_source_data`, which refuses data that does not match)."""
+    return load_source_data(card, root=root)

@@ -221,9 +221,10 @@ def check_resume(checkpoint: str | os.PathLike[str], record: dict[str, Any]) -> 
     """Refuse to resume ``checkpoint`` unless it was written with the same curvature setting ``record``.
 
     The engine refuses a checkpoint whose method setting differs (config, data, budget, expert config,
-    plug-in term), but GUARD's teacher term lives outside the method: in the experts (whose buffer card
-    does not know it) or the SRe2L teacher. So a GUARD checkpoint would be resumed, and returned, by a plain
-    run (or one at another λ) under a card naming the new setting. ``record`` is therefore kept beside the
+    plug-in term), but GUARD's teacher term lives outside the method's setting: in the experts (whose buffer
+    card records it, but the setting holds only the experts' training config) or the SRe2L teacher. So a
+    GUARD checkpoint would be resumed, and returned, by a plain run (or one at another λ) under a card naming
+    the new setting. ``record`` is therefore kept beside the
     checkpoint (``<checkpoint>.guard.json``, written when the run starts without one) and compared when it
     exists; a checkpoint without it (written elsewhere) has an unknown setting and is refused too."""
     ckpt = Path(checkpoint)

@@ -84,7 +84,7 @@ class MTT(ImageCondensation):
         super().__init__(data, ipc, config, regularizer=regularizer)
         if experts is None:
             raise ValueError(f"method {self.name!r} needs experts=ExpertBuffer (run `experts` first)")
-        opened = ExpertBuffer.open(experts.folder, data=data, model=config.model)
+        opened = ExpertBuffer.open(experts.folder, data=data, model=config.model, regularizer=experts.expects)
         if self.max_epoch() > opened.epochs:
             raise ValueError(
                 f"{self.name} needs expert epochs up to {self.max_epoch()} but the buffer at "

@@ -90,3 +90,18 @@ def test_a_regularizer_the_card_cannot_record_is_refused(tmp_path, tiny_images):
     with pytest.raises(ValueError, match=r"argument regularizer.*record\(\)"):
         generate_experts(tiny_images, tmp_path / "buf", CFG, regularizer=bare)
     assert not (tmp_path / "buf" / CARD).exists()
+
+
+def test_mtt_keeps_what_its_buffer_expects(tmp_path, tiny_images):
+    """MTT re-opens the buffer it is given: with the expectation of that buffer object, so a buffer opened as plain
+    (``ExpertBuffer.open(folder)``) that holds curvature-trained experts is refused, and one opened for them works."""
+    from condensekit.core.vision.methods.mtt import MTT, MTTConfig
+
+    folder = tmp_path / "curv"
+    generate_experts(tiny_images, folder, CFG, regularizer=CURV)
+    cfg = MTTConfig(iterations=1, syn_steps=1, expert_epochs=1, max_start_epoch=1, model="mlp", dsa=False)
+    with pytest.raises(ValueError, match=r"trained with regulariser \{'lam': 5\.0.*this run expects None"):
+        MTT(tiny_images, 1, cfg, experts=ExpertBuffer.open(folder))
+    assert MTT(tiny_images, 1, cfg, experts=ExpertBuffer.open(folder, regularizer=CURV.record())).buffer.expects == (
+        CURV.record()
+    )
