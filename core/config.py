@@ -83,7 +83,7 @@ def config_with_overrides(cls: type[T], overrides: dict[str, Any] | None, *, own
 def parse_config_flags(cls: type, argv: list[str], *, prog: str, owner: str) -> dict[str, Any]:
     """The fields of ``cls`` given as ``--flags`` in ``argv`` (a method's extra arguments); an unknown flag
     raises ``ValueError`` listing the valid ones."""
-    parser = argparse.ArgumentParser(prog=prog, add_help=False)
+    parser = argparse.ArgumentParser(prog=prog, add_help=False, allow_abbrev=False)  # --syn is not --syn-steps
     add_dataclass_args(parser, cls)
     ns, rest = parser.parse_known_args(argv)
     if rest:

@@ -113,6 +113,7 @@ def _condense(ns: argparse.Namespace) -> int:
             f"Unknown value {ns.dataset!r} for argument --dataset with --task graph. "
             f"Valid values are {{{', '.join(GRAPH_DATASETS)}}}"
         )
+    check_int("--eval-runs", ns.eval_runs, 0)  # before the condensation, not after it (no artifact was written)
     cfg = _method_config(ns, GRAPH_METHODS)
     split_seed = 0 if ns.split_seed is None else ns.split_seed
     check_int("--split-seed", split_seed, 0)

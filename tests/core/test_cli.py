@@ -202,3 +202,18 @@ def test_out_of_memory_is_reported_as_one_line(
     monkeypatch.setattr("condensekit.core.cli.load_artifact", oom)
     assert main(["info", "somewhere"]) == 1
     assert capsys.readouterr().err == f"condensekit: error: {message}\n"
+
+
+def test_method_flags_are_not_abbreviated() -> None:
+    """A method's own flags (``parse_config_flags``) are matched in full: ``--syn 3`` was read as ``--syn-steps 3``."""
+    from dataclasses import dataclass
+
+    from condensekit.core.config import parse_config_flags
+
+    @dataclass
+    class Cfg:
+        syn_steps: int = 1
+
+    assert parse_config_flags(Cfg, ["--syn-steps", "3"], prog="p", owner="method 'x'") == {"syn_steps": 3}
+    with pytest.raises(ValueError, match=r"Unknown option\(s\) \['--syn', '3'\] for method 'x'"):
+        parse_config_flags(Cfg, ["--syn", "3"], prog="p", owner="method 'x'")

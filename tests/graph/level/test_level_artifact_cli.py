@@ -155,3 +155,11 @@ def test_cli_split_seed_is_checked_before_any_data_is_read(tmp_path: Path, capsy
     node = ["graph", "condense", "--dataset", "cora", "--method", "random", "--budget", "7", "--split-seed", "1"]
     assert main([*node, "--root", str(tmp_path)]) == 2
     assert "--split-seed is for graph classification" in capsys.readouterr().err
+
+
+def test_cli_refuses_a_negative_eval_runs_first(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # --eval-runs -1 was checked only by the evaluation, after the condensation had run (and no artifact was written);
+    # now before anything is read: the empty root would otherwise be the error
+    argv = ["graph", "condense", "--task", "graph", "--dataset", "mutag", "--method", "random", "--gpc", "1"]
+    assert main([*argv, "--eval-runs", "-1", "--root", str(tmp_path), "--quiet"]) == 2
+    assert "Invalid value -1 for argument --eval-runs" in capsys.readouterr().err
