@@ -41,9 +41,10 @@ class GraphBatch:
     _ops: dict[str, Tensor] = field(default_factory=dict, repr=False)
 
     @classmethod
-    def from_graphset(cls, graphs: GraphSet, idx: Tensor) -> GraphBatch:
-        """Graphs ``idx`` of ``graphs`` in the sparse layout."""
-        x, edge_index, batch = graphs.select(idx)
+    def from_graphset(cls, graphs: GraphSet, idx: Tensor, sizes: tuple[int, int] | None = None) -> GraphBatch:
+        """Graphs ``idx`` of ``graphs`` in the sparse layout (``sizes``: their node and edge totals when known on
+        the host, from :meth:`GraphSet.batch_sizes`; else :meth:`GraphSet.select` reads them back)."""
+        x, edge_index, batch = graphs.select(idx, sizes)
         adj = to_sparse_adj(edge_index, x.shape[0], layout="coo", check_ids=False)  # renumbered by select: valid
         return cls(x=x, adj=adj, num_graphs=int(idx.numel()), batch=batch)
 

@@ -219,13 +219,34 @@ class GraphSet:
             self.split_seed,
         )
 
-    def select(self, idx: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+    def batch_sizes(self, batches: Sequence[Tensor]) -> list[tuple[int, int]]:
+        """The node and edge totals ``(nodes, edges)`` of each batch of graph indices in ``batches``, read back
+        in one host read (a sync on CUDA) for all of them: pass each to :meth:`select` as ``sizes``, so that a
+        step cutting several batches (DosCond's real batch per class) waits for the device once, not per batch."""
+        if not batches:
+            return []
+        counts, ecounts = self.num_nodes, self.eptr[1:] - self.eptr[:-1]
+        sums = []
+        for idx in batches:
+            idx = idx.to(self.ptr.device).long()
+            sums += [counts[idx].sum(), ecounts[idx].sum()]
+        flat = torch.stack(sums).tolist()
+        return [(int(flat[k]), int(flat[k + 1])) for k in range(0, len(flat), 2)]
+
+    def select(self, idx: Tensor, sizes: tuple[int, int] | None = None) -> tuple[Tensor, Tensor, Tensor]:
         """Graphs ``idx`` as ``(x, edge_index, batch)``: their nodes concatenated in order,
-        edges renumbered, and the position in ``idx`` of each node's graph."""
+        edges renumbered, and the position in ``idx`` of each node's graph.
+
+        ``sizes``: the batch's ``(nodes, edges)`` totals when the caller has them on the host (from
+        :meth:`batch_sizes`); otherwise they are read back here (one host read, a sync on CUDA). Wrong totals
+        give a wrong batch: pass only what :meth:`batch_sizes` returned for this ``idx``."""
         idx = idx.to(self.ptr.device).long()
         counts = self.num_nodes[idx]
         ecounts = (self.eptr[1:] - self.eptr[:-1])[idx]
-        n_nodes, n_edges = torch.stack([counts.sum(), ecounts.sum()]).tolist()  # one host read, not two
+        if sizes is None:
+            n_nodes, n_edges = torch.stack([counts.sum(), ecounts.sum()]).tolist()  # one host read, not two
+        else:
+            n_nodes, n_edges = sizes
         nodes = _ranges(self.ptr[idx], counts, n_nodes)
         edges = _ranges(self.eptr[idx], ecounts, n_edges)
         new_ptr = torch.cumsum(counts, 0) - counts

@@ -354,7 +354,10 @@ class GraphDosCond(GraphCondensation):
         for ol in range(cfg.outer):
             # the reference's temperature counts relaxed samples (one per outer update), not epochs
             adjs = [self.relaxed_adjacency(step * cfg.outer + ol, p) for p in self.parts]  # all parts first
-            loss = sum(self.matching_loss(m, adjs) for m in models) / cfg.model_draws
+            # every GCN's real batches drawn up front, in the order matching_loss drew them (nothing random runs
+            # between those draws), so that their node and edge counts come back in one host read, not one a class
+            batches = self.real_batches(cfg.model_draws)
+            loss = sum(self.matching_loss(m, adjs, b) for m, b in zip(models, batches, strict=True)) / cfg.model_draws
             dens = sum((torch.sigmoid(p.logits) * p.pairs).sum() for p in self.parts)
             reg = F.relu(dens / sum(p.pairs.sum() for p in self.parts) - self.sparsity)
             self.opt_feat.zero_grad(set_to_none=True)
@@ -368,15 +371,30 @@ class GraphDosCond(GraphCondensation):
                     self.train_inner(m, opt)
         return {"loss": float(total) / cfg.outer / self.graphs.num_classes}
 
-    def matching_loss(self, model: nn.Module, adjs: list[Tensor]) -> Tensor:
-        """:math:`\\sum_c D(\\nabla_\\theta \\ell_{syn,c}, \\nabla_\\theta \\ell_{real,c})` for one GCN, on a fresh
-        real batch of ``batch_real`` graphs per class and the relaxed synthetic adjacencies ``adjs`` (one per part)."""
+    def real_batches(self, draws: int = 1) -> list[list[tuple[Tensor, tuple[int, int]]]]:
+        """``draws`` times, a fresh real batch of ``batch_real`` training graphs per class (one ``randperm`` each,
+        draw after draw, class after class), with the node and edge totals of all of them read back together
+        (:meth:`GraphSet.batch_sizes`: one host read, not one a batch)."""
+        picks = [
+            members[torch.randperm(members.numel(), device=members.device)[: self.config.batch_real]]
+            for _ in range(draws)
+            for members in self.real_by_class
+        ]
+        pairs = list(zip(picks, self.graphs.batch_sizes(picks), strict=True))
+        c = len(self.real_by_class)
+        return [pairs[k * c : (k + 1) * c] for k in range(draws)]
+
+    def matching_loss(
+        self, model: nn.Module, adjs: list[Tensor], real_batches: list[tuple[Tensor, tuple[int, int]]] | None = None
+    ) -> Tensor:
+        """:math:`\\sum_c D(\\nabla_\\theta \\ell_{syn,c}, \\nabla_\\theta \\ell_{real,c})` for one GCN, on the real
+        batches ``real_batches`` (:meth:`real_batches`; default: drawn here, ``batch_real`` graphs per class) and
+        the relaxed synthetic adjacencies ``adjs`` (one per part)."""
         cfg, graphs = self.config, self.graphs
         params = list(model.parameters())
         loss = self.parts[0].feat.new_zeros(())
-        for c, members in enumerate(self.real_by_class):
-            pick = members[torch.randperm(members.numel(), device=members.device)[: cfg.batch_real]]
-            real = GraphBatch.from_graphset(graphs, pick)
+        for c, (pick, sizes) in enumerate(self.real_batches()[0] if real_batches is None else real_batches):
+            real = GraphBatch.from_graphset(graphs, pick, sizes)
             target = torch.full((pick.numel(),), c, dtype=torch.long, device=pick.device)
             g_real = torch.autograd.grad(F.cross_entropy(model(real), target), params)
             outs, ys = [], []
