@@ -82,11 +82,19 @@ class NodeStats:
         ptr = torch.arange(n_graphs + 1, device=self.z.device) * n
         return NodeStats(self.z.reshape(n_graphs * n, -1), self.norm.reshape(-1), self.u.reshape(-1), batch, ptr)
 
-    def subset(self, idx: Tensor) -> NodeStats:
-        """Graphs ``idx`` of a flat layout (their nodes, renumbered ``0..len(idx)-1``)."""
+    @property
+    def nodes_per_graph(self) -> Tensor:
+        """The node count of each graph, ``(M)``."""
+        flat = self.flat()
+        return flat.ptr[1:] - flat.ptr[:-1]
+
+    def subset(self, idx: Tensor, total: int | None = None) -> NodeStats:
+        """Graphs ``idx`` of a flat layout (their nodes, renumbered ``0..len(idx)-1``). ``total``: their node
+        count, ``nodes_per_graph[idx].sum()``, when the caller has it on the host (read back with other values in
+        one host read); otherwise it is read back here (a sync on CUDA)."""
         flat = self.flat()
         counts = (flat.ptr[1:] - flat.ptr[:-1])[idx]
-        nodes = _ranges(flat.ptr[idx], counts)
+        nodes = _ranges(flat.ptr[idx], counts, total)
         batch = torch.repeat_interleave(torch.arange(idx.numel(), device=idx.device), counts, output_size=nodes.numel())
         ptr = torch.cat([counts.new_zeros(1), torch.cumsum(counts, 0)])
         return NodeStats(flat.z[nodes], flat.norm[nodes], flat.u[nodes], batch, ptr)
