@@ -26,6 +26,7 @@ import statistics
 import sys
 import time
 from dataclasses import asdict, replace
+from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
@@ -542,7 +543,7 @@ def table(path: Path = RESULTS) -> str:
             (k for k in rows if k[0] != "clean"), key=lambda k: (k[0], rows[k]["audit_config"]["eps"].index(k[1]))
         )
         head = ["dataset", "method", "model", "ipc", "λ", "h", "curvature in", "teacher", "seed", "clean"]
-        head += [f"{a} {e}" for a, e in cols]
+        head += [f"{a} {e}" for a, e in cols] + ["audit wall / CPU s"]
         clean = rows.get(("clean", "0"))
         fmt = lambda r: f"{r['mean']:.1f} ± {r['std']:.1f}" if r else "-"  # noqa: E731
         issues = list(dict.fromkeys(i for e in rows.values() for i in (e.get("sanity") or {}).get("issues") or []))
@@ -551,15 +552,71 @@ def table(path: Path = RESULTS) -> str:
             seed = f"{seed} ⚠{len(flagged)}"
         body = [dataset, method, model, ipc, f"{lam:g}", h, mode, schedule, seed, fmt(clean)]
         body += [fmt(rows[k]) for k in cols]
+        body.append(_audit_cost([rows[k] for k in ([("clean", "0")] if clean else []) + cols]))
         if head != last:
             lines += ([[]] if lines else []) + [head, ["---"] * len(head)]
             last = head
         lines.append([str(c) for c in body])
     text = "\n".join("| " + " | ".join(map(str, r)) + " |" if r else "" for r in lines)
+    pooled = _pooled(groups)
+    if pooled:
+        text += "\n\n" + pooled
     if flagged:
         text += "\n\nSanity check failed (robust accuracy rising with ε, or AutoAttack above PGD):\n\n"
         text += "\n".join(f"- {f}" for f in flagged)
     return text
+
+
+def _audit_cost(entries: list[dict[str, Any]]) -> str:
+    """The audit's wall / process CPU seconds as the entries record them (``cost.audit``), each distinct pair
+    once in column order: a row whose ε or attacks came from two audits shows both; ``-`` when none recorded."""
+    cells: list[str] = []
+    for e in entries:
+        audit = (e.get("cost") or {}).get("audit") or {}
+        if audit.get("wall_time_s") is None:
+            continue
+        cpu = audit.get("cpu_time_s")
+        cell = f"{audit['wall_time_s']:g} / {'-' if cpu is None else f'{cpu:g}'}"
+        if cell not in cells:
+            cells.append(cell)
+    return "; ".join(cells) or "-"
+
+
+def _eps_value(eps: str) -> float:
+    """An ε as written in a key (``0.1``, ``2/255``) as a number, for ordering columns."""
+    return float(Fraction(eps))
+
+
+def _pooled(groups: dict[tuple, dict[tuple[str, str], dict[str, Any]]]) -> str:
+    """Rows that differ only in their seed, pooled: every evaluation model of every seed together, mean ± std
+    (population std over all models, as each entry's ``std`` is over its own), for the (attack, ε) columns
+    that every seed has. Arms with one seed are left out. Empty when no arm has two seeds."""
+    arms: dict[tuple, dict[str, dict[tuple[str, str], dict[str, Any]]]] = {}
+    for key, rows in groups.items():
+        arms.setdefault(key[:-1], {})[key[-1]] = rows
+    lines: list[list[str]] = []
+    last: list[str] = []
+    for (dataset, method, model, ipc, lam, h, mode, schedule), seeds in sorted(arms.items()):
+        if len(seeds) < 2:
+            continue
+        common = set.intersection(*(set(rows) for rows in seeds.values()))
+        cols = sorted((k for k in common if k[0] != "clean"), key=lambda k: (k[0], _eps_value(k[1])))
+        cols = ([("clean", "0")] if ("clean", "0") in common else []) + cols
+        order = sorted(seeds, key=int)
+        pooled = {k: [r for s in order for r in seeds[s][k].get("runs") or []] for k in cols}
+        head = ["dataset", "method", "model", "ipc", "λ", "h", "curvature in", "teacher", "seeds", "models"]
+        head += ["clean" if a == "clean" else f"{a} {e}" for a, e in cols]
+        models = len(pooled[cols[0]]) if cols else 0
+        body = [dataset, method, model, ipc, f"{lam:g}", h, mode, schedule, ", ".join(order), str(models)]
+        body += [f"{statistics.fmean(v):.1f} ± {statistics.pstdev(v):.1f}" if v else "-" for v in pooled.values()]
+        if head != last:
+            lines += ([[]] if lines else []) + [head, ["---"] * len(head)]
+            last = head
+        lines.append(body)
+    if not lines:
+        return ""
+    title = "Pooled over seeds (every evaluation model of every seed: mean ± population std, %):\n\n"
+    return title + "\n".join("| " + " | ".join(r) + " |" if r else "" for r in lines)
 
 
 def _flag(text: str) -> bool:
