@@ -77,11 +77,8 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from condensekit.core.registry import check_choice, check_int
-from condensekit.core.vision.experts import ExpertBuffer
 from condensekit.core.vision.methods.base import register_image_method
 from condensekit.core.vision.methods.mtt import MTT, MTTConfig
-from condensekit.core.vision.splits import ImageSplits
-from condensekit.core.vision.train import Regularizer
 
 OVERLAP_RULES = ("set", "pair")
 SET_SUBSETS = 1000  # random real subsets per class behind the "set" rule's threshold
@@ -186,25 +183,10 @@ def stage_ends(config: PTMConfig) -> list[int]:
 
 @register_image_method("ptm", PTMConfig, "PTM (2024): progressive trajectory matching + overlap mitigation")
 class PTM(MTT):
-    """Needs ``experts=`` (an :class:`~condensekit.core.vision.experts.ExpertBuffer` for the same data and model),
-    trained with the regulariser the buffer ``expects`` (``None``, plain experts, for one opened without saying;
-    GUARD's :func:`~condensekit.robust.guard.curvature_experts` returns its buffers expecting their term): a buffer
-    trained otherwise is refused rather than matched."""
+    """Needs ``experts=``, as :class:`~condensekit.core.vision.methods.mtt.MTT` (whose opening of the buffer refuses
+    one trained with another regulariser than the buffer ``expects``)."""
 
     config: PTMConfig
-
-    def __init__(
-        self,
-        data: ImageSplits,
-        ipc: int,
-        config: Any,
-        *,
-        regularizer: Regularizer | None = None,
-        experts: ExpertBuffer | None = None,
-    ) -> None:
-        super().__init__(data, ipc, config, regularizer=regularizer, experts=experts)  # refuses a missing buffer
-        if experts is not None:
-            self.buffer.check_regularizer(experts.expects)  # the card as it is on disk now, against the caller's intent
 
     def segment(self, step: int) -> tuple[int, int]:
         cfg = self.config

@@ -68,7 +68,10 @@ class MTTConfig:
 
 @register_image_method("mtt", MTTConfig, "MTT (CVPR 2022): match expert parameter trajectories")
 class MTT(ImageCondensation):
-    """Needs ``experts=`` (an :class:`ExpertBuffer` for the same data and model)."""
+    """Needs ``experts=`` (an :class:`ExpertBuffer` for the same data and model), trained with the regulariser the
+    buffer ``expects`` (``None``, plain experts, for one opened without saying; GUARD's
+    :func:`~condensekit.robust.guard.curvature_experts` returns its buffers expecting their term): the buffer is
+    re-opened from its card as it is on disk now and a buffer trained otherwise is refused rather than matched."""
 
     config: MTTConfig
 
