@@ -28,10 +28,11 @@ NODE: dict[str, tuple[dict[str, Any], int]] = {  # method: (config, host syncs p
     **{m: ({"embed_epochs": 2, "hidden": 16}, 0) for m in ("random", "herding", "kcenter")},
 }
 LEVEL: dict[str, tuple[dict[str, Any], int]] = {
-    # a real batch per class is a variable-size graph batch: its node and edge counts (1 read per class)
-    "doscond": ({"batch_real": 4, "init": "random"}, 3),
-    "kidd": ({"batch_real": 8, "batch_syn": 4, "init": "random"}, 3),
-    "kidd-lr": ({"batch_real": 8, "batch_syn": 4, "init": "random", "rank": 2}, 3),
+    # DosCond: the logged loss and the node and edge counts of all classes' real batches (one read per outer
+    # update); KiDD: the logged loss and one read of the real batch's node count with the KRR solve's checks
+    "doscond": ({"batch_real": 4, "init": "random"}, 2),
+    "kidd": ({"batch_real": 8, "batch_syn": 4, "init": "random"}, 2),
+    "kidd-lr": ({"batch_real": 8, "batch_syn": 4, "init": "random", "rank": 2}, 2),
     **{m: ({"embed_epochs": 2}, 0) for m in ("random", "herding", "kcenter")},
 }
 
@@ -113,6 +114,36 @@ def test_graph_level_method_steps_are_device_clean(method: str) -> None:
     steps = 0 if method in ("random", "herding", "kcenter") else 2
     report = audit_method(lambda: entry.cls(graphs, 2, make_graph_config(method, config)), steps=steps)
     _check(report, max_syncs)
+
+
+# Syncs per step, pinned. Before: DosCond 1 + C x outer x model_draws (a read of each class batch's node and edge
+# counts in GraphSet.select: 3 and 9 here), KiDD/KiDD-LR 3 (the loss, NodeStats.subset's node count, the Cholesky
+# check of krr_predict), GC-SNTK sampled 2 in this audit, which did not see index_select and coalesce of
+# induced_subgraph (each a sync on CUDA); now 1 + outer, 2 and 3 (the one read of induced_subgraph is visible).
+PINNED_LEVEL = [
+    ("doscond", {"batch_real": 4, "init": "random"}, 2),
+    ("doscond", {"batch_real": 4, "init": "random", "outer": 2, "inner": 1, "model_draws": 2}, 3),
+    ("doscond", {"batch_real": 4, "init": "random", "start": "coreset", "mask_padding": True}, 2),
+    ("kidd", {"batch_real": 8, "batch_syn": 4, "init": "random"}, 2),
+    ("kidd-lr", {"batch_real": 8, "batch_syn": 4, "init": "random", "rank": 2}, 2),
+]
+
+
+@pytest.mark.parametrize(("method", "config", "syncs"), PINNED_LEVEL)
+def test_graph_level_syncs_per_step_are_pinned(method: str, config: dict[str, Any], syncs: int) -> None:
+    graphs = graphset_from_list(make_tiny_graphs(), name="tiny", seed=0)
+    entry = GRAPH_METHODS.get(method)
+    report = audit_method(lambda: entry.cls(graphs, 2, make_graph_config(method, config)), steps=2)
+    assert report.syncs_per_step() == [syncs] * 2, report.summary()
+
+
+def test_sampled_gcsntk_syncs_per_step_are_pinned(tiny_task: NodeTask) -> None:
+    """The logged loss, the kernel solve's check and induced_subgraph's one read of the sampled real nodes' edges."""
+    entry = NODE_METHODS.get("gcsntk")
+    config = make_config("gcsntk", {"real_batch": 4})
+    report = audit_method(lambda: entry.cls(tiny_task, node_budgets(tiny_task, budget=9), config), steps=2)
+    assert report.syncs_per_step() == [3, 3], report.summary()
+    assert sum("graph/adjacency.py" in f.site for f in report.steps[0] if f.kind == "sync") == 1, report.summary()
 
 
 @pytest.mark.parametrize("batched", [False, True])

@@ -1,0 +1,73 @@
+"""The host-read savings of graph-level DosCond and KiDD keep every number: DosCond's real batches drawn up front
+are the batches it drew class by class, and KiDD's Cholesky factor checked together with the real batch's node
+count gives krr_predict's prediction bit for bit (tests/graph/test_device_audit_graph.py pins the read counts)."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from condensekit.core.objectives.kernel_ridge import krr_predict
+from condensekit.graph.level.batch import GraphBatch
+from condensekit.graph.level.condense import make_graph_config
+from condensekit.graph.level.data import GraphSet
+from condensekit.graph.level.methods import GRAPH_METHODS
+
+
+def _setup(graphs: GraphSet, method: str, **config: object):
+    m = GRAPH_METHODS.get(method).cls(graphs, 2, make_graph_config(method, {"init": "random", **config}))
+    m.setup(torch.device("cpu"))
+    return m
+
+
+def test_doscond_real_batches_are_drawn_in_the_old_order_with_their_sizes(tiny_set: GraphSet) -> None:
+    """Draw after draw, class after class, one randperm each: the order matching_loss drew them in, one class at
+    a time; each batch's (nodes, edges) totals are those select read back on its own."""
+    m = _setup(tiny_set, "doscond", batch_real=4)
+    torch.manual_seed(5)
+    got = m.real_batches(3)
+    torch.manual_seed(5)
+    want = [[c[torch.randperm(c.numel())[:4]] for c in m.real_by_class] for _ in range(3)]
+    assert len(got) == 3 and all(len(draw) == tiny_set.num_classes for draw in got)
+    for draw, expected in zip(got, want, strict=True):
+        for (pick, sizes), old in zip(draw, expected, strict=True):
+            assert torch.equal(pick, old)
+            x, edge_index, _ = tiny_set.select(pick)
+            assert sizes == (x.shape[0], edge_index.shape[1])
+            batch = GraphBatch.from_graphset(tiny_set, pick, sizes)
+            assert torch.equal(batch.x, x) and torch.equal(batch.adj.to_dense(), GraphBatch.from_graphset(
+                tiny_set, pick).adj.to_dense())  # fmt: skip
+
+
+def test_graphset_batch_sizes_of_no_batch_is_empty(tiny_set: GraphSet) -> None:
+    assert tiny_set.batch_sizes([]) == []
+
+
+@pytest.mark.parametrize("method", ["kidd", "kidd-lr"])
+def test_kidd_factor_gives_krr_predict_bit_for_bit(tiny_set: GraphSet, method: str) -> None:
+    extra = {"rank": 2} if method == "kidd-lr" else {}
+    m = _setup(tiny_set, method, batch_real=8, batch_syn=4, fused=False, **extra)
+    torch.manual_seed(0)
+    syn = torch.randperm(m.n_syn)[:4]
+    real = torch.randperm(m.y_real.numel())[:8]
+    adj = m.adjacency()[syn]
+    s = m.kernel.stats(GraphBatch.dense(m.feat[syn], 0.5 * (adj + adj.transpose(1, 2))), hops=m.config.hops)
+    k_ss = m.kernel.matrix(s, s)
+    counts = m.real_stats.nodes_per_graph[real]
+    factor, total = m._factor(k_ss, counts.sum())
+    assert factor is not None and total == int(counts.sum())
+    k_st = m.kernel.matrix(s, m.real_stats.subset(real, total))
+    assert torch.equal(k_st, m.kernel.matrix(s, m.real_stats.subset(real)))
+    fast = k_st.t() @ torch.cholesky_solve(m.y_onehot[syn], factor)
+    assert torch.equal(fast, krr_predict(k_st.t(), k_ss, m.y_onehot[syn], ridge=m.config.ridge))
+
+
+def test_kidd_factor_leaves_a_matrix_that_needs_jitter_or_is_bad_to_krr_predict(tiny_set: GraphSet) -> None:
+    m = _setup(tiny_set, "kidd", batch_real=8, batch_syn=4, fused=False, ridge=0.0)
+    nodes = torch.tensor(7)
+    singular = torch.ones(3, 3)  # rank 1: Cholesky fails unjittered, krr_predict's jitter takes over
+    assert m._factor(singular, nodes) == (None, 7)
+    assert m._factor(torch.full((2, 2), float("nan")), nodes) == (None, 7)
+    assert m._factor(torch.zeros(2, 2), nodes) == (None, 7)
+    with pytest.raises(ValueError, match="NaN or inf"):
+        m._krr_checked(torch.ones(2, 2), torch.tensor([[1.0, float("nan")], [float("nan"), 1.0]]), torch.eye(2))
