@@ -129,9 +129,11 @@ def induced_subgraph(adj: Tensor, nodes: Tensor) -> Tensor:
         ``adj``: ``(n, n)``; ``nodes``: ``(m,)`` long; output: ``(m, m)``.
     """
     _check_square(adj)
+    integer = not (nodes.is_floating_point() or nodes.is_complex() or nodes.dtype == torch.bool)
+    nodes = nodes.long() if integer else nodes  # int32 ids too (index_select takes only int64)
     coalesced = adj.layout == torch.sparse_csr or (adj.layout == torch.sparse_coo and adj.is_coalesced())
-    if coalesced and nodes.dim() == 1 and not nodes.is_floating_point() and nodes.dtype != torch.bool:
-        out = _induced_unique(adj, nodes.to(adj.device).long())
+    if coalesced and integer and nodes.dim() == 1:
+        out = _induced_unique(adj, nodes.to(adj.device))
         if out is not None:
             return out
     coo = adj.to_sparse_coo()
