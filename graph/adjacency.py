@@ -48,6 +48,7 @@ def to_sparse_adj(
     *,
     layout: str = "csr",
     check_ids: bool = True,
+    coalesced: bool = False,
 ) -> Tensor:
     """Build the coalesced sparse ``num_nodes × num_nodes`` adjacency of an edge list.
 
@@ -62,6 +63,9 @@ def to_sparse_adj(
         check_ids: check that every node id lies in ``[0, num_nodes)`` (default; one host read, a sync on
             CUDA). Internal callers whose ids hold by construction (a batch renumbered from a validated graph
             set, a sampled subgraph) pass ``False`` inside their steps.
+        coalesced: the caller knows ``edge_index`` is sorted by (source, target) with no pair twice: the tensor is
+            built as coalesced, without ``coalesce`` (which sizes its output from the device, a sync on CUDA). Same
+            tensor; wrong when the edges are not so (unchecked: pass it only where it holds by construction).
 
     Shapes:
         ``edge_index``: ``(2, E)``; ``edge_weight``: ``(E,)``; output: ``(n, n)`` sparse.
@@ -90,7 +94,9 @@ def to_sparse_adj(
         (num_nodes, num_nodes),
         device=edge_index.device,
         check_invariants=False,
-    ).coalesce()
+        is_coalesced=True if coalesced else None,
+    )
+    adj = adj if coalesced else adj.coalesce()
     return _to_csr(adj) if layout == "csr" else adj
 
 
@@ -170,7 +176,7 @@ def _induced_unique(adj: Tensor, nodes: Tensor) -> Tensor | None:
     return torch.sparse_coo_tensor(sub, value[entries[order]], (m, m), is_coalesced=True, check_invariants=False)
 
 
-def normalize(adj: Tensor, *, kind: str, self_loops: bool | None = None) -> Tensor:
+def normalize(adj: Tensor, *, kind: str, self_loops: bool | None = None, loop_free: bool = False) -> Tensor:
     r"""Normalise a dense (differentiable) or sparse adjacency into a propagation operator.
 
     With :math:`\tilde{A} = A + I` when ``self_loops`` else :math:`A`, and
@@ -192,6 +198,9 @@ def normalize(adj: Tensor, *, kind: str, self_loops: bool | None = None) -> Tens
         kind: ``"sym"``, ``"row"`` or ``"cheb"``.
         self_loops: add the identity before normalising; ``None`` (default) uses the kind's
             default: ``True`` for ``"sym"``, ``False`` for ``"row"`` and ``"cheb"``.
+        loop_free: the caller knows a sparse ``adj`` has no diagonal entry: the self loops are merged in by a
+            sort, not a ``coalesce`` (which sizes its output from the device, a sync on CUDA). Same operator;
+            unchecked, so pass it only where it holds by construction.
 
     Shapes:
         ``adj``: ``(n, n)``; output: ``(n, n)``, dense for dense input, otherwise sparse in the
@@ -218,8 +227,12 @@ def normalize(adj: Tensor, *, kind: str, self_loops: bool | None = None) -> Tens
         diag = torch.arange(n, device=index.device)
         index = torch.cat([index, torch.stack([diag, diag])], dim=1)
         value = torch.cat([value, torch.ones(n, dtype=value.dtype, device=value.device)])
-        coo = torch.sparse_coo_tensor(index, value, (n, n), check_invariants=False).coalesce()
-        index, value = coo.indices(), coo.values()
+        if loop_free:  # no pair twice: coalescing is sorting, and the size is known
+            order = torch.argsort(index[0] * n + index[1])
+            index, value = index[:, order], value[order]
+        else:
+            coo = torch.sparse_coo_tensor(index, value, (n, n), check_invariants=False).coalesce()
+            index, value = coo.indices(), coo.values()
     row, col = index[0], index[1]
     deg = torch.zeros(n, dtype=value.dtype, device=value.device).index_add(0, row, value)
     if kind == "row":

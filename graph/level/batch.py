@@ -38,6 +38,8 @@ class GraphBatch:
     num_graphs: int
     batch: Tensor | None = None
     mask: Tensor | None = None
+    #: sparse layout: ``adj`` is known to hold no self loop (its GCN operator adds them without a coalesce)
+    loop_free: bool = False
     _ops: dict[str, Tensor] = field(default_factory=dict, repr=False)
 
     @classmethod
@@ -45,8 +47,10 @@ class GraphBatch:
         """Graphs ``idx`` of ``graphs`` in the sparse layout (``sizes``: their node and edge totals when known on
         the host, from :meth:`GraphSet.batch_sizes`; else :meth:`GraphSet.select` reads them back)."""
         x, edge_index, batch = graphs.select(idx, sizes)
-        adj = to_sparse_adj(edge_index, x.shape[0], layout="coo", check_ids=False)  # renumbered by select: valid
-        return cls(x=x, adj=adj, num_graphs=int(idx.numel()), batch=batch)
+        canonical = graphs.canonical_edges  # then the batch's edges are coalesced and loop-free as cut
+        # renumbered by select: valid ids
+        adj = to_sparse_adj(edge_index, x.shape[0], layout="coo", check_ids=False, coalesced=canonical)
+        return cls(x=x, adj=adj, num_graphs=int(idx.numel()), batch=batch, loop_free=canonical)
 
     @classmethod
     def sparse_from_dense(cls, x: Tensor, adj: Tensor, mask: Tensor | None = None) -> GraphBatch:
@@ -104,6 +108,12 @@ class GraphBatch:
         coo = self.adj.coalesce()
         index = torch.cat([coo.indices(), torch.stack([loops, loops])], 1)
         value = torch.cat([coo.values(), torch.full((n,), weight, dtype=coo.values().dtype, device=self.x.device)])
+        if self.loop_free:  # no pair twice: coalescing is sorting, without a host sync on CUDA
+            order = torch.argsort(index[0] * n + index[1])
+            sp = torch.sparse_coo_tensor(
+                index[:, order], value[order], (n, n), is_coalesced=True, check_invariants=False
+            )
+            return sp.to_sparse_csr()
         return torch.sparse_coo_tensor(index, value, (n, n), check_invariants=False).coalesce().to_sparse_csr()
 
     def _dense_op(self, kind: str) -> Tensor:
@@ -115,7 +125,7 @@ class GraphBatch:
 
     def _sparse_op(self, kind: str) -> Tensor:
         if kind == "gcn":
-            return normalize(self.adj.to_sparse_csr(), kind="sym")
+            return normalize(self.adj.to_sparse_csr(), kind="sym", loop_free=self.loop_free)
         return self.loop_op(1.0)
 
     def propagate(self, op: Tensor, h: Tensor) -> Tensor:

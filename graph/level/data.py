@@ -204,7 +204,26 @@ class GraphSet:
                 f"(num_classes={self.num_classes})"
             )
 
+    @property
+    def canonical_edges(self) -> bool:
+        """Whether every graph's edges are sorted by (source, target), none twice and none a self loop (PyG's TU
+        datasets are). Then the edge list of any batch :meth:`select` cuts is coalesced and loop-free, so its
+        adjacency and GCN operator are built without ``coalesce`` (a host sync on CUDA each, per batch). One host
+        read the first time, then kept (and carried by :meth:`to`)."""
+        if "canonical_edges" not in self._cache:
+            src, dst = self.edge_index
+            key = src * self.x.shape[0] + dst  # graphs hold increasing node ranges: sorted per graph = sorted overall
+            flags = torch.stack([(key[1:] > key[:-1]).all(), (src != dst).all()]) if key.numel() else None
+            self._cache["canonical_edges"] = True if flags is None else all(flags.tolist())
+        return bool(self._cache["canonical_edges"])
+
     def to(self, device: torch.device | str) -> GraphSet:
+        moved = self._moved(device)
+        if "canonical_edges" in self._cache:
+            moved._cache["canonical_edges"] = self._cache["canonical_edges"]
+        return moved
+
+    def _moved(self, device: torch.device | str) -> GraphSet:
         return GraphSet(
             self.x.to(device),
             self.edge_index.to(device),

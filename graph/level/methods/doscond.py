@@ -285,6 +285,7 @@ class GraphDosCond(GraphCondensation):
             for c in range(graphs.num_classes)
         ]
         self.real_by_class = [graphs.train_idx[graphs.y_train == c] for c in range(graphs.num_classes)]
+        graphs.canonical_edges  # noqa: B018 (its one host read here, not in step 0's first real batch)
         self.opt_feat = torch.optim.Adam([p.feat for p in self.parts], lr=cfg.lr_feat)
         self.opt_adj = torch.optim.Adam([p.logits for p in self.parts], lr=cfg.lr_adj)
 
