@@ -216,3 +216,24 @@ def test_sampled_real_nodes_on_cuda(tiny_graph, method: str, config: dict[str, A
     record_property("cuda_syncs_per_step", syncs)
     print(f"sampled {method} {config}: CUDA syncs per step {syncs} (CPU audit: {ring_reads(method, config)})")
     assert all(torch.isfinite(t.float()).all() for t in result.condensed.values())
+
+
+@CUDA
+@pytest.mark.parametrize(("method", "config", "syncs"), PINNED_LEVEL)
+def test_graph_level_syncs_on_cuda_with_canonical_edges(method: str, config: dict[str, Any], syncs: int,
+                                                        record_property) -> None:  # fmt: skip
+    """On a GPU: the syncs per step as CUDA counts them, on graphs whose edges are sorted and loop-free (as every TU
+    dataset's: no coalesce per real batch, graph/level/data.py canonical_edges), printed beside the CPU audit's
+    figure (PINNED_LEVEL). Before 531c582 each DosCond real batch also coalesced twice (a sync each)."""
+    from torch_geometric.data import Data
+    from torch_geometric.utils import coalesce
+
+    tiny = [Data(x=g.x, edge_index=coalesce(g.edge_index, num_nodes=g.num_nodes), y=g.y) for g in make_tiny_graphs()]
+    graphs = graphset_from_list(tiny, name="tiny", seed=0).to(GPU)
+    assert graphs.canonical_edges
+    entry = GRAPH_METHODS.get(method)
+    result, cuda_syncs = device_run(lambda: entry.cls(graphs, 2, make_graph_config(method, config)), steps=2,
+                                    device=GPU)  # fmt: skip
+    record_property("cuda_syncs_per_step", cuda_syncs)
+    print(f"graph level {method} {config}: CUDA syncs per step {cuda_syncs} (CPU audit: {syncs})")
+    assert all(torch.isfinite(t.float()).all() for t in result.condensed.values())
