@@ -124,6 +124,7 @@ def run(ns: argparse.Namespace) -> None:
         method = ns.base + (f"-{ns.variant}" if ns.variant else "") + ("-online" if ns.relabel == "online" else "")
         method += "-val" if ns.audit_split == "val" else ""
         method += f"-{ns.audit_tag}" if ns.audit_tag else ""
+        method += _autoattack_tag(ns)
         tag = _h_tag(ns, lam) + _direction_tag(ns, lam) + tag + _plugin_tag(ns, lam, plugin)
         models = _models_tag(ns)
         path = ARTIFACTS / f"{ns.dataset}-{method}-{models}-ipc{ns.ipc}-lam{lam:g}{tag}-seed{ns.seed}"
@@ -177,7 +178,7 @@ def run(ns: argparse.Namespace) -> None:
             save_entry(key, entry, ns.results)
         experts = cond.card["config"].get("experts") or cond.card["config"].get("teacher")
         # other modes reuse the same experts; the teacher rows attack the test split (a tagged re-audit keeps them)
-        fresh = ns.audit_split == "test" and not ns.audit_tag and ns.audit_class is None
+        fresh = ns.audit_split == "test" and not ns.audit_tag and not _autoattack_tag(ns) and ns.audit_class is None
         if experts is not None and not _mode_tag(ns.base, ns.mode, lam) and fresh:
             teacher_entries(data, experts["folder"], ns, audit_cfg, lam, teacher, plugin)
 
@@ -200,8 +201,17 @@ def class_split(data: Any, label: int) -> Any:
 
 def _attack_config(ns: argparse.Namespace) -> AttackConfig:
     return AttackConfig(
-        pgd_steps=ns.pgd_steps, fold_bn=ns.fold_bn, forward_chunk=ns.forward_chunk, cascade_eps=ns.cascade_eps
-    )
+        pgd_steps=ns.pgd_steps, fold_bn=ns.fold_bn, forward_chunk=ns.forward_chunk, cascade_eps=ns.cascade_eps,
+        autoattack_steps=ns.autoattack_steps,
+    )  # fmt: skip
+
+
+def _autoattack_tag(ns: argparse.Namespace) -> str:
+    """Method suffix (``-aa100``) of a run whose AutoAttack APGD/FAB stages take other than torchattacks' 10
+    iterations, the setting of every entry written before the option existed: such a re-attack of a saved set's
+    students is kept beside them (key and folder), never written over them, with or without ``--audit-tag``."""
+    steps = ns.autoattack_steps
+    return "" if steps == AttackConfig.autoattack_steps else f"-aa{steps}"
 
 
 def _models_tag(ns: argparse.Namespace) -> str:
@@ -625,6 +635,17 @@ def _flag(text: str) -> bool:
     return text.lower() in ("1", "true", "yes")
 
 
+def _at_least_one(text: str) -> int:
+    """An integer option that must be at least 1 (argparse names the option in its error)."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1 or str(value) != text.strip():
+        raise argparse.ArgumentTypeError(f"invalid value {text!r}: valid values are integers >= 1")
+    return value
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--dataset", default="mnist")
@@ -690,6 +711,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--subset", type=int, default=1000, help="stratified test images (0: the full test set)")
     p.add_argument("--epochs", type=int, default=ImageTrainConfig.epochs, help="evaluation training epochs")
     p.add_argument("--pgd-steps", type=int, default=AttackConfig.pgd_steps)
+    p.add_argument("--autoattack-steps", type=_at_least_one, default=AttackConfig.autoattack_steps,
+                   help="iterations of AutoAttack's APGD-CE, APGD-T and FAB stages (torchattacks' 10, every recorded "
+                        "row; Croce & Hein's standard 100); other than 10, entries' method gets -aaN")  # fmt: skip
     p.add_argument("--fold-bn", type=_flag, default=AttackConfig.fold_bn,
                    help="attack a copy of each model with batch norm folded into its convolutions")  # fmt: skip
     p.add_argument("--forward-chunk", type=int, default=AttackConfig.forward_chunk,
