@@ -89,7 +89,26 @@ PEER = {
 }
 
 
+#: Environment variables that choose the CPU's math kernels (instruction set), recorded when set.
+KERNEL_ENV = ("ATEN_CPU_CAPABILITY", "ONEDNN_MAX_CPU_ISA", "DNNL_MAX_CPU_ISA", "MKL_ENABLE_INSTRUCTIONS", "MKL_CBWR")
+
+
+def cpu_model() -> str:
+    """The CPU's model name (Linux ``/proc/cpuinfo``), else ``platform.processor()``, else ``"unknown"``."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown"
+
+
 def hardware() -> dict[str, Any]:
+    """Where an entry ran. Seeds repeat a CPU run only on the same instruction set: oneDNN, MKL and ATen pick
+    their kernels by it (AVX2 and AVX-512 round differently), so the CPU model, ATen's kernel capability and any
+    variable that overrides the choice are recorded (sitting 20: rows of 12-03 did not repeat to the digit on
+    12-04's AVX-512 machine, at the same commit)."""
     dev = "cuda:" + torch.cuda.get_device_name(0) if torch.cuda.is_available() else "cpu"
     return {
         "device": dev,
@@ -98,6 +117,9 @@ def hardware() -> dict[str, Any]:
         "torch": torch.__version__,
         "python": platform.python_version(),
         "machine": platform.machine(),
+        "cpu_model": cpu_model(),
+        "cpu_capability": torch.backends.cpu.get_cpu_capability(),
+        "kernel_env": {k: os.environ[k] for k in KERNEL_ENV if k in os.environ},
     }
 
 
