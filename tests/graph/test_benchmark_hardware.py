@@ -2,24 +2,13 @@
 the same instruction set (oneDNN, MKL and ATen choose their kernels by it), so an entry names the CPU model, ATen's
 kernel capability and any variable that overrides the choice; ``"x86_64"`` alone could not tell two machines apart."""
 
-import importlib.util
-from pathlib import Path
-
 import torch
 
-BENCH = Path(__file__).resolve().parents[2] / "benchmarks"
-
-
-def _graph_node(monkeypatch):
-    monkeypatch.syspath_prepend(str(BENCH))
-    spec = importlib.util.spec_from_file_location("bench_graph_node", BENCH / "graph_node.py")
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
+from tests.bench_script import load_bench
 
 
 def test_hardware_records_the_kernels_a_cpu_run_used(monkeypatch):
-    mod = _graph_node(monkeypatch)
+    mod = load_bench("graph_node.py", monkeypatch)
     monkeypatch.delenv("ONEDNN_MAX_CPU_ISA", raising=False)
     monkeypatch.setenv("ATEN_CPU_CAPABILITY", "avx2")
     hw = mod.hardware()

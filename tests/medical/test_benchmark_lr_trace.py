@@ -1,15 +1,13 @@
 """``benchmarks/medical_lr_trace.py`` replays the first updates of a benchmark run exactly (same config, expert
 buffer, seeding), and records a divergence instead of hiding it."""
 
-import importlib.util
 import json
-from pathlib import Path
 
 import pytest
 
+from tests.bench_script import load_bench
 from tests.medical.test_benchmark_medical import bench  # noqa: F401  (fixture)
 
-BENCH = Path(__file__).resolve().parents[2] / "benchmarks"
 RUN = ["--flags", "breastmnist", "--methods", "mtt", "--ipcs", "2", "--runs", "1"]
 ARGS = ["--set", "syn_steps=2", "--set", "max_start_epoch=1", "--expert-epochs", "2", "--experts", "2"]
 
@@ -17,9 +15,7 @@ ARGS = ["--set", "syn_steps=2", "--set", "max_start_epoch=1", "--expert-epochs",
 @pytest.fixture
 def trace(bench, monkeypatch):  # noqa: F811
     mod, tmp = bench
-    spec = importlib.util.spec_from_file_location("bench_medical_lr_trace", BENCH / "medical_lr_trace.py")
-    tr = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(tr)
+    tr = load_bench("medical_lr_trace.py", monkeypatch)
     monkeypatch.setattr(tr, "RESULTS", tmp / "trace.json")
     monkeypatch.setattr(tr, "RUNS", tmp / "runs")
     monkeypatch.setenv("CONDENSEKIT_DATA", str(tmp))

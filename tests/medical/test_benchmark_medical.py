@@ -1,27 +1,21 @@
 """``benchmarks/medical.py``'s candidate workflow: ``--validate K`` scores a set on validation only, and
 ``--reuse-set`` then tests that same set without condensing it again."""
 
-import importlib.util
 import json
 from dataclasses import replace
-from pathlib import Path
 
 import pytest
 
 from condensekit.core.vision.train import ImageTrainConfig
+from tests.bench_script import load_bench
 from tests.medical.test_medical_data import _write
-
-BENCH = Path(__file__).resolve().parents[2] / "benchmarks"
 
 
 @pytest.fixture
 def bench(tmp_path, monkeypatch):
     import condensekit.medical.profiles as profiles
 
-    monkeypatch.syspath_prepend(str(BENCH))
-    spec = importlib.util.spec_from_file_location("bench_medical", BENCH / "medical.py")
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
+    mod = load_bench("medical.py", monkeypatch)
     monkeypatch.setattr(mod, "RESULTS", tmp_path / "results.json")
     monkeypatch.setattr(mod, "RUNS", tmp_path / "runs")
     cpu = profiles.PROFILES.get("cpu")

@@ -1,18 +1,12 @@
 """``benchmarks/ptm_overlap.py``: the measurement behind PTM's per-set overlap rule."""
 
-import importlib.util
-from pathlib import Path
-
 import torch
 
-BENCH = Path(__file__).resolve().parents[2] / "benchmarks"
+from tests.bench_script import load_bench
 
 
 def _bench(monkeypatch):
-    monkeypatch.syspath_prepend(str(BENCH))
-    spec = importlib.util.spec_from_file_location("bench_ptm_overlap", BENCH / "ptm_overlap.py")
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
+    mod = load_bench("ptm_overlap.py", monkeypatch)
     return mod
 
 

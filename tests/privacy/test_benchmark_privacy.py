@@ -1,9 +1,7 @@
 """``benchmarks/privacy.py`` and the noise source: rows made with the seeded noise (before commit a2c5a8c) carry no
 DP guarantee, so a re-run archives them once, ``--table`` marks them and ``--selected`` never reuses their sets."""
 
-import importlib.util
 import json
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -12,16 +10,12 @@ from condensekit.core.vision import CondensedImages
 from condensekit.privacy import condense_private
 from condensekit.privacy.dp_merf import DPMERFCondensedConfig
 from condensekit.privacy.noise import NOISE_SOURCE
-
-BENCH = Path(__file__).resolve().parents[2] / "benchmarks"
+from tests.bench_script import load_bench
 
 
 @pytest.fixture
 def bench(tmp_path, monkeypatch):
-    monkeypatch.syspath_prepend(str(BENCH))
-    spec = importlib.util.spec_from_file_location("bench_privacy", BENCH / "privacy.py")
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
+    mod = load_bench("privacy.py", monkeypatch)
     monkeypatch.setattr(mod, "RESULTS", tmp_path / "results.json")
     return mod
 

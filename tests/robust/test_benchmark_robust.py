@@ -1,14 +1,13 @@
 """``benchmarks/robust.py --eval-model``: a set condensed from one teacher architecture, audited with other
 students; the entries and the table say which, and the keys of sets audited with ``--model`` stay as before."""
 
-import importlib.util
 import json
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-BENCH = Path(__file__).resolve().parents[2] / "benchmarks"
+from tests.bench_script import load_bench
 
 
 def _write_pneumonia(root: Path) -> None:
@@ -23,11 +22,8 @@ def _write_pneumonia(root: Path) -> None:
 
 @pytest.fixture
 def bench(tmp_path, monkeypatch):
-    monkeypatch.syspath_prepend(str(BENCH))
     monkeypatch.setenv("CONDENSEKIT_CACHE", str(tmp_path / "cache"))
-    spec = importlib.util.spec_from_file_location("bench_robust", BENCH / "robust.py")
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
+    mod = load_bench("robust.py", monkeypatch)
     monkeypatch.setattr(mod, "ARTIFACTS", tmp_path / "runs")
     _write_pneumonia(tmp_path / "data")
     return mod, tmp_path

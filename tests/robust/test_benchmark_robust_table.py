@@ -1,22 +1,18 @@
 """``benchmarks/robust.py --table`` prints every figure BENCHMARKS.md's robust tables quote: the audit's wall /
 CPU seconds of each row, and the rows pooled over seeds (every evaluation model of every seed together)."""
 
-import importlib.util
 import json
 import statistics
 from pathlib import Path
 
 import pytest
 
-BENCH = Path(__file__).resolve().parents[2] / "benchmarks"
+from tests.bench_script import load_bench
 
 
 @pytest.fixture
 def robust_bench(monkeypatch):
-    monkeypatch.syspath_prepend(str(BENCH))
-    spec = importlib.util.spec_from_file_location("bench_robust_table", BENCH / "robust.py")
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
+    mod = load_bench("robust.py", monkeypatch)
     return mod
 
 

@@ -1,26 +1,20 @@
 """``benchmarks/graph_level.py --validate K``: a set scored on the validation split only, recorded with a
 fingerprint of the graphs the evaluators see, and kept out of the test table."""
 
-import importlib.util
 import json
 from dataclasses import replace
-from pathlib import Path
 
 import pytest
 import torch
 from torch_geometric.data import Data
 
 from condensekit.graph.level.data import graphset_from_list
-
-BENCH = Path(__file__).resolve().parents[3] / "benchmarks"
+from tests.bench_script import load_bench
 
 
 @pytest.fixture
 def bench(tmp_path, monkeypatch, tiny_set):
-    monkeypatch.syspath_prepend(str(BENCH))
-    spec = importlib.util.spec_from_file_location("bench_graph_level", BENCH / "graph_level.py")
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
+    mod = load_bench("graph_level.py", monkeypatch)
     monkeypatch.setattr(mod, "RESULTS", tmp_path / "results.json")
     monkeypatch.setattr(mod, "prepare_graphs", lambda *a, **k: tiny_set)
     fast = {m: replace(p, train=replace(p.train, epochs=3, val_every=1)) for m, p in mod.PROTOCOLS.items()}
@@ -89,10 +83,7 @@ def test_fingerprint_ignores_padding_but_not_the_graphs(bench):
 
 
 def test_wl_baseline_counts_subtrees_and_separates_the_tiny_classes(tiny_set, monkeypatch):
-    monkeypatch.syspath_prepend(str(BENCH))
-    spec = importlib.util.spec_from_file_location("bench_graph_level_trace", BENCH / "graph_level_trace.py")
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
+    mod = load_bench("graph_level_trace.py", monkeypatch)
     f = mod.wl_features(tiny_set, iterations=2)
     assert f.shape[0] == tiny_set.num_graphs and torch.allclose(f.norm(dim=1), torch.ones(tiny_set.num_graphs))
     sizes, y = tiny_set.num_nodes, tiny_set.y
