@@ -26,7 +26,6 @@ import statistics
 import sys
 import time
 from dataclasses import asdict, replace
-from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
@@ -37,7 +36,14 @@ from graph_node import hardware, load, parse_overrides, save_entry  # benchmarks
 from condensekit.core.objectives.curvature import DIRECTIONS
 from condensekit.core.vision import CondensedImages, ImageTrainConfig, accuracy_metric, build_image_model, predict
 from condensekit.core.vision.experts import ExpertConfig
-from condensekit.robust.attacks import AttackConfig, PixelSpace, parse_eps_list, robust_accuracy, stratified_subset
+from condensekit.robust.attacks import (
+    AttackConfig,
+    PixelSpace,
+    exact_fraction,
+    parse_eps_list,
+    robust_accuracy,
+    stratified_subset,
+)
 from condensekit.robust.audit import RELABEL_MODES, AuditConfig, audit_artifact
 from condensekit.robust.data import load_image_data
 from condensekit.robust.guard import (
@@ -592,11 +598,6 @@ def _audit_cost(entries: list[dict[str, Any]]) -> str:
     return "; ".join(cells) or "-"
 
 
-def _eps_value(eps: str) -> float:
-    """An ε as written in a key (``0.1``, ``2/255``) as a number, for ordering columns."""
-    return float(Fraction(eps))
-
-
 def _pooled(groups: dict[tuple, dict[tuple[str, str], dict[str, Any]]]) -> str:
     """Rows that differ only in their seed, pooled: every evaluation model of every seed together, mean ± std
     (population std over all models, as each entry's ``std`` is over its own), for the (attack, ε) columns
@@ -610,7 +611,7 @@ def _pooled(groups: dict[tuple, dict[tuple[str, str], dict[str, Any]]]) -> str:
         if len(seeds) < 2:
             continue
         common = set.intersection(*(set(rows) for rows in seeds.values()))
-        cols = sorted((k for k in common if k[0] != "clean"), key=lambda k: (k[0], _eps_value(k[1])))
+        cols = sorted((k for k in common if k[0] != "clean"), key=lambda k: (k[0], exact_fraction(k[1])))
         cols = ([("clean", "0")] if ("clean", "0") in common else []) + cols
         order = sorted(seeds, key=int)
         pooled = {k: [r for s in order for r in seeds[s][k].get("runs") or []] for k in cols}

@@ -29,7 +29,8 @@ class CliParser(argparse.ArgumentParser):
 
     The rule lives here once: ``add_subparsers`` makes its sub-parsers with the class of the parser it is
     called on (argparse's ``parser_class`` default), so every domain's sub-command and verb under
-    :func:`build_parser` is a ``CliParser`` too; a stand-alone parser (a method's flags) is built as one.
+    :func:`build_parser` is a ``CliParser`` too; a method's own flags go through
+    :func:`~condensekit.core.config.parse_config_flags`, whose parser refuses abbreviations the same way.
     """
 
     def __init__(self, *args: Any, allow_abbrev: bool = False, **kwargs: Any) -> None:

@@ -9,8 +9,7 @@ from typing import Any
 
 from condensekit.core.artifact import update_card
 from condensekit.core.atomic import write_json
-from condensekit.core.cli import CliParser
-from condensekit.core.config import add_dataclass_args, dataclass_from_args
+from condensekit.core.config import parse_config_flags
 from condensekit.core.evaluate import Summary, TrainConfig
 from condensekit.core.parallel import auto_workers
 from condensekit.core.registry import check_int
@@ -104,13 +103,8 @@ def _workers(ns: argparse.Namespace, task: NodeTask, runs: int) -> int:
 
 def _method_config(ns: argparse.Namespace, registry: Any = NODE_METHODS) -> Any:
     entry = registry.get(ns.method)
-    parser = CliParser(prog=f"condensekit graph condense --method {ns.method}", add_help=False)
-    add_dataclass_args(parser, entry.config)
-    cfg_ns, rest = parser.parse_known_args(ns.extra)
-    if rest:
-        valid = sorted("--" + a.dest.replace("_", "-") for a in parser._actions if a.dest != "help")
-        raise ValueError(f"Unknown option(s) {rest} for method {ns.method!r}. Valid options are {valid}")
-    return dataclass_from_args(entry.config, cfg_ns)
+    prog = f"condensekit graph condense --method {ns.method}"
+    return entry.config(**parse_config_flags(entry.config, ns.extra, prog=prog, owner=f"method {ns.method!r}"))
 
 
 def _print_eval(title: str, results: dict[str, Any]) -> None:

@@ -180,8 +180,7 @@ class PSG(PrivateMethod):
         check_delta(config.delta, self.n)
         check_choice("metric", config.metric, GRADIENT_METRICS)
         for name in ("ipc", "outer_loop", "batch_loop", "batch_real"):
-            if getattr(config, name) < 1:
-                raise ValueError(f"Invalid value {getattr(config, name)!r} for argument {name}. Valid values are >= 1")
+            check_int(name, getattr(config, name), 1)
         for name in ("clip", "lr_img", "lr_net"):  # a NaN or negative one released a NaN or unfit set silently
             check_positive(name, getattr(config, name))
         check_int("inner_loop", config.inner_loop, 0)

@@ -93,10 +93,12 @@ def test_receptive_subgraph_is_op_restricted_to_its_rings(tiny_task: NodeTask, h
         assert not kept.any() and int((dense[:outer] != 0).sum(1).max()) <= fanout
 
 
-@pytest.mark.parametrize("fanout", [0, 2])
+# fanout 0 only: with a fanout, receptive_subgraphs calls receptive_subgraph once per batch, so a fanout case would
+# compare the same code with itself (the fanout path is checked on its own above)
+@pytest.mark.parametrize("fanout", [0])
 def test_subgraphs_grown_together_are_those_of_separate_calls(tiny_task: NodeTask, fanout: int) -> None:
     """Gradient matching's per-class subgraphs share their host reads; they must be the subgraphs one call per
-    class gives (overlapping batches, an empty one), and with a fanout draw the same numbers in the same order."""
+    class gives (overlapping batches, an empty one)."""
     op = tiny_task.op(create_model("gcn", in_channels=tiny_task.num_features, out_channels=3))
     t = tiny_task.train_idx
     batches = [t[:4], t[2:6], t[:0], t[9:10]]
