@@ -144,7 +144,7 @@ def condense_nodes(
         )
     budgets = node_budgets(task, budget=budget, ratio=ratio)
     algo = entry.cls(task, budgets, config)
-    judge = eval_task if eval_task is not None else task.full if task.full is not None else task
+    judge = eval_task if eval_task is not None else task.judge
     n_steps = algo.steps() if steps is None else steps
     if not isinstance(n_steps, int) or n_steps < 0 or (n_steps > 0 and algo.steps() == 0):
         valid = "0 (a coreset selects, it has no steps)" if algo.steps() == 0 else "integers >= 0"

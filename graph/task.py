@@ -88,6 +88,12 @@ class NodeTask:
     full: NodeTask | None = field(default=None, repr=False)
     _ops: dict[str, Tensor | None] = field(default_factory=dict, repr=False)
 
+    @property
+    def judge(self) -> NodeTask:
+        """The task whose validation nodes judge a set made from this one: for a training subgraph (inductive,
+        no validation nodes of its own) the graph it was cut from (:attr:`full`), as GCond validates; else itself."""
+        return self.full if self.full is not None and self.val_idx.numel() == 0 else self
+
     @classmethod
     def from_data(cls, data: Data, *, device: torch.device | str = "cpu") -> NodeTask:
         """Validate ``data`` (x, y, edge_index, train/val/test masks) and prepare it."""

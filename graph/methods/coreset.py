@@ -44,7 +44,7 @@ class NodeCoreset(NodeCondensation):
         on validation nodes: the task's own, or for a training subgraph (inductive, which has none)
         those of the graph it was cut from, as GCond's ``train_coreset_induct.py`` validates."""
         task = self.task
-        judge = task.full if task.full is not None and task.val_idx.numel() == 0 else task
+        judge = task.judge
         model = create_model(
             "gcn",
             in_channels=task.num_features,
