@@ -14,6 +14,28 @@ ARGS = ["--dataset", "pneumoniamnist", "--base", "sre2l", "--ipc", "1", "--model
 STEM = "pneumoniamnist/sre2l-online{}/convnet_bn_small/ipc1/lam0/seed0/autoattack/8/255"
 
 
+def test_the_script_keeps_the_recorded_10_iterations_whatever_the_librarys_default(bench, monkeypatch):  # noqa: F811
+    # the library's default moved to Croce & Hein's 100; the script's default and its key rule stay on the recorded
+    # protocol's 10, so every command line keeps its key and its run (a key compared with the library's default
+    # would now tag a plain run -aa10 and leave an --autoattack-steps 100 run untagged, over the recorded entries)
+    from condensekit.robust.attacks import AttackConfig
+
+    mod, _ = bench
+    parsed = []
+    monkeypatch.setattr(mod, "run", parsed.append)  # main's parsed command line, nothing run
+    for extra, steps, tag in (
+        ([], 10, ""),
+        (["--autoattack-steps", "10"], 10, ""),
+        (["--autoattack-steps", "100"], 100, "-aa100"),
+        (["--autoattack-steps", "2"], 2, "-aa2"),
+    ):
+        assert mod.main([*ARGS, *extra]) == 0
+        ns = parsed.pop()
+        assert mod._autoattack_tag(ns) == tag, extra
+        assert mod._attack_config(ns).autoattack_steps == steps, extra
+    assert mod.AUTOATTACK_STEPS == 10 and AttackConfig.autoattack_steps == 100
+
+
 def test_autoattack_steps_reach_the_audit_and_key_the_entries_apart(bench):  # noqa: F811
     mod, tmp = bench
     results = tmp / "results.json"

@@ -306,6 +306,20 @@ def test_autoattack_iterations_are_set_and_recorded(k):
         AttackConfig(autoattack_steps=0)
 
 
+@pytest.mark.parametrize("k", [4, 2])
+def test_autoattack_runs_croce_and_heins_100_iterations_by_default(k):
+    # the issue asks for AutoAttack (standard): APGD-CE, APGD-T and FAB-T at 100 iterations; the default was
+    # torchattacks' 10, so a library audit without the option ran a weaker attack than its name says
+    from condensekit.robust.attacks import autoattack_description
+
+    _, _, model = _blobs(k)
+    assert AttackConfig().autoattack_steps == 100
+    atk = ATTACKS.get("autoattack").build(model, 0.1, k, 0, AttackConfig())
+    iterated = [s for s in getattr(atk, "_autoattack", atk).attacks if type(s).__name__ in ("APGD", "APGDT", "FAB")]
+    assert iterated and all(s.steps == 100 for s in iterated)
+    assert "APGD and FAB at 100 iterations" in autoattack_description(k)
+
+
 @pytest.mark.parametrize("attack", ["fgsm", "cw"])
 def test_attacks_run_in_eval_mode_and_leave_the_model_in_its_own(attack):
     x, y, _ = _blobs()
