@@ -15,7 +15,7 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from ..registry import check_choice, check_int
+from ..registry import check_choice, check_int, check_positive
 
 __all__ = [
     "DISTRIBUTION_DISTANCES",
@@ -61,11 +61,6 @@ def _check_pair(x: Any, y: Any) -> None:
             f"Arguments x and y must have the same feature dimension, "
             f"got x of shape {tuple(x.shape)} and y of shape {tuple(y.shape)}"
         )
-
-
-def _check_positive(name: str, value: float) -> None:
-    if not value > 0 or not math.isfinite(value):
-        raise ValueError(f"Argument {name} must be a positive finite number, got {value!r}")
 
 
 def _pairwise_sqdist(a: Tensor, b: Tensor) -> Tensor:
@@ -168,7 +163,7 @@ def gaussian_kernel(sigma: float) -> Kernel:
         A function ``k(a, b)`` mapping :math:`(n, d)` and :math:`(m, d)` to the Gram matrix
         :math:`(n, m)`.
     """
-    _check_positive("sigma", sigma)
+    check_positive("sigma", sigma)
     scale = 1.0 / (2.0 * float(sigma) ** 2)
 
     def kernel(a: Tensor, b: Tensor) -> Tensor:
@@ -192,11 +187,12 @@ def multi_bandwidth_kernel(sigmas: Sequence[float]) -> Kernel:
         A function ``k(a, b)`` mapping :math:`(n, d)` and :math:`(m, d)` to the Gram matrix
         :math:`(n, m)`; the pairwise distances are computed once for all bandwidths.
     """
-    sigmas = [float(s) for s in sigmas]
+    sigmas = list(sigmas)
     if not sigmas:
         raise ValueError("Argument sigmas must hold at least one bandwidth, got none")
     for s in sigmas:
-        _check_positive("sigmas", s)
+        check_positive("sigmas", s)
+    sigmas = [float(s) for s in sigmas]
     scales = [1.0 / (2.0 * s**2) for s in sigmas]
 
     def kernel(a: Tensor, b: Tensor) -> Tensor:
@@ -366,7 +362,7 @@ def rff_map(
     """
     check_int("dim", dim, 1)
     check_int("n_features", n_features, 1)
-    _check_positive("sigma", sigma)
+    check_positive("sigma", sigma)
     if paired and n_features % 2:
         raise ValueError(f"Argument n_features must be even with paired=True (a cos and a sin each), got {n_features}")
     rows = n_features // 2 if paired else n_features

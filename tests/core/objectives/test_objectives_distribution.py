@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import math
+import re
 
 import pytest
 import torch
@@ -258,3 +259,17 @@ def test_multi_bandwidth_kernel_copies_nothing_from_the_host():
     assert "tensor" not in calls.names
     expected = sum(gaussian_kernel(s)(a, b) for s in (0.5, 1.0, 2.0))
     assert torch.allclose(got, expected, rtol=1e-6, atol=0)
+
+
+@pytest.mark.parametrize("bad", [0.0, -1.0, math.inf, math.nan, True, "1", None])
+def test_kernel_bandwidths_are_checked_as_every_positive_argument(bad):
+    """The kernels' bandwidths use core.registry.check_positive (their own copy let True through as 1 and said
+    TypeError, not which argument, for "1" and None)."""
+    for make, name in (
+        (gaussian_kernel, "sigma"),
+        (lambda s: multi_bandwidth_kernel([1.0, s]), "sigmas"),
+        (lambda s: rff_map(2, 4, s), "sigma"),
+    ):
+        with pytest.raises(ValueError, match=rf"Invalid value {re.escape(repr(bad))} for argument {name}\. Valid "
+                                             r"values are finite numbers > 0"):  # fmt: skip
+            make(bad)
