@@ -41,7 +41,8 @@ from __future__ import annotations
 import copy
 import math
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from fractions import Fraction
 from typing import Any
@@ -468,6 +469,20 @@ def _time_stages(atk: Attack, stages: dict[str, float]) -> None:
         stage.forward = timed  # type: ignore[method-assign]
 
 
+@contextmanager
+def _eval_mode(model: nn.Module) -> Iterator[nn.Module]:
+    """``model`` in eval mode inside the block; after it (an error included) every submodule is back in the mode
+    it came in, each its own: ``model.train(was_training)`` would set them all to the top module's, so a model in
+    train mode with a frozen (eval-mode) batch norm came back with that batch norm training."""
+    modes = [(m, m.training) for m in model.modules()]
+    model.eval()
+    try:
+        yield model
+    finally:
+        for m, training in modes:
+            m.training = training
+
+
 def adversarial(
     model: nn.Module, x: Tensor, y: Tensor, attack: str, eps: float, *, num_classes: int,
     seed: int = 0, config: AttackConfig = AttackConfig(), stages: dict[str, float] | None = None,
@@ -489,9 +504,7 @@ def adversarial(
     _check_pixels(x)
     if rng_offset and x.device.type != "cpu":
         raise ValueError(f"rng_offset skips draws of the CPU generator; the images are on {x.device}")
-    was_training = model.training
-    model.eval()
-    try:
+    with _eval_mode(model):
         atk = spec.build(model, eps, num_classes, seed, config)
         if stages is not None:
             _time_stages(atk, stages)
@@ -500,8 +513,6 @@ def adversarial(
             torch.empty(rng_offset * x[0].numel()).uniform_()
         bs = config.batch_size
         out = [atk(x[i : i + bs], y[i : i + bs]).detach() for i in range(0, x.shape[0], bs)]
-    finally:
-        model.train(was_training)
     return torch.cat(out)
 
 
@@ -543,22 +554,8 @@ def robust_accuracy(
     not as passed: :func:`~condensekit.robust.audit.eps_monotone`). Without it every ε attacks every
     clean-correct image afresh, as sitting 10 and earlier did.
 
-    ``model`` is scored and attacked in eval mode and left in the mode it came in.
+    ``model`` is scored and attacked in eval mode and left in the mode it came in, each submodule its own.
     """
-    was_training = model.training
-    try:
-        return _robust_accuracy(
-            model, x, y, attack, eps_grid, num_classes=num_classes, seed=seed, config=config, clean=clean, stages=stages
-        )
-    finally:
-        model.train(was_training)
-
-
-def _robust_accuracy(
-    model: nn.Module, x: Tensor, y: Tensor, attack: str, eps_grid: Sequence[float], *, num_classes: int, seed: int,
-    config: AttackConfig, clean: Tensor | None, stages: dict[str, float] | None,
-) -> dict[float, float]:  # fmt: skip
-    """:func:`robust_accuracy`, which restores ``model``'s mode after it."""
     spec = ATTACKS.get(attack)
     check_int("num_classes", num_classes, 2)
     for eps in eps_grid:  # before any attack runs, not at the ε it reaches
@@ -566,38 +563,38 @@ def _robust_accuracy(
     if spec.norm == "L2":
         check_l2_eps([(str(e), e) for e in eps_grid], tuple(x.shape[1:]))
     y = y.reshape(-1).long()
-    model.eval()  # the attacks run it in eval mode (adversarial); the clean mask must be taken in the same mode
-    if clean is None:
-        clean = correct_in_batches(model, x, y, config.batch_size)
-    elif clean.shape != y.shape or clean.dtype != torch.bool:
+    if clean is not None and (clean.shape != y.shape or clean.dtype != torch.bool):
         raise ValueError(
             f"clean must be a boolean mask of shape {tuple(y.shape)}, got {clean.dtype} {tuple(clean.shape)}"
         )
-    n = y.shape[0]
-    xs, ys = x[clean], y[clean]
-    out: dict[float, float] = {}
-    if xs.shape[0] == 0:
-        return dict.fromkeys(eps_grid, 0.0)
-    if spec.minimum_norm:
-        adv = adversarial(model, xs, ys, attack, 1.0, num_classes=num_classes, seed=seed, config=config)
-        fooled = ~correct_in_batches(model, adv, ys, config.batch_size)
-        dist = (adv - xs).flatten(1).norm(p=2 if spec.norm == "L2" else math.inf, dim=1)
-        for eps in eps_grid:
-            broken = fooled & (dist <= eps + 1e-6)
-            out[eps] = float((~broken).sum()) * 100.0 / n
-        return out
-    if not config.cascade_eps:
-        for eps in eps_grid:
-            adv = adversarial(model, xs, ys, attack, eps, num_classes=num_classes, seed=seed, config=config,
-                              stages=stages)  # fmt: skip
-            out[eps] = float(correct_in_batches(model, adv, ys, config.batch_size).sum()) * 100.0 / n
-        return out
-    standing = torch.ones(ys.shape[0], dtype=torch.bool, device=ys.device)
-    for eps in sorted(eps_grid):
-        left = standing.nonzero(as_tuple=True)[0]
-        if left.numel():
-            adv = adversarial(model, xs[left], ys[left], attack, eps, num_classes=num_classes, seed=seed,
-                              config=config, stages=stages)  # fmt: skip
-            standing[left] = correct_in_batches(model, adv, ys[left], config.batch_size)
-        out[eps] = float(standing.sum()) * 100.0 / n
-    return {eps: out[eps] for eps in eps_grid}
+    with _eval_mode(model):  # the attacks run it in eval mode; the clean mask must be taken in the same mode
+        if clean is None:
+            clean = correct_in_batches(model, x, y, config.batch_size)
+        n = y.shape[0]
+        xs, ys = x[clean], y[clean]
+        out: dict[float, float] = {}
+        if xs.shape[0] == 0:
+            return dict.fromkeys(eps_grid, 0.0)
+        if spec.minimum_norm:
+            adv = adversarial(model, xs, ys, attack, 1.0, num_classes=num_classes, seed=seed, config=config)
+            fooled = ~correct_in_batches(model, adv, ys, config.batch_size)
+            dist = (adv - xs).flatten(1).norm(p=2 if spec.norm == "L2" else math.inf, dim=1)
+            for eps in eps_grid:
+                broken = fooled & (dist <= eps + 1e-6)
+                out[eps] = float((~broken).sum()) * 100.0 / n
+            return out
+        if not config.cascade_eps:
+            for eps in eps_grid:
+                adv = adversarial(model, xs, ys, attack, eps, num_classes=num_classes, seed=seed, config=config,
+                                  stages=stages)  # fmt: skip
+                out[eps] = float(correct_in_batches(model, adv, ys, config.batch_size).sum()) * 100.0 / n
+            return out
+        standing = torch.ones(ys.shape[0], dtype=torch.bool, device=ys.device)
+        for eps in sorted(eps_grid):
+            left = standing.nonzero(as_tuple=True)[0]
+            if left.numel():
+                adv = adversarial(model, xs[left], ys[left], attack, eps, num_classes=num_classes, seed=seed,
+                                  config=config, stages=stages)  # fmt: skip
+                standing[left] = correct_in_batches(model, adv, ys[left], config.batch_size)
+            out[eps] = float(standing.sum()) * 100.0 / n
+        return {eps: out[eps] for eps in eps_grid}

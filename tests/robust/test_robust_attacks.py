@@ -335,6 +335,26 @@ def test_attacks_run_in_eval_mode_and_leave_the_model_in_its_own(attack):
     assert model.training
 
 
+@pytest.mark.parametrize("attack", ["fgsm", "pgd"])
+def test_a_frozen_batch_norm_of_a_training_model_stays_frozen(attack):
+    # robust_accuracy and adversarial each gave the mode back with model.train(was_training), which sets every
+    # submodule to the top module's: a model fine-tuned with a frozen (eval-mode) batch norm came back with it
+    # training, so its next training step moved the running statistics it was meant to keep
+    x, y, _ = _blobs()
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Flatten(), nn.Linear(16, 8), nn.BatchNorm1d(8), nn.Linear(8, 4)).train()
+    model[2].eval()
+    for run in (
+        lambda: robust_accuracy(model, x, y, attack, [0.05, 0.1], num_classes=4),
+        lambda: adversarial(model, x, y, attack, 0.1, num_classes=4),
+    ):
+        run()
+        assert [m.training for m in model.modules()] == [True, True, True, False, True]
+    with pytest.raises(ValueError, match="outside the pixel range"):  # given back after an error in the attack too
+        robust_accuracy(model, x * 3, y, attack, [0.1], num_classes=4)
+    assert [m.training for m in model.modules()] == [True, True, True, False, True]
+
+
 def test_pgd_takes_a_fixed_step_as_written_or_the_ratio_rule():
     # DD-RobustBench steps 2/255 at every ε; the ratio rule (the default, every recorded row) 2.5·ε/steps
     _, _, model = _blobs()
