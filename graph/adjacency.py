@@ -22,6 +22,7 @@ from condensekit.core.registry import check_choice
 
 __all__ = [
     "NORMALIZATIONS",
+    "add_self_loops",
     "dense_to_edge_index",
     "induced_subgraph",
     "is_sparse",
@@ -221,18 +222,8 @@ def normalize(adj: Tensor, *, kind: str, self_loops: bool | None = None, loop_fr
         return -out if kind == "cheb" else out
 
     layout = adj.layout
-    coo = adj.to_sparse_coo().coalesce() if layout != torch.sparse_coo else adj.coalesce()
+    coo = add_self_loops(adj, loop_free=loop_free) if loops else _coalesced_coo(adj)
     index, value = coo.indices(), coo.values()
-    if loops:
-        diag = torch.arange(n, device=index.device)
-        index = torch.cat([index, torch.stack([diag, diag])], dim=1)
-        value = torch.cat([value, torch.ones(n, dtype=value.dtype, device=value.device)])
-        if loop_free:  # no pair twice: coalescing is sorting, and the size is known
-            order = torch.argsort(index[0] * n + index[1])
-            index, value = index[:, order], value[order]
-        else:
-            coo = torch.sparse_coo_tensor(index, value, (n, n), check_invariants=False).coalesce()
-            index, value = coo.indices(), coo.values()
     row, col = index[0], index[1]
     deg = torch.zeros(n, dtype=value.dtype, device=value.device).index_add(0, row, value)
     if kind == "row":
@@ -244,6 +235,38 @@ def normalize(adj: Tensor, *, kind: str, self_loops: bool | None = None, loop_fr
             value = -value
     out = torch.sparse_coo_tensor(index, value, (n, n), is_coalesced=True, check_invariants=False)
     return _to_csr(out) if layout == torch.sparse_csr else out
+
+
+def add_self_loops(adj: Tensor, weight: float = 1.0, *, loop_free: bool = False) -> Tensor:
+    r""":math:`A + wI` of a sparse (COO or CSR) ``adj``, as a coalesced COO tensor: a diagonal entry ``adj``
+    already holds gets ``w`` added to it.
+
+    The diagonal is appended to ``adj``'s entries and the whole coalesced, which sizes its output from the device
+    (a sync on CUDA). With ``loop_free`` the caller knows ``adj`` holds no diagonal entry: then no pair occurs
+    twice, the size is known, and the entries are only sorted (no sync). Same tensor either way; ``loop_free`` is
+    unchecked, so pass it only where it holds by construction.
+
+    Args:
+        adj: ``n × n`` torch sparse adjacency.
+        weight: the self-loop weight :math:`w` (default ``1.0``).
+        loop_free: ``adj`` is known to hold no diagonal entry (default ``False``).
+
+    Shapes:
+        ``adj``: ``(n, n)``; output: ``(n, n)`` sparse COO, coalesced.
+    """
+    if not is_sparse(adj):
+        raise ValueError(f"adj must be a torch sparse tensor (COO or CSR), got layout {adj.layout}")
+    _check_square(adj)
+    n = adj.size(0)
+    coo = _coalesced_coo(adj)
+    diag = torch.arange(n, device=coo.device)
+    index = torch.cat([coo.indices(), torch.stack([diag, diag])], dim=1)
+    value = torch.cat([coo.values(), torch.full((n,), weight, dtype=coo.values().dtype, device=coo.device)])
+    if loop_free:  # no pair twice: coalescing is sorting, and the size is known
+        order = torch.argsort(index[0] * n + index[1])
+        return torch.sparse_coo_tensor(index[:, order], value[order], (n, n), is_coalesced=True,
+                                       check_invariants=False)  # fmt: skip
+    return torch.sparse_coo_tensor(index, value, (n, n), check_invariants=False).coalesce()
 
 
 def spmm(op: Tensor, x: Tensor) -> Tensor:
@@ -323,6 +346,11 @@ class _ConstantCSRMatmul(torch.autograd.Function):
         if opt.values().numel() == 0:
             return None, grad.new_zeros(opt.size(0), grad.size(1))
         return None, _embedding_bag_mm(opt, grad)
+
+
+def _coalesced_coo(adj: Tensor) -> Tensor:
+    """``adj`` (sparse, any layout) as a coalesced COO tensor (a CSR one converts coalesced: no ``coalesce`` work)."""
+    return adj.to_sparse_coo().coalesce() if adj.layout != torch.sparse_coo else adj.coalesce()
 
 
 def _to_csr(t: Tensor) -> Tensor:

@@ -19,7 +19,7 @@ import torch
 from torch import Tensor
 
 from condensekit.core.registry import check_choice
-from condensekit.graph.adjacency import normalize, spmm, to_sparse_adj
+from condensekit.graph.adjacency import add_self_loops, normalize, spmm, to_sparse_adj
 from condensekit.graph.level.data import GraphSet
 
 __all__ = ["OPERATORS", "POOLINGS", "GraphBatch"]
@@ -103,18 +103,7 @@ class GraphBatch:
         return self.adj + weight * torch.eye(n, dtype=self.adj.dtype, device=self.adj.device)
 
     def _sparse_loops(self, weight: float) -> Tensor:
-        n = self.x.shape[0]
-        loops = torch.arange(n, device=self.x.device)
-        coo = self.adj.coalesce()
-        index = torch.cat([coo.indices(), torch.stack([loops, loops])], 1)
-        value = torch.cat([coo.values(), torch.full((n,), weight, dtype=coo.values().dtype, device=self.x.device)])
-        if self.loop_free:  # no pair twice: coalescing is sorting, without a host sync on CUDA
-            order = torch.argsort(index[0] * n + index[1])
-            sp = torch.sparse_coo_tensor(
-                index[:, order], value[order], (n, n), is_coalesced=True, check_invariants=False
-            )
-            return sp.to_sparse_csr()
-        return torch.sparse_coo_tensor(index, value, (n, n), check_invariants=False).coalesce().to_sparse_csr()
+        return add_self_loops(self.adj, weight, loop_free=self.loop_free).to_sparse_csr()
 
     def _dense_op(self, kind: str) -> Tensor:
         a = self.loop_op(1.0)

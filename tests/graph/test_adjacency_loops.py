@@ -1,0 +1,54 @@
+"""add_self_loops: the one A + wI of a sparse adjacency that normalize (GCN's self loops) and GraphBatch.loop_op
+(GIN's and the LiteGNTK's) share, by a sort where the caller knows there is no diagonal, else by coalesce."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from condensekit.graph.adjacency import add_self_loops, normalize
+
+
+def _graph(n: int, seed: int, *, loops: bool) -> torch.Tensor:
+    gen = torch.Generator().manual_seed(seed)
+    dense = torch.rand(n, n, generator=gen) * (torch.rand(n, n, generator=gen) < 0.3)
+    if not loops:
+        dense.fill_diagonal_(0.0)
+    else:
+        dense[0, 0] = 2.0  # one diagonal entry at least, to merge with
+    return dense
+
+
+def _same(a: torch.Tensor, b: torch.Tensor) -> bool:
+    return a.is_coalesced() and b.is_coalesced() and torch.equal(a.indices(), b.indices()) and torch.equal(
+        a.values(), b.values())  # fmt: skip
+
+
+@pytest.mark.parametrize("layout", ["coo", "csr"])
+@pytest.mark.parametrize("weight", [1.0, 1e-4, 0.5])
+def test_add_self_loops_is_a_plus_w_identity(layout: str, weight: float) -> None:
+    for seed in range(5):
+        for loops in (True, False):
+            dense = _graph(9, seed, loops=loops)
+            adj = dense.to_sparse_coo() if layout == "coo" else dense.to_sparse_csr()
+            out = add_self_loops(adj, weight)
+            assert out.layout == torch.sparse_coo and out.is_coalesced()
+            assert torch.equal(out.to_dense(), dense + weight * torch.eye(9))
+            if not loops:  # the sort gives the coalescing path's tensor, bit for bit
+                assert _same(add_self_loops(adj, weight, loop_free=True), out)
+
+
+def test_add_self_loops_is_what_normalize_adds() -> None:
+    dense = _graph(7, 3, loops=False)
+    adj = dense.to_sparse_csr()
+    by_hand = normalize(add_self_loops(adj).to_sparse_csr(), kind="row", self_loops=False)
+    for loop_free in (False, True):
+        assert torch.equal(normalize(adj, kind="row", self_loops=True, loop_free=loop_free).to_dense(),
+                           by_hand.to_dense())  # fmt: skip
+
+
+def test_add_self_loops_refuses_dense_or_non_square_input() -> None:
+    with pytest.raises(ValueError, match="adj must be a torch sparse tensor"):
+        add_self_loops(torch.eye(3))
+    with pytest.raises(ValueError, match=r"adj must be a square n × n matrix, got shape \(2, 3\)"):
+        add_self_loops(torch.ones(2, 3).to_sparse_coo())
