@@ -26,6 +26,8 @@ import platform
 import sys
 import time
 import warnings
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -129,14 +131,53 @@ def load(path: Path = RESULTS) -> dict[str, Any]:
     return {"entries": {}}
 
 
-def save_entry(key: str, entry: dict[str, Any], path: Path = RESULTS) -> None:
-    """Merge one entry into a results file under a lock (several benchmark processes may run)."""
+@contextmanager
+def results_lock(path: Path = RESULTS) -> Iterator[None]:
+    """Hold the lock of a results file (``<path>.lock``) while reading and writing it: several benchmark processes
+    may run. Not re-entrant: ``save_entry`` inside it would wait for itself."""
     path.parent.mkdir(parents=True, exist_ok=True)
     with open(path.with_suffix(".lock"), "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
+        yield
+
+
+def save_entry(key: str, entry: dict[str, Any], path: Path = RESULTS) -> None:
+    """Merge one entry into a results file under a lock (several benchmark processes may run)."""
+    with results_lock(path):
         results = load(path)
         results["entries"][key] = entry
         write_json(path, results)
+
+
+def archive_once(
+    key: str, suffix: str, reason: str | None = None, extra: dict[str, Any] | None = None, path: Path = RESULTS, *,
+    when: Callable[[dict[str, Any]], bool] | None = None, folder: Path | None = None, root: Path | None = None,
+) -> str | None:  # fmt: skip
+    """Before a new entry replaces ``key``: copy the entry there, **once**, to ``key + "/" + suffix``, with ``extra``'s
+    fields, ``archived_from`` (``key``) and, when given, ``archive_reason`` set. Nothing is copied when there is no
+    entry, the archive key exists already (archived once) or ``when(entry)`` is false; the check and the copy
+    happen under the results lock (:func:`results_lock`), so two processes cannot both archive, nor archive an
+    entry another one has just replaced.
+
+    ``folder``: the saved set the new run is about to write. When it exists and ``folder-{suffix}`` does not, it is
+    moved there and the copy's ``artifact`` points to it (relative to ``root`` when given), so the archived entry
+    keeps its set instead of naming a folder the new set overwrites. Returns the archive key, ``None`` when nothing
+    was archived. Nothing is deleted."""
+    archive = f"{key}/{suffix}"
+    with results_lock(path):
+        results = load(path)
+        old = results["entries"].get(key)
+        if old is None or archive in results["entries"] or (when is not None and not when(old)):
+            return None
+        record = old | (extra or {}) | {"archived_from": key} | ({} if reason is None else {"archive_reason": reason})
+        if folder is not None and folder.exists():
+            moved = folder.with_name(f"{folder.name}-{suffix}")
+            if not moved.exists():
+                folder.rename(moved)
+                record["artifact"] = str(moved if root is None else moved.relative_to(root))
+        results["entries"][archive] = record
+        write_json(path, results)
+    return archive
 
 
 def parse_overrides(items: list[str]) -> dict[str, Any]:

@@ -71,7 +71,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from graph_node import hardware, load, parse_overrides, save_entry  # benchmarks/ is on sys.path when run as a script
+from graph_node import archive_once, hardware, load, parse_overrides, save_entry  # benchmarks/ is on sys.path
 
 from condensekit.core.evaluate import Summary
 from condensekit.core.registry import check_int
@@ -602,28 +602,13 @@ def archive_old_layout(key: str, arch: str, *, folder: Path | None = None, path:
     (``None`` when nothing was archived). Nothing is deleted: the old entry lives on under its archive key.
     ``path`` defaults to the module's ``RESULTS`` as it is when called (not when defined), as ``save_entry``'s
     callers pass it."""
-    path = RESULTS if path is None else path
-    old = load(path)["entries"].get(key)
-    if arch != "convnet" or old is None or "arch" in old:
+    if arch != "convnet":
         return None
-    archive = key + f"/arch={OLD_ARCH}"
-    if archive in load(path)["entries"]:
-        return None
-    record = dict(old, arch={"convnet": OLD_ARCH, "stem_padding": 1, "note": "made before sitting 12"},
-                  archived_from=key)  # fmt: skip
-    return _save_archive(archive, record, folder, f"arch={OLD_ARCH}", path)
-
-
-def _save_archive(archive: str, record: dict[str, Any], folder: Path | None, suffix: str, path: Path) -> str:
-    """Save the archived ``record`` under ``archive``, first moving its saved set ``folder`` (when there is one and the
-    target is free) to ``folder-{suffix}`` and pointing the record's ``artifact`` there. Returns ``archive``."""
-    if folder is not None and folder.exists():
-        moved = folder.with_name(f"{folder.name}-{suffix}")
-        if not moved.exists():
-            folder.rename(moved)
-            record["artifact"] = str(moved.relative_to(RUNS.parent))
-    save_entry(archive, record, path)
-    return archive
+    layout = {"convnet": OLD_ARCH, "stem_padding": 1, "note": "made before sitting 12"}
+    return archive_once(
+        key, f"arch={OLD_ARCH}", extra={"arch": layout}, path=RESULTS if path is None else path,
+        when=lambda old: "arch" not in old, folder=folder, root=RUNS.parent,
+    )  # fmt: skip
 
 
 FORMER_RULE = "pair"  # PTM's overlap rule before sitting 17 (entries made before the field existed)
@@ -662,17 +647,20 @@ def archive_former_overlap_rule(key: str, rule: str | None, *, folder: Path | No
     when nothing was archived). Nothing is deleted: the former entry lives on under its archive key."""
     path = RESULTS if path is None else path
     old = load(path)["entries"].get(key)
-    if rule is None or old is None or "kind" in old:
+    if rule is None or old is None:
         return None
-    was = (config_as_run(old) or {}).get("overlap_rule")
+    was = _run_rule(old)
     if was is None or was == rule:
         return None
-    archive = key + f"/overlap_rule={was}"
-    if archive in load(path)["entries"]:
-        return None
-    record = dict(old, archived_from=key,
-                  archive_reason=f"overlap_rule={was}, re-run with the {rule} rule in sitting 17")  # fmt: skip
-    return _save_archive(archive, record, folder, f"overlap_rule={was}", path)
+    return archive_once(
+        key, f"overlap_rule={was}", f"overlap_rule={was}, re-run with the {rule} rule in sitting 17", path=path,
+        when=lambda e: _run_rule(e) == was, folder=folder, root=RUNS.parent,
+    )  # fmt: skip
+
+
+def _run_rule(e: dict[str, Any]) -> str | None:
+    """The overlap rule a run entry's set was made with (:func:`config_as_run`); ``None`` for other entries."""
+    return None if "kind" in e else (config_as_run(e) or {}).get("overlap_rule")
 
 
 def archive_replaced(key: str, arch: str, rule: str | None, *, folder: Path | None = None,

@@ -20,7 +20,8 @@ Noise source: since commit a2c5a8c the mechanisms draw their noise from a secret
 (:mod:`condensekit.privacy.noise`); every private entry records it (``noise``, and ``privacy.noise`` from the
 card). An entry or artifact without it was made with the run's *seeded* noise and carries no DP guarantee:
 ``--table`` marks such rows, ``--selected`` never reuses such an artifact (``--force`` always condenses anew),
-and a run that replaces such an entry first archives it, once, under ``<key>/noise=seeded``.
+and a run that replaces such an entry first archives it, once, under ``<key>/noise=seeded``, moving a set the new
+one would overwrite to ``<folder>-noise=seeded`` (the archived entry's ``artifact``).
 
 Examples::
 
@@ -37,7 +38,6 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import fcntl
 import itertools
 import sys
 import time
@@ -45,7 +45,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from graph_node import hardware, load, parse_overrides, save_entry
+from graph_node import archive_once, hardware, load, parse_overrides, results_lock, save_entry
 
 from condensekit.core.atomic import write_json
 from condensekit.core.vision import CondensedImages, load_mnist
@@ -74,8 +74,10 @@ PUBLISHED: dict[tuple[str, float], tuple[float, float, float]] = {
 
 def run_entry(
     method: str, epsilon: float, *, delta: float, runs: dict[str, int], seed: int, steps: int | None,
-    overrides: dict[str, Any], train_steps: int, name: str | None = None,
+    overrides: dict[str, Any], train_steps: int, name: str | None = None, key: str | None = None,
 ) -> dict[str, Any]:  # fmt: skip
+    """Condense, save and evaluate one release; ``key``: the results key its entry will replace, whose seeded-noise
+    entry is archived with its set (:func:`archive_seeded`) before this set is saved in its place."""
     t0, c0 = time.perf_counter(), time.process_time()
     data = load_mnist()
     entry = PRIVACY_METHODS.get(method)
@@ -84,6 +86,8 @@ def run_entry(
     ci.card["cost"]["end_to_end_s"] = round(time.perf_counter() - t0, 1)
     ci.card["cost"]["end_to_end_cpu_s"] = round(time.process_time() - c0, 1)  # 1 torch thread: one core's time
     name = name or f"mnist-{method}-eps{epsilon:g}" + "".join(f"-{k}{v}" for k, v in sorted(overrides.items()))
+    if key is not None:
+        _say_archived(key, archive_seeded(key, folder=ARTIFACTS / name))
     ci.save(ARTIFACTS / name)
     return evaluate_entry(ci, data, ARTIFACTS / name, runs=runs, seed=seed, train_steps=train_steps)
 
@@ -101,30 +105,35 @@ def is_secret(privacy: dict[str, Any] | None) -> bool:
     return (noise_source(privacy) or "").startswith(NOISE_SOURCE)
 
 
-def archive_seeded(key: str, path: Path | None = None) -> str | None:
+def archive_seeded(key: str, path: Path | None = None, *, folder: Path | None = None) -> str | None:
     """Before a new entry replaces ``key``: if the entry there is private and was made with the seeded noise (its
     privacy record has no ``noise``), copy it to ``key + SEEDED_SUFFIX`` (unless that key exists: archived once)
-    with ``noise``, ``archived_from`` and ``archive_reason`` set. Returns the archive key, ``None`` when nothing
-    was archived. ``path`` defaults to the module's ``RESULTS`` as it is when called."""
+    with ``noise``, ``archived_from`` and ``archive_reason`` set (:func:`graph_node.archive_once`). ``folder``: where
+    the new run is about to save its set; when that is the old entry's ``artifact``, the old set is moved to
+    ``folder-noise=seeded`` first and the archived entry points there (as medical's archives keep their sets), so the
+    new set does not overwrite it. Returns the archive key, ``None`` when nothing was archived. ``path`` defaults to
+    the module's ``RESULTS`` as it is when called."""
+    if key.endswith(SEEDED_SUFFIX):
+        return None
     path = RESULTS if path is None else path
-    entries = load(path)["entries"]
-    old = entries.get(key)
-    if old is None or not old.get("privacy") or is_secret(old["privacy"]) or key.endswith(SEEDED_SUFFIX):
-        return None
-    archive = key + SEEDED_SUFFIX
-    if archive in entries:
-        return None
+    old = load(path)["entries"].get(key) or {}
+    own = folder is not None and old.get("artifact") == str(folder)  # another artifact's set is not overwritten
     reason = "made with the seeded noise (before commit a2c5a8c), replaced by a release from the secret generator"
-    save_entry(archive, old | {"noise": SEEDED_NOISE, "archived_from": key, "archive_reason": reason}, path)
-    return archive
+    return archive_once(
+        key, SEEDED_SUFFIX.removeprefix("/"), reason, {"noise": SEEDED_NOISE}, path, folder=folder if own else None,
+        when=lambda e: bool(e.get("privacy")) and not is_secret(e["privacy"]),
+    )  # fmt: skip
 
 
 def save_replacing(key: str, entry: dict[str, Any]) -> None:
     """Save ``entry`` under ``key``, first archiving a seeded-noise entry it replaces (:func:`archive_seeded`)."""
-    archive = archive_seeded(key)
+    _say_archived(key, archive_seeded(key))
+    save_entry(key, entry, RESULTS)
+
+
+def _say_archived(key: str, archive: str | None) -> None:
     if archive is not None:
         print(f"archived the seeded-noise entry {key} under {archive}", flush=True)
-    save_entry(key, entry, RESULTS)
 
 
 def parse_grid(items: list[str]) -> dict[str, list[Any]]:
@@ -320,8 +329,7 @@ def merge_entry(key: str, entry: dict[str, Any]) -> None:
     old = load(RESULTS)["entries"].get(key)
     if old is not None and old.get("artifact") != entry["artifact"]:
         archive_seeded(key)
-    with open(RESULTS.with_suffix(".lock"), "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
+    with results_lock(RESULTS):
         old = load(RESULTS)["entries"].get(key)
         if old is not None and old.get("artifact") == entry["artifact"]:
             entry["test"] = old["test"] | entry["test"]
@@ -575,7 +583,8 @@ def main(argv: list[str] | None = None) -> int:
                     e["cost"] |= {"fit_cpu_s": point["cost"]["fit_cpu_s"], "from": "the selection's artifact"}
                 else:
                     e = run_entry(m, eps, delta=ns.delta, runs=runs, seed=ns.seed, steps=ns.steps, overrides=chosen,
-                                  train_steps=ns.train_steps, name=f"mnist-{m}-eps{eps:g}-selected")  # fmt: skip
+                                  train_steps=ns.train_steps, name=f"mnist-{m}-eps{eps:g}-selected",
+                                  key=key)  # fmt: skip
                 e["selection"] = {"key": skey, "chosen": chosen, "validation_score": sel["chosen_score"],
                                   "split": "validation"}  # fmt: skip
                 save_replacing(key, e)
@@ -599,7 +608,7 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"skip {key} (in results; --force recomputes)")
                 continue
             e = run_entry(m, eps, delta=ns.delta, runs=runs, seed=ns.seed, steps=ns.steps, overrides=overrides,
-                          train_steps=ns.train_steps)  # fmt: skip
+                          train_steps=ns.train_steps, key=key)  # fmt: skip
             save_replacing(key, e)
             accs = ", ".join(f"{k} {v['mean']:.2f} ± {v['std']:.2f}" for k, v in e["test"].items())
             print(f"{key}: {accs} | end to end {e['cost']['end_to_end_s']:.0f} s", flush=True)

@@ -79,3 +79,29 @@ def test_selected_with_force_condenses_anew(bench, monkeypatch):
     entries = bench.load(bench.RESULTS)["entries"]
     assert entries["mnist/dp-merf-condensed/eps1/selected"]["test"]["lr"]["mean"] == 81.0
     assert entries["mnist/dp-merf-condensed/eps1/selected/noise=seeded"]["test"]["lr"]["mean"] == 80.0
+
+
+def test_a_re_made_release_moves_the_seeded_set_aside_with_its_archived_entry(bench, images, monkeypatch, tmp_path):
+    """The seeded-noise entry was archived but its set was not: the re-made set was saved in the same folder, so the
+    archived entry's ``artifact`` named the new, secret-noise set. Its set now moves to ``<folder>-noise=seeded``
+    (as medical's archives keep theirs) before the new one is saved."""
+    monkeypatch.setattr(bench, "ARTIFACTS", tmp_path / "artifacts")
+    monkeypatch.setattr(bench, "load_mnist", lambda: images)
+    overrides = {"n_features": 100, "bandwidth": 2.0, "ipc": 2}
+    folder = bench.ARTIFACTS / bench._artifact_name("dp-merf-condensed", 5.0, overrides)
+    cfg = DPMERFCondensedConfig(epsilon=5.0, delta=1e-3, **overrides)
+    ci = condense_private(images, "dp-merf-condensed", config=cfg, steps=2, seed=0, device="cpu")
+    card = json.loads(json.dumps(ci.card))
+    del card["privacy"]["noise"]  # a set made before a2c5a8c
+    CondensedImages(ci.x, ci.y, card).save(folder)
+    key = "mnist/dp-merf-condensed/eps5/bandwidth=2.0/ipc=2/n_features=100"
+    bench.save_entry(key, _entry(80.0, None) | {"artifact": str(folder)}, bench.RESULTS)
+    args = ["--methods", "dp-merf-condensed", "--epsilons", "5", "--delta", "1e-3", "--steps", "2", "--runs", "lr=1",
+            "--train-steps", "2", "--force"]  # fmt: skip
+    args += [a for k, v in overrides.items() for a in ("--set", f"{k}={v}")]
+    assert bench.main(args) == 0
+    entries = bench.load(bench.RESULTS)["entries"]
+    archived, new = entries[key + "/noise=seeded"], entries[key]
+    assert archived["test"]["lr"]["mean"] == 80.0 and archived["artifact"] == str(folder) + "-noise=seeded"
+    assert not bench.is_secret(CondensedImages.load(archived["artifact"]).card["privacy"])  # the seeded set itself
+    assert new["artifact"] == str(folder) and bench.is_secret(CondensedImages.load(folder).card["privacy"])
