@@ -44,9 +44,9 @@ from condensekit.core.artifact import update_card
 from condensekit.core.registry import check_choice
 from condensekit.core.seed import seed_everything
 from condensekit.core.vision import CondensedImages, ImageSplits, build_image_model, fit_images, predict
-from condensekit.core.vision.imageset import check_split, source_split_seed
+from condensekit.core.vision.imageset import check_split
 from condensekit.privacy.base import check_single_label
-from condensekit.privacy.data import load_private_dataset
+from condensekit.privacy.data import load_private_dataset, public_normalisation
 from condensekit.privacy.evaluate import train_config_for
 from condensekit.privacy.mia import (
     ATTACKS,
@@ -245,24 +245,21 @@ def audit_artifact(
     record: bool = True,
 ) -> dict[str, Any]:
     """Audit the image artifact at ``path`` (any domain) and append the result to its card's ``audits``; the
-    real data is ``data`` or the dataset its card names (core's
-    :func:`~condensekit.core.vision.datasets.load_image_dataset`)."""
+    real data is ``data`` or the dataset its card names, at its image size and split as the set's was (core's
+    :func:`~condensekit.core.vision.imageset.load_source_data`, which checks channels, size and classes against the
+    card). Either way the split must be the set's (:func:`~condensekit.core.vision.imageset.check_split`): with
+    another one the game's "non-members" could be records the set was made from, and an ``init`` game's rows would
+    name other images."""
     ci = CondensedImages.load(path, purpose="`privacy audit`")
-    if data is None:  # the split the set was made from (the card's split seed)
-        data = load_private_dataset(str(ci.card["source"]["dataset"]), root, seed=source_split_seed(ci.card))
     src = ci.card["source"]
+    if data is None:
+        data = ci.source_data(root=root, artifact=path)
+        if "mean" not in src or "std" not in src:  # a card without its constants: the privacy domain's own
+            data = public_normalisation(data)
+    else:
+        check_split(ci.card, data, artifact=path)
     if "mean" in src and "std" in src:  # the real data in the set's own normalisation (whichever domain made it)
         data = data.renormalised(tuple(src["mean"]), tuple(src["std"]))
-    made_from = ci.card["source"].get("train_size")
-    if made_from is not None and int(made_from) != int(data.x_train.shape[0]):
-        # another split of the file: "non-members" could be records the set was made from, and an init game's
-        # rows would name other images
-        raise ValueError(
-            f"artifact {str(path)!r} was made from {made_from} training records of {ci.card['source']['dataset']!r}, "
-            f"the real data given has {data.x_train.shape[0]}: the membership game needs the split the set was "
-            "made from (the same validation hold-out)"
-        )
-    check_split(ci.card, data, artifact=path)  # the same size drawn with another seed holds out other records
     y = ci.y if ci.y.dim() == 1 else ci.y.argmax(dim=1)
     members = None
     if config.member_set == "init":  # the rows the card's `init` record names (written when the set was made)

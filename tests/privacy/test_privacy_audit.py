@@ -85,5 +85,5 @@ def test_audit_refuses_data_split_other_than_the_artifacts(images, tmp_path):
     other = replace(images, x_train=images.x_train[:50], y_train=images.y_train[:50],
                     x_val=torch.cat([images.x_val, images.x_train[50:]]),
                     y_val=torch.cat([images.y_val, images.y_train[50:]]))  # fmt: skip
-    with pytest.raises(ValueError, match="made from 60 training records of 'toy', the real data given has 50"):
+    with pytest.raises(ValueError, match="condensed from 60 training images of 'toy', the real data given has 50"):
         audit_artifact(tmp_path / "a", AuditConfig(attack="loss", members=8, model="lr", train_steps=5), data=other)

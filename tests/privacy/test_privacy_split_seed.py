@@ -21,3 +21,41 @@ def test_audit_refuses_data_drawn_with_another_split_seed(tmp_path):
     other = replace(images, info={"split_seed": 2, "val_size": len(images.y_val)})  # same size, other records
     with pytest.raises(ValueError, match=r"'seed': 1.*'seed': 2.*seed=1"):
         audit_artifact(tmp_path / "a", AuditConfig(attack="loss", members=8, model="lr", train_steps=5), data=other)
+
+
+def _upsampled(size: int):
+    """The toy images at ``size`` pixels (the conftest's are 8×8), as a loader of a dataset stored at several sizes."""
+    import torch.nn.functional as F
+
+    images = make_images()
+    up = {k: F.interpolate(getattr(images, k), size=(size, size)) for k in ("x_train", "x_val", "x_test")}
+    return replace(images, name="toyset", **up)
+
+
+def test_audit_loads_the_real_data_at_the_cards_image_size(tmp_path, monkeypatch):
+    """The audit loaded the card's dataset at the registry's default size (28), whatever the set's was: a 16-pixel
+    set met 28-pixel real data. It now reads it as core's load_source_data does, at the card's ``im_size``."""
+    import torch
+
+    from condensekit.core.vision.datasets import IMAGE_DATASETS
+
+    sizes = []
+
+    def loader(root=None, *, size=28, seed=0):
+        sizes.append(size)
+        return _upsampled(size)
+
+    monkeypatch.setitem(IMAGE_DATASETS._items, "toyset", loader)
+    made = _upsampled(16)
+    card = {"domain": "privacy", "method": "toy", "config": {}, "source": image_source(made), "budget": {},
+            "seed": 0}  # fmt: skip
+    CondensedImages(made.x_train[:8], made.y_train[:8], card).save(tmp_path / "a")
+    cfg = AuditConfig(attack="loss", members=8, model="lr", train_steps=5)
+    rec = audit_artifact(tmp_path / "a", cfg, record=False)
+    assert sizes == [16] and 0.0 <= rec["auc"] <= 1.0
+    # real data whose images do not match the card's is refused, naming both shapes
+    monkeypatch.setitem(IMAGE_DATASETS._items, "toyset", lambda root=None, *, size=28, seed=0: replace(
+        _upsampled(size), x_train=torch.zeros(60, 3, size, size), x_val=torch.zeros(10, 3, size, size),
+        x_test=torch.zeros(20, 3, size, size), mean=(0.5,) * 3, std=(0.5,) * 3))  # fmt: skip
+    with pytest.raises(ValueError, match=r"images are \[1, 16, 16\].*loads as \[3, 16, 16\]"):
+        audit_artifact(tmp_path / "a", cfg, record=False)
