@@ -111,16 +111,20 @@ def archive_seeded(key: str, path: Path | None = None, *, folder: Path | None = 
     with ``noise``, ``archived_from`` and ``archive_reason`` set (:func:`graph_node.archive_once`). ``folder``: where
     the new run is about to save its set; when that is the old entry's ``artifact``, the old set is moved to
     ``folder-noise=seeded`` first and the archived entry points there (as medical's archives keep their sets), so the
-    new set does not overwrite it. Returns the archive key, ``None`` when nothing was archived. ``path`` defaults to
+    new set does not overwrite it; when that set is not on disk (made on another machine), the archived entry says
+    so (``artifact_note``). Returns the archive key, ``None`` when nothing was archived. ``path`` defaults to
     the module's ``RESULTS`` as it is when called."""
     if key.endswith(SEEDED_SUFFIX):
         return None
     path = RESULTS if path is None else path
     old = load(path)["entries"].get(key) or {}
     own = folder is not None and old.get("artifact") == str(folder)  # another artifact's set is not overwritten
+    extra = {"noise": SEEDED_NOISE}
+    if own and not folder.exists():  # made on another machine: the path it names is about to hold the new set
+        extra["artifact_note"] = "the set was not on disk when archived: its path holds the set that replaced it"
     reason = "made with the seeded noise (before commit a2c5a8c), replaced by a release from the secret generator"
     return archive_once(
-        key, SEEDED_SUFFIX.removeprefix("/"), reason, {"noise": SEEDED_NOISE}, path, folder=folder if own else None,
+        key, SEEDED_SUFFIX.removeprefix("/"), reason, extra, path, folder=folder if own else None,
         when=lambda e: bool(e.get("privacy")) and not is_secret(e["privacy"]),
     )  # fmt: skip
 

@@ -105,3 +105,17 @@ def test_a_re_made_release_moves_the_seeded_set_aside_with_its_archived_entry(be
     assert archived["test"]["lr"]["mean"] == 80.0 and archived["artifact"] == str(folder) + "-noise=seeded"
     assert not bench.is_secret(CondensedImages.load(archived["artifact"]).card["privacy"])  # the seeded set itself
     assert new["artifact"] == str(folder) and bench.is_secret(CondensedImages.load(folder).card["privacy"])
+
+
+def test_an_archived_entry_whose_set_is_not_on_disk_says_its_path_holds_the_new_set(bench, tmp_path):
+    """A seeded entry made on another machine has no set here: nothing moves, and the archived entry's ``artifact``
+    would silently name the re-made set's folder; it now says so."""
+    folder = tmp_path / "absent"
+    bench.save_entry("k", _entry(80.0, None) | {"artifact": str(folder)}, bench.RESULTS)
+    bench.save_entry("m", _entry(80.0, None) | {"artifact": "elsewhere"}, bench.RESULTS)
+    assert bench.archive_seeded("k", folder=folder) == "k/noise=seeded"
+    assert bench.archive_seeded("m", folder=folder) == "m/noise=seeded"  # its set is elsewhere: not overwritten
+    entries = bench.load(bench.RESULTS)["entries"]
+    assert entries["k/noise=seeded"]["artifact"] == str(folder)
+    assert "path holds the set that replaced it" in entries["k/noise=seeded"]["artifact_note"]
+    assert "artifact_note" not in entries["m/noise=seeded"]
