@@ -52,6 +52,7 @@ from condensekit.robust.guard import (
     expert_nets,
     resolve_mode,
     robust_condense,
+    teacher_term,
     uses_experts,
     uses_teacher,
 )
@@ -126,7 +127,7 @@ def run(ns: argparse.Namespace) -> None:
         ecfg = ExpertConfig(num_experts=ns.num_experts, epochs=ns.teacher_epochs, model=ns.model, dsa=ns.expert_dsa)
         tcfg = _teacher_config(ns) if uses_teacher(ns.base) else None
         if ns.teachers_only:
-            reg = guard.regularizer() if guard is not None and teacher else None
+            reg = teacher_term(guard)
             folder = teacher_folder(data, tcfg, reg) if tcfg is not None else default_experts_dir(data, ecfg, guard)
             teacher_entries(data, str(folder), ns, audit_cfg, lam, teacher, plugin)
             continue

@@ -55,7 +55,13 @@ from condensekit.core.objectives.curvature import DIRECTIONS, CurvatureRegulariz
 from condensekit.core.registry import check_choice, check_int, check_nonnegative
 from condensekit.core.seed import resolve_device
 from condensekit.core.vision import batch_norm_layers, build_image_model
-from condensekit.core.vision.experts import LEGACY_MARKER, ExpertBuffer, ExpertConfig, generate_experts
+from condensekit.core.vision.experts import (
+    LEGACY_MARKER,
+    ExpertBuffer,
+    ExpertConfig,
+    generate_experts,
+    regularizer_record,
+)
 from condensekit.core.vision.imageset import CondensedImages
 from condensekit.core.vision.methods import IMAGE_METHODS, MTT, condense_images, make_image_config
 from condensekit.core.vision.methods.base import ipc_budgets
@@ -74,6 +80,7 @@ __all__ = [
     "recompute_batchnorm",
     "resolve_mode",
     "robust_condense",
+    "teacher_term",
     "uses_experts",
 ]
 
@@ -138,10 +145,18 @@ class GuardConfig:
         return asdict(self) | {"reduction": "mean", "eval_mode": True, "plugin_eval_mode": False}
 
 
+def teacher_term(guard: GuardConfig | None) -> CurvatureRegularizer | None:
+    """The curvature term GUARD trains the teacher (SRe2L) or the experts (MTT, PTM) with: ``guard``'s
+    :meth:`~GuardConfig.regularizer` when it regularises the teacher at a λ > 0, else ``None`` (plain; the plug-in
+    alone leaves the teacher plain). The one rule behind the teacher's folder, its card, the artifact's record and
+    a checkpoint's setting."""
+    return guard.regularizer() if guard is not None and guard.teacher and guard.curvature > 0 else None
+
+
 def _teacher_record(guard: GuardConfig | None) -> dict[str, Any]:
-    if guard is None or not (guard.teacher and guard.curvature > 0):
-        return {"curvature": None}
-    return {"curvature": guard.regularizer().record()}
+    """``{"curvature": ...}``: what the artifact's card and a checkpoint's setting record of :func:`teacher_term`,
+    as an expert buffer's card records it (:func:`~condensekit.core.vision.experts.regularizer_record`)."""
+    return {"curvature": regularizer_record(teacher_term(guard))}
 
 
 def curvature_experts(
@@ -160,8 +175,7 @@ def curvature_experts(
     made before the card had the field are read through the marker GUARD kept beside them then (:data:`MARKER`);
     one without either is plain. The returned buffer ``expects`` the term, so a method checking it accepts it.
     """
-    reg = guard.regularizer() if (guard is not None and guard.teacher and guard.curvature > 0) else None
-    return generate_experts(data, folder, config, workers=workers, regularizer=reg)
+    return generate_experts(data, folder, config, workers=workers, regularizer=teacher_term(guard))
 
 
 def expert_nets(folder: str | os.PathLike[str], data: ImageSplits, *, batch_size: int | None = None) -> list[nn.Module]:
@@ -285,8 +299,8 @@ def resolve_mode(base: str, mode: str) -> tuple[bool, bool]:
 def default_experts_dir(data: ImageSplits, config: ExpertConfig, guard: GuardConfig | None) -> Path:
     """``<cache>/experts/<dataset>[-<side>px]-<model>-e<epochs>-<plain | curv<λ>-h<h>[-unit]>`` (the side for images
     other than 28×28: a MedMNIST flag keeps its name at every size, and a buffer refuses another size)."""
-    curved = guard is not None and guard.teacher and guard.curvature > 0
-    tag = guard.regularizer().tag() if curved else "plain"  # type: ignore[union-attr]
+    reg = teacher_term(guard)
+    tag = "plain" if reg is None else reg.tag()
     px = f"-{data.im_size[0]}px" if tuple(data.im_size) != (28, 28) else ""
     return cache_dir("experts") / f"{data.name}{px}-{config.model}-e{config.epochs}-{tag}"
 
@@ -337,8 +351,7 @@ def robust_condense(
         if tcfg.model != getattr(method_cfg, "model", tcfg.model):
             raise ValueError(f"the teacher is a {tcfg.model!r} but {base!r} is configured for {method_cfg.model!r}")
     if checkpoint is not None:  # before minutes of expert / teacher training
-        record = {"curvature": _teacher_record(guard)["curvature"], "teacher": None if tcfg is None else asdict(tcfg)}
-        check_resume(checkpoint, record)
+        check_resume(checkpoint, _teacher_record(guard) | {"teacher": None if tcfg is None else asdict(tcfg)})
     resources: dict[str, Any] = {}
     expert_record: dict[str, Any] | None = None
     if uses_experts(base):
@@ -349,9 +362,8 @@ def robust_condense(
         resources["experts"] = curvature_experts(data, folder, ecfg, guard, workers=workers)
         expert_record = {"folder": str(folder), "config": asdict(ecfg)} | _teacher_record(guard)
     if tcfg is not None:
-        reg = guard.regularizer() if (guard is not None and guard.teacher and guard.curvature > 0) else None
         resources["teacher"], expert_record = squeeze_teacher(
-            data, tcfg, reg, folder=experts_dir, device=resolve_device(device)
+            data, tcfg, teacher_term(guard), folder=experts_dir, device=resolve_device(device)
         )
     plugin = guard is not None and guard.plugin and guard.curvature > 0
     cond = condense_images(

@@ -71,6 +71,7 @@ from condensekit.core.vision import (
     fit_images,
     predict,
 )
+from condensekit.core.vision.experts import regularizer_record
 from condensekit.core.vision.methods import ImageCondensation, register_image_method
 from condensekit.core.vision.models import batch_norm_layers as bn_layers  # SRe2L's name for them, re-exported
 from condensekit.core.vision.train import Regularizer
@@ -88,6 +89,7 @@ __all__ = [
     "teacher_train_index",
     "warmed_up_teacher",
 ]
+
 
 @dataclass(frozen=True)
 class TeacherConfig:
@@ -199,7 +201,7 @@ def squeeze_teacher(
 
     Returns the teacher in eval mode and its record (folder, config, curvature, validation accuracy)."""
     target = Path(folder) if folder is not None else teacher_folder(data, config, regularizer)
-    curv = None if regularizer is None else regularizer.record()
+    curv = regularizer_record(regularizer)  # as an expert buffer's card records its term
     want = {"dataset": data.name, "config": asdict(config), "curvature": curv}
     net = build_image_model(config.model, channels=data.channels, num_classes=data.num_classes, im_size=data.im_size)
     if not bn_layers(net):

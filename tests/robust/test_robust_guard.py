@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 import torch
@@ -313,3 +314,34 @@ def test_guard_direction_reaches_both_terms_and_names_its_own_folders(tmp_path, 
     tcfg = TeacherConfig(model="mlp_bn", epochs=1)
     assert teacher_folder(data, tcfg, GuardConfig(curvature=5.0, h=0.5).regularizer()).name.endswith("-h0.5-s0")
     assert teacher_folder(data, tcfg, unit.regularizer()).name.endswith("-h0.5-unit-s0")
+
+
+@pytest.mark.parametrize("base", ["mtt", "sre2l"])
+def test_every_record_of_the_teacher_term_follows_one_rule(tmp_path, monkeypatch, base):
+    # the teacher's term (guard.regularizer() when guard trains the teacher at a λ > 0) was worked out in four
+    # places (the folder, the experts, the SRe2L teacher, the card / checkpoint record); teacher_term is the one rule
+    # and every record of it must agree, for each way of asking for no term
+    from condensekit.robust.guard import RESUME_SUFFIX, robust_condense, teacher_term
+    from condensekit.robust.sre2l import TeacherConfig
+
+    monkeypatch.setenv("CONDENSEKIT_CACHE", str(tmp_path / "cache"))
+    data = _images()
+    ecfg = ExpertConfig(num_experts=1, epochs=2, model="mlp", batch_size=8, dsa=False)
+    cfg = ({"model": "mlp", "syn_steps": 2, "expert_epochs": 1, "max_start_epoch": 1, "dsa": False} if base == "mtt"
+           else {"model": "mlp_bn", "iterations": 1})  # fmt: skip
+    guards = [None, GuardConfig(curvature=0.0), GuardConfig(curvature=5.0, teacher=False, plugin=True),
+              GuardConfig(curvature=5.0, h=0.5), GuardConfig(curvature=5.0, h=0.5, direction="unit")]  # fmt: skip
+    for i, guard in enumerate(guards):
+        reg = teacher_term(guard)
+        assert (reg is None) == (guard is None or not guard.teacher or guard.curvature == 0)
+        want = None if reg is None else json.loads(json.dumps(reg.record()))
+        ckpt = tmp_path / f"run{i}.pt"
+        cond = robust_condense(data, base, ipc=2, guard=guard, config=cfg, expert_config=ecfg, steps=1,
+                               teacher_config=TeacherConfig(epochs=1, batch_size=8), progress=False,
+                               checkpoint=ckpt)  # fmt: skip
+        record = cond.card["config"]["experts" if base == "mtt" else "teacher"]
+        folder_card = json.loads((tmp_path / "cache" / record["folder"] / "card.json").read_text())
+        assert record["curvature"] == json.loads((tmp_path / f"run{i}.pt{RESUME_SUFFIX}").read_text())["curvature"]
+        assert record["curvature"] == folder_card["regularizer" if base == "mtt" else "curvature"] == want
+        tag = "plain" if reg is None else reg.tag()
+        assert Path(record["folder"]).name.endswith(f"-{tag}" if base == "mtt" else f"-{tag}-s0")
