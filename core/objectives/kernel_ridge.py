@@ -19,13 +19,14 @@ structure, in :mod:`condensekit.graph.sntk`).
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 
 import torch
 from torch import Tensor
 
 from ..registry import check_int, check_nonnegative
 
-__all__ = ["cholesky_jitter", "krr_predict", "relu_ntk", "relu_ntk_layer", "relu_ntk_scaled"]
+__all__ = ["cholesky_jitter", "krr_factor", "krr_predict", "relu_ntk", "relu_ntk_layer", "relu_ntk_scaled"]
 
 #: Correlations are clipped to ±(1 − this) before ``arccos``, whose gradient is infinite at ±1.
 CORRELATION_MARGIN = 1e-4
@@ -46,6 +47,35 @@ def cholesky_jitter(k: Tensor) -> Tensor:
         ValueError: ``k`` is not a non-empty square float32/float64 matrix, holds NaN/inf, or stays singular with
             the largest jitter.
     """
+    return _cholesky_jitter(k, ())[0]
+
+
+def krr_factor(k_ss: Tensor, *, ridge: float, read: Sequence[Tensor] = ()) -> tuple[Tensor, list[float]]:
+    """The Cholesky factor :func:`krr_predict` solves with: of
+    :math:`K_{ss} + \\lambda \\, \\mathrm{tr}(K_{ss})/n_s \\, I`, through :func:`cholesky_jitter` (its jitter, its
+    errors), so ``k_ts @ torch.cholesky_solve(y_s, factor)`` is ``krr_predict(k_ts, k_ss, y_s, ridge=ridge)``, bit
+    for bit.
+
+    ``read``: 0-dim tensors the caller needs on the host, read back as floats in the same host read as the
+    factor's checks (one sync on CUDA for both, where reading them apart costs one more per call: KiDD's step
+    reads its real batch's node count so). Integers are exact below :math:`2^{53}`.
+
+    Shapes:
+        ``k_ss``: ``(n_s, n_s)``; output ``(n_s, n_s)`` lower triangular, and ``len(read)`` floats.
+    """
+    check_nonnegative("ridge", ridge)  # a NaN ridge passed `ridge < 0` and made a NaN prediction
+    if k_ss.dim() != 2 or k_ss.shape[0] != k_ss.shape[1]:
+        raise ValueError(f"krr_factor needs a square k_ss (n_s, n_s), got shape {tuple(k_ss.shape)}")
+    shapes = [tuple(t.shape) for t in read]
+    if any(shapes):
+        raise ValueError(f"krr_factor reads back 0-dim tensors only (read), got shapes {shapes}")
+    eye = torch.eye(k_ss.shape[0], dtype=k_ss.dtype, device=k_ss.device)
+    regulariser = ridge * torch.diagonal(k_ss).mean() * eye
+    return _cholesky_jitter(k_ss + regulariser, read)
+
+
+def _cholesky_jitter(k: Tensor, read: Sequence[Tensor]) -> tuple[Tensor, list[float]]:
+    """:func:`cholesky_jitter`, and the 0-dim tensors ``read`` read back with its checks (see :func:`krr_factor`)."""
     if k.dim() != 2 or k.shape[0] != k.shape[1] or k.shape[0] == 0:
         raise ValueError(f"cholesky_jitter needs a non-empty square matrix, got shape {tuple(k.shape)}")
     if k.dtype not in SOLVE_DTYPES:
@@ -59,9 +89,8 @@ def cholesky_jitter(k: Tensor) -> Tensor:
     # One host read (a sync on CUDA) in the common case, not three: the unjittered factorisation runs before
     # the checks, and the finiteness, the scale and its status come back together (exact in float64).
     factor, info = torch.linalg.cholesky_ex(k)
-    finite, scale_value, status = torch.stack(
-        [torch.isfinite(k).all().double(), scale.detach().double(), info.double()]
-    ).tolist()
+    checks = [torch.isfinite(k).all().double(), scale.detach().double(), info.double()]
+    finite, scale_value, status, *values = torch.stack(checks + [t.detach().double() for t in read]).tolist()
     if not finite:
         raise ValueError("the kernel matrix holds NaN or inf; check the inputs of the kernel")
     # A positive semi-definite matrix whose diagonal is zero is the zero matrix: no relative jitter can
@@ -69,11 +98,11 @@ def cholesky_jitter(k: Tensor) -> Tensor:
     if scale_value <= torch.finfo(k.dtype).tiny:
         raise singular
     if status == 0:
-        return factor
+        return factor, values
     for jitter in JITTERS[1:]:
         factor, info = torch.linalg.cholesky_ex(k + jitter * scale * eye)
         if int(info) == 0:
-            return factor
+            return factor, values
     raise singular
 
 
@@ -108,10 +137,7 @@ def krr_predict(k_ts: Tensor, k_ss: Tensor, y_s: Tensor, *, ridge: float = 1.0) 
             f"krr_predict needs k_ts, k_ss and y_s of one dtype, float32 or float64 (the Cholesky solve), got "
             f"{k_ts.dtype}, {k_ss.dtype} and {y_s.dtype}; cast them, e.g. y_s.to(k_ss.dtype)"
         )
-    check_nonnegative("ridge", ridge)  # a NaN ridge passed `ridge < 0` and made a NaN prediction
-    eye = torch.eye(n_s, dtype=k_ss.dtype, device=k_ss.device)
-    regulariser = ridge * torch.diagonal(k_ss).mean() * eye
-    factor = cholesky_jitter(k_ss + regulariser)
+    factor, _ = krr_factor(k_ss, ridge=ridge)
     return k_ts @ torch.cholesky_solve(y_s, factor)
 
 

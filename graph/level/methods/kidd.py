@@ -74,7 +74,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from condensekit.core.objectives.kernel_ridge import SOLVE_DTYPES, krr_predict
+from condensekit.core.objectives.kernel_ridge import krr_factor
 from condensekit.core.registry import check_int, check_positive
 from condensekit.graph.level.batch import GraphBatch
 from condensekit.graph.level.kernel import GRAPH_KERNELS, SELF_LOOP
@@ -184,10 +184,7 @@ class KiDD(GraphCondensation):
         # One host read for the real batch's node count and the solve's checks (a sync each on CUDA, taken together)
         factor, total = self._factor(k_ss, self.real_stats.nodes_per_graph[real].sum())
         k_st = self.kernel.matrix(s, self.real_stats.subset(real, total), mlp_layers=cfg.mlp_layers, fused=cfg.fused)
-        if factor is not None:
-            pred = k_st.t() @ torch.cholesky_solve(self.y_onehot[syn], factor)  # krr_predict's own last line
-        else:
-            pred = self._krr_checked(k_st, k_ss, self.y_onehot[syn])
+        pred = k_st.t() @ torch.cholesky_solve(self.y_onehot[syn], factor)  # krr_predict, bit for bit
         loss_krr = F.cross_entropy(pred, self.y_real[real])
         d = k_ss.diagonal().clamp_min(1e-12).sqrt()
         k_norm = k_ss / (d[:, None] * d[None, :])
@@ -205,35 +202,21 @@ class KiDD(GraphCondensation):
             self._clip_adjacency()
         return {"loss": float(loss_krr.detach())}
 
-    def _factor(self, k_ss: Tensor, nodes: Tensor) -> tuple[Tensor | None, int]:
-        """The Cholesky factor of the regularised ``k_ss`` that :func:`krr_predict` would use when it needs no
-        jitter, else ``None``; and ``nodes`` (a 0-dim count on the device) as an int, in the same host read.
+    def _factor(self, k_ss: Tensor, nodes: Tensor) -> tuple[Tensor, int]:
+        """The Cholesky factor :func:`~condensekit.core.objectives.kernel_ridge.krr_predict` would solve with
+        (:func:`~condensekit.core.objectives.kernel_ridge.krr_factor`: its jitter, its errors), and ``nodes`` (a
+        0-dim count on the device) as an int, read back with the factor's checks (one host read for both).
 
-        The regularised matrix and its factor are computed by the same ops as ``krr_predict`` and
-        :func:`~condensekit.core.objectives.kernel_ridge.cholesky_jitter` (same numbers, bit for bit); only their
-        checks (finite, non-zero scale, Cholesky status) come back together with ``nodes`` instead of on their own.
-        ``None`` (a matrix that needs jitter, holds NaN/inf or vanished): the caller solves through
-        ``krr_predict``, whose jitter and errors then apply unchanged."""
-        if k_ss.dim() != 2 or k_ss.dtype not in SOLVE_DTYPES:
-            return None, int(nodes)  # krr_predict raises its own error
-        eye = torch.eye(k_ss.shape[0], dtype=k_ss.dtype, device=k_ss.device)
-        k = k_ss + self.config.ridge * torch.diagonal(k_ss).mean() * eye
-        scale = torch.diagonal(k).abs().mean()
-        factor, info = torch.linalg.cholesky_ex(k)
-        finite, scale_value, status, total = torch.stack(
-            [torch.isfinite(k).all().double(), scale.detach().double(), info.double(), nodes.double()]
-        ).tolist()
-        ok = finite and scale_value > torch.finfo(k.dtype).tiny and status == 0
-        return (factor if ok else None), int(total)
-
-    def _krr_checked(self, k_st: Tensor, k_ss: Tensor, y_s: Tensor) -> Tensor:
-        """:func:`krr_predict` of ``K_TS`` (from ``k_st``), with its error explained when the kernel vanished."""
+        Raises:
+            ValueError: ``krr_factor``'s, with the reason spelled out when the kernel itself vanished (every
+                synthetic graph of the step edgeless at many hops).
+        """
         cfg = self.config
         try:
-            return krr_predict(k_st.t(), k_ss, y_s, ridge=cfg.ridge)
+            factor, (total,) = krr_factor(k_ss, ridge=cfg.ridge, read=[nodes])
         except ValueError as err:  # a singular K_SS: say why when the kernel itself vanished
             top = float(k_ss.detach().diagonal().amax())
-            if top >= VANISHING:
+            if not top < VANISHING:  # NaN too: krr_factor's own message says what is wrong
                 raise
             raise ValueError(
                 f"the LiteGNTK of this step's {k_ss.shape[0]} synthetic graphs vanishes (largest K_SS diagonal "
@@ -241,6 +224,7 @@ class KiDD(GraphCondensation):
                 f"{SELF_LOOP:g}^(hops - 1), below float32's range at hops={cfg.hops}. Lower --hops (3 works), or "
                 "condense graphs without edges with doscond or a coreset"
             ) from err
+        return factor, int(total)
 
     def _clip_adjacency(self) -> None:
         self.adj_param.clamp_(0.0, 1.0)

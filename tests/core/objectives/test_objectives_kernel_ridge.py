@@ -1,11 +1,14 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
+from typing import Any
 
 import pytest
 import torch
+from torch.overrides import TorchFunctionMode
 
-from condensekit.core.objectives.kernel_ridge import krr_predict, relu_ntk, relu_ntk_layer
+from condensekit.core.objectives.kernel_ridge import cholesky_jitter, krr_factor, krr_predict, relu_ntk, relu_ntk_layer
 
 
 def test_krr_predict_matches_the_closed_form() -> None:
@@ -63,3 +66,46 @@ def test_relu_ntk_is_symmetric_psd_and_differentiable() -> None:
     assert torch.isfinite(x.grad).all()
     with pytest.raises(ValueError, match="depth"):
         relu_ntk(x, x, depth=0)
+
+
+class _Reads(TorchFunctionMode):
+    """Counts the host reads (``tolist``, ``item``, ``int``, ``float``, ``bool``) of tensors."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.count = 0
+
+    def __torch_function__(self, func: Callable, types: Any, args: tuple = (), kwargs: dict | None = None) -> Any:
+        if getattr(func, "__name__", "") in ("tolist", "item", "__int__", "__float__", "__bool__"):
+            self.count += 1
+        return func(*args, **(kwargs or {}))
+
+
+def test_krr_factor_is_krr_predicts_factor_and_reads_the_callers_counts_with_its_checks() -> None:
+    """krr_factor is the one jittered Cholesky of the regularised K_ss: krr_predict solves with it, KiDD's step
+    reads its real batch's node count through it, in the same single host read as the factor's checks."""
+    gen = torch.Generator().manual_seed(0)
+    xs, xt, ys = torch.randn(5, 3, generator=gen), torch.randn(4, 3, generator=gen), torch.randn(5, 2, generator=gen)
+    k_ss, k_ts = xs @ xs.t(), xt @ xs.t()
+    for ridge, k in ((0.5, k_ss), (0.0, torch.ones(5, 5))):  # the second needs jitter
+        with _Reads() as reads:
+            factor, (count, half) = krr_factor(k, ridge=ridge, read=[torch.tensor(12345678), torch.tensor(0.5)])
+        assert (count, half) == (12345678, 0.5)
+        assert reads.count == 1 if ridge else reads.count > 1  # with jitter, one more read per jitter tried
+        assert torch.equal(k_ts @ torch.cholesky_solve(ys, factor), krr_predict(k_ts, k, ys, ridge=ridge))
+        eye = torch.eye(5)
+        assert torch.equal(factor, cholesky_jitter(k + ridge * torch.diagonal(k).mean() * eye))
+    assert krr_factor(k_ss, ridge=1.0)[1] == []
+
+
+def test_krr_factor_refuses_what_it_cannot_read_or_factor() -> None:
+    with pytest.raises(
+        ValueError, match=r"krr_factor reads back 0-dim tensors only \(read\), got shapes \[\(\), \(2,\)\]"
+    ):
+        krr_factor(torch.eye(2), ridge=1.0, read=[torch.tensor(1), torch.ones(2)])
+    with pytest.raises(ValueError, match=r"krr_factor needs a square k_ss \(n_s, n_s\), got shape \(2, 3\)"):
+        krr_factor(torch.ones(2, 3), ridge=1.0)
+    with pytest.raises(ValueError, match="argument ridge"):
+        krr_factor(torch.eye(2), ridge=-1.0)
+    with pytest.raises(ValueError, match="NaN or inf"):
+        krr_factor(torch.full((2, 2), float("nan")), ridge=1.0, read=[torch.tensor(3)])

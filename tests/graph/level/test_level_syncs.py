@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from condensekit.core.objectives.kernel_ridge import krr_predict
+from condensekit.core.objectives.kernel_ridge import cholesky_jitter, krr_predict
 from condensekit.graph.level.batch import GraphBatch
 from condensekit.graph.level.condense import make_graph_config
 from condensekit.graph.level.data import GraphSet
@@ -62,12 +62,20 @@ def test_kidd_factor_gives_krr_predict_bit_for_bit(tiny_set: GraphSet, method: s
     assert torch.equal(fast, krr_predict(k_st.t(), k_ss, m.y_onehot[syn], ridge=m.config.ridge))
 
 
-def test_kidd_factor_leaves_a_matrix_that_needs_jitter_or_is_bad_to_krr_predict(tiny_set: GraphSet) -> None:
+def test_kidd_factor_is_krr_factor_with_its_jitter_and_errors(tiny_set: GraphSet) -> None:
+    """KiDD's factor is core's krr_factor (one jittered Cholesky): a matrix that needs jitter gets krr_predict's
+    jittered factor (KiDD had its own unjittered copy and fell back to krr_predict), a NaN one krr_factor's error,
+    and a vanished kernel (all-zero K_SS) KiDD's explanation; a NaN diagonal is not called a vanished kernel."""
     m = _setup(tiny_set, "kidd", batch_real=8, batch_syn=4, fused=False, ridge=0.0)
     nodes = torch.tensor(7)
-    singular = torch.ones(3, 3)  # rank 1: Cholesky fails unjittered, krr_predict's jitter takes over
-    assert m._factor(singular, nodes) == (None, 7)
-    assert m._factor(torch.full((2, 2), float("nan")), nodes) == (None, 7)
-    assert m._factor(torch.zeros(2, 2), nodes) == (None, 7)
-    with pytest.raises(ValueError, match="NaN or inf"):
-        m._krr_checked(torch.ones(2, 2), torch.tensor([[1.0, float("nan")], [float("nan"), 1.0]]), torch.eye(2))
+    singular = torch.ones(3, 3)  # rank 1: Cholesky fails unjittered, the jitter takes over
+    factor, total = m._factor(singular, nodes)
+    assert total == 7 and torch.equal(factor, cholesky_jitter(singular))
+    y = torch.eye(3)
+    assert torch.equal(torch.ones(2, 3) @ torch.cholesky_solve(y, factor), krr_predict(torch.ones(2, 3), singular, y,
+                                                                                        ridge=0.0))  # fmt: skip
+    for bad in (torch.full((2, 2), float("nan")), torch.tensor([[1.0, float("nan")], [float("nan"), 1.0]])):
+        with pytest.raises(ValueError, match="NaN or inf"):
+            m._factor(bad, nodes)
+    with pytest.raises(ValueError, match=r"the LiteGNTK of this step's 2 synthetic graphs vanishes"):
+        m._factor(torch.zeros(2, 2), nodes)
