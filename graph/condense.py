@@ -131,8 +131,10 @@ def condense_nodes(
             ``steps // 10``, plus steps 1, 2, 5, 10, 20, 50; 0 keeps the last set).
         checkpoint: checkpoint file; an interrupted run with the same settings resumes from it.
         eval_task: the graph whose validation nodes select the set and that the card names as the
-            source (default: the condensed one, or for a training subgraph the graph it was cut from,
-            :attr:`NodeTask.full`). Inductive setting: ``condense_nodes(full.training_subgraph(), ...)``.
+            source (default: the condensed one; for a training subgraph, GCond's inductive protocol: the
+            validation nodes' own subgraph in the graph it was cut from, :attr:`NodeTask.judge`, and the card
+            names that graph, :attr:`NodeTask.full`). Inductive setting:
+            ``condense_nodes(full.training_subgraph(), ...)``.
     """
     entry = NODE_METHODS.get(method)
     task = data if isinstance(data, NodeTask) else prepare_task(data, root=root, device=device)
@@ -145,6 +147,7 @@ def condense_nodes(
     budgets = node_budgets(task, budget=budget, ratio=ratio)
     algo = entry.cls(task, budgets, config)
     judge = eval_task if eval_task is not None else task.judge
+    origin = eval_task if eval_task is not None else (task.full if task.full is not None else task)  # the card's source
     n_steps = algo.steps() if steps is None else steps
     if not isinstance(n_steps, int) or n_steps < 0 or (n_steps > 0 and algo.steps() == 0):
         valid = "0 (a coreset selects, it has no steps)" if algo.steps() == 0 else "integers >= 0"
@@ -188,8 +191,8 @@ def condense_nodes(
         "method": method,
         "config": dataclasses.asdict(config),
         "source": {
-            "dataset": judge.name,
-            "num_nodes": int(judge.x.shape[0]),
+            "dataset": origin.name,
+            "num_nodes": int(origin.x.shape[0]),
             "num_features": task.num_features,
             "num_classes": task.num_classes,
             "num_train": int(task.train_idx.numel()),
@@ -210,6 +213,7 @@ def condense_nodes(
             "eval_every": eval_every,
             "eval_steps": list(eval_steps),
             "history": result.history,
+            "graph": "held-out subgraphs" if judge is not origin else "source",  # where the validation nodes sit
         },
         "cost": result.cost(),
     }

@@ -71,8 +71,8 @@ class NodeTask:
         name: dataset name.
         meta: how the graph was read (``directed_input``, ``symmetrized``, edge counts, the
             split, the source file), recorded in the card's ``source``.
-        full: for a training subgraph (:meth:`training_subgraph`), the task it was cut from: its
-            validation nodes select what is trained on the subgraph (``None`` otherwise).
+        full: for a training subgraph (:meth:`training_subgraph`), the task it was cut from (``None``
+            otherwise); its :meth:`held_out` graph judges what is trained on the subgraph (:attr:`judge`).
     """
 
     x: Tensor
@@ -87,12 +87,57 @@ class NodeTask:
     meta: dict[str, Any] = field(default_factory=dict)
     full: NodeTask | None = field(default=None, repr=False)
     _ops: dict[str, Tensor | None] = field(default_factory=dict, repr=False)
+    _held_out: NodeTask | None = field(default=None, repr=False)
 
     @property
     def judge(self) -> NodeTask:
         """The task whose validation nodes judge a set made from this one: for a training subgraph (inductive,
-        no validation nodes of its own) the graph it was cut from (:attr:`full`), as GCond validates; else itself."""
-        return self.full if self.full is not None and self.val_idx.numel() == 0 else self
+        no validation nodes of its own) the held-out graph of the task it was cut from (``full.held_out()``),
+        as GCond validates; else itself."""
+        if self.full is None or self.val_idx.numel() > 0:
+            return self
+        return self.full.held_out()
+
+    def held_out(self) -> NodeTask:
+        """GCond's inductive evaluation graph: the subgraph the validation nodes induce and the one the test nodes
+        induce, side by side as one task, computed once.
+
+        GCond (``utils_graphsaint.py``, ``adj_val`` / ``adj_test``; ``fit_with_val(noval=True)`` and
+        ``predict(feat_test, adj_test)`` in ``gcond_agent_induct.py``) validates a model trained on the condensed
+        graph on the validation nodes' own subgraph and tests it on the test nodes' own subgraph: no edge to a
+        training node or to the other split. Here the two subgraphs are the two blocks of one block-diagonal
+        graph (no edge between them), so a GNN gives each block exactly what it gives that block alone, and
+        every evaluation routine runs on it unchanged: its ``val_idx`` are its first ``V`` nodes (this task's
+        validation nodes, in order), its ``test_idx`` the next ``T``; it has no training nodes.
+
+        Shapes:
+            output ``x``: ``(V + T, d)``; ``adj``: ``(V + T, V + T)``.
+        """
+        if self._held_out is None:
+            if self.val_idx.numel() == 0 or self.test_idx.numel() == 0:
+                raise ValueError(
+                    f"held_out needs validation and test nodes; task {self.name!r} has {self.val_idx.numel()} and "
+                    f"{self.test_idx.numel()}"
+                )
+            nodes = torch.cat([self.val_idx, self.test_idx])
+            v = self.val_idx.numel()
+            sub = induced_subgraph(self.adj, nodes)
+            ind = sub.indices()
+            inside = (ind[0] < v) == (ind[1] < v)  # both ends in the validation block, or both in the test block
+            x = self.x[nodes]
+            self._held_out = NodeTask(
+                x=x,
+                x_in=model_input(x),
+                adj=to_sparse_adj(ind[:, inside], nodes.numel(), sub.values()[inside]),
+                y=self.y[nodes],
+                train_idx=nodes.new_empty(0),
+                val_idx=torch.arange(v, device=nodes.device),
+                test_idx=torch.arange(v, nodes.numel(), device=nodes.device),
+                num_classes=self.num_classes,
+                name=self.name,
+                meta=self.meta | {"setting": "inductive held-out", "held_out_edges": int(inside.sum())},
+            )
+        return self._held_out
 
     @classmethod
     def from_data(cls, data: Data, *, device: torch.device | str = "cpu") -> NodeTask:
@@ -125,8 +170,9 @@ class NodeTask:
     def training_subgraph(self) -> NodeTask:
         """The graph the training nodes induce, as a task of its own: GCond's *inductive* setting
         (Flickr, Reddit), where condensation sees only the training subgraph and the condensed
-        graph is evaluated on the full one. Its nodes are all training nodes (no val/test); :attr:`full`
-        keeps this task, whose validation nodes select models trained on the subgraph."""
+        graph is validated and tested on the held-out subgraphs (:meth:`held_out`). Its nodes are all training
+        nodes (no val/test); :attr:`full` keeps this task, whose held-out graph judges models trained on the
+        subgraph (:attr:`judge`)."""
         nodes = self.train_idx
         sub = induced_subgraph(self.adj, nodes)
         x = self.x[nodes]

@@ -113,3 +113,20 @@ def test_cli_refuses_a_negative_eval_runs_before_condensing(
     argv = ["graph", "condense", "--dataset", str(_write(tmp_path, _arrays())), "--method", "random", "--budget", "3"]
     assert main(argv + ["--quiet", "--out", str(out), "--eval-runs", "-1", "--device", "cpu"]) == 2
     assert "Invalid value -1 for argument --eval-runs" in capsys.readouterr().err and not out.exists()
+
+
+def test_cli_evaluates_an_inductive_artifact_on_the_held_out_subgraphs(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # a set condensed from the training subgraph (GCond's inductive setting) was evaluated on the full graph
+    from condensekit.core.cli import main
+    from condensekit.graph.condense import condense_nodes, prepare_task
+
+    monkeypatch.setenv("CONDENSEKIT_CACHE", str(tmp_path / "cache"))
+    task = prepare_task(str(_write(tmp_path, _arrays())), device="cpu")
+    out = tmp_path / "inductive"
+    condense_nodes(task.training_subgraph(), "random", budget=3, progress=False).save(out)
+    report = tmp_path / "eval.json"
+    evaluate = ["graph", "evaluate", str(out), "--runs", "1", "--epochs", "5", "--workers", "1", "--device", "cpu"]
+    assert main(evaluate + ["--json", str(report)]) == 0
+    assert json.loads(report.read_text())["eval_protocol"]["graph"] == "held-out subgraphs"

@@ -5,8 +5,9 @@ from __future__ import annotations
 import torch
 from torch_geometric.data import Data
 
+from condensekit.graph.adjacency import to_sparse_adj
 from condensekit.graph.condense import condense_nodes
-from condensekit.graph.task import NodeTask, symmetrize
+from condensekit.graph.task import NodeTask, model_input, symmetrize
 
 
 def test_symmetrize_unions_both_directions() -> None:
@@ -72,3 +73,56 @@ def test_repeated_edges_are_kept_once_whether_or_not_the_list_is_symmetric() -> 
     assert both[2]["edges_in"] == 4 and both[2]["edges_used"] == 2
     weighted = symmetrize(torch.tensor([[0, 1, 0, 1], [1, 0, 1, 0]]), torch.tensor([1.0, 1.0, 3.0, 3.0]), 2)
     assert weighted[1] is not None and weighted[1].tolist() == [3.0, 3.0]  # the larger, as for both directions
+
+
+def test_held_out_is_gcond_s_validation_and_test_subgraphs_side_by_side(tiny_task: NodeTask) -> None:
+    # GCond's inductive agent validates on adj_val (the validation nodes' own subgraph) and tests on adj_test;
+    # we evaluated on the full graph, where held-out nodes also see training nodes and each other
+    view = tiny_task.held_out()
+    val, test = tiny_task.val_idx, tiny_task.test_idx
+    v, t = val.numel(), test.numel()
+    assert view.train_idx.numel() == 0
+    assert torch.equal(view.val_idx, torch.arange(v)) and torch.equal(view.test_idx, torch.arange(v, v + t))
+    assert torch.equal(view.x, tiny_task.x[torch.cat([val, test])]) and torch.equal(view.y[: v], tiny_task.y[val])
+    dense, full = view.adj.to_dense(), tiny_task.adj.to_dense()
+    assert torch.equal(dense[:v, :v], full[val][:, val]) and torch.equal(dense[v:, v:], full[test][:, test])
+    assert not dense[:v, v:].any() and not dense[v:, :v].any()  # no edge between the two blocks
+    assert full[val][:, test].any()  # the fixture has such edges: the test above can fail
+    assert tiny_task.held_out() is view  # computed once
+
+
+def test_a_gcn_on_the_held_out_graph_sees_each_block_alone(tiny_task: NodeTask) -> None:
+    from condensekit.graph.models.registry import create_model
+
+    view = tiny_task.held_out()
+    v = tiny_task.val_idx.numel()
+    torch.manual_seed(0)
+    net = create_model("gcn", in_channels=tiny_task.num_features, out_channels=tiny_task.num_classes,
+                       hidden_channels=8, num_layers=2, dropout=0.0).eval()  # fmt: skip
+    alone = _induced(tiny_task, tiny_task.val_idx)
+    with torch.no_grad():
+        both = net(view.x_in, view.op(net))[:v]
+        own = net(alone.x_in, alone.op(net))
+    torch.testing.assert_close(both, own)
+
+
+def _induced(task: NodeTask, nodes: torch.Tensor) -> NodeTask:
+    """The subgraph ``nodes`` induce, built by hand from the dense adjacency (splits unused)."""
+    x, edges = task.x[nodes], task.adj.to_dense()[nodes][:, nodes].nonzero().t()
+    none = torch.zeros(0, dtype=torch.long)
+    return NodeTask(x=x, x_in=model_input(x), adj=to_sparse_adj(edges, nodes.numel()), y=task.y[nodes],
+                    train_idx=none, val_idx=none, test_idx=none, num_classes=task.num_classes)  # fmt: skip
+
+
+def test_a_training_subgraph_is_judged_on_the_held_out_graph(tiny_task: NodeTask) -> None:
+    sub = tiny_task.training_subgraph()
+    assert sub.judge is tiny_task.held_out() and tiny_task.judge is tiny_task
+    cg = condense_nodes(sub, "random", budget=9, progress=False)
+    assert cg.card["source"]["num_nodes"] == 60 and cg.card["selection"]["graph"] == "held-out subgraphs"
+
+
+def test_held_out_needs_validation_and_test_nodes(tiny_task: NodeTask) -> None:
+    import pytest
+
+    with pytest.raises(ValueError, match="held_out needs validation and test nodes"):
+        tiny_task.training_subgraph().held_out()
