@@ -176,8 +176,15 @@ class CarliniWagnerL2(torchattacks.CW):
     (`issue 184 <https://github.com/Harry24k/adversarial-attacks-pytorch/issues/184>`_, open; its fix, pull 168,
     unmerged). A model whose logits are all negative then gets f = 0 and no gradient: CW returned every image
     unchanged, and counted it robust at every ε. Here the true logit is gathered and the others' maximum taken
-    with the true class masked to -inf (the reference's ``- 1e4 · onehot``, exactly). Everything else is
-    torchattacks' attack."""
+    with the true class masked to -inf (the reference's ``- 1e4 · onehot``, exactly).
+
+    The change of variables :math:`x' = \tfrac12(\tanh w + 1)` starts from :math:`w_0 = \operatorname{atanh}((2x -
+    1)(1 - 10^{-6}))`, as the reference does (``arctanh(imgs * 1.999999)`` on images in [-0.5, 0.5]): torchattacks
+    takes :math:`\operatorname{atanh}(2x - 1)`, which is :math:`\mp\infty` for a pixel at exactly 0 or 1, where
+    tanh's gradient is 0, so Adam never moved it and the attack could not touch the black background of an MNIST
+    digit (or a saturated pixel) at any budget. Now such a pixel starts at :math:`|w_0| \approx 7.25`, 5·10⁻⁷ inside
+    the range. It moves slowly there (Adam moves w about ``lr`` per step; at the default 50 steps of 0.01 it stays
+    within ~10⁻⁶ of the edge): the reference's budget is 10,000 steps. Everything else is torchattacks' attack."""
 
     def f(self, outputs: Tensor, labels: Tensor) -> Tensor:
         """The margin of ``labels``' logit over the best other logit, clamped at -kappa (targeted: reversed)."""
@@ -186,6 +193,11 @@ class CarliniWagnerL2(torchattacks.CW):
         other = outputs.masked_fill(mask, float("-inf")).amax(dim=1)
         margin = other - real if self.targeted else real - other
         return torch.clamp(margin, min=-self.kappa)
+
+    def inverse_tanh_space(self, x: Tensor) -> Tensor:
+        """The starting w of images ``x`` in [0, 1], scaled into (-1, 1) by (1 - 1e-6) before the atanh (the
+        reference's; torchattacks' unscaled atanh gives a pixel at 0 or 1 an infinite w that never moves)."""
+        return torch.atanh((x * 2 - 1).clamp(-1, 1) * (1 - 1e-6))
 
 
 def _pgd(model: nn.Module, eps: float, _k: int, _seed: int, cfg: AttackConfig) -> Attack:

@@ -288,6 +288,27 @@ def test_cw_margin_is_carlini_wagners_for_negative_logits():
     assert acc == {0.1: 100.0, 1.0: 0.0}
 
 
+def test_cw_moves_pixels_at_exactly_0_and_1():
+    # torchattacks starts CW at w = atanh(2x - 1): -inf / +inf for a pixel at 0 / 1, where tanh's gradient is 0, so
+    # Adam never moved it. Here only those two pixels can flip the decision (logit 1 - class 0's 1 = 4·x₀ - 4·x₁ + 3:
+    # x₀ must rise or x₁ fall), so the image was returned unchanged and counted robust at every ε
+    from condensekit.robust.attacks import CarliniWagnerL2
+
+    model = nn.Sequential(nn.Flatten(), nn.Linear(2, 2))
+    with torch.no_grad():
+        model[1].weight.copy_(torch.tensor([[0.0, 0.0], [4.0, -4.0]]))
+        model[1].bias.copy_(torch.tensor([1.0, 3.0]))
+    x, y = torch.tensor([[[[0.0, 1.0]]]]), torch.tensor([0])
+    assert model(x).argmax(-1).item() == 0
+    cfg = AttackConfig(cw_c=10, cw_steps=200, cw_lr=0.05)
+    assert robust_accuracy(model, x, y, "cw", [1.0], num_classes=2, config=cfg) == {1.0: 0.0}
+    atk = CarliniWagnerL2(model, c=10, kappa=0, steps=200, lr=0.05)
+    adv = atk(x, y)
+    assert adv[0, 0, 0, 0] > 0.01 and adv[0, 0, 0, 1] < 0.99 and model(adv).argmax(-1).item() == 1
+    w0 = atk.inverse_tanh_space(x)
+    assert torch.isfinite(w0).all() and torch.allclose(atk.tanh_space(w0), x, atol=1e-6)  # starts where x is
+
+
 @pytest.mark.parametrize("k", [4, 2])
 def test_autoattack_iterations_are_set_and_recorded(k):
     # torchattacks' AutoAttack builds APGD, APGD-T and FAB with 10 iterations, Croce & Hein's standard has 100:
