@@ -92,25 +92,14 @@ class GCDM(LearnedNodeGraph):
         self.kernel = _kernel(cfg)
         self.coeff = {c: int(self.budgets[c]) / self.n_syn for c in self.classes}
         self.coeff_vec = torch.tensor([self.coeff.get(c, 0.0) for c in range(self.task.num_classes)], device=device)
-        self.class_ids = torch.tensor(self.classes, device=device)
-        self._labels: dict[tuple[int, ...], Tensor] = {}
         # The full-graph rows never change: their index and labels are built once, on the device.
         self._full_rows = self._rows_and_labels(self.real_members)
 
     def _rows_and_labels(self, rows: dict[int, Tensor]) -> tuple[Tensor, Tensor]:
-        """All classes' real rows in one index, and the class of each (for the one-pass MMD).
-
-        The labels depend on the rows per class alone, which are fixed (every training node, or
-        ``min(real_batch, n_c)`` sampled ones): built once per sizes, since building them from the host list
-        is a host-to-device copy and a ``repeat_interleave`` of unknown length, each a sync on CUDA, at every
-        update of a sampled run."""
+        """All classes' real rows in one index, and the class of each (for the one-pass MMD; the labels are
+        built once per sizes, :meth:`class_index`)."""
         idx = torch.cat([rows[c] for c in self.classes])
-        sizes = tuple(rows[c].numel() for c in self.classes)
-        if sizes not in self._labels:
-            counts = torch.tensor(sizes, device=idx.device)
-            ids = self.class_ids.to(idx.device)
-            self._labels[sizes] = torch.repeat_interleave(ids, counts, output_size=sum(sizes))
-        return idx, self._labels[sizes]
+        return idx, self.class_index([rows[c].numel() for c in self.classes], labels=True)
 
     def real_is_fixed_within_step(self) -> bool:
         """Whether the real embeddings are the same for every outer update of a step, so one

@@ -112,11 +112,9 @@ class NodeGradientMatching(LearnedNodeGraph):
         top = max(int(self.budgets[c]) for c in self.classes)
         self.coeff_vec = torch.tensor([int(self.budgets[c]) / top for c in self.classes], device=device)
         # Classes as positions 0..K-1 (classes with no synthetic node are left out).
-        self.class_ids = torch.tensor(self.classes, device=device)
         position = torch.full((self.task.num_classes,), -1, dtype=torch.long)
         position[self.classes] = torch.arange(len(self.classes))
         self.syn_pos = position.to(device)[self.y_syn]
-        self._position_cache: dict[tuple[int, ...], Tensor] = {}
 
     def _class_gradients(
         self, logits: Tensor, pos: Tensor, params: list[Tensor], *, create_graph: bool
@@ -156,20 +154,6 @@ class NodeGradientMatching(LearnedNodeGraph):
         out, rows = self.real_outputs(self.model)
         return [], out, rows
 
-    def _positions(self, sizes: list[int], device: torch.device) -> Tensor:
-        """The class position of each real row for ``sizes`` rows per class, built once per sizes: they are fixed
-        (every training node, or ``min(real_batch, n_c)`` sampled ones), and building them from the host list is a
-        blocking host-to-device copy (a stream sync on CUDA) at every outer update."""
-        key = tuple(sizes)
-        cache = self._position_cache
-        if key not in cache:
-            cache[key] = torch.repeat_interleave(
-                torch.arange(len(self.classes), device=device),
-                torch.tensor(sizes, device=device),
-                output_size=sum(sizes),  # known on the host: no read-back of the sizes (a sync on CUDA)
-            )
-        return cache[key]
-
     def _loss_batched(self, params: list[Tensor], out_syn: Tensor) -> Tensor:
         """The matching loss with every class's gradients from one batched backward per side."""
         per_class, out, rows = self._real_logits()
@@ -179,7 +163,7 @@ class NodeGradientMatching(LearnedNodeGraph):
         else:
             sizes = [rows[c].numel() for c in self.classes]
             logits = out[torch.cat([rows[c] for c in self.classes])]
-        pos = self._positions(sizes, logits.device)
+        pos = self.class_index(sizes)
         g_real = [g.detach() for g in self._class_gradients(logits, pos, params, create_graph=False)]
         g_syn = self._class_gradients(out_syn, self.syn_pos, params, create_graph=True)
         # Σ_c coeff_c D(∇ℓ_syn,c, ∇ℓ_real,c): the distance mapped over the class dimension.

@@ -9,7 +9,7 @@ adjacency, which the GCN renormalisation turns into :math:`I`). Each method only
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal, TypeVar
 
@@ -101,6 +101,8 @@ class LearnedNodeGraph(NodeCondensation):
         ).to(device)
         self.op_real = task.op(self.model)
         self.real_members = {c: task.train_idx[task.y_train == c] for c in self.classes}
+        self.class_ids = torch.tensor(self.classes, device=device)
+        self._class_index: dict[tuple[tuple[int, ...], bool], Tensor] = {}
 
     def real_outputs(self, fn: Callable[[Tensor, Tensor | None], _T]) -> tuple[_T, dict[int, Tensor]]:
         """``fn(x, op)`` on the real graph, and per class the rows of the output that are its
@@ -117,6 +119,23 @@ class LearnedNodeGraph(NodeCondensation):
         sizes = [picked[c].numel() for c in self.classes]
         rows = dict(zip(self.classes, torch.split(pos, sizes), strict=True))
         return fn(task.x[sub], op_sub), rows
+
+    def class_index(self, sizes: Sequence[int], *, labels: bool = False) -> Tensor:
+        """For rows stacked class by class, ``sizes[i]`` of them of class ``self.classes[i]``: each row's position
+        ``i`` in ``self.classes``, or with ``labels`` its class ``self.classes[i]``.
+
+        Built once per sizes and kept: the sizes are fixed (every training node, or ``min(real_batch, n_c)`` sampled
+        ones), and building the index from the host list is a host-to-device copy (a stream sync on CUDA) at every
+        update otherwise (GCDM's labels of its real rows, gradient matching's class positions)."""
+        key = (tuple(sizes), labels)
+        if key not in self._class_index:
+            device = self.class_ids.device
+            ids = self.class_ids if labels else torch.arange(len(self.classes), device=device)
+            # the total is known on the host: no read-back of the sizes (a sync on CUDA)
+            self._class_index[key] = torch.repeat_interleave(
+                ids, torch.tensor(key[0], device=device), output_size=sum(key[0])
+            )
+        return self._class_index[key]
 
     def stateful(self) -> dict[str, Any]:
         out: dict[str, Any] = {"feat": self.feat, "opt_feat": self.opt_feat}
