@@ -19,8 +19,11 @@ the device (a host sync) on CUDA, which serialises the step.
   made by ``torch.Generator()`` without ``device`` while the audit was active (a generator made before it is
   unknown and not flagged; a CPU generator drawing host tensors, ``device="cpu"``, is fine);
 * ``sync``: the host syncs listed in :data:`SYNCS`, plus ``__getitem__`` with a boolean mask, ``where`` with one
-  argument, and ``repeat_interleave`` with tensor repeats and no ``output_size``, each on a tensor that is not a
-  host tensor (reading a host tensor waits for nothing);
+  argument, ``repeat_interleave`` with tensor repeats and no ``output_size``, ``coalesce`` of a sparse tensor not
+  yet coalesced and ``index_select`` of a sparse one (both size their output from the device), each on a tensor that
+  is not a host tensor (reading a host tensor waits for nothing). What torch does inside one call is not seen (a
+  ``to_sparse_csr`` of an uncoalesced COO tensor coalesces it in C++, a dense-to-sparse conversion counts its
+  non-zeros): the GPU visit's :func:`device_run` counts those;
 * ``mix``: an op that meets a *host* tensor (not 0-dim) and a device tensor: a crash on CUDA ("Expected all
   tensors to be on the same device");
 * ``copy``: a host tensor used as an index of a device tensor (``x[idx]``, ``x[idx] = v``), which CUDA accepts
@@ -151,15 +154,20 @@ class Finding:
         return f"{self.kind} {self.op} at {self.site}{via}"
 
 
-def _site() -> tuple[str, str] | None:
+def _site(func: str | None = None) -> tuple[str, str] | None:
     """``(site, origin)`` of the call being recorded, or ``None`` when it is not condensekit's: the innermost frame
     outside torch and the standard library must lie in the condensekit packages (a call that a third-party
-    library such as torchattacks makes on its own is that library's business)."""
+    library such as torchattacks makes on its own is that library's business).
+
+    ``func``: the torch function called. A Python function that a library put in its place in the ``torch``
+    namespace is looked through like torch's own frames (PyG's ``hash_tensor`` replaces ``torch.index_select``
+    and ``torch.select`` with wrappers on import: every call of them would otherwise count as PyG's)."""
+    shim = getattr(getattr(torch, func, None), "__code__", None) if func else None
     frame = sys._getframe(2)
     origin = None
     while frame is not None:
         name = frame.f_code.co_filename
-        if name != __file__:
+        if name != __file__ and frame.f_code is not shim:
             if origin is None:
                 origin = f"{_short(name)}:{frame.f_lineno}"
             if name.startswith(PACKAGES):
@@ -204,6 +212,7 @@ class DeviceAudit(TorchFunctionMode):
         self.host = HostTensors() if host is None else host
         self.findings: list[Finding] = []
         self._deviceless_generators: dict[int, str] = {}
+        self._func: str | None = None
         self._saved: dict[str, Any] = {}
 
     # -- views ---------------------------------------------------------------------------------------------
@@ -234,7 +243,7 @@ class DeviceAudit(TorchFunctionMode):
 
     # -- recording -----------------------------------------------------------------------------------------
     def _record(self, kind: str, op: str) -> None:
-        where = _site()
+        where = _site(self._func)
         if where is None or (kind == "sync" and where[1].startswith(HOST_STATE)):
             return
         if kind == "factory" and _constructing_module():
@@ -244,6 +253,7 @@ class DeviceAudit(TorchFunctionMode):
     def __torch_function__(self, func: Callable, types: Any, args: tuple = (), kwargs: dict | None = None) -> Any:
         kwargs = kwargs or {}
         name = getattr(func, "__name__", str(func))
+        self._func = name  # the torch function whose call is recorded (see _site)
         if name == "__set__":  # t.data = v (Module.to moves parameters so): t now lives where v does
             value = args[1] if len(args) > 1 else None
             if getattr(getattr(func, "__self__", None), "__name__", None) == "data" and isinstance(value, torch.Tensor):
@@ -285,6 +295,10 @@ class DeviceAudit(TorchFunctionMode):
             repeats = args[1] if len(args) > 1 else kwargs.get("repeats")
             if isinstance(repeats, torch.Tensor):
                 self._record("sync", "repeat_interleave")
+        elif name == "coalesce" and inputs and inputs[0].layout == torch.sparse_coo and not inputs[0].is_coalesced():
+            self._record("sync", "coalesce")  # sizes its output by its unique entries (a coalesced one: no work)
+        elif name == "index_select" and inputs and inputs[0].layout != torch.strided:
+            self._record("sync", "index_select[sparse]")  # sizes its output by the entries it keeps
         out = func(*args, **kwargs)
         if out is (args[0] if args else None) and self._moves(name, args, kwargs, on_host):
             # On CUDA a move makes a new tensor; on the CPU it returns its input, which would move the input too.

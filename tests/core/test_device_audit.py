@@ -67,6 +67,21 @@ def module_moved(x):
 def cpu_on_purpose(x):
     return int(torch.randint(3, (1,), device="cpu"))  # a host draw: no sync, no factory
 
+def sparse_syncs(x):
+    index = torch.tensor([[1, 0, 1], [0, 1, 0]], device=x.device)
+    sp = torch.sparse_coo_tensor(index, x[:3], (2, 2), check_invariants=False)
+    merged = sp.coalesce()  # sizes its output by the unique entries: a sync
+    again = merged.coalesce()  # already coalesced: returns itself, no sync
+    rows = torch.tensor([1, 0], device=x.device)
+    picked = merged.index_select(0, rows)  # sizes its output by the entries it keeps: a sync
+    cols = torch.index_select(merged, 1, rows)  # the function form too
+    dense = x.index_select(0, rows)  # a dense index_select knows its size: no sync
+    return again, picked, cols, dense
+
+def sparse_on_host(x):
+    host = torch.sparse_coo_tensor(torch.tensor([[0, 0], [1, 1]]), torch.ones(2), (2, 2), check_invariants=False)
+    return host.coalesce().index_select(0, torch.tensor([1]))  # host tensors: no wait
+
 class Kept:
     def setup(self, x):
         self.mask = torch.ones(x.shape[0])  # deviceless, stored
@@ -106,6 +121,22 @@ def test_factories_with_a_device_or_a_tensor_to_copy_pass() -> None:
 def test_host_syncs_are_counted() -> None:
     ops = sorted(f.op for f in _audit("syncs").syncs)
     assert ops == sorted(["item", "__float__", "__bool__", "tolist", "cpu", "nonzero", "__getitem__[bool mask]"])
+
+
+def test_sparse_coalesce_and_index_select_are_counted_as_syncs() -> None:
+    """Both size their output from the device (a sync on CUDA); a coalesce of a coalesced tensor returns it, a dense
+    index_select knows its size, and host tensors wait for nothing. PyG replaces torch.index_select with a Python
+    wrapper on import: the audit looks through it (it took every torch.index_select call for PyG's own)."""
+    import torch_geometric  # noqa: F401
+
+    assert hasattr(torch.index_select, "__code__")  # PyG's wrapper stands in torch's place
+    syncs = _audit("sparse_syncs").syncs
+    assert [(f.op, f.site) for f in syncs] == [
+        ("coalesce", _line("merged = sp.coalesce()")),
+        ("index_select[sparse]", _line("picked = merged.index_select")),
+        ("index_select[sparse]", _line("cols = torch.index_select")),
+    ]
+    assert _audit("sparse_on_host").syncs == []
 
 
 def test_a_generator_without_device_fed_to_a_random_op_is_caught() -> None:

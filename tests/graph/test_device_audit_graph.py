@@ -8,10 +8,12 @@ from typing import Any
 
 import pytest
 import torch
+from torch_geometric.data import Data
+from torch_geometric.utils import coalesce
 
 from condensekit.graph.condense import make_config
 from condensekit.graph.level.condense import make_graph_config
-from condensekit.graph.level.data import graphset_from_list
+from condensekit.graph.level.data import GraphSet, graphset_from_list
 from condensekit.graph.level.methods import GRAPH_METHODS
 from condensekit.graph.methods import NODE_METHODS, node_budgets
 from condensekit.graph.task import NodeTask
@@ -106,20 +108,30 @@ def test_sampled_real_nodes_read_each_ring_once(tiny_task: NodeTask, method: str
     _check(report, ring_reads(method, config))
 
 
+def canonical_tiny_graphs() -> GraphSet:
+    """The tiny graph set with each graph's edges sorted, simple and loop-free, as every TU dataset's are
+    (:attr:`GraphSet.canonical_edges`): batches cut from it need no coalesce."""
+    tiny = [Data(x=g.x, edge_index=coalesce(g.edge_index, num_nodes=g.num_nodes), y=g.y) for g in make_tiny_graphs()]
+    graphs = graphset_from_list(tiny, name="tiny", seed=0)
+    assert graphs.canonical_edges
+    return graphs
+
+
 @pytest.mark.parametrize("method", sorted(LEVEL))
 def test_graph_level_method_steps_are_device_clean(method: str) -> None:
     config, max_syncs = LEVEL[method]
-    graphs = graphset_from_list(make_tiny_graphs(), name="tiny", seed=0)
+    graphs = canonical_tiny_graphs()  # the real data's kind; PINNED_LEVEL audits the other kind too
     entry = GRAPH_METHODS.get(method)
     steps = 0 if method in ("random", "herding", "kcenter") else 2
     report = audit_method(lambda: entry.cls(graphs, 2, make_graph_config(method, config)), steps=steps)
     _check(report, max_syncs)
 
 
-# Syncs per step, pinned. Before: DosCond 1 + C x outer x model_draws (a read of each class batch's node and edge
-# counts in GraphSet.select: 3 and 9 here), KiDD/KiDD-LR 3 (the loss, NodeStats.subset's node count, the Cholesky
-# check of krr_predict), GC-SNTK sampled 2 in this audit, which did not see index_select and coalesce of
-# induced_subgraph (each a sync on CUDA); now 1 + outer, 2 and 3 (the one read of induced_subgraph is visible).
+# Syncs per step, pinned, on graphs with canonical edges (the TU datasets'). Before: DosCond 1 + C x outer x
+# model_draws (a read of each class batch's node and edge counts in GraphSet.select: 3 and 9 here), KiDD/KiDD-LR 3
+# (the loss, NodeStats.subset's node count, the Cholesky check of krr_predict), GC-SNTK sampled 2 in this audit,
+# which did not see index_select and coalesce of induced_subgraph (each a sync on CUDA); now 1 + outer, 2 and 3 (the
+# one read of induced_subgraph is visible).
 PINNED_LEVEL = [
     ("doscond", {"batch_real": 4, "init": "random"}, 2),
     ("doscond", {"batch_real": 4, "init": "random", "outer": 2, "inner": 1, "model_draws": 2}, 3),
@@ -129,21 +141,36 @@ PINNED_LEVEL = [
 ]
 
 
+def plain_edge_coalesces(method: str, config: dict[str, Any]) -> int:
+    """The coalesces per step that graphs without canonical edges add (the audit counts coalesce since it was seen
+    to miss it): DosCond builds each class's real batch adjacency and its GCN self loops with one each, 2 x C x
+    outer x model_draws (C = 2 classes here); KiDD's real side is built once, in the set-up."""
+    if method != "doscond":
+        return 0
+    return 2 * 2 * config.get("outer", 1) * config.get("model_draws", 1)
+
+
+@pytest.mark.parametrize("canonical", [True, False])
 @pytest.mark.parametrize(("method", "config", "syncs"), PINNED_LEVEL)
-def test_graph_level_syncs_per_step_are_pinned(method: str, config: dict[str, Any], syncs: int) -> None:
-    graphs = graphset_from_list(make_tiny_graphs(), name="tiny", seed=0)
+def test_graph_level_syncs_per_step_are_pinned(method: str, config: dict[str, Any], syncs: int, canonical: bool):
+    graphs = canonical_tiny_graphs() if canonical else graphset_from_list(make_tiny_graphs(), name="tiny", seed=0)
     entry = GRAPH_METHODS.get(method)
     report = audit_method(lambda: entry.cls(graphs, 2, make_graph_config(method, config)), steps=2)
-    assert report.syncs_per_step() == [syncs] * 2, report.summary()
+    want = syncs if canonical else syncs + plain_edge_coalesces(method, config)
+    assert report.syncs_per_step() == [want] * 2, report.summary()
+    coalesces = [sum(f.op == "coalesce" for f in step) for step in report.steps]
+    assert coalesces == [0 if canonical else plain_edge_coalesces(method, config)] * 2, report.summary()
+    _check(report, want)
 
 
 def test_sampled_gcsntk_syncs_per_step_are_pinned(tiny_task: NodeTask) -> None:
-    """The logged loss, the kernel solve's check and induced_subgraph's one read of the sampled real nodes' edges."""
+    """The logged loss, the kernel solve's check, induced_subgraph's one read of the sampled real nodes' edges, and
+    the coalesce that merges their self loops into the induced structure (normalize)."""
     entry = NODE_METHODS.get("gcsntk")
     config = make_config("gcsntk", {"real_batch": 4})
     report = audit_method(lambda: entry.cls(tiny_task, node_budgets(tiny_task, budget=9), config), steps=2)
-    assert report.syncs_per_step() == [3, 3], report.summary()
-    assert sum("graph/adjacency.py" in f.site for f in report.steps[0] if f.kind == "sync") == 1, report.summary()
+    assert report.syncs_per_step() == [4, 4], report.summary()
+    assert sum("graph/adjacency.py" in f.site for f in report.steps[0] if f.kind == "sync") == 2, report.summary()
 
 
 @pytest.mark.parametrize("batched", [False, True])
@@ -225,12 +252,7 @@ def test_graph_level_syncs_on_cuda_with_canonical_edges(method: str, config: dic
     """On a GPU: the syncs per step as CUDA counts them, on graphs whose edges are sorted and loop-free (as every TU
     dataset's: no coalesce per real batch, graph/level/data.py canonical_edges), printed beside the CPU audit's
     figure (PINNED_LEVEL). Before 531c582 each DosCond real batch also coalesced twice (a sync each)."""
-    from torch_geometric.data import Data
-    from torch_geometric.utils import coalesce
-
-    tiny = [Data(x=g.x, edge_index=coalesce(g.edge_index, num_nodes=g.num_nodes), y=g.y) for g in make_tiny_graphs()]
-    graphs = graphset_from_list(tiny, name="tiny", seed=0).to(GPU)
-    assert graphs.canonical_edges
+    graphs = canonical_tiny_graphs().to(GPU)
     entry = GRAPH_METHODS.get(method)
     result, cuda_syncs = device_run(lambda: entry.cls(graphs, 2, make_graph_config(method, config)), steps=2,
                                     device=GPU)  # fmt: skip
