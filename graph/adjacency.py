@@ -24,6 +24,7 @@ __all__ = [
     "NORMALIZATIONS",
     "add_self_loops",
     "dense_to_edge_index",
+    "has_self_loops",
     "induced_subgraph",
     "is_sparse",
     "normalize",
@@ -267,6 +268,16 @@ def add_self_loops(adj: Tensor, weight: float = 1.0, *, loop_free: bool = False)
         return torch.sparse_coo_tensor(index[:, order], value[order], (n, n), is_coalesced=True,
                                        check_invariants=False)  # fmt: skip
     return torch.sparse_coo_tensor(index, value, (n, n), check_invariants=False).coalesce()
+
+
+def has_self_loops(adj: Tensor) -> bool:
+    """Whether the sparse (COO or CSR) ``adj`` stores any diagonal entry, an explicit zero included (one host read,
+    a sync on CUDA: for set-ups, which then pass ``loop_free`` to :func:`add_self_loops` or :func:`normalize` in
+    their steps)."""
+    if not is_sparse(adj):
+        raise ValueError(f"adj must be a torch sparse tensor (COO or CSR), got layout {adj.layout}")
+    index = _coalesced_coo(adj).indices()
+    return bool((index[0] == index[1]).any())
 
 
 def spmm(op: Tensor, x: Tensor) -> Tensor:

@@ -44,7 +44,7 @@ from condensekit.core.engine import available_memory_bytes
 from condensekit.core.objectives.kernel_ridge import krr_predict
 from condensekit.core.registry import check_int, check_nonnegative, check_positive
 from condensekit.core.synthetic import init_from_real
-from condensekit.graph.adjacency import induced_subgraph, normalize
+from condensekit.graph.adjacency import has_self_loops, induced_subgraph, normalize
 from condensekit.graph.methods.base import NodeCondensation, register_node_method
 from condensekit.graph.sampling import sample_per_class
 from condensekit.graph.sntk import sntk, sntk_norms
@@ -94,6 +94,10 @@ class GCSNTK(NodeCondensation):
         self.g_real = g[train]
         g0, _ = init_from_real(cfg.init, self.g_real, task.y_train, self.budgets)
         self.members = {c: train[task.y_train == c] for c in self.classes}
+        # A graph without self loops induces subgraphs without them: their A + I is a sort, not a coalesce (a sync
+        # on CUDA at every sampled step). One read here; a graph with self loops keeps the coalesce (merging an
+        # entry A_ii with the loop changes the entry count by an amount only the device knows).
+        self.loop_free = not has_self_loops(task.adj)
         if cfg.real_batch == 0:
             # The kernel among all training nodes: a few m × m matrices, m = training nodes.
             need, free = 4 * 4 * train.numel() ** 2, available_memory_bytes(device)
@@ -116,7 +120,7 @@ class GCSNTK(NodeCondensation):
         cfg, task = self.config, self.task
         g = self.g_all[nodes]
         y = F.one_hot(task.y[nodes], task.num_classes).to(g.dtype)
-        p = _induced_structure(task.adj, nodes)
+        p = _induced_structure(task.adj, nodes, loop_free=self.loop_free)
         return g, y, p, sntk_norms(g, p, hops=cfg.kernel_hops, layers=cfg.kernel_layers)
 
     def step(self, step: int) -> dict[str, float]:
@@ -143,11 +147,13 @@ class GCSNTK(NodeCondensation):
         return {"x": x.clone(), "adj": x.new_zeros(n, n), "y": self.y_syn.clone()}
 
 
-def _induced_structure(adj: Tensor, nodes: Tensor) -> Tensor:
+def _induced_structure(adj: Tensor, nodes: Tensor, *, loop_free: bool = False) -> Tensor:
     """Row-normalised :math:`A + I` (unweighted) on the subgraph ``nodes`` induce, sparse CSR
-    ``(m, m)`` with ``m = len(nodes)`` (the reference's ``sub_E`` with the "average" scale)."""
+    ``(m, m)`` with ``m = len(nodes)`` (the reference's ``sub_E`` with the "average" scale). ``loop_free``: ``adj``
+    holds no self loop (:func:`~condensekit.graph.adjacency.has_self_loops`), so neither does the subgraph (distinct
+    positions of a node repeated in ``nodes`` meet only through a self loop), and the loops are added by a sort."""
     sub = induced_subgraph(adj, nodes)  # coalesced: the same indices need neither a check nor a coalesce (syncs)
     binary = torch.sparse_coo_tensor(
         sub.indices(), (sub.values() != 0).to(torch.float32), sub.shape, is_coalesced=True, check_invariants=False
     )
-    return normalize(binary.to_sparse_csr(), kind="row", self_loops=True)
+    return normalize(binary.to_sparse_csr(), kind="row", self_loops=True, loop_free=loop_free)

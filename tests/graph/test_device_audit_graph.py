@@ -163,14 +163,21 @@ def test_graph_level_syncs_per_step_are_pinned(method: str, config: dict[str, An
     _check(report, want)
 
 
-def test_sampled_gcsntk_syncs_per_step_are_pinned(tiny_task: NodeTask) -> None:
-    """The logged loss, the kernel solve's check, induced_subgraph's one read of the sampled real nodes' edges, and
-    the coalesce that merges their self loops into the induced structure (normalize)."""
+@pytest.mark.parametrize("loops", [False, True])
+def test_sampled_gcsntk_syncs_per_step_are_pinned(tiny_graph, loops: bool) -> None:
+    """The logged loss, the kernel solve's check and induced_subgraph's one read of the sampled real nodes' edges;
+    on a graph with self loops also the coalesce that merges them with the induced structure's own (normalize).
+    Without self loops (checked once in the set-up) that is a sort: 4 -> 3 syncs per step."""
+    if loops:
+        some = torch.arange(0, tiny_graph.num_nodes, 3)
+        tiny_graph.edge_index = torch.cat([tiny_graph.edge_index, torch.stack([some, some])], 1)
+    task = NodeTask.from_data(tiny_graph)
     entry = NODE_METHODS.get("gcsntk")
     config = make_config("gcsntk", {"real_batch": 4})
-    report = audit_method(lambda: entry.cls(tiny_task, node_budgets(tiny_task, budget=9), config), steps=2)
-    assert report.syncs_per_step() == [4, 4], report.summary()
-    assert sum("graph/adjacency.py" in f.site for f in report.steps[0] if f.kind == "sync") == 2, report.summary()
+    report = audit_method(lambda: entry.cls(task, node_budgets(task, budget=9), config), steps=2)
+    assert report.syncs_per_step() == [3 + loops] * 2, report.summary()
+    assert sum("graph/adjacency.py" in f.site for f in report.steps[0] if f.kind == "sync") == 1 + loops
+    assert [f.op for f in report.steps[0] if f.op == "coalesce"] == ["coalesce"] * loops, report.summary()
 
 
 @pytest.mark.parametrize("batched", [False, True])
@@ -242,6 +249,23 @@ def test_sampled_real_nodes_on_cuda(tiny_graph, method: str, config: dict[str, A
                                steps=2, device=GPU)  # fmt: skip
     record_property("cuda_syncs_per_step", syncs)
     print(f"sampled {method} {config}: CUDA syncs per step {syncs} (CPU audit: {ring_reads(method, config)})")
+    assert all(torch.isfinite(t.float()).all() for t in result.condensed.values())
+
+
+@CUDA
+@pytest.mark.parametrize("loops", [False, True])
+def test_sampled_gcsntk_on_cuda(tiny_graph, loops: bool, record_property) -> None:
+    """On a GPU: sampled GC-SNTK's syncs per step as CUDA counts them, printed beside the CPU audit's pin (3 without
+    self loops, 4 with: the coalesce merging them), and a finite set."""
+    if loops:
+        some = torch.arange(0, tiny_graph.num_nodes, 3)
+        tiny_graph.edge_index = torch.cat([tiny_graph.edge_index, torch.stack([some, some])], 1)
+    task = NodeTask.from_data(tiny_graph, device=GPU)
+    entry = NODE_METHODS.get("gcsntk")
+    config = make_config("gcsntk", {"real_batch": 4})
+    result, syncs = device_run(lambda: entry.cls(task, node_budgets(task, budget=9), config), steps=2, device=GPU)
+    record_property("cuda_syncs_per_step", syncs)
+    print(f"sampled gcsntk, self loops {loops}: CUDA syncs per step {syncs} (CPU audit: {3 + loops})")
     assert all(torch.isfinite(t.float()).all() for t in result.condensed.values())
 
 
