@@ -20,10 +20,11 @@ the device (a host sync) on CUDA, which serialises the step.
   unknown and not flagged; a CPU generator drawing host tensors, ``device="cpu"``, is fine);
 * ``sync``: the host syncs listed in :data:`SYNCS`, plus ``__getitem__`` with a boolean mask, ``where`` with one
   argument, ``repeat_interleave`` with tensor repeats and no ``output_size``, ``coalesce`` of a sparse tensor not
-  yet coalesced and ``index_select`` of a sparse one (both size their output from the device), each on a tensor that
-  is not a host tensor (reading a host tensor waits for nothing). What torch does inside one call is not seen (a
-  ``to_sparse_csr`` of an uncoalesced COO tensor coalesces it in C++, a dense-to-sparse conversion counts its
-  non-zeros): the GPU visit's :func:`device_run` counts those;
+  yet coalesced, ``index_select`` of a sparse one, and conversions to a sparse layout (:data:`TO_SPARSE`) of a
+  dense tensor or of an uncoalesced COO one to a compressed layout (each sizes its output from the device), each on
+  a tensor that is not a host tensor (reading a host tensor waits for nothing). What torch does inside other calls
+  is not seen (``torch.sparse.mm`` of two sparse matrices, a sparse tensor made without a size): the GPU visit's
+  :func:`device_run` counts those;
 * ``mix``: an op that meets a *host* tensor (not 0-dim) and a device tensor: a crash on CUDA ("Expected all
   tensors to be on the same device");
 * ``copy``: a host tensor used as an index of a device tensor (``x[idx]``, ``x[idx] = v``), which CUDA accepts
@@ -88,6 +89,26 @@ SYNCS = frozenset(
         "nonzero", "argwhere", "unique", "unique_consecutive", "masked_select", "equal", "allclose", "bincount",
     }
 )  # fmt: skip
+
+
+#: Conversions to a sparse layout: from a dense tensor they count its non-zeros, from an uncoalesced COO one to a
+#: compressed layout they coalesce it first (a sync on CUDA either way).
+TO_SPARSE = frozenset(
+    {"to_sparse", "to_sparse_coo", "to_sparse_csr", "to_sparse_csc", "to_sparse_bsr", "to_sparse_bsc"}
+)
+
+
+def _uncoalesced(t: torch.Tensor) -> bool:
+    return t.layout == torch.sparse_coo and not t.is_coalesced()
+
+
+def _compressed_target(name: str, args: tuple, kwargs: dict) -> bool:
+    """Whether a :data:`TO_SPARSE` call converts to a compressed layout (CSR, CSC, BSR, BSC): ``to_sparse`` does when
+    told such a ``layout`` (``Tensor.to_sparse_coo`` calls it without one, which keeps a COO tensor as it is)."""
+    if name != "to_sparse":
+        return name != "to_sparse_coo"
+    layout = kwargs.get("layout", next((a for a in args[1:] if isinstance(a, torch.layout)), None))
+    return layout not in (None, torch.sparse_coo)
 
 
 #: Ops whose tensor arguments may sit on another device than ``self`` (they copy, or take host indices).
@@ -295,10 +316,14 @@ class DeviceAudit(TorchFunctionMode):
             repeats = args[1] if len(args) > 1 else kwargs.get("repeats")
             if isinstance(repeats, torch.Tensor):
                 self._record("sync", "repeat_interleave")
-        elif name == "coalesce" and inputs and inputs[0].layout == torch.sparse_coo and not inputs[0].is_coalesced():
+        elif name == "coalesce" and inputs and _uncoalesced(inputs[0]):
             self._record("sync", "coalesce")  # sizes its output by its unique entries (a coalesced one: no work)
         elif name == "index_select" and inputs and inputs[0].layout != torch.strided:
             self._record("sync", "index_select[sparse]")  # sizes its output by the entries it keeps
+        elif name in TO_SPARSE and inputs and inputs[0].layout == torch.strided:
+            self._record("sync", f"{name}[dense]")  # counts the non-zeros
+        elif name in TO_SPARSE and inputs and _uncoalesced(inputs[0]) and _compressed_target(name, args, kwargs):
+            self._record("sync", f"{name}[uncoalesced]")  # coalesces first, in C++
         out = func(*args, **kwargs)
         if out is (args[0] if args else None) and self._moves(name, args, kwargs, on_host):
             # On CUDA a move makes a new tensor; on the CPU it returns its input, which would move the input too.

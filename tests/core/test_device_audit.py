@@ -78,6 +78,18 @@ def sparse_syncs(x):
     dense = x.index_select(0, rows)  # a dense index_select knows its size: no sync
     return again, picked, cols, dense
 
+def sparse_conversions(x):
+    square = x[:4].reshape(2, 2)
+    coo = square.to_sparse()  # counts the non-zeros: a sync
+    csr = square.to_sparse_csr()  # likewise
+    index = torch.tensor([[1, 0, 1], [0, 1, 0]], device=x.device)
+    loose = torch.sparse_coo_tensor(index, x[:3], (2, 2), check_invariants=False)
+    merged = loose.to_sparse_csr()  # coalesces first: a sync
+    also = loose.to_sparse(layout=torch.sparse_csr)  # likewise
+    kept = loose.to_sparse_coo()  # stays as it is: no sync
+    fine = coo.to_sparse_csr()  # a coalesced COO tensor converts without one
+    return coo, csr, merged, also, kept, fine
+
 def sparse_on_host(x):
     host = torch.sparse_coo_tensor(torch.tensor([[0, 0], [1, 1]]), torch.ones(2), (2, 2), check_invariants=False)
     return host.coalesce().index_select(0, torch.tensor([1]))  # host tensors: no wait
@@ -137,6 +149,16 @@ def test_sparse_coalesce_and_index_select_are_counted_as_syncs() -> None:
         ("index_select[sparse]", _line("cols = torch.index_select")),
     ]
     assert _audit("sparse_on_host").syncs == []
+
+
+def test_conversions_to_sparse_that_size_from_the_device_are_counted_as_syncs() -> None:
+    syncs = _audit("sparse_conversions").syncs
+    assert [(f.op, f.site) for f in syncs] == [
+        ("to_sparse[dense]", _line("coo = square.to_sparse()")),
+        ("to_sparse_csr[dense]", _line("csr = square.to_sparse_csr()")),
+        ("to_sparse_csr[uncoalesced]", _line("merged = loose.to_sparse_csr()")),
+        ("to_sparse[uncoalesced]", _line("also = loose.to_sparse(layout")),
+    ]
 
 
 def test_a_generator_without_device_fed_to_a_random_op_is_caught() -> None:
