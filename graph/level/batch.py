@@ -50,7 +50,7 @@ class GraphBatch:
         canonical = graphs.canonical_edges  # then the batch's edges are coalesced and loop-free as cut
         # renumbered by select: valid ids
         adj = to_sparse_adj(edge_index, x.shape[0], layout="coo", check_ids=False, coalesced=canonical)
-        return cls(x=x, adj=adj, num_graphs=int(idx.numel()), batch=batch, loop_free=canonical)
+        return cls(x=x, adj=adj, num_graphs=int(idx.numel()), batch=batch, loop_free=graphs.loop_free_edges)
 
     @classmethod
     def sparse_from_dense(cls, x: Tensor, adj: Tensor, mask: Tensor | None = None) -> GraphBatch:

@@ -209,18 +209,31 @@ class GraphSet:
         """Whether every graph's edges are sorted by (source, target), none twice and none a self loop (PyG's TU
         datasets are). Then the edge list of any batch :meth:`select` cuts is coalesced and loop-free, so its
         adjacency and GCN operator are built without ``coalesce`` (a host sync on CUDA each, per batch). One host
-        read the first time, then kept (and carried by :meth:`to`)."""
-        if "canonical_edges" not in self._cache:
+        read the first time, for this and :attr:`loop_free_edges`, then kept (and carried by :meth:`to`)."""
+        return self._edge_flags()["canonical_edges"]
+
+    @property
+    def loop_free_edges(self) -> bool:
+        """Whether no graph holds a self loop (canonical edges are loop-free; so are many edge lists that are not
+        sorted, or list an edge twice). Then a batch's GCN and loop operators add their self loops by a sort, not a
+        ``coalesce``, though its adjacency needs one unless :attr:`canonical_edges`. Read with it, once."""
+        return self._edge_flags()["loop_free_edges"]
+
+    def _edge_flags(self) -> dict[str, bool]:
+        if "canonical_edges" not in self._cache or "loop_free_edges" not in self._cache:
             src, dst = self.edge_index
             key = src * self.x.shape[0] + dst  # graphs hold increasing node ranges: sorted per graph = sorted overall
             flags = torch.stack([(key[1:] > key[:-1]).all(), (src != dst).all()]) if key.numel() else None
-            self._cache["canonical_edges"] = True if flags is None else all(flags.tolist())
-        return bool(self._cache["canonical_edges"])
+            ordered, loop_free = (True, True) if flags is None else flags.tolist()
+            self._cache.setdefault("canonical_edges", bool(ordered and loop_free))
+            self._cache.setdefault("loop_free_edges", bool(loop_free))
+        return {name: bool(self._cache[name]) for name in ("canonical_edges", "loop_free_edges")}
 
     def to(self, device: torch.device | str) -> GraphSet:
         moved = self._moved(device)
-        if "canonical_edges" in self._cache:
-            moved._cache["canonical_edges"] = self._cache["canonical_edges"]
+        for name in ("canonical_edges", "loop_free_edges"):
+            if name in self._cache:
+                moved._cache[name] = self._cache[name]
         return moved
 
     def _moved(self, device: torch.device | str) -> GraphSet:

@@ -141,25 +141,36 @@ PINNED_LEVEL = [
 ]
 
 
-def plain_edge_coalesces(method: str, config: dict[str, Any]) -> int:
+def tiny_graphs_with(edges: str) -> GraphSet:
+    """The tiny graph set with ``"canonical"`` edges, its own ``"unsorted"`` ones (each cycle lists (i, i+1) then
+    (i+1, i); no self loop) or those with a self loop on every graph's node 0 (``"looped"``)."""
+    if edges == "canonical":
+        return canonical_tiny_graphs()
+    graphs = make_tiny_graphs()
+    if edges == "looped":
+        graphs = [Data(x=g.x, edge_index=torch.cat([g.edge_index, torch.zeros(2, 1, dtype=torch.long)], 1), y=g.y)
+                  for g in graphs]  # fmt: skip
+    return graphset_from_list(graphs, name="tiny", seed=0)
+
+
+def edge_coalesces(method: str, config: dict[str, Any], edges: str) -> int:
     """The coalesces per step that graphs without canonical edges add (the audit counts coalesce since it was seen
-    to miss it): DosCond builds each class's real batch adjacency and its GCN self loops with one each, 2 x C x
-    outer x model_draws (C = 2 classes here); KiDD's real side is built once, in the set-up."""
-    if method != "doscond":
-        return 0
-    return 2 * 2 * config.get("outer", 1) * config.get("model_draws", 1)
+    to miss it): DosCond builds each class's real batch adjacency with one, and with self loops in the set also its
+    GCN operator's loops, x C x outer x model_draws (C = 2 classes here); KiDD's real side is built in the set-up."""
+    per_batch = {"canonical": 0, "unsorted": 1, "looped": 2}[edges]
+    return per_batch * 2 * config.get("outer", 1) * config.get("model_draws", 1) if method == "doscond" else 0
 
 
-@pytest.mark.parametrize("canonical", [True, False])
+@pytest.mark.parametrize("edges", ["canonical", "unsorted", "looped"])
 @pytest.mark.parametrize(("method", "config", "syncs"), PINNED_LEVEL)
-def test_graph_level_syncs_per_step_are_pinned(method: str, config: dict[str, Any], syncs: int, canonical: bool):
-    graphs = canonical_tiny_graphs() if canonical else graphset_from_list(make_tiny_graphs(), name="tiny", seed=0)
+def test_graph_level_syncs_per_step_are_pinned(method: str, config: dict[str, Any], syncs: int, edges: str):
+    graphs = tiny_graphs_with(edges)
     entry = GRAPH_METHODS.get(method)
     report = audit_method(lambda: entry.cls(graphs, 2, make_graph_config(method, config)), steps=2)
-    want = syncs if canonical else syncs + plain_edge_coalesces(method, config)
+    want = syncs + edge_coalesces(method, config, edges)
     assert report.syncs_per_step() == [want] * 2, report.summary()
     coalesces = [sum(f.op == "coalesce" for f in step) for step in report.steps]
-    assert coalesces == [0 if canonical else plain_edge_coalesces(method, config)] * 2, report.summary()
+    assert coalesces == [edge_coalesces(method, config, edges)] * 2, report.summary()
     _check(report, want)
 
 

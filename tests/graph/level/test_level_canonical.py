@@ -1,5 +1,6 @@
 """Graph sets whose graphs hold sorted, simple, loop-free edges (the TU datasets) cut batches whose adjacency and
-operators are built without coalesce (a host sync on CUDA per batch): the same tensors, bit for bit."""
+operators are built without coalesce (a host sync on CUDA per batch), and loop-free ones operators whose self loops
+are sorted in: the same tensors, bit for bit."""
 
 from __future__ import annotations
 
@@ -42,10 +43,34 @@ def test_canonical_edges_is_read_once_and_says_whether_batches_are_coalesced(tin
     assert not graphset_from_list(looped, seed=0).canonical_edges
 
 
+def test_loop_free_edges_is_read_with_canonical_edges(tiny_graphs: list[Data]) -> None:
+    plain = graphset_from_list(tiny_graphs, seed=0)  # unsorted, but no self loop
+    assert plain.loop_free_edges and not plain.canonical_edges
+    assert plain.to("cpu")._cache == {"canonical_edges": False, "loop_free_edges": True}
+    assert _canonical(tiny_graphs).loop_free_edges
+    looped = [Data(x=g.x, edge_index=g.edge_index, y=g.y) for g in tiny_graphs]
+    looped[3].edge_index = torch.cat([looped[3].edge_index, torch.tensor([[1], [1]])], 1)
+    assert not graphset_from_list(looped, seed=0).loop_free_edges
+
+
+def test_a_loop_free_set_builds_the_same_operators_with_one_coalesce(tiny_graphs: list[Data]) -> None:
+    """Unsorted but loop-free edges: the adjacency is coalesced, its self loops are added by a sort; the same
+    tensors as the coalescing path, bit for bit."""
+    gs = graphset_from_list(tiny_graphs, seed=0)
+    plain = graphset_from_list(tiny_graphs, seed=0)
+    plain._cache.update(canonical_edges=False, loop_free_edges=False)
+    gen = torch.Generator().manual_seed(1)
+    for _ in range(10):
+        idx = torch.randperm(gs.num_graphs, generator=gen)[:7]
+        fast, slow = GraphBatch.from_graphset(gs, idx), GraphBatch.from_graphset(plain, idx)
+        assert fast.loop_free and not slow.loop_free
+        assert all(_same(a, b) for a, b in zip(_ops(fast), _ops(slow), strict=True))
+
+
 def test_a_canonical_set_builds_the_same_operators_without_coalesce(tiny_graphs: list[Data]) -> None:
     gs = _canonical(tiny_graphs)
     plain = _canonical(tiny_graphs)
-    plain._cache["canonical_edges"] = False  # the coalescing path, as before
+    plain._cache.update(canonical_edges=False, loop_free_edges=False)  # the coalescing path, as before
     gen = torch.Generator().manual_seed(0)
     for _ in range(10):
         idx = torch.randperm(gs.num_graphs, generator=gen)[:7]
@@ -73,6 +98,11 @@ def test_a_canonical_batch_and_its_operators_need_no_coalesce(tiny_graphs: list[
     with _Coalescing() as seen:
         _ops(GraphBatch.from_graphset(gs, torch.tensor([5, 0, 20, 13])))
     assert seen.count == 0
+    plain = graphset_from_list(tiny_graphs, seed=0)
+    with _Coalescing() as unsorted:
+        _ops(GraphBatch.from_graphset(plain, torch.tensor([5, 0, 20, 13])))
+    assert unsorted.count == 1  # the adjacency; no self loop to merge with: the operators' loops are sorted in
+    plain._cache.update(canonical_edges=False, loop_free_edges=False)
     with _Coalescing() as before:
-        _ops(GraphBatch.from_graphset(graphset_from_list(tiny_graphs, seed=0), torch.tensor([5, 0, 20, 13])))
+        _ops(GraphBatch.from_graphset(plain, torch.tensor([5, 0, 20, 13])))
     assert before.count == 4  # the adjacency, the GCN operator's and both loop operators' self loops
