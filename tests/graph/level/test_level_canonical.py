@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+import pytest
 import torch
 from torch.overrides import TorchFunctionMode
 from torch_geometric.data import Data
@@ -53,23 +54,12 @@ def test_loop_free_edges_is_read_with_canonical_edges(tiny_graphs: list[Data]) -
     assert not graphset_from_list(looped, seed=0).loop_free_edges
 
 
-def test_a_loop_free_set_builds_the_same_operators_with_one_coalesce(tiny_graphs: list[Data]) -> None:
-    """Unsorted but loop-free edges: the adjacency is coalesced, its self loops are added by a sort; the same
-    tensors as the coalescing path, bit for bit."""
-    gs = graphset_from_list(tiny_graphs, seed=0)
-    plain = graphset_from_list(tiny_graphs, seed=0)
-    plain._cache.update(canonical_edges=False, loop_free_edges=False)
-    gen = torch.Generator().manual_seed(1)
-    for _ in range(10):
-        idx = torch.randperm(gs.num_graphs, generator=gen)[:7]
-        fast, slow = GraphBatch.from_graphset(gs, idx), GraphBatch.from_graphset(plain, idx)
-        assert fast.loop_free and not slow.loop_free
-        assert all(_same(a, b) for a, b in zip(_ops(fast), _ops(slow), strict=True))
-
-
-def test_a_canonical_set_builds_the_same_operators_without_coalesce(tiny_graphs: list[Data]) -> None:
-    gs = _canonical(tiny_graphs)
-    plain = _canonical(tiny_graphs)
+@pytest.mark.parametrize("canonical", [True, False])
+def test_canonical_or_loop_free_sets_build_the_same_operators(tiny_graphs: list[Data], canonical: bool) -> None:
+    """Canonical edges: no coalesce at all; unsorted but loop-free ones: the adjacency is coalesced, its self loops
+    are added by a sort. The same tensors as the coalescing path, bit for bit."""
+    make = _canonical if canonical else (lambda graphs: graphset_from_list(graphs, seed=0))
+    gs, plain = make(tiny_graphs), make(tiny_graphs)
     plain._cache.update(canonical_edges=False, loop_free_edges=False)  # the coalescing path, as before
     gen = torch.Generator().manual_seed(0)
     for _ in range(10):
