@@ -388,20 +388,41 @@ def validate_graphs(graphs: Sequence[Data]) -> None:
 
 
 def _read_tu(folder: Path, spec: GraphDatasetSpec) -> list[Data]:
-    from torch_geometric.datasets import TUDataset
-
-    mirror = writable_copy(folder, spec.folder)
-    with weights_only_pyg(mirror):
-        ds = TUDataset(root=str(mirror.parent), name=spec.folder, use_node_attr=True)
-    return [ds[i] for i in range(len(ds))]
+    return _open_tu(writable_copy(folder, spec.folder), spec)
 
 
 def _download_tu(folder: Path, spec: GraphDatasetSpec) -> list[Data]:
     """The TU dataset fetched by torch_geometric into ``folder`` (its ``raw/`` and ``processed/``)."""
+    return _open_tu(folder, spec)
+
+
+def _open_tu(folder: Path, spec: GraphDatasetSpec) -> list[Data]:
+    """Every graph of the TU dataset in ``folder`` (read, or fetched when its raw files are missing), edgeless ones
+    included.
+
+    torch_geometric's TU reader cuts the edges graph by graph with a ``bincount`` of the edges' graph ids, without
+    ``minlength`` (``torch_geometric/io/tu.py::split``, 2.8.1): when the last graphs of the files have no edge, the
+    edge offsets stop at the last graph that has one, and the dataset's length (taken from those offsets) silently
+    drops the others, so a class of edgeless graphs at the end vanished ("needs at least two classes"). Each missing
+    offset is the last one repeated: those graphs hold no edge. A dataset with no edge at all is refused by name
+    (the reader fails on its blank ``_A.txt`` with an ``IndexError`` or a ``ValueError`` of ``int('')``)."""
     from torch_geometric.datasets import TUDataset
 
+    edges = folder / "raw" / f"{spec.folder}_A.txt"
+    if edges.is_file():  # not yet there when it is to be fetched (an official file has edges)
+        with open(edges, "rb") as fh:
+            head = fh.read(4096)
+        if len(head) < 4096 and not head.strip():  # the reader fails on it with an IndexError or a ValueError
+            raise ValueError(
+                f"Dataset {spec.name!r}: {str(edges.resolve())!r} lists no edge, so no graph has one; "
+                "torch_geometric's TU reader cannot read a dataset without edges (give at least one graph an edge)"
+            )
     with weights_only_pyg(folder):
         ds = TUDataset(root=str(folder.parent), name=spec.folder, use_node_attr=True)
+    graphs = int(ds.slices["y"].numel()) - 1  # one label per graph
+    for key, offsets in ds.slices.items():
+        if offsets.numel() < graphs + 1:  # edge-wise offsets cut short by trailing edgeless graphs
+            ds.slices[key] = torch.cat([offsets, offsets[-1:].expand(graphs + 1 - offsets.numel())])
     return [ds[i] for i in range(len(ds))]
 
 

@@ -249,3 +249,30 @@ def test_a_repeated_edge_is_kept_once_so_both_layouts_see_the_same_graph(tiny_gr
         model = create_graph_model(name, in_channels=4, out_channels=2, hidden_channels=8, num_layers=2)
         sparse = model(GraphBatch.from_graphset(gs, idx))
         assert torch.allclose(sparse, model(GraphBatch.dense(*gs.padded(idx))), atol=1e-5)
+
+
+def test_edgeless_graphs_at_the_end_of_the_tu_files_are_kept(tiny_graphs, tmp_path, monkeypatch) -> None:
+    """torch_geometric's TU reader cut its edge offsets at the last graph with an edge, so edgeless graphs at the end
+    of the files (here the whole of class 1: single nodes and edgeless stars) vanished from the dataset and
+    ``graph condense --task graph`` failed with "needs at least two classes"."""
+    monkeypatch.setenv("CONDENSEKIT_CACHE", str(tmp_path / "cache"))
+    edgeless = [
+        Data(x=g.x[:1] if k % 2 else g.x, edge_index=torch.zeros(2, 0, dtype=torch.long), y=g.y)
+        for k, g in enumerate(tiny_graphs[12:])
+    ]
+    graphs = tiny_graphs[:12] + edgeless
+    _write_tu(tmp_path / "root" / "MUTAG" / "raw", "MUTAG", graphs)
+    gs = load_graph_dataset("mutag", root=tmp_path / "root")
+    assert gs.num_graphs == len(graphs) and gs.y.bincount().tolist() == [12, 12]
+    assert gs.num_nodes.tolist() == [g.num_nodes for g in graphs]
+    assert (gs.eptr[1:] - gs.eptr[:-1]).tolist() == [g.edge_index.shape[1] for g in graphs]
+
+
+def test_a_tu_dataset_without_any_edge_is_refused_by_name(tiny_graphs, tmp_path, monkeypatch) -> None:
+    """Its empty ``_A.txt`` made torch_geometric's reader fail with an IndexError traceback."""
+    monkeypatch.setenv("CONDENSEKIT_CACHE", str(tmp_path / "cache"))
+    graphs = [Data(x=g.x, edge_index=torch.zeros(2, 0, dtype=torch.long), y=g.y) for g in tiny_graphs]
+    raw = tmp_path / "root" / "MUTAG" / "raw"
+    _write_tu(raw, "MUTAG", graphs)
+    with pytest.raises(ValueError, match=r"Dataset 'mutag': '.*MUTAG_A\.txt' lists no edge, so no graph has one"):
+        load_graph_dataset("mutag", root=tmp_path / "root")
