@@ -68,6 +68,9 @@ def _download(flag: str, folder: Path, size: int) -> None:
 def _read(path: Path, flag: str, size: int) -> dict[str, np.ndarray]:
     info = INFO[flag]
     channels, n_labels = info["n_channels"], len(info["label"])
+    if not zipfile.is_zipfile(path):  # else np.load takes it for a pickle: "contains pickled (object) data"
+        raise ValueError(f"{str(path)!r} is not a readable npz file (not a zip archive: truncated or another format); "
+                         "fetch it again")  # fmt: skip
     try:
         with np.load(path, allow_pickle=False) as npz:
             arrays = {k: npz[k] for k in npz.files}

@@ -105,3 +105,12 @@ def test_failed_download_is_a_clear_error(tmp_path, monkeypatch):
     monkeypatch.setattr(medmnist.dataset.MedMNIST, "download", offline)
     with pytest.raises(FileNotFoundError, match="could not be downloaded.*download breastmnist.npz manually"):
         load_medmnist("breastmnist", tmp_path, download=True)
+
+
+def test_a_file_that_is_no_zip_archive_says_so(tmp_path):
+    # np.load took a file that is not a zip archive for a pickle: "This file contains pickled (object) data"
+    (tmp_path / "medmnist").mkdir()
+    (tmp_path / "medmnist" / "breastmnist.npz").write_bytes(b"<html>not found</html>" * 8)
+    with pytest.raises(ValueError, match=r"not a readable npz file \(not a zip archive") as err:
+        load_medmnist("breastmnist", tmp_path)
+    assert "pickle" not in str(err.value)
