@@ -62,6 +62,12 @@ def _by_task(node: Handler, graph: Handler) -> Handler:
     def dispatch(ns: argparse.Namespace) -> int:
         if ns.task == "graph":
             return graph(ns)
+        dataset = str(getattr(ns, "dataset", "")).lower()
+        if dataset in GRAPH_DATASETS:  # the node loader's error listed only node datasets, with no word of --task
+            raise ValueError(
+                f"Invalid value {ns.dataset!r} for argument --dataset: it is a graph-classification dataset; add "
+                "--task graph (with --gpc N), or give a node-classification dataset"
+            )
         if getattr(ns, "gpc", None) is not None:
             raise ValueError("--gpc is for graph classification: add --task graph (node-level takes --budget/--ratio)")
         if getattr(ns, "split_seed", None) is not None:
