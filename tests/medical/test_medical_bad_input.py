@@ -2,6 +2,7 @@
 that ``--method X --help`` promises)."""
 
 import numpy as np
+import pytest
 
 from condensekit.core.cli import main
 from tests.medical.test_medical_data import _write
@@ -20,3 +21,20 @@ def test_a_class_without_training_images_is_refused_before_condensing(tmp_path, 
     assert main(argv) == 2
     assert "training split of 'breastmnist' holds no image of class(es) [0] (of 2)" in capsys.readouterr().err
     assert not art.exists()
+
+
+def test_method_help_lists_the_method_flags_the_description_promises(capsys):
+    # "Method-specific flags (e.g. --syn-steps) appear with --method X --help": they did not; argparse printed the
+    # verb's options only, so a method's flags were learnt from the error of a wrong one
+    with pytest.raises(SystemExit) as done:
+        main(["medical", "condense", "--method", "ptm", "--help"])
+    out = capsys.readouterr().out
+    assert done.value.code == 0 and "--flag FLAG" in out
+    flags = out.split("flags of method 'ptm'")[1]
+    assert "--syn-steps" in flags and "--overlap-every" in flags and "--lr-img" in flags
+    with pytest.raises(SystemExit):
+        main(["medical", "condense", "--method", "nosuch", "-h"])
+    assert "unknown method 'nosuch'; valid methods are {dc, dm, mtt, ptm, random}" in capsys.readouterr().out
+    with pytest.raises(SystemExit):
+        main(["medical", "condense", "--help"])
+    assert "put --method X before --help" in capsys.readouterr().out
