@@ -54,7 +54,13 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from graph_node import hardware, load, parse_overrides, save_entry  # benchmarks/ is on sys.path as a script
+from graph_node import (  # benchmarks/ is on sys.path as a script
+    hardware,
+    load,
+    parse_overrides,
+    records_command,
+    save_entry,
+)
 
 from condensekit.core.engine import peak_memory_mb, reset_peak_memory
 from condensekit.core.evaluate import Summary, repeat
@@ -665,6 +671,7 @@ def table(results: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+@records_command
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--datasets", default="mutag,proteins")

@@ -37,7 +37,7 @@ from typing import Any
 
 import torch
 from graph_level import reference_settings  # benchmarks/ is on sys.path when run as a script
-from graph_node import hardware, parse_overrides, save_entry
+from graph_node import hardware, parse_overrides, records_command, save_entry
 
 from condensekit.core.engine import EngineConfig, run
 from condensekit.core.evaluate import repeat
@@ -353,6 +353,7 @@ def splits(dataset: str, n: int, *, runs: int, models: list[str]) -> dict[str, A
     }
 
 
+@records_command
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--dataset", default="proteins")

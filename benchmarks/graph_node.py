@@ -20,14 +20,18 @@ from __future__ import annotations
 
 import argparse
 import fcntl
+import functools
+import inspect
 import json
 import os
 import platform
+import shlex
 import sys
 import time
 import warnings
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from contextvars import ContextVar
 from pathlib import Path
 from typing import Any
 
@@ -42,6 +46,7 @@ warnings.filterwarnings("ignore", message=r".*torch\.jit\.script.*", category=Fu
 warnings.filterwarnings("ignore", message="Sparse CSR tensor support is in beta")
 
 RESULTS = Path(__file__).resolve().parent / "results" / "graph_node.json"
+REPO = Path(__file__).resolve().parent.parent
 # Condensed sets of default-config runs (not committed), reused by --reuse (e.g. the cross table).
 ARTIFACTS = Path(__file__).resolve().parent.parent / "runs" / "benchmarks"
 BUDGETS = {"cora": [35, 70, 140], "citeseer": [30, 60, 120]}
@@ -125,6 +130,44 @@ def hardware() -> dict[str, Any]:
     }
 
 
+#: The command line of the benchmark ``main`` running now (set by :func:`records_command`), ``None`` outside one.
+_COMMAND: ContextVar[str | None] = ContextVar("benchmark_command", default=None)
+
+
+def records_command(main: Callable[[list[str] | None], int]) -> Callable[[list[str] | None], int]:
+    """Decorate a benchmark script's ``main(argv=None)`` so that every entry it writes records ``command``: the
+    command line that made it, ``python <script> <argv>`` shell-quoted (:func:`shlex.join`), with the script's path
+    relative to the repository and its argv as given (``sys.argv[1:]`` when ``argv`` is ``None``; a test's explicit
+    ``argv``, not pytest's, when given). E.g. ``python benchmarks/robust.py --dataset mnist --base dm --ipc 10``.
+
+    The field is added where entries are written (:func:`save_entry`, :func:`with_command`), so an entry that a
+    script *updates* (graph_level's ``--extend``, privacy's merge of another model's evaluation into an entry,
+    a forced re-run) records the command that **last** wrote it, not the one that first made it: the earlier
+    command is not kept. Copies made by :func:`archive_once` keep the entry they copy as it was (an entry written
+    before sitting 21 has no ``command``, and its archive gains none). Outside a decorated ``main`` (a test calling
+    a helper) nothing is added."""
+    script = Path(inspect.getfile(main)).resolve()
+    shown = script.relative_to(REPO).as_posix() if script.is_relative_to(REPO) else str(script)
+
+    @functools.wraps(main)
+    def run(argv: list[str] | None = None) -> int:
+        args = sys.argv[1:] if argv is None else list(argv)
+        token = _COMMAND.set(shlex.join(["python", shown, *args]))
+        try:
+            return main(argv)
+        finally:
+            _COMMAND.reset(token)
+
+    return run
+
+
+def with_command(entry: dict[str, Any]) -> dict[str, Any]:
+    """``entry`` with ``command`` set to the running benchmark's command line (:func:`records_command`); ``entry``
+    itself when no decorated ``main`` is running. For scripts that write an entry without :func:`save_entry`."""
+    command = _COMMAND.get()
+    return entry if command is None else entry | {"command": command}
+
+
 def load(path: Path = RESULTS) -> dict[str, Any]:
     if path.exists():
         return json.loads(path.read_text())
@@ -142,10 +185,11 @@ def results_lock(path: Path = RESULTS) -> Iterator[None]:
 
 
 def save_entry(key: str, entry: dict[str, Any], path: Path = RESULTS) -> None:
-    """Merge one entry into a results file under a lock (several benchmark processes may run)."""
+    """Merge one entry into a results file under a lock (several benchmark processes may run), with the command
+    line of the running benchmark (:func:`records_command`, :func:`with_command`)."""
     with results_lock(path):
         results = load(path)
-        results["entries"][key] = entry
+        results["entries"][key] = with_command(entry)
         write_json(path, results)
 
 
@@ -307,6 +351,7 @@ def _rows(entries: list[dict[str, Any]]) -> list[str]:
     return rows
 
 
+@records_command
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--datasets", default="cora,citeseer")

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from graph_node import parse_overrides, save_entry  # benchmarks/ is on sys.path when run as a script
+from graph_node import parse_overrides, records_command, save_entry  # benchmarks/ is on sys.path when run as a script
 
 from condensekit.core.engine import EngineConfig, run
 from condensekit.graph.condense import make_config, prepare_task
@@ -70,6 +70,7 @@ def trace(dataset: str, method: str, budget: int, *, every: int, runs: int, over
     }
 
 
+@records_command
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--dataset", default="cora")

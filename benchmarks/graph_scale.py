@@ -46,7 +46,13 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from graph_node import hardware, load, parse_overrides, save_entry  # benchmarks/ is on sys.path when run as a script
+from graph_node import (  # benchmarks/ is on sys.path when run as a script
+    hardware,
+    load,
+    parse_overrides,
+    records_command,
+    save_entry,
+)
 from torch_geometric.data import Data
 
 from condensekit.core.evaluate import TrainConfig
@@ -364,6 +370,7 @@ def plot(results: dict[str, Any], path: Path = PLOT) -> Path:
     return path
 
 
+@records_command
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--dataset", default="arxiv", choices=sorted(STANDINS))

@@ -71,7 +71,14 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from graph_node import archive_once, hardware, load, parse_overrides, save_entry  # benchmarks/ is on sys.path
+from graph_node import (  # benchmarks/ is on sys.path
+    archive_once,
+    hardware,
+    load,
+    parse_overrides,
+    records_command,
+    save_entry,
+)
 
 from condensekit.core.evaluate import Summary
 from condensekit.core.registry import check_int
@@ -123,6 +130,7 @@ def split_shares(data: Any) -> str:
     return "\n".join(lines)
 
 
+@records_command
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--flags", default="pneumoniamnist,breastmnist")

@@ -25,7 +25,13 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from graph_node import hardware, load, parse_overrides, save_entry  # benchmarks/ is on sys.path when run as a script
+from graph_node import (  # benchmarks/ is on sys.path when run as a script
+    hardware,
+    load,
+    parse_overrides,
+    records_command,
+    save_entry,
+)
 
 from condensekit.core.seed import resolve_device, seed_everything
 from condensekit.core.vision.experts import ExpertBuffer
@@ -86,6 +92,7 @@ def check_recipe(done: dict[str, Any], keys: Any, config: dict[str, Any]) -> Non
                              "recipe with --set FIELD=VALUE so it gets its own key")  # fmt: skip
 
 
+@records_command
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--flag", required=True)

@@ -45,7 +45,16 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from graph_node import archive_once, hardware, load, parse_overrides, results_lock, save_entry
+from graph_node import (
+    archive_once,
+    hardware,
+    load,
+    parse_overrides,
+    records_command,
+    results_lock,
+    save_entry,
+    with_command,
+)
 
 from condensekit.core.atomic import write_json
 from condensekit.core.vision import CondensedImages, load_mnist
@@ -339,7 +348,7 @@ def merge_entry(key: str, entry: dict[str, Any]) -> None:
             entry["test"] = old["test"] | entry["test"]
             entry["eval"]["runs"] = old["eval"]["runs"] | entry["eval"]["runs"]
         results = load(RESULTS)
-        results["entries"][key] = entry
+        results["entries"][key] = with_command(entry)
         write_json(RESULTS, results)
 
 
@@ -471,6 +480,7 @@ def graph_audits(ns: argparse.Namespace) -> None:
                   f"test acc {rec['target_accuracy']['test']:.1f}{canary}", flush=True)  # fmt: skip
 
 
+@records_command
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--methods", default="dp-merf,dp-merf-condensed")

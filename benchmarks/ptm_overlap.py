@@ -23,7 +23,7 @@ from typing import Any
 
 import torch
 import torch.nn.functional as F
-from graph_node import hardware, load, save_entry  # benchmarks/ is on sys.path when run as a script
+from graph_node import hardware, load, records_command, save_entry  # benchmarks/ is on sys.path when run as a script
 
 from condensekit.medical.data import load_medmnist
 from condensekit.medical.ptm import overlap_flag_rates, set_threshold
@@ -68,6 +68,7 @@ def table(results: dict[str, Any]) -> str:
     return "\n".join(rows)
 
 
+@records_command
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--flags", default="pneumoniamnist,breastmnist")

@@ -31,7 +31,13 @@ from typing import Any
 
 import torch
 import torchattacks
-from graph_node import hardware, load, parse_overrides, save_entry  # benchmarks/ is on sys.path as a script
+from graph_node import (  # benchmarks/ is on sys.path as a script
+    hardware,
+    load,
+    parse_overrides,
+    records_command,
+    save_entry,
+)
 
 from condensekit.core.objectives.curvature import DIRECTIONS
 from condensekit.core.vision import CondensedImages, ImageTrainConfig, accuracy_metric, build_image_model, predict
@@ -654,6 +660,7 @@ def _at_least_one(text: str) -> int:
     return value
 
 
+@records_command
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--dataset", default="mnist")
