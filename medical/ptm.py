@@ -199,7 +199,7 @@ class PTM(MTT):
         n = self.x_syn.shape[0]
         self.retrain = torch.zeros(n, dtype=torch.bool, device=device)
         self.retrain_until = torch.zeros((), dtype=torch.long, device=device)
-        self._until: int | None = 0  # retrain_until on the host (None: read it once, after a checkpoint was loaded)
+        self._until = 0  # retrain_until on the host: set with it (after_update), read back once from a checkpoint
         pair = {c: self._real_threshold(c) for c in self.classes}  # the main stream's draw, under either rule
         self.pair_thresholds = pair
         if self.config.overlap_rule == "pair":
@@ -251,11 +251,9 @@ class PTM(MTT):
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         super().load_state_dict(state)
-        self._until = None
+        self._until = int(self.retrain_until)  # the one host read of a resume
 
     def apply_update(self, step: int) -> None:
-        if self._until is None:
-            self._until = int(self.retrain_until)
         frozen = None
         # no device read per step: a window is only set (after_update) when images were re-initialised
         if step < self._until:
