@@ -38,3 +38,15 @@ def test_method_help_lists_the_method_flags_the_description_promises(capsys):
     with pytest.raises(SystemExit):
         main(["medical", "condense", "--help"])
     assert "put --method X before --help" in capsys.readouterr().out
+
+
+def test_a_mistyped_verb_option_lists_the_verbs_options_too(tmp_path, capsys):
+    # `--ipcs 2` went to the method's flags, whose error listed only the method's ('--init' for random)
+    _write(tmp_path, "breastmnist", n=(16, 6, 6))
+    argv = ["medical", "condense", "--flag", "breastmnist", "--root", str(tmp_path), "--method", "random", "--ipc",
+            "1", "--ipcs", "2", "--out", str(tmp_path / "art"), "--quiet"]  # fmt: skip
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert "Unknown option(s) ['--ipcs', '2'] for method 'random'. Valid options are ['--init']" in err
+    assert "the options of `medical condense` itself are ['--checkpoint'," in err and "'--ipc'," in err
+    assert "'--help'" not in err and not (tmp_path / "art").exists()
