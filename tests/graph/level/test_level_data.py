@@ -276,3 +276,21 @@ def test_a_tu_dataset_without_any_edge_is_refused_by_name(tiny_graphs, tmp_path,
     _write_tu(raw, "MUTAG", graphs)
     with pytest.raises(ValueError, match=r"Dataset 'mutag': '.*MUTAG_A\.txt' lists no edge, so no graph has one"):
         load_graph_dataset("mutag", root=tmp_path / "root")
+
+
+def test_a_failed_download_is_a_clear_error(tmp_path, monkeypatch) -> None:
+    """Offline, ``--download`` ended in aiohttp's ClientConnectorDNSError traceback (an OSError), exit code 1."""
+    from torch_geometric.datasets import TUDataset
+
+    from condensekit.core.cli import main
+
+    def offline(self):
+        raise OSError("Cannot connect to host www.chrsmrrs.com:443 ssl:default [Name or service not known]")
+
+    monkeypatch.setenv("CONDENSEKIT_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setattr(TUDataset, "download", offline)
+    (tmp_path / "root").mkdir()
+    with pytest.raises(FileNotFoundError, match=r"Dataset 'ptc_mr' could not be downloaded to .*Cannot connect"):
+        load_graph_dataset("ptc_mr", root=tmp_path / "root", download=True)
+    argv = ["graph", "condense", "--task", "graph", "--dataset", "ptc_mr", "--method", "random", "--gpc", "1"]
+    assert main([*argv, "--root", str(tmp_path / "root"), "--download", "--quiet", "--out", str(tmp_path / "a")]) == 2
