@@ -240,6 +240,8 @@ def _show(ns: argparse.Namespace) -> int:
     from torch_geometric.utils import to_networkx
 
     check_int("--per-class", ns.per_class, 1)
+    if Path(ns.png).is_dir():  # else the drawing was made, then its rename onto the folder failed (a traceback)
+        raise ValueError(f"Invalid value {ns.png!r} for argument --png: it is a folder; give a file name")
     cs = CondensedGraphSet.load(ns.artifact, purpose="`graph show`")
     graphs = cs.to_data_list()
     classes = sorted({int(g.y) for g in graphs})

@@ -18,3 +18,14 @@ def test_a_graph_level_dataset_without_task_graph_says_to_add_it(tmp_path, capsy
 def test_verbs_without_a_dataset_still_dispatch(verb, capsys) -> None:
     assert main(["graph", *verb]) == 0
     assert "gcond" in capsys.readouterr().out
+
+
+def test_show_refuses_a_folder_as_png_before_drawing(tiny_set, tmp_path, capsys) -> None:
+    # the drawing was made, then its rename onto the folder failed: an IsADirectoryError traceback, exit code 1
+    from condensekit.graph.level.condense import condense_graphs
+
+    condense_graphs(tiny_set, "random", gpc=2, progress=False, device="cpu").save(tmp_path / "g")
+    (tmp_path / "pngs").mkdir()
+    assert main(["graph", "show", str(tmp_path / "g"), "--png", str(tmp_path / "pngs")]) == 2
+    assert f"Invalid value '{tmp_path / 'pngs'}' for argument --png: it is a folder" in capsys.readouterr().err
+    assert list((tmp_path / "pngs").iterdir()) == [] and not list(tmp_path.glob(".pngs.*"))
