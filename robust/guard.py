@@ -51,6 +51,7 @@ from torch import Tensor, nn
 
 from condensekit.core.atomic import write_json
 from condensekit.core.data import cache_dir
+from condensekit.core.modes import train_mode
 from condensekit.core.objectives.curvature import DIRECTIONS, CurvatureRegularizer
 from condensekit.core.registry import check_choice, check_int, check_nonnegative
 from condensekit.core.seed import resolve_device
@@ -207,27 +208,28 @@ def expert_nets(folder: str | os.PathLike[str], data: ImageSplits, *, batch_size
 def recompute_batchnorm(net: nn.Module, x: Tensor, *, batch_size: int = 256) -> nn.Module:
     """Reset the running statistics of every batch norm of ``net`` and recompute them as the plain average
     of the train-mode batch statistics over ``x`` in batches of ``batch_size`` (momentum ``None``, PyTorch's
-    cumulative average: "precise BN"); parameters are untouched, the momenta restored. A net without batch
-    norm is returned unchanged."""
+    cumulative average: "precise BN"); parameters are untouched, the momenta and each submodule's own mode
+    restored (a frozen batch norm is recomputed too, and stays frozen). A net without batch norm is returned
+    unchanged."""
     norms = [m for m in batch_norm_layers(net) if m.track_running_stats]
     if not norms:
         return net
     if batch_size < 1:
         raise ValueError(f"Invalid value {batch_size!r} for argument batch_size. Valid values are >= 1")
     momenta = [m.momentum for m in norms]
-    was_training = net.training
     for m in norms:
         m.reset_running_stats()
         m.momentum = None
-    net.train()
     device = next(net.parameters()).device
-    for i in range(0, x.shape[0], batch_size):
-        batch = x[i : i + batch_size].to(device)
-        if batch.shape[0] > 1:  # a batch norm cannot take the statistics of one image in train mode
-            net(batch)
-    for m, mom in zip(norms, momenta, strict=True):
-        m.momentum = mom
-    net.train(was_training)
+    try:
+        with train_mode(net):  # afterwards each submodule has its own mode back, not the top module's
+            for i in range(0, x.shape[0], batch_size):
+                batch = x[i : i + batch_size].to(device)
+                if batch.shape[0] > 1:  # a batch norm cannot take the statistics of one image in train mode
+                    net(batch)
+    finally:
+        for m, mom in zip(norms, momenta, strict=True):
+            m.momentum = mom
     return net
 
 

@@ -22,6 +22,7 @@ out) and differentiable with respect to the model's parameters.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -30,6 +31,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 from torch.func import functional_call
 
+from ..modes import module_mode
 from ..registry import check_choice, check_nonnegative, check_positive
 
 __all__ = [
@@ -144,7 +146,8 @@ class CurvatureRegularizer:
 
     **Which function the term is taken on** (it matters only for batch norm; dropout is not in the suite's
     models). With ``eval_mode=True`` (GUARD's reference, for its teacher) the model is put in eval mode for
-    the term, so batch norm normalises with its running statistics, and its mode is restored afterwards.
+    the term, so batch norm normalises with its running statistics, and each submodule's own mode is restored
+    afterwards (:func:`~condensekit.core.modes.module_mode`).
     That is the function a *trained* teacher has, but while a teacher trains those statistics lag its
     weights, and on a fresh network (DM's, DC's) or one whose weights were set without them (MTT's student at
     an expert's parameters) they are still mean 0 / variance 1: the term would be taken on a function the
@@ -195,10 +198,9 @@ class CurvatureRegularizer:
         return f"curv{self.lam:g}-h{self.h:g}" + (f"-{self.direction}" if self.direction != "reference" else "")
 
     def __call__(self, model: nn.Module, x: Tensor, y: Tensor) -> Tensor:
-        was_training = model.training
-        if self.eval_mode:
-            model.eval()
-        try:
+        # each submodule gets its own mode back, not the top module's (a training model's frozen batch norm stays
+        # frozen); in the model's own mode (eval_mode=False) no mode is touched at all
+        with module_mode(model, False) if self.eval_mode else nullcontext(model):
             forward: Callable[[Tensor], Tensor] = model
             if model.training:  # batch norm updates its buffers in train mode: the term's forwards get copies
                 copies = {name: b.clone() for name, b in model.named_buffers()}
@@ -207,8 +209,6 @@ class CurvatureRegularizer:
             r = input_curvature(
                 lambda inp: self.loss(forward(inp), y), x, h=self.h, reduction=self.reduction, direction=self.direction
             )
-        finally:
-            model.train(was_training)
         return self.lam * r.mean()
 
 

@@ -20,6 +20,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from condensekit.core.evaluate import Summary, accuracy, lr_drop_epoch, repeat
+from condensekit.core.modes import eval_mode
 from condensekit.core.registry import check_choice, check_int, check_nonnegative, check_positive
 from condensekit.core.vision.models import build_image_model
 from condensekit.core.vision.splits import ImageSplits
@@ -104,12 +105,10 @@ def _optimizer(model: nn.Module, config: ImageTrainConfig, lr: float) -> torch.o
 
 @torch.no_grad()
 def predict(model: nn.Module, x: Tensor, *, batch_size: int = 1024) -> Tensor:
-    """Logits of ``model`` on ``x`` (N×C×H×W) in eval mode, computed in batches; N×K."""
-    was_training = model.training
-    model.eval()
-    out = torch.cat([model(x[i : i + batch_size]) for i in range(0, x.shape[0], batch_size)])
-    model.train(was_training)
-    return out
+    """Logits of ``model`` on ``x`` (N×C×H×W) in eval mode, computed in batches; N×K. Every submodule keeps its
+    own mode afterwards (:func:`~condensekit.core.modes.eval_mode`)."""
+    with eval_mode(model):
+        return torch.cat([model(x[i : i + batch_size]) for i in range(0, x.shape[0], batch_size)])
 
 
 @dataclass(frozen=True)

@@ -157,6 +157,28 @@ def test_recompute_batchnorm_takes_the_training_data_statistics():
     assert recompute_batchnorm(plain, x) is plain
 
 
+def test_recompute_batchnorm_gives_each_submodule_its_own_mode_back():
+    # the net was put in train mode for the recomputation and given back with net.train(was_training), which sets
+    # every submodule to the top module's: a training net with a frozen (eval-mode) batch norm came back with it
+    # training. The frozen one is recomputed as well (every batch norm is), then frozen again
+    torch.manual_seed(0)
+    conv = torch.nn.Conv2d(1, 3, 3)
+    net = torch.nn.Sequential(conv, torch.nn.BatchNorm2d(3), torch.nn.ReLU(), torch.nn.Flatten(),
+                              torch.nn.Linear(48, 2)).train()  # fmt: skip
+    net[1].eval()
+    x = torch.randn(40, 1, 6, 6) * 2 + 1
+    with torch.no_grad():
+        z = conv(x)
+    recompute_batchnorm(net, x, batch_size=10)
+    assert torch.allclose(net[1].running_mean, z.mean((0, 2, 3)), atol=1e-5)
+    assert [m.training for m in net.modules()] == [True, True, False, True, True, True]
+    assert net[1].momentum == 0.1
+    with pytest.raises(RuntimeError):  # an error in the forward: modes and momentum given back too
+        recompute_batchnorm(net, torch.randn(4, 2, 6, 6), batch_size=2)
+    assert [m.training for m in net.modules()] == [True, True, False, True, True, True]
+    assert net[1].momentum == 0.1
+
+
 def test_expert_nets_of_a_batchnorm_buffer_get_statistics_not_the_initial_ones(tmp_path):
     data = _images()
     cfg = ExpertConfig(num_experts=2, epochs=2, model="mlp_bn", batch_size=8, dsa=False)

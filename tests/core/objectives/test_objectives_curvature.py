@@ -190,3 +190,21 @@ def test_regularizer_in_the_models_own_mode_takes_batch_statistics_and_keeps_the
     # a network in eval mode (SRe2L's frozen teacher) keeps its running statistics
     net.eval()
     assert reg(net, x, y).item() == pytest.approx(evaluated.item(), rel=1e-6) and not net.training
+
+
+@pytest.mark.parametrize("eval_mode", [True, False])
+def test_regularizer_gives_each_submodule_its_own_mode_back(eval_mode):
+    # __call__ restored the mode with model.train(was_training), which sets every submodule to the top module's: a
+    # training model with a frozen (eval-mode) batch norm came back with it training, in either eval_mode
+    net = _bn_net().train()
+    net[1].eval()
+    seen = []
+    net[1].register_forward_pre_hook(lambda m, _inp: seen.append(m.training))
+    gen = torch.Generator().manual_seed(1)
+    x, y = torch.randn(6, 1, 5, 5, generator=gen), torch.randint(0, 3, (6,), generator=gen)
+    CurvatureRegularizer(lam=1.0, h=0.5, eval_mode=eval_mode)(net, x, y)
+    assert seen and not any(seen)  # the frozen batch norm stayed frozen for the term too
+    assert [m.training for m in net.modules()] == [True, True, False, True, True, True]
+    with pytest.raises(RuntimeError):  # and after an error (images with 2 channels for a 1-channel net)
+        CurvatureRegularizer(lam=1.0, h=0.5, eval_mode=eval_mode)(net, x.repeat(1, 2, 1, 1), y)
+    assert [m.training for m in net.modules()] == [True, True, False, True, True, True]

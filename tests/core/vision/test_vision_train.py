@@ -2,8 +2,16 @@ import math
 
 import pytest
 import torch
+from torch import nn
 
-from condensekit.core.vision import ImageSplits, ImageTrainConfig, build_image_model, evaluate_image_set, fit_images
+from condensekit.core.vision import (
+    ImageSplits,
+    ImageTrainConfig,
+    build_image_model,
+    evaluate_image_set,
+    fit_images,
+    predict,
+)
 
 
 def _blobs(n: int, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
@@ -127,3 +135,17 @@ def test_distillation_loss_is_t_squared_scaled_soft_cross_entropy():
     assert torch.allclose(distillation_loss(4.0)(logits, soft), want)
     with pytest.raises(ValueError, match="argument temperature"):
         distillation_loss(0.0)
+
+
+def test_predict_gives_each_submodule_its_own_mode_back():
+    # predict restored the mode with model.train(was_training), which sets every submodule to the top module's: a
+    # training model with a frozen (eval-mode) batch norm came back with it training
+    model = nn.Sequential(nn.Flatten(), nn.Linear(64, 4), nn.BatchNorm1d(4), nn.Linear(4, 2)).train()
+    model[2].eval()
+    seen = []
+    model[2].register_forward_pre_hook(lambda m, _inp: seen.append(m.training))
+    model[3].register_forward_pre_hook(lambda m, _inp: seen.append(m.training))
+    x, _ = _blobs(6, 0)
+    assert predict(model, x, batch_size=4).shape == (6, 2)
+    assert seen == [False, False, False, False]  # two batches, in eval mode
+    assert [m.training for m in model.modules()] == [True, True, True, False, True]
