@@ -233,7 +233,7 @@ def evaluate_node(
             for name in models
             for i in range(config.runs)
         ]
-        values = run_seeded(jobs, NodeTask.from_data, (task_payload(task),), workers=workers)
+        values = run_seeded(jobs, task_from_payload, (task_payload(task), task.num_classes), workers=workers)
         return {name: Summary(values=values[k * config.runs : (k + 1) * config.runs]) for k, name in enumerate(models)}
     return {
         name: repeat(
@@ -247,9 +247,15 @@ def _test_run(task: NodeTask, _seed: int, *, model: str, condensed: dict[str, Te
     return train_on_condensed(task, model, condensed, config).test
 
 
+def task_from_payload(data: Data, num_classes: int) -> NodeTask:
+    """The task :func:`task_payload` packed, rebuilt in a worker process: not validated again (it was prepared, and
+    a held-out task has no training nodes) and with the task's own class count."""
+    return NodeTask.from_data(data, validate=False, num_classes=num_classes)
+
+
 def task_payload(task: NodeTask) -> Data:
     """``task`` as the picklable PyG ``Data`` (with split masks) that
-    :meth:`NodeTask.from_data` rebuilds it from in a worker process."""
+    :func:`task_from_payload` rebuilds it from in a worker process."""
     adj = task.adj.to_sparse_coo().coalesce()
     n = task.x.shape[0]
 

@@ -87,7 +87,7 @@ class NodeTask:
     meta: dict[str, Any] = field(default_factory=dict)
     full: NodeTask | None = field(default=None, repr=False)
     _ops: dict[str, Tensor | None] = field(default_factory=dict, repr=False)
-    _held_out: NodeTask | None = field(default=None, repr=False)
+    _held_out: NodeTask | None = field(default=None, init=False, repr=False, compare=False)  # not replace()d
 
     @property
     def judge(self) -> NodeTask:
@@ -124,25 +124,28 @@ class NodeTask:
             sub = induced_subgraph(self.adj, nodes)
             ind = sub.indices()
             inside = (ind[0] < v) == (ind[1] < v)  # both ends in the validation block, or both in the test block
-            x = self.x[nodes]
-            self._held_out = NodeTask(
-                x=x,
-                x_in=model_input(x),
-                adj=to_sparse_adj(ind[:, inside], nodes.numel(), sub.values()[inside]),
-                y=self.y[nodes],
+            adj = to_sparse_adj(ind[:, inside], nodes.numel(), sub.values()[inside])
+            self._held_out = self._on(
+                nodes,
+                adj,
                 train_idx=nodes.new_empty(0),
                 val_idx=torch.arange(v, device=nodes.device),
                 test_idx=torch.arange(v, nodes.numel(), device=nodes.device),
-                num_classes=self.num_classes,
-                name=self.name,
-                meta=self.meta | {"setting": "inductive held-out", "held_out_edges": int(inside.sum())},
+                meta={"setting": "inductive held-out", "held_out_edges": int(adj.values().numel())},
             )
         return self._held_out
 
     @classmethod
-    def from_data(cls, data: Data, *, device: torch.device | str = "cpu") -> NodeTask:
-        """Validate ``data`` (x, y, edge_index, train/val/test masks) and prepare it."""
-        validate_node_data(data)
+    def from_data(
+        cls, data: Data, *, device: torch.device | str = "cpu", validate: bool = True, num_classes: int | None = None
+    ) -> NodeTask:
+        """Validate ``data`` (x, y, edge_index, train/val/test masks) and prepare it.
+
+        ``validate=False`` and ``num_classes`` are for rebuilding a task already prepared (a worker process's copy,
+        :func:`~condensekit.graph.evaluate.task_payload`): a held-out task (:meth:`held_out`) has no training nodes,
+        which validation refuses, and its labels need not reach the task's last class."""
+        if validate:
+            validate_node_data(data)
         device = torch.device(device)
         x = data.x.float().to(device)
         n = x.shape[0]
@@ -162,7 +165,7 @@ class NodeTask:
             train_idx=data.train_mask.nonzero(as_tuple=True)[0].to(device),
             val_idx=data.val_mask.nonzero(as_tuple=True)[0].to(device),
             test_idx=data.test_mask.nonzero(as_tuple=True)[0].to(device),
-            num_classes=int(y.max()) + 1,
+            num_classes=int(y.max()) + 1 if num_classes is None else num_classes,
             name=str(getattr(data, "name", "graph")),
             meta=meta,
         )
@@ -175,20 +178,43 @@ class NodeTask:
         subgraph (:attr:`judge`)."""
         nodes = self.train_idx
         sub = induced_subgraph(self.adj, nodes)
-        x = self.x[nodes]
         empty = nodes.new_empty(0)
-        return NodeTask(
-            x=x,
-            x_in=model_input(x),
-            adj=to_sparse_adj(sub.indices(), nodes.numel(), sub.values()),
-            y=self.y[nodes],
+        return self._on(
+            nodes,
+            to_sparse_adj(sub.indices(), nodes.numel(), sub.values()),
             train_idx=torch.arange(nodes.numel(), device=nodes.device),
             val_idx=empty,
             test_idx=empty,
+            meta={"setting": "inductive", "subgraph_edges": int(sub.values().numel())},
+            full=self,
+        )
+
+    def _on(
+        self,
+        nodes: Tensor,
+        adj: Tensor,
+        *,
+        train_idx: Tensor,
+        val_idx: Tensor,
+        test_idx: Tensor,
+        meta: dict[str, Any],
+        full: NodeTask | None = None,
+    ) -> NodeTask:
+        """A task on ``nodes`` of this one (features, labels, classes, name and meta carried over) with the
+        structure ``adj`` and the given splits (indices into ``nodes``); ``meta`` is added to this task's."""
+        x = self.x[nodes]
+        return NodeTask(
+            x=x,
+            x_in=model_input(x),
+            adj=adj,
+            y=self.y[nodes],
+            train_idx=train_idx,
+            val_idx=val_idx,
+            test_idx=test_idx,
             num_classes=self.num_classes,
             name=self.name,
-            meta=self.meta | {"setting": "inductive", "subgraph_edges": int(sub.values().numel())},
-            full=self,
+            meta=self.meta | meta,
+            full=full,
         )
 
     @property

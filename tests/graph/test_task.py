@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import pytest
 import torch
 from torch_geometric.data import Data
 
+from condensekit.core.evaluate import TrainConfig
 from condensekit.graph.adjacency import to_sparse_adj
 from condensekit.graph.condense import condense_nodes
+from condensekit.graph.evaluate import NodeEvalConfig, evaluate_node
+from condensekit.graph.models.registry import create_model
 from condensekit.graph.task import NodeTask, model_input, symmetrize
 
 
@@ -83,7 +87,7 @@ def test_held_out_is_gcond_s_validation_and_test_subgraphs_side_by_side(tiny_tas
     v, t = val.numel(), test.numel()
     assert view.train_idx.numel() == 0
     assert torch.equal(view.val_idx, torch.arange(v)) and torch.equal(view.test_idx, torch.arange(v, v + t))
-    assert torch.equal(view.x, tiny_task.x[torch.cat([val, test])]) and torch.equal(view.y[: v], tiny_task.y[val])
+    assert torch.equal(view.x, tiny_task.x[torch.cat([val, test])]) and torch.equal(view.y[:v], tiny_task.y[val])
     dense, full = view.adj.to_dense(), tiny_task.adj.to_dense()
     assert torch.equal(dense[:v, :v], full[val][:, val]) and torch.equal(dense[v:, v:], full[test][:, test])
     assert not dense[:v, v:].any() and not dense[v:, :v].any()  # no edge between the two blocks
@@ -92,18 +96,26 @@ def test_held_out_is_gcond_s_validation_and_test_subgraphs_side_by_side(tiny_tas
 
 
 def test_a_gcn_on_the_held_out_graph_sees_each_block_alone(tiny_task: NodeTask) -> None:
-    from condensekit.graph.models.registry import create_model
-
     view = tiny_task.held_out()
     v = tiny_task.val_idx.numel()
     torch.manual_seed(0)
     net = create_model("gcn", in_channels=tiny_task.num_features, out_channels=tiny_task.num_classes,
                        hidden_channels=8, num_layers=2, dropout=0.0).eval()  # fmt: skip
-    alone = _induced(tiny_task, tiny_task.val_idx)
     with torch.no_grad():
-        both = net(view.x_in, view.op(net))[:v]
-        own = net(alone.x_in, alone.op(net))
-    torch.testing.assert_close(both, own)
+        both = net(view.x_in, view.op(net))
+        for block, nodes in ((slice(0, v), tiny_task.val_idx), (slice(v, None), tiny_task.test_idx)):
+            alone = _induced(tiny_task, nodes)
+            torch.testing.assert_close(both[block], net(alone.x_in, alone.op(net)))
+
+
+def test_held_out_evaluates_the_same_in_worker_processes(tiny_task: NodeTask) -> None:
+    # the workers rebuilt the task with validation, which refuses a task without training nodes: BrokenProcessPool
+    view = tiny_task.held_out()
+    cond = condense_nodes(tiny_task.training_subgraph(), "random", budget=9, progress=False).tensors()
+    cfg = NodeEvalConfig(runs=2, train=TrainConfig(epochs=5))
+    one = evaluate_node(view, cond, config=cfg, workers=1)["gcn"].values
+    two = evaluate_node(view, cond, config=cfg, workers=2)["gcn"].values
+    assert len(two) == 2 and two == pytest.approx(one, abs=1e-6)
 
 
 def _induced(task: NodeTask, nodes: torch.Tensor) -> NodeTask:
@@ -122,7 +134,5 @@ def test_a_training_subgraph_is_judged_on_the_held_out_graph(tiny_task: NodeTask
 
 
 def test_held_out_needs_validation_and_test_nodes(tiny_task: NodeTask) -> None:
-    import pytest
-
     with pytest.raises(ValueError, match="held_out needs validation and test nodes"):
         tiny_task.training_subgraph().held_out()
