@@ -64,8 +64,10 @@ def krr_factor(k_ss: Tensor, *, ridge: float, read: Sequence[Tensor] = ()) -> tu
         ``k_ss``: ``(n_s, n_s)``; output ``(n_s, n_s)`` lower triangular, and ``len(read)`` floats.
     """
     check_nonnegative("ridge", ridge)  # a NaN ridge passed `ridge < 0` and made a NaN prediction
-    if k_ss.dim() != 2 or k_ss.shape[0] != k_ss.shape[1]:
-        raise ValueError(f"krr_factor needs a square k_ss (n_s, n_s), got shape {tuple(k_ss.shape)}")
+    if k_ss.dim() != 2 or k_ss.shape[0] != k_ss.shape[1] or k_ss.shape[0] == 0:
+        raise ValueError(f"krr_factor needs a non-empty square k_ss (n_s, n_s), got shape {tuple(k_ss.shape)}")
+    if k_ss.dtype not in SOLVE_DTYPES:  # an integer k_ss failed in torch's mean(), half in cholesky_jitter's name
+        raise ValueError(f"krr_factor needs a float32 or float64 k_ss (LAPACK's Cholesky), got {k_ss.dtype}")
     shapes = [tuple(t.shape) for t in read]
     if any(shapes):
         raise ValueError(f"krr_factor reads back 0-dim tensors only (read), got shapes {shapes}")

@@ -103,8 +103,13 @@ def test_krr_factor_refuses_what_it_cannot_read_or_factor() -> None:
         ValueError, match=r"krr_factor reads back 0-dim tensors only \(read\), got shapes \[\(\), \(2,\)\]"
     ):
         krr_factor(torch.eye(2), ridge=1.0, read=[torch.tensor(1), torch.ones(2)])
-    with pytest.raises(ValueError, match=r"krr_factor needs a square k_ss \(n_s, n_s\), got shape \(2, 3\)"):
+    with pytest.raises(ValueError, match=r"krr_factor needs a non-empty square k_ss \(n_s, n_s\), got shape \(2, 3\)"):
         krr_factor(torch.ones(2, 3), ridge=1.0)
+    with pytest.raises(ValueError, match=r"non-empty square k_ss \(n_s, n_s\), got shape \(0, 0\)"):
+        krr_factor(torch.ones(0, 0), ridge=1.0)
+    for dtype in (torch.int64, torch.float16):  # an integer k_ss raised torch's RuntimeError from mean()
+        with pytest.raises(ValueError, match=f"krr_factor needs a float32 or float64 k_ss .*got {dtype}"):
+            krr_factor(torch.eye(2, dtype=dtype), ridge=1.0)
     with pytest.raises(ValueError, match="argument ridge"):
         krr_factor(torch.eye(2), ridge=-1.0)
     with pytest.raises(ValueError, match="NaN or inf"):
