@@ -44,7 +44,7 @@ from condensekit.core.artifact import update_card
 from condensekit.core.registry import check_choice
 from condensekit.core.seed import seed_everything
 from condensekit.core.vision import CondensedImages, ImageSplits, build_image_model, fit_images, predict
-from condensekit.core.vision.imageset import check_split
+from condensekit.core.vision.imageset import check_source
 from condensekit.privacy.base import check_single_label
 from condensekit.privacy.data import load_private_dataset, public_normalisation
 from condensekit.privacy.evaluate import train_config_for
@@ -246,10 +246,10 @@ def audit_artifact(
 ) -> dict[str, Any]:
     """Audit the image artifact at ``path`` (any domain) and append the result to its card's ``audits``; the
     real data is ``data`` or the dataset its card names, at its image size and split as the set's was (core's
-    :func:`~condensekit.core.vision.imageset.load_source_data`, which checks channels, size and classes against the
-    card). Either way the split must be the set's (:func:`~condensekit.core.vision.imageset.check_split`): with
-    another one the game's "non-members" could be records the set was made from, and an ``init`` game's rows would
-    name other images."""
+    :func:`~condensekit.core.vision.imageset.load_source_data`). Either way it is checked against the card
+    (:func:`~condensekit.core.vision.imageset.check_source`): channels, image size and classes must be the set's, or
+    the models would not fit it; so must the split: with another one the game's "non-members" could be records the
+    set was made from, and an ``init`` game's rows would name other images."""
     ci = CondensedImages.load(path, purpose="`privacy audit`")
     src = ci.card["source"]
     if data is None:
@@ -257,7 +257,7 @@ def audit_artifact(
         if "mean" not in src or "std" not in src:  # a card without its constants: the privacy domain's own
             data = public_normalisation(data)
     else:
-        check_split(ci.card, data, artifact=path)
+        check_source(ci.card, data, artifact=path)
     if "mean" in src and "std" in src:  # the real data in the set's own normalisation (whichever domain made it)
         data = data.renormalised(tuple(src["mean"]), tuple(src["std"]))
     y = ci.y if ci.y.dim() == 1 else ci.y.argmax(dim=1)

@@ -10,8 +10,9 @@ and ``source`` records ``dataset``, ``num_classes``, ``task`` (MedMNIST's task n
 ``source.split`` records what defined the train / validation split (:meth:`ImageSplits.split_record`: the
 seed and size of a validation split the loader drew from the training images, MNIST's; ``{"validation":
 "given"}`` for a dataset's own splits), so a reader re-derives the same split (:func:`source_split_seed`,
-:func:`load_source_data`) and refuses data split otherwise (:func:`check_split`): with another seed
-an evaluation or audit would test on images the set may have been selected on. Cards made before the record
+:func:`load_source_data`) and refuses data split otherwise (:func:`check_split`, part of :func:`check_source`,
+which also checks channels, size and classes): with another seed an evaluation or audit would test on images the
+set may have been selected on. Cards made before the record
 have none; every command drew MNIST's split with seed 0 (the loaders' default), which is what readers then
 use, and only the recorded ``train_size`` is checked.
 The card's ``init`` records which real training rows seeded the set (``train_indices``: one row of the
@@ -90,26 +91,42 @@ def check_split(card: dict[str, Any], data: ImageSplits, *, artifact: str | os.P
         )
 
 
+def check_source(card: dict[str, Any], data: ImageSplits, *, artifact: str | os.PathLike[str] | None = None) -> None:
+    """Refuse (``ValueError``) real ``data`` that does not fit the card's set: other channels or image size than the
+    card's ``source.channels`` / ``source.im_size``, or another number of classes (each checked when the card records
+    it), then a split other than the set's (:func:`check_split`). Without it a 16-pixel set meeting 28-pixel data
+    failed later in a matrix product. Used on data a reader loads (:func:`load_source_data`) and on data a caller
+    gives."""
+    src = card.get("source") or {}
+    name = f"artifact {str(artifact)!r}" if artifact is not None else "the artifact"
+    dataset = src.get("dataset")
+    want = [src.get("channels"), *(src.get("im_size") or [None, None])]
+    have = [data.channels, *data.im_size]
+    if any(w is not None and int(w) != h for w, h in zip(want, have, strict=True)):
+        size = f", size={int(want[1])}" if want[1] is not None else ""
+        raise ValueError(
+            f"{name}'s images are {want} (channels, H, W) but the real {dataset!r} data is {have}: use the data at the "
+            f"set's size (load_image_dataset({dataset!r}{size})) from the data root it was condensed from"
+        )
+    if src.get("num_classes") not in (None, data.num_classes):
+        raise ValueError(
+            f"{name} has {src.get('num_classes')} classes, the real {dataset!r} data {data.num_classes}: "
+            "use the dataset the set was condensed from"
+        )
+    check_split(card, data, artifact=artifact)
+
+
 def load_source_data(
     card: dict[str, Any], *, root: str | os.PathLike[str] | None = None, artifact: str | os.PathLike[str] | None = None
 ) -> ImageSplits:
     """The real data an image artifact's set was condensed from, split as it was: the card's ``source.dataset`` at its
     image size from core's registry (:func:`~condensekit.core.vision.datasets.load_image_dataset`), with the card's
-    split seed (:func:`source_split_seed`), checked against the card (channels, size, classes, :func:`check_split`).
-    ``artifact`` names the set in errors."""
+    split seed (:func:`source_split_seed`), checked against the card (channels, size, classes and split:
+    :func:`check_source`). ``artifact`` names the set in errors."""
     src = card.get("source") or {}
     size = int((src.get("im_size") or [28])[0])
     data = load_image_dataset(str(src.get("dataset")), root=root, size=size, seed=source_split_seed(card))
-    name = f"artifact {str(artifact)!r}" if artifact is not None else "the artifact"
-    want, have = [src.get("channels"), *(src.get("im_size") or [])], [data.channels, *data.im_size]
-    if want != have:
-        raise ValueError(
-            f"{name}'s images are {want} (channels, H, W) but the real {src.get('dataset')!r} data loads as "
-            f"{have}; pass the data root it was condensed from"
-        )
-    if src.get("num_classes") not in (None, data.num_classes):
-        raise ValueError(f"{name} has {src.get('num_classes')} classes, the real data {data.num_classes}")
-    check_split(card, data, artifact=artifact)
+    check_source(card, data, artifact=artifact)
     return data
 
 

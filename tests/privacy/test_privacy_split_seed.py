@@ -57,5 +57,26 @@ def test_audit_loads_the_real_data_at_the_cards_image_size(tmp_path, monkeypatch
     monkeypatch.setitem(IMAGE_DATASETS._items, "toyset", lambda root=None, *, size=28, seed=0: replace(
         _upsampled(size), x_train=torch.zeros(60, 3, size, size), x_val=torch.zeros(10, 3, size, size),
         x_test=torch.zeros(20, 3, size, size), mean=(0.5,) * 3, std=(0.5,) * 3))  # fmt: skip
-    with pytest.raises(ValueError, match=r"images are \[1, 16, 16\].*loads as \[3, 16, 16\]"):
+    with pytest.raises(ValueError, match=r"images are \[1, 16, 16\].*data is \[3, 16, 16\]"):
         audit_artifact(tmp_path / "a", cfg, record=False)
+
+
+def test_audit_refuses_given_data_of_another_size_channels_or_classes(tmp_path):
+    """Given ``data`` was checked for its split only: a 16-pixel set audited against 28-pixel data died in a matrix
+    product (``mat1 and mat2 shapes cannot be multiplied``). It is checked as loaded data is (core's check_source)."""
+    made = _upsampled(16)
+    card = {"domain": "privacy", "method": "toy", "config": {}, "source": image_source(made), "budget": {},
+            "seed": 0}  # fmt: skip
+    CondensedImages(made.x_train[:8], made.y_train[:8], card).save(tmp_path / "a")
+    cfg = AuditConfig(attack="loss", members=8, model="lr", train_steps=5)
+    with pytest.raises(ValueError, match=r"images are \[1, 16, 16\].*data is \[1, 28, 28\].*size=16"):
+        audit_artifact(tmp_path / "a", cfg, data=_upsampled(28), record=False)
+    rgb = replace(made, **{k: getattr(made, k).repeat(1, 3, 1, 1) for k in ("x_train", "x_val", "x_test")},
+                  mean=(0.5,) * 3, std=(0.5,) * 3)  # fmt: skip
+    with pytest.raises(ValueError, match=r"images are \[1, 16, 16\].*data is \[3, 16, 16\]"):
+        audit_artifact(tmp_path / "a", cfg, data=rgb, record=False)
+    k = made.num_classes
+    more = replace(made, num_classes=k + 1)
+    with pytest.raises(ValueError, match=rf"has {k} classes, the real 'toyset' data {k + 1}"):
+        audit_artifact(tmp_path / "a", cfg, data=more, record=False)
+    assert 0.0 <= audit_artifact(tmp_path / "a", cfg, data=made, record=False)["auc"] <= 1.0  # the set's own data

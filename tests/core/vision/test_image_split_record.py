@@ -11,6 +11,7 @@ import pytest
 from condensekit.core.vision.datasets import IMAGE_DATASETS
 from condensekit.core.vision.imageset import (
     CondensedImages,
+    check_source,
     check_split,
     image_source,
     load_source_data,
@@ -82,6 +83,24 @@ def test_source_data_loads_the_recorded_split(monkeypatch):
     monkeypatch.setitem(IMAGE_DATASETS._items, "toyset", fixed)
     with pytest.raises(ValueError, match=r"artifact 'a'.*seed=7"):
         ci.source_data(artifact="a")
+
+
+def test_check_source_refuses_data_the_set_does_not_fit():
+    # what load_source_data checked inline, now one function a caller's given data goes through too
+    data = make_tiny_images()
+    card = {"source": image_source(data)}
+    c, h, w = data.channels, *data.im_size
+    check_source(card, data)
+    bigger = replace(data, **{k: getattr(data, k).repeat(1, 1, 2, 2) for k in ("x_train", "x_val", "x_test")})
+    with pytest.raises(
+        ValueError, match=rf"artifact 'a'.s images are \[{c}, {h}, {w}\].*data is \[{c}, {2 * h}, {2 * w}\]"
+    ):
+        check_source(card, bigger, artifact="a")
+    with pytest.raises(ValueError, match=r"classes"):
+        check_source(card, replace(data, num_classes=data.num_classes + 1))
+    with pytest.raises(ValueError, match=r"training images"):  # then the split (check_split)
+        check_source(card, replace(data, x_train=data.x_train[:-1], y_train=data.y_train[:-1]))
+    check_source({"source": {"dataset": data.name}}, bigger)  # a card that records no shape is not refused for it
 
 
 @pytest.mark.real_data
