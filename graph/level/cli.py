@@ -182,6 +182,11 @@ def _condense(ns: argparse.Namespace) -> int:
 def _evaluate(ns: argparse.Namespace) -> int:
     cs = CondensedGraphSet.load(ns.artifact, purpose="`graph evaluate --task graph`")
     models = [m.strip() for m in (ns.models or "gcn,gin").split(",") if m.strip()]
+    if not models:  # evaluating nothing replaced the card's test results with an empty record
+        raise ValueError(
+            f"Invalid value {ns.models!r} for argument --models. Valid values are comma-separated names in "
+            f"{{{', '.join(GRAPH_MODELS.names())}}}"
+        )
     for m in models:
         GRAPH_MODELS.get(m)
     seed = cs.card["source"].get("split", {}).get("seed", 0)

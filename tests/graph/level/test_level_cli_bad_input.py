@@ -29,3 +29,20 @@ def test_show_refuses_a_folder_as_png_before_drawing(tiny_set, tmp_path, capsys)
     assert main(["graph", "show", str(tmp_path / "g"), "--png", str(tmp_path / "pngs")]) == 2
     assert f"Invalid value '{tmp_path / 'pngs'}' for argument --png: it is a folder" in capsys.readouterr().err
     assert list((tmp_path / "pngs").iterdir()) == [] and not list(tmp_path.glob(".pngs.*"))
+
+
+@pytest.mark.real_data
+def test_evaluate_with_no_model_is_refused_and_keeps_the_card(tmp_path, capsys) -> None:
+    # `--models ,` evaluated nothing and replaced the card's test results with an empty record (rc 0)
+    import json
+
+    out = tmp_path / "art"
+    argv = ["graph", "condense", "--task", "graph", "--dataset", "mutag", "--method", "random", "--gpc", "1"]
+    assert main([*argv, "--quiet", "--out", str(out), "--eval-runs", "1"]) == 0
+    before = json.loads((out / "card.json").read_text())["metrics"]["test"]
+    assert set(before) == {"gcn", "gin"}
+    assert main(["graph", "evaluate", str(out), "--models", ",", "--runs", "1", "--epochs", "1"]) == 2
+    assert "Invalid value ',' for argument --models. Valid values are comma-separated names in {gcn, gin}" in (
+        capsys.readouterr().err
+    )
+    assert json.loads((out / "card.json").read_text())["metrics"]["test"] == before
