@@ -203,10 +203,17 @@ def archive_once(
     happen under the results lock (:func:`results_lock`), so two processes cannot both archive, nor archive an
     entry another one has just replaced.
 
-    ``folder``: the saved set the new run is about to write. When it exists and ``folder-{suffix}`` does not, it is
-    moved there and the copy's ``artifact`` points to it (relative to ``root`` when given), so the archived entry
-    keeps its set instead of naming a folder the new set overwrites. Returns the archive key, ``None`` when nothing
-    was archived. Nothing is deleted."""
+    ``folder``: the saved set the new run is about to write. When it exists it is moved to ``folder-{suffix}`` and the
+    copy's ``artifact`` points to it (relative to ``root`` when given), so the archived entry keeps its set instead
+    of naming a folder the new set overwrites. When that name is taken (a set archived there before), the set goes
+    to the first free ``folder-{suffix}-2``, ``-3``... and the copy's ``artifact_note`` says why. A ``folder`` not
+    under ``root`` is refused (``ValueError``) before anything moves or is written. Returns the archive key, ``None``
+    when nothing was archived. Nothing is deleted."""
+    if folder is not None and root is not None and not folder.is_relative_to(root):
+        raise ValueError(
+            f"Invalid value {str(folder)!r} for argument folder: the set to archive must lie under root "
+            f"{str(root)!r}, which the archived entry's artifact is written relative to"
+        )
     archive = f"{key}/{suffix}"
     with results_lock(path):
         results = load(path)
@@ -215,10 +222,17 @@ def archive_once(
             return None
         record = old | (extra or {}) | {"archived_from": key} | ({} if reason is None else {"archive_reason": reason})
         if folder is not None and folder.exists():
-            moved = folder.with_name(f"{folder.name}-{suffix}")
-            if not moved.exists():
-                folder.rename(moved)
-                record["artifact"] = str(moved if root is None else moved.relative_to(root))
+            target = moved = folder.with_name(f"{folder.name}-{suffix}")
+            n = 1
+            while moved.exists():
+                n += 1
+                moved = folder.with_name(f"{target.name}-{n}")
+            if moved != target:
+                record["artifact_note"] = (
+                    f"the set was moved to {moved.name}: {target.name} already held another set when it was archived"
+                )
+            record["artifact"] = str(moved if root is None else moved.relative_to(root))
+            folder.rename(moved)
         results["entries"][archive] = record
         write_json(path, results)
     return archive
