@@ -21,7 +21,9 @@ Noise source: since commit a2c5a8c the mechanisms draw their noise from a secret
 card). An entry or artifact without it was made with the run's *seeded* noise and carries no DP guarantee:
 ``--table`` marks such rows, ``--selected`` never reuses such an artifact (``--force`` always condenses anew),
 and a run that replaces such an entry first archives it, once, under ``<key>/noise=seeded``, moving a set the new
-one would overwrite to ``<folder>-noise=seeded`` (the archived entry's ``artifact``).
+one would overwrite to ``<folder>-noise=seeded`` (the archived entry's ``artifact``). A ``--select`` re-run moves
+a ``select-*`` set that a ``…/selected`` row tested (or its archive) to ``<folder>-replaced`` with those entries
+before it saves the new point's set there.
 
 Examples::
 
@@ -39,6 +41,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import itertools
+import json
 import sys
 import time
 from pathlib import Path
@@ -187,6 +190,7 @@ def run_selection(
         ci = condense_private(data, method, config=cfg, seed=seed, device="auto", progress=False)
         fit_cpu = time.process_time() - c0
         art = ARTIFACTS / ("select-" + _artifact_name(method, epsilon, point))
+        _move_aside(art)
         ci.save(art)  # the chosen point's set is the one --selected tests (no second fit of the same set)
         val = {
             m: evaluate_private(ci.x, ci.y, data, models=[m], runs=r, seed=seed, train_steps=train_steps,
@@ -205,6 +209,37 @@ def run_selection(
     entry = _selection_entry(method, epsilon, grid, protocol, points)
     save_entry(key, entry, RESULTS)
     return entry
+
+
+def _move_aside(art: Path) -> None:
+    """Before a selection point saves its set to ``art``: the entries whose set is there (their ``artifact`` is
+    ``art`` and their ``privacy`` record is the saved card's; a ``…/selected`` row that tested the selection's own set,
+    or its archive) would name the new set once it is saved. The set moves to the first free ``art-replaced``
+    (``-2``, ``-3``...) and those entries point there, with an ``artifact_note``, as a re-made release's seeded set
+    moves with its archived entry (:func:`archive_seeded`). A set no entry has is overwritten, as before."""
+    card = art / "card.json"
+    if not card.exists():
+        return
+    privacy = json.loads(card.read_text()).get("privacy")
+    with results_lock(RESULTS):
+        results = load(RESULTS)
+        names = [k for k, e in results["entries"].items() if e.get("artifact") == str(art)
+                 and e.get("kind") != "selection" and e.get("privacy") == privacy]  # fmt: skip
+        if not names:
+            return
+        target = moved = art.with_name(f"{art.name}-replaced")
+        n = 1
+        while moved.exists():
+            n += 1
+            moved = art.with_name(f"{target.name}-{n}")
+        for key in names:
+            results["entries"][key] |= {
+                "artifact": str(moved),
+                "artifact_note": f"moved from {art.name} when a --select re-run saved another set there",
+            }
+        art.rename(moved)
+        write_json(RESULTS, results)
+    print(f"moved {art} to {moved} with the entries whose set it is: {', '.join(names)}", flush=True)
 
 
 def _artifact_name(method: str, epsilon: float, overrides: dict[str, Any]) -> str:
@@ -338,7 +373,8 @@ def evaluate_entry(
 def merge_entry(key: str, entry: dict[str, Any]) -> None:
     """Save ``entry``, keeping the models an earlier evaluation of the same key measured (under the lock, so
     evaluations of one artifact split over processes add up). A seeded-noise entry of another artifact is
-    archived first (:func:`archive_seeded`; before the lock, which ``save_entry`` takes too)."""
+    archived first (:func:`archive_seeded`), before this function takes the lock: ``archive_once`` takes it itself
+    and the lock is not re-entrant."""
     old = load(RESULTS)["entries"].get(key)
     if old is not None and old.get("artifact") != entry["artifact"]:
         archive_seeded(key)

@@ -119,3 +119,26 @@ def test_an_archived_entry_whose_set_is_not_on_disk_says_its_path_holds_the_new_
     assert entries["k/noise=seeded"]["artifact"] == str(folder)
     assert "path holds the set that replaced it" in entries["k/noise=seeded"]["artifact_note"]
     assert "artifact_note" not in entries["m/noise=seeded"]
+
+
+def test_a_select_re_run_moves_aside_the_set_a_selected_row_tested(bench, images, monkeypatch, tmp_path):
+    """A ``…/selected`` row that tested the selection's own set names its ``select-*`` folder; a re-run of the sweep
+    saved its new set over it, so the row named a set it never tested. The tested set now moves to
+    ``<folder>-replaced`` with the rows that name it."""
+    monkeypatch.setattr(bench, "ARTIFACTS", tmp_path / "artifacts")
+    monkeypatch.setattr(bench, "load_mnist", lambda: images)
+    common = ["--methods", "dp-merf-condensed", "--epsilons", "5", "--delta", "1e-3", "--train-steps", "2",
+              "--set", "n_features=100", "--set", "bandwidth=2.0", "--set", "steps=2", "--grid", "ipc=2"]  # fmt: skip
+    assert bench.main(["--select", *common, "--val-runs", "lr=1"]) == 0
+    folder = bench.ARTIFACTS / "select-mnist-dp-merf-condensed-eps5-ipc2"
+    (folder / "tested.txt").write_text("the set the selected row tested")
+    assert bench.main(["--selected", *common, "--runs", "lr=1"]) == 0
+    key = "mnist/dp-merf-condensed/eps5/selected"
+    assert bench.load(bench.RESULTS)["entries"][key]["artifact"] == str(folder)  # it reused the selection's set
+    assert bench.main(["--select", *common, "--val-runs", "lr=2"]) == 0  # another protocol: every point made anew
+    entry = bench.load(bench.RESULTS)["entries"][key]
+    moved = tmp_path / "artifacts" / "select-mnist-dp-merf-condensed-eps5-ipc2-replaced"
+    assert entry["artifact"] == str(moved) and "--select re-run" in entry["artifact_note"]
+    assert (moved / "tested.txt").exists() and not (folder / "tested.txt").exists()
+    assert CondensedImages.load(moved).card["privacy"] == entry["privacy"]
+    assert (folder / "card.json").exists()  # the new point's set
