@@ -266,6 +266,7 @@ def test_edgeless_graphs_at_the_end_of_the_tu_files_are_kept(tiny_graphs, tmp_pa
     assert gs.num_graphs == len(graphs) and gs.y.bincount().tolist() == [12, 12]
     assert gs.num_nodes.tolist() == [g.num_nodes for g in graphs]
     assert (gs.eptr[1:] - gs.eptr[:-1]).tolist() == [g.edge_index.shape[1] for g in graphs]
+    assert load_graph_dataset("mutag", root=tmp_path / "root").num_graphs == len(graphs)  # from the processed cache
 
 
 def test_a_tu_dataset_without_any_edge_is_refused_by_name(tiny_graphs, tmp_path, monkeypatch) -> None:
