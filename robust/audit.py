@@ -52,7 +52,7 @@ from condensekit.core.vision import (
     predict,
 )
 from condensekit.core.vision.augment import DSA
-from condensekit.core.vision.imageset import check_split
+from condensekit.core.vision.imageset import check_source
 from condensekit.robust.attacks import (
     ATTACKS,
     AttackConfig,
@@ -512,7 +512,7 @@ def audit_artifact(
     audit_files(path, out)  # a stem that cannot be written is refused before the audit, not after
     folder = _teacher_folder(cond.card) if config.relabel == "online" else None  # refused before any data loads
     real = data if data is not None else data_for_card(cond.card, root=root)
-    check_split(cond.card, real, artifact=path)  # given data too: another split tests on images the set may have seen
+    check_source(cond.card, real, artifact=path)  # given data too: other images or another split than the set's
     src = cond.card.get("source") or {}
     if "mean" in src and "std" in src:  # trained and attacked beside the set's images, in the set's normalisation
         real = real.renormalised(tuple(src["mean"]), tuple(src["std"]))

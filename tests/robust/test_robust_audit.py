@@ -313,3 +313,11 @@ def test_autoattack_above_pgd_in_one_run_fails_the_check_though_the_means_hide_i
     assert out["summary"] == "AutoAttack <= PGD: failed (0 of 1 model x eps)"
     rows[1]["runs"] = [1.8, 0.9, 1.2]  # equal in a run is within the check
     assert audit_mod._sanity(rows, ("m",), ("pgd", "autoattack"))["ok"]
+
+
+def test_given_data_of_another_image_size_is_refused_by_the_cards_source(tmp_path):
+    # given data was checked for its split only; the size mismatch surfaced later, in audit_images, naming no artifact
+    path = _artifact(tmp_path, _data())
+    refused = r"images are \[1, 8, 8\] \(channels, H, W\) but the real 'toy' data is \[1, 12, 12\]"
+    with pytest.raises(ValueError, match=refused):
+        audit_artifact(path, config=AuditConfig(**FAST), data=_data(size=12), device="cpu")
