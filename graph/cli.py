@@ -168,10 +168,15 @@ def _condense(ns: argparse.Namespace) -> int:
 
 
 def _evaluate(ns: argparse.Namespace) -> int:
-    cg = CondensedGraph.load(ns.artifact, purpose="`graph evaluate`")
     models = [m.strip() for m in ns.models.split(",") if m.strip()]
+    if not models:  # evaluating nothing replaced the card's test results with an empty record
+        raise ValueError(
+            f"Invalid value {ns.models!r} for argument --models. Valid values are comma-separated names in "
+            f"{{{', '.join(MODELS.names())}}}"
+        )
     for m in models:
         MODELS.get(m)
+    cg = CondensedGraph.load(ns.artifact, purpose="`graph evaluate`")
     source = cg.card["source"].get("source_path") or cg.card["source"]["dataset"]  # a user's .npz: its path
     task = prepare_task(source, root=ns.root, device=ns.device, download=ns.download)
     inductive = cg.card["source"].get("setting") == "inductive"

@@ -1,0 +1,56 @@
+"""Bad input to the node-level ``graph`` verbs, on a user's tiny graph file (no real data)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from condensekit.core.cli import main
+
+
+@pytest.fixture(autouse=True)
+def _cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CONDENSEKIT_CACHE", str(tmp_path / "cache"))
+
+
+def _graph_file(tmp_path: Path) -> Path:
+    n = 12
+    src = np.arange(n)
+    path = tmp_path / "ring.npz"
+    np.savez(
+        path,
+        x=np.random.default_rng(0).normal(size=(n, 4)).astype(np.float32),
+        edge_index=np.stack([src, (src + 1) % n]),
+        y=np.arange(n) % 3,
+        train_mask=np.arange(n) < 6,
+        val_mask=(np.arange(n) >= 6) & (np.arange(n) < 9),
+        test_mask=np.arange(n) >= 9,
+    )
+    return path
+
+
+def _artifact(tmp_path: Path) -> Path:
+    out = tmp_path / "art"
+    argv = ["graph", "condense", "--dataset", str(_graph_file(tmp_path)), "--method", "random", "--budget", "3"]
+    assert main([*argv, "--quiet", "--out", str(out), "--eval-runs", "1", "--workers", "1", "--device", "cpu"]) == 0
+    return out
+
+
+@pytest.mark.parametrize("models", [",", " , "])
+def test_evaluate_refuses_an_empty_model_list_and_keeps_the_card(
+    tmp_path: Path, models: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # `--models ,` evaluated nothing, exited 0 and replaced the card's test results with an empty record
+    art = _artifact(tmp_path)
+    before = json.loads((art / "card.json").read_text())["metrics"]["test"]
+    assert set(before) == {"gcn"}
+    capsys.readouterr()
+    argv = ["graph", "evaluate", str(art), "--models", models, "--runs", "1", "--epochs", "1", "--device", "cpu"]
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert f"Invalid value {models!r} for argument --models" in err and "gcn" in err and "mlp" in err
+    assert json.loads((art / "card.json").read_text())["metrics"]["test"] == before
+    assert not Path(str(art) + ".eval.json").exists()
