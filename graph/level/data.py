@@ -394,10 +394,12 @@ def _read_tu(folder: Path, spec: GraphDatasetSpec) -> list[Data]:
 def _download_tu(folder: Path, spec: GraphDatasetSpec) -> list[Data]:
     """The TU dataset fetched by torch_geometric into ``folder`` (its ``raw/`` and ``processed/``); a failed fetch
     (offline, DNS, HTTP: fsspec and aiohttp raise ``OSError`` subclasses) is a ``FileNotFoundError`` naming the
-    dataset and the folder, not a traceback."""
+    dataset and the folder, not a traceback; an error once the raw files are there is raised as it is."""
     try:
         return _open_tu(folder, spec)
     except (OSError, RuntimeError) as err:
+        if (folder / "raw" / f"{spec.folder}_A.txt").is_file():
+            raise  # the files came: an error in reading them is not a failed download
         raise FileNotFoundError(
             f"Dataset {spec.name!r} could not be downloaded to {str(folder)!r} ({type(err).__name__}: {err}); check "
             f"the network, or put its TUDataset raw files in '{spec.folder}/raw/' under the data root"

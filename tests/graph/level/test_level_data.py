@@ -295,3 +295,22 @@ def test_a_failed_download_is_a_clear_error(tmp_path, monkeypatch) -> None:
         load_graph_dataset("ptc_mr", root=tmp_path / "root", download=True)
     argv = ["graph", "condense", "--task", "graph", "--dataset", "ptc_mr", "--method", "random", "--gpc", "1"]
     assert main([*argv, "--root", str(tmp_path / "root"), "--download", "--quiet", "--out", str(tmp_path / "a")]) == 2
+
+
+def test_an_error_after_the_files_came_is_not_called_a_failed_download(tmp_path, tiny_graphs, monkeypatch) -> None:
+    """The catch named any OSError / RuntimeError while reading a fetched dataset a failed download ("check the
+    network")."""
+    from torch_geometric.datasets import TUDataset
+
+    def fetched(self):
+        _write_tu(Path(self.raw_dir), "PTC_MR", tiny_graphs)
+
+    def broken(self):
+        raise RuntimeError("processing failed")
+
+    monkeypatch.setenv("CONDENSEKIT_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setattr(TUDataset, "download", fetched)
+    monkeypatch.setattr(TUDataset, "process", broken)
+    (tmp_path / "root").mkdir()
+    with pytest.raises(RuntimeError, match="processing failed"):
+        load_graph_dataset("ptc_mr", root=tmp_path / "root", download=True)
