@@ -12,6 +12,7 @@ import argparse
 import sys
 import warnings
 from importlib.metadata import entry_points
+from pathlib import Path
 from typing import Any
 
 from condensekit.core.artifact import format_card, load_artifact
@@ -75,6 +76,14 @@ def build_parser(argv: list[str] | None = None) -> CliParser:
     return parser
 
 
+def _check_json_target(ns: argparse.Namespace) -> None:
+    """Refuse a verb's ``--json`` that names a folder before the verb runs: the JSON is written last, so the write's
+    ``IsADirectoryError`` came as a traceback after the work (a condensation, an evaluation) was done."""
+    path = getattr(ns, "json", None)
+    if path and Path(path).is_dir():
+        raise ValueError(f"Invalid value {path!r} for argument --json: it is a folder; give a file name")
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     parser = build_parser(argv)
@@ -86,6 +95,7 @@ def main(argv: list[str] | None = None) -> int:
         parser.print_help()
         return 2
     try:
+        _check_json_target(ns)
         return int(ns.func(ns) or 0)
     except (ValueError, FileNotFoundError, PermissionError) as err:
         print(f"condensekit: error: {err}", file=sys.stderr)

@@ -217,3 +217,37 @@ def test_method_flags_are_not_abbreviated() -> None:
     assert parse_config_flags(Cfg, ["--syn-steps", "3"], prog="p", owner="method 'x'") == {"syn_steps": 3}
     with pytest.raises(ValueError, match=r"Unknown option\(s\) \['--syn', '3'\] for method 'x'"):
         parse_config_flags(Cfg, ["--syn", "3"], prog="p", owner="method 'x'")
+
+
+def _ring_graph(tmp_path: Path) -> Path:
+    """A 12-node graph file (``--dataset path.npz``): the node-level verbs without real data."""
+    import numpy as np
+
+    n = 12
+    path = tmp_path / "ring.npz"
+    np.savez(path, x=np.random.default_rng(0).normal(size=(n, 4)).astype(np.float32),
+             edge_index=np.stack([np.arange(n), (np.arange(n) + 1) % n]), y=np.arange(n) % 3,
+             train_mask=np.arange(n) < 6, val_mask=(np.arange(n) >= 6) & (np.arange(n) < 9),
+             test_mask=np.arange(n) >= 9)  # fmt: skip
+    return path
+
+
+def test_json_naming_a_folder_is_refused_before_the_work(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # the JSON is written last: a folder gave IsADirectoryError's traceback (exit code 1) after the condensation
+    # (or evaluation) had run and its artifact (or card) had been written
+    folder = tmp_path / "results"
+    folder.mkdir()
+    art = tmp_path / "art"
+    condense = ["graph", "condense", "--dataset", str(_ring_graph(tmp_path)), "--method", "random", "--budget", "3",
+                "--quiet", "--out", str(art), "--device", "cpu"]  # fmt: skip
+    assert main([*condense, "--json", str(folder)]) == 2
+    assert f"Invalid value {str(folder)!r} for argument --json: it is a folder" in capsys.readouterr().err
+    assert not art.exists()
+
+    assert main(condense) == 0
+    card = (art / "card.json").read_text()
+    evaluate = ["graph", "evaluate", str(art), "--runs", "1", "--epochs", "1", "--workers", "1", "--device", "cpu"]
+    assert main([*evaluate, "--json", str(folder)]) == 2
+    assert "for argument --json: it is a folder" in capsys.readouterr().err
+    assert (art / "card.json").read_text() == card  # no test record was written
+    assert list(folder.iterdir()) == []
