@@ -18,7 +18,7 @@ atomically. Opening a buffer made for another dataset, model, normalisation or c
 refused with the differences listed, and so is one whose model had another parameter count under the same name
 (on 2026-12-03 ``convnet`` got the reference's stem padding for 1-channel input: 2,048 features instead of 1,152,
 so a buffer made before holds ``convnet_pad1`` experts); a truncated or malformed expert file is reported with
-its path.
+its path, and :func:`generate_experts` moves it aside (``NAME.corrupt``) and trains it again.
 
 The training regulariser is part of a buffer's identity: the card's ``regularizer`` holds its ``record()``
 (:meth:`~condensekit.core.objectives.curvature.CurvatureRegularizer.record`; GUARD's curvature-trained experts) or
@@ -38,6 +38,7 @@ from __future__ import annotations
 
 import json
 import os
+import warnings
 from dataclasses import asdict, dataclass, field
 from functools import partial
 from pathlib import Path
@@ -342,21 +343,51 @@ def _card_regularizer(folder: Path, card: dict[str, Any]) -> dict[str, Any] | No
 def _read_trajectory(path: Path, rows: int | None, num_params: int) -> Tensor:
     if not path.exists():
         raise FileNotFoundError(f"expert file {str(path)!r} not found")
+    # generate_experts moves a bad finished file aside itself; a bad partial one has to go by hand
+    fix = (
+        "delete it and run `experts` again (it resumes)"
+        if path.name.endswith(".partial.safetensors")
+        else "run `experts` on the folder again: it moves the file aside and trains that expert again"
+    )
     try:
         traj = safetensors.torch.load_file(str(path))["trajectory"]
     except Exception as err:  # safetensors raises its own error type on a cut-off file
-        raise ValueError(
-            f"expert file {str(path)!r} is truncated or corrupt ({err}); delete it and run `experts` again (it resumes)"
-        ) from err
+        raise ValueError(f"expert file {str(path)!r} is truncated or corrupt ({err}); {fix}") from err
     ok_rows = rows is None or traj.shape[0] == rows
     if traj.dim() != 2 or traj.shape[1] != num_params or not ok_rows or traj.dtype != torch.float32:
         raise ValueError(
             f"expert file {str(path)!r} holds a {tuple(traj.shape)} {traj.dtype} trajectory; expected "
-            f"({rows if rows is not None else 'k'}, {num_params}) float32. Delete it and run `experts` again"
+            f"({rows if rows is not None else 'k'}, {num_params}) float32; {fix}"
         )
     if not torch.isfinite(traj).all():
         raise ValueError(f"expert file {str(path)!r} contains NaN or inf parameters (the expert diverged)")
     return traj
+
+
+def _trajectory_problem(path: Path, rows: int, num_params: int) -> str | None:
+    """Why the finished expert file ``path`` is not a (rows, num_params) float32 trajectory (a header that does not
+    open: a cut-off or foreign file; another tensor, shape or dtype), or ``None`` when it is. Reads the header only."""
+    try:
+        with safetensors.safe_open(str(path), framework="pt") as f:
+            if "trajectory" not in f.keys():
+                return f"no 'trajectory' tensor, only {sorted(f.keys())}"
+            part = f.get_slice("trajectory")
+            shape, dtype = tuple(part.get_shape()), part.get_dtype()
+    except Exception as err:  # safetensors raises its own error type on a cut-off file
+        return f"{type(err).__name__}: {err}"
+    if shape != (rows, num_params) or dtype != "F32":
+        return f"it holds a {shape} {dtype} trajectory, expected {(rows, num_params)} F32"
+    return None
+
+
+def _set_aside(path: Path) -> Path:
+    """Rename ``path`` to the first free ``NAME.corrupt`` (``.corrupt-2``, ...) beside it and return the new path."""
+    aside, n = path.with_name(path.name + ".corrupt"), 1
+    while aside.exists():
+        n += 1
+        aside = path.with_name(f"{path.name}.corrupt-{n}")
+    path.rename(aside)
+    return aside
 
 
 def _write_trajectory(path: Path, traj: Tensor) -> None:
@@ -451,12 +482,25 @@ def generate_experts(
     regularizer: Regularizer | None = None,
 ) -> ExpertBuffer:
     """Train the experts of ``folder`` that are not finished yet (in ``workers`` processes) and return the
-    buffer. Run it again after an interruption: finished experts are kept, partial ones resume.
+    buffer. Run it again after an interruption: finished experts are kept, partial ones resume. A finished file
+    whose header does not open or that is not an (epochs+1)×P float32 trajectory is moved aside (``NAME.corrupt``,
+    with a ``RuntimeWarning`` naming both files) and trained again, so a rerun repairs a cut-off copy.
 
     With ``workers > 1`` the data, config and ``regularizer`` must be picklable (a top-level function or a
     ``functools.partial`` of one)."""
     check_int("workers", workers, 1)
     buffer = ExpertBuffer.create(folder, data, config, regularizer=regularizer_record(regularizer))
+    for i in range(config.num_experts):  # a finished file that is cut off or malformed is trained again
+        path = buffer.path(i)
+        problem = _trajectory_problem(path, buffer.epochs + 1, buffer.num_params) if path.exists() else None
+        if problem is not None:
+            aside = _set_aside(path)
+            warnings.warn(
+                f"expert file {str(path)!r} is truncated or corrupt ({problem}): moved aside to {aside.name!r} and "
+                "trained again",
+                RuntimeWarning,
+                stacklevel=2,
+            )
     todo = [i for i in range(config.num_experts) if not buffer.path(i).exists()]
     if todo:
         jobs = [(_run_expert, i) for i in todo]

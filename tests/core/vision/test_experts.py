@@ -170,3 +170,23 @@ def test_workers_train_on_the_callers_device(tmp_path, tiny_images, monkeypatch)
 
     mod._context(Moved(), str(tmp_path / "buf"), CFG, None, "cuda:0")
     assert seen["to"] == "cuda:0"
+
+
+def test_a_truncated_or_misshapen_finished_expert_is_set_aside_and_trained_again(tmp_path, tiny_images):
+    # a finished file that is cut off (a copy interrupted) counted as done: the rerun reported success and condense
+    # then refused the buffer
+    buf = generate_experts(tiny_images, tmp_path / "buf", CFG)
+    good = buf.load(1).clone()  # not a view of the file (safetensors maps it), which is cut below
+    raw = buf.path(1).read_bytes()
+    buf.path(1).write_bytes(raw[: len(raw) // 2])
+    buf.path(1).with_name("expert_0001.safetensors.corrupt").write_bytes(b"an earlier one")  # its name is taken
+    with pytest.warns(RuntimeWarning, match=r"expert_0001\.safetensors.*truncated or corrupt.*corrupt-2"):
+        again = generate_experts(tiny_images, tmp_path / "buf", CFG)
+    assert torch.equal(again.load(1), good)  # seeded: the same expert as before
+    assert (tmp_path / "buf" / "expert_0001.safetensors.corrupt-2").read_bytes() == raw[: len(raw) // 2]
+    from condensekit.core.vision.experts import _write_trajectory
+
+    _write_trajectory(buf.path(0), good[:2])  # a whole file of the wrong shape (one epoch short)
+    with pytest.warns(RuntimeWarning, match=r"expert_0000\.safetensors.*\(2, \d+\) F32.*expected \(3, \d+\)"):
+        generate_experts(tiny_images, tmp_path / "buf", CFG)
+    assert len(buf.trajectories()) == 2
