@@ -17,7 +17,7 @@ from typing import Any
 
 from condensekit.core.artifact import format_card, load_artifact
 
-__all__ = ["CliParser", "build_parser", "main"]
+__all__ = ["CliParser", "build_parser", "long_options", "main", "verb_parser"]
 
 
 class CliParser(argparse.ArgumentParser):
@@ -84,12 +84,31 @@ def _check_json_target(ns: argparse.Namespace) -> None:
         raise ValueError(f"Invalid value {path!r} for argument --json: it is a folder; give a file name")
 
 
+def verb_parser(parser: argparse.ArgumentParser, argv: list[str]) -> argparse.ArgumentParser:
+    """The innermost sub-parser that ``argv`` names (``condensekit graph evaluate ...``: ``graph evaluate``'s), found
+    by following its sub-command words down the tree; ``parser`` itself when ``argv`` names none."""
+    for token in argv:
+        subs = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
+        if not subs:
+            break
+        if token in subs[0].choices:
+            parser = subs[0].choices[token]
+    return parser
+
+
+def long_options(parser: argparse.ArgumentParser) -> list[str]:
+    """The ``--options`` of ``parser`` (not ``--help``), sorted: the list an unknown option's error gives."""
+    return sorted(o for a in parser._actions for o in a.option_strings if o.startswith("--") and o != "--help")
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     parser = build_parser(argv)
     ns, extra = parser.parse_known_args(argv)
-    if extra and not getattr(ns, "accepts_extra", False):
-        parser.error(f"unrecognized arguments: {' '.join(extra)}")
+    verb = verb_parser(parser, argv)
+    if extra and not getattr(ns, "accepts_extra", False):  # the verb's usage and options, not the top level's
+        options = long_options(verb)
+        verb.error(f"unrecognized arguments: {' '.join(extra)}" + (f". Valid options are {options}" if options else ""))
     ns.extra = extra
     if not hasattr(ns, "func"):
         parser.print_help()

@@ -251,3 +251,25 @@ def test_json_naming_a_folder_is_refused_before_the_work(tmp_path: Path, capsys:
     assert "for argument --json: it is a folder" in capsys.readouterr().err
     assert (art / "card.json").read_text() == card  # no test record was written
     assert list(folder.iterdir()) == []
+
+
+@pytest.mark.parametrize(
+    ("argv", "verb", "option"),
+    [
+        (["graph", "evaluate", "art", "--bogus"], "graph evaluate", "--models"),
+        (["graph", "show", "art", "--png", "a.png", "--bogus", "1"], "graph show", "--per-class"),
+        (["medical", "evaluate", "art", "--bogus"], "medical evaluate", "--runs"),
+        (["medical", "experts", "--flag", "breastmnist", "--bogus", "3"], "medical experts", "--workers"),
+    ],
+)
+def test_an_unknown_option_gets_the_verbs_usage_and_options(
+    argv: list[str], verb: str, option: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # a verb that passes no flag to a method got the top level's usage (`condensekit [-h] COMMAND ...`) and no list
+    with pytest.raises(SystemExit) as exit_:
+        main(argv)
+    err = capsys.readouterr().err
+    assert exit_.value.code == 2 and err.startswith(f"usage: condensekit {verb} ")
+    unknown = " ".join(argv[argv.index("--bogus") :])
+    assert f"condensekit {verb}: error: unrecognized arguments: {unknown}. Valid options are [" in err
+    assert f"'{option}'" in err and "'--help'" not in err
