@@ -110,6 +110,8 @@ def main(argv: list[str] | None = None) -> int:
         options = long_options(verb)
         verb.error(f"unrecognized arguments: {' '.join(extra)}" + (f". Valid options are {options}" if options else ""))
     ns.extra = extra
+    # what a method's flag parser (parse_config_flags) lists beside its own flags when an option is unknown
+    ns.verb_prog, ns.verb_options = verb.prog.removeprefix(f"{parser.prog} "), long_options(verb)
     if not hasattr(ns, "func"):
         parser.print_help()
         return 2

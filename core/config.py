@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import typing
+from collections.abc import Sequence
 from typing import Any, TypeVar
 
 T = TypeVar("T")
@@ -80,13 +81,21 @@ def config_with_overrides(cls: type[T], overrides: dict[str, Any] | None, *, own
     return cls(**overrides)
 
 
-def parse_config_flags(cls: type, argv: list[str], *, prog: str, owner: str) -> dict[str, Any]:
+def parse_config_flags(
+    cls: type, argv: list[str], *, prog: str, owner: str, verb: str | None = None, verb_options: Sequence[str] = ()
+) -> dict[str, Any]:
     """The fields of ``cls`` given as ``--flags`` in ``argv`` (a method's extra arguments); an unknown flag
-    raises ``ValueError`` listing the valid ones."""
+    raises ``ValueError`` listing the valid ones.
+
+    ``argv`` holds whatever the verb did not know, so a typo of the verb's own option (``--ipcs``) lands here too:
+    given ``verb`` (``"medical condense"``) and its ``verb_options`` (``main`` puts both on the namespace as
+    ``verb_prog`` and ``verb_options``), the error lists those beside the method's, or the option meant would be
+    in neither list."""
     parser = argparse.ArgumentParser(prog=prog, add_help=False, allow_abbrev=False)  # --syn is not --syn-steps
     add_dataclass_args(parser, cls)
     ns, rest = parser.parse_known_args(argv)
     if rest:
         valid = sorted("--" + a.dest.replace("_", "-") for a in parser._actions if a.dest != "help")
-        raise ValueError(f"Unknown option(s) {rest} for {owner}. Valid options are {valid}")
+        own = f"; the options of `{verb}` itself are {list(verb_options)}" if verb and verb_options else ""
+        raise ValueError(f"Unknown option(s) {rest} for {owner}. Valid options are {valid}{own}")
     return {f.name: getattr(ns, f.name) for f in dataclasses.fields(cls) if hasattr(ns, f.name)}

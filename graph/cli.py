@@ -104,7 +104,15 @@ def _workers(ns: argparse.Namespace, task: NodeTask, runs: int) -> int:
 def _method_config(ns: argparse.Namespace, registry: Any = NODE_METHODS) -> Any:
     entry = registry.get(ns.method)
     prog = f"condensekit graph condense --method {ns.method}"
-    return entry.config(**parse_config_flags(entry.config, ns.extra, prog=prog, owner=f"method {ns.method!r}"))
+    given = parse_config_flags(
+        entry.config,
+        ns.extra,
+        prog=prog,
+        owner=f"method {ns.method!r}",
+        verb=getattr(ns, "verb_prog", None),
+        verb_options=getattr(ns, "verb_options", ()),
+    )
+    return entry.config(**given)
 
 
 def _print_eval(title: str, results: dict[str, Any]) -> None:

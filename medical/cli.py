@@ -55,8 +55,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="keep the set with the best validation ACC, checked every k iterations "
                         "(default: the profile's; 0: keep the last set)")  # fmt: skip
     _common(c)
-    own = sorted(o for a in c._actions for o in a.option_strings if o.startswith("--") and o != "--help")
-    c.set_defaults(func=_condense, accepts_extra=True, verb_options=own)
+    c.set_defaults(func=_condense, accepts_extra=True)
 
     e = verbs.add_parser("evaluate", help="train models on a condensed set, test ACC/AUC on the real test split")
     e.add_argument("artifact")
@@ -146,10 +145,15 @@ def _experts(ns: argparse.Namespace) -> int:
 def _method_overrides(ns: argparse.Namespace) -> dict[str, Any]:
     prog = f"condensekit medical condense --method {ns.method}"
     config = IMAGE_METHODS.get(ns.method).config
-    try:
-        return parse_config_flags(config, ns.extra, prog=prog, owner=f"method {ns.method!r}")
-    except ValueError as err:  # a typo of the verb's own option (--ipcs) reaches the method's flags too
-        raise ValueError(f"{err}; the options of `medical condense` itself are {ns.verb_options}") from None
+    # a typo of the verb's own option (--ipcs) reaches the method's flags too: its error lists the verb's options
+    return parse_config_flags(
+        config,
+        ns.extra,
+        prog=prog,
+        owner=f"method {ns.method!r}",
+        verb=getattr(ns, "verb_prog", None),
+        verb_options=getattr(ns, "verb_options", ()),
+    )
 
 
 def _condense(ns: argparse.Namespace) -> int:

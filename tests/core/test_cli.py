@@ -273,3 +273,20 @@ def test_an_unknown_option_gets_the_verbs_usage_and_options(
     unknown = " ".join(argv[argv.index("--bogus") :])
     assert f"condensekit {verb}: error: unrecognized arguments: {unknown}. Valid options are [" in err
     assert f"'{option}'" in err and "'--help'" not in err
+
+
+def test_method_flag_errors_list_the_verbs_options_when_given() -> None:
+    from dataclasses import dataclass
+
+    from condensekit.core.config import parse_config_flags
+
+    @dataclass
+    class Cfg:
+        syn_steps: int = 1
+
+    with pytest.raises(ValueError) as err:
+        parse_config_flags(Cfg, ["--ipcs", "2"], prog="p", owner="method 'x'", verb="v c", verb_options=["--ipc"])
+    assert str(err.value) == (
+        "Unknown option(s) ['--ipcs', '2'] for method 'x'. Valid options are ['--syn-steps']; "
+        "the options of `v c` itself are ['--ipc']"
+    )

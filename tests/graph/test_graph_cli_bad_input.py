@@ -54,3 +54,23 @@ def test_evaluate_refuses_an_empty_model_list_and_keeps_the_card(
     assert f"Invalid value {models!r} for argument --models" in err and "gcn" in err and "mlp" in err
     assert json.loads((art / "card.json").read_text())["metrics"]["test"] == before
     assert not Path(str(art) + ".eval.json").exists()
+
+
+@pytest.mark.parametrize(
+    ("size", "method", "method_flag"),
+    [(["--budget", "35"], "gcond", "--lr-feat"), (["--task", "graph", "--gpc", "2"], "kidd", "--ridge")],
+)
+def test_a_mistyped_verb_option_lists_the_verbs_options_too(
+    tmp_path: Path, size: list[str], method: str, method_flag: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # `--stepz 1` went to the method's flags, whose error listed only the method's: the option meant (--steps of
+    # the verb) was in neither list
+    out = tmp_path / "art"
+    argv = ["graph", "condense", "--dataset", "mutag" if "graph" in size else "cora", "--method", method, *size]
+    assert main([*argv, "--stepz", "1", "--out", str(out), "--quiet"]) == 2
+    err = capsys.readouterr().err
+    assert f"Unknown option(s) ['--stepz', '1'] for method '{method}'. Valid options are [" in err
+    assert f"'{method_flag}'" in err
+    own = err.split("; the options of `graph condense` itself are ")[1]
+    assert "'--steps'" in own and "'--eval-runs'" in own and "'--lr-feat'" not in own and "'--help'" not in own
+    assert not out.exists()
