@@ -91,12 +91,6 @@ def condense_medical(
     anything runs, and the card's ``experts`` records the buffer's term."""
     prof = PROFILES.get(profile)
     config = medical_config(method, profile, overrides, ipc=ipc, flag=data.name)
-    if not data.multilabel:  # core gives a class without training images no budget: a set without that class
-        absent = sorted(set(range(data.num_classes)) - set(data.y_train.unique().tolist()))
-        if absent:
-            raise ValueError(f"the training split of {data.name!r} holds no image of class(es) {absent} (of "
-                             f"{data.num_classes}), so the condensed set would lack them; use data with every class "
-                             "in its training split")  # fmt: skip
     every = prof.select_every if select_every is None else select_every
     check_int("select_every", every, 0)
     selection = selection_settings(config, profile, every)

@@ -47,11 +47,19 @@ def class_groups(data: ImageSplits) -> tuple[Tensor, int]:
 
 
 def ipc_budgets(data: ImageSplits, ipc: int) -> Tensor:
-    """``ipc`` images for every group present; an IPC larger than a group raises ``ValueError``."""
+    """``ipc`` images for every group present; an IPC larger than a group raises ``ValueError``, and so does a
+    single-label class without training images (the set would silently lack it). A multi-label task's groups may be
+    empty (e.g. no image without a finding): its labels are learnt from the images of the others."""
     check_int("ipc", ipc, 1)
     groups, k = class_groups(data)
     counts = torch.bincount(groups.cpu(), minlength=k)
     present = counts > 0
+    if not data.multilabel and not bool(present.all()):
+        absent = [c for c in range(k) if not present[c]]
+        raise ValueError(
+            f"Invalid data for argument data: the training split of {data.name!r} holds no image of class(es) "
+            f"{absent} (of {k}), so the condensed set would lack them; use data with every class in its training split"
+        )
     small = [(c, int(counts[c])) for c in range(k) if present[c] and counts[c] < ipc]
     if small:
         raise ValueError(

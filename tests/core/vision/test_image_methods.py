@@ -131,3 +131,14 @@ def test_resume_with_another_setting_is_refused(change, message, tmp_path, tiny_
         run(fresh(**change), EngineConfig(steps=4, device="cpu", progress=False, checkpoint=ck))
     # the same setting resumes (a regulariser is compared by its fields, not its identity)
     run(fresh(), EngineConfig(steps=4, device="cpu", progress=False, checkpoint=ck))
+
+
+def test_a_class_without_training_images_is_refused(tiny_images):
+    # it got budget 0, so the set silently lacked the class (only medical refused it, in its own check)
+    import dataclasses
+
+    keep = tiny_images.y_train == 1
+    data = dataclasses.replace(tiny_images, x_train=tiny_images.x_train[keep], y_train=tiny_images.y_train[keep])
+    with pytest.raises(ValueError, match=r"argument data: the training split of 'tiny' holds no image of class\(es\) "
+                                         r"\[0\] \(of 2\)"):  # fmt: skip
+        condense_images(data, "random", ipc=1, domain="t")
