@@ -16,8 +16,9 @@ from pathlib import Path
 from typing import Any
 
 from condensekit.core.artifact import format_card, load_artifact
+from condensekit.core.config import add_dataclass_args
 
-__all__ = ["CliParser", "build_parser", "long_options", "main", "verb_parser"]
+__all__ = ["CliParser", "MethodHelp", "add_method_help", "build_parser", "long_options", "main", "verb_parser"]
 
 
 class CliParser(argparse.ArgumentParser):
@@ -38,6 +39,50 @@ class CliParser(argparse.ArgumentParser):
         if allow_abbrev:
             raise ValueError(f"Argument allow_abbrev of CliParser must be False, got {allow_abbrev!r}")
         super().__init__(*args, allow_abbrev=False, **kwargs)
+
+
+class MethodHelp(argparse.Action):
+    """``-h/--help`` of a verb that passes the flags it does not know to a method's config (``accepts_extra``): the
+    verb's options and, when ``--method X`` came before it, X's own flags (its config dataclass, as
+    :func:`~condensekit.core.config.parse_config_flags` reads them). argparse's help knows only the verb's options,
+    so a method's flags could be learnt only from the error of a wrong one.
+
+    Args:
+        methods: the method registry (entries with a ``config`` dataclass), or a function of the namespace parsed so
+            far that returns it (``graph condense``: node or graph-level methods by ``--task``).
+        method_dest: the namespace attribute holding the method's name (``method``; ``base`` for ``robust``).
+        note: text after "flags of method 'X'" (e.g. which defaults a profile replaces).
+    """
+
+    def __init__(self, option_strings: list[str], dest: str = argparse.SUPPRESS, *, methods: Any,
+                 method_dest: str = "method", note: str = "", **kwargs: Any) -> None:  # fmt: skip
+        super().__init__(option_strings, dest=dest, default=argparse.SUPPRESS, nargs=0, **kwargs)
+        self.methods, self.method_dest, self.note = methods, method_dest, note
+
+    def __call__(self, parser: argparse.ArgumentParser, namespace: argparse.Namespace, values: Any,
+                 option_string: str | None = None) -> None:  # fmt: skip
+        parser.print_help()
+        methods = self.methods(namespace) if callable(self.methods) else self.methods
+        method = getattr(namespace, self.method_dest, None)
+        option = "--" + self.method_dest.replace("_", "-")
+        if method is None:
+            print(f"\nmethod flags: put {option} X before --help to list them")
+        elif method not in methods:
+            print(f"\nmethod flags: unknown method {method!r}; valid methods are {{{', '.join(methods.names())}}}")
+        else:
+            flags = argparse.ArgumentParser(prog=parser.prog, add_help=False, usage=argparse.SUPPRESS)
+            add_dataclass_args(flags, methods.get(method).config)
+            print(f"\nflags of method {method!r}{self.note}:\n{flags.format_help().strip()}")
+        parser.exit()
+
+
+def add_method_help(
+    parser: argparse.ArgumentParser, methods: Any, *, method_dest: str = "method", note: str = ""
+) -> None:
+    """Give ``parser`` (made with ``add_help=False``) the ``-h/--help`` of :class:`MethodHelp`."""
+    option = "--" + method_dest.replace("_", "-")
+    parser.add_argument("-h", "--help", action=MethodHelp, methods=methods, method_dest=method_dest, note=note,
+                        help=f"show this help (after {option} X: X's flags too) and exit")  # fmt: skip
 
 
 def _info(ns: argparse.Namespace) -> int:

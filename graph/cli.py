@@ -9,6 +9,7 @@ from typing import Any
 
 from condensekit.core.artifact import update_card
 from condensekit.core.atomic import write_json
+from condensekit.core.cli import add_method_help
 from condensekit.core.config import parse_config_flags
 from condensekit.core.evaluate import Summary, TrainConfig
 from condensekit.core.parallel import auto_workers
@@ -32,8 +33,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     c = verbs.add_parser(
         "condense",
         help="condense a graph and write an artifact",
-        description="Method-specific flags (e.g. --lr-feat) appear with --method X --help.",
+        description="Method-specific flags (e.g. --lr-feat) appear with --method X --help "
+        "(graph-level methods with --task graph before --help).",
+        add_help=False,
     )
+    add_method_help(c, _condense_methods)
     c.add_argument(
         "--dataset",
         required=True,
@@ -78,6 +82,15 @@ def register(sub: argparse._SubParsersAction) -> None:
     from condensekit.graph.level.cli import register_graph_level
 
     register_graph_level(verbs)
+
+
+def _condense_methods(ns: argparse.Namespace) -> Any:
+    """The methods ``graph condense --help`` lists flags for: graph-level ones under ``--task graph``."""
+    if getattr(ns, "task", "node") == "graph":
+        from condensekit.graph.level.methods import GRAPH_METHODS
+
+        return GRAPH_METHODS
+    return NODE_METHODS
 
 
 def _common(p: argparse.ArgumentParser) -> None:

@@ -10,6 +10,7 @@ from typing import Any
 
 from condensekit.core.artifact import check_artifact_target, update_card
 from condensekit.core.atomic import write_bytes, write_json
+from condensekit.core.cli import add_method_help
 from condensekit.core.config import add_dataclass_args, parse_config_flags
 from condensekit.core.registry import check_int
 from condensekit.core.report import format_table
@@ -42,7 +43,9 @@ def register(sub: argparse._SubParsersAction) -> None:
         description="Method-specific flags (e.g. --syn-steps) appear with --method X --help.",
         add_help=False,
     )
-    c.add_argument("-h", "--help", action=_MethodHelp, help="show this help (after --method X: X's flags too) and exit")
+    add_method_help(
+        c, IMAGE_METHODS, note=" (--profile replaces some of these defaults; the card records the values used)"
+    )
     _data_args(c)
     c.add_argument("--method", required=True, help=f"one of {{{', '.join(IMAGE_METHODS.names())}}}")
     c.add_argument("--ipc", type=int, required=True, help="synthetic images per class")
@@ -78,32 +81,6 @@ def register(sub: argparse._SubParsersAction) -> None:
             format_table(["method", "what"], [[n, IMAGE_METHODS.get(n).description] for n in IMAGE_METHODS.names()])
         )
     )
-
-
-class _MethodHelp(argparse.Action):
-    """``condense --help``: the verb's options and, when ``--method X`` came before it, X's own flags (its config
-    dataclass, as :func:`~condensekit.core.config.parse_config_flags` reads them). The description promised them,
-    but argparse's help knew only the verb's options, so a method's flags could be learnt only from the error of a
-    wrong one."""
-
-    def __init__(self, option_strings: list[str], dest: str = argparse.SUPPRESS, **kwargs: Any) -> None:
-        super().__init__(option_strings, dest=dest, default=argparse.SUPPRESS, nargs=0, **kwargs)
-
-    def __call__(self, parser: argparse.ArgumentParser, namespace: argparse.Namespace, values: Any,
-                 option_string: str | None = None) -> None:  # fmt: skip
-        parser.print_help()
-        method = getattr(namespace, "method", None)
-        if method is None:
-            print("\nmethod flags: put --method X before --help to list them")
-        elif method not in IMAGE_METHODS.names():
-            valid = ", ".join(IMAGE_METHODS.names())
-            print(f"\nmethod flags: unknown method {method!r}; valid methods are {{{valid}}}")
-        else:
-            flags = argparse.ArgumentParser(prog=parser.prog, add_help=False, usage=argparse.SUPPRESS)
-            add_dataclass_args(flags, IMAGE_METHODS.get(method).config)
-            print(f"\nflags of method {method!r} (--profile replaces some of these defaults; the card records the "
-                  f"values used):\n{flags.format_help().strip()}")  # fmt: skip
-        parser.exit()
 
 
 def _data_args(p: argparse.ArgumentParser) -> None:

@@ -74,3 +74,25 @@ def test_a_mistyped_verb_option_lists_the_verbs_options_too(
     own = err.split("; the options of `graph condense` itself are ")[1]
     assert "'--steps'" in own and "'--eval-runs'" in own and "'--lr-feat'" not in own and "'--help'" not in own
     assert not out.exists()
+
+
+@pytest.mark.parametrize(
+    ("task", "method", "flags"),
+    [([], "gcond", ("--lr-feat", "--pge-hidden")), (["--task", "graph"], "kidd", ("--ridge", "--hops"))],
+)
+def test_method_help_lists_the_method_flags_the_description_promises(
+    task: list[str], method: str, flags: tuple[str, ...], capsys: pytest.CaptureFixture[str]
+) -> None:
+    # "Method-specific flags (e.g. --lr-feat) appear with --method X --help": argparse printed the verb's options only
+    with pytest.raises(SystemExit) as done:
+        main(["graph", "condense", *task, "--method", method, "--help"])
+    out = capsys.readouterr().out
+    assert done.value.code == 0 and "--dataset DATASET" in out
+    listed = out.split(f"flags of method {method!r}:")[1]
+    assert all(flag in listed for flag in flags)
+    with pytest.raises(SystemExit):
+        main(["graph", "condense", "--method", "kidd", "--help"])  # without --task graph: a node method is meant
+    assert "unknown method 'kidd'; valid methods are {doscond, gcdm, gcond," in capsys.readouterr().out
+    with pytest.raises(SystemExit):
+        main(["graph", "condense", "-h"])
+    assert "put --method X before --help" in capsys.readouterr().out
