@@ -173,7 +173,7 @@ def load_node_dataset(
     Raises:
         ValueError: unknown ``name``, or the loaded graph fails :func:`validate_node_data`.
         FileNotFoundError: an explicit root does not exist, or the raw files are missing and
-            ``download`` is false.
+            ``download`` is false, or the download failed (offline, DNS, HTTP).
     """
     key = str(name).lower()
     if key not in INFO:
@@ -188,8 +188,14 @@ def load_node_dataset(
             dataset = _OPENERS[spec.loader](mirror, spec)
     elif download:
         target = _download_root(base) / spec.folder
-        with weights_only_pyg(target):
-            dataset = _OPENERS[spec.loader](target, spec)
+        try:
+            with weights_only_pyg(target):
+                dataset = _OPENERS[spec.loader](target, spec)
+        except (OSError, RuntimeError) as err:  # offline, DNS, HTTP: fsspec and aiohttp raise OSError subclasses
+            raise FileNotFoundError(
+                f"Dataset {key!r} could not be downloaded to {str(target)!r} ({type(err).__name__}: {err}); check "
+                f"the network, or put its raw files in '{spec.folder}/raw/' under the data root"
+            ) from err
     else:
         shown = ", ".join(missing[:4]) + (", ..." if len(missing) > 4 else "")
         raise FileNotFoundError(

@@ -212,3 +212,23 @@ def test_feature_normalisation_takes_its_shift_from_training_nodes_only() -> Non
     # non-negative features whose training minimum is 0 (Cora, CiteSeer, Actor): PyG's numbers exactly
     nonneg = Data(x=torch.tensor([[0.0, 2.0], [1.0, 1.0], [3.0, 0.0], [0.0, 0.5]]), **masks)
     assert torch.equal(normalize_node_features(nonneg.clone()).x, T.NormalizeFeatures()(nonneg.clone()).x)
+
+
+@pytest.mark.parametrize("name", ["citeseer", "actor"])
+def test_a_failed_download_is_a_clear_error(name: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """Offline, ``--download`` ended in aiohttp's ClientConnectorDNSError traceback (an OSError), exit code 1."""
+    from torch_geometric.datasets import Actor, Planetoid
+
+    from condensekit.core.cli import main
+
+    def offline(self) -> None:
+        raise OSError("Cannot connect to host github.com:443 ssl:default [Name or service not known]")
+
+    monkeypatch.setenv(CACHE_ENV, str(tmp_path / "cache"))
+    for cls in (Planetoid, Actor):
+        monkeypatch.setattr(cls, "download", offline)
+    (tmp_path / "root").mkdir()
+    with pytest.raises(FileNotFoundError, match=rf"Dataset '{name}' could not be downloaded to .*Cannot connect"):
+        load_node_dataset(name, root=tmp_path / "root", download=True)
+    argv = ["graph", "condense", "--dataset", name, "--method", "random", "--budget", "10", "--download", "--quiet"]
+    assert main([*argv, "--root", str(tmp_path / "root"), "--out", str(tmp_path / "a")]) == 2
