@@ -88,6 +88,7 @@ class ExpertConfig:
     def __post_init__(self) -> None:
         for name in ("num_experts", "epochs", "batch_size"):
             check_int(name, getattr(self, name), 1)
+        check_int("seed", self.seed, 0)  # as every condense verb's seed
         check_positive("lr", self.lr)
         for name in ("momentum", "weight_decay"):  # checked here, before a buffer's card records them
             check_nonnegative(name, getattr(self, name))

@@ -117,7 +117,8 @@ def test_buffer_of_the_old_convnet_layout_refused(tmp_path):
 
 
 @pytest.mark.parametrize(
-    ("kwargs", "argument"), [({"momentum": -1.0}, "momentum"), ({"weight_decay": -0.1}, "weight_decay")]
+    ("kwargs", "argument"),
+    [({"momentum": -1.0}, "momentum"), ({"weight_decay": -0.1}, "weight_decay"), ({"seed": -1}, "seed")],
 )
 def test_bad_expert_config_refused_before_the_card_is_written(tmp_path, tiny_images, kwargs, argument):
     # A bad value used to fail inside torch's SGD after the card was written; the card then refused the corrected run.
