@@ -24,9 +24,12 @@ def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
     """Yield a temporary path beside ``path``; on success rename it onto ``path``.
 
     The caller writes the temporary file (any writer that takes a path); on an exception the
-    temporary file is removed and ``path`` is left as it was.
+    temporary file is removed and ``path`` is left as it was. A ``path`` that is a folder raises
+    ``ValueError`` before anything is written (the rename would fail after the work).
     """
     target = Path(path)
+    if target.is_dir():
+        raise ValueError(f"Invalid value {str(target)!r} for argument path: it is a folder; give a file name")
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp_path = _new_temp_file(target)
     try:

@@ -51,3 +51,14 @@ def test_a_failed_write_leaves_the_old_file(tmp_path: Path) -> None:
         raise RuntimeError("killed")
     assert target.read_text() == "old"
     assert [p.name for p in tmp_path.iterdir()] == ["a.txt"]
+
+
+def test_a_folder_as_the_target_is_refused_by_name(tmp_path: Path) -> None:
+    # the rename's IsADirectoryError came after the work (e.g. `--json DIR` once the artifact was saved)
+    folder = tmp_path / "out"
+    folder.mkdir()
+    with pytest.raises(ValueError, match=r"Invalid value '.*out' for argument path: it is a folder; give a file name"):
+        write_json(folder, {"a": 1})
+    with pytest.raises(ValueError, match="it is a folder"), atomic_path(folder):
+        pytest.fail("the body ran")
+    assert list(folder.iterdir()) == [] and sorted(p.name for p in tmp_path.iterdir()) == ["out"]
