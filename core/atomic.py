@@ -1,6 +1,8 @@
 """Atomic file writes: write to a temporary name in the same folder, fsync, then rename.
 
-A run killed midway leaves either the old file or the new one, never half of one.
+A run killed midway leaves either the old file or the new one, never half of one. A killed writer does leave its
+temporary file, ``.NAME.PID@HOST.RANDOM.tmp``: the next write to the same target on the same host removes those
+whose process is gone (POSIX only; a temp of another host, or of the older ``.NAME.RANDOM.tmp`` form, is kept).
 """
 
 from __future__ import annotations
@@ -8,8 +10,10 @@ from __future__ import annotations
 import io
 import json
 import os
+import re
 import secrets
 import shutil
+import socket
 import tempfile
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -42,12 +46,49 @@ def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
         raise
 
 
+#: This host's name as it goes into temp names (letters, digits and dashes): a pid means nothing on another host.
+_HOST = re.sub(r"[^A-Za-z0-9-]", "-", socket.gethostname())[:32] or "host"
+
+
+def _alive(pid: int) -> bool:
+    """Whether process ``pid`` exists here (one of another user counts; so does a pid reused since)."""
+    if pid <= 0:
+        return True  # os.kill(0, ...) would signal our own process group: never taken as dead
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (OSError, OverflowError):
+        return True
+    return True
+
+
+def _remove_dead_temps(target: Path) -> None:
+    """Delete the temporary files of ``target`` that writers on this host left when killed (their pid is gone)."""
+    if os.name != "posix":  # os.kill(pid, 0) terminates the process on Windows
+        return
+    own = re.compile(rf"\.{re.escape(target.name)}\.(\d+)@{re.escape(_HOST)}\.[0-9a-f]{{12}}\.tmp")
+    try:
+        names = [e.name for e in os.scandir(target.parent)]
+    except OSError:
+        return
+    for name in names:
+        m = own.fullmatch(name)
+        if m is not None and not _alive(int(m[1])):
+            try:
+                (target.parent / name).unlink(missing_ok=True)
+            except OSError:
+                pass  # not ours to force: the write goes on
+
+
 def _new_temp_file(target: Path) -> Path:
-    """Create an empty, unique ``.<name>.<random>.tmp`` beside ``target``, with the mode a plain ``open`` gives
-    (0666 less the umask): ``mkstemp`` makes 0600, which the rename carried onto results, checkpoints and
-    updated cards, unreadable to the other users of a shared folder."""
+    """Create an empty, unique ``.<name>.<pid>@<host>.<random>.tmp`` beside ``target``, with the mode a plain
+    ``open`` gives (0666 less the umask): ``mkstemp`` makes 0600, which the rename carried onto results,
+    checkpoints and updated cards, unreadable to the other users of a shared folder. Temps of the same target left
+    by killed writers of this host are removed first (:func:`_remove_dead_temps`)."""
+    _remove_dead_temps(target)
     for _ in range(100):
-        tmp = target.parent / f".{target.name}.{secrets.token_hex(6)}.tmp"
+        tmp = target.parent / f".{target.name}.{os.getpid()}@{_HOST}.{secrets.token_hex(6)}.tmp"
         try:
             os.close(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))
         except FileExistsError:

@@ -62,3 +62,32 @@ def test_a_folder_as_the_target_is_refused_by_name(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="it is a folder"), atomic_path(folder):
         pytest.fail("the body ran")
     assert list(folder.iterdir()) == [] and sorted(p.name for p in tmp_path.iterdir()) == ["out"]
+
+
+@pytest.mark.skipif(os.name != "posix", reason="dead writers are found with os.kill(pid, 0), POSIX only")
+def test_a_later_write_removes_the_temps_of_killed_writers_of_this_host(tmp_path: Path) -> None:
+    # kill -9 during a write left `.NAME.<hex>.tmp` beside the target for good (4 of 5 killed `robust audit` runs)
+    import re
+    import subprocess
+    import sys
+
+    with atomic_path(tmp_path / "probe") as probe:  # the temp names the writer: its pid and host
+        named = re.fullmatch(r"\.probe\.(\d+)@([A-Za-z0-9-]+)\.[0-9a-f]{12}\.tmp", probe.name)
+        probe.write_text("")
+    assert named is not None and int(named[1]) == os.getpid(), probe.name
+    host = named[2]
+    done = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, check=True)
+    dead = int(done.stdout)  # a process that has exited
+    target = tmp_path / "a.json"
+    killed = tmp_path / f".a.json.{dead}@{host}.0123456789ab.tmp"
+    kept = [
+        tmp_path / f".a.json.{os.getpid()}@{host}.0123456789ab.tmp",  # a live writer's
+        tmp_path / f".a.json.{dead}@another-host.0123456789ab.tmp",  # a pid of another host means nothing here
+        tmp_path / ".a.json.0123456789ab.tmp",  # the older form: no pid to tell
+        tmp_path / f".b.json.{dead}@{host}.0123456789ab.tmp",  # another target's
+    ]
+    for p in [killed, *kept]:
+        p.write_text("half")
+    write_text(target, "{}")
+    assert not killed.exists() and all(p.exists() for p in kept)
+    assert target.read_text() == "{}"
