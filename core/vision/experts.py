@@ -48,7 +48,7 @@ import safetensors.torch
 import torch
 from torch import Tensor
 
-from condensekit.core.atomic import atomic_path, write_json
+from condensekit.core.atomic import write_bytes, write_json
 from condensekit.core.objectives.trajectory import flat_params
 from condensekit.core.parallel import run_seeded
 from condensekit.core.registry import check_int, check_nonnegative, check_positive
@@ -392,8 +392,9 @@ def _set_aside(path: Path) -> Path:
 
 
 def _write_trajectory(path: Path, traj: Tensor) -> None:
-    with atomic_path(path) as tmp:
-        safetensors.torch.save_file({"trajectory": traj.detach().cpu().contiguous()}, str(tmp))
+    # bytes through write_bytes, not save_file onto the temp: safetensors 0.8's save_file leaves the file 0600
+    # whatever the umask, so a buffer in a shared folder was unreadable to the other users
+    write_bytes(path, safetensors.torch.save({"trajectory": traj.detach().cpu().contiguous()}))
 
 
 def _seed(config: ExpertConfig, index: int, epoch: int) -> int:

@@ -191,3 +191,15 @@ def test_a_truncated_or_misshapen_finished_expert_is_set_aside_and_trained_again
     with pytest.warns(RuntimeWarning, match=r"expert_0000\.safetensors.*\(2, \d+\) F32.*expected \(3, \d+\)"):
         generate_experts(tiny_images, tmp_path / "buf", CFG)
     assert len(buf.trajectories()) == 2
+
+
+def test_expert_files_get_the_mode_a_plain_write_gets(tmp_path, tiny_images):
+    # safetensors' save_file made them 0600 whatever the umask: a buffer in a shared folder was unreadable to others
+    import os
+
+    old = os.umask(0o022)
+    try:
+        buf = generate_experts(tiny_images, tmp_path / "buf", ExpertConfig(num_experts=1, epochs=1, model="mlp"))
+    finally:
+        os.umask(old)
+    assert buf.path(0).stat().st_mode & 0o777 == 0o644
