@@ -309,6 +309,56 @@ def test_cw_moves_pixels_at_exactly_0_and_1():
     assert torch.isfinite(w0).all() and torch.allclose(atk.tanh_space(w0), x, atol=1e-6)  # starts where x is
 
 
+def _far_boundary_model(slope: float) -> nn.Module:
+    """Two classes of 1×8×8 images: logit 1 - logit 0 = slope · Σ(x - 0.8). From the grey image (every pixel 0.5) the
+    nearest image of class 1 is every pixel at 0.8, at L2 distance 0.3·√64 = 2.4 exactly (the hyperplane's)."""
+    model = nn.Sequential(nn.Flatten(), nn.Linear(64, 2))
+    with torch.no_grad():
+        model[1].weight.copy_(torch.stack([torch.zeros(64), torch.full((64,), slope)]))
+        model[1].bias.copy_(torch.tensor([0.0, -slope * 0.8 * 64]))
+    return model.eval()
+
+
+def test_cw_default_reaches_a_boundary_torchattacks_budget_cannot():
+    # torchattacks' default, 50 Adam steps of 0.01 at c = 1, moves a pixel's w by 0.5 at most (0.5 → 0.73, short of
+    # 0.8), and at a gentle slope (0.2) no number of steps at c = 1 gets there (the L2 pull 2δ balances c·0.2 at
+    # δ = 0.1 a pixel): both counted the grey image robust at every ε. The default searches c and finds the boundary
+    # within a few % of the true distance 2.4, never inside it
+    x, y = torch.full((1, 1, 8, 8), 0.5), torch.tensor([0])
+    model = _far_boundary_model(0.2)
+    assert model(x).argmax(-1).item() == 0
+    old = AttackConfig(cw_c=1.0, cw_steps=50, cw_lr=0.01, cw_search_steps=1)
+    assert robust_accuracy(model, x, y, "cw", [2.3, 3.0], num_classes=2, config=old) == {2.3: 100.0, 3.0: 100.0}
+    one_c = AttackConfig(cw_c=1.0, cw_steps=300, cw_lr=0.1, cw_search_steps=1)  # w moves up to 30: converged
+    assert robust_accuracy(model, x, y, "cw", [3.0], num_classes=2, config=one_c) == {3.0: 100.0}
+    grid = [2.3, 2.5, 3.0]
+    assert robust_accuracy(model, x, y, "cw", grid, num_classes=2) == {2.3: 100.0, 2.5: 0.0, 3.0: 0.0}
+    steep = _far_boundary_model(1.0)  # c = 1 suffices here: the budget alone was short
+    assert robust_accuracy(steep, x, y, "cw", [3.0], num_classes=2, config=old) == {3.0: 100.0}
+    assert robust_accuracy(steep, x, y, "cw", grid, num_classes=2) == {2.3: 100.0, 2.5: 0.0, 3.0: 0.0}
+
+
+def test_cw_search_over_c_is_carlini_and_wagners():
+    from condensekit.robust.attacks import CarliniWagnerL2
+
+    x, y = torch.full((2, 1, 8, 8), 0.5), torch.tensor([0, 0])
+    x[1] += 0.1  # nearer the boundary: 0.2·8 = 1.6
+    model = _far_boundary_model(0.2)
+    atk = CarliniWagnerL2(model, c=1e-3, steps=300, lr=0.05, search_steps=9)  # the reference's first c, 1e-3
+    adv = atk(x, y)
+    dist = (adv - x).flatten(1).norm(dim=1)
+    assert (model(adv).argmax(-1) == 1).all() and atk.c == 1e-3 and atk._const is None  # c is given back
+    assert (dist >= torch.tensor([2.4, 1.6]) - 1e-4).all() and (dist <= torch.tensor([2.4, 1.6]) * 1.05).all()
+    assert torch.equal(CarliniWagnerL2(model, c=1e-3, steps=300, lr=0.05)(x, y), x)  # one round at c = 1e-3: nothing
+    with pytest.raises(ValueError, match="argument search_steps"):
+        CarliniWagnerL2(model, search_steps=0)
+    with pytest.raises(ValueError, match="argument cw_search_steps"):
+        AttackConfig(cw_search_steps=0)
+    atk.set_mode_targeted_by_label(quiet=True)
+    with pytest.raises(ValueError, match="search_steps in targeted mode"):
+        atk(x, torch.tensor([1, 1]))
+
+
 @pytest.mark.parametrize("k", [4, 2])
 def test_autoattack_iterations_are_set_and_recorded(k):
     # torchattacks' AutoAttack builds APGD, APGD-T and FAB with 10 iterations, Croce & Hein's standard has 100:
