@@ -43,8 +43,7 @@ from __future__ import annotations
 import copy
 import math
 import time
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from fractions import Fraction
 from typing import Any
@@ -55,6 +54,7 @@ from torch import Tensor, nn
 from torch.nn.utils.fusion import fuse_conv_bn_eval
 from torchattacks.attack import Attack
 
+from condensekit.core.modes import eval_mode
 from condensekit.core.registry import Registry, check_int, check_positive
 
 __all__ = [
@@ -127,7 +127,7 @@ class AttackConfig:
     autoattack_steps: int = field(
         default=100,
         metadata={"help": "iterations of AutoAttack's APGD-CE, APGD-T and FAB stages: Croce & Hein's standard 100 "
-                          "(torchattacks' own default is 10, which the benchmark rows recorded before sitting 21 ran)"},
+                          "(torchattacks' own default is 10, which benchmarks/robust.py keeps for its recorded rows)"},
     )  # fmt: skip
     batch_size: int = field(default=500, metadata={"help": "images attacked at once"})
     channels_last: bool = field(
@@ -206,7 +206,7 @@ class CarliniWagnerL2(torchattacks.CW):
     with the true class masked to -inf (the reference's ``- 1e4 · onehot``, exactly).
 
     The change of variables :math:`x' = \tfrac12(\tanh w + 1)` starts from :math:`w_0 = \operatorname{atanh}((2x -
-    1)(1 - 10^{-6}))`, as the reference does (``arctanh(imgs * 1.999999)`` on images in [-0.5, 0.5]): torchattacks
+    1)(1 - 10^{-6}))`, as the reference does (``arctanh((imgs - boxplus) / boxmul * 0.999999)``): torchattacks
     takes :math:`\operatorname{atanh}(2x - 1)`, which is :math:`\mp\infty` for a pixel at exactly 0 or 1, where
     tanh's gradient is 0, so Adam never moved it and the attack could not touch the black background of an MNIST
     digit (or a saturated pixel) at any budget. Now such a pixel starts at :math:`|w_0| \approx 7.25`, 5·10⁻⁷ inside
@@ -564,20 +564,6 @@ def _time_stages(atk: Attack, stages: dict[str, float]) -> None:
         stage.forward = timed  # type: ignore[method-assign]
 
 
-@contextmanager
-def _eval_mode(model: nn.Module) -> Iterator[nn.Module]:
-    """``model`` in eval mode inside the block; after it (an error included) every submodule is back in the mode
-    it came in, each its own: ``model.train(was_training)`` would set them all to the top module's, so a model in
-    train mode with a frozen (eval-mode) batch norm came back with that batch norm training."""
-    modes = [(m, m.training) for m in model.modules()]
-    model.eval()
-    try:
-        yield model
-    finally:
-        for m, training in modes:
-            m.training = training
-
-
 def adversarial(
     model: nn.Module, x: Tensor, y: Tensor, attack: str, eps: float, *, num_classes: int,
     seed: int = 0, config: AttackConfig = AttackConfig(), stages: dict[str, float] | None = None,
@@ -599,7 +585,7 @@ def adversarial(
     _check_pixels(x)
     if rng_offset and x.device.type != "cpu":
         raise ValueError(f"rng_offset skips draws of the CPU generator; the images are on {x.device}")
-    with _eval_mode(model):
+    with eval_mode(model):
         atk = spec.build(model, eps, num_classes, seed, config)
         if stages is not None:
             _time_stages(atk, stages)
@@ -662,7 +648,7 @@ def robust_accuracy(
         raise ValueError(
             f"clean must be a boolean mask of shape {tuple(y.shape)}, got {clean.dtype} {tuple(clean.shape)}"
         )
-    with _eval_mode(model):  # the attacks run it in eval mode; the clean mask must be taken in the same mode
+    with eval_mode(model):  # the attacks run it in eval mode; the clean mask must be taken in the same mode
         if clean is None:
             clean = correct_in_batches(model, x, y, config.batch_size)
         n = y.shape[0]
