@@ -386,10 +386,15 @@ def exact_fraction(text: str) -> Fraction:
     return value / Fraction(parts[1].strip()) if len(parts) == 2 else value
 
 
-def parse_eps(text: str | float, *, l2: bool = False) -> float:
+#: Why ε must lie in (0, 1] for image attacks (:func:`parse_eps`'s error; a graph audit gives its own).
+PIXEL_RANGE = "images are attacked in [0, 1] pixel space, e.g. 8/255"
+
+
+def parse_eps(text: str | float, *, l2: bool = False, why: str = PIXEL_RANGE) -> float:
     """``"2/255"``, ``"0.3"`` or a number → ε in pixel units; it must lie in (0, 1], the data range, or with
     ``l2`` (a grid of L2 attacks only) be positive and finite: the caller checks it against the images' L2
-    diameter (:func:`check_l2_eps`)."""
+    diameter (:func:`check_l2_eps`). ``why``: the reason the error gives for (0, 1] (a graph audit's ε is not in
+    pixels)."""
     try:
         value = float(exact_fraction(text)) if isinstance(text, str) else float(text)
     except (ValueError, ZeroDivisionError) as err:
@@ -401,12 +406,14 @@ def parse_eps(text: str | float, *, l2: bool = False) -> float:
     if not (math.isfinite(value) and 0 < value <= 1):
         raise ValueError(
             f"Invalid value {text!r} for argument eps: ε = {value:g} is outside the data range. "
-            "Valid values are in (0, 1] (images are attacked in [0, 1] pixel space, e.g. 8/255)"
+            f"Valid values are in (0, 1] ({why})"
         )
     return value
 
 
-def parse_eps_list(text: str | Sequence[str | float], *, l2: bool = False) -> list[tuple[str, float]]:
+def parse_eps_list(
+    text: str | Sequence[str | float], *, l2: bool = False, why: str = PIXEL_RANGE
+) -> list[tuple[str, float]]:
     """``"1/255,2/255"`` → ``[("1/255", 0.0039…), ("2/255", 0.0078…)]`` (as written, value), ascending;
     ``l2``: see :func:`parse_eps`."""
     items = [t.strip() for t in text.split(",")] if isinstance(text, str) else [str(t) for t in text]
@@ -415,7 +422,7 @@ def parse_eps_list(text: str | Sequence[str | float], *, l2: bool = False) -> li
         raise ValueError(f"Invalid value {text!r} for argument eps. Valid values are lists like 1/255,2/255")
     first: dict[float, str] = {}  # one entry per value: "1/255,0.00392156862745098" is one ε, not two rows
     for t in items:
-        first.setdefault(parse_eps(t, l2=l2), t)
+        first.setdefault(parse_eps(t, l2=l2, why=why), t)
     return sorted(((t, v) for v, t in first.items()), key=lambda kv: kv[1])
 
 

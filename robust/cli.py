@@ -190,14 +190,10 @@ def _condense(ns: argparse.Namespace) -> int:
     return 0
 
 
-def _split(text: str | None) -> dict[str, tuple[str, ...]]:
-    return {} if text is None else {"x": tuple(t.strip() for t in text.split(",") if t.strip())}
-
-
 def _audit(ns: argparse.Namespace) -> int:
     task = load_artifact(ns.artifact).card.get("task")
-    given = {k: v["x"] for k, v in (("attacks", _split(ns.attacks)), ("eps", _split(ns.eps)),
-                                    ("models", _split(ns.models))) if v}  # fmt: skip
+    # the configs read the comma-separated text themselves, so an error quotes what was typed ('--eps ,' showed ())
+    given = {k: v for k, v in (("attacks", ns.attacks), ("eps", ns.eps), ("models", ns.models)) if v is not None}
     if task == NODE_TASK:
         image_only = {
             "--relabel": ns.relabel != "stored",

@@ -71,7 +71,8 @@ class GraphAuditConfig:
             object.__setattr__(self, arg, name_list(arg, getattr(self, arg)))
         for name in self.attacks:
             check_choice("attacks", name, GRAPH_ATTACKS)
-        object.__setattr__(self, "eps", tuple(t for t, _ in parse_eps_list(self.eps)))
+        grid = parse_eps_list(self.eps, why="feature_pgd's features and random_edges' edge fraction lie in [0, 1]")
+        object.__setattr__(self, "eps", tuple(t for t, _ in grid))
         for name in self.models:
             MODELS.get(name)
         check_int("pgd_steps", self.pgd_steps, 1)

@@ -23,6 +23,7 @@ def test_attacks_verb_lists_the_registry(capsys):
     [
         (["--attacks", "fgsm,boom"], "Unknown attack 'boom'. Valid values are {autoattack, cw, fgsm, pgd, pgdl2}"),
         (["--eps", "2/255,3"], "outside the data range"),
+        (["--eps", ","], "Invalid value ',' for argument eps"),  # it quoted the parsed tuple: ()
         (["--pgd-steps", "0"], "argument pgd_steps"),
         (["--relabel", "online"], "names its teacher"),
         (["--workers", "0"], "Invalid value 0 for argument workers. Valid values are integers >= 1"),

@@ -78,8 +78,8 @@ def test_graph_audit_rows_fall_with_eps(unit_graph, tmp_path):
 def test_graph_audit_bad_input(tiny_graph):
     with pytest.raises(ValueError, match="argument attacks"):
         GraphAuditConfig(attacks=("nettack",))
-    with pytest.raises(ValueError, match="outside the data range"):
-        GraphAuditConfig(eps=("1.5",))
+    with pytest.raises(ValueError, match=r"outside the data range.*\(feature_pgd's features and random_edges'"):
+        GraphAuditConfig(eps=("1.5",))  # not "images are attacked in [0, 1] pixel space"
     task = NodeTask.from_data(tiny_graph)  # raw features are not in [0, 1]
     cond = condense_nodes(task, "random", budget=9, seed=0, progress=False)
     with pytest.raises(ValueError, match=r"features lie in"):
