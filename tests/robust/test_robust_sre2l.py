@@ -198,3 +198,15 @@ def test_the_squeeze_does_not_overwrite_an_expert_buffer_passed_as_its_folder(tm
     with pytest.raises(ValueError, match="not a teacher"):
         squeeze_teacher(data, TeacherConfig(epochs=1, batch_size=8), folder=tmp_path / "experts")
     assert (tmp_path / "experts" / "card.json").read_text() == card
+
+
+def test_a_cached_teacher_gets_the_mode_a_plain_write_gets(tmp_path):
+    # safetensors' save_file made model.safetensors 0600 whatever the umask (as it did the expert files, d05214e)
+    import os
+
+    old = os.umask(0o022)
+    try:
+        squeeze_teacher(_images(), TEACHER, folder=tmp_path / "t")
+    finally:
+        os.umask(old)
+    assert (tmp_path / "t" / "model.safetensors").stat().st_mode & 0o777 == 0o644
