@@ -96,14 +96,21 @@ def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--quiet", action="store_true", help="no progress bar")
 
 
-def _method_config(method: str, extra: list[str], **fixed: Any) -> Any:
+def _method_config(method: str, ns: argparse.Namespace, **fixed: Any) -> Any:
     cls = PRIVACY_METHODS.get(method).config
-    given = parse_config_flags(cls, extra, prog=f"condensekit privacy {method}", owner=f"method {method!r}")
+    given = parse_config_flags(  # a typo of the verb's own option reaches here too: its error lists the verb's options
+        cls,
+        ns.extra,
+        prog=f"condensekit privacy {method}",
+        owner=f"method {method!r}",
+        verb=getattr(ns, "verb_prog", None),
+        verb_options=getattr(ns, "verb_options", ()),
+    )
     return cls(**(given | fixed))
 
 
 def _run(ns: argparse.Namespace, method: str, **fixed: Any) -> int:
-    cfg = _method_config(method, ns.extra, epsilon=ns.epsilon, delta=ns.delta, **fixed)
+    cfg = _method_config(method, ns, epsilon=ns.epsilon, delta=ns.delta, **fixed)
     data = load_private_dataset(ns.dataset, ns.root)
     ci = condense_private(
         data, method, config=cfg, seed=ns.seed, device=ns.device, steps=ns.steps, progress=not ns.quiet

@@ -145,12 +145,17 @@ def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--device", default="auto", help="auto, cpu or cuda[:N]")
 
 
-def _method_config(base: str, extra: list[str]) -> Any:
-    entry = image_method(base)
-    given = parse_config_flags(
-        entry.config, extra, prog=f"condensekit robust condense --base {base}", owner=f"method {base!r}"
+def _method_config(ns: argparse.Namespace) -> Any:
+    entry = image_method(ns.base)
+    given = parse_config_flags(  # a typo of the verb's own option reaches here too: its error lists the verb's options
+        entry.config,
+        ns.extra,
+        prog=f"condensekit robust condense --base {ns.base}",
+        owner=f"method {ns.base!r}",
+        verb=getattr(ns, "verb_prog", None),
+        verb_options=getattr(ns, "verb_options", ()),
     )
-    return config_with_overrides(entry.config, given, owner=f"method {base!r}")
+    return config_with_overrides(entry.config, given, owner=f"method {ns.base!r}")
 
 
 def _condense(ns: argparse.Namespace) -> int:
@@ -159,7 +164,7 @@ def _condense(ns: argparse.Namespace) -> int:
         raise ValueError(f"Invalid value {ns.teacher_epochs!r} for argument --teacher-epochs. Valid values are >= 1")
     teacher, plugin = resolve_mode(ns.base, ns.mode)
     guard = GuardConfig(curvature=ns.curvature, h=ns.h, teacher=teacher, plugin=plugin, direction=ns.direction)
-    cfg = _method_config(ns.base, ns.extra)
+    cfg = _method_config(ns)
     data = load_image_data(name, root=ns.root, size=ns.size, seed=0)
     ecfg = tcfg = None
     if uses_experts(ns.base):
