@@ -91,7 +91,7 @@ def _by_card(node: Handler, graph: Handler) -> Handler:
         task = ns.task or ("graph" if _card_task(ns.artifact) == TASK else "node")
         if task == "graph":
             return graph(ns)
-        ns.models = ns.models or "gcn"
+        ns.models = "gcn" if ns.models is None else ns.models  # an empty --models "" is refused, not read as gcn
         ns.epochs = ns.epochs or 600
         return node(ns)
 
@@ -181,7 +181,7 @@ def _condense(ns: argparse.Namespace) -> int:
 
 def _evaluate(ns: argparse.Namespace) -> int:
     cs = CondensedGraphSet.load(ns.artifact, purpose="`graph evaluate --task graph`")
-    models = [m.strip() for m in (ns.models or "gcn,gin").split(",") if m.strip()]
+    models = [m.strip() for m in ("gcn,gin" if ns.models is None else ns.models).split(",") if m.strip()]
     if not models:  # evaluating nothing replaced the card's test results with an empty record
         raise ValueError(
             f"Invalid value {ns.models!r} for argument --models. Valid values are comma-separated names in "

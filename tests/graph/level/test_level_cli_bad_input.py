@@ -46,3 +46,5 @@ def test_evaluate_with_no_model_is_refused_and_keeps_the_card(tmp_path, capsys) 
         capsys.readouterr().err
     )
     assert json.loads((out / "card.json").read_text())["metrics"]["test"] == before
+    assert main(["graph", "evaluate", str(out), "--models", "", "--runs", "1", "--epochs", "1"]) == 2  # not gcn,gin
+    assert "Invalid value '' for argument --models" in capsys.readouterr().err
