@@ -97,18 +97,23 @@ def test_seeds_table_lists_a_diverged_seed_apart(bench):
 
 
 def test_reuse_set_keeps_an_old_layout_entry_it_replaces(bench):
+    """The replaced entry is archived as it was; entries record the command line that wrote them (since sitting
+    21), and an archived one made before gains none."""
     mod, tmp = bench
     args = ["--flags", "breastmnist", "--root", str(tmp), "--methods", "random", "--ipcs", "2", "--runs", "1"]
     assert mod.main(args) == 0
     results = json.loads((tmp / "results.json").read_text())
     (key,) = results["entries"]
     old = results["entries"][key]
-    old.pop("arch")  # as every entry made before sitting 12
+    assert old["command"] == "python benchmarks/medical.py " + " ".join(args)
+    old.pop("arch"), old.pop("command")  # as every entry made before sitting 12 (and before sitting 21)
     (tmp / "results.json").write_text(json.dumps(results))
     assert mod.main([*args, "--reuse-set", "--force"]) == 0
     entries = json.loads((tmp / "results.json").read_text())["entries"]
     archived = entries[key + "/arch=convnet_pad1"]
     assert archived["archived_from"] == key and archived["test"] == old["test"]
+    assert {k: v for k, v in archived.items() if k not in ("archived_from", "arch")} == old  # no command added
+    assert entries[key]["command"] == "python benchmarks/medical.py " + " ".join([*args, "--reuse-set", "--force"])
     assert entries[key]["arch"]["convnet"] == "convnet" and entries[key]["reused_set"]
     assert (tmp / entries[key]["reused_set"] / "card.json").exists()  # the reused set was not moved away
 
