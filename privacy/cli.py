@@ -8,6 +8,7 @@ from typing import Any
 
 from condensekit.core.artifact import format_card, load_artifact
 from condensekit.core.atomic import write_json
+from condensekit.core.cli import add_method_help
 from condensekit.core.config import add_dataclass_args, dataclass_from_args, parse_config_flags
 from condensekit.core.evaluate import TrainConfig
 from condensekit.core.report import format_table
@@ -33,17 +34,22 @@ def register(sub: argparse._SubParsersAction) -> None:
 
     d = verbs.add_parser(
         "dp-merf",
+        add_help=False,
         help="DP-MERF: one noisy RFF embedding, then a generator (default) or, with --ipc, a condensed set",
-        description="Method flags (e.g. --n-features, --lr) follow the command; an unknown one lists the valid ones.",
+        description="Method flags (e.g. --n-features, --lr) follow the command; --help lists them.",
     )
     d.add_argument("--ipc", type=int, default=None, help="images per class: optimise a condensed set directly")
     _common(d)
-    d.set_defaults(func=_dp_merf, accepts_extra=True)
+    d.set_defaults(func=_dp_merf, accepts_extra=True, method="dp-merf")  # the verb is the method: --help lists it
+    add_method_help(d, PRIVACY_METHODS)
 
-    p = verbs.add_parser("psg", help="PSG: gradient matching with DP-SGD real gradients")
+    p = verbs.add_parser("psg", add_help=False, help="PSG: gradient matching with DP-SGD real gradients",
+                         description="Method flags (e.g. --inner-loop, --lr-img) follow the command; --help lists "
+                         "them.")  # fmt: skip
     p.add_argument("--ipc", type=int, default=10, help="images per class")
     _common(p)
-    p.set_defaults(func=_psg, accepts_extra=True)
+    p.set_defaults(func=_psg, accepts_extra=True, method="psg")
+    add_method_help(p, PRIVACY_METHODS)
 
     a = verbs.add_parser(
         "account",

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from condensekit.core.artifact import load_artifact
+from condensekit.core.cli import add_method_help
 from condensekit.core.config import add_dataclass_args, config_with_overrides, dataclass_from_args, parse_config_flags
 from condensekit.core.evaluate import TrainConfig
 from condensekit.core.objectives.curvature import DIRECTIONS
@@ -24,6 +25,7 @@ from condensekit.robust.guard import (
     GUARD_MODES,
     GuardConfig,
     image_method,
+    image_methods,
     resolve_mode,
     robust_condense,
     uses_experts,
@@ -76,10 +78,12 @@ def register(sub: argparse._SubParsersAction) -> None:
 
     c = verbs.add_parser(
         "condense",
+        add_help=False,
         help="condense an image set with a base method, curvature-regularised (GUARD) or not",
-        description="Method flags (e.g. --syn-steps, --lr-img) are accepted after --base; --curvature 0 runs the "
-        "plain base method (with plain experts), for the comparison.",
+        description="Method flags (e.g. --syn-steps, --lr-img) are accepted after --base (--base X --help lists "
+        "them); --curvature 0 runs the plain base method (with plain experts), for the comparison.",
     )
+    add_method_help(c, lambda _ns: image_methods(), method_dest="base")  # PTM is the medical domain's
     c.add_argument(
         "--base", required=True, help=f"image method, one of {{{', '.join(sorted({*IMAGE_METHODS.names(), 'ptm'}))}}}"
     )

@@ -78,6 +78,7 @@ __all__ = [
     "check_resume",
     "has_teacher",
     "image_method",
+    "image_methods",
     "recompute_batchnorm",
     "resolve_mode",
     "robust_condense",
@@ -258,14 +259,20 @@ def check_resume(checkpoint: str | os.PathLike[str], record: dict[str, Any]) -> 
         )
 
 
-def image_method(base: str) -> Any:
-    """The registry entry of image method ``base`` (PTM is registered by the medical domain, imported here)."""
-    if base not in IMAGE_METHODS:
-        try:  # PTM registers itself with the medical domain
+def image_methods() -> Any:
+    """The image-method registry with the medical domain's methods in it (PTM registers itself there; the domain
+    is imported here when it has not been)."""
+    if "ptm" not in IMAGE_METHODS:
+        try:
             importlib.import_module("condensekit.medical")
         except ImportError:
             pass
-    return IMAGE_METHODS.get(base)
+    return IMAGE_METHODS
+
+
+def image_method(base: str) -> Any:
+    """The registry entry of image method ``base`` (PTM is registered by the medical domain, imported here)."""
+    return (IMAGE_METHODS if base in IMAGE_METHODS else image_methods()).get(base)
 
 
 def uses_experts(base: str) -> bool:

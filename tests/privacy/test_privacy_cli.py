@@ -91,3 +91,12 @@ def test_audit_a_cora_graph_artifact(tmp_path, capsys, monkeypatch):
     assert "140 members vs 140 non-members" in capsys.readouterr().out
     audit = load_artifact(path).card["audits"][-1]
     assert audit["kind"] == "membership" and audit["members_from"] == "train nodes" and audit["shadows"] == 2
+
+
+@pytest.mark.parametrize(("verb", "flag"), [("dp-merf", "--n-features"), ("psg", "--inner-loop")])
+def test_help_lists_the_methods_own_flags(verb, flag, capsys):
+    # method flags follow the verb, and --help listed only the verb's options
+    with pytest.raises(SystemExit) as done:
+        main(["privacy", verb, "--help"])
+    out = capsys.readouterr().out
+    assert done.value.code == 0 and "--epsilon" in out and flag in out.split(f"flags of method {verb!r}:")[1]

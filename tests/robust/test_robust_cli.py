@@ -195,3 +195,12 @@ def test_condense_teacher_epochs_zero_is_refused_not_replaced_by_the_default(mon
     code = main(["robust", "condense", "--base", base, "--dataset", "mnist", "--ipc", "1", "--teacher-epochs", "0"])
     assert reached == [] and code == 2  # `0 or default` trained the experts / teacher for the default epochs
     assert "Invalid value 0 for argument --teacher-epochs. Valid values are >= 1" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(("base", "flag"), [("dm", "--batch-real"), ("ptm", "--max-start-epoch")])
+def test_condense_help_lists_the_base_methods_flags(base, flag, capsys):
+    # the description sent users to --base X for method flags, and --help listed the verb's options only
+    with pytest.raises(SystemExit) as done:
+        main(["robust", "condense", "--base", base, "--help"])
+    out = capsys.readouterr().out
+    assert done.value.code == 0 and "--curvature" in out and flag in out.split(f"flags of method {base!r}:")[1]
