@@ -1,12 +1,14 @@
 """Atomic file writes: write to a temporary name in the same folder, fsync, then rename.
 
 A run killed midway leaves either the old file or the new one, never half of one. A killed writer does leave its
-temporary file, ``.NAME.PID@HOST.RANDOM.tmp``: the next write to the same target on the same host removes those
-whose process is gone (POSIX only; a temp of another host, or of the older ``.NAME.RANDOM.tmp`` form, is kept).
+temporary file, ``.NAME.PID@HOST.RANDOM.tmp`` (HOST: a digest of the host name): the next write to the same target on
+the same host removes those whose process is gone and that have not changed for ten minutes (POSIX only; a temp of
+another host, or of the older ``.NAME.RANDOM.tmp`` form, is kept).
 """
 
 from __future__ import annotations
 
+import hashlib
 import io
 import json
 import os
@@ -15,6 +17,7 @@ import secrets
 import shutil
 import socket
 import tempfile
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -46,8 +49,13 @@ def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
         raise
 
 
-#: This host's name as it goes into temp names (letters, digits and dashes): a pid means nothing on another host.
-_HOST = re.sub(r"[^A-Za-z0-9-]", "-", socket.gethostname())[:32] or "host"
+#: This host as it goes into temp names: a digest of its whole name (a pid means nothing on another host; names cut
+#: to a length made two pods of one deployment, whose names differ at the end, one host).
+_HOST = hashlib.sha256(socket.gethostname().encode()).hexdigest()[:16]
+
+#: A dead writer's temp is removed only when it has not been written to for this long (seconds): a pid tells a live
+#: writer only inside its own process namespace, and a write in progress touches its temp within seconds.
+STALE_TEMP_S = 600.0
 
 
 def _alive(pid: int) -> bool:
@@ -64,7 +72,8 @@ def _alive(pid: int) -> bool:
 
 
 def _remove_dead_temps(target: Path) -> None:
-    """Delete the temporary files of ``target`` that writers on this host left when killed (their pid is gone)."""
+    """Delete the temporary files of ``target`` that writers on this host left when killed: their pid is gone and
+    the file has not changed for :data:`STALE_TEMP_S` seconds."""
     if os.name != "posix":  # os.kill(pid, 0) terminates the process on Windows
         return
     own = re.compile(rf"\.{re.escape(target.name)}\.(\d+)@{re.escape(_HOST)}\.[0-9a-f]{{12}}\.tmp")
@@ -72,13 +81,16 @@ def _remove_dead_temps(target: Path) -> None:
         names = [e.name for e in os.scandir(target.parent)]
     except OSError:
         return
+    now = time.time()
     for name in names:
         m = own.fullmatch(name)
-        if m is not None and not _alive(int(m[1])):
-            try:
+        if m is None or _alive(int(m[1])):
+            continue
+        try:
+            if now - (target.parent / name).stat().st_mtime >= STALE_TEMP_S:
                 (target.parent / name).unlink(missing_ok=True)
-            except OSError:
-                pass  # not ours to force: the write goes on
+        except OSError:
+            pass  # gone already, or not ours to force: the write goes on
 
 
 def _new_temp_file(target: Path) -> Path:

@@ -72,7 +72,7 @@ def test_a_later_write_removes_the_temps_of_killed_writers_of_this_host(tmp_path
     import sys
 
     with atomic_path(tmp_path / "probe") as probe:  # the temp names the writer: its pid and host
-        named = re.fullmatch(r"\.probe\.(\d+)@([A-Za-z0-9-]+)\.[0-9a-f]{12}\.tmp", probe.name)
+        named = re.fullmatch(r"\.probe\.(\d+)@([0-9a-f]{16})\.[0-9a-f]{12}\.tmp", probe.name)
         probe.write_text("")
     assert named is not None and int(named[1]) == os.getpid(), probe.name
     host = named[2]
@@ -86,8 +86,11 @@ def test_a_later_write_removes_the_temps_of_killed_writers_of_this_host(tmp_path
         tmp_path / ".a.json.0123456789ab.tmp",  # the older form: no pid to tell
         tmp_path / f".b.json.{dead}@{host}.0123456789ab.tmp",  # another target's
     ]
-    for p in [killed, *kept]:
+    fresh = tmp_path / f".a.json.{dead}@{host}.fedcba987654.tmp"  # dead pid, but written just now: kept
+    for p in [killed, *kept, fresh]:
         p.write_text("half")
+        if p is not fresh:
+            os.utime(p, (0, 0))  # untouched for long
     write_text(target, "{}")
-    assert not killed.exists() and all(p.exists() for p in kept)
+    assert not killed.exists() and all(p.exists() for p in [*kept, fresh])
     assert target.read_text() == "{}"
