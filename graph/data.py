@@ -192,6 +192,8 @@ def load_node_dataset(
             with weights_only_pyg(target):
                 dataset = _OPENERS[spec.loader](target, spec)
         except (OSError, RuntimeError) as err:  # offline, DNS, HTTP: fsspec and aiohttp raise OSError subclasses
+            if not _missing_raw(target, spec):
+                raise  # the files came: an error in reading them is not a failed download
             raise FileNotFoundError(
                 f"Dataset {key!r} could not be downloaded to {str(target)!r} ({type(err).__name__}: {err}); check "
                 f"the network, or put its raw files in '{spec.folder}/raw/' under the data root"

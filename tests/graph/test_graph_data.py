@@ -232,3 +232,27 @@ def test_a_failed_download_is_a_clear_error(name: str, monkeypatch: pytest.Monke
         load_node_dataset(name, root=tmp_path / "root", download=True)
     argv = ["graph", "condense", "--dataset", name, "--method", "random", "--budget", "10", "--download", "--quiet"]
     assert main([*argv, "--root", str(tmp_path / "root"), "--out", str(tmp_path / "a")]) == 2
+
+
+def test_an_error_after_the_files_came_is_not_called_a_failed_download(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    # any OSError / RuntimeError once the raw files were fetched was reported as "check the network"
+    from torch_geometric.datasets import Planetoid
+
+    from condensekit.graph.data import INFO
+
+    def fetched(self) -> None:
+        for name in INFO["citeseer"].raw_files:
+            (Path(self.raw_dir) / name).parent.mkdir(parents=True, exist_ok=True)
+            (Path(self.raw_dir) / name).write_bytes(b"")
+
+    def broken(self) -> None:
+        raise RuntimeError("processing failed")
+
+    monkeypatch.setenv(CACHE_ENV, str(tmp_path / "cache"))
+    monkeypatch.setattr(Planetoid, "download", fetched)
+    monkeypatch.setattr(Planetoid, "process", broken)
+    (tmp_path / "root").mkdir()
+    with pytest.raises(RuntimeError, match="processing failed"):
+        load_node_dataset("citeseer", root=tmp_path / "root", download=True)
