@@ -104,9 +104,12 @@ def check_source(card: dict[str, Any], data: ImageSplits, *, artifact: str | os.
     have = [data.channels, *data.im_size]
     if any(w is not None and int(w) != h for w, h in zip(want, have, strict=True)):
         size = f", size={int(want[1])}" if want[1] is not None else ""
+        resized = any(w is not None and int(w) != h for w, h in zip(want[1:], have[1:], strict=True))
+        fix = (f"use the data at the set's size (load_image_dataset({dataset!r}{size}))" if resized
+               else f"use the dataset the set was condensed from, with its {want[0]} channel(s)")  # fmt: skip
         raise ValueError(
-            f"{name}'s images are {want} (channels, H, W) but the real {dataset!r} data is {have}: use the data at the "
-            f"set's size (load_image_dataset({dataset!r}{size})) from the data root it was condensed from"
+            f"{name}'s images are {want} (channels, H, W) but the real {dataset!r} data is {have}: {fix}, from the "
+            "data root it was condensed from"
         )
     if src.get("num_classes") not in (None, data.num_classes):
         raise ValueError(

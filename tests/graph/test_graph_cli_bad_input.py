@@ -39,7 +39,7 @@ def _artifact(tmp_path: Path) -> Path:
     return out
 
 
-@pytest.mark.parametrize("models", [",", " , "])
+@pytest.mark.parametrize("models", [",", " , ", ""])
 def test_evaluate_refuses_an_empty_model_list_and_keeps_the_card(
     tmp_path: Path, models: str, capsys: pytest.CaptureFixture[str]
 ) -> None:

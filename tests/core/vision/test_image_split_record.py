@@ -96,6 +96,9 @@ def test_check_source_refuses_data_the_set_does_not_fit():
         ValueError, match=rf"artifact 'a'.s images are \[{c}, {h}, {w}\].*data is \[{c}, {2 * h}, {2 * w}\]"
     ):
         check_source(card, bigger, artifact="a")
+    colour = replace(data, **{k: getattr(data, k).repeat(1, 3, 1, 1) for k in ("x_train", "x_val", "x_test")})
+    with pytest.raises(ValueError, match=rf"with its {c} channel\(s\)"):  # not "at the set's size": the size fits
+        check_source(card, colour)
     with pytest.raises(ValueError, match=r"classes"):
         check_source(card, replace(data, num_classes=data.num_classes + 1))
     with pytest.raises(ValueError, match=r"training images"):  # then the split (check_split)
