@@ -50,12 +50,14 @@ class MethodHelp(argparse.Action):
     Args:
         methods: the method registry (entries with a ``config`` dataclass), or a function of the namespace parsed so
             far that returns it (``graph condense``: node or graph-level methods by ``--task``).
-        method_dest: the namespace attribute holding the method's name (``method``; ``base`` for ``robust``).
+        method_dest: the namespace attribute holding the method's name (``method``; ``base`` for ``robust``), or a
+            function of the namespace parsed so far that names it (a verb that is its method: ``privacy dp-merf``
+            runs ``dp-merf-condensed`` when ``--ipc`` came first).
         note: text after "flags of method 'X'" (e.g. which defaults a profile replaces).
     """
 
     def __init__(self, option_strings: list[str], dest: str = argparse.SUPPRESS, *, methods: Any,
-                 method_dest: str = "method", note: str = "", **kwargs: Any) -> None:  # fmt: skip
+                 method_dest: Any = "method", note: str = "", **kwargs: Any) -> None:  # fmt: skip
         super().__init__(option_strings, dest=dest, default=argparse.SUPPRESS, nargs=0, **kwargs)
         self.methods, self.method_dest, self.note = methods, method_dest, note
 
@@ -63,8 +65,10 @@ class MethodHelp(argparse.Action):
                  option_string: str | None = None) -> None:  # fmt: skip
         parser.print_help()
         methods = self.methods(namespace) if callable(self.methods) else self.methods
-        method = getattr(namespace, self.method_dest, None)
-        option = "--" + self.method_dest.replace("_", "-")
+        if callable(self.method_dest):
+            method, option = self.method_dest(namespace), "the verb's options"
+        else:
+            method, option = getattr(namespace, self.method_dest, None), "--" + self.method_dest.replace("_", "-")
         if method is None:
             print(f"\nmethod flags: put {option} X before --help to list them")
         elif method not in methods:
@@ -77,12 +81,16 @@ class MethodHelp(argparse.Action):
 
 
 def add_method_help(
-    parser: argparse.ArgumentParser, methods: Any, *, method_dest: str = "method", note: str = ""
+    parser: argparse.ArgumentParser, methods: Any, *, method_dest: Any = "method", note: str = ""
 ) -> None:
     """Give ``parser`` (made with ``add_help=False``) the ``-h/--help`` of :class:`MethodHelp`."""
-    option = "--" + method_dest.replace("_", "-")
+    after = (
+        "with the method's flags, for the options given before it"
+        if callable(method_dest)
+        else f"after --{method_dest.replace('_', '-')} X: X's flags too"
+    )
     parser.add_argument("-h", "--help", action=MethodHelp, methods=methods, method_dest=method_dest, note=note,
-                        help=f"show this help (after {option} X: X's flags too) and exit")  # fmt: skip
+                        help=f"show this help ({after}) and exit")  # fmt: skip
 
 
 def _info(ns: argparse.Namespace) -> int:

@@ -27,6 +27,9 @@ from condensekit.privacy.data import load_private_dataset
 from condensekit.privacy.evaluate import evaluate_private
 from condensekit.privacy.graph_audit import NodeAuditConfig, audit_node_artifact
 
+#: What a private verb's --help says of the method flags the verb itself sets.
+_VERB_SETS = " (--epsilon, --delta, --ipc and --steps given to the verb set those fields)"
+
 
 def register(sub: argparse._SubParsersAction) -> None:
     priv = sub.add_parser("privacy", help="differentially private condensed sets and membership-inference audits")
@@ -40,16 +43,17 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     d.add_argument("--ipc", type=int, default=None, help="images per class: optimise a condensed set directly")
     _common(d)
-    d.set_defaults(func=_dp_merf, accepts_extra=True, method="dp-merf")  # the verb is the method: --help lists it
-    add_method_help(d, PRIVACY_METHODS)
+    d.set_defaults(func=_dp_merf, accepts_extra=True)
+    # the verb is the method (the condensed set's with --ipc): --help lists its flags
+    add_method_help(d, PRIVACY_METHODS, method_dest=_dp_merf_method, note=_VERB_SETS)
 
     p = verbs.add_parser("psg", add_help=False, help="PSG: gradient matching with DP-SGD real gradients",
                          description="Method flags (e.g. --inner-loop, --lr-img) follow the command; --help lists "
                          "them.")  # fmt: skip
     p.add_argument("--ipc", type=int, default=10, help="images per class")
     _common(p)
-    p.set_defaults(func=_psg, accepts_extra=True, method="psg")
-    add_method_help(p, PRIVACY_METHODS)
+    p.set_defaults(func=_psg, accepts_extra=True)
+    add_method_help(p, PRIVACY_METHODS, method_dest=lambda _ns: "psg", note=_VERB_SETS)
 
     a = verbs.add_parser(
         "account",
@@ -143,10 +147,14 @@ def _run(ns: argparse.Namespace, method: str, **fixed: Any) -> int:
     return 0
 
 
+def _dp_merf_method(ns: argparse.Namespace) -> str:
+    """The method ``privacy dp-merf`` runs: the condensed set with ``--ipc``, else the generator."""
+    return "dp-merf" if getattr(ns, "ipc", None) is None else "dp-merf-condensed"
+
+
 def _dp_merf(ns: argparse.Namespace) -> int:
-    if ns.ipc is not None:
-        return _run(ns, "dp-merf-condensed", ipc=ns.ipc)
-    return _run(ns, "dp-merf")
+    method = _dp_merf_method(ns)
+    return _run(ns, method, ipc=ns.ipc) if method == "dp-merf-condensed" else _run(ns, method)
 
 
 def _psg(ns: argparse.Namespace) -> int:
