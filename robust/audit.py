@@ -108,8 +108,9 @@ class AuditConfig:
         workers: processes the attacks run in (CPU). 1: in this process, model after model. More: every model
             is trained here first, then each (model, attack, ε) step's images are split over ``workers``
             spawned processes of 1 torch thread (:mod:`condensekit.robust.spread`): FGSM and PGD give the
-            1-worker figures; AutoAttack's and PGD-L2's random draws depend on the split, so their figures
-            are deterministic for a given worker count but not always equal to the 1-worker ones.
+            1-worker figures; AutoAttack's and PGD-L2's random draws depend on the split, and so does CW's
+            (torchattacks stops its Adam steps early per batch), so their figures are deterministic for a given
+            worker count but not always equal to the 1-worker ones.
     """
 
     attacks: tuple[str, ...] = ("fgsm", "pgd", "autoattack")
