@@ -99,3 +99,17 @@ def parse_config_flags(
         own = f"; the options of `{verb}` itself are {list(verb_options)}" if verb and verb_options else ""
         raise ValueError(f"Unknown option(s) {rest} for {owner}. Valid options are {valid}{own}")
     return {f.name: getattr(ns, f.name) for f in dataclasses.fields(cls) if hasattr(ns, f.name)}
+
+
+def method_flags(cls: type, ns: argparse.Namespace, *, prog: str, owner: str) -> dict[str, Any]:
+    """:func:`parse_config_flags` of a verb's leftover arguments (``ns.extra``) with the verb's name and options that
+    core's ``main`` put on ``ns`` (``verb_prog``, ``verb_options``), so a typo of the verb's own option is listed
+    beside the method's flags: the one call every domain's command line makes."""
+    return parse_config_flags(
+        cls,
+        ns.extra,
+        prog=prog,
+        owner=owner,
+        verb=getattr(ns, "verb_prog", None),
+        verb_options=getattr(ns, "verb_options", ()),
+    )

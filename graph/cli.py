@@ -10,7 +10,7 @@ from typing import Any
 from condensekit.core.artifact import update_card
 from condensekit.core.atomic import write_json
 from condensekit.core.cli import add_method_help
-from condensekit.core.config import parse_config_flags
+from condensekit.core.config import method_flags
 from condensekit.core.evaluate import Summary, TrainConfig
 from condensekit.core.parallel import auto_workers
 from condensekit.core.registry import check_int
@@ -117,14 +117,7 @@ def _workers(ns: argparse.Namespace, task: NodeTask, runs: int) -> int:
 def _method_config(ns: argparse.Namespace, registry: Any = NODE_METHODS) -> Any:
     entry = registry.get(ns.method)
     prog = f"condensekit graph condense --method {ns.method}"
-    given = parse_config_flags(
-        entry.config,
-        ns.extra,
-        prog=prog,
-        owner=f"method {ns.method!r}",
-        verb=getattr(ns, "verb_prog", None),
-        verb_options=getattr(ns, "verb_options", ()),
-    )
+    given = method_flags(entry.config, ns, prog=prog, owner=f"method {ns.method!r}")
     return entry.config(**given)
 
 

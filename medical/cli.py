@@ -11,7 +11,7 @@ from typing import Any
 from condensekit.core.artifact import check_artifact_target, update_card
 from condensekit.core.atomic import write_bytes, write_json
 from condensekit.core.cli import add_method_help
-from condensekit.core.config import add_dataclass_args, parse_config_flags
+from condensekit.core.config import add_dataclass_args, method_flags
 from condensekit.core.registry import check_int
 from condensekit.core.report import format_table
 from condensekit.core.seed import resolve_device
@@ -123,14 +123,7 @@ def _method_overrides(ns: argparse.Namespace) -> dict[str, Any]:
     prog = f"condensekit medical condense --method {ns.method}"
     config = IMAGE_METHODS.get(ns.method).config
     # a typo of the verb's own option (--ipcs) reaches the method's flags too: its error lists the verb's options
-    return parse_config_flags(
-        config,
-        ns.extra,
-        prog=prog,
-        owner=f"method {ns.method!r}",
-        verb=getattr(ns, "verb_prog", None),
-        verb_options=getattr(ns, "verb_options", ()),
-    )
+    return method_flags(config, ns, prog=prog, owner=f"method {ns.method!r}")
 
 
 def _condense(ns: argparse.Namespace) -> int:

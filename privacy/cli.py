@@ -9,7 +9,7 @@ from typing import Any
 from condensekit.core.artifact import format_card, load_artifact
 from condensekit.core.atomic import write_json
 from condensekit.core.cli import add_method_help
-from condensekit.core.config import add_dataclass_args, dataclass_from_args, parse_config_flags
+from condensekit.core.config import add_dataclass_args, dataclass_from_args, method_flags
 from condensekit.core.evaluate import TrainConfig
 from condensekit.core.report import format_table
 from condensekit.core.vision import IMAGE_TASK
@@ -108,14 +108,7 @@ def _common(p: argparse.ArgumentParser) -> None:
 
 def _method_config(method: str, ns: argparse.Namespace, **fixed: Any) -> Any:
     cls = PRIVACY_METHODS.get(method).config
-    given = parse_config_flags(  # a typo of the verb's own option reaches here too: its error lists the verb's options
-        cls,
-        ns.extra,
-        prog=f"condensekit privacy {method}",
-        owner=f"method {method!r}",
-        verb=getattr(ns, "verb_prog", None),
-        verb_options=getattr(ns, "verb_options", ()),
-    )
+    given = method_flags(cls, ns, prog=f"condensekit privacy {method}", owner=f"method {method!r}")
     return cls(**(given | fixed))
 
 

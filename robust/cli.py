@@ -9,7 +9,7 @@ from typing import Any
 
 from condensekit.core.artifact import load_artifact
 from condensekit.core.cli import add_method_help
-from condensekit.core.config import add_dataclass_args, config_with_overrides, dataclass_from_args, parse_config_flags
+from condensekit.core.config import add_dataclass_args, config_with_overrides, dataclass_from_args, method_flags
 from condensekit.core.evaluate import TrainConfig
 from condensekit.core.objectives.curvature import DIRECTIONS
 from condensekit.core.report import format_table
@@ -151,15 +151,9 @@ def _common(p: argparse.ArgumentParser) -> None:
 
 def _method_config(ns: argparse.Namespace) -> Any:
     entry = image_method(ns.base)
-    given = parse_config_flags(  # a typo of the verb's own option reaches here too: its error lists the verb's options
-        entry.config,
-        ns.extra,
-        prog=f"condensekit robust condense --base {ns.base}",
-        owner=f"method {ns.base!r}",
-        verb=getattr(ns, "verb_prog", None),
-        verb_options=getattr(ns, "verb_options", ()),
-    )
-    return config_with_overrides(entry.config, given, owner=f"method {ns.base!r}")
+    prog, owner = f"condensekit robust condense --base {ns.base}", f"method {ns.base!r}"
+    given = method_flags(entry.config, ns, prog=prog, owner=owner)
+    return config_with_overrides(entry.config, given, owner=owner)
 
 
 def _condense(ns: argparse.Namespace) -> int:
