@@ -66,7 +66,6 @@ from condensekit.robust.attacks import (
     robust_accuracy,
     stratified_subset,
 )
-from condensekit.robust.data import data_for_card
 from condensekit.robust.relabel import OnlineRelabel
 from condensekit.robust.spread import spread_robust_accuracy
 from condensekit.robust.sre2l import load_teacher
@@ -512,8 +511,11 @@ def audit_artifact(
     cond = CondensedImages.load(path, purpose="`robust audit`")
     audit_files(path, out)  # a stem that cannot be written is refused before the audit, not after
     folder = _teacher_folder(cond.card) if config.relabel == "online" else None  # refused before any data loads
-    real = data if data is not None else data_for_card(cond.card, root=root)
-    check_source(cond.card, real, artifact=path)  # given data too: other images or another split than the set's
+    if data is None:  # loaded and checked against the card by core's loader
+        real = cond.source_data(root=root, artifact=path)
+    else:  # given data too: other images or another split than the set's
+        check_source(cond.card, data, artifact=path)
+        real = data
     src = cond.card.get("source") or {}
     if "mean" in src and "std" in src:  # trained and attacked beside the set's images, in the set's normalisation
         real = real.renormalised(tuple(src["mean"]), tuple(src["std"]))
