@@ -37,7 +37,7 @@ from typing import Any
 
 import torch
 
-from condensekit.core.atomic import write_json
+from condensekit.core.atomic import free_name, write_json
 from condensekit.core.parallel import auto_workers
 from condensekit.graph.condense import CondensedGraph, condense_nodes, prepare_task
 from condensekit.graph.evaluate import NodeEvalConfig, evaluate_node
@@ -222,11 +222,8 @@ def archive_once(
             return None
         record = old | (extra or {}) | {"archived_from": key} | ({} if reason is None else {"archive_reason": reason})
         if folder is not None and folder.exists():
-            target = moved = folder.with_name(f"{folder.name}-{suffix}")
-            n = 1
-            while moved.exists():
-                n += 1
-                moved = folder.with_name(f"{target.name}-{n}")
+            target = folder.with_name(f"{folder.name}-{suffix}")
+            moved = free_name(target)
             if moved != target:
                 record["artifact_note"] = (
                     f"the set was moved to {moved.name}: {target.name} already held another set when it was archived"

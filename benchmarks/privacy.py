@@ -59,7 +59,7 @@ from graph_node import (
     with_command,
 )
 
-from condensekit.core.atomic import write_json
+from condensekit.core.atomic import free_name, write_json
 from condensekit.core.vision import CondensedImages, load_mnist
 from condensekit.privacy import PRIVACY_METHODS, condense_private
 from condensekit.privacy.evaluate import PRIVATE_EVAL_MODELS, evaluate_private
@@ -227,11 +227,7 @@ def _move_aside(art: Path) -> None:
                  and e.get("kind") != "selection" and e.get("privacy") == privacy]  # fmt: skip
         if not names:
             return
-        target = moved = art.with_name(f"{art.name}-replaced")
-        n = 1
-        while moved.exists():
-            n += 1
-            moved = art.with_name(f"{target.name}-{n}")
+        moved = free_name(art.with_name(f"{art.name}-replaced"))
         for key in names:
             results["entries"][key] |= {
                 "artifact": str(moved),

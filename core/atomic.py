@@ -109,6 +109,16 @@ def _new_temp_file(target: Path) -> Path:
     raise FileExistsError(f"could not create a temporary file beside {str(target)!r}")
 
 
+def free_name(target: Path) -> Path:
+    """``target`` when nothing is there, else the first free ``target-2``, ``target-3``, ... beside it: where a file
+    or folder set aside goes without replacing an earlier one."""
+    moved, n = target, 1
+    while moved.exists():
+        n += 1
+        moved = target.with_name(f"{target.name}-{n}")
+    return moved
+
+
 def write_bytes(path: str | os.PathLike[str], data: bytes) -> None:
     with atomic_path(path) as tmp:
         tmp.write_bytes(data)

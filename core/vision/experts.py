@@ -48,7 +48,7 @@ import safetensors.torch
 import torch
 from torch import Tensor
 
-from condensekit.core.atomic import write_bytes, write_json
+from condensekit.core.atomic import free_name, write_bytes, write_json
 from condensekit.core.objectives.trajectory import flat_params
 from condensekit.core.parallel import run_seeded
 from condensekit.core.registry import check_int, check_nonnegative, check_positive
@@ -383,10 +383,7 @@ def _trajectory_problem(path: Path, rows: int, num_params: int) -> str | None:
 
 def _set_aside(path: Path) -> Path:
     """Rename ``path`` to the first free ``NAME.corrupt`` (``.corrupt-2``, ...) beside it and return the new path."""
-    aside, n = path.with_name(path.name + ".corrupt"), 1
-    while aside.exists():
-        n += 1
-        aside = path.with_name(f"{path.name}.corrupt-{n}")
+    aside = free_name(path.with_name(path.name + ".corrupt"))
     path.rename(aside)
     return aside
 
