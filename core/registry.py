@@ -48,6 +48,20 @@ class Registry(Generic[T]):
     def names(self) -> list[str]:
         return sorted(self._items)
 
+    def parse_names(self, text: str, argument: str) -> list[str]:
+        """``"gcn, sgc"`` → ``["gcn", "sgc"]``, each registered (an unknown name raises :meth:`get`'s error); a list
+        with no name (``","``, ``""``) raises ``ValueError`` naming ``argument``: a command that evaluates the names
+        would evaluate nothing and still replace its record."""
+        names = [n.strip() for n in text.split(",") if n.strip()]
+        if not names:
+            raise ValueError(
+                f"Invalid value {text!r} for argument {argument}. Valid values are comma-separated names in "
+                f"{{{', '.join(self.names())}}}"
+            )
+        for name in names:
+            self.get(name)
+        return names
+
     def __contains__(self, name: object) -> bool:
         return isinstance(name, str) and name.lower() in self._items
 

@@ -182,14 +182,7 @@ def _condense(ns: argparse.Namespace) -> int:
 
 
 def _evaluate(ns: argparse.Namespace) -> int:
-    models = [m.strip() for m in ns.models.split(",") if m.strip()]
-    if not models:  # evaluating nothing replaced the card's test results with an empty record
-        raise ValueError(
-            f"Invalid value {ns.models!r} for argument --models. Valid values are comma-separated names in "
-            f"{{{', '.join(MODELS.names())}}}"
-        )
-    for m in models:
-        MODELS.get(m)
+    models = MODELS.parse_names(ns.models, "--models")  # none: evaluating nothing replaced the card's test results
     cg = CondensedGraph.load(ns.artifact, purpose="`graph evaluate`")
     source = cg.card["source"].get("source_path") or cg.card["source"]["dataset"]  # a user's .npz: its path
     task = prepare_task(source, root=ns.root, device=ns.device, download=ns.download)

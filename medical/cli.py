@@ -186,12 +186,7 @@ def _evaluate(ns: argparse.Namespace) -> int:
     check_int("runs", ns.runs, 1)
     if ns.epochs is not None:
         check_int("epochs", ns.epochs, 1)
-    models = [m.strip() for m in ns.models.split(",") if m.strip()]
-    if not models:  # evaluating nothing would replace the card's test results with an empty record
-        raise ValueError(f"Invalid value {ns.models!r} for argument models. Valid values are comma-separated names "
-                         f"in {{{', '.join(IMAGE_MODELS.names())}}}")  # fmt: skip
-    for m in models:
-        IMAGE_MODELS.get(m)  # an unknown name lists the valid ones
+    models = IMAGE_MODELS.parse_names(ns.models, "models")  # none: evaluating nothing replaced the card's results
     ci = CondensedImages.load(ns.artifact, domain=DOMAIN, purpose="`medical evaluate`")
     src = ci.card["source"]
     data = load_medmnist(src["dataset"], ns.root, size=int(src["im_size"][0]), download=ns.download)

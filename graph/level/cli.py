@@ -181,14 +181,7 @@ def _condense(ns: argparse.Namespace) -> int:
 
 def _evaluate(ns: argparse.Namespace) -> int:
     cs = CondensedGraphSet.load(ns.artifact, purpose="`graph evaluate --task graph`")
-    models = [m.strip() for m in ("gcn,gin" if ns.models is None else ns.models).split(",") if m.strip()]
-    if not models:  # evaluating nothing replaced the card's test results with an empty record
-        raise ValueError(
-            f"Invalid value {ns.models!r} for argument --models. Valid values are comma-separated names in "
-            f"{{{', '.join(GRAPH_MODELS.names())}}}"
-        )
-    for m in models:
-        GRAPH_MODELS.get(m)
+    models = GRAPH_MODELS.parse_names("gcn,gin" if ns.models is None else ns.models, "--models")
     seed = cs.card["source"].get("split", {}).get("seed", 0)
     if seed is None:
         raise ValueError(
