@@ -26,6 +26,13 @@ from typing import Any
 import torch
 
 
+def check_file_target(path: str | os.PathLike[str], *, argument: str = "path") -> None:
+    """Refuse (``ValueError`` naming ``argument``) a file to be written that is a folder: check it before the work
+    that makes the file, since the write's rename would fail only after it."""
+    if Path(path).is_dir():
+        raise ValueError(f"Invalid value {str(path)!r} for argument {argument}: it is a folder; give a file name")
+
+
 @contextmanager
 def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
     """Yield a temporary path beside ``path``; on success rename it onto ``path``.
@@ -35,8 +42,7 @@ def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
     ``ValueError`` before anything is written (the rename would fail after the work).
     """
     target = Path(path)
-    if target.is_dir():
-        raise ValueError(f"Invalid value {str(target)!r} for argument path: it is a folder; give a file name")
+    check_file_target(target)
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp_path = _new_temp_file(target)
     try:

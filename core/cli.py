@@ -12,10 +12,10 @@ import argparse
 import sys
 import warnings
 from importlib.metadata import entry_points
-from pathlib import Path
 from typing import Any
 
 from condensekit.core.artifact import format_card, load_artifact
+from condensekit.core.atomic import check_file_target
 from condensekit.core.config import add_dataclass_args
 
 __all__ = ["CliParser", "MethodHelp", "add_method_help", "build_parser", "long_options", "main", "verb_parser"]
@@ -133,8 +133,8 @@ def _check_json_target(ns: argparse.Namespace) -> None:
     """Refuse a verb's ``--json`` that names a folder before the verb runs: the JSON is written last, so the write's
     ``IsADirectoryError`` came as a traceback after the work (a condensation, an evaluation) was done."""
     path = getattr(ns, "json", None)
-    if path and Path(path).is_dir():
-        raise ValueError(f"Invalid value {path!r} for argument --json: it is a folder; give a file name")
+    if path:
+        check_file_target(path, argument="--json")
 
 
 def verb_parser(parser: argparse.ArgumentParser, argv: list[str]) -> argparse.ArgumentParser:

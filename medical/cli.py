@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from condensekit.core.artifact import check_artifact_target, update_card
-from condensekit.core.atomic import write_bytes, write_json
+from condensekit.core.atomic import check_file_target, write_bytes, write_json
 from condensekit.core.cli import add_method_help
 from condensekit.core.config import add_dataclass_args, method_flags
 from condensekit.core.registry import check_int
@@ -225,8 +225,7 @@ def save_grid(ci: CondensedImages, path: str) -> None:
     """One row per class (multi-label: per first positive label, and a "no finding" row for images with none,
     as the condensation groups them), images denormalised to [0, 1]. Written as PNG to exactly ``path``
     (atomically; a folder is refused)."""
-    if Path(path).is_dir():
-        raise ValueError(f"Invalid value {str(path)!r} for argument png: it is a folder; give a file name")
+    check_file_target(path, argument="png")
     import io
 
     import matplotlib

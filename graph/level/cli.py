@@ -14,7 +14,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from condensekit.core.artifact import CARD_FILE, update_card
-from condensekit.core.atomic import atomic_path, write_json
+from condensekit.core.atomic import atomic_path, check_file_target, write_json
 from condensekit.core.evaluate import Summary
 from condensekit.core.registry import check_int
 from condensekit.core.report import format_table
@@ -238,8 +238,7 @@ def _show(ns: argparse.Namespace) -> int:
     from torch_geometric.utils import to_networkx
 
     check_int("--per-class", ns.per_class, 1)
-    if Path(ns.png).is_dir():  # else the drawing was made, then its rename onto the folder failed (a traceback)
-        raise ValueError(f"Invalid value {ns.png!r} for argument --png: it is a folder; give a file name")
+    check_file_target(ns.png, argument="--png")  # else the drawing was made, then its rename failed (a traceback)
     cs = CondensedGraphSet.load(ns.artifact, purpose="`graph show`")
     graphs = cs.to_data_list()
     classes = sorted({int(g.y) for g in graphs})
