@@ -12,7 +12,8 @@ works. :func:`validate_node_data` checks a graph before condensation.
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -131,6 +132,23 @@ def _missing_raw(folder: Path, spec: NodeDatasetSpec) -> list[str]:
     return [f for f in spec.raw_files if not (folder / "raw" / f).is_file()]
 
 
+@contextmanager
+def failed_download(name: str, target: Path, fetched: Callable[[], bool], *, raw: str) -> Iterator[None]:
+    """A fetch into ``target`` inside the block: an ``OSError`` / ``RuntimeError`` while the files are not there
+    (``fetched()`` false: offline, DNS, HTTP; fsspec and aiohttp raise ``OSError`` subclasses) becomes a
+    ``FileNotFoundError`` naming the dataset, the folder and where ``raw`` files go, not a traceback; once the files
+    came, an error in reading them is raised as it is."""
+    try:
+        yield
+    except (OSError, RuntimeError) as err:
+        if fetched():
+            raise
+        raise FileNotFoundError(
+            f"Dataset {name!r} could not be downloaded to {str(target)!r} ({type(err).__name__}: {err}); check "
+            f"the network, or put {raw} under the data root"
+        ) from err
+
+
 def _download_root(root: Path) -> Path:
     """The data root when it is (or can be made) writable, else a cache folder."""
     try:
@@ -188,16 +206,10 @@ def load_node_dataset(
             dataset = _OPENERS[spec.loader](mirror, spec)
     elif download:
         target = _download_root(base) / spec.folder
-        try:
+        raw = f"its raw files in '{spec.folder}/raw/'"
+        with failed_download(key, target, lambda: not _missing_raw(target, spec), raw=raw):
             with weights_only_pyg(target):
                 dataset = _OPENERS[spec.loader](target, spec)
-        except (OSError, RuntimeError) as err:  # offline, DNS, HTTP: fsspec and aiohttp raise OSError subclasses
-            if not _missing_raw(target, spec):
-                raise  # the files came: an error in reading them is not a failed download
-            raise FileNotFoundError(
-                f"Dataset {key!r} could not be downloaded to {str(target)!r} ({type(err).__name__}: {err}); check "
-                f"the network, or put its raw files in '{spec.folder}/raw/' under the data root"
-            ) from err
     else:
         shown = ", ".join(missing[:4]) + (", ..." if len(missing) > 4 else "")
         raise FileNotFoundError(

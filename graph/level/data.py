@@ -23,7 +23,7 @@ from torch_geometric.data import Data
 
 from condensekit.core.data import DATA_ENV, resolve_root, writable_copy
 from condensekit.core.registry import check_choice, check_int
-from condensekit.graph.data import _download_root
+from condensekit.graph.data import _download_root, failed_download
 from condensekit.graph.weights_only import weights_only_pyg
 
 __all__ = [
@@ -395,15 +395,9 @@ def _download_tu(folder: Path, spec: GraphDatasetSpec) -> list[Data]:
     """The TU dataset fetched by torch_geometric into ``folder`` (its ``raw/`` and ``processed/``); a failed fetch
     (offline, DNS, HTTP: fsspec and aiohttp raise ``OSError`` subclasses) is a ``FileNotFoundError`` naming the
     dataset and the folder, not a traceback; an error once the raw files are there is raised as it is."""
-    try:
+    fetched = (folder / "raw" / f"{spec.folder}_A.txt").is_file
+    with failed_download(spec.name, folder, fetched, raw=f"its TUDataset raw files in '{spec.folder}/raw/'"):
         return _open_tu(folder, spec)
-    except (OSError, RuntimeError) as err:
-        if (folder / "raw" / f"{spec.folder}_A.txt").is_file():
-            raise  # the files came: an error in reading them is not a failed download
-        raise FileNotFoundError(
-            f"Dataset {spec.name!r} could not be downloaded to {str(folder)!r} ({type(err).__name__}: {err}); check "
-            f"the network, or put its TUDataset raw files in '{spec.folder}/raw/' under the data root"
-        ) from err
 
 
 def _open_tu(folder: Path, spec: GraphDatasetSpec) -> list[Data]:
