@@ -63,6 +63,7 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
+from condensekit.core.modes import eval_mode
 from condensekit.core.registry import check_int, check_nonnegative, check_positive
 from condensekit.core.vision import ImageSplits
 from condensekit.privacy.base import PrivateMethod, register_private_method, to_normalised
@@ -248,10 +249,10 @@ class DPMERFGenerator(_EmbeddingMethod):
         labels = torch.arange(k, device=self.device).repeat_interleave(cfg.samples_per_class)
         gen = torch.Generator(device=self.device).manual_seed(0)
         code = torch.randn(labels.numel(), cfg.code_dim, generator=gen, device=self.device)
-        was = self.gen.training
-        self.gen.eval()
-        x01 = torch.cat([self.gen(code[i : i + 4096], labels[i : i + 4096]) for i in range(0, labels.numel(), 4096)])
-        self.gen.train(was)
+        with eval_mode(self.gen):
+            x01 = torch.cat(
+                [self.gen(code[i : i + 4096], labels[i : i + 4096]) for i in range(0, labels.numel(), 4096)]
+            )
         return {"x": to_normalised(self.data, x01), "y": labels}
 
     def stateful(self) -> dict[str, Any]:
