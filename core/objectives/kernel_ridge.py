@@ -26,7 +26,7 @@ from torch import Tensor
 
 from ..registry import check_int, check_nonnegative
 
-__all__ = ["cholesky_jitter", "krr_factor", "krr_predict", "relu_ntk", "relu_ntk_layer", "relu_ntk_scaled"]
+__all__ = ["cholesky_jitter", "krr_factor", "krr_predict", "krr_solve", "relu_ntk", "relu_ntk_layer", "relu_ntk_scaled"]
 
 #: Correlations are clipped to ±(1 − this) before ``arccos``, whose gradient is infinite at ±1.
 CORRELATION_MARGIN = 1e-4
@@ -53,7 +53,7 @@ def cholesky_jitter(k: Tensor) -> Tensor:
 def krr_factor(k_ss: Tensor, *, ridge: float, read: Sequence[Tensor] = ()) -> tuple[Tensor, list[float]]:
     """The Cholesky factor :func:`krr_predict` solves with: of
     :math:`K_{ss} + \\lambda \\, \\mathrm{tr}(K_{ss})/n_s \\, I`, through :func:`cholesky_jitter` (its jitter, its
-    errors), so ``k_ts @ torch.cholesky_solve(y_s, factor)`` is ``krr_predict(k_ts, k_ss, y_s, ridge=ridge)``, bit
+    errors), so ``krr_solve(k_ts, factor, y_s)`` is ``krr_predict(k_ts, k_ss, y_s, ridge=ridge)``, bit
     for bit.
 
     ``read``: 0-dim tensors the caller needs on the host, read back as floats in the same host read as the
@@ -108,6 +108,16 @@ def _cholesky_jitter(k: Tensor, read: Sequence[Tensor]) -> tuple[Tensor, list[fl
     raise singular
 
 
+def krr_solve(k_ts: Tensor, factor: Tensor, y_s: Tensor) -> Tensor:
+    """The prediction :math:`K_{ts} (L L^\\top)^{-1} Y_s` from :func:`krr_factor`'s ``factor`` :math:`L`: the last step
+    of :func:`krr_predict`, for a caller that factors itself (KiDD reads its counts with the factor's checks).
+
+    Shapes:
+        ``k_ts``: ``(n_t, n_s)``; ``factor``: ``(n_s, n_s)``; ``y_s``: ``(n_s, c)``; output ``(n_t, c)``.
+    """
+    return k_ts @ torch.cholesky_solve(y_s, factor)
+
+
 def krr_predict(k_ts: Tensor, k_ss: Tensor, y_s: Tensor, *, ridge: float = 1.0) -> Tensor:
     """Kernel ridge regression fitted on the synthetic set, evaluated on the targets.
 
@@ -140,7 +150,7 @@ def krr_predict(k_ts: Tensor, k_ss: Tensor, y_s: Tensor, *, ridge: float = 1.0) 
             f"{k_ts.dtype}, {k_ss.dtype} and {y_s.dtype}; cast them, e.g. y_s.to(k_ss.dtype)"
         )
     factor, _ = krr_factor(k_ss, ridge=ridge)
-    return k_ts @ torch.cholesky_solve(y_s, factor)
+    return krr_solve(k_ts, factor, y_s)
 
 
 def relu_ntk_layer(nngp: Tensor, ntk: Tensor, norm1: Tensor, norm2: Tensor) -> tuple[Tensor, Tensor]:

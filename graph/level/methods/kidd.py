@@ -74,7 +74,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from condensekit.core.objectives.kernel_ridge import krr_factor
+from condensekit.core.objectives.kernel_ridge import krr_factor, krr_solve
 from condensekit.core.registry import check_int, check_positive
 from condensekit.graph.level.batch import GraphBatch
 from condensekit.graph.level.kernel import GRAPH_KERNELS, SELF_LOOP
@@ -184,7 +184,7 @@ class KiDD(GraphCondensation):
         # One host read for the real batch's node count and the solve's checks (a sync each on CUDA, taken together)
         factor, total = self._factor(k_ss, self.real_stats.nodes_per_graph[real].sum())
         k_st = self.kernel.matrix(s, self.real_stats.subset(real, total), mlp_layers=cfg.mlp_layers, fused=cfg.fused)
-        pred = k_st.t() @ torch.cholesky_solve(self.y_onehot[syn], factor)  # krr_predict, bit for bit
+        pred = krr_solve(k_st.t(), factor, self.y_onehot[syn])  # krr_predict's last step: the same, bit for bit
         loss_krr = F.cross_entropy(pred, self.y_real[real])
         d = k_ss.diagonal().clamp_min(1e-12).sqrt()
         k_norm = k_ss / (d[:, None] * d[None, :])
