@@ -586,7 +586,7 @@ def table(path: Path = RESULTS) -> str:
             lines += ([[]] if lines else []) + [head, ["---"] * len(head)]
             last = head
         lines.append([str(c) for c in body])
-    text = "\n".join("| " + " | ".join(map(str, r)) + " |" if r else "" for r in lines)
+    text = _markdown(lines)
     pooled = _pooled(groups)
     if pooled:
         text += "\n\n" + pooled
@@ -640,7 +640,12 @@ def _pooled(groups: dict[tuple, dict[tuple[str, str], dict[str, Any]]]) -> str:
     if not lines:
         return ""
     title = "Pooled over seeds (every evaluation model of every seed: mean ± population std, %):\n\n"
-    return title + "\n".join("| " + " | ".join(r) + " |" if r else "" for r in lines)
+    return title + _markdown(lines)
+
+
+def _markdown(lines: list[list[str]]) -> str:
+    """Markdown table rows (an empty row: a blank line between two tables)."""
+    return "\n".join("| " + " | ".join(map(str, r)) + " |" if r else "" for r in lines)
 
 
 def _flag(text: str) -> bool:
