@@ -14,14 +14,18 @@ processes, each (model, attack, ε) step's images split between them (:mod:`cond
 which says which figures equal the 1-worker ones: FGSM and PGD do; AutoAttack's random draws may differ).
 
 The result is a table, a JSON file and a PNG plot of accuracy against ε; :func:`audit_artifact` also
-records it in the artifact's card (``audits``). Everything is computed before anything is written; the
-JSON and the PNG are written atomically and the card last, so an audit killed midway leaves the old
-files (or none), never half of one.
+records it in the artifact's card (``audits``). Everything is computed before anything is written, and
+each file is written atomically: the PNG first, then the JSON and the card, both of which record the PNG's
+sha256 (``png_sha256``). An audit killed midway leaves whole files, never half of one, and a PNG newer than
+its JSON (killed between the two) is told by its digest: ``sha256sum <out>.png`` against the JSON's
+``png_sha256``.
 """
 
 from __future__ import annotations
 
 import datetime as _dt
+import hashlib
+import io
 import os
 import resource
 import statistics
@@ -35,7 +39,7 @@ import torch
 from torch import Tensor, nn
 
 from condensekit.core.artifact import update_card
-from condensekit.core.atomic import atomic_path, write_json
+from condensekit.core.atomic import write_bytes, write_json
 from condensekit.core.engine import peak_memory_mb, reset_peak_memory
 from condensekit.core.registry import check_choice, check_int
 from condensekit.core.report import format_table
@@ -458,6 +462,13 @@ def _children_peak_mb() -> float:
 
 def plot_audit(result: AuditResult, path: str | os.PathLike[str], *, title: str = "") -> Path:
     """A PNG of accuracy against ε (one panel per model, one line per attack, clean dashed), atomically."""
+    target = Path(path)
+    write_bytes(target, _plot_png(result, title=title))
+    return target
+
+
+def _plot_png(result: AuditResult, *, title: str = "") -> bytes:
+    """The bytes of :func:`plot_audit`'s PNG."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -486,11 +497,10 @@ def plot_audit(result: AuditResult, path: str | os.PathLike[str], *, title: str 
         ax.grid(alpha=0.3)
         ax.legend(fontsize=8)
     fig.tight_layout()
-    target = Path(path)
-    with atomic_path(target) as tmp:
-        fig.savefig(tmp, format="png", dpi=110)
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=110)
     plt.close(fig)
-    return target
+    return buf.getvalue()
 
 
 def audit_artifact(
@@ -557,12 +567,15 @@ def audit_files(path: str | os.PathLike[str], out: str | os.PathLike[str] | None
 def record_audit(
     path: str | os.PathLike[str], result: AuditResult, *, method: Any, out: str | os.PathLike[str] | None = None
 ) -> dict[str, str]:
-    """Write ``<out>.json`` and ``<out>.png`` (default ``<path>-robust-audit``) atomically, then append the
-    audit to the card of the artifact at ``path``; returns the two file names. Nothing is written until
-    the audit is complete, and the card comes last."""
+    """Write ``<out>.png`` and then ``<out>.json`` (default ``<path>-robust-audit``), each atomically, then
+    append the audit to the card of the artifact at ``path``; returns the two file names. Nothing is written
+    until the audit is complete. The JSON and the card record the PNG's sha256 (``png_sha256``), so a PNG
+    left from another audit (a kill between the PNG and the JSON) does not pass for this one's."""
     files = audit_files(path, out)
-    record = result.to_dict() | {"artifact": str(path), "method": method, "files": files}
+    png = _plot_png(result, title=f"{result.dataset} {method or ''}")
+    digest = hashlib.sha256(png).hexdigest()
+    record = result.to_dict() | {"artifact": str(path), "method": method, "files": files, "png_sha256": digest}
+    write_bytes(files["png"], png)
     write_json(files["json"], record)
-    plot_audit(result, files["png"], title=f"{result.dataset} {method or ''}")
     update_card(path, audits=record)
     return files

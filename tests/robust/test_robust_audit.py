@@ -1,6 +1,8 @@
 from __future__ import annotations
 
+import hashlib
 import json
+from pathlib import Path
 
 import pytest
 import torch
@@ -9,7 +11,7 @@ from condensekit.core.artifact import load_artifact, save_artifact
 from condensekit.core.vision import CondensedImages, ImageSplits, ImageTrainConfig, image_source
 from condensekit.robust import audit as audit_mod
 from condensekit.robust.attacks import AttackConfig
-from condensekit.robust.audit import AuditConfig, audit_artifact, audit_images
+from condensekit.robust.audit import AuditConfig, AuditResult, audit_artifact, audit_images, record_audit
 
 
 def _data(k: int = 4, per: int = 12, size: int = 8, seed: int = 0) -> ImageSplits:
@@ -123,26 +125,37 @@ def test_audit_artifact_writes_json_png_and_card(tmp_path):
     res, files = audit_artifact(path, config=cfg, data=data, device="cpu")
     record = json.loads(open(files["json"]).read())
     assert record["rows"] == res.rows and record["subset"] == "stratified 20 (seed 0)"
-    assert open(files["png"], "rb").read(8) == b"\x89PNG\r\n\x1a\n"
+    png = open(files["png"], "rb").read()
+    assert png[:8] == b"\x89PNG\r\n\x1a\n"
+    assert record["png_sha256"] == hashlib.sha256(png).hexdigest()  # the record names the PNG it belongs to
     audits = load_artifact(path).card["audits"]
     assert len(audits) == 1 and audits[0]["kind"] == "adversarial_robustness" and audits[0]["rows"] == res.rows
+    assert audits[0]["png_sha256"] == record["png_sha256"]
 
 
-def test_killed_audit_leaves_no_half_written_files(tmp_path, monkeypatch):
-    data = _data()
-    path = _artifact(tmp_path, data)
-    card_before = (path / "card.json").read_text()
+def _result(mean: float) -> AuditResult:
+    rows = [{"model": "mlp", "attack": a, "eps": e, "eps_value": 0.0, "mean": m, "std": 0.0, "runs": [m]}
+            for a, e, m in (("clean", "0", 90.0), ("fgsm", "0.1", mean))]  # fmt: skip
+    return AuditResult(rows, "toy", "all 4", 4, {}, {"ok": True, "issues": [], "checks": []}, {})
+
+
+def test_killed_audit_leaves_whole_files_and_a_stale_png_is_told(tmp_path, monkeypatch):
+    path = _artifact(tmp_path, _data())
+    files = record_audit(path, _result(50.0), method="random")
+    json_before, card_before = Path(files["json"]).read_text(), (path / "card.json").read_text()
 
     def killed(*args, **kwargs):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(audit_mod, "plot_audit", killed)  # dies after the JSON, before the PNG and the card
+    monkeypatch.setattr(audit_mod, "write_json", killed)  # dies after the PNG, before the JSON and the card
     with pytest.raises(KeyboardInterrupt):
-        audit_artifact(path, config=AuditConfig(attacks=("fgsm",), eps=("0.1",), **FAST), data=data, device="cpu")
-    assert (path / "card.json").read_text() == card_before
-    leftovers = [p.name for p in tmp_path.iterdir() if p.name.startswith(".")]
-    assert leftovers == []
-    json.loads((tmp_path / "toy-random-robust-audit.json").read_text())  # whole, or absent
+        record_audit(path, _result(20.0), method="random")
+    assert Path(files["json"]).read_text() == json_before and (path / "card.json").read_text() == card_before
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []
+    # the PNG is the second audit's, and the first audit's record says so: its digest is not this PNG's
+    stale = hashlib.sha256(Path(files["png"]).read_bytes()).hexdigest()
+    assert json.loads(json_before)["png_sha256"] != stale
+    assert load_artifact(path).card["audits"][-1]["png_sha256"] != stale
 
 
 def test_bad_input_errors(tmp_path):
