@@ -163,3 +163,16 @@ def test_cli_refuses_a_negative_eval_runs_first(tmp_path: Path, capsys: pytest.C
     argv = ["graph", "condense", "--task", "graph", "--dataset", "mutag", "--method", "random", "--gpc", "1"]
     assert main([*argv, "--eval-runs", "-1", "--root", str(tmp_path), "--quiet"]) == 2
     assert "Invalid value -1 for argument --eval-runs" in capsys.readouterr().err
+
+
+def test_card_says_how_many_steps_ran_beside_the_configs(tiny_set, tmp_path: Path) -> None:
+    # a steps= (--steps) override runs another count than config.steps (300 for KiDD), which the card keeps as the
+    # method's setting: the card's ``steps`` says which ran and where it came from
+    fast = {"batch_real": 8, "batch_syn": 4, "init": "random"}
+    cs = condense_graphs(tiny_set, "kidd", gpc=2, config=fast, steps=2, progress=False, device="cpu")
+    assert cs.card["config"]["steps"] == 300 and cs.card["cost"]["steps"] == 2
+    assert cs.card["steps"] == {"run": 2, "config": 300, "from": "steps argument (--steps)"}
+    cs.save(tmp_path / "k")
+    assert CondensedGraphSet.load(tmp_path / "k").card["steps"]["run"] == 2
+    own = condense_graphs(tiny_set, "kidd", gpc=2, config=fast | {"steps": 3}, progress=False, device="cpu")
+    assert own.card["steps"] == {"run": 3, "config": 3, "from": "config"} and own.card["cost"]["steps"] == 3
