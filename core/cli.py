@@ -54,12 +54,15 @@ class MethodHelp(argparse.Action):
             function of the namespace parsed so far that names it (a verb that is its method: ``privacy dp-merf``
             runs ``dp-merf-condensed`` when ``--ipc`` came first).
         note: text after "flags of method 'X'" (e.g. which defaults a profile replaces).
+        hint: a function of the namespace parsed so far and a method name that ``methods`` does not hold, returning
+            how to reach it (``graph condense``: a graph-level method needs ``--task graph`` before ``--help``), or
+            ``""`` when it names no method of another kind; printed under the unknown method's line.
     """
 
     def __init__(self, option_strings: list[str], dest: str = argparse.SUPPRESS, *, methods: Any,
-                 method_dest: Any = "method", note: str = "", **kwargs: Any) -> None:  # fmt: skip
+                 method_dest: Any = "method", note: str = "", hint: Any = None, **kwargs: Any) -> None:  # fmt: skip
         super().__init__(option_strings, dest=dest, default=argparse.SUPPRESS, nargs=0, **kwargs)
-        self.methods, self.method_dest, self.note = methods, method_dest, note
+        self.methods, self.method_dest, self.note, self.hint = methods, method_dest, note, hint
 
     def __call__(self, parser: argparse.ArgumentParser, namespace: argparse.Namespace, values: Any,
                  option_string: str | None = None) -> None:  # fmt: skip
@@ -73,6 +76,9 @@ class MethodHelp(argparse.Action):
             print(f"\nmethod flags: put {option} X before --help to list them")
         elif method not in methods:
             print(f"\nmethod flags: unknown method {method!r}; valid methods are {{{', '.join(methods.names())}}}")
+            hint = self.hint(namespace, method) if self.hint is not None else ""
+            if hint:
+                print(hint)
         else:
             flags = argparse.ArgumentParser(prog=parser.prog, add_help=False, usage=argparse.SUPPRESS)
             add_dataclass_args(flags, methods.get(method).config)
@@ -81,7 +87,7 @@ class MethodHelp(argparse.Action):
 
 
 def add_method_help(
-    parser: argparse.ArgumentParser, methods: Any, *, method_dest: Any = "method", note: str = ""
+    parser: argparse.ArgumentParser, methods: Any, *, method_dest: Any = "method", note: str = "", hint: Any = None
 ) -> None:
     """Give ``parser`` (made with ``add_help=False``) the ``-h/--help`` of :class:`MethodHelp`."""
     after = (
@@ -90,7 +96,7 @@ def add_method_help(
         else f"after --{method_dest.replace('_', '-')} X: X's flags too"
     )
     parser.add_argument("-h", "--help", action=MethodHelp, methods=methods, method_dest=method_dest, note=note,
-                        help=f"show this help ({after}) and exit")  # fmt: skip
+                        hint=hint, help=f"show this help ({after}) and exit")  # fmt: skip
 
 
 def _info(ns: argparse.Namespace) -> int:

@@ -37,7 +37,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         "(graph-level methods with --task graph before --help).",
         add_help=False,
     )
-    add_method_help(c, _condense_methods)
+    add_method_help(c, _condense_methods, hint=_other_task_method)
     c.add_argument(
         "--dataset",
         required=True,
@@ -91,6 +91,15 @@ def _condense_methods(ns: argparse.Namespace) -> Any:
 
         return GRAPH_METHODS
     return NODE_METHODS
+
+
+def _other_task_method(ns: argparse.Namespace, method: str) -> str:
+    """What ``graph condense --help`` says of a method unknown to its task that the other task has."""
+    from condensekit.graph.level.methods import GRAPH_METHODS
+
+    if getattr(ns, "task", "node") == "graph":
+        return f"{method!r} is a node-level method: drop --task graph" if method in NODE_METHODS else ""
+    return f"{method!r} is a graph-level method: put --task graph before --help" if method in GRAPH_METHODS else ""
 
 
 def _common(p: argparse.ArgumentParser) -> None:

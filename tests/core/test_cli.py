@@ -290,3 +290,27 @@ def test_method_flag_errors_list_the_verbs_options_when_given() -> None:
         "Unknown option(s) ['--ipcs', '2'] for method 'x'. Valid options are ['--syn-steps']; "
         "the options of `v c` itself are ['--ipc']"
     )
+
+
+def test_method_help_prints_the_verbs_hint_for_an_unknown_method(capsys: pytest.CaptureFixture[str]) -> None:
+    """``add_method_help(..., hint=f)``: under an unknown method, ``f(namespace, name)`` says how to reach it (a
+    method of another kind); nothing more when it returns ``""``."""
+    from dataclasses import dataclass
+
+    from condensekit.core.cli import add_method_help
+    from condensekit.core.registry import MethodEntry, Registry
+
+    @dataclass
+    class Cfg:
+        steps: int = 1
+
+    methods: Registry[MethodEntry] = Registry("method")
+    methods.register("a", MethodEntry(object, Cfg, "a method"))
+    parser = CliParser(prog="p", add_help=False)
+    add_method_help(parser, methods, hint=lambda ns, name: f"{name!r} needs --kind b first" if name == "b" else "")
+    parser.add_argument("--method")
+    for name, hint in (("b", "'b' needs --kind b first"), ("c", None)):
+        with pytest.raises(SystemExit):
+            parser.parse_args(["--method", name, "--help"])
+        tail = capsys.readouterr().out.split(f"unknown method {name!r}; valid methods are {{a}}")[1]
+        assert tail.strip() == (hint or "")

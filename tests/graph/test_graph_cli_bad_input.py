@@ -92,7 +92,17 @@ def test_method_help_lists_the_method_flags_the_description_promises(
     assert all(flag in listed for flag in flags)
     with pytest.raises(SystemExit):
         main(["graph", "condense", "--method", "kidd", "--help"])  # without --task graph: a node method is meant
-    assert "unknown method 'kidd'; valid methods are {doscond, gcdm, gcond," in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "unknown method 'kidd'; valid methods are {doscond, gcdm, gcond," in out
+    assert "'kidd' is a graph-level method: put --task graph before --help" in out  # the hint core's help prints
+    with pytest.raises(SystemExit):
+        main(["graph", "condense", "--task", "graph", "--method", "gcond", "--help"])
+    out = capsys.readouterr().out
+    assert "unknown method 'gcond'; valid methods are {doscond, herding," in out
+    assert "'gcond' is a node-level method: drop --task graph" in out
+    with pytest.raises(SystemExit):
+        main(["graph", "condense", "--method", "nosuch", "--help"])
+    assert "nosuch' is a" not in capsys.readouterr().out  # a name of neither task gets no hint
     with pytest.raises(SystemExit):
         main(["graph", "condense", "-h"])
     assert "put --method X before --help" in capsys.readouterr().out
