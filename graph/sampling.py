@@ -143,16 +143,20 @@ def receptive_subgraphs(
     per batch, with the host reads shared: ``hops + 1`` in all, not per batch (the batches' rings are grown in
     lock-step, each read carrying every batch's counts).
 
-    With a ``fanout`` the batches go one after another: each ring's fanout draw needs that ring's size, and
-    growing them together would draw the rings of different batches in another order than separate calls.
+    Only without a ``fanout``: each ring's fanout draw needs that ring's size, and growing batches together would
+    draw the rings of different batches in another order than separate calls. Several batches with a ``fanout``
+    raise ``ValueError``; call :func:`receptive_subgraph` per batch (gradient matching does).
 
     Memory: two boolean masks of ``len(batches) × n`` (the nodes each batch has reached, and the ring being
     grown) and one ``n``-long index, beside the subgraphs themselves.
     """
+    if fanout > 0 and len(batches) > 1:
+        raise ValueError(
+            f"Invalid value {fanout!r} for argument fanout with {len(batches)} batches: receptive_subgraphs grows "
+            "several batches together only without a fanout (fanout=0); call receptive_subgraph per batch"
+        )
     if op is None or hops == 0:
         return [(b, None, torch.arange(b.numel(), device=b.device)) for b in batches]  # no propagation, no operator
-    if fanout > 0 and len(batches) > 1:
-        return [receptive_subgraphs(op, [b], hops, fanout=fanout, generator=generator)[0] for b in batches]
     if not batches:
         return []
     n, k, device = op.size(0), len(batches), batches[0].device

@@ -93,23 +93,29 @@ def test_receptive_subgraph_is_op_restricted_to_its_rings(tiny_task: NodeTask, h
         assert not kept.any() and int((dense[:outer] != 0).sum(1).max()) <= fanout
 
 
-# fanout 0 only: with a fanout, receptive_subgraphs calls receptive_subgraph once per batch, so a fanout case would
-# compare the same code with itself (the fanout path is checked on its own above)
-@pytest.mark.parametrize("fanout", [0])
-def test_subgraphs_grown_together_are_those_of_separate_calls(tiny_task: NodeTask, fanout: int) -> None:
+def test_subgraphs_grown_together_are_those_of_separate_calls(tiny_task: NodeTask) -> None:
     """Gradient matching's per-class subgraphs share their host reads; they must be the subgraphs one call per
-    class gives (overlapping batches, an empty one)."""
+    class gives (overlapping batches, an empty one). Without a fanout only: with one, several batches are refused."""
     op = tiny_task.op(create_model("gcn", in_channels=tiny_task.num_features, out_channels=3))
     t = tiny_task.train_idx
     batches = [t[:4], t[2:6], t[:0], t[9:10]]
     gen_a, gen_b = torch.Generator().manual_seed(3), torch.Generator().manual_seed(3)
-    want = [receptive_subgraph(op, b, 2, fanout=fanout, generator=gen_a) for b in batches]
-    got = receptive_subgraphs(op, batches, 2, fanout=fanout, generator=gen_b)
+    want = [receptive_subgraph(op, b, 2, generator=gen_a) for b in batches]
+    got = receptive_subgraphs(op, batches, 2, generator=gen_b)
     assert torch.equal(gen_a.get_state(), gen_b.get_state())
     for (sub, a, pos), (sub2, b, pos2) in zip(want, got, strict=True):
         assert a is not None and b is not None and torch.equal(sub, sub2) and torch.equal(pos, pos2)
         for part in ("crow_indices", "col_indices", "values"):
             assert torch.equal(getattr(a, part)(), getattr(b, part)())
+
+
+def test_subgraphs_of_several_batches_with_a_fanout_are_refused(tiny_task: NodeTask) -> None:
+    """Growing batches together would draw their fanouts in another order than separate calls: several batches with
+    a fanout are a ValueError naming the argument and the fix."""
+    op = tiny_task.op(create_model("gcn", in_channels=tiny_task.num_features, out_channels=3))
+    t = tiny_task.train_idx
+    with pytest.raises(ValueError, match=r"Invalid value 2 for argument fanout with 2 batches: .*per batch"):
+        receptive_subgraphs(op, [t[:4], t[4:8]], 2, fanout=2)
 
 
 SMALL = {"outer_loop": 2, "inner_loop": 1, "hidden": 16, "pge_hidden": 8, "adj_period": 2, "adj_steps": 1}
