@@ -32,7 +32,7 @@ from torch.func import functional_call, stack_module_state, vmap
 
 from condensekit.core.evaluate import TrainConfig, TrainResult
 
-__all__ = ["dropout", "device_rng_state", "train_select_batched"]
+__all__ = ["dropout", "device_rng_state", "replay_stream", "set_device_rng_state", "train_select_batched"]
 
 
 class _Replay:
@@ -82,11 +82,26 @@ def device_rng_state(device: torch.device) -> Tensor:
     raise ValueError(f"Invalid value {str(device)!r} for argument device. Valid values are cpu, cuda[:N]")
 
 
-def _set_device_rng_state(device: torch.device, state: Tensor) -> None:
+def set_device_rng_state(device: torch.device, state: Tensor) -> None:
+    """Set the generator ``device``'s random ops draw from to ``state`` (:func:`device_rng_state`)."""
     if device.type == "cuda":
         torch.cuda.set_rng_state(state, device)
     else:
         torch.set_rng_state(state)
+
+
+@contextmanager
+def replay_stream(device: torch.device, states: list[Tensor], i: int) -> Iterator[None]:
+    """Inside the block, ``device``'s generator draws from run ``i``'s stream: it starts at ``states[i]``; on exit
+    ``states[i]`` becomes where the draws stopped and the generator is put back as it was. A run's draws made
+    this way, one block at a time, are those it makes alone with the generator seeded for it."""
+    saved = device_rng_state(device)
+    set_device_rng_state(device, states[i])
+    try:
+        yield
+        states[i] = device_rng_state(device)
+    finally:
+        set_device_rng_state(device, saved)
 
 
 class _Call(nn.Module):
@@ -200,11 +215,8 @@ def _draw_masks(sites: list[tuple[torch.Size, float]], states: list[Tensor], dev
     """Per dropout site (shape, p), the N runs' masks (scaled by 1/(1-p)), each drawn from its run's stream."""
     if not sites:
         return []
-    saved = device_rng_state(device)
     per_run = []
-    for i, state in enumerate(states):
-        _set_device_rng_state(device, state)
-        per_run.append([F.dropout(torch.ones(s, device=device), p=p, training=True) for s, p in sites])
-        states[i] = device_rng_state(device)
-    _set_device_rng_state(device, saved)
+    for i in range(len(states)):
+        with replay_stream(device, states, i):
+            per_run.append([F.dropout(torch.ones(s, device=device), p=p, training=True) for s, p in sites])
     return [torch.stack([run[k] for run in per_run]) for k in range(len(sites))]
