@@ -22,6 +22,7 @@ from torch import Tensor, nn
 from condensekit.core.evaluate import Summary, accuracy, lr_drop_epoch, repeat
 from condensekit.core.modes import eval_mode
 from condensekit.core.registry import check_choice, check_int, check_nonnegative, check_positive
+from condensekit.core.seed import seed_everything
 from condensekit.core.vision.models import build_image_model
 from condensekit.core.vision.splits import ImageSplits
 
@@ -205,11 +206,17 @@ def evaluate_image_set(
     metrics: Mapping[str, Metric] | None = None,
     loss_fn: LossFn | None = None,
     augment: Callable[[Tensor], Tensor] | None = None,
+    batched: bool = False,
 ) -> dict[str, Summary]:
     """Train ``runs`` fresh ``model``s on ``(x, y)``; score each on ``data``'s real test split.
 
     With ``config.val_every > 0`` every run keeps its weights with the best first metric on the real
     validation split. Returns one :class:`Summary` per metric (default ``{"acc": top-1 %}``).
+
+    ``batched`` trains the runs together (:func:`~condensekit.core.vision.batched.fit_images_batched`: one
+    vmapped forward and backward per minibatch for all of them, for accelerators): run ``i`` is seeded, built and
+    augmented as one at a time, so its figures are the one-at-a-time ones up to floating-point summation order.
+    ``augment`` must then draw from the global generators (``DSA(generator=None)``).
     """
     metrics = dict(metrics or {"acc": accuracy_metric})
     if not metrics:
@@ -221,18 +228,65 @@ def evaluate_image_set(
     test_x, test_y = data.x_test.to(device), data.y_test.to(device)
     per_run: list[dict[str, float]] = []
 
-    def one(run_seed: int) -> float:
+    def build() -> nn.Module:
         net = build_image_model(model, channels=data.channels, num_classes=data.num_classes, im_size=data.im_size)
-        net = net.to(device)
-        gen = torch.Generator(device=device).manual_seed(run_seed)
-        fit_images(
-            net, x, y, config=config, lr=lr, loss_fn=loss, augment=augment, generator=gen,
-            validate=lambda m: first(predict(m, val_x), val_y),
-        )  # fmt: skip
+        return net.to(device)
+
+    def test(net: nn.Module) -> float:
         logits = predict(net, test_x)
         scores = {name: float(fn(logits, test_y)) for name, fn in metrics.items()}
         per_run.append(scores)
         return next(iter(scores.values()))
 
+    if batched:
+        _fit_together(build, x, y, runs=runs, seed=seed, config=config, lr=lr, loss_fn=loss, augment=augment,
+                      val_x=val_x, val_y=val_y, metric=first, test=test)  # fmt: skip
+        return {name: Summary([r[name] for r in per_run]) for name in metrics}
+
+    def one(run_seed: int) -> float:
+        net = build()
+        gen = torch.Generator(device=device).manual_seed(run_seed)
+        fit_images(
+            net, x, y, config=config, lr=lr, loss_fn=loss, augment=augment, generator=gen,
+            validate=lambda m: first(predict(m, val_x), val_y),
+        )  # fmt: skip
+        return test(net)
+
     repeat(one, runs=runs, seed=seed)
     return {name: Summary([r[name] for r in per_run]) for name in metrics}
+
+
+def _fit_together(
+    build: Callable[[], nn.Module],
+    x: Tensor,
+    y: Tensor,
+    *,
+    runs: int,
+    seed: int,
+    val_x: Tensor,
+    val_y: Tensor,
+    metric: Metric,
+    test: Callable[[nn.Module], float],
+    **fit: object,
+) -> None:
+    """:func:`repeat`'s runs of ``build`` + ``fit_images`` + ``test``, trained together (see
+    :func:`evaluate_image_set`): run ``i`` seeded with ``seed + i`` before its model is built."""
+    from condensekit.core.vision.batched import fit_images_batched, rng_streams  # it builds on this module
+
+    check_int("runs", runs, 1)
+    device = x.device
+    nets, gens, states = [], [], []
+    for i in range(runs):
+        seed_everything(seed + i)
+        nets.append(build())
+        gens.append(torch.Generator(device=device).manual_seed(seed + i))
+        states.append(rng_streams(device))
+    val_y_host = val_y.cpu()
+
+    def scores(logits: Tensor) -> Tensor:
+        host = logits.cpu()  # the validation check's one host round trip; the metric runs on the host
+        return torch.tensor([float(metric(run, val_y_host)) for run in host], dtype=torch.float64, device="cpu")
+
+    fit_images_batched(nets, x, y, generators=gens, rng_states=states, val_x=val_x, val_score=scores, **fit)
+    for net in nets:
+        test(net)
