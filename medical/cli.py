@@ -67,6 +67,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     e.add_argument("--epochs", type=int, default=None, help="training epochs (default: the profile's)")
     e.add_argument("--root", default=None)
     e.add_argument("--download", action="store_true", help="fetch the artifact's data with medmnist's downloader")
+    e.add_argument(
+        "--batched", action="store_true", help="train each model's runs together (vmapped, for a GPU): the same "
+        "figures as one at a time up to float rounding"
+    )  # fmt: skip
     _common(e)
     e.set_defaults(func=_evaluate)
 
@@ -167,13 +171,13 @@ def _condense(ns: argparse.Namespace) -> int:
 
 
 def _run_eval(ci: CondensedImages, data: Any, models: list[str], runs: int, profile: str, epochs: int | None,
-              seed: int) -> dict:  # fmt: skip
+              seed: int, batched: bool = False) -> dict:  # fmt: skip
     cfg = PROFILES.get(profile).evaluation
     if epochs is not None:
         cfg = dataclasses.replace(cfg, epochs=epochs)
     x, y = ci.x.to(data.x_train.device), ci.y.to(data.x_train.device)
     return evaluate_medical(x, y, data, models=models, runs=runs, seed=seed, config=cfg,
-                            lr=None if ci.lr is None else float(ci.lr))  # fmt: skip
+                            lr=None if ci.lr is None else float(ci.lr), batched=batched)  # fmt: skip
 
 
 def _print_eval(res: dict) -> None:
@@ -195,12 +199,12 @@ def _evaluate(ns: argparse.Namespace) -> int:
         raise ValueError(f"the data's normalisation {data.mean}/{data.std} differs from the artifact's "
                          f"{src['mean']}/{src['std']}; was the npz replaced?")  # fmt: skip
     t0 = time.perf_counter()
-    res = _run_eval(ci, data, models, ns.runs, ns.profile, ns.epochs, ns.seed)
+    res = _run_eval(ci, data, models, ns.runs, ns.profile, ns.epochs, ns.seed, ns.batched)
     elapsed = time.perf_counter() - t0
     print(f"{ci.card['method']} on {src['dataset']}, IPC {ci.card['budget']['ipc']} ({ns.runs} runs, {elapsed:.0f} s)")
     _print_eval(res)
-    metrics = {"test": summaries_to_dict(res), "eval_protocol": {"runs": ns.runs, "profile": ns.profile,
-                                                                 "epochs": ns.epochs}}  # fmt: skip
+    protocol = {"runs": ns.runs, "profile": ns.profile, "epochs": ns.epochs, "batched": ns.batched}
+    metrics = {"test": summaries_to_dict(res), "eval_protocol": protocol}
     update_card(ns.artifact, metrics=metrics)
     path = ns.json or str(Path(ns.artifact)) + ".eval.json"
     write_json(

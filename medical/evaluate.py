@@ -68,6 +68,7 @@ def evaluate_medical(
     config: ImageTrainConfig = DEFAULT_EVAL,
     lr: float | None = None,
     dsa: bool = True,
+    batched: bool = False,
 ) -> dict[str, dict[str, Summary]]:
     """``{model: {"acc": Summary, "auc": Summary}}`` for the set ``(x, y)`` (see the module docstring).
 
@@ -76,6 +77,9 @@ def evaluate_medical(
         models: names in :data:`~condensekit.core.vision.models.IMAGE_MODELS`.
         lr: the training learning rate (MTT/PTM: the learned one); default ``config.lr``.
         dsa: augment every training batch with DSA (independent draws per image).
+        batched: train each model's runs together (one vmapped forward and backward per minibatch for all runs:
+            :func:`~condensekit.core.vision.batched.fit_images_batched`, for accelerators); each run's figures are
+            the one-at-a-time ones up to floating-point summation order.
     """
     for m in models:
         IMAGE_MODELS.get(m)
@@ -86,18 +90,25 @@ def evaluate_medical(
     for m in models:
         augment = DSA(generator=None) if dsa else None
         out[m] = evaluate_image_set(x, y, data, model=m, runs=runs, seed=seed, config=config, metrics=metrics,
-                                    augment=augment)  # fmt: skip
+                                    augment=augment, batched=batched)  # fmt: skip
     return out
 
 
 def validation_selector(
-    data: ImageSplits, config: ImageTrainConfig, *, runs: int = 1, seed: int = 1000, model: str = "convnet"
+    data: ImageSplits,
+    config: ImageTrainConfig,
+    *,
+    runs: int = 1,
+    seed: int = 1000,
+    model: str = "convnet",
+    batched: bool = False,
 ) -> Callable[[dict[str, Tensor]], float]:
     """An engine evaluator (condensed tensors → score) for choosing among a run's intermediate sets on the
     **validation** split: ``runs`` fresh ``model``s trained on the set exactly as :func:`evaluate_medical`
     trains them (DSA, ``config``, the set's learned ``lr`` when it has one), each keeping its weights with the
     best validation ACC; the score is their mean validation ACC. The test split is never touched. Every call
-    uses the same seeds, so two intermediate sets are compared on the same initialisations and batches."""
+    uses the same seeds, so two intermediate sets are compared on the same initialisations and batches.
+    ``batched`` trains the ``runs`` students together, as :func:`evaluate_medical` does."""
     metrics = medmnist_metrics(data.task)
     on_val = data.validation_as_test()
 
@@ -105,7 +116,8 @@ def validation_selector(
         lr = tensors.get("lr")
         cfg = config if lr is None else replace(config, lr=float(lr))
         res = evaluate_image_set(tensors["x"].detach(), tensors["y"], on_val, model=model, runs=runs, seed=seed,
-                                 config=cfg, metrics={"acc": metrics["acc"]}, augment=DSA(generator=None))  # fmt: skip
+                                 config=cfg, metrics={"acc": metrics["acc"]}, augment=DSA(generator=None),
+                                 batched=batched)  # fmt: skip
         return float(res["acc"].mean)
 
     return score

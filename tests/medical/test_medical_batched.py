@@ -1,0 +1,65 @@
+"""The medical evaluation's students trained together (``batched=True``, ``--batched``) give the one-at-a-time
+ACC and AUC per run: same seeds, same initialisations, each run's DSA draws replayed from its own stream (the
+weight-level tolerance is tests/core/vision/test_batched_fit.py's)."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+
+import pytest
+import torch
+
+from condensekit.core.cli import main
+from condensekit.core.vision.train import ImageTrainConfig
+from condensekit.medical.evaluate import evaluate_medical, validation_selector
+from tests.core.vision.conftest import make_tiny_images
+from tests.medical.test_medical_data import _write
+
+FAST = ImageTrainConfig(epochs=6, val_every=2, batch_size=8, lr=0.05)
+
+
+def _hard():
+    """The tiny images with strong noise: the runs' ACC and AUC differ (on the clean ones every run scores 1.0)."""
+    data = make_tiny_images(seed=5)
+    gen = torch.Generator().manual_seed(0)
+    noisy = {k: getattr(data, k) + 3.0 * torch.randn(getattr(data, k).shape, generator=gen)
+             for k in ("x_train", "x_val", "x_test")}  # fmt: skip
+    return replace(data, **noisy)
+
+
+def test_evaluate_medical_batched_gives_the_one_at_a_time_runs():
+    data = _hard()
+    kw = {"models": ["convnet_bn_small", "mlp"], "runs": 3, "config": FAST}
+    alone = evaluate_medical(data.x_train, data.y_train, data, **kw)
+    together = evaluate_medical(data.x_train, data.y_train, data, batched=True, **kw)
+    for model in kw["models"]:
+        assert together[model]["acc"].values == alone[model]["acc"].values
+        assert together[model]["auc"].values == pytest.approx(alone[model]["auc"].values, abs=1e-6)
+    assert len(set(alone["convnet_bn_small"]["auc"].values)) > 1  # the runs differ
+
+
+def test_validation_selector_batched_gives_the_one_at_a_time_score():
+    data = _hard()
+    tensors = {"x": data.x_train[:8], "y": data.y_train[:8]}
+    alone = validation_selector(data, FAST, runs=3, model="convnet_bn_small")(tensors)
+    together = validation_selector(data, FAST, runs=3, model="convnet_bn_small", batched=True)(tensors)
+    assert together == pytest.approx(alone, abs=1e-9)
+
+
+def test_medical_evaluate_batched_flag(tmp_path):
+    root = tmp_path / "data"
+    _write(root, "breastmnist", n=(16, 6, 6))
+    art = tmp_path / "art"
+    assert main(["medical", "condense", "--flag", "breastmnist", "--root", str(root), "--method", "random", "--ipc",
+                 "3", "--profile", "cpu", "--out", str(art), "--quiet", "--device", "cpu"]) == 0  # fmt: skip
+    results = []
+    for extra in ([], ["--batched"]):
+        args = ["medical", "evaluate", str(art), "--root", str(root), "--models", "mlp", "--runs", "2", "--epochs",
+                "4", "--profile", "cpu", "--device", "cpu", *extra]  # fmt: skip
+        assert main(args) == 0
+        card = json.loads((art / "card.json").read_text())
+        assert card["metrics"]["eval_protocol"]["batched"] is bool(extra)
+        results.append(card["metrics"]["test"]["mlp"])
+    assert results[1]["acc"]["runs"] == results[0]["acc"]["runs"]
+    assert results[1]["auc"]["runs"] == pytest.approx(results[0]["auc"]["runs"], abs=1e-6)
