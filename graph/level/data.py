@@ -90,6 +90,15 @@ def stratified_split(y: Tensor, seed: int, fractions: Sequence[float] = SPLIT_FR
     return tuple(torch.sort(torch.cat(p)).values for p in parts)
 
 
+def _totals(counts: Sequence[tuple[Tensor, Tensor]]) -> list[tuple[int, int]]:
+    """The sums ``(nodes, edges)`` of each pair of per-graph node and edge counts, in one host read (a sync on
+    CUDA) for all of them."""
+    if not counts:
+        return []
+    flat = torch.stack([c.sum() for pair in counts for c in pair]).tolist()
+    return [(int(flat[k]), int(flat[k + 1])) for k in range(0, len(flat), 2)]
+
+
 def _ranges(starts: Tensor, counts: Tensor, total: int | None = None) -> Tensor:
     """``cat([arange(s, s + c) for s, c in zip(starts, counts)])`` without a Python loop (``total``: ``counts``'
     sum when the caller has it on the host; otherwise it is read back, a sync on CUDA)."""
@@ -255,15 +264,11 @@ class GraphSet:
         """The node and edge totals ``(nodes, edges)`` of each batch of graph indices in ``batches``, read back
         in one host read (a sync on CUDA) for all of them: pass each to :meth:`select` as ``sizes``, so that a
         step cutting several batches (DosCond's real batch per class) waits for the device once, not per batch."""
-        if not batches:
-            return []
-        counts, ecounts = self.num_nodes, self.eptr[1:] - self.eptr[:-1]
-        sums = []
-        for idx in batches:
-            idx = idx.to(self.ptr.device).long()
-            sums += [counts[idx].sum(), ecounts[idx].sum()]
-        flat = torch.stack(sums).tolist()
-        return [(int(flat[k]), int(flat[k + 1])) for k in range(0, len(flat), 2)]
+        return _totals([self._counts(idx.to(self.ptr.device).long()) for idx in batches])
+
+    def _counts(self, idx: Tensor) -> tuple[Tensor, Tensor]:
+        """The node and edge counts of graphs ``idx`` (on the set's device), ``(len(idx),)`` each."""
+        return self.num_nodes[idx], (self.eptr[1:] - self.eptr[:-1])[idx]
 
     def select(self, idx: Tensor, sizes: tuple[int, int] | None = None) -> tuple[Tensor, Tensor, Tensor]:
         """Graphs ``idx`` as ``(x, edge_index, batch)``: their nodes concatenated in order,
@@ -273,12 +278,8 @@ class GraphSet:
         :meth:`batch_sizes`); otherwise they are read back here (one host read, a sync on CUDA). Wrong totals
         give a wrong batch: pass only what :meth:`batch_sizes` returned for this ``idx``."""
         idx = idx.to(self.ptr.device).long()
-        counts = self.num_nodes[idx]
-        ecounts = (self.eptr[1:] - self.eptr[:-1])[idx]
-        if sizes is None:
-            n_nodes, n_edges = torch.stack([counts.sum(), ecounts.sum()]).tolist()  # one host read, not two
-        else:
-            n_nodes, n_edges = sizes
+        counts, ecounts = self._counts(idx)
+        n_nodes, n_edges = _totals([(counts, ecounts)])[0] if sizes is None else sizes
         nodes = _ranges(self.ptr[idx], counts, n_nodes)
         edges = _ranges(self.eptr[idx], ecounts, n_edges)
         new_ptr = torch.cumsum(counts, 0) - counts

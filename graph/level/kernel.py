@@ -93,7 +93,7 @@ class NodeStats:
         count, ``nodes_per_graph[idx].sum()``, when the caller has it on the host (read back with other values in
         one host read); otherwise it is read back here (a sync on CUDA)."""
         flat = self.flat()
-        counts = (flat.ptr[1:] - flat.ptr[:-1])[idx]
+        counts = flat.nodes_per_graph[idx]
         nodes = _ranges(flat.ptr[idx], counts, total)
         batch = torch.repeat_interleave(torch.arange(idx.numel(), device=idx.device), counts, output_size=nodes.numel())
         ptr = torch.cat([counts.new_zeros(1), torch.cumsum(counts, 0)])
