@@ -430,6 +430,8 @@ def format_card(card: dict[str, Any]) -> str:
     lines.append("metrics:" + ("" if metrics else "  -"))
     for key, value in metrics.items():
         lines.append(f"  {key}: {_fmt(value)}")
+    if card.get("steps"):
+        lines.append(f"steps:    {_fmt(card['steps'])}")
     cost = card.get("cost") or {}
     lines.append(f"cost:     {_fmt(cost) if cost else '-'}")
     privacy = card.get("privacy")

@@ -170,6 +170,12 @@ class CondensationResult:
     first_step_s: float | None = None
     later_sec_per_step: float | None = None
 
+    def steps_record(self, configured: int) -> dict[str, int]:
+        """What a card says of the steps: ``run``, the engine steps done (``cost()["steps"]``), beside
+        ``config``, the method config's own count. They differ when the caller ran another count (``steps=``,
+        ``--steps``), which the card's ``config`` (the method's setting, as built) does not show."""
+        return {"run": self.steps_done, "config": int(configured)}
+
     def cost(self) -> dict[str, Any]:
         """Wall time, peak memory, device and steps; ``start_to_first_step_s``: from the start of
         the process (the command) to the loop's start (imports, data, set-up; the step-0 selection

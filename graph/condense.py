@@ -215,6 +215,7 @@ def condense_nodes(
             "history": result.history,
             "graph": "held-out subgraphs" if judge is not origin else "source",  # where the validation nodes sit
         },
+        "steps": result.steps_record(algo.steps()),
         "cost": result.cost(),
     }
     return CondensedGraph(cond["x"].cpu(), cond["adj"].cpu(), cond["y"].cpu(), card, result)

@@ -186,9 +186,9 @@ def condense_graphs(
 
     Returns:
         A :class:`CondensedGraphSet` with a full card; ``.to_data_list()`` gives PyG graphs. The card's ``steps``
-        says what ran: ``{"run": engine steps run (= cost.steps), "config": the config's steps, "from": "config"
-        or the steps argument}``; ``config`` keeps the method's config as built, so with ``steps=`` its ``steps``
-        is not the count that ran. (``metrics.best_step`` is the step whose set was kept by the selection.)
+        says what ran (:meth:`~condensekit.core.engine.CondensationResult.steps_record`); ``config`` keeps the
+        method's config as built, so with ``steps=`` its ``steps`` is not the count that ran.
+        (``metrics.best_step`` is the step whose set was kept by the selection.)
     """
     graphs = prepare_graphs(data, root=root, seed=_split_seed(data, split_seed), device=device, download=download)
     entry = GRAPH_METHODS.get(method)
@@ -243,13 +243,7 @@ def condense_graphs(
         "seed": seed,
         "metrics": {"val_selected": result.best_score, "best_step": result.best_step},
         "selection": {"model": eval_model, "eval_every": eval_every, "history": result.history},
-        # ``config.steps`` stays the method's setting (what benchmarks rebuild and compare); a ``steps=``
-        # (``--steps``) override runs another count, so the card says which ran and where it came from
-        "steps": {
-            "run": result.steps_done,
-            "config": algo.steps(),
-            "from": "config" if steps is None else "steps argument (--steps)",
-        },
+        "steps": result.steps_record(algo.steps()),
         "cost": result.cost(),
     }
     return CondensedGraphSet(cond["x"], cond["adj"], cond["mask"].float(), cond["y"].long(), card, result)

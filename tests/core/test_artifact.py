@@ -228,9 +228,11 @@ def test_update_card_refuses_damaged_artifact(saved: Path) -> None:
 
 
 def test_format_card(saved: Path) -> None:
-    update_card(saved, privacy={"epsilon": 2.0, "delta": 1e-5, "accountant": "rdp"}, cost={"seconds": 12.0})
+    update_card(saved, privacy={"epsilon": 2.0, "delta": 1e-5, "accountant": "rdp"}, cost={"seconds": 12.0},
+                steps={"run": 2, "config": 300})  # fmt: skip
     text = format_card(load_artifact(saved).card)
     for needle in (
+        "steps:    run=2, config=300",
         "gcond",
         "graph / node_classification",
         "dataset=cora",

@@ -167,12 +167,12 @@ def test_cli_refuses_a_negative_eval_runs_first(tmp_path: Path, capsys: pytest.C
 
 def test_card_says_how_many_steps_ran_beside_the_configs(tiny_set, tmp_path: Path) -> None:
     # a steps= (--steps) override runs another count than config.steps (300 for KiDD), which the card keeps as the
-    # method's setting: the card's ``steps`` says which ran and where it came from
+    # method's setting: the card's ``steps`` says which ran
     fast = {"batch_real": 8, "batch_syn": 4, "init": "random"}
     cs = condense_graphs(tiny_set, "kidd", gpc=2, config=fast, steps=2, progress=False, device="cpu")
     assert cs.card["config"]["steps"] == 300 and cs.card["cost"]["steps"] == 2
-    assert cs.card["steps"] == {"run": 2, "config": 300, "from": "steps argument (--steps)"}
+    assert cs.card["steps"] == {"run": 2, "config": 300}
     cs.save(tmp_path / "k")
     assert CondensedGraphSet.load(tmp_path / "k").card["steps"]["run"] == 2
     own = condense_graphs(tiny_set, "kidd", gpc=2, config=fast | {"steps": 3}, progress=False, device="cpu")
-    assert own.card["steps"] == {"run": 3, "config": 3, "from": "config"} and own.card["cost"]["steps"] == 3
+    assert own.card["steps"] == {"run": 3, "config": 3} and own.card["cost"]["steps"] == 3
