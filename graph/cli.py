@@ -93,13 +93,15 @@ def _condense_methods(ns: argparse.Namespace) -> Any:
     return NODE_METHODS
 
 
-def _other_task_method(ns: argparse.Namespace, method: str) -> str:
-    """What ``graph condense --help`` says of a method unknown to its task that the other task has."""
+def _other_task_method(ns: argparse.Namespace, method: str, *, at_help: bool = True) -> str:
+    """What ``graph condense`` says of a method unknown to its task that the other task has (in ``--help``, or in
+    the error of a run)."""
     from condensekit.graph.level.methods import GRAPH_METHODS
 
     if getattr(ns, "task", "node") == "graph":
         return f"{method!r} is a node-level method: drop --task graph" if method in NODE_METHODS else ""
-    return f"{method!r} is a graph-level method: put --task graph before --help" if method in GRAPH_METHODS else ""
+    fix = "put --task graph before --help" if at_help else "add --task graph (with --gpc N)"
+    return f"{method!r} is a graph-level method: {fix}" if method in GRAPH_METHODS else ""
 
 
 def _common(p: argparse.ArgumentParser) -> None:
@@ -124,7 +126,13 @@ def _workers(ns: argparse.Namespace, task: NodeTask, runs: int) -> int:
 
 
 def _method_config(ns: argparse.Namespace, registry: Any = NODE_METHODS) -> Any:
-    entry = registry.get(ns.method)
+    try:
+        entry = registry.get(ns.method)
+    except ValueError as err:  # a method of the other task: say which flag it needs
+        hint = _other_task_method(ns, ns.method, at_help=False)
+        if not hint:
+            raise
+        raise ValueError(f"{err}; {hint}") from None
     prog = f"condensekit graph condense --method {ns.method}"
     given = method_flags(entry.config, ns, prog=prog, owner=f"method {ns.method!r}")
     return entry.config(**given)

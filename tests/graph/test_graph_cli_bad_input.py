@@ -106,3 +106,19 @@ def test_method_help_lists_the_method_flags_the_description_promises(
     with pytest.raises(SystemExit):
         main(["graph", "condense", "-h"])
     assert "put --method X before --help" in capsys.readouterr().out
+
+
+def test_a_method_of_the_other_task_says_which_flag_it_needs(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # `graph condense --method kidd` without --task graph said only "Unknown method 'kidd'" (the --help had the hint)
+    argv = ["graph", "condense", "--dataset", str(_graph_file(tmp_path)), "--method", "kidd", "--budget", "3"]
+    assert main([*argv, "--quiet", "--device", "cpu"]) == 2
+    err = capsys.readouterr().err
+    assert "Unknown method 'kidd'" in err and "'kidd' is a graph-level method: add --task graph (with --gpc N)" in err
+    argv = ["graph", "condense", "--task", "graph", "--dataset", "mutag", "--method", "gcond", "--gpc", "1"]
+    assert main([*argv, "--quiet", "--device", "cpu"]) == 2
+    assert "'gcond' is a node-level method: drop --task graph" in capsys.readouterr().err
+    argv = ["graph", "condense", "--dataset", str(_graph_file(tmp_path)), "--method", "nosuch", "--budget", "3"]
+    assert main([*argv, "--quiet", "--device", "cpu"]) == 2
+    assert "nosuch' is a" not in capsys.readouterr().err  # a name of neither task gets no hint
