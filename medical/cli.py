@@ -68,8 +68,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     e.add_argument("--root", default=None)
     e.add_argument("--download", action="store_true", help="fetch the artifact's data with medmnist's downloader")
     e.add_argument(
-        "--batched", action="store_true", help="train each model's runs together (vmapped, for a GPU): the same "
-        "figures as one at a time up to float rounding"
+        "--batched", action="store_true", help="train each model's runs together (vmapped, for a GPU): the "
+        "one-at-a-time runs up to float rounding, which long training amplifies (a few test images)"
     )  # fmt: skip
     _common(e)
     e.set_defaults(func=_evaluate)

@@ -79,7 +79,8 @@ def evaluate_medical(
         dsa: augment every training batch with DSA (independent draws per image).
         batched: train each model's runs together (one vmapped forward and backward per minibatch for all runs:
             :func:`~condensekit.core.vision.batched.fit_images_batched`, for accelerators); each run's figures are
-            the one-at-a-time ones up to floating-point summation order.
+            the one-at-a-time ones up to floating-point summation order, which 1,000 epochs amplify (a few test
+            images may change; :mod:`~condensekit.core.vision.batched` says how much).
     """
     for m in models:
         IMAGE_MODELS.get(m)

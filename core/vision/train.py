@@ -215,8 +215,10 @@ def evaluate_image_set(
 
     ``batched`` trains the runs together (:func:`~condensekit.core.vision.batched.fit_images_batched`: one
     vmapped forward and backward per minibatch for all of them, for accelerators): run ``i`` is seeded, built and
-    augmented as one at a time, so its figures are the one-at-a-time ones up to floating-point summation order.
-    ``augment`` must then draw from the global generators (``DSA(generator=None)``).
+    augmented as one at a time, so its figures are the one-at-a-time ones up to floating-point summation order
+    (which hundreds of epochs amplify as they amplify any rounding: a few test images may change, see
+    :mod:`~condensekit.core.vision.batched`). ``augment`` must then draw from the global generators
+    (``DSA(generator=None)``).
     """
     metrics = dict(metrics or {"acc": accuracy_metric})
     if not metrics:
