@@ -29,7 +29,8 @@
 # 2 experts (12.4 s per 50-epoch expert) and was cut in PTM after ~320 s over two calls. Hence these caps and order:
 #   a. tests (cap 120): the CUDA-only device-audit tests of the four domains (image, graph, privacy, robust):
 #      pytest -q -rP -k cuda on tests/{core/vision/test_image,graph/test,privacy/test_privacy,robust/test_robust}_
-#      device_audit*.py: two steps of every method on cuda, a finite set on the device, syncs printed (-rP).
+#      device_audit*.py: two steps of every method on cuda, a finite set on the device, syncs printed (-rP); and on
+#      tests/core/vision/test_{batched_fit,image_optimizer}.py (batched students, fused SGD on cuda).
 #   c. issue 10 (cap 200): one audit row on cuda: MNIST IPC 10, the first robust row's recipe (BENCHMARKS.md: MTT,
 #      MLP experts 3 x 5 epochs without DSA, 500 iterations, syn_steps 20, max_start_epoch 3), λ = 0, condensed and
 #      audited on cuda: 3 MLP students, FGSM, PGD-L∞ and AutoAttack at ε 0.1, 0.2, 0.3 on the stratified
@@ -37,6 +38,12 @@
 #      The set is condensed anew on the GPU (not the CPU row's set): the entry's cost has condense and audit apart;
 #      the log has the condensation's seconds before the audit starts (a cut audit still times the condensation).
 #      (CPU, sitting 14: condensation 149 s, audit 293 s wall / 101 CPU s.)
+#   e. (cap 60) the medical evaluation's 5 ConvNet students one at a time vs trained together (vmap), on cuda:
+#      benchmarks/image_eval_batched.py, BreastMNIST's first 10 training images per class, 300 epochs, the same
+#      seeds; wall seconds of both and each run's ACC/AUC, key `breastmnist/first10pc/convnet/runs5/epochs300/
+#      val50/seed0/cuda` in image_eval_batched.json (sitting 22 on one CPU thread: the CPU row of the same key).
+#      Also in stage a: tests/core/vision/test_batched_fit.py's cuda test (batched = one at a time on cuda) and
+#      test_image_optimizer.py's (SGD fused on cuda).
 #   b. issue 7, PROTEINS at 10 graphs per class, every method on cuda, the CPU rows' recipes (DosCond: the kept
 #      candidate node_multiplier=2 mask_padding=true; the others: reference settings), 10 evaluation runs of GCN and
 #      GIN, keys `proteins|METHOD|gpc10|seed0|gpu` (the CPU rows' keys are untouched; a key already present is
@@ -55,13 +62,13 @@
 #      Override with MED_ITERS / MED_EXPERTS. The paper's own buffer (100 experts x 50 epochs) takes ~21 minutes in
 #      one process at sitting 18's 12.4 s per expert: more than a visit; `benchmarks/medical.py --expert-workers N`
 #      trains N experts at once (processes sharing the GPU; not yet measured there).
-#   STAGES=abcd (default) picks the stages; keys already in the results file are skipped by b and d, not by c.
+#   STAGES=abecd (default) picks the stages; keys already in the results file are skipped by b and d, not by c.
 #   c and d run with --progress (the engine's bar on stderr, one update per TQDM_MININTERVAL = 15 s).
 #   Not run: the full `paper` profile (100 experts x 50 epochs and 5,000 iterations: well over one visit), node-level
 #   rows (benchmarks/gpu_visit.sh), privacy rows, the whole suite.
 # What comes back under $OUT: stages.txt (versions, nvidia-smi, each stage's output and wall time), tests.txt (the
-# tests' report), graph_level.json, robust.json, medical.json (the results files with the new cuda rows), copied
-# after every stage.
+# tests' report), graph_level.json, robust.json, medical.json, image_eval_batched.json (the results files with the
+# new cuda rows), copied after every stage.
 #
 # CPU check (here, in a scratch copy: never in the checkout, whose results files and runs/ it would change):
 #   mkdir -p /tmp/ck-check/repo && git ls-files -z -co --exclude-standard | xargs -0 cp --parents -t /tmp/ck-check/repo
@@ -84,7 +91,7 @@ from pathlib import Path
 sys.path.insert(0, "benchmarks")
 from graph_node import load, save_entry  # merges one entry under the file's lock
 src, dst = Path(sys.argv[1]), Path(sys.argv[2])
-for name in ("graph_level.json", "robust.json", "medical.json"):
+for name in ("graph_level.json", "robust.json", "medical.json", "image_eval_batched.json"):
     if not (src / name).exists():
         print(f"{name}: not returned")
         continue
@@ -98,7 +105,7 @@ for name in ("graph_level.json", "robust.json", "medical.json"):
         print("   ", k)
 PY
   [ "$dst" = benchmarks/results ] || exit 0
-  for s in graph_level robust medical; do echo "== $s"; "$PY" "benchmarks/$s.py" --table; done
+  for s in graph_level robust medical image_eval_batched; do echo "== $s"; "$PY" "benchmarks/$s.py" --table; done
   exit 0
 fi
 
@@ -108,7 +115,7 @@ CHECK=${CHECK:-0}
 BUDGET=${BUDGET:-560}
 MED_ITERS=${MED_ITERS:-100}
 MED_EXPERTS=${MED_EXPERTS:-2}
-STAGES=${STAGES:-abcd}  # a later visit can run only what the first one missed, e.g. STAGES=cd
+STAGES=${STAGES:-abecd}  # a later visit can run only what the first one missed, e.g. STAGES=cd
 OUT=${OUT:-/tmp/gpu_visit_domains_out}
 export TQDM_MININTERVAL=${TQDM_MININTERVAL:-15}  # the --progress bars: one line per 15 s in stages.txt
 mkdir -p "$OUT"
@@ -129,8 +136,8 @@ stage() {  # stage LETTER CAP NAME COMMAND...: at most CAP s and what is left of
   echo "=== $name (cap ${cap}s, from $(date +%s.%N)): $*" | tee -a "$log"
   timeout -k 5 "$cap" "$@" >>"$log" 2>&1
   echo "=== $name: rc=$? (124: cut at the cap), $((SECONDS - t)) s" | tee -a "$log"
-  cp benchmarks/results/graph_level.json benchmarks/results/robust.json benchmarks/results/medical.json "$OUT"/ \
-    2>/dev/null || true
+  cp benchmarks/results/graph_level.json benchmarks/results/robust.json benchmarks/results/medical.json \
+    benchmarks/results/image_eval_batched.json "$OUT"/ 2>/dev/null || true
 }
 {
   date -u
@@ -143,8 +150,14 @@ torch.cuda.get_device_name(0) if torch.cuda.is_available() else "no GPU", "pyg",
 # a. the CUDA-only device-audit tests (skipped where there is no GPU)
 stage a 120 device-audit-tests bash -c "$PY -m pytest -q -rP -p no:cacheprovider -k cuda \
   tests/core/vision/test_image_device_audit.py tests/graph/test_device_audit_graph.py \
-  tests/privacy/test_privacy_device_audit.py tests/robust/test_robust_device_audit.py >$OUT/tests.txt 2>&1; \
+  tests/privacy/test_privacy_device_audit.py tests/robust/test_robust_device_audit.py \
+  tests/core/vision/test_batched_fit.py tests/core/vision/test_image_optimizer.py >$OUT/tests.txt 2>&1; \
   rc=\$?; tail -3 $OUT/tests.txt; exit \$rc"
+
+# e. the medical evaluation's students one at a time vs batched (vmap) on the device, BreastMNIST 20 images
+# shellcheck disable=SC2046
+stage e 60 image-eval-batched "$PY" benchmarks/image_eval_batched.py --flag breastmnist --per-class 10 --runs 5 \
+  --epochs 300 --device "$DEV" $(small --epochs 2 --runs 2)
 
 # c. issue 10: one audit row on the device (MNIST IPC 10, MTT on MLP experts, λ 0; 3 attacks × ε 0.1, 0.2, 0.3)
 RS=$(small --num-experts 2 --teacher-epochs 3 --set max_start_epoch=1 --steps 2 --runs 1 --epochs 2 --subset 60 \

@@ -30,8 +30,8 @@ def _data():
     return make_tiny_images(n_per_class=10, size=8, seed=3)
 
 
-def _build(norm: str) -> nn.Module:
-    return ConvNet(1, 2, (8, 8), width=6, depth=2, norm=norm)
+def _build(norm: str, device: str = "cpu") -> nn.Module:
+    return ConvNet(1, 2, (8, 8), width=6, depth=2, norm=norm).to(device)
 
 
 def _neg_val_loss(data):
@@ -39,26 +39,26 @@ def _neg_val_loss(data):
     return lambda logits: -F.cross_entropy(logits, data.y_val)
 
 
-def _alone(data, norm, cfg):
+def _alone(data, norm, cfg, device="cpu"):
     nets, results = [], []
     score = _neg_val_loss(data)
     for i in range(RUNS):
         seed_everything(i)
-        net = _build(norm)
-        gen = torch.Generator().manual_seed(i)
+        net = _build(norm, device)
+        gen = torch.Generator(device=device).manual_seed(i)
         results.append(fit_images(net, data.x_train, data.y_train, config=cfg, augment=DSA(generator=None),
                                   generator=gen, validate=lambda m: float(score(m(data.x_val)))))  # fmt: skip
         nets.append(net)
     return nets, results
 
 
-def _built(norm):
+def _built(norm, device="cpu"):
     nets, gens, states = [], [], []
     for i in range(RUNS):
         seed_everything(i)
-        nets.append(_build(norm))
-        gens.append(torch.Generator().manual_seed(i))
-        states.append(rng_streams(torch.device("cpu")))
+        nets.append(_build(norm, device))
+        gens.append(torch.Generator(device=device).manual_seed(i))
+        states.append(rng_streams(torch.device(device)))
     return nets, gens, states
 
 
@@ -72,8 +72,8 @@ def _fit(data, built, cfg, augment=None):
     )  # fmt: skip
 
 
-def _together(data, norm, cfg, augment=None):
-    built = _built(norm)
+def _together(data, norm, cfg, augment=None, device="cpu"):
+    built = _built(norm, device)
     return built[0], _fit(data, built, cfg, augment)
 
 
@@ -129,3 +129,17 @@ def test_no_host_sync_per_training_step():
     steps = epochs * -(-data.x_train.shape[0] // 8)
     assert sites.pop("__int__ at core/vision/augment.py:107") == RUNS * steps
     assert sum(sites.values()) == 2 and all("core/vision/batched.py" in s for s in sites), sites
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device (run on a GPU visit)")
+@pytest.mark.parametrize("norm", ["instancenorm", "batchnorm"])
+def test_batched_runs_give_the_one_at_a_time_weights_on_cuda(norm):
+    """On a GPU: DSA's op pick comes from the host generator and its values from the device's, both replayed per
+    run; cuDNN's kernels (fused SGD, grouped against single convolutions) round differently, hence 10 x ATOL."""
+    data = _data().to("cuda")
+    cfg = ImageTrainConfig(epochs=20, lr=0.05, batch_size=8, val_every=2)
+    alone_nets, alone = _alone(data, norm, cfg, "cuda")
+    nets, together = _together(data, norm, cfg, device="cuda")
+    assert [r.best_epoch for r in together] == [r.best_epoch for r in alone]
+    for a, b in zip(alone_nets, nets, strict=True):
+        torch.testing.assert_close(b(data.x_test), a(data.x_test), rtol=0, atol=10 * ATOL)
