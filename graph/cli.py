@@ -99,7 +99,8 @@ def _other_task_method(ns: argparse.Namespace, method: str, *, at_help: bool = T
     from condensekit.graph.level.methods import GRAPH_METHODS
 
     if getattr(ns, "task", "node") == "graph":
-        return f"{method!r} is a node-level method: drop --task graph" if method in NODE_METHODS else ""
+        fix = "drop --task graph" + ("" if at_help else " (and give --budget N or --ratio R instead of --gpc)")
+        return f"{method!r} is a node-level method: {fix}" if method in NODE_METHODS else ""
     fix = "put --task graph before --help" if at_help else "add --task graph (with --gpc N)"
     return f"{method!r} is a graph-level method: {fix}" if method in GRAPH_METHODS else ""
 

@@ -118,7 +118,8 @@ def test_a_method_of_the_other_task_says_which_flag_it_needs(
     assert "Unknown method 'kidd'" in err and "'kidd' is a graph-level method: add --task graph (with --gpc N)" in err
     argv = ["graph", "condense", "--task", "graph", "--dataset", "mutag", "--method", "gcond", "--gpc", "1"]
     assert main([*argv, "--quiet", "--device", "cpu"]) == 2
-    assert "'gcond' is a node-level method: drop --task graph" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "'gcond' is a node-level method: drop --task graph (and give --budget N or --ratio R" in err
     argv = ["graph", "condense", "--dataset", str(_graph_file(tmp_path)), "--method", "nosuch", "--budget", "3"]
     assert main([*argv, "--quiet", "--device", "cpu"]) == 2
     assert "nosuch' is a" not in capsys.readouterr().err  # a name of neither task gets no hint
