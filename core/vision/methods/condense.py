@@ -49,7 +49,8 @@ def condense_images(
         method: a name in :data:`IMAGE_METHODS`.
         domain: the artifact's domain (``"medical"``, ``"privacy"``, ``"robust"``).
         config: the method's config dataclass or a dict of overrides of its defaults.
-        steps: engine steps (default: the config's ``iterations``).
+        steps: engine steps (default: the config's ``iterations``); the card's ``steps`` records the count run
+            beside the config's (:meth:`~condensekit.core.engine.CondensationResult.steps_record`).
         evaluate: condensed tensors → validation score (higher is better) for selection every
             ``eval_every`` steps; without it the last set is kept.
         checkpoint: checkpoint file; an interrupted run with the same settings resumes bit for bit.
@@ -87,6 +88,7 @@ def condense_images(
         "init": algo.init_record(),
         "metrics": {"best_step": result.best_step, "val_selected": result.best_score, "history": result.history}
         | algo.diagnostics(),
+        "steps": result.steps_record(algo.steps()),  # a steps= run: another count than config.iterations
         "cost": result.cost() | {"time_per_step_s": round(result.wall_time_s / max(result.steps_done, 1), 4)},
     }
     return CondensedImages(x=cond["x"], y=cond["y"], card=card, lr=cond.get("lr"), soft=cond.get("soft"))

@@ -47,6 +47,10 @@ def test_each_method_runs_and_keeps_budget(method, tiny_images, experts):
         assert not real_rows.all()  # the images were optimised away from their real initialisation
     if method == "mtt":
         assert ci.lr is not None and ci.lr.dim() == 0
+    if method != "random":  # a steps= run keeps config.iterations and records the count run beside it
+        short = condense_images(tiny_images, method, ipc=2, domain="test", config=SMALL.get(method), steps=1,
+                                progress=False, device="cpu", **_resources(method, experts))  # fmt: skip
+        assert short.card["steps"] == {"run": 1, "config": 2} and short.card["config"]["iterations"] == 2
 
 
 @pytest.mark.parametrize("method", ["dm", "dc", "mtt"])
