@@ -116,6 +116,14 @@ def test_cpu_profile_gives_breastmnist_ipc10_the_smaller_lr_lr():
     assert medical_config("ptm", "cpu", ipc=10, flag="pneumoniamnist").lr_lr == 1e-5  # PTM never diverged there
 
 
+def test_cpu_profile_gives_breastmnist_ipc10_ptm_the_whole_set_student_batch():
+    # sitting 22: MTT's own batch_syn (0: the whole synthetic set) for PTM at BreastMNIST IPC 10, chosen on validation
+    assert medical_config("ptm", "cpu", ipc=10, flag="breastmnist").batch_syn == 0
+    assert medical_config("mtt", "cpu", ipc=10, flag="breastmnist").batch_syn == 10  # not offered to MTT
+    assert medical_config("ptm", "cpu", ipc=1, flag="breastmnist").batch_syn == 10  # IPC 10 only
+    assert medical_config("ptm", "cpu", ipc=10, flag="pneumoniamnist").batch_syn == 10
+
+
 def test_expert_config_for_a_size_matches_the_loaded_data():
     cpu = PROFILES.get("cpu")
     breast = replace(make_tiny_images(n_per_class=273), name="breastmnist")  # 546 training images
