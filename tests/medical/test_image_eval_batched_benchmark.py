@@ -48,6 +48,8 @@ def test_both_modes_give_the_same_runs_and_are_recorded(tmp_path, monkeypatch, c
     assert entry["max_run_acc_gap"] == 0 and entry["command"].startswith("python benchmarks/image_eval_batched.py")
     (d,) = entry["drift"]
     assert d["epochs"] == 2 and len(d["batched"]["test_label_flips"]) == len(d["nudged_1ulp"]["test_label_flips"]) == 2
+    # The ACC runs above agree with a wrong replay too (an MLP, 3 epochs, 8 test images); the weights do not.
+    assert d["batched"]["max_weight_gap"] < 1e-5
     assert mod.main(["--table"]) == 0 and key in capsys.readouterr().out
     with pytest.raises(ValueError, match="--modes"):
         mod.main(["--modes", "alone,vmap"])
