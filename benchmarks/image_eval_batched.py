@@ -36,7 +36,7 @@ from graph_node import hardware, load, records_command, save_entry  # benchmarks
 from condensekit.core.report import format_table
 from condensekit.core.seed import resolve_device, seed_everything
 from condensekit.core.vision.augment import DSA
-from condensekit.core.vision.batched import fit_images_batched, rng_streams
+from condensekit.core.vision.batched import fit_images_batched, seeded_runs
 from condensekit.core.vision.models import build_image_model
 from condensekit.core.vision.train import fit_images, predict
 from condensekit.medical.data import load_medmnist
@@ -76,8 +76,7 @@ def drift(x: torch.Tensor, y: torch.Tensor, data: Any, ns: argparse.Namespace, e
     device = x.device
     y = y.reshape(-1) if not data.multilabel else y
 
-    def build(i: int, nudge: bool = False) -> torch.nn.Module:
-        seed_everything(ns.seed + i)
+    def build(nudge: bool = False) -> torch.nn.Module:
         net = build_image_model(ns.model, channels=data.channels, num_classes=data.num_classes, im_size=data.im_size)
         if nudge:
             with torch.no_grad():
@@ -87,18 +86,15 @@ def drift(x: torch.Tensor, y: torch.Tensor, data: Any, ns: argparse.Namespace, e
 
     def alone(nudge: bool) -> list[torch.nn.Module]:
         nets = []
-        for i in range(ns.drift_runs):
-            net = build(i, nudge)
+        for i in range(ns.drift_runs):  # as repeat() runs them: each seeded, built and trained in turn
+            seed_everything(ns.seed + i)
+            net = build(nudge)
             gen = torch.Generator(device=device).manual_seed(ns.seed + i)
             fit_images(net, x, y, config=config, augment=DSA(generator=None), generator=gen)
             nets.append(net)
         return nets
 
-    nets, gens, states = [], [], []
-    for i in range(ns.drift_runs):
-        nets.append(build(i))
-        gens.append(torch.Generator(device=device).manual_seed(ns.seed + i))
-        states.append(rng_streams(device))
+    nets, gens, states = seeded_runs(build, runs=ns.drift_runs, seed=ns.seed, device=device)
     c0 = time.process_time()
     fit_images_batched(nets, x, y, generators=gens, rng_states=states, config=config, augment=DSA(generator=None))
     reference = alone(False)

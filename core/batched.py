@@ -32,7 +32,15 @@ from torch.func import functional_call, stack_module_state, vmap
 
 from condensekit.core.evaluate import TrainConfig, TrainResult
 
-__all__ = ["dropout", "device_rng_state", "replay_stream", "set_device_rng_state", "train_select_batched"]
+__all__ = [
+    "dropout",
+    "device_rng_state",
+    "keep_best",
+    "replay_stream",
+    "set_device_rng_state",
+    "train_select_batched",
+    "where_runs",
+]
 
 
 class _Replay:
@@ -116,6 +124,24 @@ class _Call(nn.Module):
         return self.fn(self.model)
 
 
+def where_runs(mask: Tensor, a: Tensor, b: Tensor) -> Tensor:
+    """Run by run (dim 0 of the stacked ``a`` and ``b``, R×...): ``a``'s slice where ``mask`` (R) holds, else
+    ``b``'s."""
+    return torch.where(mask.view(-1, *([1] * (a.dim() - 1))), a, b)
+
+
+def keep_best(
+    score: Tensor, epoch: int, best_val: Tensor, best_epoch: Tensor, best: dict[str, Tensor], current: dict[str, Tensor]
+) -> tuple[Tensor, Tensor]:
+    """One validation check of R stacked runs, on the device (no host read): a run whose ``score`` (R) beats its
+    ``best_val`` strictly, as one at a time does, takes ``epoch`` and its slice of ``current`` into ``best`` (in
+    place). Returns the new ``best_val`` and ``best_epoch``."""
+    better = score > best_val
+    for k, v in current.items():
+        best[k] = where_runs(better, v.detach(), best[k])
+    return torch.where(better, score, best_val), torch.where(better, torch.full_like(best_epoch, epoch), best_epoch)
+
+
 def train_select_batched(
     models: Sequence[nn.Module],
     *,
@@ -189,11 +215,7 @@ def train_select_batched(
                 score = torch.stack(
                     [functional_call(call_val, _slice(params, buffers, i), ()).float() for i in range(n)]
                 )
-                better = score > best_val
-                best_val = torch.where(better, score, best_val)
-                best_epoch = torch.where(better, torch.full_like(best_epoch, epoch), best_epoch)
-                for k, v in params.items():
-                    best[k] = torch.where(better.view(-1, *([1] * (v.dim() - 1))), v.detach(), best[k])
+                best_val, best_epoch = keep_best(score, epoch, best_val, best_epoch, best, params)
     base.eval()
     out = []
     for i, (val, ep) in enumerate(zip(best_val.tolist(), best_epoch.tolist(), strict=True)):

@@ -50,12 +50,13 @@ import torch
 from torch import Tensor, nn
 from torch.func import functional_call, stack_module_state, vmap
 
-from condensekit.core.batched import device_rng_state, replay_stream
+from condensekit.core.batched import device_rng_state, keep_best, replay_stream, where_runs
 from condensekit.core.evaluate import lr_drop_epoch
-from condensekit.core.registry import check_positive
+from condensekit.core.registry import check_int, check_positive
+from condensekit.core.seed import seed_everything
 from condensekit.core.vision.train import FitResult, ImageTrainConfig, LossFn, classification_loss, image_optimizer
 
-__all__ = ["fit_images_batched", "rng_streams"]
+__all__ = ["fit_images_batched", "rng_streams", "seeded_runs"]
 
 #: Images per validation forward of one run (``predict``'s batch), shared by the R runs of a chunk.
 VAL_BATCH = 1024
@@ -69,6 +70,23 @@ def rng_streams(device: torch.device) -> tuple[Tensor, ...]:
     """The global generators' states a run on ``device`` draws its augmentation from, taken right after its model
     is built: the host generator's, and ``device``'s when it is an accelerator."""
     return tuple(device_rng_state(d) for d in _stream_devices(device))
+
+
+def seeded_runs(
+    build: Callable[[], nn.Module], *, runs: int, seed: int, device: torch.device
+) -> tuple[list[nn.Module], list[torch.Generator], list[tuple[Tensor, ...]]]:
+    """The ``runs`` models, minibatch-order generators and :func:`rng_streams` that :func:`fit_images_batched`
+    takes, made as :func:`~condensekit.core.evaluate.repeat`'s one-at-a-time runs make them: run ``i`` seeded with
+    ``seed + i`` (:func:`~condensekit.core.seed.seed_everything`), its model built by ``build`` (on ``device``), its
+    generator on ``device`` seeded with ``seed + i``, and its streams taken right after the build."""
+    check_int("runs", runs, 1)
+    nets, gens, states = [], [], []
+    for i in range(runs):
+        seed_everything(seed + i)
+        nets.append(build())
+        gens.append(torch.Generator(device=device).manual_seed(seed + i))
+        states.append(rng_streams(device))
+    return nets, gens, states
 
 
 @contextmanager
@@ -168,15 +186,11 @@ def fit_images_batched(
             opt.step()
         if select and ((epoch + 1) % config.val_every == 0 or epoch == config.epochs - 1):
             score = val_score(_val_logits(base, forward, params, buffers, val_x)).to(device, torch.float64)
-            better = score > best_val
-            best_val = torch.where(better, score, best_val)
-            best_epoch = torch.where(better, torch.full_like(best_epoch, epoch), best_epoch)
-            for k, v in {**params, **buffers}.items():
-                best[k] = torch.where(better.view(-1, *([1] * (v.dim() - 1))), v.detach(), best[k])
+            best_val, best_epoch = keep_best(score, epoch, best_val, best_epoch, best, {**params, **buffers})
     final = {k: v.detach() for k, v in {**params, **buffers}.items()}
     if select:  # a run whose score never beat -inf (NaN) keeps its last weights, as fit_images does
         never = best_epoch < 0
-        final = {k: torch.where(never.view(-1, *([1] * (v.dim() - 1))), v, best[k]) for k, v in final.items()}
+        final = {k: where_runs(never, v, best[k]) for k, v in final.items()}
     with torch.no_grad():
         for i, m in enumerate(models):
             m.load_state_dict({k: v[i] for k, v in final.items()})

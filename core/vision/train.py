@@ -22,7 +22,6 @@ from torch import Tensor, nn
 from condensekit.core.evaluate import Summary, accuracy, lr_drop_epoch, repeat
 from condensekit.core.modes import eval_mode
 from condensekit.core.registry import check_choice, check_int, check_nonnegative, check_positive
-from condensekit.core.seed import seed_everything
 from condensekit.core.vision.models import build_image_model
 from condensekit.core.vision.splits import ImageSplits
 
@@ -273,16 +272,9 @@ def _fit_together(
 ) -> None:
     """:func:`repeat`'s runs of ``build`` + ``fit_images`` + ``test``, trained together (see
     :func:`evaluate_image_set`): run ``i`` seeded with ``seed + i`` before its model is built."""
-    from condensekit.core.vision.batched import fit_images_batched, rng_streams  # it builds on this module
+    from condensekit.core.vision.batched import fit_images_batched, seeded_runs  # it builds on this module
 
-    check_int("runs", runs, 1)
-    device = x.device
-    nets, gens, states = [], [], []
-    for i in range(runs):
-        seed_everything(seed + i)
-        nets.append(build())
-        gens.append(torch.Generator(device=device).manual_seed(seed + i))
-        states.append(rng_streams(device))
+    nets, gens, states = seeded_runs(build, runs=runs, seed=seed, device=x.device)
     val_y_host = val_y.cpu()
 
     def scores(logits: Tensor) -> Tensor:

@@ -16,7 +16,7 @@ from torch import nn
 
 from condensekit.core.seed import seed_everything
 from condensekit.core.vision.augment import DSA
-from condensekit.core.vision.batched import fit_images_batched, rng_streams
+from condensekit.core.vision.batched import fit_images_batched, rng_streams, seeded_runs
 from condensekit.core.vision.convnet import ConvNet
 from condensekit.core.vision.train import ImageTrainConfig, fit_images
 from tests.core.vision.conftest import make_tiny_images
@@ -53,13 +53,7 @@ def _alone(data, norm, cfg, device="cpu"):
 
 
 def _built(norm, device="cpu"):
-    nets, gens, states = [], [], []
-    for i in range(RUNS):
-        seed_everything(i)
-        nets.append(_build(norm, device))
-        gens.append(torch.Generator(device=device).manual_seed(i))
-        states.append(rng_streams(torch.device(device)))
-    return nets, gens, states
+    return seeded_runs(lambda: _build(norm, device), runs=RUNS, seed=0, device=torch.device(device))
 
 
 def _fit(data, built, cfg, augment=None):
