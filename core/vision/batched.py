@@ -132,9 +132,13 @@ def fit_images_batched(
     """
     config = ImageTrainConfig() if config is None else config
     r = len(models)
-    if r < 1 or len(generators) != r or len(rng_states) != r:
-        raise ValueError(f"need R >= 1 models, R generators and R rng_states, got {r}, {len(generators)} and "
-                         f"{len(rng_states)}")  # fmt: skip
+    if r < 1:
+        raise ValueError("Invalid value [] for argument models. Valid values are R >= 1 models")
+    for name, given in (("generators", generators), ("rng_states", rng_states)):
+        if len(given) != r:
+            raise ValueError(f"Invalid value of {len(given)} entries for argument {name}. Valid values are one per "
+                             f"model ({r})")  # fmt: skip
+    _check_streams(rng_states, x.device)
     if x.shape[0] != y.shape[0]:
         raise ValueError(f"x has {x.shape[0]} images but y has {y.shape[0]} targets")
     if x.shape[0] == 0:
@@ -201,6 +205,19 @@ def fit_images_batched(
         FitResult(best_epoch=ep if ep >= 0 else config.epochs - 1, best_val=val)
         for val, ep in zip(best_val.tolist(), best_epoch.tolist(), strict=True)
     ]
+
+
+def _check_streams(rng_states: Sequence[tuple[Tensor, ...]], device: torch.device) -> None:
+    """Each run's states are :func:`rng_streams` of ``device``: taken on another device they replay the wrong
+    generators (one state where an accelerator needs the host's and its own)."""
+    devices = _stream_devices(device)
+    for i, states in enumerate(rng_states):
+        if len(states) != len(devices):
+            raise ValueError(
+                f"Invalid value of {len(states)} states (run {i}) for argument rng_states. Valid values are "
+                f"rng_streams(x.device) for x on {device}: {len(devices)} per run, the generators' states of "
+                f"{', '.join(str(d) for d in devices)}"
+            )
 
 
 def _check_vmappable(base: nn.Module, forward: Callable, params: dict, buffers: dict, xb: Tensor) -> None:

@@ -102,6 +102,31 @@ def test_a_model_that_draws_in_forward_is_refused_by_name():
                            rng_states=[rng_streams(torch.device("cpu"))])  # fmt: skip
 
 
+def test_wrong_counts_and_streams_of_another_device_are_named():
+    data = _data()
+    nets, gens, states = _built("instancenorm")
+    with pytest.raises(ValueError, match=r"Invalid value of 2 entries for argument generators\. .*one per model \(3\)"):
+        fit_images_batched(nets, data.x_train, data.y_train, generators=gens[:2], rng_states=states)
+    with pytest.raises(ValueError, match=r"Invalid value of 1 entries for argument rng_states\."):
+        fit_images_batched(nets, data.x_train, data.y_train, generators=gens, rng_states=states[:1])
+    with pytest.raises(ValueError, match=r"Invalid value \[\] for argument models\."):
+        fit_images_batched([], data.x_train, data.y_train, generators=[], rng_states=[])
+    # States taken for an accelerator (host + device) given with x on the CPU, and the CPU's with x on CUDA: the
+    # run would replay the wrong generators.
+    two = [(s[0], s[0].clone()) for s in states]
+    with pytest.raises(ValueError, match=r"Invalid value of 2 states \(run 0\) for argument rng_states\. .*1 per run"):
+        fit_images_batched(nets, data.x_train, data.y_train, generators=gens, rng_states=two)
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device (run on a GPU visit)")
+def test_host_streams_with_x_on_cuda_are_named():
+    data = _data()
+    nets, gens, _ = _built("instancenorm", "cuda")
+    states = [rng_streams(torch.device("cpu")) for _ in nets]
+    with pytest.raises(ValueError, match=r"Invalid value of 1 states \(run 0\) for argument rng_states\. .*2 per run"):
+        fit_images_batched(nets, data.x_train.cuda(), data.y_train.cuda(), generators=gens, rng_states=states)
+
+
 def test_an_augmentation_with_its_own_generator_is_refused():
     data = _data()
     with pytest.raises(ValueError, match="generator=None"):
