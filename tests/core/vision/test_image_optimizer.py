@@ -2,19 +2,24 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import pytest
 import torch
 
 from condensekit.core.vision.train import ImageTrainConfig, image_optimizer
 
+CONFIG = ImageTrainConfig(optimizer="sgd")
+LR = 0.05
 
-def _steps(fused: bool | None) -> list[torch.Tensor]:
+
+def _steps(make: Callable[[list[torch.Tensor]], torch.optim.Optimizer]) -> list[torch.Tensor]:
     gen = torch.Generator().manual_seed(0)
     params = [
         torch.randn(40, 30, generator=gen).requires_grad_(True),
         torch.randn(30, generator=gen).requires_grad_(True),
     ]
-    opt = torch.optim.SGD(params, lr=0.05, momentum=0.9, weight_decay=5e-4, fused=fused)
+    opt = make(params)
     for _ in range(20):
         for p in params:
             p.grad = torch.randn(p.shape, generator=gen)
@@ -22,10 +27,16 @@ def _steps(fused: bool | None) -> list[torch.Tensor]:
     return [p.detach() for p in params]
 
 
-def test_fused_sgd_gives_the_unfused_values():
-    """What fusing SGD on CUDA relies on (the fused CPU kernel is the same update): equal up to float32 rounding of
-    a fused multiply-add, 20 momentum steps of order-1 gradients at lr 0.05 staying below 1e-5."""
-    for a, b in zip(_steps(None), _steps(True), strict=True):
+def test_image_optimizer_gives_the_fused_sgd_values():
+    """image_optimizer on the CPU (unfused, config's momentum and weight decay) against torch's fused SGD kernel
+    with the protocol's settings, the update CUDA runs (the CUDA-only test below checks that it is chosen there):
+    equal up to float32 rounding of a fused multiply-add, 20 momentum steps of order-1 gradients at lr 0.05
+    staying below 1e-5."""
+    assert CONFIG.momentum > 0 and CONFIG.weight_decay > 0  # the steps exercise both
+    ours = _steps(lambda params: image_optimizer(params, CONFIG, LR))
+    fused = _steps(lambda params: torch.optim.SGD(params, lr=LR, momentum=CONFIG.momentum,
+                                                  weight_decay=CONFIG.weight_decay, fused=True))  # fmt: skip
+    for a, b in zip(ours, fused, strict=True):
         torch.testing.assert_close(a, b, rtol=0, atol=1e-5)
 
 
