@@ -11,7 +11,8 @@ per-run gap between the modes, and the machine's load average (on a shared CPU a
 modes). On a GPU the count of kernel launches decides, which the CPU timing does not show.
 
 Over hundreds of epochs the two modes' runs drift apart by rounding (the batched convolution sums in another
-order), and a run's test ACC may move by a few images. ``--drift-epochs E1,E2`` measures whether that is more than
+order), and validation may select another epoch for a run (each mode records every run's selected epoch), which
+moves its test ACC. ``--drift-epochs E1,E2`` measures whether that is more than
 the one-at-a-time routine's own sensitivity: for ``--drift-runs`` runs trained ``E`` epochs without validation
 selection (the last weights), the largest weight gap and the test images whose predicted label changes, batched
 against one at a time, beside one at a time against itself with one initial weight moved by one float32 ulp.
@@ -60,13 +61,15 @@ def run_mode(batched: bool, x: torch.Tensor, y: torch.Tensor, data: Any, ns: arg
     config = dataclasses.replace(DEFAULT_EVAL, epochs=ns.epochs, val_every=ns.val_every)
     load0 = os.getloadavg()[0]
     w0, c0 = time.perf_counter(), time.process_time()
+    fits = []
     res = evaluate_medical(x, y, data, models=[ns.model], runs=ns.runs, seed=ns.seed, config=config,
-                           batched=batched)[ns.model]  # fmt: skip
+                           batched=batched, on_fit=lambda _, fit: fits.append(fit))[ns.model]  # fmt: skip
     if device.type == "cuda":
         torch.cuda.synchronize(device)
     wall, cpu = time.perf_counter() - w0, time.process_time() - c0
     return {"wall_s": round(wall, 2), "cpu_s": round(cpu, 2), "load_avg_1min": [load0, os.getloadavg()[0]],
-            "acc": res["acc"].to_dict(), "auc": res["auc"].to_dict()}  # fmt: skip
+            "acc": res["acc"].to_dict(), "auc": res["auc"].to_dict(),
+            "best_epochs": [f.best_epoch for f in fits]}  # fmt: skip
 
 
 def drift(x: torch.Tensor, y: torch.Tensor, data: Any, ns: argparse.Namespace, epochs: int) -> dict[str, Any]:

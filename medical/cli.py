@@ -69,7 +69,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     e.add_argument("--download", action="store_true", help="fetch the artifact's data with medmnist's downloader")
     e.add_argument(
         "--batched", action="store_true", help="train each model's runs together (vmapped, for a GPU): the "
-        "one-at-a-time runs up to float rounding, which long training amplifies (a few test images)"
+        "one-at-a-time runs up to float rounding, which long training amplifies (per-run test ACC up to 0.05 apart "
+        "after 300 epochs on 20 BreastMNIST images, as far as a 1-ulp nudge moves the one-at-a-time runs' weights)"
     )  # fmt: skip
     _common(e)
     e.set_defaults(func=_evaluate)

@@ -45,6 +45,8 @@ def test_both_modes_give_the_same_runs_and_are_recorded(tmp_path, monkeypatch, c
     ((key, entry),) = json.loads(results.read_text())["entries"].items()
     assert key == "breastmnist/first2pc/mlp/runs2/epochs3/val1/seed0/cpu" and entry["images"] == 4
     assert entry["modes"]["batched"]["acc"]["runs"] == entry["modes"]["alone"]["acc"]["runs"]
+    epochs = entry["modes"]["alone"]["best_epochs"]  # each run's selected epoch, recorded in both modes
+    assert len(epochs) == 2 and all(0 <= e < 3 for e in epochs) and entry["modes"]["batched"]["best_epochs"] == epochs
     assert entry["max_run_acc_gap"] == 0 and entry["command"].startswith("python benchmarks/image_eval_batched.py")
     (d,) = entry["drift"]
     assert d["epochs"] == 2 and len(d["batched"]["test_label_flips"]) == len(d["nudged_1ulp"]["test_label_flips"]) == 2

@@ -31,8 +31,12 @@ def _hard():
 def test_evaluate_medical_batched_gives_the_one_at_a_time_runs():
     data = _hard()
     kw = {"models": ["convnet_bn_small", "mlp"], "runs": 3, "config": FAST}
-    alone = evaluate_medical(data.x_train, data.y_train, data, **kw)
-    together = evaluate_medical(data.x_train, data.y_train, data, batched=True, **kw)
+    fits = {False: [], True: []}
+    alone = evaluate_medical(data.x_train, data.y_train, data, on_fit=lambda m, f: fits[False].append((m, f)), **kw)
+    together = evaluate_medical(data.x_train, data.y_train, data, batched=True,
+                                on_fit=lambda m, f: fits[True].append((m, f)), **kw)  # fmt: skip
+    epochs = {b: [(m, f.best_epoch) for m, f in fits[b]] for b in fits}
+    assert epochs[True] == epochs[False] and [m for m, _ in epochs[True]] == ["convnet_bn_small"] * 3 + ["mlp"] * 3
     for model in kw["models"]:
         assert together[model]["acc"].values == alone[model]["acc"].values
         assert together[model]["auc"].values == pytest.approx(alone[model]["auc"].values, abs=1e-6)

@@ -20,9 +20,15 @@ def test_evaluate_image_set_batched_gives_the_one_at_a_time_scores():
     cfg = ImageTrainConfig(epochs=12, lr=0.05, batch_size=8, val_every=3)
     metrics = {"acc": accuracy_metric, "loss": lambda logits, y: float(F.cross_entropy(logits, y))}
     kw = {"model": "convnet_bn_small", "runs": RUNS, "seed": 4, "config": cfg, "metrics": metrics}
-    alone = evaluate_image_set(data.x_train, data.y_train, data, augment=DSA(generator=None), **kw)
-    together = evaluate_image_set(data.x_train, data.y_train, data, augment=DSA(generator=None), batched=True, **kw)
+    fits = {False: [], True: []}
+    alone = evaluate_image_set(data.x_train, data.y_train, data, augment=DSA(generator=None),
+                               on_fit=fits[False].append, **kw)  # fmt: skip
+    together = evaluate_image_set(data.x_train, data.y_train, data, augment=DSA(generator=None), batched=True,
+                                  on_fit=fits[True].append, **kw)  # fmt: skip
     assert together["acc"].values == alone["acc"].values
+    # on_fit gets every run's selected epoch, in run order, the same in both modes
+    assert len(fits[True]) == RUNS and [f.best_epoch for f in fits[True]] == [f.best_epoch for f in fits[False]]
+    assert [f.best_val for f in fits[True]] == pytest.approx([f.best_val for f in fits[False]], abs=1e-9)
     assert together["loss"].values == pytest.approx(alone["loss"].values, abs=ATOL)
     assert max(alone["loss"].values) - min(alone["loss"].values) > 10 * ATOL  # the runs differ
 
