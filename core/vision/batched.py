@@ -24,11 +24,11 @@ validation logits are computed in smaller chunks), so a run's weights differ fro
 rounding, which training amplifies over many epochs as it amplifies any rounding: ``benchmarks/
 image_eval_batched.py --drift-epochs`` sets the gap beside that of the one-at-a-time run against itself with one
 initial weight moved by one ulp. Measured (``benchmarks/results/image_eval_batched.json``, CPU): per-run test
-ACC up to 0.05 apart after 300 epochs on 20 BreastMNIST images (8 of 156 test images, in one run of five, which
-validation sent to another epoch: 149 instead of 99), while the weights drift about as far as a 1-ulp nudge moves
-the one-at-a-time runs' (0.019 against 0.014 after 300 epochs without selection; the nudge also sends a run to
-another epoch, 0.02 ACC away). So a run's ACC agrees in distribution, not to the digit; 1,000 epochs are not
-measured.
+ACC up to 0.05 apart after 300 epochs on 20 BreastMNIST images (8 of 156 test images, in one run of five), while
+the weights drift about as far as a 1-ulp nudge moves the one-at-a-time runs' (0.019 against 0.014 after 300
+epochs without selection). With selection on few validation images such drift can send a run to another epoch
+(entries made since ``a60f1d2`` record each run's selected epoch, ``best_epochs``; the recorded row predates it).
+So a run's ACC agrees in distribution, not to the digit; 1,000 epochs are not measured.
 An ``augment`` with its own generator cannot be replayed (the one-at-a-time runs share it in sequence) and is
 refused.
 
