@@ -34,6 +34,7 @@ from typing import Any
 import torch
 from graph_node import hardware, load, records_command, save_entry  # benchmarks/ is on sys.path as a script
 
+from condensekit.core.registry import check_choice, check_int
 from condensekit.core.report import format_table
 from condensekit.core.seed import resolve_device, seed_everything
 from condensekit.core.vision.augment import DSA
@@ -155,12 +156,11 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     modes = [m for m in ns.modes.split(",") if m]
     for m in modes:
-        if m not in MODES:
-            raise ValueError(f"Unknown value {m!r} for argument --modes. Valid values are {set(MODES)}")
-    for name in ("per_class", "runs", "epochs"):
-        if getattr(ns, name) < 1:
-            raise ValueError(f"Invalid value {getattr(ns, name)!r} for argument --{name.replace('_', '-')}. "
-                             "Valid values are >= 1")  # fmt: skip
+        check_choice("--modes", m, tuple(MODES))
+    for name, low in (("per_class", 1), ("runs", 1), ("epochs", 1), ("drift_runs", 1), ("val_every", 0)):
+        check_int("--" + name.replace("_", "-"), getattr(ns, name), low)
+    for e in [e for e in ns.drift_epochs.split(",") if e]:  # before the timed runs, not after them
+        check_int("--drift-epochs", int(e) if e.strip().lstrip("-").isdigit() else e, 1)
     device = resolve_device(ns.device)
     data = load_medmnist(ns.flag).to(str(device))
     idx = first_per_class(data.y_train.cpu(), ns.per_class).to(device)

@@ -55,3 +55,6 @@ def test_both_modes_give_the_same_runs_and_are_recorded(tmp_path, monkeypatch, c
     assert mod.main(["--table"]) == 0 and key in capsys.readouterr().out
     with pytest.raises(ValueError, match="--modes"):
         mod.main(["--modes", "alone,vmap"])
+    for flag, bad in (("--drift-epochs", "60,x"), ("--drift-runs", "0"), ("--val-every", "-1")):
+        with pytest.raises(ValueError, match=flag):  # refused before the minutes-long timed runs, not after them
+            mod.main([flag, bad])
