@@ -30,14 +30,16 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 from torch.func import functional_call, stack_module_state, vmap
 
-from condensekit.core.evaluate import TrainConfig, TrainResult
+from condensekit.core.evaluate import TrainConfig, TrainResult, check_epoch
+from condensekit.core.registry import check_int
+from condensekit.core.seed import seed_everything
 
 __all__ = [
     "dropout",
     "device_rng_state",
     "keep_best",
     "replay_stream",
-    "set_device_rng_state",
+    "seeded_builds",
     "train_select_batched",
     "where_runs",
 ]
@@ -90,12 +92,27 @@ def device_rng_state(device: torch.device) -> Tensor:
     raise ValueError(f"Invalid value {str(device)!r} for argument device. Valid values are cpu, cuda[:N]")
 
 
-def set_device_rng_state(device: torch.device, state: Tensor) -> None:
+def _set_device_rng_state(device: torch.device, state: Tensor) -> None:
     """Set the generator ``device``'s random ops draw from to ``state`` (:func:`device_rng_state`)."""
     if device.type == "cuda":
         torch.cuda.set_rng_state(state, device)
     else:
         torch.set_rng_state(state)
+
+
+def seeded_builds(
+    build: Callable[[], nn.Module], *, runs: int, seed: int, state: Callable[[], Any]
+) -> tuple[list[nn.Module], list[Any]]:
+    """The ``runs`` models of a batched evaluation, made as :func:`~condensekit.core.evaluate.repeat`'s one-at-a-time
+    runs make them: run ``i`` seeds every RNG with ``seed + i`` (:func:`~condensekit.core.seed.seed_everything`),
+    builds its model, then takes ``state()`` (the generators' states its random draws will replay from)."""
+    check_int("runs", runs, 1)
+    nets, states = [], []
+    for i in range(runs):
+        seed_everything(seed + i)
+        nets.append(build())
+        states.append(state())
+    return nets, states
 
 
 @contextmanager
@@ -104,12 +121,12 @@ def replay_stream(device: torch.device, states: list[Tensor], i: int) -> Iterato
     ``states[i]`` becomes where the draws stopped and the generator is put back as it was. A run's draws made
     this way, one block at a time, are those it makes alone with the generator seeded for it."""
     saved = device_rng_state(device)
-    set_device_rng_state(device, states[i])
+    _set_device_rng_state(device, states[i])
     try:
         yield
         states[i] = device_rng_state(device)
     finally:
-        set_device_rng_state(device, saved)
+        _set_device_rng_state(device, saved)
 
 
 class _Call(nn.Module):
@@ -209,7 +226,7 @@ def train_select_batched(
         opt.zero_grad(set_to_none=True)
         batched_loss(params, buffers, masks).sum().backward()
         opt.step()
-        if (epoch + 1) % config.val_every == 0 or epoch == config.epochs - 1:
+        if check_epoch(epoch, config.epochs, config.val_every):
             base.eval()
             with torch.no_grad():
                 score = torch.stack(

@@ -29,6 +29,12 @@ def lr_drop_epoch(epochs: int, drop_at: float) -> int:
     return max(1, int(epochs * drop_at)) if drop_at < 1 else -1
 
 
+def check_epoch(epoch: int, epochs: int, every: int) -> bool:
+    """Whether a run of ``epochs`` validates after epoch ``epoch`` (0-based): every ``every`` epochs and after the
+    last one. Shared by the graph and image training routines."""
+    return (epoch + 1) % every == 0 or epoch == epochs - 1
+
+
 @dataclass(frozen=True)
 class TrainConfig:
     """How a model is trained on a condensed set (defaults: GCond's evaluation protocol).
@@ -102,7 +108,7 @@ def train_select(
         loss = train_loss(model)
         loss.backward()
         opt.step()
-        if (epoch + 1) % config.val_every == 0 or epoch == config.epochs - 1:
+        if check_epoch(epoch, config.epochs, config.val_every):
             model.eval()
             with torch.no_grad():
                 score = float(validate(model))

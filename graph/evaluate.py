@@ -18,7 +18,7 @@ import torch.nn.functional as F
 from torch import Tensor
 from torch_geometric.data import Data
 
-from condensekit.core.batched import device_rng_state, train_select_batched
+from condensekit.core.batched import device_rng_state, seeded_builds, train_select_batched
 from condensekit.core.evaluate import Summary, TrainConfig, TrainResult, accuracy, repeat, train_select
 from condensekit.core.parallel import run_seeded
 from condensekit.core.registry import check_int
@@ -174,11 +174,10 @@ def train_on_condensed_batched(
     op_syn = cls.propagation(condensed["adj"].float().to(device))
     op_real = task.op(cls)
     y_val, y_test = task.y[task.val_idx], task.y[task.test_idx]
-    nets, states = [], []
-    for i in range(config.runs):
-        seed_everything(config.seed + i)
-        nets.append(protocol_model(task, model, config))
-        states.append(device_rng_state(device))
+    nets, states = seeded_builds(
+        lambda: protocol_model(task, model, config), runs=config.runs, seed=config.seed,
+        state=lambda: device_rng_state(device),
+    )  # fmt: skip
     return train_select_batched(
         nets,
         rng_states=states,

@@ -34,7 +34,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from condensekit.core.evaluate import Summary, repeat
+from condensekit.core.evaluate import Summary, check_epoch, repeat
 from condensekit.core.registry import check_int
 from condensekit.core.vision.augment import DSA
 from condensekit.core.vision.models import build_image_model
@@ -154,4 +154,4 @@ def class_shift_diagnosis(
 
 def _check_epochs(config: ImageTrainConfig) -> list[int]:
     """The epochs (1-based) at which :func:`fit_images` validates."""
-    return [e + 1 for e in range(config.epochs) if (e + 1) % config.val_every == 0 or e == config.epochs - 1]
+    return [e + 1 for e in range(config.epochs) if check_epoch(e, config.epochs, config.val_every)]

@@ -54,11 +54,16 @@ import torch
 from torch import Tensor, nn
 from torch.func import functional_call, stack_module_state, vmap
 
-from condensekit.core.batched import device_rng_state, keep_best, replay_stream, where_runs
-from condensekit.core.evaluate import lr_drop_epoch
-from condensekit.core.registry import check_int, check_positive
-from condensekit.core.seed import seed_everything
-from condensekit.core.vision.train import FitResult, ImageTrainConfig, LossFn, classification_loss, image_optimizer
+from condensekit.core.batched import device_rng_state, keep_best, replay_stream, seeded_builds, where_runs
+from condensekit.core.evaluate import check_epoch, lr_drop_epoch
+from condensekit.core.vision.train import (
+    FitResult,
+    ImageTrainConfig,
+    LossFn,
+    classification_loss,
+    fit_lr,
+    image_optimizer,
+)
 
 __all__ = ["fit_images_batched", "rng_streams", "seeded_runs"]
 
@@ -83,13 +88,9 @@ def seeded_runs(
     takes, made as :func:`~condensekit.core.evaluate.repeat`'s one-at-a-time runs make them: run ``i`` seeded with
     ``seed + i`` (:func:`~condensekit.core.seed.seed_everything`), its model built by ``build`` (on ``device``), its
     generator on ``device`` seeded with ``seed + i``, and its streams taken right after the build."""
-    check_int("runs", runs, 1)
-    nets, gens, states = [], [], []
-    for i in range(runs):
-        seed_everything(seed + i)
-        nets.append(build())
-        gens.append(torch.Generator(device=device).manual_seed(seed + i))
-        states.append(rng_streams(device))
+    nets, states = seeded_builds(build, runs=runs, seed=seed, state=lambda: rng_streams(device))
+    # seeding a torch.Generator leaves the global streams alone, so making them after the builds changes nothing
+    gens = [torch.Generator(device=device).manual_seed(seed + i) for i in range(runs)]
     return nets, gens, states
 
 
@@ -143,15 +144,10 @@ def fit_images_batched(
             raise ValueError(f"Invalid value of {len(given)} entries for argument {name}. Valid values are one per "
                              f"model ({r})")  # fmt: skip
     _check_streams(rng_states, x.device)
-    if x.shape[0] != y.shape[0]:
-        raise ValueError(f"x has {x.shape[0]} images but y has {y.shape[0]} targets")
-    if x.shape[0] == 0:
-        raise ValueError("x is empty: nothing to train on")
+    base_lr = fit_lr(x, y, config, lr)
     if getattr(augment, "generator", None) is not None:
         raise ValueError("augment draws from its own generator, which the runs would share in sequence one at a "
                          "time; give it generator=None (the global generators, replayed per run)")  # fmt: skip
-    base_lr = config.lr if lr is None else float(lr)
-    check_positive("lr", base_lr)
     base, device = models[0], x.device
     params, buffers = stack_module_state(list(models))
     params = {k: v.detach().requires_grad_(True) for k, v in params.items()}
@@ -192,7 +188,7 @@ def fit_images_batched(
             opt.zero_grad(set_to_none=True)
             batched_loss(params, buffers, torch.stack(xs), torch.stack(ys)).sum().backward()
             opt.step()
-        if select and ((epoch + 1) % config.val_every == 0 or epoch == config.epochs - 1):
+        if select and check_epoch(epoch, config.epochs, config.val_every):
             score = val_score(_val_logits(base, forward, params, buffers, val_x)).to(device, torch.float64)
             best_val, best_epoch = keep_best(score, epoch, best_val, best_epoch, best, {**params, **buffers})
     final = {k: v.detach() for k, v in {**params, **buffers}.items()}
@@ -229,7 +225,7 @@ def _check_vmappable(base: nn.Module, forward: Callable, params: dict, buffers: 
     drawing nothing: a model that draws random numbers or branches on a tensor's value fails here, named."""
     base.train()
     two = {k: v[:1].expand(2, *v.shape[1:]) for k, v in params.items()}
-    copies = {k: v[:1].clone().expand(2, *v.shape[1:]).clone() for k, v in buffers.items()}
+    copies = {k: v[:1].expand(2, *v.shape[1:]).clone() for k, v in buffers.items()}
     try:
         with torch.no_grad():
             vmap(forward, in_dims=(0, 0, None), randomness="error")(two, copies, xb)

@@ -19,7 +19,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from condensekit.core.evaluate import Summary, accuracy, lr_drop_epoch, repeat
+from condensekit.core.evaluate import Summary, accuracy, check_epoch, lr_drop_epoch, repeat
 from condensekit.core.modes import eval_mode
 from condensekit.core.registry import check_choice, check_int, check_nonnegative, check_positive
 from condensekit.core.vision.models import build_image_model
@@ -119,6 +119,18 @@ class FitResult:
     best_val: float | None
 
 
+def fit_lr(x: Tensor, y: Tensor, config: ImageTrainConfig, lr: float | None) -> float:
+    """The training rate of :func:`fit_images` and its batched twin (``lr``, else ``config.lr``), after checking
+    that ``x`` (N images) and ``y`` (N targets) are a non-empty training set and the rate is a finite number > 0."""
+    if x.shape[0] != y.shape[0]:
+        raise ValueError(f"x has {x.shape[0]} images but y has {y.shape[0]} targets")
+    if x.shape[0] == 0:
+        raise ValueError("x is empty: nothing to train on")
+    base_lr = config.lr if lr is None else float(lr)
+    check_positive("lr", base_lr)
+    return base_lr
+
+
 def fit_images(
     model: nn.Module,
     x: Tensor,
@@ -145,12 +157,7 @@ def fit_images(
         y: targets (N int64, N×K soft or N×L multi-label), matching ``loss_fn``.
         lr: overrides ``config.lr`` (MTT's learned learning rate).
     """
-    if x.shape[0] != y.shape[0]:
-        raise ValueError(f"x has {x.shape[0]} images but y has {y.shape[0]} targets")
-    if x.shape[0] == 0:
-        raise ValueError("x is empty: nothing to train on")
-    base_lr = config.lr if lr is None else float(lr)
-    check_positive("lr", base_lr)
+    base_lr = fit_lr(x, y, config, lr)
     opt = image_optimizer(model.parameters(), config, base_lr)
     drop_epoch = lr_drop_epoch(config.epochs, config.lr_drop_at)
     select = config.val_every > 0 and validate is not None
@@ -174,7 +181,7 @@ def fit_images(
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
-        if select and ((epoch + 1) % config.val_every == 0 or epoch == config.epochs - 1):
+        if select and check_epoch(epoch, config.epochs, config.val_every):
             model.eval()
             with torch.no_grad():
                 score = float(validate(model))  # type: ignore[misc]
@@ -244,11 +251,12 @@ def evaluate_image_set(
         return next(iter(scores.values()))
 
     if batched:
-        fits = _fit_together(build, x, y, runs=runs, seed=seed, config=config, lr=lr, loss_fn=loss,
-                             augment=augment, val_x=val_x, val_y=val_y, metric=first, test=test)  # fmt: skip
-        for fit in fits:
+        together = _fit_together(build, x, y, runs=runs, seed=seed, config=config, lr=lr, loss_fn=loss,
+                                 augment=augment, val_x=val_x, val_y=val_y, metric=first)  # fmt: skip
+        for net, fit in together:  # in run order, as the one-at-a-time runs report
             if on_fit is not None:
                 on_fit(fit)
+            test(net)
         return {name: Summary([r[name] for r in per_run]) for name in metrics}
 
     def one(run_seed: int) -> float:
@@ -276,11 +284,10 @@ def _fit_together(
     val_x: Tensor,
     val_y: Tensor,
     metric: Metric,
-    test: Callable[[nn.Module], float],
     **fit: object,
-) -> list[FitResult]:
-    """:func:`repeat`'s runs of ``build`` + ``fit_images`` + ``test``, trained together (see
-    :func:`evaluate_image_set`): run ``i`` seeded with ``seed + i`` before its model is built."""
+) -> list[tuple[nn.Module, FitResult]]:
+    """:func:`repeat`'s runs of ``build`` + ``fit_images``, trained together (see :func:`evaluate_image_set`): run
+    ``i`` seeded with ``seed + i`` before its model is built; each trained model with its fit, in run order."""
     from condensekit.core.vision.batched import fit_images_batched, seeded_runs  # it builds on this module
 
     nets, gens, states = seeded_runs(build, runs=runs, seed=seed, device=x.device)
@@ -291,6 +298,4 @@ def _fit_together(
         return torch.tensor([float(metric(run, val_y_host)) for run in host], dtype=torch.float64, device="cpu")
 
     fits = fit_images_batched(nets, x, y, generators=gens, rng_states=states, val_x=val_x, val_score=scores, **fit)
-    for net in nets:
-        test(net)
-    return fits
+    return list(zip(nets, fits, strict=True))
