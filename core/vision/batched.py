@@ -26,8 +26,8 @@ image_eval_batched.py --drift-epochs`` sets the gap beside that of the one-at-a-
 initial weight moved by one ulp. Measured (``benchmarks/results/image_eval_batched.json``, CPU): per-run test
 ACC up to 0.05 apart after 300 epochs on 20 BreastMNIST images (8 of 156 test images, in one run of five), while
 the weights drift about as far as a 1-ulp nudge moves the one-at-a-time runs' (0.019 against 0.014 after 300
-epochs without selection). With selection on few validation images such drift can send a run to another epoch
-(entries made since ``a60f1d2`` record each run's selected epoch, ``best_epochs``; the recorded row predates it).
+epochs without selection). With selection on few validation images such drift sends a run to another epoch
+(``best_epochs``: that run selected epoch 149 batched and 99 alone).
 So a run's ACC agrees in distribution, not to the digit; 1,000 epochs are not measured.
 An ``augment`` with its own generator cannot be replayed (the one-at-a-time runs share it in sequence) and is
 refused.
