@@ -63,8 +63,9 @@ MTT's 256; BreastMNIST (546) gets 34 (cpu) or 13 (paper).
   22; the profile-wide 10 is a cut for cost, half of the 20 images per student step). The rule was committed before
   any score (``1d7560b``): adopted iff no seed diverges and the mean ``--validate 5`` ACC over seeds 0–2 is strictly
   above the kept sets' 0.8846. Candidate 0.900 / 0.879 / 0.887 (kept 0.903 / 0.862 / 0.890), mean 0.889: adopted.
-  An iteration costs about twice as much (seeds 0–2: 21–27 min wall each with the selection checks and 5 validation
-  students, one shared core). MTT was not offered the same candidate (no time in the sitting), so it keeps 10.
+  An iteration costs 1.6–2.0 times as much on this machine (2.36–2.82 CPU s against 1.42–1.48; seeds 0–2:
+  21–27 min wall each with the selection checks and 5 validation students, one shared core). MTT was not offered
+  the same candidate (no time in the sitting), so it keeps 10.
 Experts plus PTM at IPC 10 on PneumoniaMNIST, measured in sitting 10 (``benchmarks/medical.py``, entry
 ``end_to_end``): experts 175 CPU s, PTM's 300 iterations with its 4 validation checks 514 CPU s (0.86 CPU s per
 iteration), **689 CPU s in all, 1,339 s wall** with the machine shared (load 4–5), peak RSS 1.6 GB: inside the
