@@ -350,24 +350,19 @@ def _read_trajectory(path: Path, rows: int | None, num_params: int) -> Tensor:
         if path.name.endswith(".partial.safetensors")
         else "run `experts` on the folder again: it moves the file aside and trains that expert again"
     )
-    try:
-        traj = safetensors.torch.load_file(str(path))["trajectory"]
-    except Exception as err:  # safetensors raises its own error type on a cut-off file
-        raise ValueError(f"expert file {str(path)!r} is truncated or corrupt ({err}); {fix}") from err
-    ok_rows = rows is None or traj.shape[0] == rows
-    if traj.dim() != 2 or traj.shape[1] != num_params or not ok_rows or traj.dtype != torch.float32:
-        raise ValueError(
-            f"expert file {str(path)!r} holds a {tuple(traj.shape)} {traj.dtype} trajectory; expected "
-            f"({rows if rows is not None else 'k'}, {num_params}) float32; {fix}"
-        )
+    problem = _trajectory_problem(path, rows, num_params)
+    if problem is not None:
+        raise ValueError(f"expert file {str(path)!r} is truncated or corrupt ({problem}); {fix}")
+    traj = safetensors.torch.load_file(str(path))["trajectory"]
     if not torch.isfinite(traj).all():
         raise ValueError(f"expert file {str(path)!r} contains NaN or inf parameters (the expert diverged)")
     return traj
 
 
-def _trajectory_problem(path: Path, rows: int, num_params: int) -> str | None:
-    """Why the finished expert file ``path`` is not a (rows, num_params) float32 trajectory (a header that does not
-    open: a cut-off or foreign file; another tensor, shape or dtype), or ``None`` when it is. Reads the header only."""
+def _trajectory_problem(path: Path, rows: int | None, num_params: int) -> str | None:
+    """Why the expert file ``path`` is not a (rows, num_params) float32 trajectory (a header that does not open: a
+    cut-off or foreign file; another tensor, shape or dtype; ``rows`` None: any count), or ``None`` when it is.
+    Reads the header only."""
     try:
         with safetensors.safe_open(str(path), framework="pt") as f:
             if "trajectory" not in f.keys():
@@ -376,8 +371,10 @@ def _trajectory_problem(path: Path, rows: int, num_params: int) -> str | None:
             shape, dtype = tuple(part.get_shape()), part.get_dtype()
     except Exception as err:  # safetensors raises its own error type on a cut-off file
         return f"{type(err).__name__}: {err}"
-    if shape != (rows, num_params) or dtype != "F32":
-        return f"it holds a {shape} {dtype} trajectory, expected {(rows, num_params)} F32"
+    ok_rows = rows is None or (len(shape) == 2 and shape[0] == rows)
+    if len(shape) != 2 or shape[1] != num_params or not ok_rows or dtype != "F32":
+        want = f"({rows if rows is not None else 'k'}, {num_params})"
+        return f"it holds a {shape} {dtype} trajectory, expected {want} F32"
     return None
 
 
