@@ -102,10 +102,10 @@ def check_source(card: dict[str, Any], data: ImageSplits, *, artifact: str | os.
     dataset = src.get("dataset")
     want = [src.get("channels"), *(src.get("im_size") or [None, None])]
     have = [data.channels, *data.im_size]
-    if any(w is not None and int(w) != h for w, h in zip(want, have, strict=True)):
+    off = [w is not None and int(w) != h for w, h in zip(want, have, strict=True)]  # channels, H, W
+    if any(off):
         size = f", size={int(want[1])}" if want[1] is not None else ""
-        resized = any(w is not None and int(w) != h for w, h in zip(want[1:], have[1:], strict=True))
-        fix = (f"use the data at the set's size (load_image_dataset({dataset!r}{size}))" if resized
+        fix = (f"use the data at the set's size (load_image_dataset({dataset!r}{size}))" if any(off[1:])
                else f"use the dataset the set was condensed from, with its {want[0]} channel(s)")  # fmt: skip
         raise ValueError(
             f"{name}'s images are {want} (channels, H, W) but the real {dataset!r} data is {have}: {fix}, from the "
