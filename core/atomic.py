@@ -130,6 +130,15 @@ def write_bytes(path: str | os.PathLike[str], data: bytes) -> None:
         tmp.write_bytes(data)
 
 
+def write_tensors(path: str | os.PathLike[str], tensors: dict[str, torch.Tensor]) -> None:
+    """``tensors`` (detached, on the host, contiguous) as a safetensors file, atomically. Through
+    :func:`write_bytes`, not ``safetensors.torch.save_file`` onto the temp: safetensors 0.8's ``save_file`` leaves
+    the file 0600 whatever the umask, so a file in a shared folder was unreadable to the other users."""
+    import safetensors.torch
+
+    write_bytes(path, safetensors.torch.save({k: v.detach().cpu().contiguous() for k, v in tensors.items()}))
+
+
 def write_text(path: str | os.PathLike[str], text: str) -> None:
     write_bytes(path, text.encode("utf-8"))
 

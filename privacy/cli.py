@@ -146,8 +146,7 @@ def _dp_merf_method(ns: argparse.Namespace) -> str:
 
 
 def _dp_merf(ns: argparse.Namespace) -> int:
-    method = _dp_merf_method(ns)
-    return _run(ns, method, ipc=ns.ipc) if method == "dp-merf-condensed" else _run(ns, method)
+    return _run(ns, _dp_merf_method(ns), **({} if ns.ipc is None else {"ipc": ns.ipc}))
 
 
 def _psg(ns: argparse.Namespace) -> int:

@@ -56,10 +56,10 @@ from typing import Any
 
 import torch
 import torch.nn.functional as F
-from safetensors.torch import load_file, save
+from safetensors.torch import load_file
 from torch import Tensor, nn
 
-from condensekit.core.atomic import write_bytes, write_json
+from condensekit.core.atomic import write_json, write_tensors
 from condensekit.core.data import cache_dir
 from condensekit.core.objectives.curvature import CurvatureRegularizer
 from condensekit.core.registry import check_int, check_nonnegative, check_positive
@@ -234,9 +234,7 @@ def squeeze_teacher(
     card = want | {"data": data_identity(data), "val_acc": val, "train_cpu_s": round(cpu, 1),
                    "train_images": int(x.shape[0])}  # fmt: skip
     target.mkdir(parents=True, exist_ok=True)
-    # bytes through write_bytes, as the expert files (d05214e): safetensors' save_file leaves its file 0600 whatever
-    # the umask, so a teacher cached in a shared folder was unreadable to the other users
-    write_bytes(weights, save({k: v.detach().cpu().contiguous() for k, v in net.state_dict().items()}))
+    write_tensors(weights, net.state_dict())  # readable to the other users of a shared folder
     write_json(card_path, card)
     return net.eval(), card | {"folder": str(target)}
 

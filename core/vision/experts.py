@@ -48,7 +48,7 @@ import safetensors.torch
 import torch
 from torch import Tensor
 
-from condensekit.core.atomic import free_name, write_bytes, write_json
+from condensekit.core.atomic import free_name, write_json, write_tensors
 from condensekit.core.objectives.trajectory import flat_params
 from condensekit.core.parallel import run_seeded
 from condensekit.core.registry import check_int, check_nonnegative, check_positive
@@ -386,9 +386,7 @@ def _set_aside(path: Path) -> Path:
 
 
 def _write_trajectory(path: Path, traj: Tensor) -> None:
-    # bytes through write_bytes, not save_file onto the temp: safetensors 0.8's save_file leaves the file 0600
-    # whatever the umask, so a buffer in a shared folder was unreadable to the other users
-    write_bytes(path, safetensors.torch.save({"trajectory": traj.detach().cpu().contiguous()}))
+    write_tensors(path, {"trajectory": traj})
 
 
 def _seed(config: ExpertConfig, index: int, epoch: int) -> int:
