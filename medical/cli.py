@@ -69,8 +69,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     e.add_argument("--download", action="store_true", help="fetch the artifact's data with medmnist's downloader")
     e.add_argument(
         "--batched", action="store_true", help="train each model's runs together (vmapped, for a GPU): the "
-        "one-at-a-time runs up to float rounding, which long training amplifies (per-run test ACC up to 0.05 apart "
-        "after 300 epochs on 20 BreastMNIST images, as far as a 1-ulp nudge moves the one-at-a-time runs' weights)"
+        "one-at-a-time runs up to float rounding, which long training amplifies (one run of five moved 0.051 "
+        "test ACC after 300 epochs: condensekit.core.vision.batched)"
     )  # fmt: skip
     _common(e)
     e.set_defaults(func=_evaluate)

@@ -24,7 +24,7 @@ validation logits are computed in smaller chunks), so a run's weights differ fro
 rounding, which training amplifies over many epochs as it amplifies any rounding: ``benchmarks/
 image_eval_batched.py --drift-epochs`` sets the gap beside that of the one-at-a-time run against itself with one
 initial weight moved by one ulp. Measured (``benchmarks/results/image_eval_batched.json``, CPU): per-run test
-ACC up to 0.05 apart after 300 epochs on 20 BreastMNIST images (8 of 156 test images, in one run of five), while
+ACC up to 0.051 apart after 300 epochs on 20 BreastMNIST images (8 of 156 test images, in one run of five), while
 the weights drift about as far as a 1-ulp nudge moves the one-at-a-time runs' (0.019 against 0.014 after 300
 epochs without selection). With selection on few validation images such drift sends a run to another epoch
 (``best_epochs``: that run selected epoch 149 batched and 99 alone).

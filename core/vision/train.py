@@ -223,8 +223,7 @@ def evaluate_image_set(
     ``batched`` trains the runs together (:func:`~condensekit.core.vision.batched.fit_images_batched`: one
     vmapped forward and backward per minibatch for all of them, for accelerators): run ``i`` is seeded, built and
     augmented as one at a time, so its figures are the one-at-a-time ones up to floating-point summation order
-    (which hundreds of epochs amplify as they amplify any rounding: per-run test ACC up to 0.05 apart after 300
-    epochs on 20 BreastMNIST images, as far as a 1-ulp nudge moves the one-at-a-time runs' weights; see
+    (which hundreds of epochs amplify as they amplify any rounding; measured in
     :mod:`~condensekit.core.vision.batched`). ``augment`` must then draw from the global generators
     (``DSA(generator=None)``).
 
