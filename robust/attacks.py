@@ -94,9 +94,9 @@ class AttackConfig:
     (``yumozi/GUARD``, ``train/evaluate.py``) torchattacks' CW at c = 10⁻⁴ (``cw_c=1e-4, cw_steps=50,
     cw_search_steps=1``); DD-RobustBench's "CW" (``attack_utils.py``) is L∞ PGD on the C&W margin, not this attack.
     The default, 1,000 steps of 0.01 for each of 5 values of c from 1, is where more budget moved robust accuracy by
-    one image of 200 at most on two cached SRe2L teachers (scratch runs of sitting 21, not recorded in any results
-    JSON) (L2 ε 0.5-3; 9 values of c: MNIST at ε 2 11.5 → 11.0 %, at
-    1.9× the CPU). There torchattacks' budget left 94.5 % of MNIST robust at ε 2 where the default finds 11.5 %, and
+    one image of 200 at most on two cached SRe2L teachers, MNIST's plain one among them (L2 ε 0.5-3; 9 values of c
+    instead: MNIST at ε 2 11.5 → 11.0 %, at 1.9× the CPU; scratch runs of sitting 21, not recorded in any results
+    JSON). There torchattacks' budget left 94.5 % of MNIST robust at ε 2 where the default finds 11.5 %, and
     at the one c = 1 no budget (up to 5,000 steps) broke 30 of 196 images; on PneumoniaMNIST its 50 steps (cut at 15
     by torchattacks' early stop) left 22.5 % robust at ε 1 where the default finds 1.0 %. It costs about 0.66 CPU s
     per MNIST image for ``convnet_bn_small`` on one thread (torchattacks' budget: 0.007)."""
