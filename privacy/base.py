@@ -128,6 +128,9 @@ def condense_private(
         "budget": m.budget() | {"images": int(tensors["x"].shape[0])},
         "seed": seed,
         "init": m.init_record(),
+        # the engine steps run beside the method's own count, as every domain's card says them; ``privacy``
+        # adds the requested count and whether the budget stopped the run
+        "steps": result.steps_record(m.default_steps()),
         "privacy": privacy,
         "cost": result.cost(),
         "metrics": {"val_selected": None, "selection": "last iterate (no private validation)"},

@@ -43,6 +43,7 @@ def test_psg_with_a_given_sigma_stops_when_the_budget_is_spent(images):
     ci = condense_private(images, "psg", config=cfg, seed=0, device="cpu")
     p = ci.card["privacy"]
     assert p["stopped_early"] is True and p["steps_done"] == 12 and p["steps_requested"] == 20
+    assert ci.card["steps"] == {"run": 12, "config": 20}  # as every domain's card says it (condensekit info)
     assert p["epsilon"] <= 4.0
     assert dp_sgd_epsilon(1.0, 6 / 60, (p["steps_done"] + 1) * 4, 1e-3) > 4.0  # one more step would overspend
     with pytest.raises(ValueError, match="too small for"):
