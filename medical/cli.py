@@ -24,6 +24,10 @@ from condensekit.medical.data import FLAGS_2D, SIZES, load_medmnist
 from condensekit.medical.evaluate import evaluate_medical, summaries_to_dict
 from condensekit.medical.profiles import PROFILES
 
+# the figures of trained-together students against one at a time: one text for `condense` and `evaluate`
+_BATCHED = ("the one-at-a-time runs up to float rounding, which long training amplifies (one run of five moved 0.051 "
+            "test ACC after 300 epochs: condensekit.core.vision.batched)")  # fmt: skip
+
 
 def register(sub: argparse._SubParsersAction) -> None:
     med = sub.add_parser("medical", help="MedMNIST condensation (PTM, MTT, DM, DC, random real)")
@@ -57,6 +61,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     c.add_argument("--select-every", type=int, default=None,
                    help="keep the set with the best validation ACC, checked every k iterations "
                         "(default: the profile's; 0: keep the last set)")  # fmt: skip
+    c.add_argument("--batched", action="store_true",
+                   help="train the students of each validation check (and of --eval-runs) together (vmapped, for a "
+                        f"GPU): {_BATCHED}; the card records it")  # fmt: skip
     _common(c)
     c.set_defaults(func=_condense, accepts_extra=True)
 
@@ -68,10 +75,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     e.add_argument("--root", default=None)
     e.add_argument("--download", action="store_true", help="fetch the artifact's data with medmnist's downloader")
     e.add_argument(
-        "--batched", action="store_true", help="train each model's runs together (vmapped, for a GPU): the "
-        "one-at-a-time runs up to float rounding, which long training amplifies (one run of five moved 0.051 "
-        "test ACC after 300 epochs: condensekit.core.vision.batched)"
-    )  # fmt: skip
+        "--batched", action="store_true", help=f"train each model's runs together (vmapped, for a GPU): {_BATCHED}"
+    )
     _common(e)
     e.set_defaults(func=_evaluate)
 
@@ -151,15 +156,16 @@ def _condense(ns: argparse.Namespace) -> int:
     ci = condense_medical(data, ns.method, ipc=ns.ipc, profile=ns.profile, overrides=overrides, experts=buffer,
                           seed=ns.seed, device=ns.device, checkpoint=ns.checkpoint,
                           checkpoint_every=ns.checkpoint_every, progress=not ns.quiet,
-                          select_every=ns.select_every)  # fmt: skip
+                          select_every=ns.select_every, batched=ns.batched)  # fmt: skip
     summary: dict[str, Any] = {"artifact": str(out), "method": ns.method, "dataset": ns.flag, "ipc": ns.ipc,
                                "profile": ns.profile, "cost": ci.card["cost"]}  # fmt: skip
     ci.save(out)  # before the evaluation: a run stopped while its students train keeps the condensed set
     if ns.eval_runs:
-        res = _run_eval(ci, data, ["convnet"], ns.eval_runs, ns.profile, None, ns.seed)
-        ci.card["metrics"]["test"] = summaries_to_dict(res)
-        summary["test"] = ci.card["metrics"]["test"]
-        update_card(out, metrics={"test": ci.card["metrics"]["test"]})
+        res = _run_eval(ci, data, ["convnet"], ns.eval_runs, ns.profile, None, ns.seed, ns.batched)
+        protocol = {"runs": ns.eval_runs, "profile": ns.profile, "epochs": None, "batched": ns.batched}
+        ci.card["metrics"] |= {"test": summaries_to_dict(res), "eval_protocol": protocol}  # as `evaluate` records
+        summary |= {"test": ci.card["metrics"]["test"], "eval_protocol": protocol}
+        update_card(out, metrics={"test": ci.card["metrics"]["test"], "eval_protocol": protocol})
     cost = ci.card["cost"]
     print(format_table(["method", "dataset", "IPC", "images", "time (s)", "s/iter", "peak MB"],
                        [[ns.method, ns.flag, ns.ipc, ci.x.shape[0], cost["wall_time_s"], cost["time_per_step_s"],

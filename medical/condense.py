@@ -6,7 +6,8 @@ the caller's; trajectory methods (MTT and its subclasses, PTM) get the expert bu
 ``select_every`` > 0 the engine scores the set every that many iterations (and at iteration 0, the real
 images it starts from, and at the end) on the **validation** split
 (:func:`~condensekit.medical.evaluate.validation_selector`) and keeps the best; the card's ``metrics``
-record the history and the iteration kept.
+record the history and the iteration kept. ``batched=True`` trains each check's students together
+(:func:`~condensekit.core.vision.batched.fit_images_batched`, for a GPU); the card's ``selection`` records it.
 """
 
 from __future__ import annotations
@@ -53,17 +54,19 @@ def prepare_experts(
     return generate_experts(data, folder, cfg, workers=workers)
 
 
-def selection_settings(config: Any, profile: str, every: int) -> dict[str, Any] | None:
+def selection_settings(config: Any, profile: str, every: int, *, batched: bool = False) -> dict[str, Any] | None:
     """The validation selection :func:`condense_medical` runs for the method ``config`` under ``profile``
     with checks every ``every`` iterations, as its card's ``selection`` records it: split, metric, ``every``,
     the profile's ``select_runs``, the model (MTT evaluates with the model it condensed for) and the students'
-    training protocol. ``None`` when nothing is selected: ``every`` 0, or a method without iterations (random
-    real images)."""
+    training protocol, then ``"batched": True`` when the students are trained together (absent when they are
+    trained one at a time, as in every card made before the option). ``None`` when nothing is selected:
+    ``every`` 0, or a method without iterations (random real images)."""
     if not (every and getattr(config, "iterations", 0)):
         return None
     prof = PROFILES.get(profile)
-    return {"split": "val", "metric": "acc", "every": every, "runs": prof.select_runs,
-            "model": getattr(config, "model", "convnet"), "train": dataclasses.asdict(prof.evaluation)}  # fmt: skip
+    out = {"split": "val", "metric": "acc", "every": every, "runs": prof.select_runs,
+           "model": getattr(config, "model", "convnet"), "train": dataclasses.asdict(prof.evaluation)}  # fmt: skip
+    return out | {"batched": True} if batched else out
 
 
 def condense_medical(
@@ -82,21 +85,27 @@ def condense_medical(
     regularizer: Regularizer | None = None,
     select_every: int | None = None,
     expert_regularizer: dict[str, Any] | None = None,
+    batched: bool = False,
 ) -> CondensedImages:
     """Condense a MedMNIST split with a registered image method at ``ipc`` images per class.
 
     ``select_every``: validation selection every k iterations (default: the profile's; 0 keeps the last set).
     ``expert_regularizer``: the record of the term the experts were trained with (``None``: plain experts, what
     ``medical experts`` makes); a buffer trained otherwise (GUARD's curvature-trained experts) is refused before
-    anything runs, and the card's ``experts`` records the buffer's term."""
+    anything runs, and the card's ``experts`` records the buffer's term.
+    ``batched``: each validation check trains its ``select_runs`` students together
+    (:func:`~condensekit.medical.evaluate.validation_selector` with ``batched=True``; for a GPU); their scores are
+    the one-at-a-time ones up to floating-point rounding, so the iteration kept can differ. The card's
+    ``selection`` records it; without a selection it changes nothing."""
     prof = PROFILES.get(profile)
     config = medical_config(method, profile, overrides, ipc=ipc, flag=data.name)
     every = prof.select_every if select_every is None else select_every
     check_int("select_every", every, 0)
-    selection = selection_settings(config, profile, every)
+    selection = selection_settings(config, profile, every, batched=batched)
     selector = None
     if selection is not None:
-        selector = validation_selector(data, prof.evaluation, runs=prof.select_runs, model=selection["model"])
+        selector = validation_selector(data, prof.evaluation, runs=prof.select_runs, model=selection["model"],
+                                       batched=batched)  # fmt: skip
     resources: dict[str, Any] = {}
     if needs_experts(method):
         if experts is None:

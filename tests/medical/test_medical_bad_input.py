@@ -49,5 +49,5 @@ def test_a_mistyped_verb_option_lists_the_verbs_options_too(tmp_path, capsys):
     assert main(argv) == 2
     err = capsys.readouterr().err
     assert "Unknown option(s) ['--ipcs', '2'] for method 'random'. Valid options are ['--init']" in err
-    assert "the options of `medical condense` itself are ['--checkpoint'," in err and "'--ipc'," in err
+    assert "the options of `medical condense` itself are ['--batched', '--checkpoint'," in err and "'--ipc'," in err
     assert "'--help'" not in err and not (tmp_path / "art").exists()

@@ -70,3 +70,63 @@ def test_medical_evaluate_batched_flag(tmp_path):
         results.append(card["metrics"]["test"]["mlp"])
     assert results[1]["acc"]["runs"] == results[0]["acc"]["runs"]
     assert results[1]["auc"]["runs"] == pytest.approx(results[0]["auc"]["runs"], abs=1e-6)
+
+
+@pytest.fixture
+def students(monkeypatch):
+    """Record which routine trains the students: ``"one"`` per ``fit_images`` call (one student), and the number of
+    students per ``fit_images_batched`` call; both still train (the recorders call the routines they replace)."""
+    import condensekit.core.vision.batched as batched_mod
+    import condensekit.core.vision.train as train_mod
+
+    calls: list[object] = []
+    one, together = train_mod.fit_images, batched_mod.fit_images_batched
+
+    def fit_one(*args, **kw):
+        calls.append("one")
+        return one(*args, **kw)
+
+    def fit_together(models, *args, **kw):
+        calls.append(len(models))
+        return together(models, *args, **kw)
+
+    monkeypatch.setattr(train_mod, "fit_images", fit_one)
+    monkeypatch.setattr(batched_mod, "fit_images_batched", fit_together)
+    return calls
+
+
+def test_medical_condense_batched_trains_the_selection_and_eval_students_together(tmp_path, monkeypatch, students):
+    """``medical condense --batched``: each validation check's students and the ``--eval-runs`` students are trained by
+    ``fit_images_batched``; without the flag by ``fit_images``, one at a time. Same checks, same scores (tiny set, 2
+    epochs: no rounding reaches a prediction), and the card says which ran."""
+    import condensekit.medical.profiles as profiles
+
+    cpu = profiles.PROFILES.get("cpu")
+    fast = ImageTrainConfig(epochs=2, val_every=1)
+    monkeypatch.setitem(profiles.PROFILES._items, "cpu", replace(cpu, evaluation=fast))
+    root = tmp_path / "data"
+    _write(root, "breastmnist", n=(16, 6, 6))
+    cards = {}
+    for extra in ([], ["--batched"]):
+        art = tmp_path / f"art{len(extra)}"
+        students.clear()
+        assert main(["medical", "condense", "--flag", "breastmnist", "--root", str(root), "--method", "dm", "--ipc",
+                     "2", "--profile", "cpu", "--iterations", "2", "--select-every", "1", "--eval-runs", "2", "--out",
+                     str(art), "--quiet", "--device", "cpu", *extra]) == 0  # fmt: skip
+        checks, runs = 3, 2  # validation at iterations 0, 1, 2 with the profile's select_runs students; 2 test runs
+        if extra:
+            assert students == [cpu.select_runs] * checks + [runs]
+        else:
+            assert students == ["one"] * (cpu.select_runs * checks + runs)
+        cards[bool(extra)] = json.loads((art / "card.json").read_text())
+        summary = json.loads((tmp_path / f"art{len(extra)}.json").read_text())
+        assert summary["eval_protocol"] == cards[bool(extra)]["metrics"]["eval_protocol"]
+    assert "batched" not in cards[False]["selection"] and cards[True]["selection"]["batched"] is True
+    assert cards[False]["metrics"]["eval_protocol"] == {"runs": 2, "profile": "cpu", "epochs": None, "batched": False}
+    assert cards[True]["metrics"]["eval_protocol"]["batched"] is True
+    history = {b: [(h["step"], h["val"]) for h in c["metrics"]["history"]] for b, c in cards.items()}
+    assert [s for s, _ in history[True]] == [s for s, _ in history[False]] == [0, 1, 2]
+    assert [v for _, v in history[True]] == pytest.approx([v for _, v in history[False]], abs=1e-9)
+    assert len({v for _, v in history[False]}) > 1  # the checks' scores differ: a mixed-up order would show
+    test = {b: c["metrics"]["test"]["convnet"]["acc"]["runs"] for b, c in cards.items()}
+    assert test[True] == test[False]
