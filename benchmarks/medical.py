@@ -57,6 +57,14 @@ same bit for bit; :func:`config_as_run`); in ``--seeds-table`` it also joins its
 records validation and test accuracy, balanced accuracy and per-class recall under three weight-selection rules
 (:mod:`condensekit.medical.shift`); its entries (key ``.../shift``, ``"kind": "shift"``) stay out of the
 main table and ``--shift-table`` prints them.
+
+``--batched`` (for a GPU) trains the students of one model together
+(:func:`~condensekit.core.vision.batched.fit_images_batched`) wherever this script trains students: the validation
+selection's checks during condensation, the test (or ``--validate``) students and the full-data row. Their figures are
+the one-at-a-time ones up to floating-point rounding, which long training amplifies, so such a run is another
+measurement: its key and set folder end in ``students=batched`` (:func:`_variant`), never those of a one-at-a-time
+entry; its entry records ``"batched": true`` in ``eval`` (and in ``selection`` when one ran), and the tables label it
+``(students=batched)``. Without the flag keys, folders and entries are what they were before the option.
 """
 
 from __future__ import annotations
@@ -179,6 +187,9 @@ def main(argv: list[str] | None = None) -> int:
                    help="class-shift diagnosis of the saved sets of --flags/--methods/--ipcs (see above)")  # fmt: skip
     p.add_argument("--shift-table", action="store_true", help="print the class-shift diagnoses")
     p.add_argument("--threads", type=int, default=1, help="torch threads (the CPU figures are for 1)")
+    p.add_argument("--batched", action="store_true",
+                   help="train each model's students together (vmapped, for a GPU): selection checks, test or "
+                        "--validate students, full-data row; key and set folder + students=batched")  # fmt: skip
     p.add_argument("--arch", default="convnet",
                    help=f"ConvNet of experts, condensation, evaluation: convnet (reference) or {OLD_ARCH}")  # fmt: skip
     ns = p.parse_args(argv)
@@ -260,7 +271,8 @@ def main(argv: list[str] | None = None) -> int:
                 try:
                     ci = condense_medical(data, method, ipc=ipc, profile=ns.profile, experts=buffer, seed=ns.seed,
                                           device=dev, progress=ns.progress, overrides=run_overrides,
-                                          select_every=ns.select_every, checkpoint=ckpt)  # fmt: skip
+                                          select_every=ns.select_every, checkpoint=ckpt,
+                                          batched=ns.batched)  # fmt: skip
                 except FloatingPointError as err:  # recorded, not hidden: the table shows the row as diverged
                     ckpt.unlink(missing_ok=True)
                     archive_replaced(key, ns.arch, getattr(medical_config(method, ns.profile, run_overrides, ipc=ipc,
@@ -302,7 +314,7 @@ def main(argv: list[str] | None = None) -> int:
                     print(key, summaries_to_dict(res), flush=True)
                     continue
                 res = evaluate_medical(ci.x, ci.y, data, models=eval_models, runs=ns.runs, seed=ns.seed,
-                                       config=profile.evaluation, lr=lr)  # fmt: skip
+                                       config=profile.evaluation, lr=lr, batched=ns.batched)  # fmt: skip
                 entry = common | _set_fields(ci) | {
                     "method": method, "ipc": ipc, "test": summaries_to_dict(res), "learned_lr": lr,
                     "overrides": overrides,
@@ -314,7 +326,7 @@ def main(argv: list[str] | None = None) -> int:
                      "generation_process_cpu_s": expert_cpu},
                     "end_to_end": _end_to_end(expert_time, expert_cpu, condense_wall, condense_cpu),
                     "load_average": {"condense_start": round(load0, 2), "condense_end": round(load1, 2)},
-                    "eval": _eval_record(profile, ns.runs, t0, c0, ns.seed),
+                    "eval": _eval_record(profile, ns.runs, t0, c0, ns.seed, ns.batched),
                 }  # fmt: skip
                 save_entry(key, entry, RESULTS)
                 ckpt.unlink(missing_ok=True)
@@ -348,6 +360,9 @@ def check_arguments(ns: argparse.Namespace) -> None:
                              ("--expert-epochs", ns.expert_epochs, 1)):  # fmt: skip
         if value is not None:
             check_int(name, value, low)
+    if ns.batched and ns.shift:
+        raise ValueError("--batched does not apply to --shift (its diagnosis trains its students one at a time, "
+                         "and the sets it reads are named without students=batched): drop one of them")  # fmt: skip
 
 
 def run_recipe(flag: str, method: str, ipc: int, ns: argparse.Namespace, profile: Any, n_train: int,
@@ -366,22 +381,24 @@ def run_recipe(flag: str, method: str, ipc: int, ns: argparse.Namespace, profile
     experts = profile.expert_config_for(flag, n_train, model=ns.arch, **given) if needs_experts(method) else None
     return json.loads(json.dumps({
         "config": dataclasses.asdict(cfg), "experts": None if experts is None else dataclasses.asdict(experts),
-        "selection": selection_settings(cfg, ns.profile, every), "eval": profile.evaluation.__dict__,
-        "layout": ns.arch,
+        "selection": selection_settings(cfg, ns.profile, every, batched=getattr(ns, "batched", False)),
+        "eval": profile.evaluation.__dict__, "layout": ns.arch, "batched": getattr(ns, "batched", False),
     }))  # fmt: skip
 
 
 def profile_recipe(e: dict[str, Any]) -> dict[str, Any] | None:
-    """The recipe a plain run (no ``--set``, no option but ``--seed``) of the entry's flag, method and IPC makes
-    today under the entry's profile (:func:`run_recipe`; the flag's training-set size from medmnist's ``INFO``).
-    ``None`` for a full-data row, an unknown profile or flag."""
+    """The recipe a plain run (no ``--set``, no option but ``--seed``, and ``--batched`` when the entry's students
+    were trained together: that is how it trains them, not another recipe; the tables label it) of the entry's flag,
+    method and IPC makes today under the entry's profile (:func:`run_recipe`; the flag's training-set size from
+    medmnist's ``INFO``). ``None`` for a full-data row, an unknown profile or flag."""
     if e.get("method") == "full" or e.get("profile") not in PROFILES:
         return None
     try:
         n_train = int(medmnist_info(e["dataset"])["n_samples"]["train"])
     except ValueError:
         return None
-    ns = argparse.Namespace(arch="convnet", experts=None, expert_epochs=None, select_every=None, profile=e["profile"])
+    ns = argparse.Namespace(arch="convnet", experts=None, expert_epochs=None, select_every=None, profile=e["profile"],
+                            batched=_batched(e))  # fmt: skip
     return run_recipe(e["dataset"], e["method"], e["ipc"], ns, PROFILES.get(e["profile"]), n_train)
 
 
@@ -412,7 +429,14 @@ def recipe_diff(e: dict[str, Any], want: dict[str, Any]) -> list[str] | None:
                 for k, v in sel.items() if k in want_sel and v != want_sel[k]]  # fmt: skip
     ev = (e.get("eval") or {}).get("config") or {}
     out += [f"eval {k}={v}" for k, v in ev.items() if k in want["eval"] and v != want["eval"][k]]
+    if _batched(e) != bool(want.get("batched")):
+        out.append("students batched" if _batched(e) else "students one at a time")
     return out
+
+
+def _batched(e: dict[str, Any]) -> bool:
+    """Whether an entry's students were trained together (``--batched``: ``eval.batched``)."""
+    return bool((e.get("eval") or {}).get("batched"))
 
 
 def recipe_status(e: dict[str, Any]) -> str:
@@ -482,10 +506,12 @@ def _other_recipes(flag: str, data: Any, ns: argparse.Namespace, profile: Any, m
 
 def _variant(ns: argparse.Namespace) -> list[tuple[str, Any]]:
     """The run's settings beyond the method config that name its entry: ``--select-every``, ``--experts``,
-    ``--expert-epochs``, ``--arch`` (when not the default ``convnet``) and ``--seed`` (when not 0), so sets of
-    another seed get their own key and folder and never overwrite the seed-0 set."""
+    ``--expert-epochs``, ``--arch`` (when not the default ``convnet``), ``--seed`` (when not 0), so sets of
+    another seed get their own key and folder and never overwrite the seed-0 set, and last ``students=batched``
+    with ``--batched`` (students trained together: another measurement, never under a one-at-a-time key)."""
     pairs = [("select_every", ns.select_every), ("experts", ns.experts), ("expert_epochs", ns.expert_epochs),
-             ("arch", None if ns.arch == "convnet" else ns.arch), ("seed", ns.seed or None)]  # fmt: skip
+             ("arch", None if ns.arch == "convnet" else ns.arch), ("seed", ns.seed or None),
+             ("students", "batched" if getattr(ns, "batched", False) else None)]  # fmt: skip
     return [(k, v) for k, v in pairs if v is not None]
 
 
@@ -515,8 +541,9 @@ def _unmade_set_fields(flag: str, method: str, ipc: int, ns: argparse.Namespace,
         "config": dataclasses.asdict(cfg),
         "experts": None if buffer is None or not needs_experts(method) else
         {"folder": str(buffer.folder), "config": buffer.card["config"]},
-        "selection": selection_settings(cfg, ns.profile, every),
-        "eval": {"config": profile.evaluation.__dict__, "runs": 0, "seed": ns.seed},
+        "selection": selection_settings(cfg, ns.profile, every, batched=ns.batched),
+        "eval": {"config": profile.evaluation.__dict__, "runs": 0, "seed": ns.seed}
+        | ({"batched": True} if ns.batched else {}),
     }  # fmt: skip
 
 
@@ -532,12 +559,14 @@ def _set_fields(ci: Any) -> dict[str, Any]:
     }  # fmt: skip
 
 
-def _eval_record(profile: Any, runs: int, t0: float, c0: float, seed: int) -> dict[str, Any]:
+def _eval_record(profile: Any, runs: int, t0: float, c0: float, seed: int, batched: bool = False) -> dict[str, Any]:
     """The evaluation's protocol, run count, first student seed (student ``i`` is seeded ``seed + i``) and cost
-    since ``t0`` / ``c0`` (wall / process CPU)."""
-    return {"config": profile.evaluation.__dict__, "runs": runs, "seed": seed,
-            "time_s": round(time.perf_counter() - t0, 1),
-            "process_cpu_s": round(time.process_time() - c0, 1)}  # fmt: skip
+    since ``t0`` / ``c0`` (wall / process CPU), then ``"batched": True`` when the students were trained together
+    (absent when one at a time, as in every entry made before ``--batched``)."""
+    out = {"config": profile.evaluation.__dict__, "runs": runs, "seed": seed,
+           "time_s": round(time.perf_counter() - t0, 1),
+           "process_cpu_s": round(time.process_time() - c0, 1)}  # fmt: skip
+    return out | {"batched": True} if batched else out
 
 
 def _validation_entry(
@@ -551,14 +580,14 @@ def _validation_entry(
     t0, c0 = time.perf_counter(), time.process_time()
     lr = None if ci.lr is None else float(ci.lr)
     res = evaluate_medical(ci.x, ci.y, data.validation_as_test(), models=models, runs=ns.validate, seed=ns.seed,
-                           config=profile.evaluation, lr=lr)  # fmt: skip
+                           config=profile.evaluation, lr=lr, batched=ns.batched)  # fmt: skip
     ipc = int(ci.card["budget"]["ipc"]) if "ipc" in ci.card["budget"] else None
     entry = common | _set_fields(ci) | {
         "kind": "validation", "method": ci.card["method"], "ipc": ipc, "overrides": overrides,
         "variant": dict(_variant(ns)), "validation": summaries_to_dict(res), "learned_lr": lr,
         "artifact": str(folder.relative_to(RUNS.parent)), "cost": ci.card.get("cost"),
         "experts": ci.card.get("experts"),
-        "eval": {"split": "val"} | _eval_record(profile, ns.validate, t0, c0, ns.seed),
+        "eval": {"split": "val"} | _eval_record(profile, ns.validate, t0, c0, ns.seed, ns.batched),
     }  # fmt: skip
     return entry, res
 
@@ -580,7 +609,7 @@ def _evaluate_saved(key: str, folder: Path, data: Any, models: list[str], ns: ar
         t0, c0 = time.perf_counter(), time.process_time()
         lr = None if ci.lr is None else float(ci.lr)
         res = evaluate_medical(ci.x, ci.y, data, models=models, runs=ns.runs, seed=ns.seed,
-                               config=profile.evaluation, lr=lr)  # fmt: skip
+                               config=profile.evaluation, lr=lr, batched=ns.batched)  # fmt: skip
         made = done.get(key + "/validation") or {}
         ipc = int(ci.card["budget"]["ipc"]) if "ipc" in ci.card["budget"] else None
         entry = common | _set_fields(ci) | {
@@ -588,7 +617,7 @@ def _evaluate_saved(key: str, folder: Path, data: Any, models: list[str], ns: ar
             "overrides": overrides, "reused_set": str(folder.relative_to(RUNS.parent)),
             "cost": ci.card["cost"] | {"process_cpu_s": (made.get("condense") or {}).get("process_cpu_s")},
             "condense": made.get("condense"), "validation": made.get("validation"),
-            "experts": ci.card.get("experts"), "eval": _eval_record(profile, ns.runs, t0, c0, ns.seed),
+            "experts": ci.card.get("experts"), "eval": _eval_record(profile, ns.runs, t0, c0, ns.seed, ns.batched),
         }  # fmt: skip
         archive_old_layout(key, ns.arch)  # an old-layout entry under this key is kept; the reused set stays put
     save_entry(key, entry, RESULTS)
@@ -795,6 +824,8 @@ def recipe(e: dict[str, Any], overlap_rule: str | None = None) -> str:
     sel = {k: v for k, v in (e.get("selection") or {}).items() if k not in ("best_step", "val_acc", "history")}
     parts = [e["dataset"], e["method"], e["ipc"], e.get("profile"), layout(e), config, experts, sel,
              (e.get("eval") or {}).get("config")]  # fmt: skip
+    if _batched(e):  # another measurement than the one-at-a-time students' (entries without it: as before)
+        parts.append("students=batched")
     return json.dumps(parts, sort_keys=True)
 
 
@@ -899,7 +930,7 @@ def _full_row(key: str, data: Any, models: list[str], ns: argparse.Namespace, pr
     full_cfg = profile.full_config(data)
     new = ns.runs - have
     res = evaluate_medical(data.x_train, data.y_train, data, models=models, runs=new, seed=ns.seed + have,
-                           config=full_cfg, dsa=False)  # fmt: skip
+                           config=full_cfg, dsa=False, batched=ns.batched)  # fmt: skip
     session = {"runs": new, "first_seed": ns.seed + have, "time_s": round(time.perf_counter() - t0, 1),
                "process_cpu_s": round(time.process_time() - c0, 1), "torch_threads": torch.get_num_threads(),
                "date": time.strftime("%Y-%m-%d")}  # fmt: skip
@@ -917,6 +948,8 @@ def _full_row(key: str, data: Any, models: list[str], ns: argparse.Namespace, pr
     ev = {"config": full_cfg.__dict__, "runs": ns.runs, "seed": ns.seed, "sessions": sessions,
           "time_s": round(sum(x["time_s"] for x in sessions), 1),
           "process_cpu_s": round(sum(x["process_cpu_s"] or 0 for x in sessions), 1)}  # fmt: skip
+    if ns.batched:
+        ev["batched"] = True
     archive_old_layout(key, ns.arch)
     save_entry(key, common | {"method": "full", "ipc": None, "test": test, "eval": ev}, RESULTS)
     print(key, test, session, flush=True)
@@ -941,10 +974,10 @@ def layout(e: dict[str, Any]) -> str:
 
 
 def key_variant(key: str) -> list[tuple[str, str]]:
-    """The ``--select-every`` / ``--experts`` / ``--expert-epochs`` / ``--arch`` / ``--seed`` parts of an entry key
-    (see :func:`entry_key`)."""
-    return [tuple(seg.split("=", 1)) for seg in key.split("/")[4:]
-            if seg.startswith(("select_every=", "experts=", "expert_epochs=", "arch=", "seed="))]  # fmt: skip
+    """The ``--select-every`` / ``--experts`` / ``--expert-epochs`` / ``--arch`` / ``--seed`` / ``--batched`` parts
+    of an entry key (see :func:`entry_key`)."""
+    parts = ("select_every=", "experts=", "expert_epochs=", "arch=", "seed=", "students=")
+    return [tuple(seg.split("=", 1)) for seg in key.split("/")[4:] if seg.startswith(parts)]
 
 
 def _rows(entries: list[tuple[str, dict[str, Any]]], status: dict[str, str] | None = None) -> list[str]:
@@ -956,7 +989,8 @@ def _rows(entries: list[tuple[str, dict[str, Any]]], status: dict[str, str] | No
     tail = {key: f" {status[key]} |" if status else "" for key, _ in entries}
     for key, e in entries:
         label = e["method"] + "".join(f" ({k}={v})" for k, v in sorted((e.get("overrides") or {}).items()))
-        label += "".join(f" ({k}={v})" for k, v in key_variant(key) if k in ("experts", "expert_epochs", "seed"))
+        label += "".join(f" ({k}={v})" for k, v in key_variant(key)
+                         if k in ("experts", "expert_epochs", "seed", "students"))  # fmt: skip
         if e["method"] == "full":
             label += f" ({e['eval']['config']['epochs']} ep.)"
         if e.get("archived_from"):
