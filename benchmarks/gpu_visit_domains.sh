@@ -54,8 +54,11 @@
 #      profile itself: PneumoniaMNIST IPC 10, PTM with the paper profile's recipe (HoP-TM's syn_steps 80,
 #      expert_epochs 2, max_start_epoch 20, lr_img 10; evaluation 1,000 epochs, 5 ConvNet runs, validation-selected)
 #      but 2 experts of the paper's 50 epochs, not 100 (--experts 2), and 100 PTM iterations, not 5,000
-#      (--set iterations=100; PTM's 5 stages then last 20 iterations each): key
-#      `pneumoniamnist/ptm/ipc10/paper/convnet/iterations=100/experts=2`. Its entry gives the seconds of 2 experts x
+#      (--set iterations=100; PTM's 5 stages then last 20 iterations each), its students (the validation checks'
+#      and the 5 test runs) trained together (--batched, core/vision/batched.py; MED_BATCHED=0 trains them one at a
+#      time, key without /students=batched): key
+#      `pneumoniamnist/ptm/ipc10/paper/convnet/iterations=100/experts=2/students=batched`. Its entry gives the
+#      seconds of 2 experts x
 #      50 epochs (experts.generation_time_s) and per PTM iteration (cost), from which the paper scale (100 x 50
 #      experts, 5,000 iterations) is extrapolated; stages.txt lists each expert file's write time, so a stage cut
 #      before the entry is saved still times the experts, and the progress bar (every 15 s) how far PTM got.
@@ -115,6 +118,7 @@ CHECK=${CHECK:-0}
 BUDGET=${BUDGET:-560}
 MED_ITERS=${MED_ITERS:-100}
 MED_EXPERTS=${MED_EXPERTS:-2}
+MED_BATCHED=${MED_BATCHED:-1}  # stage d's students trained together (benchmarks/medical.py --batched); 0: one at a time
 STAGES=${STAGES:-abecd}  # a later visit can run only what the first one missed, e.g. STAGES=cd
 OUT=${OUT:-/tmp/gpu_visit_domains_out}
 export TQDM_MININTERVAL=${TQDM_MININTERVAL:-15}  # the --progress bars: one line per 15 s in stages.txt
@@ -177,12 +181,13 @@ stage b 90 graph-level-doscond "$PY" "${G[@]}" --methods doscond --set node_mult
 stage b 240 graph-level-others "$PY" "${G[@]}" --methods kidd,random,kidd-lr,herding,kcenter \
   $(small --runs 1 --kidd-steps 2 --kidd-eval-every 2)
 
-# d. issue 8: the paper profile's PTM recipe at PneumoniaMNIST IPC 10 with 2 experts and 200 iterations (a slice)
+# d. issue 8: the paper profile's PTM recipe at PneumoniaMNIST IPC 10 with 2 experts and 100 iterations (a slice)
+MB=$([ "$MED_BATCHED" = 1 ] && echo --batched)
 MS=$(small --flags breastmnist --expert-epochs 2 --set iterations=2 --set max_start_epoch=1 --set syn_steps=2 \
   --select-every 0 --runs 1)
 # shellcheck disable=SC2086
 stage d 600 medical-paper-slice "$PY" benchmarks/medical.py --flags pneumoniamnist --methods ptm --ipcs 10 \
-  --profile paper --experts "$MED_EXPERTS" --set iterations="$MED_ITERS" --runs 5 --device "$DEV" --progress $MS
+  --profile paper --experts "$MED_EXPERTS" --set iterations="$MED_ITERS" --runs 5 --device "$DEV" --progress $MB $MS
 {
   echo "expert files (write time in epoch seconds, bytes, path):"
   find runs/experts -type f -printf '%T@ %s %p\n' 2>/dev/null | sort -n
