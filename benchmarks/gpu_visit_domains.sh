@@ -58,9 +58,8 @@
 #      and the 5 test runs) trained together (--batched, core/vision/batched.py; MED_BATCHED=0 trains them one at a
 #      time, key without /students=batched): key
 #      `pneumoniamnist/ptm/ipc10/paper/convnet/iterations=100/experts=2/students=batched`. Its entry gives the
-#      seconds of 2 experts x
-#      50 epochs (experts.generation_time_s) and per PTM iteration (cost), from which the paper scale (100 x 50
-#      experts, 5,000 iterations) is extrapolated; stages.txt lists each expert file's write time, so a stage cut
+#      seconds of 2 experts x 50 epochs (experts.generation_time_s) and per PTM iteration (cost), from which the
+#      paper scale (100 x 50 experts, 5,000 iterations) is extrapolated; stages.txt lists each expert file's write time, so a stage cut
 #      before the entry is saved still times the experts, and the progress bar (every 15 s) how far PTM got.
 #      Override with MED_ITERS / MED_EXPERTS. The paper's own buffer (100 experts x 50 epochs) takes ~21 minutes in
 #      one process at sitting 18's 12.4 s per expert: more than a visit; `benchmarks/medical.py --expert-workers N`
