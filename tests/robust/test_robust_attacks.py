@@ -215,6 +215,85 @@ def test_folded_batch_norm_and_chunks_compute_the_same_function_and_leave_the_mo
         PixelSpace(net, (0.5,), (0.25,), chunk=-2)
 
 
+@pytest.mark.parametrize("name", ["convnet_bn_small", "convnet", "mlp_bn", "resnet18_in"])
+def test_the_inference_copy_computes_the_eager_logits(name):
+    torch.manual_seed(0)
+    net = build_image_model(name, channels=1, num_classes=3, im_size=(8, 8)).eval()
+    with torch.no_grad():  # non-trivial batch-norm statistics, so that the folding is not the identity
+        for m in net.modules():
+            if isinstance(m, nn.BatchNorm2d | nn.BatchNorm1d):
+                m.running_mean.uniform_(-0.5, 0.5)
+                m.running_var.uniform_(0.5, 2.0)
+    eager = PixelSpace.for_attack(net, (0.5,), (0.25,), AttackConfig(forward_chunk=4, inference_jit=False))
+    fast = PixelSpace.for_attack(net, (0.5,), (0.25,), AttackConfig(forward_chunk=4))
+    x = torch.rand(11, 1, 8, 8)  # two chunks of 4 and one of 3: the copy is traced on 4 images
+    with torch.no_grad():
+        want, got = eager(x), fast(x)
+    assert fast.inference_forwards == 1 and eager.inference_forwards == 0
+    assert isinstance(fast._inference[1], torch.jit.ScriptModule)
+    assert torch.allclose(got, want, rtol=1e-4, atol=1e-5)
+    assert not torch.equal(got[:4], got[4:8])  # the images differ, so equal logits are not a constant
+
+
+def test_the_inference_copy_serves_grad_free_forwards_only_and_follows_the_weights():
+    net = _bn_convnet()
+    fast = PixelSpace.for_attack(net, (0.5,), (0.25,), AttackConfig(forward_chunk=4))
+    eager = PixelSpace.for_attack(net, (0.5,), (0.25,), AttackConfig(forward_chunk=4, inference_jit=False))
+    x = torch.rand(6, 1, 8, 8)
+    with torch.no_grad():
+        fast(x)
+    key, script = fast._inference
+    stub = torch.jit.script(nn.Sequential(nn.Flatten(), nn.Linear(64, 3)).eval())
+    with torch.no_grad():
+        nn.init.zeros_(stub[1].weight), nn.init.zeros_(stub[1].bias)
+    fast._inference = (key, stub)
+    with torch.no_grad():  # the copy, not the eager model, answers a grad-free forward
+        assert torch.equal(fast(x), torch.zeros(6, 3))
+    xg = x.clone().requires_grad_()
+    out = fast(xg)  # grad mode on: the eager model, with its input gradient
+    assert fast.inference_forwards == 2 and out.abs().sum() > 0
+    (g_fast,) = torch.autograd.grad(out[:, 0].sum(), xg)
+    (g_eager,) = torch.autograd.grad(eager(xg)[:, 0].sum(), xg)
+    assert torch.equal(g_fast, g_eager)
+    with torch.no_grad():  # a train-mode model, or the copy switched off, runs eager
+        fast.model.train()
+        assert fast(x).abs().sum() > 0
+        fast.model.eval()
+        fast.inference_jit = False
+        assert fast(x).abs().sum() > 0 and fast.inference_forwards == 2
+    # without fold_bn the wrapper holds the caller's model: a change of its weights makes a new copy
+    plain = PixelSpace(_bn_convnet(), (0.5,), (0.25,), channels_last=True, inference_jit=True).eval()
+    with torch.no_grad():
+        before = plain(x)
+        plain.model.classifier.bias.add_(1.0)
+        after = plain(x)
+    assert torch.allclose(after, before + 1.0, atol=1e-5) and plain.inference_forwards == 2
+
+
+def test_a_pickled_wrapper_leaves_its_inference_copy_behind_and_makes_its_own():
+    import pickle
+
+    fast = PixelSpace.for_attack(_bn_convnet(), (0.5,), (0.25,), AttackConfig())
+    x = torch.rand(5, 1, 8, 8)
+    with torch.no_grad():
+        want = fast(x)
+    clone = pickle.loads(pickle.dumps(fast))  # as a spawned audit worker receives it
+    assert fast._inference is not None and clone._inference is None
+    with torch.no_grad():
+        assert torch.equal(clone(x), want) and clone._inference is not None
+
+
+def test_autoattack_queries_go_through_the_inference_copy_with_the_same_result():
+    k = 2  # APGD-CE, FAB, Square: the chain of the audited 2-class data
+    x, y, model = _blobs(k=k)
+    fast = PixelSpace.for_attack(model, (0.0,), (1.0,), AttackConfig(forward_chunk=8))
+    eager = PixelSpace.for_attack(model, (0.0,), (1.0,), AttackConfig(forward_chunk=8, inference_jit=False))
+    cfg = AttackConfig(autoattack_steps=5, forward_chunk=8)
+    a = robust_accuracy(fast, x, y, "autoattack", [0.05, 0.15], num_classes=k, config=cfg)
+    b = robust_accuracy(eager, x, y, "autoattack", [0.05, 0.15], num_classes=k, config=cfg)
+    assert a == b and fast.inference_forwards > 100 and eager.inference_forwards == 0  # Square's queries
+
+
 def test_fold_batchnorm_leaves_a_model_without_batch_norm_unchanged():
     model = nn.Sequential(nn.Conv2d(1, 2, 3), nn.ReLU(), nn.Flatten())
     x = torch.rand(3, 1, 5, 5)
