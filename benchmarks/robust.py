@@ -40,6 +40,7 @@ from graph_node import (  # benchmarks/ is on sys.path as a script
 )
 
 from condensekit.core.objectives.curvature import DIRECTIONS
+from condensekit.core.registry import check_choice
 from condensekit.core.vision import CondensedImages, ImageTrainConfig, accuracy_metric, build_image_model, predict
 from condensekit.core.vision.experts import ExpertConfig
 from condensekit.robust.attacks import (
@@ -219,7 +220,7 @@ def class_split(data: Any, label: int) -> Any:
 def _attack_config(ns: argparse.Namespace) -> AttackConfig:
     return AttackConfig(
         pgd_steps=ns.pgd_steps, fold_bn=ns.fold_bn, forward_chunk=ns.forward_chunk, cascade_eps=ns.cascade_eps,
-        autoattack_steps=ns.autoattack_steps,
+        autoattack_steps=ns.autoattack_steps, inference_jit=ns.inference_jit,
     )  # fmt: skip
 
 
@@ -471,25 +472,34 @@ def _key_seed(key: str) -> int:
 
 
 SQUARE_LAYOUTS = {
-    # name: PixelSpace options; "channels_last" is sitting 10's audit, "folded_chunked" this sitting's default
+    # name: PixelSpace options; "channels_last" is sitting 10's audit, "folded_chunked" sitting 11's, "..._jit" the
+    # default since sitting 23 (Square's grad-free queries through a frozen TorchScript copy)
     "nchw": {},
     "channels_last": {"channels_last": True},
     "folded_chunked": {"channels_last": True, "fold_bn": True, "chunk": AttackConfig.forward_chunk},
-}
+    "folded_chunked_jit": {
+        "channels_last": True, "fold_bn": True, "chunk": AttackConfig.forward_chunk, "inference_jit": True,
+    },
+}  # fmt: skip
 
 
 def time_square(ns: argparse.Namespace) -> None:
-    """CPU cost of one Square iteration (AutoAttack's last and dearest stage) with the attacked model wrapped
-    each way of :data:`SQUARE_LAYOUTS` (NCHW; channels-last; channels-last with batch norm folded into the
-    convolutions and ``--forward-chunk`` images per forward pass), interleaved ``--timing-reps`` times, on
+    """CPU cost of one Square iteration (AutoAttack's last and dearest stage) with the attacked model wrapped each way
+    of :data:`SQUARE_LAYOUTS` (NCHW; channels-last; channels-last with batch norm folded into the convolutions and
+    ``--forward-chunk`` images per forward pass; the same with its queries through the frozen TorchScript copy,
+    ``AttackConfig.inference_jit``; ``--timing-layouts`` picks some), interleaved ``--timing-reps`` times, on
     ``--timing-images`` random images of the dataset's shape. The model is ``--model`` freshly initialised
-    (batch-norm running statistics randomised, so the folding is not trivial), with a constant +100 logit
-    on class 0 and labels 0, so no image is ever fooled and every image is queried at every iteration (the
-    regime of the small-ε audits, where ~95 % of the attacked images survive APGD and FAB). The adversarial
-    images of every layout are compared with the first's (``max_abs_diff``). With ``--timing-teacher FOLDER``
-    the model is that trained SRe2L teacher instead, attacked at ε = 2/255 on the first ``--timing-images``
-    real test images it classifies correctly (the audit's own regime: real images, a trained model, the
-    few images Square breaks drop out). Saved as one entry with ``kind`` ``timing``; the table skips it."""
+    (batch-norm running statistics randomised, so the folding is not trivial), with a constant +100 logit on class 0
+    and labels 0, so no image is ever fooled and every image is queried at every iteration (the regime of the
+    small-ε audits, where ~95 % of the attacked images survive APGD and FAB). The adversarial images of every layout
+    are compared with the first's (``max_abs_diff``). With ``--timing-teacher FOLDER`` the model is that trained
+    SRe2L teacher instead, attacked at ε = 2/255 on the first ``--timing-images`` real test images it classifies
+    correctly (the audit's own regime: real images, a trained model, the few images Square breaks drop out). Saved
+    as one entry with ``kind`` ``timing`` (its key ends in ``-TAG`` with ``--timing-tag``, so a new measurement
+    keeps the earlier ones); the table skips it."""
+    names = [n.strip() for n in ns.timing_layouts.split(",") if n.strip()] or list(SQUARE_LAYOUTS)
+    for name in names:  # before the data is loaded
+        check_choice("--timing-layouts", name, tuple(SQUARE_LAYOUTS))
     torch.set_num_threads(ns.threads)
     data = load_image_data(ns.dataset, root=ns.root)
     torch.manual_seed(ns.seed)
@@ -523,8 +533,9 @@ def time_square(ns: argparse.Namespace) -> None:
         def forward(self, x: torch.Tensor) -> torch.Tensor:
             return self.inner(x) + offset.to(x.device)
 
-    layouts = dict(SQUARE_LAYOUTS)
-    layouts["folded_chunked"] = layouts["folded_chunked"] | {"chunk": ns.forward_chunk}
+    layouts = {
+        n: SQUARE_LAYOUTS[n] | ({"chunk": ns.forward_chunk} if "chunk" in SQUARE_LAYOUTS[n] else {}) for n in names
+    }
     models = {
         name: Unfooled(PixelSpace(copy.deepcopy(net), data.mean, data.std, **opts)) for name, opts in layouts.items()
     }  # fmt: skip
@@ -544,6 +555,7 @@ def time_square(ns: argparse.Namespace) -> None:
           f"adversarial images vs {next(iter(advs))}: max |diff| {diff}")  # fmt: skip
     which = "teacher" if ns.timing_teacher else "random"
     key = f"{ns.dataset}/square-timing/{ns.model}/n{ns.timing_images}" + ("-teacher" if ns.timing_teacher else "")
+    key += f"-{ns.timing_tag}" if ns.timing_tag else ""
     save_entry(key, {
         "kind": "timing", "dataset": ns.dataset, "model": ns.model, "images": len(x), "weights": which,
         "teacher": ns.timing_teacher or None, "eps": eps, "chunk": ns.forward_chunk,
@@ -739,6 +751,9 @@ def main(argv: list[str] | None = None) -> int:
                    help="attack a copy of each model with batch norm folded into its convolutions")  # fmt: skip
     p.add_argument("--forward-chunk", type=int, default=AttackConfig.forward_chunk,
                    help="images per forward pass of the attacked model (0: all at once)")  # fmt: skip
+    p.add_argument("--inference-jit", type=_flag, default=AttackConfig.inference_jit,
+                   help="grad-free forwards of the attacked model (Square's queries) through a frozen TorchScript "
+                        "copy; false: eager, as before sitting 23")  # fmt: skip
     p.add_argument("--cascade-eps", type=_flag, default=AttackConfig.cascade_eps,
                    help="attack at each ε only the images that survived the smaller ones")  # fmt: skip
     p.add_argument("--seed", type=int, default=0)
@@ -768,6 +783,10 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--timing-reps", type=int, default=3, help="--time-square: interleaved repetitions")
     p.add_argument("--timing-teacher", default=None,
                    help="--time-square: a trained SRe2L teacher folder, attacked on real test images")  # fmt: skip
+    p.add_argument("--timing-layouts", default="",
+                   help=f"--time-square: comma-separated layouts (default: {','.join(SQUARE_LAYOUTS)})")  # fmt: skip
+    p.add_argument("--timing-tag", default="",
+                   help="--time-square: the entry's key ends in -TAG (an earlier timing is kept)")  # fmt: skip
     ns = p.parse_args(argv)
     if ns.table:
         print(table(ns.results))
