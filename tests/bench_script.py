@@ -7,6 +7,7 @@ import importlib.util
 from pathlib import Path
 from types import ModuleType
 
+import numpy as np
 import pytest
 
 BENCH = Path(__file__).resolve().parents[1] / "benchmarks"
@@ -20,3 +21,15 @@ def load_bench(script: str, monkeypatch: pytest.MonkeyPatch) -> ModuleType:
     mod = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(mod)
     return mod
+
+
+def write_pneumonia(root: Path, *, val: int = 6) -> None:
+    """A tiny PneumoniaMNIST-layout ``<root>/medmnist/pneumoniamnist.npz`` for the robust scripts' tests: 16 / ``val``
+    / 6 random 28×28 train / validation / test images, labels alternating 0, 1."""
+    rng = np.random.default_rng(0)
+    arrays = {}
+    for split, k in (("train", 16), ("val", val), ("test", 6)):
+        arrays[f"{split}_images"] = rng.integers(0, 256, (k, 28, 28)).astype(np.uint8)
+        arrays[f"{split}_labels"] = (np.arange(k) % 2).reshape(-1, 1).astype(np.uint8)
+    (root / "medmnist").mkdir(parents=True)
+    np.savez(root / "medmnist" / "pneumoniamnist.npz", **arrays)

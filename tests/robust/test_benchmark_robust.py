@@ -2,22 +2,10 @@
 students; the entries and the table say which, and the keys of sets audited with ``--model`` stay as before."""
 
 import json
-from pathlib import Path
 
-import numpy as np
 import pytest
 
-from tests.bench_script import load_bench
-
-
-def _write_pneumonia(root: Path) -> None:
-    rng = np.random.default_rng(0)
-    arrays = {}
-    for split, k in (("train", 16), ("val", 6), ("test", 6)):
-        arrays[f"{split}_images"] = rng.integers(0, 256, (k, 28, 28)).astype(np.uint8)
-        arrays[f"{split}_labels"] = (np.arange(k) % 2).reshape(-1, 1).astype(np.uint8)
-    (root / "medmnist").mkdir(parents=True)
-    np.savez(root / "medmnist" / "pneumoniamnist.npz", **arrays)
+from tests.bench_script import load_bench, write_pneumonia
 
 
 @pytest.fixture
@@ -25,7 +13,7 @@ def bench(tmp_path, monkeypatch):
     monkeypatch.setenv("CONDENSEKIT_CACHE", str(tmp_path / "cache"))
     mod = load_bench("robust.py", monkeypatch)
     monkeypatch.setattr(mod, "ARTIFACTS", tmp_path / "runs")
-    _write_pneumonia(tmp_path / "data")
+    write_pneumonia(tmp_path / "data")
     return mod, tmp_path
 
 

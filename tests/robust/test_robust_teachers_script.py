@@ -3,29 +3,17 @@ table's verdict applies the committed rule (Δ at the middle ε ≥ +5 and Δ cl
 
 import json
 import statistics
-from pathlib import Path
 
-import numpy as np
 import pytest
 
-from tests.bench_script import load_bench
-
-
-def _write_pneumonia(root: Path) -> None:
-    rng = np.random.default_rng(0)
-    arrays = {}
-    for split, k in (("train", 16), ("val", 7), ("test", 6)):
-        arrays[f"{split}_images"] = rng.integers(0, 256, (k, 28, 28)).astype(np.uint8)
-        arrays[f"{split}_labels"] = (np.arange(k) % 2).reshape(-1, 1).astype(np.uint8)
-    (root / "medmnist").mkdir(parents=True)
-    np.savez(root / "medmnist" / "pneumoniamnist.npz", **arrays)
+from tests.bench_script import load_bench, write_pneumonia
 
 
 @pytest.fixture
 def bench(tmp_path, monkeypatch):
     monkeypatch.setenv("CONDENSEKIT_CACHE", str(tmp_path / "cache"))
     mod = load_bench("robust_teachers.py", monkeypatch)
-    _write_pneumonia(tmp_path / "data")
+    write_pneumonia(tmp_path / "data", val=7)
     args = ["--dataset", "pneumoniamnist", "--root", str(tmp_path / "data"), "--teacher-epochs", "1",
             "--teacher-warmup", "0", "--teacher-batch", "8", "--curvature", "5", "--h-grid", "0.5",
             "--directions", "reference", "--eps", "1/255,2/255,4/255", "--results", str(tmp_path / "t.json"),
