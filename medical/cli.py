@@ -63,7 +63,8 @@ def register(sub: argparse._SubParsersAction) -> None:
                         "(default: the profile's; 0: keep the last set)")  # fmt: skip
     c.add_argument("--batched", action="store_true",
                    help="train the students of each validation check (and of --eval-runs) together (vmapped, for a "
-                        f"GPU): {_BATCHED}; the card records it")  # fmt: skip
+                        f"GPU): {_BATCHED}; the card records it (a resumed --checkpoint keeps the checks it "
+                        "already scored, whichever way they were trained)")  # fmt: skip
     _common(c)
     c.set_defaults(func=_condense, accepts_extra=True)
 

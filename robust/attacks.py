@@ -154,7 +154,8 @@ class AttackConfig:
                           "a TorchScript copy of the attacked model, traced, frozen and optimised for inference "
                           "(oneDNN convolutions with prepacked weights), on CPU; with grad mode on (APGD, FAB, PGD) "
                           "it stays eager. The same function up to float rounding; for a trained convnet_bn_small on "
-                          "one thread, 27 % less CPU per Square query, 22 % less per AutoAttack-100 run"},
+                          "one thread, 27 % less CPU per Square query (entry n430-teacher-jit-loaded); the full "
+                          "PneumoniaMNIST audit at AutoAttack-100 10 % less CPU, Square 15 % (BENCHMARKS.md)"},
     )  # fmt: skip
     cascade_eps: bool = field(
         default=True,
@@ -495,8 +496,9 @@ class PixelSpace(nn.Module):
       ReLU and pooling on oneDNN's blocked layout with prepacked weights). With grad mode on (APGD, FAB, PGD
       and C&W take input gradients) the eager model runs, as without the option. The copy is made at the
       first such forward in each process (it is not pickled: a spawned worker makes its own) and made again
-      when a parameter or buffer of ``model`` has changed since (``_version``) or the images' shape or dtype
-      differ. :attr:`inference_forwards` counts the forwards it served.
+      when a parameter or buffer of ``model`` has changed in place since (``_version``: optimiser steps,
+      ``load_state_dict``; not edits through ``.data``) or the image size (C×H×W) or dtype differs (any batch size
+      runs on one copy). :attr:`inference_forwards` counts the forwards it served.
 
     With ``fold_bn`` the wrapped model is a frozen (``requires_grad=False``) copy in eval mode and ``model`` is
     not touched; without it, ``channels_last`` converts ``model`` in place, as before. Measured for a
@@ -505,9 +507,10 @@ class PixelSpace(nn.Module):
     ``chunk=64`` 14.8 CPU ms (``benchmarks/robust.py --time-square --timing-teacher``); in a whole audit on
     the shared cores the gain was smaller (BENCHMARKS.md). ``inference_jit`` on top, same teacher and images,
     two other processes on the two cores (sitting 23, medians of 5 interleaved): 16.3 → 12.0 CPU ms per Square
-    iteration, the adversarial images equal; one whole AutoAttack-100 at 2/255 (APGD-CE, FAB, Square-5000), run
-    eager, copy, copy, eager: 94.4 / 99.2 → 73.8 / 76.6 CPU s (Square 74.9 / 78.9 → 54.5 / 57.1), the same robust
-    accuracy. The rest of a Square query is torchattacks' own bookkeeping and the normalisation."""
+    iteration, the adversarial images equal (entry ``n430-teacher-jit-loaded``); the full PneumoniaMNIST audit
+    at AutoAttack-100 (2 workers, idle): 1,194 → 1,080 CPU s, Square 914 → 775, every figure equal (BENCHMARKS.md;
+    a scratch run of one whole AutoAttack-100, not recorded, gave 94–99 → 74–77 CPU s). The rest of a Square
+    query is torchattacks' own bookkeeping and the normalisation."""
 
     def __init__(
         self, model: nn.Module, mean: Sequence[float], std: Sequence[float], *, channels_last: bool = False,
