@@ -35,6 +35,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import statistics
 import sys
 import time
@@ -71,12 +72,23 @@ def arms(ns: argparse.Namespace) -> list[tuple[float, float | None, str | None]]
     directions = [d.strip() for d in ns.directions.split(",") if d.strip()]
     for d in directions:
         check_choice("--directions", d, DIRECTIONS)
-    lams = [float(v) for v in ns.curvature.split(",") if v.strip()]
-    if any(lam <= 0 for lam in lams):
-        raise ValueError(f"Invalid value {ns.curvature!r} for argument --curvature. Valid values are λ > 0 (the plain "
-                         "teacher is always scored)")  # fmt: skip
-    hs = [float(v) for v in ns.h_grid.split(",") if v.strip()]
-    return [(0.0, None, None)] + [(lam, h, d) for d in directions for lam in lams for h in hs]
+    lams = _numbers("--curvature", ns.curvature, "finite λ > 0 (the plain teacher is always scored)")
+    hs = _numbers("--h-grid", ns.h_grid, "finite h > 0")
+    out = [(0.0, None, None)] + [(lam, h, d) for d in directions for lam in lams for h in hs]
+    for lam, h, d in out[1:]:  # GuardConfig's own checks, here, before any teacher is loaded or trained
+        GuardConfig(curvature=lam, h=h, direction=d)
+    return out
+
+
+def _numbers(option: str, text: str, valid: str) -> list[float]:
+    """The comma-separated numbers of ``option``, each finite and > 0, or a ValueError naming the option."""
+    try:
+        values = [float(v) for v in text.split(",") if v.strip()]
+    except ValueError:
+        values = []
+    if not values or not all(math.isfinite(v) and v > 0 for v in values):
+        raise ValueError(f"Invalid value {text!r} for argument {option}. Valid values are comma-separated {valid}")
+    return values
 
 
 def _setting(lam: float, h: float | None, direction: str | None) -> str:
@@ -164,6 +176,10 @@ def run(ns: argparse.Namespace) -> None:
     grid = parse_eps_list(ns.eps.split(","))
     middle = grid[(len(grid) - 1) // 2][0]
     todo = arms(ns)  # refused before any teacher is loaded
+    try:
+        parse_eps_list([ns.fgsm_eps])
+    except ValueError as err:
+        raise ValueError(f"Invalid value {ns.fgsm_eps!r} for argument --fgsm-eps: {err}") from None
     x = data.denormalise(data.x_val).clamp(0, 1)  # the audit's steps (audit_images), on the validation split
     y = data.y_val.reshape(-1).long()
     classes = sorted(int(c) for c in y.unique())

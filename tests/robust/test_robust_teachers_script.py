@@ -64,6 +64,10 @@ def test_a_teacher_of_another_schedule_and_bad_options_are_refused(bench):
         mod.main([*args, "--directions", "sideways"])
     with pytest.raises(ValueError, match="--curvature"):
         mod.main([*args, "--curvature", "0,5"])
+    # refused by name before the (mismatched) plain teacher is read: its --teacher- error would come first
+    for option, value in (("--curvature", "abc"), ("--curvature", "nan"), ("--h-grid", "0"), ("--fgsm-eps", "2")):
+        with pytest.raises(ValueError, match=f"argument {option}"):
+            mod.main([*args, option, value])
 
 
 def _entry(lam: float, clean: float, mid: float, per_class: list[tuple[float, float]]) -> dict:
