@@ -34,7 +34,6 @@ Example::
 from __future__ import annotations
 
 import argparse
-import json
 import math
 import statistics
 import sys
@@ -49,11 +48,10 @@ from graph_node import hardware, load, records_command, save_entry  # benchmarks
 from condensekit.core.objectives.curvature import DIRECTIONS
 from condensekit.core.registry import check_choice
 from condensekit.core.vision import accuracy_metric, predict
-from condensekit.core.vision.experts import regularizer_record
 from condensekit.robust.attacks import AttackConfig, PixelSpace, parse_eps_list, robust_accuracy
 from condensekit.robust.data import load_image_data
 from condensekit.robust.guard import GuardConfig
-from condensekit.robust.sre2l import TeacherConfig, load_teacher, squeeze_teacher, teacher_folder
+from condensekit.robust.sre2l import TeacherConfig, squeeze_teacher, teacher_folder
 
 RESULTS = Path(__file__).resolve().parent / "results" / "robust_teachers.json"
 STUDENTS = Path(__file__).resolve().parent / "results" / "robust.json"
@@ -95,15 +93,6 @@ def _setting(lam: float, h: float | None, direction: str | None) -> str:
     if lam == 0:
         return "plain"
     return f"lam{lam:g}-h{h:g}" + ("" if direction == GuardConfig.direction else f"-{direction}")
-
-
-def _check_card(card: dict[str, Any], tcfg: TeacherConfig, want_curv: dict[str, Any] | None, folder: Path) -> None:
-    """The card holds this schedule and this term (the arms differ in λ, h, direction only)."""
-    have = {"config": card.get("config"), "curvature": card.get("curvature")}
-    want = {"config": asdict(tcfg), "curvature": want_curv}
-    if have != want:
-        raise ValueError(f"teacher at {str(folder)!r} holds {have}, this run wants {want}; pass the matching "
-                         "--teacher-* options")  # fmt: skip
 
 
 def score(pixel: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, ns: argparse.Namespace, num_classes: int,
@@ -192,10 +181,11 @@ def run(ns: argparse.Namespace) -> None:
             if not ns.train:
                 raise FileNotFoundError(f"no teacher at {str(folder)!r}; pass --train to squeeze it (the call of "
                                         "benchmarks/robust.py --select)")  # fmt: skip
-            squeeze_teacher(data, tcfg, reg, device="cpu")
             trained = True
-        net, card = load_teacher(folder, data)
-        _check_card(card, tcfg, json.loads(json.dumps(regularizer_record(reg))), folder)
+        try:  # trains it (--train), or loads it after squeeze_teacher's own check of the card's schedule and term
+            net, card = squeeze_teacher(data, tcfg, reg, device="cpu")
+        except ValueError as err:
+            raise ValueError(f"{err} (here: pass the matching --teacher-* options)") from None
         pixel = PixelSpace.for_attack(net, data.mean, data.std, attack)
         a0 = time.process_time()
         pooled = score(pixel, x, y, ns, data.num_classes, attack)
