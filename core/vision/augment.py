@@ -17,10 +17,10 @@ reference's ``aug_mode='S'``, its default); ``"multiple"`` applies all in order.
 All tensors are created on the images' device with the given ``torch.Generator`` (or the global RNG);
 nothing loops over images.
 
-Known deviation (found in sitting 17): with an even cutout side ``s`` (14 on 28×28) the zeroed square is
-``(s−1)×(s−1)`` (rows ``|r − c| < s/2``), one row and column smaller than the reference's ``s×s`` (rows
-``c − s/2 … c + s/2 − 1``). It is kept for now because every stored MedMNIST, robust and privacy row was made with
-it; ``tests/core/vision/test_augment.py::test_cutout_side_matches_the_reference`` pins the gap (strict xfail).
+Cutout's square has the reference's ``s×s`` pixels for any side ``s`` (rows ``c − ⌊s/2⌋ … c − ⌊s/2⌋ + s − 1``,
+clipped at the border). Until sitting 24 an even side (14 on 28×28) zeroed ``(s−1)×(s−1)`` (rows
+``|r − c| < s/2``): every MedMNIST, robust and privacy row recorded before that commit was made with the smaller
+square, so re-running its command now draws the same DSA parameters but cuts one more row and column.
 """
 
 from __future__ import annotations
@@ -171,7 +171,10 @@ def apply_dsa(x: Tensor, params: DSAParams, config: DSAConfig = DSAConfig()) -> 
             cx = (cut[:, 1] * (w + 1 - cw % 2)).floor().reshape(-1, 1, 1)
             rows = torch.arange(h, device=x.device, dtype=x.dtype).reshape(1, h, 1)
             cols = torch.arange(w, device=x.device, dtype=x.dtype).reshape(1, 1, w)
-            inside = ((rows - cy).abs() < ch / 2) & ((cols - cx).abs() < cw / 2)
+            # the reference's square: rows c − ⌊s/2⌋ … c − ⌊s/2⌋ + s − 1 (clipped at the border), s rows for
+            # any side s (|r − c| < s/2 gave s − 1 for an even s; fixed in sitting 24)
+            dy, dx = rows - cy, cols - cx
+            inside = (dy >= -(ch // 2)) & (dy < ch - ch // 2) & (dx >= -(cw // 2)) & (dx < cw - cw // 2)
             x = x * (~inside).unsqueeze(1).to(x.dtype)
         elif op == "flip":
             x = torch.where(_per_image(v["flip"], x) < 0.5, x.flip(3), x)
