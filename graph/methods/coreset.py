@@ -4,13 +4,13 @@ As in GCond's ``train_coreset.py`` (Jin et al., ICLR 2022, Table 2 baselines): p
 real training nodes (random; herding, Welling ICML 2009; greedy k-center, Sener & Savarese ICLR
 2018) on the output embeddings of a GCN trained on the full graph, and keep the subgraph they
 induce, with their original features and labels. The condensed graph needs zero engine steps;
-the selection happens in :meth:`setup`.
+the selection happens in :meth:`setup`. :class:`ZeroSteps` (a coreset's ``step``) serves the graph-level
+coresets (:mod:`condensekit.graph.level.methods.coreset`) too.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -33,7 +33,18 @@ class CoresetConfig:
     hidden: int = 256
 
 
-class NodeCoreset(NodeCondensation):
+class ZeroSteps:
+    """What every coreset of the graph package shares (node and graph level): the selection happens in
+    ``setup``, so ``step`` refuses to run; nothing changes across steps, so ``stateful`` stays the engine's
+    default (nothing to checkpoint). Put it before the method base class."""
+
+    name: str
+
+    def step(self, step: int) -> dict[str, float]:
+        raise ValueError(f"Invalid steps for coreset {self.name!r}: a coreset has no condensation steps; use steps=0")
+
+
+class NodeCoreset(ZeroSteps, NodeCondensation):
     """Selects real training nodes per class and keeps their induced subgraph."""
 
     selection: str = "random"
@@ -71,12 +82,6 @@ class NodeCoreset(NodeCondensation):
         local = select_per_class(self.selection, emb, task.y_train, self.budgets)
         self.nodes = task.train_idx[local]
         self.adj = induced_subgraph(task.adj, self.nodes).to_dense().float()
-
-    def step(self, step: int) -> dict[str, float]:
-        raise ValueError(f"Invalid steps for coreset {self.name!r}: a coreset has no condensation steps; use steps=0")
-
-    def stateful(self) -> dict[str, Any]:
-        return {}
 
     def condensed(self) -> dict[str, Tensor]:
         return {

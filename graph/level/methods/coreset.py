@@ -3,18 +3,19 @@
 Herding (Welling, ICML 2009) and greedy k-center (Sener & Savarese, ICLR 2018) run on the pooled
 embeddings of a GCN (the DosCond evaluation model) trained on the training graphs, as the
 coreset baselines of DosCond and KiDD do; random needs no model. The selected graphs are kept
-whole (padded to the largest of them, with a node mask); there are no engine steps.
+whole (padded to the largest of them, with a node mask); there are no engine steps (``step`` is the
+node-level coresets' :class:`~condensekit.graph.methods.coreset.ZeroSteps`).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
 
 import torch
 from torch import Tensor
 
 from condensekit.graph.level.methods.base import GraphCondensation, real_coreset, register_graph_method
+from condensekit.graph.methods.coreset import ZeroSteps
 
 
 @dataclass(frozen=True)
@@ -25,7 +26,7 @@ class GraphCoresetConfig:
     embed_epochs: int = field(default=50, metadata={"help": "epochs of the GCN whose embeddings herding/k-center use"})
 
 
-class GraphCoreset(GraphCondensation):
+class GraphCoreset(ZeroSteps, GraphCondensation):
     selection = "random"
     config: GraphCoresetConfig
 
@@ -37,12 +38,6 @@ class GraphCoreset(GraphCondensation):
             emb = real_embeddings(self.graphs, epochs=self.config.embed_epochs)
         self.x, self.adj, self.mask = real_coreset(self.graphs, self.gpc, self.selection, emb)
         self.y = self.labels(self.x.device)
-
-    def step(self, step: int) -> dict[str, float]:
-        raise ValueError(f"Invalid steps for coreset {self.name!r}: a coreset has no condensation steps; use steps=0")
-
-    def stateful(self) -> dict[str, Any]:
-        return {}
 
     def condensed(self) -> dict[str, Tensor]:
         return {"x": self.x.clone(), "adj": self.adj.clone(), "mask": self.mask.float(), "y": self.y.clone()}
