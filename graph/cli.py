@@ -139,7 +139,21 @@ def _method_config(ns: argparse.Namespace, registry: Any = NODE_METHODS) -> Any:
     return entry.config(**given)
 
 
+def _engine_options(ns: argparse.Namespace) -> dict[str, Any]:
+    """What ``graph condense`` passes from its flags to the condensation call of either task
+    (:func:`~condensekit.graph.condense_nodes`, :func:`~condensekit.graph.level.condense_graphs`)."""
+    return {
+        "seed": ns.seed,
+        "device": ns.device,
+        "steps": ns.steps,
+        "eval_every": ns.eval_every,
+        "checkpoint": ns.checkpoint,
+        "progress": not ns.quiet,
+    }
+
+
 def _print_eval(title: str, results: dict[str, Any]) -> None:
+    """``title``, then one row per model: its test accuracy (mean ± std) and its runs (both tasks' verbs)."""
     print(title)
     print(format_table(["model", "test acc (%)", "runs"], [[m, str(s), len(s.values)] for m, s in results.items()]))
 
@@ -154,12 +168,7 @@ def _condense(ns: argparse.Namespace) -> int:
         budget=ns.budget,
         ratio=ns.ratio,
         config=cfg,
-        seed=ns.seed,
-        device=ns.device,
-        steps=ns.steps,
-        eval_every=ns.eval_every,
-        checkpoint=ns.checkpoint,
-        progress=not ns.quiet,
+        **_engine_options(ns),
     )
     n = cg.card["budget"]["nodes"]
     out = Path(ns.out or f"artifacts/{task.name.lower().replace('/', '-')}-{ns.method}-{n}")

@@ -2,7 +2,8 @@
 graph-level artifact, ``graph show ARTIFACT --png``, ``graph methods --task graph``.
 
 :func:`register_graph_level` extends the node-level parsers of :mod:`condensekit.graph.cli`
-(it adds ``--task`` and ``--gpc`` and dispatches on them), so the node-level code stays as it is.
+(it adds ``--task`` and ``--gpc`` and dispatches on them), so the node-level code stays as it is; the flags'
+way into the condensation call, the method config and the result table are that module's.
 """
 
 from __future__ import annotations
@@ -15,9 +16,9 @@ from pathlib import Path
 
 from condensekit.core.artifact import CARD_FILE, update_card
 from condensekit.core.atomic import atomic_path, check_file_target, write_json
-from condensekit.core.evaluate import Summary
 from condensekit.core.registry import check_int
 from condensekit.core.report import format_table
+from condensekit.graph.cli import _engine_options, _method_config, _print_eval
 from condensekit.graph.level.condense import TASK, CondensedGraphSet, condense_graphs, num_edges, prepare_graphs
 from condensekit.graph.level.data import GRAPH_DATASETS
 from condensekit.graph.level.evaluate import GraphEvalConfig, evaluate_graphs
@@ -104,14 +105,7 @@ def _methods(ns: argparse.Namespace) -> int:
     return 0
 
 
-def _print_eval(title: str, results: dict[str, Summary]) -> None:
-    print(title)
-    print(format_table(["model", "test acc (%)", "runs"], [[m, str(s), len(s.values)] for m, s in results.items()]))
-
-
 def _condense(ns: argparse.Namespace) -> int:
-    from condensekit.graph.cli import _method_config
-
     if ns.gpc is None:
         raise ValueError("--task graph needs --gpc N (graphs per class), not --budget/--ratio")
     if ns.dataset.lower() not in GRAPH_DATASETS:
@@ -129,12 +123,7 @@ def _condense(ns: argparse.Namespace) -> int:
         ns.method,
         gpc=ns.gpc,
         config=cfg,
-        seed=ns.seed,
-        device=ns.device,
-        steps=ns.steps,
-        eval_every=ns.eval_every,
-        checkpoint=ns.checkpoint,
-        progress=not ns.quiet,
+        **_engine_options(ns),
     )
     out = Path(ns.out or f"artifacts/{ns.dataset.lower()}-{ns.method}-gpc{ns.gpc}")
     res = None
