@@ -99,6 +99,21 @@ def make_config(method: str, overrides: dict[str, Any] | None = None, *, registr
     return entry.config(**overrides)
 
 
+def resolve_config(method: str, config: Any | dict[str, Any] | None, *, registry: Any = NODE_METHODS) -> Any:
+    """The config a condensation runs with, from what :func:`condense_nodes` and
+    :func:`~condensekit.graph.level.condense_graphs` take: ``None`` (the paper defaults) or a dict of overrides
+    (:func:`make_config`), or the method's config dataclass itself, kept as given; anything else is an error.
+    ``registry``: where ``method`` is registered (node-level methods by default)."""
+    entry = registry.get(method)
+    if config is None or isinstance(config, dict):
+        return make_config(method, config, registry=registry)
+    if not isinstance(config, entry.config):
+        raise ValueError(
+            f"config for {method!r} must be a {entry.config.__name__} or a dict, got {type(config).__name__}"
+        )
+    return config
+
+
 def condense_nodes(
     data: Data | str | NodeTask,
     method: str,
@@ -138,12 +153,7 @@ def condense_nodes(
     """
     entry = NODE_METHODS.get(method)
     task = data if isinstance(data, NodeTask) else prepare_task(data, root=root, device=device)
-    if config is None or isinstance(config, dict):
-        config = make_config(method, config)
-    elif not isinstance(config, entry.config):
-        raise ValueError(
-            f"config for {method!r} must be a {entry.config.__name__} or a dict, got {type(config).__name__}"
-        )
+    config = resolve_config(method, config)
     budgets = node_budgets(task, budget=budget, ratio=ratio)
     algo = entry.cls(task, budgets, config)
     judge = eval_task if eval_task is not None else task.judge

@@ -25,7 +25,7 @@ from condensekit.core.artifact import load_artifact, save_artifact
 from condensekit.core.engine import CondensationResult, EngineConfig, run
 from condensekit.core.registry import check_int
 from condensekit.core.seed import resolve_device
-from condensekit.graph.condense import make_config
+from condensekit.graph.condense import make_config, resolve_config
 from condensekit.graph.level.data import GraphSet, graphset_from_list, load_graph_dataset
 from condensekit.graph.level.evaluate import GraphEvalConfig, check_condensed_graphs, validation_score
 from condensekit.graph.level.methods import GRAPH_METHODS, check_gpc
@@ -192,10 +192,7 @@ def condense_graphs(
     """
     graphs = prepare_graphs(data, root=root, seed=_split_seed(data, split_seed), device=device, download=download)
     entry = GRAPH_METHODS.get(method)
-    if config is None or isinstance(config, dict):
-        config = make_graph_config(method, config)
-    elif not isinstance(config, entry.config):
-        raise ValueError(f"config for {method!r} must be a {entry.config.__name__} or a dict, got {type(config)}")
+    config = resolve_config(method, config, registry=GRAPH_METHODS)
     check_gpc(graphs, gpc)
     eval_model = SELECTION_MODEL.get(entry.cls.name, "gin") if eval_model is None else eval_model
     if eval_every:
