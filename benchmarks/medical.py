@@ -196,18 +196,12 @@ def main(argv: list[str] | None = None) -> int:
     if ns.arch not in ("convnet", OLD_ARCH):
         raise ValueError(f"Unknown value {ns.arch!r} for argument --arch. Valid values are {{convnet, {OLD_ARCH}}}")
     torch.set_num_threads(ns.threads)
-    if ns.table:
-        print(table(load(RESULTS)))
-        return 0
-    if ns.shift_table:
-        print(shift_table(load(RESULTS)))
-        return 0
-    if ns.validation_table:
-        print(validation_table(load(RESULTS)))
-        return 0
-    if ns.seeds_table:
-        print(seeds_table(load(RESULTS)))
-        return 0
+    printers = (("table", table), ("shift_table", shift_table), ("validation_table", validation_table),
+                ("seeds_table", seeds_table))  # fmt: skip
+    for flag, printer in printers:  # the first table asked for, and nothing else
+        if getattr(ns, flag):
+            print(printer(load(RESULTS)))
+            return 0
     if ns.validate < 0:
         raise ValueError(f"Invalid value {ns.validate!r} for argument --validate. Valid values are >= 0")
     check_arguments(ns)
