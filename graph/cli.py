@@ -221,21 +221,21 @@ def _evaluate(ns: argparse.Namespace) -> int:
     workers = _workers(ns, task, ns.runs * len(models))
     res = evaluate_node(task, cg.tensors(), models=models, config=cfg, workers=workers)
     elapsed = time.perf_counter() - t0
-    _print_eval(
-        f"{cg.card['method']} on {cg.card['source']['dataset']}, {cg.card['budget']['nodes']} nodes "
-        f"({ns.runs} runs, {elapsed:.1f} s)",
-        res,
-    )
-    metrics = {
-        "test": {m: s.to_dict() for m, s in res.items()},
-        "eval_protocol": {"runs": ns.runs, "epochs": ns.epochs, "graph": "held-out subgraphs" if inductive else "full"},
-    }
+    protocol = {"runs": ns.runs, "epochs": ns.epochs, "graph": "held-out subgraphs" if inductive else "full"}
+    return _report_eval(ns, cg.card, f"{cg.card['budget']['nodes']} nodes", res, protocol, elapsed)
+
+
+def _report_eval(
+    ns: argparse.Namespace, card: dict[str, Any], size: str, results: dict[str, Summary], protocol: Any, elapsed: float
+) -> int:
+    """What ``graph evaluate`` does with its results, for either task: the table (titled with the set's method,
+    dataset and ``size``), the figures with ``protocol`` in the artifact's card (``metrics``: ``test``,
+    ``eval_protocol``), and the same in the JSON file ``--json`` (default ``ARTIFACT.eval.json``) with the time."""
+    _print_eval(f"{card['method']} on {card['source']['dataset']}, {size} ({ns.runs} runs, {elapsed:.1f} s)", results)
+    metrics = {"test": {m: s.to_dict() for m, s in results.items()}, "eval_protocol": protocol}
     update_card(ns.artifact, metrics=metrics)
     path = ns.json or str(Path(ns.artifact)) + ".eval.json"
-    write_json(
-        path,
-        {"artifact": ns.artifact, "method": cg.card["method"], **metrics, "eval_time_s": round(elapsed, 2)},
-    )
+    write_json(path, {"artifact": ns.artifact, "method": card["method"], **metrics, "eval_time_s": round(elapsed, 2)})
     print(f"json: {path}")
     return 0
 

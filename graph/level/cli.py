@@ -3,7 +3,8 @@ graph-level artifact, ``graph show ARTIFACT --png``, ``graph methods --task grap
 
 :func:`register_graph_level` extends the node-level parsers of :mod:`condensekit.graph.cli`
 (it adds ``--task`` and ``--gpc`` and dispatches on them), so the node-level code stays as it is; the flags'
-way into the condensation call, the method config and the result table are that module's.
+way into the condensation call, the method config, the result table and the evaluation's record are that
+module's.
 """
 
 from __future__ import annotations
@@ -14,11 +15,11 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from condensekit.core.artifact import CARD_FILE, update_card
+from condensekit.core.artifact import CARD_FILE
 from condensekit.core.atomic import atomic_path, check_file_target, write_json
 from condensekit.core.registry import check_int
 from condensekit.core.report import format_table
-from condensekit.graph.cli import _engine_options, _method_config, _print_eval
+from condensekit.graph.cli import _engine_options, _method_config, _print_eval, _report_eval
 from condensekit.graph.level.condense import TASK, CondensedGraphSet, condense_graphs, num_edges, prepare_graphs
 from condensekit.graph.level.data import GRAPH_DATASETS
 from condensekit.graph.level.evaluate import GraphEvalConfig, evaluate_graphs
@@ -201,21 +202,8 @@ def _evaluate(ns: argparse.Namespace) -> int:
         graphs, cs.tensors(), models=models, config=GraphEvalConfig(runs=ns.runs, seed=ns.seed, epochs=ns.epochs)
     )
     elapsed = time.perf_counter() - t0
-    _print_eval(
-        f"{cs.card['method']} on {cs.card['source']['dataset']}, {len(cs)} graphs ({ns.runs} runs, {elapsed:.1f} s)",
-        res,
-    )
-    metrics = {
-        "test": {m: s.to_dict() for m, s in res.items()},
-        "eval_protocol": {"runs": ns.runs, "epochs": ns.epochs or "protocol"},
-    }
-    update_card(ns.artifact, metrics=metrics)
-    path = ns.json or str(Path(ns.artifact)) + ".eval.json"
-    write_json(
-        path, {"artifact": ns.artifact, "method": cs.card["method"], **metrics, "eval_time_s": round(elapsed, 2)}
-    )
-    print(f"json: {path}")
-    return 0
+    protocol = {"runs": ns.runs, "epochs": ns.epochs or "protocol"}
+    return _report_eval(ns, cs.card, f"{len(cs)} graphs", res, protocol, elapsed)
 
 
 def _show(ns: argparse.Namespace) -> int:
