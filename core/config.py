@@ -42,7 +42,8 @@ def add_dataclass_args(parser: argparse.ArgumentParser, cls: type, *, prefix: st
         flag = "--" + prefix + f.name.replace("_", "-")
         default = f.default if f.default is not dataclasses.MISSING else None
         kwargs: dict[str, Any] = {"dest": prefix + f.name, "default": argparse.SUPPRESS}
-        help_text = f.metadata.get("help", "")
+        # argparse %-formats help: a literal "27 % less" reads as a "% l" conversion and breaks --help
+        help_text = f.metadata.get("help", "").replace("%", "%%")
         if tp is bool:
             kwargs["type"] = _parse_bool
             kwargs["metavar"] = "BOOL"
@@ -52,7 +53,7 @@ def add_dataclass_args(parser: argparse.ArgumentParser, cls: type, *, prefix: st
             kwargs["choices"] = list(typing.get_args(tp))
         else:
             continue  # structured fields are not exposed as flags
-        kwargs["help"] = f"{help_text} (default: {default})".strip()
+        kwargs["help"] = f"{help_text} (default: {str(default).replace('%', '%%')})".strip()
         group.add_argument(flag, **kwargs)
 
 
