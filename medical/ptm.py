@@ -254,15 +254,15 @@ class PTM(MTT):
         self._until = int(self.retrain_until)  # the one host read of a resume
 
     def apply_update(self, step: int) -> None:
-        frozen = None
-        # no device read per step: a window is only set (after_update) when images were re-initialised
-        if step < self._until:
-            frozen = ~self.retrain
-            keep = self.x_syn.detach()[frozen].clone()
+        # no device read per step: a window is only set (after_update) when images were re-initialised, and the
+        # frozen rows are put back by a select over the whole set, not by boolean-mask indexing, which reads the
+        # number of frozen rows back (a host sync on CUDA, two per step of a window); the same values
+        keep = self.x_syn.detach().clone() if step < self._until else None
         super().apply_update(step)
-        if frozen is not None:
+        if keep is not None:
             with torch.no_grad():
-                self.x_syn[frozen] = keep
+                moving = self.retrain.view(-1, *([1] * (keep.dim() - 1)))
+                self.x_syn.copy_(torch.where(moving, self.x_syn, keep))
 
     def duplicates(self) -> tuple[torch.Tensor, torch.Tensor]:
         """Rows of the synthetic set that nearly duplicate an earlier row of their class (bool, n), and the

@@ -112,6 +112,25 @@ def test_ptm_steps_sync_the_host_no_more_than_mtt_between_overlap_checks(setting
     assert all(n <= 2 for s, n in enumerate(syncs) if s not in checks), report.summary()
 
 
+def test_ptm_retraining_window_steps_read_nothing_back(setting):
+    """Inside a retraining window (after a check re-initialised images) the frozen rows were kept and put back by
+    boolean-mask indexing, which reads their number back: one more host sync per step of a window on CUDA (two with
+    the masked assignment, which the CPU audit does not see). The ``"pair"`` rule at a low quantile flags images at
+    every check, so both windows open here; their steps read MTT's two logged values and nothing more."""
+    from tests.device_audit import audit_method
+
+    data, buf = setting
+    cfg = make_image_config("ptm", SMALL | {"iterations": 8, "overlap_every": 3, "retrain_iterations": 2,
+                                            "overlap_quantile": 0.01, "overlap_rule": "pair", "dsa": False})  # fmt: skip
+    built = []
+    report = audit_method(lambda: built.append(PTM(data, 4, cfg, experts=buf)) or built[0], steps=8)
+    assert report.crashes() == [] and report.step_factories() == [], report.summary()
+    assert float(built[0].overlap_stats[1]) >= 2  # a re-initialisation at both checks (steps 2 and 5)
+    windows = {3, 4, 6, 7}
+    syncs = report.syncs_per_step()
+    assert [syncs[s] for s in sorted(windows)] == [2] * len(windows), report.summary()
+
+
 @pytest.mark.parametrize("method", ["mtt", "ptm"])
 def test_only_the_epochs_a_segment_reaches_are_kept_in_memory(setting, method):
     """MTT keeps epochs 0..max_epoch of each expert; on the CPU the slice was a view that held every expert's whole
