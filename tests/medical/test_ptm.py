@@ -120,8 +120,8 @@ def test_ptm_retraining_window_steps_read_nothing_back(setting):
     from tests.device_audit import audit_method
 
     data, buf = setting
-    cfg = make_image_config("ptm", SMALL | {"iterations": 8, "overlap_every": 3, "retrain_iterations": 2,
-                                            "overlap_quantile": 0.01, "overlap_rule": "pair", "dsa": False})  # fmt: skip
+    window = {"iterations": 8, "overlap_every": 3, "retrain_iterations": 2, "overlap_quantile": 0.01}
+    cfg = make_image_config("ptm", SMALL | window | {"overlap_rule": "pair", "dsa": False})
     built = []
     report = audit_method(lambda: built.append(PTM(data, 4, cfg, experts=buf)) or built[0], steps=8)
     assert report.crashes() == [] and report.step_factories() == [], report.summary()
