@@ -242,15 +242,18 @@ class PSG(PrivateMethod):
 
     def step(self, step: int) -> dict[str, float]:
         cfg = self.config
-        net = self._fresh_model().to(self.device)
+        with torch.device(self.device):  # drawn where it runs: moved from the host, each tensor was a sync on CUDA
+            net = self._fresh_model()
         params = list(net.parameters())
         total = self.x_syn.new_zeros(())
         for ol in range(cfg.outer_loop):
             net.train()
             for _ in range(cfg.batch_loop):
+                # the Poisson batch's rows: its size is read back once (a sync on CUDA), not once per masked tensor
                 mask = torch.rand(self.n, generator=self.secret, device=self.device) < self.q
+                rows = mask.nonzero(as_tuple=True)[0]
                 g_real = private_gradient(
-                    net, self.x_real[mask], self.y_real[mask], clip=cfg.clip, sigma=self.sigma,
+                    net, self.x_real[rows], self.y_real[rows], clip=cfg.clip, sigma=self.sigma,
                     expected_batch=cfg.batch_real, generator=self.secret,
                 )  # fmt: skip
                 loss_syn = F.cross_entropy(net(self.x_syn), self.labels)
