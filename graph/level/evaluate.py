@@ -171,18 +171,21 @@ def train_on_condensed(
 
 
 class _Batches:
-    """Shuffled mini-batches of the training graphs, epoch after epoch (global RNG)."""
+    """Shuffled mini-batches of the training graphs, epoch after epoch (global RNG). An epoch's batches are cut when
+    it starts, and their node and edge totals read back together (:meth:`GraphSet.batch_sizes`): one host read (a
+    sync on CUDA) per epoch, not one per batch."""
 
     def __init__(self, graphs: GraphSet, size: int) -> None:
         self.graphs, self.size = graphs, size
-        self.order = graphs.train_idx[:0]
+        self.queue: list[tuple[Tensor, tuple[int, int]]] = []
 
     def next(self) -> tuple[GraphBatch, Tensor]:
-        if self.order.numel() == 0:
+        if not self.queue:
             perm = torch.randperm(self.graphs.train_idx.numel(), device=self.graphs.train_idx.device)
-            self.order = self.graphs.train_idx[perm]
-        pick, self.order = self.order[: self.size], self.order[self.size :]
-        return GraphBatch.from_graphset(self.graphs, pick), self.graphs.y[pick]
+            picks = list(self.graphs.train_idx[perm].split(self.size))
+            self.queue = list(zip(picks, self.graphs.batch_sizes(picks), strict=True))
+        pick, sizes = self.queue.pop(0)
+        return GraphBatch.from_graphset(self.graphs, pick, sizes), self.graphs.y[pick]
 
 
 def train_on_real(

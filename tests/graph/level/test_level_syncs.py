@@ -79,3 +79,54 @@ def test_kidd_factor_is_krr_factor_with_its_jitter_and_errors(tiny_set: GraphSet
             m._factor(bad, nodes)
     with pytest.raises(ValueError, match=r"the LiteGNTK of this step's 2 synthetic graphs vanishes"):
         m._factor(torch.zeros(2, 2), nodes)
+
+
+def _canonical_graphs(per_class: int) -> GraphSet:
+    from torch_geometric.data import Data
+    from torch_geometric.utils import coalesce
+
+    from condensekit.graph.level.data import graphset_from_list
+    from tests.graph.level.conftest import make_tiny_graphs
+
+    tiny = [Data(x=g.x, edge_index=coalesce(g.edge_index, num_nodes=g.num_nodes), y=g.y)
+            for g in make_tiny_graphs(per_class=per_class)]  # fmt: skip
+    graphs = graphset_from_list(tiny, name="tiny", seed=0)
+    assert graphs.canonical_edges  # the TU datasets' kind: no coalesce per batch
+    return graphs
+
+
+def test_whole_data_batches_are_the_sliced_shuffles() -> None:
+    """The whole-data row's batches, cut an epoch at a time with their sizes read together, are the batches it cut
+    one at a time from each epoch's shuffle, in the same order and from the same draws."""
+    from condensekit.graph.level.evaluate import _Batches
+
+    graphs = _canonical_graphs(60)
+    torch.manual_seed(3)
+    batches = _Batches(graphs, 50)
+    got = [batches.next() for _ in range(7)]  # 120 training graphs: 3 batches an epoch, into a third epoch
+    torch.manual_seed(3)
+    want = []
+    while len(want) < 7:
+        order = graphs.train_idx[torch.randperm(graphs.train_idx.numel())]
+        want += list(order.split(50))
+    for (batch, y), pick in zip(got, want[:7], strict=True):
+        ref = GraphBatch.from_graphset(graphs, pick)
+        assert torch.equal(y, graphs.y[pick]) and torch.equal(batch.x, ref.x) and torch.equal(batch.batch, ref.batch)
+        assert torch.equal(batch.adj.to_dense(), ref.adj.to_dense())
+
+
+def test_whole_data_training_reads_batch_sizes_once_an_epoch() -> None:
+    """Herding's and k-center's embedding GCN (and the whole-data row) train on shuffled batches of 128 graphs. Each
+    batch read its node and edge totals back when it was cut, a sync on CUDA per training step; now an epoch's
+    batches read theirs together: one read per epoch, plus one each for the validation, test and embedded graphs."""
+    from condensekit.graph.level.evaluate import real_embeddings
+    from tests.device_audit import DeviceAudit
+
+    graphs = _canonical_graphs(150)
+    per_epoch = -(-graphs.train_idx.numel() // 128)
+    assert per_epoch >= 2
+    epochs = 4
+    with DeviceAudit() as audit:
+        real_embeddings(graphs, epochs=epochs)
+    reads = [f for f in audit.syncs if f.op == "tolist" and f.site.startswith("graph/level/data.py")]
+    assert len(reads) == epochs + 3, audit.sync_sites()
