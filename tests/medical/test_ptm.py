@@ -131,6 +131,24 @@ def test_ptm_retraining_window_steps_read_nothing_back(setting):
     assert [syncs[s] for s in sorted(windows)] == [2] * len(windows), report.summary()
 
 
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device (run on a GPU visit)")
+def test_ptm_retraining_window_steps_on_cuda(setting, record_property):
+    """On a GPU: the syncs per step as CUDA counts them (torch.cuda.set_sync_debug_mode), printed; a step inside a
+    retraining window waits for the device as often as a step outside one (the masked read and assignment were two
+    more, the second invisible to the CPU audit)."""
+    from tests.device_audit import device_run
+
+    data, buf = setting
+    window = {"iterations": 8, "overlap_every": 3, "retrain_iterations": 2, "overlap_quantile": 0.01}
+    cfg = make_image_config("ptm", SMALL | window | {"overlap_rule": "pair", "dsa": False})
+    built = []
+    _, syncs = device_run(lambda: built.append(PTM(data, 4, cfg, experts=buf)) or built[0], steps=8, device="cuda")
+    record_property("cuda_syncs_per_step", syncs)
+    print(f"ptm with retraining windows: CUDA syncs per step {syncs} (windows: steps 3, 4, 6, 7)")
+    assert float(built[0].overlap_stats[1]) >= 2
+    assert {syncs[s] for s in (3, 4, 6, 7)} == {syncs[1]}, syncs  # step 0 may warm something up
+
+
 @pytest.mark.parametrize("method", ["mtt", "ptm"])
 def test_only_the_epochs_a_segment_reaches_are_kept_in_memory(setting, method):
     """MTT keeps epochs 0..max_epoch of each expert; on the CPU the slice was a view that held every expert's whole
