@@ -130,3 +130,29 @@ def test_whole_data_training_reads_batch_sizes_once_an_epoch() -> None:
         real_embeddings(graphs, epochs=epochs)
     reads = [f for f in audit.syncs if f.op == "tolist" and f.site.startswith("graph/level/data.py")]
     assert len(reads) == epochs + 3, audit.sync_sites()
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device (run on a GPU visit)")
+def test_whole_data_training_syncs_per_epoch_on_cuda(record_property) -> None:
+    """On a GPU: the syncs of an epoch of whole-data training as CUDA counts them (4 epochs minus 2, halved),
+    printed beside the CPU audit's one read per epoch; the batches per epoch too (each read its sizes before)."""
+    import warnings
+
+    from condensekit.graph.level.evaluate import real_embeddings
+
+    graphs = _canonical_graphs(150).to("cuda")
+    counts = []
+    for epochs in (2, 4):
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            torch.cuda.set_sync_debug_mode("warn")
+            try:
+                emb = real_embeddings(graphs, epochs=epochs)
+            finally:
+                torch.cuda.set_sync_debug_mode(0)
+        counts.append(sum("synchroniz" in str(w.message) for w in caught))
+        assert torch.isfinite(emb).all()
+    per_epoch = (counts[1] - counts[0]) / 2
+    batches = -(-graphs.train_idx.numel() // 128)
+    record_property("cuda_syncs_per_epoch", per_epoch)
+    print(f"graph-level whole-data training: {per_epoch} CUDA syncs per epoch of {batches} batches (CPU audit: 1)")
