@@ -9,6 +9,7 @@ Every parser of the tree is a :class:`CliParser`, which takes no abbreviated opt
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import warnings
 from importlib.metadata import entry_points
@@ -161,6 +162,23 @@ def long_options(parser: argparse.ArgumentParser) -> list[str]:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Run ``condensekit ARGV``; the exit status. A reader that stops reading (``condensekit info A | head``) ends the
+    command quietly with status 1, as the Python documentation's recipe for SIGPIPE does, not with a traceback."""
+    try:
+        try:
+            return _main(argv)
+        finally:  # inside the try: a failing flush of buffered output is the same broken pipe
+            sys.stdout.flush()
+    except BrokenPipeError:
+        try:  # the interpreter flushes stdout again at exit: point it at /dev/null, or that flush fails too
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, sys.stdout.fileno())
+        except (OSError, ValueError, AttributeError):  # a stdout without a file descriptor
+            pass
+        return 1
+
+
+def _main(argv: list[str] | None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     parser = build_parser(argv)
     ns, extra = parser.parse_known_args(argv)
