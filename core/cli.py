@@ -9,6 +9,7 @@ Every parser of the tree is a :class:`CliParser`, which takes no abbreviated opt
 from __future__ import annotations
 
 import argparse
+import copy
 import os
 import sys
 import warnings
@@ -19,7 +20,35 @@ from condensekit.core.artifact import format_card, load_artifact
 from condensekit.core.atomic import check_file_target
 from condensekit.core.config import add_dataclass_args
 
-__all__ = ["CliParser", "MethodHelp", "add_method_help", "build_parser", "long_options", "main", "verb_parser"]
+__all__ = [
+    "CliParser",
+    "DefaultsHelpFormatter",
+    "MethodHelp",
+    "add_method_help",
+    "build_parser",
+    "long_options",
+    "main",
+    "verb_parser",
+]
+
+
+class DefaultsHelpFormatter(argparse.HelpFormatter):
+    """Help that shows each option's default: ``(default: X)`` after its text, unless the text already speaks of
+    its default (``(default: the profile's)``), or there is none to show (``None``, a flag's ``False``, a suppressed
+    one). An option without a help text gets the default alone. Positionals and ``--help`` are left as they are."""
+
+    def _format_action(self, action: argparse.Action) -> str:
+        if _shows_default(action):
+            action = copy.copy(action)
+            action.help = f"{action.help or ''} (default: %(default)s)".strip()
+        return super()._format_action(action)
+
+
+def _shows_default(action: argparse.Action) -> bool:
+    default = action.default
+    if not action.option_strings or action.nargs == 0 or default in (None, argparse.SUPPRESS) or default is False:
+        return False
+    return action.help is not argparse.SUPPRESS and "default" not in (action.help or "").lower()
 
 
 class CliParser(argparse.ArgumentParser):
@@ -39,6 +68,7 @@ class CliParser(argparse.ArgumentParser):
     def __init__(self, *args: Any, allow_abbrev: bool = False, **kwargs: Any) -> None:
         if allow_abbrev:
             raise ValueError(f"Argument allow_abbrev of CliParser must be False, got {allow_abbrev!r}")
+        kwargs.setdefault("formatter_class", DefaultsHelpFormatter)  # every verb's --help shows the defaults
         super().__init__(*args, allow_abbrev=False, **kwargs)
 
 

@@ -33,7 +33,14 @@ def register(sub: argparse._SubParsersAction) -> None:
     med = sub.add_parser("medical", help="MedMNIST condensation (PTM, MTT, DM, DC, random real)")
     verbs = med.add_subparsers(dest="verb", metavar="VERB")
 
-    x = verbs.add_parser("experts", help="train (or finish) an expert-trajectory buffer")
+    x = verbs.add_parser(
+        "experts",
+        help="train (or finish) an expert-trajectory buffer",
+        description="ExpertConfig's defaults below are the paper's; --profile replaces some of them (cpu: 10 experts "
+        "x 5 epochs, fewer on a large training set, BreastMNIST 15 epochs; every profile shrinks the batch of a "
+        "small set so that an epoch has enough SGD steps), and a flag given here wins. The buffer's card and the "
+        "JSON record the values used.",
+    )
     _data_args(x)
     _common(x, seed=False)
     x.add_argument("--out", default=None, help="buffer folder (default: runs/experts/FLAG-MODEL-PROFILE)")

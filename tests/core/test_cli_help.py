@@ -72,3 +72,46 @@ def test_a_percent_sign_in_a_config_help_is_printed_as_is() -> None:
     text = " ".join(parser.format_help().split())
     assert "27 % less CPU per query, 100% of the images (default: 0.5)" in text
     assert "(default: 50%)" in text
+
+
+def test_help_shows_each_options_default_once() -> None:
+    """``CliParser``'s help appends ``(default: X)`` where the text does not already speak of the default, and
+    leaves flags, ``None`` defaults and positionals alone."""
+    parser = CliParser(prog="p")
+    parser.add_argument("artifact")
+    parser.add_argument("--runs", type=int, default=5, help="models trained")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--eps", default="2/255", help="ε, 100%% of it (default: 2/255, the issue's)")
+    parser.add_argument("--out", default=None, help="folder")
+    parser.add_argument("--quiet", action="store_true", help="no progress bar")
+    group = parser.add_argument_group("g")
+    group.add_argument("--profile", default="paper", help="one of {cpu, paper}")
+    lines = {ln.split()[0]: " ".join(ln.split()[1:]) for ln in parser.format_help().splitlines() if ln.strip()}
+    assert lines["--runs"] == "RUNS models trained (default: 5)"
+    assert lines["--seed"] == "SEED (default: 0)"
+    assert lines["--eps"] == "EPS ε, 100% of it (default: 2/255, the issue's)"
+    assert lines["--out"] == "OUT folder"
+    assert lines["--quiet"] == "no progress bar"
+    assert lines["--profile"] == "PROFILE one of {cpu, paper} (default: paper)"
+    assert lines["artifact"] == ""
+
+
+def test_every_verb_shows_the_default_of_its_options(capsys: pytest.CaptureFixture[str]) -> None:
+    """The verbs whose help hid a default a user needs (the profile of `medical`, the runs of an evaluation)."""
+    for argv, option, default in ((["medical", "experts", "--help"], "--profile", "paper"),
+                                  (["medical", "evaluate", "--help"], "--runs", "5"),
+                                  (["graph", "evaluate", "--help"], "--runs", "10"),
+                                  (["robust", "condense", "--help"], "--direction", "reference")):  # fmt: skip
+        with pytest.raises(SystemExit):
+            main(argv)
+        text = " ".join(capsys.readouterr().out.split()).split(" options: ", 1)[1]  # past the description
+        after = text.split(f" {option} ", 1)[1].split(" --", 1)[0]
+        assert f"(default: {default})" in after, (argv, after)
+
+
+def test_medical_experts_help_says_the_profile_replaces_the_paper_defaults(capsys: pytest.CaptureFixture[str]) -> None:
+    """`--num-experts ... (default: 100)` is the paper's; `--profile cpu` trains 10 (fewer on a large set)."""
+    with pytest.raises(SystemExit):
+        main(["medical", "experts", "--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    assert "--profile replaces some of them (cpu: 10 experts x 5 epochs" in text
