@@ -139,6 +139,10 @@ class Summary:
     def __str__(self) -> str:
         return f"{self.mean:.2f} ± {self.std:.2f}"
 
+    def __repr__(self) -> str:  # what print(evaluate_node(...)) shows for each model: the mean first, not 10 floats
+        values = ", ".join(f"{v:.4g}" for v in self.values)
+        return f"Summary(mean={self.mean:.4g}, std={self.std:.4g}, runs={len(self.values)}, values=[{values}])"
+
     def to_dict(self) -> dict[str, float | list[float]]:
         return {
             "mean": round(self.mean, 4),
