@@ -29,6 +29,7 @@ __all__ = [
     "is_sparse",
     "normalize",
     "spmm",
+    "to_csr",
     "to_sparse_adj",
 ]
 
@@ -99,7 +100,7 @@ def to_sparse_adj(
         is_coalesced=True if coalesced else None,
     )
     adj = adj if coalesced else adj.coalesce()
-    return _to_csr(adj) if layout == "csr" else adj
+    return to_csr(adj) if layout == "csr" else adj
 
 
 def dense_to_edge_index(adj: Tensor, threshold: float = 0.0) -> tuple[Tensor, Tensor]:
@@ -235,7 +236,7 @@ def normalize(adj: Tensor, *, kind: str, self_loops: bool | None = None, loop_fr
         if kind == "cheb":
             value = -value
     out = torch.sparse_coo_tensor(index, value, (n, n), is_coalesced=True, check_invariants=False)
-    return _to_csr(out) if layout == torch.sparse_csr else out
+    return to_csr(out) if layout == torch.sparse_csr else out
 
 
 def add_self_loops(adj: Tensor, weight: float = 1.0, *, loop_free: bool = False) -> Tensor:
@@ -296,13 +297,13 @@ def spmm(op: Tensor, x: Tensor) -> Tensor:
     if not sparse_op and not sparse_x:
         return op @ x
     if sparse_op and not sparse_x:
-        return _csr_times_dense(op if op.layout == torch.sparse_csr else _to_csr(op), x)
+        return _csr_times_dense(op if op.layout == torch.sparse_csr else to_csr(op), x)
     if not sparse_op:
         # dense @ sparse = (sparse^T @ dense^T)^T, kept on the sparse-times-dense kernel.
         xt = x.to_sparse_coo().t() if x.layout != torch.sparse_coo else x.t()
         return torch.sparse.mm(xt, op.t()).t()
     if op.layout != x.layout:
-        x = _to_csr(x) if op.layout == torch.sparse_csr else x.to_sparse_coo()
+        x = to_csr(x) if op.layout == torch.sparse_csr else x.to_sparse_coo()
     return torch.sparse.mm(op, x)
 
 
@@ -336,9 +337,7 @@ def _csr_transpose(op: Tensor) -> Tensor:
     constants on this path)."""
     cached = getattr(op, "_condensekit_transpose", None)
     if cached is None:
-        with warnings.catch_warnings():
-            warnings.filterwarnings("ignore", message="Sparse CSR tensor support is in beta")
-            cached = op.detach().t().to_sparse_csr()
+        cached = to_csr(op.detach().t())
         op._condensekit_transpose = cached  # type: ignore[attr-defined]
     return cached
 
@@ -364,8 +363,9 @@ def _coalesced_coo(adj: Tensor) -> Tensor:
     return adj.to_sparse_coo().coalesce() if adj.layout != torch.sparse_coo else adj.coalesce()
 
 
-def _to_csr(t: Tensor) -> Tensor:
-    """``t.to_sparse_csr()`` without torch's one-off "CSR support is in beta" warning."""
+def to_csr(t: Tensor) -> Tensor:
+    """``t.to_sparse_csr()`` without torch's one-off "CSR support is in beta" warning (a user of a command saw it
+    on stderr; torch warns once per process, at the first CSR tensor made, so every conversion goes through here)."""
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message="Sparse CSR tensor support is in beta")
         return t.to_sparse_csr()

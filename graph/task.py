@@ -16,7 +16,7 @@ from torch import Tensor
 from torch_geometric.data import Data
 from torch_geometric.utils import coalesce, is_undirected, to_undirected
 
-from condensekit.graph.adjacency import induced_subgraph, spmm, to_sparse_adj
+from condensekit.graph.adjacency import induced_subgraph, spmm, to_csr, to_sparse_adj
 from condensekit.graph.data import validate_node_data
 from condensekit.graph.models.base import GraphModel
 from condensekit.graph.models.sgc import SGC
@@ -28,7 +28,7 @@ def model_input(x: Tensor) -> Tensor:
     """``x`` as models should be fed it: sparse CSR when under 10 % of it is non-zero on the CPU
     (a bag-of-words row costs its non-zeros in the first layer, forward and backward), else ``x``."""
     density = float((x != 0).sum()) / max(x.numel(), 1)
-    return x.to_sparse_csr() if density < SPARSE_FEATURE_DENSITY and x.device.type == "cpu" else x
+    return to_csr(x) if density < SPARSE_FEATURE_DENSITY and x.device.type == "cpu" else x
 
 
 def symmetrize(
@@ -244,5 +244,5 @@ class NodeTask:
         key = str(kind)
         if key not in self._ops:
             op = cls.propagation(self.adj)
-            self._ops[key] = op.to_sparse_csr() if op is not None and op.layout == torch.sparse_coo else op
+            self._ops[key] = to_csr(op) if op is not None and op.layout == torch.sparse_coo else op
         return self._ops[key]

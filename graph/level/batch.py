@@ -19,7 +19,7 @@ import torch
 from torch import Tensor
 
 from condensekit.core.registry import check_choice
-from condensekit.graph.adjacency import add_self_loops, normalize, spmm, to_sparse_adj
+from condensekit.graph.adjacency import add_self_loops, normalize, spmm, to_csr, to_sparse_adj
 from condensekit.graph.level.data import GraphSet
 
 __all__ = ["OPERATORS", "POOLINGS", "GraphBatch"]
@@ -103,7 +103,7 @@ class GraphBatch:
         return self.adj + weight * torch.eye(n, dtype=self.adj.dtype, device=self.adj.device)
 
     def _sparse_loops(self, weight: float) -> Tensor:
-        return add_self_loops(self.adj, weight, loop_free=self.loop_free).to_sparse_csr()
+        return to_csr(add_self_loops(self.adj, weight, loop_free=self.loop_free))
 
     def _dense_op(self, kind: str) -> Tensor:
         a = self.loop_op(1.0)
@@ -114,7 +114,7 @@ class GraphBatch:
 
     def _sparse_op(self, kind: str) -> Tensor:
         if kind == "gcn":
-            return normalize(self.adj.to_sparse_csr(), kind="sym", loop_free=self.loop_free)
+            return normalize(to_csr(self.adj), kind="sym", loop_free=self.loop_free)
         return self.loop_op(1.0)
 
     def propagate(self, op: Tensor, h: Tensor) -> Tensor:

@@ -44,7 +44,7 @@ from condensekit.core.engine import available_memory_bytes
 from condensekit.core.objectives.kernel_ridge import krr_predict
 from condensekit.core.registry import check_int, check_nonnegative, check_positive
 from condensekit.core.synthetic import init_from_real
-from condensekit.graph.adjacency import has_self_loops, induced_subgraph, normalize
+from condensekit.graph.adjacency import has_self_loops, induced_subgraph, normalize, to_csr
 from condensekit.graph.methods.base import NodeCondensation, register_node_method
 from condensekit.graph.sampling import sample_per_class
 from condensekit.graph.sntk import sntk, sntk_norms
@@ -156,4 +156,4 @@ def _induced_structure(adj: Tensor, nodes: Tensor, *, loop_free: bool = False) -
     binary = torch.sparse_coo_tensor(
         sub.indices(), (sub.values() != 0).to(torch.float32), sub.shape, is_coalesced=True, check_invariants=False
     )
-    return normalize(binary.to_sparse_csr(), kind="row", self_loops=True, loop_free=loop_free)
+    return normalize(to_csr(binary), kind="row", self_loops=True, loop_free=loop_free)
