@@ -33,7 +33,7 @@ import safetensors.torch
 import torch
 from torch import Tensor
 
-from condensekit.core.atomic import replace_dir, write_json
+from condensekit.core.atomic import check_parent_folders, replace_dir, write_json
 
 FORMAT = "condensekit-artifact"
 FORMAT_VERSION = 1
@@ -160,6 +160,7 @@ def check_artifact_target(path: str | os.PathLike[str], *, argument: str = "path
         ValueError: ``path`` is a file, or a non-empty folder that is not an artifact.
     """
     target = Path(path)
+    check_parent_folders(target, argument=argument)
     valid = "pass a new path, an empty folder or an existing artifact folder (which is replaced)"
     if target.exists() and not target.is_dir():
         raise ValueError(

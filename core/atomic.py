@@ -31,6 +31,20 @@ def check_file_target(path: str | os.PathLike[str], *, argument: str = "path") -
     that makes the file, since the write's rename would fail only after it."""
     if Path(path).is_dir():
         raise ValueError(f"Invalid value {str(path)!r} for argument {argument}: it is a folder; give a file name")
+    check_parent_folders(path, argument=argument)
+
+
+def check_parent_folders(path: str | os.PathLike[str], *, argument: str = "path") -> None:
+    """Refuse (``ValueError`` naming ``argument``) a path to be written under a file (``--out results.json/set``):
+    its folders could not be made, and ``mkdir`` failed with a ``FileExistsError`` traceback after the work."""
+    for parent in Path(path).absolute().parents:
+        if parent.exists():
+            if not parent.is_dir():
+                raise ValueError(
+                    f"Invalid value {str(path)!r} for argument {argument}: {str(parent)!r} is a file, so no folder "
+                    "can be made under it; give a path under a folder"
+                )
+            return
 
 
 @contextmanager

@@ -225,7 +225,7 @@ def _main(argv: list[str] | None) -> int:
     try:
         _check_json_target(ns)
         return int(ns.func(ns) or 0)
-    except (ValueError, FileNotFoundError, PermissionError) as err:
+    except (ValueError, FileNotFoundError, NotADirectoryError, PermissionError) as err:  # a --root that is a file
         print(f"condensekit: error: {err}", file=sys.stderr)
         return 2
     except MemoryError as err:  # the engine's names the run's size, what lowers memory and the checkpoint

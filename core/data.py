@@ -52,11 +52,14 @@ def resolve_root(root: str | os.PathLike[str] | None = None) -> Path:
     if not path.exists():
         raise FileNotFoundError(
             f"Data root {str(path)!r} (from {origin}) does not exist. Point it at a folder holding "
-            f"the datasets (e.g. one with 'Cora/raw/'); with neither --root nor {DATA_ENV} set, "
+            f"the datasets (e.g. one with 'Cora/raw/' or 'medmnist/'); with neither --root nor {DATA_ENV} set, "
             f"the root is {str(default_dir())!r}."
         )
     if not path.is_dir():
-        raise NotADirectoryError(f"Data root {str(path)!r} (from {origin}) is a file, not a folder.")
+        raise NotADirectoryError(
+            f"Data root {str(path)!r} (from {origin}) is a file, not a folder. Point it at the folder holding the "
+            f"datasets (e.g. one with 'Cora/raw/' or 'medmnist/')."
+        )
     return path.absolute()
 
 
