@@ -77,7 +77,7 @@ def _dtype_name(dtype: torch.dtype) -> str:
     return str(dtype).removeprefix("torch.")
 
 
-def _versions() -> dict[str, str]:
+def library_versions() -> dict[str, str]:
     def dist(name: str) -> str | None:
         try:
             return metadata.version(name)
@@ -215,7 +215,7 @@ def save_artifact(path: str | os.PathLike[str], tensors: dict[str, Tensor], card
         format_version=FORMAT_VERSION,
         tensors={n: {"shape": list(t.shape), "dtype": _dtype_name(t.dtype)} for n, t in prepared.items()},
         sha256=hashlib.sha256(blob).hexdigest(),
-        versions=_versions(),
+        versions=library_versions(),
         created=_dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
     )
     full.setdefault("metrics", {})

@@ -16,7 +16,7 @@ import warnings
 from importlib.metadata import entry_points
 from typing import Any
 
-from condensekit.core.artifact import format_card, load_artifact
+from condensekit.core.artifact import format_card, library_versions, load_artifact
 from condensekit.core.atomic import check_file_target
 from condensekit.core.config import add_dataclass_args
 
@@ -140,6 +140,27 @@ def _info(ns: argparse.Namespace) -> int:
 warnings.filterwarnings("ignore", message=r".*torch\.jit\.script.*", category=FutureWarning)
 
 
+class _Version(argparse.Action):
+    """``--version``: :func:`_version_line` on one line (argparse's own version action wraps it at the terminal's
+    width)."""
+
+    def __init__(self, option_strings: list[str], dest: str = argparse.SUPPRESS, **kwargs: Any) -> None:
+        super().__init__(option_strings, dest=dest, default=argparse.SUPPRESS, nargs=0, **kwargs)
+
+    def __call__(self, parser: argparse.ArgumentParser, namespace: argparse.Namespace, values: Any,
+                 option_string: str | None = None) -> None:  # fmt: skip
+        print(_version_line())
+        parser.exit()
+
+
+def _version_line() -> str:
+    """``condensekit 0.1.0 (torch ..., torch_geometric ..., safetensors ..., python ...)``: the versions every card
+    records (:func:`~condensekit.core.artifact.format_card`'s ``versions``), for a bug report."""
+    versions = library_versions()
+    own = versions.pop("condensekit")
+    return f"condensekit {own} (" + ", ".join(f"{k} {v}" for k, v in versions.items()) + ")"
+
+
 def build_parser(argv: list[str] | None = None) -> CliParser:
     """The whole command tree; given ``argv``, only the domain it names is imported.
 
@@ -148,6 +169,7 @@ def build_parser(argv: list[str] | None = None) -> CliParser:
     lists every domain's own help; ``condensekit info`` imports none.
     """
     parser = CliParser(prog="condensekit", description="Dataset condensation beyond natural images.")
+    parser.add_argument("--version", action=_Version, help="print the versions a card records and exit")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     info = sub.add_parser("info", help="print the card of a condensed-set artifact")
     info.add_argument("path", help="artifact folder (tensors.safetensors + card.json)")

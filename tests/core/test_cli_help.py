@@ -115,3 +115,15 @@ def test_medical_experts_help_says_the_profile_replaces_the_paper_defaults(capsy
         main(["medical", "experts", "--help"])
     text = " ".join(capsys.readouterr().out.split())
     assert "--profile replaces some of them (cpu: 10 experts x 5 epochs" in text
+
+
+def test_version_prints_the_versions_a_card_records(capsys: pytest.CaptureFixture[str]) -> None:
+    from condensekit.core.artifact import library_versions
+
+    with pytest.raises(SystemExit) as done:
+        main(["--version"])
+    assert done.value.code in (0, None)
+    versions = library_versions()
+    line = capsys.readouterr().out.strip()
+    assert line.startswith(f"condensekit {versions['condensekit']} (torch {versions['torch']}, ")
+    assert line.endswith(f"python {versions['python']})") and "\n" not in line
