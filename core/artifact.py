@@ -78,6 +78,8 @@ def _dtype_name(dtype: torch.dtype) -> str:
 
 
 def library_versions() -> dict[str, str]:
+    """condensekit's version and those of torch, PyG, safetensors and Python, as every card records them."""
+
     def dist(name: str) -> str | None:
         try:
             return metadata.version(name)
