@@ -31,6 +31,10 @@ from condensekit.privacy.graph_audit import NodeAuditConfig, audit_node_artifact
 _VERB_SETS = " (--epsilon, --delta, --ipc and --steps given to the verb set those fields)"
 
 
+#: a node-graph audit's target and shadow GNN and its training epochs (`privacy audit --graph-model/--graph-epochs`)
+_GRAPH_MODEL, _GRAPH_EPOCHS = "gcn", 300
+
+
 def register(sub: argparse._SubParsersAction) -> None:
     priv = sub.add_parser("privacy", help="differentially private condensed sets and membership-inference audits")
     verbs = priv.add_subparsers(dest="verb", metavar="VERB")
@@ -75,8 +79,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     u.add_argument("artifact")
     add_dataclass_args(u, AuditConfig)
-    u.add_argument("--graph-model", default="gcn", help="target and shadow GNN of a node-graph audit")
-    u.add_argument("--graph-epochs", type=int, default=300, help="training epochs of a node-graph audit's GNNs")
+    u.add_argument("--graph-model", default=_GRAPH_MODEL, help="target and shadow GNN of a node-graph audit")
+    u.add_argument("--graph-epochs", type=int, default=_GRAPH_EPOCHS,
+                   help="training epochs of a node-graph audit's GNNs")  # fmt: skip
     u.add_argument("--root", default=None, help="data root (default: $CONDENSEKIT_DATA)")
     u.add_argument("--device", default="cpu")
     u.add_argument("--json", default=None)
@@ -186,6 +191,12 @@ def _audit(ns: argparse.Namespace) -> int:
     cfg = dataclass_from_args(AuditConfig, ns)
     task = load_artifact(ns.artifact).card.get("task")
     if task == NODE_TASK:
+        image_only = [flag for flag in ("--model", "--train-steps") if hasattr(ns, flag[2:].replace("-", "_"))]
+        if image_only:  # else ignored without a word (their defaults are suppressed: present only when given)
+            raise ValueError(
+                f"{image_only[0]} applies to image audits; a node-graph audit trains --graph-model for "
+                "--graph-epochs"
+            )
         if cfg.member_set != "random" or cfg.canaries:
             raise ValueError(
                 f"Invalid arguments for the node-graph artifact {ns.artifact!r}: member_set ({cfg.member_set!r}) "
@@ -199,6 +210,12 @@ def _audit(ns: argparse.Namespace) -> int:
         )  # fmt: skip
         rec = audit_node_artifact(ns.artifact, ncfg, root=ns.root, device=ns.device)
     elif task == IMAGE_TASK:
+        graph_only = [flag for flag, on in (("--graph-model", ns.graph_model != _GRAPH_MODEL),
+                                            ("--graph-epochs", ns.graph_epochs != _GRAPH_EPOCHS)) if on]  # fmt: skip
+        if graph_only:
+            raise ValueError(
+                f"{graph_only[0]} applies to node-graph audits; an image audit trains --model for --train-steps"
+            )
         rec = audit_artifact(ns.artifact, cfg, root=ns.root, device=ns.device)
     else:
         raise ValueError(
