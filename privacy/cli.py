@@ -6,7 +6,7 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from condensekit.core.artifact import format_card, load_artifact
+from condensekit.core.artifact import check_artifact_target, format_card, load_artifact, update_card
 from condensekit.core.atomic import write_json
 from condensekit.core.cli import add_method_help
 from condensekit.core.config import add_dataclass_args, dataclass_from_args, method_flags
@@ -119,17 +119,19 @@ def _method_config(method: str, ns: argparse.Namespace, **fixed: Any) -> Any:
 
 def _run(ns: argparse.Namespace, method: str, **fixed: Any) -> int:
     cfg = _method_config(method, ns, epsilon=ns.epsilon, delta=ns.delta, **fixed)
+    out = Path(ns.out or f"artifacts/{ns.dataset}-{method}-eps{ns.epsilon:g}")
+    check_artifact_target(out, argument="--out")  # before the release: refused after it, the budget was spent
     data = load_private_dataset(ns.dataset, ns.root)
     ci = condense_private(
         data, method, config=cfg, seed=ns.seed, device=ns.device, steps=ns.steps, progress=not ns.quiet
     )
-    out = Path(ns.out or f"artifacts/{ns.dataset}-{method}-eps{ns.epsilon:g}")
     p = ci.card["privacy"]
     summary: dict[str, Any] = {"artifact": str(out), "method": method, "privacy": p, "cost": ci.card["cost"]}
+    ci.save(out)  # before the evaluation: a run stopped while its models train keeps the private set
     if ns.eval_runs:
         res = evaluate_private(ci.x, ci.y, data, runs=ns.eval_runs, seed=ns.seed)
         ci.card["metrics"]["test"] = summary["test"] = {m: s.to_dict() for m, s in res.items()}
-    ci.save(out)
+        update_card(out, metrics={"test": summary["test"]})
     print(
         f"{method} on {ns.dataset}: {ci.x.shape[0]} images, (ε={p['epsilon']:.4g}, δ={p['delta']:g})-DP by "
         f"{p['accountant']} (σ={p['sigma']:.4g}; RDP ε={p['epsilon_rdp']:.4g}), "

@@ -7,7 +7,7 @@ from dataclasses import fields
 from pathlib import Path
 from typing import Any
 
-from condensekit.core.artifact import load_artifact
+from condensekit.core.artifact import check_artifact_target, load_artifact
 from condensekit.core.cli import add_method_help
 from condensekit.core.config import add_dataclass_args, config_with_overrides, dataclass_from_args, method_flags
 from condensekit.core.evaluate import TrainConfig
@@ -156,6 +156,11 @@ def _method_config(ns: argparse.Namespace) -> Any:
     return config_with_overrides(entry.config, given, owner=owner)
 
 
+def _mode_name(teacher: bool, plugin: bool) -> str:
+    """The mode a run used, as --mode names it (``auto`` resolved: the table said "auto" for a teacher run)."""
+    return "both" if teacher and plugin else "teacher" if teacher else "plugin"
+
+
 def _condense(ns: argparse.Namespace) -> int:
     name = ns.flag or ns.dataset
     if ns.teacher_epochs is not None and ns.teacher_epochs < 1:  # not `or`-ed into the default below
@@ -164,6 +169,9 @@ def _condense(ns: argparse.Namespace) -> int:
     guard = GuardConfig(curvature=ns.curvature, h=ns.h, teacher=teacher, plugin=plugin, direction=ns.direction)
     cfg = _method_config(ns)
     data = load_image_data(name, root=ns.root, size=ns.size, seed=0)
+    tag = f"-curv{ns.curvature:g}" if guard.enabled else ""
+    out = Path(ns.out or f"artifacts/{data.name}-{ns.base}-ipc{ns.ipc}{tag}")
+    check_artifact_target(out, argument="--out")  # before the experts or teacher and the condensation, not after
     ecfg = tcfg = None
     if uses_experts(ns.base):
         ecfg = ExpertConfig(
@@ -180,14 +188,13 @@ def _condense(ns: argparse.Namespace) -> int:
         experts_dir=ns.experts, workers=ns.workers, seed=ns.seed, device=ns.device, steps=ns.steps,
         checkpoint=ns.checkpoint, progress=not ns.quiet,
     )  # fmt: skip
-    tag = f"-curv{ns.curvature:g}" if guard.enabled else ""
-    out = Path(ns.out or f"artifacts/{data.name}-{ns.base}-ipc{ns.ipc}{tag}")
     cond.save(out)
     cost = cond.card["cost"]
     print(format_table(
         ["dataset", "method", "ipc", "curvature", "mode", "steps", "time (s)", "peak MB"],
         [[data.name, cond.card["method"], ns.ipc, ns.curvature if guard.enabled else 0,
-          ns.mode if guard.enabled else "-", cost["steps"], cost["wall_time_s"], cost["peak_memory_mb"]]],
+          _mode_name(teacher, plugin) if guard.enabled else "-", cost["steps"], cost["wall_time_s"],
+          cost["peak_memory_mb"]]],
     ))  # fmt: skip
     print(f"artifact: {out}   audit it: condensekit robust audit {out}")
     return 0
