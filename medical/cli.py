@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from condensekit.core.artifact import check_artifact_target, update_card
-from condensekit.core.atomic import check_file_target, write_bytes, write_json
+from condensekit.core.atomic import check_file_target, check_parent_folders, write_bytes, write_json
 from condensekit.core.cli import add_method_help
 from condensekit.core.config import add_dataclass_args, method_flags
 from condensekit.core.registry import check_int
@@ -121,11 +121,22 @@ def _given(ns: argparse.Namespace, cls: type) -> dict[str, Any]:
     return {f.name: getattr(ns, f.name) for f in dataclasses.fields(cls) if hasattr(ns, f.name)}
 
 
+def _check_buffer_target(out: Path) -> None:
+    """Refuse an expert-buffer folder that is a file or lies under one (it failed later as '[Errno 20] Not a
+    directory: OUT/curvature.json')."""
+    if out.exists() and not out.is_dir():
+        raise ValueError(f"Invalid value {str(out)!r} for argument --out: it is a file; an expert buffer is a folder")
+    check_parent_folders(out, argument="--out")
+
+
 def _experts(ns: argparse.Namespace) -> int:
+    if ns.out:  # before the data is read
+        _check_buffer_target(Path(ns.out))
     data = load_medmnist(ns.flag, ns.root, size=ns.size, download=ns.download).to(resolve_device(ns.device))
     profile = PROFILES.get(ns.profile)
     cfg = profile.expert_config(data, **_given(ns, ExpertConfig))
     out = Path(ns.out or f"runs/experts/{ns.flag}-{cfg.model}-{ns.profile}")
+    _check_buffer_target(out)
     t0 = time.perf_counter()
     buf = generate_experts(data, out, cfg, workers=ns.workers)
     elapsed = time.perf_counter() - t0

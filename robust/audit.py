@@ -39,7 +39,7 @@ import torch
 from torch import Tensor, nn
 
 from condensekit.core.artifact import update_card
-from condensekit.core.atomic import write_bytes, write_json
+from condensekit.core.atomic import check_file_target, write_bytes, write_json
 from condensekit.core.engine import peak_memory_mb, reset_peak_memory
 from condensekit.core.registry import check_choice, check_int
 from condensekit.core.report import format_table
@@ -561,7 +561,10 @@ def audit_files(path: str | os.PathLike[str], out: str | os.PathLike[str] | None
     name = stem.name[: -len(stem.suffix)] if stem.suffix.lower() in (".json", ".png") else stem.name
     if not name:
         raise ValueError(f"Invalid value {str(out)!r} for argument out. Valid values are file stems, e.g. audit")
-    return {"json": str(stem.with_name(name + ".json")), "png": str(stem.with_name(name + ".png"))}
+    files = {"json": str(stem.with_name(name + ".json")), "png": str(stem.with_name(name + ".png"))}
+    for file in files.values():  # a folder of that name, or a file where a folder of the stem's path should be
+        check_file_target(file, argument="out")
+    return files
 
 
 def record_audit(
