@@ -80,7 +80,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     e.add_argument("--models", default="convnet,resnet18")
     e.add_argument("--runs", type=int, default=5)
     e.add_argument("--epochs", type=int, default=None, help="training epochs (default: the profile's)")
-    e.add_argument("--root", default=None)
+    e.add_argument("--root", default=None, help="data root (default: $CONDENSEKIT_DATA, else ~/.cache/condensekit)")
     e.add_argument("--download", action="store_true", help="fetch the artifact's data with medmnist's downloader")
     e.add_argument(
         "--batched", action="store_true", help=f"train each model's runs together (vmapped, for a GPU): {_BATCHED}"

@@ -82,9 +82,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     u.add_argument("--graph-model", default=_GRAPH_MODEL, help="target and shadow GNN of a node-graph audit")
     u.add_argument("--graph-epochs", type=int, default=_GRAPH_EPOCHS,
                    help="training epochs of a node-graph audit's GNNs")  # fmt: skip
-    u.add_argument("--root", default=None, help="data root (default: $CONDENSEKIT_DATA)")
-    u.add_argument("--device", default="cpu")
-    u.add_argument("--json", default=None)
+    u.add_argument("--root", default=None, help="data root (default: $CONDENSEKIT_DATA, else ~/.cache/condensekit)")
+    u.add_argument("--device", default="cpu", help="auto, cpu or cuda[:N]")
+    u.add_argument("--json", default=None, help="where to write the audit's record (it goes into the card too)")
     u.set_defaults(func=_audit)
 
     m = verbs.add_parser("methods", help="list the registered private methods")

@@ -127,3 +127,13 @@ def test_version_prints_the_versions_a_card_records(capsys: pytest.CaptureFixtur
     line = capsys.readouterr().out.strip()
     assert line.startswith(f"condensekit {versions['condensekit']} (torch {versions['torch']}, ")
     assert line.endswith(f"python {versions['python']})") and "\n" not in line
+
+
+@pytest.mark.parametrize("argv", [["privacy", "audit", "--help"], ["medical", "evaluate", "--help"]])
+def test_every_root_option_names_both_fallbacks(argv: list[str], capsys: pytest.CaptureFixture[str]) -> None:
+    """`--root`'s help names $CONDENSEKIT_DATA and the ~/.cache/condensekit fallback everywhere (privacy audit named
+    only the first, medical evaluate neither)."""
+    with pytest.raises(SystemExit):
+        main(argv)
+    text = " ".join(capsys.readouterr().out.split())
+    assert "--root ROOT data root (default: $CONDENSEKIT_DATA, else ~/.cache/condensekit)" in text
