@@ -27,7 +27,7 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-from condensekit.core.atomic import load_torch, save_torch
+from condensekit.core.atomic import check_file_target, load_torch, save_torch
 from condensekit.core.registry import check_int
 from condensekit.core.seed import resolve_device, rng_state, seed_everything, set_rng_state
 from condensekit.core.setting import jsonable, setting_diff
@@ -294,6 +294,8 @@ def run(method: CondensationMethod, config: EngineConfig, evaluate: Evaluator | 
     so a run resumed from one reports the peak of the calls since.
     """
     device = resolve_device(config.device)
+    if config.checkpoint:  # a folder, or a path under a file: refused now, not at the first write after the set-up
+        check_file_target(config.checkpoint, argument="checkpoint")
     seed_everything(config.seed)
     reset_peak_memory(device)
     t0 = time.perf_counter()  # set-up counts: a coreset's whole selection happens there
@@ -490,7 +492,8 @@ def _read_checkpoint(path: Path) -> Any:
         return load_torch(path)
     except (OSError, EOFError, RuntimeError, pickle.UnpicklingError) as err:
         raise ValueError(
-            f"{str(path)!r} is not a readable checkpoint ({type(err).__name__}: {err}); delete it or pass another path"
+            f"{str(path)!r} is not a readable checkpoint ({type(err).__name__}: {err}); pass another path (or delete "
+            "it if it is a checkpoint of yours that was cut short)"
         ) from err
 
 

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from condensekit.core.artifact import check_artifact_target, load_artifact
+from condensekit.core.atomic import check_file_target
 from condensekit.core.cli import add_method_help
 from condensekit.core.config import add_dataclass_args, config_with_overrides, dataclass_from_args, method_flags
 from condensekit.core.evaluate import TrainConfig
@@ -165,6 +166,8 @@ def _condense(ns: argparse.Namespace) -> int:
     name = ns.flag or ns.dataset
     if ns.teacher_epochs is not None and ns.teacher_epochs < 1:  # not `or`-ed into the default below
         raise ValueError(f"Invalid value {ns.teacher_epochs!r} for argument --teacher-epochs. Valid values are >= 1")
+    if ns.checkpoint:  # a folder read as a checkpoint "has no FOLDER.guard.json"; say what it is instead
+        check_file_target(ns.checkpoint, argument="--checkpoint")
     teacher, plugin = resolve_mode(ns.base, ns.mode)
     guard = GuardConfig(curvature=ns.curvature, h=ns.h, teacher=teacher, plugin=plugin, direction=ns.direction)
     cfg = _method_config(ns)

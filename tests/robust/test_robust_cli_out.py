@@ -39,3 +39,12 @@ def test_the_table_names_the_mode_auto_resolved_to(tmp_path, monkeypatch, capsys
     assert [r[0] for r in reached] == ["condense", "save"]
     row = capsys.readouterr().out.splitlines()[2]
     assert [c.strip() for c in row.strip("|").split("|")][4] == "teacher"  # MTT's auto: curvature experts
+
+
+def test_a_checkpoint_that_is_a_folder_is_named_as_such(tmp_path, monkeypatch, capsys) -> None:  # noqa: ANN001
+    reached: list = []
+    _toy(monkeypatch, reached)
+    code = main(["robust", "condense", "--base", "dm", "--dataset", "mnist", "--ipc", "1", "--checkpoint",
+                 str(tmp_path), "--out", str(tmp_path / "set")])  # fmt: skip
+    assert code == 2 and reached == []  # it said the folder "has no FOLDER.guard.json"
+    assert f"Invalid value {str(tmp_path)!r} for argument --checkpoint: it is a folder" in capsys.readouterr().err
