@@ -243,6 +243,8 @@ def _evaluate(ns: argparse.Namespace) -> int:
 def _show(ns: argparse.Namespace) -> int:
     from condensekit.core.artifact import format_card
 
+    if ns.png:  # before the card is printed: the error came after it
+        check_file_target(ns.png, argument="--png")
     ci = CondensedImages.load(ns.artifact, purpose="`medical show`")
     print(format_card(ci.card))
     if ns.png:

@@ -19,3 +19,10 @@ def test_an_expert_folder_that_is_a_file_is_refused(tmp_path, capsys, under) -> 
     assert code == 2, err
     expected = f"{str(blocker)!r} is a file, so no folder can be made under it" if under else "it is a file; an expert"
     assert f"Invalid value {str(out)!r} for argument --out: " in err and expected in err
+
+
+def test_show_refuses_a_png_that_is_a_folder_before_printing_the_card(tmp_path, capsys) -> None:  # noqa: ANN001
+    code = main(["medical", "show", str(tmp_path / "no-artifact"), "--png", str(tmp_path)])
+    captured = capsys.readouterr()
+    assert code == 2 and captured.out == ""
+    assert f"Invalid value {str(tmp_path)!r} for argument --png: it is a folder" in captured.err
