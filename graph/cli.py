@@ -7,7 +7,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from condensekit.core.artifact import update_card
+from condensekit.core.artifact import check_artifact_target, update_card
 from condensekit.core.atomic import write_json
 from condensekit.core.cli import add_method_help
 from condensekit.core.config import method_flags
@@ -27,7 +27,9 @@ DEMO_METHOD = "gcsntk"
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    graph = sub.add_parser("graph", help="graph condensation (node classification)")
+    graph = sub.add_parser(
+        "graph", help="graph condensation (node classification; graph classification with --task graph)"
+    )
     verbs = graph.add_subparsers(dest="verb", metavar="VERB")
 
     c = verbs.add_parser(
@@ -59,9 +61,19 @@ def register(sub: argparse._SubParsersAction) -> None:
 
     e = verbs.add_parser("evaluate", help="train GNNs on a condensed graph, test on the real one")
     e.add_argument("artifact", help="artifact folder written by `graph condense`")
-    e.add_argument("--models", default="gcn", help=f"comma-separated, from {{{', '.join(MODELS.names())}}}")
-    e.add_argument("--runs", type=int, default=10)
-    e.add_argument("--epochs", type=int, default=600)
+    e.add_argument(
+        "--models",
+        default="gcn",
+        help=f"comma-separated, from {{{', '.join(MODELS.names())}}} (default: gcn; a graph-level artifact: gcn,gin "
+        "of its own zoo)",
+    )
+    e.add_argument("--runs", type=int, default=10, help="training runs per model")
+    e.add_argument(
+        "--epochs",
+        type=int,
+        default=600,
+        help="training epochs per run (default: 600; a graph-level artifact: each model's protocol, GCN 500, GIN 200)",
+    )
     _common(e)
     e.set_defaults(func=_evaluate)
 
@@ -160,6 +172,8 @@ def _print_eval(title: str, results: dict[str, Any]) -> None:
 
 def _condense(ns: argparse.Namespace) -> int:
     check_int("--eval-runs", ns.eval_runs, 0)  # before the condensation, not after it
+    if ns.out is not None:  # the default folder names the budget, known after the condensation
+        check_artifact_target(ns.out, argument="--out")
     cfg = _method_config(ns)
     task = prepare_task(ns.dataset, root=ns.root, device=ns.device, download=ns.download)
     cg = condense_nodes(

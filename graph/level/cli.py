@@ -15,7 +15,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from condensekit.core.artifact import CARD_FILE
+from condensekit.core.artifact import CARD_FILE, check_artifact_target
 from condensekit.core.atomic import atomic_path, check_file_target, write_json
 from condensekit.core.registry import check_int
 from condensekit.core.report import format_table
@@ -115,6 +115,8 @@ def _condense(ns: argparse.Namespace) -> int:
             f"Valid values are {{{', '.join(GRAPH_DATASETS)}}}"
         )
     check_int("--eval-runs", ns.eval_runs, 0)  # before the condensation, not after it (no artifact was written)
+    out = Path(ns.out or f"artifacts/{ns.dataset.lower()}-{ns.method}-gpc{ns.gpc}")
+    check_artifact_target(out, argument="--out")  # before the condensation (save refuses it too, after the work)
     cfg = _method_config(ns, GRAPH_METHODS)
     split_seed = 0 if ns.split_seed is None else ns.split_seed
     check_int("--split-seed", split_seed, 0)
@@ -126,7 +128,6 @@ def _condense(ns: argparse.Namespace) -> int:
         config=cfg,
         **_engine_options(ns),
     )
-    out = Path(ns.out or f"artifacts/{ns.dataset.lower()}-{ns.method}-gpc{ns.gpc}")
     res = None
     if ns.eval_runs:
         res = evaluate_graphs(graphs, cs.tensors(), config=GraphEvalConfig(runs=ns.eval_runs, seed=ns.seed))
