@@ -132,6 +132,11 @@ class AttackConfig:
         metadata={"help": "iterations of AutoAttack's APGD-CE, APGD-T and FAB stages: Croce & Hein's standard 100 "
                           "(torchattacks' own default is 10, which benchmarks/robust.py keeps for its recorded rows)"},
     )  # fmt: skip
+    autoattack_queries: int = field(
+        default=5000,
+        metadata={"help": "queries of AutoAttack's Square stage: Croce & Hein's standard 5,000; fewer only for a quick "
+                          "look (it is then not standard AutoAttack, and the audit records the count)"},
+    )  # fmt: skip
     batch_size: int = field(default=500, metadata={"help": "images attacked at once"})
     channels_last: bool = field(
         default=True,
@@ -164,7 +169,8 @@ class AttackConfig:
     )  # fmt: skip
 
     def __post_init__(self) -> None:
-        for name in ("pgd_steps", "cw_steps", "cw_search_steps", "batch_size", "autoattack_steps"):
+        counts = ("pgd_steps", "cw_steps", "cw_search_steps", "batch_size", "autoattack_steps", "autoattack_queries")
+        for name in counts:
             check_int(name, getattr(self, name), 1)
         check_int("forward_chunk", self.forward_chunk, 0)  # 0: no chunks
         for name in ("pgd_step_ratio", "cw_c", "cw_lr"):  # an infinite step or constant is refused too
@@ -308,24 +314,29 @@ def autoattack_description(num_classes: int, config: AttackConfig = AttackConfig
         f"; APGD and FAB at {config.autoattack_steps} iterations (torchattacks' default is 10, Croce & Hein's "
         "standard AutoAttack 100)"
     )
+    if config.autoattack_queries != 5000:
+        steps += f"; Square at {config.autoattack_queries} queries (standard: 5,000)"
     if num_classes >= 4:
         return f"torchattacks AutoAttack(version={config.autoattack_version!r})" + steps
     return (
-        f"APGD-CE → FAB → Square-5000 (torchattacks MultiAttack): AutoAttack's APGD-T needs 4 classes, the data has "
-        f"{num_classes}; autoattack_version={config.autoattack_version!r} does not apply" + steps
+        f"APGD-CE → FAB → Square-{config.autoattack_queries} (torchattacks MultiAttack): AutoAttack's APGD-T needs 4 "
+        f"classes, the data has {num_classes}; autoattack_version={config.autoattack_version!r} does not apply" + steps
     )
 
 
-def _iterations(atk: Attack, steps: int) -> Attack:
-    """``atk`` (a torchattacks chain) with every APGD, APGD-T and FAB stage set to ``steps`` iterations.
+def _iterations(atk: Attack, steps: int, queries: int) -> Attack:
+    """``atk`` (a torchattacks chain) with every APGD, APGD-T and FAB stage set to ``steps`` iterations and every
+    Square stage to ``queries`` queries.
 
     torchattacks' ``AutoAttack`` builds its stages with their class default, 10 iterations, where Croce & Hein's
-    standard version runs 100 (``AttackConfig``'s default); the stages read ``steps`` when they attack, so setting it
-    here is the whole change."""
+    standard version runs 100 (``AttackConfig``'s default); Square's 5,000 queries are the standard's. The stages
+    read ``steps`` and ``n_queries`` when they attack, so setting them here is the whole change."""
     chain = getattr(getattr(atk, "_autoattack", atk), "attacks", None)
     for stage in chain or [atk]:
         if isinstance(stage, (torchattacks.APGD, torchattacks.APGDT, torchattacks.FAB)):
             stage.steps = steps
+        elif isinstance(stage, torchattacks.Square):
+            stage.n_queries = queries
     return atk
 
 
@@ -336,6 +347,7 @@ def _autoattack(model: nn.Module, eps: float, k: int, seed: int, cfg: AttackConf
                 model, norm="Linf", eps=eps, version=cfg.autoattack_version, n_classes=k, seed=seed
             ),
             cfg.autoattack_steps,
+            cfg.autoattack_queries,
         )
     return _iterations(
         torchattacks.MultiAttack(
@@ -346,6 +358,7 @@ def _autoattack(model: nn.Module, eps: float, k: int, seed: int, cfg: AttackConf
             ]
         ),
         cfg.autoattack_steps,
+        cfg.autoattack_queries,
     )
 
 
