@@ -21,6 +21,8 @@ Cutout's square has the reference's ``s×s`` pixels for any side ``s`` (rows ``c
 clipped at the border). Until sitting 24 an even side (14 on 28×28) zeroed ``(s−1)×(s−1)`` (rows
 ``|r − c| < s/2``): every MedMNIST, robust and privacy row recorded before that commit was made with the smaller
 square, so re-running its command now draws the same DSA parameters but cuts one more row and column.
+Expert buffers trained before then keep their experts (a buffer's card does not record the cutout), so a re-run
+that reuses one matches the old experts.
 """
 
 from __future__ import annotations

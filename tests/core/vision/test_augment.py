@@ -67,6 +67,33 @@ def test_cutout_side_matches_the_reference(size):
     assert int(zero.any(1).sum()) == side and int(zero.any(0).sum()) == side
 
 
+def _reference_cutout(h: int, w: int, ratio: float, oy: torch.Tensor, ox: torch.Tensor) -> torch.Tensor:
+    """The DSA reference's ``rand_cutout`` mask for given offsets: an ``s×s`` grid from ``offset − s // 2``, clamped
+    into the image, set to zero (a clamped row or column lands on the border)."""
+    cs = int(h * ratio + 0.5), int(w * ratio + 0.5)
+    b, gy, gx = torch.meshgrid(torch.arange(oy.numel()), torch.arange(cs[0]), torch.arange(cs[1]), indexing="ij")
+    gy = (gy + oy.view(-1, 1, 1) - cs[0] // 2).clamp(0, h - 1)
+    gx = (gx + ox.view(-1, 1, 1) - cs[1] // 2).clamp(0, w - 1)
+    mask = torch.ones(oy.numel(), h, w)
+    mask[b, gy, gx] = 0
+    return mask
+
+
+@pytest.mark.parametrize(("h", "w", "ratio"), [(28, 28, 0.5), (26, 26, 0.5), (27, 31, 0.3), (8, 8, 1.0)])
+def test_cutout_is_the_references_mask_at_every_offset(h: int, w: int, ratio: float) -> None:
+    """Every offset the reference can draw (``[0, size + 1 − s % 2)``), borders included: the same zeroed pixels
+    (helper F's check, sitting 24; the side test above looks only at a centred square)."""
+    from condensekit.core.vision.augment import DSAParams
+
+    cfg = DSAConfig(strategy="cutout", ratio_cutout=ratio)
+    ch, cw = int(h * ratio + 0.5), int(w * ratio + 0.5)
+    ny, nx = h + 1 - ch % 2, w + 1 - cw % 2
+    oy, ox = (t.reshape(-1) for t in torch.meshgrid(torch.arange(ny), torch.arange(nx), indexing="ij"))
+    u = torch.stack([(oy + 0.5) / ny, (ox + 0.5) / nx], 1)  # floor(u · n) is the offset
+    got = apply_dsa(torch.ones(u.shape[0], 1, h, w), DSAParams(("cutout",), {"cutout": u}), cfg)[:, 0]
+    assert torch.equal(got, _reference_cutout(h, w, ratio, oy, ox))
+
+
 def test_single_mode_pick_is_drawn_on_the_host_off_the_cpu() -> None:
     """Off the CPU the transform is picked from a host generator: reading a device draw back is a host sync per
     augmentation on CUDA. 'meta' stands in for an accelerator here (a meta draw cannot be read at all)."""
