@@ -1,7 +1,7 @@
 """When an optimiser runs fused: one kernel per step for all its parameters, on CUDA.
 
 On CUDA torch's default SGD and Adam are the ``foreach`` implementations: one launch per elementwise operation of
-the update (Adam: seven a step, whatever the number of tensors), where ``fused=True`` runs the whole update as
+the update (Adam: seven a step for a few dozen tensors; longer lists are split into more), where ``fused=True`` runs the whole update as
 one kernel, the same rule up to the rounding of a fused multiply-add. A condensation step launches little else
 between its optimiser steps for small synthetic sets, so the optimisers on its hot path (the synthetic set's,
 the learned learning rate's, the networks trained inside a step) ask :func:`fused_on_cuda` whether to fuse, as the

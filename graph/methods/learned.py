@@ -17,6 +17,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from condensekit.core.optim import fused_on_cuda
 from condensekit.core.registry import check_int, check_positive
 from condensekit.core.synthetic import init_from_real
 from condensekit.graph.methods.base import NodeCondensation
@@ -86,11 +87,12 @@ class LearnedNodeGraph(NodeCondensation):
         x0, _ = init_from_real(cfg.init, x_init[task.train_idx], task.y_train, self.budgets)
         self.feat = nn.Parameter(x0.to(device))
         self.y_syn = self.labels(device)
-        self.opt_feat = torch.optim.Adam([self.feat], lr=cfg.lr_feat)
+        self.opt_feat = torch.optim.Adam([self.feat], lr=cfg.lr_feat, fused=fused_on_cuda([self.feat]))
         self.pge: PGE | None = None
         if cfg.structure:
             self.pge = PGE(task.num_features, hidden_channels=cfg.pge_hidden, num_layers=cfg.pge_layers).to(device)
-            self.opt_pge = torch.optim.Adam(self.pge.parameters(), lr=cfg.lr_adj)
+            pge = list(self.pge.parameters())
+            self.opt_pge = torch.optim.Adam(pge, lr=cfg.lr_adj, fused=fused_on_cuda(pge))
         self.model = create_model(
             cfg.backbone,
             in_channels=task.num_features,
@@ -188,7 +190,8 @@ class LearnedNodeGraph(NodeCondensation):
         """Re-initialise the backbone and return a new optimiser for its inner training."""
         self.model.reset_parameters()
         self.model.train()
-        return torch.optim.Adam(self.model.parameters(), lr=self.config.lr_model)
+        params = list(self.model.parameters())
+        return torch.optim.Adam(params, lr=self.config.lr_model, fused=fused_on_cuda(params))
 
     def train_inner(self, optimizer: torch.optim.Optimizer) -> None:
         """``inner_loop`` steps of the backbone on the current (detached) synthetic graph."""

@@ -69,6 +69,16 @@ def _builders(tmp: Any) -> dict[str, Callable[[], Any]]:
         out[f"graph-{m}"] = lambda m=m, e=extra: GRAPH_METHODS.get(m).cls(
             graphs, 2, make_graph_config(m, LEVEL[m][0] | e)
         )
+    from condensekit.graph.condense import make_config
+    from condensekit.graph.methods import NODE_METHODS, node_budgets
+    from condensekit.graph.task import NodeTask
+    from tests.conftest import make_tiny_graph
+    from tests.graph.test_device_audit_graph import NODE
+
+    task = NodeTask.from_data(make_tiny_graph())
+    for m in ("gcond", "gcondx", "doscond", "gcdm", "gcsntk"):
+        out[f"node-{m}"] = lambda m=m: NODE_METHODS.get(m).cls(task, node_budgets(task, budget=9),
+                                                               make_config(m, NODE[m][0]))  # fmt: skip
     toy = make_toy_images()
     teacher = _bn_teacher()
     out["sre2l"] = lambda: SRe2L(toy, 2, SRe2LConfig(iterations=2), teacher=teacher)
@@ -85,7 +95,8 @@ def _bn_teacher() -> torch.nn.Module:
 
 
 METHODS = ["dm", "dc", "mtt", "ptm", "graph-doscond", "graph-kidd", "graph-kidd-lr", "sre2l", "dp-merf",
-           "dp-merf-condensed", "psg"]  # fmt: skip
+           "dp-merf-condensed", "psg", "node-gcond", "node-gcondx", "node-doscond", "node-gcdm",
+           "node-gcsntk"]  # fmt: skip
 
 
 @pytest.fixture(scope="module")
@@ -112,12 +123,14 @@ def test_every_method_with_a_step_optimiser_is_listed():
     import condensekit.robust  # noqa: F401 (registers SRe2L)
     from condensekit.core.vision.methods import IMAGE_METHODS
     from condensekit.graph.level.methods import GRAPH_METHODS
+    from condensekit.graph.methods import NODE_METHODS
     from condensekit.privacy import PRIVACY_METHODS
 
     selections = {"random", "herding", "kcenter"}  # no step, no optimiser
     image = {m for m in IMAGE_METHODS.names() if m not in selections}
     level = {f"graph-{m}" for m in GRAPH_METHODS.names() if m not in selections}
-    assert image | level | set(PRIVACY_METHODS.names()) == set(METHODS)
+    node = {f"node-{m}" for m in NODE_METHODS.names() if m not in selections}
+    assert image | level | node | set(PRIVACY_METHODS.names()) == set(METHODS)
 
 
 @pytest.mark.parametrize("method", METHODS)
@@ -129,7 +142,7 @@ def test_step_optimisers_ask_whether_to_fuse(builders, method, monkeypatch):
     assert unfused == [], f"{method}: {unfused} of {len(made)} optimisers not fused"
 
 
-@pytest.mark.parametrize("method", ["dm", "dc", "graph-doscond", "psg"])
+@pytest.mark.parametrize("method", METHODS)
 def test_step_optimisers_stay_unfused_on_the_cpu(builders, method, monkeypatch):
     made = _optimizers_of_two_steps(builders[method], "cpu", monkeypatch)
     assert made and all(not o.defaults["fused"] for o in made)
