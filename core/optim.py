@@ -1,12 +1,12 @@
 """When an optimiser runs fused: one kernel per step for all its parameters, on CUDA.
 
 On CUDA torch's default SGD and Adam are the ``foreach`` implementations: one launch per elementwise operation of
-the update (Adam: seven a step for a few dozen tensors; longer lists are split into more), where ``fused=True`` runs the whole update as
-one kernel, the same rule up to the rounding of a fused multiply-add. A condensation step launches little else
-between its optimiser steps for small synthetic sets, so the optimisers on its hot path (the synthetic set's,
-the learned learning rate's, the networks trained inside a step) ask :func:`fused_on_cuda` whether to fuse, as the
-image protocol's :func:`~condensekit.core.vision.train.image_optimizer` does. On the CPU the answer is ``None``,
-torch's default there (the per-tensor loop): every figure recorded on the CPU stays bit for bit.
+the update (Adam: seven a step for a few dozen tensors; longer lists are split into more), where ``fused=True`` runs
+the whole update as one kernel, the same rule up to the rounding of a fused multiply-add. A condensation step
+launches little else between its optimiser steps for small synthetic sets, so the optimisers on its hot path (the
+synthetic set's, the learned learning rate's, the networks trained inside a step) ask :func:`fused_on_cuda` whether
+to fuse, as the image protocol's :func:`~condensekit.core.vision.train.image_optimizer` does. On the CPU the answer
+is ``None``, torch's default there (the per-tensor loop): every figure recorded on the CPU stays bit for bit.
 """
 
 from __future__ import annotations
