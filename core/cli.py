@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import copy
 import os
+import select
 import sys
 import warnings
 from importlib.metadata import entry_points
@@ -221,13 +222,27 @@ def main(argv: list[str] | None = None) -> int:
             return _main(argv)
         finally:  # inside the try: a failing flush of buffered output is the same broken pipe
             sys.stdout.flush()
-    except BrokenPipeError:
+    except BrokenPipeError as err:
+        if not _stdout_reader_gone():  # another pipe broke (a worker's, a subprocess's): an error, not a quiet stop
+            print(f"condensekit: error: {err}", file=sys.stderr)
+            return 2
         try:  # the interpreter flushes stdout again at exit: point it at /dev/null, or that flush fails too
             devnull = os.open(os.devnull, os.O_WRONLY)
             os.dup2(devnull, sys.stdout.fileno())
         except (OSError, ValueError, AttributeError):  # a stdout without a file descriptor
             pass
         return 1
+
+
+def _stdout_reader_gone() -> bool:
+    """Whether stdout is a pipe or socket whose reader has gone (``poll`` reports an error or hang-up on it); false
+    when stdout has no file descriptor or cannot be polled."""
+    try:
+        poller = select.poll()
+        poller.register(sys.stdout.fileno(), select.POLLOUT)
+        return any(events & (select.POLLERR | select.POLLHUP) for _, events in poller.poll(0))
+    except (OSError, ValueError, AttributeError):
+        return False
 
 
 def _main(argv: list[str] | None) -> int:
