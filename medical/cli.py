@@ -37,7 +37,8 @@ def register(sub: argparse._SubParsersAction) -> None:
         "experts",
         help="train (or finish) an expert-trajectory buffer",
         description="ExpertConfig's defaults below are the paper's; --profile replaces some of them (cpu: 10 experts "
-        "x 5 epochs, fewer on a large training set, BreastMNIST 15 epochs; every profile shrinks the batch of a "
+        "x 5 epochs, fewer when experts x epochs x training images would pass the profile's budget (BreastMNIST: "
+        "7 x 15, PneumoniaMNIST: 2 x 5); every profile shrinks the batch of a "
         "small set so that an epoch has enough SGD steps), and a flag given here wins. The buffer's card and the "
         "JSON record the values used.",
     )

@@ -195,9 +195,12 @@ def _audit(ns: argparse.Namespace) -> int:
     if task == NODE_TASK:
         image_only = [flag for flag in ("--model", "--train-steps") if hasattr(ns, flag[2:].replace("-", "_"))]
         if image_only:  # else ignored without a word (their defaults are suppressed: present only when given)
+            flag = image_only[0]
+            value = getattr(ns, flag[2:].replace("-", "_"))
             raise ValueError(
-                f"{image_only[0]} applies to image audits; a node-graph audit trains --graph-model for "
-                "--graph-epochs"
+                f"Invalid arguments for the node-graph artifact {ns.artifact!r}: {flag} ({value!r}) applies to image "
+                f"audits; a node-graph audit trains --graph-model ({ns.graph_model!r}) for --graph-epochs "
+                f"({ns.graph_epochs})"
             )
         if cfg.member_set != "random" or cfg.canaries:
             raise ValueError(
@@ -215,8 +218,11 @@ def _audit(ns: argparse.Namespace) -> int:
         graph_only = [flag for flag, on in (("--graph-model", ns.graph_model != _GRAPH_MODEL),
                                             ("--graph-epochs", ns.graph_epochs != _GRAPH_EPOCHS)) if on]  # fmt: skip
         if graph_only:
+            flag = graph_only[0]
+            value = getattr(ns, flag[2:].replace("-", "_"))
             raise ValueError(
-                f"{graph_only[0]} applies to node-graph audits; an image audit trains --model for --train-steps"
+                f"Invalid arguments for the image artifact {ns.artifact!r}: {flag} ({value!r}) applies to node-graph "
+                f"audits; an image audit trains --model ({cfg.model!r}) for --train-steps ({cfg.train_steps})"
             )
         rec = audit_artifact(ns.artifact, cfg, root=ns.root, device=ns.device)
     else:

@@ -18,7 +18,9 @@ def test_an_image_audit_refuses_the_node_audits_options(tmp_path, capsys, images
     CondensedImages(images.x_train[:4], images.y_train[:4], card).save(tmp_path / "dm")
     assert main(["privacy", "audit", str(tmp_path / "dm"), "--attack", "loss", flag, value]) == 2
     err = capsys.readouterr().err
-    assert f"{flag} applies to node-graph audits; an image audit trains --model for --train-steps" in err
+    parsed = int(value) if flag == "--graph-epochs" else value
+    assert f"Invalid arguments for the image artifact {str(tmp_path / 'dm')!r}: {flag} ({parsed!r}) applies to " in err
+    assert "applies to node-graph audits; an image audit trains --model ('mlp') for --train-steps (500)" in err
     assert not load_artifact(tmp_path / "dm").card.get("audits")
 
 
@@ -28,6 +30,7 @@ def test_a_node_audit_refuses_the_image_audits_options(tmp_path, capsys, flag, v
         "domain": "graph", "task": "node_classification", "method": "random", "config": {},
         "source": {"dataset": "cora"}, "budget": 3, "seed": 0})  # fmt: skip
     assert main(["privacy", "audit", str(tmp_path / "node"), flag, value]) == 2
-    assert f"{flag} applies to image audits; a node-graph audit trains --graph-model for --graph-epochs" in (
-        capsys.readouterr().err
-    )
+    err = capsys.readouterr().err
+    parsed = int(value) if flag == "--train-steps" else value
+    assert f"Invalid arguments for the node-graph artifact {str(tmp_path / 'node')!r}: {flag} ({parsed!r})" in err
+    assert "applies to image audits; a node-graph audit trains --graph-model ('gcn') for --graph-epochs" in err
