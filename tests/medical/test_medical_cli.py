@@ -181,7 +181,7 @@ def test_png_goes_to_the_path_given(root, tmp_path, capsys):
     assert main(["medical", "show", str(art), "--png", str(grid)]) == 0
     assert grid.read_bytes()[:4] == b"\x89PNG" and not (tmp_path / "grid.png").exists()
     assert main(["medical", "show", str(art), "--png", str(tmp_path)]) == 2  # a folder: refused, nothing written
-    assert "argument png" in capsys.readouterr().err
+    assert "for argument --png: it is a folder" in capsys.readouterr().err
 
 
 def test_condense_out_never_replaces_a_folder_that_is_not_an_artifact(root, tmp_path, capsys):
