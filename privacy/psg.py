@@ -237,14 +237,14 @@ class PSG(PrivateMethod):
             epochs=max(1, cfg.inner_loop), lr=cfg.lr_net, momentum=0.0, weight_decay=0.0, lr_drop_at=1.0
         )
 
-    def _fresh_model(self) -> nn.Module:
+    def _fresh_model(self, device: torch.device | None = None) -> nn.Module:
         d = self.data
-        return build_image_model(self.config.model, channels=d.channels, num_classes=d.num_classes, im_size=d.im_size)
+        return build_image_model(self.config.model, channels=d.channels, num_classes=d.num_classes, im_size=d.im_size,
+                                 device=device)  # fmt: skip
 
     def step(self, step: int) -> dict[str, float]:
         cfg = self.config
-        with torch.device(self.device):  # drawn where it runs: moved from the host, each tensor was a sync on CUDA
-            net = self._fresh_model()
+        net = self._fresh_model(self.device)  # drawn where it runs: moved from the host, each tensor was a CUDA sync
         params = list(net.parameters())
         total = self.x_syn.new_zeros(())
         for ol in range(cfg.outer_loop):

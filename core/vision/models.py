@@ -16,6 +16,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from functools import partial
 
+import torch
 from torch import Tensor, nn
 
 from condensekit.core.registry import Registry
@@ -69,6 +70,19 @@ def batch_norm_layers(model: nn.Module) -> list[nn.Module]:
     return [m for m in model.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
 
 
-def build_image_model(name: str, *, channels: int, num_classes: int, im_size: tuple[int, int]) -> nn.Module:
-    """A freshly initialised model registered as ``name`` (unknown names list the valid ones)."""
-    return IMAGE_MODELS.get(name)(channels, num_classes, tuple(im_size))
+def build_image_model(
+    name: str,
+    *,
+    channels: int,
+    num_classes: int,
+    im_size: tuple[int, int],
+    device: torch.device | str | None = None,
+) -> nn.Module:
+    """A freshly initialised model registered as ``name`` (unknown names list the valid ones). With ``device`` its
+    parameters are drawn there (built under ``torch.device``), not on the host and moved: a method that draws a
+    fresh network every step (DM, DC, PSG) would otherwise copy, and on CUDA sync, once per tensor."""
+    make = IMAGE_MODELS.get(name)
+    if device is None:
+        return make(channels, num_classes, tuple(im_size))
+    with torch.device(device):
+        return make(channels, num_classes, tuple(im_size))

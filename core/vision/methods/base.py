@@ -160,8 +160,8 @@ class ImageCondensation(CondensationMethod):
     def fresh_model(self) -> nn.Module:
         name = getattr(self.config, "model", "convnet")
         d = self.data
-        with torch.device(self.device):  # drawn where it runs: DM and DC draw one every step, no host init and copy
-            return build_image_model(name, channels=d.channels, num_classes=d.num_classes, im_size=d.im_size)
+        return build_image_model(name, channels=d.channels, num_classes=d.num_classes, im_size=d.im_size,
+                                 device=self.device)  # fmt: skip
 
     def regularize(self, model: nn.Module) -> Tensor | None:
         return None if self.regularizer is None else self.regularizer(model, self.x_syn, self.y_syn)
