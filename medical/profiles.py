@@ -72,9 +72,10 @@ MTT's 256; BreastMNIST (546) gets 34 (cpu) or 13 (paper).
   kept sets' 0.8889. Candidate 0.895 / 0.879 / 0.897 (kept 0.900 / 0.879 / 0.887), mean 0.891: adopted; the gain is
   seed 2's. Test (the saved sets, 5 students each): 0.800 / 0.800 / 0.795, **0.798 ± 0.002** (AUC 0.831), against
   0.802 ± 0.006 at 10 steps: the validation gain did not carry to test (−0.004, within the set-to-set std); 93.6 %
-  of full data. An iteration costs about twice as much (5.9–6.0 CPU s
-  against 2.4–2.8 under load), peak 2.7 GB. Its 20 steps exceed the experts' 17 per epoch, but at the learned rates
-  (0.0048–0.0082 against the experts' 0.01) the unroll covers 0.56–0.96 of a segment's SGD distance.
+  of the then 2-run full-data mean, 93.4 % of the 5-run one (0.855, sitting 24). An iteration costs about twice as
+  much (5.9–6.0 CPU s against 2.4–2.8 under load), peak 2.7 GB. Its 20 steps exceed the experts' 17 per epoch,
+  but at the learned rates (0.0048–0.0082 against the experts' 0.01) the unroll covers 0.56–0.96 of a segment's
+  SGD distance.
 Experts plus PTM at IPC 10 on PneumoniaMNIST, measured in sitting 10 (``benchmarks/medical.py``, entry
 ``end_to_end``): experts 175 CPU s, PTM's 300 iterations with its 4 validation checks 514 CPU s (0.86 CPU s per
 iteration), **689 CPU s in all, 1,339 s wall** with the machine shared (load 4–5), peak RSS 1.6 GB: inside the
@@ -201,7 +202,7 @@ PROFILES.register(
         experts=ExpertConfig(num_experts=10, epochs=5),
         expert_min_steps=16,  # > the 10 student steps over a 1-epoch segment (BreastMNIST PTM at IPC 10 takes 20, at
         # learned rates of 0.48-0.82 times the experts': sitting 23)
-        expert_max_image_epochs=60_000,  # PneumoniaMNIST: 2 experts × 5 epochs; BreastMNIST: all 10
+        expert_max_image_epochs=60_000,  # PneumoniaMNIST: 2 experts × 5 epochs; BreastMNIST: 7 at its 15 epochs
         evaluation=ImageTrainConfig(epochs=1000, val_every=50),  # MTT's evaluate_synset schedule
         select_every=100,
         full=ImageTrainConfig(epochs=100, optimizer="adam", lr=1e-3, batch_size=128, weight_decay=0.0, val_every=1),
