@@ -64,7 +64,7 @@ import torch
 from torch import Tensor, nn
 
 from condensekit.core.modes import eval_mode
-from condensekit.core.optim import fused_on_cuda
+from condensekit.core.optim import adam
 from condensekit.core.registry import check_int, check_nonnegative, check_positive
 from condensekit.core.vision import ImageSplits
 from condensekit.privacy.base import PrivateMethod, register_private_method, to_normalised
@@ -233,8 +233,7 @@ class DPMERFGenerator(_EmbeddingMethod):
             cfg.code_dim, data.num_classes, hidden=cfg.hidden, channels=channels, kernel_size=cfg.kernel_size,
             out_channels=data.channels, im_size=data.im_size,
         ).to(device)  # fmt: skip
-        params = list(self.gen.parameters())
-        self.opt = torch.optim.Adam(params, lr=cfg.lr, fused=fused_on_cuda(params))
+        self.opt = adam(self.gen.parameters(), lr=cfg.lr)
 
     def step(self, step: int) -> dict[str, float]:
         cfg = self.config
@@ -280,7 +279,7 @@ class DPMERFCondensed(_EmbeddingMethod):
         self.labels = torch.arange(data.num_classes, device=device).repeat_interleave(cfg.ipc)
         shape = self.prior.logit_shape(self.labels.numel(), data.channels)
         self.logits = torch.randn(shape, device=device).requires_grad_(True)
-        self.opt = torch.optim.Adam([self.logits], lr=cfg.lr, fused=fused_on_cuda([self.logits]))
+        self.opt = adam([self.logits], lr=cfg.lr)
 
     def step(self, step: int) -> dict[str, float]:
         x01 = self.prior.images(self.logits)

@@ -61,7 +61,7 @@ from torch import Tensor, nn
 from torch.func import functional_call, grad, vmap
 
 from condensekit.core.objectives import GRADIENT_METRICS, gradient_distance
-from condensekit.core.optim import fused_on_cuda
+from condensekit.core.optim import sgd
 from condensekit.core.registry import Registry, check_choice, check_int, check_positive
 from condensekit.core.vision import (
     IMAGE_MODELS,
@@ -232,7 +232,7 @@ class PSG(PrivateMethod):
         self.labels = torch.arange(data.num_classes, device=device).repeat_interleave(cfg.ipc)
         shape = (self.labels.numel(), data.channels, *data.im_size)
         self.x_syn = torch.randn(shape, device=device).requires_grad_(True)
-        self.opt = torch.optim.SGD([self.x_syn], lr=cfg.lr_img, momentum=0.5, fused=fused_on_cuda([self.x_syn]))
+        self.opt = sgd([self.x_syn], lr=cfg.lr_img, momentum=0.5)
         self.inner = ImageTrainConfig(
             epochs=max(1, cfg.inner_loop), lr=cfg.lr_net, momentum=0.0, weight_decay=0.0, lr_drop_at=1.0
         )

@@ -62,7 +62,7 @@ from torch import Tensor, nn
 from condensekit.core.atomic import write_json, write_tensors
 from condensekit.core.data import cache_dir
 from condensekit.core.objectives.curvature import CurvatureRegularizer
-from condensekit.core.optim import fused_on_cuda
+from condensekit.core.optim import adam
 from condensekit.core.registry import check_int, check_nonnegative, check_positive
 from condensekit.core.vision import (
     ImageSplits,
@@ -300,9 +300,7 @@ class SRe2L(ImageCondensation):
         mean = torch.tensor(self.data.mean, device=device).view(1, -1, 1, 1)
         std = torch.tensor(self.data.std, device=device).view(1, -1, 1, 1)
         self.lo, self.hi = -mean / std, (1 - mean) / std
-        self.opt = torch.optim.Adam(
-            [self.x_syn], lr=self.config.lr_img, betas=(0.5, 0.9), eps=1e-8, fused=fused_on_cuda([self.x_syn])
-        )
+        self.opt = adam([self.x_syn], lr=self.config.lr_img, betas=(0.5, 0.9), eps=1e-8)
 
     def _bn_hook(self, module: nn.Module, inputs: tuple[Tensor, ...], _out: Tensor) -> None:
         if not self.matching:

@@ -21,7 +21,7 @@ from torch import Tensor, nn
 
 from condensekit.core.evaluate import Summary, accuracy, check_epoch, lr_drop_epoch, repeat
 from condensekit.core.modes import eval_mode
-from condensekit.core.optim import fused_on_cuda
+from condensekit.core.optim import adam, sgd
 from condensekit.core.registry import check_choice, check_int, check_nonnegative, check_positive
 from condensekit.core.vision.models import build_image_model
 from condensekit.core.vision.splits import ImageSplits
@@ -99,11 +99,9 @@ def multilabel_loss(logits: Tensor, y: Tensor) -> Tensor:
 def image_optimizer(params: Iterable[Tensor], config: ImageTrainConfig, lr: float) -> torch.optim.Optimizer:
     """``config``'s optimiser over ``params``, fused into one kernel per step when they are all on CUDA (SGD and
     Adam alike: the same update, up to the rounding of a fused multiply-add)."""
-    params = list(params)
-    fused = fused_on_cuda(params)
     if config.optimizer == "adam":
-        return torch.optim.Adam(params, lr=lr, weight_decay=config.weight_decay, fused=fused)
-    return torch.optim.SGD(params, lr=lr, momentum=config.momentum, weight_decay=config.weight_decay, fused=fused)
+        return adam(params, lr=lr, weight_decay=config.weight_decay)
+    return sgd(params, lr=lr, momentum=config.momentum, weight_decay=config.weight_decay)
 
 
 @torch.no_grad()

@@ -42,7 +42,7 @@ from torch import Tensor, nn
 
 from condensekit.core.engine import available_memory_bytes
 from condensekit.core.objectives.kernel_ridge import krr_predict
-from condensekit.core.optim import fused_on_cuda
+from condensekit.core.optim import adam
 from condensekit.core.registry import check_int, check_nonnegative, check_positive
 from condensekit.core.synthetic import init_from_real
 from condensekit.graph.adjacency import has_self_loops, induced_subgraph, normalize, to_csr
@@ -111,7 +111,7 @@ class GCSNTK(NodeCondensation):
         self.feat = nn.Parameter(g0.to(device))
         self.y_syn = self.labels(device)
         self.y_syn_onehot = F.one_hot(self.y_syn, task.num_classes).to(g.dtype)
-        self.opt_feat = torch.optim.Adam([self.feat], lr=cfg.lr_feat, fused=fused_on_cuda([self.feat]))
+        self.opt_feat = adam([self.feat], lr=cfg.lr_feat)
 
     def stateful(self) -> dict[str, Any]:
         return {"feat": self.feat, "opt_feat": self.opt_feat}

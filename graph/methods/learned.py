@@ -17,7 +17,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from condensekit.core.optim import fused_on_cuda
+from condensekit.core.optim import adam
 from condensekit.core.registry import check_int, check_positive
 from condensekit.core.synthetic import init_from_real
 from condensekit.graph.methods.base import NodeCondensation
@@ -87,12 +87,11 @@ class LearnedNodeGraph(NodeCondensation):
         x0, _ = init_from_real(cfg.init, x_init[task.train_idx], task.y_train, self.budgets)
         self.feat = nn.Parameter(x0.to(device))
         self.y_syn = self.labels(device)
-        self.opt_feat = torch.optim.Adam([self.feat], lr=cfg.lr_feat, fused=fused_on_cuda([self.feat]))
+        self.opt_feat = adam([self.feat], lr=cfg.lr_feat)
         self.pge: PGE | None = None
         if cfg.structure:
             self.pge = PGE(task.num_features, hidden_channels=cfg.pge_hidden, num_layers=cfg.pge_layers).to(device)
-            pge = list(self.pge.parameters())
-            self.opt_pge = torch.optim.Adam(pge, lr=cfg.lr_adj, fused=fused_on_cuda(pge))
+            self.opt_pge = adam(self.pge.parameters(), lr=cfg.lr_adj)
         self.model = create_model(
             cfg.backbone,
             in_channels=task.num_features,
@@ -190,8 +189,7 @@ class LearnedNodeGraph(NodeCondensation):
         """Re-initialise the backbone and return a new optimiser for its inner training."""
         self.model.reset_parameters()
         self.model.train()
-        params = list(self.model.parameters())
-        return torch.optim.Adam(params, lr=self.config.lr_model, fused=fused_on_cuda(params))
+        return adam(self.model.parameters(), lr=self.config.lr_model)
 
     def train_inner(self, optimizer: torch.optim.Optimizer) -> None:
         """``inner_loop`` steps of the backbone on the current (detached) synthetic graph."""

@@ -25,7 +25,7 @@ import torch
 from torch import Tensor, nn
 
 from condensekit.core.engine import CondensationMethod
-from condensekit.core.optim import fused_on_cuda
+from condensekit.core.optim import sgd
 from condensekit.core.registry import MethodEntry, Registry, check_int, method_registrar
 from condensekit.core.selection import select_per_class
 from condensekit.core.synthetic import INIT_METHODS
@@ -183,9 +183,7 @@ class ImageSGDMethod(ImageCondensation):
 
     def setup(self, device: torch.device) -> None:
         super().setup(device)
-        self.opt = torch.optim.SGD(
-            [self.x_syn], lr=self.config.lr_img, momentum=self.config.momentum, fused=fused_on_cuda([self.x_syn])
-        )
+        self.opt = sgd([self.x_syn], lr=self.config.lr_img, momentum=self.config.momentum)
         self.dsa = self.dsa_config()
 
     def stateful(self) -> dict[str, Any]:

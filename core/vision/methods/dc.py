@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 import torch
 
 from condensekit.core.objectives import dc_distance
-from condensekit.core.optim import fused_on_cuda
+from condensekit.core.optim import sgd
 from condensekit.core.registry import check_choice, check_int, check_nonnegative, check_positive
 from condensekit.core.synthetic import INIT_METHODS
 from condensekit.core.vision.augment import apply_dsa, draw_params
@@ -64,7 +64,7 @@ class DC(ImageSGDMethod):
         net = self.fresh_model()
         net.train()
         params = list(net.parameters())
-        net_opt = torch.optim.SGD(params, lr=cfg.lr_net, fused=fused_on_cuda(params))
+        net_opt = sgd(params, lr=cfg.lr_net)
         # The logged loss is summed on the device, in float64 as Python summed the floats before (the same
         # number), and read back once per step: a read per outer iteration was a host sync each on CUDA.
         total = self.x_syn.new_zeros((), dtype=torch.float64)

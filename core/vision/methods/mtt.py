@@ -32,7 +32,7 @@ import torch
 from torch import Tensor, nn
 
 from condensekit.core.objectives.trajectory import param_distance, student_batches, unflatten, unroll_student
-from condensekit.core.optim import fused_on_cuda
+from condensekit.core.optim import sgd
 from condensekit.core.registry import check_choice, check_int, check_nonnegative, check_positive
 from condensekit.core.synthetic import INIT_METHODS
 from condensekit.core.vision.augment import DSA
@@ -139,9 +139,8 @@ class MTT(ImageCondensation):
         # Only the epochs a segment can reach are kept in memory (MTT's buffers are large).
         self.trajectories = self.buffer.trajectories(device=device, rows=rows)
         self.syn_lr = nn.Parameter(torch.tensor(float(cfg.lr_teacher), device=device))
-        fused = fused_on_cuda([self.x_syn, self.syn_lr])
-        self.opt_img = torch.optim.SGD([self.x_syn], lr=cfg.lr_img, momentum=cfg.momentum, fused=fused)
-        self.opt_lr = torch.optim.SGD([self.syn_lr], lr=cfg.lr_lr, momentum=cfg.momentum, fused=fused)
+        self.opt_img = sgd([self.x_syn], lr=cfg.lr_img, momentum=cfg.momentum)
+        self.opt_lr = sgd([self.syn_lr], lr=cfg.lr_lr, momentum=cfg.momentum)
         self.student = self.fresh_model()
         self.augment = DSA(self.dsa_config())
 

@@ -111,7 +111,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from condensekit.core.objectives import GRADIENT_METRICS, gradient_distance, relative_gradient_mse
-from condensekit.core.optim import fused_on_cuda
+from condensekit.core.optim import adam
 from condensekit.core.registry import check_choice, check_int, check_positive
 from condensekit.graph.level.batch import POOLINGS, GraphBatch
 from condensekit.graph.level.methods.base import (
@@ -287,9 +287,8 @@ class GraphDosCond(GraphCondensation):
         ]
         self.real_by_class = [graphs.train_idx[graphs.y_train == c] for c in range(graphs.num_classes)]
         graphs.canonical_edges  # noqa: B018 (its one host read here, not in step 0's first real batch)
-        fused = fused_on_cuda(p.feat for p in self.parts)
-        self.opt_feat = torch.optim.Adam([p.feat for p in self.parts], lr=cfg.lr_feat, fused=fused)
-        self.opt_adj = torch.optim.Adam([p.logits for p in self.parts], lr=cfg.lr_adj, fused=fused)
+        self.opt_feat = adam([p.feat for p in self.parts], lr=cfg.lr_feat)
+        self.opt_adj = adam([p.logits for p in self.parts], lr=cfg.lr_adj)
 
     @property
     def feat(self) -> nn.Parameter:
@@ -352,10 +351,7 @@ class GraphDosCond(GraphCondensation):
             for group in opt.param_groups:
                 group["lr"] = lr * decay
         models = [self.matching_model() for _ in range(cfg.model_draws)]
-        opt_models: list[torch.optim.Optimizer] = []
-        for m in models if cfg.inner else []:
-            params = list(m.parameters())
-            opt_models.append(torch.optim.Adam(params, lr=cfg.lr_model, fused=fused_on_cuda(params)))
+        opt_models = [adam(m.parameters(), lr=cfg.lr_model) for m in models] if cfg.inner else []
         total = self.parts[0].feat.new_zeros(())  # summed on the device: one host sync per step
         for ol in range(cfg.outer):
             # the reference's temperature counts relaxed samples (one per outer update), not epochs

@@ -75,7 +75,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from condensekit.core.objectives.kernel_ridge import krr_factor, krr_solve
-from condensekit.core.optim import fused_on_cuda
+from condensekit.core.optim import adam
 from condensekit.core.registry import check_int, check_positive
 from condensekit.graph.level.batch import GraphBatch
 from condensekit.graph.level.kernel import GRAPH_KERNELS, SELF_LOOP
@@ -156,9 +156,8 @@ class KiDD(GraphCondensation):
             real = GraphBatch.from_graphset(graphs, graphs.train_idx)
             self.real_stats = self.kernel.stats(real, hops=cfg.hops)
         self.y_real = graphs.y_train.to(device)
-        fused = fused_on_cuda([self.feat, *self.adj_params()])
-        self.opt_feat = torch.optim.Adam([self.feat], lr=cfg.lr_feat, fused=fused)
-        self.opt_adj = torch.optim.Adam(self.adj_params(), lr=cfg.lr_adj, fused=fused)
+        self.opt_feat = adam([self.feat], lr=cfg.lr_feat)
+        self.opt_adj = adam(self.adj_params(), lr=cfg.lr_adj)
 
     def _init_adjacency(self, a0: Tensor) -> None:
         self.adj_param = nn.Parameter(a0)
