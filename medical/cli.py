@@ -137,7 +137,8 @@ def _experts(ns: argparse.Namespace) -> int:
     profile = PROFILES.get(ns.profile)
     cfg = profile.expert_config(data, **_given(ns, ExpertConfig))
     out = Path(ns.out or f"runs/experts/{ns.flag}-{cfg.model}-{ns.profile}")
-    _check_buffer_target(out)
+    if not ns.out:  # a given --out was checked before the data was read
+        _check_buffer_target(out)
     t0 = time.perf_counter()
     buf = generate_experts(data, out, cfg, workers=ns.workers)
     elapsed = time.perf_counter() - t0
