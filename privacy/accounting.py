@@ -91,17 +91,24 @@ def check_epsilon(epsilon: float, argument: str = "epsilon") -> float:
     return float(epsilon)
 
 
-def check_delta(delta: float, n: int | None = None, argument: str = "delta") -> float:
-    """``delta`` as a float in (0, 1); warns when ``n`` is given and δ ≥ 1/n (the guarantee then allows
-    publishing one record in the clear, so it is meaningless)."""
+def check_delta(
+    delta: float, n: int | None = None, argument: str = "delta", *, allow_large_delta: bool = False
+) -> float:
+    """``delta`` as a float in (0, 1); with ``n`` records also below :math:`1/n`.
+
+    An (ε, δ) guarantee with δ ≥ 1/n is met by a mechanism that publishes one record in the clear (pick a record
+    at random: each is revealed with probability 1/n ≤ δ), so it promises nothing: δ ≥ 1/n raises ``ValueError``
+    naming δ, ``n`` and the bound, unless ``allow_large_delta`` (a release made anyway is recorded as such by
+    :func:`account`, which also warns, once). Nothing is warned here.
+    """
     if isinstance(delta, bool) or not isinstance(delta, (int, float)) or not 0 < delta < 1:
         raise ValueError(f"Invalid value {delta!r} for argument {argument}. Valid values are in (0, 1), e.g. 1e-5")
-    if n is not None and delta >= 1.0 / n:
-        warnings.warn(
-            f"delta={delta:g} is >= 1/n = {1.0 / n:.3g} for n={n} records: an (ε, δ) guarantee with δ ≥ 1/n "
-            "allows releasing a record in the clear and is meaningless; use δ well below 1/n",
-            UserWarning,
-            stacklevel=2,
+    if n is not None and delta >= 1.0 / n and not allow_large_delta:
+        raise ValueError(
+            f"Invalid value {delta!r} for argument {argument}: it is >= 1/n = {1.0 / n:.3g} for n={n} records, and an "
+            "(ε, δ) guarantee with δ ≥ 1/n allows releasing a record in the clear, so it is meaningless. Valid "
+            f"values are in (0, {1.0 / n:.3g}), well below 1/n (e.g. 1e-5 for MNIST's 60,000); to release anyway, "
+            "pass allow_large_delta=True (command line: --allow-large-delta true), which the card records"
         )
     return float(delta)
 
@@ -258,12 +265,27 @@ def account(
     neighbouring: str,
     sensitivity: str,
     n: int | None = None,
+    allow_large_delta: bool = False,
     extra: dict[str, object] | None = None,
 ) -> PrivacyReport:
     """Both accountants on ``releases``; the stated ε is the tighter valid one (the analytic value when every
-    release is full-batch, else RDP)."""
+    release is full-batch, else RDP).
+
+    With ``n`` records, δ ≥ 1/n raises ``ValueError`` (:func:`check_delta`) unless ``allow_large_delta``; a release
+    allowed so warns once, here, and its record says so (``allow_large_delta``, ``records``, ``one_over_n``).
+    """
     check_choice("neighbouring", neighbouring, NEIGHBOURING)
-    check_delta(delta, n)
+    check_delta(delta, n, allow_large_delta=allow_large_delta)
+    extra = dict(extra or {})
+    if n is not None and delta >= 1.0 / n:
+        warnings.warn(
+            f"delta={delta:g} is >= 1/n = {1.0 / n:.3g} for n={n} records, released anyway (allow_large_delta=True): "
+            "an (ε, δ) guarantee with δ ≥ 1/n allows releasing a record in the clear and is meaningless; the card "
+            "records it",
+            UserWarning,
+            stacklevel=2,
+        )
+        extra |= {"allow_large_delta": True, "records": int(n), "one_over_n": 1.0 / n}
     eps_rdp, order = rdp_epsilon(releases, delta)
     full_batch = all(r.sample_rate == 1 for r in releases)
     eps_agm = analytic_gaussian_epsilon(releases, delta) if full_batch else None
@@ -282,7 +304,7 @@ def account(
         mechanism=mechanism,
         neighbouring=neighbouring,
         sensitivity=sensitivity,
-        extra=dict(extra or {}),
+        extra=extra,
     )
 
 

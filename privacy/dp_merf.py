@@ -67,6 +67,7 @@ from condensekit.core.modes import eval_mode
 from condensekit.core.optim import adam
 from condensekit.core.registry import check_int, check_nonnegative, check_positive
 from condensekit.core.vision import ImageSplits
+from condensekit.privacy.accounting import check_delta
 from condensekit.privacy.base import PrivateMethod, register_private_method, to_normalised
 from condensekit.privacy.embedding import NoisyEmbedding, StackedFeatures, class_embedding, release_embedding
 from condensekit.privacy.prior import GridPrior, total_variation
@@ -99,6 +100,9 @@ class ReleaseConfig:
 
     epsilon: float = field(default=1.0, metadata={"help": "privacy budget ε of the single release"})
     delta: float = field(default=1e-5, metadata={"help": "δ (keep it well below 1/n)"})
+    allow_large_delta: bool = field(
+        default=False, metadata={"help": "release even with δ ≥ 1/n (meaningless; the card records it)"}
+    )
     sigma: float = field(default=0.0, metadata={"help": "noise multiplier; 0 calibrates it to (ε, δ)"})
     accountant: str = field(default="analytic", metadata={"help": "σ calibration: analytic (exact) or rdp"})
     n_features: int = field(default=10_000, metadata={"help": "random features D per bandwidth (cos + sin pairs)"})
@@ -172,6 +176,11 @@ class _EmbeddingMethod(PrivateMethod):
 
     released: NoisyEmbedding
 
+    def __init__(self, data: ImageSplits, config: ReleaseConfig) -> None:
+        super().__init__(data, config)
+        # δ ≥ 1/n refused when the method is made, before the engine starts (the release checks it again)
+        check_delta(config.delta, int(data.x_train.shape[0]), allow_large_delta=config.allow_large_delta)
+
     def _release(self, device: torch.device) -> None:
         cfg, data = self.config, self.data
         dim = data.channels * data.im_size[0] * data.im_size[1]
@@ -180,8 +189,9 @@ class _EmbeddingMethod(PrivateMethod):
         bws = [cfg.bandwidth * s for s in _scales(cfg.bandwidth_scales)]
         self.features = StackedFeatures.build(dim, cfg.n_features, bws, generator=None, device=device)
         self.released = release_embedding(
-            data, self.features, epsilon=cfg.epsilon, delta=cfg.delta, sigma=cfg.sigma, accountant=cfg.accountant
-        )
+            data, self.features, epsilon=cfg.epsilon, delta=cfg.delta, sigma=cfg.sigma, accountant=cfg.accountant,
+            allow_large_delta=cfg.allow_large_delta,
+        )  # fmt: skip
         self.target = self.released.value
 
     def loss(self, x01: Tensor, labels: Tensor) -> Tensor:

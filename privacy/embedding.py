@@ -122,6 +122,7 @@ def release_embedding(
     accountant: str = "analytic",
     batch_size: int = 2048,
     generator: torch.Generator | None = None,
+    allow_large_delta: bool = False,
 ) -> NoisyEmbedding:
     """Release the class-conditional mean embedding of ``data``'s training split once, (ε, δ)-DP.
 
@@ -130,10 +131,12 @@ def release_embedding(
     ``generator``: the noise's source; ``None`` (the default, and what every method uses) draws it from a
     :func:`~condensekit.privacy.noise.secret_generator`. A seeded generator reproduces a release, for tests
     only: whoever knows its seed knows the noise, and the release is then not private.
+    ``delta`` ≥ 1/n (n training images) raises ``ValueError`` unless ``allow_large_delta``
+    (:func:`~condensekit.privacy.accounting.account` then warns once and the record says so).
     """
     check_epsilon(epsilon)
     n = int(data.x_train.shape[0])
-    check_delta(delta, n)
+    check_delta(delta, n, allow_large_delta=allow_large_delta)  # before any work: account() checks it again
     if sigma:
         check_sigma_for_target(sigma, epsilon, delta, accountant=accountant)
     else:
@@ -156,6 +159,7 @@ def release_embedding(
         neighbouring="replace-one",
         sensitivity=f"2/n = {sens:.3g} (||phi(x) y^T||_F = 1, n = {n})",
         n=n,
+        allow_large_delta=allow_large_delta,
         extra={
             "target_epsilon": float(epsilon),
             "labels": "uniform (class counts not released)",

@@ -93,6 +93,9 @@ class PSGConfig:
 
     epsilon: float = field(default=10.0, metadata={"help": "privacy budget ε over all private gradients"})
     delta: float = field(default=1e-5, metadata={"help": "δ (keep it well below 1/n)"})
+    allow_large_delta: bool = field(
+        default=False, metadata={"help": "release even with δ ≥ 1/n (meaningless; the card records it)"}
+    )
     sigma: float = field(default=0.0, metadata={"help": "noise multiplier; 0 calibrates it to spend ε exactly"})
     clip: float = field(default=0.1, metadata={"help": "per-sample gradient clipping norm C"})
     ipc: int = field(default=10, metadata={"help": "synthetic images per class"})
@@ -178,7 +181,7 @@ class PSG(PrivateMethod):
         super().__init__(data, config)
         check_epsilon(config.epsilon)
         self.n = int(data.x_train.shape[0])
-        check_delta(config.delta, self.n)
+        check_delta(config.delta, self.n, allow_large_delta=config.allow_large_delta)
         check_choice("metric", config.metric, GRADIENT_METRICS)
         for name in ("ipc", "outer_loop", "batch_loop", "batch_real"):
             check_int(name, getattr(config, name), 1)
@@ -285,6 +288,7 @@ class PSG(PrivateMethod):
             neighbouring="add-remove-one",
             sensitivity=f"C = {cfg.clip:g} (sum of clipped per-sample gradients)",
             n=self.n,
+            allow_large_delta=cfg.allow_large_delta,
             extra={
                 "target_epsilon": float(cfg.epsilon),
                 "private_gradients": steps_done * self.per_step,

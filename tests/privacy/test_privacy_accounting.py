@@ -105,8 +105,8 @@ def test_bad_delta(delta):
         gaussian_epsilon(5.0, delta)
 
 
-def test_delta_above_one_over_n_warns_and_bad_relation_raises():
-    with pytest.warns(UserWarning, match="meaningless"):
+def test_delta_above_one_over_n_and_bad_relation_raise():
+    with pytest.raises(ValueError, match="meaningless"):
         check_delta(1e-2, n=1000)
     with pytest.raises(ValueError, match="argument relation"):
         mean_sensitivity(10, relation="swap")

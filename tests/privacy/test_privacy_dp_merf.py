@@ -42,8 +42,8 @@ def test_release_refuses_bad_privacy_arguments(images):
         release_embedding(images, feats, epsilon=1.0, delta=1e-3, sigma=0.5)
     with pytest.raises(ValueError, match="argument epsilon"):
         release_embedding(images, feats, epsilon=0.0, delta=1e-3)
-    with pytest.warns(UserWarning, match="meaningless"):
-        release_embedding(images, feats, epsilon=1.0, delta=0.1)
+    with pytest.raises(ValueError, match=r"argument delta: it is >= 1/n = 0.0167 for n=60 records"):
+        release_embedding(images, feats, epsilon=1.0, delta=0.1)  # δ ≥ 1/n: refused (tests/privacy/test_large_delta.py)
 
 
 def test_condensed_variant_fits_the_release_and_writes_an_honest_card(images, tmp_path):
