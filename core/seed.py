@@ -56,15 +56,30 @@ def set_rng_state(state: dict[str, Any]) -> None:
 
 
 def resolve_device(device: str | torch.device = "auto") -> torch.device:
-    """``"auto"`` picks CUDA when it is usable, else the CPU; other strings are checked."""
-    if isinstance(device, torch.device):
-        return device
-    if device == "auto":
+    """The :class:`torch.device` to run on: ``"auto"`` picks CUDA when it is usable, else the CPU; any other string
+    or ``torch.device`` is checked here, before any work: an unknown kind, CUDA on a machine without it, or a CUDA
+    index past the last GPU (``cuda:7`` on one GPU) raises ``ValueError`` naming the value and the valid ones (a
+    ``torch.device("cuda")`` passed through unchecked failed later, deep in torch, "Found no NVIDIA driver")."""
+    if isinstance(device, str) and device == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    try:
-        dev = torch.device(device)
-    except RuntimeError as err:
-        raise ValueError(f"Invalid value {device!r} for argument device. Valid values are auto, cpu, cuda[:N]") from err
-    if dev.type == "cuda" and not torch.cuda.is_available():
-        raise ValueError(f"Invalid value {device!r} for argument device: CUDA is not available here; use cpu or auto")
+    if isinstance(device, torch.device):
+        dev = device
+    else:
+        try:
+            dev = torch.device(device)
+        except (RuntimeError, TypeError) as err:
+            raise ValueError(
+                f"Invalid value {device!r} for argument device. Valid values are auto, cpu, cuda[:N]"
+            ) from err
+    if dev.type == "cuda":
+        if not torch.cuda.is_available():
+            raise ValueError(
+                f"Invalid value {str(device)!r} for argument device: CUDA is not available here; use cpu or auto"
+            )
+        count = torch.cuda.device_count()
+        if dev.index is not None and dev.index >= count:
+            raise ValueError(
+                f"Invalid value {str(device)!r} for argument device: this machine has {count} CUDA device(s). "
+                f"Valid values are auto, cpu, cuda, cuda:0 .. cuda:{count - 1}"
+            )
     return dev
