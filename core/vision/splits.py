@@ -48,14 +48,65 @@ class ImageSplits:
     def __post_init__(self) -> None:
         if self.task not in TASKS:
             raise ValueError(f"Unknown value {self.task!r} for argument task. Valid values are {set(TASKS)}")
+        if isinstance(self.num_classes, bool) or not isinstance(self.num_classes, int) or self.num_classes < 1:
+            raise ValueError(
+                f"Invalid value {self.num_classes!r} for argument num_classes. Valid values are integers >= 1"
+            )
         for split in ("train", "val", "test"):
             x, y = getattr(self, f"x_{split}"), getattr(self, f"y_{split}")
+            for name, t in ((f"x_{split}", x), (f"y_{split}", y)):
+                if not isinstance(t, Tensor):  # a numpy array failed later as "'ndarray' object has no attribute 'dim'"
+                    raise ValueError(
+                        f"Invalid value for argument {name}: a {type(t).__name__}; it must be a torch.Tensor "
+                        "(torch.from_numpy(array))"
+                    )
             if x.dim() != 4:
                 raise ValueError(f"x_{split} must be N×C×H×W, got shape {tuple(x.shape)}")
             if x.shape[0] != y.shape[0]:
                 raise ValueError(f"x_{split} has {x.shape[0]} images but y_{split} has {y.shape[0]} labels")
             if not torch.isfinite(x).all():
                 raise ValueError(f"x_{split} contains NaN or inf values")
+        self._check_consistent()
+
+    def _check_consistent(self) -> None:
+        """Every split's images have the training images' C×H×W, and its labels suit the task: single-label tasks
+        N integer class indices in [0, ``num_classes``) (N×1 is read as N), multi-label ones N×``num_classes`` in
+        {0, 1}. Float class labels trained as regression targets or a validation split of another size were
+        accepted without a word (a float ``y`` condensed; RGB training images beside grey validation images failed
+        only in the first evaluation)."""
+        shape = tuple(self.x_train.shape[1:])
+        for split in ("train", "val", "test"):
+            x, y = getattr(self, f"x_{split}"), getattr(self, f"y_{split}")
+            if tuple(x.shape[1:]) != shape:
+                raise ValueError(
+                    f"x_{split} has images of shape {tuple(x.shape[1:])} (C, H, W) but x_train's are {shape}; every "
+                    "split needs the same channels and size"
+                )
+            if self.multilabel:
+                if y.dim() != 2 or y.shape[1] != self.num_classes:
+                    raise ValueError(
+                        f"y_{split} has shape {tuple(y.shape)}; task {self.task!r} needs N×{self.num_classes} "
+                        "0/1 labels (num_classes is the number of labels)"
+                    )
+                bad = (y != 0) & (y != 1)
+                if bool(bad.any()):
+                    raise ValueError(f"y_{split} holds values other than 0 and 1; task {self.task!r} needs 0/1 labels")
+                continue
+            if (
+                y.is_floating_point()
+                or y.is_complex()
+                or y.dtype == torch.bool
+                or not (y.dim() == 1 or (y.dim() == 2 and y.shape[1] == 1))
+            ):
+                raise ValueError(
+                    f"y_{split} has shape {tuple(y.shape)} and dtype {y.dtype}; task {self.task!r} needs N integer "
+                    f"class indices in [0, {self.num_classes}) (int64: y.long())"
+                )
+            if y.numel() and (int(y.min()) < 0 or int(y.max()) >= self.num_classes):
+                raise ValueError(
+                    f"y_{split} holds labels in [{int(y.min())}, {int(y.max())}]; valid labels are 0 .. "
+                    f"{self.num_classes - 1} (num_classes={self.num_classes})"
+                )
 
     @property
     def channels(self) -> int:
