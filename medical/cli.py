@@ -16,12 +16,13 @@ from condensekit.core.registry import check_int
 from condensekit.core.report import format_table
 from condensekit.core.seed import resolve_device
 from condensekit.core.vision.experts import ExpertBuffer, ExpertConfig, generate_experts
-from condensekit.core.vision.imageset import CondensedImages
+from condensekit.core.vision.imageset import CondensedImages, check_source
 from condensekit.core.vision.methods import IMAGE_METHODS
 from condensekit.core.vision.models import IMAGE_MODELS
+from condensekit.core.vision.train import distillation_loss
 from condensekit.medical.condense import DOMAIN, condense_medical, medical_config, needs_experts
 from condensekit.medical.data import FLAGS_2D, SIZES, load_medmnist
-from condensekit.medical.evaluate import evaluate_medical, summaries_to_dict
+from condensekit.medical.evaluate import evaluate_medical, load_medmnist_set, summaries_to_dict
 from condensekit.medical.profiles import PROFILES
 
 # the figures of trained-together students against one at a time: one text for `condense` and `evaluate`
@@ -206,9 +207,11 @@ def _run_eval(ci: CondensedImages, data: Any, models: list[str], runs: int, prof
     cfg = PROFILES.get(profile).evaluation
     if epochs is not None:
         cfg = dataclasses.replace(cfg, epochs=epochs)
-    x, y = ci.x.to(data.x_train.device), ci.y.to(data.x_train.device)
+    # a relabelled set (SRe2L, e.g. a robust one) trains on its stored soft labels at its temperature, as it was made
+    loss_fn = None if ci.soft is None else distillation_loss(ci.temperature)
+    x, y = ci.x.to(data.x_train.device), ci.targets().to(data.x_train.device)
     return evaluate_medical(x, y, data, models=models, runs=runs, seed=seed, config=cfg,
-                            lr=None if ci.lr is None else float(ci.lr), batched=batched)  # fmt: skip
+                            lr=None if ci.lr is None else float(ci.lr), batched=batched, loss_fn=loss_fn)  # fmt: skip
 
 
 def _print_eval(res: dict) -> None:
@@ -222,17 +225,20 @@ def _evaluate(ns: argparse.Namespace) -> int:
     if ns.epochs is not None:
         check_int("epochs", ns.epochs, 1)
     models = IMAGE_MODELS.parse_names(ns.models, "models")  # none: evaluating nothing replaced the card's results
-    ci = CondensedImages.load(ns.artifact, domain=DOMAIN, purpose="`medical evaluate`")
+    ci = load_medmnist_set(ns.artifact, purpose="`medical evaluate`")
     src = ci.card["source"]
     data = load_medmnist(src["dataset"], ns.root, size=int(src["im_size"][0]), download=ns.download)
-    data = data.to(resolve_device(ns.device))
-    if list(data.mean) != list(src["mean"]) or list(data.std) != list(src["std"]):
+    check_source(ci.card, data, artifact=ns.artifact)  # channels, size, classes and split
+    if ci.card["domain"] == DOMAIN and (list(data.mean) != list(src["mean"]) or list(data.std) != list(src["std"])):
+        # a medical set is normalised with its data's own constants: others mean the file changed
         raise ValueError(f"the data's normalisation {data.mean}/{data.std} differs from the artifact's "
                          f"{src['mean']}/{src['std']}; was the npz replaced?")  # fmt: skip
+    # the real data in the set's normalisation (a private set's is fixed public constants: privacy/data.py)
+    data = data.renormalised(tuple(src["mean"]), tuple(src["std"])).to(resolve_device(ns.device))
     t0 = time.perf_counter()
     res = _run_eval(ci, data, models, ns.runs, ns.profile, ns.epochs, ns.seed, ns.batched)
     elapsed = time.perf_counter() - t0
-    print(f"{ci.card['method']} on {src['dataset']}, IPC {ci.card['budget']['ipc']} ({ns.runs} runs, {elapsed:.0f} s)")
+    print(f"{ci.card['method']} on {src['dataset']}, {_budget(ci)} ({ns.runs} runs, {elapsed:.0f} s)")
     _print_eval(res)
     protocol = {"runs": ns.runs, "profile": ns.profile, "epochs": ns.epochs, "batched": ns.batched}
     metrics = {"test": summaries_to_dict(res), "eval_protocol": protocol}
@@ -245,12 +251,19 @@ def _evaluate(ns: argparse.Namespace) -> int:
     return 0
 
 
+def _budget(ci: CondensedImages) -> str:
+    """``IPC k``, or the image count of a set without one (a DP-MERF generator's samples)."""
+    budget = ci.card.get("budget")
+    ipc = budget.get("ipc") if isinstance(budget, dict) else None
+    return f"IPC {ipc}" if ipc is not None else f"{ci.x.shape[0]} images"
+
+
 def _show(ns: argparse.Namespace) -> int:
     from condensekit.core.artifact import format_card
 
     if ns.png:  # before the card is printed: the error came after it
         check_file_target(ns.png, argument="--png")
-    ci = CondensedImages.load(ns.artifact, purpose="`medical show`")
+    ci = load_medmnist_set(ns.artifact, purpose="`medical show`")
     print(format_card(ci.card))
     if ns.png:
         save_grid(ci, ns.png)
@@ -291,7 +304,7 @@ def save_grid(ci: CondensedImages, path: str) -> None:
                 grey = im.shape[0] == 1
                 ax.imshow((im[0] if grey else im.permute(1, 2, 0)).numpy(), cmap="gray" if grey else None)
         axes[r][0].set_title("no finding" if c == none else f"class {c}", fontsize=7, loc="left")
-    fig.suptitle(f"{src['dataset']} · {ci.card['method']} · IPC {ci.card['budget']['ipc']}", fontsize=8)
+    fig.suptitle(f"{src['dataset']} · {ci.card['method']} · {_budget(ci)}", fontsize=8)
     buf = io.BytesIO()  # savefig on a path without a suffix would write path + ".png"
     fig.savefig(buf, format="png", dpi=120, bbox_inches="tight")
     plt.close(fig)

@@ -23,6 +23,7 @@ epochs) and test them.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Sequence
 from dataclasses import replace
 from functools import partial
@@ -33,9 +34,11 @@ from torch import Tensor
 
 from condensekit.core.evaluate import Summary
 from condensekit.core.vision.augment import DSA
+from condensekit.core.vision.imageset import CondensedImages
 from condensekit.core.vision.models import IMAGE_MODELS
 from condensekit.core.vision.splits import ImageSplits
-from condensekit.core.vision.train import FitResult, ImageTrainConfig, Metric, evaluate_image_set
+from condensekit.core.vision.train import FitResult, ImageTrainConfig, LossFn, Metric, evaluate_image_set
+from condensekit.medical.data import FLAGS_2D
 
 # The condensation papers' evaluation (MTT's 1,000 epochs, validated every 50) on sets of a few images.
 DEFAULT_EVAL = ImageTrainConfig(epochs=1000, val_every=50)
@@ -58,6 +61,23 @@ def medmnist_metrics(task: str) -> dict[str, Metric]:
     return {"acc": acc, "auc": auc}
 
 
+def load_medmnist_set(path: str | os.PathLike[str], *, purpose: str) -> CondensedImages:
+    """The condensed image set at ``path`` if it was condensed from a 2D MedMNIST flag, whichever domain made it
+    (``medical``; ``privacy`` and ``robust`` sets of a MedMNIST flag too): the one check of the ``medical`` verbs
+    that read a set (``show``, ``evaluate``). A non-image artifact (a graph) or an image set of another dataset
+    (MNIST) raises ``ValueError`` naming the artifact, its dataset and the valid flags. ``purpose`` names the
+    caller in errors (e.g. ``"`medical evaluate`"``)."""
+    ci = CondensedImages.load(path, purpose=purpose)
+    dataset = (ci.card.get("source") or {}).get("dataset")
+    if str(dataset).lower() not in FLAGS_2D:
+        raise ValueError(
+            f"artifact at {str(path)!r} (a {ci.card.get('domain')!r} {ci.card.get('method')!r} set) was condensed "
+            f"from {dataset!r}, which is not a MedMNIST dataset; {purpose} takes image sets of a 2D MedMNIST flag "
+            f"({{{', '.join(FLAGS_2D)}}}), made by any domain (`condensekit info` prints any artifact's card)"
+        )
+    return ci
+
+
 def evaluate_medical(
     x: Tensor,
     y: Tensor,
@@ -71,6 +91,7 @@ def evaluate_medical(
     dsa: bool = True,
     batched: bool = False,
     on_fit: Callable[[str, FitResult], None] | None = None,
+    loss_fn: LossFn | None = None,
 ) -> dict[str, dict[str, Summary]]:
     """``{model: {"acc": Summary, "auc": Summary}}`` for the set ``(x, y)`` (see the module docstring).
 
@@ -85,6 +106,8 @@ def evaluate_medical(
             :mod:`~condensekit.core.vision.batched`).
         on_fit: called with the model's name and each run's
             :class:`~condensekit.core.vision.train.FitResult` (its selected epoch), in run order.
+        loss_fn: the training loss (default: the task's); a relabelled set's ``y`` holds N×K soft labels and
+            trains with :func:`~condensekit.core.vision.train.distillation_loss` at its temperature.
     """
     for m in models:
         IMAGE_MODELS.get(m)
@@ -96,7 +119,7 @@ def evaluate_medical(
         augment = DSA(generator=None) if dsa else None
         fits = None if on_fit is None else partial(on_fit, m)
         out[m] = evaluate_image_set(x, y, data, model=m, runs=runs, seed=seed, config=config, metrics=metrics,
-                                    augment=augment, batched=batched, on_fit=fits)  # fmt: skip
+                                    augment=augment, batched=batched, on_fit=fits, loss_fn=loss_fn)  # fmt: skip
     return out
 
 
