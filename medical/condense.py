@@ -20,7 +20,7 @@ from condensekit.core.registry import check_int
 from condensekit.core.vision.experts import ExpertBuffer, generate_experts
 from condensekit.core.vision.imageset import CondensedImages
 from condensekit.core.vision.methods import IMAGE_METHODS, MTT, condense_images, make_image_config
-from condensekit.core.vision.splits import ImageSplits
+from condensekit.core.vision.splits import ImageSplits, check_image_splits
 from condensekit.core.vision.train import Regularizer
 from condensekit.medical.evaluate import validation_selector
 from condensekit.medical.profiles import PROFILES
@@ -49,7 +49,9 @@ def prepare_experts(
     workers: int = 1, overrides: dict[str, Any] | None = None,
 ) -> ExpertBuffer:  # fmt: skip
     """Generate (or finish, or reuse) the profile's expert buffer for ``data`` in ``folder``
-    (:meth:`~condensekit.medical.profiles.Profile.expert_config`)."""
+    (:meth:`~condensekit.medical.profiles.Profile.expert_config`); returns the finished
+    :class:`~condensekit.core.vision.experts.ExpertBuffer`."""
+    check_image_splits(data)
     cfg = PROFILES.get(profile).expert_config(data, model=model, **dict(overrides or {}))
     return generate_experts(data, folder, cfg, workers=workers)
 
@@ -96,7 +98,19 @@ def condense_medical(
     ``batched``: each validation check trains its ``select_runs`` students together
     (:func:`~condensekit.medical.evaluate.validation_selector` with ``batched=True``; for a GPU); their scores are
     the one-at-a-time ones up to floating-point rounding, so the iteration kept can differ. The card's
-    ``selection`` records it; without a selection it changes nothing."""
+    ``selection`` records it; without a selection it changes nothing.
+
+    Returns:
+        A :class:`~condensekit.core.vision.imageset.CondensedImages`: ``x`` (``ipc``·K × C × H × W, normalised like
+        ``data``), ``y`` (``ipc``·K int64 labels), ``lr`` (MTT / PTM: the learned 0-d learning rate) and its card
+        (domain ``medical``).
+    """
+    check_image_splits(data)
+    if experts is not None and not isinstance(experts, ExpertBuffer):  # a folder path failed as an AttributeError
+        raise ValueError(
+            f"Invalid value {experts!r} for argument experts. Valid values are None or an ExpertBuffer "
+            "(prepare_experts(data, folder) returns one, and reuses a finished buffer in folder)"
+        )
     prof = PROFILES.get(profile)
     config = medical_config(method, profile, overrides, ipc=ipc, flag=data.name)
     every = prof.select_every if select_every is None else select_every

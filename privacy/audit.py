@@ -42,9 +42,10 @@ from torch import Tensor
 
 from condensekit.core.artifact import update_card
 from condensekit.core.registry import check_choice
-from condensekit.core.seed import seed_everything
+from condensekit.core.seed import resolve_device, seed_everything
 from condensekit.core.vision import CondensedImages, ImageSplits, build_image_model, fit_images, predict
 from condensekit.core.vision.imageset import check_source
+from condensekit.core.vision.splits import check_image_splits
 from condensekit.privacy.base import check_single_label
 from condensekit.privacy.data import load_private_dataset, public_normalisation
 from condensekit.privacy.evaluate import train_config_for
@@ -118,6 +119,8 @@ def audit_set(
     ``init`` game: the real images that seeded the set) instead of random ones.
     Returns the audit record (metrics, the game's sizes, the attack and its mode)."""
     cfg = config
+    check_image_splits(data)
+    dev = resolve_device(device)  # "cuda:7" on a CPU machine failed in torch ("Found no NVIDIA driver")
     check_single_label(data, "the membership audit")
     if x is None and (size is None or size < 1):
         raise ValueError(f"Invalid value {size!r} for argument size. The real-subset baseline needs size >= 1")
@@ -146,7 +149,6 @@ def audit_set(
             f"Invalid value {cfg.canaries!r} for argument canaries: canaries are mislabelled members of the "
             f"real-subset target (at most members = {m}); an existing set cannot be given canaries after the fact"
         )
-    dev = torch.device(device)
     gen = torch.Generator().manual_seed(cfg.seed)
     perm = torch.randperm(n_train, generator=gen, device="cpu")  # host draws: the same game on any device
     mem_idx, reserve_idx = perm[:m], perm[m:]
@@ -249,7 +251,13 @@ def audit_artifact(
     :func:`~condensekit.core.vision.imageset.load_source_data`). Either way it is checked against the card
     (:func:`~condensekit.core.vision.imageset.check_source`): channels, image size and classes must be the set's, or
     the models would not fit it; so must the split: with another one the game's "non-members" could be records the
-    set was made from, and an ``init`` game's rows would name other images."""
+    set was made from, and an ``init`` game's rows would name other images.
+
+    Returns the audit record (``auc``, ``tpr_at_fpr`` ..., the game's sizes, the attack), also appended to the card's
+    ``audits`` unless ``record=False``."""
+    resolve_device(device)  # before the data loads
+    if data is not None:
+        check_image_splits(data)
     ci = CondensedImages.load(path, purpose="`privacy audit`")
     src = ci.card["source"]
     if data is None:

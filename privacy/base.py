@@ -15,8 +15,9 @@ from typing import Any
 import torch
 
 from condensekit.core.engine import CondensationMethod, EngineConfig, run
-from condensekit.core.registry import MethodEntry, Registry, method_registrar
+from condensekit.core.registry import MethodEntry, Registry, check_int, method_registrar
 from condensekit.core.vision import CondensedImages, ImageSplits, image_source
+from condensekit.core.vision.splits import check_image_splits
 from condensekit.privacy.data import public_constants
 
 PRIVACY_METHODS: Registry[MethodEntry] = Registry("privacy method")
@@ -105,7 +106,15 @@ def condense_private(
     The mechanisms' noise (and PSG's Poisson batches) comes from a secret generator
     (:mod:`condensekit.privacy.noise`), so ``seed`` reproduces everything public (features, networks,
     initialisation) but not the released set, and a resumed run is private but not bit-for-bit.
+
+    Returns:
+        A :class:`~condensekit.core.vision.imageset.CondensedImages` (domain ``privacy``): ``x`` (N × C × H × W,
+        normalised like ``data``), ``y`` (N int64 labels) and a card whose ``privacy`` records (ε, δ) and the
+        accountant.
     """
+    check_image_splits(data)
+    if steps is not None:  # int(2.5) ran 2 steps under a card requesting 2, and int("3") took a string
+        check_int("steps", steps, 0)
     entry = PRIVACY_METHODS.get(method)
     check_single_label(data, f"private method {method!r}")
     check_public_normalisation(data, f"private method {method!r}")

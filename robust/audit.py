@@ -57,6 +57,8 @@ from condensekit.core.vision import (
 )
 from condensekit.core.vision.augment import DSA
 from condensekit.core.vision.imageset import check_source
+from condensekit.core.vision.splits import check_image_splits
+from condensekit.core.vision.train import check_image_set
 from condensekit.robust.attacks import (
     ATTACKS,
     AttackConfig,
@@ -312,7 +314,11 @@ def audit_images(
 
     ``y`` holds N class indices, or N×K soft labels (a relabelled set, SRe2L): the evaluation models then
     train on them with the distillation loss at ``temperature`` (the set's; 1 when not given). With
-    ``config.relabel == "online"`` they learn ``teacher``'s soft labels of each augmented batch instead."""
+    ``config.relabel == "online"`` they learn ``teacher``'s soft labels of each augmented batch instead.
+
+    The set is checked first (:func:`~condensekit.core.vision.train.check_image_set`): float class labels were cast
+    to int silently and NaN images were trained and attacked to a table of figures."""
+    check_image_set(x, y, data)
     soft = y.dim() == 2 and not data.multilabel and y.shape[1] == data.num_classes and y.is_floating_point()
     if data.multilabel or not (y.dim() == 1 or soft):
         raise ValueError(
@@ -518,6 +524,9 @@ def audit_artifact(
     appends the audit (table, setting, sanity, cost, file names) to the card's ``audits``. ``data``
     overrides the real data named by the card (tests, or a custom root layout).
     """
+    resolve_device(device)  # before the data loads and the models train
+    if data is not None:
+        check_image_splits(data)
     cond = CondensedImages.load(path, purpose="`robust audit`")
     audit_files(path, out)  # a stem that cannot be written is refused before the audit, not after
     folder = _teacher_folder(cond.card) if config.relabel == "online" else None  # refused before any data loads

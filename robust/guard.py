@@ -66,7 +66,7 @@ from condensekit.core.vision.experts import (
 from condensekit.core.vision.imageset import CondensedImages
 from condensekit.core.vision.methods import IMAGE_METHODS, MTT, condense_images, make_image_config
 from condensekit.core.vision.methods.base import ipc_budgets
-from condensekit.core.vision.splits import ImageSplits
+from condensekit.core.vision.splits import ImageSplits, check_image_splits
 from condensekit.robust.sre2l import SRe2L, TeacherConfig, squeeze_teacher
 
 __all__ = [
@@ -339,7 +339,18 @@ def robust_condense(
     plain base method (with plain experts), so both arms of a comparison go through this one function.
     The artifact's domain is ``robust``; its card's ``config.guard`` records the setting and
     ``config.experts`` the expert buffer.
+
+    Returns:
+        A :class:`~condensekit.core.vision.imageset.CondensedImages` (domain ``robust``): ``x`` (``ipc``·K × C × H
+        × W), ``y`` (``ipc``·K int64 labels), and the base's extras (MTT / PTM: ``lr``; SRe2L: ``soft``, ``ipc``·K ×
+        K soft labels).
     """
+    check_image_splits(data)
+    if guard is not None and not isinstance(guard, GuardConfig):  # a dict failed as "'dict' has no attribute ..."
+        raise ValueError(
+            f"Invalid value {guard!r} for argument guard. Valid values are None (the plain base) or a GuardConfig, "
+            "e.g. GuardConfig(curvature=100, teacher=False, plugin=True)"
+        )
     entry = image_method(base)
     method_cfg = make_image_config(base, config) if config is None or isinstance(config, dict) else config
     if guard is not None and guard.teacher and not has_teacher(base):

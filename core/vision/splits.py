@@ -185,3 +185,16 @@ class ImageSplits:
             name=self.name, num_classes=self.num_classes, task=self.task, mean=self.mean, std=self.std,
             info=dict(self.info), **moved,
         )  # fmt: skip
+
+
+def check_image_splits(data: object, *, argument: str = "data") -> None:
+    """Raise ``ValueError`` naming ``argument`` unless ``data`` is an :class:`ImageSplits`: a dataset name or an
+    array handed to a function that takes loaded data failed later as an ``AttributeError`` (``'str' object has no
+    attribute 'name'``). The message says how to get one."""
+    if not isinstance(data, ImageSplits):
+        shown = repr(data) if isinstance(data, str) else f"a {type(data).__name__}"
+        raise ValueError(
+            f"Invalid value {shown} for argument {argument}. Valid values are ImageSplits: load one with "
+            "condensekit.core.vision.load_image_dataset(name) (mnist or a MedMNIST flag) or "
+            "condensekit.medical.load_medmnist(flag)"
+        )

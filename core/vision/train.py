@@ -24,7 +24,7 @@ from condensekit.core.modes import eval_mode
 from condensekit.core.optim import adam, sgd
 from condensekit.core.registry import check_choice, check_int, check_nonnegative, check_positive
 from condensekit.core.vision.models import build_image_model
-from condensekit.core.vision.splits import ImageSplits
+from condensekit.core.vision.splits import ImageSplits, check_image_splits
 
 OPTIMIZERS = ("sgd", "adam")
 LossFn = Callable[[Tensor, Tensor], Tensor]
@@ -130,6 +130,63 @@ def fit_lr(x: Tensor, y: Tensor, config: ImageTrainConfig, lr: float | None) -> 
     return base_lr
 
 
+def check_image_set(x: object, y: object, data: ImageSplits, *, labels: bool = True) -> None:
+    """Refuse, before any training, a set ``(x, y)`` that cannot be trained on for ``data`` and scored on its real
+    splits, naming the argument, what it holds and what is valid:
+
+    * ``x``: a tensor N×C×H×W with ``data``'s C×H×W, N ≥ 1, finite;
+    * ``y`` (when ``labels``): a tensor of N targets as ``data``'s task reads them: single-label tasks N (or N×1)
+      integer class indices in [0, K), or N×K soft labels (float rows, ≥ 0, finite); multi-label tasks N×L.
+
+    Before, float class labels trained silently (cast by the caller, or refused deep in torch's cross-entropy), a
+    32×32 set trained on 28×28 data and was scored, NaN images failed only in the metric after training, and labels
+    past the last class were an ``IndexError`` of the loss."""
+    check_image_splits(data)
+    for name, t in (("x", x), ("y", y)):
+        if not isinstance(t, Tensor):
+            raise ValueError(
+                f"Invalid value for argument {name}: a {type(t).__name__}; it must be a torch.Tensor "
+                "(torch.from_numpy(array))"
+            )
+    assert isinstance(x, Tensor) and isinstance(y, Tensor)
+    want = (data.channels, *data.im_size)
+    if x.dim() != 4 or tuple(x.shape[1:]) != want:
+        raise ValueError(
+            f"Invalid argument x: the condensed images are {tuple(x.shape)} (N, C, H, W) but {data.name!r}'s real "
+            f"images are N×{'×'.join(map(str, want))}; train and score a set on the data it was made from"
+        )
+    if x.shape[0] == 0:
+        raise ValueError("Invalid argument x: it holds no image; there is nothing to train on")
+    if y.shape[:1] != x.shape[:1]:
+        raise ValueError(f"x has {x.shape[0]} images but y has {y.shape[0] if y.dim() else 0} targets")
+    if not bool(torch.isfinite(x).all()):
+        raise ValueError("Invalid argument x: it holds NaN or inf values")
+    if not labels:
+        return
+    k = data.num_classes
+    if data.multilabel:
+        if y.dim() != 2 or y.shape[1] != k:
+            raise ValueError(f"Invalid argument y: shape {tuple(y.shape)}; task {data.task!r} needs N×{k} labels")
+        return
+    if y.is_floating_point() and y.dim() == 2 and y.shape[1] == k:  # soft labels
+        if not bool(torch.isfinite(y).all()) or bool((y < 0).any()):
+            raise ValueError("Invalid argument y: soft labels must be finite and >= 0 (rows of class probabilities)")
+        return
+    if (
+        y.is_floating_point()
+        or y.is_complex()
+        or y.dtype == torch.bool
+        or not (y.dim() == 1 or (y.dim() == 2 and y.shape[1] == 1))
+    ):
+        raise ValueError(
+            f"Invalid argument y: shape {tuple(y.shape)}, dtype {y.dtype}. Valid values are N integer class indices "
+            f"in [0, {k}) (int64: y.long()) or N×{k} float soft labels"
+        )
+    low, high = int(y.min()), int(y.max())
+    if low < 0 or high >= k:
+        raise ValueError(f"Invalid argument y: labels in [{low}, {high}]; {data.name!r} has classes 0 .. {k - 1}")
+
+
 def fit_images(
     model: nn.Module,
     x: Tensor,
@@ -227,7 +284,10 @@ def evaluate_image_set(
     (``DSA(generator=None)``).
 
     ``on_fit`` gets each run's :class:`FitResult` (its selected epoch and validation score), in run order.
+    The set is checked first (:func:`check_image_set`; its targets only with the default loss: a custom
+    ``loss_fn`` defines its own).
     """
+    check_image_set(x, y, data, labels=loss_fn is None)
     metrics = dict(metrics or {"acc": accuracy_metric})
     if not metrics:
         raise ValueError("metrics is empty: name at least one metric")

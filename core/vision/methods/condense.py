@@ -16,7 +16,7 @@ from condensekit.core.engine import EngineConfig, run
 from condensekit.core.seed import resolve_device
 from condensekit.core.vision.imageset import IMAGE_TASK, CondensedImages, image_source
 from condensekit.core.vision.methods.base import IMAGE_METHODS
-from condensekit.core.vision.splits import ImageSplits
+from condensekit.core.vision.splits import ImageSplits, check_image_splits
 from condensekit.core.vision.train import Regularizer
 
 
@@ -57,6 +57,7 @@ def condense_images(
         regularizer: extra per-step loss on the step's network (see :mod:`.base`).
         resources: what the method needs besides the data (MTT/PTM: ``experts=ExpertBuffer``).
     """
+    check_image_splits(data)
     entry = IMAGE_METHODS.get(method)
     if config is None or isinstance(config, dict):
         config = make_image_config(method, config)
