@@ -88,6 +88,9 @@ def test_a_relabelled_set_trains_on_its_soft_labels(root, tmp_path, monkeypatch)
     logits, soft = torch.tensor([[2.0, 0.0]]), seen["y"][:1]  # the distillation loss at the set's temperature, 2
     want = torch.nn.functional.cross_entropy(logits / 2.0, soft) * 4.0
     assert torch.allclose(seen["loss_fn"](logits, soft), want)
+    monkeypatch.undo()  # and the real evaluation trains on them
+    assert _evaluate(art, root) == 0
+    assert set(json.loads((art / "card.json").read_text())["metrics"]["test"]["mlp"]) == {"acc", "auc"}
 
 
 def test_what_is_not_a_medmnist_image_set_is_refused_by_both_verbs(root, tmp_path, capsys):
