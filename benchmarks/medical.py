@@ -771,7 +771,7 @@ def shift_table(results: dict[str, Any]) -> str:
                     key=lambda e: (e["dataset"], e["ipc"], order.get(e["method"], 9)))  # fmt: skip
     for e in shifts:
         for rule, r in e["diagnosis"]["rules"].items():
-            rec = {s: " / ".join(f"{x['mean']:.3f}" for x in r[s]["recall"]) for s in ("val", "test")}
+            rec = {s: " / ".join(f"{Summary.from_dict(x).mean:.3f}" for x in r[s]["recall"]) for s in ("val", "test")}
             rows.append(
                 f"| {e['dataset']} | {e['method']} | {e['ipc']} | {rule} | {_fmt(r['val']['acc'])} | "
                 f"{_fmt(r['val']['balanced_acc'])} | {rec['val']} | {_fmt(r['test']['acc'])} | "
@@ -881,12 +881,13 @@ def seeds_table(results: dict[str, Any]) -> str:
         e0 = g[0][1]
         ex = (e0.get("experts") or {}).get("config")
         ex = "-" if not ex else f"{ex['num_experts']} × {ex['epochs']}"
-        means = Summary([a["mean"] for a in accs]).to_dict()
-        pooled = Summary([r for a in accs for r in a["runs"]]).to_dict()
+        # the spread of the set means, from each set's runs (its recorded mean is rounded): rounded once, when printed
+        means = Summary([Summary.from_dict(a).mean for a in accs])
+        pooled = Summary([r for a in accs for r in a["runs"]])
         per = "; ".join(f"{seed}: {cell}" for seed, cell in sorted(cells.items()))
         sets = f"{len(g)}" + (f" (+{len(failed)} diverged)" if failed else "")
         rows.append(f"| {e0['dataset']} | {e0['method']} | {e0['ipc']} | {layout(e0)} | {ex} | {per} | {sets} | "
-                    f"{_fmt(means)} | {_fmt(pooled)} ({len(pooled['runs'])}) | {status[id(g)]} |")  # fmt: skip
+                    f"{_fmt(means)} | {_fmt(pooled)} ({len(pooled.values)}) | {status[id(g)]} |")  # fmt: skip
     return "\n".join(rows)
 
 
@@ -949,8 +950,12 @@ def _full_row(key: str, data: Any, models: list[str], ns: argparse.Namespace, pr
     print(key, test, session, flush=True)
 
 
-def _fmt(s: dict[str, Any] | None) -> str:
-    return "-" if not s else f"{s['mean']:.3f} ± {s['std']:.3f}"
+def _fmt(s: dict[str, Any] | Summary | None) -> str:
+    """``mean ± std`` at 3 places, each rounded once: from a record's runs (:meth:`Summary.from_dict`), not from its
+    ``mean`` and ``std``, which :meth:`Summary.to_dict` rounded to 4 places already."""
+    if not s:
+        return "-"
+    return f"{s if isinstance(s, Summary) else Summary.from_dict(s):.3f}"
 
 
 def _current(e: dict[str, Any]) -> bool:

@@ -11,8 +11,9 @@ from __future__ import annotations
 import copy
 import math
 import statistics
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 import torch
 from torch import Tensor, nn
@@ -143,12 +144,35 @@ class Summary:
         values = ", ".join(f"{v:.4g}" for v in self.values)
         return f"Summary(mean={self.mean:.4g}, std={self.std:.4g}, runs={len(self.values)}, values=[{values}])"
 
+    def __format__(self, spec: str) -> str:
+        """``f"{s:.3f}"``: ``mean ± std``, each formatted with ``spec`` from its unrounded value, so rounded once; an
+        empty spec gives :meth:`__str__`."""
+        if not spec:
+            return str(self)
+        return f"{format(self.mean, spec)} ± {format(self.std, spec)}"
+
     def to_dict(self) -> dict[str, float | list[float]]:
+        """``{mean, std, runs}`` for JSON: each rounded to 4 places, from the unrounded values. A figure printed
+        from such a record comes from its ``runs`` (:meth:`from_dict`), not from the rounded ``mean`` and ``std``:
+        rounding those again (to 3 places) can move the last digit (a std of 0.01646 is stored 0.0165, which
+        prints 0.017)."""
         return {
             "mean": round(self.mean, 4),
             "std": round(self.std, 4),
             "runs": [round(v, 4) for v in self.values],
         }
+
+    @classmethod
+    def from_dict(cls, record: Mapping[str, Any]) -> Summary:
+        """The summary of a :meth:`to_dict` record, rebuilt from its ``runs``: its ``mean`` and ``std`` are recomputed
+        from them, not read back rounded. A record without a list of runs raises ``ValueError``."""
+        runs = record.get("runs") if isinstance(record, Mapping) else None
+        if not isinstance(runs, list):
+            raise ValueError(
+                f"Invalid value {record!r} for argument record. Valid values are Summary.to_dict() records "
+                "({'mean', 'std', 'runs'}, with the list of per-run values)"
+            )
+        return cls([float(v) for v in runs])
 
 
 def repeat(run: Callable[[int], float], *, runs: int, seed: int = 0) -> Summary:
