@@ -27,7 +27,8 @@ def _cells(row: str) -> list[str]:
 def test_the_auc_cell_is_the_runs_std_rounded_once(mod):
     base = {"dataset": "breastmnist", "method": "mtt", "ipc": 10}
     acc = {"mean": 0.8, "std": 0.0, "runs": [0.8, 0.8]}
-    e = _entry_of(mod, mod.profile_recipe(base | {"profile": "cpu"}), **base, test={"convnet": {"acc": acc, "auc": AUC}})
+    want = mod.profile_recipe(base | {"profile": "cpu"})
+    e = _entry_of(mod, want, **base, test={"convnet": {"acc": acc, "auc": AUC}})
     (row,) = [r for r in mod.table({"entries": {"breastmnist/mtt/ipc10/cpu/convnet": e}}).splitlines()
               if r.startswith("| breastmnist")]  # fmt: skip
     assert _cells(row)[6] == "0.830 ± 0.016"  # was 0.830 ± 0.017
