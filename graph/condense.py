@@ -11,6 +11,8 @@ Example::
 from __future__ import annotations
 
 import dataclasses
+import math
+import numbers
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -48,11 +50,20 @@ class CondensedGraph:
     result: CondensationResult | None = None
 
     def tensors(self) -> dict[str, Tensor]:
+        """``{"x": (n, d) float, "adj": (n, n) float, "y": (n,) int64}``: what :func:`evaluate_node` and
+        :meth:`save` take."""
         return {"x": self.x, "adj": self.adj, "y": self.y}
 
     def to_data(self, threshold: float = 0.0) -> Data:
         """The condensed graph as ``Data(x, edge_index, edge_weight, y)`` (entries of ``adj`` above
-        ``threshold`` become weighted edges); it passes ``Data.validate()``."""
+        ``threshold`` become weighted edges); it passes ``Data.validate()``.
+
+        Shapes: ``x`` (n, d), ``edge_index`` (2, E), ``edge_weight`` (E,), ``y`` (n,)."""
+        if isinstance(threshold, bool) or not isinstance(threshold, numbers.Real) or not math.isfinite(threshold):
+            raise ValueError(  # NaN kept no edge without a word; a string was a TypeError of the comparison
+                f"Invalid value {threshold!r} for argument threshold. Valid values are finite numbers (0: every "
+                "positive weight is an edge)"
+            )
         edge_index, edge_weight = dense_to_edge_index(self.adj.detach().cpu(), threshold)
         data = Data(
             x=self.x.detach().cpu(),
@@ -65,10 +76,14 @@ class CondensedGraph:
         return data
 
     def save(self, path: str | os.PathLike[str]) -> Path:
+        """Write the artifact folder ``path`` (``tensors.safetensors`` + ``card.json``, see
+        :func:`~condensekit.core.artifact.save_artifact`) and return it."""
         return save_artifact(path, self.tensors(), self.card)
 
     @classmethod
     def load(cls, path: str | os.PathLike[str], *, purpose: str | None = None) -> CondensedGraph:
+        """The node-level graph artifact at ``path``, its checksum, tensors and card checked; another domain's or
+        a graph-level artifact raises ``ValueError``."""
         art = load_artifact(path, domain=DOMAIN, purpose=purpose, task=TASK)
         check_condensed(art.tensors, art.tensors["x"].shape[1], int(art.card["source"]["num_classes"]))
         return cls(art.tensors["x"], art.tensors["adj"], art.tensors["y"], art.card)
@@ -152,7 +167,16 @@ def condense_nodes(
             ``condense_nodes(full.training_subgraph(), ...)``.
     """
     entry = NODE_METHODS.get(method)
-    task = data if isinstance(data, NodeTask) else prepare_task(data, root=root, device=device)
+    if isinstance(data, NodeTask):
+        task = data
+        wanted = resolve_device(device)  # checked either way; "auto" keeps the task where it was prepared
+        if device != "auto" and (wanted.type, wanted.index or 0) != (task.x.device.type, task.x.device.index or 0):
+            raise ValueError(  # it ran on the task's device without a word
+                f"Invalid value {device!r} for argument device: the prepared task is on {str(task.x.device)!r}. "
+                f"Prepare it there (prepare_task(data, device={device!r})) or pass device='auto'"
+            )
+    else:
+        task = prepare_task(data, root=root, device=device)
     config = resolve_config(method, config)
     budgets = node_budgets(task, budget=budget, ratio=ratio)
     algo = entry.cls(task, budgets, config)

@@ -46,12 +46,29 @@ class NodeEvalConfig:
 
 
 def check_condensed(condensed: dict[str, Tensor], num_features: int, num_classes: int) -> None:
-    """A condensed node graph has ``x`` (n×d), ``adj`` (n×n, finite, ≥ 0) and ``y`` (n)."""
+    """A condensed node graph has ``x`` (n×d, n ≥ 1), ``adj`` (n×n, finite, ≥ 0) and ``y`` (n integer labels in
+    [0, C)); anything else raises ``ValueError`` naming the tensor (float labels trained as if cast, an empty set
+    was a torch ``min()`` error, a ``CondensedGraph`` instead of its ``tensors()`` a ``TypeError``)."""
+    if not isinstance(condensed, dict):
+        hint = " (pass cg.tensors())" if hasattr(condensed, "tensors") else ""
+        raise ValueError(
+            f"Invalid value for argument condensed: a {type(condensed).__name__}; it must be a dict of tensors "
+            f"x, adj, y{hint}"
+        )
     missing = [k for k in ("x", "adj", "y") if k not in condensed]
     if missing:
         raise ValueError(f"condensed graph lacks tensors {missing}; expected x, adj and y")
+    for name in ("x", "adj", "y"):
+        if not isinstance(condensed[name], Tensor):
+            raise ValueError(
+                f"condensed {name} is a {type(condensed[name]).__name__}; it must be a torch.Tensor (torch.from_numpy)"
+            )
     x, adj, y = condensed["x"], condensed["adj"], condensed["y"]
     n = x.shape[0]
+    if n == 0:
+        raise ValueError("condensed graph has no node; there is nothing to train on")
+    if y.is_floating_point() or y.is_complex() or y.dtype == torch.bool:
+        raise ValueError(f"condensed y has dtype {y.dtype}; it must hold integer class labels (int64: y.long())")
     if x.dim() != 2 or x.shape[1] != num_features:
         raise ValueError(f"condensed x has shape {tuple(x.shape)}; the real graph has {num_features} features")
     if adj.shape != (n, n):
@@ -62,6 +79,16 @@ def check_condensed(condensed: dict[str, Tensor], num_features: int, num_classes
         raise ValueError("condensed x or adj holds NaN or inf")
     if (adj < 0).any() or not torch.allclose(adj, adj.t(), atol=1e-5):
         raise ValueError("condensed adj must be symmetric with non-negative weights")
+
+
+def check_task(task: object) -> None:
+    """Raise ``ValueError`` unless ``task`` is a prepared :class:`NodeTask` (a PyG ``Data`` failed as
+    ``'GlobalStorage' object has no attribute 'num_classes'``)."""
+    if not isinstance(task, NodeTask):
+        raise ValueError(
+            f"Invalid value for argument task: a {type(task).__name__}; it must be a NodeTask: "
+            "prepare_task(data) (a dataset name or a PyG Data with train/val/test masks)"
+        )
 
 
 def protocol_model(task: NodeTask, model: str, config: NodeEvalConfig) -> GraphModel:
@@ -150,6 +177,10 @@ def fit_node_model(
     seeds every RNG first. Call ``net(task.x_in, task.op(net))`` for its N×K logits on the real graph."""
     if condensed is not None and labelled is not None:
         raise ValueError("give condensed (a condensed graph) or labelled (real labels), not both")
+    check_task(task)
+    MODELS.get(model)
+    if condensed is not None:
+        check_condensed(condensed, task.num_features, task.num_classes)
     seed_everything(config.seed if seed is None else seed)
     net = protocol_model(task, model, config)
     if condensed is not None:
@@ -210,7 +241,12 @@ def evaluate_node(
     (:func:`train_on_condensed_batched`; same figures up to summation order); ``None`` (default)
     batches on an accelerator and not on the CPU, where the runs go one at a time or to workers.
     """
+    check_task(task)
     check_int("workers", workers, 1)
+    if isinstance(models, str):  # iterated as letters: "Unknown model 'g'"
+        raise ValueError(
+            f"Invalid value {models!r} for argument models. Valid values are sequences of names, e.g. [{models!r}]"
+        )
     check_condensed(condensed, task.num_features, task.num_classes)
     for name in models:
         MODELS.get(name)  # unknown names fail before any training

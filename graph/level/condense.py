@@ -65,6 +65,8 @@ class CondensedGraphSet:
     result: CondensationResult | None = None
 
     def tensors(self) -> dict[str, Tensor]:
+        """``{"x": (N, n, d), "adj": (N, n, n) 0/1, "mask": (N, n) 0/1, "y": (N,) int64}``: what
+        :func:`~condensekit.graph.level.evaluate_graphs` and :meth:`save` take."""
         return {"x": self.x, "adj": self.adj, "mask": self.mask, "y": self.y}
 
     def __len__(self) -> int:
@@ -88,10 +90,13 @@ class CondensedGraphSet:
         return out
 
     def save(self, path: str | os.PathLike[str]) -> Path:
+        """Write the artifact folder ``path`` (``tensors.safetensors`` + ``card.json``) and return it."""
         return save_artifact(path, self.tensors(), self.card)
 
     @classmethod
     def load(cls, path: str | os.PathLike[str], *, purpose: str | None = None) -> CondensedGraphSet:
+        """The graph-level artifact at ``path``, checked (checksum, shapes, 0/1 ``adj`` and ``mask``); a node-level
+        or another domain's artifact raises ``ValueError``."""
         hint = " (node-level artifacts go to `graph evaluate` without --task graph)"
         art = load_artifact(path, domain=DOMAIN, purpose=purpose, task=TASK, hint=hint)
         t = art.tensors

@@ -341,8 +341,15 @@ def validate_graphs(graphs: Sequence[Data]) -> None:
     for i, g in enumerate(graphs):
         if not isinstance(g, Data):
             raise ValueError(f"graphs[{i}] is a {type(g).__name__}, not a torch_geometric Data")
-        if g.x is None or g.x.dim() != 2:
-            raise ValueError(f"graphs[{i}] needs node features x of shape (nodes, features), got {g.x!r}")
+        for attr in ("x", "y", "edge_index"):  # a numpy array was "'ndarray' object has no attribute 'dim'"
+            value = getattr(g, attr, None)
+            if value is not None and not isinstance(value, torch.Tensor):
+                raise ValueError(
+                    f"graphs[{i}].{attr} is a {type(value).__name__}; it must be a torch.Tensor (torch.from_numpy)"
+                )
+        if g.x is None or g.x.dim() != 2 or not g.x.is_floating_point():
+            shown = repr(g.x) if g.x is None else f"shape {tuple(g.x.shape)}, dtype {g.x.dtype}"
+            raise ValueError(f"graphs[{i}] needs float node features x of shape (nodes, features), got {shown}")
         if g.x.shape[0] == 0:
             raise ValueError(f"graphs[{i}] has no nodes; every graph needs at least one node")
         if width is None:

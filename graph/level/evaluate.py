@@ -105,11 +105,25 @@ class GraphEvalConfig:
 
 def check_condensed_graphs(condensed: dict[str, Tensor], num_features: int, num_classes: int) -> None:
     """A condensed set has ``x`` (N, n, d), ``adj`` (N, n, n) finite, symmetric, ≥ 0, ``mask`` (N, n)
-    and ``y`` (N) labels in [0, C)."""
+    of 0/1 and ``y`` (N ≥ 1) integer labels in [0, C); anything else raises ``ValueError`` naming the tensor (float
+    labels and half-nodes (a mask of 0.5) trained silently, an empty set was scored as if trained)."""
+    if not isinstance(condensed, dict):
+        hint = " (pass cs.tensors())" if hasattr(condensed, "tensors") else ""
+        raise ValueError(
+            f"Invalid value for argument condensed: a {type(condensed).__name__}; it must be a dict of tensors "
+            f"x, adj, mask, y{hint}"
+        )
     missing = [k for k in ("x", "adj", "mask", "y") if k not in condensed]
     if missing:
         raise ValueError(f"condensed graphs lack tensors {missing}; expected x, adj, mask and y")
+    for name in ("x", "adj", "mask", "y"):
+        if not isinstance(condensed[name], Tensor):
+            raise ValueError(
+                f"condensed {name} is a {type(condensed[name]).__name__}; it must be a torch.Tensor (torch.from_numpy)"
+            )
     x, adj, mask, y = condensed["x"], condensed["adj"], condensed["mask"], condensed["y"]
+    if y.is_floating_point() or y.is_complex() or y.dtype == torch.bool:
+        raise ValueError(f"condensed y has dtype {y.dtype}; it must hold integer class labels (int64: y.long())")
     if x.dim() != 3 or x.shape[2] != num_features:
         raise ValueError(f"condensed x has shape {tuple(x.shape)}; expected (N, n, {num_features})")
     b, n = x.shape[:2]
@@ -118,8 +132,17 @@ def check_condensed_graphs(condensed: dict[str, Tensor], num_features: int, num_
             f"condensed adj/mask/y have shapes {tuple(adj.shape)}, {tuple(mask.shape)}, {tuple(y.shape)}; "
             f"expected ({b}, {n}, {n}), ({b}, {n}) and ({b},)"
         )
-    if y.numel() and (int(y.min()) < 0 or int(y.max()) >= num_classes):
+    if b == 0:
+        raise ValueError("condensed set has no graph; there is nothing to train on")
+    if int(y.min()) < 0 or int(y.max()) >= num_classes:
         raise ValueError(f"condensed y must hold labels in [0, {num_classes})")
+    bad = (mask != 0) & (mask != 1)
+    if bool(bad.any()):  # as check_binary words it (the load checks adj too; evaluation allows weighted edges)
+        index = tuple(int(i) for i in bad.nonzero()[0].tolist())
+        raise ValueError(
+            f"condensed graphs: tensor 'mask' holds {float(mask[index]):g} at index {index}; valid values are 0 and 1 "
+            "(0: padding, 1: a node)"
+        )
     if not (torch.isfinite(x).all() and torch.isfinite(adj).all()):
         raise ValueError("condensed x or adj holds NaN or inf")
     if (adj < 0).any() or not torch.allclose(adj, adj.transpose(1, 2)):
@@ -239,6 +262,11 @@ def evaluate_graphs(
         )
     for name in models:
         GRAPH_MODELS.get(name)
+    if not isinstance(graphs, GraphSet):  # a list of Data failed as "'list' object has no attribute 'check_splits'"
+        raise ValueError(
+            f"Invalid value for argument graphs: a {type(graphs).__name__}; it must be a GraphSet: "
+            "prepare_graphs(name or list of Data) (the split the set was condensed with: the same seed)"
+        )
     graphs.check_splits()  # a hand-built split sharing test graphs with the training graphs scored them
     if condensed is not None:
         check_condensed_graphs(condensed, graphs.num_features, graphs.num_classes)
