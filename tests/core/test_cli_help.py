@@ -129,11 +129,25 @@ def test_version_prints_the_versions_a_card_records(capsys: pytest.CaptureFixtur
     assert line.endswith(f"python {versions['python']})") and "\n" not in line
 
 
-@pytest.mark.parametrize("argv", [["privacy", "audit", "--help"], ["medical", "evaluate", "--help"]])
-def test_every_root_option_names_both_fallbacks(argv: list[str], capsys: pytest.CaptureFixture[str]) -> None:
+def _root_verbs() -> list[tuple[str, ...]]:
+    """Every verb of the command tree that takes ``--root``, found in the parsers (not listed by hand)."""
+    return [path for path, parser in _parsers(build_parser([]))
+            if any("--root" in action.option_strings for action in parser._actions)]  # fmt: skip
+
+
+_ROOT_VERBS = _root_verbs()
+
+
+def test_the_root_verbs_are_found_in_every_domain() -> None:
+    assert {("privacy", "audit"), ("medical", "evaluate")} <= set(_ROOT_VERBS)  # the two this test once listed
+    assert {path[0] for path in _ROOT_VERBS} == {"graph", "medical", "privacy", "robust"}
+
+
+@pytest.mark.parametrize("verb", _ROOT_VERBS, ids=[" ".join(v) for v in _ROOT_VERBS])
+def test_every_root_option_names_both_fallbacks(verb: tuple[str, ...], capsys: pytest.CaptureFixture[str]) -> None:
     """`--root`'s help names $CONDENSEKIT_DATA and the ~/.cache/condensekit fallback everywhere (privacy audit named
     only the first, medical evaluate neither)."""
     with pytest.raises(SystemExit):
-        main(argv)
+        main([*verb, "--help"])
     text = " ".join(capsys.readouterr().out.split())
     assert "--root ROOT data root (default: $CONDENSEKIT_DATA, else ~/.cache/condensekit)" in text
