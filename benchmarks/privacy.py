@@ -279,7 +279,11 @@ def _reusable(path: str | None, method: str, epsilon: float, delta: float, chose
     if not is_secret(ci.card.get("privacy")):
         return None
     want = PRIVACY_METHODS.get(method).config(**({"epsilon": epsilon, "delta": delta} | chosen))
-    same = ci.card["config"] == dataclasses.asdict(want) and ci.card["seed"] == seed and ci.card["method"] == method
+    try:  # a card written before a config field existed holds that field's default
+        saved = dataclasses.asdict(type(want)(**ci.card["config"]))
+    except TypeError:  # a field the config no longer has: not this setting
+        return None
+    same = saved == dataclasses.asdict(want) and ci.card["seed"] == seed and ci.card["method"] == method
     return ci if same else None
 
 

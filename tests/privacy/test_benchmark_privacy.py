@@ -142,3 +142,18 @@ def test_a_select_re_run_moves_aside_the_set_a_selected_row_tested(bench, images
     assert (moved / "tested.txt").exists() and not (folder / "tested.txt").exists()
     assert CondensedImages.load(moved).card["privacy"] == entry["privacy"]
     assert (folder / "card.json").exists()  # the new point's set
+
+
+def test_selected_reuses_a_set_saved_before_a_config_field_existed(bench, images, tmp_path):
+    """A card from before ``allow_large_delta`` lacks the field; it holds the default, so the set is the setting."""
+    cfg = DPMERFCondensedConfig(epsilon=5.0, delta=1e-3, n_features=100, bandwidth=2.0, ipc=2)
+    ci = condense_private(images, "dp-merf-condensed", config=cfg, steps=2, seed=0, device="cpu")
+    card = json.loads(json.dumps(ci.card))
+    del card["config"]["allow_large_delta"]
+    CondensedImages(ci.x, ci.y, card).save(tmp_path / "old")
+    chosen = {"n_features": 100, "bandwidth": 2.0, "ipc": 2}
+    assert bench._reusable(str(tmp_path / "old"), "dp-merf-condensed", 5.0, 1e-3, chosen, 0) is not None
+    assert bench._reusable(str(tmp_path / "old"), "dp-merf-condensed", 5.0, 1e-3, chosen | {"ipc": 3}, 0) is None
+    card["config"]["no_such_field"] = 1
+    CondensedImages(ci.x, ci.y, card).save(tmp_path / "unknown")
+    assert bench._reusable(str(tmp_path / "unknown"), "dp-merf-condensed", 5.0, 1e-3, chosen, 0) is None
