@@ -49,6 +49,7 @@ def test_prediction_under_label_shift_uses_validation_recalls_and_test_shares():
 
 def test_multilabel_is_refused():
     data = make_tiny_images()
-    ml = replace(data, task="multi-label, binary-class")
+    onehot = {f"y_{s}": torch.nn.functional.one_hot(getattr(data, f"y_{s}"), 2) for s in ("train", "val", "test")}
+    ml = replace(data, task="multi-label, binary-class", **onehot)  # a valid multi-label split (N×2 0/1 labels)
     with pytest.raises(ValueError, match="single-label"):
         class_shift_diagnosis(data.x_train, data.y_train, ml, runs=1, config=FAST, model="mlp")
