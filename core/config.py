@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import functools
+import types
 import typing
 from collections.abc import Sequence
 from typing import Any, TypeVar
@@ -68,6 +70,49 @@ def dataclass_from_args(cls: type[T], ns: argparse.Namespace, *, prefix: str = "
     return cls(**values)
 
 
+@functools.cache
+def _checked_fields(cls: type) -> tuple[tuple[str, Any], ...]:
+    """``(name, type)`` of the fields of ``cls`` whose type :func:`check_field_types` checks: ``bool`` or a
+    ``Literal`` (``X | None`` read as ``X``); none when the hints cannot be resolved."""
+    try:
+        hints = typing.get_type_hints(cls)
+    except Exception:  # a hint naming what only a type checker imports: nothing to check by type
+        return ()
+    out = []
+    for f in dataclasses.fields(cls):
+        tp = hints.get(f.name)
+        args = [a for a in typing.get_args(tp) if a is not type(None)]
+        if typing.get_origin(tp) in (typing.Union, types.UnionType) and len(args) == 1:
+            tp = args[0]
+        if tp is bool or typing.get_origin(tp) is typing.Literal:
+            out.append((f.name, tp))
+    return tuple(out)
+
+
+def check_field_types(cfg: Any) -> None:
+    """Raise ``ValueError`` naming the field, its value and what is valid when a field of the config dataclass
+    ``cfg`` annotated ``bool`` or ``Literal[...]`` holds anything else (``None`` is allowed where the annotation
+    allows it). A config built in Python is not parsed as the CLI's flags are, so ``structure="yes"`` or ``dsa=0``
+    ran as truthy / falsy. Counts and rates are left to each config's own checks, which name their range
+    (``integers >= 1``, ``finite numbers > 0``)."""
+    if not dataclasses.is_dataclass(cfg) or isinstance(cfg, type):
+        return
+    owner = type(cfg).__name__
+    for name, tp in _checked_fields(type(cfg)):
+        value = getattr(cfg, name)
+        if value is None:
+            continue  # an ``X | None`` field; a plain ``X`` given None fails in its own check
+        if tp is bool:
+            ok, word, valid = isinstance(value, bool), "Invalid", "True and False"
+        else:  # worded as core.registry.check_choice words it
+            choices = typing.get_args(tp)
+            ok, word, valid = value in choices, "Unknown", "{" + ", ".join(sorted(map(str, choices))) + "}"
+        if not ok:
+            raise ValueError(
+                f"{word} value {value!r} for argument {name}. Valid values are {valid} (a field of {owner})"
+            )
+
+
 def config_to_dict(cfg: Any) -> dict[str, Any]:
     return dataclasses.asdict(cfg)
 
@@ -79,7 +124,9 @@ def config_with_overrides(cls: type[T], overrides: dict[str, Any] | None, *, own
     unknown = sorted(set(overrides) - valid)
     if unknown:
         raise ValueError(f"Unknown config field(s) {unknown} for {owner}. Valid fields are {sorted(valid)}")
-    return cls(**overrides)
+    cfg = cls(**overrides)
+    check_field_types(cfg)
+    return cfg
 
 
 def parse_config_flags(

@@ -28,6 +28,7 @@ import torch
 from torch import Tensor, nn
 
 from condensekit.core.atomic import check_file_target, load_torch, save_torch
+from condensekit.core.config import check_field_types
 from condensekit.core.registry import check_int
 from condensekit.core.seed import resolve_device, rng_state, seed_everything, set_rng_state
 from condensekit.core.setting import jsonable, setting_diff
@@ -294,6 +295,7 @@ def run(method: CondensationMethod, config: EngineConfig, evaluate: Evaluator | 
     so a run resumed from one reports the peak of the calls since.
     """
     device = resolve_device(config.device)
+    check_field_types(getattr(method, "config", None))  # a method's config built in Python: structure="yes" ran
     if config.checkpoint:  # a folder, or a path under a file: refused now, not at the first write after the set-up
         check_file_target(config.checkpoint, argument="checkpoint")
     seed_everything(config.seed)

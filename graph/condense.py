@@ -22,6 +22,7 @@ from torch import Tensor
 from torch_geometric.data import Data
 
 from condensekit.core.artifact import load_artifact, save_artifact
+from condensekit.core.config import check_field_types
 from condensekit.core.engine import CondensationResult, EngineConfig, run
 from condensekit.core.registry import check_int
 from condensekit.core.seed import resolve_device
@@ -111,7 +112,9 @@ def make_config(method: str, overrides: dict[str, Any] | None = None, *, registr
     unknown = sorted(set(overrides) - valid)
     if unknown:
         raise ValueError(f"Unknown config field(s) {unknown} for method {method!r}. Valid fields are {sorted(valid)}")
-    return entry.config(**overrides)
+    config = entry.config(**overrides)
+    check_field_types(config)
+    return config
 
 
 def resolve_config(method: str, config: Any | dict[str, Any] | None, *, registry: Any = NODE_METHODS) -> Any:
@@ -126,6 +129,7 @@ def resolve_config(method: str, config: Any | dict[str, Any] | None, *, registry
         raise ValueError(
             f"config for {method!r} must be a {entry.config.__name__} or a dict, got {type(config).__name__}"
         )
+    check_field_types(config)  # a bool given as "yes" ran as truthy
     return config
 
 

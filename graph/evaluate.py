@@ -19,6 +19,7 @@ from torch import Tensor
 from torch_geometric.data import Data
 
 from condensekit.core.batched import device_rng_state, seeded_builds, train_select_batched
+from condensekit.core.config import check_field_types
 from condensekit.core.evaluate import Summary, TrainConfig, TrainResult, accuracy, repeat, train_select
 from condensekit.core.parallel import run_seeded
 from condensekit.core.registry import check_int
@@ -242,6 +243,7 @@ def evaluate_node(
     batches on an accelerator and not on the CPU, where the runs go one at a time or to workers.
     """
     check_task(task)
+    check_field_types(config)
     check_int("workers", workers, 1)
     if isinstance(models, str):  # iterated as letters: "Unknown model 'g'"
         raise ValueError(

@@ -14,6 +14,7 @@ from typing import Any
 
 import torch
 
+from condensekit.core.config import check_field_types
 from condensekit.core.engine import CondensationMethod, EngineConfig, run
 from condensekit.core.registry import MethodEntry, Registry, check_int, method_registrar
 from condensekit.core.vision import CondensedImages, ImageSplits, image_source
@@ -121,6 +122,7 @@ def condense_private(
     cfg = config if config is not None else entry.config()
     if not isinstance(cfg, entry.config):
         raise ValueError(f"config for {method!r} must be a {entry.config.__name__}, got {type(cfg).__name__}")
+    check_field_types(cfg)
     m = entry.cls(data, cfg)
     requested = m.default_steps() if steps is None else int(steps)
     allowed = m.max_steps(requested)

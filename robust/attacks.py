@@ -56,6 +56,7 @@ from torch import Tensor, nn
 from torch.nn.utils.fusion import fuse_conv_bn_eval
 from torchattacks.attack import Attack
 
+from condensekit.core.config import check_field_types
 from condensekit.core.modes import eval_mode
 from condensekit.core.registry import Registry, check_int, check_positive
 
@@ -169,6 +170,7 @@ class AttackConfig:
     )  # fmt: skip
 
     def __post_init__(self) -> None:
+        check_field_types(self)  # fold_bn="yes" was truthy
         counts = ("pgd_steps", "cw_steps", "cw_search_steps", "batch_size", "autoattack_steps", "autoattack_queries")
         for name in counts:
             check_int(name, getattr(self, name), 1)

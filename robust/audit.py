@@ -40,6 +40,7 @@ from torch import Tensor, nn
 
 from condensekit.core.artifact import update_card
 from condensekit.core.atomic import check_file_target, write_bytes, write_json
+from condensekit.core.config import check_field_types
 from condensekit.core.engine import peak_memory_mb, reset_peak_memory
 from condensekit.core.registry import check_choice, check_int
 from condensekit.core.report import format_table
@@ -132,6 +133,7 @@ class AuditConfig:
     )
 
     def __post_init__(self) -> None:
+        check_field_types(self)
         check_choice("relabel", self.relabel, RELABEL_MODES)
         check_int("workers", self.workers, 1)  # 1: no worker processes
         object.__setattr__(self, "attacks", tuple(parse_attacks(self.attacks)))

@@ -50,6 +50,7 @@ import torch
 from torch import Tensor, nn
 
 from condensekit.core.atomic import write_json
+from condensekit.core.config import check_field_types
 from condensekit.core.data import cache_dir
 from condensekit.core.modes import train_mode
 from condensekit.core.objectives.curvature import DIRECTIONS, CurvatureRegularizer
@@ -116,6 +117,7 @@ class GuardConfig:
     )  # fmt: skip
 
     def __post_init__(self) -> None:
+        check_field_types(self)  # teacher="yes" was truthy
         check_nonnegative("curvature", self.curvature)
         check_choice("direction", self.direction, DIRECTIONS)
         if self.plugin_curvature is not None:  # None: the teacher's λ
@@ -353,6 +355,7 @@ def robust_condense(
         )
     entry = image_method(base)
     method_cfg = make_image_config(base, config) if config is None or isinstance(config, dict) else config
+    check_field_types(method_cfg)  # before minutes of expert / teacher training
     if guard is not None and guard.teacher and not has_teacher(base):
         raise ValueError(f"method {base!r} has no teacher or experts to regularise; set teacher=False, plugin=True")
     ipc_budgets(data, ipc)  # a bad ipc or steps is refused before minutes of expert / teacher training

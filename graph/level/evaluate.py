@@ -37,6 +37,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from condensekit.core.config import check_field_types
 from condensekit.core.evaluate import Summary, TrainConfig, TrainResult, accuracy, repeat, train_select
 from condensekit.core.registry import check_choice
 from condensekit.graph.level.batch import GraphBatch
@@ -262,6 +263,7 @@ def evaluate_graphs(
         )
     for name in models:
         GRAPH_MODELS.get(name)
+    check_field_types(config)
     if not isinstance(graphs, GraphSet):  # a list of Data failed as "'list' object has no attribute 'check_splits'"
         raise ValueError(
             f"Invalid value for argument graphs: a {type(graphs).__name__}; it must be a GraphSet: "

@@ -11,7 +11,7 @@ from typing import Any
 
 from torch import Tensor
 
-from condensekit.core.config import config_with_overrides
+from condensekit.core.config import check_field_types, config_with_overrides
 from condensekit.core.engine import EngineConfig, run
 from condensekit.core.seed import resolve_device
 from condensekit.core.vision.imageset import IMAGE_TASK, CondensedImages, image_source
@@ -65,6 +65,7 @@ def condense_images(
         raise ValueError(
             f"config for {method!r} must be a {entry.config.__name__} or a dict, got {type(config).__name__}"
         )
+    check_field_types(config)  # dsa="yes" / dsa=0 ran as truthy / falsy
     algo = entry.cls(data, ipc, config, regularizer=regularizer, **resources)
     n_steps = algo.steps() if steps is None else steps
     if not isinstance(n_steps, int) or n_steps < 0 or (n_steps > 0 and algo.steps() == 0):
