@@ -219,10 +219,12 @@ class NodeTask:
 
     @property
     def num_features(self) -> int:
+        """Feature width ``d`` (``x`` is ``(N, d)``)."""
         return self.x.shape[1]
 
     @property
     def y_train(self) -> Tensor:
+        """Labels of the training nodes, ``(len(train_idx),)`` int64."""
         return self.y[self.train_idx]
 
     def smooth(self, x: Tensor, hops: int) -> Tensor:

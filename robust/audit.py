@@ -160,12 +160,15 @@ class AuditResult:
     cost: dict[str, Any]
 
     def table(self) -> str:
+        """A Markdown table: one line per row (model, attack, ε, accuracy mean ± std in %, runs)."""
         body = [
             [r["model"], r["attack"], r["eps"], f"{r['mean']:.2f} ± {r['std']:.2f}", len(r["runs"])] for r in self.rows
         ]
         return format_table(["model", "attack", "ε", "accuracy (%)", "runs"], body)
 
     def to_dict(self) -> dict[str, Any]:
+        """The JSON record (``kind``, dataset, subset, rows, setting, sanity, cost, ``created``) the audit writes
+        and appends to the card's ``audits``."""
         return {
             "kind": AUDIT_KIND,
             "dataset": self.dataset,

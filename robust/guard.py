@@ -127,6 +127,7 @@ class GuardConfig:
 
     @property
     def enabled(self) -> bool:
+        """Whether any curvature term is on: λ > 0 and the teacher's or the plug-in's term asked for."""
         return self.curvature > 0 and (self.teacher or self.plugin)
 
     def regularizer(self) -> CurvatureRegularizer:
@@ -146,6 +147,7 @@ class GuardConfig:
         )
 
     def describe(self) -> dict[str, Any]:
+        """The card's record of the setting: the fields plus the teacher's reduction and both terms' modes."""
         return asdict(self) | {"reduction": "mean", "eval_mode": True, "plugin_eval_mode": False}
 
 

@@ -144,6 +144,8 @@ class CondensedImages:
     soft: Tensor | None = None
 
     def tensors(self) -> dict[str, Tensor]:
+        """What :meth:`save` writes: ``x`` (N×C×H×W float), ``y`` (N int64, or N×L float multi-label), and when
+        present ``lr`` (0-d float) and ``soft`` (N×K float); detached, on their device."""
         out = {"x": self.x.detach(), "y": self.y.detach()}
         if self.lr is not None:
             out["lr"] = self.lr.detach().reshape(())
@@ -186,6 +188,7 @@ class CondensedImages:
         return load_source_data(self.card, root=root, artifact=artifact)
 
     def save(self, path: str | os.PathLike[str]) -> Path:
+        """Write the artifact folder ``path`` (``tensors.safetensors`` + ``card.json``) and return it."""
         card = dict(self.card)
         card.setdefault("task", IMAGE_TASK)
         return save_artifact(path, self.tensors(), card)

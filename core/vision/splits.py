@@ -110,10 +110,12 @@ class ImageSplits:
 
     @property
     def channels(self) -> int:
+        """Image channels ``C`` (1 for grey, 3 for RGB)."""
         return int(self.x_train.shape[1])
 
     @property
     def im_size(self) -> tuple[int, int]:
+        """Image height and width ``(H, W)``."""
         return int(self.x_train.shape[2]), int(self.x_train.shape[3])
 
     def split_record(self) -> dict[str, Any]:
@@ -134,6 +136,7 @@ class ImageSplits:
 
     @property
     def multilabel(self) -> bool:
+        """Whether labels are N×L 0/1 sets (ChestMNIST's task) rather than N class indices."""
         return self.task == "multi-label, binary-class"
 
     def class_labels(self) -> Tensor:

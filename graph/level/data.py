@@ -144,10 +144,12 @@ class GraphSet:
 
     @property
     def num_features(self) -> int:
+        """Node-feature width ``d`` (``x`` is ``(total nodes, d)``)."""
         return int(self.x.shape[1])
 
     @property
     def num_graphs(self) -> int:
+        """Graphs in the set, ``G`` (every split together)."""
         return int(self.y.numel())
 
     @property
@@ -157,10 +159,12 @@ class GraphSet:
 
     @property
     def device(self) -> torch.device:
+        """The device every tensor of the set is on."""
         return self.x.device
 
     @property
     def y_train(self) -> Tensor:
+        """Labels of the training graphs, ``(len(train_idx),)`` int64."""
         return self.y[self.train_idx]
 
     def check_features(self) -> None:
@@ -239,6 +243,7 @@ class GraphSet:
         return {name: bool(self._cache[name]) for name in ("canonical_edges", "loop_free_edges")}
 
     def to(self, device: torch.device | str) -> GraphSet:
+        """A copy with every tensor on ``device`` (the split and the cached edge checks carried over)."""
         moved = self._moved(device)
         for name in ("canonical_edges", "loop_free_edges"):
             if name in self._cache:
