@@ -152,8 +152,8 @@ def check_image_set(x: object, y: object, data: ImageSplits, *, labels: bool = T
     want = (data.channels, *data.im_size)
     if x.dim() != 4 or tuple(x.shape[1:]) != want:
         raise ValueError(
-            f"Invalid argument x: the condensed images are {tuple(x.shape)} (N, C, H, W) but {data.name!r}'s real "
-            f"images are N×{'×'.join(map(str, want))}; train and score a set on the data it was made from"
+            f"Invalid argument x: the condensed images are {tuple(x.shape)} (N, C, H, W) but the real images of "
+            f"{data.name!r} are N×{'×'.join(map(str, want))}; train and score a set on the data it was made from"
         )
     if x.shape[0] == 0:
         raise ValueError("Invalid argument x: it holds no image; there is nothing to train on")
