@@ -62,6 +62,23 @@ class Registry(Generic[T]):
             self.get(name)
         return names
 
+    def check_names(self, names: object, argument: str) -> list[str]:
+        """``names`` (a sequence of registered names) as a list; a plain string (iterated as letters: "Unknown model
+        'g'") or an empty sequence raises ``ValueError`` naming ``argument``, an unknown name :meth:`get`'s error.
+        For Python callers; the command line uses :meth:`parse_names`."""
+        valid = f"Valid values are non-empty sequences of names in {{{', '.join(self.names())}}}"
+        if isinstance(names, str):
+            raise ValueError(f"Invalid value {names!r} for argument {argument}. {valid}, e.g. [{names!r}]")
+        try:
+            out = list(names)  # type: ignore[call-overload]
+        except TypeError:
+            raise ValueError(f"Invalid value {names!r} for argument {argument}. {valid}") from None
+        if not out:
+            raise ValueError(f"Invalid value {names!r} for argument {argument}. {valid}")
+        for name in out:
+            self.get(name)
+        return out
+
     def __contains__(self, name: object) -> bool:
         return isinstance(name, str) and name.lower() in self._items
 

@@ -245,13 +245,8 @@ def evaluate_node(
     check_task(task)
     check_field_types(config)
     check_int("workers", workers, 1)
-    if isinstance(models, str):  # iterated as letters: "Unknown model 'g'"
-        raise ValueError(
-            f"Invalid value {models!r} for argument models. Valid values are sequences of names, e.g. [{models!r}]"
-        )
+    models = MODELS.check_names(models, "models")  # a string or an unknown name fails before any training
     check_condensed(condensed, task.num_features, task.num_classes)
-    for name in models:
-        MODELS.get(name)  # unknown names fail before any training
     if batched is None:
         batched = task.x.device.type != "cpu" and workers == 1
     if batched:

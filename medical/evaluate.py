@@ -36,7 +36,7 @@ from condensekit.core.evaluate import Summary
 from condensekit.core.vision.augment import DSA
 from condensekit.core.vision.imageset import CondensedImages
 from condensekit.core.vision.models import IMAGE_MODELS
-from condensekit.core.vision.splits import ImageSplits
+from condensekit.core.vision.splits import ImageSplits, check_image_splits
 from condensekit.core.vision.train import FitResult, ImageTrainConfig, LossFn, Metric, evaluate_image_set
 from condensekit.medical.data import FLAGS_2D
 
@@ -109,8 +109,8 @@ def evaluate_medical(
         loss_fn: the training loss (default: the task's); a relabelled set's ``y`` holds N×K soft labels and
             trains with :func:`~condensekit.core.vision.train.distillation_loss` at its temperature.
     """
-    for m in models:
-        IMAGE_MODELS.get(m)
+    check_image_splits(data)  # before data.task: a flag name here was an AttributeError
+    models = IMAGE_MODELS.check_names(models, "models")
     if lr is not None:
         config = replace(config, lr=float(lr))
     metrics = medmnist_metrics(data.task)

@@ -256,13 +256,7 @@ def evaluate_graphs(
 ) -> dict[str, Summary]:
     """Test accuracy (%) of each model trained on ``condensed`` (``None``: on all training graphs,
     the whole-data row), over ``config.runs`` seeded runs."""
-    if isinstance(models, str):  # iterated as letters: "Unknown graph model 'g'"
-        raise ValueError(
-            f"Invalid value {models!r} for argument models. Valid values are sequences of names in "
-            f"{{{', '.join(GRAPH_MODELS.names())}}}, e.g. [{models!r}]"
-        )
-    for name in models:
-        GRAPH_MODELS.get(name)
+    models = GRAPH_MODELS.check_names(models, "models")  # a string (read as letters) or an unknown name
     check_field_types(config)
     if not isinstance(graphs, GraphSet):  # a list of Data failed as "'list' object has no attribute 'check_splits'"
         raise ValueError(
