@@ -92,21 +92,7 @@ class ImageSplits:
                 if bool(bad.any()):
                     raise ValueError(f"y_{split} holds values other than 0 and 1; task {self.task!r} needs 0/1 labels")
                 continue
-            if (
-                y.is_floating_point()
-                or y.is_complex()
-                or y.dtype == torch.bool
-                or not (y.dim() == 1 or (y.dim() == 2 and y.shape[1] == 1))
-            ):
-                raise ValueError(
-                    f"y_{split} has shape {tuple(y.shape)} and dtype {y.dtype}; task {self.task!r} needs N integer "
-                    f"class indices in [0, {self.num_classes}) (int64: y.long())"
-                )
-            if y.numel() and (int(y.min()) < 0 or int(y.max()) >= self.num_classes):
-                raise ValueError(
-                    f"y_{split} holds labels in [{int(y.min())}, {int(y.max())}]; valid labels are 0 .. "
-                    f"{self.num_classes - 1} (num_classes={self.num_classes})"
-                )
+            check_class_indices(y, self.num_classes, f"y_{split}", f"task {self.task!r} needs")
 
     @property
     def channels(self) -> int:
@@ -188,6 +174,29 @@ class ImageSplits:
             name=self.name, num_classes=self.num_classes, task=self.task, mean=self.mean, std=self.std,
             info=dict(self.info), **moved,
         )  # fmt: skip
+
+
+def check_class_indices(y: Tensor, num_classes: int, argument: str, needs: str, also: str = "") -> None:
+    """Raise ``ValueError`` naming ``argument`` unless ``y`` holds N integer class indices in [0, ``num_classes``)
+    (N×1 is read as N): float, complex or bool labels, another shape, or a label out of range. ``needs`` opens the
+    "what is valid" clause (``"task 'binary-class' needs"``); ``also`` names another valid form (soft labels)."""
+    if (
+        y.is_floating_point()
+        or y.is_complex()
+        or y.dtype == torch.bool
+        or not (y.dim() == 1 or (y.dim() == 2 and y.shape[1] == 1))
+    ):
+        raise ValueError(
+            f"{argument} has shape {tuple(y.shape)} and dtype {y.dtype}; {needs} N integer class indices in "
+            f"[0, {num_classes}) (int64: y.long()){also}"
+        )
+    if y.numel():
+        low, high = int(y.min()), int(y.max())
+        if low < 0 or high >= num_classes:
+            raise ValueError(
+                f"{argument} holds labels in [{low}, {high}]; valid labels are 0 .. {num_classes - 1} "
+                f"(num_classes={num_classes})"
+            )
 
 
 def check_image_splits(data: object, *, argument: str = "data") -> None:

@@ -24,7 +24,7 @@ from condensekit.core.modes import eval_mode
 from condensekit.core.optim import adam, sgd
 from condensekit.core.registry import check_choice, check_int, check_nonnegative, check_positive
 from condensekit.core.vision.models import build_image_model
-from condensekit.core.vision.splits import ImageSplits, check_image_splits
+from condensekit.core.vision.splits import ImageSplits, check_class_indices, check_image_splits
 
 OPTIMIZERS = ("sgd", "adam")
 LossFn = Callable[[Tensor, Tensor], Tensor]
@@ -172,19 +172,7 @@ def check_image_set(x: object, y: object, data: ImageSplits, *, labels: bool = T
         if not bool(torch.isfinite(y).all()) or bool((y < 0).any()):
             raise ValueError("Invalid argument y: soft labels must be finite and >= 0 (rows of class probabilities)")
         return
-    if (
-        y.is_floating_point()
-        or y.is_complex()
-        or y.dtype == torch.bool
-        or not (y.dim() == 1 or (y.dim() == 2 and y.shape[1] == 1))
-    ):
-        raise ValueError(
-            f"Invalid argument y: shape {tuple(y.shape)}, dtype {y.dtype}. Valid values are N integer class indices "
-            f"in [0, {k}) (int64: y.long()) or N×{k} float soft labels"
-        )
-    low, high = int(y.min()), int(y.max())
-    if low < 0 or high >= k:
-        raise ValueError(f"Invalid argument y: labels in [{low}, {high}]; {data.name!r} has classes 0 .. {k - 1}")
+    check_class_indices(y, k, "y", f"{data.name!r} needs", f" or N×{k} float soft labels")
 
 
 def fit_images(

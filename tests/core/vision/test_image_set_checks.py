@@ -22,12 +22,12 @@ def test_a_dataset_name_instead_of_loaded_data_is_refused() -> None:
 @pytest.mark.parametrize(
     ("x", "y", "message"),
     [
-        (torch.zeros(4, 1, 8, 8), torch.tensor([0.0, 1.0, 0.0, 1.0]), r"dtype torch.float32. Valid values"),
+        (torch.zeros(4, 1, 8, 8), torch.tensor([0.0, 1.0, 0.0, 1.0]), r"float32; 'tiny' needs N integer class"),
         (torch.zeros(4, 1, 8, 8).numpy(), torch.tensor([0, 1, 0, 1]), "argument x: a ndarray"),
         (torch.zeros(4, 1, 8, 8), torch.tensor([0, 1, 0, 1]).numpy(), "argument y: a ndarray"),
         (torch.zeros(4, 1, 32, 32), torch.tensor([0, 1, 0, 1]), r"condensed images are \(4, 1, 32, 32\).*N×1×8×8"),
         (torch.full((4, 1, 8, 8), float("nan")), torch.tensor([0, 1, 0, 1]), "NaN or inf"),
-        (torch.zeros(4, 1, 8, 8), torch.tensor([0, 1, 0, 7]), r"labels in \[0, 7\]; 'tiny' has classes 0 .. 1"),
+        (torch.zeros(4, 1, 8, 8), torch.tensor([0, 1, 0, 7]), r"labels in \[0, 7\]; valid labels are 0 .. 1"),
         (torch.zeros(0, 1, 8, 8), torch.zeros(0, dtype=torch.long), "holds no image"),
         (torch.zeros(4, 1, 8, 8), torch.tensor([0, 1]), "4 images but y has 2"),
     ],
