@@ -21,6 +21,7 @@ from torch_geometric.data import Data
 from condensekit.core.batched import device_rng_state, seeded_builds, train_select_batched
 from condensekit.core.config import check_field_types
 from condensekit.core.evaluate import Summary, TrainConfig, TrainResult, accuracy, repeat, train_select
+from condensekit.core.labels import check_class_indices
 from condensekit.core.parallel import run_seeded
 from condensekit.core.registry import check_int
 from condensekit.core.seed import seed_everything
@@ -68,14 +69,13 @@ def check_condensed(condensed: dict[str, Tensor], num_features: int, num_classes
     n = x.shape[0]
     if n == 0:
         raise ValueError("condensed graph has no node; there is nothing to train on")
-    if y.is_floating_point() or y.is_complex() or y.dtype == torch.bool:
-        raise ValueError(f"condensed y has dtype {y.dtype}; it must hold integer class labels (int64: y.long())")
+    if y.shape != (n,):
+        raise ValueError(f"condensed y has shape {tuple(y.shape)}; it must hold one label per node, ({n},)")
+    check_class_indices(y, num_classes, "condensed y", "the condensed graph needs")
     if x.dim() != 2 or x.shape[1] != num_features:
         raise ValueError(f"condensed x has shape {tuple(x.shape)}; the real graph has {num_features} features")
     if adj.shape != (n, n):
         raise ValueError(f"condensed adj has shape {tuple(adj.shape)}; expected ({n}, {n})")
-    if y.shape != (n,) or int(y.min()) < 0 or int(y.max()) >= num_classes:
-        raise ValueError(f"condensed y must hold {n} labels in [0, {num_classes}), got shape {tuple(y.shape)}")
     if not (torch.isfinite(x).all() and torch.isfinite(adj).all()):
         raise ValueError("condensed x or adj holds NaN or inf")
     if (adj < 0).any() or not torch.allclose(adj, adj.t(), atol=1e-5):

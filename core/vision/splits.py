@@ -13,6 +13,8 @@ from typing import Any
 import torch
 from torch import Tensor
 
+from condensekit.core.labels import check_class_indices
+
 TASKS = ("multi-class", "binary-class", "multi-label, binary-class", "ordinal-regression")
 
 
@@ -67,6 +69,11 @@ class ImageSplits:
             if not torch.isfinite(x).all():
                 raise ValueError(f"x_{split} contains NaN or inf values")
         self._check_consistent()
+        if not self.multilabel:  # the documented form: int64 N (an npz's N×1 or int32 labels failed in the loss)
+            for split in ("train", "val", "test"):
+                y = getattr(self, f"y_{split}")
+                if y.dim() != 1 or y.dtype != torch.int64:
+                    setattr(self, f"y_{split}", y.reshape(-1).long())
 
     def _check_consistent(self) -> None:
         """Every split's images have the training images' C×H×W, and its labels suit the task: single-label tasks
@@ -174,29 +181,6 @@ class ImageSplits:
             name=self.name, num_classes=self.num_classes, task=self.task, mean=self.mean, std=self.std,
             info=dict(self.info), **moved,
         )  # fmt: skip
-
-
-def check_class_indices(y: Tensor, num_classes: int, argument: str, needs: str, also: str = "") -> None:
-    """Raise ``ValueError`` naming ``argument`` unless ``y`` holds N integer class indices in [0, ``num_classes``)
-    (N×1 is read as N): float, complex or bool labels, another shape, or a label out of range. ``needs`` opens the
-    "what is valid" clause (``"task 'binary-class' needs"``); ``also`` names another valid form (soft labels)."""
-    if (
-        y.is_floating_point()
-        or y.is_complex()
-        or y.dtype == torch.bool
-        or not (y.dim() == 1 or (y.dim() == 2 and y.shape[1] == 1))
-    ):
-        raise ValueError(
-            f"{argument} has shape {tuple(y.shape)} and dtype {y.dtype}; {needs} N integer class indices in "
-            f"[0, {num_classes}) (int64: y.long()){also}"
-        )
-    if y.numel():
-        low, high = int(y.min()), int(y.max())
-        if low < 0 or high >= num_classes:
-            raise ValueError(
-                f"{argument} holds labels in [{low}, {high}]; valid labels are 0 .. {num_classes - 1} "
-                f"(num_classes={num_classes})"
-            )
 
 
 def check_image_splits(data: object, *, argument: str = "data") -> None:

@@ -20,11 +20,12 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from condensekit.core.evaluate import Summary, accuracy, check_epoch, lr_drop_epoch, repeat
+from condensekit.core.labels import check_class_indices
 from condensekit.core.modes import eval_mode
 from condensekit.core.optim import adam, sgd
 from condensekit.core.registry import check_choice, check_int, check_nonnegative, check_positive
 from condensekit.core.vision.models import build_image_model
-from condensekit.core.vision.splits import ImageSplits, check_class_indices, check_image_splits
+from condensekit.core.vision.splits import ImageSplits, check_image_splits
 
 OPTIMIZERS = ("sgd", "adam")
 LossFn = Callable[[Tensor, Tensor], Tensor]
@@ -276,6 +277,8 @@ def evaluate_image_set(
     ``loss_fn`` defines its own).
     """
     check_image_set(x, y, data, labels=loss_fn is None)
+    if loss_fn is None and not data.multilabel and not y.is_floating_point():  # N×1 or int32 class indices
+        y = y.reshape(-1).long()
     metrics = dict(metrics or {"acc": accuracy_metric})
     if not metrics:
         raise ValueError("metrics is empty: name at least one metric")

@@ -352,9 +352,9 @@ def validate_graphs(graphs: Sequence[Data]) -> None:
                 raise ValueError(
                     f"graphs[{i}].{attr} is a {type(value).__name__}; it must be a torch.Tensor (torch.from_numpy)"
                 )
-        if g.x is None or g.x.dim() != 2 or not g.x.is_floating_point():
+        if g.x is None or g.x.dim() != 2 or g.x.is_complex():  # integer or bool features are cast to float
             shown = repr(g.x) if g.x is None else f"shape {tuple(g.x.shape)}, dtype {g.x.dtype}"
-            raise ValueError(f"graphs[{i}] needs float node features x of shape (nodes, features), got {shown}")
+            raise ValueError(f"graphs[{i}] needs real node features x of shape (nodes, features), got {shown}")
         if g.x.shape[0] == 0:
             raise ValueError(f"graphs[{i}] has no nodes; every graph needs at least one node")
         if width is None:

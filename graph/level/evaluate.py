@@ -39,6 +39,7 @@ from torch import Tensor
 
 from condensekit.core.config import check_field_types
 from condensekit.core.evaluate import Summary, TrainConfig, TrainResult, accuracy, repeat, train_select
+from condensekit.core.labels import check_class_indices
 from condensekit.core.registry import check_choice
 from condensekit.graph.level.batch import GraphBatch
 from condensekit.graph.level.data import GraphSet
@@ -123,8 +124,6 @@ def check_condensed_graphs(condensed: dict[str, Tensor], num_features: int, num_
                 f"condensed {name} is a {type(condensed[name]).__name__}; it must be a torch.Tensor (torch.from_numpy)"
             )
     x, adj, mask, y = condensed["x"], condensed["adj"], condensed["mask"], condensed["y"]
-    if y.is_floating_point() or y.is_complex() or y.dtype == torch.bool:
-        raise ValueError(f"condensed y has dtype {y.dtype}; it must hold integer class labels (int64: y.long())")
     if x.dim() != 3 or x.shape[2] != num_features:
         raise ValueError(f"condensed x has shape {tuple(x.shape)}; expected (N, n, {num_features})")
     b, n = x.shape[:2]
@@ -135,8 +134,7 @@ def check_condensed_graphs(condensed: dict[str, Tensor], num_features: int, num_
         )
     if b == 0:
         raise ValueError("condensed set has no graph; there is nothing to train on")
-    if int(y.min()) < 0 or int(y.max()) >= num_classes:
-        raise ValueError(f"condensed y must hold labels in [0, {num_classes})")
+    check_class_indices(y, num_classes, "condensed y", "the condensed graphs need")
     bad = (mask != 0) & (mask != 1)
     if bool(bad.any()):  # as check_binary words it (the load checks adj too; evaluation allows weighted edges)
         index = tuple(int(i) for i in bad.nonzero()[0].tolist())

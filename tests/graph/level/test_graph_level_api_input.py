@@ -31,7 +31,7 @@ def test_numpy_features_are_refused_by_name() -> None:
 @pytest.mark.parametrize(
     ("change", "message"),
     [
-        (lambda t: t | {"y": t["y"].float()}, "condensed y has dtype torch.float32"),
+        (lambda t: t | {"y": t["y"].float()}, "dtype torch.float32; the condensed graphs need N integer"),
         (lambda t: t | {"mask": t["mask"] * 0.5}, r"tensor .mask. holds 0.5 at index .*valid values are 0 and 1"),
         (lambda t: {k: v[:0] for k, v in t.items()}, "has no graph"),
         (lambda t: t | {"y": t["y"].numpy()}, "condensed y is a ndarray"),
@@ -53,3 +53,20 @@ def test_evaluate_graphs_names_what_it_takes() -> None:
     with pytest.raises(ValueError, match=r"a CondensedGraphSet.*\(pass cs.tensors\(\)\)"):
         evaluate_graphs(gs, cs, models=["gcn"], config=CFG)  # type: ignore[arg-type]
     assert len(evaluate_graphs(gs, cs.tensors(), models=["gcn"], config=CFG)["gcn"].values) == 1
+
+
+@pytest.mark.parametrize("dtype", [torch.int64, torch.bool])
+def test_integer_or_bool_node_features_are_cast_not_refused(dtype) -> None:
+    """Integer features (one-hot node labels kept as int64) worked until sitting 25's float-only check refused them."""
+    graphs = [Data(x=g.x.round().to(dtype), edge_index=g.edge_index, y=g.y) for g in _graphs()]
+    gs = prepare_graphs(graphs, seed=0)
+    assert gs.x.dtype == torch.float32
+    cs = condense_graphs(gs, "random", gpc=2, seed=0)
+    res = evaluate_graphs(gs, cs.tensors(), models=["gcn"], config=GraphEvalConfig(runs=1, epochs=1))
+    assert set(res) == {"gcn"}
+
+
+def test_complex_node_features_are_refused() -> None:
+    graphs = [Data(x=g.x.to(torch.complex64), edge_index=g.edge_index, y=g.y) for g in _graphs()]
+    with pytest.raises(ValueError, match=r"graphs\[0\] needs real node features .*complex64"):
+        prepare_graphs(graphs, seed=0)
