@@ -64,7 +64,7 @@ class Registry(Generic[T]):
 
     def check_names(self, names: object, argument: str) -> list[str]:
         """``names`` (a sequence of registered names) as a list; a plain string (iterated as letters: "Unknown model
-        'g'") or an empty sequence raises ``ValueError`` naming ``argument``, an unknown name :meth:`get`'s error.
+        'g'") an empty sequence or an unknown name raises ``ValueError`` naming ``argument``.
         For Python callers; the command line uses :meth:`parse_names`."""
         valid = f"Valid values are non-empty sequences of names in {{{', '.join(self.names())}}}"
         if isinstance(names, str):
@@ -76,7 +76,9 @@ class Registry(Generic[T]):
         if not out:
             raise ValueError(f"Invalid value {names!r} for argument {argument}. {valid}")
         for name in out:
-            self.get(name)
+            if name not in self:
+                known = ", ".join(self.names())
+                raise ValueError(f"Unknown {self.kind} {name!r} in argument {argument}. Valid values are {{{known}}}")
         return out
 
     def __contains__(self, name: object) -> bool:

@@ -86,6 +86,11 @@ SET_SUBSETS = 1000  # random real subsets per class behind the "set" rule's thre
 
 @dataclass(frozen=True)
 class PTMConfig(MTTConfig):
+    """PTM's settings: MTT's (:class:`~condensekit.core.vision.methods.mtt.MTTConfig`) plus the progressive schedule
+    (``stages`` equal parts of the iterations, each moving the segment's end further out) and the overlap mitigation
+    (check every ``overlap_every`` iterations; near-duplicates by ``overlap_rule`` at ``overlap_quantile``). The
+    module docstring gives what the paper fixes and what we chose."""
+
     stages: int = field(default=5, metadata={"help": "progressive stages (equal parts of the iterations)"})
     overlap_every: int = field(
         default=100, metadata={"help": "check for near-duplicate images every k iterations (0: never)"}

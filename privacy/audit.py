@@ -46,6 +46,7 @@ from condensekit.core.seed import resolve_device, seed_everything
 from condensekit.core.vision import CondensedImages, ImageSplits, build_image_model, fit_images, predict
 from condensekit.core.vision.imageset import check_source
 from condensekit.core.vision.splits import check_image_splits
+from condensekit.core.vision.train import check_image_set
 from condensekit.privacy.base import check_single_label
 from condensekit.privacy.data import load_private_dataset, public_normalisation
 from condensekit.privacy.evaluate import train_config_for
@@ -124,8 +125,8 @@ def audit_set(
     check_single_label(data, "the membership audit")
     if x is None and (size is None or size < 1):
         raise ValueError(f"Invalid value {size!r} for argument size. The real-subset baseline needs size >= 1")
-    if x is not None and (y is None or x.shape[0] != y.shape[0]):
-        raise ValueError("x and y must be given together with the same number of images")
+    if x is not None:  # a numpy x was an AttributeError, float class labels a RuntimeError of the loss
+        check_image_set(x, y, data)
     n_set = int(x.shape[0]) if x is not None else int(size)  # type: ignore[arg-type]
     m = cfg.members or min(n_set, 1000)
     if member_indices is not None:

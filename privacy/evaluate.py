@@ -22,6 +22,7 @@ from torch import Tensor
 from condensekit.core.evaluate import Summary
 from condensekit.core.registry import check_choice
 from condensekit.core.vision import ImageSplits, ImageTrainConfig, evaluate_image_set
+from condensekit.core.vision.models import IMAGE_MODELS
 
 #: The DP tables' three classifiers.
 PRIVATE_EVAL_MODELS: tuple[str, ...] = ("lr", "mlp", "cnn")
@@ -53,6 +54,7 @@ def evaluate_private(
     """Accuracy (%) on the real ``split`` (``"test"`` or ``"validation"``) of each model in ``models`` trained
     ``runs`` times on ``(x, y)``."""
     check_choice("split", split, EVAL_SPLITS)
+    models = IMAGE_MODELS.check_names(models, "models")  # "cnn" was read as letters: "Unknown image model 'c'"
     if split == "validation":
         if data.x_val.shape[0] == 0:
             raise ValueError(f"Invalid value 'validation' for argument split: {data.name!r} has no validation images")

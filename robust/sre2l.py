@@ -242,6 +242,10 @@ def squeeze_teacher(
 
 @dataclass(frozen=True)
 class SRe2LConfig:
+    """SRe2L's recover-and-relabel settings (Yin et al., 2023; GUARD's base): ``iterations`` Adam steps of the images
+    at ``lr_img`` (cosine schedule) against the batch-norm statistics term (weight ``r_bn``, the first layer's ×
+    ``first_bn_multiplier``) with random jitter, then soft labels from the teacher at ``temperature``."""
+
     iterations: int = field(default=1000, metadata={"help": "recovery iterations (engine steps)"})
     lr_img: float = field(default=0.25, metadata={"help": "Adam learning rate of the images (cosine schedule)"})
     r_bn: float = field(default=0.01, metadata={"help": "weight of the batch-norm statistics term"})

@@ -115,6 +115,9 @@ def predict(model: nn.Module, x: Tensor, *, batch_size: int = 1024) -> Tensor:
 
 @dataclass(frozen=True)
 class FitResult:
+    """What :func:`fit_images` kept: the 0-based epoch of the kept weights (``best_epoch``; the last epoch when
+    nothing was validated) and their validation score (``best_val``; ``None`` when nothing was validated)."""
+
     best_epoch: int
     best_val: float | None
 

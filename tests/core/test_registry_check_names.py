@@ -24,7 +24,7 @@ def test_a_sequence_of_registered_names_is_returned_as_a_list(reg):
         ("gcn", r"Invalid value 'gcn' for argument models\. .*\{gcn, gin\}, e\.g\. \['gcn'\]"),
         ([], r"Invalid value \[\] for argument models\. Valid values are non-empty"),
         (3, r"Invalid value 3 for argument models\."),
-        (["gcn", "gat"], r"Unknown model 'gat'\. Valid values are \{gcn, gin\}"),
+        (["gcn", "gat"], r"Unknown model 'gat' in argument models\. Valid values are \{gcn, gin\}"),
     ],
 )
 def test_a_string_an_empty_or_non_sequence_or_an_unknown_name_is_refused(reg, value, match):
