@@ -263,7 +263,7 @@ def _show(ns: argparse.Namespace) -> int:
 
     if ns.png:  # before the card is printed: the error came after it
         check_file_target(ns.png, argument="--png")
-    ci = load_medmnist_set(ns.artifact, purpose="`medical show`")
+    ci = CondensedImages.load(ns.artifact, purpose="`medical show`")  # any image set: it only draws it
     print(format_card(ci.card))
     if ns.png:
         save_grid(ci, ns.png)

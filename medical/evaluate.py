@@ -63,10 +63,10 @@ def medmnist_metrics(task: str) -> dict[str, Metric]:
 
 def load_medmnist_set(path: str | os.PathLike[str], *, purpose: str) -> CondensedImages:
     """The condensed image set at ``path`` if it was condensed from a 2D MedMNIST flag, whichever domain made it
-    (``medical``; ``privacy`` and ``robust`` sets of a MedMNIST flag too): the one check of the ``medical`` verbs
-    that read a set (``show``, ``evaluate``). A non-image artifact (a graph) or an image set of another dataset
-    (MNIST) raises ``ValueError`` naming the artifact, its dataset and the valid flags. ``purpose`` names the
-    caller in errors (e.g. ``"`medical evaluate`"``)."""
+    (``medical``; ``privacy`` and ``robust`` sets of a MedMNIST flag too): what ``medical evaluate`` can score
+    against its flag's real test split (``medical show`` draws any image set). A non-image artifact (a graph) or
+    an image set of another dataset (MNIST) raises ``ValueError`` naming the artifact, its dataset and the valid
+    flags. ``purpose`` names the caller in errors (e.g. ``"`medical evaluate`"``)."""
     ci = CondensedImages.load(path, purpose=purpose)
     dataset = (ci.card.get("source") or {}).get("dataset")
     if str(dataset).lower() not in FLAGS_2D:
