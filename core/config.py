@@ -37,7 +37,7 @@ def _parse_bool(text: str) -> bool:
 
 def add_dataclass_args(parser: argparse.ArgumentParser, cls: type, *, prefix: str = "") -> None:
     """Add one ``--flag`` per field of ``cls`` (defaults suppressed, so unset flags keep the
-    dataclass default)."""
+    dataclass default). A ``bool`` field's flag takes an optional value: ``--flag`` alone is true."""
     group = parser.add_argument_group(f"{cls.__name__} (defaults from the paper)")
     for f in dataclasses.fields(cls):
         tp = _field_type(cls, f)
@@ -46,9 +46,11 @@ def add_dataclass_args(parser: argparse.ArgumentParser, cls: type, *, prefix: st
         kwargs: dict[str, Any] = {"dest": prefix + f.name, "default": argparse.SUPPRESS}
         # argparse %-formats help: a literal "27 % less" reads as a "% l" conversion and breaks --help
         help_text = f.metadata.get("help", "").replace("%", "%%")
-        if tp is bool:
+        if tp is bool:  # --flag alone means true; --flag false (or 0/no/off) turns a true default off
             kwargs["type"] = _parse_bool
             kwargs["metavar"] = "BOOL"
+            kwargs["nargs"] = "?"
+            kwargs["const"] = True
         elif tp in (int, float, str):
             kwargs["type"] = tp
         elif typing.get_origin(tp) is typing.Literal:

@@ -108,7 +108,7 @@ def check_delta(
             f"Invalid value {delta!r} for argument {argument}: it is >= 1/n = {1.0 / n:.3g} for n={n} records, and an "
             "(ε, δ) guarantee with δ ≥ 1/n allows releasing a record in the clear, so it is meaningless. Valid "
             f"values are in (0, {1.0 / n:.3g}), well below 1/n (e.g. 1e-5 for MNIST's 60,000); to release anyway, "
-            "pass allow_large_delta=True (command line: --allow-large-delta true), which the card records"
+            "pass allow_large_delta=True (command line: --allow-large-delta), which the card records"
         )
     return float(delta)
 

@@ -34,7 +34,7 @@ def test_check_delta_refuses_delta_at_or_above_one_over_n_naming_it():
         msg = str(err.value)
         assert f"Invalid value {delta!r} for argument delta" in msg
         assert "1/n = 0.0167 for n=60 records" in msg and "allow_large_delta=True" in msg
-        assert "--allow-large-delta true" in msg
+        assert "(command line: --allow-large-delta)" in msg
     assert check_delta(0.9 / N, N) == 0.9 / N  # just below the bound
     assert check_delta(1e-5, 60_000) == 1e-5  # MNIST's setting
     assert check_delta(LARGE) == LARGE  # without n there is no bound to check
@@ -100,10 +100,10 @@ def test_cli_refuses_with_status_2_and_takes_the_opt_in(tmp_path, capsys, toy, v
     assert main(argv) == 2
     err = capsys.readouterr().err
     assert err.startswith("condensekit: error: Invalid value 0.05 for argument delta") and "Traceback" not in err
-    assert "--allow-large-delta true" in err and not out.exists()
+    assert "(command line: --allow-large-delta)" in err and not out.exists()
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        assert main([*argv, "--allow-large-delta", "true"]) == 0
+        assert main([*argv, "--allow-large-delta"]) == 0
     assert len(_large_delta_warnings(caught)) == 1
     card = load_artifact(out).card
     assert card["config"]["allow_large_delta"] is True and card["privacy"]["allow_large_delta"] is True
