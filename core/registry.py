@@ -100,6 +100,18 @@ def check_choice(argument: str, value: object, valid: list[str] | tuple[str, ...
         )
 
 
+def check_tensor(argument: str, value: object) -> None:
+    """Raise ``ValueError`` naming ``argument`` unless ``value`` is a ``torch.Tensor`` (a numpy array failed later,
+    e.g. "'ndarray' object has no attribute 'dim'")."""
+    import torch
+
+    if not isinstance(value, torch.Tensor):
+        raise ValueError(
+            f"Invalid value for argument {argument}: a {type(value).__name__}; it must be a torch.Tensor "
+            "(torch.from_numpy(array))"
+        )
+
+
 def check_int(argument: str, value: object, low: int) -> None:
     """Raise ``ValueError`` naming ``argument`` unless ``value`` is an integer ``>= low`` (a bool is not one)."""
     if isinstance(value, bool) or not isinstance(value, int) or value < low:

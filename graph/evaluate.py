@@ -60,11 +60,7 @@ def check_condensed(condensed: dict[str, Tensor], num_features: int, num_classes
     missing = [k for k in ("x", "adj", "y") if k not in condensed]
     if missing:
         raise ValueError(f"condensed graph lacks tensors {missing}; expected x, adj and y")
-    for name in ("x", "adj", "y"):
-        if not isinstance(condensed[name], Tensor):
-            raise ValueError(
-                f"condensed {name} is a {type(condensed[name]).__name__}; it must be a torch.Tensor (torch.from_numpy)"
-            )
+    check_condensed_tensors(condensed, ("x", "adj", "y"))
     x, adj, y = condensed["x"], condensed["adj"], condensed["y"]
     n = x.shape[0]
     if n == 0:
@@ -80,6 +76,16 @@ def check_condensed(condensed: dict[str, Tensor], num_features: int, num_classes
         raise ValueError("condensed x or adj holds NaN or inf")
     if (adj < 0).any() or not torch.allclose(adj, adj.t(), atol=1e-5):
         raise ValueError("condensed adj must be symmetric with non-negative weights")
+
+
+def check_condensed_tensors(condensed: dict[str, object], names: tuple[str, ...]) -> None:
+    """Raise ``ValueError`` naming the tensor unless each of ``condensed[names]`` is a ``torch.Tensor`` (node and
+    graph level)."""
+    for name in names:
+        if not isinstance(condensed[name], Tensor):
+            raise ValueError(
+                f"condensed {name} is a {type(condensed[name]).__name__}; it must be a torch.Tensor (torch.from_numpy)"
+            )
 
 
 def check_task(task: object) -> None:

@@ -14,6 +14,7 @@ import torch
 from torch import Tensor
 
 from condensekit.core.labels import check_class_indices
+from condensekit.core.registry import check_tensor
 
 TASKS = ("multi-class", "binary-class", "multi-label, binary-class", "ordinal-regression")
 
@@ -56,12 +57,8 @@ class ImageSplits:
             )
         for split in ("train", "val", "test"):
             x, y = getattr(self, f"x_{split}"), getattr(self, f"y_{split}")
-            for name, t in ((f"x_{split}", x), (f"y_{split}", y)):
-                if not isinstance(t, Tensor):  # a numpy array failed later as "'ndarray' object has no attribute 'dim'"
-                    raise ValueError(
-                        f"Invalid value for argument {name}: a {type(t).__name__}; it must be a torch.Tensor "
-                        "(torch.from_numpy(array))"
-                    )
+            check_tensor(f"x_{split}", x)
+            check_tensor(f"y_{split}", y)
             if x.dim() != 4:
                 raise ValueError(f"x_{split} must be N×C×H×W, got shape {tuple(x.shape)}")
             if x.shape[0] != y.shape[0]:

@@ -23,7 +23,7 @@ from condensekit.core.evaluate import Summary, accuracy, check_epoch, lr_drop_ep
 from condensekit.core.labels import check_class_indices
 from condensekit.core.modes import eval_mode
 from condensekit.core.optim import adam, sgd
-from condensekit.core.registry import check_choice, check_int, check_nonnegative, check_positive
+from condensekit.core.registry import check_choice, check_int, check_nonnegative, check_positive, check_tensor
 from condensekit.core.vision.models import build_image_model
 from condensekit.core.vision.splits import ImageSplits, check_image_splits
 
@@ -146,12 +146,8 @@ def check_image_set(x: object, y: object, data: ImageSplits, *, labels: bool = T
     32×32 set trained on 28×28 data and was scored, NaN images failed only in the metric after training, and labels
     past the last class were an ``IndexError`` of the loss."""
     check_image_splits(data)
-    for name, t in (("x", x), ("y", y)):
-        if not isinstance(t, Tensor):
-            raise ValueError(
-                f"Invalid value for argument {name}: a {type(t).__name__}; it must be a torch.Tensor "
-                "(torch.from_numpy(array))"
-            )
+    check_tensor("x", x)
+    check_tensor("y", y)
     assert isinstance(x, Tensor) and isinstance(y, Tensor)
     want = (data.channels, *data.im_size)
     if x.dim() != 4 or tuple(x.shape[1:]) != want:

@@ -41,6 +41,7 @@ from condensekit.core.config import check_field_types
 from condensekit.core.evaluate import Summary, TrainConfig, TrainResult, accuracy, repeat, train_select
 from condensekit.core.labels import check_class_indices
 from condensekit.core.registry import check_choice
+from condensekit.graph.evaluate import check_condensed_tensors
 from condensekit.graph.level.batch import GraphBatch
 from condensekit.graph.level.data import GraphSet
 from condensekit.graph.level.models import GRAPH_MODELS, GraphClassifier, create_graph_model
@@ -118,11 +119,7 @@ def check_condensed_graphs(condensed: dict[str, Tensor], num_features: int, num_
     missing = [k for k in ("x", "adj", "mask", "y") if k not in condensed]
     if missing:
         raise ValueError(f"condensed graphs lack tensors {missing}; expected x, adj, mask and y")
-    for name in ("x", "adj", "mask", "y"):
-        if not isinstance(condensed[name], Tensor):
-            raise ValueError(
-                f"condensed {name} is a {type(condensed[name]).__name__}; it must be a torch.Tensor (torch.from_numpy)"
-            )
+    check_condensed_tensors(condensed, ("x", "adj", "mask", "y"))
     x, adj, mask, y = condensed["x"], condensed["adj"], condensed["mask"], condensed["y"]
     if x.dim() != 3 or x.shape[2] != num_features:
         raise ValueError(f"condensed x has shape {tuple(x.shape)}; expected (N, n, {num_features})")
