@@ -175,6 +175,39 @@ class Summary:
         return cls([float(v) for v in runs])
 
 
+def format_summary(record: Summary | Mapping[str, Any] | None, places: int, *, std: bool = True) -> str:
+    """A benchmark table's cell: ``mean ± std`` (the mean alone with ``std=False``) at ``places`` decimals, each
+    rounded once, from the unrounded values.
+
+    ``record`` is a :class:`Summary` or a :meth:`Summary.to_dict` record, which is rebuilt from its ``runs``
+    (:meth:`Summary.from_dict`): its ``mean`` and ``std`` were rounded to 4 places already, and rounding them again
+    can move the last digit (a std of 0.01646 is stored 0.0165, which prints 0.017 at 3 places; 0.016 from the
+    runs). A record with no runs (``runs`` absent or empty) prints its ``mean`` and ``std`` as recorded, the only
+    figures it has. ``None`` or an empty record prints ``-``.
+
+    Args:
+        record: the summary, the record, or ``None``.
+        places: decimals of each printed figure (an integer >= 0).
+        std: print ``± std`` after the mean (default ``True``).
+    """
+    check_int("places", places, 0)
+    if record is None or (isinstance(record, Mapping) and not record):
+        return "-"
+    if isinstance(record, Summary):
+        mean, spread = record.mean, record.std
+    elif isinstance(record, Mapping) and isinstance(record.get("runs"), list) and record["runs"]:
+        s = Summary.from_dict(record)
+        mean, spread = s.mean, s.std
+    elif isinstance(record, Mapping) and "mean" in record and (not std or "std" in record):
+        mean, spread = record["mean"], record.get("std")
+    else:
+        raise ValueError(
+            f"Invalid value {record!r} for argument record. Valid values are a Summary, a Summary.to_dict() record "
+            "({'mean', 'std', 'runs'}; without runs, its 'mean' and 'std' are printed as recorded) or None"
+        )
+    return f"{mean:.{places}f}" + (f" ± {spread:.{places}f}" if std else "")
+
+
 def repeat(run: Callable[[int], float], *, runs: int, seed: int = 0) -> Summary:
     """Call ``run(seed + i)`` for ``i < runs`` after seeding every RNG with ``seed + i``."""
     check_int("runs", runs, 1)
