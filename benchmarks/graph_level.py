@@ -63,7 +63,7 @@ from graph_node import (  # benchmarks/ is on sys.path as a script
 )
 
 from condensekit.core.engine import peak_memory_mb, reset_peak_memory
-from condensekit.core.evaluate import Summary, repeat
+from condensekit.core.evaluate import Summary, format_summary, repeat
 from condensekit.graph.level.batch import GraphBatch
 from condensekit.graph.level.condense import condense_graphs, make_graph_config, prepare_graphs
 from condensekit.graph.level.evaluate import (
@@ -482,8 +482,7 @@ def kernel_timing(dataset: str, ns: argparse.Namespace) -> dict[str, Any]:
 
 
 def _cell(entry: dict[str, Any], model: str) -> str:
-    t = entry["test"].get(model)
-    return "-" if t is None else f"{t['mean']:.2f} ± {t['std']:.2f}"
+    return format_summary(entry["test"].get(model), 2)  # rounded once, from the runs
 
 
 def _overrides(overrides: dict[str, Any]) -> str:
@@ -502,8 +501,7 @@ def validate_table(results: dict[str, Any]) -> list[str]:
              "| dataset | gpc | method | settings | steps | set fingerprint | GCN val | GIN val | runs |",
              "|---|---:|---|---|---:|---|---|---|---:|"]  # fmt: skip
     for e in val:
-        cells = {m: "-" if m not in e["validate"] else f"{e['validate'][m]['mean']:.1f} ± {e['validate'][m]['std']:.1f}"
-                 for m in ("gcn", "gin")}  # fmt: skip
+        cells = {m: format_summary(e["validate"].get(m), 1) for m in ("gcn", "gin")}
         settings = "-" if e["gpc"] is None else _overrides(e.get("overrides", {}))
         steps = "-" if e.get("steps") is None else e["steps"]
         fp = e.get("set_fingerprint", "-")
@@ -569,7 +567,8 @@ def splits_table(results: dict[str, Any]) -> list[str]:
     for r in rows:
         per = "; ".join(f"{x['split']}: {x['method']:.1f} / {x['random']:.1f} ({x['runs']})" for x in r["per"])
         lines.append(f"| {r['dataset']} | {r['gpc']} | {r['method']} | {r['model'].upper()} | {per} "
-                     f"| {r['method_mean']} | {r['random_mean']} | {r['diff'].mean:+.2f} ± {r['diff'].std:.2f} "
+                     f"| {format_summary(r['method_mean'], 2)} | {format_summary(r['random_mean'], 2)} "
+                     f"| {r['diff'].mean:+.2f} ± {r['diff'].std:.2f} "
                      f"| {r['verdict']} ({len(r['per'])} splits) |")  # fmt: skip
     return lines
 

@@ -38,6 +38,7 @@ from typing import Any
 import torch
 
 from condensekit.core.atomic import free_name, write_json
+from condensekit.core.evaluate import format_summary
 from condensekit.core.parallel import auto_workers
 from condensekit.graph.condense import CondensedGraph, condense_nodes, prepare_task
 from condensekit.graph.evaluate import NodeEvalConfig, evaluate_node
@@ -308,7 +309,8 @@ def _selection(e: dict[str, Any]) -> str:
 
 
 def table(results: dict[str, Any]) -> str:
-    """The BENCHMARKS.md tables: main (GCN) and cross-architecture."""
+    """The BENCHMARKS.md tables: main (GCN) and cross-architecture; each mean ± std rounded once, from the runs
+    (:func:`format_summary`)."""
     rows = [
         "| dataset | budget | method | ours (GCN, mean ± std) | paper | peer (GraphSlim, this machine) "
         "| selected step | condense time | peak MB | end-to-end | threads |",
@@ -329,7 +331,7 @@ def table(results: dict[str, Any]) -> str:
             "|---|---|---|" + "---|" * len(models),
         ]
         for e in sorted(cross, key=lambda e: (e["dataset"], e["budget"], e["method"])):
-            cells = " | ".join(f"{e['test'][m]['mean']:.1f} ± {e['test'][m]['std']:.1f}" for m in models)
+            cells = " | ".join(format_summary(e["test"][m], 1) for m in models)
             rows.append(f"| {e['dataset']} | {e['budget']} | {e['method']} | {cells} |")
     return "\n".join(rows)
 
@@ -353,7 +355,7 @@ def _rows(entries: list[dict[str, Any]]) -> list[str]:
         paper = PAPER.get(d, {}).get(m)
         peer = PEER.get((d, b), {}).get(m)
         rows.append(
-            f"| {d} | {b} | {m} | {g['mean']:.1f} ± {g['std']:.1f} | "
+            f"| {d} | {b} | {m} | {format_summary(g, 1)} | "
             f"{'-' if paper is None or i is None else paper[i]} | "
             f"{'-' if peer is None else f'{peer[0]} ({peer[1]} s)'} | {_selection(e)} | "
             f"{e['condense']['wall_time_s']:.0f} s | {e['condense']['peak_memory_mb']:.0f} | "
@@ -404,7 +406,7 @@ def main(argv: list[str] | None = None) -> int:
                     reuse=ns.reuse,
                 )
                 save_entry(key, e)
-                accs = ", ".join(f"{k} {v['mean']:.2f} ± {v['std']:.2f}" for k, v in e["test"].items())
+                accs = ", ".join(f"{k} {format_summary(v, 2)}" for k, v in e["test"].items())
                 print(
                     f"{key}: {accs} | condense {e['condense']['wall_time_s']:.0f} s, total {e['total_time_s']:.0f} s",
                     flush=True,

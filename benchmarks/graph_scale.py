@@ -55,7 +55,7 @@ from graph_node import (  # benchmarks/ is on sys.path when run as a script
 )
 from torch_geometric.data import Data
 
-from condensekit.core.evaluate import TrainConfig
+from condensekit.core.evaluate import TrainConfig, format_summary
 from condensekit.core.seed import resolve_device
 from condensekit.graph.condense import condense_nodes, prepare_task
 from condensekit.graph.evaluate import NodeEvalConfig, evaluate_node
@@ -316,7 +316,7 @@ def table(results: dict[str, Any]) -> str:
     ]
     entries = [e for k, e in results["entries"].items() if k.startswith("scale/")]
     for e in sorted(entries, key=lambda e: (e["dataset"], e["method"], e["edges"], e["steps"])):
-        test = "-" if not e.get("test") else f"{e['test']['gcn']['mean']:.1f} ± {e['test']['gcn']['std']:.1f}"
+        test = format_summary((e.get("test") or {}).get("gcn"), 1)  # rounded once, from the runs
         sps = "-" if e["sec_per_step"] is None else f"{e['sec_per_step']:.3g}"
         cps = "-" if e.get("cpu_sec_per_step") is None else f"{e['cpu_sec_per_step']:.3g}"
         rows.append(
@@ -422,7 +422,7 @@ def main(argv: list[str] | None = None) -> int:
             tag = "/reference" if e["recipe"] == "reference" else ""
             key = f"{ns.key}/{e['dataset']}/{scale}/{method}{tag}/{e['device']}/{e['steps']}"
             save_entry(key, e, RESULTS)
-            test = "" if not e["test"] else f", GCN {e['test']['gcn']['mean']:.2f} ± {e['test']['gcn']['std']:.2f}"
+            test = "" if not e["test"] else f", GCN {format_summary(e['test']['gcn'], 2)}"
             print(
                 f"{key}: {e['nodes']} nodes, {e['edges']} edges, {e['sec_per_step']} s/step, "
                 f"wall {e['wall_time_s']:.0f} s, peak {e['peak_memory_mb']:.0f} MB{test}",

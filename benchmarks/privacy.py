@@ -60,6 +60,7 @@ from graph_node import (
 )
 
 from condensekit.core.atomic import free_name, write_json
+from condensekit.core.evaluate import Summary, format_summary
 from condensekit.core.vision import CondensedImages, load_mnist
 from condensekit.privacy import PRIVACY_METHODS, condense_private
 from condensekit.privacy.evaluate import PRIVATE_EVAL_MODELS, evaluate_private
@@ -203,8 +204,8 @@ def run_selection(
             "cost": {"fit_cpu_s": round(fit_cpu, 1), "cpu_s": round(time.process_time() - c0, 1),
                      "wall_s": round(time.perf_counter() - t0, 1), "peak_memory_mb": ci.card["cost"]["peak_memory_mb"]},
         })  # fmt: skip
-        print(f"{key} {point}: val " + ", ".join(f"{m} {v['mean']:.2f}" for m, v in val.items())
-              + f" -> {score:.2f} ({time.process_time() - c0:.0f} CPU s)", flush=True)  # fmt: skip
+        print(f"{key} {point}: val " + ", ".join(f"{m} {format_summary(v, 2, std=False)}" for m, v in val.items())
+              + f" -> {_score(points[-1]):.2f} ({time.process_time() - c0:.0f} CPU s)", flush=True)  # fmt: skip
         save_entry(key, _selection_entry(method, epsilon, grid, protocol, points), RESULTS)
     entry = _selection_entry(method, epsilon, grid, protocol, points)
     save_entry(key, entry, RESULTS)
@@ -406,8 +407,7 @@ def table(results: dict[str, Any]) -> str:
         if e["method"] == "psg":
             setting = f"{setting}, {e['privacy']['steps_done']} iterations"
         setting = ", ".join(part for part in (setting, _seeded_note(e.get("privacy"))) if part)
-        cells = [f"{e['test'][m]['mean']:.1f} ± {e['test'][m]['std']:.1f}" if m in e["test"] else "-"
-                 for m in PRIVATE_EVAL_MODELS]  # fmt: skip
+        cells = [format_summary(e["test"].get(m), 1) for m in PRIVATE_EVAL_MODELS]  # rounded once, from the runs
         runs = "/".join(str(len(e["test"][m]["runs"])) for m in PRIVATE_EVAL_MODELS if m in e["test"])
         p = e["privacy"] or {}
         ach = f"{p['epsilon_rdp']:.3g} (RDP)" if p else "not private"
@@ -434,9 +434,9 @@ def table(results: dict[str, Any]) -> str:
         for pt in sel["points"]:
             mark = "**" if pt["overrides"] == sel["chosen"] else ""
             pt = pt | {"overrides": {a: pt["overrides"].get(a, dflt.get(a)) for a in axes}}
-            vals = [f"{pt['val'][m]['mean']:.1f}" if m in pt["val"] else "-" for m in PRIVATE_EVAL_MODELS]
+            vals = [format_summary(pt["val"].get(m), 1, std=False) for m in PRIVATE_EVAL_MODELS]
             rows.append("| " + " | ".join(str(pt["overrides"][a]) for a in axes) + " | " + " | ".join(vals)
-                        + f" | {mark}{pt['score']:.2f}{mark} | {pt['cost']['cpu_s']:.0f} |")  # fmt: skip
+                        + f" | {mark}{_score(pt):.2f}{mark} | {pt['cost']['cpu_s']:.0f} |")  # fmt: skip
     audits = [e for e in entries.values() if "attack" in e and "members_from" not in e]
     graph = [e for e in entries.values() if "attack" in e and "members_from" in e]
     if graph:
@@ -460,6 +460,16 @@ def table(results: dict[str, Any]) -> str:
                 f"{a.get('member_set', 'random')} |"
             )
     return "\n".join(rows)
+
+
+def _score(point: dict[str, Any]) -> float:
+    """A selection point's score, the mean over models of their validation means, from the runs: its recorded
+    ``score`` is rounded to 3 places from means :meth:`Summary.to_dict` rounded to 4, so printing it at 2 rounds it
+    a third time. A point whose validation records have no runs gives its recorded ``score``."""
+    val = point["val"].values()
+    if not val or not all(v.get("runs") for v in val):
+        return point["score"]
+    return sum(Summary.from_dict(v).mean for v in val) / len(val)
 
 
 def _seeded_note(privacy: dict[str, Any] | None) -> str:
@@ -601,7 +611,7 @@ def main(argv: list[str] | None = None) -> int:
             key, e = run_nondp(m, ipc=ns.ipc, steps=ns.steps, seed=ns.seed, overrides=overrides, runs=runs,
                                train_steps=ns.train_steps)  # fmt: skip
             save_entry(key, e, RESULTS)
-            accs = ", ".join(f"{k} {v['mean']:.2f} ± {v['std']:.2f}" for k, v in e["test"].items())
+            accs = ", ".join(f"{k} {format_summary(v, 2)}" for k, v in e["test"].items())
             print(f"{key}: {accs} | end to end {e['cost']['end_to_end_s']:.0f} s", flush=True)
         return 0
     if ns.select:
@@ -638,7 +648,7 @@ def main(argv: list[str] | None = None) -> int:
                 e["selection"] = {"key": skey, "chosen": chosen, "validation_score": sel["chosen_score"],
                                   "split": "validation"}  # fmt: skip
                 save_replacing(key, e)
-                accs = ", ".join(f"{k} {v['mean']:.2f} ± {v['std']:.2f}" for k, v in e["test"].items())
+                accs = ", ".join(f"{k} {format_summary(v, 2)}" for k, v in e["test"].items())
                 print(f"{key} {chosen}: {accs} | {e['cost'].get('from', 'condensed anew')}", flush=True)
         return 0
     if ns.from_artifact:
@@ -649,7 +659,7 @@ def main(argv: list[str] | None = None) -> int:
             f"/{k}={v}" for k, v in sorted(parse_overrides(ns.set).items())
         )
         merge_entry(key, e)
-        print(f"{key}: " + ", ".join(f"{k} {v['mean']:.2f} ± {v['std']:.2f}" for k, v in e["test"].items()))
+        print(f"{key}: " + ", ".join(f"{k} {format_summary(v, 2)}" for k, v in e["test"].items()))
         return 0
     for m in ns.methods.split(","):
         for eps in (float(e) for e in ns.epsilons.split(",")):
@@ -660,7 +670,7 @@ def main(argv: list[str] | None = None) -> int:
             e = run_entry(m, eps, delta=ns.delta, runs=runs, seed=ns.seed, steps=ns.steps, overrides=overrides,
                           train_steps=ns.train_steps, key=key)  # fmt: skip
             save_replacing(key, e)
-            accs = ", ".join(f"{k} {v['mean']:.2f} ± {v['std']:.2f}" for k, v in e["test"].items())
+            accs = ", ".join(f"{k} {format_summary(v, 2)}" for k, v in e["test"].items())
             print(f"{key}: {accs} | end to end {e['cost']['end_to_end_s']:.0f} s", flush=True)
     return 0
 

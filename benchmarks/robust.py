@@ -39,6 +39,7 @@ from graph_node import (  # benchmarks/ is on sys.path as a script
     save_entry,
 )
 
+from condensekit.core.evaluate import Summary, format_summary
 from condensekit.core.objectives.curvature import DIRECTIONS
 from condensekit.core.registry import check_choice
 from condensekit.core.vision import CondensedImages, ImageTrainConfig, accuracy_metric, build_image_model, predict
@@ -586,13 +587,12 @@ def table(path: Path = RESULTS) -> str:
         head = ["dataset", "method", "model", "ipc", "λ", "h", "curvature in", "teacher", "seed", "clean"]
         head += [f"{a} {e}" for a, e in cols] + ["audit wall / CPU s"]
         clean = rows.get(("clean", "0"))
-        fmt = lambda r: f"{r['mean']:.1f} ± {r['std']:.1f}" if r else "-"  # noqa: E731
         issues = list(dict.fromkeys(i for e in rows.values() for i in (e.get("sanity") or {}).get("issues") or []))
         if issues:
             flagged.append(f"⚠{len(flagged) + 1} {dataset} {method} {model} ipc {ipc} λ {lam:g}: " + "; ".join(issues))
             seed = f"{seed} ⚠{len(flagged)}"
-        body = [dataset, method, model, ipc, f"{lam:g}", h, mode, schedule, seed, fmt(clean)]
-        body += [fmt(rows[k]) for k in cols]
+        body = [dataset, method, model, ipc, f"{lam:g}", h, mode, schedule, seed, format_summary(clean, 1)]
+        body += [format_summary(rows[k], 1) for k in cols]  # each rounded once, from the entry's runs
         body.append(_audit_cost([rows[k] for k in ([("clean", "0")] if clean else []) + cols]))
         if head != last:
             lines += ([[]] if lines else []) + [head, ["---"] * len(head)]
@@ -644,7 +644,7 @@ def _pooled(groups: dict[tuple, dict[tuple[str, str], dict[str, Any]]]) -> str:
         head += ["clean" if a == "clean" else f"{a} {e}" for a, e in cols]
         models = len(pooled[cols[0]]) if cols else 0
         body = [dataset, method, model, ipc, f"{lam:g}", h, mode, schedule, ", ".join(order), str(models)]
-        body += [f"{statistics.fmean(v):.1f} ± {statistics.pstdev(v):.1f}" if v else "-" for v in pooled.values()]
+        body += [format_summary(Summary(v), 1) if v else "-" for v in pooled.values()]
         if head != last:
             lines += ([[]] if lines else []) + [head, ["---"] * len(head)]
             last = head
