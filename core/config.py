@@ -14,6 +14,10 @@ import typing
 from collections.abc import Sequence
 from typing import Any, TypeVar
 
+import numpy as np
+
+from condensekit.core.registry import type_name
+
 T = TypeVar("T")
 
 
@@ -91,12 +95,31 @@ def _checked_fields(cls: type) -> tuple[tuple[str, Any], ...]:
     return tuple(out)
 
 
+def _plain(value: Any) -> Any:
+    """A numpy scalar as the Python value it holds (``np.int64(5)`` → ``5``, ``np.float32(0.5)`` → ``0.5``,
+    ``np.bool_`` → ``bool``), element-wise in a tuple or list; anything else as it is."""
+    if isinstance(value, (np.bool_, np.integer, np.floating)):
+        return value.item()
+    if type(value) in (tuple, list) and any(isinstance(v, (np.bool_, np.integer, np.floating)) for v in value):
+        return type(value)(_plain(v) for v in value)
+    return value
+
+
 def check_field_types(cfg: Any) -> None:
-    """Raise ``ValueError`` naming the field, its value and what is valid when a field of the config dataclass
-    ``cfg`` annotated ``bool`` or ``Literal[...]`` holds anything else (``None`` is allowed where the annotation
-    allows it). A config built in Python is not parsed as the CLI's flags are, so ``structure="yes"`` or ``dsa=0``
-    ran as truthy / falsy. Counts and rates are left to each config's own checks, which name their range
-    (``integers >= 1``, ``finite numbers > 0``)."""
+    """Check the fields of the config dataclass ``cfg`` by kind, and store numpy scalars as Python values.
+
+    A field annotated ``bool`` or ``Literal[...]`` that holds anything else raises ``ValueError`` naming the field,
+    its value and what is valid (``None`` is allowed where the annotation allows it): a config built in Python is
+    not parsed as the CLI's flags are, so ``structure="yes"`` or ``dsa=0`` ran as truthy / falsy. A numpy bool is a
+    bool; a Python or numpy integer is not one.
+
+    A numpy scalar in any field (``np.int64`` from ``np.arange`` or a pandas column, ``np.float32``, ``np.bool_``;
+    also inside a tuple or list) is then replaced by its Python value, so ``dataclasses.asdict`` of the config stays
+    JSON (the card) and a checkpoint's record loads with ``weights_only``; a config held by this one is checked the
+    same way. Counts and rates are left to each config's own checks (:func:`~condensekit.core.registry.check_int`,
+    :func:`~condensekit.core.registry.check_positive`), which take numpy scalars as numbers and name their range;
+    a config calls this first in its ``__post_init__``, and the engine and every domain's entry point call it on a
+    method's config before the method is made."""
     if not dataclasses.is_dataclass(cfg) or isinstance(cfg, type):
         return
     owner = type(cfg).__name__
@@ -105,14 +128,22 @@ def check_field_types(cfg: Any) -> None:
         if value is None:
             continue  # an ``X | None`` field; a plain ``X`` given None fails in its own check
         if tp is bool:
-            ok, word, valid = isinstance(value, bool), "Invalid", "True and False"
+            ok, word, valid = isinstance(value, (bool, np.bool_)), "Invalid", "True and False"
         else:  # worded as core.registry.check_choice words it
             choices = typing.get_args(tp)
             ok, word, valid = value in choices, "Unknown", "{" + ", ".join(sorted(map(str, choices))) + "}"
         if not ok:
             raise ValueError(
-                f"{word} value {value!r} for argument {name}. Valid values are {valid} (a field of {owner})"
+                f"{word} value {value!r} for argument {name}. Valid values are {valid} (a field of {owner}; got "
+                f"{type_name(value)})"
             )
+    for f in dataclasses.fields(cfg):
+        value = getattr(cfg, f.name)
+        plain = _plain(value)
+        if plain is not value:  # a frozen config too: the same value, as the Python type the card can write
+            object.__setattr__(cfg, f.name, plain)
+        elif dataclasses.is_dataclass(value) and not isinstance(value, type):
+            check_field_types(value)
 
 
 def config_to_dict(cfg: Any) -> dict[str, Any]:

@@ -12,6 +12,8 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
+import numpy as np
+
 T = TypeVar("T")
 
 
@@ -112,24 +114,62 @@ def check_tensor(argument: str, value: object) -> None:
         )
 
 
+def type_name(value: object) -> str:
+    """The type of ``value`` as an error message names it: ``float``, ``numpy.float64``, ``torch.Tensor``."""
+    tp = type(value)
+    module = tp.__module__.split(".")[0]
+    return tp.__qualname__ if module == "builtins" else f"{module}.{tp.__qualname__}"
+
+
+def _is_bool(value: object) -> bool:
+    """A Python or numpy bool (``np.bool_`` is no ``bool`` subclass, nor a ``numbers.Number``)."""
+    return isinstance(value, (bool, np.bool_))
+
+
+def _got(value: object) -> str:
+    """`` (got TYPE)``: what a value refused for its type was, so "Valid values are integers" does not read as a
+    contradiction of ``np.float64(5.0)``; a tensor is told how to give its number."""
+    if type(value).__module__.split(".")[0] == "torch":
+        return f" (got {type_name(value)}; pass a number, e.g. value.item())"
+    return f" (got {type_name(value)})"
+
+
 def check_int(argument: str, value: object, low: int) -> None:
-    """Raise ``ValueError`` naming ``argument`` unless ``value`` is an integer ``>= low`` (a bool is not one)."""
-    if isinstance(value, bool) or not isinstance(value, int) or value < low:
+    """Raise ``ValueError`` naming ``argument`` unless ``value`` is an integer ``>= low``.
+
+    An integer is any :class:`numbers.Integral`: a Python ``int`` or a numpy integer scalar (``np.int64`` from
+    ``np.arange`` or a pandas column); a Python or numpy bool is not one, nor a float (``5.0``, ``np.float64``:
+    2.5 ran as 2 under a card recording 2.5), nor a torch tensor (0-d or not: a config would hold it by reference,
+    on its device, in its autograd graph; ``.item()`` is its number). A config stores a numpy scalar as the
+    Python number (:func:`condensekit.core.config.check_field_types`), so cards stay JSON."""
+    if _is_bool(value) or not isinstance(value, numbers.Integral):
+        raise ValueError(
+            f"Invalid value {value!r} for argument {argument}. Valid values are integers >= {low}{_got(value)}"
+        )
+    if value < low:
         raise ValueError(f"Invalid value {value!r} for argument {argument}. Valid values are integers >= {low}")
 
 
+def _check_real(argument: str, value: object, valid: str, ok: Callable[[Any], bool]) -> None:
+    """``value`` a finite real number (Python or numpy, not a bool) for which ``ok`` holds, else ``ValueError``."""
+    if _is_bool(value) or not isinstance(value, numbers.Real):
+        raise ValueError(f"Invalid value {value!r} for argument {argument}. Valid values are {valid}{_got(value)}")
+    if not ok(value):
+        raise ValueError(f"Invalid value {value!r} for argument {argument}. Valid values are {valid}")
+
+
 def check_positive(argument: str, value: object) -> None:
-    """Raise ``ValueError`` naming ``argument`` unless ``value`` is a finite real number ``> 0`` (a bool is not
-    one; NaN and infinity are refused): learning rates, temperatures, scales."""
-    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not 0 < value < math.inf:
-        raise ValueError(f"Invalid value {value!r} for argument {argument}. Valid values are finite numbers > 0")
+    """Raise ``ValueError`` naming ``argument`` unless ``value`` is a finite real number ``> 0`` (Python or numpy
+    scalar, not a bool or a tensor: see :func:`check_int`; NaN and infinity are refused): learning rates,
+    temperatures, scales."""
+    _check_real(argument, value, "finite numbers > 0", lambda v: 0 < v < math.inf)
 
 
 def check_nonnegative(argument: str, value: object) -> None:
-    """Raise ``ValueError`` naming ``argument`` unless ``value`` is a finite real number ``>= 0`` (a bool is not
-    one; NaN and infinity are refused): weights of a loss term, ridges, regulariser strengths (0: off)."""
-    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not 0 <= value < math.inf:
-        raise ValueError(f"Invalid value {value!r} for argument {argument}. Valid values are finite numbers >= 0")
+    """Raise ``ValueError`` naming ``argument`` unless ``value`` is a finite real number ``>= 0`` (Python or numpy
+    scalar, not a bool or a tensor: see :func:`check_int`; NaN and infinity are refused): weights of a loss term,
+    ridges, regulariser strengths (0: off)."""
+    _check_real(argument, value, "finite numbers >= 0", lambda v: 0 <= v < math.inf)
 
 
 @dataclass(frozen=True)
