@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import os
 import zipfile
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -74,7 +75,7 @@ def _read(path: Path, flag: str, size: int) -> dict[str, np.ndarray]:
     try:
         with np.load(path, allow_pickle=False) as npz:
             arrays = {k: npz[k] for k in npz.files}
-    except (zipfile.BadZipFile, OSError, ValueError, EOFError) as err:
+    except (zipfile.BadZipFile, zlib.error, OSError, ValueError, EOFError) as err:  # zlib: a damaged compressed member
         raise ValueError(f"{str(path)!r} is not a readable npz file ({err}); fetch it again") from err
     want = [f"{s}_{kind}" for s in SPLITS for kind in ("images", "labels")]
     missing = [k for k in want if k not in arrays]

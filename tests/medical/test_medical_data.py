@@ -114,3 +114,20 @@ def test_a_file_that_is_no_zip_archive_says_so(tmp_path):
     with pytest.raises(ValueError, match=r"not a readable npz file \(not a zip archive") as err:
         load_medmnist("breastmnist", tmp_path)
     assert "pickle" not in str(err.value)
+
+
+def test_a_damaged_compressed_member_is_a_clear_error(tmp_path):
+    # the official files are compressed (savez_compressed): bytes damaged inside a member raised zlib.error out of
+    # np.load, a traceback with exit status 1 on the command line, where a truncated file gave a clear error
+    import zipfile
+
+    arrays = _write(tmp_path, "breastmnist")
+    path = tmp_path / "medmnist" / "breastmnist.npz"
+    np.savez_compressed(path, **arrays)
+    raw = bytearray(path.read_bytes())
+    info = zipfile.ZipFile(path).getinfo("train_images.npy")
+    start = info.header_offset + 30 + len(info.filename) + len(info.extra) + 20  # inside the deflated data
+    raw[start : start + 64] = bytes(b ^ 0xFF for b in raw[start : start + 64])
+    path.write_bytes(bytes(raw))
+    with pytest.raises(ValueError, match=r"breastmnist.npz' is not a readable npz file \(.*\); fetch it again"):
+        load_medmnist("breastmnist", tmp_path)
