@@ -63,11 +63,12 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
+from condensekit.core.config import check_field_types
 from condensekit.core.modes import eval_mode
 from condensekit.core.optim import adam
-from condensekit.core.registry import check_int, check_nonnegative, check_positive
+from condensekit.core.registry import check_choice, check_int, check_nonnegative, check_positive
 from condensekit.core.vision import ImageSplits
-from condensekit.privacy.accounting import check_delta
+from condensekit.privacy.accounting import check_delta, check_epsilon
 from condensekit.privacy.base import PrivateMethod, register_private_method, to_normalised
 from condensekit.privacy.embedding import NoisyEmbedding, StackedFeatures, class_embedding, release_embedding
 from condensekit.privacy.prior import GridPrior, total_variation
@@ -82,16 +83,31 @@ __all__ = [
 ]
 
 
+#: How σ is calibrated when it is 0: the ``accountant`` of :func:`~condensekit.privacy.accounting.noise_for_epsilon`.
+_ACCOUNTANTS = ("analytic", "rdp")
+
+
 def _scales(text: str) -> list[float]:
     try:
         out = [float(s) for s in text.split(",") if s.strip()]
-    except ValueError:
+    except (ValueError, AttributeError):  # AttributeError: not a string
         out = []
     if not out or any(not (s > 0 and math.isfinite(s)) for s in out):
         raise ValueError(
             f"Invalid value {text!r} for argument bandwidth_scales. Valid values: positive numbers, e.g. '0.5,1,2'"
         )
     return out
+
+
+def _channels(text: str) -> tuple[int, int]:
+    """``"16,8"`` → ``(16, 8)``: the generator's two conv widths."""
+    try:
+        out = [int(c) for c in text.split(",")]
+    except (ValueError, AttributeError):  # AttributeError: not a string
+        out = []
+    if len(out) != 2 or min(out) < 1:
+        raise ValueError(f"Invalid value {text!r} for argument channels. Valid values: two ints >= 1, e.g. '16,8'")
+    return out[0], out[1]
 
 
 @dataclass(frozen=True)
@@ -109,6 +125,17 @@ class ReleaseConfig:
     bandwidth: float = field(default=math.sqrt(105.0), metadata={"help": "Gaussian kernel bandwidth on [0,1] pixels"})
     bandwidth_scales: str = field(default="1", metadata={"help": "comma-separated multiples of bandwidth, stacked"})
 
+    def __post_init__(self) -> None:
+        """Each field checked when the config is made (the δ < 1/n rule needs n: the method checks it)."""
+        check_field_types(self)  # allow_large_delta="yes"; numpy scalars stored as Python numbers
+        check_epsilon(self.epsilon)
+        check_delta(self.delta)
+        check_nonnegative("sigma", self.sigma)  # 0: calibrated to (ε, δ)
+        check_choice("accountant", self.accountant, _ACCOUNTANTS)
+        check_int("n_features", self.n_features, 1)
+        check_positive("bandwidth", self.bandwidth)  # else the feature map's error names its own "sigma"
+        _scales(self.bandwidth_scales)
+
 
 @dataclass(frozen=True)
 class DPMERFConfig(ReleaseConfig):
@@ -123,6 +150,15 @@ class DPMERFConfig(ReleaseConfig):
     batch_size: int = field(default=100, metadata={"help": "generated images per step"})
     epochs: int = field(default=5, metadata={"help": "epochs of n/batch_size steps"})
     samples_per_class: int = field(default=6000, metadata={"help": "generated images per class in the artifact"})
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        for name in ("batch_size", "samples_per_class", "code_dim", "hidden", "kernel_size"):
+            check_int(name, getattr(self, name), 1)
+        check_int("epochs", self.epochs, 0)
+        for name in ("lr", "lr_decay"):
+            check_positive(name, getattr(self, name))
+        _channels(self.channels)
 
 
 @dataclass(frozen=True)
@@ -140,6 +176,14 @@ class DPMERFCondensedConfig(ReleaseConfig):
         default=2, metadata={"help": "logit grid this many times coarser than the image (1: one per pixel)"}
     )
     tv: float = field(default=0.0, metadata={"help": "total-variation weight λ (relative to ||released embedding||²)"})
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        check_int("ipc", self.ipc, 1)
+        check_positive("lr", self.lr)
+        check_int("steps", self.steps, 0)
+        check_int("downsample", self.downsample, 1)  # its upper bound, the image side, is checked with the data
+        check_nonnegative("tv", self.tv)
 
 
 class ConditionalGenerator(nn.Module):
@@ -184,8 +228,6 @@ class _EmbeddingMethod(PrivateMethod):
     def _release(self, device: torch.device) -> None:
         cfg, data = self.config, self.data
         dim = data.channels * data.im_size[0] * data.im_size[1]
-        check_positive("bandwidth", cfg.bandwidth)  # else the feature map's error names its own "sigma"
-        check_positive("lr", cfg.lr)
         bws = [cfg.bandwidth * s for s in _scales(cfg.bandwidth_scales)]
         self.features = StackedFeatures.build(dim, cfg.n_features, bws, generator=None, device=device)
         self.released = release_embedding(
@@ -218,10 +260,6 @@ class DPMERFGenerator(_EmbeddingMethod):
 
     def __init__(self, data: ImageSplits, config: DPMERFConfig) -> None:
         super().__init__(data, config)
-        for name in ("batch_size", "samples_per_class", "code_dim", "hidden", "kernel_size"):
-            check_int(name, getattr(config, name), 1)
-        check_int("epochs", config.epochs, 0)
-        check_positive("lr_decay", config.lr_decay)
         self.steps_per_epoch = max(1, int(data.x_train.shape[0]) // config.batch_size)
 
     def default_steps(self) -> int:
@@ -234,14 +272,9 @@ class DPMERFGenerator(_EmbeddingMethod):
         cfg, data = self.config, self.data
         self.device = device
         self._release(device)
-        channels = tuple(int(c) for c in cfg.channels.split(","))
-        if len(channels) != 2:
-            raise ValueError(
-                f"Invalid value {cfg.channels!r} for argument channels. Valid values: two ints, e.g. '16,8'"
-            )
         self.gen = ConditionalGenerator(
-            cfg.code_dim, data.num_classes, hidden=cfg.hidden, channels=channels, kernel_size=cfg.kernel_size,
-            out_channels=data.channels, im_size=data.im_size,
+            cfg.code_dim, data.num_classes, hidden=cfg.hidden, channels=_channels(cfg.channels),
+            kernel_size=cfg.kernel_size, out_channels=data.channels, im_size=data.im_size,
         ).to(device)  # fmt: skip
         self.opt = adam(self.gen.parameters(), lr=cfg.lr)
 
@@ -281,9 +314,6 @@ class DPMERFCondensed(_EmbeddingMethod):
 
     def setup(self, device: torch.device) -> None:
         cfg, data = self.config, self.data
-        if cfg.ipc < 1:
-            raise ValueError(f"Invalid value {cfg.ipc!r} for argument ipc. Valid values are integers >= 1")
-        check_nonnegative("tv", cfg.tv)
         self.prior = GridPrior(cfg.downsample, tuple(data.im_size))
         self._release(device)
         self.labels = torch.arange(data.num_classes, device=device).repeat_interleave(cfg.ipc)

@@ -60,9 +60,10 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 from torch.func import functional_call, grad, vmap
 
+from condensekit.core.config import check_field_types
 from condensekit.core.objectives import GRADIENT_METRICS, gradient_distance
 from condensekit.core.optim import sgd
-from condensekit.core.registry import Registry, check_choice, check_int, check_positive
+from condensekit.core.registry import Registry, check_choice, check_int, check_nonnegative, check_positive
 from condensekit.core.vision import (
     IMAGE_MODELS,
     ImageSplits,
@@ -108,6 +109,21 @@ class PSGConfig:
     lr_net: float = field(default=0.01, metadata={"help": "SGD learning rate on the network"})
     model: str = field(default="convnet", metadata={"help": "matching network (no batch norm)"})
     metric: str = field(default="dc", metadata={"help": "gradient distance: dc, mse or cos"})
+
+    def __post_init__(self) -> None:
+        """Each field checked when the config is made; what needs the data (δ < 1/n, ``batch_real`` <= n, a
+        ``model`` without batch norm) is checked when :class:`PSG` is made."""
+        check_field_types(self)  # allow_large_delta="yes"; numpy scalars stored as Python numbers
+        check_epsilon(self.epsilon)
+        check_delta(self.delta)
+        check_nonnegative("sigma", self.sigma)  # 0: calibrated to spend ε exactly
+        check_choice("metric", self.metric, GRADIENT_METRICS)
+        for name in ("ipc", "outer_loop", "batch_loop", "batch_real"):
+            check_int(name, getattr(self, name), 1)
+        for name in ("steps", "inner_loop"):
+            check_int(name, getattr(self, name), 0)
+        for name in ("clip", "lr_img", "lr_net"):  # a NaN or negative one released a NaN or unfit set silently
+            check_positive(name, getattr(self, name))
 
 
 #: A CPU-sized matching network for PSG: the paper's ConvNet (instance norm, which is per sample and so keeps
@@ -179,15 +195,8 @@ class PSG(PrivateMethod):
 
     def __init__(self, data: ImageSplits, config: PSGConfig) -> None:
         super().__init__(data, config)
-        check_epsilon(config.epsilon)
         self.n = int(data.x_train.shape[0])
         check_delta(config.delta, self.n, allow_large_delta=config.allow_large_delta)
-        check_choice("metric", config.metric, GRADIENT_METRICS)
-        for name in ("ipc", "outer_loop", "batch_loop", "batch_real"):
-            check_int(name, getattr(config, name), 1)
-        for name in ("clip", "lr_img", "lr_net"):  # a NaN or negative one released a NaN or unfit set silently
-            check_positive(name, getattr(config, name))
-        check_int("inner_loop", config.inner_loop, 0)
         if not 0 < config.batch_real <= self.n:
             raise ValueError(f"Invalid value {config.batch_real!r} for argument batch_real. Valid values: 1..{self.n}")
         self.q = config.batch_real / self.n

@@ -54,8 +54,8 @@ def test_bad_method_settings_are_refused_by_name(images, method, field, value):
         base |= {"ipc": 2, "outer_loop": 1, "inner_loop": 1, "batch_loop": 1, "batch_real": 6, "model": "lr"}
     else:
         base |= {"n_features": 100}
-    cfg = PRIVACY_METHODS.get(method).config(**(base | {field: value}))
-    with pytest.raises(ValueError, match=rf"Invalid value .* for argument {field}\."):
+    with pytest.raises(ValueError, match=rf"Invalid value .* for argument {field}\."):  # when the config is made
+        cfg = PRIVACY_METHODS.get(method).config(**(base | {field: value}))
         condense_private(images, method, config=cfg, steps=1, device="cpu")
 
 
