@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import gzip
 import os
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -31,8 +32,11 @@ _FILES = {
 def _read_idx(folder: Path, stem: str, magic: int, shape: tuple[int, ...]) -> np.ndarray:
     for path, opener in ((folder / f"{stem}.gz", gzip.open), (folder / stem, open)):
         if path.exists():
-            with opener(path, "rb") as fh:
-                raw = fh.read()
+            try:
+                with opener(path, "rb") as fh:
+                    raw = fh.read()
+            except (EOFError, zlib.error, gzip.BadGzipFile) as err:  # a download cut short or damaged
+                raise ValueError(f"{str(path)!r} could not be read ({err}); fetch it again") from err
             break
     else:
         raise FileNotFoundError(

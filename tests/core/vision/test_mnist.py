@@ -46,3 +46,23 @@ def test_val_size_is_an_integer_below_the_training_set(tmp_path, val_size):
     """100.5 passed the range check and failed later while slicing the per-class counts; True held out one image."""
     with pytest.raises(ValueError, match=rf"Invalid value {val_size!r} for argument val_size"):
         load_mnist(tmp_path, val_size=val_size)
+
+
+@pytest.mark.parametrize("damage", ["cut", "flip", "not_gzip"])
+def test_a_damaged_gz_file_is_named(tmp_path, damage):
+    # a download cut short (or damaged) raised EOFError / zlib.error / gzip.BadGzipFile out of gzip: a traceback with
+    # exit status 1 on the command line (`privacy condense --dataset mnist`), not the clear error of a short file
+    raw = tmp_path / "MNIST" / "raw"
+    raw.mkdir(parents=True)
+    path = raw / "train-images-idx3-ubyte.gz"
+    _write_idx(path, 2051, np.random.default_rng(0).integers(0, 256, (50, 28, 28)))
+    blob = bytearray(path.read_bytes())
+    if damage == "cut":
+        blob = blob[: len(blob) // 2]
+    elif damage == "flip":
+        blob[40:80] = bytes(b ^ 0xFF for b in blob[40:80])
+    else:
+        blob[:2] = b"PK"
+    path.write_bytes(bytes(blob))
+    with pytest.raises(ValueError, match=r"train-images-idx3-ubyte.gz.* could not be read .*; fetch it again"):
+        load_mnist(tmp_path)
