@@ -137,6 +137,7 @@ class EngineConfig:
     stop_after: int | None = None
 
     def __post_init__(self) -> None:
+        check_field_types(self)  # numpy scalars stored as Python values (cards stay JSON); bool / Literal by kind
         for name in ("steps", "eval_every", "checkpoint_every"):
             check_int(name, getattr(self, name), 0)
         if self.stop_after is not None:

@@ -18,6 +18,7 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
+from condensekit.core.config import check_field_types
 from condensekit.core.registry import check_int, check_nonnegative, check_positive
 from condensekit.core.seed import seed_everything
 
@@ -59,6 +60,7 @@ class TrainConfig:
     val_every: int = 1
 
     def __post_init__(self) -> None:
+        check_field_types(self)  # numpy scalars stored as Python values (cards stay JSON); bool / Literal by kind
         check_int("epochs", self.epochs, 1)
         check_positive("lr", self.lr)
         check_nonnegative("weight_decay", self.weight_decay)

@@ -42,6 +42,7 @@ class NodeEvalConfig:
     seed: int = 0
 
     def __post_init__(self) -> None:
+        check_field_types(self)  # numpy scalars stored as Python values (cards stay JSON); bool / Literal by kind
         # runs=0 gave an empty result (mean NaN) over worker processes; sizes failed only in the first model
         for name in ("runs", "hidden", "num_layers"):
             check_int(name, getattr(self, name), 1)

@@ -76,6 +76,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from condensekit.core.config import check_field_types
 from condensekit.core.registry import check_choice, check_int
 from condensekit.core.vision.methods.base import register_image_method
 from condensekit.core.vision.methods.mtt import MTT, MTTConfig
@@ -112,6 +113,7 @@ class PTMConfig(MTTConfig):
 
     def __post_init__(self) -> None:
         super().__post_init__()  # MTT's counts and learning rates
+        check_field_types(self)  # numpy scalars stored as Python values (cards stay JSON); bool / Literal by kind
         check_int("overlap_every", self.overlap_every, 0)
         check_int("retrain_iterations", self.retrain_iterations, 0)
         check_int("stages", self.stages, 1)

@@ -41,6 +41,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from condensekit.core.artifact import update_card
+from condensekit.core.config import check_field_types
 from condensekit.core.registry import check_choice
 from condensekit.core.seed import resolve_device, seed_everything
 from condensekit.core.vision import CondensedImages, ImageSplits, build_image_model, fit_images, predict
@@ -88,6 +89,7 @@ class AuditConfig(MembershipGame):
 
     def __post_init__(self) -> None:
         super().__post_init__()
+        check_field_types(self)  # numpy scalars stored as Python values (cards stay JSON); bool / Literal by kind
         check_choice("member_set", self.member_set, MEMBER_SETS)
 
 

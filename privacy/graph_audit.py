@@ -39,6 +39,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from condensekit.core.artifact import update_card
+from condensekit.core.config import check_field_types
 from condensekit.core.engine import peak_memory_mb, reset_peak_memory
 from condensekit.core.evaluate import TrainConfig, accuracy
 from condensekit.graph import MODELS, CondensedGraph, NodeEvalConfig, NodeTask, fit_node_model, prepare_task
@@ -66,6 +67,7 @@ class NodeAuditConfig(MembershipGame):
 
     def __post_init__(self) -> None:
         super().__post_init__()
+        check_field_types(self)  # numpy scalars stored as Python values (cards stay JSON); bool / Literal by kind
         MODELS.get(self.model)
 
 

@@ -33,6 +33,7 @@ from torch import Tensor, nn
 from torch_geometric.data import Data
 from torch_geometric.utils import to_undirected
 
+from condensekit.core.config import check_field_types
 from condensekit.core.engine import peak_memory_mb, reset_peak_memory
 from condensekit.core.evaluate import accuracy
 from condensekit.core.registry import check_choice, check_int
@@ -65,6 +66,7 @@ class GraphAuditConfig:
     eval: NodeEvalConfig = field(default_factory=lambda: NodeEvalConfig(runs=3))
 
     def __post_init__(self) -> None:
+        check_field_types(self)  # numpy scalars stored as Python values (cards stay JSON); bool / Literal by kind
         # an empty list would audit nothing but clean accuracy; a name given twice would be attacked (a model
         # trained) twice and its runs reported as more runs, as in the image audit's config
         for arg in ("attacks", "models"):

@@ -60,6 +60,7 @@ from safetensors.torch import load_file
 from torch import Tensor, nn
 
 from condensekit.core.atomic import write_json, write_tensors
+from condensekit.core.config import check_field_types
 from condensekit.core.data import cache_dir
 from condensekit.core.objectives.curvature import CurvatureRegularizer
 from condensekit.core.optim import adam
@@ -111,6 +112,7 @@ class TeacherConfig:
     )
 
     def __post_init__(self) -> None:
+        check_field_types(self)  # numpy scalars stored as Python values (cards stay JSON); bool / Literal by kind
         ImageTrainConfig(epochs=self.epochs, lr=self.lr, batch_size=self.batch_size)  # validates
         check_int("warmup_epochs", self.warmup_epochs, 0)
         check_int("train_subset", self.train_subset, 0)  # 0: the whole training split
@@ -256,6 +258,7 @@ class SRe2LConfig:
     model: str = field(default="mlp_bn", metadata={"help": "the teacher's architecture (recorded)"})
 
     def __post_init__(self) -> None:
+        check_field_types(self)  # numpy scalars stored as Python values (cards stay JSON); bool / Literal by kind
         check_int("iterations", self.iterations, 1)  # 0 returned the initial noise, relabelled, as the condensed set
         check_int("jitter", self.jitter, 0)
         for name in ("lr_img", "temperature"):

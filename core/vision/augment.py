@@ -35,6 +35,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from condensekit.core.config import check_field_types
 from condensekit.core.registry import check_choice, check_nonnegative, check_positive
 
 DSA_OPS = ("color", "crop", "cutout", "flip", "scale", "rotate")
@@ -56,6 +57,7 @@ class DSAConfig:
     contrast: float = 0.5
 
     def __post_init__(self) -> None:
+        check_field_types(self)  # numpy scalars stored as Python values (cards stay JSON); bool / Literal by kind
         check_choice("mode", self.mode, ("single", "multiple"))
         for op in self.ops:
             check_choice("strategy", op, DSA_OPS)

@@ -49,6 +49,7 @@ import torch
 from torch import Tensor
 
 from condensekit.core.atomic import free_name, write_json, write_tensors
+from condensekit.core.config import check_field_types
 from condensekit.core.objectives.trajectory import flat_params
 from condensekit.core.parallel import run_seeded
 from condensekit.core.registry import check_int, check_nonnegative, check_positive
@@ -86,6 +87,7 @@ class ExpertConfig:
     seed: int = 0
 
     def __post_init__(self) -> None:
+        check_field_types(self)  # numpy scalars stored as Python values (cards stay JSON); bool / Literal by kind
         for name in ("num_experts", "epochs", "batch_size"):
             check_int(name, getattr(self, name), 1)
         check_int("seed", self.seed, 0)  # as every condense verb's seed

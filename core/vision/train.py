@@ -19,6 +19,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from condensekit.core.config import check_field_types
 from condensekit.core.evaluate import Summary, accuracy, check_epoch, lr_drop_epoch, repeat
 from condensekit.core.labels import check_class_indices
 from condensekit.core.modes import eval_mode
@@ -61,6 +62,7 @@ class ImageTrainConfig:
     val_every: int = 0
 
     def __post_init__(self) -> None:
+        check_field_types(self)  # numpy scalars stored as Python values (cards stay JSON); bool / Literal by kind
         check_choice("optimizer", self.optimizer, OPTIMIZERS)
         for name in ("epochs", "batch_size"):
             check_int(name, getattr(self, name), 1)

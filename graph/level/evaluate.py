@@ -105,6 +105,9 @@ class GraphEvalConfig:
             p = replace(p, pooling=self.pooling)
         return p
 
+    def __post_init__(self) -> None:
+        check_field_types(self)  # numpy scalars stored as Python values (cards stay JSON); bool / Literal by kind
+
 
 def check_condensed_graphs(condensed: dict[str, Tensor], num_features: int, num_classes: int) -> None:
     """A condensed set has ``x`` (N, n, d), ``adj`` (N, n, n) finite, symmetric, ≥ 0, ``mask`` (N, n)

@@ -16,6 +16,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from condensekit.core.config import check_field_types
 from condensekit.core.evaluate import TrainConfig, accuracy, train_select
 from condensekit.core.registry import check_int
 from condensekit.core.selection import select_per_class
@@ -31,6 +32,9 @@ class CoresetConfig:
     epochs: int = field(default=0, metadata={"help": "engine steps (a coreset has none)"})
     embed_epochs: int = 600
     hidden: int = 256
+
+    def __post_init__(self) -> None:
+        check_field_types(self)  # numpy scalars stored as Python values (cards stay JSON); bool / Literal by kind
 
 
 class ZeroSteps:

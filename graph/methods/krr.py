@@ -40,6 +40,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from condensekit.core.config import check_field_types
 from condensekit.core.engine import available_memory_bytes
 from condensekit.core.objectives.kernel_ridge import krr_predict
 from condensekit.core.optim import adam
@@ -70,6 +71,9 @@ class GCSNTKConfig:
             "kernel against all training nodes needs memory quadratic in their count)"
         },
     )
+
+    def __post_init__(self) -> None:
+        check_field_types(self)  # numpy scalars stored as Python values (cards stay JSON); bool / Literal by kind
 
 
 @register_node_method("gcsntk", GCSNTKConfig, "GC-SNTK (WWW 2024): kernel ridge regression with the structure NTK")

@@ -17,6 +17,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from condensekit.core.config import check_field_types
 from condensekit.core.optim import adam
 from condensekit.core.registry import check_int, check_positive
 from condensekit.core.synthetic import init_from_real
@@ -65,6 +66,9 @@ class LearnedGraphConfig:
     real_fanout: int = field(
         default=0, metadata={"help": "with --real-batch: neighbours kept per node and hop (0: all, exact)"}
     )
+
+    def __post_init__(self) -> None:
+        check_field_types(self)  # numpy scalars stored as Python values (cards stay JSON); bool / Literal by kind
 
 
 class LearnedNodeGraph(NodeCondensation):

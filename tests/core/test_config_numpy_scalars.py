@@ -218,47 +218,10 @@ def test_every_registered_method_config_built_from_flags_or_a_dict_holds_python_
         assert getattr(cfg, key) == value.item() and type(getattr(cfg, key)) is type(value.item()), key
 
 
-#: Configs whose ``__post_init__`` does not yet call ``check_field_types(self)``: built from numpy scalars they hold
-#: them until an entry point (or the engine) stores the Python values, so one used outside those paths (an
-#: ``EngineConfig`` built in Python: its checkpoint would not load with ``weights_only``) carries ``np.int64`` into
-#: ``asdict``. The fix is that one line first in each ``__post_init__`` (see the sitting-26 report); strict: a fixed
-#: config fails here until it leaves this list.
-NOT_YET_AT_CONSTRUCTION = {
-    "core.engine.EngineConfig",
-    "core.evaluate.TrainConfig",
-    "core.vision.augment.DSAConfig",
-    "core.vision.experts.ExpertConfig",
-    "core.vision.methods.dc.DCConfig",
-    "core.vision.methods.dm.DMConfig",
-    "core.vision.methods.mtt.MTTConfig",
-    "core.vision.train.ImageTrainConfig",
-    "graph.evaluate.NodeEvalConfig",
-    "graph.level.evaluate.GraphEvalConfig",
-    "graph.level.methods.coreset.GraphCoresetConfig",
-    "graph.level.methods.doscond.GraphDosCondConfig",
-    "graph.level.methods.kidd.KiDDConfig",
-    "graph.level.methods.kidd.KiDDLRConfig",
-    "graph.methods.coreset.CoresetConfig",
-    "graph.methods.gcdm.GCDMConfig",
-    "graph.methods.gradient_matching.DosCondConfig",
-    "graph.methods.gradient_matching.GCondConfig",
-    "graph.methods.gradient_matching.GCondXConfig",
-    "graph.methods.krr.GCSNTKConfig",
-    "graph.methods.learned.LearnedGraphConfig",
-    "medical.ptm.PTMConfig",
-    "privacy.audit.AuditConfig",
-    "privacy.graph_audit.NodeAuditConfig",
-    "robust.graph_audit.GraphAuditConfig",
-    "robust.sre2l.SRe2LConfig",
-    "robust.sre2l.TeacherConfig",
-}
-
-
-@pytest.mark.parametrize(
-    "name",
-    [pytest.param(n, marks=pytest.mark.xfail(strict=True, reason="__post_init__ lacks check_field_types(self)"))
-     if n in NOT_YET_AT_CONSTRUCTION else n for n in NUMERIC],
-)  # fmt: skip
+# Every config calls check_field_types(self) first in __post_init__: built from numpy scalars, it holds Python
+# values from the start (an EngineConfig built in Python from np.int64 wrote a checkpoint that weights_only could
+# not load).
+@pytest.mark.parametrize("name", NUMERIC)
 def test_every_config_stores_python_values_when_it_is_made(name: str) -> None:
     cls = CONFIGS[name]
     cfg = cls(**_numpy_kwargs(cls))

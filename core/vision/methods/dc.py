@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 
 import torch
 
+from condensekit.core.config import check_field_types
 from condensekit.core.objectives import dc_distance
 from condensekit.core.optim import sgd
 from condensekit.core.registry import check_choice, check_int, check_nonnegative, check_positive
@@ -46,6 +47,7 @@ class DCConfig:
     init: str = "real"
 
     def __post_init__(self) -> None:
+        check_field_types(self)  # numpy scalars stored as Python values (cards stay JSON); bool / Literal by kind
         for name in ("iterations", "outer_loop", "batch_real", "batch_train"):  # outer_loop 0: ZeroDivisionError
             check_int(name, getattr(self, name), 1)
         check_int("inner_loop", self.inner_loop, 0)  # 0: the network is not trained between image updates

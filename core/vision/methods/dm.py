@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 
 import torch
 
+from condensekit.core.config import check_field_types
 from condensekit.core.objectives import mean_embedding_distance
 from condensekit.core.registry import check_choice, check_int, check_nonnegative, check_positive
 from condensekit.core.synthetic import INIT_METHODS
@@ -39,6 +40,7 @@ class DMConfig:
     init: str = "real"
 
     def __post_init__(self) -> None:
+        check_field_types(self)  # numpy scalars stored as Python values (cards stay JSON); bool / Literal by kind
         for name in ("iterations", "batch_real"):  # 0 iterations returned the initial set as condensed
             check_int(name, getattr(self, name), 1)
         check_positive("lr_img", self.lr_img)

@@ -31,6 +31,7 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
+from condensekit.core.config import check_field_types
 from condensekit.core.objectives.trajectory import param_distance, student_batches, unflatten, unroll_student
 from condensekit.core.optim import sgd
 from condensekit.core.registry import check_choice, check_int, check_nonnegative, check_positive
@@ -58,6 +59,7 @@ class MTTConfig:
     init: str = "real"
 
     def __post_init__(self) -> None:
+        check_field_types(self)  # numpy scalars stored as Python values (cards stay JSON); bool / Literal by kind
         for name in ("iterations", "syn_steps", "expert_epochs", "max_start_epoch"):
             check_int(name, getattr(self, name), 1)
         check_int("batch_syn", self.batch_syn, 0)  # 0: the whole synthetic set

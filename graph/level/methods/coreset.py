@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 import torch
 from torch import Tensor
 
+from condensekit.core.config import check_field_types
 from condensekit.graph.level.methods.base import GraphCondensation, real_coreset, register_graph_method
 from condensekit.graph.methods.coreset import ZeroSteps
 
@@ -24,6 +25,9 @@ class GraphCoresetConfig:
 
     steps: int = field(default=0, metadata={"help": "engine steps (a coreset has none)"})
     embed_epochs: int = field(default=50, metadata={"help": "epochs of the GCN whose embeddings herding/k-center use"})
+
+    def __post_init__(self) -> None:
+        check_field_types(self)  # numpy scalars stored as Python values (cards stay JSON); bool / Literal by kind
 
 
 class GraphCoreset(ZeroSteps, GraphCondensation):

@@ -110,6 +110,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from condensekit.core.config import check_field_types
 from condensekit.core.objectives import GRADIENT_METRICS, gradient_distance, relative_gradient_mse
 from condensekit.core.optim import adam
 from condensekit.core.registry import check_choice, check_int, check_positive
@@ -178,6 +179,9 @@ class GraphDosCondConfig:
             "whole graphs, padded to its largest (needs mask_padding)"
         },
     )
+
+    def __post_init__(self) -> None:
+        check_field_types(self)  # numpy scalars stored as Python values (cards stay JSON); bool / Literal by kind
 
 
 @dataclass

@@ -74,6 +74,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from condensekit.core.config import check_field_types
 from condensekit.core.objectives.kernel_ridge import krr_factor, krr_solve
 from condensekit.core.optim import adam
 from condensekit.core.registry import check_int, check_positive
@@ -111,6 +112,9 @@ class KiDDConfig:
         default=True,
         metadata={"help": "drop the initial padding nodes that gained no edge from the condensed graphs"},
     )
+
+    def __post_init__(self) -> None:
+        check_field_types(self)  # numpy scalars stored as Python values (cards stay JSON); bool / Literal by kind
 
 
 @dataclass(frozen=True)
