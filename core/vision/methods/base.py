@@ -63,9 +63,15 @@ def ipc_budgets(data: ImageSplits, ipc: int) -> Tensor:
         )
     small = [(c, int(counts[c])) for c in range(k) if present[c] and counts[c] < ipc]
     if small:
+        what, how = f"class(es) {[c for c, _ in small]}", ""
+        if data.multilabel:  # the groups are not the labels: name them as they are counted
+            names = ["no finding" if c == data.num_classes else f"first positive label {c}" for c, _ in small]
+            what = f"the multi-label groups {names}"
+            how = (" (an image counts once, in the group of its first positive label, or 'no finding' when none is "
+                   "positive)")  # fmt: skip
         raise ValueError(
-            f"Invalid value {ipc} for argument ipc: class(es) {[c for c, _ in small]} have only "
-            f"{[n for _, n in small]} training images; valid values are 1..{int(counts[present].min())}"
+            f"Invalid value {ipc} for argument ipc: {what} have only {[n for _, n in small]} training images{how}; "
+            f"valid values are 1..{int(counts[present].min())}"
         )
     return torch.where(present, torch.full_like(counts, ipc), torch.zeros_like(counts))
 

@@ -146,3 +146,21 @@ def test_a_class_without_training_images_is_refused(tiny_images):
     with pytest.raises(ValueError, match=r"argument data: the training split of 'tiny' holds no image of class\(es\) "
                                          r"\[0\] \(of 2\)"):  # fmt: skip
         condense_images(data, "random", ipc=1, domain="t")
+
+
+def test_a_multilabel_ipc_error_names_the_groups_it_counts(tiny_images):
+    # a multi-label image is budgeted by its first positive label (or "no finding"); the error said "class(es) [1, 3]
+    # have only [2, 1] training images" where label 1 has 3 positive images, and named the "no finding" group as a
+    # class index past the last label
+    import dataclasses
+
+    y = torch.tensor([[1, 1, 0], [1, 0, 0], [1, 0, 1], [0, 1, 0], [0, 1, 1], [0, 0, 1], [0, 0, 0], [1, 0, 0]]).float()
+    n = y.shape[0]
+    x = tiny_images.x_train[:n]
+    data = dataclasses.replace(tiny_images, x_train=x, y_train=y, x_val=x, y_val=y, x_test=x, y_test=y,
+                               num_classes=3, task="multi-label, binary-class")  # fmt: skip
+    want = (r"argument ipc: the multi-label groups \['first positive label 1', 'first positive label 2', "
+            r"'no finding'\] have only \[2, 1, 1\] training images \(an image counts once, in the group of its "
+            r"first positive label, or 'no finding' when none is positive\); valid values are 1..1")  # fmt: skip
+    with pytest.raises(ValueError, match=want):
+        condense_images(data, "random", ipc=3, domain="t")
