@@ -140,7 +140,7 @@ def split_shares(data: Any) -> str:
 
 @records_command
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p = argparse.ArgumentParser(description=" ".join(__doc__.split("\n\n")[0].split()))  # the first paragraph
     p.add_argument("--flags", default="pneumoniamnist,breastmnist")
     p.add_argument("--methods", default="random,dm,mtt,ptm")
     p.add_argument("--ipcs", default="1,10")

@@ -299,3 +299,12 @@ def test_a_replaced_entry_is_archived_once(bench):
     # a present-layout entry of the former rule is archived under the rule's key
     mod.save_entry("b/ptm/ipc10/cpu/convnet", old | {"arch": {"convnet": "convnet"}}, mod.RESULTS)
     assert mod.archive_replaced("b/ptm/ipc10/cpu/convnet", "convnet", "set").endswith("/overlap_rule=pair")
+
+
+def test_help_describes_the_script_in_whole_sentences(bench, capsys):
+    # the description was the docstring's first line, cut mid-sentence: "... at IPC 1 / 10, plus the"
+    mod, _ = bench
+    with pytest.raises(SystemExit):
+        mod.main(["--help"])
+    out = " ".join(capsys.readouterr().out.split())
+    assert "plus the full-data ConvNet, scored with medmnist's ACC and AUC on the real test split." in out
