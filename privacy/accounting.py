@@ -37,6 +37,7 @@ under replace-one; opacus's sampled-Gaussian analysis is for add-remove-one with
 from __future__ import annotations
 
 import math
+import numbers
 import warnings
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
@@ -45,7 +46,8 @@ import numpy as np
 from opacus.accountants.analysis.rdp import compute_rdp, get_privacy_spent
 from scipy.special import log_ndtr
 
-from condensekit.core.registry import check_choice
+from condensekit.core.config import check_field_types
+from condensekit.core.registry import check_choice, check_int, check_positive, type_name
 
 __all__ = [
     "ALPHAS",
@@ -79,9 +81,20 @@ NEIGHBOURING: tuple[str, ...] = ("replace-one", "add-remove-one")
 # argument checks
 
 
+def _real(value: object) -> bool:
+    """A real number as the shared checks take one (:func:`~condensekit.core.registry.check_positive`): Python or
+    numpy (``np.float32`` from an array), not a Python or numpy bool, not a tensor."""
+    return isinstance(value, numbers.Real) and not isinstance(value, (bool, np.bool_))
+
+
 def check_epsilon(epsilon: float, argument: str = "epsilon") -> float:
-    """``epsilon`` as a float; ε ≤ 0 or not finite raises ``ValueError``."""
-    if isinstance(epsilon, bool) or not isinstance(epsilon, (int, float)) or not math.isfinite(epsilon):
+    """``epsilon`` as a Python float; ε ≤ 0 or not finite raises ``ValueError``."""
+    if not _real(epsilon):
+        raise ValueError(
+            f"Invalid value {epsilon!r} for argument {argument}. Valid values are finite numbers > 0 "
+            f"(got {type_name(epsilon)})"
+        )
+    if not math.isfinite(epsilon):
         raise ValueError(f"Invalid value {epsilon!r} for argument {argument}. Valid values are finite numbers > 0")
     if epsilon <= 0:
         raise ValueError(
@@ -94,14 +107,19 @@ def check_epsilon(epsilon: float, argument: str = "epsilon") -> float:
 def check_delta(
     delta: float, n: int | None = None, argument: str = "delta", *, allow_large_delta: bool = False
 ) -> float:
-    """``delta`` as a float in (0, 1); with ``n`` records also below :math:`1/n`.
+    """``delta`` as a Python float in (0, 1); with ``n`` records also below :math:`1/n`.
 
     An (ε, δ) guarantee with δ ≥ 1/n is met by a mechanism that publishes one record in the clear (pick a record
     at random: each is revealed with probability 1/n ≤ δ), so it promises nothing: δ ≥ 1/n raises ``ValueError``
     naming δ, ``n`` and the bound, unless ``allow_large_delta`` (a release made anyway is recorded as such by
     :func:`account`, which also warns, once). Nothing is warned here.
     """
-    if isinstance(delta, bool) or not isinstance(delta, (int, float)) or not 0 < delta < 1:
+    if not _real(delta):
+        raise ValueError(
+            f"Invalid value {delta!r} for argument {argument}. Valid values are in (0, 1), e.g. 1e-5 "
+            f"(got {type_name(delta)})"
+        )
+    if not 0 < delta < 1:
         raise ValueError(f"Invalid value {delta!r} for argument {argument}. Valid values are in (0, 1), e.g. 1e-5")
     if n is not None and delta >= 1.0 / n and not allow_large_delta:
         raise ValueError(
@@ -114,15 +132,18 @@ def check_delta(
 
 
 def _check_sigma(sigma: float, argument: str = "sigma") -> float:
-    if isinstance(sigma, bool) or not isinstance(sigma, (int, float)) or not (math.isfinite(sigma) and sigma > 0):
-        raise ValueError(f"Invalid value {sigma!r} for argument {argument}. Valid values are finite numbers > 0")
+    check_positive(argument, sigma)
     return float(sigma)
 
 
 def _check_n(n: int) -> int:
-    if isinstance(n, bool) or not isinstance(n, int) or n < 1:
+    if isinstance(n, (bool, np.bool_)) or not isinstance(n, numbers.Integral):
+        raise ValueError(
+            f"Invalid value {n!r} for argument n. Valid values are integers >= 1 (the record count; got {type_name(n)})"
+        )
+    if n < 1:
         raise ValueError(f"Invalid value {n!r} for argument n. Valid values are integers >= 1 (the record count)")
-    return n
+    return int(n)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -151,7 +172,8 @@ def sum_sensitivity(*, bound: float = 1.0, relation: str = "add-remove-one") -> 
 @dataclass(frozen=True)
 class GaussianRelease:
     """``steps`` Gaussian releases with noise multiplier ``sigma`` (noise std / L2 sensitivity), each on a
-    Poisson subsample of rate ``sample_rate`` (1.0: the whole dataset)."""
+    Poisson subsample of rate ``sample_rate`` (1.0: the whole dataset). Numpy scalars are taken and stored as the
+    Python numbers they hold, so a :class:`PrivacyReport` built from them is JSON."""
 
     sigma: float
     sample_rate: float = 1.0
@@ -161,8 +183,8 @@ class GaussianRelease:
         _check_sigma(self.sigma)
         if not 0 < self.sample_rate <= 1:
             raise ValueError(f"Invalid value {self.sample_rate!r} for argument sample_rate. Valid values are in (0, 1]")
-        if isinstance(self.steps, bool) or not isinstance(self.steps, int) or self.steps < 0:
-            raise ValueError(f"Invalid value {self.steps!r} for argument steps. Valid values are integers >= 0")
+        check_int("steps", self.steps, 0)
+        check_field_types(self)  # np.float32 sigma, np.int64 steps stored as Python numbers
 
 
 def _rdp_curve(releases: Sequence[GaussianRelease], alphas: Sequence[float]) -> np.ndarray:
@@ -377,6 +399,8 @@ def steps_within_budget(sigma: float, sample_rate: float, epsilon: float, delta:
     """The largest number of DP-SGD steps (≤ ``max_steps``) whose RDP ε stays within ``epsilon``."""
     check_epsilon(epsilon)
     check_delta(delta)
+    check_int("max_steps", max_steps, 0)  # a np.int64 bound was returned as np.int64 (the card's step count)
+    max_steps = int(max_steps)
     one = GaussianRelease(sigma=sigma, sample_rate=sample_rate)
     alphas = _default_alphas([one])
     rdp1 = _rdp_curve([one], alphas)  # RDP is linear in the number of steps: compute it once
