@@ -7,12 +7,14 @@ so class ``c`` occupies ``slice(offsets[c], offsets[c+1])``.
 
 from __future__ import annotations
 
+import numbers
 from dataclasses import dataclass
 
+import numpy as np
 import torch
 from torch import Tensor, nn
 
-from condensekit.core.registry import check_choice, check_int
+from condensekit.core.registry import check_choice, check_int, type_name
 from condensekit.core.selection import select_per_class
 
 INIT_METHODS = ("real", "noise", "kcenter", "herding")
@@ -36,8 +38,12 @@ def class_budgets(
     Args:
         labels: the real training labels (N).
         num_classes: C.
-        budget: total number of synthetic samples; exactly one of ``budget`` and ``ratio``.
-        ratio: fraction of the real training samples, in (0, 1].
+        budget: total number of synthetic samples; exactly one of ``budget`` and ``ratio``. An integer is a
+            Python or numpy one (not a bool, a float or a tensor), as :func:`~condensekit.core.registry.check_int`
+            takes it.
+        ratio: fraction of the real training samples, in (0, 1]: a Python or numpy real number (not a bool); a
+            numpy float is taken as written (``np.float32(0.7)`` of 10 samples is 7, not the 6 of its binary
+            value 0.69999999).
         balanced: equal counts per class instead of proportional ones.
 
     Returns:
@@ -59,12 +65,20 @@ def class_budgets(
     counts = torch.bincount(labels, minlength=num_classes)
     present = int((counts > 0).sum())
     if ratio is not None:
-        if isinstance(ratio, bool) or not (isinstance(ratio, (int, float)) and 0 < ratio <= 1):
+        if isinstance(ratio, (bool, np.bool_)) or not isinstance(ratio, numbers.Real):
+            raise ValueError(
+                f"Invalid value {ratio!r} for argument ratio. Valid values are in (0, 1] (got {type_name(ratio)})"
+            )
+        if not 0 < ratio <= 1:
             raise ValueError(f"Invalid value {ratio!r} for argument ratio. Valid values are in (0, 1]")
-        budget = int(n * ratio)
+        # a numpy float as numpy prints it, the shortest decimal that is this float32 / float16: what was written
+        budget = int(n * (float(str(ratio)) if isinstance(ratio, np.floating) else ratio))
     assert budget is not None
-    if not isinstance(budget, int) or isinstance(budget, bool):
-        raise ValueError(f"Invalid value {budget!r} for argument budget. Valid values are integers")
+    if isinstance(budget, (bool, np.bool_)) or not isinstance(budget, numbers.Integral):
+        raise ValueError(
+            f"Invalid value {budget!r} for argument budget. Valid values are integers (got {type_name(budget)})"
+        )
+    budget = int(budget)  # a Python int: the counts below and the card's budget
     if budget < present:
         raise ValueError(
             f"Invalid value {budget} for argument budget: it must be at least the number of classes "
