@@ -18,13 +18,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 from torch import Tensor
 from torch_geometric.data import Data
 
 from condensekit.core.artifact import load_artifact, save_artifact
 from condensekit.core.config import check_field_types
 from condensekit.core.engine import CondensationResult, EngineConfig, run
-from condensekit.core.registry import check_int
+from condensekit.core.registry import check_int, type_name
 from condensekit.core.seed import resolve_device
 from condensekit.graph.adjacency import dense_to_edge_index
 from condensekit.graph.data import load_node_dataset
@@ -187,9 +188,15 @@ def condense_nodes(
     judge = eval_task if eval_task is not None else task.judge
     origin = eval_task if eval_task is not None else (task.full if task.full is not None else task)  # the card's source
     n_steps = algo.steps() if steps is None else steps
-    if not isinstance(n_steps, int) or n_steps < 0 or (n_steps > 0 and algo.steps() == 0):
-        valid = "0 (a coreset selects, it has no steps)" if algo.steps() == 0 else "integers >= 0"
+    valid = "0 (a coreset selects, it has no steps)" if algo.steps() == 0 else "integers >= 0"
+    if isinstance(n_steps, (bool, np.bool_)) or not isinstance(n_steps, numbers.Integral):  # np.int64 is a count
+        raise ValueError(
+            f"Invalid value {steps!r} for argument steps of method {method!r}. Valid values are {valid} "
+            f"(got {type_name(steps)})"
+        )
+    if n_steps < 0 or (n_steps > 0 and algo.steps() == 0):
         raise ValueError(f"Invalid value {steps!r} for argument steps of method {method!r}. Valid values are {valid}")
+    n_steps = int(n_steps)
     eval_steps: tuple[int, ...] = ()
     if eval_every is None:
         eval_every = max(n_steps // 10, 1) if n_steps else 0
@@ -197,6 +204,7 @@ def condense_nodes(
         eval_steps = tuple(s for s in (1, 2, 5, 10, 20, 50) if s < n_steps)
     if eval_every:
         check_int("eval_runs", eval_runs, 1)  # before the set-up, not at the step-0 evaluation
+        eval_runs = int(eval_runs)  # the checkpoint's record and the card: np.int64 is neither JSON nor weights_only
         if (judge.num_features, judge.num_classes) != (task.num_features, task.num_classes):
             raise ValueError(
                 f"eval_task has {judge.num_features} features and {judge.num_classes} classes; the condensed task has "
@@ -243,12 +251,12 @@ def condense_nodes(
             "ratio_of_train": round(n / task.train_idx.numel(), 4),
             "ratio_of_graph": round(n / task.x.shape[0], 4),
         },
-        "seed": seed,
+        "seed": engine.seed,  # as EngineConfig stores it: a Python int (np.int64 broke the card after the run)
         "metrics": {"val_selected": result.best_score, "best_step": result.best_step},
         "selection": {
             "model": "gcn",
             "runs": eval_runs,
-            "eval_every": eval_every,
+            "eval_every": engine.eval_every,
             "eval_steps": list(eval_steps),
             "history": result.history,
             "graph": "held-out subgraphs" if judge is not origin else "source",  # where the validation nodes sit

@@ -7,7 +7,7 @@ from typing import Any, ClassVar
 from torch import Tensor
 
 from condensekit.graph.adjacency import spmm
-from condensekit.graph.models.base import GraphModel, require_op
+from condensekit.graph.models.base import GraphModel, check_model_int, require_op
 from condensekit.graph.models.mlp import MLP
 from condensekit.graph.models.registry import register_model
 
@@ -50,8 +50,7 @@ class APPNP(GraphModel):
         super().__init__(**kwargs)
         in_channels, out_channels = self.in_channels, self.out_channels
         hidden_channels, num_layers, dropout = self.hidden_channels, self.num_layers, self.dropout
-        if not isinstance(k, int) or k < 0:
-            raise ValueError(f"k must be a non-negative integer, got {k!r}")
+        k = check_model_int("k", k, 0)
         if not 0.0 <= alpha <= 1.0:
             raise ValueError(f"alpha must be in [0, 1], got {alpha!r}")
         self.k = k

@@ -2,22 +2,46 @@
 
 from __future__ import annotations
 
+import numbers
 from abc import ABC, abstractmethod
 from typing import ClassVar
 
+import numpy as np
 from torch import Tensor, nn
 
 from condensekit.core.batched import dropout
+from condensekit.core.registry import type_name
 from condensekit.graph.adjacency import is_sparse, normalize, spmm
 
-__all__ = ["GraphModel", "check_model_args", "linear", "propagate", "propagate_linear", "require_op"]
+__all__ = [
+    "GraphModel",
+    "check_model_args",
+    "check_model_int",
+    "linear",
+    "propagate",
+    "propagate_linear",
+    "require_op",
+]
+
+
+def check_model_int(name: str, value: object, low: int) -> int:
+    """``value`` as a Python ``int`` when it is an integer ``>= low`` (``low``: 0 or 1), else ``ValueError``
+    naming ``name``. An integer is any :class:`numbers.Integral` (``np.int64`` from an array too), not a Python or
+    numpy bool, a float or a tensor: the rule of :func:`~condensekit.core.registry.check_int`, in this package's
+    words."""
+    valid = "a positive integer" if low == 1 else "a non-negative integer"
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Integral):
+        raise ValueError(f"{name} must be {valid}, got {value!r} (a {type_name(value)})")
+    if value < low:
+        raise ValueError(f"{name} must be {valid}, got {value!r}")
+    return int(value)
 
 
 def check_model_args(*, dropout: float, **sizes: int) -> None:
-    """Every size (``in_channels``, ``hidden_channels``, ...) a positive integer, ``dropout`` in [0, 1)."""
+    """Every size (``in_channels``, ``hidden_channels``, ...) a positive integer (a Python or numpy one, see
+    :func:`check_model_int`), ``dropout`` in [0, 1)."""
     for name, value in sizes.items():
-        if not isinstance(value, int) or value < 1:
-            raise ValueError(f"{name} must be a positive integer, got {value!r}")
+        check_model_int(name, value, 1)
     if not 0.0 <= dropout < 1.0:
         raise ValueError(f"dropout must be in [0, 1), got {dropout!r}")
 
@@ -69,10 +93,11 @@ class GraphModel(nn.Module, ABC):
             num_layers=num_layers,
             dropout=dropout,
         )
-        self.in_channels = in_channels
-        self.out_channels = out_channels
-        self.hidden_channels = hidden_channels
-        self.num_layers = num_layers
+        # Python ints: np.int64 sizes from an array would come back as np.int64 from hops / a layer's shape
+        self.in_channels = int(in_channels)
+        self.out_channels = int(out_channels)
+        self.hidden_channels = int(hidden_channels)
+        self.num_layers = int(num_layers)
         self.dropout = dropout
 
     @classmethod

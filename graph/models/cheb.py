@@ -8,7 +8,7 @@ import torch
 from torch import Tensor, nn
 
 from condensekit.graph.adjacency import is_sparse, spmm
-from condensekit.graph.models.base import GraphModel, linear, require_op
+from condensekit.graph.models.base import GraphModel, check_model_int, linear, require_op
 from condensekit.graph.models.registry import register_model
 
 __all__ = ["ChebNet"]
@@ -54,9 +54,7 @@ class ChebNet(GraphModel):
         super().__init__(**kwargs)
         in_channels, out_channels = self.in_channels, self.out_channels
         hidden_channels, num_layers = self.hidden_channels, self.num_layers
-        if not isinstance(k, int) or k < 1:
-            raise ValueError(f"k must be a positive integer, got {k!r}")
-        self.k = k
+        k = self.k = check_model_int("k", k, 1)
         sizes = [in_channels] + [hidden_channels] * (num_layers - 1) + [out_channels]
         # layers[l] maps to all K terms at once: weight (K * out, in) stacks W_0, ..., W_{K-1}.
         self.layers = nn.ModuleList(nn.Linear(a, k * b, bias=False) for a, b in zip(sizes[:-1], sizes[1:], strict=True))

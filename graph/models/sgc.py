@@ -7,7 +7,7 @@ from typing import Any, ClassVar
 from torch import Tensor, nn
 
 from condensekit.graph.adjacency import is_sparse, spmm
-from condensekit.graph.models.base import GraphModel, linear, propagate, require_op
+from condensekit.graph.models.base import GraphModel, check_model_int, linear, propagate, require_op
 from condensekit.graph.models.registry import register_model
 
 __all__ = ["SGC"]
@@ -47,9 +47,7 @@ class SGC(GraphModel):
         super().__init__(**kwargs)
         in_channels, out_channels = self.in_channels, self.out_channels
         k = self.num_layers if k is None else k
-        if not isinstance(k, int) or k < 0:
-            raise ValueError(f"k must be a non-negative integer, got {k!r}")
-        self.k = k
+        self.k = check_model_int("k", k, 0)
         self.lin = nn.Linear(in_channels, out_channels)
 
     @property

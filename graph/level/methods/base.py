@@ -12,6 +12,7 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
+import numpy as np
 import torch
 from torch import Tensor
 
@@ -24,6 +25,7 @@ from condensekit.core.registry import (
     check_nonnegative,
     check_positive,
     method_registrar,
+    type_name,
 )
 from condensekit.core.selection import select_per_class
 from condensekit.graph.level.data import GraphSet
@@ -131,9 +133,13 @@ class GraphCondensation(CondensationMethod):
         check_gpc(graphs, gpc)
         for f in dataclasses.fields(config) if dataclasses.is_dataclass(config) else ():
             value = getattr(config, f.name)
-            if isinstance(f.default, bool) and not isinstance(value, bool):
-                # a switch given as a string ("false", "no") or a number was truthy: mask_padding="false" masked
-                raise ValueError(f"Invalid value {value!r} for argument {f.name}. Valid values are True and False")
+            if isinstance(f.default, bool) and not isinstance(value, (bool, np.bool_)):
+                # a switch given as a string ("false", "no") or a number was truthy: mask_padding="false" masked;
+                # np.bool_ is a bool (the engine stores it as one, core.config.check_field_types)
+                raise ValueError(
+                    f"Invalid value {value!r} for argument {f.name}. Valid values are True and False (got "
+                    f"{type_name(value)})"
+                )
             if f.name.startswith("lr_") or f.name in NON_NEGATIVE:
                 # else torch's optimiser says "Invalid learning rate", without the flag, after the set-up
                 check_nonnegative(f.name, value)

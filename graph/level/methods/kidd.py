@@ -67,9 +67,11 @@ every update on the test split and prints it, here the set is selected on the va
 
 from __future__ import annotations
 
+import numbers
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
@@ -77,7 +79,7 @@ from torch import Tensor, nn
 from condensekit.core.config import check_field_types
 from condensekit.core.objectives.kernel_ridge import krr_factor, krr_solve
 from condensekit.core.optim import adam
-from condensekit.core.registry import check_int, check_positive
+from condensekit.core.registry import check_int, check_positive, type_name
 from condensekit.graph.level.batch import GraphBatch
 from condensekit.graph.level.kernel import GRAPH_KERNELS, SELF_LOOP
 from condensekit.graph.level.methods.base import GraphCondensation, dense_real_init, register_graph_method
@@ -138,8 +140,11 @@ class KiDD(GraphCondensation):
         check_positive("node_multiplier", cfg.node_multiplier)  # ridge: checked with the weights in __init__
         if hasattr(cfg, "rank"):  # KiDD-LR, before the set-up (herding's GCN): 2.5 was a TypeError of a slice
             n = self.syn_nodes(cfg.node_multiplier)
-            if isinstance(cfg.rank, bool) or not isinstance(cfg.rank, int) or not 1 <= cfg.rank <= n:
-                raise ValueError(f"Invalid value {cfg.rank!r} for argument rank. Valid values are 1..{n} (graph size)")
+            msg = f"Invalid value {cfg.rank!r} for argument rank. Valid values are 1..{n} (graph size)"
+            if isinstance(cfg.rank, (bool, np.bool_)) or not isinstance(cfg.rank, numbers.Integral):
+                raise ValueError(f"{msg} (got {type_name(cfg.rank)})")  # np.int64 is an integer
+            if not 1 <= cfg.rank <= n:
+                raise ValueError(msg)
 
     def setup(self, device: torch.device) -> None:
         self._check()
