@@ -20,6 +20,7 @@ The rows, sanity checks (accuracy falls as ε grows: a real check here, since ne
 from __future__ import annotations
 
 import math
+import numbers
 import os
 import statistics
 import time
@@ -27,6 +28,7 @@ from dataclasses import asdict, dataclass, field
 from fractions import Fraction
 from typing import Any
 
+import numpy as np
 import torch
 import torchattacks
 from torch import Tensor, nn
@@ -36,7 +38,7 @@ from torch_geometric.utils import to_undirected
 from condensekit.core.config import check_field_types
 from condensekit.core.engine import peak_memory_mb, reset_peak_memory
 from condensekit.core.evaluate import accuracy
-from condensekit.core.registry import check_choice, check_int
+from condensekit.core.registry import check_choice, check_int, type_name
 from condensekit.graph import MODELS, CondensedGraph, NodeEvalConfig, NodeTask, fit_node_model, prepare_task
 from condensekit.robust.attacks import name_list, parse_eps_list
 from condensekit.robust.audit import AuditResult, _sanity, audit_files, record_audit
@@ -106,12 +108,17 @@ def flip_edges(data: Data, fraction: float, *, seed: int) -> Data:
     symmetrises), whichever way an edge of a directed input (Actor) is stored; self loops are kept. The
     product is taken on ``fraction`` as written (``0.29`` of 100 edges is 29, where the float product is
     28.999…). For one seed the flips are nested: a larger fraction removes and adds the edges a smaller one
-    does, and more, so the audit's rows over ε perturb one draw more and more rather than redraw it."""
-    if not (isinstance(fraction, (int, float)) and not isinstance(fraction, bool) and 0 <= fraction <= 1):
+    does, and more, so the audit's rows over ε perturb one draw more and more rather than redraw it. A numpy
+    number is taken too, a numpy float as numpy prints it (``np.float32(0.29)`` is 0.29, not 0.28999999)."""
+    valid = "Valid values are in [0, 1] (the share of the edges removed, and of non-edges added"
+    if isinstance(fraction, (bool, np.bool_)) or not isinstance(fraction, numbers.Real):
         raise ValueError(
-            f"Invalid value {fraction!r} for argument fraction of random_edges. Valid values are in [0, 1] "
-            "(the share of the edges removed, and of non-edges added)"
+            f"Invalid value {fraction!r} for argument fraction of random_edges. {valid}; got {type_name(fraction)})"
         )
+    if not 0 <= fraction <= 1:
+        raise ValueError(f"Invalid value {fraction!r} for argument fraction of random_edges. {valid})")
+    if isinstance(fraction, np.floating):  # the shortest decimal that is this float32: what was written
+        fraction = float(str(fraction))
     n = data.num_nodes
     ei = to_undirected(data.edge_index, num_nodes=n)  # (j, i) alone is edge {i, j}, not a missing one
     loops = ei[:, ei[0] == ei[1]]
