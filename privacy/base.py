@@ -124,9 +124,10 @@ def condense_private(
         raise ValueError(f"config for {method!r} must be a {entry.config.__name__}, got {type(cfg).__name__}")
     check_field_types(cfg)
     m = entry.cls(data, cfg)
-    requested = m.default_steps() if steps is None else int(steps)
+    requested = m.default_steps() if steps is None else int(steps)  # checked above: an integer
     allowed = m.max_steps(requested)
-    result = run(m, EngineConfig(steps=allowed, seed=seed, device=device, progress=progress))
+    engine = EngineConfig(steps=allowed, seed=seed, device=device, progress=progress)
+    result = run(m, engine)
     privacy = m.privacy(result.steps_done)
     # steps_*: engine steps of the method (a release count is the record's ``releases``)
     privacy.update(steps_requested=requested, steps_done=result.steps_done, stopped_early=allowed < requested)
@@ -137,7 +138,7 @@ def condense_private(
         "config": asdict(cfg),
         "source": image_source(data),
         "budget": m.budget() | {"images": int(tensors["x"].shape[0])},
-        "seed": seed,
+        "seed": engine.seed,  # a Python int (check_field_types), so the card stays JSON for a numpy seed
         "init": m.init_record(),
         # the engine steps run beside the method's own count, as every domain's card says them; ``privacy``
         # adds the requested count and whether the budget stopped the run

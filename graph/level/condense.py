@@ -237,12 +237,12 @@ def condense_graphs(
             "split": {"seed": graphs.split_seed, "fractions": [0.8, 0.1, 0.1], "stratified": True},
         },
         "budget": {
-            "gpc": gpc,
+            "gpc": int(gpc),  # checked by check_gpc; a numpy integer is written as a Python one
             "graphs": int(cond["y"].numel()),
             "nodes": n_nodes,
             "ratio_of_train": round(int(cond["y"].numel()) / int(graphs.train_idx.numel()), 4),
         },
-        "seed": seed,
+        "seed": engine.seed,  # the engine config stores a Python int (check_field_types)
         "metrics": {"val_selected": result.best_score, "best_step": result.best_step},
         "selection": {"model": eval_model, "eval_every": eval_every, "history": result.history},
         "steps": result.steps_record(algo.steps()),

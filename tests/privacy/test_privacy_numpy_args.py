@@ -84,3 +84,14 @@ def test_what_is_no_number_is_refused_naming_the_type(call: Callable[[], Any], m
     with pytest.raises(ValueError) as err:
         call()
     assert str(err.value) == message
+
+
+def test_condense_private_writes_a_numpy_seed_as_a_python_int(images) -> None:
+    """A numpy seed reached the card as ``np.int64``: the release ran, then its card was not JSON."""
+    from condensekit.privacy import condense_private
+    from condensekit.privacy.dp_merf import DPMERFCondensedConfig
+
+    cfg = DPMERFCondensedConfig(epsilon=5.0, n_features=50, bandwidth=2.0, ipc=1, steps=1)
+    ci = condense_private(images, "dp-merf-condensed", config=cfg, seed=np.int64(3), device="cpu")
+    assert type(ci.card["seed"]) is int and ci.card["seed"] == 3
+    json.dumps(ci.card)

@@ -1,0 +1,19 @@
+"""``condense_graphs`` given numpy integers for ``gpc`` and ``seed`` (a sweep over ``np.arange``) writes them to the
+card as Python ints: the run used to finish and then fail writing the card (``int64 is not JSON serializable``)."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+
+from condensekit.graph.level import condense_graphs
+
+
+def test_numpy_gpc_and_seed_give_the_python_card(tiny_set) -> None:
+    plain = condense_graphs(tiny_set, "random", gpc=2, seed=0, progress=False, device="cpu")
+    numpy = condense_graphs(tiny_set, "random", gpc=np.int64(2), seed=np.int64(0), progress=False, device="cpu")
+    assert type(numpy.card["budget"]["gpc"]) is int and type(numpy.card["seed"]) is int
+    json.dumps(numpy.card)
+    for k, v in plain.tensors().items():
+        assert (v == numpy.tensors()[k]).all(), k
