@@ -1,8 +1,8 @@
 """The README's Python examples name only what the packages export.
 
 Every ``from condensekit... import a, b as c`` line of the README's ``python`` blocks is executed, so a
-renamed or unexported name fails here instead of in a user's first session. The examples' calls are not
-run (they condense real datasets); they were run with tiny settings when written.
+renamed or unexported name fails here instead of in a user's first session. The examples' calls are run,
+as written but on tiny generated data and cut sizes, by tests/test_readme_examples.py.
 """
 
 from __future__ import annotations
