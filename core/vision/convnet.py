@@ -24,9 +24,12 @@ blocks is ``width × H'/2^depth × W'/2^depth`` with ``H' = H + 2p − 2``.
 
 from __future__ import annotations
 
+import numbers
+
+import numpy as np
 from torch import Tensor, nn
 
-from condensekit.core.registry import check_choice, check_int
+from condensekit.core.registry import check_choice, check_int, type_name
 
 NORMS = ("instancenorm", "batchnorm", "layernorm", "none")
 POOLINGS = ("avgpooling", "maxpooling", "none")
@@ -79,12 +82,14 @@ class ConvNet(nn.Module):
         check_int("depth", depth, 1)
         if stem_padding is None:
             stem_padding = 3 if channels == 1 else 1
-        if isinstance(stem_padding, bool) or not isinstance(stem_padding, int) or stem_padding < 0:
-            raise ValueError(
-                f"Invalid value {stem_padding!r} for argument stem_padding. Valid values are None (the reference "
-                "rule: 3 for 1-channel input, else 1) or an integer >= 0"
+        valid = "Valid values are None (the reference rule: 3 for 1-channel input, else 1) or an integer >= 0"
+        if isinstance(stem_padding, (bool, np.bool_)) or not isinstance(stem_padding, numbers.Integral):
+            raise ValueError(  # np.int64 is an integer (check_int's rule)
+                f"Invalid value {stem_padding!r} for argument stem_padding. {valid} (got {type_name(stem_padding)})"
             )
-        self.stem_padding = stem_padding
+        if stem_padding < 0:
+            raise ValueError(f"Invalid value {stem_padding!r} for argument stem_padding. {valid}")
+        stem_padding = self.stem_padding = int(stem_padding)
         layers: list[nn.Module] = []
         c, (h, w) = channels, im_size
         for d in range(depth):

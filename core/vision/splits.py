@@ -14,7 +14,7 @@ import torch
 from torch import Tensor
 
 from condensekit.core.labels import check_class_indices
-from condensekit.core.registry import check_tensor
+from condensekit.core.registry import check_int, check_tensor
 
 TASKS = ("multi-class", "binary-class", "multi-label, binary-class", "ordinal-regression")
 
@@ -51,10 +51,8 @@ class ImageSplits:
     def __post_init__(self) -> None:
         if self.task not in TASKS:
             raise ValueError(f"Unknown value {self.task!r} for argument task. Valid values are {set(TASKS)}")
-        if isinstance(self.num_classes, bool) or not isinstance(self.num_classes, int) or self.num_classes < 1:
-            raise ValueError(
-                f"Invalid value {self.num_classes!r} for argument num_classes. Valid values are integers >= 1"
-            )
+        check_int("num_classes", self.num_classes, 1)  # np.int64 (labels.max() + 1 of an array) is an integer
+        self.num_classes = int(self.num_classes)  # the card's source record is JSON
         for split in ("train", "val", "test"):
             x, y = getattr(self, f"x_{split}"), getattr(self, f"y_{split}")
             check_tensor(f"x_{split}", x)
