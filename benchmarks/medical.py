@@ -88,7 +88,7 @@ from graph_node import (  # benchmarks/ is on sys.path
     save_entry,
 )
 
-from condensekit.core.evaluate import Summary
+from condensekit.core.evaluate import Summary, format_summary
 from condensekit.core.registry import check_int
 from condensekit.core.seed import resolve_device
 from condensekit.core.vision.imageset import CondensedImages
@@ -771,7 +771,7 @@ def shift_table(results: dict[str, Any]) -> str:
                     key=lambda e: (e["dataset"], e["ipc"], order.get(e["method"], 9)))  # fmt: skip
     for e in shifts:
         for rule, r in e["diagnosis"]["rules"].items():
-            rec = {s: " / ".join(f"{Summary.from_dict(x).mean:.3f}" for x in r[s]["recall"]) for s in ("val", "test")}
+            rec = {s: " / ".join(format_summary(x, 3, std=False) for x in r[s]["recall"]) for s in ("val", "test")}
             rows.append(
                 f"| {e['dataset']} | {e['method']} | {e['ipc']} | {rule} | {_fmt(r['val']['acc'])} | "
                 f"{_fmt(r['val']['balanced_acc'])} | {rec['val']} | {_fmt(r['test']['acc'])} | "
@@ -951,11 +951,8 @@ def _full_row(key: str, data: Any, models: list[str], ns: argparse.Namespace, pr
 
 
 def _fmt(s: dict[str, Any] | Summary | None) -> str:
-    """``mean ± std`` at 3 places, each rounded once: from a record's runs (:meth:`Summary.from_dict`), not from its
-    ``mean`` and ``std``, which :meth:`Summary.to_dict` rounded to 4 places already."""
-    if not s:
-        return "-"
-    return f"{s if isinstance(s, Summary) else Summary.from_dict(s):.3f}"
+    """``mean ± std`` at 3 places, each rounded once (:func:`~condensekit.core.evaluate.format_summary`)."""
+    return format_summary(s, 3)
 
 
 def _current(e: dict[str, Any]) -> bool:
