@@ -11,11 +11,12 @@ from __future__ import annotations
 import argparse
 import copy
 import os
+import re
 import select
 import sys
 import warnings
 from importlib.metadata import entry_points
-from typing import Any
+from typing import Any, NoReturn
 
 from condensekit.core.artifact import format_card, library_versions, load_artifact
 from condensekit.core.atomic import check_file_target
@@ -71,6 +72,22 @@ class CliParser(argparse.ArgumentParser):
             raise ValueError(f"Argument allow_abbrev of CliParser must be False, got {allow_abbrev!r}")
         kwargs.setdefault("formatter_class", DefaultsHelpFormatter)  # every verb's --help shows the defaults
         super().__init__(*args, allow_abbrev=False, **kwargs)
+        self._argv: list[str] = []
+
+    def parse_known_args(self, args: Any = None, namespace: Any = None) -> Any:
+        self._argv = list(sys.argv[1:] if args is None else args)  # what error() names an abbreviation from
+        return super().parse_known_args(args, namespace)
+
+    def error(self, message: str) -> NoReturn:
+        """argparse's error, with the abbreviations of the options it names: ``--ip 10`` alone reads "the following
+        arguments are required: --ipc", since the abbreviation, refused, leaves the required option unset."""
+        named = set(re.findall(r"--[\w-]+", message))
+        given = {a.split("=", 1)[0] for a in self._argv if a.startswith("--")}
+        known = {o for a in self._actions for o in a.option_strings}
+        short = sorted(f"{a} (for {o})" for a in given - known for o in named if o.startswith(a))
+        if short:
+            message += f"; an abbreviation is not an option, write it in full: {', '.join(short)}"
+        super().error(message)
 
 
 class MethodHelp(argparse.Action):

@@ -101,6 +101,23 @@ def test_graph_abbreviations_are_refused(argv: list[str], message: str, capsys: 
     assert exit_.value.code == 2 and message in capsys.readouterr().err
 
 
+@pytest.mark.parametrize(
+    ("argv", "named"),
+    [
+        (["graph", "condense", "--datas", "cora", "--method", "gcond"], "--datas (for --dataset)"),
+        (["graph", "condense", "--dataset=cora", "--meth=gcond"], "--meth (for --method)"),
+        (["graph", "show", "x", "--pn", "a.png"], "--pn (for --png)"),
+    ],
+)
+def test_abbreviated_required_option_is_named(argv: list[str], named: str, capsys: pytest.CaptureFixture[str]) -> None:
+    """An abbreviated required option left the required one unset, and argparse's error named only that one."""
+    with pytest.raises(SystemExit) as exit_:
+        main(argv)
+    err = capsys.readouterr().err
+    assert exit_.value.code == 2 and "the following arguments are required" in err
+    assert f"an abbreviation is not an option, write it in full: {named}" in err
+
+
 def test_graph_condense_abbreviation_reaches_the_method_and_is_refused(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
