@@ -45,9 +45,15 @@ def register(sub: argparse._SubParsersAction) -> None:
         required=True,
         help=f"one of {{{', '.join(NODE_DATASETS)}}}, a graph file path/to/graph.npz (x, edge_index, y, "
         "train/val/test masks), a PyG alias (amazon-computers, coauthor-cs, wikics, ...) or ClassName[/name] "
-        "of torch_geometric.datasets (with --download when missing); directed graphs are symmetrised",
+        "of torch_geometric.datasets (with --download when missing); directed graphs are symmetrised. With --task "
+        "graph: a TUDataset name (mutag, proteins, nci1, ...)",
     )
-    c.add_argument("--method", required=True, help=f"one of {{{', '.join(NODE_METHODS.names())}}}")
+    c.add_argument(
+        "--method",
+        required=True,
+        help=f"one of {{{', '.join(NODE_METHODS.names())}}}; with --task graph, a graph-level method "
+        "(`condensekit graph methods --task graph` lists them)",
+    )
     size = c.add_mutually_exclusive_group(required=True)
     size.add_argument("--budget", type=int, help="synthetic node count")
     size.add_argument("--ratio", type=float, help="fraction of the training nodes, in (0, 1]")
