@@ -26,17 +26,21 @@ from typing import Any
 import torch
 
 
-def check_file_target(path: str | os.PathLike[str], *, argument: str = "path") -> None:
-    """Refuse (``ValueError`` naming ``argument``) a file to be written that is a folder: check it before the work
-    that makes the file, since the write's rename would fail only after it."""
+def check_file_target(path: str | os.PathLike[str], *, argument: str = "path", write_test: bool = True) -> None:
+    """Refuse (``ValueError`` naming ``argument``) a file to be written that is a folder, that lies under a file, or
+    (``write_test``) whose nearest existing folder cannot be written (:func:`check_parent_folders`): check it before
+    the work that makes the file, since the write would fail only after it."""
     if Path(path).is_dir():
         raise ValueError(f"Invalid value {str(path)!r} for argument {argument}: it is a folder; give a file name")
-    check_parent_folders(path, argument=argument)
+    check_parent_folders(path, argument=argument, write_test=write_test)
 
 
-def check_parent_folders(path: str | os.PathLike[str], *, argument: str = "path") -> None:
+def check_parent_folders(path: str | os.PathLike[str], *, argument: str = "path", write_test: bool = True) -> None:
     """Refuse (``ValueError`` naming ``argument``) a path to be written under a file (``--out results.json/set``):
-    its folders could not be made, and ``mkdir`` failed with a ``FileExistsError`` traceback after the work."""
+    its folders could not be made, and ``mkdir`` failed with a ``FileExistsError`` traceback after the work. With
+    ``write_test``, also one whose nearest existing folder cannot be written (a read-only mount, no write
+    permission): a file is made there and removed (:func:`check_writable`); else the write failed with an
+    ``OSError`` traceback, exit status 1, after the work (a condensation saved, then its JSON refused)."""
     for parent in Path(path).absolute().parents:
         if parent.exists():
             if not parent.is_dir():
@@ -44,7 +48,48 @@ def check_parent_folders(path: str | os.PathLike[str], *, argument: str = "path"
                     f"Invalid value {str(path)!r} for argument {argument}: {str(parent)!r} is a file, so no folder "
                     "can be made under it; give a path under a folder"
                 )
+            if write_test:
+                _write_test(parent, path, argument)
             return
+
+
+def check_writable(path: str | os.PathLike[str], *, argument: str = "path", inside: bool = False) -> None:
+    """Refuse (``ValueError`` naming ``argument``), before any work, an output whose folder cannot be written.
+
+    The folder tried is the nearest existing one on the way to ``path``; with ``inside`` (the files go into
+    ``path`` itself: an artifact whose card is rewritten, an expert buffer), ``path`` when it is a folder. It is
+    tried by a real write: a ``.condensekit-write-test.PID@HOST.RANDOM.tmp`` is made there and removed at once
+    (a folder that exists changes by its modification time alone; none is made), since ``os.access`` says yes to
+    root wherever permissions would say no, and knows nothing of a read-only mount. A test file left by a killed
+    process is removed by a later test in that folder, as :func:`atomic_path` removes its temps.
+
+    Raises:
+        ValueError: the folder refuses the file (``EROFS``, ``EACCES``, ...), or a folder on the way is a file.
+    """
+    target = Path(path)
+    if inside and target.is_dir():
+        _write_test(target.absolute(), path, argument)
+    else:
+        check_parent_folders(target, argument=argument)
+
+
+#: The name a write test's file is made from, in the folder tried (``.NAME.PID@HOST.RANDOM.tmp``).
+WRITE_TEST_NAME = "condensekit-write-test"
+
+
+def _write_test(folder: Path, path: str | os.PathLike[str], argument: str) -> None:
+    """Make and remove a file in ``folder`` (where ``path`` goes), or refuse ``path`` by ``argument``'s name."""
+    try:
+        probe = _new_temp_file(folder / WRITE_TEST_NAME)
+    except OSError as err:
+        raise ValueError(
+            f"Invalid value {str(path)!r} for argument {argument}: {str(folder)!r} cannot be written "
+            f"({err.strerror or err}); give a path in a writable folder"
+        ) from err
+    try:
+        probe.unlink()
+    except OSError:
+        pass  # a folder that takes a file but refuses its removal: a later test here removes it once stale
 
 
 @contextmanager
@@ -56,17 +101,30 @@ def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
     ``ValueError`` before anything is written (the rename would fail after the work).
     """
     target = Path(path)
-    check_file_target(target)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp_path = _new_temp_file(target)
+    check_file_target(target, write_test=False)  # the write is the test: a failure names the file (below)
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        tmp_path = _new_temp_file(target)
+    except OSError as err:
+        _name_target(err, target)
+        raise
     try:
         yield tmp_path
         with open(tmp_path, "rb+") as fh:
             os.fsync(fh.fileno())
         os.replace(tmp_path, target)
-    except BaseException:
+    except BaseException as err:
         tmp_path.unlink(missing_ok=True)
+        if isinstance(err, OSError):
+            _name_target(err, target)
         raise
+
+
+def _name_target(err: OSError, target: Path) -> None:
+    """Make ``err`` name ``target`` when it names no file: a write that failed (``ENOSPC`` from ``write`` or
+    ``fsync``) said "No space left on device" without saying where. One that names a file is left as it is."""
+    if err.filename is None and err.errno is not None:
+        err.filename = str(target)
 
 
 #: This host as it goes into temp names: a digest of its whole name (a pid means nothing on another host; names cut

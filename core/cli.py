@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import copy
+import errno
 import os
 import re
 import select
@@ -251,6 +252,17 @@ def main(argv: list[str] | None = None) -> int:
         return 1
 
 
+def _os_error_text(err: OSError) -> str:
+    """What ``condensekit`` prints of an ``OSError`` that ended a verb: the path(s) it names and its error, with
+    the errno's name (``'/data/out.json': No space left on device (ENOSPC)``); its text when it has no errno."""
+    if err.strerror is None:
+        return str(err)
+    text = err.strerror + (f" ({errno.errorcode[err.errno]})" if err.errno in errno.errorcode else "")
+    paths = [repr(os.fsdecode(p) if isinstance(p, bytes) else str(p)) for p in (err.filename, err.filename2)
+             if p is not None]  # fmt: skip
+    return f"{' -> '.join(paths)}: {text}" if paths else text
+
+
 def _stdout_reader_gone() -> bool:
     """Whether stdout is a pipe or socket whose reader has gone (``poll`` reports an error or hang-up on it); false
     when stdout has no file descriptor or cannot be polled."""
@@ -281,6 +293,11 @@ def _main(argv: list[str] | None) -> int:
         return int(ns.func(ns) or 0)
     except (ValueError, FileNotFoundError, NotADirectoryError, PermissionError) as err:  # a --root that is a file
         print(f"condensekit: error: {err}", file=sys.stderr)
+        return 2
+    except BrokenPipeError:  # main's: a quiet end when stdout's reader has gone
+        raise
+    except OSError as err:  # a write the checks before the work could not foresee: a disk that filled during the run
+        print(f"condensekit: error: {_os_error_text(err)}", file=sys.stderr)
         return 2
     except MemoryError as err:  # the engine's names the run's size, what lowers memory and the checkpoint
         print(f"condensekit: error: {err}", file=sys.stderr)

@@ -4,14 +4,12 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import os
-import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
 from condensekit.core.artifact import check_artifact_target, update_card
-from condensekit.core.atomic import check_file_target, check_parent_folders, write_bytes, write_json
+from condensekit.core.atomic import check_file_target, check_writable, write_bytes, write_json
 from condensekit.core.cli import add_method_help
 from condensekit.core.config import add_dataclass_args, method_flags
 from condensekit.core.registry import check_int
@@ -127,48 +125,24 @@ def _given(ns: argparse.Namespace, cls: type) -> dict[str, Any]:
 
 def _check_buffer_target(out: Path) -> None:
     """Refuse an expert-buffer folder that is a file or lies under one (it failed later as '[Errno 20] Not a
-    directory: OUT/curvature.json')."""
+    directory: OUT/curvature.json'), or that cannot be written (the experts go into it: an existing folder is tried
+    itself, a new one its nearest existing folder)."""
     if out.exists() and not out.is_dir():
         raise ValueError(f"Invalid value {str(out)!r} for argument --out: it is a file; an expert buffer is a folder")
-    check_parent_folders(out, argument="--out")
-
-
-def _check_writable(path: str | os.PathLike[str], argument: str, *, inside: bool = False) -> None:
-    """Refuse, before any work, an output whose folder cannot be written (a read-only file system, a folder without
-    write permission): the write failed after the work, an ``OSError`` traceback with exit status 1 (``condense
-    --json`` on a read-only mount saved the artifact, then failed). ``inside``: the files go into ``path`` itself
-    (an expert buffer, an artifact's card); else beside it (a temp renamed onto it). Run after the checks that a
-    folder on the way is not a file. A try, not ``os.access``: root passes ``access`` wherever it may write."""
-    target = Path(path).absolute()
-    folder = target if inside and target.is_dir() else next((q for q in target.parents if q.exists()), None)
-    if folder is None or not folder.is_dir():
-        return
-    try:
-        fd, probe = tempfile.mkstemp(prefix=".condensekit-write-check.", dir=folder)
-    except OSError as err:
-        raise ValueError(
-            f"Invalid value {str(path)!r} for argument {argument}: {str(folder)!r} cannot be written "
-            f"({err.strerror or err}); give a path in a writable folder"
-        ) from err
-    os.close(fd)
-    os.unlink(probe)
+    check_writable(out, argument="--out", inside=True)
 
 
 def _experts(ns: argparse.Namespace) -> int:
-    if ns.json:  # core's main has refused a --json that is a folder or under a file
-        _check_writable(ns.json, "--json")
-    if ns.out:  # before the data is read
+    if ns.out:  # before the data is read (core's main has checked a given --json)
         _check_buffer_target(Path(ns.out))
-        _check_writable(ns.out, "--out", inside=True)
     data = load_medmnist(ns.flag, ns.root, size=ns.size, download=ns.download).to(resolve_device(ns.device))
     profile = PROFILES.get(ns.profile)
     cfg = profile.expert_config(data, **_given(ns, ExpertConfig))
     out = Path(ns.out or f"runs/experts/{ns.flag}-{cfg.model}-{ns.profile}")
     if not ns.out:  # a given --out was checked before the data was read
         _check_buffer_target(out)
-        _check_writable(out, "--out", inside=True)
     if not ns.json:
-        _check_writable(str(out) + ".json", "--json")
+        check_file_target(str(out) + ".json", argument="--json")
     t0 = time.perf_counter()
     buf = generate_experts(data, out, cfg, workers=ns.workers)
     elapsed = time.perf_counter() - t0
@@ -193,11 +167,13 @@ def _condense(ns: argparse.Namespace) -> int:
     if ns.select_every is not None:
         check_int("select_every", ns.select_every, 0)
     out = Path(ns.out or f"artifacts/{ns.flag}-{ns.method}-ipc{ns.ipc}")
-    check_artifact_target(out, argument="out")  # before condensing (save_artifact refuses it too, after the work)
-    _check_writable(out, "--out")
-    _check_writable(ns.json or str(out) + ".json", "--json")
+    # before condensing (save_artifact refuses it too, after the work): a file, a folder that is not an artifact, a
+    # folder that cannot be written; the same for the JSON and the checkpoint
+    check_artifact_target(out, argument="--out")
+    if not ns.json:  # core's main has checked a given one
+        check_file_target(str(out) + ".json", argument="--json")
     if ns.checkpoint:
-        _check_writable(ns.checkpoint, "--checkpoint")
+        check_file_target(ns.checkpoint, argument="--checkpoint")
     overrides = _method_overrides(ns)
     medical_config(ns.method, ns.profile, overrides, ipc=ns.ipc, flag=ns.flag)  # bad flags fail before the data is read
     data = load_medmnist(ns.flag, ns.root, size=ns.size, download=ns.download).to(resolve_device(ns.device))
@@ -259,8 +235,9 @@ def _evaluate(ns: argparse.Namespace) -> int:
         check_int("epochs", ns.epochs, 1)
     models = IMAGE_MODELS.parse_names(ns.models, "models")  # none: evaluating nothing replaced the card's results
     ci = load_medmnist_set(ns.artifact, purpose="`medical evaluate`")
-    _check_writable(ns.artifact, "artifact", inside=True)  # the scores go into its card.json
-    _check_writable(ns.json or str(Path(ns.artifact)) + ".eval.json", "--json")
+    check_writable(ns.artifact, argument="artifact", inside=True)  # the scores go into its card.json
+    if not ns.json:  # core's main has checked a given one
+        check_file_target(str(Path(ns.artifact)) + ".eval.json", argument="--json")
     src = ci.card["source"]
     data = load_medmnist(src["dataset"], ns.root, size=int(src["im_size"][0]), download=ns.download)
     check_source(ci.card, data, artifact=ns.artifact)  # channels, size, classes and split
@@ -297,8 +274,7 @@ def _show(ns: argparse.Namespace) -> int:
     from condensekit.core.artifact import format_card
 
     if ns.png:  # before the card is printed: the error came after it
-        check_file_target(ns.png, argument="--png")
-        _check_writable(ns.png, "--png")
+        check_file_target(ns.png, argument="--png")  # a folder, under a file, or in a folder that cannot be written
     ci = CondensedImages.load(ns.artifact, purpose="`medical show`")  # any image set: it only draws it
     print(format_card(ci.card))
     if ns.png:

@@ -197,10 +197,10 @@ def test_condense_out_never_replaces_a_folder_that_is_not_an_artifact(root, tmp_
     for folder in (buf, other):  # an expert buffer, any folder: save_artifact swapped it out for the artifact
         before = sorted(p.name for p in folder.iterdir())
         assert main([*base, "--out", str(folder)]) == 2
-        assert "argument out" in capsys.readouterr().err
+        assert "argument --out" in capsys.readouterr().err
         assert sorted(p.name for p in folder.iterdir()) == before
     assert main([*base, "--out", str(other / "keep.txt")]) == 2  # a file: it was replaced by the artifact folder
-    assert "argument out" in capsys.readouterr().err and (other / "keep.txt").read_text() == "mine"
+    assert "argument --out" in capsys.readouterr().err and (other / "keep.txt").read_text() == "mine"
     art = tmp_path / "art"
     assert main([*base, "--out", str(art)]) == 0
     assert main([*base, "--out", str(art), "--seed", "1"]) == 0  # an artifact is replaced, as before
