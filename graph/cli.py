@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from condensekit.core.artifact import check_artifact_target, update_card
-from condensekit.core.atomic import write_json
+from condensekit.core.atomic import check_file_target, check_writable, write_json
 from condensekit.core.cli import add_method_help
 from condensekit.core.config import method_flags
 from condensekit.core.evaluate import Summary, TrainConfig
@@ -24,6 +24,9 @@ from condensekit.graph.task import NodeTask
 
 # The most accurate method on Cora at 70 nodes in BENCHMARKS.md, and one of the fastest.
 DEMO_METHOD = "gcsntk"
+
+#: The folder ``graph condense`` writes an artifact into without ``--out``.
+DEFAULT_OUT = "artifacts"
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -179,7 +182,13 @@ def _print_eval(title: str, results: dict[str, Any]) -> None:
 def _condense(ns: argparse.Namespace) -> int:
     check_int("--eval-runs", ns.eval_runs, 0)  # before the condensation, not after it
     if ns.out is not None:  # the default folder names the budget, known after the condensation
-        check_artifact_target(ns.out, argument="--out")
+        check_artifact_target(ns.out, argument="--out")  # and its folder can be written
+        if not ns.json:  # core's main has checked a given one
+            check_file_target(ns.out + ".json", argument="--json")
+    else:  # its folder, and the JSON's beside it, can be tried now
+        check_writable(DEFAULT_OUT, argument="--out", inside=True)
+    if ns.checkpoint:  # before the data is read (the engine checks it too, after)
+        check_file_target(ns.checkpoint, argument="--checkpoint")
     cfg = _method_config(ns)
     task = prepare_task(ns.dataset, root=ns.root, device=ns.device, download=ns.download)
     cg = condense_nodes(
@@ -191,7 +200,7 @@ def _condense(ns: argparse.Namespace) -> int:
         **_engine_options(ns),
     )
     n = cg.card["budget"]["nodes"]
-    out = Path(ns.out or f"artifacts/{task.name.lower().replace('/', '-')}-{ns.method}-{n}")
+    out = Path(ns.out or f"{DEFAULT_OUT}/{task.name.lower().replace('/', '-')}-{ns.method}-{n}")
     summary: dict[str, Any] = {
         "artifact": str(out),
         "method": ns.method,
@@ -231,6 +240,7 @@ def _condense(ns: argparse.Namespace) -> int:
 def _evaluate(ns: argparse.Namespace) -> int:
     models = MODELS.parse_names(ns.models, "--models")  # none: evaluating nothing replaced the card's test results
     cg = CondensedGraph.load(ns.artifact, purpose="`graph evaluate`")
+    check_eval_targets(ns)
     source = cg.card["source"].get("source_path") or cg.card["source"]["dataset"]  # a user's .npz: its path
     task = prepare_task(source, root=ns.root, device=ns.device, download=ns.download)
     inductive = cg.card["source"].get("setting") == "inductive"
@@ -243,6 +253,15 @@ def _evaluate(ns: argparse.Namespace) -> int:
     elapsed = time.perf_counter() - t0
     protocol = {"runs": ns.runs, "epochs": ns.epochs, "graph": "held-out subgraphs" if inductive else "full"}
     return _report_eval(ns, cg.card, f"{cg.card['budget']['nodes']} nodes", res, protocol, elapsed)
+
+
+def check_eval_targets(ns: argparse.Namespace) -> None:
+    """Refuse, before the evaluation, the outputs of ``graph evaluate`` (either task) that cannot be written: the
+    artifact's folder (its card is rewritten with the scores) and the default ``ARTIFACT.eval.json`` (core's main
+    has checked a given ``--json``); else the evaluation ran, then the write failed with a traceback."""
+    check_writable(ns.artifact, argument="artifact", inside=True)
+    if not ns.json:
+        check_file_target(str(Path(ns.artifact)) + ".eval.json", argument="--json")
 
 
 def _report_eval(
@@ -269,6 +288,9 @@ def _evaluate_gcn(ns: argparse.Namespace, task: NodeTask, cg: CondensedGraph, ru
 
 
 def _demo(ns: argparse.Namespace) -> int:
+    check_artifact_target(ns.out, argument="--out")  # before the download and the condensation, not at the save
+    if not ns.json:  # core's main has checked a given one
+        check_file_target(ns.out + ".json", argument="--json")
     t0 = time.perf_counter()
     # The demo fetches Cora with PyG's loader when the data root lacks it (never when it is there).
     task = prepare_task("cora", root=ns.root, device=ns.device, download=True)

@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from condensekit.core.artifact import check_artifact_target, format_card, load_artifact, update_card
-from condensekit.core.atomic import write_json
+from condensekit.core.atomic import check_file_target, check_writable, write_json
 from condensekit.core.cli import add_method_help
 from condensekit.core.config import add_dataclass_args, dataclass_from_args, method_flags
 from condensekit.core.evaluate import TrainConfig
@@ -121,6 +121,8 @@ def _run(ns: argparse.Namespace, method: str, **fixed: Any) -> int:
     cfg = _method_config(method, ns, epsilon=ns.epsilon, delta=ns.delta, **fixed)
     out = Path(ns.out or f"artifacts/{ns.dataset}-{method}-eps{ns.epsilon:g}")
     check_artifact_target(out, argument="--out")  # before the release: refused after it, the budget was spent
+    if not ns.json:  # and its JSON (core's main has checked a given one)
+        check_file_target(str(out) + ".json", argument="--json")
     data = load_private_dataset(ns.dataset, ns.root)
     ci = condense_private(
         data, method, config=cfg, seed=ns.seed, device=ns.device, steps=ns.steps, progress=not ns.quiet
@@ -192,6 +194,7 @@ def _account(ns: argparse.Namespace) -> int:
 def _audit(ns: argparse.Namespace) -> int:
     cfg = dataclass_from_args(AuditConfig, ns)
     task = load_artifact(ns.artifact).card.get("task")
+    check_writable(ns.artifact, argument="artifact", inside=True)  # the audit goes into its card: tried before it
     if task == NODE_TASK:
         image_only = [flag for flag in ("--model", "--train-steps") if hasattr(ns, flag[2:].replace("-", "_"))]
         if image_only:  # else ignored without a word (their defaults are suppressed: present only when given)

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from condensekit.core.artifact import check_artifact_target, load_artifact
-from condensekit.core.atomic import check_file_target
+from condensekit.core.atomic import check_file_target, check_writable
 from condensekit.core.cli import add_method_help
 from condensekit.core.config import add_dataclass_args, config_with_overrides, dataclass_from_args, method_flags
 from condensekit.core.evaluate import TrainConfig
@@ -205,6 +205,8 @@ def _condense(ns: argparse.Namespace) -> int:
 
 def _audit(ns: argparse.Namespace) -> int:
     task = load_artifact(ns.artifact).card.get("task")
+    # the audit goes into its card (tried before it; the JSON and PNG are, by audit_files)
+    check_writable(ns.artifact, argument="artifact", inside=True)
     # the configs read the comma-separated text themselves, so an error quotes what was typed ('--eps ,' showed ())
     given = {k: v for k, v in (("attacks", ns.attacks), ("eps", ns.eps), ("models", ns.models)) if v is not None}
     if task == NODE_TASK:

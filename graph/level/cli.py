@@ -19,7 +19,7 @@ from condensekit.core.artifact import CARD_FILE, check_artifact_target
 from condensekit.core.atomic import atomic_path, check_file_target, write_json
 from condensekit.core.registry import check_int
 from condensekit.core.report import format_table
-from condensekit.graph.cli import _engine_options, _method_config, _print_eval, _report_eval
+from condensekit.graph.cli import _engine_options, _method_config, _print_eval, _report_eval, check_eval_targets
 from condensekit.graph.level.condense import TASK, CondensedGraphSet, condense_graphs, num_edges, prepare_graphs
 from condensekit.graph.level.data import GRAPH_DATASETS
 from condensekit.graph.level.evaluate import GraphEvalConfig, evaluate_graphs
@@ -116,7 +116,13 @@ def _condense(ns: argparse.Namespace) -> int:
         )
     check_int("--eval-runs", ns.eval_runs, 0)  # before the condensation, not after it (no artifact was written)
     out = Path(ns.out or f"artifacts/{ns.dataset.lower()}-{ns.method}-gpc{ns.gpc}")
-    check_artifact_target(out, argument="--out")  # before the condensation (save refuses it too, after the work)
+    # before the condensation (save refuses it too, after the work): a file, a folder that is not an artifact, a
+    # folder that cannot be written; the same for the JSON and the checkpoint
+    check_artifact_target(out, argument="--out")
+    if not ns.json:  # core's main has checked a given one
+        check_file_target(str(out) + ".json", argument="--json")
+    if ns.checkpoint:
+        check_file_target(ns.checkpoint, argument="--checkpoint")
     cfg = _method_config(ns, GRAPH_METHODS)
     split_seed = 0 if ns.split_seed is None else ns.split_seed
     check_int("--split-seed", split_seed, 0)
@@ -172,6 +178,7 @@ def _condense(ns: argparse.Namespace) -> int:
 
 def _evaluate(ns: argparse.Namespace) -> int:
     cs = CondensedGraphSet.load(ns.artifact, purpose="`graph evaluate --task graph`")
+    check_eval_targets(ns)
     models = GRAPH_MODELS.parse_names("gcn,gin" if ns.models is None else ns.models, "--models")
     seed = cs.card["source"].get("split", {}).get("seed", 0)
     if seed is None:
