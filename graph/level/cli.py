@@ -215,6 +215,10 @@ def _evaluate(ns: argparse.Namespace) -> int:
 
 
 def _show(ns: argparse.Namespace) -> int:
+    check_int("--per-class", ns.per_class, 1)
+    # before matplotlib's import (half a second): a --png that is a folder, lies under a file or in a folder that
+    # cannot be written was found once the drawing was made, as a traceback
+    check_file_target(ns.png, argument="--png")
     import matplotlib
 
     matplotlib.use("Agg")
@@ -222,8 +226,6 @@ def _show(ns: argparse.Namespace) -> int:
     import networkx as nx
     from torch_geometric.utils import to_networkx
 
-    check_int("--per-class", ns.per_class, 1)
-    check_file_target(ns.png, argument="--png")  # else the drawing was made, then its rename failed (a traceback)
     cs = CondensedGraphSet.load(ns.artifact, purpose="`graph show`")
     graphs = cs.to_data_list()
     classes = sorted({int(g.y) for g in graphs})
