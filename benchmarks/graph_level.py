@@ -54,7 +54,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from graph_node import (  # benchmarks/ is on sys.path as a script
+from common import (  # benchmarks/ is on sys.path as a script
     hardware,
     load,
     parse_overrides,

@@ -36,8 +36,8 @@ from pathlib import Path
 from typing import Any
 
 import torch
+from common import hardware, parse_overrides, records_command, save_entry
 from graph_level import reference_settings  # benchmarks/ is on sys.path when run as a script
-from graph_node import hardware, parse_overrides, records_command, save_entry
 
 from condensekit.core.engine import EngineConfig, run
 from condensekit.core.evaluate import repeat

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from graph_node import parse_overrides, records_command, save_entry  # benchmarks/ is on sys.path when run as a script
+from common import parse_overrides, records_command, save_entry  # benchmarks/ is on sys.path when run as a script
 
 from condensekit.core.engine import EngineConfig, run
 from condensekit.graph.condense import make_config, prepare_task

@@ -79,7 +79,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from graph_node import (  # benchmarks/ is on sys.path
+from common import (  # benchmarks/ is on sys.path
     archive_once,
     hardware,
     load,

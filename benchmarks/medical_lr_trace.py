@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from graph_node import (  # benchmarks/ is on sys.path when run as a script
+from common import (  # benchmarks/ is on sys.path when run as a script
     hardware,
     load,
     parse_overrides,

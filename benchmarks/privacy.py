@@ -48,7 +48,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from graph_node import (
+from common import (
     archive_once,
     hardware,
     load,
@@ -121,7 +121,7 @@ def is_secret(privacy: dict[str, Any] | None) -> bool:
 def archive_seeded(key: str, path: Path | None = None, *, folder: Path | None = None) -> str | None:
     """Before a new entry replaces ``key``: if the entry there is private and was made with the seeded noise (its
     privacy record has no ``noise``), copy it to ``key + SEEDED_SUFFIX`` (unless that key exists: archived once)
-    with ``noise``, ``archived_from`` and ``archive_reason`` set (:func:`graph_node.archive_once`). ``folder``: where
+    with ``noise``, ``archived_from`` and ``archive_reason`` set (:func:`common.archive_once`). ``folder``: where
     the new run is about to save its set; when that is the old entry's ``artifact``, the old set is moved to
     ``folder-noise=seeded`` first and the archived entry points there (as medical's archives keep their sets), so the
     new set does not overwrite it; when that set is not on disk (made on another machine), the archived entry says

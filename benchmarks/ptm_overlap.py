@@ -23,7 +23,7 @@ from typing import Any
 
 import torch
 import torch.nn.functional as F
-from graph_node import hardware, load, records_command, save_entry  # benchmarks/ is on sys.path when run as a script
+from common import hardware, load, records_command, save_entry  # benchmarks/ is on sys.path when run as a script
 
 from condensekit.medical.data import load_medmnist
 from condensekit.medical.ptm import overlap_flag_rates, set_threshold

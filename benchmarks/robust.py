@@ -31,7 +31,7 @@ from typing import Any
 
 import torch
 import torchattacks
-from graph_node import (  # benchmarks/ is on sys.path as a script
+from common import (  # benchmarks/ is on sys.path as a script
     hardware,
     load,
     parse_overrides,

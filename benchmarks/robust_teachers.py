@@ -43,7 +43,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from graph_node import hardware, load, records_command, save_entry  # benchmarks/ is on sys.path as a script
+from common import hardware, load, records_command, save_entry  # benchmarks/ is on sys.path as a script
 
 from condensekit.core.objectives.curvature import DIRECTIONS
 from condensekit.core.registry import check_choice

@@ -1,5 +1,5 @@
-"""Load a script of ``benchmarks/`` as a module for a test (the scripts import each other's helpers, e.g.
-``from graph_node import hardware``, so ``benchmarks/`` goes on ``sys.path`` for the test's duration)."""
+"""Load a script of ``benchmarks/`` as a module for a test (the scripts import their shared helpers and each other's,
+e.g. ``from common import hardware``, so ``benchmarks/`` goes on ``sys.path`` for the test's duration)."""
 
 from __future__ import annotations
 

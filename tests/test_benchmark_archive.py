@@ -1,4 +1,4 @@
-"""``benchmarks/graph_node.py``'s ``archive_once``: the one way a benchmark script keeps an entry a new run replaces
+"""``benchmarks/common.py``'s ``archive_once``: the one way a benchmark script keeps an entry a new run replaces
 (privacy's seeded-noise entries, medical's old-layout and former-overlap-rule entries): copied once under
 ``key/suffix`` with ``archived_from`` (and ``archive_reason``), its saved set moved beside the new one."""
 
@@ -10,7 +10,7 @@ from tests.bench_script import load_bench
 
 
 def test_archive_once_copies_an_entry_once_with_its_set(tmp_path, monkeypatch):
-    mod = load_bench("graph_node.py", monkeypatch)
+    mod = load_bench("common.py", monkeypatch)
     path = tmp_path / "results.json"
     runs = tmp_path / "runs"
     folder = runs / "set"
@@ -19,6 +19,8 @@ def test_archive_once_copies_an_entry_once_with_its_set(tmp_path, monkeypatch):
     mod.save_entry("a/b", {"test": 1, "artifact": "runs/set"}, path)
     assert mod.archive_once("a/b", "x=1", "why", {"x": 1}, path, when=lambda e: e["test"] == 2) is None  # not wanted
     assert mod.archive_once("none", "x=1", path=path) is None  # nothing to archive
+    with pytest.raises(TypeError, match="missing the results file: pass path="):
+        mod.archive_once("a/b", "x=1", "why")  # common.py has no default results file (graph_node's was)
     got = mod.archive_once("a/b", "x=1", "why", {"x": 1}, path, folder=folder, root=tmp_path)
     assert got == "a/b/x=1"
     entries = mod.load(path)["entries"]
@@ -40,7 +42,7 @@ def test_archive_once_copies_an_entry_once_with_its_set(tmp_path, monkeypatch):
 
 def test_archive_once_keeps_a_set_whose_archive_folder_is_taken(tmp_path, monkeypatch):
     # the set stayed put and the copy kept naming the folder the new run was about to overwrite, with no note
-    mod = load_bench("graph_node.py", monkeypatch)
+    mod = load_bench("common.py", monkeypatch)
     path, runs = tmp_path / "results.json", tmp_path / "runs"
     for name, card in (("other", "old"), ("other-x=1", "archived before"), ("other-x=1-2", "archived before too")):
         (runs / name).mkdir(parents=True)
@@ -56,7 +58,7 @@ def test_archive_once_keeps_a_set_whose_archive_folder_is_taken(tmp_path, monkey
 
 def test_archive_once_refuses_a_set_outside_root_before_moving_it(tmp_path, monkeypatch):
     # moved.relative_to(root) ran after folder.rename(moved): the set had moved and no archive entry was written
-    mod = load_bench("graph_node.py", monkeypatch)
+    mod = load_bench("common.py", monkeypatch)
     path, outside = tmp_path / "results.json", tmp_path / "elsewhere" / "set"
     outside.mkdir(parents=True)
     mod.save_entry("e", {"test": 5, "artifact": "set"}, path)
