@@ -24,7 +24,11 @@ paper's code was not released), each a config field:
 * ``stages`` = 5 equal parts of the iterations; stage ``s`` ends at
   ``e_s = round(expert_epochs + s · (max_start_epoch − 1) / (stages − 1))``: the first stage is MTT's
   segment length from epoch 0, the last reaches the farthest epoch MTT itself matches
-  (``max_start_epoch − 1 + expert_epochs``), so PTM needs no longer experts than MTT.
+  (``max_start_epoch − 1 + expert_epochs``), so PTM needs no longer experts than MTT. Iteration ``i`` (from 0)
+  is in stage ``⌊i · stages / iterations⌋``, so every stage runs, in order, for ``⌊iterations / stages⌋`` or one
+  more iterations. Fewer iterations than stages is refused (sitting 26): with 3 and 5, stages 0, 1 and 3 ran and the
+  last segment never reached its epoch, silently not the schedule above. A run given fewer engine ``steps`` than
+  ``iterations`` runs the schedule's first part (its card records both counts).
 * The student takes ``syn_steps`` steps in every stage (the learnable learning rate absorbs the longer
   segments; growing the steps with the segment would multiply the cost of the last stage).
 * Overlap: every ``overlap_every`` iterations, the cosine similarity of the flattened (normalised) synthetic
@@ -117,6 +121,13 @@ class PTMConfig(MTTConfig):
         check_int("overlap_every", self.overlap_every, 0)
         check_int("retrain_iterations", self.retrain_iterations, 0)
         check_int("stages", self.stages, 1)
+        if self.iterations < self.stages:  # a stage is a share of the iterations: fewer than one each skips some
+            raise ValueError(
+                f"Invalid value {self.iterations!r} for argument iterations with stages {self.stages!r}: PTM gives "
+                f"each stage an equal part of the iterations, so with fewer iterations than stages some stages never "
+                f"run and the last segment never reaches max_start_epoch. Valid values are iterations >= stages "
+                f"(here >= {self.stages}), or set stages <= iterations (here <= {self.iterations})"
+            )
         if not 0 < self.overlap_quantile <= 1:
             raise ValueError(
                 f"Invalid value {self.overlap_quantile!r} for argument overlap_quantile. Valid values are in (0, 1]"

@@ -29,7 +29,7 @@ def test_validate_then_reuse_set_tests_the_kept_candidate(bench):
     mod, tmp = bench
     args = ["--flags", "breastmnist", "--root", str(tmp), "--methods", "ptm", "--ipcs", "2", "--runs", "2",
             "--experts", "2", "--expert-epochs", "2", "--set", "iterations=2", "--set", "syn_steps=2",
-            "--set", "max_start_epoch=1", "--select-every", "1"]  # fmt: skip
+            "--set", "max_start_epoch=1", "--set", "stages=2", "--select-every", "1"]  # fmt: skip
     assert mod.main([*args, "--validate", "2"]) == 0
     entries = json.loads((tmp / "results.json").read_text())["entries"]
     (key,) = entries

@@ -13,8 +13,9 @@ from condensekit.medical.ptm import PTM
 from tests.core.vision.conftest import make_tiny_images
 
 CURV = CurvatureRegularizer(lam=5.0, h=1.0)
+# PTM's stages: 2, as many as the iterations (PTMConfig refuses fewer iterations than stages)
 SMALL = {"iterations": 2, "syn_steps": 2, "expert_epochs": 1, "max_start_epoch": 1, "lr_lr": 1e-8, "model": "mlp",
-         "overlap_every": 0}  # fmt: skip
+         "overlap_every": 0, "stages": 2}  # fmt: skip
 
 
 @pytest.fixture(scope="module")
@@ -29,7 +30,7 @@ def curved(tmp_path_factory):
 def test_condense_medical_refuses_curvature_experts(curved, method):
     data, folder = curved
     buffer = ExpertBuffer.open(folder, data=data)  # what `medical condense --experts` opens
-    small = SMALL if method == "ptm" else {k: v for k, v in SMALL.items() if k != "overlap_every"}
+    small = SMALL if method == "ptm" else {k: v for k, v in SMALL.items() if k not in ("overlap_every", "stages")}
     with pytest.raises(ValueError, match=r"curv.*trained with regulariser \{'lam': 5\.0.*this run expects None"):
         condense_medical(data, method, ipc=2, profile="cpu", overrides=small, experts=buffer, device="cpu",
                          progress=False, select_every=0)  # fmt: skip

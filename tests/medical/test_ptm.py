@@ -42,6 +42,42 @@ def test_segments_start_at_zero_and_grow(setting):
     assert isinstance(ptm, MTT) and "ptm" in IMAGE_METHODS
 
 
+@pytest.fixture(scope="module")
+def long_experts(tmp_path_factory):
+    """Experts of 9 epochs: with ``max_start_epoch`` 9 every stage count up to 5 ends at its own epoch."""
+    data = make_tiny_images()
+    buf = generate_experts(data, tmp_path_factory.mktemp("buf9"), ExpertConfig(num_experts=1, epochs=9, model="mlp"))
+    return data, buf
+
+
+@pytest.mark.parametrize("stages", [1, 2, 3, 4, 5])
+def test_the_schedule_runs_every_stage_in_order(long_experts, stages):
+    """Every stage runs, in order, in shares of ``iterations // stages`` or one more, for any ``iterations >= stages``
+    (divisible or not); the last stage reaches the farthest epoch (``max_start_epoch − 1 + expert_epochs``)."""
+    data, buf = long_experts
+    small = SMALL | {"stages": stages, "max_start_epoch": 9, "overlap_every": 0}
+    ptm = PTM(data, 2, make_image_config("ptm", small | {"iterations": stages}), experts=buf)
+    ptm.setup(torch.device("cpu"))
+    assert len(set(ptm.ends)) == stages and ptm.ends[-1] == 9  # distinct ends: a segment's end names its stage
+    for iterations in range(stages, 3 * stages + 2):
+        ptm.config = make_image_config("ptm", small | {"iterations": iterations})
+        visited = [ptm.ends.index(ptm.segment(i)[1]) for i in range(iterations)]
+        assert visited == sorted(visited) and sorted(set(visited)) == list(range(stages)), (iterations, visited)
+        shares = [visited.count(s) for s in range(stages)]
+        assert set(shares) <= {iterations // stages, -(-iterations // stages)}, (iterations, shares)
+
+
+def test_fewer_iterations_than_stages_are_refused():
+    # iterations 3, stages 5 ran stages 0, 1 and 3: the last segment never reached max_start_epoch, and nothing said so
+    with pytest.raises(ValueError, match=r"Invalid value 3 for argument iterations with stages 5: .* Valid values are "
+                       r"iterations >= stages \(here >= 5\), or set stages <= iterations \(here <= 3\)"):  # fmt: skip
+        PTMConfig(iterations=3, stages=5)
+    with pytest.raises(ValueError, match="argument iterations with stages 4"):
+        make_image_config("ptm", {"iterations": 2, "stages": 4})
+    PTMConfig(iterations=5, stages=5)  # as many iterations as stages: one each, valid
+    PTMConfig(iterations=1, stages=1)
+
+
 def test_overlap_mitigation_reinitialises_and_retrains(setting):
     data, buf = setting
     cfg = make_image_config("ptm", SMALL | {"iterations": 10, "overlap_every": 1, "retrain_iterations": 2})
@@ -155,7 +191,7 @@ def test_only_the_epochs_a_segment_reaches_are_kept_in_memory(setting, method):
     trajectory alive (MTT's paper buffer: 100 experts x 51 epochs, where 22 are reachable)."""
     data, buf = setting
     small = {k: v for k, v in SMALL.items() if method == "ptm" or k != "stages"}
-    cfg = make_image_config(method, small | {"iterations": 2, "max_start_epoch": 1})  # reaches epoch 1 of 3
+    cfg = make_image_config(method, small | {"iterations": 3, "max_start_epoch": 1})  # reaches epoch 1 of 3
     algo = IMAGE_METHODS.get(method).cls(data, 2, cfg, experts=buf)
     algo.setup(torch.device("cpu"))
     rows = algo.max_epoch() + 1

@@ -50,7 +50,7 @@ def test_a_forced_re_run_archives_the_pair_rule_entry_and_its_set(bench):  # noq
     mod, tmp = bench
     args = ["--flags", "breastmnist", "--root", str(tmp), "--methods", "ptm", "--ipcs", "2", "--runs", "1",
             "--experts", "2", "--expert-epochs", "2", "--set", "iterations=2", "--set", "syn_steps=2",
-            "--set", "max_start_epoch=1", "--select-every", "1"]  # fmt: skip
+            "--set", "max_start_epoch=1", "--set", "stages=2", "--select-every", "1"]  # fmt: skip
     assert mod.main(args) == 0
     results = json.loads((tmp / "results.json").read_text())
     (key,) = results["entries"]
