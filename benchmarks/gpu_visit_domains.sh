@@ -91,7 +91,7 @@ if [ "${1:-}" = "--merge" ]; then  # --merge RETURNED_DIR [RESULTS_DIR], here: w
 import json, sys
 from pathlib import Path
 sys.path.insert(0, "benchmarks")
-from graph_node import load, save_entry  # merges one entry under the file's lock
+from common import load, save_entry  # merges one entry under the file's lock
 src, dst = Path(sys.argv[1]), Path(sys.argv[2])
 for name in ("graph_level.json", "robust.json", "medical.json", "image_eval_batched.json"):
     if not (src / name).exists():
@@ -182,7 +182,7 @@ stage b 240 graph-level-others "$PY" "${G[@]}" --methods kidd,random,kidd-lr,her
 
 # d. issue 8: the paper profile's PTM recipe at PneumoniaMNIST IPC 10 with 2 experts and 100 iterations (a slice)
 MB=$([ "$MED_BATCHED" = 1 ] && echo --batched)
-MS=$(small --flags breastmnist --expert-epochs 2 --set iterations=2 --set max_start_epoch=1 --set syn_steps=2 \
+MS=$(small --flags breastmnist --expert-epochs 2 --set iterations=2 --set max_start_epoch=1 --set syn_steps=2 --set stages=2 \
   --select-every 0 --runs 1)
 # shellcheck disable=SC2086
 stage d 600 medical-paper-slice "$PY" benchmarks/medical.py --flags pneumoniamnist --methods ptm --ipcs 10 \
