@@ -37,7 +37,12 @@ SPLITS = ("train", "val", "test")
 
 def medmnist_info(flag: str) -> dict:
     """``medmnist.INFO[flag]`` for a 2D flag; unknown flags raise ``ValueError`` listing the valid ones."""
-    key = str(flag).lower()
+    if not isinstance(flag, str):  # an ImageSplits passed by mistake printed as ~10,000 characters of tensors
+        raise ValueError(
+            f"Invalid value of type {type(flag).__name__} for argument flag. Valid values are the 2D flag names "
+            f"{{{', '.join(FLAGS_2D)}}}"
+        )
+    key = flag.lower()
     if key not in FLAGS_2D:
         raise ValueError(f"Unknown value {flag!r} for argument flag. Valid values are {{{', '.join(FLAGS_2D)}}}")
     return INFO[key]
@@ -113,8 +118,8 @@ def load_medmnist(
         size: image side (28, 64, 128 or 224).
         download: fetch a missing file with medmnist's downloader (otherwise a missing file is an error).
     """
-    key = str(flag).lower()
-    info = medmnist_info(key)
+    info = medmnist_info(flag)
+    key = flag.lower()
     path = npz_path(key, root, size=size)
     if not path.exists():
         if not download:
