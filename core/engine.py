@@ -14,6 +14,7 @@ import abc
 import copy
 import json
 import math
+import numbers
 import os
 import pickle
 import resource
@@ -24,12 +25,13 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 from torch import Tensor, nn
 
 from condensekit.core.atomic import check_file_target, load_torch, save_torch
 from condensekit.core.config import check_field_types
-from condensekit.core.registry import check_int
+from condensekit.core.registry import check_int, type_name
 from condensekit.core.seed import resolve_device, rng_state, seed_everything, set_rng_state
 from condensekit.core.setting import jsonable, setting_diff
 
@@ -208,6 +210,23 @@ class CondensationResult:
         if self.later_sec_per_step is not None:
             out["later_sec_per_step"] = round(self.later_sec_per_step, 5)
         return out
+
+
+def method_steps(steps: object, *, method: str, planned: int, no_steps: str) -> int:
+    """The engine steps a domain's ``condense_*`` runs: the method's own count ``planned`` when ``steps`` is None,
+    else ``steps`` checked: an integer >= 0 (a numpy integer too, returned as ``int`` for the card), and only 0 for
+    a method with no steps (``planned`` 0, a selection: ``no_steps`` says so in the message)."""
+    if steps is None:
+        return int(planned)
+    valid = f"0 ({no_steps})" if planned == 0 else "integers >= 0"
+    if isinstance(steps, (bool, np.bool_)) or not isinstance(steps, numbers.Integral):  # np.int64 is a count
+        raise ValueError(
+            f"Invalid value {steps!r} for argument steps of method {method!r}. Valid values are {valid} "
+            f"(got {type_name(steps)})"
+        )
+    if steps < 0 or (steps > 0 and planned == 0):
+        raise ValueError(f"Invalid value {steps!r} for argument steps of method {method!r}. Valid values are {valid}")
+    return int(steps)
 
 
 def available_memory_bytes(device: torch.device) -> int | None:

@@ -18,14 +18,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 from torch import Tensor
 from torch_geometric.data import Data
 
 from condensekit.core.artifact import load_artifact, save_artifact
 from condensekit.core.config import check_field_types
-from condensekit.core.engine import CondensationResult, EngineConfig, run
-from condensekit.core.registry import check_int, type_name
+from condensekit.core.engine import CondensationResult, EngineConfig, method_steps, run
+from condensekit.core.registry import check_int
 from condensekit.core.seed import resolve_device
 from condensekit.graph.adjacency import dense_to_edge_index
 from condensekit.graph.data import load_node_dataset
@@ -187,16 +186,7 @@ def condense_nodes(
     algo = entry.cls(task, budgets, config)
     judge = eval_task if eval_task is not None else task.judge
     origin = eval_task if eval_task is not None else (task.full if task.full is not None else task)  # the card's source
-    n_steps = algo.steps() if steps is None else steps
-    valid = "0 (a coreset selects, it has no steps)" if algo.steps() == 0 else "integers >= 0"
-    if isinstance(n_steps, (bool, np.bool_)) or not isinstance(n_steps, numbers.Integral):  # np.int64 is a count
-        raise ValueError(
-            f"Invalid value {steps!r} for argument steps of method {method!r}. Valid values are {valid} "
-            f"(got {type_name(steps)})"
-        )
-    if n_steps < 0 or (n_steps > 0 and algo.steps() == 0):
-        raise ValueError(f"Invalid value {steps!r} for argument steps of method {method!r}. Valid values are {valid}")
-    n_steps = int(n_steps)
+    n_steps = method_steps(steps, method=method, planned=algo.steps(), no_steps="a coreset selects, it has no steps")
     eval_steps: tuple[int, ...] = ()
     if eval_every is None:
         eval_every = max(n_steps // 10, 1) if n_steps else 0

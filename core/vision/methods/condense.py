@@ -5,17 +5,14 @@ rows that seeded the set, see :meth:`~condensekit.core.vision.methods.base.Image
 from __future__ import annotations
 
 import dataclasses
-import numbers
 import os
 from collections.abc import Callable
 from typing import Any
 
-import numpy as np
 from torch import Tensor
 
 from condensekit.core.config import check_field_types, config_with_overrides
-from condensekit.core.engine import EngineConfig, run
-from condensekit.core.registry import type_name
+from condensekit.core.engine import EngineConfig, method_steps, run
 from condensekit.core.seed import resolve_device
 from condensekit.core.vision.imageset import IMAGE_TASK, CondensedImages, image_source
 from condensekit.core.vision.methods.base import IMAGE_METHODS
@@ -70,16 +67,7 @@ def condense_images(
         )
     check_field_types(config)  # dsa="yes" / dsa=0 ran as truthy / falsy
     algo = entry.cls(data, ipc, config, regularizer=regularizer, **resources)
-    n_steps = algo.steps() if steps is None else steps
-    valid = "0 (a selection has no steps)" if algo.steps() == 0 else "integers >= 0"
-    if isinstance(n_steps, (bool, np.bool_)) or not isinstance(n_steps, numbers.Integral):  # np.int64 is a count
-        raise ValueError(
-            f"Invalid value {steps!r} for argument steps of method {method!r}. Valid values are {valid} "
-            f"(got {type_name(steps)})"
-        )
-    if n_steps < 0 or (n_steps > 0 and algo.steps() == 0):
-        raise ValueError(f"Invalid value {steps!r} for argument steps of method {method!r}. Valid values are {valid}")
-    n_steps = int(n_steps)
+    n_steps = method_steps(steps, method=method, planned=algo.steps(), no_steps="a selection has no steps")
     dev = resolve_device(device)
     engine = EngineConfig(
         steps=n_steps, seed=seed, device=str(dev), eval_every=eval_every if evaluate else 0,
