@@ -67,3 +67,11 @@ def tiny_graph() -> Data:
 @pytest.fixture
 def tiny_task(tiny_graph: Data) -> NodeTask:
     return NodeTask.from_data(tiny_graph)
+
+
+@pytest.fixture
+def ro(tmp_path: Path) -> Path:
+    """An empty folder for the tests of outputs that cannot be written (``tests.read_only.refuse_writes_under``)."""
+    folder = tmp_path / "ro"
+    folder.mkdir()
+    return folder

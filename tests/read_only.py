@@ -45,3 +45,12 @@ def assert_refused(err: str, value: str | os.PathLike[str], argument: str) -> No
     """``err`` (a command's stderr) refuses ``value`` by ``argument``'s name as unwritable, without a traceback."""
     assert f"Invalid value {str(value)!r} for argument {argument}: " in err and "cannot be written" in err, err
     assert "Read-only file system" in err and "Traceback" not in err, err
+
+
+def record_work(monkeypatch: pytest.MonkeyPatch, module: object, **labels: str) -> list[str]:
+    """Replace each ``module.<name>`` by a stub that appends ``labels[name]`` to the returned list, so a test of an
+    output refused before any work asserts the list stayed empty (``record_work(cli, prepare_task="data")``)."""
+    reached: list[str] = []
+    for name, label in labels.items():
+        monkeypatch.setattr(module, name, lambda *a, _label=label, **k: reached.append(_label))
+    return reached

@@ -21,6 +21,7 @@ from condensekit.graph.level.data import graphset_from_list
 from condensekit.graph.level.methods.base import GraphCondensation
 from condensekit.graph.models import APPNP, GCN, SGC, ChebNet
 from condensekit.graph.task import NodeTask
+from tests.values import same_value
 
 
 def _task(n: int = 24, c: int = 3) -> NodeTask:
@@ -91,16 +92,6 @@ CASES: dict[str, tuple[Callable[..., Any], dict[str, Any], dict[str, Any]]] = {
 }
 
 
-def _same(a: Any, b: Any) -> bool:
-    if isinstance(a, Tensor):
-        return torch.equal(a, b)
-    if isinstance(a, dict):
-        return a.keys() == b.keys() and all(_same(a[k], b[k]) for k in a)
-    if isinstance(a, list):
-        return len(a) == len(b) and all(_same(x, y) for x, y in zip(a, b, strict=True))
-    return type(a) is type(b) and a == b
-
-
 @pytest.mark.parametrize("name", sorted(CASES))
 def test_numpy_arguments_give_what_python_values_give(name: str) -> None:
     fn, numpy_kwargs, python_kwargs = CASES[name]
@@ -108,7 +99,7 @@ def test_numpy_arguments_give_what_python_values_give(name: str) -> None:
     if isinstance(got, dict) and "card" in got:  # the run's cost differs, the rest is the same
         for card in (got["card"], want["card"]):
             card.pop("cost")
-    assert _same(got, want)
+    assert same_value(got, want)
 
 
 @pytest.mark.parametrize(

@@ -13,7 +13,7 @@ import pytest
 
 from condensekit.core.cli import main
 from tests.graph.test_graph_cli_bad_input import _artifact, _graph_file
-from tests.read_only import assert_refused, refuse_writes_under
+from tests.read_only import assert_refused, record_work, refuse_writes_under
 
 
 @pytest.fixture(autouse=True)
@@ -21,20 +21,10 @@ def _cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("CONDENSEKIT_CACHE", str(tmp_path / "cache"))
 
 
-@pytest.fixture
-def ro(tmp_path: Path) -> Path:
-    folder = tmp_path / "ro"
-    folder.mkdir()
-    return folder
-
-
 def _no_work(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     from condensekit.graph import cli as node_cli
 
-    reached: list[str] = []
-    monkeypatch.setattr(node_cli, "prepare_task", lambda *a, **k: reached.append("data"))
-    monkeypatch.setattr(node_cli, "evaluate_node", lambda *a, **k: reached.append("evaluation"))
-    return reached
+    return record_work(monkeypatch, node_cli, prepare_task="data", evaluate_node="evaluation")
 
 
 def _condense(tmp_path: Path, *extra: str) -> list[str]:

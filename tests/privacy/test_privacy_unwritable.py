@@ -14,7 +14,7 @@ from condensekit.core.cli import main
 from condensekit.core.vision import image_source
 from condensekit.core.vision.datasets import IMAGE_DATASETS
 from condensekit.core.vision.imageset import CondensedImages
-from tests.read_only import assert_refused, refuse_writes_under
+from tests.read_only import assert_refused, record_work, refuse_writes_under
 
 
 @pytest.fixture
@@ -24,21 +24,12 @@ def toy(images):  # noqa: ANN001, ANN201
     IMAGE_DATASETS._items.pop("toy")
 
 
-@pytest.fixture
-def ro(tmp_path: Path) -> Path:
-    folder = tmp_path / "ro"
-    folder.mkdir()
-    return folder
-
-
 def _no_work(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     from condensekit.privacy import cli as privacy_cli
 
-    reached: list[str] = []
-    monkeypatch.setattr(privacy_cli, "load_private_dataset", lambda *a, **k: reached.append("data"))
-    monkeypatch.setattr(privacy_cli, "condense_private", lambda *a, **k: reached.append("release"))
-    monkeypatch.setattr(privacy_cli, "audit_artifact", lambda *a, **k: reached.append("audit"))
-    return reached
+    return record_work(
+        monkeypatch, privacy_cli, load_private_dataset="data", condense_private="release", audit_artifact="audit"
+    )
 
 
 @pytest.mark.parametrize("option", ["--out", "--json"])

@@ -18,13 +18,6 @@ from tests.read_only import assert_refused, refuse_writes_under
 
 
 @pytest.fixture
-def ro(tmp_path: Path) -> Path:
-    folder = tmp_path / "ro"
-    folder.mkdir()
-    return folder
-
-
-@pytest.fixture
 def toy(monkeypatch: pytest.MonkeyPatch) -> tuple[ImageSplits, list[str]]:
     """A tiny registered image set whose loading is recorded: the first work of both verbs."""
     x, y = torch.rand(4, 1, 8, 8), torch.tensor([0, 1, 0, 1])

@@ -14,11 +14,11 @@ from typing import Any
 import numpy as np
 import pytest
 import torch
-from torch import Tensor
 
 from condensekit.core.vision.convnet import ConvNet
 from condensekit.core.vision.methods import condense_images
 from tests.core.vision.conftest import make_tiny_images
+from tests.values import same_value
 
 
 def _condensed(**kwargs: Any) -> dict[str, Any]:
@@ -56,20 +56,10 @@ CASES: dict[str, tuple[Callable[..., Any], dict[str, Any], dict[str, Any]]] = {
 }
 
 
-def _same(a: Any, b: Any) -> bool:
-    if isinstance(a, Tensor):
-        return torch.equal(a, b)
-    if isinstance(a, dict):
-        return a.keys() == b.keys() and all(_same(a[k], b[k]) for k in a)
-    if isinstance(a, list):
-        return len(a) == len(b) and all(_same(x, y) for x, y in zip(a, b, strict=True))
-    return type(a) is type(b) and a == b
-
-
 @pytest.mark.parametrize("name", sorted(CASES))
 def test_numpy_arguments_give_what_python_values_give(name: str) -> None:
     fn, numpy_kwargs, python_kwargs = CASES[name]
-    assert _same(fn(**numpy_kwargs), fn(**python_kwargs))
+    assert same_value(fn(**numpy_kwargs), fn(**python_kwargs))
 
 
 @pytest.mark.parametrize(

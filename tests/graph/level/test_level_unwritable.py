@@ -11,23 +11,13 @@ import pytest
 
 from condensekit.core.cli import main
 from condensekit.graph.level.condense import condense_graphs
-from tests.read_only import assert_refused, refuse_writes_under
-
-
-@pytest.fixture
-def ro(tmp_path: Path) -> Path:
-    folder = tmp_path / "ro"
-    folder.mkdir()
-    return folder
+from tests.read_only import assert_refused, record_work, refuse_writes_under
 
 
 def _no_work(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     from condensekit.graph.level import cli as level_cli
 
-    reached: list[str] = []
-    monkeypatch.setattr(level_cli, "prepare_graphs", lambda *a, **k: reached.append("data"))
-    monkeypatch.setattr(level_cli, "evaluate_graphs", lambda *a, **k: reached.append("evaluation"))
-    return reached
+    return record_work(monkeypatch, level_cli, prepare_graphs="data", evaluate_graphs="evaluation")
 
 
 @pytest.mark.parametrize("option", ["--out", "--json", "--checkpoint"])
