@@ -21,18 +21,12 @@ from condensekit.graph.level.data import graphset_from_list
 from condensekit.graph.level.methods.base import GraphCondensation
 from condensekit.graph.models import APPNP, GCN, SGC, ChebNet
 from condensekit.graph.task import NodeTask
+from tests.graph.test_graph_api_input import _graph
 from tests.values import same_value
 
 
-def _task(n: int = 24, c: int = 3) -> NodeTask:
-    gen = torch.Generator().manual_seed(0)
-    y = torch.arange(n) % c
-    x = torch.randn(n, 4, generator=gen) + y[:, None]
-    src = torch.arange(n)
-    ei = torch.cat([torch.stack([src, (src + 1) % n]), torch.stack([(src + 1) % n, src])], dim=1)
-    mask = lambda lo, hi: (src >= lo) & (src < hi)  # noqa: E731
-    data = Data(x=x, edge_index=ei, y=y, train_mask=mask(0, 12), val_mask=mask(12, 18), test_mask=mask(18, n))
-    return prepare_task(data, device="cpu")
+def _task() -> NodeTask:
+    return prepare_task(_graph(), device="cpu")  # the 30-node ring of the graph API input tests
 
 
 def _condensed(**kwargs: Any) -> dict[str, Any]:
