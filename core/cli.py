@@ -84,10 +84,12 @@ class CliParser(argparse.ArgumentParser):
     def error(self, message: str) -> NoReturn:
         """argparse's error, with the abbreviations of the options it names: ``--ip 10`` alone reads "the following
         arguments are required: --ipc", since the abbreviation, refused, leaves the required option unset."""
-        named = set(re.findall(r"--[\w-]+", message))
-        given = {a.split("=", 1)[0] for a in self._argv if a.startswith("--")}
+        argv = self._argv[: self._argv.index("--")] if "--" in self._argv else self._argv  # after --: positionals
+        given = {a.split("=", 1)[0] for a in argv if a.startswith("--") and a != "--"}
         known = {o for a in self._actions for o in a.option_strings}
-        short = sorted(f"{a} (for {o})" for a in given - known for o in named if o.startswith(a))
+        # the full options: this parser's, and those the message names (a verb's, when the root parser reports)
+        full = {o for o in known | set(re.findall(r"--[\w-]+", message)) if o not in given}
+        short = sorted(f"{a} (for {o})" for a in given - known for o in full if o.startswith(a))
         if short:
             message += f"; an abbreviation is not an option, write it in full: {', '.join(short)}"
         super().error(message)

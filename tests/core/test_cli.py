@@ -331,3 +331,26 @@ def test_method_help_prints_the_verbs_hint_for_an_unknown_method(capsys: pytest.
             parser.parse_args(["--method", name, "--help"])
         tail = capsys.readouterr().out.split(f"unknown method {name!r}; valid methods are {{a}}")[1]
         assert tail.strip() == (hint or "")
+
+
+@pytest.mark.parametrize(
+    ("argv", "named"),
+    [
+        (["graph", "methods", "--tas", "graph"], "--tas (for --task)"),
+        (["medical", "show", "x", "--pn", "a.png"], "--pn (for --png)"),
+    ],
+)
+def test_abbreviated_optional_option_is_named_once(argv: list[str], named: str, capsys) -> None:  # noqa: ANN001
+    """An abbreviated optional option: the hint names the full option, never the abbreviation 'for' itself
+    (``--tas (for --tas)``, when the candidates came from the message, which names the abbreviation too)."""
+    with pytest.raises(SystemExit) as exit_:
+        main(argv)
+    err = capsys.readouterr().err
+    abbreviation = named.split()[0]
+    assert exit_.value.code == 2 and f"write it in full: {named}" in err and f"(for {abbreviation})" not in err
+
+
+def test_nothing_after_a_bare_double_dash_is_taken_for_an_abbreviation(capsys) -> None:  # noqa: ANN001
+    with pytest.raises(SystemExit):
+        main(["graph", "methods", "--", "--tas"])
+    assert "abbreviation" not in capsys.readouterr().err
