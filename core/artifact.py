@@ -159,7 +159,8 @@ def check_artifact_target(path: str | os.PathLike[str], *, argument: str = "path
         argument: the name of the caller's argument, for the error (``"out"`` for ``--out``).
 
     Raises:
-        ValueError: ``path`` is a file, or a non-empty folder that is not an artifact.
+        ValueError: ``path`` is a file, or a non-empty folder that is not an artifact, or its nearest existing
+            folder cannot be written (a real write test: :func:`~condensekit.core.atomic.check_parent_folders`).
     """
     target = Path(path)
     check_parent_folders(target, argument=argument)

@@ -16,7 +16,7 @@ from typing import Any, TypeVar
 
 import numpy as np
 
-from condensekit.core.registry import type_name
+from condensekit.core.registry import python_number, type_name
 
 T = TypeVar("T")
 
@@ -77,12 +77,12 @@ def dataclass_from_args(cls: type[T], ns: argparse.Namespace, *, prefix: str = "
 
 
 @functools.cache
-def _checked_fields(cls: type) -> tuple[tuple[str, Any], ...]:
-    """``(name, type)`` of the fields of ``cls`` whose type :func:`check_field_types` checks: ``bool`` or a
-    ``Literal`` (``X | None`` read as ``X``); none when the hints cannot be resolved."""
+def _field_types(cls: type) -> tuple[tuple[str, Any], ...]:
+    """``(name, type)`` of every field of ``cls``, ``X | None`` read as ``X``; none when the hints cannot be
+    resolved (a hint naming what only a type checker imports: nothing to check by type)."""
     try:
         hints = typing.get_type_hints(cls)
-    except Exception:  # a hint naming what only a type checker imports: nothing to check by type
+    except Exception:
         return ()
     out = []
     for f in dataclasses.fields(cls):
@@ -90,19 +90,32 @@ def _checked_fields(cls: type) -> tuple[tuple[str, Any], ...]:
         args = [a for a in typing.get_args(tp) if a is not type(None)]
         if typing.get_origin(tp) in (typing.Union, types.UnionType) and len(args) == 1:
             tp = args[0]
-        if tp is bool or typing.get_origin(tp) is typing.Literal:
-            out.append((f.name, tp))
+        out.append((f.name, tp))
     return tuple(out)
 
 
+def _checked_fields(cls: type) -> tuple[tuple[str, Any], ...]:
+    """``(name, type)`` of the fields of ``cls`` whose type :func:`check_field_types` checks: ``bool`` or a
+    ``Literal``."""
+    return tuple((n, tp) for n, tp in _field_types(cls) if tp is bool or typing.get_origin(tp) is typing.Literal)
+
+
 def _plain(value: Any) -> Any:
-    """A numpy scalar as the Python value it holds (``np.int64(5)`` → ``5``, ``np.float32(0.5)`` → ``0.5``,
-    ``np.bool_`` → ``bool``), element-wise in a tuple or list; anything else as it is."""
+    """A numpy scalar as the Python value it holds (:func:`~condensekit.core.registry.python_number`:
+    ``np.int64(5)`` → ``5``, ``np.float32(0.1)`` → ``0.1`` as written, ``np.bool_`` → ``bool``), element-wise in a
+    tuple or list; anything else as it is."""
     if isinstance(value, (np.bool_, np.integer, np.floating)):
-        return value.item()
+        return python_number(value)
     if type(value) in (tuple, list) and any(isinstance(v, (np.bool_, np.integer, np.floating)) for v in value):
         return type(value)(_plain(v) for v in value)
     return value
+
+
+def _int_fields(cls: type) -> frozenset[str]:
+    """The fields of ``cls`` annotated ``int`` (or ``int | None``): a numpy float or bool there is left as given, so
+    the config's own ``check_int`` refuses it by its type (``got numpy.float64``), not as the ``float`` it would
+    become."""
+    return frozenset(n for n, tp in _field_types(cls) if tp is int)
 
 
 def check_field_types(cfg: Any) -> None:
@@ -137,8 +150,11 @@ def check_field_types(cfg: Any) -> None:
                 f"{word} value {value!r} for argument {name}. Valid values are {valid} (a field of {owner}; got "
                 f"{type_name(value)})"
             )
+    ints = _int_fields(type(cfg))
     for f in dataclasses.fields(cfg):
         value = getattr(cfg, f.name)
+        if f.name in ints and isinstance(value, (np.floating, np.bool_)):
+            continue  # a float or bool for a count: its own check refuses it, naming numpy.float64 / numpy.bool
         plain = _plain(value)
         if plain is not value:  # a frozen config too: the same value, as the Python type the card can write
             object.__setattr__(cfg, f.name, plain)

@@ -14,7 +14,6 @@ import abc
 import copy
 import json
 import math
-import numbers
 import os
 import pickle
 import resource
@@ -25,13 +24,12 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import torch
 from torch import Tensor, nn
 
 from condensekit.core.atomic import check_file_target, load_torch, save_torch
 from condensekit.core.config import check_field_types
-from condensekit.core.registry import check_int, type_name
+from condensekit.core.registry import check_int, is_integer, type_name
 from condensekit.core.seed import resolve_device, rng_state, seed_everything, set_rng_state
 from condensekit.core.setting import jsonable, setting_diff
 
@@ -219,7 +217,7 @@ def method_steps(steps: object, *, method: str, planned: int, no_steps: str) -> 
     if steps is None:
         return int(planned)
     valid = f"0 ({no_steps})" if planned == 0 else "integers >= 0"
-    if isinstance(steps, (bool, np.bool_)) or not isinstance(steps, numbers.Integral):  # np.int64 is a count
+    if not is_integer(steps):  # np.int64 is a count
         raise ValueError(
             f"Invalid value {steps!r} for argument steps of method {method!r}. Valid values are {valid} "
             f"(got {type_name(steps)})"

@@ -179,7 +179,7 @@ class Summary:
 
 def format_summary(record: Summary | Mapping[str, Any] | None, places: int, *, std: bool = True) -> str:
     """A benchmark table's cell: ``mean ± std`` (the mean alone with ``std=False``) at ``places`` decimals, each
-    rounded once, from the unrounded values.
+    rounded once: computed from the runs (a record's are stored at 4 places), then rounded to ``places``.
 
     ``record`` is a :class:`Summary` or a :meth:`Summary.to_dict` record, which is rebuilt from its ``runs``
     (:meth:`Summary.from_dict`): its ``mean`` and ``std`` were rounded to 4 places already, and rounding them again

@@ -126,6 +126,32 @@ def _is_bool(value: object) -> bool:
     return isinstance(value, (bool, np.bool_))
 
 
+def is_integer(value: object) -> bool:
+    """An integer by the library's one rule: any :class:`numbers.Integral` (a Python ``int``, ``np.int64``), not a
+    Python or numpy bool, a float or a tensor."""
+    return not _is_bool(value) and isinstance(value, numbers.Integral)
+
+
+def is_real(value: object) -> bool:
+    """A real number by the library's one rule: any :class:`numbers.Real` (Python or numpy), not a bool or a
+    tensor (finiteness is the caller's check)."""
+    return not _is_bool(value) and isinstance(value, numbers.Real)
+
+
+def python_number(value: Any) -> Any:
+    """A numpy scalar as the Python value the user wrote; anything else as it is. ``np.int64(5)`` → ``5``,
+    ``np.bool_(True)`` → ``True``, and a numpy float as numpy prints it: ``np.float32(0.1)`` → ``0.1``, not its
+    binary value ``0.10000000149011612`` (a privacy budget or a fraction of edges is the number written; a float64
+    prints, and so converts, exactly)."""
+    if isinstance(value, np.bool_):
+        return bool(value)
+    if isinstance(value, np.integer):
+        return int(value)
+    if isinstance(value, np.floating):
+        return float(str(value))
+    return value
+
+
 def _got(value: object) -> str:
     """`` (got TYPE)``: what a value refused for its type was, so "Valid values are integers" does not read as a
     contradiction of ``np.float64(5.0)``; a tensor is told how to give its number."""
@@ -142,7 +168,7 @@ def check_int(argument: str, value: object, low: int) -> None:
     2.5 ran as 2 under a card recording 2.5), nor a torch tensor (0-d or not: a config would hold it by reference,
     on its device, in its autograd graph; ``.item()`` is its number). A config stores a numpy scalar as the
     Python number (:func:`condensekit.core.config.check_field_types`), so cards stay JSON."""
-    if _is_bool(value) or not isinstance(value, numbers.Integral):
+    if not is_integer(value):
         raise ValueError(
             f"Invalid value {value!r} for argument {argument}. Valid values are integers >= {low}{_got(value)}"
         )
@@ -152,7 +178,7 @@ def check_int(argument: str, value: object, low: int) -> None:
 
 def _check_real(argument: str, value: object, valid: str, ok: Callable[[Any], bool]) -> None:
     """``value`` a finite real number (Python or numpy, not a bool) for which ``ok`` holds, else ``ValueError``."""
-    if _is_bool(value) or not isinstance(value, numbers.Real):
+    if not is_real(value):
         raise ValueError(f"Invalid value {value!r} for argument {argument}. Valid values are {valid}{_got(value)}")
     if not ok(value):
         raise ValueError(f"Invalid value {value!r} for argument {argument}. Valid values are {valid}")

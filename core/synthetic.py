@@ -7,14 +7,12 @@ so class ``c`` occupies ``slice(offsets[c], offsets[c+1])``.
 
 from __future__ import annotations
 
-import numbers
 from dataclasses import dataclass
 
-import numpy as np
 import torch
 from torch import Tensor, nn
 
-from condensekit.core.registry import check_choice, check_int, type_name
+from condensekit.core.registry import check_choice, check_int, is_integer, is_real, python_number, type_name
 from condensekit.core.selection import select_per_class
 
 INIT_METHODS = ("real", "noise", "kcenter", "herding")
@@ -65,16 +63,16 @@ def class_budgets(
     counts = torch.bincount(labels, minlength=num_classes)
     present = int((counts > 0).sum())
     if ratio is not None:
-        if isinstance(ratio, (bool, np.bool_)) or not isinstance(ratio, numbers.Real):
+        if not is_real(ratio):
             raise ValueError(
                 f"Invalid value {ratio!r} for argument ratio. Valid values are in (0, 1] (got {type_name(ratio)})"
             )
         if not 0 < ratio <= 1:
             raise ValueError(f"Invalid value {ratio!r} for argument ratio. Valid values are in (0, 1]")
         # a numpy float as numpy prints it, the shortest decimal that is this float32 / float16: what was written
-        budget = int(n * (float(str(ratio)) if isinstance(ratio, np.floating) else ratio))
+        budget = int(n * (python_number(ratio)))
     assert budget is not None
-    if isinstance(budget, (bool, np.bool_)) or not isinstance(budget, numbers.Integral):
+    if not is_integer(budget):
         raise ValueError(
             f"Invalid value {budget!r} for argument budget. Valid values are integers (got {type_name(budget)})"
         )

@@ -37,7 +37,6 @@ under replace-one; opacus's sampled-Gaussian analysis is for add-remove-one with
 from __future__ import annotations
 
 import math
-import numbers
 import warnings
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
@@ -47,7 +46,15 @@ from opacus.accountants.analysis.rdp import compute_rdp, get_privacy_spent
 from scipy.special import log_ndtr
 
 from condensekit.core.config import check_field_types
-from condensekit.core.registry import check_choice, check_int, check_positive, type_name
+from condensekit.core.registry import (
+    check_choice,
+    check_int,
+    check_positive,
+    is_integer,
+    is_real,
+    python_number,
+    type_name,
+)
 
 __all__ = [
     "ALPHAS",
@@ -81,15 +88,9 @@ NEIGHBOURING: tuple[str, ...] = ("replace-one", "add-remove-one")
 # argument checks
 
 
-def _real(value: object) -> bool:
-    """A real number as the shared checks take one (:func:`~condensekit.core.registry.check_positive`): Python or
-    numpy (``np.float32`` from an array), not a Python or numpy bool, not a tensor."""
-    return isinstance(value, numbers.Real) and not isinstance(value, (bool, np.bool_))
-
-
 def check_epsilon(epsilon: float, argument: str = "epsilon") -> float:
     """``epsilon`` as a Python float; ε ≤ 0 or not finite raises ``ValueError``."""
-    if not _real(epsilon):
+    if not is_real(epsilon):
         raise ValueError(
             f"Invalid value {epsilon!r} for argument {argument}. Valid values are finite numbers > 0 "
             f"(got {type_name(epsilon)})"
@@ -101,7 +102,7 @@ def check_epsilon(epsilon: float, argument: str = "epsilon") -> float:
             f"Invalid value {epsilon!r} for argument {argument}. Valid values are > 0 "
             "(ε = 0 would need infinite noise)"
         )
-    return float(epsilon)
+    return float(python_number(epsilon))  # np.float32(0.1) is ε = 0.1 as written, not 0.10000000149
 
 
 def check_delta(
@@ -114,7 +115,7 @@ def check_delta(
     naming δ, ``n`` and the bound, unless ``allow_large_delta`` (a release made anyway is recorded as such by
     :func:`account`, which also warns, once). Nothing is warned here.
     """
-    if not _real(delta):
+    if not is_real(delta):
         raise ValueError(
             f"Invalid value {delta!r} for argument {argument}. Valid values are in (0, 1), e.g. 1e-5 "
             f"(got {type_name(delta)})"
@@ -128,7 +129,7 @@ def check_delta(
             f"values are in (0, {1.0 / n:.3g}), well below 1/n (e.g. 1e-5 for MNIST's 60,000); to release anyway, "
             "pass allow_large_delta=True (command line: --allow-large-delta), which the card records"
         )
-    return float(delta)
+    return float(python_number(delta))  # as written, like epsilon
 
 
 def _check_sigma(sigma: float, argument: str = "sigma") -> float:
@@ -137,7 +138,7 @@ def _check_sigma(sigma: float, argument: str = "sigma") -> float:
 
 
 def _check_n(n: int) -> int:
-    if isinstance(n, (bool, np.bool_)) or not isinstance(n, numbers.Integral):
+    if not is_integer(n):
         raise ValueError(
             f"Invalid value {n!r} for argument n. Valid values are integers >= 1 (the record count; got {type_name(n)})"
         )

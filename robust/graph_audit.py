@@ -20,7 +20,6 @@ The rows, sanity checks (accuracy falls as ε grows: a real check here, since ne
 from __future__ import annotations
 
 import math
-import numbers
 import os
 import statistics
 import time
@@ -28,7 +27,6 @@ from dataclasses import asdict, dataclass, field
 from fractions import Fraction
 from typing import Any
 
-import numpy as np
 import torch
 import torchattacks
 from torch import Tensor, nn
@@ -38,7 +36,7 @@ from torch_geometric.utils import to_undirected
 from condensekit.core.config import check_field_types
 from condensekit.core.engine import peak_memory_mb, reset_peak_memory
 from condensekit.core.evaluate import accuracy
-from condensekit.core.registry import check_choice, check_int, type_name
+from condensekit.core.registry import check_choice, check_int, is_real, python_number, type_name
 from condensekit.graph import MODELS, CondensedGraph, NodeEvalConfig, NodeTask, fit_node_model, prepare_task
 from condensekit.robust.attacks import name_list, parse_eps_list
 from condensekit.robust.audit import AuditResult, _sanity, audit_files, record_audit
@@ -111,14 +109,13 @@ def flip_edges(data: Data, fraction: float, *, seed: int) -> Data:
     does, and more, so the audit's rows over ε perturb one draw more and more rather than redraw it. A numpy
     number is taken too, a numpy float as numpy prints it (``np.float32(0.29)`` is 0.29, not 0.28999999)."""
     valid = "Valid values are in [0, 1] (the share of the edges removed, and of non-edges added"
-    if isinstance(fraction, (bool, np.bool_)) or not isinstance(fraction, numbers.Real):
+    if not is_real(fraction):
         raise ValueError(
             f"Invalid value {fraction!r} for argument fraction of random_edges. {valid}; got {type_name(fraction)})"
         )
     if not 0 <= fraction <= 1:
         raise ValueError(f"Invalid value {fraction!r} for argument fraction of random_edges. {valid})")
-    if isinstance(fraction, np.floating):  # the shortest decimal that is this float32: what was written
-        fraction = float(str(fraction))
+    fraction = python_number(fraction)  # np.float32(0.29) is 0.29, as written (core.registry.python_number)
     n = data.num_nodes
     ei = to_undirected(data.edge_index, num_nodes=n)  # (j, i) alone is edge {i, j}, not a missing one
     loops = ei[:, ei[0] == ei[1]]

@@ -24,12 +24,9 @@ blocks is ``width × H'/2^depth × W'/2^depth`` with ``H' = H + 2p − 2``.
 
 from __future__ import annotations
 
-import numbers
-
-import numpy as np
 from torch import Tensor, nn
 
-from condensekit.core.registry import check_choice, check_int, type_name
+from condensekit.core.registry import check_choice, check_int, is_integer, type_name
 
 NORMS = ("instancenorm", "batchnorm", "layernorm", "none")
 POOLINGS = ("avgpooling", "maxpooling", "none")
@@ -83,7 +80,7 @@ class ConvNet(nn.Module):
         if stem_padding is None:
             stem_padding = 3 if channels == 1 else 1
         valid = "Valid values are None (the reference rule: 3 for 1-channel input, else 1) or an integer >= 0"
-        if isinstance(stem_padding, (bool, np.bool_)) or not isinstance(stem_padding, numbers.Integral):
+        if not is_integer(stem_padding):
             raise ValueError(  # np.int64 is an integer (check_int's rule)
                 f"Invalid value {stem_padding!r} for argument stem_padding. {valid} (got {type_name(stem_padding)})"
             )

@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-import numbers
 from abc import ABC, abstractmethod
 from typing import ClassVar
 
-import numpy as np
 from torch import Tensor, nn
 
 from condensekit.core.batched import dropout
-from condensekit.core.registry import type_name
+from condensekit.core.registry import is_integer, type_name
 from condensekit.graph.adjacency import is_sparse, normalize, spmm
 
 __all__ = [
@@ -30,7 +28,7 @@ def check_model_int(name: str, value: object, low: int) -> int:
     numpy bool, a float or a tensor: the rule of :func:`~condensekit.core.registry.check_int`, in this package's
     words."""
     valid = "a positive integer" if low == 1 else "a non-negative integer"
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Integral):
+    if not is_integer(value):
         raise ValueError(f"{name} must be {valid}, got {value!r} (a {type_name(value)})")
     if value < low:
         raise ValueError(f"{name} must be {valid}, got {value!r}")

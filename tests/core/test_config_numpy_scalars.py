@@ -17,7 +17,7 @@ import pytest
 import torch
 
 from condensekit.core.config import check_field_types, config_with_overrides
-from condensekit.core.registry import MethodEntry, check_int, check_nonnegative, check_positive
+from condensekit.core.registry import MethodEntry, check_int, check_nonnegative, check_positive, python_number
 from condensekit.core.vision.methods import IMAGE_METHODS
 from condensekit.graph.level.methods import GRAPH_METHODS
 from condensekit.graph.methods import NODE_METHODS
@@ -201,7 +201,7 @@ def test_every_config_takes_numpy_scalars_and_writes_json(name: str) -> None:
     kwargs = _numpy_kwargs(cls)
     cfg = cls(**kwargs)
     check_field_types(cfg)
-    plain = cls(**{k: v.item() for k, v in kwargs.items()})
+    plain = cls(**{k: python_number(v) for k, v in kwargs.items()})  # np.float32(0.01): 0.01 as written
     assert json.dumps(dataclasses.asdict(cfg)) == json.dumps(dataclasses.asdict(plain))
     for key in kwargs:
         assert type(getattr(cfg, key)) is type(getattr(plain, key)), key
@@ -215,7 +215,8 @@ def test_every_registered_method_config_built_from_flags_or_a_dict_holds_python_
     kwargs = _numpy_kwargs(cls)
     cfg = config_with_overrides(cls, kwargs, owner=name)
     for key, value in kwargs.items():
-        assert getattr(cfg, key) == value.item() and type(getattr(cfg, key)) is type(value.item()), key
+        want = python_number(value)
+        assert getattr(cfg, key) == want and type(getattr(cfg, key)) is type(want), key
 
 
 # Every config calls check_field_types(self) first in __post_init__: built from numpy scalars, it holds Python
@@ -227,3 +228,21 @@ def test_every_config_stores_python_values_when_it_is_made(name: str) -> None:
     cfg = cls(**_numpy_kwargs(cls))
     held = {f.name: type(getattr(cfg, f.name)).__module__ for f in dataclasses.fields(cfg)}
     assert not [k for k, module in held.items() if module == "numpy"], held
+
+
+def test_a_numpy_float_is_stored_as_written_and_refused_for_a_count_by_its_type() -> None:
+    """One rule for numpy floats everywhere (core.registry.python_number): ``np.float32(0.1)`` is the 0.1 written,
+    not its binary value 0.10000000149 (a privacy budget must be the one asked for); given for a count, it is left as
+    given so the refusal names ``numpy.float64`` (converted first, it read "(got float)")."""
+    from condensekit.core.engine import EngineConfig
+    from condensekit.core.vision.methods.mtt import MTTConfig
+    from condensekit.privacy.accounting import check_epsilon
+    from condensekit.privacy.dp_merf import DPMERFConfig
+
+    assert MTTConfig(lr_img=np.float32(0.1)).lr_img == 0.1 and DPMERFConfig(epsilon=np.float32(0.1)).epsilon == 0.1
+    assert check_epsilon(np.float32(0.1)) == 0.1 and python_number(np.float64(0.1)) == 0.1
+    for make, name in ((lambda: MTTConfig(iterations=np.float64(5.0)), "iterations"),
+                       (lambda: EngineConfig(steps=np.float64(3.0)), "steps")):  # fmt: skip
+        refusal = rf"argument {name}\. Valid values are integers >= \d \(got numpy\.float64\)"
+        with pytest.raises(ValueError, match=refusal):
+            make()

@@ -67,11 +67,9 @@ every update on the test split and prints it, here the set is selected on the va
 
 from __future__ import annotations
 
-import numbers
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
@@ -79,7 +77,7 @@ from torch import Tensor, nn
 from condensekit.core.config import check_field_types
 from condensekit.core.objectives.kernel_ridge import krr_factor, krr_solve
 from condensekit.core.optim import adam
-from condensekit.core.registry import check_int, check_positive, type_name
+from condensekit.core.registry import check_int, check_positive, is_integer, type_name
 from condensekit.graph.level.batch import GraphBatch
 from condensekit.graph.level.kernel import GRAPH_KERNELS, SELF_LOOP
 from condensekit.graph.level.methods.base import GraphCondensation, dense_real_init, register_graph_method
@@ -141,7 +139,7 @@ class KiDD(GraphCondensation):
         if hasattr(cfg, "rank"):  # KiDD-LR, before the set-up (herding's GCN): 2.5 was a TypeError of a slice
             n = self.syn_nodes(cfg.node_multiplier)
             msg = f"Invalid value {cfg.rank!r} for argument rank. Valid values are 1..{n} (graph size)"
-            if isinstance(cfg.rank, (bool, np.bool_)) or not isinstance(cfg.rank, numbers.Integral):
+            if not is_integer(cfg.rank):
                 raise ValueError(f"{msg} (got {type_name(cfg.rank)})")  # np.int64 is an integer
             if not 1 <= cfg.rank <= n:
                 raise ValueError(msg)
