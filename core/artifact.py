@@ -33,7 +33,7 @@ import safetensors.torch
 import torch
 from torch import Tensor
 
-from condensekit.core.atomic import check_parent_folders, replace_dir, write_json
+from condensekit.core.atomic import check_file_target, check_parent_folders, check_writable, replace_dir, write_json
 
 FORMAT = "condensekit-artifact"
 FORMAT_VERSION = 1
@@ -143,6 +143,16 @@ def _prepare_tensors(tensors: dict[str, Tensor]) -> dict[str, Tensor]:
         # clone: safetensors refuses tensors that share storage (views of one another).
         out[name] = t.detach().to("cpu").contiguous().clone()
     return out
+
+
+def check_evaluation_targets(artifact: str | os.PathLike[str], json_path: str | None) -> None:
+    """Refuse, before an evaluation (any domain's ``evaluate`` verb), the outputs it would write that cannot be
+    written: the artifact's folder (its card is rewritten with the scores) and, when no ``--json`` is given, the
+    default ``ARTIFACT.eval.json`` (the command line has checked a given one). Else the evaluation ran, then the
+    write failed with a traceback."""
+    check_writable(artifact, argument="artifact", inside=True)
+    if not json_path:
+        check_file_target(str(Path(artifact)) + ".eval.json", argument="--json")
 
 
 def check_artifact_target(path: str | os.PathLike[str], *, argument: str = "path") -> None:

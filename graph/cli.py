@@ -7,7 +7,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from condensekit.core.artifact import check_artifact_target, update_card
+from condensekit.core.artifact import check_artifact_target, check_evaluation_targets, update_card
 from condensekit.core.atomic import check_file_target, check_writable, write_json
 from condensekit.core.cli import add_method_help
 from condensekit.core.config import method_flags
@@ -240,7 +240,7 @@ def _condense(ns: argparse.Namespace) -> int:
 def _evaluate(ns: argparse.Namespace) -> int:
     models = MODELS.parse_names(ns.models, "--models")  # none: evaluating nothing replaced the card's test results
     cg = CondensedGraph.load(ns.artifact, purpose="`graph evaluate`")
-    check_eval_targets(ns)
+    check_evaluation_targets(ns.artifact, ns.json)
     source = cg.card["source"].get("source_path") or cg.card["source"]["dataset"]  # a user's .npz: its path
     task = prepare_task(source, root=ns.root, device=ns.device, download=ns.download)
     inductive = cg.card["source"].get("setting") == "inductive"
@@ -253,15 +253,6 @@ def _evaluate(ns: argparse.Namespace) -> int:
     elapsed = time.perf_counter() - t0
     protocol = {"runs": ns.runs, "epochs": ns.epochs, "graph": "held-out subgraphs" if inductive else "full"}
     return _report_eval(ns, cg.card, f"{cg.card['budget']['nodes']} nodes", res, protocol, elapsed)
-
-
-def check_eval_targets(ns: argparse.Namespace) -> None:
-    """Refuse, before the evaluation, the outputs of ``graph evaluate`` (either task) that cannot be written: the
-    artifact's folder (its card is rewritten with the scores) and the default ``ARTIFACT.eval.json`` (core's main
-    has checked a given ``--json``); else the evaluation ran, then the write failed with a traceback."""
-    check_writable(ns.artifact, argument="artifact", inside=True)
-    if not ns.json:
-        check_file_target(str(Path(ns.artifact)) + ".eval.json", argument="--json")
 
 
 def _report_eval(

@@ -8,7 +8,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from condensekit.core.artifact import check_artifact_target, update_card
+from condensekit.core.artifact import check_artifact_target, check_evaluation_targets, update_card
 from condensekit.core.atomic import check_file_target, check_writable, write_bytes, write_json
 from condensekit.core.cli import add_method_help
 from condensekit.core.config import add_dataclass_args, method_flags
@@ -235,9 +235,7 @@ def _evaluate(ns: argparse.Namespace) -> int:
         check_int("epochs", ns.epochs, 1)
     models = IMAGE_MODELS.parse_names(ns.models, "models")  # none: evaluating nothing replaced the card's results
     ci = load_medmnist_set(ns.artifact, purpose="`medical evaluate`")
-    check_writable(ns.artifact, argument="artifact", inside=True)  # the scores go into its card.json
-    if not ns.json:  # core's main has checked a given one
-        check_file_target(str(Path(ns.artifact)) + ".eval.json", argument="--json")
+    check_evaluation_targets(ns.artifact, ns.json)  # the scores go into its card.json
     src = ci.card["source"]
     data = load_medmnist(src["dataset"], ns.root, size=int(src["im_size"][0]), download=ns.download)
     check_source(ci.card, data, artifact=ns.artifact)  # channels, size, classes and split

@@ -15,11 +15,11 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from condensekit.core.artifact import CARD_FILE, check_artifact_target
+from condensekit.core.artifact import CARD_FILE, check_artifact_target, check_evaluation_targets
 from condensekit.core.atomic import atomic_path, check_file_target, write_json
 from condensekit.core.registry import check_int
 from condensekit.core.report import format_table
-from condensekit.graph.cli import _engine_options, _method_config, _print_eval, _report_eval, check_eval_targets
+from condensekit.graph.cli import _engine_options, _method_config, _print_eval, _report_eval
 from condensekit.graph.level.condense import TASK, CondensedGraphSet, condense_graphs, num_edges, prepare_graphs
 from condensekit.graph.level.data import GRAPH_DATASETS
 from condensekit.graph.level.evaluate import GraphEvalConfig, evaluate_graphs
@@ -178,7 +178,7 @@ def _condense(ns: argparse.Namespace) -> int:
 
 def _evaluate(ns: argparse.Namespace) -> int:
     cs = CondensedGraphSet.load(ns.artifact, purpose="`graph evaluate --task graph`")
-    check_eval_targets(ns)
+    check_evaluation_targets(ns.artifact, ns.json)
     models = GRAPH_MODELS.parse_names("gcn,gin" if ns.models is None else ns.models, "--models")
     seed = cs.card["source"].get("split", {}).get("seed", 0)
     if seed is None:
