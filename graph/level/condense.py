@@ -22,7 +22,7 @@ from torch import Tensor
 from torch_geometric.data import Data
 
 from condensekit.core.artifact import load_artifact, save_artifact
-from condensekit.core.engine import CondensationResult, EngineConfig, run
+from condensekit.core.engine import CondensationResult, EngineConfig, method_steps, run
 from condensekit.core.registry import check_int
 from condensekit.core.seed import resolve_device
 from condensekit.graph.condense import make_config, resolve_config
@@ -206,7 +206,7 @@ def condense_graphs(
     # the selection model is part of what a checkpoint was written with: a resume under another one would mix
     # two models' validation scores in one selection
     algo.selection_model = str(eval_model).lower() if eval_every else None
-    n_steps = algo.steps() if steps is None else steps
+    n_steps = method_steps(steps, method=method, planned=algo.steps(), no_steps="a coreset selects, it has no steps")
     engine = EngineConfig(
         steps=n_steps,
         seed=seed,

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 
 import numpy as np
+import pytest
 
 from condensekit.graph.level import condense_graphs
 
@@ -17,3 +18,13 @@ def test_numpy_gpc_and_seed_give_the_python_card(tiny_set) -> None:
     json.dumps(numpy.card)
     for k, v in plain.tensors().items():
         assert (v == numpy.tensors()[k]).all(), k
+
+
+def test_steps_are_checked_as_every_domain_checks_them(tiny_set) -> None:
+    """``core.engine.method_steps``: a coreset given steps is refused in the library's wording (it said "Invalid
+    steps for coreset 'random': ... use steps=0" from inside the engine's first step)."""
+    with pytest.raises(ValueError, match=r"Invalid value 5 for argument steps of method 'random'\. Valid values are "
+                                         r"0 \(a coreset selects, it has no steps\)$"):  # fmt: skip
+        condense_graphs(tiny_set, "random", gpc=2, steps=5, progress=False, device="cpu")
+    with pytest.raises(ValueError, match=r"Invalid value 2\.0 for argument steps .* \(got float\)"):
+        condense_graphs(tiny_set, "kidd", gpc=1, steps=2.0, progress=False, device="cpu")
