@@ -11,13 +11,15 @@ Public API::
     GraphAuditConfig, audit_graph, audit_graph_artifact         # audit a condensed node graph
     load_image_data                                             # mnist or a MedMNIST flag
 
-The curvature terms themselves are domain-free: :mod:`condensekit.core.objectives.curvature`.
+The curvature terms themselves are domain-free: :mod:`condensekit.core.objectives.curvature`. The graph audit's
+names load :mod:`condensekit.robust.graph_audit` (and so PyG) when first used, so the image API starts without it.
 """
+
+from typing import Any
 
 from condensekit.robust.attacks import ATTACKS, AttackConfig, parse_eps_list, robust_accuracy, stratified_subset
 from condensekit.robust.audit import AuditConfig, AuditResult, audit_artifact, audit_images
 from condensekit.robust.data import load_image_data
-from condensekit.robust.graph_audit import GraphAuditConfig, audit_graph, audit_graph_artifact
 from condensekit.robust.guard import GuardConfig, curvature_experts, expert_nets, robust_condense
 from condensekit.robust.relabel import OnlineRelabel
 from condensekit.robust.sre2l import SRe2L, SRe2LConfig, TeacherConfig, load_teacher, squeeze_teacher
@@ -47,3 +49,14 @@ __all__ = [
     "squeeze_teacher",
     "stratified_subset",
 ]
+
+_GRAPH_AUDIT = ("GraphAuditConfig", "audit_graph", "audit_graph_artifact")
+
+
+def __getattr__(name: str) -> Any:
+    """The graph audit's names, imported on first use (PEP 562): they need PyG, which the image API does not."""
+    if name in _GRAPH_AUDIT:
+        from condensekit.robust import graph_audit
+
+        return getattr(graph_audit, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
