@@ -215,6 +215,7 @@ def method_steps(steps: object, *, method: str, planned: int, no_steps: str) -> 
     else ``steps`` checked: an integer >= 0 (a numpy integer too, returned as ``int`` for the card), and only 0 for
     a method with no steps (``planned`` 0, a selection: ``no_steps`` says so in the message)."""
     if steps is None:
+        check_int("steps", planned, 0)  # the method's own count, from its config
         return int(planned)
     valid = f"0 ({no_steps})" if planned == 0 else "integers >= 0"
     if not is_integer(steps):  # np.int64 is a count

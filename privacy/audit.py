@@ -42,7 +42,7 @@ from torch import Tensor
 
 from condensekit.core.artifact import update_card
 from condensekit.core.config import check_field_types
-from condensekit.core.registry import check_choice
+from condensekit.core.registry import check_choice, check_int
 from condensekit.core.seed import resolve_device, seed_everything
 from condensekit.core.vision import CondensedImages, ImageSplits, build_image_model, fit_images, predict
 from condensekit.core.vision.imageset import check_source
@@ -91,6 +91,7 @@ class AuditConfig(MembershipGame):
         super().__post_init__()
         check_field_types(self)  # numpy scalars stored as Python values (cards stay JSON); bool / Literal by kind
         check_choice("member_set", self.member_set, MEMBER_SETS)
+        check_int("train_steps", self.train_steps, 1)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 import torch
 from torch import Tensor
 
-from condensekit.core.registry import check_choice
+from condensekit.core.registry import check_choice, check_int
 
 __all__ = [
     "ATTACKS",
@@ -68,11 +68,11 @@ class MembershipGame:
         check_choice("attack", self.attack, ATTACKS)
         check_choice("mode", self.mode, MODES)
         check_choice("lira_variance", self.lira_variance, LIRA_VARIANCES)
+        for name in ("members", "canaries", "seed"):  # members=2.5 ran; a numpy bool reached the card
+            check_int(name, getattr(self, name), 0)
+        check_int("shadows", self.shadows, 1)
         if self.attack == "lira" and self.shadows < 2:
             raise ValueError(f"Invalid value {self.shadows!r} for argument shadows. Valid values for lira are >= 2")
-        for name in ("members", "canaries"):
-            if getattr(self, name) < 0:
-                raise ValueError(f"Invalid value {getattr(self, name)!r} for argument {name}. Valid values are >= 0")
 
 
 def mislabel(y: Tensor, num_classes: int, generator: torch.Generator) -> Tensor:

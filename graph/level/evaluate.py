@@ -40,7 +40,7 @@ from torch import Tensor
 from condensekit.core.config import check_field_types
 from condensekit.core.evaluate import Summary, TrainConfig, TrainResult, accuracy, repeat, train_select
 from condensekit.core.labels import check_class_indices
-from condensekit.core.registry import check_choice
+from condensekit.core.registry import check_choice, check_int
 from condensekit.graph.evaluate import check_condensed_tensors
 from condensekit.graph.level.batch import GraphBatch
 from condensekit.graph.level.data import GraphSet
@@ -107,6 +107,7 @@ class GraphEvalConfig:
 
     def __post_init__(self) -> None:
         check_field_types(self)  # numpy scalars stored as Python values (cards stay JSON); bool / Literal by kind
+        check_int("seed", self.seed, 0)  # True ran as seed 1, np.True_ failed inside random.seed
 
 
 def check_condensed_graphs(condensed: dict[str, Tensor], num_features: int, num_classes: int) -> None:

@@ -115,6 +115,7 @@ class KiDDConfig:
 
     def __post_init__(self) -> None:
         check_field_types(self)  # numpy scalars stored as Python values (cards stay JSON); bool / Literal by kind
+        check_int("steps", self.steps, 0)  # 2.5 ran 2 steps under a card recording 2.5
 
 
 @dataclass(frozen=True)
