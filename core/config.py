@@ -112,9 +112,9 @@ def _plain(value: Any) -> Any:
 
 
 def _int_fields(cls: type) -> frozenset[str]:
-    """The fields of ``cls`` annotated ``int`` (or ``int | None``): a numpy float or bool there is left as given, so
-    the config's own ``check_int`` refuses it by its type (``got numpy.float64``), not as the ``float`` it would
-    become."""
+    """The fields of ``cls`` annotated ``int`` (or ``int | None``): a numpy float or bool there is refused by its type
+    (``got numpy.float64``), not converted to a Python ``float`` / ``bool`` that a config without its own check of the
+    field would keep."""
     return frozenset(n for n, tp in _field_types(cls) if tp is int)
 
 
@@ -153,8 +153,11 @@ def check_field_types(cfg: Any) -> None:
     ints = _int_fields(type(cfg))
     for f in dataclasses.fields(cfg):
         value = getattr(cfg, f.name)
-        if f.name in ints and isinstance(value, (np.floating, np.bool_)):
-            continue  # a float or bool for a count: its own check refuses it, naming numpy.float64 / numpy.bool
+        if f.name in ints and isinstance(value, (np.floating, np.bool_)):  # not converted to a float or bool
+            raise ValueError(  # that a config without its own check of the field would keep (2.5 ran as 2 steps)
+                f"Invalid value {value!r} for argument {f.name}. Valid values are integers (a field of {owner}; got "
+                f"{type_name(value)})"
+            )
         plain = _plain(value)
         if plain is not value:  # a frozen config too: the same value, as the Python type the card can write
             object.__setattr__(cfg, f.name, plain)

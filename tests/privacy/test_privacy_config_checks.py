@@ -101,9 +101,9 @@ def test_numpy_values_are_taken_and_stored_as_python_values() -> None:
     json.dumps(dataclasses.asdict(cfg))
     merf = DPMERFCondensedConfig(ipc=np.int64(5), n_features=np.uint16(100), tv=np.float32(0.0))
     assert (type(merf.ipc), type(merf.n_features), type(merf.tv)) == (int, int, float)
-    with pytest.raises(ValueError, match=r"argument ipc. Valid values are integers >= 1 \(got numpy.float32\)"):
+    with pytest.raises(ValueError, match=r"argument ipc. Valid values are integers .*got numpy.float32\)"):
         PSGConfig(ipc=np.float32(3.0))  # a float for a count is left as given and refused by its type
-    with pytest.raises(ValueError, match=r"argument ipc. Valid values are integers >= 1 \(got numpy.bool"):
+    with pytest.raises(ValueError, match=r"argument ipc. Valid values are integers .*got numpy.bool"):
         DPMERFCondensedConfig(ipc=np.bool_(True))
 
 

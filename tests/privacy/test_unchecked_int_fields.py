@@ -29,7 +29,7 @@ CASES = [
 @pytest.mark.parametrize(("cls", "name"), CASES, ids=[f"{c.__name__}.{n}" for c, n in CASES])
 @pytest.mark.parametrize("bad", [2.5, True, np.True_, np.float64(16.0), "3"], ids=repr)
 def test_an_int_field_refuses_what_is_not_an_integer(cls: type, name: str, bad: object) -> None:
-    with pytest.raises(ValueError, match=rf"argument {name}\. Valid values are integers >= \d"):
+    with pytest.raises(ValueError, match=rf"argument {name}\. Valid values are integers"):
         cls(**{name: bad})
 
 
