@@ -145,6 +145,12 @@ def _prepare_tensors(tensors: dict[str, Tensor]) -> dict[str, Tensor]:
     return out
 
 
+def evaluation_json(artifact: str | os.PathLike[str], json_path: str | None) -> str:
+    """Where an evaluate verb writes its JSON: ``json_path`` when given, else ``ARTIFACT.eval.json`` beside the
+    artifact's folder."""
+    return json_path or str(Path(artifact)) + ".eval.json"
+
+
 def check_evaluation_targets(artifact: str | os.PathLike[str], json_path: str | None) -> None:
     """Refuse, before an evaluation (any domain's ``evaluate`` verb), the outputs it would write that cannot be
     written: the artifact's folder (its card is rewritten with the scores) and, when no ``--json`` is given, the
@@ -152,7 +158,7 @@ def check_evaluation_targets(artifact: str | os.PathLike[str], json_path: str | 
     write failed with a traceback."""
     check_writable(artifact, argument="artifact", inside=True)
     if not json_path:
-        check_file_target(str(Path(artifact)) + ".eval.json", argument="--json")
+        check_file_target(evaluation_json(artifact, None), argument="--json")
 
 
 def check_artifact_target(path: str | os.PathLike[str], *, argument: str = "path") -> None:

@@ -88,7 +88,7 @@ class CliParser(argparse.ArgumentParser):
         given = {a.split("=", 1)[0] for a in argv if a.startswith("--") and a != "--"}
         known = {o for a in self._actions for o in a.option_strings}
         # the full options: this parser's, and those the message names (a verb's, when the root parser reports)
-        full = {o for o in known | set(re.findall(r"--[\w-]+", message)) if o not in given}
+        full = (known | set(re.findall(r"--[\w-]+", message))) - (given - known)  # less the abbreviations themselves
         short = sorted(f"{a} (for {o})" for a in given - known for o in full if o.startswith(a))
         if short:
             message += f"; an abbreviation is not an option, write it in full: {', '.join(short)}"

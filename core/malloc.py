@@ -13,7 +13,8 @@ and wrote the same expert file byte for byte.
 spawn fresh interpreters). Only the ``condensekit`` command calls it (:func:`condensekit.core.cli.console`): a
 library import never changes its host process's allocator. It does nothing where the C library is not glibc (no
 ``mallopt`` / ``gnu_get_libc_version``), when ``CONDENSEKIT_MALLOC=default`` asks for glibc's own behaviour, and
-for a variable the user set already (glibc read it when the process started). GPU memory is not concerned (CUDA's
+for a variable the user set already (``MALLOC_*``, or a ``glibc.malloc.*`` tunable in ``GLIBC_TUNABLES``: glibc
+read it when the process started). GPU memory is not concerned (CUDA's
 caching allocator keeps its blocks).
 """
 
@@ -48,6 +49,8 @@ def keep_freed_memory(environ: dict[str, str] | None = None) -> bool:
         return False
     libc = _glibc()
     if libc is None:
+        return False
+    if "glibc.malloc." in env.get("GLIBC_TUNABLES", ""):  # the user tuned malloc the modern way: theirs wins
         return False
     changed = False
     for (name, value), param in zip(MALLOC_ENV.items(), (_M_MMAP_MAX, _M_TRIM_THRESHOLD), strict=True):

@@ -141,14 +141,14 @@ def is_real(value: object) -> bool:
 def python_number(value: Any) -> Any:
     """A numpy scalar as the Python value the user wrote; anything else as it is. ``np.int64(5)`` → ``5``,
     ``np.bool_(True)`` → ``True``, and a numpy float as numpy prints it: ``np.float32(0.1)`` → ``0.1``, not its
-    binary value ``0.10000000149011612`` (a privacy budget or a fraction of edges is the number written; a float64
-    prints, and so converts, exactly)."""
+    binary value ``0.10000000149011612`` (a privacy budget or a fraction of edges is the number written): the shortest
+    decimal that is that float32 / float16; a float64 (or wider) is its own value."""
     if isinstance(value, np.bool_):
         return bool(value)
     if isinstance(value, np.integer):
         return int(value)
-    if isinstance(value, np.floating):
-        return float(str(value))
+    if isinstance(value, np.floating):  # shortest round-trip digits, whatever np.set_printoptions says
+        return float(value) if value.dtype.itemsize >= 8 else float(np.format_float_scientific(value, unique=True))
     return value
 
 

@@ -7,7 +7,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from condensekit.core.artifact import check_artifact_target, check_evaluation_targets, update_card
+from condensekit.core.artifact import check_artifact_target, check_evaluation_targets, evaluation_json, update_card
 from condensekit.core.atomic import check_file_target, check_writable, write_json
 from condensekit.core.cli import add_method_help
 from condensekit.core.config import method_flags
@@ -264,7 +264,7 @@ def _report_eval(
     _print_eval(f"{card['method']} on {card['source']['dataset']}, {size} ({ns.runs} runs, {elapsed:.1f} s)", results)
     metrics = {"test": {m: s.to_dict() for m, s in results.items()}, "eval_protocol": protocol}
     update_card(ns.artifact, metrics=metrics)
-    path = ns.json or str(Path(ns.artifact)) + ".eval.json"
+    path = evaluation_json(ns.artifact, ns.json)
     write_json(path, {"artifact": ns.artifact, "method": card["method"], **metrics, "eval_time_s": round(elapsed, 2)})
     print(f"json: {path}")
     return 0

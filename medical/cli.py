@@ -8,7 +8,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from condensekit.core.artifact import check_artifact_target, check_evaluation_targets, update_card
+from condensekit.core.artifact import check_artifact_target, check_evaluation_targets, evaluation_json, update_card
 from condensekit.core.atomic import check_file_target, check_writable, write_bytes, write_json
 from condensekit.core.cli import add_method_help
 from condensekit.core.config import add_dataclass_args, method_flags
@@ -253,7 +253,7 @@ def _evaluate(ns: argparse.Namespace) -> int:
     protocol = {"runs": ns.runs, "profile": ns.profile, "epochs": ns.epochs, "batched": ns.batched}
     metrics = {"test": summaries_to_dict(res), "eval_protocol": protocol}
     update_card(ns.artifact, metrics=metrics)
-    path = ns.json or str(Path(ns.artifact)) + ".eval.json"
+    path = evaluation_json(ns.artifact, ns.json)
     write_json(
         path, {"artifact": ns.artifact, "method": ci.card["method"], **metrics, "eval_time_s": round(elapsed, 1)}
     )

@@ -14,6 +14,9 @@ def same_value(a: Any, b: Any) -> bool:
         return isinstance(b, torch.Tensor) and torch.equal(a, b)
     if isinstance(a, dict):
         return isinstance(b, dict) and a.keys() == b.keys() and all(same_value(a[k], b[k]) for k in a)
-    if isinstance(a, list):
-        return isinstance(b, list) and len(a) == len(b) and all(same_value(x, y) for x, y in zip(a, b, strict=True))
+    if isinstance(a, (list, tuple)):
+        return (type(a) is type(b) and len(a) == len(b)
+                and all(same_value(x, y) for x, y in zip(a, b, strict=True)))  # fmt: skip
+    if isinstance(a, float) and a != a:  # NaN is the same value as NaN
+        return type(b) is float and b != b
     return type(a) is type(b) and a == b

@@ -272,3 +272,14 @@ def test_every_int_field_of_every_config_refuses_a_numpy_non_integer(name: str, 
                 if f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING}  # fmt: skip
     with pytest.raises(ValueError, match=rf"argument {field_name}\. Valid values are integers.*\(.*got numpy\."):
         cls(**(required | {field_name: bad}))
+
+
+def test_python_number_ignores_numpy_print_options() -> None:
+    """``np.set_printoptions(legacy="1.13")`` prints a float64 with 12 digits: converting through ``str`` cut it."""
+    old = np.get_printoptions()
+    try:
+        np.set_printoptions(legacy="1.13")
+        assert python_number(np.float64(0.1234567890123456)) == 0.1234567890123456
+        assert python_number(np.float32(0.1)) == 0.1
+    finally:
+        np.set_printoptions(**old)

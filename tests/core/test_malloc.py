@@ -59,3 +59,8 @@ def test_only_the_command_changes_the_allocator() -> None:
     out = _run("import os, condensekit.core.cli, condensekit.medical, condensekit.graph;"
                " print(os.environ.get('MALLOC_MMAP_MAX_'))")  # fmt: skip
     assert out.returncode == 0 and out.stdout.strip() == "None", out.stderr
+
+
+def test_a_glibc_tunable_of_the_users_wins() -> None:
+    env = {"GLIBC_TUNABLES": "glibc.malloc.mmap_max=0"}
+    assert keep_freed_memory(env) is False and env == {"GLIBC_TUNABLES": "glibc.malloc.mmap_max=0"}
