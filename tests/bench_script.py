@@ -33,3 +33,8 @@ def write_pneumonia(root: Path, *, val: int = 6) -> None:
         arrays[f"{split}_labels"] = (np.arange(k) % 2).reshape(-1, 1).astype(np.uint8)
     (root / "medmnist").mkdir(parents=True)
     np.savez(root / "medmnist" / "pneumoniamnist.npz", **arrays)
+
+
+def table_cells(row: str) -> list[str]:
+    """The cells of one markdown table row printed by a benchmark's ``--table`` (``| a | b |`` → ``["a", "b"]``)."""
+    return [c.strip() for c in row.strip().strip("|").split("|")]

@@ -11,19 +11,15 @@ import sys
 import pytest
 
 from condensekit.core.evaluate import Summary
-from tests.bench_script import BENCH, load_bench
+from tests.bench_script import BENCH, load_bench, table_cells
 
 # mean 11.25005 and std 1.25005: recorded 11.25 and 1.25, which print 11.2 ± 1.2 at 1 place; the runs, 11.3 ± 1.3
 RECORD = Summary([10.0, 12.5001]).to_dict()
 assert (RECORD["mean"], RECORD["std"]) == (11.25, 1.25)
 
 
-def _cells(row: str) -> list[str]:
-    return [c.strip() for c in row.strip().strip("|").split("|")]
-
-
 def _rows(text: str, start: str) -> list[list[str]]:
-    return [_cells(r) for r in text.splitlines() if r.startswith(start)]
+    return [table_cells(r) for r in text.splitlines() if r.startswith(start)]
 
 
 @pytest.fixture

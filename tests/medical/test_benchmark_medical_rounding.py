@@ -8,7 +8,7 @@ import json
 
 import pytest
 
-from tests.bench_script import load_bench
+from tests.bench_script import load_bench, table_cells
 from tests.medical.test_benchmark_medical import _entry_of
 
 # benchmarks/results/medical.json, breastmnist/mtt/ipc10/cpu/convnet: its ConvNet test AUC, as recorded
@@ -20,10 +20,6 @@ def mod(monkeypatch):
     return load_bench("medical.py", monkeypatch)
 
 
-def _cells(row: str) -> list[str]:
-    return [c.strip() for c in row.strip().strip("|").split("|")]
-
-
 def test_the_auc_cell_is_the_runs_std_rounded_once(mod):
     base = {"dataset": "breastmnist", "method": "mtt", "ipc": 10}
     acc = {"mean": 0.8, "std": 0.0, "runs": [0.8, 0.8]}
@@ -31,7 +27,7 @@ def test_the_auc_cell_is_the_runs_std_rounded_once(mod):
     e = _entry_of(mod, want, **base, test={"convnet": {"acc": acc, "auc": AUC}})
     (row,) = [r for r in mod.table({"entries": {"breastmnist/mtt/ipc10/cpu/convnet": e}}).splitlines()
               if r.startswith("| breastmnist")]  # fmt: skip
-    assert _cells(row)[6] == "0.830 ± 0.016"  # was 0.830 ± 0.017
+    assert table_cells(row)[6] == "0.830 ± 0.016"  # was 0.830 ± 0.017
     assert mod._fmt(AUC) == "0.830 ± 0.016" and mod._fmt(None) == "-"
 
 
@@ -46,7 +42,7 @@ def test_the_seeds_table_spreads_the_set_means_of_the_runs(mod):
         entries[key] = _entry_of(mod, want, **base, seed=seed, test={"convnet": {"acc": acc, "auc": acc}})
     (row,) = [r for r in mod.seeds_table(json.loads(json.dumps({"entries": entries}))).splitlines()
               if r.startswith("| breastmnist")]  # fmt: skip
-    cells = _cells(row)
+    cells = table_cells(row)
     assert cells[5] == "0: 0.800 ± 0.000; 1: 0.833 ± 0.000" and cells[6] == "2"
     assert cells[7] == "0.816 ± 0.016"  # was 0.817 ± 0.017 (from the recorded means)
     assert cells[8] == "0.816 ± 0.016 (4)"

@@ -10,7 +10,7 @@ import json
 import pytest
 
 from condensekit.core.evaluate import Summary
-from tests.bench_script import load_bench
+from tests.bench_script import load_bench, table_cells
 
 RECORD = Summary([10.0, 12.5001]).to_dict()  # mean 11.25005, std 1.25005: recorded 11.25 and 1.25 (11.2 ± 1.2)
 # mean 61.87499 (10 runs of k / 112), recorded 61.875: 61.88 at 2 places, 61.87 from the runs
@@ -21,10 +21,6 @@ assert (RECORD["mean"], RECORD["std"], VAL["mean"]) == (11.25, 1.25, 61.875)
 @pytest.fixture
 def bench(monkeypatch):
     return load_bench("privacy.py", monkeypatch)
-
-
-def _cells(row: str) -> list[str]:
-    return [c.strip() for c in row.strip().strip("|").split("|")]
 
 
 def test_accuracy_selection_and_score_cells_are_the_runs_rounded_once(bench):
@@ -39,9 +35,9 @@ def test_accuracy_selection_and_score_cells_are_the_runs_rounded_once(bench):
     results = json.loads(json.dumps({"entries": {"mnist/dp-merf/eps1": entry, "selection/mnist/dp-merf/eps1":
                                                  selection}}))  # fmt: skip
     text = bench.table(results)
-    (row,) = [_cells(r) for r in text.splitlines() if r.startswith("| dp-merf (ours")]
+    (row,) = [table_cells(r) for r in text.splitlines() if r.startswith("| dp-merf (ours")]
     assert row[2:5] == ["11.3 ± 1.3", "-", "11.3 ± 1.3"]  # was 11.2 ± 1.2; no MLP
-    selection = [_cells(r) for r in text.split("Selection `", 1)[1].splitlines()]
+    selection = [table_cells(r) for r in text.split("Selection `", 1)[1].splitlines()]
     rows = {r[0]: r for r in selection if r[0] in ("100", "200")}
     assert rows["100"][1:] == ["61.9", "61.9", "-", "**61.87**", "3"]  # score 61.875 printed **61.88**
     assert rows["200"][1:] == ["11.3", "-", "-", "11.25", "3"]  # LR mean was 11.2; the one model's mean 11.25005

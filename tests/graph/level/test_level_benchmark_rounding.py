@@ -10,7 +10,7 @@ import json
 import pytest
 
 from condensekit.core.evaluate import Summary
-from tests.bench_script import load_bench
+from tests.bench_script import load_bench, table_cells
 
 # benchmarks/results/graph_level.json, proteins|random|gpc50|seed0: the GIN test accuracy of 10 runs
 GIN = Summary([60.7143, 60.7143, 61.6071, 61.6071, 62.5, 66.9643, 61.6071, 62.5, 59.8214, 60.7143]).to_dict()
@@ -21,10 +21,6 @@ assert (GIN["mean"], VAL["mean"], VAL["std"]) == (61.875, 11.25, 1.25)
 @pytest.fixture
 def mod(monkeypatch):
     return load_bench("graph_level.py", monkeypatch)
-
-
-def _cells(row: str) -> list[str]:
-    return [c.strip() for c in row.strip().strip("|").split("|")]
 
 
 def test_test_tagged_and_validation_cells_are_the_runs_rounded_once(mod):
@@ -45,10 +41,10 @@ def test_test_tagged_and_validation_cells_are_the_runs_rounded_once(mod):
     }
     text = mod.table(json.loads(json.dumps({"entries": entries})))
     head, _, rest = text.partition("Validation only")
-    (row,) = [_cells(r) for r in head.splitlines() if r.startswith("| proteins")]
+    (row,) = [table_cells(r) for r in head.splitlines() if r.startswith("| proteins")]
     assert row[3:5] == ["50.00 ± 0.00", "61.87 ± 1.88"]  # was 61.88 ± 1.88
     val, _, tagged = rest.partition("Tagged rows")
-    (row,) = [_cells(r) for r in val.splitlines() if r.startswith("| proteins")]
+    (row,) = [table_cells(r) for r in val.splitlines() if r.startswith("| proteins")]
     assert row[6:8] == ["11.3 ± 1.3", "-"]  # GCN val was 11.2 ± 1.2; no GIN
-    (row,) = [_cells(r) for r in tagged.splitlines() if r.startswith("| gpu")]
+    (row,) = [table_cells(r) for r in tagged.splitlines() if r.startswith("| gpu")]
     assert row[6:8] == ["50.00 ± 0.00", "61.87 ± 1.88"]
